@@ -1,0 +1,72 @@
+/** The operator's catalog after validation (src/config/catalog.ts builds it). Pure data. */
+
+export type EngineName = 'postgres' | 'mysql';
+
+/** Guard-rails applied to every user of a level. Durations are in milliseconds. */
+export interface GuardRails {
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** Maximum concurrent sessions of the issued user. */
+  connectionLimit: number;
+}
+
+/**
+ * An access level. `roles`: membership in roles that already exist on the target (recommended; cleaned up by
+ * DROP ROLE/USER alone). `grants`: single GRANT statements with `{{user}}` standing for the quoted user name.
+ */
+export interface AccessLevel {
+  name: string;
+  roles: readonly string[];
+  grants: readonly string[];
+  guardRails: GuardRails;
+}
+
+export interface TargetAdmin {
+  user: string;
+  password: string;
+}
+
+export interface DatabaseEntry {
+  /** What people type: `[a-z0-9-]+`. */
+  name: string;
+  description?: string;
+  engine: EngineName;
+  host: string;
+  port: number;
+  /** Database named in the handed-out connection string; PostgreSQL also runs templated grants in it. */
+  database: string;
+  /** Host and port handed to people, when they differ from the ones the broker uses. */
+  publicHost?: string;
+  publicPort?: number;
+  admin: TargetAdmin;
+  levels: ReadonlyMap<string, AccessLevel>;
+  /** Milliseconds. */
+  maxDuration: number;
+  /** MySQL/MariaDB: schema owned by the broker for its marker table and backstop events. */
+  brokerSchema: string;
+  approval: {
+    required: number;
+    slackChannel?: string;
+    teamsChannel?: string;
+    approvers: readonly ApproverSource[];
+  };
+}
+
+export type ApproverSource =
+  | { email: string }
+  | { slackUser: string }
+  | { slackUsergroup: string }
+  | { pagerduty: { schedule?: string; escalationPolicy?: string } }
+  | { opsgenie: { schedule: string } };
+
+export interface Catalog {
+  databases: ReadonlyMap<string, DatabaseEntry>;
+}
+
+/**
+ * Identifies the physical server a database lives on: DDL is serialised per server, since roles/users are
+ * server-wide objects whose catalog rows collide under concurrency.
+ */
+export function serverKey(db: Pick<DatabaseEntry, 'engine' | 'host' | 'port'>): string {
+  return `${db.engine}://${db.host}:${db.port}`;
+}

@@ -1,0 +1,109 @@
+/** Domain records. Times are epoch milliseconds from the injected Clock; ids are store-assigned integers. */
+
+/** Who did something. `id` is the platform's immutable id (Slack U…, Teams AAD object id, or `cli:<os user>`). */
+export interface Actor {
+  platform: 'slack' | 'teams' | 'cli' | 'system';
+  id: string;
+  email?: string;
+  name?: string;
+}
+
+export const SYSTEM_ACTOR: Actor = { platform: 'system', id: 'db-access' };
+
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface AccessRequest {
+  id: number;
+  requester: Actor;
+  database: string;
+  level: string;
+  durationMs: number;
+  reason: string;
+  ticket?: string;
+  status: RequestStatus;
+  requiredApprovals: number;
+  createdAt: number;
+  decidedAt?: number;
+  /** Human explanation of the final decision ("approved by …", "auto-approved: …", deny reason). */
+  decisionNote?: string;
+}
+
+export type Decision = 'approve' | 'deny';
+
+export interface Approval {
+  requestId: number;
+  approver: Actor;
+  decision: Decision;
+  note?: string;
+  at: number;
+}
+
+/**
+ * provisioning: row written (username, expiresAt) before any DDL; the user may or may not exist yet.
+ * active: the user exists and may log in until expiresAt.
+ * revoking: lock → kill → drop in progress (or being retried).
+ * revoked: user locked, sessions ended, user gone. Terminal.
+ * failed: provisioning gave up; the cleanup path has removed any partial user. Terminal.
+ */
+export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoked' | 'failed';
+
+export const LIVE_GRANT_STATUSES: readonly GrantStatus[] = ['provisioning', 'active', 'revoking'];
+
+export interface Grant {
+  id: number;
+  requestId: number;
+  requester: Actor;
+  database: string;
+  level: string;
+  username: string;
+  status: GrantStatus;
+  createdAt: number;
+  expiresAt: number;
+  activatedAt?: number;
+  revokeStartedAt?: number;
+  revokedAt?: number;
+  /** Why it ended early or failed: 'expired', 'revoked by …', 'provisioning failed: …'. */
+  endReason?: string;
+  provisionAttempts: number;
+  revokeAttempts: number;
+  lastError?: string;
+  /** Set at the first failed revocation attempt, cleared on success. */
+  revokeFailingSince?: number;
+  /** Set once when revocation has been failing for the alert threshold. */
+  flaggedAt?: number;
+}
+
+/** What a revocation did on the target; stored with the grant and in the audit row. */
+export interface RevocationReceipt {
+  sessionsTerminated: number;
+  userOutcome: 'dropped' | 'already_absent';
+  at: number;
+}
+
+export type AuditType =
+  | 'request.created'
+  | 'request.approved'
+  | 'request.denied'
+  | 'approval.recorded'
+  | 'grant.admin_issued'
+  | 'grant.provisioned'
+  | 'grant.provision_failed'
+  | 'grant.credentials_issued'
+  | 'grant.extended'
+  | 'grant.revoked'
+  | 'grant.revoke_failed'
+  | 'grant.revoke_flagged'
+  | 'sweeper.orphan_dropped';
+
+export interface AuditEvent {
+  id?: number;
+  at: number;
+  type: AuditType;
+  actor: Actor;
+  requestId?: number;
+  grantId?: number;
+  database?: string;
+  level?: string;
+  /** Secret-free structured detail. */
+  detail: Record<string, unknown>;
+}

@@ -1,0 +1,237 @@
+/**
+ * The core's ports: one per outside system, request/response shaped. Adapters implement them; the core never
+ * imports an adapter (enforced by eslint). Contracts are stated on each method and checked by test/contract.
+ */
+import type { AccessLevel, EngineName } from './catalog.js';
+import type {
+  AccessRequest,
+  Actor,
+  Approval,
+  AuditEvent,
+  Grant,
+  GrantStatus,
+  RequestStatus,
+  RevocationReceipt,
+} from './model.js';
+
+export interface Clock {
+  /** Epoch milliseconds. The only source of time for the core. */
+  now(): number;
+}
+
+/** The pino subset the core uses. Never pass a secret in `obj`. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Target databases (Vault dbplugin v5 is the model)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface EngineCheck {
+  /** Short name: "connect", "read-only", "create users", "kill sessions", "role orders_read", "event scheduler". */
+  name: string;
+  ok: boolean;
+  /** Plain words: what works, or what is missing. */
+  detail: string;
+  /** The exact statement a DBA runs to fix it, when there is one. */
+  fix?: string;
+  /** A failed check with severity 'warning' does not stop the broker from working. */
+  severity: 'error' | 'warning';
+}
+
+export interface EngineCapabilities {
+  engine: EngineName;
+  flavour: 'postgresql' | 'mysql' | 'mariadb';
+  serverVersion: string;
+  readOnly: boolean;
+  /** What expires the user when the broker is down: PostgreSQL VALID UNTIL, a MySQL EVENT, or nothing. */
+  expiryBackstop: 'valid_until' | 'event' | 'none';
+  checks: EngineCheck[];
+}
+
+export interface NewUserRequest {
+  /** Idempotency key, also written into the user's marker. */
+  grantId: number;
+  /** Generated and persisted by the broker before the call: /^jit_[a-z0-9_]{1,26}$/. */
+  username: string;
+  /** [A-Za-z0-9]{32,}. PostgreSQL receives only a SCRAM-SHA-256 verifier of it. */
+  password: string;
+  expiresAt: number;
+  level: AccessLevel;
+}
+
+export interface NewUserResponse {
+  /** adopted = a leftover of the same grant (a crash after CREATE): converged, password reset. */
+  outcome: 'created' | 'adopted';
+}
+
+export interface UpdateUserRequest {
+  grantId: number;
+  username: string;
+  newPassword?: string;
+  newExpiresAt?: number;
+}
+
+export interface DisableUserResponse {
+  /** Sessions of the user that were terminated. */
+  sessionsTerminated: number;
+  /** false when the user did not exist (already dropped): success, nothing to do. */
+  existed: boolean;
+}
+
+export interface DeleteUserResponse {
+  outcome: 'dropped' | 'already_absent';
+}
+
+export interface ManagedUser {
+  username: string;
+  /** From the marker the user cannot edit. */
+  grantId: number;
+  expiresAt?: number;
+  sessions: number;
+}
+
+export interface DatabaseEngine {
+  readonly engine: EngineName;
+  /** Connect; report version, read-only state, privileges and capabilities in plain words. Never throws for a
+   *  missing privilege: that is a failed check. Throws TargetError('retryable') when the server is unreachable. */
+  initialize(): Promise<EngineCapabilities>;
+  /** Create the user with its marker, access level, guard-rails and expiry backstop. Idempotent on grantId: a
+   *  leftover user whose marker carries the same grant is adopted (password reset, access re-applied); a user
+   *  with that name and any other marker or none is refused with TargetError('conflict') and left untouched. */
+  newUser(req: NewUserRequest): Promise<NewUserResponse>;
+  /** Rotate the password and/or move the expiry (VALID UNTIL, backstop event, marker). Refuses a user that is
+   *  not this grant's with TargetError('conflict'). */
+  updateUser(req: UpdateUserRequest): Promise<void>;
+  /** Block new logins (NOLOGIN / ACCOUNT LOCK) and then terminate every session of the user, waiting until none
+   *  is left. Succeeds when the user does not exist. */
+  disableUser(username: string): Promise<DisableUserResponse>;
+  /** Drop the user and everything it holds: PostgreSQL drops objects it owns and its privileges in every
+   *  database (never hands them to a privileged role); the backstop event and marker go too. Succeeds when the
+   *  user is already gone (outcome already_absent). Callers disable first. */
+  deleteUser(username: string): Promise<DeleteUserResponse>;
+  /** Users carrying the broker's prefix and marker, for the orphan sweep. */
+  listManagedUsers(): Promise<ManagedUser[]>;
+  close(): Promise<void>;
+}
+
+/** Maps a catalog database name to its engine. Engines for the same server share DDL serialisation. */
+export interface EngineRegistry {
+  get(database: string): DatabaseEngine;
+  /** Distinct engines, one per catalog database. */
+  all(): Array<{ database: string; engine: DatabaseEngine }>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// State store: the source of truth
+// ---------------------------------------------------------------------------------------------------------------
+
+export type NewRequest = Omit<AccessRequest, 'id'>;
+export type NewGrant = Pick<Grant, 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt' | 'expiresAt'>;
+
+/** Columns of a grant that a transition or patch may set. `null` clears an optional column. */
+export type GrantPatch = {
+  [K in Exclude<keyof Grant, 'id' | 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt'>]?:
+    | Grant[K]
+    | null;
+};
+
+export interface GrantFilter {
+  statuses?: readonly GrantStatus[];
+  requesterId?: string;
+  database?: string;
+  /** expiresAt <= this */
+  expiresAtOrBefore?: number;
+  /** createdAt <= this */
+  createdAtOrBefore?: number;
+  ids?: readonly number[];
+  limit?: number;
+}
+
+export interface RequestFilter {
+  statuses?: readonly RequestStatus[];
+  requesterId?: string;
+  limit?: number;
+}
+
+export interface MessageRef {
+  requestId: number;
+  platform: 'slack' | 'teams';
+  /** approval | dm | reminder … — one reference per (request, platform, kind). */
+  kind: string;
+  channel: string;
+  messageId: string;
+}
+
+/**
+ * Contract (test/contract/state-store.contract.ts runs it on SQLite, PostgreSQL and MySQL/MariaDB):
+ * - every method is atomic; `transaction` runs several atomically and rolls back if `fn` throws;
+ * - conditional transitions return false (and change nothing) when the row is not in an expected state;
+ * - the audit log is append-only: nothing here updates or deletes an audit row;
+ * - no password is ever stored (the store has no column that could hold one).
+ */
+export interface StateStore {
+  transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T>;
+
+  createRequest(req: NewRequest): Promise<AccessRequest>;
+  getRequest(id: number): Promise<AccessRequest | undefined>;
+  listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
+  /** pending → status; false when the request is no longer pending. */
+  decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
+
+  /** false when this approver has already decided this request (one row per approver). */
+  recordApproval(approval: Approval): Promise<boolean>;
+  listApprovals(requestId: number): Promise<Approval[]>;
+
+  /** Unique per requestId and per username: a second insert for the same request throws. */
+  createGrant(grant: NewGrant): Promise<Grant>;
+  getGrant(id: number): Promise<Grant | undefined>;
+  getGrantByRequest(requestId: number): Promise<Grant | undefined>;
+  listGrants(filter: GrantFilter): Promise<Grant[]>;
+  /** Sets `patch` when the grant's status is one of `from`; false (nothing changed) otherwise. */
+  transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
+
+  appendAudit(events: readonly AuditEvent[]): Promise<void>;
+  listAudit(filter: { grantId?: number; requestId?: number; type?: string; limit?: number }): Promise<AuditEvent[]>;
+
+  saveMessageRef(ref: MessageRef): Promise<void>;
+  getMessageRefs(requestId: number): Promise<MessageRef[]>;
+
+  /** Cheap liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scheduling (BullMQ). Redis only schedules; losing every job loses no grant (the sweeper reads the state DB).
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface Scheduler {
+  /** Enqueue provisioning now. Idempotent per grant (deterministic job id). */
+  provision(grantId: number): Promise<void>;
+  /** Revoke at `at` (never earlier). Idempotent; moves an existing pending job. */
+  revokeAt(grantId: number, at: number): Promise<void>;
+  /** Remove a pending revoke job (after an early revoke). Absent job = success. */
+  cancelRevoke(grantId: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// People (chat). Issue-2 installs only log this; Slack/Teams implement it later.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface Notifier {
+  /** The user exists and may log in. The password is not passed: chat reveals it by rotating (revealCredentials). */
+  grantActivated(grant: Grant): Promise<void>;
+  grantEnded(grant: Grant, receipt?: RevocationReceipt): Promise<void>;
+  provisionFailed(grant: Grant, error: string, willRetry: boolean): Promise<void>;
+  /** Revocation has failed for longer than the alert threshold: a human must look. */
+  revocationStuck(grant: Grant, error: string): Promise<void>;
+}
+
+export type { Actor };
