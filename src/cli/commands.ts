@@ -1,0 +1,202 @@
+/** CLI verbs (DESIGN §4). Each opens only what it needs and closes it; errors become exit codes in main.ts. */
+import { userInfo } from 'node:os';
+import { z } from 'zod';
+import type { Catalog } from '../core/catalog.js';
+import { describeError } from '../core/errors.js';
+import { extend, provision, revoke } from '../core/lifecycle.js';
+import type { Actor, GrantStatus } from '../core/model.js';
+import { LIVE_GRANT_STATUSES } from '../core/model.js';
+import { createAdminGrant } from '../core/requests.js';
+import { parseDuration } from '../core/duration.js';
+import { BrokerError } from '../core/errors.js';
+import type { Settings } from '../config/settings.js';
+import { createHttpApp, listen } from '../http/server.js';
+import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
+import { CatalogEngines } from '../targets/registry.js';
+import { createWorker, openApp } from '../wiring.js';
+import type { Logger as Pino } from 'pino';
+import { formatChecks, formatCredentials, formatGrantTable } from './format.js';
+
+export interface CliContext {
+  settings: Settings;
+  loadCatalog: () => Catalog;
+  logger: Pino;
+  out: (text: string) => void;
+}
+
+export function cliActor(): Actor {
+  const name = userInfo().username;
+  return { platform: 'cli', id: `cli:${name}`, name };
+}
+
+export async function migrateCommand(ctx: CliContext): Promise<void> {
+  const applied = await migrateLatest(ctx.settings.DATABASE_URL);
+  ctx.out(
+    applied.length
+      ? `Applied ${applied.length} migration(s) to ${describeStateStoreUrl(ctx.settings.DATABASE_URL)}: ${applied.join(', ')}`
+      : `${describeStateStoreUrl(ctx.settings.DATABASE_URL)} is up to date.`,
+  );
+}
+
+export interface GrantOptions {
+  db: string;
+  level: string;
+  user: string;
+  duration: string;
+  reason: string;
+  ticket?: string;
+  json?: boolean;
+}
+
+const email = z.email();
+
+export async function grantCommand(ctx: CliContext, o: GrantOptions): Promise<void> {
+  if (!email.safeParse(o.user).success) {
+    throw new BrokerError('INVALID_INPUT', `"${o.user}" is not an email address`, { field: 'user' });
+  }
+  const catalog = ctx.loadCatalog();
+  const app = await openApp({ settings: ctx.settings, catalog, logger: ctx.logger, role: 'producer' });
+  try {
+    const admin = cliActor();
+    const grantee: Actor = { platform: 'cli', id: `email:${o.user.toLowerCase()}`, email: o.user.toLowerCase() };
+    const { grant } = await createAdminGrant(app.deps, admin, grantee, {
+      database: o.db,
+      level: o.level,
+      duration: o.duration,
+      reason: o.reason,
+      ...(o.ticket !== undefined && { ticket: o.ticket }),
+    });
+    let result;
+    try {
+      result = await provision(app.deps, grant.id);
+    } catch (err) {
+      // Nobody else will hand these credentials over: end the grant now rather than leave it to a retry.
+      await revoke(app.deps, grant.id, admin, `provisioning failed: ${describeError(err)}`).catch(() => undefined);
+      throw err;
+    }
+    if (result.outcome !== 'active') throw new Error(`grant #${grant.id} could not be activated (${result.grant.status})`);
+    const now = app.deps.clock.now();
+    if (o.json) {
+      ctx.out(JSON.stringify({ grant: { ...result.grant }, credentials: result.credentials }, null, 2));
+    } else {
+      ctx.out(formatCredentials(result.grant, result.credentials, now));
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+export async function grantsListCommand(ctx: CliContext, o: { all?: boolean; status?: string; json?: boolean }): Promise<void> {
+  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  try {
+    const statuses = o.status ? (o.status.split(',') as GrantStatus[]) : o.all ? undefined : LIVE_GRANT_STATUSES;
+    const grants = await store.listGrants({ ...(statuses && { statuses }), limit: 500 });
+    ctx.out(o.json ? JSON.stringify(grants, null, 2) : formatGrantTable(grants, Date.now()));
+  } finally {
+    await store.close();
+  }
+}
+
+export async function revokeCommand(ctx: CliContext, id: string, o: { reason?: string; json?: boolean }): Promise<void> {
+  const grantId = parseId(id);
+  const catalog = ctx.loadCatalog();
+  const app = await openApp({ settings: ctx.settings, catalog, logger: ctx.logger, role: 'producer' });
+  try {
+    const admin = cliActor();
+    const res = await revoke(app.deps, grantId, admin, o.reason ? `revoked by ${admin.name}: ${o.reason}` : `revoked by ${admin.name}`);
+    if (o.json) ctx.out(JSON.stringify(res, null, 2));
+    else if (!res.receipt) ctx.out(`Grant #${grantId} had already ended (${res.grant.status}).`);
+    else {
+      const r = res.receipt;
+      ctx.out(
+        `Grant #${grantId} revoked: ${r.sessionsTerminated} session(s) terminated, user ${res.grant.username} ${
+          r.userOutcome === 'dropped' ? 'dropped' : 'was already absent'
+        }.`,
+      );
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+export async function extendCommand(ctx: CliContext, id: string, duration: string): Promise<void> {
+  const grantId = parseId(id);
+  const ms = parseDuration(duration);
+  if (!ms) throw new BrokerError('INVALID_INPUT', `"${duration}" is not a duration such as 30m or 2h`, { field: 'duration' });
+  const app = await openApp({ settings: ctx.settings, catalog: ctx.loadCatalog(), logger: ctx.logger, role: 'producer' });
+  try {
+    const g = await extend(app.deps, grantId, ms, cliActor());
+    ctx.out(`Grant #${grantId} now expires at ${new Date(g.expiresAt).toISOString()}.`);
+  } finally {
+    await app.close();
+  }
+}
+
+export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Promise<boolean> {
+  const catalog = ctx.loadCatalog();
+  const lines: string[] = [`catalog: ${catalog.databases.size} database(s), valid`];
+  const report: Record<string, unknown> = {};
+  let ok = true;
+  const store = await openStateStore(ctx.settings.DATABASE_URL).catch((err: unknown) => err as Error);
+  if (store instanceof Error) {
+    ok = false;
+    lines.push(`state store: FAIL ${store.message}`);
+  } else {
+    await store.ping().then(
+      () => lines.push(`state store: ok (${describeStateStoreUrl(ctx.settings.DATABASE_URL)})`),
+      (err: unknown) => {
+        ok = false;
+        lines.push(`state store: FAIL ${String(err)}`);
+      },
+    );
+    await store.close();
+  }
+  const engines = new CatalogEngines(catalog, ctx.logger);
+  try {
+    for (const { database, engine } of engines.all()) {
+      try {
+        const caps = await engine.initialize();
+        report[database] = caps;
+        if (caps.checks.some((c) => !c.ok && c.severity === 'error')) ok = false;
+        lines.push(formatChecks(`${database} (${caps.flavour} ${caps.serverVersion})`, caps.checks));
+      } catch (err) {
+        ok = false;
+        report[database] = { error: describeError(err) };
+        lines.push(`${database}:\n  [FAIL] connect: ${describeError(err)}`);
+      }
+    }
+  } finally {
+    await engines.close();
+  }
+  ctx.out(o.json ? JSON.stringify({ ok, targets: report }, null, 2) : [...lines, ok ? 'All checks passed.' : 'Some checks failed.'].join('\n'));
+  return ok;
+}
+
+/** worker | serve | all: long-running roles; resolve when a signal asks them to stop. */
+export async function runRoles(ctx: CliContext, roles: { http: boolean; worker: boolean }): Promise<void> {
+  const catalog = ctx.loadCatalog();
+  const app = await openApp({ settings: ctx.settings, catalog, logger: ctx.logger, role: roles.worker ? 'worker' : 'producer' });
+  const worker = roles.worker ? createWorker(app, ctx.settings) : undefined;
+  await worker?.start();
+  const server = roles.http ? await listen(createHttpApp({ store: app.deps.store, redis: app.redis }), ctx.settings.PORT) : undefined;
+  const address = server?.address();
+  ctx.logger.info(
+    { roles, port: typeof address === 'object' && address ? address.port : undefined, databases: [...catalog.databases.keys()] },
+    'db-access started',
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  ctx.logger.info({}, 'shutting down');
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await worker?.stop();
+  await app.close();
+}
+
+function parseId(id: string): number {
+  const n = Number(id.replace(/^#/, ''));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id`, { field: 'id' });
+  return n;
+}

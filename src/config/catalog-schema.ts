@@ -1,0 +1,128 @@
+/** The catalog YAML's shape (DESIGN §4). Every name that reaches SQL is allow-listed here, at load time. */
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+export const DATABASE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+export const LEVEL_NAME = /^[a-z][a-z0-9_-]{0,29}$/;
+/** Role names are quoted in SQL anyway; this keeps quotes, spaces and wildcards out of them entirely. */
+export const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
+export const TARGET_DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+export const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9a-fA-F:]+\]?$/;
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a ${what} such as "30s", "15m" or "4h", got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/**
+ * A templated grant: exactly one GRANT statement whose only grantee is `{{user}}`, at its end. No statement
+ * separators, comments, string literals, backslashes, dollar quoting or other placeholders: the broker runs it
+ * verbatim with `{{user}}` replaced by the quoted generated user name.
+ */
+export function grantTemplateProblem(template: string): string | undefined {
+  const t = template.trim().replace(/;$/, '').trim();
+  if (t.includes(';')) return 'must be a single statement (no ";")';
+  if (/--|\/\*|\*\/|#/.test(t)) return 'must not contain comments';
+  if (/['\\]|\$\$/.test(t)) return 'must not contain string literals, backslashes or dollar quoting';
+  if (!/^GRANT\s/i.test(t)) return 'must be a GRANT statement';
+  if (!/\sTO\s+\{\{user\}\}$/i.test(t)) return 'must end with "TO {{user}}" (the issued user is its only grantee)';
+  if ((t.match(/\{\{[^}]*\}\}/g) ?? []).some((p) => p !== '{{user}}')) return 'only the {{user}} placeholder is allowed';
+  if ((t.match(/\{\{user\}\}/g) ?? []).length !== 1) return '{{user}} must appear exactly once';
+  if (/WITH\s+(GRANT|ADMIN)\s+OPTION/i.test(t)) return 'must not pass on GRANT or ADMIN OPTION';
+  return undefined;
+}
+
+const levelSchema = z
+  .object({
+    roles: z.array(z.string().regex(ROLE_NAME, 'role names may hold only letters, digits, "_" and "-"')).default([]),
+    grants: z
+      .array(
+        z.string().superRefine((v, ctx) => {
+          const problem = grantTemplateProblem(v);
+          if (problem) ctx.addIssue({ code: 'custom', message: `grant template ${problem}` });
+        }),
+      )
+      .default([]),
+    statementTimeout: duration('statement timeout').optional(),
+    idleInTransactionTimeout: duration('idle-in-transaction timeout').optional(),
+    connectionLimit: z.number().int().min(1).max(1000).default(10),
+  })
+  .strict()
+  .refine((l) => l.roles.length + l.grants.length > 0, { message: 'a level needs "roles" or "grants"' });
+
+const approverSchema = z.union([
+  z.object({ email: z.email() }).strict(),
+  z.object({ slackUser: z.string().regex(/^[UW][A-Z0-9]+$/) }).strict(),
+  z.object({ slackUsergroup: z.string().regex(/^S[A-Z0-9]+$/) }).strict(),
+  z
+    .object({
+      pagerduty: z
+        .object({ schedule: z.string().min(1).optional(), escalationPolicy: z.string().min(1).optional() })
+        .strict()
+        .refine((p) => p.schedule || p.escalationPolicy, { message: 'name a schedule or an escalationPolicy' }),
+    })
+    .strict(),
+  z.object({ opsgenie: z.object({ schedule: z.string().min(1) }).strict() }).strict(),
+]);
+
+const approvalSchema = z
+  .object({
+    slackChannel: z.string().regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0123456789').optional(),
+    teamsChannel: z.string().min(1).optional(),
+    approvers: z.array(approverSchema).default([]),
+    required: z.number().int().min(1).max(10).default(1),
+    // Shapes owned by the policy work (issue 4); accepted and kept so a catalog written for it loads today.
+    autoApprove: z.array(z.record(z.string(), z.unknown())).optional(),
+    breakGlass: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const databaseSchema = z
+  .object({
+    name: z.string().regex(DATABASE_NAME, 'expected lowercase letters, digits and "-" (what people type)'),
+    description: z.string().max(200).optional(),
+    engine: z.enum(['postgres', 'mysql']),
+    host: z.string().regex(HOST, 'expected a host name or IP address'),
+    port: z.number().int().min(1).max(65535).optional(),
+    database: z.string().regex(TARGET_DATABASE, 'expected a database name of letters, digits, "_", "$" or "-"'),
+    publicHost: z.string().regex(HOST, 'expected a host name or IP address').optional(),
+    publicPort: z.number().int().min(1).max(65535).optional(),
+    admin: z.object({ user: z.string().regex(ROLE_NAME, 'expected a plain account name'), password: z.string() }).strict(),
+    levels: z
+      .record(z.string().regex(LEVEL_NAME, 'level names are lowercase letters, digits, "_" or "-"'), levelSchema)
+      .refine((r) => Object.keys(r).length > 0, { message: 'define at least one level' }),
+    maxDuration: duration('duration').default(4 * 3_600_000),
+    brokerSchema: z.string().regex(SCHEMA_NAME, 'expected a lowercase schema name').default('db_access'),
+    approval: approvalSchema.default({ approvers: [], required: 1 }),
+  })
+  .strict();
+
+export const catalogSchema = z
+  .object({ databases: z.array(databaseSchema).min(1, 'list at least one database') })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.databases.forEach((d, i) => {
+      if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `"${d.name}" is listed twice` });
+      seen.add(d.name);
+      if (d.engine === 'mysql') {
+        for (const [name, level] of Object.entries(d.levels)) {
+          if (level.idleInTransactionTimeout !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['databases', i, 'levels', name, 'idleInTransactionTimeout'],
+              message: 'MySQL and MariaDB have no per-account idle-in-transaction timeout; remove it',
+            });
+          }
+        }
+      }
+    });
+  });
+
+export type CatalogInput = z.input<typeof catalogSchema>;

@@ -1,0 +1,65 @@
+/** Environment → typed Settings, validated once at start. The only module that reads process.env. */
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { ConfigError, zodProblems } from './catalog.js';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const durationMs = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v) ?? (/^\d+$/.test(v) ? Number(v) : undefined);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as "5s" or "10m", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const settingsSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATABASE_URL: z.string().default('sqlite:./data/db-access.sqlite'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  CATALOG_PATH: z.string().default('./catalog.yaml'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_API_URL: optionalString,
+  TEAMS_APP_ID: optionalString,
+  TEAMS_APP_PASSWORD: optionalString,
+  TEAMS_TENANT_ID: optionalString,
+  PAGERDUTY_TOKEN: optionalString,
+  PAGERDUTY_API_URL: optionalString,
+  OPSGENIE_API_KEY: optionalString,
+  OPSGENIE_API_URL: optionalString,
+  ADMIN_API_TOKEN: optionalString,
+  /** How often the sweeper reads the state DB for overdue grants and orphans (≤ 15 s). */
+  SWEEP_INTERVAL: durationMs('5s'),
+  /** A grant whose revocation keeps failing this long is flagged for a human. */
+  REVOKE_ALERT_AFTER: durationMs('10m'),
+  /** Longest wait between two revocation attempts (backoff is capped here; attempts are never capped). */
+  REVOKE_RETRY_MAX: durationMs('60s'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+  /** BullMQ lock duration: how soon a job of a dead worker is taken over by another. */
+  WORKER_LOCK: durationMs('30s'),
+  /** BullMQ queue prefix (lets several installs, or test runs, share one Redis). */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('db-access'),
+  /** Test-only fault injection: crash the process at a named point (see src/core/failpoints.ts). */
+  DB_ACCESS_FAILPOINT: optionalString,
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error), 'environment');
+  const s = parsed.data;
+  if (s.SWEEP_INTERVAL > 15_000) throw new ConfigError(['SWEEP_INTERVAL: must be 15s or less'], 'environment');
+  return s;
+}

@@ -1,0 +1,31 @@
+import type { Catalog, DatabaseEntry } from './catalog.js';
+import { BrokerError } from './errors.js';
+import type { Clock, EngineRegistry, Logger, Notifier, Scheduler, StateStore } from './ports.js';
+
+/** Everything the use cases need, injected by the composition root (src/main.ts and src/wiring.ts). */
+export interface CoreDeps {
+  catalog: Catalog;
+  store: StateStore;
+  engines: EngineRegistry;
+  scheduler: Scheduler;
+  notifier: Notifier;
+  clock: Clock;
+  logger: Logger;
+  /** Revocation failing this long flags the grant for a human (default 10 min). */
+  revokeAlertAfterMs: number;
+  /** Test-only crash points; a no-op in production. */
+  failpoint: (name: FailpointName) => void;
+}
+
+export type FailpointName = 'provision.after-create-user' | 'revoke.after-disable' | 'revoke.after-delete';
+
+export function databaseOf(catalog: Catalog, name: string): DatabaseEntry {
+  const db = catalog.databases.get(name);
+  if (!db) {
+    throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${name}"`, {
+      field: 'database',
+      valid: [...catalog.databases.keys()],
+    });
+  }
+  return db;
+}

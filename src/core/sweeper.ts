@@ -1,0 +1,127 @@
+/**
+ * The sweeper: reads the state DB (never Redis) so expiry holds with Redis flushed or down. Every pass:
+ * 1. revokes every live grant past its expiry, and retries revocations left half-done (early revokes);
+ * 2. re-enqueues provisioning that has been waiting too long (a job lost with Redis);
+ * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows).
+ */
+import type { CoreDeps } from './deps.js';
+import { describeError } from './errors.js';
+import { revoke } from './lifecycle.js';
+import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR } from './model.js';
+
+export interface SweepOptions {
+  /** A live grant is swept once it is this far past expiry (lets the precise revoke job win). */
+  graceMs: number;
+  /** Provisioning older than this is re-enqueued. */
+  staleProvisioningMs: number;
+  /** A failing revocation is retried by the sweeper at most this often. */
+  retryEveryMs: number;
+}
+
+export interface SweepReport {
+  revoked: number;
+  failed: number;
+  requeued: number;
+  orphansDropped: number;
+  targetsUnreachable: string[];
+}
+
+export class Sweeper {
+  private readonly lastTry = new Map<number, number>();
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly opts: SweepOptions,
+  ) {}
+
+  async sweep(): Promise<SweepReport> {
+    const report: SweepReport = { revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    await this.revokeOverdue(report);
+    await this.requeueStaleProvisioning(report);
+    await this.dropOrphans(report);
+    return report;
+  }
+
+  private async revokeOverdue(report: SweepReport): Promise<void> {
+    const { store, clock, logger } = this.deps;
+    const now = clock.now();
+    const overdue = await store.listGrants({ statuses: LIVE_GRANT_STATUSES, expiresAtOrBefore: now - this.opts.graceMs });
+    const halfDone = await store.listGrants({ statuses: ['revoking'] });
+    const seen = new Set<number>();
+    for (const grant of [...overdue, ...halfDone]) {
+      if (seen.has(grant.id)) continue;
+      seen.add(grant.id);
+      const last = this.lastTry.get(grant.id);
+      if (grant.revokeAttempts > 0 && last !== undefined && now - last < this.opts.retryEveryMs) continue;
+      this.lastTry.set(grant.id, now);
+      try {
+        const res = await revoke(this.deps, grant.id, SYSTEM_ACTOR, grant.endReason ?? 'expired (sweeper)');
+        if (res.receipt) report.revoked++;
+        this.lastTry.delete(grant.id);
+      } catch (err) {
+        report.failed++;
+        logger.warn({ grantId: grant.id, error: describeError(err) }, 'sweeper: revocation failed; will retry');
+      }
+    }
+  }
+
+  private async requeueStaleProvisioning(report: SweepReport): Promise<void> {
+    const { store, clock, scheduler, logger } = this.deps;
+    const now = clock.now();
+    const stale = await store.listGrants({ statuses: ['provisioning'], createdAtOrBefore: now - this.opts.staleProvisioningMs });
+    for (const grant of stale) {
+      if (grant.expiresAt <= now) continue; // the overdue pass ends it
+      try {
+        await scheduler.provision(grant.id);
+        report.requeued++;
+      } catch (err) {
+        logger.warn({ grantId: grant.id, err: String(err) }, 'sweeper: cannot re-enqueue provisioning (Redis down?)');
+        break;
+      }
+    }
+  }
+
+  private async dropOrphans(report: SweepReport): Promise<void> {
+    const { store, engines, clock, logger } = this.deps;
+    for (const { database, engine } of engines.all()) {
+      let managed;
+      try {
+        managed = await engine.listManagedUsers();
+      } catch (err) {
+        report.targetsUnreachable.push(database);
+        logger.warn({ database, error: describeError(err) }, 'sweeper: cannot list managed users');
+        continue;
+      }
+      if (managed.length === 0) continue;
+      const grants = await store.listGrants({ ids: managed.map((m) => m.grantId) });
+      const live = new Set(grants.filter((g) => LIVE_GRANT_STATUSES.includes(g.status)).map((g) => g.username));
+      for (const user of managed) {
+        if (live.has(user.username)) continue;
+        try {
+          const disabled = await engine.disableUser(user.username);
+          const deleted = await engine.deleteUser(user.username);
+          report.orphansDropped++;
+          const grant = grants.find((g) => g.id === user.grantId);
+          await store.appendAudit([
+            {
+              at: clock.now(),
+              type: 'sweeper.orphan_dropped',
+              actor: SYSTEM_ACTOR,
+              database,
+              ...(grant && { grantId: grant.id, requestId: grant.requestId, level: grant.level }),
+              detail: {
+                username: user.username,
+                markerGrantId: user.grantId,
+                grantStatus: grant?.status ?? 'unknown',
+                sessionsTerminated: disabled.sessionsTerminated,
+                user: deleted.outcome,
+              },
+            },
+          ]);
+          logger.warn({ database, username: user.username, grantId: user.grantId }, 'sweeper: dropped an orphaned user');
+        } catch (err) {
+          logger.warn({ database, username: user.username, error: describeError(err) }, 'sweeper: cannot drop orphan');
+        }
+      }
+    }
+  }
+}

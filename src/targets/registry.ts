@@ -1,0 +1,35 @@
+/** Catalog → one DatabaseEngine per database. Engines are created lazily: a target that is down costs nothing. */
+import type { Catalog } from '../core/catalog.js';
+import { BrokerError } from '../core/errors.js';
+import type { DatabaseEngine, EngineRegistry, Logger } from '../core/ports.js';
+import { createMysqlEngine } from './mysql/index.js';
+import { createPostgresEngine } from './postgres/index.js';
+
+export class CatalogEngines implements EngineRegistry {
+  private readonly engines = new Map<string, DatabaseEngine>();
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly logger: Logger,
+  ) {}
+
+  get(database: string): DatabaseEngine {
+    let engine = this.engines.get(database);
+    if (engine) return engine;
+    const db = this.catalog.databases.get(database);
+    if (!db) throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${database}"`, { field: 'database', valid: [...this.catalog.databases.keys()] });
+    const logger = this.logger.child({ target: db.name });
+    engine = db.engine === 'postgres' ? createPostgresEngine(db, { logger }) : createMysqlEngine(db, { logger });
+    this.engines.set(database, engine);
+    return engine;
+  }
+
+  all(): Array<{ database: string; engine: DatabaseEngine }> {
+    return [...this.catalog.databases.keys()].map((database) => ({ database, engine: this.get(database) }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.engines.values()].map((e) => e.close().catch(() => undefined)));
+    this.engines.clear();
+  }
+}
