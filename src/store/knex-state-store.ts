@@ -1,0 +1,264 @@
+/**
+ * The StateStore port on knex: SQLite (better-sqlite3), PostgreSQL (pg) and MySQL/MariaDB (mysql2).
+ *
+ * Race safety comes from single statements, not from reads: decideRequest and transitionGrant are one
+ * `UPDATE … WHERE id = ? AND status IN (…)` whose affected-row count is the answer (mysql2 reports matched rows,
+ * CLIENT_FOUND_ROWS, like pg and SQLite), and uniqueness is enforced by unique indexes.
+ */
+import type { Knex } from 'knex';
+import { BrokerError } from '../core/errors.js';
+import type { AccessRequest, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
+import type {
+  GrantFilter,
+  GrantPatch,
+  MessageRef,
+  NewGrant,
+  NewRequest,
+  RequestFilter,
+  StateStore,
+} from '../core/ports.js';
+import type { StoreDialect } from './url.js';
+import {
+  TABLES,
+  approvalFromRow,
+  approvalToRow,
+  auditFromRow,
+  auditToRow,
+  grantFromRow,
+  grantPatchToRow,
+  messageRefFromRow,
+  messageRefToRow,
+  newGrantToRow,
+  num,
+  requestFromRow,
+  requestToRow,
+  type Row,
+} from './rows.js';
+
+/** Unique-key violation, by SQLSTATE / errno / SQLite extended code (never by message text). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown };
+  return (
+    e?.code === '23505' || // PostgreSQL unique_violation
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.errno === 1062 || // MySQL / MariaDB
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
+}
+
+export class KnexStateStore implements StateStore {
+  /**
+   * @param knex the root knex instance, or the transaction this store is bound to
+   * @param inTransaction true for the store handed to `transaction(fn)`
+   */
+  constructor(
+    readonly knex: Knex,
+    readonly dialect: StoreDialect,
+    private readonly inTransaction = false,
+  ) {}
+
+  async transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this); // nested: same transaction
+    return this.knex.transaction(async (trx) => {
+      if (this.dialect === 'sqlite') {
+        // Take SQLite's write lock now (what BEGIN IMMEDIATE does): another process then waits on busy_timeout,
+        // instead of both reading and one failing with SQLITE_BUSY when it tries to write.
+        await trx.raw(`update ${TABLES.requests} set id = id where 0 = 1`);
+      }
+      const result = await fn(new KnexStateStore(trx, this.dialect, true));
+      if (this.dialect === 'postgres') {
+        // PostgreSQL answers COMMIT of an aborted transaction (an error fn caught and went on from) with a silent
+        // ROLLBACK. One more statement turns that into an error, so a resolved transaction() is a committed one.
+        await trx.raw('select 1');
+      }
+      return result;
+    });
+  }
+
+  // --- requests -----------------------------------------------------------------------------------------------
+
+  async createRequest(req: NewRequest): Promise<AccessRequest> {
+    const id = await this.insertReturningId(TABLES.requests, requestToRow(req));
+    const stored = await this.getRequest(id);
+    if (!stored) throw new Error(`state store: request ${id} vanished after insert`);
+    return stored;
+  }
+
+  async getRequest(id: number): Promise<AccessRequest | undefined> {
+    const row = (await this.knex(TABLES.requests).where({ id }).first()) as Row | undefined;
+    return row ? requestFromRow(row) : undefined;
+  }
+
+  async listRequests(filter: RequestFilter): Promise<AccessRequest[]> {
+    const q = this.knex(TABLES.requests).select('*').orderBy('id', 'asc');
+    if (filter.statuses) q.whereIn('status', [...filter.statuses]);
+    if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
+    if (filter.limit !== undefined) q.limit(filter.limit);
+    return ((await q) as Row[]).map(requestFromRow);
+  }
+
+  async decideRequest(
+    id: number,
+    status: Exclude<RequestStatus, 'pending'>,
+    at: number,
+    note?: string,
+  ): Promise<boolean> {
+    if ((status as RequestStatus) === 'pending') throw new Error('state store: decideRequest cannot set pending');
+    const changed = await this.knex(TABLES.requests)
+      .where({ id, status: 'pending' satisfies RequestStatus })
+      .update({ status, decided_at: at, decision_note: note ?? null });
+    return changed === 1;
+  }
+
+  // --- approvals ----------------------------------------------------------------------------------------------
+
+  async recordApproval(approval: Approval): Promise<boolean> {
+    const row = approvalToRow(approval);
+    if (this.dialect === 'mysql') {
+      // A duplicate-key error in InnoDB rolls back the statement only, never the transaction. (INSERT IGNORE would
+      // also swallow a foreign-key failure.)
+      try {
+        await this.knex(TABLES.approvals).insert(row);
+        return true;
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
+    }
+    // PostgreSQL aborts the whole transaction on an error: ON CONFLICT DO NOTHING keeps the duplicate quiet.
+    const inserted = (await this.knex(TABLES.approvals)
+      .insert(row)
+      .onConflict(['request_id', 'approver_id'])
+      .ignore()
+      .returning('id')) as unknown[];
+    return inserted.length === 1;
+  }
+
+  async listApprovals(requestId: number): Promise<Approval[]> {
+    const rows = (await this.knex(TABLES.approvals).where({ request_id: requestId }).orderBy('id', 'asc')) as Row[];
+    return rows.map(approvalFromRow);
+  }
+
+  // --- grants -------------------------------------------------------------------------------------------------
+
+  async createGrant(grant: NewGrant): Promise<Grant> {
+    let id: number;
+    try {
+      const row = newGrantToRow(grant);
+      id =
+        this.inTransaction && this.dialect === 'postgres'
+          ? // In a savepoint, so the expected duplicate error leaves the enclosing transaction usable, as the
+            // statement-level rollback of MySQL and SQLite does.
+            await this.knex.transaction((sp) => this.insertReturningId(TABLES.grants, row, sp))
+          : await this.insertReturningId(TABLES.grants, row);
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new BrokerError(
+          'ALREADY_DECIDED',
+          `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`,
+          {},
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const stored = await this.getGrant(id);
+    if (!stored) throw new Error(`state store: grant ${id} vanished after insert`);
+    return stored;
+  }
+
+  async getGrant(id: number): Promise<Grant | undefined> {
+    const row = (await this.knex(TABLES.grants).where({ id }).first()) as Row | undefined;
+    return row ? grantFromRow(row) : undefined;
+  }
+
+  async getGrantByRequest(requestId: number): Promise<Grant | undefined> {
+    const row = (await this.knex(TABLES.grants).where({ request_id: requestId }).first()) as Row | undefined;
+    return row ? grantFromRow(row) : undefined;
+  }
+
+  async listGrants(filter: GrantFilter): Promise<Grant[]> {
+    const q = this.knex(TABLES.grants).select('*').orderBy('id', 'asc');
+    if (filter.statuses) q.whereIn('status', [...filter.statuses]);
+    if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
+    if (filter.database !== undefined) q.where('database_name', filter.database);
+    if (filter.expiresAtOrBefore !== undefined) q.where('expires_at', '<=', filter.expiresAtOrBefore);
+    if (filter.createdAtOrBefore !== undefined) q.where('created_at', '<=', filter.createdAtOrBefore);
+    if (filter.ids) q.whereIn('id', [...filter.ids]);
+    if (filter.limit !== undefined) q.limit(filter.limit);
+    return ((await q) as Row[]).map(grantFromRow);
+  }
+
+  async transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean> {
+    const set = grantPatchToRow(patch);
+    if (from.length === 0) return false;
+    // An empty patch still answers "is it in one of `from`?" with the same single statement.
+    const values = Object.keys(set).length > 0 ? set : { status: this.knex.ref('status') };
+    const changed = await this.knex(TABLES.grants)
+      .where({ id })
+      .whereIn('status', [...from])
+      .update(values);
+    return changed === 1;
+  }
+
+  // --- audit (append-only: there is no update or delete) -------------------------------------------------------
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // One statement: the events of one call are stored together, in order.
+    await this.knex(TABLES.audit).insert(events.map(auditToRow));
+  }
+
+  async listAudit(filter: {
+    grantId?: number;
+    requestId?: number;
+    type?: string;
+    limit?: number;
+  }): Promise<AuditEvent[]> {
+    const q = this.knex(TABLES.audit).select('*').orderBy('id', 'asc');
+    if (filter.grantId !== undefined) q.where('grant_id', filter.grantId);
+    if (filter.requestId !== undefined) q.where('request_id', filter.requestId);
+    if (filter.type !== undefined) q.where('type', filter.type);
+    if (filter.limit !== undefined) q.limit(filter.limit);
+    return ((await q) as Row[]).map(auditFromRow);
+  }
+
+  // --- chat message references --------------------------------------------------------------------------------
+
+  async saveMessageRef(ref: MessageRef): Promise<void> {
+    await this.knex(TABLES.chatMessages)
+      .insert(messageRefToRow(ref))
+      .onConflict(['request_id', 'platform', 'kind'])
+      .merge(['channel', 'message_id']);
+  }
+
+  async getMessageRefs(requestId: number): Promise<MessageRef[]> {
+    const rows = (await this.knex(TABLES.chatMessages)
+      .where({ request_id: requestId })
+      .orderBy('id', 'asc')) as Row[];
+    return rows.map(messageRefFromRow);
+  }
+
+  // --- lifecycle ----------------------------------------------------------------------------------------------
+
+  async ping(): Promise<void> {
+    await this.knex.raw('select 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.inTransaction) throw new Error('state store: close the root store, not a transaction');
+    await this.knex.destroy();
+  }
+
+  /** INSERT one row and return its auto-increment id (MySQL has no RETURNING: the insert id). */
+  private async insertReturningId(table: string, row: Row, db: Knex = this.knex): Promise<number> {
+    if (this.dialect === 'mysql') {
+      const [id] = (await db(table).insert(row)) as unknown[];
+      return num(id, `${table}.id`);
+    }
+    const [first] = (await db(table).insert(row).returning('id')) as Array<{ id: unknown }>;
+    return num(first?.id, `${table}.id`);
+  }
+}
+

@@ -1,0 +1,171 @@
+/**
+ * Connection plumbing: one small pool per engine, 'error' handlers on the pool and on every client (a session
+ * the server terminates emits 'error' and would otherwise crash the process), the DDL transaction (advisory
+ * lock, lock/statement timeouts) and bounded, jittered retries of transient failures.
+ */
+import { Client, Pool, type ClientConfig, type PoolClient } from 'pg';
+import type { DatabaseEntry } from '../../core/catalog.js';
+import { TargetError } from '../../core/errors.js';
+import type { Logger } from '../../core/ports.js';
+import { classifyError, errorCode, toTargetError } from './errors.js';
+import { DDL_ADVISORY_LOCK_KEY } from './sql.js';
+
+export interface Tuning {
+  /** lock_timeout inside DDL transactions. */
+  lockTimeoutMs: number;
+  /** statement_timeout inside DDL transactions. */
+  statementTimeoutMs: number;
+  /** Attempts for a retryable failure before TargetError('retryable'). */
+  retryAttempts: number;
+  /** First backoff; doubles per attempt, jittered ×0.5–1.5. */
+  retryBaseDelayMs: number;
+  /** disableUser waits this long for the user's sessions to end. */
+  terminateDeadlineMs: number;
+  connectTimeoutMs: number;
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 30_000,
+  retryAttempts: 5,
+  retryBaseDelayMs: 100,
+  terminateDeadlineMs: 20_000,
+  connectTimeoutMs: 10_000,
+};
+
+export interface ServerInfo {
+  /** server_version_num, e.g. 150018. */
+  versionNum: number;
+  /** The admin is a superuser (not recommended; checks warn). */
+  superuser: boolean;
+}
+
+export type Row = Record<string, unknown>;
+/** Runs one statement; `params` only where PostgreSQL accepts bind parameters (not in utility statements). */
+export type Exec = (sql: string, params?: unknown[]) => Promise<Row[]>;
+
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class Connections {
+  readonly pool: Pool;
+
+  constructor(
+    private readonly db: DatabaseEntry,
+    private readonly logger: Logger,
+    readonly tuning: Tuning,
+  ) {
+    this.pool = new Pool({ ...this.config(db.database), max: 4, idleTimeoutMillis: 10_000 });
+    this.pool.on('error', (err) => this.logger.warn({ code: errorCode(err) }, 'an idle PostgreSQL admin connection failed'));
+  }
+
+  config(database: string): ClientConfig {
+    return {
+      host: this.db.host,
+      port: this.db.port,
+      user: this.db.admin.user,
+      password: this.db.admin.password,
+      database,
+      application_name: 'db-access',
+      connectionTimeoutMillis: this.tuning.connectTimeoutMs,
+      keepAlive: true,
+    };
+  }
+
+  secrets(extra: ReadonlyArray<string | undefined> = []): Array<string | undefined> {
+    return [this.db.admin.password, ...extra];
+  }
+
+  /** A pooled client with an 'error' handler for as long as it is checked out; destroyed if it broke. */
+  async withClient<T>(fn: (exec: Exec) => Promise<T>): Promise<T> {
+    const client: PoolClient = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+      this.logger.warn({ code: errorCode(err) }, 'PostgreSQL admin connection failed while in use');
+    };
+    client.on('error', onError);
+    try {
+      return await fn(execOn(client));
+    } catch (err) {
+      // A connection-level failure (no SQLSTATE, 08xxx, 57xxx) leaves the client unusable: destroy it.
+      const code = errorCode(err);
+      if (!(err instanceof TargetError) && (code === undefined || /^(08|57)/.test(code))) broken ??= err as Error;
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken ?? undefined);
+    }
+  }
+
+  /** A one-off client for another database of the same server (DROP OWNED there). */
+  async withDatabase<T>(database: string, fn: (exec: Exec) => Promise<T>): Promise<T> {
+    const client = new Client(this.config(database));
+    client.on('error', (err) => this.logger.warn({ code: errorCode(err), database }, 'PostgreSQL admin connection failed'));
+    await client.connect();
+    try {
+      return await fn(execOn(client));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * One transaction that holds the db-access advisory lock, with lock and statement timeouts. Commits unless
+   * `rollback` (dry runs). Any failure rolls back: nothing is left half done.
+   */
+  async lockedTransaction<T>(exec: Exec, fn: (exec: Exec) => Promise<T>, rollback = false): Promise<T> {
+    await exec('BEGIN');
+    try {
+      await exec(`SET LOCAL lock_timeout = ${Math.trunc(this.tuning.lockTimeoutMs)}`);
+      await exec(`SET LOCAL statement_timeout = ${Math.trunc(this.tuning.statementTimeoutMs)}`);
+      await exec('SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)', [DDL_ADVISORY_LOCK_KEY]);
+      const result = await fn(exec);
+      await exec(rollback ? 'ROLLBACK' : 'COMMIT');
+      return result;
+    } catch (err) {
+      await exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Runs `fn`, retrying retryable failures with jittered exponential backoff; throws a scrubbed TargetError. */
+  async retrying<T>(op: string, secrets: ReadonlyArray<string | undefined>, fn: () => Promise<T>, attempts = this.tuning.retryAttempts): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const kind = classifyError(err);
+        if (kind !== 'retryable' || attempt >= attempts) throw toTargetError(err, op, this.secrets(secrets));
+        const wait = Math.round(this.tuning.retryBaseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+        this.logger.warn({ op, attempt, code: errorCode(err), retryInMs: wait }, 'transient PostgreSQL failure, retrying');
+        await delay(wait);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * A GRANT by someone who holds some but not all of the grant options only WARNS (SQLSTATE 01007 "no privileges
+ * were granted" / "not all privileges were granted") and succeeds: treat that as the permission error it is.
+ */
+function execOn(client: Client | PoolClient): Exec {
+  return async (sql, params) => {
+    let notGranted: string | undefined;
+    const onNotice = (n: { code?: string; message?: string }) => {
+      if (n.code === '01007') notGranted ??= n.message ?? 'privileges were not granted';
+    };
+    client.on('notice', onNotice);
+    try {
+      const rows = (await client.query(sql, params)).rows as Row[];
+      if (notGranted !== undefined)
+        throw new TargetError('permission', `${notGranted}: the admin lacks the GRANT OPTION for a templated grant`, '01007');
+      return rows;
+    } finally {
+      client.off('notice', onNotice);
+    }
+  };
+}

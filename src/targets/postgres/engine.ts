@@ -1,0 +1,312 @@
+/**
+ * The PostgreSQL DatabaseEngine. Users are cluster-wide roles created in one transaction (all or nothing) under
+ * the per-server mutex and the db-access advisory lock; the password reaches the server only as a SCRAM
+ * verifier; revocation is NOLOGIN (committed) → terminate every session → DROP OWNED in every database → DROP ROLE.
+ */
+import type { DatabaseEntry } from '../../core/catalog.js';
+import { serverKey } from '../../core/catalog.js';
+import { TargetError } from '../../core/errors.js';
+import type {
+  DatabaseEngine,
+  DeleteUserResponse,
+  DisableUserResponse,
+  EngineCapabilities,
+  Logger,
+  ManagedUser,
+  NewUserRequest,
+  NewUserResponse,
+  UpdateUserRequest,
+} from '../../core/ports.js';
+import { USERNAME_PATTERN } from '../../core/identifiers.js';
+import { serialized } from '../serialize.js';
+import { connectGrantSql } from './admin-setup.js';
+import { runInitialize } from './checks.js';
+import { Connections, DEFAULT_TUNING, delay, type Exec, type ServerInfo, type Tuning } from './connection.js';
+import { errorCode } from './errors.js';
+import { encodeMarker, parseMarker, type RoleMarker } from './marker.js';
+import { scramSha256Verifier } from './scram.js';
+import {
+  DROP_OWNED,
+  DROP_ROLE,
+  adoptRoleSql,
+  assertPassword,
+  commentSql,
+  createRoleSql,
+  disableRoleSql,
+  grantRoleSql,
+  grantUserToAdminSql,
+  guardRailSql,
+  renderTemplate,
+  setPasswordSql,
+  templateProblem,
+  userIdent,
+  validUntilSql,
+} from './sql.js';
+
+export interface PostgresEngineDeps {
+  logger: Logger;
+  /** Timeouts and retry policy; the defaults suit production, tests shorten them. */
+  tuning?: Partial<Tuning>;
+}
+
+interface RoleRow {
+  marker: RoleMarker | undefined;
+}
+
+export class PostgresEngine implements DatabaseEngine {
+  readonly engine = 'postgres' as const;
+  private readonly conn: Connections;
+  private readonly logger: Logger;
+  private info: ServerInfo | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: DatabaseEntry,
+    deps: PostgresEngineDeps,
+  ) {
+    this.logger = deps.logger.child({ engine: 'postgres', database: db.name });
+    this.conn = new Connections(db, this.logger, { ...DEFAULT_TUNING, ...deps.tuning });
+  }
+
+  async initialize(): Promise<EngineCapabilities> {
+    const caps = await runInitialize(this.db, this.conn, (op, fn) => this.ddl(op, [], fn, true));
+    this.info = { versionNum: caps.versionNum, superuser: caps.superuser };
+    return caps.capabilities;
+  }
+
+  async newUser(req: NewUserRequest): Promise<NewUserResponse> {
+    userIdent(req.username);
+    assertPassword(req.password);
+    for (const t of req.level.grants) {
+      const problem = templateProblem(t);
+      if (problem) throw new TargetError('invalid', `access level ${req.level.name}: ${problem}: ${t}`);
+    }
+    const verifier = scramSha256Verifier(req.password);
+    const role = {
+      username: req.username,
+      verifier,
+      expiresAt: req.expiresAt,
+      connectionLimit: req.level.guardRails.connectionLimit,
+    };
+    return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info) => {
+      const existing = await lookupRole(exec, req.username);
+      let outcome: NewUserResponse['outcome'];
+      if (existing) {
+        if (existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
+        await exec(adoptRoleSql(role));
+        outcome = 'adopted';
+      } else {
+        // PG16+: the creator becomes an INHERIT+SET member of the new role (session kill, DROP OWNED).
+        if (info.versionNum >= 160000) await exec(`SET LOCAL createrole_self_grant = 'set, inherit'`);
+        await exec(createRoleSql(role));
+        outcome = 'created';
+      }
+      if (info.versionNum < 160000 && !info.superuser) await exec(grantUserToAdminSql(req.username));
+      await exec(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt)));
+      for (const r of req.level.roles) await exec(grantRoleSql(r, req.username));
+      for (const t of req.level.grants) await exec(renderTemplate(t, req.username));
+      for (const s of guardRailSql(req.username, req.level.guardRails)) await exec(s);
+      this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
+      return { outcome };
+    });
+  }
+
+  async updateUser(req: UpdateUserRequest): Promise<void> {
+    userIdent(req.username);
+    if (req.newPassword !== undefined) assertPassword(req.newPassword);
+    const verifier = req.newPassword === undefined ? undefined : scramSha256Verifier(req.newPassword);
+    await this.ddl(`update user ${req.username}`, [req.newPassword, verifier], async (exec) => {
+      const existing = await lookupRole(exec, req.username);
+      if (!existing) throw new TargetError('permanent', `user ${req.username} does not exist on ${this.db.name}`);
+      if (existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
+      if (verifier !== undefined) await exec(setPasswordSql(req.username, verifier));
+      if (req.newExpiresAt !== undefined) {
+        await exec(validUntilSql(req.username, req.newExpiresAt));
+        await exec(commentSql(req.username, encodeMarker(req.grantId, req.newExpiresAt)));
+      }
+    });
+  }
+
+  async disableUser(username: string): Promise<DisableUserResponse> {
+    userIdent(username);
+    // NOLOGIN (and an expired VALID UNTIL) is committed before any session is touched: no reconnect race.
+    const existed = await this.ddl(`disable user ${username}`, [], async (exec) => {
+      const existing = await lookupRole(exec, username);
+      if (!existing) return false;
+      if (!existing.marker) throw notOurs(username);
+      await exec(disableRoleSql(username));
+      return true;
+    });
+    if (!existed) return { existed: false, sessionsTerminated: 0 };
+    const sessionsTerminated = await this.terminateSessions(username);
+    this.logger.info({ username, sessionsTerminated }, 'PostgreSQL user disabled');
+    return { existed: true, sessionsTerminated };
+  }
+
+  async deleteUser(username: string): Promise<DeleteUserResponse> {
+    userIdent(username);
+    // Callers disable first; doing it again is cheap and means a role is never dropped under a live session
+    // (DROP ROLE does not end sessions). It also refuses a role that is not ours.
+    await this.disableUser(username);
+    const op = `delete user ${username}`;
+    return serialized(serverKey(this.db), () =>
+      this.conn.retrying(op, [], async () => {
+        const existing = await this.conn.withClient((exec) => lookupRole(exec, username));
+        if (!existing) return { outcome: 'already_absent' as const };
+        if (!existing.marker) throw notOurs(username);
+        // Objects, privileges and default privileges live per database: DROP OWNED in each one that has any
+        // (never REASSIGN OWNED to a privileged role: what a user created could then run as that role).
+        for (const database of await this.dependentDatabases(username)) {
+          await this.conn
+            .withDatabase(database, (exec) => this.conn.lockedTransaction(exec, async (x) => void (await x(DROP_OWNED(username)))))
+            .catch((err: unknown) => {
+              const code = errorCode(err);
+              if (code === '3D000') return; // the database was dropped meanwhile: nothing left there
+              if (code === '42501' || code === '28000')
+                throw new TargetError(
+                  'permission',
+                  `cannot clean up ${username} in database ${database}: the admin may not connect there (${connectGrantSql(database, this.db.admin.user)})`,
+                  code,
+                );
+              throw err;
+            });
+        }
+        const outcome = await this.conn.withClient((exec) =>
+          this.conn.lockedTransaction(exec, async (x) => {
+            if (!(await lookupRole(x, username))) return 'already_absent' as const;
+            await x(DROP_OWNED(username));
+            await x(DROP_ROLE(username));
+            return 'dropped' as const;
+          }),
+        );
+        this.logger.info({ username, outcome }, 'PostgreSQL user deleted');
+        return { outcome };
+      }),
+    );
+  }
+
+  async listManagedUsers(): Promise<ManagedUser[]> {
+    const rows = await this.conn.retrying('list managed users', [], () =>
+      this.conn.withClient((exec) =>
+        exec(
+          `SELECT r.rolname AS username, pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment,
+                  (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.usename = r.rolname)::int AS sessions
+             FROM pg_catalog.pg_roles r
+            WHERE r.rolname LIKE 'jit!_%' ESCAPE '!'
+            ORDER BY r.rolname`,
+        ),
+      ),
+    );
+    const out: ManagedUser[] = [];
+    for (const row of rows) {
+      const username = String(row.username);
+      const marker = parseMarker(row.comment as string | null);
+      if (!marker || !USERNAME_PATTERN.test(username)) continue;
+      out.push({
+        username,
+        grantId: marker.grantId,
+        ...(marker.expiresAt !== undefined ? { expiresAt: marker.expiresAt } : {}),
+        sessions: Number(row.sessions),
+      });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.conn.close();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** DDL: per-server mutex → retries → one locked transaction. */
+  private ddl<T>(
+    op: string,
+    secrets: ReadonlyArray<string | undefined>,
+    fn: (exec: Exec, info: ServerInfo) => Promise<T>,
+    rollback = false,
+  ): Promise<T> {
+    return serialized(serverKey(this.db), () =>
+      this.conn.retrying(op, secrets, async () => {
+        const info = await this.serverInfo();
+        return this.conn.withClient((exec) => this.conn.lockedTransaction(exec, (x) => fn(x, info), rollback));
+      }),
+    );
+  }
+
+  private async serverInfo(): Promise<ServerInfo> {
+    if (this.info) return this.info;
+    const [row] = await this.conn.withClient((exec) =>
+      exec(
+        `SELECT current_setting('server_version_num')::int AS version_num, r.rolsuper
+           FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
+      ),
+    );
+    this.info = { versionNum: Number(row?.version_num), superuser: row?.rolsuper === true };
+    return this.info;
+  }
+
+  /** Databases (other than ours) where the role owns objects or holds privileges: pg_shdepend is shared. */
+  private async dependentDatabases(username: string): Promise<string[]> {
+    const rows = await this.conn.withClient((exec) =>
+      exec(
+        `SELECT DISTINCT d.datname
+           FROM pg_catalog.pg_shdepend s
+           JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+          WHERE s.refclassid = 'pg_catalog.pg_authid'::regclass
+            AND s.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+            AND d.datallowconn
+            AND d.datname <> current_database()
+          ORDER BY 1`,
+        [username],
+      ),
+    );
+    return rows.map((r) => String(r.datname));
+  }
+
+  /** Terminates every backend of the user until pg_stat_activity shows none; returns how many it ended. */
+  private async terminateSessions(username: string): Promise<number> {
+    const info = await this.conn.retrying('server info', [], () => this.serverInfo());
+    // PG14+: wait (up to 3 s) for each backend to actually exit.
+    const terminate = info.versionNum >= 140000 ? 'pg_catalog.pg_terminate_backend(a.pid, 3000)' : 'pg_catalog.pg_terminate_backend(a.pid)';
+    const deadline = Date.now() + this.conn.tuning.terminateDeadlineMs;
+    const terminated = new Set<number>();
+    for (;;) {
+      const rows = await this.conn.retrying(`terminate sessions of ${username}`, [], () =>
+        this.conn.withClient((exec) =>
+          exec(
+            `SELECT a.pid, ${terminate} AS ok FROM pg_catalog.pg_stat_activity a
+              WHERE a.usename = $1 AND a.pid <> pg_catalog.pg_backend_pid()`,
+            [username],
+          ),
+        ),
+      );
+      for (const r of rows) if (r.ok === true) terminated.add(Number(r.pid));
+      const [left] = await this.conn.retrying(`count sessions of ${username}`, [], () =>
+        this.conn.withClient((exec) =>
+          exec('SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE usename = $1', [username]),
+        ),
+      );
+      const remaining = Number(left?.n ?? 0);
+      if (remaining === 0) return terminated.size;
+      if (Date.now() > deadline)
+        throw new TargetError('retryable', `${remaining} session(s) of ${username} still open after terminating them; will retry`);
+      await delay(50);
+    }
+  }
+}
+
+async function lookupRole(exec: Exec, username: string): Promise<RoleRow | undefined> {
+  const [row] = await exec(
+    `SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
+    [username],
+  );
+  return row ? { marker: parseMarker(row.comment as string | null) } : undefined;
+}
+
+/** A role of that name exists without a db-access marker (`grantId` undefined) or with another grant's. */
+function notOurs(username: string, grantId?: number): TargetError {
+  const marker = grantId === undefined ? 'a db-access marker' : `the db-access marker of grant ${grantId}`;
+  return new TargetError('conflict', `a role named ${username} exists and does not carry ${marker}; left untouched`);
+}

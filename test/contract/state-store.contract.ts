@@ -1,0 +1,766 @@
+/**
+ * The StateStore contract (src/core/ports.ts). Every state-store dialect runs this suite against a real database:
+ * SQLite (a temp file), PostgreSQL and MariaDB/MySQL (a fresh database each). Tests share one database, so each
+ * one makes its own rows (fresh requester ids, usernames) and filters by them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
+import type { Actor, AuditEvent, Grant } from '../../src/core/model.js';
+import type { GrantPatch, NewGrant, NewRequest, StateStore } from '../../src/core/ports.js';
+
+export interface TableContents {
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
+}
+
+export interface StateStoreSubject {
+  /** The store under test, on a migrated, otherwise empty database. */
+  store: StateStore;
+  /** A second store with its own connections on the same database: races across processes. */
+  second?: StateStore;
+  /** Columns and rows of every table in the database (no-secrets checks). */
+  tables?(): Promise<Record<string, TableContents>>;
+  /** Closes the stores; may drop the database. */
+  teardown(): Promise<void>;
+}
+
+let seq = 0;
+const uniq = () => `${Date.now().toString(36)}${(seq++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** 2031-01-02T03:04:05.678Z: an exact millisecond past 2^31 seconds. */
+const T0 = Date.UTC(2031, 0, 2, 3, 4, 5, 678);
+const MIN = 60_000;
+
+function actor(over: Partial<Actor> = {}): Actor {
+  return { platform: 'slack', id: `U${uniq().toUpperCase()}`, ...over };
+}
+
+function newRequest(over: Partial<NewRequest> = {}): NewRequest {
+  return {
+    requester: actor({ email: 'ada@example.com', name: 'Ada' }),
+    database: 'orders-prod',
+    level: 'read',
+    durationMs: 30 * MIN,
+    reason: 'investigating a stuck order',
+    status: 'pending',
+    requiredApprovals: 1,
+    createdAt: T0,
+    ...over,
+  };
+}
+
+function newGrant(requestId: number, requester: Actor, over: Partial<NewGrant> = {}): NewGrant {
+  return {
+    requestId,
+    requester,
+    database: 'orders-prod',
+    level: 'read',
+    username: generateUsername('contract@example.com'),
+    createdAt: T0,
+    expiresAt: T0 + 30 * MIN,
+    ...over,
+  };
+}
+
+export function stateStoreContract(name: string, makeStore: () => Promise<StateStoreSubject>): void {
+  describe(`StateStore contract: ${name}`, () => {
+    let fx: StateStoreSubject;
+    let store: StateStore;
+    /** Alternates between the two stores when there are two. */
+    const pick = (i: number): StateStore => (i % 2 === 1 && fx.second ? fx.second : store);
+
+    beforeAll(async () => {
+      fx = await makeStore();
+      store = fx.store;
+    }, 60_000);
+
+    afterAll(async () => {
+      await fx?.teardown();
+    }, 60_000);
+
+    async function requestWithGrant(over: Partial<NewGrant> = {}, requester = actor()) {
+      const req = await store.createRequest(newRequest({ requester }));
+      const grant = await store.createGrant(newGrant(req.id, requester, over));
+      return { req, grant };
+    }
+
+    async function activeGrant(over: Partial<NewGrant> = {}, requester = actor()): Promise<Grant> {
+      const { grant } = await requestWithGrant(over, requester);
+      expect(await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: T0 + 1 })).toBe(
+        true,
+      );
+      return (await store.getGrant(grant.id))!;
+    }
+
+    // --- requests ---------------------------------------------------------------------------------------------
+
+    describe('requests', () => {
+      it('createRequest returns the stored request with a fresh integer id; getRequest reads it back', async () => {
+        const full = newRequest({ ticket: 'OPS-1234', requiredApprovals: 2 });
+        const a = await store.createRequest(full);
+        const b = await store.createRequest(newRequest({ requester: actor({ platform: 'teams' }) }));
+        expect(Number.isInteger(a.id)).toBe(true);
+        expect(b.id).toBeGreaterThan(a.id);
+        expect(a).toStrictEqual({ ...full, id: a.id });
+        expect(await store.getRequest(a.id)).toStrictEqual(a);
+        const readB = await store.getRequest(b.id);
+        expect(readB).toStrictEqual(b);
+        // Absent optional fields come back absent, not null.
+        expect(Object.keys(readB!)).not.toContain('ticket');
+        expect(Object.keys(readB!)).not.toContain('decidedAt');
+        expect(Object.keys(readB!.requester)).toEqual(['platform', 'id']);
+        expect(await store.getRequest(a.id + 1_000_000)).toBeUndefined();
+      });
+
+      it('keeps epoch milliseconds, durations and unicode text exact', async () => {
+        const at = Date.UTC(2099, 11, 31, 23, 59, 59, 999);
+        const reason = 'émoji 🚀 "quotes" \'single\' back\\slash\nnew line; DROP TABLE requests; --';
+        const req = await store.createRequest(
+          newRequest({
+            createdAt: at,
+            durationMs: 7 * 24 * 3_600_000 + 1,
+            reason,
+            requester: actor({ name: 'Zoë Ñúñez 山田', email: 'zoë@example.com' }),
+          }),
+        );
+        const back = await store.getRequest(req.id);
+        expect(back?.createdAt).toBe(at);
+        expect(back?.durationMs).toBe(7 * 24 * 3_600_000 + 1);
+        expect(back?.reason).toBe(reason);
+        expect(back?.requester.name).toBe('Zoë Ñúñez 山田');
+        expect(typeof back?.createdAt).toBe('number');
+      });
+
+      it('listRequests honours statuses, requesterId and limit, ordered by id', async () => {
+        const who = actor();
+        const other = actor();
+        const r1 = await store.createRequest(newRequest({ requester: who }));
+        const r2 = await store.createRequest(newRequest({ requester: who }));
+        const r3 = await store.createRequest(newRequest({ requester: who }));
+        await store.createRequest(newRequest({ requester: other }));
+        expect(await store.decideRequest(r2.id, 'denied', T0 + 5, 'no')).toBe(true);
+
+        const ids = (rs: Array<{ id: number }>) => rs.map((r) => r.id);
+        expect(ids(await store.listRequests({ requesterId: who.id }))).toEqual([r1.id, r2.id, r3.id]);
+        expect(ids(await store.listRequests({ requesterId: who.id, statuses: ['pending'] }))).toEqual([r1.id, r3.id]);
+        expect(ids(await store.listRequests({ requesterId: who.id, statuses: ['denied', 'approved'] }))).toEqual([
+          r2.id,
+        ]);
+        expect(ids(await store.listRequests({ requesterId: who.id, statuses: [] }))).toEqual([]);
+        expect(ids(await store.listRequests({ requesterId: who.id, limit: 2 }))).toEqual([r1.id, r2.id]);
+        const pending = await store.listRequests({ statuses: ['pending'] });
+        expect(pending.every((r) => r.status === 'pending')).toBe(true);
+        expect(ids(pending)).toEqual([...ids(pending)].sort((a, b) => a - b));
+        expect(ids(pending)).toEqual(expect.arrayContaining([r1.id, r3.id]));
+      });
+
+      it('decideRequest moves a pending request once; later calls return false and change nothing', async () => {
+        const req = await store.createRequest(newRequest());
+        expect(await store.decideRequest(req.id, 'approved', T0 + 10, 'approved by Bob')).toBe(true);
+        const decided = await store.getRequest(req.id);
+        expect(decided).toMatchObject({ status: 'approved', decidedAt: T0 + 10, decisionNote: 'approved by Bob' });
+
+        expect(await store.decideRequest(req.id, 'denied', T0 + 20, 'too late')).toBe(false);
+        expect(await store.decideRequest(req.id, 'approved', T0 + 30)).toBe(false);
+        expect(await store.getRequest(req.id)).toStrictEqual(decided);
+
+        const quiet = await store.createRequest(newRequest());
+        expect(await store.decideRequest(quiet.id, 'expired', T0 + 40)).toBe(true);
+        const expired = await store.getRequest(quiet.id);
+        expect(expired?.status).toBe('expired');
+        expect(expired && 'decisionNote' in expired).toBe(false);
+      });
+
+      it('decideRequest of an unknown request is false', async () => {
+        expect(await store.decideRequest(987_654_321, 'approved', T0)).toBe(false);
+      });
+
+      it('10 concurrent decideRequest on one request: exactly one wins, and its decision is the one stored', async () => {
+        const req = await store.createRequest(newRequest());
+        const statuses = ['approved', 'denied', 'cancelled', 'expired'] as const;
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            pick(i).decideRequest(req.id, statuses[i % statuses.length]!, T0 + i, `decider ${i}`),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        expect(await store.getRequest(req.id)).toMatchObject({
+          status: statuses[winner % statuses.length],
+          decidedAt: T0 + winner,
+          decisionNote: `decider ${winner}`,
+        });
+      });
+    });
+
+    // --- approvals --------------------------------------------------------------------------------------------
+
+    describe('approvals', () => {
+      it('recordApproval keeps one row per approver; a duplicate is false and changes nothing', async () => {
+        const req = await store.createRequest(newRequest({ requiredApprovals: 2 }));
+        const bob = actor({ name: 'Bob', email: 'bob@example.com' });
+        const carol = actor({ platform: 'teams' });
+        expect(await store.recordApproval({ requestId: req.id, approver: bob, decision: 'approve', at: T0 + 1 })).toBe(
+          true,
+        );
+        expect(
+          await store.recordApproval({ requestId: req.id, approver: bob, decision: 'deny', note: 'changed', at: T0 + 2 }),
+        ).toBe(false);
+        expect(
+          await store.recordApproval({ requestId: req.id, approver: carol, decision: 'deny', note: 'no', at: T0 + 3 }),
+        ).toBe(true);
+        expect(await store.listApprovals(req.id)).toStrictEqual([
+          { requestId: req.id, approver: bob, decision: 'approve', at: T0 + 1 },
+          { requestId: req.id, approver: carol, decision: 'deny', note: 'no', at: T0 + 3 },
+        ]);
+        expect(await store.listApprovals(req.id + 1_000_000)).toEqual([]);
+      });
+
+      it('a duplicate recordApproval inside a transaction does not abort it', async () => {
+        const req = await store.createRequest(newRequest());
+        const bob = actor();
+        await store.recordApproval({ requestId: req.id, approver: bob, decision: 'approve', at: T0 });
+        const out = await store.transaction(async (tx) => {
+          const dup = await tx.recordApproval({ requestId: req.id, approver: bob, decision: 'approve', at: T0 + 1 });
+          // Every later statement of the transaction must still work (PostgreSQL aborts a transaction on an error).
+          const decided = await tx.decideRequest(req.id, 'approved', T0 + 2, 'approved by Bob');
+          const grant = await tx.createGrant(newGrant(req.id, req.requester));
+          await tx.appendAudit([
+            { at: T0 + 2, type: 'request.approved', actor: bob, requestId: req.id, detail: { duplicate: dup } },
+          ]);
+          return { dup, decided, grant };
+        });
+        expect(out.dup).toBe(false);
+        expect(out.decided).toBe(true);
+        expect((await store.getRequest(req.id))?.status).toBe('approved');
+        expect(await store.getGrantByRequest(req.id)).toStrictEqual(out.grant);
+        expect(await store.listApprovals(req.id)).toHaveLength(1);
+        expect((await store.listAudit({ requestId: req.id }))[0]?.detail).toEqual({ duplicate: false });
+      });
+
+      it('10 concurrent identical approvals: exactly one is recorded', async () => {
+        const req = await store.createRequest(newRequest());
+        const bob = actor();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            pick(i).recordApproval({ requestId: req.id, approver: bob, decision: 'approve', at: T0 + i }),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.listApprovals(req.id)).toHaveLength(1);
+      });
+
+      it('recordApproval for a request that does not exist throws', async () => {
+        await expect(
+          store.recordApproval({ requestId: 987_654_321, approver: actor(), decision: 'approve', at: T0 }),
+        ).rejects.toThrow();
+      });
+    });
+
+    // --- grants -----------------------------------------------------------------------------------------------
+
+    describe('grants', () => {
+      it('createGrant returns the stored grant: provisioning, counters at 0, no optional field', async () => {
+        const requester = actor({ email: 'ada@example.com' });
+        const req = await store.createRequest(newRequest({ requester }));
+        const input = newGrant(req.id, requester, { level: 'write', database: 'billing' });
+        const grant = await store.createGrant(input);
+        expect(grant).toStrictEqual({
+          ...input,
+          id: grant.id,
+          status: 'provisioning',
+          provisionAttempts: 0,
+          revokeAttempts: 0,
+        });
+        expect(Number.isInteger(grant.id)).toBe(true);
+        expect(await store.getGrant(grant.id)).toStrictEqual(grant);
+        expect(await store.getGrantByRequest(req.id)).toStrictEqual(grant);
+        expect(await store.getGrant(grant.id + 1_000_000)).toBeUndefined();
+        expect(await store.getGrantByRequest(req.id + 1_000_000)).toBeUndefined();
+      });
+
+      it('a second grant for the same request throws, and so does a username already taken', async () => {
+        const { req, grant } = await requestWithGrant();
+        await expect(store.createGrant(newGrant(req.id, req.requester))).rejects.toThrow();
+        const other = await store.createRequest(newRequest());
+        await expect(store.createGrant(newGrant(other.id, other.requester, { username: grant.username }))).rejects.toThrow();
+        expect(await store.getGrantByRequest(other.id)).toBeUndefined();
+        expect(await store.listGrants({ ids: [grant.id] })).toStrictEqual([grant]);
+      });
+
+      it('two concurrent createGrant for one request: one succeeds, the other throws', async () => {
+        const req = await store.createRequest(newRequest());
+        const results = await Promise.allSettled([
+          pick(0).createGrant(newGrant(req.id, req.requester)),
+          pick(1).createGrant(newGrant(req.id, req.requester)),
+        ]);
+        const ok = results.filter((r) => r.status === 'fulfilled');
+        expect(ok).toHaveLength(1);
+        expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+        expect(await store.getGrantByRequest(req.id)).toStrictEqual((ok[0] as PromiseFulfilledResult<Grant>).value);
+      });
+
+      it('createGrant inside a transaction that throws leaves no grant', async () => {
+        const req = await store.createRequest(newRequest());
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createGrant(newGrant(req.id, req.requester));
+            throw new Error('provisioning aborted');
+          }),
+        ).rejects.toThrow('provisioning aborted');
+        expect(await store.getGrantByRequest(req.id)).toBeUndefined();
+      });
+
+      it('listGrants honours every filter field, ordered by id', async () => {
+        const who = actor();
+        const mk = async (database: string, createdAt: number, expiresAt: number) =>
+          (await requestWithGrant({ database, createdAt, expiresAt }, who)).grant;
+        const g1 = await mk('db-a', T0, T0 + 10 * MIN);
+        const g2 = await mk('db-b', T0 + MIN, T0 + 20 * MIN);
+        const g3 = await mk('db-a', T0 + 2 * MIN, T0 + 30 * MIN);
+        const g4 = await mk('db-b', T0 + 3 * MIN, T0 + 40 * MIN);
+        await requestWithGrant({ database: 'db-a' }); // someone else's
+        expect(await store.transitionGrant(g2.id, ['provisioning'], { status: 'active' })).toBe(true);
+        expect(await store.transitionGrant(g3.id, ['provisioning'], { status: 'active' })).toBe(true);
+        expect(await store.transitionGrant(g4.id, ['provisioning'], { status: 'failed' })).toBe(true);
+
+        const ids = async (f: Parameters<StateStore['listGrants']>[0]) => (await store.listGrants(f)).map((g) => g.id);
+        const requesterId = who.id;
+        expect(await ids({ requesterId })).toEqual([g1.id, g2.id, g3.id, g4.id]);
+        expect(await ids({ requesterId, statuses: ['active'] })).toEqual([g2.id, g3.id]);
+        expect(await ids({ requesterId, statuses: ['provisioning', 'failed'] })).toEqual([g1.id, g4.id]);
+        expect(await ids({ requesterId, statuses: [] })).toEqual([]);
+        expect(await ids({ requesterId, database: 'db-b' })).toEqual([g2.id, g4.id]);
+        expect(await ids({ requesterId, expiresAtOrBefore: T0 + 20 * MIN })).toEqual([g1.id, g2.id]); // inclusive
+        expect(await ids({ requesterId, expiresAtOrBefore: T0 + 20 * MIN - 1 })).toEqual([g1.id]);
+        expect(await ids({ requesterId, createdAtOrBefore: T0 + MIN })).toEqual([g1.id, g2.id]); // inclusive
+        expect(await ids({ ids: [g4.id, g1.id, g3.id] })).toEqual([g1.id, g3.id, g4.id]);
+        expect(await ids({ ids: [] })).toEqual([]);
+        expect(await ids({ requesterId, limit: 2 })).toEqual([g1.id, g2.id]);
+        expect(
+          await ids({
+            requesterId,
+            statuses: ['active', 'failed'],
+            database: 'db-b',
+            expiresAtOrBefore: T0 + 40 * MIN,
+            createdAtOrBefore: T0 + 3 * MIN,
+            ids: [g2.id, g3.id, g4.id],
+            limit: 1,
+          }),
+        ).toEqual([g2.id]);
+        const all = await store.listGrants({ requesterId });
+        expect(all[1]).toStrictEqual(await store.getGrant(g2.id));
+        const live = await store.listGrants({ statuses: ['active'] });
+        expect(live.every((g) => g.status === 'active')).toBe(true);
+        expect(live.map((g) => g.id)).toEqual([...live.map((g) => g.id)].sort((a, b) => a - b));
+      });
+
+      it('transitionGrant returns false and changes nothing when the status is not one of `from`', async () => {
+        const { grant } = await requestWithGrant();
+        expect(await store.transitionGrant(grant.id, ['active', 'revoking'], { status: 'revoked', revokedAt: T0 })).toBe(
+          false,
+        );
+        expect(await store.getGrant(grant.id)).toStrictEqual(grant);
+        expect(await store.transitionGrant(grant.id, [], { status: 'failed' })).toBe(false);
+        expect(await store.transitionGrant(987_654_321, ['provisioning'], { status: 'failed' })).toBe(false);
+        expect(await store.getGrant(grant.id)).toStrictEqual(grant);
+      });
+
+      it('transitionGrant sets the patch; null clears a column, undefined leaves it', async () => {
+        const g = await activeGrant();
+        expect(
+          await store.transitionGrant(g.id, ['active'], {
+            status: 'revoking',
+            revokeStartedAt: T0 + 100,
+            revokeAttempts: 1,
+            lastError: 'connection refused',
+            revokeFailingSince: T0 + 100,
+            endReason: 'revoked by Bob',
+          }),
+        ).toBe(true);
+        expect(await store.getGrant(g.id)).toStrictEqual({
+          ...g,
+          status: 'revoking',
+          revokeStartedAt: T0 + 100,
+          revokeAttempts: 1,
+          lastError: 'connection refused',
+          revokeFailingSince: T0 + 100,
+          endReason: 'revoked by Bob',
+        });
+
+        const patch: GrantPatch = {
+          status: 'revoked',
+          revokedAt: T0 + 200,
+          revokeAttempts: 2,
+          lastError: null,
+          revokeFailingSince: null,
+          endReason: undefined,
+          flaggedAt: undefined,
+        };
+        expect(await store.transitionGrant(g.id, ['revoking'], patch)).toBe(true);
+        const after = await store.getGrant(g.id);
+        expect(after).toStrictEqual({
+          ...g,
+          status: 'revoked',
+          revokeStartedAt: T0 + 100,
+          revokedAt: T0 + 200,
+          revokeAttempts: 2,
+          endReason: 'revoked by Bob',
+        });
+        expect(after && 'lastError' in after).toBe(false);
+        expect(after && 'revokeFailingSince' in after).toBe(false);
+      });
+
+      it('transitionGrant can move expiresAt and the counters while staying in the same status', async () => {
+        const g = await activeGrant();
+        const later = g.expiresAt + 60 * MIN;
+        expect(await store.transitionGrant(g.id, ['active'], { expiresAt: later, provisionAttempts: 3 })).toBe(true);
+        expect(await store.getGrant(g.id)).toStrictEqual({ ...g, expiresAt: later, provisionAttempts: 3 });
+        // Setting values equal to the current ones still counts as matched.
+        expect(await store.transitionGrant(g.id, ['active'], { expiresAt: later })).toBe(true);
+        // An empty patch answers "is it in one of `from`?".
+        expect(await store.transitionGrant(g.id, ['active'], {})).toBe(true);
+        expect(await store.transitionGrant(g.id, ['revoking'], {})).toBe(false);
+      });
+
+      it('transitionGrant refuses to clear a required column or set a field the grant does not have', async () => {
+        const g = await activeGrant();
+        await expect(store.transitionGrant(g.id, ['active'], { status: null })).rejects.toThrow();
+        await expect(store.transitionGrant(g.id, ['active'], { expiresAt: null })).rejects.toThrow();
+        await expect(
+          store.transitionGrant(g.id, ['active'], { password: 'x' } as unknown as GrantPatch),
+        ).rejects.toThrow();
+        expect(await store.getGrant(g.id)).toStrictEqual(g);
+      });
+
+      it('a very long lastError does not fail the transition', async () => {
+        const g = await activeGrant();
+        const long = `error: ${'é x '.repeat(10_000)} ✗`;
+        expect(await store.transitionGrant(g.id, ['active'], { lastError: long, revokeAttempts: 1 })).toBe(true);
+        const back = await store.getGrant(g.id);
+        expect(back?.revokeAttempts).toBe(1);
+        expect(long.startsWith((back?.lastError ?? '').slice(0, 1_000))).toBe(true);
+        expect(back?.lastError?.length).toBeGreaterThan(1_000);
+      });
+
+      it('10 concurrent transitionGrant(active → revoking): exactly one true', async () => {
+        const g = await activeGrant();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            pick(i).transitionGrant(g.id, ['active'], { status: 'revoking', revokeStartedAt: T0 + i }),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        expect(await store.getGrant(g.id)).toMatchObject({ status: 'revoking', revokeStartedAt: T0 + winner });
+      });
+
+      it('concurrent chained transitions: active → revoking wins once, revoking → revoked at most once', async () => {
+        const g = await activeGrant();
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            i % 2 === 0
+              ? pick(i).transitionGrant(g.id, ['active'], { status: 'revoking', revokeStartedAt: T0 + i })
+              : pick(i).transitionGrant(g.id, ['revoking'], { status: 'revoked', revokedAt: T0 + i }),
+          ),
+        );
+        const toRevoking = results.filter((ok, i) => ok && i % 2 === 0).length;
+        const toRevoked = results.filter((ok, i) => ok && i % 2 === 1).length;
+        expect(toRevoking).toBe(1);
+        expect(toRevoked).toBeLessThanOrEqual(1);
+        expect((await store.getGrant(g.id))?.status).toBe(toRevoked === 1 ? 'revoked' : 'revoking');
+      });
+    });
+
+    // --- transactions -----------------------------------------------------------------------------------------
+
+    describe('transactions', () => {
+      it('commits every change and returns the value of fn', async () => {
+        const who = actor();
+        const out = await store.transaction(async (tx) => {
+          const req = await tx.createRequest(newRequest({ requester: who }));
+          expect(await tx.decideRequest(req.id, 'approved', T0 + 1, 'auto-approved: read ≤ 1h')).toBe(true);
+          const grant = await tx.createGrant(newGrant(req.id, who));
+          await tx.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: '1.2' });
+          await tx.appendAudit([{ at: T0 + 1, type: 'request.approved', actor: who, requestId: req.id, detail: {} }]);
+          expect(await tx.getGrant(grant.id)).toStrictEqual(grant);
+          return { req, grant };
+        });
+        expect((await store.getRequest(out.req.id))?.status).toBe('approved');
+        expect(await store.getGrant(out.grant.id)).toStrictEqual(out.grant);
+        expect(await store.getMessageRefs(out.req.id)).toHaveLength(1);
+        expect(await store.listAudit({ requestId: out.req.id })).toHaveLength(1);
+      });
+
+      it('rolls everything back when fn throws, and rethrows its error', async () => {
+        const who = actor();
+        const before = await store.createRequest(newRequest({ requester: who }));
+        const boom = new Error('boom');
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createRequest(newRequest({ requester: who }));
+            expect(await tx.decideRequest(before.id, 'approved', T0 + 1)).toBe(true);
+            await tx.createGrant(newGrant(before.id, who));
+            await tx.recordApproval({ requestId: before.id, approver: actor(), decision: 'approve', at: T0 });
+            await tx.saveMessageRef({ requestId: before.id, platform: 'teams', kind: 'dm', channel: 'a:1', messageId: 'm' });
+            await tx.appendAudit([{ at: T0, type: 'request.approved', actor: who, requestId: before.id, detail: {} }]);
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+        expect(await store.listRequests({ requesterId: who.id })).toStrictEqual([before]);
+        expect(await store.getGrantByRequest(before.id)).toBeUndefined();
+        expect(await store.listApprovals(before.id)).toEqual([]);
+        expect(await store.getMessageRefs(before.id)).toEqual([]);
+        expect(await store.listAudit({ requestId: before.id })).toEqual([]);
+      });
+
+      it('a duplicate createGrant caught inside a transaction does not lose its other writes', async () => {
+        const who = actor();
+        const { req } = await requestWithGrant({}, who);
+        const out = await store.transaction(async (tx) => {
+          const a = await tx.createRequest(newRequest({ requester: who }));
+          const dup = await tx.createGrant(newGrant(req.id, who)).then(
+            () => 'created',
+            () => 'refused',
+          );
+          const b = await tx.createRequest(newRequest({ requester: who }));
+          return { a, b, dup };
+        });
+        expect(out.dup).toBe('refused');
+        expect(await store.listRequests({ requesterId: who.id })).toStrictEqual([req, out.a, out.b]);
+      });
+
+      it('a transaction whose fn swallowed a failed statement never resolves as if committed', async () => {
+        const who = actor();
+        // Whatever the dialect does with the failed statement, transaction() either commits the request or rejects.
+        const outcome = await store
+          .transaction(async (tx) => {
+            const a = await tx.createRequest(newRequest({ requester: who }));
+            await tx.recordApproval({ requestId: 987_654_321, approver: who, decision: 'approve', at: T0 }).catch(() => false);
+            return a;
+          })
+          .then(
+            (a) => ({ ok: true as const, a }),
+            () => ({ ok: false as const }),
+          );
+        const stored = await store.listRequests({ requesterId: who.id });
+        if (outcome.ok) expect(stored).toStrictEqual([outcome.a]);
+        else expect(stored).toEqual([]);
+      });
+
+      it('a nested transaction runs in the same transaction', async () => {
+        const who = actor();
+        await expect(
+          store.transaction(async (tx) => {
+            const outer = await tx.createRequest(newRequest({ requester: who }));
+            const inner = await tx.transaction(async (tx2) => {
+              // Sees the outer transaction's uncommitted row.
+              expect(await tx2.getRequest(outer.id)).toStrictEqual(outer);
+              return tx2.createRequest(newRequest({ requester: who }));
+            });
+            expect(await tx.getRequest(inner.id)).toStrictEqual(inner);
+            throw new Error('undo both');
+          }),
+        ).rejects.toThrow('undo both');
+        expect(await store.listRequests({ requesterId: who.id })).toEqual([]);
+
+        const committed = await store.transaction((tx) =>
+          tx.transaction((tx2) => tx2.createRequest(newRequest({ requester: who }))),
+        );
+        expect(await store.listRequests({ requesterId: who.id })).toStrictEqual([committed]);
+      });
+
+      it('concurrent read-then-write transactions (from two stores) all commit', async () => {
+        const req = await store.createRequest(newRequest({ requiredApprovals: 6 }));
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            pick(i).transaction(async (tx) => {
+              const r = await tx.getRequest(req.id);
+              expect(r?.status).toBe('pending');
+              const ok = await tx.recordApproval({ requestId: req.id, approver: actor(), decision: 'approve', at: T0 + i });
+              const count = (await tx.listApprovals(req.id)).length;
+              await tx.appendAudit([
+                { at: T0 + i, type: 'approval.recorded', actor: SYSTEM, requestId: req.id, detail: { i, count } },
+              ]);
+              return ok;
+            }),
+          ),
+        );
+        expect(results).toEqual(Array(6).fill(true));
+        expect(await store.listApprovals(req.id)).toHaveLength(6);
+        expect(await store.listAudit({ requestId: req.id })).toHaveLength(6);
+      });
+    });
+
+    // --- audit ------------------------------------------------------------------------------------------------
+
+    describe('audit', () => {
+      it('appendAudit stores events in order; listAudit filters and parses detail back', async () => {
+        const who = actor({ email: 'ada@example.com' });
+        const { req, grant } = await requestWithGrant({}, who);
+        const events: AuditEvent[] = [
+          {
+            at: T0,
+            type: 'request.created',
+            actor: who,
+            requestId: req.id,
+            database: 'orders-prod',
+            level: 'read',
+            detail: { reason: 'stuck order 🚀', durationMs: 1_800_000, ticket: null },
+          },
+          { at: T0 + 1, type: 'approval.recorded', actor: actor(), requestId: req.id, detail: { decision: 'approve' } },
+          {
+            at: T0 + 2,
+            type: 'grant.provisioned',
+            actor: SYSTEM,
+            requestId: req.id,
+            grantId: grant.id,
+            database: 'orders-prod',
+            level: 'read',
+            detail: { username: grant.username, nested: { list: [1, 'two', { three: true }] } },
+          },
+        ];
+        await store.appendAudit(events.slice(0, 2));
+        await store.appendAudit([]);
+        await store.appendAudit(events.slice(2));
+        await store.appendAudit([
+          { at: T0 + 3, type: 'grant.revoked', actor: SYSTEM, grantId: grant.id + 1_000_000, detail: {} },
+        ]);
+
+        const all = await store.listAudit({ requestId: req.id });
+        expect(all.map(({ id: _id, ...rest }) => rest)).toStrictEqual(events);
+        const ids = all.map((e) => e.id!);
+        expect(ids.every((id) => Number.isInteger(id))).toBe(true);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        expect(new Set(ids).size).toBe(3);
+
+        expect((await store.listAudit({ grantId: grant.id })).map((e) => e.type)).toEqual(['grant.provisioned']);
+        expect((await store.listAudit({ requestId: req.id, type: 'approval.recorded' })).map((e) => e.at)).toEqual([
+          T0 + 1,
+        ]);
+        expect((await store.listAudit({ requestId: req.id, limit: 2 })).map((e) => e.type)).toEqual([
+          'request.created',
+          'approval.recorded',
+        ]);
+        const byType = await store.listAudit({ type: 'grant.revoked' });
+        expect(byType.length).toBeGreaterThanOrEqual(1);
+        expect(byType.every((e) => e.type === 'grant.revoked')).toBe(true);
+        expect(byType.map((e) => e.grantId)).toContain(grant.id + 1_000_000); // no foreign key on audit rows
+      });
+
+      it('is append-only: the store has no way to change or remove an audit event', async () => {
+        const who = actor();
+        const req = await store.createRequest(newRequest({ requester: who }));
+        await store.appendAudit([{ at: T0, type: 'request.created', actor: who, requestId: req.id, detail: { v: 1 } }]);
+        const before = await store.listAudit({ requestId: req.id });
+        await store.appendAudit([{ at: T0, type: 'request.created', actor: who, requestId: req.id, detail: { v: 1 } }]);
+        await store.decideRequest(req.id, 'cancelled', T0 + 1);
+        const after = await store.listAudit({ requestId: req.id });
+        expect(after.slice(0, 1)).toStrictEqual(before);
+        expect(after).toHaveLength(2); // an identical event is a second event, not an upsert
+
+        const methods = new Set<string>();
+        for (let p: object | null = store; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+          for (const k of Object.getOwnPropertyNames(p)) if (typeof (store as unknown as Record<string, unknown>)[k] === 'function') methods.add(k);
+        }
+        const auditMethods = [...methods].filter((m) => /audit/i.test(m)).sort();
+        expect(auditMethods).toEqual(['appendAudit', 'listAudit']);
+      });
+    });
+
+    // --- chat message references ------------------------------------------------------------------------------
+
+    describe('message references', () => {
+      it('keeps one reference per (request, platform, kind); saving again replaces it', async () => {
+        const req = await store.createRequest(newRequest());
+        const other = await store.createRequest(newRequest());
+        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: '1.1' });
+        await store.saveMessageRef({ requestId: req.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'a' });
+        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.2' });
+        await store.saveMessageRef({ requestId: other.id, platform: 'slack', kind: 'approval', channel: 'C9', messageId: '9' });
+        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C2', messageId: '1.3' });
+        const refs = await store.getMessageRefs(req.id);
+        expect(refs).toHaveLength(3);
+        expect(refs).toEqual(
+          expect.arrayContaining([
+            { requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C2', messageId: '1.3' },
+            { requestId: req.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'a' },
+            { requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.2' },
+          ]),
+        );
+        expect(await store.getMessageRefs(other.id)).toHaveLength(1);
+        expect(await store.getMessageRefs(req.id + 1_000_000)).toEqual([]);
+      });
+
+      it('concurrent saves of one reference leave exactly one row', async () => {
+        const req = await store.createRequest(newRequest());
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            pick(i).saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'reminder', channel: 'C', messageId: `${i}` }),
+          ),
+        );
+        const refs = await store.getMessageRefs(req.id);
+        expect(refs).toHaveLength(1);
+        expect(Number(refs[0]!.messageId)).toBeGreaterThanOrEqual(0);
+      });
+    });
+
+    // --- liveness and secrets ---------------------------------------------------------------------------------
+
+    it('ping resolves', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+      if (fx.second) await expect(fx.second.ping()).resolves.toBeUndefined();
+    });
+
+    describe('no secret at rest', () => {
+      it('no table has a column whose name contains "password" or "secret"', async (ctx) => {
+        if (!fx.tables) return ctx.skip();
+        const tables = await fx.tables();
+        for (const t of ['requests', 'approvals', 'grants', 'chat_messages', 'audit_events']) {
+          expect(Object.keys(tables)).toContain(t);
+        }
+        for (const [table, { columns }] of Object.entries(tables)) {
+          expect(columns.length, table).toBeGreaterThan(0);
+          for (const c of columns) expect(c, `${table}.${c}`).not.toMatch(/passw|secret/i);
+        }
+      });
+
+      it('after a typical flow, no table holds the password the worker generated', async (ctx) => {
+        if (!fx.tables) return ctx.skip();
+        const ada = actor({ email: 'ada@example.com', name: 'Ada' });
+        const bob = actor({ email: 'bob@example.com', name: 'Bob' });
+        // Request → approval → grant row before DDL → (engine gets the password) → active → DM → revoke.
+        const req = await store.createRequest(newRequest({ requester: ada, ticket: 'OPS-1' }));
+        await store.appendAudit([{ at: T0, type: 'request.created', actor: ada, requestId: req.id, detail: { reason: req.reason } }]);
+        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: '1.1' });
+        await store.recordApproval({ requestId: req.id, approver: bob, decision: 'approve', at: T0 + 1 });
+        const grant = await store.transaction(async (tx) => {
+          expect(await tx.decideRequest(req.id, 'approved', T0 + 1, 'approved by Bob')).toBe(true);
+          const g = await tx.createGrant(newGrant(req.id, ada));
+          await tx.appendAudit([{ at: T0 + 1, type: 'request.approved', actor: bob, requestId: req.id, grantId: g.id, detail: {} }]);
+          return g;
+        });
+        const password = generatePassword(); // what the worker hands to the engine; the store never sees it
+        expect(await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: T0 + 2, provisionAttempts: 1 })).toBe(true);
+        await store.appendAudit([
+          { at: T0 + 2, type: 'grant.provisioned', actor: SYSTEM, grantId: grant.id, requestId: req.id, detail: { outcome: 'created' } },
+          { at: T0 + 2, type: 'grant.credentials_issued', actor: SYSTEM, grantId: grant.id, detail: { via: 'slack-dm', rotated: false } },
+        ]);
+        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.1' });
+        expect(await store.transitionGrant(grant.id, ['active'], { status: 'revoking', revokeStartedAt: T0 + 3 })).toBe(true);
+        expect(await store.transitionGrant(grant.id, ['revoking'], { status: 'revoked', revokedAt: T0 + 4, endReason: 'expired' })).toBe(true);
+        await store.appendAudit([
+          { at: T0 + 4, type: 'grant.revoked', actor: SYSTEM, grantId: grant.id, detail: { sessionsTerminated: 1, userOutcome: 'dropped' } },
+        ]);
+
+        const dump = JSON.stringify(await fx.tables());
+        expect(dump).toContain(grant.username); // the dump does cover the flow's rows
+        expect(dump).not.toContain(password);
+        // Nothing shaped like a generated password ([A-Za-z0-9]{32,}) rests anywhere.
+        expect(dump).not.toMatch(/(?<![A-Za-z0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])/);
+      });
+    });
+  });
+}
+
+const SYSTEM: Actor = { platform: 'system', id: 'db-access' };

@@ -1,0 +1,49 @@
+/** Writes a catalog YAML for test targets, with admin passwords passed through ${VAR} interpolation. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { DatabaseEntry } from '../../src/core/catalog.js';
+
+export interface TestCatalog {
+  path: string;
+  env: Record<string, string>;
+}
+
+export function writeCatalog(entries: DatabaseEntry[], opts: { maxDuration?: string } = {}): TestCatalog {
+  const env: Record<string, string> = {};
+  const databases = entries.map((d) => {
+    const varName = `TEST_${d.name.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_ADMIN_PASSWORD`;
+    env[varName] = d.admin.password;
+    const levels = Object.fromEntries(
+      [...d.levels.values()].map((l) => [
+        l.name,
+        {
+          ...(l.roles.length && { roles: [...l.roles] }),
+          ...(l.grants.length && { grants: [...l.grants] }),
+          connectionLimit: l.guardRails.connectionLimit,
+          ...(l.guardRails.statementTimeoutMs && { statementTimeout: `${Math.round(l.guardRails.statementTimeoutMs / 1000)}s` }),
+        },
+      ]),
+    );
+    return {
+      name: d.name,
+      engine: d.engine,
+      host: d.host,
+      port: d.port,
+      database: d.database,
+      admin: { user: d.admin.user, password: `\${${varName}}` },
+      levels,
+      maxDuration: opts.maxDuration ?? '1h',
+      ...(d.engine === 'mysql' && { brokerSchema: d.brokerSchema }),
+    };
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'db-access-catalog-'));
+  const path = join(dir, 'catalog.yaml');
+  writeFileSync(path, stringify({ databases }));
+  return { path, env };
+}
+
+export function tempSqliteUrl(): string {
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'db-access-state-')), 'state.sqlite')}`;
+}

@@ -1,0 +1,75 @@
+/** Runs the real CLI (`src/main.ts` under tsx) as child processes, capturing everything they print. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = ['--import', 'tsx', 'src/main.ts'];
+
+/** Every line any child printed, for the "no password in logs" check. */
+export const capturedOutput: string[] = [];
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...MAIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`db-access ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      capturedOutput.push(stderr);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+}
+
+/** Starts `db-access worker` and resolves once it logged that it started. */
+export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all' = 'worker'): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [...MAIN, role], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const record = (d: Buffer) => (out += d.toString());
+  child.stdout!.on('data', record);
+  child.stderr!.on('data', record);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      capturedOutput.push(out);
+      resolve({ code, signal });
+    }),
+  );
+  let gone = false;
+  void exited.then(() => (gone = true));
+  await waitFor('the worker to start', () => {
+    if (gone) throw new Error(`worker exited early:\n${out}`);
+    return out.includes('db-access started');
+  }, { timeoutMs: 30_000 });
+  return {
+    child,
+    output: () => out,
+    exited,
+    async stop() {
+      if (gone) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
