@@ -12,7 +12,7 @@ import type { TestSession } from '../contract/database-engine.contract.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { capturedOutput, runCli, startWorker, type WorkerProcess } from '../support/processes.js';
-import { startPrivateRedis, type PrivateRedis } from '../support/redis.js';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -257,6 +257,69 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
 
       expect(await target.jitUsers()).toEqual(before);
       expect((await app.app.deps.store.listGrants({})).length).toBe(grantsBefore);
+    });
+
+    it('extend moves the revoke job and the target backstop: access outlives the old expiry and ends after the new one', async () => {
+      const { grant, credentials } = await cliGrant('6s', 'ext@example.com');
+      const s = await target.connect(credentials.username, credentials.password);
+      const ext = await runCli(['extend', String(grant.id), '12s'], env);
+      expect(ext.code, ext.stderr).toBe(0);
+      const extended = await grantOf(grant.id);
+      expect(extended.expiresAt).toBe(grant.expiresAt + 12_000);
+      const managed = (await app.app.deps.engines.get(db()).listManagedUsers()).find((m) => m.username === credentials.username);
+      expect(managed?.expiresAt).toBe(extended.expiresAt);
+      // Past the old expiry, the session and the grant are still alive.
+      await waitFor('the old expiry to pass', () => Date.now() > grant.expiresAt + 3_000, { timeoutMs: 15_000 });
+      expect((await s.query(target.sql.select)).length).toBeGreaterThan(0);
+      expect((await grantOf(grant.id)).status).toBe('active');
+      const ended = await waitFor('the extended grant to be revoked', async () => {
+        const g = await grantOf(grant.id);
+        return g.status === 'revoked' ? g : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 100 });
+      expect(ended.revokedAt!).toBeGreaterThanOrEqual(extended.expiresAt);
+      await waitFor('the session to be ended', () => s.ended.then(() => true), { timeoutMs: 5_000 });
+      expect(await target.userExists(credentials.username)).toBe(false);
+    });
+
+    it('the sweeper drops a managed user whose grant is not live (state restored from an older backup)', async () => {
+      const { grant, credentials } = await cliGrant('1h', 'orphan@example.com');
+      expect(await target.userExists(credentials.username)).toBe(true);
+      const store = app.app.deps.store;
+      expect(await store.transitionGrant(grant.id, ['active'], { status: 'revoked', revokedAt: Date.now(), endReason: 'test: row lost' })).toBe(true);
+      await waitFor('the sweeper to drop the orphan', async () => !(await target.userExists(credentials.username)), { timeoutMs: 15_000, intervalMs: 100 });
+      const rows = (await store.listAudit({ type: 'sweeper.orphan_dropped' })).filter((a) => a.detail.username === credentials.username);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.detail).toMatchObject({ markerGrantId: grant.id, grantStatus: 'revoked', user: 'dropped' });
+    });
+
+    it('check reports every target in plain words; grants list shows the grants; all serves /healthz and /readyz', async () => {
+      const ok = await runCli(['check'], env);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(ok.stdout).toContain(`${db()} (`);
+      expect(ok.stdout).toContain('All checks passed.');
+      const down = writeCatalog([{ ...target.entry, port: await freePort() }]);
+      const bad = await runCli(['check'], { ...env, ...down.env, CATALOG_PATH: down.path });
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain('[FAIL] connect');
+
+      const list = await runCli(['grants', 'list', '--all', '--json'], env);
+      expect(list.code, list.stderr).toBe(0);
+      const rows = JSON.parse(list.stdout) as Grant[];
+      expect(rows.length).toBeGreaterThan(50);
+      const table = await runCli(['grants', 'list', '--all'], env);
+      expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+DATABASE\s+LEVEL\s+USER\s+FOR\s+STATUS\s+EXPIRES/);
+
+      const port = await freePort();
+      const all = await startWorker({ ...env, PORT: String(port) }, 'all');
+      try {
+        const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+        expect(health.status).toBe(200);
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+        expect(ready.status).toBe(200);
+        expect(await ready.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' } });
+      } finally {
+        await all.stop();
+      }
     });
 
     it('no password appears in the state DB, in any Redis key, or in any log line captured', async () => {

@@ -1,0 +1,414 @@
+/**
+ * The MySQL 8 / MariaDB 10.11 DatabaseEngine (contract: src/core/ports.ts). Accounts are `'jit_…'@'%'`; the
+ * broker's marker is a row in `<brokerSchema>.managed_users`, written before CREATE USER so a crash can leave a
+ * marker without a user (harmless, swept) but never a user of ours without a marker. A name that exists with no
+ * marker, or with another grant's marker, is someone else's: refused with 'conflict' and never touched.
+ */
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { AccessLevel, DatabaseEntry } from '../../core/catalog.js';
+import { TargetError } from '../../core/errors.js';
+import type {
+  DatabaseEngine,
+  DeleteUserResponse,
+  DisableUserResponse,
+  EngineCapabilities,
+  Logger,
+  ManagedUser,
+  NewUserRequest,
+  NewUserResponse,
+  UpdateUserRequest,
+} from '../../core/ports.js';
+import { USERNAME_PATTERN } from '../../core/identifiers.js';
+import { accountTable } from './admin-setup.js';
+import { inspectServer } from './checks.js';
+import { ERRNO, isErrno, isUnknownThread, toTargetError, type Flavour } from './errors.js';
+import { fetchServerInfo, type ServerInfo } from './server-info.js';
+import { createAdminPool, delay, rows, run, withDdlLock, type Queryable } from './session.js';
+import {
+  DEFAULT_ROLE_PROCEDURE,
+  MARKER_TABLE,
+  account,
+  assertJitUser,
+  assertSchemaName,
+  bundleRoleName,
+  convergeUserSql,
+  createExpiryEventSql,
+  createUserSql,
+  dropExpiryEventSql,
+  inSchema,
+  markerTableDdl,
+  moveExpiryEventSql,
+  parseUtcDatetime,
+  q,
+  renderTemplate,
+  resourceOptions,
+  role,
+  secondsUntil,
+  utcDatetime,
+} from './sql.js';
+
+/** How long disableUser keeps ending sessions before it reports a retryable failure. */
+const KILL_DEADLINE_MS = 10_000;
+
+interface Marker {
+  grantId: number;
+  expiresAt?: number;
+}
+
+export class MysqlEngine implements DatabaseEngine {
+  readonly engine = 'mysql' as const;
+  private readonly pool: Pool;
+  private readonly log: Logger;
+  private server?: Promise<ServerInfo>;
+  private markerTable?: Promise<void>;
+  /** For classifying errors that happen before the flavour is known (network, login: same numbers on both). */
+  private lastFlavour: Flavour = 'mysql';
+
+  constructor(
+    private readonly db: DatabaseEntry,
+    logger: Logger,
+  ) {
+    assertSchemaName(db.brokerSchema);
+    this.log = logger.child({ database: db.name, engine: 'mysql' });
+    this.pool = createAdminPool(db, this.log);
+  }
+
+  async initialize(): Promise<EngineCapabilities> {
+    return this.guard('initialize', [], (server) =>
+      inspectServer({ pool: this.pool, db: this.db, server, ensureMarkerTable: () => this.ensureMarkerTable() }),
+    );
+  }
+
+  async newUser(req: NewUserRequest): Promise<NewUserResponse> {
+    return this.guard('newUser', [req.password], async (server) => {
+      const { username: user, grantId } = req;
+      assertJitUser(user);
+      // Everything the catalog could get wrong is refused before the first write.
+      const access = accessStatements(server.flavour, this.db.brokerSchema, user, req.level);
+      await this.ensureMarkerTable();
+      return withDdlLock(this.pool, this.db, async (conn) => {
+        const marker = await this.readMarker(conn, user);
+        if (marker && marker.grantId !== grantId) {
+          throw new TargetError('conflict', `${user} carries the marker of grant ${marker.grantId}, not ${grantId}: left untouched`);
+        }
+        const adopt = marker !== undefined;
+        if (!adopt) {
+          if ((await this.accountExists(conn, user, server.flavour)) === true) throw notOurs(user);
+          await run(conn, `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at) VALUES (?, ?, ?, ?)`, [
+            user,
+            grantId,
+            utcDatetime(req.expiresAt),
+            utcDatetime(Date.now()),
+          ]);
+        } else {
+          await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = ? WHERE \`user\` = ?`, [utcDatetime(req.expiresAt), user]);
+        }
+
+        let accountIsOurs = adopt;
+        let bundleIsOurs = adopt && access.usesBundle;
+        try {
+          if (adopt) {
+            await run(conn, convergeUserSql(user, req.password, req.level, server.flavour)).catch(async (err: unknown) => {
+              if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw err;
+              await run(conn, createUserSql(user, req.password, req.level, server.flavour)); // marker only: crash before CREATE
+            });
+          } else {
+            try {
+              await run(conn, createUserSql(user, req.password, req.level, server.flavour));
+            } catch (err) {
+              // The name was taken after all (the lookup grant is missing, or a race with someone else's DDL).
+              if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw notOurs(user);
+              throw err;
+            }
+            accountIsOurs = true;
+          }
+          for (const step of access.steps(adopt)) {
+            await run(conn, step.sql);
+            if (step.createsBundle) bundleIsOurs = true;
+          }
+          await run(conn, dropExpiryEventSql(this.db.brokerSchema, user));
+          if (await this.schedulerOn(conn)) {
+            const seconds = secondsUntil(req.expiresAt, Date.now());
+            await run(conn, createExpiryEventSql(this.db.brokerSchema, user, grantId, seconds, server.flavour));
+          }
+        } catch (err) {
+          await this.compensate(conn, user, server.flavour, { dropAccount: accountIsOurs, dropBundle: bundleIsOurs });
+          throw err;
+        }
+        this.log.info({ grant_id: grantId, user, outcome: adopt ? 'adopted' : 'created' }, 'mysql user provisioned');
+        return { outcome: adopt ? 'adopted' : 'created' };
+      });
+    });
+  }
+
+  async updateUser(req: UpdateUserRequest): Promise<void> {
+    return this.guard('updateUser', [req.newPassword], async (server) => {
+      const { username: user, grantId } = req;
+      assertJitUser(user);
+      await this.ensureMarkerTable();
+      await withDdlLock(this.pool, this.db, async (conn) => {
+        const marker = await this.readMarker(conn, user);
+        if (!marker || marker.grantId !== grantId) {
+          throw new TargetError('conflict', `${user} is not managed for grant ${grantId} (marker: ${marker ? `grant ${marker.grantId}` : 'none'})`);
+        }
+        if (req.newPassword !== undefined) {
+          try {
+            await run(conn, `ALTER USER ${account(user)} IDENTIFIED BY ${q(req.newPassword)}`);
+          } catch (err) {
+            if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) {
+              throw new TargetError('permanent', `${user} no longer exists on the server (dropped by hand or by its expiry event)`, String(ERRNO.ACCOUNT_OPERATION_FAILED));
+            }
+            throw err;
+          }
+        }
+        if (req.newExpiresAt !== undefined) {
+          const seconds = secondsUntil(req.newExpiresAt, Date.now());
+          // Moved even when the scheduler is off: a stale event would fire early once someone turns it on.
+          await run(conn, moveExpiryEventSql(this.db.brokerSchema, user, seconds)).catch(async (err: unknown) => {
+            if (!isErrno(err, ERRNO.EVENT_DOES_NOT_EXIST)) throw err;
+            if (await this.schedulerOn(conn)) {
+              await run(conn, createExpiryEventSql(this.db.brokerSchema, user, grantId, seconds, server.flavour));
+            }
+          });
+          await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = ? WHERE \`user\` = ?`, [utcDatetime(req.newExpiresAt), user]);
+        }
+      });
+      this.log.info({ grant_id: grantId, user, rotated: req.newPassword !== undefined, moved: req.newExpiresAt !== undefined }, 'mysql user updated');
+    });
+  }
+
+  async disableUser(username: string): Promise<DisableUserResponse> {
+    return this.guard('disableUser', [], async (server) => {
+      assertJitUser(username);
+      await this.ensureMarkerTable();
+      const existed = await withDdlLock(this.pool, this.db, async (conn) => {
+        if (!(await this.readMarker(conn, username))) {
+          if ((await this.accountExists(conn, username, server.flavour)) === true) throw notOurs(username);
+          return undefined; // never ours, or fully deleted: nothing to do
+        }
+        try {
+          // Logins first: existing connections survive ACCOUNT LOCK, so they are ended next.
+          await run(conn, `ALTER USER ${account(username)} ACCOUNT LOCK`);
+          return true;
+        } catch (err) {
+          if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) return false; // dropped already; sessions may survive DROP USER
+          throw err;
+        }
+      });
+      if (existed === undefined) return { existed: false, sessionsTerminated: 0 };
+      const sessionsTerminated = await this.killSessions(username);
+      this.log.info({ user: username, existed, sessions_terminated: sessionsTerminated }, 'mysql user disabled');
+      return { existed, sessionsTerminated };
+    });
+  }
+
+  async deleteUser(username: string): Promise<DeleteUserResponse> {
+    return this.guard('deleteUser', [], async (server) => {
+      assertJitUser(username);
+      await this.ensureMarkerTable();
+      const outcome = await withDdlLock(this.pool, this.db, async (conn): Promise<DeleteUserResponse['outcome']> => {
+        if (!(await this.readMarker(conn, username))) {
+          if ((await this.accountExists(conn, username, server.flavour)) === true) throw notOurs(username);
+          return 'already_absent';
+        }
+        let result: DeleteUserResponse['outcome'] = 'dropped';
+        try {
+          await run(conn, `DROP USER ${account(username)}`);
+        } catch (err) {
+          if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) result = 'already_absent';
+          else if (server.flavour === 'mysql' && isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER)) {
+            // MySQL ≥ 8.0.22 (untested): the user is the DEFINER of a stored object. It stays locked, with its
+            // marker, until a human drops those objects. MariaDB drops the user and leaves the objects orphaned.
+            throw new TargetError('permanent', `${username} is the DEFINER of stored objects: left locked; drop its objects, then retry`, String(ERRNO.MYSQL_USER_IS_DEFINER));
+          } else throw err;
+        }
+        // The marker goes last: until then a retry or the sweeper still finds what is left.
+        if (server.flavour === 'mariadb') await run(conn, `DROP ROLE IF EXISTS ${role(bundleRoleName(username))}`);
+        await run(conn, dropExpiryEventSql(this.db.brokerSchema, username));
+        await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [username]);
+        return result;
+      });
+      this.log.info({ user: username, outcome }, 'mysql user deleted');
+      return { outcome };
+    });
+  }
+
+  async listManagedUsers(): Promise<ManagedUser[]> {
+    return this.guard('listManagedUsers', [], async () => {
+      await this.ensureMarkerTable();
+      const markers = await rows(this.pool, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} ORDER BY \`user\``);
+      const counts = await rows(
+        this.pool,
+        "SELECT USER AS u, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER LIKE 'jit!_%' ESCAPE '!' GROUP BY USER",
+      );
+      const sessions = new Map(counts.map((c) => [String(c.u), Number(c.n)]));
+      return markers
+        .filter((m) => USERNAME_PATTERN.test(String(m.user)))
+        .map((m) => {
+          const expiresAt = parseUtcDatetime(m.expires_at);
+          return {
+            username: String(m.user),
+            grantId: Number(m.grant_id),
+            ...(expiresAt !== undefined ? { expiresAt } : {}),
+            sessions: sessions.get(String(m.user)) ?? 0,
+          };
+        });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  // --------------------------------------------------------------------------------------------------------------
+
+  /** Server info first (cached), then `fn`; any failure leaves as a scrubbed TargetError. */
+  private async guard<T>(op: string, secrets: ReadonlyArray<string | undefined>, fn: (server: ServerInfo) => Promise<T>): Promise<T> {
+    const allSecrets = [...secrets, this.db.admin.password];
+    try {
+      const server = await this.serverInfo();
+      this.lastFlavour = server.flavour;
+      return await fn(server);
+    } catch (err) {
+      const error = toTargetError(err, this.lastFlavour, allSecrets, `${op} on ${this.db.name}`);
+      this.log.warn({ op, kind: error.kind, code: error.code, err: error.message }, 'mysql engine call failed');
+      throw error;
+    }
+  }
+
+  private serverInfo(): Promise<ServerInfo> {
+    this.server ??= fetchServerInfo(this.pool).catch((err: unknown) => {
+      this.server = undefined;
+      throw err;
+    });
+    return this.server;
+  }
+
+  private ensureMarkerTable(): Promise<void> {
+    this.markerTable ??= run(this.pool, markerTableDdl(this.db.brokerSchema)).then(
+      () => undefined,
+      (err: unknown) => {
+        this.markerTable = undefined;
+        throw err;
+      },
+    );
+    return this.markerTable;
+  }
+
+  private markerTableName(): string {
+    return inSchema(this.db.brokerSchema, MARKER_TABLE);
+  }
+
+  private async readMarker(conn: Queryable, user: string): Promise<Marker | undefined> {
+    const [row] = await rows(conn, `SELECT grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]);
+    if (!row) return undefined;
+    const expiresAt = parseUtcDatetime(row.expires_at);
+    return { grantId: Number(row.grant_id), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+  }
+
+  /** true/false from the account table (names only); undefined when the admin may not read it. */
+  private async accountExists(conn: Queryable, user: string, flavour: Flavour): Promise<boolean | undefined> {
+    try {
+      return (await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User = ? AND Host = '%'`, [user])).length > 0;
+    } catch (err) {
+      if (toTargetError(err, flavour, []).kind === 'permission') return undefined;
+      throw err;
+    }
+  }
+
+  private async schedulerOn(conn: Queryable): Promise<boolean> {
+    const [row] = await rows(conn, 'SELECT @@GLOBAL.event_scheduler AS s');
+    return String(row?.s ?? '').toUpperCase() === 'ON';
+  }
+
+  /**
+   * Ends every session of the user (portable: processlist + KILL CONNECTION; MariaDB's KILL USER would not say
+   * how many). Loops until none is listed: a killed thread can linger for a moment, and one may have been mid-login
+   * when the account was locked.
+   */
+  private async killSessions(user: string): Promise<number> {
+    const killed = new Set<number>();
+    const deadline = Date.now() + KILL_DEADLINE_MS;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const ids = (await rows(this.pool, 'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))
+        .map((r) => Number(r.id))
+        .filter((id) => Number.isSafeInteger(id) && id > 0);
+      if (ids.length === 0) return killed.size;
+      if (Date.now() > deadline) {
+        throw new TargetError('retryable', `${user} still has ${ids.length} session(s) after ${KILL_DEADLINE_MS / 1000}s of KILL`);
+      }
+      for (const id of ids) {
+        if (killed.has(id)) continue;
+        try {
+          await run(this.pool, `KILL CONNECTION ${id}`);
+          killed.add(id);
+        } catch (err) {
+          if (!isUnknownThread(err)) throw err; // gone on its own: not ours to count
+        }
+      }
+      await delay(pause);
+    }
+  }
+
+  /** Undo a failed newUser. Best effort: what cannot be undone is found again by a retry (adopt) or the sweeper. */
+  private async compensate(conn: PoolConnection, user: string, flavour: Flavour, what: { dropAccount: boolean; dropBundle: boolean }): Promise<void> {
+    const steps = [
+      what.dropAccount ? `DROP USER IF EXISTS ${account(user)}` : undefined,
+      what.dropBundle && flavour === 'mariadb' ? `DROP ROLE IF EXISTS ${role(bundleRoleName(user))}` : undefined,
+      what.dropAccount ? dropExpiryEventSql(this.db.brokerSchema, user) : undefined,
+    ];
+    for (const sql of steps) {
+      if (!sql) continue;
+      await run(conn, sql).catch((err: unknown) =>
+        this.log.warn({ user, err: toTargetError(err, flavour, [this.db.admin.password]).message }, 'mysql compensation step failed'),
+      );
+    }
+    await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]).catch((err: unknown) =>
+      this.log.warn({ user, err: toTargetError(err, flavour, [this.db.admin.password]).message }, 'mysql compensation: marker not removed'),
+    );
+  }
+}
+
+function notOurs(user: string): TargetError {
+  return new TargetError('conflict', `${user} exists and carries no marker of this broker: left untouched`, String(ERRNO.ACCOUNT_OPERATION_FAILED));
+}
+
+/**
+ * The statements that give a level's access to the user, checked up front.
+ *
+ * MariaDB activates exactly one role at login, set with SET DEFAULT ROLE r FOR u, which for another user needs
+ * UPDATE on the mysql database; the broker calls the DBA's definer procedure instead (admin-setup.ts). Several
+ * roles go into a per-user bundle role. MySQL 8 (untested): `GRANT r1, r2 TO u` then `SET DEFAULT ROLE ALL TO u`
+ * (CREATE USER suffices), because roles are inactive at login unless they are default roles.
+ */
+function accessStatements(flavour: Flavour, schema: string, user: string, level: AccessLevel) {
+  resourceOptions(level, flavour);
+  const roles = [...new Set(level.roles)].map((r) => role(r));
+  const templates = level.grants.map((t) => renderTemplate(t, user, level.name));
+  const acct = account(user);
+  const setDefault = (roleName: string) =>
+    `CALL ${inSchema(schema, DEFAULT_ROLE_PROCEDURE)}(${q(user)}, ${q(roleName)})`;
+  const useBundle = flavour === 'mariadb' && roles.length > 1;
+
+  return {
+    usesBundle: useBundle,
+    steps(adopt: boolean): Array<{ sql: string; createsBundle?: true }> {
+      const out: Array<{ sql: string; createsBundle?: true }> = [];
+      const add = (...sqls: string[]) => out.push(...sqls.map((sql) => ({ sql })));
+      if (roles.length > 0 && flavour === 'mysql') {
+        add(`GRANT ${roles.join(', ')} TO ${acct}`, `SET DEFAULT ROLE ALL TO ${acct}`);
+      } else if (roles.length === 1) {
+        add(`GRANT ${roles[0]!} TO ${acct}`, setDefault(level.roles[0]!));
+      } else if (useBundle) {
+        const bundle = bundleRoleName(user);
+        // A fresh create must not take over a role of that name made by someone else (1396 → conflict);
+        // a same-grant leftover's bundle is ours.
+        out.push({ sql: `CREATE ROLE${adopt ? ' IF NOT EXISTS' : ''} ${role(bundle)}`, createsBundle: true });
+        add(...roles.map((r) => `GRANT ${r} TO ${role(bundle)}`));
+        add(`GRANT ${role(bundle)} TO ${acct}`, setDefault(bundle));
+      }
+      add(...templates);
+      return out;
+    },
+  };
+}

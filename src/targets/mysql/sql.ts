@@ -1,0 +1,253 @@
+/**
+ * Statement builders for the MySQL/MariaDB engine: pure functions over allow-listed names, quoted with mysql2's
+ * client-side `escape`/`escapeId`. Account DDL is never sent as a server-side prepared statement (many forms are
+ * refused there), and every statement is a single one (the pool runs with multipleStatements off).
+ *
+ * Where MySQL 8 differs from MariaDB 10.11, the MySQL branch is written from the manual and is NOT exercised by
+ * the tests here (only MariaDB runs in CI); such branches say "MySQL 8 (untested)".
+ */
+import mysql from 'mysql2';
+import type { AccessLevel } from '../../core/catalog.js';
+import { TargetError } from '../../core/errors.js';
+import { USERNAME_PATTERN, USERNAME_PREFIX } from '../../core/identifiers.js';
+import type { Flavour } from './errors.js';
+
+export const MARKER_TABLE = 'managed_users';
+/** MariaDB: the DBA-owned SQL SECURITY DEFINER procedure that runs SET DEFAULT ROLE … FOR (see admin-setup.ts). */
+export const DEFAULT_ROLE_PROCEDURE = 'set_default_role';
+/** Server-wide user-level lock (GET_LOCK) that serialises account DDL across broker processes. */
+export const DDL_LOCK_NAME = 'db_access_ddl';
+
+const ROLE_NAME = /^[A-Za-z0-9_$-]{1,64}$/;
+const SCHEMA_NAME = /^[A-Za-z0-9_$]{1,64}$/;
+/** A templated grant: one GRANT statement ending in `TO {{user}}` (so no WITH GRANT/ADMIN OPTION), no `;`. */
+const TEMPLATE = /^\s*GRANT\s[^;]*?\sTO\s+\{\{user\}\}\s*$/i;
+
+export function q(value: string | number): string {
+  return mysql.escape(value);
+}
+
+export function qid(name: string): string {
+  return mysql.escapeId(name);
+}
+
+export function assertJitUser(user: string): void {
+  if (!USERNAME_PATTERN.test(user)) {
+    throw new TargetError('invalid', `refusing a user name outside ${USERNAME_PATTERN}: ${JSON.stringify(user)}`);
+  }
+}
+
+export function assertRoleName(role: string): void {
+  if (!ROLE_NAME.test(role)) throw new TargetError('invalid', `role name ${JSON.stringify(role)} is outside ${ROLE_NAME}`);
+}
+
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) throw new TargetError('invalid', `broker schema ${JSON.stringify(schema)} is outside ${SCHEMA_NAME}`);
+}
+
+/** `'jit_x'@'%'`: every issued account has the any-host form. */
+export function account(user: string): string {
+  assertJitUser(user);
+  return `${q(user)}@'%'`;
+}
+
+/** A role in GRANT/DROP ROLE position. Both servers accept a backquoted name (MySQL reads it as `'name'@'%'`). */
+export function role(name: string): string {
+  assertRoleName(name);
+  return qid(name);
+}
+
+/**
+ * MariaDB's per-user bundle role (Teleport's pattern): MariaDB activates exactly one role at login, so a level
+ * with several roles gets `jitr_<suffix>` holding them all, set as the default role. ≤ 31 characters.
+ */
+export function bundleRoleName(user: string): string {
+  assertJitUser(user);
+  return `jitr_${user.slice(USERNAME_PREFIX.length)}`;
+}
+
+export function eventName(user: string): string {
+  assertJitUser(user);
+  return `expire_${user}`;
+}
+
+export function inSchema(schema: string, name: string): string {
+  assertSchemaName(schema);
+  return `${qid(schema)}.${qid(name)}`;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Marker table
+// ----------------------------------------------------------------------------------------------------------------
+
+/**
+ * The broker's marker, on both flavours. MySQL 8.0.21+ could carry it in `ATTRIBUTE '{json}'`, but a table the
+ * issued user cannot read or edit works the same on MariaDB (which has no user comments) and is written before
+ * CREATE USER. Times are UTC.
+ */
+export function markerTableDdl(schema: string): string {
+  return (
+    `CREATE TABLE IF NOT EXISTS ${inSchema(schema, MARKER_TABLE)} (` +
+    '`user` VARCHAR(80) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, ' +
+    '`grant_id` BIGINT NOT NULL, ' +
+    "`expires_at` DATETIME(3) NOT NULL COMMENT 'UTC', " +
+    "`created_at` DATETIME(3) NOT NULL COMMENT 'UTC'" +
+    ") ENGINE=InnoDB COMMENT='db-access: users created by the broker (written before CREATE USER)'"
+  );
+}
+
+/** `YYYY-MM-DD HH:MM:SS.mmm` in UTC, for a DATETIME(3) column. */
+export function utcDatetime(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** Reads back what utcDatetime wrote (the pool returns DATETIME as strings). */
+export function parseUtcDatetime(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(`${value.replace(' ', 'T')}Z`);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Accounts
+// ----------------------------------------------------------------------------------------------------------------
+
+/**
+ * Guard-rails as account resource options. MariaDB: MAX_USER_CONNECTIONS and MAX_STATEMENT_TIME (seconds, may be
+ * fractional). MySQL 8 (untested) has no per-account statement timeout (MAX_EXECUTION_TIME is a session/optimizer
+ * hint the user can override), so a level asking for one is refused rather than silently weakened. Neither server
+ * has a per-account idle-in-transaction timeout.
+ */
+export function resourceOptions(level: AccessLevel, flavour: Flavour): string {
+  const { connectionLimit, statementTimeoutMs, idleInTransactionTimeoutMs } = level.guardRails;
+  if (idleInTransactionTimeoutMs !== undefined) {
+    throw new TargetError(
+      'invalid',
+      `level ${level.name}: idleInTransactionTimeoutMs is not supported on ${flavour} (no per-account idle-in-transaction timeout); remove it from the catalog`,
+    );
+  }
+  if (!Number.isSafeInteger(connectionLimit) || connectionLimit < 1) {
+    throw new TargetError('invalid', `level ${level.name}: connectionLimit must be a positive integer`);
+  }
+  let sql = `WITH MAX_USER_CONNECTIONS ${connectionLimit}`;
+  if (statementTimeoutMs !== undefined) {
+    if (flavour === 'mysql') {
+      throw new TargetError(
+        'invalid',
+        `level ${level.name}: statementTimeoutMs is not supported on MySQL (no per-account statement timeout; only MariaDB has MAX_STATEMENT_TIME); remove it from the catalog`,
+      );
+    }
+    if (!Number.isFinite(statementTimeoutMs) || statementTimeoutMs <= 0) {
+      throw new TargetError('invalid', `level ${level.name}: statementTimeoutMs must be positive`);
+    }
+    sql += ` MAX_STATEMENT_TIME ${Math.max(statementTimeoutMs / 1000, 0.001).toFixed(3)}`;
+  }
+  return sql;
+}
+
+/**
+ * Lock and password options in the order MariaDB documents (lock, then password); MySQL 8 accepts them in any
+ * order. PASSWORD EXPIRE NEVER insulates the account from default_password_lifetime.
+ */
+const UNLOCKED = 'ACCOUNT UNLOCK PASSWORD EXPIRE NEVER';
+
+export function createUserSql(user: string, password: string, level: AccessLevel, flavour: Flavour): string {
+  return `CREATE USER ${account(user)} IDENTIFIED BY ${q(password)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
+}
+
+/** The adopt path: converge a leftover of the same grant (new password, guard-rails, unlocked). */
+export function convergeUserSql(user: string, password: string, level: AccessLevel, flavour: Flavour): string {
+  return `ALTER USER ${account(user)} IDENTIFIED BY ${q(password)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
+}
+
+/** A templated grant with `{{user}}` replaced by the quoted account. */
+export function renderTemplate(template: string, user: string, levelName: string): string {
+  if (!TEMPLATE.test(template)) {
+    throw new TargetError(
+      'invalid',
+      `level ${levelName}: a templated grant must be one GRANT statement ending in "TO {{user}}": ${JSON.stringify(template)}`,
+    );
+  }
+  return template.replace('{{user}}', account(user));
+}
+
+export function isValidTemplate(template: string): boolean {
+  return TEMPLATE.test(template);
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Expiry backstop (one-shot EVENT)
+// ----------------------------------------------------------------------------------------------------------------
+
+/**
+ * Seconds from now to the event's firing. CURRENT_TIMESTAMP has whole-second precision (truncated), so one more
+ * second keeps the backstop from ever firing before the expiry.
+ */
+export function secondsUntil(expiresAt: number, now: number): number {
+  return Math.max(1, Math.ceil((expiresAt - now) / 1000) + 1);
+}
+
+/**
+ * What the event does at expiry, as its definer (the broker's admin): lock, end every connection, drop the account
+ * (and MariaDB's bundle role), forget the marker. A failing DROP stops the body before the marker is deleted, so
+ * the sweeper still sees the user.
+ *
+ * MariaDB: `KILL HARD USER 'name'@'%'` ends every connection of the account in one statement (verified).
+ * MySQL 8 (untested): there is no KILL USER; a cursor over the processlist issues `KILL CONNECTION id`, ignoring
+ * 1094 for threads that end on their own. MySQL has no bundle role to drop. DROP USER can fail with 4006 when the
+ * user is the DEFINER of stored objects; the account then stays locked and the marker stays for a human.
+ */
+export function expiryEventBody(schema: string, user: string, flavour: Flavour): string {
+  const acct = account(user);
+  const forgetMarker = `DELETE FROM ${inSchema(schema, MARKER_TABLE)} WHERE \`user\` = ${q(user)}`;
+  if (flavour === 'mariadb') {
+    return [
+      'BEGIN',
+      `  ALTER USER IF EXISTS ${acct} ACCOUNT LOCK;`,
+      `  KILL HARD USER ${acct};`,
+      `  DROP USER IF EXISTS ${acct};`,
+      `  DROP ROLE IF EXISTS ${role(bundleRoleName(user))};`,
+      `  ${forgetMarker};`,
+      'END',
+    ].join('\n');
+  }
+  return [
+    'BEGIN',
+    '  DECLARE done INT DEFAULT FALSE;',
+    '  DECLARE v_id BIGINT UNSIGNED;',
+    `  DECLARE cur CURSOR FOR SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ${q(user)};`,
+    '  DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = TRUE;',
+    `  ALTER USER IF EXISTS ${acct} ACCOUNT LOCK;`,
+    '  OPEN cur;',
+    '  kill_loop: LOOP',
+    '    FETCH cur INTO v_id;',
+    '    IF done THEN LEAVE kill_loop; END IF;',
+    '    BEGIN',
+    '      DECLARE CONTINUE HANDLER FOR 1094 BEGIN END;',
+    '      KILL CONNECTION v_id;',
+    '    END;',
+    '  END LOOP;',
+    '  CLOSE cur;',
+    `  DROP USER IF EXISTS ${acct};`,
+    `  ${forgetMarker};`,
+    'END',
+  ].join('\n');
+}
+
+export function createExpiryEventSql(schema: string, user: string, grantId: number, seconds: number, flavour: Flavour): string {
+  return (
+    `CREATE EVENT ${inSchema(schema, eventName(user))} ` +
+    `ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL ${Math.trunc(seconds)} SECOND ` +
+    `ON COMPLETION NOT PRESERVE COMMENT ${q(`db-access backstop, grant ${grantId}`)} ` +
+    `DO ${expiryEventBody(schema, user, flavour)}`
+  );
+}
+
+export function moveExpiryEventSql(schema: string, user: string, seconds: number): string {
+  return `ALTER EVENT ${inSchema(schema, eventName(user))} ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL ${Math.trunc(seconds)} SECOND`;
+}
+
+export function dropExpiryEventSql(schema: string, user: string): string {
+  return `DROP EVENT IF EXISTS ${inSchema(schema, eventName(user))}`;
+}
