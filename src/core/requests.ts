@@ -4,6 +4,7 @@ import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
 import { generateUsername } from './identifiers.js';
 import type { AccessRequest, Actor, Grant } from './model.js';
+import type { NewGrant } from './ports.js';
 
 export interface RequestInput {
   database: string;
@@ -86,6 +87,19 @@ export async function requestAccess(deps: CoreDeps, requester: Actor, input: Req
   });
 }
 
+/** The grant row of an approved request: user name and expiry are fixed here, before any DDL. */
+function grantRowFor(req: AccessRequest, now: number): NewGrant {
+  return {
+    requestId: req.id,
+    requester: req.requester,
+    database: req.database,
+    level: req.level,
+    username: generateUsername(req.requester.email ?? req.requester.name),
+    createdAt: now,
+    expiresAt: now + req.durationMs,
+  };
+}
+
 export type ApproveResult =
   | { status: 'approved'; request: AccessRequest; grant: Grant }
   | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
@@ -120,15 +134,7 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     if (!(await tx.decideRequest(requestId, 'approved', now, decisionNote))) {
       throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was decided by someone else`);
     }
-    const grant = await tx.createGrant({
-      requestId,
-      requester: req.requester,
-      database: req.database,
-      level: req.level,
-      username: generateUsername(req.requester.email ?? req.requester.name),
-      createdAt: now,
-      expiresAt: now + req.durationMs,
-    });
+    const grant = await tx.createGrant(grantRowFor(req, now));
     await tx.appendAudit([
       {
         at: now,
@@ -202,15 +208,7 @@ export async function createAdminGrant(
       decisionNote: note,
     });
     await tx.recordApproval({ requestId: request.id, approver: admin, decision: 'approve', at: now, note });
-    const grant = await tx.createGrant({
-      requestId: request.id,
-      requester: grantee,
-      database: valid.database,
-      level: valid.level,
-      username: generateUsername(grantee.email ?? grantee.name),
-      createdAt: now,
-      expiresAt: now + valid.durationMs,
-    });
+    const grant = await tx.createGrant(grantRowFor(request, now));
     await tx.appendAudit([
       {
         at: now,

@@ -1,0 +1,75 @@
+/** Changes to an active grant: extend its expiry, reveal fresh credentials by rotating the password. */
+import { buildCredentials, type Credentials } from './credentials.js';
+import { databaseOf, type CoreDeps } from './deps.js';
+import { formatDuration } from './duration.js';
+import { BrokerError } from './errors.js';
+import { getGrant } from './grant-access.js';
+import { generatePassword } from './identifiers.js';
+import type { Actor, Grant } from './model.js';
+
+/** Moves the expiry later by `extraMs`; the new total remaining may not exceed the database's maxDuration. */
+export async function extend(deps: CoreDeps, grantId: number, extraMs: number, actor: Actor): Promise<Grant> {
+  const grant = await getGrant(deps, grantId);
+  if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
+  const db = databaseOf(deps.catalog, grant.database);
+  const now = deps.clock.now();
+  const newExpiresAt = Math.max(grant.expiresAt, now) + extraMs;
+  if (extraMs <= 0) throw new BrokerError('INVALID_INPUT', 'the extension must be positive', { field: 'duration' });
+  if (newExpiresAt - now > db.maxDuration) {
+    throw new BrokerError(
+      'DURATION_TOO_LONG',
+      `that would leave ${formatDuration(newExpiresAt - now)}, more than ${db.name}'s maximum of ${formatDuration(db.maxDuration)}`,
+      { field: 'duration' },
+    );
+  }
+  // The target's backstop moves first: were the state DB update to fail, the backstop would only be late.
+  await deps.engines.get(grant.database).updateUser({ grantId, username: grant.username, newExpiresAt });
+  const ok = await deps.store.transaction(async (tx) => {
+    const moved = await tx.transitionGrant(grantId, ['active'], { expiresAt: newExpiresAt });
+    if (moved) {
+      await tx.appendAudit([
+        {
+          at: now,
+          type: 'grant.extended',
+          actor,
+          requestId: grant.requestId,
+          grantId,
+          database: grant.database,
+          level: grant.level,
+          detail: { from: grant.expiresAt, to: newExpiresAt, extraMs },
+        },
+      ]);
+    }
+    return moved;
+  });
+  if (!ok) throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} ended while being extended`);
+  await deps.scheduler.revokeAt(grantId, newExpiresAt).catch((err: unknown) => {
+    deps.logger.warn({ grantId, err: String(err) }, 'could not move the revoke job; it re-checks the expiry when it fires');
+  });
+  return getGrant(deps, grantId);
+}
+
+/** Rotates the password and returns fresh credentials: the only way a password leaves the broker after creation. */
+export async function revealCredentials(deps: CoreDeps, grantId: number, actor: Actor): Promise<Credentials> {
+  const grant = await getGrant(deps, grantId);
+  if (actor.platform !== 'cli' && (actor.platform !== grant.requester.platform || actor.id !== grant.requester.id)) {
+    throw new BrokerError('FORBIDDEN', 'only the requester can see these credentials');
+  }
+  if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
+  const db = databaseOf(deps.catalog, grant.database);
+  const password = generatePassword();
+  await deps.engines.get(grant.database).updateUser({ grantId, username: grant.username, newPassword: password });
+  await deps.store.appendAudit([
+    {
+      at: deps.clock.now(),
+      type: 'grant.credentials_issued',
+      actor,
+      requestId: grant.requestId,
+      grantId,
+      database: grant.database,
+      level: grant.level,
+      detail: { username: grant.username },
+    },
+  ]);
+  return buildCredentials(db, grant.username, password, grant.expiresAt);
+}
