@@ -4,7 +4,8 @@ import type { Logger as Pino } from 'pino';
 import type { Catalog } from './core/catalog.js';
 import type { CoreDeps } from './core/deps.js';
 import { makeFailpoint } from './core/failpoints.js';
-import type { Clock, Logger, Notifier } from './core/ports.js';
+import type { ApproverDirectory, Clock, Logger, Notifier } from './core/ports.js';
+import { ApproverResolver } from './oncall/resolver.js';
 import type { Settings } from './config/settings.js';
 import { connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
@@ -30,6 +31,7 @@ export interface AppOptions {
   logger: Pino;
   clock?: Clock;
   notifier?: Notifier;
+  approvers?: ApproverDirectory;
   role: 'producer' | 'worker';
 }
 
@@ -59,6 +61,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
     clock,
     logger: logger as Logger,
     notifier: opts.notifier ?? new LogNotifier(logger as Logger),
+    approvers: opts.approvers ?? new ApproverResolver(undefined, clock),
+    remindBeforeMs: settings.REMIND_BEFORE,
     revokeAlertAfterMs: settings.REVOKE_ALERT_AFTER,
     failpoint: makeFailpoint(settings.DB_ACCESS_FAILPOINT, () => process.kill(process.pid, 'SIGKILL')),
   };

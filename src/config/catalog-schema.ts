@@ -77,6 +77,7 @@ const approvalSchema = z
     teamsChannel: z.string().min(1).optional(),
     approvers: z.array(approverSchema).default([]),
     required: z.number().int().min(1).max(10).default(1),
+    timeout: duration('approval timeout').default(30 * 60_000),
     // Shapes owned by the policy work (issue 4); accepted and kept so a catalog written for it loads today.
     autoApprove: z.array(z.record(z.string(), z.unknown())).optional(),
     breakGlass: z.record(z.string(), z.unknown()).optional(),
@@ -99,7 +100,8 @@ export const databaseSchema = z
       .refine((r) => Object.keys(r).length > 0, { message: 'define at least one level' }),
     maxDuration: duration('duration').default(4 * 3_600_000),
     brokerSchema: z.string().regex(SCHEMA_NAME, 'expected a lowercase schema name').default('db_access'),
-    approval: approvalSchema.default({ approvers: [], required: 1 }),
+    delivery: z.enum(['reveal', 'message']).default('reveal'),
+    approval: approvalSchema.default({ approvers: [], required: 1, timeout: 30 * 60_000 }),
   })
   .strict();
 

@@ -94,8 +94,10 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
       levels,
       maxDuration: d.maxDuration,
       brokerSchema: d.brokerSchema,
+      delivery: d.delivery,
       approval: {
         required: d.approval.required,
+        timeoutMs: d.approval.timeout,
         approvers: d.approval.approvers,
         ...(d.approval.slackChannel !== undefined && { slackChannel: d.approval.slackChannel }),
         ...(d.approval.teamsChannel !== undefined && { teamsChannel: d.approval.teamsChannel }),

@@ -44,8 +44,13 @@ export interface DatabaseEntry {
   maxDuration: number;
   /** MySQL/MariaDB: schema owned by the broker for its marker table and backstop events. */
   brokerSchema: string;
+  /** reveal: chat shows a button that rotates and shows the password; message: the password is in the DM text
+   *  and edited out at expiry. */
+  delivery: 'reveal' | 'message';
   approval: {
     required: number;
+    /** A request nobody decided within this many milliseconds expires. */
+    timeoutMs: number;
     slackChannel?: string;
     teamsChannel?: string;
     approvers: readonly ApproverSource[];

@@ -1,6 +1,6 @@
 import type { Catalog, DatabaseEntry } from './catalog.js';
 import { BrokerError } from './errors.js';
-import type { Clock, EngineRegistry, Logger, Notifier, Scheduler, StateStore } from './ports.js';
+import type { ApproverDirectory, Clock, EngineRegistry, Logger, Notifier, Scheduler, StateStore } from './ports.js';
 
 /** Everything the use cases need, injected by the composition root (src/main.ts and src/wiring.ts). */
 export interface CoreDeps {
@@ -9,7 +9,10 @@ export interface CoreDeps {
   engines: EngineRegistry;
   scheduler: Scheduler;
   notifier: Notifier;
+  approvers: ApproverDirectory;
   clock: Clock;
+  /** The "expires soon" reminder goes out this long before expiry (default 5 min). */
+  remindBeforeMs: number;
   logger: Logger;
   /** Revocation failing this long flags the grant for a human (default 10 min). */
   revokeAlertAfterMs: number;

@@ -6,6 +6,9 @@ import { BrokerError } from './errors.js';
 import { getGrant } from './grant-access.js';
 import { generatePassword } from './identifiers.js';
 import type { Actor, Grant } from './model.js';
+import { isRequester, matchApprover } from './policy.js';
+import { revoke, type RevokeResult } from './revocation.js';
+import { notify } from './view.js';
 
 /** Moves the expiry later by `extraMs`; the new total remaining may not exceed the database's maxDuration. */
 export async function extend(deps: CoreDeps, grantId: number, extraMs: number, actor: Actor): Promise<Grant> {
@@ -25,7 +28,7 @@ export async function extend(deps: CoreDeps, grantId: number, extraMs: number, a
   // The target's backstop moves first: were the state DB update to fail, the backstop would only be late.
   await deps.engines.get(grant.database).updateUser({ grantId, username: grant.username, newExpiresAt });
   const ok = await deps.store.transaction(async (tx) => {
-    const moved = await tx.transitionGrant(grantId, ['active'], { expiresAt: newExpiresAt });
+    const moved = await tx.transitionGrant(grantId, ['active'], { expiresAt: newExpiresAt, remindedAt: null });
     if (moved) {
       await tx.appendAudit([
         {
@@ -46,13 +49,14 @@ export async function extend(deps: CoreDeps, grantId: number, extraMs: number, a
   await deps.scheduler.revokeAt(grantId, newExpiresAt).catch((err: unknown) => {
     deps.logger.warn({ grantId, err: String(err) }, 'could not move the revoke job; it re-checks the expiry when it fires');
   });
+  await notify(deps, grant.requestId, (v) => deps.notifier.requestChanged(v));
   return getGrant(deps, grantId);
 }
 
 /** Rotates the password and returns fresh credentials: the only way a password leaves the broker after creation. */
 export async function revealCredentials(deps: CoreDeps, grantId: number, actor: Actor): Promise<Credentials> {
   const grant = await getGrant(deps, grantId);
-  if (actor.platform !== 'cli' && (actor.platform !== grant.requester.platform || actor.id !== grant.requester.id)) {
+  if (actor.platform !== 'cli' && !isRequester(actor, grant)) {
     throw new BrokerError('FORBIDDEN', 'only the requester can see these credentials');
   }
   if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
@@ -72,4 +76,16 @@ export async function revealCredentials(deps: CoreDeps, grantId: number, actor: 
     },
   ]);
   return buildCredentials(db, grant.username, password, grant.expiresAt);
+}
+
+/** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */
+export async function revokeAsUser(deps: CoreDeps, grantId: number, actor: Actor, reason?: string): Promise<RevokeResult> {
+  const grant = await getGrant(deps, grantId);
+  const requester = isRequester(actor, grant);
+  if (!requester) {
+    const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, grant.database));
+    if (!matchApprover(actor, approvers)) throw new BrokerError('FORBIDDEN', `you can't revoke grant #${grantId}: it is not yours and you are not an approver for ${grant.database}`);
+  }
+  const who = actor.name ?? actor.email ?? actor.id;
+  return revoke(deps, grantId, actor, reason ? `revoked by ${who}: ${reason}` : requester ? `ended early by ${who}` : `revoked by ${who}`);
 }

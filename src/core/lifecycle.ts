@@ -5,4 +5,4 @@
 export { getGrant } from './grant-access.js';
 export { MAX_PROVISION_ATTEMPTS, provision, type ProvisionResult } from './provision.js';
 export { revoke, revokeIfDue, type DueCheck, type RevokeResult } from './revocation.js';
-export { extend, revealCredentials } from './grant-changes.js';
+export { extend, revealCredentials, revokeAsUser } from './grant-changes.js';

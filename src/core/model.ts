@@ -12,6 +12,17 @@ export const SYSTEM_ACTOR: Actor = { platform: 'system', id: 'db-access' };
 
 export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 
+/** A person who may decide a request, as resolved from the catalog's approver sources at request time. */
+export interface ApproverRef {
+  platform: 'slack' | 'teams' | 'email';
+  /** Platform user id (Slack U…, Teams AAD id) or, for 'email', the address. */
+  id: string;
+  email?: string;
+  name?: string;
+  /** Which source named them: "email", "slack user group S0DBAS", … */
+  via: string;
+}
+
 export interface AccessRequest {
   id: number;
   requester: Actor;
@@ -26,6 +37,14 @@ export interface AccessRequest {
   decidedAt?: number;
   /** Human explanation of the final decision ("approved by …", "auto-approved: …", deny reason). */
   decisionNote?: string;
+  /** Eligible approvers resolved when the request was made (mentioned in the approval message). */
+  approvers: ApproverRef[];
+  /** Approver sources that could not be resolved at request time (named in the approval message). */
+  unavailableSources?: string[];
+  /** Undecided at this time → expired (the approval timeout). */
+  decideBy?: number;
+  /** Set on a request to extend an existing grant instead of creating one. */
+  extendsGrantId?: number;
 }
 
 export type Decision = 'approve' | 'deny';
@@ -71,6 +90,8 @@ export interface Grant {
   revokeFailingSince?: number;
   /** Set once when revocation has been failing for the alert threshold. */
   flaggedAt?: number;
+  /** When the "expires soon" reminder was sent (cleared by an extension). */
+  remindedAt?: number;
 }
 
 /** What a revocation did on the target; stored with the grant and in the audit row. */
@@ -84,6 +105,7 @@ export type AuditType =
   | 'request.created'
   | 'request.approved'
   | 'request.denied'
+  | 'request.expired'
   | 'approval.recorded'
   | 'grant.admin_issued'
   | 'grant.provisioned'

@@ -2,16 +2,18 @@
  * The core's ports: one per outside system, request/response shaped. Adapters implement them; the core never
  * imports an adapter (enforced by eslint). Contracts are stated on each method and checked by test/contract.
  */
-import type { AccessLevel, EngineName } from './catalog.js';
+import type { AccessLevel, DatabaseEntry, EngineName } from './catalog.js';
+import type { Credentials } from './credentials.js';
+import type { RequestView } from './view.js';
 import type {
   AccessRequest,
   Actor,
+  ApproverRef,
   Approval,
   AuditEvent,
   Grant,
   GrantStatus,
   RequestStatus,
-  RevocationReceipt,
 } from './model.js';
 
 export interface Clock {
@@ -157,6 +159,8 @@ export interface GrantFilter {
 export interface RequestFilter {
   statuses?: readonly RequestStatus[];
   requesterId?: string;
+  /** decideBy <= this */
+  decideByOrBefore?: number;
   limit?: number;
 }
 
@@ -196,6 +200,8 @@ export interface StateStore {
   listGrants(filter: GrantFilter): Promise<Grant[]>;
   /** Sets `patch` when the grant's status is one of `from`; false (nothing changed) otherwise. */
   transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
+  /** Sets remindedAt on an active grant whose reminder has not been sent; false when it was (or it ended). */
+  claimReminder(id: number, at: number): Promise<boolean>;
 
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
   listAudit(filter: { grantId?: number; requestId?: number; type?: string; limit?: number }): Promise<AuditEvent[]>;
@@ -222,16 +228,43 @@ export interface Scheduler {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// People (chat). Issue-2 installs only log this; Slack/Teams implement it later.
+// Approvers (on-call and directory sources)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ApproverResolution {
+  approvers: ApproverRef[];
+  /** Sources that failed ("slack user group S0DBAS: usergroups.users.list failed"); the others still apply. */
+  unavailable: string[];
+}
+
+/**
+ * Resolves a database's approver sources to people, at request time and again at click time. Implementations
+ * may cache for a short TTL. A failing source never throws: it is reported in `unavailable`.
+ */
+export interface ApproverDirectory {
+  resolve(db: DatabaseEntry): Promise<ApproverResolution>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// People (chat). Every method receives the chat-neutral view (core/view.ts) and renders it; none may throw into
+// the lifecycle (the core logs and carries on), and none receives a password except grantActivated with
+// `delivery: message`.
 // ---------------------------------------------------------------------------------------------------------------
 
 export interface Notifier {
-  /** The user exists and may log in. The password is not passed: chat reveals it by rotating (revealCredentials). */
-  grantActivated(grant: Grant): Promise<void>;
-  grantEnded(grant: Grant, receipt?: RevocationReceipt): Promise<void>;
-  provisionFailed(grant: Grant, error: string, willRetry: boolean): Promise<void>;
+  /** A new request (or extension request) needs a decision: post the approval message. */
+  requestOpened(view: RequestView): Promise<void>;
+  /** An approval was recorded, or the request was approved (provisioning), denied, expired, or its grant extended. */
+  requestChanged(view: RequestView): Promise<void>;
+  /** The user exists. `credentials` only for databases with `delivery: message`. */
+  grantActivated(view: RequestView, credentials?: Credentials): Promise<void>;
+  /** Revoked or failed; `view.receipt` says what the revocation did. */
+  grantEnded(view: RequestView): Promise<void>;
+  provisionFailed(view: RequestView, error: string, willRetry: boolean): Promise<void>;
   /** Revocation has failed for longer than the alert threshold: a human must look. */
-  revocationStuck(grant: Grant, error: string): Promise<void>;
+  revocationStuck(view: RequestView, error: string): Promise<void>;
+  /** The grant expires within the reminder window. */
+  expiresSoon(view: RequestView): Promise<void>;
 }
 
 export type { Actor };

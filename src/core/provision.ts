@@ -9,6 +9,7 @@ import { exclusive, getGrant } from './grant-access.js';
 import { generatePassword } from './identifiers.js';
 import { SYSTEM_ACTOR, type Grant } from './model.js';
 import { endGrant } from './revocation.js';
+import { notify } from './view.js';
 
 /** Retryable provisioning failures are retried this many times (≈ 1 minute with the job backoff), then fail. */
 export const MAX_PROVISION_ATTEMPTS = 5;
@@ -88,8 +89,9 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
     } catch (err) {
       log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
     }
-    await deps.notifier.grantActivated(current).catch((err: unknown) => log.warn({ err: String(err) }, 'notify failed'));
-    return { outcome: 'active', grant: current, credentials: buildCredentials(db, grant.username, password, grant.expiresAt), user };
+    const credentials = buildCredentials(db, grant.username, password, grant.expiresAt);
+    await notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined));
+    return { outcome: 'active', grant: current, credentials, user };
   });
 }
 
@@ -115,7 +117,7 @@ async function provisionFailed(deps: CoreDeps, grant: Grant, err: unknown): Prom
       },
     ]);
   });
-  await deps.notifier.provisionFailed(grant, error, willRetry).catch(() => undefined);
+  await notify(deps, grant.requestId, (v) => deps.notifier.provisionFailed(v, error, willRetry));
   if (!willRetry) {
     // A user that is not ours (conflict) is never touched; anything else we may have half-made is removed.
     if (err instanceof TargetError && err.kind === 'conflict') {

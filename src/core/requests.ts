@@ -1,10 +1,14 @@
-/** Use cases up to the decision: validate, request, approve / deny, and an administrator's direct grant. */
+/** Use cases up to the decision: validate, request (or ask to extend), approve / deny, an admin's direct grant. */
 import { databaseOf, type CoreDeps } from './deps.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
+import { extend } from './grant-changes.js';
+import { getGrant } from './grant-access.js';
 import { generateUsername } from './identifiers.js';
-import type { AccessRequest, Actor, Grant } from './model.js';
-import type { NewGrant } from './ports.js';
+import type { AccessRequest, Actor, ApproverRef, Grant } from './model.js';
+import { isRequester, matchApprover } from './policy.js';
+import type { NewGrant, NewRequest } from './ports.js';
+import { notify } from './view.js';
 
 export interface RequestInput {
   database: string;
@@ -26,6 +30,23 @@ export interface ValidRequest {
 export const MAX_REASON_LENGTH = 500;
 export const MAX_TICKET_LENGTH = 200;
 
+function parseRequestedDuration(duration: string | number): number {
+  const ms = typeof duration === 'number' ? duration : parseDuration(duration);
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+    throw new BrokerError('INVALID_INPUT', `duration "${String(duration)}" is not a duration such as 30m or 2h`, { field: 'duration' });
+  }
+  return ms;
+}
+
+function validReason(reason: string): string {
+  const text = reason.trim();
+  if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required', { field: 'reason' });
+  if (text.length > MAX_REASON_LENGTH) {
+    throw new BrokerError('INVALID_INPUT', `the reason is longer than ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
+  }
+  return text;
+}
+
 /** Checks a request against the catalog. Throws a BrokerError naming the field; touches nothing. */
 export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestInput): ValidRequest {
   const db = databaseOf(deps.catalog, input.database);
@@ -35,12 +56,7 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
       valid: [...db.levels.keys()],
     });
   }
-  const durationMs = typeof input.duration === 'number' ? input.duration : parseDuration(input.duration);
-  if (durationMs === undefined || !Number.isFinite(durationMs) || durationMs <= 0) {
-    throw new BrokerError('INVALID_INPUT', `duration "${String(input.duration)}" is not a duration such as 30m or 2h`, {
-      field: 'duration',
-    });
-  }
+  const durationMs = parseRequestedDuration(input.duration);
   if (durationMs > db.maxDuration) {
     throw new BrokerError(
       'DURATION_TOO_LONG',
@@ -48,11 +64,7 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
       { field: 'duration' },
     );
   }
-  const reason = input.reason.trim();
-  if (!reason) throw new BrokerError('INVALID_INPUT', 'a reason is required', { field: 'reason' });
-  if (reason.length > MAX_REASON_LENGTH) {
-    throw new BrokerError('INVALID_INPUT', `the reason is longer than ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
-  }
+  const reason = validReason(input.reason);
   const ticket = input.ticket?.trim() || undefined;
   if (ticket && ticket.length > MAX_TICKET_LENGTH) {
     throw new BrokerError('INVALID_INPUT', `the ticket is longer than ${MAX_TICKET_LENGTH} characters`, { field: 'ticket' });
@@ -60,30 +72,94 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
   return { database: db.name, level: input.level, durationMs, reason, ...(ticket && { ticket }) };
 }
 
-export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput): Promise<AccessRequest> {
-  const valid = validateRequest(deps, input);
-  const db = databaseOf(deps.catalog, valid.database);
+/** Resolves who may approve; refuses at once when nobody can (rather than leaving a request nobody sees). */
+async function resolveApprovers(deps: CoreDeps, database: string): Promise<{ approvers: ApproverRef[]; unavailable: string[] }> {
+  const db = databaseOf(deps.catalog, database);
+  if (db.approval.approvers.length === 0) {
+    throw new BrokerError('FORBIDDEN', `${db.name} has no approvers configured; ask an administrator (db-access grant)`);
+  }
+  const res = await deps.approvers.resolve(db);
+  if (res.approvers.length === 0) {
+    const why = res.unavailable.length ? ` (unavailable: ${res.unavailable.join('; ')})` : '';
+    throw new BrokerError('FORBIDDEN', `nobody could be found to approve access to ${db.name}${why}`);
+  }
+  return res;
+}
+
+async function openRequest(deps: CoreDeps, row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>): Promise<AccessRequest> {
+  const db = databaseOf(deps.catalog, row.database);
+  const { approvers, unavailable } = await resolveApprovers(deps, row.database);
   const now = deps.clock.now();
-  return deps.store.transaction(async (tx) => {
-    const req = await tx.createRequest({
-      ...valid,
-      requester,
+  const req = await deps.store.transaction(async (tx) => {
+    const created = await tx.createRequest({
+      ...row,
       status: 'pending',
       requiredApprovals: db.approval.required,
       createdAt: now,
+      approvers,
+      decideBy: now + db.approval.timeoutMs,
+      ...(unavailable.length > 0 && { unavailableSources: unavailable }),
     });
     await tx.appendAudit([
       {
         at: now,
         type: 'request.created',
-        actor: requester,
-        requestId: req.id,
-        database: req.database,
-        level: req.level,
-        detail: { durationMs: req.durationMs, reason: req.reason, ticket: req.ticket ?? null },
+        actor: row.requester,
+        requestId: created.id,
+        ...(created.extendsGrantId !== undefined && { grantId: created.extendsGrantId }),
+        database: created.database,
+        level: created.level,
+        detail: {
+          durationMs: created.durationMs,
+          reason: created.reason,
+          ticket: created.ticket ?? null,
+          extendsGrantId: created.extendsGrantId ?? null,
+          approvers: approvers.map((a) => a.email ?? a.id),
+          unavailable,
+        },
       },
     ]);
-    return req;
+    return created;
+  });
+  await notify(deps, req.id, (v) => deps.notifier.requestOpened(v));
+  return req;
+}
+
+export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput): Promise<AccessRequest> {
+  const valid = validateRequest(deps, input);
+  return openRequest(deps, { ...valid, requester });
+}
+
+/** Asks to extend one's own active grant; approved like a request, then applied with `extend`. */
+export async function requestExtension(
+  deps: CoreDeps,
+  requester: Actor,
+  grantId: number,
+  duration: string | number,
+  reason: string,
+): Promise<AccessRequest> {
+  const grant = await getGrant(deps, grantId);
+  if (!isRequester(requester, grant)) throw new BrokerError('FORBIDDEN', `grant #${grantId} is not yours to extend`);
+  if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
+  const durationMs = parseRequestedDuration(duration);
+  const db = databaseOf(deps.catalog, grant.database);
+  const remaining = Math.max(grant.expiresAt, deps.clock.now()) + durationMs - deps.clock.now();
+  if (remaining > db.maxDuration) {
+    throw new BrokerError(
+      'DURATION_TOO_LONG',
+      `that would leave ${formatDuration(remaining)}, more than ${db.name}'s maximum of ${formatDuration(db.maxDuration)}`,
+      { field: 'duration' },
+    );
+  }
+  const original = await deps.store.getRequest(grant.requestId);
+  return openRequest(deps, {
+    requester,
+    database: grant.database,
+    level: grant.level,
+    durationMs,
+    reason: validReason(reason),
+    extendsGrantId: grantId,
+    ...(original?.ticket !== undefined && { ticket: original.ticket }),
   });
 }
 
@@ -102,7 +178,24 @@ function grantRowFor(req: AccessRequest, now: number): NewGrant {
 
 export type ApproveResult =
   | { status: 'approved'; request: AccessRequest; grant: Grant }
+  | { status: 'extended'; request: AccessRequest; grant: Grant }
   | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
+
+/** The clicker must be an eligible approver now (re-resolved, not trusted from the button) and not the requester. */
+async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor): Promise<void> {
+  if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
+  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database));
+  if (!matchApprover(actor, approvers)) {
+    throw new BrokerError('FORBIDDEN', `you can't approve this: you are not an approver for ${req.database}`);
+  }
+}
+
+async function pendingRequest(deps: CoreDeps, requestId: number): Promise<AccessRequest> {
+  const req = await deps.store.getRequest(requestId);
+  if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
+  if (req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
+  return req;
+}
 
 /**
  * Records one approval; the last required one approves the request and writes the grant row (username and
@@ -110,22 +203,18 @@ export type ApproveResult =
  * results however many clicks race: the request's pending → approved update is conditional.
  */
 export async function approve(deps: CoreDeps, requestId: number, approver: Actor, note?: string): Promise<ApproveResult> {
+  const checked = await pendingRequest(deps, requestId);
+  await assertMayDecide(deps, checked, approver);
   const now = deps.clock.now();
   const result = await deps.store.transaction(async (tx): Promise<ApproveResult> => {
     const req = await tx.getRequest(requestId);
-    if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
-    if (req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
-    if (approver.platform === req.requester.platform && approver.id === req.requester.id) {
-      throw new BrokerError('SELF_APPROVAL', 'you cannot approve your own request');
-    }
+    if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
     const recorded = await tx.recordApproval({ requestId, approver, decision: 'approve', at: now, ...(note && { note }) });
     if (!recorded) throw new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
     await tx.appendAudit([
       { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} },
     ]);
-    const approvals = (await tx.listApprovals(requestId)).filter(
-      (a) => a.decision === 'approve' && !(a.approver.platform === req.requester.platform && a.approver.id === req.requester.id),
-    );
+    const approvals = (await tx.listApprovals(requestId)).filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
     const distinct = new Set(approvals.map((a) => `${a.approver.platform}:${a.approver.id}`)).size;
     if (distinct < req.requiredApprovals) {
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
@@ -133,6 +222,13 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
     if (!(await tx.decideRequest(requestId, 'approved', now, decisionNote))) {
       throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was decided by someone else`);
+    }
+    const decided = { ...req, status: 'approved' as const, decidedAt: now, decisionNote };
+    if (req.extendsGrantId !== undefined) {
+      await tx.appendAudit([
+        { at: now, type: 'request.approved', actor: approver, requestId, grantId: req.extendsGrantId, database: req.database, level: req.level, detail: { note: decisionNote, extendsGrantId: req.extendsGrantId } },
+      ]);
+      return { status: 'extended', request: decided, grant: (await tx.getGrant(req.extendsGrantId))! };
     }
     const grant = await tx.createGrant(grantRowFor(req, now));
     await tx.appendAudit([
@@ -147,9 +243,15 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
         detail: { note: decisionNote, username: grant.username, expiresAt: grant.expiresAt },
       },
     ]);
-    return { status: 'approved', request: { ...req, status: 'approved', decidedAt: now, decisionNote }, grant };
+    return { status: 'approved', request: decided, grant };
   });
   if (result.status === 'approved') await enqueueProvision(deps, result.grant.id);
+  if (result.status === 'extended') {
+    const grant = await extend(deps, result.grant.id, result.request.durationMs, approver);
+    await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+    return { ...result, grant };
+  }
+  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
   return result;
 }
 
@@ -163,25 +265,45 @@ async function enqueueProvision(deps: CoreDeps, grantId: number): Promise<void> 
 }
 
 export async function deny(deps: CoreDeps, requestId: number, approver: Actor, reason: string): Promise<AccessRequest> {
-  const now = deps.clock.now();
   const text = reason.trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required to deny', { field: 'reason' });
-  return deps.store.transaction(async (tx) => {
-    const req = await tx.getRequest(requestId);
-    if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
-    if (approver.platform === req.requester.platform && approver.id === req.requester.id) {
-      throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
-    }
-    const note = `denied by ${approver.name ?? approver.email ?? approver.id}: ${text}`;
+  const checked = await pendingRequest(deps, requestId);
+  await assertMayDecide(deps, checked, approver);
+  const now = deps.clock.now();
+  const note = `denied by ${approver.name ?? approver.email ?? approver.id}: ${text}`;
+  const denied = await deps.store.transaction(async (tx) => {
     if (!(await tx.decideRequest(requestId, 'denied', now, note))) {
-      throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
+      throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was decided by someone else`);
     }
     await tx.recordApproval({ requestId, approver, decision: 'deny', at: now, note: text });
     await tx.appendAudit([
-      { at: now, type: 'request.denied', actor: approver, requestId, database: req.database, level: req.level, detail: { reason: text } },
+      { at: now, type: 'request.denied', actor: approver, requestId, database: checked.database, level: checked.level, detail: { reason: text } },
     ]);
-    return { ...req, status: 'denied', decidedAt: now, decisionNote: note };
+    return { ...checked, status: 'denied' as const, decidedAt: now, decisionNote: note };
   });
+  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+  return denied;
+}
+
+/** Pending requests past their approval deadline expire (the sweeper calls this). Returns how many. */
+export async function expireUndecided(deps: CoreDeps): Promise<number> {
+  const now = deps.clock.now();
+  let n = 0;
+  for (const req of await deps.store.listRequests({ statuses: ['pending'], decideByOrBefore: now })) {
+    const note = `expired: nobody decided by ${new Date(req.decideBy ?? now).toISOString()}`;
+    const expired = await deps.store.transaction(async (tx) => {
+      if (!(await tx.decideRequest(req.id, 'expired', now, note))) return false;
+      await tx.appendAudit([
+        { at: now, type: 'request.expired', actor: { platform: 'system', id: 'db-access' }, requestId: req.id, database: req.database, level: req.level, detail: { decideBy: req.decideBy ?? null } },
+      ]);
+      return true;
+    });
+    if (expired) {
+      n++;
+      await notify(deps, req.id, (v) => deps.notifier.requestChanged(v));
+    }
+  }
+  return n;
 }
 
 /**
@@ -206,6 +328,7 @@ export async function createAdminGrant(
       createdAt: now,
       decidedAt: now,
       decisionNote: note,
+      approvers: [],
     });
     await tx.recordApproval({ requestId: request.id, approver: admin, decision: 'approve', at: now, note });
     const grant = await tx.createGrant(grantRowFor(request, now));

@@ -6,6 +6,7 @@ import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { exclusive, getGrant } from './grant-access.js';
 import { SYSTEM_ACTOR, type Actor, type Grant, type RevocationReceipt } from './model.js';
+import { notify } from './view.js';
 
 export interface RevokeResult {
   grant: Grant;
@@ -98,7 +99,7 @@ export async function endGrant(
   if (receipt.at < grant.expiresAt) {
     await deps.scheduler.cancelRevoke(grant.id).catch(() => undefined);
   }
-  await deps.notifier.grantEnded(ended, receipt).catch(() => undefined);
+  await notify(deps, grant.requestId, (v) => deps.notifier.grantEnded(v));
   return { grant: ended, receipt };
 }
 
@@ -125,7 +126,7 @@ async function revokeFailed(deps: CoreDeps, grant: Grant, err: unknown): Promise
   });
   if (flag) {
     deps.logger.error({ grantId: grant.id, failingForMs: now - failingSince }, 'revocation keeps failing: flagged');
-    await deps.notifier.revocationStuck(grant, error).catch(() => undefined);
+    await notify(deps, grant.requestId, (v) => deps.notifier.revocationStuck(v, error));
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
-import { revoke } from './lifecycle.js';
+import { revoke } from './revocation.js';
+import { expireUndecided } from './requests.js';
+import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR } from './model.js';
 
 export interface SweepOptions {
@@ -19,6 +21,8 @@ export interface SweepOptions {
 }
 
 export interface SweepReport {
+  requestsExpired: number;
+  reminded: number;
   revoked: number;
   failed: number;
   requeued: number;
@@ -34,11 +38,27 @@ export class Sweeper {
   ) {}
 
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    const report: SweepReport = { requestsExpired: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    report.requestsExpired = await expireUndecided(this.deps);
+    await this.remind(report);
     await this.revokeOverdue(report);
     await this.requeueStaleProvisioning(report);
     await this.dropOrphans(report);
     return report;
+  }
+
+  /** "Expires soon" once per grant (claimed in the state DB, so several sweepers send it once). */
+  private async remind(report: SweepReport): Promise<void> {
+    const { store, clock, remindBeforeMs } = this.deps;
+    const now = clock.now();
+    for (const grant of await store.listGrants({ statuses: ['active'], expiresAtOrBefore: now + remindBeforeMs })) {
+      if (grant.remindedAt !== undefined || grant.expiresAt <= now) continue;
+      // A grant shorter than the window is not reminded the moment it starts.
+      if (grant.activatedAt !== undefined && grant.expiresAt - grant.activatedAt <= remindBeforeMs) continue;
+      if (!(await store.claimReminder(grant.id, now))) continue;
+      report.reminded++;
+      await notify(this.deps, grant.requestId, (v) => this.deps.notifier.expiresSoon(v));
+    }
   }
 
   private async revokeOverdue(report: SweepReport): Promise<void> {

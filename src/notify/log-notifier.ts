@@ -1,23 +1,75 @@
-/** A Notifier that only logs: the default until a chat adapter is configured. */
-import type { Grant, RevocationReceipt } from '../core/model.js';
+/** A Notifier that only logs: the default until a chat adapter is configured, and the audit of what chat said. */
 import type { Logger, Notifier } from '../core/ports.js';
+import type { RequestView } from '../core/view.js';
+
+function summary(v: RequestView): Record<string, unknown> {
+  return {
+    requestId: v.request.id,
+    grantId: v.grant?.id,
+    database: v.request.database,
+    level: v.request.level,
+    phase: v.phase,
+    requester: v.request.requester.email ?? v.request.requester.id,
+  };
+}
 
 export class LogNotifier implements Notifier {
   constructor(private readonly logger: Logger) {}
 
-  async grantActivated(grant: Grant): Promise<void> {
-    this.logger.info({ grantId: grant.id, database: grant.database, level: grant.level, expiresAt: grant.expiresAt }, 'access active');
+  async requestOpened(v: RequestView): Promise<void> {
+    this.logger.info({ ...summary(v), approvers: v.request.approvers.length }, 'request opened');
   }
 
-  async grantEnded(grant: Grant, receipt?: RevocationReceipt): Promise<void> {
-    this.logger.info({ grantId: grant.id, status: grant.status, endReason: grant.endReason, ...receipt }, 'access ended');
+  async requestChanged(v: RequestView): Promise<void> {
+    this.logger.info(summary(v), 'request changed');
   }
 
-  async provisionFailed(grant: Grant, error: string, willRetry: boolean): Promise<void> {
-    this.logger.warn({ grantId: grant.id, error, willRetry }, 'provisioning failed');
+  async grantActivated(v: RequestView): Promise<void> {
+    this.logger.info({ ...summary(v), expiresAt: v.grant?.expiresAt }, 'access active');
   }
 
-  async revocationStuck(grant: Grant, error: string): Promise<void> {
-    this.logger.error({ grantId: grant.id, database: grant.database, username: grant.username, error }, 'ALERT: revocation keeps failing');
+  async grantEnded(v: RequestView): Promise<void> {
+    this.logger.info({ ...summary(v), ...v.receipt }, 'access ended');
+  }
+
+  async provisionFailed(v: RequestView, error: string, willRetry: boolean): Promise<void> {
+    this.logger.warn({ ...summary(v), error, willRetry }, 'provisioning failed');
+  }
+
+  async revocationStuck(v: RequestView, error: string): Promise<void> {
+    this.logger.error({ ...summary(v), username: v.grant?.username, error }, 'ALERT: revocation keeps failing');
+  }
+
+  async expiresSoon(v: RequestView): Promise<void> {
+    this.logger.info({ ...summary(v), expiresAt: v.grant?.expiresAt }, 'access expires soon');
+  }
+}
+
+/** Fans one event out to several notifiers (Slack, Teams, log); one failing does not stop the others. */
+export class FanOutNotifier implements Notifier {
+  constructor(private readonly targets: readonly Notifier[]) {}
+  private async all(fn: (n: Notifier) => Promise<void>): Promise<void> {
+    await Promise.all(this.targets.map((n) => fn(n).catch(() => undefined)));
+  }
+  requestOpened(v: RequestView) {
+    return this.all((n) => n.requestOpened(v));
+  }
+  requestChanged(v: RequestView) {
+    return this.all((n) => n.requestChanged(v));
+  }
+  grantActivated(v: RequestView, c?: Parameters<Notifier['grantActivated']>[1]) {
+    return this.all((n) => n.grantActivated(v, c));
+  }
+  grantEnded(v: RequestView) {
+    return this.all((n) => n.grantEnded(v));
+  }
+  provisionFailed(v: RequestView, e: string, r: boolean) {
+    return this.all((n) => n.provisionFailed(v, e, r));
+  }
+  revocationStuck(v: RequestView, e: string) {
+    return this.all((n) => n.revocationStuck(v, e));
+  }
+  expiresSoon(v: RequestView) {
+    return this.all((n) => n.expiresSoon(v));
   }
 }

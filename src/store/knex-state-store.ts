@@ -94,6 +94,7 @@ export class KnexStateStore implements StateStore {
     const q = this.knex(TABLES.requests).select('*').orderBy('id', 'asc');
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);
     if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
+    if (filter.decideByOrBefore !== undefined) q.where('decide_by', '<=', filter.decideByOrBefore);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(requestFromRow);
   }
@@ -199,6 +200,14 @@ export class KnexStateStore implements StateStore {
       .where({ id })
       .whereIn('status', [...from])
       .update(values);
+    return changed === 1;
+  }
+
+  async claimReminder(id: number, at: number): Promise<boolean> {
+    const changed = await this.knex(TABLES.grants)
+      .where({ id, status: 'active' satisfies GrantStatus })
+      .whereNull('reminded_at')
+      .update({ reminded_at: at });
     return changed === 1;
   }
 

@@ -9,6 +9,7 @@
  */
 import type { Knex } from 'knex';
 import * as m0001 from '../../migrations/0001_init.js';
+import * as m0002 from '../../migrations/0002_chat.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -21,7 +22,10 @@ export interface MigrationModule {
 type Spec = readonly [name: string, module: MigrationModule];
 
 /** In order. Add new migrations at the end; never rename or edit an applied one. */
-const MIGRATIONS: readonly Spec[] = [['0001_init', m0001]];
+const MIGRATIONS: readonly Spec[] = [
+  ['0001_init', m0001],
+  ['0002_chat', m0002],
+];
 
 export const MIGRATION_TABLE = 'knex_migrations';
 const LOCK_TABLE = `${MIGRATION_TABLE}_lock`;

@@ -4,6 +4,7 @@
  */
 import type { GrantPatch, MessageRef, NewGrant, NewRequest } from '../core/ports.js';
 import type {
+  ApproverRef,
   AccessRequest,
   Actor,
   Approval,
@@ -93,7 +94,17 @@ export function requestToRow(req: NewRequest): Row {
     created_at: req.createdAt,
     decided_at: req.decidedAt ?? null,
     decision_note: req.decisionNote ?? null,
+    approvers: JSON.stringify(req.approvers ?? []),
+    unavailable_sources: req.unavailableSources?.length ? JSON.stringify(req.unavailableSources) : null,
+    decide_by: req.decideBy ?? null,
+    extends_grant_id: req.extendsGrantId ?? null,
   };
+}
+
+function jsonArray<T>(v: unknown): T[] {
+  if (typeof v !== 'string' || v === '') return [];
+  const parsed: unknown = JSON.parse(v);
+  return Array.isArray(parsed) ? (parsed as T[]) : [];
 }
 
 export function requestFromRow(r: Row): AccessRequest {
@@ -107,7 +118,12 @@ export function requestFromRow(r: Row): AccessRequest {
     status: str(r.status, 'requests.status') as RequestStatus,
     requiredApprovals: num(r.required_approvals, 'requests.required_approvals'),
     createdAt: num(r.created_at, 'requests.created_at'),
+    approvers: jsonArray<ApproverRef>(r.approvers),
   };
+  const unavailable = jsonArray<string>(r.unavailable_sources);
+  if (unavailable.length) req.unavailableSources = unavailable;
+  put(req, 'decideBy', optNum(r.decide_by, 'requests.decide_by'));
+  put(req, 'extendsGrantId', optNum(r.extends_grant_id, 'requests.extends_grant_id'));
   put(req, 'ticket', optStr(r.ticket));
   put(req, 'decidedAt', optNum(r.decided_at, 'requests.decided_at'));
   put(req, 'decisionNote', optStr(r.decision_note));
@@ -175,6 +191,7 @@ export function grantFromRow(r: Row): Grant {
   put(g, 'lastError', optStr(r.last_error));
   put(g, 'revokeFailingSince', optNum(r.revoke_failing_since, 'grants.revoke_failing_since'));
   put(g, 'flaggedAt', optNum(r.flagged_at, 'grants.flagged_at'));
+  put(g, 'remindedAt', optNum(r.reminded_at, 'grants.reminded_at'));
   return g;
 }
 
@@ -191,6 +208,7 @@ const PATCH_COLUMNS: { readonly [K in keyof Required<GrantPatch>]: { column: str
   lastError: { column: 'last_error', nullable: true },
   revokeFailingSince: { column: 'revoke_failing_since', nullable: true },
   flaggedAt: { column: 'flagged_at', nullable: true },
+  remindedAt: { column: 'reminded_at', nullable: true },
 };
 
 /**

@@ -45,8 +45,9 @@ function newRequest(over: Partial<NewRequest> = {}): NewRequest {
     status: 'pending',
     requiredApprovals: 1,
     createdAt: T0,
+    approvers: [],
     ...over,
-  };
+  } as NewRequest;
 }
 
 function newGrant(requestId: number, requester: Actor, over: Partial<NewGrant> = {}): NewGrant {
@@ -110,6 +111,25 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(Object.keys(readB!)).not.toContain('decidedAt');
         expect(Object.keys(readB!.requester)).toEqual(['platform', 'id']);
         expect(await store.getRequest(a.id + 1_000_000)).toBeUndefined();
+      });
+
+      it('stores approvers, unavailable sources, the approval deadline and the grant an extension targets', async () => {
+        const approvers = [
+          { platform: 'slack' as const, id: 'UBOB', email: 'bob@example.com', name: 'Bob', via: 'slack user group S0DBAS' },
+          { platform: 'email' as const, id: 'dba@example.com', via: 'email' },
+        ];
+        const req = await store.createRequest(
+          newRequest({ approvers, unavailableSources: ['pagerduty schedule P1'], decideBy: T0 + 30 * MIN, extendsGrantId: 7 }),
+        );
+        const back = await store.getRequest(req.id);
+        expect(back?.approvers).toStrictEqual(approvers);
+        expect(back?.unavailableSources).toStrictEqual(['pagerduty schedule P1']);
+        expect(back?.decideBy).toBe(T0 + 30 * MIN);
+        expect(back?.extendsGrantId).toBe(7);
+        const due = await store.listRequests({ statuses: ['pending'], decideByOrBefore: T0 + 30 * MIN });
+        expect(due.map((r) => r.id)).toContain(req.id);
+        const notYet = await store.listRequests({ statuses: ['pending'], decideByOrBefore: T0 + 30 * MIN - 1 });
+        expect(notYet.map((r) => r.id)).not.toContain(req.id);
       });
 
       it('keeps epoch milliseconds, durations and unicode text exact', async () => {
@@ -473,6 +493,28 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
     });
 
     // --- transactions -----------------------------------------------------------------------------------------
+
+    describe('reminders', () => {
+      it('claimReminder succeeds once per active grant, and again after remindedAt is cleared', async () => {
+        const req = await store.createRequest(newRequest());
+        const g = await store.createGrant({
+          requestId: req.id,
+          requester: req.requester,
+          database: req.database,
+          level: req.level,
+          username: `jit_rem_${uniq().slice(0, 8)}`,
+          createdAt: T0,
+          expiresAt: T0 + 30 * MIN,
+        });
+        expect(await store.claimReminder(g.id, T0)).toBe(false); // still provisioning
+        expect(await store.transitionGrant(g.id, ['provisioning'], { status: 'active' })).toBe(true);
+        const claims = await Promise.all(Array.from({ length: 5 }, () => store.claimReminder(g.id, T0 + 1)));
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        expect((await store.getGrant(g.id))?.remindedAt).toBe(T0 + 1);
+        expect(await store.transitionGrant(g.id, ['active'], { remindedAt: null })).toBe(true);
+        expect(await store.claimReminder(g.id, T0 + 2)).toBe(true);
+      });
+    });
 
     describe('transactions', () => {
       it('commits every change and returns the value of fn', async () => {

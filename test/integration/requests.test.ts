@@ -10,6 +10,8 @@ import { createLogger } from '../../src/logging.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { CatalogEngines } from '../../src/targets/registry.js';
 import { tempSqliteUrl } from '../support/catalog.js';
+import { recordingNotifier } from '../support/notifiers.js';
+import { ApproverResolver } from '../../src/oncall/resolver.js';
 
 const catalog = parseCatalog(
   `databases:
@@ -20,13 +22,15 @@ const catalog = parseCatalog(
     admin: { user: jit_admin, password: x }
     levels: { read: { roles: [orders_read] }, write: { roles: [orders_write] } }
     maxDuration: 2h
+    approval:
+      approvers: [{ email: BOB@example.com }, { slackUser: UCAROL }, { slackUser: U0 }, { slackUser: U1 }, { slackUser: U2 }, { slackUser: U3 }, { slackUser: U4 }, { slackUser: U5 }]
   - name: billing
     engine: mysql
     host: 127.0.0.1
     database: billing
     admin: { user: jit_admin, password: x }
     levels: { read: { roles: [billing_read] } }
-    approval: { required: 2 }
+    approval: { required: 2, approvers: [{ email: bob@example.com }, { slackUser: UCAROL }] }
 `,
   {},
 );
@@ -57,7 +61,9 @@ describe('requests and decisions', () => {
       store,
       engines: new CatalogEngines(catalog, logger),
       scheduler: { provision: async (id) => void enqueued.push(id), revokeAt: async () => {}, cancelRevoke: async () => {} },
-      notifier: { grantActivated: async () => {}, grantEnded: async () => {}, provisionFailed: async () => {}, revocationStuck: async () => {} },
+      notifier: recordingNotifier(),
+      approvers: new ApproverResolver(undefined, { now: () => Date.now() }),
+      remindBeforeMs: 300_000,
       clock: { now: () => Date.now() },
       logger,
       revokeAlertAfterMs: 600_000,
@@ -83,6 +89,27 @@ describe('requests and decisions', () => {
     expect(err(() => validateRequest(deps, { ...input, duration: '3h' })).code).toBe('DURATION_TOO_LONG');
     expect(err(() => validateRequest(deps, { ...input, duration: 'soon' })).details.field).toBe('duration');
     expect(err(() => validateRequest(deps, { ...input, reason: '  ' })).details.field).toBe('reason');
+  });
+
+  it('someone who is not an approver is refused at click time; nothing changes', async () => {
+    const req = await requestAccess(deps, alice, input);
+    const mallory: Actor = { platform: 'slack', id: 'UMALLORY', email: 'mallory@example.com' };
+    expect(await code(approve(deps, req.id, mallory))).toBe('FORBIDDEN');
+    expect(await code(deny(deps, req.id, mallory, 'no'))).toBe('FORBIDDEN');
+    expect((await store.getRequest(req.id))!.status).toBe('pending');
+    expect(await store.listApprovals(req.id)).toEqual([]);
+    // The requester's email matches an approver (bob), matched case-insensitively, so bob can approve.
+    expect((await store.getRequest(req.id))!.approvers.map((a) => a.id)).toContain('bob@example.com');
+  });
+
+  it('a database without approvers refuses requests at once', async () => {
+    const bare = parseCatalog(
+      'databases:\n  - { name: bare, engine: postgres, host: 127.0.0.1, database: d, admin: { user: a, password: x }, levels: { read: { roles: [r] } } }\n',
+      {},
+    );
+    const err = await requestAccess({ ...deps, catalog: bare }, alice, { ...input, database: 'bare' }).then(() => undefined, (e: unknown) => e as BrokerError);
+    expect(err?.code).toBe('FORBIDDEN');
+    expect(err?.message).toContain('no approvers configured');
   });
 
   it('the requester cannot approve their own request; nothing changes', async () => {

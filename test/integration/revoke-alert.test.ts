@@ -15,6 +15,8 @@ import { createLogger } from '../../src/logging.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { CatalogEngines } from '../../src/targets/registry.js';
 import { tempSqliteUrl } from '../support/catalog.js';
+import { recordingNotifier } from '../support/notifiers.js';
+import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { freePort } from '../support/redis.js';
 
 describe('revocation while the target is down', () => {
@@ -42,18 +44,15 @@ describe('revocation while the target is down', () => {
     store = await openStateStore(url);
     const logger = createLogger('silent');
     const scheduler: Scheduler = { provision: async () => {}, revokeAt: async () => {}, cancelRevoke: async () => {} };
-    const notifier: Notifier = {
-      grantActivated: async () => {},
-      grantEnded: async () => {},
-      provisionFailed: async () => {},
-      revocationStuck: async (g) => void stuck.push(g),
-    };
+    const notifier: Notifier = { ...recordingNotifier(), revocationStuck: async (v) => void stuck.push(v.grant!) };
     deps = {
       catalog,
       store,
       engines: new CatalogEngines(catalog, logger),
       scheduler,
       notifier,
+      approvers: new ApproverResolver(undefined, { now: () => now }),
+      remindBeforeMs: 300_000,
       clock: { now: () => now },
       logger,
       revokeAlertAfterMs: 10 * 60_000,

@@ -25,6 +25,9 @@ import {
 } from '../../src/store/index.js';
 import { stateStoreContract, type StateStoreSubject } from '../contract/state-store.contract.js';
 
+/** Every migration, in order: a fresh database has all of them pending. */
+const ALL_MIGRATIONS = ['0001_init', '0002_chat'];
+
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';
 const MY_SERVER = 'mysql://root@127.0.0.1:3306';
 const STORE_TABLES = ['approvals', 'audit_events', 'chat_messages', 'grants', 'requests'];
@@ -121,7 +124,8 @@ for (const dialect of dialects) {
     it('migrations: pending, then applied once by two concurrent starters, then reversible', async () => {
       const probe = createKnex(url);
       try {
-        expect(await pendingMigrations(probe)).toEqual(['0001_init']);
+        const all = await pendingMigrations(probe);
+        expect(all).toEqual(ALL_MIGRATIONS);
         expect(await listTables(probe)).toEqual([]); // checking wrote nothing
         // SQLite: the second starter is another process (two connections to one file in one thread would block
         // each other on busy_timeout); the servers: two pools in this process.
@@ -140,7 +144,7 @@ for (const dialect of dialects) {
           other = migrateLatest(url);
         }
         const runs = await Promise.all([migrateLatest(url), other]);
-        expect(runs.map((r) => r.join(',')).sort()).toEqual(['', '0001_init']);
+        expect(runs.map((r) => r.join(',')).sort()).toEqual(['', ALL_MIGRATIONS.join(',')]);
         expect(await pendingMigrations(probe)).toEqual([]);
         expect(await migrateLatest(probe)).toEqual([]);
         expect(await listTables(probe)).toEqual(expect.arrayContaining(STORE_TABLES));
@@ -150,8 +154,8 @@ for (const dialect of dialects) {
         // down() removes every table; up again restores them.
         await probe.migrate.rollback({ migrationSource, tableName: 'knex_migrations' }, true);
         expect((await listTables(probe)).filter((t) => STORE_TABLES.includes(t))).toEqual([]);
-        expect(await pendingMigrations(probe)).toEqual(['0001_init']);
-        expect(await migrateLatest(probe)).toEqual(['0001_init']);
+        expect(await pendingMigrations(probe)).toEqual(ALL_MIGRATIONS);
+        expect(await migrateLatest(probe)).toEqual(ALL_MIGRATIONS);
       } finally {
         await probe.destroy();
       }
@@ -163,6 +167,7 @@ for (const dialect of dialects) {
         const store = await openStateStore(url);
         try {
           const req = await store.createRequest({
+            approvers: [],
             requester: { platform: 'cli', id: 'cli:test' },
             database: 'orders-prod',
             level: 'read',

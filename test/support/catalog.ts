@@ -10,7 +10,13 @@ export interface TestCatalog {
   env: Record<string, string>;
 }
 
-export function writeCatalog(entries: DatabaseEntry[], opts: { maxDuration?: string } = {}): TestCatalog {
+/** Approvers every test catalog lists unless told otherwise (the lifecycle tests approve as these people). */
+export const DEFAULT_TEST_APPROVERS = [{ email: 'bob@example.com' }, { slackUser: 'UAPPROVER2' }];
+
+export function writeCatalog(
+  entries: DatabaseEntry[],
+  opts: { maxDuration?: string; approvers?: unknown[]; extra?: Record<string, unknown> } = {},
+): TestCatalog {
   const env: Record<string, string> = {};
   const databases = entries.map((d) => {
     const varName = `TEST_${d.name.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_ADMIN_PASSWORD`;
@@ -36,6 +42,8 @@ export function writeCatalog(entries: DatabaseEntry[], opts: { maxDuration?: str
       levels,
       maxDuration: opts.maxDuration ?? '1h',
       ...(d.engine === 'mysql' && { brokerSchema: d.brokerSchema }),
+      approval: { approvers: opts.approvers ?? DEFAULT_TEST_APPROVERS, required: d.approval.required },
+      ...opts.extra,
     };
   });
   const dir = mkdtempSync(join(tmpdir(), 'db-access-catalog-'));

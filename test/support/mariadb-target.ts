@@ -182,7 +182,8 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
     levels: new Map(Object.values(levels).map((l) => [l.name, l])),
     maxDuration: 8 * 3_600_000,
     brokerSchema: names.brokerSchema,
-    approval: { required: 1, approvers: [] },
+    delivery: 'reveal',
+    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [] },
   };
 
   return {

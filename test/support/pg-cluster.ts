@@ -324,7 +324,8 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     levels: new Map(Object.values(levels).map((l) => [l.name, l])),
     maxDuration: 8 * 3_600_000,
     brokerSchema: 'db_access',
-    approval: { required: 1, approvers: [] },
+    delivery: 'reveal',
+    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [] },
   };
 
   const target: PgTarget = {

@@ -1,0 +1,22 @@
+/** Who may decide and act on what. Pure. */
+import type { Actor, AccessRequest, ApproverRef, Grant } from './model.js';
+
+export function sameActor(a: Pick<Actor, 'platform' | 'id'>, b: Pick<Actor, 'platform' | 'id'>): boolean {
+  return a.platform === b.platform && a.id === b.id;
+}
+
+/** The approver entry that `actor` is, matched by platform id or (case-insensitively) by email. */
+export function matchApprover(actor: Actor, approvers: readonly ApproverRef[]): ApproverRef | undefined {
+  const email = actor.email?.toLowerCase();
+  return approvers.find(
+    (a) =>
+      (a.platform === actor.platform && a.id === actor.id) ||
+      (email !== undefined && (a.email?.toLowerCase() === email || (a.platform === 'email' && a.id.toLowerCase() === email))),
+  );
+}
+
+export function isRequester(actor: Actor, request: Pick<AccessRequest, 'requester'> | Pick<Grant, 'requester'>): boolean {
+  if (sameActor(actor, request.requester)) return true;
+  const email = actor.email?.toLowerCase();
+  return email !== undefined && request.requester.email?.toLowerCase() === email;
+}

@@ -1,0 +1,102 @@
+/**
+ * The chat-neutral view of a request and its grant: what every chat adapter renders (Block Kit, Adaptive Cards,
+ * CLI). Built from the state DB only, so any process can render the current truth.
+ */
+import type { EngineName } from './catalog.js';
+import type { CoreDeps } from './deps.js';
+import { BrokerError } from './errors.js';
+import type { AccessRequest, Approval, Grant, RevocationReceipt } from './model.js';
+
+export type Phase =
+  | 'pending' // waiting for approvals
+  | 'denied'
+  | 'expired' // nobody decided before the approval deadline
+  | 'cancelled'
+  | 'provisioning' // approved; the user is being created
+  | 'active'
+  | 'revoking'
+  | 'ended' // revoked (expired, revoked early, or extension applied → see request)
+  | 'failed'; // provisioning gave up
+
+export interface RequestView {
+  request: AccessRequest;
+  database: { name: string; description?: string; engine: EngineName };
+  /** Approvals recorded so far (decision approve), in order. */
+  approvals: Approval[];
+  denial?: Approval;
+  /** The request's own grant (for an extension request: the grant it extends). */
+  grant?: Grant;
+  phase: Phase;
+  /** What the revocation did, once the grant has ended. */
+  receipt?: RevocationReceipt & { reason: string };
+  now: number;
+}
+
+export function phaseOf(request: AccessRequest, grant: Grant | undefined): Phase {
+  if (request.status === 'pending') return 'pending';
+  if (request.status === 'denied' || request.status === 'expired' || request.status === 'cancelled') return request.status;
+  if (!grant) return 'provisioning';
+  if (request.extendsGrantId !== undefined) return grant.status === 'active' ? 'active' : 'ended';
+  switch (grant.status) {
+    case 'provisioning':
+      return 'provisioning';
+    case 'active':
+      return 'active';
+    case 'revoking':
+      return 'revoking';
+    case 'revoked':
+      return 'ended';
+    case 'failed':
+      return 'failed';
+  }
+}
+
+export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>, requestId: number): Promise<RequestView> {
+  const { store } = deps;
+  const request = await store.getRequest(requestId);
+  if (!request) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
+  const decisions = await store.listApprovals(requestId);
+  const grant =
+    request.extendsGrantId !== undefined ? await store.getGrant(request.extendsGrantId) : await store.getGrantByRequest(requestId);
+  const entry = deps.catalog.databases.get(request.database);
+  const view: RequestView = {
+    request,
+    database: {
+      name: request.database,
+      engine: entry?.engine ?? 'postgres',
+      ...(entry?.description !== undefined && { description: entry.description }),
+    },
+    approvals: decisions.filter((a) => a.decision === 'approve'),
+    phase: phaseOf(request, grant),
+    now: deps.clock.now(),
+  };
+  const denial = decisions.find((a) => a.decision === 'deny');
+  if (denial) view.denial = denial;
+  if (grant) view.grant = grant;
+  if (grant && (grant.status === 'revoked' || grant.status === 'failed')) {
+    const row = (await store.listAudit({ grantId: grant.id, type: 'grant.revoked' }))[0];
+    if (row) {
+      const d = row.detail as { sessionsTerminated?: number; user?: 'dropped' | 'already_absent'; reason?: string };
+      view.receipt = {
+        at: row.at,
+        sessionsTerminated: d.sessionsTerminated ?? 0,
+        userOutcome: d.user ?? 'dropped',
+        reason: d.reason ?? grant.endReason ?? 'ended',
+      };
+    }
+  }
+  return view;
+}
+
+/** Builds the view and hands it to a notifier method; a failure is logged, never thrown into the lifecycle. */
+export async function notify(
+  deps: CoreDeps,
+  requestId: number,
+  send: (view: RequestView) => Promise<void>,
+): Promise<void> {
+  try {
+    await send(await loadRequestView(deps, requestId));
+  } catch (err) {
+    deps.logger.warn({ requestId, err: err instanceof Error ? err.message : String(err) }, 'notification failed');
+  }
+}
