@@ -1,6 +1,6 @@
 /**
  * Chat journey: approvers resolved at request time (mentioned in the approval message), the approval deadline,
- * extension requests, and the "expires soon" reminder mark.
+ * extension requests, the "expires soon" reminder mark, and the version of each chat message's rendered state.
  */
 import type { Knex } from 'knex';
 
@@ -15,9 +15,16 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('grants', (t) => {
     t.bigInteger('reminded_at').nullable();
   });
+  // The rendered state's version: a message is only ever updated forward (web and worker race to update it).
+  await knex.schema.alterTable('chat_messages', (t) => {
+    t.bigInteger('version').notNullable().defaultTo(0);
+  });
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('chat_messages', (t) => {
+    t.dropColumn('version');
+  });
   await knex.schema.alterTable('grants', (t) => {
     t.dropColumn('reminded_at');
   });

@@ -10,7 +10,11 @@ import type { Settings } from './config/settings.js';
 import { connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
 import { GrantWorker } from './jobs/worker.js';
-import { LogNotifier } from './notify/log-notifier.js';
+import { FanOutNotifier, LogNotifier } from './notify/log-notifier.js';
+import type { WebClient } from '@slack/web-api';
+import { createWebClient, type SlackSettings } from './chat/slack/app.js';
+import { SlackNotifier } from './chat/slack/notifier.js';
+import { SlackPeople } from './chat/slack/people.js';
 import { openStateStore, pendingMigrations } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
 
@@ -18,6 +22,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export interface App {
   deps: CoreDeps;
+  /** Present when SLACK_BOT_TOKEN is set. */
+  slack?: { client: WebClient; people: SlackPeople; settings: SlackSettings };
   scheduler: BullScheduler;
   redis: Redis;
   engines: CatalogEngines;
@@ -53,6 +59,22 @@ export async function openApp(opts: AppOptions): Promise<App> {
   const redis = await connectRedis(settings.REDIS_URL, opts.role);
   const scheduler = new BullScheduler(redis, settings.QUEUE_PREFIX, clock);
   const engines = new CatalogEngines(catalog, logger as Logger);
+  const slackSettings: SlackSettings | undefined = settings.SLACK_BOT_TOKEN
+    ? {
+        botToken: settings.SLACK_BOT_TOKEN,
+        ...(settings.SLACK_SIGNING_SECRET && { signingSecret: settings.SLACK_SIGNING_SECRET }),
+        ...(settings.SLACK_APP_TOKEN && { appToken: settings.SLACK_APP_TOKEN }),
+        ...(settings.SLACK_API_URL && { apiUrl: settings.SLACK_API_URL }),
+      }
+    : undefined;
+  const slackClient = slackSettings && createWebClient(slackSettings, logger as Logger);
+  const people = slackClient && new SlackPeople(slackClient, clock);
+  const log = new LogNotifier(logger as Logger);
+  const notifier =
+    opts.notifier ??
+    (slackClient
+      ? new FanOutNotifier([log, new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE })])
+      : log);
   const deps: CoreDeps = {
     catalog,
     store,
@@ -60,14 +82,15 @@ export async function openApp(opts: AppOptions): Promise<App> {
     scheduler,
     clock,
     logger: logger as Logger,
-    notifier: opts.notifier ?? new LogNotifier(logger as Logger),
-    approvers: opts.approvers ?? new ApproverResolver(undefined, clock),
+    notifier,
+    approvers: opts.approvers ?? new ApproverResolver(people, clock),
     remindBeforeMs: settings.REMIND_BEFORE,
     revokeAlertAfterMs: settings.REVOKE_ALERT_AFTER,
     failpoint: makeFailpoint(settings.DB_ACCESS_FAILPOINT, () => process.kill(process.pid, 'SIGKILL')),
   };
   return {
     deps,
+    ...(slackClient && people && slackSettings && { slack: { client: slackClient, people, settings: slackSettings } }),
     scheduler,
     redis,
     engines,

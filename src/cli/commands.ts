@@ -10,10 +10,10 @@ import { createAdminGrant } from '../core/requests.js';
 import { parseDuration } from '../core/duration.js';
 import { BrokerError } from '../core/errors.js';
 import type { Settings } from '../config/settings.js';
-import { createHttpApp, listen } from '../http/server.js';
 import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
 import { CatalogEngines } from '../targets/registry.js';
-import { createWorker, openApp } from '../wiring.js';
+import { startServices, type Roles } from '../services.js';
+import { openApp } from '../wiring.js';
 import type { Logger as Pino } from 'pino';
 import { formatChecks, formatCredentials, formatGrantTable } from './format.js';
 
@@ -173,26 +173,17 @@ export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Prom
 }
 
 /** worker | serve | all: long-running roles; resolve when a signal asks them to stop. */
-export async function runRoles(ctx: CliContext, roles: { http: boolean; worker: boolean }): Promise<void> {
+export async function runRoles(ctx: CliContext, roles: Roles): Promise<void> {
   const catalog = ctx.loadCatalog();
-  const app = await openApp({ settings: ctx.settings, catalog, logger: ctx.logger, role: roles.worker ? 'worker' : 'producer' });
-  const worker = roles.worker ? createWorker(app, ctx.settings) : undefined;
-  await worker?.start();
-  const server = roles.http ? await listen(createHttpApp({ store: app.deps.store, redis: app.redis }), ctx.settings.PORT) : undefined;
-  const address = server?.address();
-  ctx.logger.info(
-    { roles, port: typeof address === 'object' && address ? address.port : undefined, databases: [...catalog.databases.keys()] },
-    'db-access started',
-  );
+  const services = await startServices({ settings: ctx.settings, catalog, logger: ctx.logger }, roles);
+  ctx.logger.info({ roles, port: services.port, databases: [...catalog.databases.keys()] }, 'db-access started');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
   ctx.logger.info({}, 'shutting down');
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await worker?.stop();
-  await app.close();
+  await services.stop();
 }
 
 function parseId(id: string): number {

@@ -171,6 +171,8 @@ export interface MessageRef {
   kind: string;
   channel: string;
   messageId: string;
+  /** Version of the state last rendered into the message (see claimMessageVersion). */
+  version?: number;
 }
 
 /**
@@ -206,7 +208,11 @@ export interface StateStore {
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
   listAudit(filter: { grantId?: number; requestId?: number; type?: string; limit?: number }): Promise<AuditEvent[]>;
 
+  /** Insert or replace the reference of (request, platform, kind). */
   saveMessageRef(ref: MessageRef): Promise<void>;
+  /** Raises the message's version to `version` when it is lower; false (nothing changed) otherwise. Renderers
+   *  update a message only after winning this, so racing processes never move a message backwards. */
+  claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean>;
   getMessageRefs(requestId: number): Promise<MessageRef[]>;
 
   /** Cheap liveness probe for /readyz. */

@@ -190,6 +190,11 @@ async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor)
   }
 }
 
+/** Throws the reason `actor` may not decide request `requestId` now (not pending, their own, not an approver). */
+export async function mayDecide(deps: CoreDeps, requestId: number, actor: Actor): Promise<void> {
+  await assertMayDecide(deps, await pendingRequest(deps, requestId), actor);
+}
+
 async function pendingRequest(deps: CoreDeps, requestId: number): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);

@@ -239,7 +239,15 @@ export class KnexStateStore implements StateStore {
     await this.knex(TABLES.chatMessages)
       .insert(messageRefToRow(ref))
       .onConflict(['request_id', 'platform', 'kind'])
-      .merge(['channel', 'message_id']);
+      .merge(['channel', 'message_id', 'version']);
+  }
+
+  async claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean> {
+    const changed = await this.knex(TABLES.chatMessages)
+      .where({ request_id: ref.requestId, platform: ref.platform, kind: ref.kind })
+      .where('version', '<', version)
+      .update({ version });
+    return changed === 1;
   }
 
   async getMessageRefs(requestId: number): Promise<MessageRef[]> {

@@ -237,6 +237,7 @@ export function messageRefToRow(m: MessageRef): Row {
     kind: m.kind,
     channel: m.channel,
     message_id: m.messageId,
+    version: m.version ?? 0,
   };
 }
 
@@ -247,6 +248,7 @@ export function messageRefFromRow(r: Row): MessageRef {
     kind: str(r.kind, 'chat_messages.kind'),
     channel: str(r.channel, 'chat_messages.channel'),
     messageId: str(r.message_id, 'chat_messages.message_id'),
+    version: num(r.version ?? 0, 'chat_messages.version'),
   };
 }
 

@@ -725,9 +725,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(refs).toHaveLength(3);
         expect(refs).toEqual(
           expect.arrayContaining([
-            { requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C2', messageId: '1.3' },
-            { requestId: req.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'a' },
-            { requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.2' },
+            { requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C2', messageId: '1.3', version: 0 },
+            { requestId: req.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'a', version: 0 },
+            { requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.2', version: 0 },
           ]),
         );
         expect(await store.getMessageRefs(other.id)).toHaveLength(1);
@@ -744,6 +744,19 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const refs = await store.getMessageRefs(req.id);
         expect(refs).toHaveLength(1);
         expect(Number(refs[0]!.messageId)).toBeGreaterThanOrEqual(0);
+      });
+
+      it('claimMessageVersion only moves forward, and exactly one of racing claims for a version wins', async () => {
+        const req = await store.createRequest(newRequest());
+        const ref = { requestId: req.id, platform: 'slack' as const, kind: 'approval' };
+        expect(await store.claimMessageVersion(ref, 5)).toBe(false); // no message yet
+        await store.saveMessageRef({ ...ref, channel: 'C1', messageId: '1.1', version: 1 });
+        const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => pick(i).claimMessageVersion(ref, 7)));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        expect(await store.claimMessageVersion(ref, 3)).toBe(false);
+        expect(await store.claimMessageVersion(ref, 7)).toBe(false);
+        expect(await store.claimMessageVersion(ref, 8)).toBe(true);
+        expect((await store.getMessageRefs(req.id))[0]?.version).toBe(8);
       });
     });
 

@@ -1,0 +1,89 @@
+/**
+ * The Bolt app: HTTP mode on the project's one Express app (POST /slack/events, signatures verified by Bolt), or
+ * Socket Mode when SLACK_APP_TOKEN is set (no public URL needed). SLACK_API_URL points the Web API client
+ * elsewhere (proxies, tests, the demo).
+ */
+import { App, ExpressReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { WebClient, type WebClientOptions } from '@slack/web-api';
+import type { Express } from 'express';
+import type { Logger } from '../../core/ports.js';
+import { registerActions } from './listeners/actions.js';
+import { registerCommands } from './listeners/commands.js';
+import type { SlackContext } from './listeners/context.js';
+import { registerEvents } from './listeners/events.js';
+import { registerViews } from './listeners/views.js';
+
+export interface SlackSettings {
+  botToken: string;
+  signingSecret?: string;
+  appToken?: string;
+  apiUrl?: string;
+}
+
+/** WebClient options shared by Bolt and the notifier: a 10 s timeout; 429s wait for Retry-After then retry. */
+export function webClientOptions(s: Pick<SlackSettings, 'apiUrl'>, logger: Logger): WebClientOptions {
+  return {
+    ...(s.apiUrl && { slackApiUrl: s.apiUrl }),
+    timeout: 10_000,
+    retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true },
+    logger: boltLogger(logger),
+  };
+}
+
+export function createWebClient(s: SlackSettings, logger: Logger): WebClient {
+  return new WebClient(s.botToken, webClientOptions(s, logger));
+}
+
+/** Bolt and the Web API client log through our pino logger (redacted), not the console. */
+function boltLogger(logger: Logger): BoltLogger {
+  const log = logger.child({ component: 'slack' });
+  let level = LogLevel.INFO;
+  const text = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
+  return {
+    debug: (...m: unknown[]) => log.debug({}, text(m)),
+    info: (...m: unknown[]) => log.info({}, text(m)),
+    warn: (...m: unknown[]) => log.warn({}, text(m)),
+    error: (...m: unknown[]) => log.error({}, text(m)),
+    setLevel: (l: LogLevel) => void (level = l),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+export interface SlackRuntime {
+  app: App;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Express | undefined): SlackRuntime {
+  const logger = boltLogger(ctx.logger);
+  const clientOptions = webClientOptions(s, ctx.logger);
+  let app: App;
+  let socket = false;
+  if (s.appToken) {
+    socket = true;
+    app = new App({ token: s.botToken, appToken: s.appToken, socketMode: true, logger, clientOptions });
+  } else {
+    if (!s.signingSecret) throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+    if (!express) throw new Error('Slack in HTTP mode needs the HTTP server (run serve or all)');
+    const receiver = new ExpressReceiver({ signingSecret: s.signingSecret, app: express, endpoints: '/slack/events', logger });
+    app = new App({ token: s.botToken, receiver, logger, clientOptions });
+  }
+  app.error(async (err) => {
+    ctx.logger.error({ err: err.message }, 'unhandled Slack listener error');
+  });
+  registerCommands(app, ctx);
+  registerActions(app, ctx);
+  registerViews(app, ctx);
+  registerEvents(app, ctx);
+  return {
+    app,
+    start: async () => {
+      if (socket) await app.start();
+    },
+    stop: async () => {
+      if (socket) await app.stop();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The approval channel's message for a request, in every phase (DESIGN §1 steps 3–6). It is posted once and then
+ * edited in place (`chat.update`) as the request moves on, so it always shows the current truth.
+ */
+import { formatDuration } from '../../../core/duration.js';
+import type { RequestView } from '../../../core/view.js';
+import { APPROVE, DENY, REVOKE } from '../ids.js';
+import { code, escapeMrkdwn, mention, mentionList, slackDate } from '../mrkdwn.js';
+import { MENTION_BUDGET, plainSummary, requesterName, statusLine, title } from './describe.js';
+import { actions, button, context, fields, header, message, section, type Button, type KnownBlock, type SlackMessage } from './kit.js';
+
+/** Catalog descriptions are operator text but still escaped; 300 characters is plenty for a field. */
+const DESCRIPTION_MAX = 300;
+
+export function approvalMessage(view: RequestView): SlackMessage {
+  const r = view.request;
+  const blocks: KnownBlock[] = [header(title(view)), fields(requestFields(view)), section(`*Reason*\n${escapeMrkdwn(r.reason)}`)];
+  if (view.phase === 'pending') {
+    const who = mentionList(r.approvers, MENTION_BUDGET);
+    blocks.push(section(who ? `*Can approve:* ${who}` : '*Can approve:* nobody could be resolved; ask an administrator'));
+    if (r.unavailableSources?.length) {
+      blocks.push(context(`:warning: Could not ask these approver sources: ${escapeMrkdwn(r.unavailableSources.join('; '))}`));
+    }
+  }
+  blocks.push(section(statusLine(view)));
+  const buttons = buttonsFor(view);
+  if (buttons.length) blocks.push(actions(buttons, `request_${r.id}`));
+  blocks.push(context(`Requested ${slackDate(r.createdAt)}${view.grant ? ` · grant #${view.grant.id}` : ''}`));
+  // The notification text: escaped like the blocks, names without pings, the reason last so truncation cuts it.
+  const reason = escapeMrkdwn(r.reason.replace(/\s+/g, ' '));
+  return message(`${title(view)}: ${requesterName(view)} asks for ${plainSummary(view)}. ${plainStatus(view)} Reason: ${reason}`, blocks);
+}
+
+function requestFields(view: RequestView): string[] {
+  const r = view.request;
+  const db = view.database;
+  const description = db.description ? `\n${escapeMrkdwn(db.description.slice(0, DESCRIPTION_MAX))}` : '';
+  const out = [
+    `*Requested by*\n${mention(r.requester)}`,
+    `*Database*\n${code(db.name)} (${db.engine})${description}`,
+    `*Level*\n${code(r.level)}`,
+    r.extendsGrantId !== undefined ? `*Extend by*\n${formatDuration(r.durationMs)}` : `*Duration*\n${formatDuration(r.durationMs)}`,
+  ];
+  if (r.extendsGrantId !== undefined && view.grant && view.phase === 'pending') {
+    out.push(`*Currently expires*\n${slackDate(view.grant.expiresAt)}`);
+  }
+  // A ticket is shown as code: never a link, whatever it contains.
+  if (r.ticket) out.push(`*Ticket*\n${code(r.ticket)}`);
+  return out;
+}
+
+function buttonsFor(view: RequestView): Button[] {
+  const r = view.request;
+  if (view.phase === 'pending') {
+    return [
+      button({ text: 'Approve', actionId: APPROVE, value: r.id, style: 'primary' }),
+      button({ text: 'Deny', actionId: DENY, value: r.id, style: 'danger' }),
+    ];
+  }
+  if (view.phase === 'active' && view.grant) {
+    return [
+      button({
+        text: 'Revoke',
+        actionId: REVOKE,
+        value: view.grant.id,
+        style: 'danger',
+        confirm: {
+          title: 'Revoke access now?',
+          text: `${mention(r.requester)} loses ${code(r.level)} access to ${code(r.database)} now: the user is locked, its sessions are ended and it is dropped.`,
+          confirm: 'Revoke',
+        },
+      }),
+    ];
+  }
+  return [];
+}
+
+/** The status without dates or mentions, for the notification text. */
+function plainStatus(view: RequestView): string {
+  switch (view.phase) {
+    case 'pending':
+      return `Waiting for approval (${view.approvals.length} of ${view.request.requiredApprovals}).`;
+    case 'provisioning':
+      return 'Approved; provisioning.';
+    case 'active':
+      return view.grant ? `Active until ${new Date(view.grant.expiresAt).toISOString().slice(11, 16)} UTC.` : 'Active.';
+    case 'revoking':
+      return 'Revoking.';
+    case 'ended':
+      return 'Ended.';
+    case 'denied':
+      return 'Denied.';
+    case 'expired':
+      return 'Expired: nobody approved in time.';
+    case 'cancelled':
+      return 'Cancelled.';
+    case 'failed':
+      return 'Provisioning failed.';
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Ephemeral replies to the person who typed `/db-access` or clicked a button: plain mrkdwn strings (Slack sends
+ * them as `text`), escaped, within the message text limit. Mentions here notify nobody (ephemeral messages).
+ */
+import type { Catalog } from '../../../core/catalog.js';
+import { formatDuration } from '../../../core/duration.js';
+import type { BrokerError } from '../../../core/errors.js';
+import type { RequestView } from '../../../core/view.js';
+import * as L from '../limits.js';
+import { capitalize, code, escapeMrkdwn, mentionList, slackDate } from '../mrkdwn.js';
+import { MENTION_BUDGET, statusLine, summary, title } from './describe.js';
+
+/** How many databases help lists before "and N more". */
+const HELP_DATABASES = 30;
+/** How many entries `list` shows per section. */
+const LIST_MAX = 25;
+
+/** "Request #42 sent to @alice, @bob" — or, when the policy approved it at once, that it was. */
+export function requestSentText(view: RequestView): string {
+  const r = view.request;
+  const kind = r.extendsGrantId !== undefined ? `Extension request #${r.id}` : `Request #${r.id}`;
+  if (view.phase !== 'pending') return L.truncate(`${kind} for ${summary(view)}: ${statusLine(view)}`, L.MESSAGE_TEXT);
+  const who = mentionList(r.approvers, MENTION_BUDGET);
+  const missing = r.unavailableSources?.length ? `\n:warning: Could not ask: ${escapeMrkdwn(r.unavailableSources.join('; '))}` : '';
+  const need = r.requiredApprovals > 1 ? ` (${r.requiredApprovals} approvals needed)` : '';
+  return L.truncate(`${kind} for ${summary(view)} sent to ${who || 'the approvers'}${need}.${missing}`, L.MESSAGE_TEXT);
+}
+
+export function helpText(catalog: Catalog): string {
+  const dbs = [...catalog.databases.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const lines = dbs
+    .slice(0, HELP_DATABASES)
+    .map((d) => `• ${code(d.name)}: ${[...d.levels.keys()].map(code).join(', ')} · up to ${formatDuration(d.maxDuration)}${d.description ? ` · ${escapeMrkdwn(d.description)}` : ''}`);
+  if (dbs.length > HELP_DATABASES) lines.push(`…and ${dbs.length - HELP_DATABASES} more (the request form lists them all).`);
+  // The grammar's placeholders are written with < >: escaped, or Slack would parse them as links.
+  const grammar = escapeMrkdwn(
+    [
+      '*Database access*',
+      '`/db-access` opens the request form. Or type it in one go:',
+      '`/db-access <database> <level> <duration> [TICKET] <reason…>`  e.g. `/db-access orders-prod read 1h INC-4211 checking stuck orders`',
+      '`/db-access list`: your pending and active access',
+      '`/db-access revoke <grant id>`: end access now',
+      '`/db-access extend <grant id> <duration> [reason]`: ask for more time',
+      '`/db-access help`: this message',
+    ].join('\n'),
+  );
+  return L.truncate([grammar, '', '*Databases and levels*', ...lines].join('\n'), L.MESSAGE_TEXT);
+}
+
+/** `/db-access list`: the person's pending requests and active grants. */
+export function listText(views: readonly RequestView[]): string {
+  const active = views.filter((v) => v.phase === 'active' && v.grant);
+  const pending = views.filter((v) => v.phase === 'pending' || v.phase === 'provisioning');
+  if (active.length + pending.length === 0) return 'You have no pending requests and no active access. `/db-access` to ask for some.';
+  const section = (heading: string, items: RequestView[], line: (v: RequestView) => string) =>
+    items.length === 0
+      ? []
+      : [heading, ...items.slice(0, LIST_MAX).map(line), ...(items.length > LIST_MAX ? [`…and ${items.length - LIST_MAX} more`] : [])];
+  const out = [
+    ...section('*Active*', active, (v) => `• grant #${v.grant!.id}: ${summary(v)}, until ${slackDate(v.grant!.expiresAt)} · ${code(`/db-access revoke ${v.grant!.id}`)}`),
+    ...section('*Pending*', pending, (v) => `• ${title(v)}: ${summary(v)} · ${statusLine(v)}`),
+  ];
+  return L.truncate(out.join('\n'), L.MESSAGE_TEXT);
+}
+
+/** The core's message as the end of a sentence: escaped, with a full stop. */
+function told(err: BrokerError): string {
+  const m = escapeMrkdwn(err.message.trim());
+  return /[.!?]$/.test(m) ? m : `${m}.`;
+}
+
+/**
+ * One friendly sentence per error code. `view`, when the listener has it, lets ALREADY_DECIDED say who decided.
+ * The core's messages can quote user input ("unknown database …"), so they are escaped like any user text.
+ */
+export function errorText(err: BrokerError, view?: RequestView): string {
+  const valid = err.details.valid?.length ? err.details.valid.map((v) => code(v)).join(', ') : '';
+  const text = ((): string => {
+    switch (err.code) {
+      case 'INVALID_INPUT':
+        if (err.details.field === 'duration') return `${capitalize(told(err))} Use a duration such as 30m, 1h or 1h30m.`;
+        return capitalize(told(err));
+      case 'UNKNOWN_DATABASE':
+        return `${capitalize(told(err))}${valid ? ` Choose one of: ${valid}.` : ''}`;
+      case 'UNKNOWN_LEVEL':
+        return `${capitalize(told(err))}${valid ? ` Levels there: ${valid}.` : ''}`;
+      case 'DURATION_TOO_LONG':
+        return `That is too long: ${told(err)} Ask for less; you can extend later.`;
+      case 'NOT_FOUND':
+        return `${capitalize(told(err))} Check the number with \`/db-access list\`.`;
+      case 'ALREADY_DECIDED':
+        return view ? alreadyDecided(view) : `Too late: ${told(err)}`;
+      case 'FORBIDDEN':
+        return /^you can't/i.test(err.message) ? capitalize(told(err)) : `You can't do that: ${told(err)}`;
+      case 'SELF_APPROVAL':
+        return "You can't approve your own request: someone else has to.";
+      case 'TARGET_ERROR':
+        return `The database server refused: ${told(err)} Try again in a minute; if it keeps failing, tell a DBA.`;
+    }
+  })();
+  return L.truncate(text, L.MESSAGE_TEXT);
+}
+
+function alreadyDecided(view: RequestView): string {
+  const who = view.request.extendsGrantId !== undefined ? `Extension request #${view.request.id}` : `Request #${view.request.id}`;
+  switch (view.phase) {
+    case 'provisioning':
+    case 'active':
+      return `${who} was already approved by ${mentionList(view.approvals.map((a) => a.approver), MENTION_BUDGET) || 'policy'}.`;
+    case 'denied':
+      return `${who} was already denied${view.denial ? ` by ${mentionList([view.denial.approver], MENTION_BUDGET)}` : ''}.`;
+    case 'pending':
+      return `You have already decided ${who.charAt(0).toLowerCase()}${who.slice(1)}; it still needs ${Math.max(1, view.request.requiredApprovals - view.approvals.length)} more approval(s).`;
+    default:
+      return `${who} is no longer open: ${statusLine(view)}`;
+  }
+}
+
+/** Inline modal errors (`response_action: 'errors'`) are shown as plain text: no markup, no escaping. */
+export const INLINE_ERROR = 300;
+
+/** The same sentence as `errorText`, for an input's inline error: valid choices listed plainly, ≤ 300 characters. */
+export function inlineErrorText(err: BrokerError): string {
+  const valid = err.details.valid?.length ? ` Valid: ${err.details.valid.join(', ')}.` : '';
+  const m = err.message.trim();
+  const text = err.code === 'SELF_APPROVAL' ? "You can't approve your own request." : `${capitalize(m)}${/[.!?]$/.test(m) ? '' : '.'}${valid}`;
+  return text.length <= INLINE_ERROR ? text : `${text.slice(0, INLINE_ERROR - 1)}…`;
+}

@@ -1,0 +1,89 @@
+/**
+ * Slack mrkdwn helpers. Every piece of text that did not come from this code (reasons, tickets, names, error
+ * messages, catalog descriptions) goes through `escapeMrkdwn` or `code` before it reaches a mrkdwn field.
+ */
+import type { Actor, ApproverRef } from '../../core/model.js';
+
+/**
+ * Slack's control characters are `&`, `<` and `>`; escaping exactly these three (and nothing else, which would show
+ * up as literal entities) is what https://docs.slack.dev/messaging/formatting-message-text#escaping asks. With `<`
+ * escaped, `<!channel>`, `<@U…>` and `<https://evil|click>` render as the literal text the person typed.
+ */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Someone to name: an Actor (requester, approver who clicked) or an ApproverRef (eligible approver). */
+export type Person = Pick<Actor, 'id' | 'email' | 'name'> & { platform: Actor['platform'] | ApproverRef['platform'] };
+
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/** `<@U…>` for a Slack user id (Slack shows their current name, and it notifies them); else the escaped name. */
+export function mention(person: Person): string {
+  if (person.platform === 'slack' && SLACK_USER_ID.test(person.id)) return `<@${person.id}>`;
+  return plainName(person);
+}
+
+/** A name that never notifies anyone: for notification `text`, where a mention would ping. Escaped. */
+export function plainName(person: Person): string {
+  return escapeMrkdwn(person.name ?? person.email ?? person.id);
+}
+
+/**
+ * "<@A>, <@B> and 3 more": distinct people (by platform and id), as many whole mentions as fit in `budget`
+ * characters. Never cuts a mention in half.
+ */
+export function mentionList(people: readonly Person[], budget: number, name: (p: Person) => string = mention): string {
+  const seen = new Set<string>();
+  const names: string[] = [];
+  for (const p of people) {
+    const key = `${p.platform}:${p.id}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      names.push(name(p));
+    }
+  }
+  const shown: string[] = [];
+  let used = 0;
+  for (const [i, n] of names.entries()) {
+    const restLength = ` and ${names.length - i} more`.length;
+    const cost = n.length + (shown.length ? 2 : 0);
+    const isLast = i === names.length - 1;
+    if (used + cost + (isLast ? 0 : restLength) > budget) break;
+    shown.push(n);
+    used += cost;
+  }
+  const more = names.length - shown.length;
+  if (shown.length === 0) return more ? `${more} people` : '';
+  return more ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}
+
+/** Date tokens Slack localises: https://docs.slack.dev/messaging/formatting-message-text#date-formatting */
+export type DateFormat = '{time}' | '{date_short_pretty} at {time}' | '{date_num} {time}';
+
+/**
+ * `<!date^unix^{time}|14:05 UTC>`: each reader sees their own time zone; clients that cannot localise show the UTC
+ * fallback. Seconds are floored (the display has minutes; the expiry itself is never early, see core).
+ */
+export function slackDate(ms: number, format: DateFormat = '{date_short_pretty} at {time}'): string {
+  const iso = new Date(ms).toISOString();
+  const hm = iso.slice(11, 16);
+  const fallback = format === '{time}' ? `${hm} UTC` : `${iso.slice(0, 10)} ${hm} UTC`;
+  return `<!date^${Math.floor(ms / 1000)}^${format}|${fallback}>`;
+}
+
+/** Inline code that cannot be broken out of: backticks are removed, newlines flattened, the rest escaped. */
+export function code(text: string): string {
+  const inner = escapeMrkdwn(text.replace(/`/g, '').replace(/\s*[\r\n]+\s*/g, ' ').trim());
+  return inner ? `\`${inner}\`` : '—';
+}
+
+/** A code block (```…```) for commands and URLs: backticks removed, escaped. */
+export function codeBlock(text: string): string {
+  return '```' + escapeMrkdwn(text.replace(/`/g, '')) + '```';
+}
+
+/** "Read" from "read": sentence case for the start of a line. */
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -1,0 +1,156 @@
+/**
+ * The Notifier on Slack: the approval message in the database's channel (updated in place, only ever forward),
+ * the requester's DMs (access active / credentials, reminders, failures), and the receipt in the approval thread.
+ * Runs in web and worker processes alike; message references and versions live in the state DB.
+ */
+import type { WebClient } from '@slack/web-api';
+import type { Catalog } from '../../core/catalog.js';
+import type { Credentials } from '../../core/credentials.js';
+import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
+import type { Phase, RequestView } from '../../core/view.js';
+import { approvalMessage } from './blocks/approval-message.js';
+import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
+import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from './blocks/dm.js';
+import { revocationReceipt } from './blocks/receipt.js';
+import { revocationStuckAlert } from './blocks/alerts.js';
+
+type Message = { text: string; blocks: unknown[] };
+
+const PHASE_RANK: Record<Phase, number> = {
+  pending: 0,
+  provisioning: 1,
+  active: 2,
+  revoking: 3,
+  ended: 4,
+  failed: 4,
+  denied: 4,
+  expired: 4,
+  cancelled: 4,
+};
+
+/** Monotonic version of what the approval message shows: phase, then approvals / attempts / expiry within it. */
+export function renderVersion(v: RequestView): number {
+  const rank = PHASE_RANK[v.phase];
+  const sub =
+    v.phase === 'pending'
+      ? v.approvals.length
+      : v.phase === 'provisioning'
+        ? (v.grant?.provisionAttempts ?? 0)
+        : v.phase === 'active'
+          ? Math.floor((v.grant?.expiresAt ?? 0) / 1000) % 1e10
+          : 0;
+  return rank * 1e11 + sub;
+}
+
+export interface SlackNotifierOptions {
+  remindBeforeMs: number;
+}
+
+export class SlackNotifier implements Notifier {
+  constructor(
+    private readonly client: WebClient,
+    private readonly store: StateStore,
+    private readonly catalog: Catalog,
+    private readonly logger: Logger,
+    private readonly opts: SlackNotifierOptions,
+  ) {}
+
+  private ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
+    return this.store.getMessageRefs(v.request.id).then((refs) => refs.find((r) => r.platform === 'slack' && r.kind === kind));
+  }
+
+  private slackRequester(v: RequestView): string | undefined {
+    return v.request.requester.platform === 'slack' ? v.request.requester.id : undefined;
+  }
+
+  async requestOpened(v: RequestView): Promise<void> {
+    const channel = this.catalog.databases.get(v.request.database)?.approval.slackChannel;
+    if (!channel) {
+      this.logger.warn({ requestId: v.request.id, database: v.request.database }, 'no slackChannel for this database: approval message not posted');
+      return;
+    }
+    const msg = approvalMessage(v);
+    const res = await this.client.chat.postMessage({ channel, ...(msg as Message) } as never);
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'slack',
+      kind: 'approval',
+      channel: res.channel ?? channel,
+      messageId: String(res.ts),
+      version: renderVersion(v),
+    });
+  }
+
+  /** chat.update of the approval message, only when this state is newer than the one it shows. */
+  private async updateApproval(v: RequestView): Promise<MessageRef | undefined> {
+    const ref = await this.ref(v, 'approval');
+    if (!ref) return undefined;
+    if (await this.store.claimMessageVersion(ref, renderVersion(v))) {
+      const msg = approvalMessage(v);
+      await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...(msg as Message) } as never);
+    }
+    return ref;
+  }
+
+  async requestChanged(v: RequestView): Promise<void> {
+    await this.updateApproval(v);
+  }
+
+  /** Opens (or reuses) the DM with the requester and posts; the reference lets later events edit it. */
+  private async dm(v: RequestView, kind: string, msg: Message): Promise<void> {
+    const user = this.slackRequester(v);
+    if (!user) return;
+    const existing = await this.ref(v, kind);
+    if (existing) {
+      await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...msg } as never);
+      return;
+    }
+    const open = await this.client.conversations.open({ users: user });
+    const channel = open.channel?.id ?? user;
+    const res = await this.client.chat.postMessage({ channel, ...msg } as never);
+    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind, channel: res.channel ?? channel, messageId: String(res.ts) });
+  }
+
+  async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
+    await this.updateApproval(v);
+    await this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message);
+  }
+
+  async grantEnded(v: RequestView): Promise<void> {
+    const ref = await this.updateApproval(v);
+    if (ref && v.receipt) {
+      const receipt = revocationReceipt(v) as Message;
+      await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...receipt } as never);
+    }
+    const dm = await this.ref(v, 'dm');
+    if (dm) {
+      const delivery = this.catalog.databases.get(v.request.database)?.delivery;
+      const msg = (delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) as Message;
+      await this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...msg } as never);
+    }
+    const reminder = await this.ref(v, 'reminder');
+    if (reminder) await this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...(accessEndedDm(v) as Message) } as never);
+  }
+
+  async provisionFailed(v: RequestView, error: string, willRetry: boolean): Promise<void> {
+    await this.updateApproval(v);
+    await this.dm(v, willRetry ? 'provision-retry' : 'provision-failed', provisionFailedDm(v, error, willRetry) as Message);
+  }
+
+  async revocationStuck(v: RequestView, error: string): Promise<void> {
+    const ref = await this.ref(v, 'approval');
+    const channel = ref?.channel ?? this.catalog.databases.get(v.request.database)?.approval.slackChannel;
+    if (!channel) return;
+    const alert = revocationStuckAlert(v, error) as Message;
+    await this.client.chat.postMessage({ channel, ...(ref && { thread_ts: ref.messageId, reply_broadcast: true }), ...alert } as never);
+  }
+
+  async expiresSoon(v: RequestView): Promise<void> {
+    const user = this.slackRequester(v);
+    if (!user) return;
+    const open = await this.client.conversations.open({ users: user });
+    const channel = open.channel?.id ?? user;
+    const res = await this.client.chat.postMessage({ channel, ...(expiresSoonDm(v, this.opts.remindBeforeMs) as Message) } as never);
+    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? channel, messageId: String(res.ts) });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Who people are on Slack: users.info / users.lookupByEmail / usergroups.users.list, cached briefly. Also turns
+ * a clicking user id into the core's Actor (with the email approver lists are matched on).
+ */
+import type { WebClient } from '@slack/web-api';
+import type { Actor } from '../../core/model.js';
+import type { Clock } from '../../core/ports.js';
+import type { PeopleDirectory } from '../../oncall/resolver.js';
+
+interface Person {
+  id: string;
+  name?: string;
+  email?: string;
+}
+
+export class SlackPeople implements PeopleDirectory {
+  readonly platform = 'slack' as const;
+  private readonly byId = new Map<string, { at: number; person: Person | undefined }>();
+  private readonly byEmail = new Map<string, { at: number; person: Person | undefined }>();
+
+  constructor(
+    private readonly client: WebClient,
+    private readonly clock: Clock,
+    private readonly ttlMs = 10 * 60_000,
+  ) {}
+
+  private fresh<T>(entry: { at: number; person: T } | undefined): entry is { at: number; person: T } {
+    return entry !== undefined && this.clock.now() - entry.at < this.ttlMs;
+  }
+
+  async userInfo(id: string): Promise<Person | undefined> {
+    const hit = this.byId.get(id);
+    if (this.fresh(hit)) return hit.person;
+    let person: Person | undefined;
+    try {
+      const res = await this.client.users.info({ user: id });
+      const u = res.user;
+      if (u?.id) {
+        const name = u.profile?.display_name || u.profile?.real_name || u.real_name || u.name;
+        person = { id: u.id, ...(name && { name }), ...(u.profile?.email && { email: u.profile.email.toLowerCase() }) };
+      }
+    } catch (err) {
+      if (platformError(err) !== 'user_not_found') throw err;
+    }
+    this.byId.set(id, { at: this.clock.now(), person });
+    return person;
+  }
+
+  async lookupByEmail(email: string): Promise<Person | undefined> {
+    const key = email.toLowerCase();
+    const hit = this.byEmail.get(key);
+    if (this.fresh(hit)) return hit.person;
+    let person: Person | undefined;
+    try {
+      const res = await this.client.users.lookupByEmail({ email: key });
+      const u = res.user;
+      if (u?.id) {
+        const name = u.profile?.display_name || u.profile?.real_name || u.real_name || u.name;
+        person = { id: u.id, email: key, ...(name && { name }) };
+      }
+    } catch (err) {
+      if (platformError(err) !== 'users_not_found') throw err;
+    }
+    this.byEmail.set(key, { at: this.clock.now(), person });
+    return person;
+  }
+
+  async groupMembers(groupId: string): Promise<string[]> {
+    const res = await this.client.usergroups.users.list({ usergroup: groupId });
+    return res.users ?? [];
+  }
+
+  /** The core's identity of a Slack user: immutable id, plus email and name when Slack tells us. */
+  async actor(userId: string, fallbackName?: string): Promise<Actor> {
+    const p = await this.userInfo(userId).catch(() => undefined);
+    const name = p?.name ?? fallbackName;
+    return { platform: 'slack', id: userId, ...(p?.email && { email: p.email }), ...(name && { name }) };
+  }
+}
+
+/** The `error` of a Slack platform error (`{ ok: false, error }`), if that is what `err` is. */
+export function platformError(err: unknown): string | undefined {
+  const data = (err as { data?: { error?: unknown } } | undefined)?.data;
+  return typeof data?.error === 'string' ? data.error : undefined;
+}

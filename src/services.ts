@@ -1,0 +1,43 @@
+/** The long-running roles started together: worker (queues + sweeper), HTTP server (health, Slack), or both. */
+import type { Server } from 'node:http';
+import { createSlackApp } from './chat/slack/app.js';
+import { makeSlackContext } from './chat/slack/listeners/context.js';
+import { createHttpApp, listen } from './http/server.js';
+import type { GrantWorker } from './jobs/worker.js';
+import { createWorker, openApp, type App, type AppOptions } from './wiring.js';
+
+export interface Roles {
+  http: boolean;
+  worker: boolean;
+}
+
+export interface Services {
+  app: App;
+  worker?: GrantWorker;
+  /** The HTTP port actually bound (PORT=0 picks a free one). */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles): Promise<Services> {
+  const app = await openApp({ ...opts, role: roles.worker ? 'worker' : 'producer' });
+  const worker = roles.worker ? createWorker(app, opts.settings) : undefined;
+  await worker?.start();
+  const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis }) : undefined;
+  const slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people), http) : undefined;
+  await slack?.start();
+  const server: Server | undefined = http ? await listen(http, opts.settings.PORT) : undefined;
+  const address = server?.address();
+  return {
+    app,
+    ...(worker && { worker }),
+    ...(typeof address === 'object' && address && { port: address.port }),
+    async stop() {
+      await slack?.stop();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+      await worker?.stop();
+      await app.close();
+    },
+  };
+}
