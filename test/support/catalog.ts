@@ -15,7 +15,13 @@ export const DEFAULT_TEST_APPROVERS = [{ email: 'bob@example.com' }, { slackUser
 
 export function writeCatalog(
   entries: DatabaseEntry[],
-  opts: { maxDuration?: string; approvers?: unknown[]; extra?: Record<string, unknown> } = {},
+  opts: {
+    maxDuration?: string;
+    approvers?: unknown[];
+    extra?: Record<string, unknown>;
+    /** Keys merged into one database's YAML entry (after the defaults; e.g. its `approval` or `delivery`). */
+    perEntry?: (d: DatabaseEntry) => Record<string, unknown>;
+  } = {},
 ): TestCatalog {
   const env: Record<string, string> = {};
   const databases = entries.map((d) => {
@@ -44,6 +50,7 @@ export function writeCatalog(
       ...(d.engine === 'mysql' && { brokerSchema: d.brokerSchema }),
       approval: { approvers: opts.approvers ?? DEFAULT_TEST_APPROVERS, required: d.approval.required },
       ...opts.extra,
+      ...opts.perEntry?.(d),
     };
   });
   const dir = mkdtempSync(join(tmpdir(), 'db-access-catalog-'));

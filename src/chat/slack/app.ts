@@ -34,13 +34,17 @@ export function createWebClient(s: SlackSettings, logger: Logger): WebClient {
   return new WebClient(s.botToken, webClientOptions(s, logger));
 }
 
-/** Bolt and the Web API client log through our pino logger (redacted), not the console. */
+/**
+ * Bolt and the Web API client log through our pino logger, not the console. Their debug level is dropped
+ * whatever LOG_LEVEL says: at debug the Web API client logs every request body, and the credentials modal's body
+ * carries the password just revealed.
+ */
 function boltLogger(logger: Logger): BoltLogger {
   const log = logger.child({ component: 'slack' });
   let level = LogLevel.INFO;
   const text = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
   return {
-    debug: (...m: unknown[]) => log.debug({}, text(m)),
+    debug: () => undefined,
     info: (...m: unknown[]) => log.info({}, text(m)),
     warn: (...m: unknown[]) => log.warn({}, text(m)),
     error: (...m: unknown[]) => log.error({}, text(m)),
