@@ -11,7 +11,7 @@ import { startBroker, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../support/slack-double.js';
+import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
 import {
   appHomeOpenedEvent,
   blockActionsPayload,
@@ -20,7 +20,7 @@ import {
   postSlashCommand,
   slashCommand,
   viewSubmissionPayload,
-} from '../support/slack-sign.js';
+} from '../../src/dev/slack-sign.js';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 import { waitFor } from '../support/wait.js';
 
@@ -344,6 +344,39 @@ describe('Slack journey', () => {
     const s = await target.connectAs(grant.username, password);
     await s.close();
     await slack.waitUntil(() => !text(slack.messageAt(dm.channel, dm.ts) ?? dm).includes(password), { timeoutMs: 20_000 });
+    expect(await target.userExists(grant.username)).toBe(false);
+  });
+
+  it("extend goes through the same approval; I'm done ends access early and says who ended it", async () => {
+    const { msg, requestId } = await requestAs(ALICE, 'appdb read 10m INC-20 extend me');
+    await click(BOB, APPROVE, String(requestId), msg);
+    const grant = await waitFor('grant active', async () => {
+      const g = await store().getGrantByRequest(requestId);
+      return g?.status === 'active' ? g : undefined;
+    });
+    // The grant's owner asks for more time; it needs an approver like any request.
+    const { res } = await command(ALICE, `extend ${grant.id} 20m still digging`);
+    expect(res.status).toBe(200);
+    await slack.waitUntil(() => /Extension request/.test(text(latestApproval())), { timeoutMs: 10_000 });
+    const ext = latestApproval();
+    const extId = buttonsIn(ext).find((b) => b.actionId === APPROVE)!.value!;
+    expect(text(ext)).toContain('still digging');
+    // Someone else cannot ask to extend alice's grant.
+    const { responseUrl } = await command(MALLORY, `extend ${grant.id} 20m mine now`);
+    const refused = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 5_000 });
+    expect(String(refused.args.text)).toMatch(/not yours/i);
+    await click(CAROL, APPROVE, extId, ext);
+    const extended = await waitFor('the expiry to move', async () => {
+      const g = (await store().getGrant(grant.id))!;
+      return g.expiresAt === grant.expiresAt + 20 * 60_000 ? g : undefined;
+    });
+    await slack.waitUntil(() => /Extended: active/.test(text(slack.messageAt(CHANNEL, ext.ts)!)), { timeoutMs: 10_000 });
+    expect(extended.status).toBe('active');
+    // "I'm done" from the DM revokes now.
+    const dm = slack.dmOf(ALICE).find((m) => text(m).includes(grant.username) && buttonsIn(m).some((b) => b.actionId === DONE))!;
+    await click(ALICE, DONE, String(grant.id), dm, slack.dmChannelId(ALICE));
+    await waitFor('the grant to end', async () => (await store().getGrant(grant.id))!.status === 'revoked');
+    await slack.waitUntil(() => /ended early by alice/i.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });
     expect(await target.userExists(grant.username)).toBe(false);
   });
 

@@ -22,7 +22,7 @@ import {
   startSlackDouble,
   TRIGGER_ID_TTL_MS,
   type SlackDouble,
-} from '../support/slack-double.js';
+} from '../../src/dev/slack-double.js';
 import {
   appHomeOpenedEvent,
   blockActionsPayload,
@@ -32,7 +32,7 @@ import {
   signSlackRequest,
   slashCommand,
   viewSubmissionPayload,
-} from '../support/slack-sign.js';
+} from '../../src/dev/slack-sign.js';
 
 const { WebClient, WebClientEvent, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIHTTPError, WebAPIRequestError } = webApi;
 type WebClientT = InstanceType<typeof WebClient>;
