@@ -3,7 +3,9 @@
  * database on the local PostgreSQL (127.0.0.1:5432, user postgres) and MariaDB (127.0.0.1:3306, root), a
  * least-privilege admin on each made with the README's setup SQL, an embedded SQLite state store and a private
  * BullMQ prefix on the local Redis, then: grant → connect → INSERT refused → idle transaction → expiry → session
- * terminated, login refused, user gone, audit trail.
+ * terminated, login refused, user gone, audit trail — first as the Slack journey (people act through signed
+ * requests to the broker's HTTP endpoint; Slack is the local Web API double, src/dev/slack-double.ts), then
+ * as an administrator's direct grant from the CLI.
  */
 import { mkdtempSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,6 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { loadCatalog } from '../config/catalog.js';
 import { loadSettings } from '../config/settings.js';
-import type { Credentials } from '../core/credentials.js';
 import { generatePassword } from '../core/identifiers.js';
 import { provision } from '../core/lifecycle.js';
 import { createAdminGrant } from '../core/requests.js';
@@ -22,7 +23,11 @@ import { createLogger } from '../logging.js';
 import { migrateLatest } from '../store/index.js';
 import { mysqlAdminSetupSql } from '../targets/mysql/index.js';
 import { postgresAdminSetupSql, scramSha256Verifier } from '../targets/postgres/index.js';
-import { createWorker, openApp, type App } from '../wiring.js';
+import type { App } from '../wiring.js';
+import { startServices } from '../services.js';
+import { startSlackDouble } from '../dev/slack-double.js';
+import { openSession } from './demo-session.js';
+import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE, seedSlack, slackScenario } from './demo-slack.js';
 import { cliActor } from './commands.js';
 import { formatCredentials, utc } from './format.js';
 
@@ -95,42 +100,10 @@ async function prepareMariadb(adminPassword: string): Promise<void> {
   }
 }
 
-interface Session {
-  query(sql: string): Promise<string>;
-  ended: Promise<string>;
-  close(): Promise<void>;
-}
-
-async function openSession(c: Credentials): Promise<Session> {
-  if (c.engine === 'postgres') {
-    const client = new pg.Client({ host: c.host, port: c.port, database: c.database, user: c.username, password: c.password });
-    const ended = new Promise<string>((resolve) => {
-      client.on('error', (err) => resolve(err.message));
-      client.on('end', () => resolve('connection closed by the server'));
-    });
-    await client.connect();
-    return {
-      query: async (sql) => JSON.stringify((await client.query(sql)).rows),
-      ended,
-      close: () => client.end().catch(() => undefined),
-    };
-  }
-  const conn = await mysql.createConnection({ host: c.host, port: c.port, database: c.database, user: c.username, password: c.password });
-  const ended = new Promise<string>((resolve) => {
-    conn.on('error', (err) => resolve(err.message));
-    conn.on('end', () => resolve('connection closed by the server'));
-  });
-  return {
-    query: async (sql) => JSON.stringify((await conn.query(sql))[0]),
-    ended,
-    close: () => conn.end().catch(() => undefined),
-  };
-}
-
-async function scenario(app: App, database: string, label: string): Promise<void> {
+async function cliScenario(app: App, database: string, label: string): Promise<void> {
   const deps = app.deps;
   say();
-  say(bold(`━━ ${database} (${label}) ━━`));
+  say(bold(`━━ CLI: ${database} (${label}) ━━`));
   cmd(`db-access grant --db ${database} --level read --user alice@example.com --duration ${DURATION} --reason "INC-4211 checking stuck orders"`);
   const admin = cliActor();
   const { grant } = await createAdminGrant(deps, admin, { platform: 'cli', id: 'email:alice@example.com', email: 'alice@example.com' }, {
@@ -186,6 +159,8 @@ async function scenario(app: App, database: string, label: string): Promise<void
 
 export async function runDemo(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'db-access-demo-'));
+  const slack = await startSlackDouble();
+  seedSlack(slack);
   const pgPassword = generatePassword();
   const mariaPassword = generatePassword();
   say(bold('db-access demo') + dim(`  (state, catalog and logs in ${dir})`));
@@ -207,7 +182,8 @@ export async function runDemo(): Promise<void> {
     stringify({
       databases: [
         { name: 'orders-pg', description: 'Orders on PostgreSQL', engine: 'postgres', host: PG.host, port: PG.port, database: DEMO_DB,
-          admin: { user: ADMIN, password: '${DEMO_PG_ADMIN_PASSWORD}' }, levels, maxDuration: '1h' },
+          admin: { user: ADMIN, password: '${DEMO_PG_ADMIN_PASSWORD}' }, levels, maxDuration: '1h',
+          approval: { slackChannel: APPROVAL_CHANNEL, approvers: [{ email: PEOPLE.bob.email }, { slackUsergroup: 'S0DBAS' }] } },
         { name: 'orders-maria', description: 'Orders on MariaDB', engine: 'mysql', host: MARIA.host, port: MARIA.port, database: DEMO_DB,
           admin: { user: ADMIN, password: '${DEMO_MARIA_ADMIN_PASSWORD}' }, levels, maxDuration: '1h', brokerSchema: 'db_access_demo_broker' },
       ],
@@ -221,26 +197,32 @@ export async function runDemo(): Promise<void> {
     DATABASE_URL: `sqlite:${join(dir, 'state.sqlite')}`,
     QUEUE_PREFIX: `db-access-demo-${process.pid}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    PORT: '0',
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_SIGNING_SECRET: DEMO_SECRET,
+    SLACK_API_URL: slack.url,
+    SWEEP_INTERVAL: '1s',
+    REMIND_BEFORE: '6s',
   };
   const settings = loadSettings(env);
   const catalog = loadCatalog(catalogPath, env);
   await migrateLatest(settings.DATABASE_URL);
   const logger = createLogger(settings.LOG_LEVEL, createWriteStream(join(dir, 'db-access.log')));
-  const app = await openApp({ settings, catalog, logger, role: 'worker' });
-  const worker = createWorker(app, settings);
+  const services = await startServices({ settings, catalog, logger }, { http: true, worker: true });
+  const app = services.app;
+  const baseUrl = `http://127.0.0.1:${services.port}`;
   try {
     for (const { database, engine } of app.engines.all()) {
       const caps = await engine.initialize();
       const failed = caps.checks.filter((c) => !c.ok);
       say(dim(`check ${database}: ${caps.flavour} ${caps.serverVersion}; ${failed.length ? failed.map((f) => `${f.severity}: ${f.detail}`).join('; ') : 'all checks pass'}`));
     }
-    await worker.start();
-    await scenario(app, 'orders-pg', 'PostgreSQL');
-    await scenario(app, 'orders-maria', 'MariaDB');
+    await slackScenario(app, slack, baseUrl, 'orders-pg', '14s');
+    await cliScenario(app, 'orders-maria', 'MariaDB');
     say();
     say(bold('Done.') + ` Every password above was generated once, sent to PostgreSQL only as a SCRAM verifier, and stored nowhere.`);
   } finally {
-    await worker.stop();
-    await app.close();
+    await services.stop();
+    await slack.stop();
   }
 }
