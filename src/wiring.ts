@@ -111,5 +111,6 @@ export function createWorker(app: App, settings: Settings): GrantWorker {
     lockDurationMs: settings.WORKER_LOCK,
     sweepIntervalMs: settings.SWEEP_INTERVAL,
     revokeRetryMaxMs: settings.REVOKE_RETRY_MAX,
+    incidentPollMs: settings.INCIDENT_POLL,
   });
 }

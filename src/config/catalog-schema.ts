@@ -9,6 +9,7 @@ export const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
 export const TARGET_DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 export const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9a-fA-F:]+\]?$/;
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+export const PD_ID = /^[A-Z0-9]{2,20}$/;
 
 const duration = (what: string) =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -52,6 +53,8 @@ const levelSchema = z
     statementTimeout: duration('statement timeout').optional(),
     idleInTransactionTimeout: duration('idle-in-transaction timeout').optional(),
     connectionLimit: z.number().int().min(1).max(1000).default(10),
+    /** Approvals this level needs (overrides approval.required). */
+    required: z.number().int().min(1).max(10).optional(),
   })
   .strict()
   .refine((l) => l.roles.length + l.grants.length > 0, { message: 'a level needs "roles" or "grants"' });
@@ -63,13 +66,48 @@ const approverSchema = z.union([
   z
     .object({
       pagerduty: z
-        .object({ schedule: z.string().min(1).optional(), escalationPolicy: z.string().min(1).optional() })
+        .object({
+          schedule: z.string().regex(PD_ID, 'expected a PagerDuty id such as PABC123').optional(),
+          escalationPolicy: z.string().regex(PD_ID, 'expected a PagerDuty id such as PABC123').optional(),
+          /** Escalation-policy level (1 = first responders). */
+          level: z.number().int().min(1).max(20).optional(),
+        })
         .strict()
-        .refine((p) => p.schedule || p.escalationPolicy, { message: 'name a schedule or an escalationPolicy' }),
+        .refine((p) => (p.schedule ? 1 : 0) + (p.escalationPolicy ? 1 : 0) === 1, { message: 'name exactly one of schedule or escalationPolicy' }),
     })
     .strict(),
   z.object({ opsgenie: z.object({ schedule: z.string().min(1) }).strict() }).strict(),
 ]);
+
+/** An on-call source the requester may be on (auto-approval); `true` = any on-call source among the approvers. */
+const onCallSchema = z.union([
+  z.literal(true),
+  z.object({ pagerduty: z.object({ schedule: z.string().regex(PD_ID).optional(), escalationPolicy: z.string().regex(PD_ID).optional(), level: z.number().int().min(1).optional() }).strict() }).strict(),
+  z.object({ opsgenie: z.object({ schedule: z.string().min(1) }).strict() }).strict(),
+]);
+
+const autoApproveSchema = z
+  .object({
+    /** Levels this rule may approve (all when absent). */
+    levels: z.array(z.string().regex(LEVEL_NAME)).min(1).optional(),
+    maxDuration: duration('duration').optional(),
+    requesterOnCall: onCallSchema.optional(),
+    /** A Slack user group the requester must be in. */
+    requesterInGroup: z.string().regex(/^S[A-Z0-9]+$/, 'expected a Slack user group id such as S0DBAS').optional(),
+    /** At most this many auto-approvals per person per day under this database (default 5). */
+    budget: z.number().int().min(1).max(1000).default(5),
+  })
+  .strict();
+
+const breakGlassSchema = z
+  .object({
+    users: z.array(z.email()).min(1, 'list who may break the glass'),
+    alertChannel: z.string().regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0SECURITY').optional(),
+    maxDuration: duration('duration').default(3_600_000),
+    /** An approver must review a break-glass grant within this time; ignored reviews are escalated. */
+    reviewWithin: duration('duration').default(30 * 60_000),
+  })
+  .strict();
 
 const approvalSchema = z
   .object({
@@ -78,11 +116,18 @@ const approvalSchema = z
     approvers: z.array(approverSchema).default([]),
     required: z.number().int().min(1).max(10).default(1),
     timeout: duration('approval timeout').default(30 * 60_000),
-    // Shapes owned by the policy work (issue 4); accepted and kept so a catalog written for it loads today.
-    autoApprove: z.array(z.record(z.string(), z.unknown())).optional(),
-    breakGlass: z.record(z.string(), z.unknown()).optional(),
+    /** Later tiers: asked when nobody decided `after` the request was made; each tier adds approvers. */
+    escalation: z.array(z.object({ after: duration('duration'), approvers: z.array(approverSchema).min(1) }).strict()).default([]),
+    autoApprove: z.array(autoApproveSchema).default([]),
+    breakGlass: breakGlassSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    a.escalation.forEach((tier, i) => {
+      const prev = i === 0 ? 0 : a.escalation[i - 1]!.after;
+      if (tier.after <= prev) ctx.addIssue({ code: 'custom', path: ['escalation', i, 'after'], message: 'each tier must come later than the previous one' });
+    });
+  });
 
 export const databaseSchema = z
   .object({
@@ -101,7 +146,14 @@ export const databaseSchema = z
     maxDuration: duration('duration').default(4 * 3_600_000),
     brokerSchema: z.string().regex(SCHEMA_NAME, 'expected a lowercase schema name').default('db_access'),
     delivery: z.enum(['reveal', 'message']).default('reveal'),
-    approval: approvalSchema.default({ approvers: [], required: 1, timeout: 30 * 60_000 }),
+    approval: approvalSchema.default({ approvers: [], required: 1, timeout: 30 * 60_000, escalation: [], autoApprove: [] }),
+    limits: z
+      .object({
+        /** Live grants one person may hold on this database; a request for a level they hold extends it instead. */
+        activeGrantsPerPerson: z.number().int().min(1).max(100).default(3),
+      })
+      .strict()
+      .default({ activeGrantsPerPerson: 3 }),
   })
   .strict();
 

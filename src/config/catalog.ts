@@ -74,6 +74,7 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
         name,
         roles: l.roles,
         grants: l.grants.map((g) => g.trim().replace(/;$/, '').trim()),
+        ...(l.required !== undefined && { required: l.required }),
         guardRails: {
           connectionLimit: l.connectionLimit,
           ...(l.statementTimeout !== undefined && { statementTimeoutMs: l.statementTimeout }),
@@ -95,10 +96,27 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
       maxDuration: d.maxDuration,
       brokerSchema: d.brokerSchema,
       delivery: d.delivery,
+      limits: d.limits,
       approval: {
         required: d.approval.required,
         timeoutMs: d.approval.timeout,
         approvers: d.approval.approvers,
+        escalation: d.approval.escalation.map((t) => ({ afterMs: t.after, approvers: t.approvers })),
+        autoApprove: d.approval.autoApprove.map((r) => ({
+          budget: r.budget,
+          ...(r.levels && { levels: r.levels }),
+          ...(r.maxDuration !== undefined && { maxDurationMs: r.maxDuration }),
+          ...(r.requesterOnCall !== undefined && { requesterOnCall: r.requesterOnCall }),
+          ...(r.requesterInGroup !== undefined && { requesterInGroup: r.requesterInGroup }),
+        })),
+        ...(d.approval.breakGlass && {
+          breakGlass: {
+            users: d.approval.breakGlass.users.map((u) => u.toLowerCase()),
+            maxDurationMs: d.approval.breakGlass.maxDuration,
+            reviewWithinMs: d.approval.breakGlass.reviewWithin,
+            ...(d.approval.breakGlass.alertChannel && { alertChannel: d.approval.breakGlass.alertChannel }),
+          },
+        }),
         ...(d.approval.slackChannel !== undefined && { slackChannel: d.approval.slackChannel }),
         ...(d.approval.teamsChannel !== undefined && { teamsChannel: d.approval.teamsChannel }),
       },

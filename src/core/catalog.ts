@@ -19,6 +19,32 @@ export interface AccessLevel {
   roles: readonly string[];
   grants: readonly string[];
   guardRails: GuardRails;
+  /** Approvals this level needs; the database's approval.required when absent. */
+  required?: number;
+}
+
+/** `true`: on call in any on-call source among the database's approvers. */
+export type OnCallRef = true | { pagerduty: { schedule?: string; escalationPolicy?: string; level?: number } } | { opsgenie: { schedule: string } };
+
+export interface AutoApproveRule {
+  levels?: readonly string[];
+  maxDurationMs?: number;
+  requesterOnCall?: OnCallRef;
+  requesterInGroup?: string;
+  /** Auto-approvals per person per rolling day under this database. */
+  budget: number;
+}
+
+export interface BreakGlass {
+  users: readonly string[];
+  alertChannel?: string;
+  maxDurationMs: number;
+  reviewWithinMs: number;
+}
+
+export interface EscalationTier {
+  afterMs: number;
+  approvers: readonly ApproverSource[];
 }
 
 export interface TargetAdmin {
@@ -54,14 +80,18 @@ export interface DatabaseEntry {
     slackChannel?: string;
     teamsChannel?: string;
     approvers: readonly ApproverSource[];
+    escalation: readonly EscalationTier[];
+    autoApprove: readonly AutoApproveRule[];
+    breakGlass?: BreakGlass;
   };
+  limits: { activeGrantsPerPerson: number };
 }
 
 export type ApproverSource =
   | { email: string }
   | { slackUser: string }
   | { slackUsergroup: string }
-  | { pagerduty: { schedule?: string; escalationPolicy?: string } }
+  | { pagerduty: { schedule?: string; escalationPolicy?: string; level?: number } }
   | { opsgenie: { schedule: string } };
 
 export interface Catalog {

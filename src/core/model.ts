@@ -45,6 +45,18 @@ export interface AccessRequest {
   decideBy?: number;
   /** Set on a request to extend an existing grant instead of creating one. */
   extendsGrantId?: number;
+  /** Escalation tier reached (0 = the approvers; k = approval.escalation[k-1] has been asked too). */
+  tier: number;
+  /** When the next escalation tier is asked, if nobody decides before. */
+  nextEscalationAt?: number;
+  /** Granted at once by a break-glass user; an approver must review it by reviewBy. */
+  breakGlass: boolean;
+  reviewBy?: number;
+  reviewedAt?: number;
+  /** When the overdue review was escalated (once). */
+  reviewEscalatedAt?: number;
+  /** PagerDuty incident the access is scoped to: the grant ends when it resolves. */
+  incidentId?: string;
 }
 
 export type Decision = 'approve' | 'deny';
@@ -106,6 +118,11 @@ export type AuditType =
   | 'request.approved'
   | 'request.denied'
   | 'request.expired'
+  | 'request.auto_approved'
+  | 'request.escalated'
+  | 'request.break_glass'
+  | 'break_glass.reviewed'
+  | 'break_glass.review_escalated'
   | 'approval.recorded'
   | 'grant.admin_issued'
   | 'grant.provisioned'

@@ -2,7 +2,7 @@
  * The core's ports: one per outside system, request/response shaped. Adapters implement them; the core never
  * imports an adapter (enforced by eslint). Contracts are stated on each method and checked by test/contract.
  */
-import type { AccessLevel, DatabaseEntry, EngineName } from './catalog.js';
+import type { AccessLevel, DatabaseEntry, EngineName, OnCallRef } from './catalog.js';
 import type { Credentials } from './credentials.js';
 import type { RequestView } from './view.js';
 import type {
@@ -134,7 +134,7 @@ export interface EngineRegistry {
 // State store: the source of truth
 // ---------------------------------------------------------------------------------------------------------------
 
-export type NewRequest = Omit<AccessRequest, 'id'>;
+export type NewRequest = Omit<AccessRequest, 'id' | 'tier' | 'breakGlass'> & Partial<Pick<AccessRequest, 'tier' | 'breakGlass'>>;
 export type NewGrant = Pick<Grant, 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt' | 'expiresAt'>;
 
 /** Columns of a grant that a transition or patch may set. `null` clears an optional column. */
@@ -161,6 +161,13 @@ export interface RequestFilter {
   requesterId?: string;
   /** decideBy <= this */
   decideByOrBefore?: number;
+  /** nextEscalationAt <= this */
+  nextEscalationAtOrBefore?: number;
+  /** Break-glass requests not reviewed whose reviewBy <= this and not yet escalated. */
+  reviewOverdueAt?: number;
+  /** Only requests scoped to an incident. */
+  withIncident?: boolean;
+  createdAtOrAfter?: number;
   limit?: number;
 }
 
@@ -190,6 +197,10 @@ export interface StateStore {
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** pending → status; false when the request is no longer pending. */
   decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
+  /** A pending request at tier `fromTier` moves to `toTier` with these approvers; false when someone got there first. */
+  escalateRequest(id: number, fromTier: number, toTier: number, approvers: readonly ApproverRef[], nextEscalationAt: number | null): Promise<boolean>;
+  /** Break-glass review: sets reviewedAt (first review wins) or reviewEscalatedAt (once); false when already set. */
+  markReview(id: number, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean>;
 
   /** false when this approver has already decided this request (one row per approver). */
   recordApproval(approval: Approval): Promise<boolean>;
@@ -248,7 +259,27 @@ export interface ApproverResolution {
  * may cache for a short TTL. A failing source never throws: it is reported in `unavailable`.
  */
 export interface ApproverDirectory {
-  resolve(db: DatabaseEntry): Promise<ApproverResolution>;
+  /** The approvers, plus escalation tiers 1..`tier` when given (eligibility once a request has escalated). */
+  resolve(db: DatabaseEntry, tier?: number): Promise<ApproverResolution>;
+  /** Only escalation tier `tier` (1-based) — who to ask when it is reached. */
+  resolveTier(db: DatabaseEntry, tier: number): Promise<ApproverResolution>;
+  /** Is `actor` on call now? `true` = in any on-call source among the database's approvers. Throws when the
+   *  source cannot be asked (the caller then does not auto-approve). */
+  isOnCall(db: DatabaseEntry, actor: Actor, ref: OnCallRef): Promise<{ onCall: boolean; label: string }>;
+  /** Is `actor` in this chat user group? Throws when it cannot be told. */
+  isInGroup(actor: Actor, groupId: string): Promise<boolean>;
+}
+
+export interface IncidentInfo {
+  id: string;
+  status: 'triggered' | 'acknowledged' | 'resolved';
+  title: string;
+  url: string;
+}
+
+/** Incidents a grant may be scoped to (PagerDuty). */
+export interface IncidentDirectory {
+  incident(id: string): Promise<IncidentInfo>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -271,6 +302,12 @@ export interface Notifier {
   revocationStuck(view: RequestView, error: string): Promise<void>;
   /** The grant expires within the reminder window. */
   expiresSoon(view: RequestView): Promise<void>;
+  /** Nobody decided in time: escalation tier `tier` was reached and `asked` are now asked too. */
+  requestEscalated(view: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void>;
+  /** Access was granted by break-glass: alert the security channel; an approver must review it. */
+  breakGlassUsed(view: RequestView): Promise<void>;
+  /** A break-glass grant was not reviewed in time. */
+  reviewOverdue(view: RequestView): Promise<void>;
 }
 
 export type { Actor };

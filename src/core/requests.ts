@@ -5,7 +5,9 @@ import { BrokerError } from './errors.js';
 import { extend } from './grant-changes.js';
 import { getGrant } from './grant-access.js';
 import { generateUsername } from './identifiers.js';
-import type { AccessRequest, Actor, ApproverRef, Grant } from './model.js';
+import { decideAutomatically } from './auto-approve.js';
+import type { DatabaseEntry } from './catalog.js';
+import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type ApproverRef, type Grant } from './model.js';
 import { isRequester, matchApprover } from './policy.js';
 import type { NewGrant, NewRequest } from './ports.js';
 import { notify } from './view.js';
@@ -17,7 +19,16 @@ export interface RequestInput {
   duration: string | number;
   reason: string;
   ticket?: string;
+  /** A PagerDuty incident id: the grant also ends when the incident resolves. */
+  incident?: string;
 }
+
+export interface RequestOptions {
+  /** Immediate access for a listed break-glass user; alerted and reviewed afterwards. */
+  breakGlass?: boolean;
+}
+
+const INCIDENT_ID = /^[A-Z0-9]{5,20}$/;
 
 export interface ValidRequest {
   database: string;
@@ -86,18 +97,25 @@ async function resolveApprovers(deps: CoreDeps, database: string): Promise<{ app
   return res;
 }
 
-async function openRequest(deps: CoreDeps, row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>): Promise<AccessRequest> {
+async function openRequest(
+  deps: CoreDeps,
+  row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>,
+  policyNotes: string[] = [],
+): Promise<AccessRequest> {
   const db = databaseOf(deps.catalog, row.database);
   const { approvers, unavailable } = await resolveApprovers(deps, row.database);
   const now = deps.clock.now();
+  const firstTier = db.approval.escalation[0];
   const req = await deps.store.transaction(async (tx) => {
     const created = await tx.createRequest({
       ...row,
       status: 'pending',
-      requiredApprovals: db.approval.required,
+      requiredApprovals: db.levels.get(row.level)?.required ?? db.approval.required,
       createdAt: now,
       approvers,
       decideBy: now + db.approval.timeoutMs,
+      tier: 0,
+      ...(firstTier && { nextEscalationAt: now + firstTier.afterMs }),
       ...(unavailable.length > 0 && { unavailableSources: unavailable }),
     });
     await tx.appendAudit([
@@ -116,6 +134,8 @@ async function openRequest(deps: CoreDeps, row: Omit<NewRequest, 'approvers' | '
           extendsGrantId: created.extendsGrantId ?? null,
           approvers: approvers.map((a) => a.email ?? a.id),
           unavailable,
+          incident: created.incidentId ?? null,
+          ...(policyNotes.length > 0 && { autoApprove: policyNotes }),
         },
       },
     ]);
@@ -125,9 +145,117 @@ async function openRequest(deps: CoreDeps, row: Omit<NewRequest, 'approvers' | '
   return req;
 }
 
-export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput): Promise<AccessRequest> {
+/**
+ * A request, routed by the database's policy: the same level already held → an extension of that grant; over the
+ * per-person limit → refused; break-glass → granted at once, alerted, to be reviewed; an auto-approve rule that
+ * fits → approved at once, saying which rule; otherwise → the approvers (and later escalation tiers) decide.
+ */
+export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions = {}): Promise<AccessRequest> {
   const valid = validateRequest(deps, input);
-  return openRequest(deps, { ...valid, requester });
+  const db = databaseOf(deps.catalog, valid.database);
+  const incidentId = await checkIncident(deps, input.incident);
+  const row = { ...valid, requester, ...(incidentId && { incidentId }) };
+  if (opts.breakGlass) return breakGlass(deps, db, row);
+
+  const live = (await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name })).filter((g) => isRequester(requester, g));
+  const same = live.find((g) => g.level === valid.level && g.status === 'active');
+  if (same) return requestExtension(deps, requester, same.id, valid.durationMs, valid.reason);
+  if (live.length >= db.limits.activeGrantsPerPerson) {
+    throw new BrokerError(
+      'FORBIDDEN',
+      `you already hold ${live.length} live grant(s) on ${db.name} (the limit is ${db.limits.activeGrantsPerPerson}); end one first`,
+    );
+  }
+
+  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs);
+  if (auto.approved) {
+    return openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 });
+  }
+  return openRequest(deps, row, auto.reasons);
+}
+
+async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<string | undefined> {
+  if (!incident) return undefined;
+  const id = incident.trim().replace(/^.*\/incidents\//, '').replace(/[/?#].*$/, '');
+  if (!INCIDENT_ID.test(id)) throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id`, { field: 'incident' });
+  if (!deps.incidents) throw new BrokerError('INVALID_INPUT', 'incident-scoped access needs PagerDuty (PAGERDUTY_TOKEN)', { field: 'incident' });
+  let info;
+  try {
+    info = await deps.incidents.incident(id);
+  } catch (err) {
+    throw new BrokerError('INVALID_INPUT', `incident ${id} could not be read: ${err instanceof Error ? err.message : String(err)}`, { field: 'incident' });
+  }
+  if (info.status === 'resolved') throw new BrokerError('INVALID_INPUT', `incident ${id} is already resolved`, { field: 'incident' });
+  return id;
+}
+
+/** Break-glass: a listed user, a reason, a short cap; access now, an alert, and a review that is chased if ignored. */
+async function breakGlass(deps: CoreDeps, db: DatabaseEntry, row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>): Promise<AccessRequest> {
+  const bg = db.approval.breakGlass;
+  if (!bg) throw new BrokerError('FORBIDDEN', `${db.name} has no break-glass procedure`);
+  const email = row.requester.email?.toLowerCase();
+  if (!email || !bg.users.includes(email)) throw new BrokerError('FORBIDDEN', `you are not on ${db.name}'s break-glass list`);
+  if (row.durationMs > bg.maxDurationMs) {
+    throw new BrokerError('DURATION_TOO_LONG', `break-glass access is capped at ${formatDuration(bg.maxDurationMs)} on ${db.name}`, { field: 'duration' });
+  }
+  const now = deps.clock.now();
+  const req = await openApproved(
+    deps,
+    { ...row, tier: 0, breakGlass: true, reviewBy: now + bg.reviewWithinMs },
+    `break-glass by ${row.requester.name ?? email}: review due by ${new Date(now + bg.reviewWithinMs).toISOString()}`,
+    'request.break_glass',
+    { reviewBy: now + bg.reviewWithinMs },
+  );
+  await notify(deps, req.id, (v) => deps.notifier.breakGlassUsed(v));
+  return req;
+}
+
+/** A request approved by policy (auto-approval, break-glass): request, grant row and audit in one transaction. */
+async function openApproved(
+  deps: CoreDeps,
+  row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>,
+  note: string,
+  auditType: 'request.auto_approved' | 'request.break_glass',
+  detail: Record<string, unknown>,
+): Promise<AccessRequest> {
+  const now = deps.clock.now();
+  const db = databaseOf(deps.catalog, row.database);
+  const { req, grant } = await deps.store.transaction(async (tx) => {
+    const created = await tx.createRequest({ ...row, status: 'approved', requiredApprovals: 0, createdAt: now, decidedAt: now, decisionNote: note, approvers: [] });
+    const g = await tx.createGrant(grantRowFor(created, now));
+    await tx.appendAudit([
+      {
+        at: now,
+        type: auditType,
+        actor: row.requester,
+        requestId: created.id,
+        grantId: g.id,
+        database: db.name,
+        level: created.level,
+        detail: { ...detail, note, requester: row.requester, durationMs: created.durationMs, reason: created.reason, username: g.username, expiresAt: g.expiresAt, incident: created.incidentId ?? null },
+      },
+    ]);
+    return { req: created, grant: g };
+  });
+  await enqueueProvision(deps, grant.id);
+  await notify(deps, req.id, (v) => deps.notifier.requestOpened(v));
+  return req;
+}
+
+/** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
+export async function reviewBreakGlass(deps: CoreDeps, requestId: number, reviewer: Actor): Promise<AccessRequest> {
+  const req = await deps.store.getRequest(requestId);
+  if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
+  if (isRequester(reviewer, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot review your own break-glass access');
+  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), deps.catalog.databases.get(req.database)?.approval.escalation.length ?? 0);
+  if (!matchApprover(reviewer, approvers)) throw new BrokerError('FORBIDDEN', `you can't review this: you are not an approver for ${req.database}`);
+  const now = deps.clock.now();
+  if (!(await deps.store.markReview(requestId, 'reviewedAt', now))) throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was already reviewed`);
+  await deps.store.appendAudit([
+    { at: now, type: 'break_glass.reviewed', actor: reviewer, requestId, database: req.database, level: req.level, detail: { reviewBy: req.reviewBy ?? null, late: req.reviewBy !== undefined && now > req.reviewBy } },
+  ]);
+  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+  return (await deps.store.getRequest(requestId))!;
 }
 
 /** Asks to extend one's own active grant; approved like a request, then applied with `extend`. */
@@ -184,7 +312,7 @@ export type ApproveResult =
 /** The clicker must be an eligible approver now (re-resolved, not trusted from the button) and not the requester. */
 async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor): Promise<void> {
   if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
-  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database));
+  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), req.tier);
   if (!matchApprover(actor, approvers)) {
     throw new BrokerError('FORBIDDEN', `you can't approve this: you are not an approver for ${req.database}`);
   }

@@ -8,6 +8,7 @@ import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { revoke } from './revocation.js';
 import { expireUndecided } from './requests.js';
+import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR } from './model.js';
 
@@ -18,10 +19,15 @@ export interface SweepOptions {
   staleProvisioningMs: number;
   /** A failing revocation is retried by the sweeper at most this often. */
   retryEveryMs: number;
+  /** How often incident-scoped grants ask PagerDuty whether their incident resolved. */
+  incidentPollMs: number;
 }
 
 export interface SweepReport {
   requestsExpired: number;
+  escalated: number;
+  reviewsChased: number;
+  incidentsEnded: number;
   reminded: number;
   revoked: number;
   failed: number;
@@ -32,14 +38,21 @@ export interface SweepReport {
 
 export class Sweeper {
   private readonly lastTry = new Map<number, number>();
+  private lastIncidentCheck = 0;
   constructor(
     private readonly deps: CoreDeps,
     private readonly opts: SweepOptions,
   ) {}
 
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { requestsExpired: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    const report: SweepReport = { requestsExpired: 0, escalated: 0, reviewsChased: 0, incidentsEnded: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
     report.requestsExpired = await expireUndecided(this.deps);
+    report.escalated = await escalateDue(this.deps);
+    report.reviewsChased = await chaseOverdueReviews(this.deps);
+    if (this.deps.clock.now() - this.lastIncidentCheck >= this.opts.incidentPollMs) {
+      this.lastIncidentCheck = this.deps.clock.now();
+      report.incidentsEnded = await endResolvedIncidents(this.deps);
+    }
     await this.remind(report);
     await this.revokeOverdue(report);
     await this.requeueStaleProvisioning(report);

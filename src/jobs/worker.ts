@@ -18,6 +18,7 @@ export interface WorkerOptions {
   lockDurationMs: number;
   sweepIntervalMs: number;
   revokeRetryMaxMs: number;
+  incidentPollMs: number;
 }
 
 /** 1 s, 2 s, 4 s … capped: revocation never gives up, and never hammers a target that is down. */
@@ -47,6 +48,7 @@ export class GrantWorker {
       graceMs: 1_000,
       staleProvisioningMs: 30_000,
       retryEveryMs: opts.revokeRetryMaxMs,
+      incidentPollMs: opts.incidentPollMs,
     });
   }
 
@@ -129,7 +131,9 @@ export class GrantWorker {
     try {
       this.lastSweep = await this.sweeper.sweep();
       const r = this.lastSweep;
-      if (r.revoked || r.failed || r.requeued || r.orphansDropped) this.deps.logger.info({ ...r }, 'sweep');
+      if (r.revoked || r.failed || r.requeued || r.orphansDropped || r.escalated || r.reviewsChased || r.incidentsEnded || r.requestsExpired) {
+        this.deps.logger.info({ ...r }, 'sweep');
+      }
       return r;
     } catch (err) {
       this.deps.logger.error({ err: String(err) }, 'sweep failed (state DB unreachable?)');

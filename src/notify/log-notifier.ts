@@ -1,4 +1,5 @@
 /** A Notifier that only logs: the default until a chat adapter is configured, and the audit of what chat said. */
+import type { ApproverRef } from '../core/model.js';
 import type { Logger, Notifier } from '../core/ports.js';
 import type { RequestView } from '../core/view.js';
 
@@ -43,6 +44,18 @@ export class LogNotifier implements Notifier {
   async expiresSoon(v: RequestView): Promise<void> {
     this.logger.info({ ...summary(v), expiresAt: v.grant?.expiresAt }, 'access expires soon');
   }
+
+  async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {
+    this.logger.info({ ...summary(v), tier, asked: asked.map((a) => a.email ?? a.id) }, 'request escalated');
+  }
+
+  async breakGlassUsed(v: RequestView): Promise<void> {
+    this.logger.warn({ ...summary(v), reviewBy: v.request.reviewBy }, 'BREAK-GLASS access granted; review required');
+  }
+
+  async reviewOverdue(v: RequestView): Promise<void> {
+    this.logger.error({ ...summary(v) }, 'ALERT: break-glass review overdue');
+  }
 }
 
 /** Fans one event out to several notifiers (Slack, Teams, log); one failing does not stop the others. */
@@ -71,5 +84,14 @@ export class FanOutNotifier implements Notifier {
   }
   expiresSoon(v: RequestView) {
     return this.all((n) => n.expiresSoon(v));
+  }
+  requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]) {
+    return this.all((n) => n.requestEscalated(v, tier, asked));
+  }
+  breakGlassUsed(v: RequestView) {
+    return this.all((n) => n.breakGlassUsed(v));
+  }
+  reviewOverdue(v: RequestView) {
+    return this.all((n) => n.reviewOverdue(v));
   }
 }

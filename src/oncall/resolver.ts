@@ -1,11 +1,13 @@
 /**
- * The ApproverDirectory: turns a database's approver sources into people, caching each database's answer for a
- * short TTL (resolution happens at request time and again on every click). A failing source is reported as
- * unavailable and the others still apply.
+ * The ApproverDirectory: turns a database's approver sources (emails, Slack users and user groups, PagerDuty
+ * schedules and escalation-policy levels, Opsgenie schedules) into people, caching each answer for a short TTL
+ * (resolution happens at request time and again on every click). A failing source is reported as unavailable
+ * and the others still apply. On-call people are known by email; the chat platform maps them to users.
  */
-import type { DatabaseEntry } from '../core/catalog.js';
-import type { ApproverRef } from '../core/model.js';
+import type { ApproverSource, DatabaseEntry, OnCallRef } from '../core/catalog.js';
+import type { Actor, ApproverRef } from '../core/model.js';
 import type { ApproverDirectory, ApproverResolution, Clock } from '../core/ports.js';
+import type { OnCallPerson, OpsgenieDirectory, PagerDutyDirectory } from './sources.js';
 import { dedupeApprovers, staticApprovers } from './static.js';
 
 /** What the chat platform can tell us about people (Slack: users.lookupByEmail, usergroups.users.list, users.info). */
@@ -17,36 +19,98 @@ export interface PeopleDirectory {
   groupMembers?(groupId: string): Promise<string[]>;
 }
 
+export interface OnCallDirectories {
+  pagerduty?: PagerDutyDirectory;
+  opsgenie?: OpsgenieDirectory;
+}
+
+export function describeSource(source: ApproverSource): string {
+  if ('email' in source) return `email ${source.email}`;
+  if ('slackUser' in source) return `Slack user ${source.slackUser}`;
+  if ('slackUsergroup' in source) return `Slack user group ${source.slackUsergroup}`;
+  if ('pagerduty' in source) {
+    const p = source.pagerduty;
+    return p.schedule ? `PagerDuty schedule ${p.schedule}` : `PagerDuty escalation policy ${p.escalationPolicy} level ${p.level ?? 1}`;
+  }
+  return `Opsgenie schedule ${source.opsgenie.schedule}`;
+}
+
 export class ApproverResolver implements ApproverDirectory {
   private readonly cache = new Map<string, { at: number; value: ApproverResolution }>();
 
   constructor(
     private readonly people: PeopleDirectory | undefined,
     private readonly clock: Clock,
+    private readonly onCall: OnCallDirectories = {},
     private readonly ttlMs = 30_000,
   ) {}
 
-  async resolve(db: DatabaseEntry): Promise<ApproverResolution> {
-    const hit = this.cache.get(db.name);
+  async resolve(db: DatabaseEntry, tier = 0): Promise<ApproverResolution> {
+    const parts = [await this.cached(`${db.name}#0`, () => this.resolveSources(db.approval.approvers))];
+    for (let t = 1; t <= Math.min(tier, db.approval.escalation.length); t++) parts.push(await this.resolveTier(db, t));
+    return { approvers: dedupeApprovers(parts.flatMap((p) => p.approvers)), unavailable: parts.flatMap((p) => p.unavailable) };
+  }
+
+  resolveTier(db: DatabaseEntry, tier: number): Promise<ApproverResolution> {
+    const sources = db.approval.escalation[tier - 1]?.approvers ?? [];
+    return this.cached(`${db.name}#${tier}`, () => this.resolveSources(sources, `tier ${tier}`));
+  }
+
+  async isOnCall(db: DatabaseEntry, actor: Actor, ref: OnCallRef): Promise<{ onCall: boolean; label: string }> {
+    const sources: ApproverSource[] =
+      ref === true
+        ? [db.approval.approvers, ...db.approval.escalation.map((t) => t.approvers)].flat().filter((s) => 'pagerduty' in s || 'opsgenie' in s)
+        : [ref];
+    if (sources.length === 0) return { onCall: false, label: 'no on-call source is configured' };
+    const email = actor.email?.toLowerCase() ?? (await this.people?.userInfo(actor.id).catch(() => undefined))?.email?.toLowerCase();
+    for (const source of sources) {
+      const people = await this.onCallPeople(source);
+      if (email && people.some((p) => p.email.toLowerCase() === email)) return { onCall: true, label: describeSource(source) };
+    }
+    return { onCall: false, label: sources.map(describeSource).join(' or ') };
+  }
+
+  async isInGroup(actor: Actor, groupId: string): Promise<boolean> {
+    if (!this.people?.groupMembers || actor.platform !== this.people.platform) return false;
+    return (await this.people.groupMembers(groupId)).includes(actor.id);
+  }
+
+  private async cached(key: string, fn: () => Promise<ApproverResolution>): Promise<ApproverResolution> {
+    const hit = this.cache.get(key);
     if (hit && this.clock.now() - hit.at < this.ttlMs) return hit.value;
-    const value = await this.resolveFresh(db);
-    this.cache.set(db.name, { at: this.clock.now(), value });
+    const value = await fn();
+    this.cache.set(key, { at: this.clock.now(), value });
     return value;
   }
 
-  private async resolveFresh(db: DatabaseEntry): Promise<ApproverResolution> {
+  private async onCallPeople(source: ApproverSource): Promise<OnCallPerson[]> {
+    if ('pagerduty' in source) {
+      if (!this.onCall.pagerduty) throw new Error('PagerDuty is not configured (PAGERDUTY_TOKEN)');
+      const p = source.pagerduty;
+      return p.schedule
+        ? this.onCall.pagerduty.scheduleOnCall(p.schedule)
+        : this.onCall.pagerduty.escalationPolicyOnCall(p.escalationPolicy!, p.level ?? 1);
+    }
+    if ('opsgenie' in source) {
+      if (!this.onCall.opsgenie) throw new Error('Opsgenie is not configured (OPSGENIE_API_KEY)');
+      return this.onCall.opsgenie.scheduleOnCall(source.opsgenie.schedule);
+    }
+    return [];
+  }
+
+  private async resolveSources(sources: readonly ApproverSource[], tierLabel?: string): Promise<ApproverResolution> {
     const found: ApproverRef[] = [];
     const unavailable: string[] = [];
     const people = this.people;
+    const suffix = tierLabel ? ` (${tierLabel})` : '';
     await Promise.all(
-      db.approval.approvers.map(async (source) => {
+      sources.map(async (source) => {
+        const label = describeSource(source) + suffix;
         try {
           if ('email' in source || 'slackUser' in source) {
             const [ref] = staticApprovers([source]);
-            if (!ref) return;
-            found.push(people ? await this.enrich(people, ref) : ref);
+            if (ref) found.push(people ? await this.enrich(people, ref) : ref);
           } else if ('slackUsergroup' in source) {
-            const label = `Slack user group ${source.slackUsergroup}`;
             if (!people?.groupMembers) {
               unavailable.push(`${label}: Slack is not configured`);
               return;
@@ -54,13 +118,14 @@ export class ApproverResolver implements ApproverDirectory {
             const ids = await people.groupMembers(source.slackUsergroup);
             const members = await Promise.all(ids.map((id) => people.userInfo(id).catch(() => undefined).then((u) => u ?? { id })));
             for (const m of members) found.push({ platform: 'slack', id: m.id, via: label, ...(m.email && { email: m.email.toLowerCase() }), ...(m.name && { name: m.name }) });
-          } else if ('pagerduty' in source) {
-            unavailable.push(`PagerDuty ${source.pagerduty.schedule ?? source.pagerduty.escalationPolicy}: on-call sources are not wired in yet`);
           } else {
-            unavailable.push(`Opsgenie ${source.opsgenie.schedule}: on-call sources are not wired in yet`);
+            for (const p of await this.onCallPeople(source)) {
+              const ref: ApproverRef = { platform: 'email', id: p.email.toLowerCase(), email: p.email.toLowerCase(), via: `on call: ${label}`, ...(p.name && { name: p.name }) };
+              found.push(people ? await this.enrich(people, ref) : ref);
+            }
           }
         } catch (err) {
-          unavailable.push(`${describeSource(source)}: ${err instanceof Error ? err.message : String(err)}`);
+          unavailable.push(`${label}: ${err instanceof Error ? err.message : String(err)}`);
         }
       }),
     );
@@ -70,19 +135,13 @@ export class ApproverResolver implements ApproverDirectory {
   /** An email becomes a chat user when the platform knows it (so they can be mentioned and matched by id). */
   private async enrich(people: PeopleDirectory, ref: ApproverRef): Promise<ApproverRef> {
     if (ref.platform === 'email' && ref.email) {
-      const u = await people.lookupByEmail(ref.email);
-      return u ? { platform: people.platform, id: u.id, email: ref.email, via: ref.via, ...(u.name && { name: u.name }) } : ref;
+      const u = await people.lookupByEmail(ref.email).catch(() => undefined);
+      return u ? { platform: people.platform, id: u.id, email: ref.email, via: ref.via, ...((u.name ?? ref.name) && { name: u.name ?? ref.name }) } : ref;
     }
     if (ref.platform === people.platform) {
-      const u = await people.userInfo(ref.id);
+      const u = await people.userInfo(ref.id).catch(() => undefined);
       return u ? { ...ref, ...(u.email && { email: u.email.toLowerCase() }), ...(u.name && { name: u.name }) } : ref;
     }
     return ref;
   }
-}
-
-function describeSource(source: DatabaseEntry['approval']['approvers'][number]): string {
-  return Object.entries(source)
-    .map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
 }

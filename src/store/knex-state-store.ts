@@ -5,6 +5,7 @@
  * `UPDATE … WHERE id = ? AND status IN (…)` whose affected-row count is the answer (mysql2 reports matched rows,
  * CLIENT_FOUND_ROWS, like pg and SQLite), and uniqueness is enforced by unique indexes.
  */
+import type { ApproverRef } from '../core/model.js';
 import type { Knex } from 'knex';
 import { BrokerError } from '../core/errors.js';
 import type { AccessRequest, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
@@ -95,6 +96,12 @@ export class KnexStateStore implements StateStore {
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);
     if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
     if (filter.decideByOrBefore !== undefined) q.where('decide_by', '<=', filter.decideByOrBefore);
+    if (filter.nextEscalationAtOrBefore !== undefined) q.where('next_escalation_at', '<=', filter.nextEscalationAtOrBefore);
+    if (filter.reviewOverdueAt !== undefined) {
+      q.where('break_glass', true).whereNull('reviewed_at').whereNull('review_escalated_at').where('review_by', '<=', filter.reviewOverdueAt);
+    }
+    if (filter.withIncident) q.whereNotNull('incident_id');
+    if (filter.createdAtOrAfter !== undefined) q.where('created_at', '>=', filter.createdAtOrAfter);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(requestFromRow);
   }
@@ -200,6 +207,25 @@ export class KnexStateStore implements StateStore {
       .where({ id })
       .whereIn('status', [...from])
       .update(values);
+    return changed === 1;
+  }
+
+  async escalateRequest(
+    id: number,
+    fromTier: number,
+    toTier: number,
+    approvers: readonly ApproverRef[],
+    nextEscalationAt: number | null,
+  ): Promise<boolean> {
+    const changed = await this.knex(TABLES.requests)
+      .where({ id, status: 'pending' satisfies RequestStatus, tier: fromTier })
+      .update({ tier: toTier, approvers: JSON.stringify(approvers), next_escalation_at: nextEscalationAt });
+    return changed === 1;
+  }
+
+  async markReview(id: number, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean> {
+    const column = field === 'reviewedAt' ? 'reviewed_at' : 'review_escalated_at';
+    const changed = await this.knex(TABLES.requests).where({ id, break_glass: true }).whereNull(column).update({ [column]: at });
     return changed === 1;
   }
 

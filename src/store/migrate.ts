@@ -10,6 +10,7 @@
 import type { Knex } from 'knex';
 import * as m0001 from '../../migrations/0001_init.js';
 import * as m0002 from '../../migrations/0002_chat.js';
+import * as m0003 from '../../migrations/0003_policy.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -25,6 +26,7 @@ type Spec = readonly [name: string, module: MigrationModule];
 const MIGRATIONS: readonly Spec[] = [
   ['0001_init', m0001],
   ['0002_chat', m0002],
+  ['0003_policy', m0003],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

@@ -98,6 +98,13 @@ export function requestToRow(req: NewRequest): Row {
     unavailable_sources: req.unavailableSources?.length ? JSON.stringify(req.unavailableSources) : null,
     decide_by: req.decideBy ?? null,
     extends_grant_id: req.extendsGrantId ?? null,
+    tier: req.tier ?? 0,
+    next_escalation_at: req.nextEscalationAt ?? null,
+    break_glass: req.breakGlass ?? false,
+    review_by: req.reviewBy ?? null,
+    reviewed_at: req.reviewedAt ?? null,
+    review_escalated_at: req.reviewEscalatedAt ?? null,
+    incident_id: req.incidentId ?? null,
   };
 }
 
@@ -119,7 +126,14 @@ export function requestFromRow(r: Row): AccessRequest {
     requiredApprovals: num(r.required_approvals, 'requests.required_approvals'),
     createdAt: num(r.created_at, 'requests.created_at'),
     approvers: jsonArray<ApproverRef>(r.approvers),
+    tier: num(r.tier ?? 0, 'requests.tier'),
+    breakGlass: r.break_glass === true || r.break_glass === 1 || r.break_glass === '1',
   };
+  put(req, 'nextEscalationAt', optNum(r.next_escalation_at, 'requests.next_escalation_at'));
+  put(req, 'reviewBy', optNum(r.review_by, 'requests.review_by'));
+  put(req, 'reviewedAt', optNum(r.reviewed_at, 'requests.reviewed_at'));
+  put(req, 'reviewEscalatedAt', optNum(r.review_escalated_at, 'requests.review_escalated_at'));
+  put(req, 'incidentId', optStr(r.incident_id));
   const unavailable = jsonArray<string>(r.unavailable_sources);
   if (unavailable.length) req.unavailableSources = unavailable;
   put(req, 'decideBy', optNum(r.decide_by, 'requests.decide_by'));

@@ -46,6 +46,8 @@ function newRequest(over: Partial<NewRequest> = {}): NewRequest {
     requiredApprovals: 1,
     createdAt: T0,
     approvers: [],
+    tier: 0,
+    breakGlass: false,
     ...over,
   } as NewRequest;
 }

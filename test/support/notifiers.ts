@@ -6,7 +6,7 @@ export type NotifierEvent = { event: keyof Notifier; view: RequestView; extra?: 
 
 export function recordingNotifier(): Notifier & { events: NotifierEvent[] } {
   const events: NotifierEvent[] = [];
-  const rec = (event: keyof Notifier) => async (view: RequestView, extra?: unknown) => void events.push({ event, view, extra });
+  const rec = (event: keyof Notifier) => async (view: RequestView, ...extra: unknown[]) => void events.push({ event, view, extra });
   return {
     events,
     requestOpened: rec('requestOpened'),
@@ -16,5 +16,8 @@ export function recordingNotifier(): Notifier & { events: NotifierEvent[] } {
     provisionFailed: rec('provisionFailed'),
     revocationStuck: rec('revocationStuck'),
     expiresSoon: rec('expiresSoon'),
+    requestEscalated: rec('requestEscalated'),
+    breakGlassUsed: rec('breakGlassUsed'),
+    reviewOverdue: rec('reviewOverdue'),
   };
 }

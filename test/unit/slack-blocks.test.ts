@@ -38,7 +38,7 @@ function entry(name: string, over: Partial<DatabaseEntry> = {}): DatabaseEntry {
   return {
     name, engine: 'postgres', host: 'db.internal', port: 5432, database: 'orders', admin: { user: 'admin', password: 'ADMINPW' },
     levels: new Map([['read', level('read')], ['write', level('write')]]), maxDuration: 4 * 3_600_000, brokerSchema: 'db_access',
-    delivery: 'reveal', approval: { required: 1, timeoutMs: 3_600_000, approvers: [] }, ...over,
+    delivery: 'reveal', approval: { required: 1, timeoutMs: 3_600_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3 }, ...over,
   };
 }
 const CATALOG: Catalog = {
@@ -55,7 +55,7 @@ function makeView(phase: Phase, opts: { worst?: boolean; approvers?: number; ext
   const approvers: ApproverRef[] = Array.from({ length: opts.approvers ?? 2 }, (_, i) => ({ platform: 'slack', id: `U0APP${i}`, via: 'email' }));
   const id = opts.id ?? 42;
   const request: AccessRequest = {
-    id, requester: w ? { ...ALICE, name: EVIL } : ALICE, database: 'orders-prod', level: 'read', durationMs: 3_600_000,
+    id, requester: w ? { ...ALICE, name: EVIL } : ALICE, database: 'orders-prod', level: 'read', durationMs: 3_600_000, tier: 0, breakGlass: false,
     reason: w ? (EVIL + ' ').repeat(20).slice(0, 500) : 'checking stuck orders', ...(w && { ticket: (EVIL + '`').repeat(5).slice(0, 200) }),
     status: phase === 'pending' ? 'pending' : ['denied', 'expired', 'cancelled'].includes(phase) ? (phase as 'denied') : 'approved',
     requiredApprovals: 2, createdAt: NOW - 60_000, decidedAt: NOW, approvers, decideBy: NOW + 3_600_000,

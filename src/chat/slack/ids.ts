@@ -14,6 +14,9 @@ export const DENY = 'deny';
 /** value = grant id. Carries a confirm dialog. */
 export const REVOKE = 'revoke';
 
+/** value = request id. An approver confirms they reviewed a break-glass grant. */
+export const BREAK_GLASS_REVIEWED = 'break_glass_reviewed';
+
 // Buttons in the requester's DMs.
 /** value = grant id. Rotates the password and opens CREDENTIALS_MODAL. */
 export const REVEAL = 'reveal_credentials';

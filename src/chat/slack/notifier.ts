@@ -13,6 +13,8 @@ import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
 import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from './blocks/dm.js';
 import { revocationReceipt } from './blocks/receipt.js';
 import { revocationStuckAlert } from './blocks/alerts.js';
+import { breakGlassAlert, escalationReply, reviewOverdueAlert } from './blocks/policy.js';
+import type { ApproverRef } from '../../core/model.js';
 
 type Message = { text: string; blocks: unknown[] };
 
@@ -152,5 +154,36 @@ export class SlackNotifier implements Notifier {
     const channel = open.channel?.id ?? user;
     const res = await this.client.chat.postMessage({ channel, ...(expiresSoonDm(v, this.opts.remindBeforeMs) as Message) } as never);
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? channel, messageId: String(res.ts) });
+  }
+
+  async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {
+    const ref = await this.ref(v, 'approval');
+    if (!ref) return;
+    await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...(escalationReply(v, tier, asked) as Message) } as never);
+    // The main message now names the wider set of approvers.
+    const msg = approvalMessage(v) as Message;
+    await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...msg } as never);
+  }
+
+  async breakGlassUsed(v: RequestView): Promise<void> {
+    const db = this.catalog.databases.get(v.request.database);
+    const channel = db?.approval.breakGlass?.alertChannel ?? db?.approval.slackChannel;
+    if (!channel) return;
+    const res = await this.client.chat.postMessage({ channel, ...(breakGlassAlert(v) as Message) } as never);
+    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'break-glass', channel: res.channel ?? channel, messageId: String(res.ts) });
+  }
+
+  async reviewOverdue(v: RequestView): Promise<void> {
+    const ref = await this.ref(v, 'break-glass');
+    const db = this.catalog.databases.get(v.request.database);
+    const channel = ref?.channel ?? db?.approval.breakGlass?.alertChannel ?? db?.approval.slackChannel;
+    if (!channel) return;
+    await this.client.chat.postMessage({ channel, ...(ref && { thread_ts: ref.messageId, reply_broadcast: true }), ...(reviewOverdueAlert(v) as Message) } as never);
+  }
+
+  /** After a review: the alert shows who reviewed, without the button. */
+  async breakGlassReviewed(v: RequestView): Promise<void> {
+    const ref = await this.ref(v, 'break-glass');
+    if (ref) await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...(breakGlassAlert(v) as Message) } as never);
   }
 }

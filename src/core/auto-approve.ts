@@ -1,0 +1,71 @@
+/**
+ * Auto-approval: the database's rules, tried in order; the first that fits approves, and says why ("auto-approved:
+ * read ≤ 1h, you are on call for PagerDuty schedule PABC123 (2 of 3 today)"). A rule that does not fit says
+ * why not, so a request that goes to people explains that too. An on-call source that cannot be asked means
+ * "not approved", never "approved".
+ */
+import type { AutoApproveRule, DatabaseEntry } from './catalog.js';
+import type { CoreDeps } from './deps.js';
+import { formatDuration } from './duration.js';
+import type { Actor } from './model.js';
+import { sameActor } from './policy.js';
+
+export const BUDGET_WINDOW_MS = 24 * 3_600_000;
+
+export type AutoDecision = { approved: true; rule: number; explanation: string } | { approved: false; reasons: string[] };
+
+/** Auto-approvals `actor` received on this database in the last 24 h. */
+export async function autoApprovalsUsed(deps: CoreDeps, db: DatabaseEntry, actor: Actor): Promise<number> {
+  const since = deps.clock.now() - BUDGET_WINDOW_MS;
+  const rows = await deps.store.listAudit({ type: 'request.auto_approved' });
+  return rows.filter((e) => e.database === db.name && e.at >= since && e.detail.requester !== undefined && sameActor(e.detail.requester as Actor, actor)).length;
+}
+
+async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, actor: Actor, level: string, durationMs: number): Promise<{ ok: true; why: string[] } | { ok: false; why: string }> {
+  const why: string[] = [];
+  if (rule.levels && !rule.levels.includes(level)) return { ok: false, why: `level ${level} is not one of ${rule.levels.join(', ')}` };
+  why.push(rule.levels ? rule.levels.join('/') : level);
+  if (rule.maxDurationMs !== undefined) {
+    if (durationMs > rule.maxDurationMs) return { ok: false, why: `${formatDuration(durationMs)} is longer than ${formatDuration(rule.maxDurationMs)}` };
+    why[0] += ` ≤ ${formatDuration(rule.maxDurationMs)}`;
+  }
+  if (rule.requesterOnCall !== undefined) {
+    try {
+      const res = await deps.approvers.isOnCall(db, actor, rule.requesterOnCall);
+      if (!res.onCall) return { ok: false, why: `you are not on call for ${res.label}` };
+      why.push(`you are on call for ${res.label}`);
+    } catch (err) {
+      return { ok: false, why: `on-call could not be checked (${err instanceof Error ? err.message : String(err)})` };
+    }
+  }
+  if (rule.requesterInGroup !== undefined) {
+    try {
+      if (!(await deps.approvers.isInGroup(actor, rule.requesterInGroup))) return { ok: false, why: `you are not in group ${rule.requesterInGroup}` };
+      why.push(`you are in group ${rule.requesterInGroup}`);
+    } catch (err) {
+      return { ok: false, why: `group ${rule.requesterInGroup} could not be checked (${err instanceof Error ? err.message : String(err)})` };
+    }
+  }
+  return { ok: true, why };
+}
+
+export async function decideAutomatically(deps: CoreDeps, db: DatabaseEntry, actor: Actor, level: string, durationMs: number): Promise<AutoDecision> {
+  const rules = db.approval.autoApprove;
+  if (rules.length === 0) return { approved: false, reasons: [] };
+  const reasons: string[] = [];
+  let used: number | undefined;
+  for (const [i, rule] of rules.entries()) {
+    const res = await check(deps, db, rule, actor, level, durationMs);
+    if (!res.ok) {
+      reasons.push(`rule ${i + 1}: ${res.why}`);
+      continue;
+    }
+    used ??= await autoApprovalsUsed(deps, db, actor);
+    if (used >= rule.budget) {
+      reasons.push(`rule ${i + 1}: daily auto-approval budget used (${used} of ${rule.budget} in the last 24 h)`);
+      continue;
+    }
+    return { approved: true, rule: i, explanation: `auto-approved: ${res.why.join(', ')} (${used + 1} of ${rule.budget} today)` };
+  }
+  return { approved: false, reasons };
+}
