@@ -24,7 +24,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
   const worker = roles.worker ? createWorker(app, opts.settings) : undefined;
   await worker?.start();
   const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis }) : undefined;
-  const slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people), http) : undefined;
+  const slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
   await slack?.start();
   const server: Server | undefined = http ? await listen(http, opts.settings.PORT) : undefined;
   const address = server?.address();

@@ -23,7 +23,7 @@ export const systemClock: Clock = { now: () => Date.now() };
 export interface App {
   deps: CoreDeps;
   /** Present when SLACK_BOT_TOKEN is set. */
-  slack?: { client: WebClient; people: SlackPeople; settings: SlackSettings };
+  slack?: { client: WebClient; people: SlackPeople; settings: SlackSettings; notifier: SlackNotifier };
   scheduler: BullScheduler;
   redis: Redis;
   engines: CatalogEngines;
@@ -70,11 +70,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
   const slackClient = slackSettings && createWebClient(slackSettings, logger as Logger);
   const people = slackClient && new SlackPeople(slackClient, clock);
   const log = new LogNotifier(logger as Logger);
-  const notifier =
-    opts.notifier ??
-    (slackClient
-      ? new FanOutNotifier([log, new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE })])
-      : log);
+  const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE });
+  const notifier = opts.notifier ?? (slackNotifier ? new FanOutNotifier([log, slackNotifier]) : log);
   const deps: CoreDeps = {
     catalog,
     store,
@@ -90,7 +87,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
   };
   return {
     deps,
-    ...(slackClient && people && slackSettings && { slack: { client: slackClient, people, settings: slackSettings } }),
+    ...(slackClient && people && slackSettings && slackNotifier && { slack: { client: slackClient, people, settings: slackSettings, notifier: slackNotifier } }),
     scheduler,
     redis,
     engines,

@@ -2,8 +2,10 @@
  * The inline grammar of `/db-access` (pure):
  *   (nothing)                                  → the request modal
  *   help | list | revoke <id> | extend <id> <duration> [reason…]
- *   <database> <level> <duration> [TICKET] <reason…>
- * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; everything after it is the reason.
+ *   <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>
+ *   break-glass <database> <level> <duration> <reason…>
+ * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL)
+ * scopes the access to that incident; everything after them is the reason.
  */
 import { parseDuration } from '../../core/duration.js';
 import type { RequestInput } from '../../core/requests.js';
@@ -14,9 +16,10 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'revoke'; grantId: number }
   | { kind: 'extend'; grantId: number; duration: string; reason?: string }
-  | { kind: 'request'; input: RequestInput }
+  | { kind: 'request'; input: RequestInput; breakGlass?: boolean }
   | { kind: 'invalid'; problem: string };
 
+const INCIDENT = /^(?:pd:([A-Z0-9]{5,20})|https?:\/\/[^/\s]+\.pagerduty\.com\/incidents\/([A-Z0-9]{5,20})\S*)$/;
 const TICKET = /^(?:[A-Z][A-Z0-9]{1,15}-\d{1,9}|https?:\/\/\S+)$/;
 
 function grantId(token: string | undefined): number | undefined {
@@ -47,14 +50,29 @@ export function parseCommand(text: string): Command {
       return { kind: 'extend', grantId: id, duration, ...(reason && { reason }) };
     }
   }
-  const [level, duration, ...tail] = rest;
-  if (!level || !duration) {
-    return { kind: 'invalid', problem: 'Usage: `/db-access <database> <level> <duration> [TICKET] <reason…>`' };
+  const breakGlass = first.toLowerCase() === 'break-glass';
+  const [database, level, duration, ...tail] = breakGlass ? rest : tokens;
+  if (!database || !level || !duration) {
+    return {
+      kind: 'invalid',
+      problem: breakGlass
+        ? 'Usage: `/db-access break-glass <database> <level> <duration> <reason…>`'
+        : 'Usage: `/db-access <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>`',
+    };
   }
   let ticket: string | undefined;
-  if (tail[0] && TICKET.test(tail[0])) ticket = tail.shift();
+  let incident: string | undefined;
+  for (let i = 0; i < 2 && tail[0]; i++) {
+    const m = INCIDENT.exec(tail[0]);
+    if (m && !incident) {
+      incident = m[1] ?? m[2];
+      tail.shift();
+    } else if (!ticket && TICKET.test(tail[0])) ticket = tail.shift();
+    else break;
+  }
   return {
     kind: 'request',
-    input: { database: first, level, duration, reason: tail.join(' '), ...(ticket && { ticket }) },
+    input: { database, level, duration, reason: tail.join(' '), ...(ticket && { ticket }), ...(incident && { incident }) },
+    ...(breakGlass && { breakGlass }),
   };
 }

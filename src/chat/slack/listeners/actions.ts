@@ -6,13 +6,13 @@
 import type { App, BlockButtonAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
 import { revealCredentials, revokeAsUser } from '../../../core/lifecycle.js';
-import { approve, mayDecide } from '../../../core/requests.js';
+import { approve, mayDecide, reviewBreakGlass } from '../../../core/requests.js';
 import { loadRequestView } from '../../../core/view.js';
 import { credentialsModal } from '../blocks/credentials.js';
 import { denyModal } from '../blocks/deny-modal.js';
 import { errorText } from '../blocks/ephemeral.js';
 import { extendModal } from '../blocks/extend-modal.js';
-import { APPROVE, DENY, DONE, EXTEND_OPEN, HOME_APPROVE, HOME_DENY, HOME_REQUEST, HOME_REVEAL, HOME_REVOKE, REVEAL, REVOKE } from '../ids.js';
+import { BREAK_GLASS_REVIEWED, APPROVE, DENY, DONE, EXTEND_OPEN, HOME_APPROVE, HOME_DENY, HOME_REQUEST, HOME_REVEAL, HOME_REVOKE, REVEAL, REVOKE } from '../ids.js';
 import { homeView } from '../blocks/home.js';
 import { requestModal } from '../blocks/request-modal.js';
 import type { SlackContext } from './context.js';
@@ -81,6 +81,12 @@ export function registerActions(app: App, ctx: SlackContext): void {
     const grant = await ctx.core.store.getGrant(grantId);
     const view = await loadRequestView(ctx.core, grant!.requestId);
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: credentialsModal(view, credentials) });
+  });
+
+  on([BREAK_GLASS_REVIEWED], async (args, requestId) => {
+    await reviewBreakGlass(ctx.core, requestId, await ctx.people.actor(args.body.user.id, args.body.user.name));
+    const view = await loadRequestView(ctx.core, requestId);
+    await ctx.notifier?.breakGlassReviewed(view);
   });
 
   on([EXTEND_OPEN], async (args, grantId) => {

@@ -46,7 +46,7 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
           return;
         }
         case 'request': {
-          const req = await requestAccess(ctx.core, actor, parsed.input);
+          const req = await requestAccess(ctx.core, actor, parsed.input, { breakGlass: parsed.breakGlass ?? false });
           await reply(requestSentText(await loadRequestView(ctx.core, req.id)));
           return;
         }

@@ -5,10 +5,13 @@ import { isRequester, matchApprover } from '../../../core/policy.js';
 import type { Logger } from '../../../core/ports.js';
 import { loadRequestView, type RequestView } from '../../../core/view.js';
 import type { SlackPeople } from '../people.js';
+import type { SlackNotifier } from '../notifier.js';
 
 export interface SlackContext {
   core: CoreDeps;
   people: SlackPeople;
+  /** For updates only the Slack side knows about (the break-glass alert after a review). */
+  notifier?: SlackNotifier;
   logger: Logger;
   /** My pending requests and live grants, newest first. */
   viewsOf(actor: Actor): Promise<RequestView[]>;
@@ -18,10 +21,11 @@ export interface SlackContext {
 
 const LIVE_PHASES = new Set(['pending', 'provisioning', 'active', 'revoking']);
 
-export function makeSlackContext(core: CoreDeps, people: SlackPeople): SlackContext {
+export function makeSlackContext(core: CoreDeps, people: SlackPeople, notifier?: SlackNotifier): SlackContext {
   return {
     core,
     people,
+    ...(notifier && { notifier }),
     logger: core.logger,
     async viewsOf(actor) {
       const requests = await core.store.listRequests({ requesterId: actor.id, statuses: ['pending', 'approved'] });
