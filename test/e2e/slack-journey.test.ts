@@ -86,6 +86,7 @@ describe('Slack journey', () => {
     slack.addUsergroup('S0DBAS', [CAROL, DAVE, ERIN]);
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, CAROL, DAVE, ERIN, MALLORY] });
     slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB, CAROL, DAVE, ERIN, MALLORY] });
+    slack.addChannel('C0SECURITY', { name: 'security', members: [BOB, CAROL] });
     const approval = { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }, { slackUsergroup: 'S0DBAS' }], required: 1, timeout: '30m' };
     const catalog = writeCatalog(
       [
@@ -93,6 +94,7 @@ describe('Slack journey', () => {
         { ...target.entry, name: 'appdb-broken', levels: new Map([['read', { ...target.levels.read, roles: ['no_such_role'] }]]) },
         { ...target.entry, name: 'appdb-quick' },
         { ...target.entry, name: 'appdb-msg' },
+        { ...target.entry, name: 'appdb-policy' },
       ],
       {
         perEntry: (d) =>
@@ -100,7 +102,16 @@ describe('Slack journey', () => {
             ? { approval: { ...approval, timeout: '2s' } }
             : d.name === 'appdb-msg'
               ? { approval, delivery: 'message' }
-              : { approval },
+              : d.name === 'appdb-policy'
+                ? {
+                    approval: {
+                      slackChannel: CHANNEL,
+                      approvers: [{ email: 'bob@example.com' }],
+                      escalation: [{ after: '2s', approvers: [{ email: 'carol@example.com' }] }],
+                      breakGlass: { users: ['alice@example.com'], alertChannel: 'C0SECURITY', maxDuration: '30m', reviewWithin: '1h' },
+                    },
+                  }
+                : { approval },
       },
     );
     env = {
@@ -378,6 +389,32 @@ describe('Slack journey', () => {
     await waitFor('the grant to end', async () => (await store().getGrant(grant.id))!.status === 'revoked');
     await slack.waitUntil(() => /ended early by alice/i.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });
     expect(await target.userExists(grant.username)).toBe(false);
+  });
+
+  it('nobody decides: the next tier is asked in the thread and may then approve', async () => {
+    const { msg, requestId } = await requestAs(ERIN, 'appdb-policy read 10m INC-30 escalate me');
+    expect(text(msg)).toContain('@bob');
+    expect(text(msg)).not.toContain('@carol');
+    const reply = await slack.waitUntil(() => slack.messageAt(CHANNEL, msg.ts)!.replies.find((r) => /tier 1/.test(text(r))), { timeoutMs: 15_000 });
+    expect(text(reply)).toContain('@carol');
+    await click(CAROL, APPROVE, String(requestId), slack.messageAt(CHANNEL, msg.ts)!);
+    await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 15_000 });
+  });
+
+  it('break-glass from Slack: access at once, an alert in the security channel, and a review button for approvers', async () => {
+    const { res } = await command(ALICE, 'break-glass appdb-policy read 10m primary is down');
+    expect(res.status).toBe(200);
+    const alert = await slack.waitUntil(() => slack.messagesIn('C0SECURITY').at(-1), { timeoutMs: 15_000 });
+    expect(text(alert)).toMatch(/Break-glass/);
+    expect(text(alert)).toContain('primary is down');
+    const reviewed = buttonsIn(alert).find((b) => b.actionId === 'break_glass_reviewed')!;
+    const requestId = Number(reviewed.value);
+    await waitFor('the break-glass grant to be active', async () => (await store().getGrantByRequest(requestId))?.status === 'active');
+    await click(MALLORY, 'break_glass_reviewed', reviewed.value!, alert, 'C0SECURITY');
+    await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === MALLORY && /can't review/i.test(String(c.args.text)), { timeoutMs: 5_000 });
+    await click(BOB, 'break_glass_reviewed', reviewed.value!, alert, 'C0SECURITY');
+    await slack.waitUntil(() => /Reviewed/.test(text(slack.messageAt('C0SECURITY', alert.ts)!)) && buttonsIn(slack.messageAt('C0SECURITY', alert.ts)!).length === 0, { timeoutMs: 10_000 });
+    expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
   });
 
   it('no password appears in the broker logs', () => {
