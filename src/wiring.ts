@@ -6,6 +6,8 @@ import type { CoreDeps } from './core/deps.js';
 import { makeFailpoint } from './core/failpoints.js';
 import type { ApproverDirectory, Clock, Logger, Notifier } from './core/ports.js';
 import { ApproverResolver } from './oncall/resolver.js';
+import { OpsgenieClient } from './oncall/opsgenie.js';
+import { PagerDutyClient } from './oncall/pagerduty.js';
 import type { Settings } from './config/settings.js';
 import { connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
@@ -72,6 +74,12 @@ export async function openApp(opts: AppOptions): Promise<App> {
   const log = new LogNotifier(logger as Logger);
   const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE });
   const notifier = opts.notifier ?? (slackNotifier ? new FanOutNotifier([log, slackNotifier]) : log);
+  const pagerduty = settings.PAGERDUTY_TOKEN
+    ? new PagerDutyClient({ token: settings.PAGERDUTY_TOKEN, clock, ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }) })
+    : undefined;
+  const opsgenie = settings.OPSGENIE_API_KEY
+    ? new OpsgenieClient({ apiKey: settings.OPSGENIE_API_KEY, clock, ...(settings.OPSGENIE_API_URL && { apiUrl: settings.OPSGENIE_API_URL }) })
+    : undefined;
   const deps: CoreDeps = {
     catalog,
     store,
@@ -80,7 +88,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
     clock,
     logger: logger as Logger,
     notifier,
-    approvers: opts.approvers ?? new ApproverResolver(people, clock),
+    approvers: opts.approvers ?? new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
+    ...(pagerduty && { incidents: pagerduty }),
     remindBeforeMs: settings.REMIND_BEFORE,
     revokeAlertAfterMs: settings.REVOKE_ALERT_AFTER,
     failpoint: makeFailpoint(settings.DB_ACCESS_FAILPOINT, () => process.kill(process.pid, 'SIGKILL')),

@@ -7,7 +7,7 @@
 import type { ApproverSource, DatabaseEntry, OnCallRef } from '../core/catalog.js';
 import type { Actor, ApproverRef } from '../core/model.js';
 import type { ApproverDirectory, ApproverResolution, Clock } from '../core/ports.js';
-import type { OnCallPerson, OpsgenieDirectory, PagerDutyDirectory } from './sources.js';
+import { OnCallError, type OnCallPerson, type OpsgenieDirectory, type PagerDutyDirectory } from './sources.js';
 import { dedupeApprovers, staticApprovers } from './static.js';
 
 /** What the chat platform can tell us about people (Slack: users.lookupByEmail, usergroups.users.list, users.info). */
@@ -125,7 +125,9 @@ export class ApproverResolver implements ApproverDirectory {
             }
           }
         } catch (err) {
-          unavailable.push(`${label}: ${err instanceof Error ? err.message : String(err)}`);
+          // An OnCallError already names its source; say it once.
+          const msg = err instanceof OnCallError ? err.message.slice(err.source.length + 2) : err instanceof Error ? err.message : String(err);
+          unavailable.push(`${label}: ${msg}`);
         }
       }),
     );

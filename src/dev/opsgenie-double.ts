@@ -1,0 +1,290 @@
+/**
+ * A local double of Opsgenie's Who-is-on-call API for tests and the demo. Dependency-free (node:http); listens on
+ * 127.0.0.1, ephemeral port by default.
+ *
+ * ```ts
+ * const og = await startOpsgenieDouble();
+ * const { id } = og.setOnCall('DB Primary', ['alice@example.com', { email: 'bob@example.com' }]);
+ * const client = new OpsgenieClient({ apiKey: og.apiKey, apiUrl: og.url });
+ * await client.scheduleOnCall('DB Primary');   // by name
+ * await client.scheduleOnCall(id);             // by id (a UUID)
+ * await og.stop();
+ * ```
+ *
+ * ## Endpoint (docs.opsgenie.com "Who is On Call API"; [U] = not verified against the live API)
+ * `GET /v2/schedules/{identifier}/on-calls?scheduleIdentifierType=id|name&flat=true|false&date=…`. The identifier is
+ * read as an id unless `scheduleIdentifierType=name` (Opsgenie's default is `id`). `date` is accepted and ignored.
+ * - flat=true: `{ data: { _parent: { id, name, enabled }, onCallRecipients: ["alice@example.com", …] }, took, requestId }`
+ * - flat=false: `{ data: { _parent, onCallParticipants: [{ id, name, type: 'user' }, …] }, took, requestId }`
+ * Every answer carries `X-Request-ID`, `X-Response-Time` and `X-RateLimit-State: OK` (documented response headers).
+ * Errors are `{ message, took, requestId }`: missing/wrong `Authorization: GenieKey <key>` → 401 "Could not
+ * authenticate" [U: wording]; unknown schedule → 404 [U: wording]; unknown route → 404.
+ *
+ * ## Faults and recording
+ * `failNext([pathPattern,] fault, { times })` (no pattern = any path): 429 answers `X-RateLimit-State: THROTTLED`, `X-RateLimit-Reason`,
+ * `X-RateLimit-Period-In-Sec` (names as in Opsgenie's SDKs) and `Retry-After` (not documented by Opsgenie [U]);
+ * other statuses answer `{ message }` (or `fault.body`). Patterns: exact path, a prefix ending in `*`, or `*`.
+ * `setLatency(pattern, ms)` delays answers. `requests` records each request with `at` and `respondedAt`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const OG_DEFAULT_API_KEY = 'og-double-key';
+
+export interface OgPersonInput {
+  email: string;
+  name?: string;
+}
+
+export interface OgSchedule {
+  id: string;
+  name: string;
+  enabled: boolean;
+  /** Usernames (emails) on call now. */
+  onCall: string[];
+}
+
+export interface OgFault {
+  status: number;
+  /** 429 only: `Retry-After` and `X-RateLimit-Period-In-Sec` (default 1). */
+  retryAfterSeconds?: number;
+  body?: string;
+}
+
+export interface OgRequest {
+  method: string;
+  /** Decoded path, without the query string. */
+  path: string;
+  query: Record<string, string[]>;
+  authorization?: string;
+  at: number;
+  respondedAt: number;
+  status: number;
+  injected: boolean;
+}
+
+export interface OpsgenieDoubleOptions {
+  port?: number;
+  /** The accepted API key (default {@link OG_DEFAULT_API_KEY}). */
+  apiKey?: string;
+}
+
+export interface OpsgenieDouble {
+  /** Base URL, e.g. http://127.0.0.1:41235 (give it to the client as `apiUrl`). */
+  readonly url: string;
+  readonly apiKey: string;
+  readonly requests: OgRequest[];
+  /** Seed a schedule (id defaults to a random UUID). */
+  addSchedule(schedule: { name: string; id?: string; enabled?: boolean }): OgSchedule;
+  /** Who is on call now; the schedule is found by id or name, or created with that name. */
+  setOnCall(scheduleIdOrName: string, people: (string | OgPersonInput)[]): OgSchedule;
+  /** Answer the next request(s) to any path with `fault`. */
+  failNext(fault: OgFault, opts?: { times?: number }): void;
+  /** Answer the next request(s) whose path matches `pathPattern` (exact, `prefix*`, or `*`) with `fault`. */
+  failNext(pathPattern: string, fault: OgFault, opts?: { times?: number }): void;
+  /** Drop every pending fault. */
+  clearFaults(): void;
+  setLatency(pathPattern: string, ms: number): void;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+class OpsgenieDoubleImpl implements OpsgenieDouble {
+  url = '';
+  readonly apiKey: string;
+  readonly requests: OgRequest[] = [];
+  private readonly server: Server;
+  private readonly schedules = new Map<string, OgSchedule>();
+  private readonly faults = new Map<string, OgFault[]>();
+  private readonly latency = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(opts: OpsgenieDoubleOptions) {
+    this.apiKey = opts.apiKey ?? OG_DEFAULT_API_KEY;
+    this.server = createServer((req, res) => {
+      void this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) this.send(res, 500, { message: `double: ${String(err)}` }, {});
+      });
+    });
+  }
+
+  async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  addSchedule(schedule: { name: string; id?: string; enabled?: boolean }): OgSchedule {
+    const s: OgSchedule = { id: schedule.id ?? randomUUID(), name: schedule.name, enabled: schedule.enabled ?? true, onCall: [] };
+    this.schedules.set(s.id, s);
+    return s;
+  }
+
+  setOnCall(scheduleIdOrName: string, people: (string | OgPersonInput)[]): OgSchedule {
+    const s = this.schedules.get(scheduleIdOrName) ?? this.byName(scheduleIdOrName) ?? this.addSchedule({ name: scheduleIdOrName });
+    s.onCall = people.map((p) => (typeof p === 'string' ? p : p.email));
+    return s;
+  }
+
+  failNext(fault: OgFault, opts?: { times?: number }): void;
+  failNext(pathPattern: string, fault: OgFault, opts?: { times?: number }): void;
+  failNext(a: string | OgFault, b?: OgFault | { times?: number }, c?: { times?: number }): void {
+    const [pathPattern, fault, opts] = typeof a === 'string' ? [a, b as OgFault, c ?? {}] : ['*', a, (b as { times?: number } | undefined) ?? {}];
+    const queue = this.faults.get(pathPattern) ?? [];
+    for (let i = 0; i < (opts.times ?? 1); i++) queue.push(fault);
+    this.faults.set(pathPattern, queue);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  setLatency(pathPattern: string, ms: number): void {
+    if (ms > 0) this.latency.set(pathPattern, ms);
+    else this.latency.delete(pathPattern);
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.faults.clear();
+    this.latency.clear();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private byName(name: string): OgSchedule | undefined {
+    for (const s of this.schedules.values()) if (s.name === name) return s;
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const parsed = new URL(req.url ?? '/', 'http://double');
+    const path = decodeURIComponent(parsed.pathname);
+    const query: Record<string, string[]> = {};
+    for (const [k, v] of parsed.searchParams) (query[k] ??= []).push(v);
+    const record: OgRequest = {
+      method: req.method ?? 'GET',
+      path,
+      query,
+      ...(req.headers.authorization !== undefined && { authorization: req.headers.authorization }),
+      at: started,
+      respondedAt: 0,
+      status: 0,
+      injected: false,
+    };
+    this.requests.push(record);
+    req.resume();
+
+    await this.delay(path);
+    const requestId = randomUUID();
+    const answer = (status: number, body: Json | string, headers: Record<string, string> = {}, injected = false): void => {
+      record.status = status;
+      record.injected = injected;
+      record.respondedAt = Date.now();
+      const took = (record.respondedAt - started) / 1000;
+      const payload = typeof body === 'string' ? body : { ...body, took, requestId };
+      this.send(res, status, payload, { 'x-request-id': requestId, 'x-response-time': String(took), 'x-ratelimit-state': 'OK', ...headers });
+    };
+
+    const fault = this.takeFault(path);
+    if (fault) {
+      const headers: Record<string, string> = {};
+      if (fault.status === 429) {
+        const s = String(fault.retryAfterSeconds ?? 1);
+        Object.assign(headers, { 'retry-after': s, 'x-ratelimit-state': 'THROTTLED', 'x-ratelimit-reason': 'ScheduleOnCalls', 'x-ratelimit-period-in-sec': s });
+      }
+      answer(fault.status, fault.body ?? { message: STATUS_CODES[fault.status] ?? 'Error' }, headers, true);
+      return;
+    }
+
+    if (req.headers.authorization !== `GenieKey ${this.apiKey}`) {
+      answer(401, { message: 'Could not authenticate' });
+      return;
+    }
+    // Matched on the raw path so an encoded "/" inside a schedule name stays part of the identifier.
+    const m = record.method === 'GET' ? /^\/v2\/schedules\/([^/]+)\/on-calls$/.exec(parsed.pathname) : null;
+    if (!m) {
+      answer(404, { message: 'Resource or handler not found' });
+      return;
+    }
+    const identifier = decodeURIComponent(m[1]!);
+    const type = query.scheduleIdentifierType?.[0] ?? 'id';
+    if (type !== 'id' && type !== 'name') {
+      answer(422, { message: `scheduleIdentifierType must be one of [id, name]` });
+      return;
+    }
+    const schedule = type === 'name' ? this.byName(identifier) : this.schedules.get(identifier);
+    if (!schedule) {
+      answer(404, { message: `Schedule with ${type} [${identifier}] does not exist` });
+      return;
+    }
+    const parent = { id: schedule.id, name: schedule.name, enabled: schedule.enabled };
+    const flat = query.flat?.[0] === 'true';
+    answer(200, {
+      data: flat
+        ? { _parent: parent, onCallRecipients: [...schedule.onCall] }
+        : { _parent: parent, onCallParticipants: schedule.onCall.map((name) => ({ id: participantId(name), name, type: 'user' })) },
+    });
+  }
+
+  private takeFault(path: string): OgFault | undefined {
+    for (const [pattern, queue] of this.faults) {
+      if (queue.length > 0 && matches(pattern, path)) return queue.shift();
+    }
+    return undefined;
+  }
+
+  private async delay(path: string): Promise<void> {
+    let ms = 0;
+    for (const [pattern, v] of this.latency) if (matches(pattern, path)) ms = Math.max(ms, v);
+    if (ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  private send(res: ServerResponse, status: number, body: Json | string, headers: Record<string, string>): void {
+    if (res.destroyed) return;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
+    res.end(text);
+  }
+}
+
+function matches(pattern: string, path: string): boolean {
+  return pattern === '*' || pattern === path || (pattern.endsWith('*') && path.startsWith(pattern.slice(0, -1)));
+}
+
+/** A stable UUID-shaped participant id for a username. */
+function participantId(name: string): string {
+  let h = 0;
+  for (const ch of name) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  const hex = h.toString(16).padStart(8, '0');
+  return `${hex}-0000-4000-8000-${hex}0000`;
+}
+
+/** Start an Opsgenie Who-is-on-call API double on 127.0.0.1 (ephemeral port by default). Call `stop()` when done. */
+export async function startOpsgenieDouble(opts: OpsgenieDoubleOptions = {}): Promise<OpsgenieDouble> {
+  const double = new OpsgenieDoubleImpl(opts);
+  await double.listen(opts.port ?? 0);
+  return double;
+}

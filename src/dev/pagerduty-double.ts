@@ -1,0 +1,457 @@
+/**
+ * A local double of the PagerDuty REST API v2 — the endpoints the on-call directory reads — for tests and the demo.
+ * Dependency-free (node:http); listens on 127.0.0.1, ephemeral port by default.
+ *
+ * ```ts
+ * const pd = await startPagerDutyDouble({ pageSize: 2 });
+ * pd.setOnCall('PSCHED1', [{ email: 'alice@example.com', name: 'Alice' }], { escalationPolicyIds: ['PEP1', 'PEP2'] });
+ * pd.setEscalationLevel('PEP1', 2, [{ email: 'bob@example.com', name: 'Bob' }]);
+ * pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag' });
+ * const client = new PagerDutyClient({ token: pd.token, apiUrl: pd.url });
+ * pd.failNext('/oncalls', { status: 429, retryAfterSeconds: 1 });
+ * await client.scheduleOnCall('PSCHED1');
+ * pd.setIncident('Q1ABC', { status: 'resolved' });           // e.g. mid-grant
+ * await pd.stop();
+ * ```
+ *
+ * ## Endpoints (shapes from PagerDuty's API reference; [U] = not verified against the live API)
+ * - `GET /oncalls` — filters `schedule_ids[]`, `escalation_policy_ids[]`, `user_ids[]` (ANDed across kinds);
+ *   `earliest=true` keeps one entry per (escalation policy, level, user); `include[]=users` embeds full users
+ *   (`{ id, type: 'user', name, email, summary, … }`), otherwise `user` is a `user_reference` without email.
+ *   Classic pagination: `limit` (default 25, capped at the double's `pageSize`, itself ≤ 100) and `offset`; answers
+ *   `{ oncalls, limit, offset, more, total }` with `total` null unless `total=true`. Entries carry `schedule`
+ *   (null for a user targeted directly by the policy), `escalation_policy`, `escalation_level`, `start`, `end`
+ *   (null/null for permanent on-calls). `since`/`until`/`time_zone` are accepted and ignored: everything seeded is
+ *   "on call now".
+ * - `GET /users/{id}` → `{ user }`; `GET /incidents/{id}` → `{ incident: { id, type, incident_number, title, status,
+ *   html_url, … } }`.
+ * - Errors: `{ error: { message, code, errors? } }`. Auth: `Authorization: Token token=<token>`, else 401
+ *   (code 2006 [U]); unknown resource 404 (code 2100 [U]); bad `limit`/`offset` 400 (code 2001).
+ *
+ * ## Faults and recording
+ * `failNext([pathPattern,] fault, { times })` answers the next matching requests (no pattern = any path) with the
+ * fault instead: 429 sends `Retry-After` plus `ratelimit-limit`/`ratelimit-remaining`/`ratelimit-reset` (the headers
+ * PagerDuty documents); any other status sends `{ error }` (or `fault.body`). A pattern is an exact path (`/oncalls`), a prefix ending in
+ * `*` (`/users/*`) or `*`. `setLatency(pattern, ms)` delays answers. `requests` records every request in arrival
+ * order with `at` (arrival) and `respondedAt` (Date.now() just before the answer is written), so tests can measure
+ * the client's waits without sleeping themselves.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** PagerDuty's default and maximum `limit`. */
+export const PD_DEFAULT_LIMIT = 25;
+export const PD_MAX_LIMIT = 100;
+export const PD_DEFAULT_TOKEN = 'pd-double-token';
+
+export type PdIncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
+
+export interface PdPersonInput {
+  /** User id; derived from the email when omitted (stable: `P` + 6 hex chars). */
+  id?: string;
+  email: string;
+  name?: string;
+}
+
+export interface PdUser {
+  id: string;
+  email: string;
+  name: string;
+}
+
+export interface PdIncident {
+  id: string;
+  number: number;
+  status: PdIncidentStatus;
+  title: string;
+  htmlUrl: string;
+}
+
+export interface PdFault {
+  status: number;
+  /** 429 only: `Retry-After` and `ratelimit-reset` (default 1). */
+  retryAfterSeconds?: number;
+  /** Raw body instead of the default `{ error }` JSON. */
+  body?: string;
+}
+
+export interface PdRequest {
+  method: string;
+  /** Decoded path, without the query string. */
+  path: string;
+  /** Every query parameter, repeated ones in order (`schedule_ids[]` → ['P1', 'P2']). */
+  query: Record<string, string[]>;
+  authorization?: string;
+  accept?: string;
+  /** Date.now() on arrival. */
+  at: number;
+  /** Date.now() just before the answer was written (0 while pending). */
+  respondedAt: number;
+  status: number;
+  /** True when the answer came from `failNext`. */
+  injected: boolean;
+}
+
+export interface PagerDutyDoubleOptions {
+  port?: number;
+  /** The accepted API token (default {@link PD_DEFAULT_TOKEN}). */
+  token?: string;
+  /** Largest page served (1–100, default 100); `limit` above it is lowered, as PagerDuty does at 100. */
+  pageSize?: number;
+  /** When false, `include[]=users` is ignored and users come as references without email (default true). */
+  expandIncludes?: boolean;
+}
+
+export interface PagerDutyDouble {
+  /** Base URL, e.g. http://127.0.0.1:41234 (give it to the client as `apiUrl`). */
+  readonly url: string;
+  readonly token: string;
+  /** Live array; cleared in place by `reset()`. */
+  readonly requests: PdRequest[];
+  /** Seed or update a user (by id, or by the id derived from the email). */
+  addUser(person: PdPersonInput): PdUser;
+  /**
+   * Who is on call now for a schedule (replaces what was seeded for it). Each person gets one entry per escalation
+   * policy in `escalationPolicyIds` (default [`PEP${scheduleId}`]) at `level` (default 1).
+   */
+  setOnCall(scheduleId: string, people: PdPersonInput[], opts?: { escalationPolicyIds?: string[]; level?: number }): void;
+  /** Who is on call now at one level of a policy (replaces that level); entries carry `scheduleId` when given, else none. */
+  setEscalationLevel(policyId: string, level: number, people: PdPersonInput[], opts?: { scheduleId?: string }): void;
+  setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident;
+  /** Answer the next request(s) to any path with `fault`. */
+  failNext(fault: PdFault, opts?: { times?: number }): void;
+  /** Answer the next request(s) whose path matches `pathPattern` (exact, `prefix*`, or `*`) with `fault`. */
+  failNext(pathPattern: string, fault: PdFault, opts?: { times?: number }): void;
+  /** Drop every pending fault. */
+  clearFaults(): void;
+  setLatency(pathPattern: string, ms: number): void;
+  setPageSize(size: number): void;
+  /** Forget requests, faults and latency; keep seeded data. */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+interface Entry {
+  userId: string;
+  scheduleId: string | null;
+  policyId: string;
+  level: number;
+}
+
+type Json = Record<string, unknown>;
+
+class PagerDutyDoubleImpl implements PagerDutyDouble {
+  url = '';
+  readonly token: string;
+  readonly requests: PdRequest[] = [];
+  private readonly server: Server;
+  private readonly users = new Map<string, PdUser>();
+  private readonly incidents = new Map<string, PdIncident>();
+  private entries: Entry[] = [];
+  private readonly faults = new Map<string, PdFault[]>();
+  private readonly latency = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private pageSize: number;
+  private readonly expandIncludes: boolean;
+  private incidentNumber = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(opts: PagerDutyDoubleOptions) {
+    this.token = opts.token ?? PD_DEFAULT_TOKEN;
+    this.pageSize = clampPageSize(opts.pageSize ?? PD_MAX_LIMIT);
+    this.expandIncludes = opts.expandIncludes ?? true;
+    this.server = createServer((req, res) => {
+      void this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) this.send(res, 500, { error: { message: `double: ${String(err)}`, code: 0 } }, {});
+      });
+    });
+  }
+
+  async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  addUser(person: PdPersonInput): PdUser {
+    const id = person.id ?? userIdFor(person.email);
+    const user: PdUser = { id, email: person.email, name: person.name ?? this.users.get(id)?.name ?? person.email.split('@')[0]! };
+    this.users.set(id, user);
+    return user;
+  }
+
+  setOnCall(scheduleId: string, people: PdPersonInput[], opts: { escalationPolicyIds?: string[]; level?: number } = {}): void {
+    const policies = opts.escalationPolicyIds ?? [`PEP${scheduleId}`];
+    const level = opts.level ?? 1;
+    this.entries = this.entries.filter((e) => e.scheduleId !== scheduleId);
+    for (const policyId of policies) {
+      for (const p of people) this.entries.push({ userId: this.addUser(p).id, scheduleId, policyId, level });
+    }
+  }
+
+  setEscalationLevel(policyId: string, level: number, people: PdPersonInput[], opts: { scheduleId?: string } = {}): void {
+    this.entries = this.entries.filter((e) => !(e.policyId === policyId && e.level === level));
+    for (const p of people) this.entries.push({ userId: this.addUser(p).id, scheduleId: opts.scheduleId ?? null, policyId, level });
+  }
+
+  setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident {
+    const prev = this.incidents.get(id);
+    const next: PdIncident = {
+      id,
+      number: prev?.number ?? ++this.incidentNumber,
+      status: incident.status,
+      title: incident.title ?? prev?.title ?? `Incident ${id}`,
+      htmlUrl: incident.htmlUrl ?? prev?.htmlUrl ?? `https://example.pagerduty.com/incidents/${id}`,
+    };
+    this.incidents.set(id, next);
+    return next;
+  }
+
+  failNext(fault: PdFault, opts?: { times?: number }): void;
+  failNext(pathPattern: string, fault: PdFault, opts?: { times?: number }): void;
+  failNext(a: string | PdFault, b?: PdFault | { times?: number }, c?: { times?: number }): void {
+    const [pathPattern, fault, opts] = typeof a === 'string' ? [a, b as PdFault, c ?? {}] : ['*', a, (b as { times?: number } | undefined) ?? {}];
+    const queue = this.faults.get(pathPattern) ?? [];
+    for (let i = 0; i < (opts.times ?? 1); i++) queue.push(fault);
+    this.faults.set(pathPattern, queue);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  setLatency(pathPattern: string, ms: number): void {
+    if (ms > 0) this.latency.set(pathPattern, ms);
+    else this.latency.delete(pathPattern);
+  }
+
+  setPageSize(size: number): void {
+    this.pageSize = clampPageSize(size);
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.faults.clear();
+    this.latency.clear();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = new URL(req.url ?? '/', 'http://double');
+    const path = decodeURIComponent(parsed.pathname);
+    const query: Record<string, string[]> = {};
+    for (const [k, v] of parsed.searchParams) (query[k] ??= []).push(v);
+    const record: PdRequest = {
+      method: req.method ?? 'GET',
+      path,
+      query,
+      ...(req.headers.authorization !== undefined && { authorization: req.headers.authorization }),
+      ...(req.headers.accept !== undefined && { accept: req.headers.accept }),
+      at: Date.now(),
+      respondedAt: 0,
+      status: 0,
+      injected: false,
+    };
+    this.requests.push(record);
+    req.resume();
+
+    await this.delay(path);
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}, injected = false): void => {
+      record.status = status;
+      record.injected = injected;
+      record.respondedAt = Date.now();
+      this.send(res, status, body, headers);
+    };
+
+    const fault = this.takeFault(path);
+    if (fault) {
+      const headers: Record<string, string> = {};
+      if (fault.status === 429) {
+        const s = String(fault.retryAfterSeconds ?? 1);
+        Object.assign(headers, { 'retry-after': s, 'ratelimit-limit': '960', 'ratelimit-remaining': '0', 'ratelimit-reset': s });
+      }
+      const message = fault.status === 429 ? 'Rate Limit Exceeded' : (STATUS_CODES[fault.status] ?? 'Error');
+      answer(fault.status, fault.body ?? { error: { message, code: fault.status === 429 ? 2020 : fault.status } }, headers, true);
+      return;
+    }
+
+    if (req.headers.authorization !== `Token token=${this.token}`) {
+      answer(401, { error: { message: 'Authentication failed', code: 2006 } });
+      return;
+    }
+    if (record.method !== 'GET') {
+      answer(404, notFound());
+      return;
+    }
+
+    if (path === '/oncalls') {
+      this.listOnCalls(query, answer);
+      return;
+    }
+    const user = /^\/users\/([^/]+)$/.exec(path);
+    if (user) {
+      const u = this.users.get(user[1]!);
+      if (u) answer(200, { user: this.fullUser(u) });
+      else answer(404, notFound());
+      return;
+    }
+    const incident = /^\/incidents\/([^/]+)$/.exec(path);
+    if (incident) {
+      const i = this.incidents.get(incident[1]!);
+      if (i) answer(200, { incident: this.incidentJson(i) });
+      else answer(404, notFound());
+      return;
+    }
+    answer(404, notFound());
+  }
+
+  private listOnCalls(query: Record<string, string[]>, answer: (status: number, body: unknown) => void): void {
+    const limitRaw = query.limit?.[0];
+    const offsetRaw = query.offset?.[0];
+    const limit = limitRaw === undefined ? PD_DEFAULT_LIMIT : Number(limitRaw);
+    const offset = offsetRaw === undefined ? 0 : Number(offsetRaw);
+    if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) {
+      answer(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['limit must be a positive integer and offset a non-negative integer'] } });
+      return;
+    }
+    const schedules = query['schedule_ids[]'];
+    const policies = query['escalation_policy_ids[]'];
+    const users = query['user_ids[]'];
+    let list = this.entries.filter(
+      (e) =>
+        (!schedules || (e.scheduleId !== null && schedules.includes(e.scheduleId))) &&
+        (!policies || policies.includes(e.policyId)) &&
+        (!users || users.includes(e.userId)),
+    );
+    if (query.earliest?.[0] === 'true') {
+      const seen = new Set<string>();
+      list = list.filter((e) => {
+        const key = `${e.policyId}|${e.level}|${e.userId}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    }
+    const effective = Math.min(limit, this.pageSize);
+    const expand = this.expandIncludes && (query['include[]'] ?? []).includes('users');
+    const page = list.slice(offset, offset + effective).map((e) => this.onCallJson(e, expand));
+    answer(200, {
+      oncalls: page,
+      limit: effective,
+      offset,
+      more: offset + effective < list.length,
+      total: query.total?.[0] === 'true' ? list.length : null,
+    });
+  }
+
+  private onCallJson(e: Entry, expand: boolean): Json {
+    const u = this.users.get(e.userId) ?? { id: e.userId, email: '', name: e.userId };
+    const shiftStart = new Date(this.startedAt - 3_600_000).toISOString();
+    const shiftEnd = new Date(this.startedAt + 7 * 3_600_000).toISOString();
+    return {
+      escalation_policy: this.ref('escalation_policy', 'escalation_policies', e.policyId),
+      escalation_level: e.level,
+      schedule: e.scheduleId === null ? null : this.ref('schedule', 'schedules', e.scheduleId),
+      user: expand ? this.fullUser(u) : { ...this.ref('user', 'users', u.id), summary: u.name },
+      start: e.scheduleId === null ? null : shiftStart,
+      end: e.scheduleId === null ? null : shiftEnd,
+    };
+  }
+
+  private ref(type: string, collection: string, id: string): Json {
+    return { id, type: `${type}_reference`, summary: id, self: `${this.url}/${collection}/${id}`, html_url: `https://example.pagerduty.com/${collection}/${id}` };
+  }
+
+  private fullUser(u: PdUser): Json {
+    return {
+      id: u.id,
+      type: 'user',
+      summary: u.name,
+      self: `${this.url}/users/${u.id}`,
+      html_url: `https://example.pagerduty.com/users/${u.id}`,
+      name: u.name,
+      email: u.email,
+      time_zone: 'Etc/UTC',
+      role: 'user',
+    };
+  }
+
+  private incidentJson(i: PdIncident): Json {
+    return {
+      id: i.id,
+      type: 'incident',
+      summary: `[#${i.number}] ${i.title}`,
+      self: `${this.url}/incidents/${i.id}`,
+      html_url: i.htmlUrl,
+      incident_number: i.number,
+      title: i.title,
+      status: i.status,
+      urgency: 'high',
+      created_at: new Date(this.startedAt).toISOString(),
+    };
+  }
+
+  private takeFault(path: string): PdFault | undefined {
+    for (const [pattern, queue] of this.faults) {
+      if (queue.length > 0 && matches(pattern, path)) return queue.shift();
+    }
+    return undefined;
+  }
+
+  private async delay(path: string): Promise<void> {
+    let ms = 0;
+    for (const [pattern, v] of this.latency) if (matches(pattern, path)) ms = Math.max(ms, v);
+    if (ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
+    if (res.destroyed) return;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
+    res.end(text);
+  }
+}
+
+function matches(pattern: string, path: string): boolean {
+  return pattern === '*' || pattern === path || (pattern.endsWith('*') && path.startsWith(pattern.slice(0, -1)));
+}
+
+function notFound(): Json {
+  return { error: { message: 'Not Found', code: 2100 } };
+}
+
+function clampPageSize(n: number): number {
+  return Math.min(Math.max(1, Math.floor(n)), PD_MAX_LIMIT);
+}
+
+/** A stable PagerDuty-looking user id for an email. */
+export function userIdFor(email: string): string {
+  return `P${createHash('sha1').update(email.toLowerCase()).digest('hex').slice(0, 6).toUpperCase()}`;
+}
+
+/** Start a PagerDuty REST API double on 127.0.0.1 (ephemeral port by default). Call `stop()` when done. */
+export async function startPagerDutyDouble(opts: PagerDutyDoubleOptions = {}): Promise<PagerDutyDouble> {
+  const double = new PagerDutyDoubleImpl(opts);
+  await double.listen(opts.port ?? 0);
+  return double;
+}

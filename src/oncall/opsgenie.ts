@@ -1,0 +1,229 @@
+/**
+ * Opsgenie's Who-is-on-call API as an OpsgenieDirectory (see ./sources.ts for the contract).
+ *
+ * - `GET /v2/schedules/{identifier}/on-calls?scheduleIdentifierType=name|id&flat=true`. A UUID-looking identifier is
+ *   sent as `id`, anything else as `name` (Opsgenie's own default is `id`; ours is `name`, which is what people write
+ *   in a catalog). Flat answer: `{ data: { _parent, onCallRecipients: ["user@example.com", …] }, took, requestId }`;
+ *   Opsgenie usernames are email addresses. A non-flat answer's `onCallParticipants[].name` of type `user` is read
+ *   too, in case a proxy or an older API drops `flat`. Recipients that are not email addresses are skipped.
+ * - Auth `Authorization: GenieKey <key>`. EU accounts use https://api.eu.opsgenie.com (OPSGENIE_API_URL).
+ * - 429: waits `Retry-After` (or `X-RateLimit-Period-In-Sec`) and retries; a wait longer than `maxWaitMs` fails the
+ *   call at once. 5xx, timeouts and network errors: exponential backoff. At most `maxRetries` retries; other 4xx fail
+ *   at once. Answers are cached per schedule for `ttlMs`; concurrent identical queries share one request.
+ * - Failures throw OnCallError('Opsgenie schedule db-primary', 'GET /v2/schedules/db-primary/on-calls: HTTP 401 …').
+ *   The key never appears in a message.
+ */
+import { OnCallError, type OnCallPerson, type OpsgenieDirectory } from './sources.js';
+
+export const OPSGENIE_API_URL = 'https://api.opsgenie.com';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+export interface OpsgenieClientOptions {
+  /** API key (an API integration's key, or one from API Key Management with read access). */
+  apiKey: string;
+  /** Default https://api.opsgenie.com (EU: https://api.eu.opsgenie.com). */
+  apiUrl?: string;
+  /** Clock for the cache TTL; waits between retries always use real time. */
+  clock?: { now(): number };
+  /** How long an answer is reused. Default 30 s. */
+  ttlMs?: number;
+  /** Retries after the first attempt (429, 5xx, timeouts, network errors). Default 3. */
+  maxRetries?: number;
+  /** Longest single wait: a longer Retry-After fails the call; backoff is capped to it. Default 10 s. */
+  maxWaitMs?: number;
+  /** First backoff after a 5xx/timeout/network error, doubled each retry. Default 250 ms. */
+  backoffMs?: number;
+  /** Per-request timeout. Default 10 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+interface OgParticipant {
+  name?: string;
+  type?: string;
+  onCallParticipants?: OgParticipant[];
+}
+
+interface OgOnCallsAnswer {
+  data?: { onCallRecipients?: unknown; onCallParticipants?: OgParticipant[] };
+}
+
+class RequestFailure extends Error {}
+
+/** Whether Opsgenie should read `identifier` as a schedule id (a UUID) rather than a name. */
+export function opsgenieIdentifierType(identifier: string): 'id' | 'name' {
+  return UUID.test(identifier) ? 'id' : 'name';
+}
+
+export class OpsgenieClient implements OpsgenieDirectory {
+  private readonly apiKey: string;
+  private readonly apiUrl: string;
+  private readonly clock: { now(): number };
+  private readonly ttlMs: number;
+  private readonly maxRetries: number;
+  private readonly maxWaitMs: number;
+  private readonly backoffMs: number;
+  private readonly timeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly cache = new Map<string, { at: number; value: OnCallPerson[] }>();
+  private readonly inflight = new Map<string, Promise<OnCallPerson[]>>();
+
+  constructor(opts: OpsgenieClientOptions) {
+    if (!opts.apiKey) throw new Error('OpsgenieClient: an apiKey is required');
+    this.apiKey = opts.apiKey;
+    this.apiUrl = (opts.apiUrl ?? OPSGENIE_API_URL).replace(/\/+$/, '');
+    this.clock = opts.clock ?? Date;
+    this.ttlMs = opts.ttlMs ?? 30_000;
+    this.maxRetries = Math.max(0, opts.maxRetries ?? 3);
+    this.maxWaitMs = opts.maxWaitMs ?? 10_000;
+    this.backoffMs = opts.backoffMs ?? 250;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.fetchImpl = opts.fetch ?? fetch;
+  }
+
+  async scheduleOnCall(scheduleIdOrName: string): Promise<OnCallPerson[]> {
+    const identifier = scheduleIdOrName.trim();
+    const type = opsgenieIdentifierType(identifier);
+    const key = `${type}:${identifier}`;
+    const hit = this.cache.get(key);
+    if (hit && this.clock.now() - hit.at < this.ttlMs) return hit.value;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.load(identifier, type)
+      .then((people) => {
+        this.cache.set(key, { at: this.clock.now(), value: people });
+        return people;
+      })
+      .catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        throw new OnCallError(`Opsgenie schedule ${identifier}`, message.split(this.apiKey).join('[redacted]'), { cause: err });
+      })
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async load(identifier: string, type: 'id' | 'name'): Promise<OnCallPerson[]> {
+    const path = `/v2/schedules/${encodeURIComponent(identifier)}/on-calls`;
+    const body = await this.get<OgOnCallsAnswer>(path, { scheduleIdentifierType: type, flat: 'true' });
+    if (!body.data || typeof body.data !== 'object') throw new RequestFailure(`GET ${path}: the answer has no "data"`);
+    const names: string[] = [];
+    if (Array.isArray(body.data.onCallRecipients)) {
+      for (const r of body.data.onCallRecipients) if (typeof r === 'string') names.push(r);
+    } else if (Array.isArray(body.data.onCallParticipants)) {
+      collectUsers(body.data.onCallParticipants, names);
+    } else {
+      throw new RequestFailure(`GET ${path}: the answer has neither "onCallRecipients" nor "onCallParticipants"`);
+    }
+    const byEmail = new Map<string, OnCallPerson>();
+    for (const raw of names) {
+      const email = raw.trim();
+      if (EMAIL.test(email) && !byEmail.has(email.toLowerCase())) byEmail.set(email.toLowerCase(), { email });
+    }
+    return [...byEmail.values()];
+  }
+
+  /** GET with retries on 429/5xx/timeouts/network errors; throws RequestFailure. */
+  private async get<T>(path: string, query: Record<string, string>): Promise<T> {
+    const url = `${this.apiUrl}${path}?${new URLSearchParams(query).toString()}`;
+    const what = `GET ${path}`;
+    for (let attempt = 0; ; attempt++) {
+      const attempts = `${attempt + 1} attempt${attempt === 0 ? '' : 's'}`;
+      let res: Response;
+      try {
+        res = await this.fetchImpl(url, {
+          headers: { Authorization: `GenieKey ${this.apiKey}`, Accept: 'application/json' },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        const why = describeFetchError(err, this.timeoutMs);
+        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${why} (gave up after ${attempts})`);
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      if (res.ok) {
+        const text = await res.text();
+        try {
+          return JSON.parse(text) as T;
+        } catch {
+          throw new RequestFailure(`${what}: HTTP ${res.status} with a body that is not JSON`);
+        }
+      }
+      const detail = errorDetail(await res.text().catch(() => ''));
+      const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+      if (res.status === 429) {
+        const waitMs = retryAfterMs(res.headers, ['retry-after', 'x-ratelimit-period-in-sec']);
+        if (waitMs !== undefined && waitMs > this.maxWaitMs) {
+          throw new RequestFailure(`${what}: rate limited (${status}); Opsgenie asks to wait ${Math.ceil(waitMs / 1000)} s, longer than the ${Math.round(this.maxWaitMs / 1000)} s this client waits`);
+        }
+        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: rate limited (${status})${detail} (gave up after ${attempts})`);
+        await sleep(waitMs ?? this.backoff(attempt));
+        continue;
+      }
+      if (res.status >= 500) {
+        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${status}${detail} (gave up after ${attempts})`);
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      throw new RequestFailure(`${what}: ${status}${HINTS[res.status] ?? ''}${detail}`);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.backoffMs * 2 ** attempt, this.maxWaitMs);
+  }
+}
+
+const HINTS: Record<number, string> = {
+  401: ' (the API key was rejected or its integration is disabled: check OPSGENIE_API_KEY)',
+  403: ' (the API key may not read this schedule)',
+  404: ' (no such schedule)',
+};
+
+function collectUsers(participants: OgParticipant[], out: string[]): void {
+  for (const p of participants) {
+    if (p.type === 'user' && typeof p.name === 'string') out.push(p.name);
+    if (Array.isArray(p.onCallParticipants)) collectUsers(p.onCallParticipants, out);
+  }
+}
+
+/** `{ message, took, requestId }` → " — message (request id …)". */
+function errorDetail(body: string): string {
+  if (!body) return '';
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown; requestId?: unknown };
+    if (typeof parsed.message === 'string') {
+      const msg = parsed.message.length > 200 ? `${parsed.message.slice(0, 200)}…` : parsed.message;
+      return ` — ${msg}${typeof parsed.requestId === 'string' ? ` (request id ${parsed.requestId})` : ''}`;
+    }
+  } catch {
+    // not JSON: not worth quoting
+  }
+  return '';
+}
+
+/** Seconds (or an HTTP date) from the first header present, in ms. */
+function retryAfterMs(headers: Headers, names: string[], now = Date.now()): number | undefined {
+  for (const name of names) {
+    const raw = headers.get(name)?.trim();
+    if (!raw) continue;
+    if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw) * 1000);
+    const date = Date.parse(raw);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  return undefined;
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+  return `request failed (${cause ?? (err instanceof Error ? err.message : String(err))})`;
+}
+
+/** Waits at least `ms` of wall-clock time (timers may fire a little early; the loop makes up the difference). */
+async function sleep(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (let left = ms; left > 0; left = until - Date.now()) await new Promise<void>((resolve) => setTimeout(resolve, left));
+}

@@ -1,0 +1,345 @@
+/**
+ * PagerDuty REST API v2 as a PagerDutyDirectory (see ./sources.ts for the contract).
+ *
+ * - On call now: `GET /oncalls?schedule_ids[]=…` (or `escalation_policy_ids[]=…`) with `earliest=true`, `include[]=users`,
+ *   `time_zone=UTC`, following classic pagination (`limit`/`offset` in, `{ oncalls, limit, offset, more, total }` out)
+ *   until `more` is false. Without `since`/`until` PagerDuty answers for "now".
+ * - Emails come embedded in `oncalls[].user` thanks to `include[]=users`; a user without one is read with
+ *   `GET /users/{id}` (`{ user: { email, name } }`). People are deduplicated by email (a schedule used by several
+ *   escalation policies, or at several levels, appears once per policy/level).
+ * - An escalation-policy level is the policy's on-calls filtered on `escalation_level` (client side: one fetch per
+ *   policy serves every level).
+ * - `GET /incidents/{id}` → `{ incident: { id, status, title, html_url } }`.
+ * - Auth `Authorization: Token token=<key>`, `Accept: application/vnd.pagerduty+json;version=2`.
+ * - 429: waits `Retry-After` (or `ratelimit-reset`) seconds and retries; when the server asks for longer than
+ *   `maxWaitMs` the call fails at once instead of retrying too early. 5xx, timeouts and network errors: retried with
+ *   exponential backoff. At most `maxRetries` retries in all; other 4xx fail at once.
+ * - Answers are cached per query for `ttlMs` (by the injected clock), and concurrent identical queries share one
+ *   request. Incidents are the exception: an open incident is always read fresh (grants end when it resolves), a
+ *   resolved one is cached (PagerDuty does not reopen resolved incidents).
+ * - Failures throw OnCallError('PagerDuty schedule PABC123', 'GET /oncalls: HTTP 503 … (gave up after 4 attempts)').
+ *   The token never appears in a message.
+ */
+import { OnCallError, type OnCallPerson, type PagerDutyDirectory, type PagerDutyIncident } from './sources.js';
+
+export const PAGERDUTY_API_URL = 'https://api.pagerduty.com';
+/** PagerDuty's largest `limit` for classic pagination. */
+export const PAGERDUTY_MAX_LIMIT = 100;
+/** Give up on a listing longer than this many pages (PagerDuty's classic pagination stops at offset 10 000 anyway). */
+const MAX_PAGES = 100;
+
+export interface PagerDutyClientOptions {
+  /** REST API key (account or user token). */
+  token: string;
+  /** Default https://api.pagerduty.com (PAGERDUTY_API_URL points it elsewhere, e.g. at the local double). */
+  apiUrl?: string;
+  /** Clock for the cache TTL; waits between retries always use real time. */
+  clock?: { now(): number };
+  /** How long an answer is reused. Default 30 s. */
+  ttlMs?: number;
+  /** Retries after the first attempt (429, 5xx, timeouts, network errors). Default 3. */
+  maxRetries?: number;
+  /** Longest single wait: a longer Retry-After fails the call; backoff is capped to it. Default 10 s. */
+  maxWaitMs?: number;
+  /** First backoff after a 5xx/timeout/network error, doubled each retry. Default 250 ms. */
+  backoffMs?: number;
+  /** Per-request timeout. Default 10 s. */
+  timeoutMs?: number;
+  /** `limit` asked for per page. Default (and PagerDuty's maximum) 100. */
+  pageSize?: number;
+  fetch?: typeof fetch;
+}
+
+/** `oncalls[].user`: a user_reference, or with `include[]=users` a full user. */
+interface PdUser {
+  id: string;
+  type?: string;
+  summary?: string;
+  name?: string;
+  email?: string;
+}
+
+interface PdOnCall {
+  user?: PdUser | null;
+  escalation_level?: number;
+}
+
+interface PdOnCallsPage {
+  oncalls?: PdOnCall[];
+  limit?: number;
+  offset?: number;
+  more?: boolean;
+  total?: number | null;
+}
+
+const INCIDENT_STATUSES = new Set<PagerDutyIncident['status']>(['triggered', 'acknowledged', 'resolved']);
+
+/** A failed request, described without a source; the public methods wrap it in an OnCallError. */
+class RequestFailure extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export class PagerDutyClient implements PagerDutyDirectory {
+  private readonly token: string;
+  private readonly apiUrl: string;
+  private readonly clock: { now(): number };
+  private readonly ttlMs: number;
+  private readonly maxRetries: number;
+  private readonly maxWaitMs: number;
+  private readonly backoffMs: number;
+  private readonly timeoutMs: number;
+  private readonly pageSize: number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly cache = new Map<string, { at: number; value: unknown }>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(opts: PagerDutyClientOptions) {
+    if (!opts.token) throw new Error('PagerDutyClient: a token is required');
+    this.token = opts.token;
+    this.apiUrl = (opts.apiUrl ?? PAGERDUTY_API_URL).replace(/\/+$/, '');
+    this.clock = opts.clock ?? Date;
+    this.ttlMs = opts.ttlMs ?? 30_000;
+    this.maxRetries = Math.max(0, opts.maxRetries ?? 3);
+    this.maxWaitMs = opts.maxWaitMs ?? 10_000;
+    this.backoffMs = opts.backoffMs ?? 250;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.pageSize = Math.min(Math.max(1, opts.pageSize ?? PAGERDUTY_MAX_LIMIT), PAGERDUTY_MAX_LIMIT);
+    this.fetchImpl = opts.fetch ?? fetch;
+  }
+
+  async scheduleOnCall(scheduleId: string): Promise<OnCallPerson[]> {
+    const source = `PagerDuty schedule ${scheduleId}`;
+    try {
+      return await this.cached(`schedule:${scheduleId}`, async () => this.people(await this.listOnCalls(['schedule_ids[]', scheduleId])));
+    } catch (err) {
+      throw this.wrap(source, err);
+    }
+  }
+
+  async escalationPolicyOnCall(policyId: string, level: number): Promise<OnCallPerson[]> {
+    const source = `PagerDuty escalation policy ${policyId} level ${level}`;
+    try {
+      const oncalls = await this.cached(`policy:${policyId}`, () => this.listOnCalls(['escalation_policy_ids[]', policyId]));
+      return await this.people(oncalls.filter((o) => o.escalation_level === level));
+    } catch (err) {
+      throw this.wrap(source, err);
+    }
+  }
+
+  async incident(incidentId: string): Promise<PagerDutyIncident> {
+    const source = `PagerDuty incident ${incidentId}`;
+    try {
+      const key = `incident:${incidentId}`;
+      const hit = this.fresh<PagerDutyIncident>(key);
+      if (hit) return hit;
+      const incident = await this.shared(key, () => this.readIncident(incidentId));
+      // Only a resolved incident is cached: an open one must be re-read so a resolution is seen promptly.
+      if (incident.status === 'resolved') this.cache.set(key, { at: this.clock.now(), value: incident });
+      return incident;
+    } catch (err) {
+      throw this.wrap(source, err);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private async readIncident(incidentId: string): Promise<PagerDutyIncident> {
+    const body = await this.get<{ incident?: { id?: string; status?: string; title?: string; summary?: string; html_url?: string } }>(
+      `/incidents/${encodeURIComponent(incidentId)}`,
+      [],
+    );
+    const i = body.incident;
+    if (!i || typeof i.status !== 'string') throw new RequestFailure(`GET /incidents/${incidentId}: the answer has no incident`);
+    if (!INCIDENT_STATUSES.has(i.status as PagerDutyIncident['status'])) {
+      throw new RequestFailure(`GET /incidents/${incidentId}: unexpected status "${i.status}"`);
+    }
+    return { id: i.id ?? incidentId, status: i.status as PagerDutyIncident['status'], title: i.title ?? i.summary ?? '', url: i.html_url ?? '' };
+  }
+
+  /** Every on-call entry for one filter, following `more`/`offset`. */
+  private async listOnCalls(filter: [string, string]): Promise<PdOnCall[]> {
+    const all: PdOnCall[] = [];
+    let offset = 0;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const body = await this.get<PdOnCallsPage>('/oncalls', [
+        filter,
+        ['earliest', 'true'],
+        ['include[]', 'users'],
+        ['time_zone', 'UTC'],
+        ['limit', String(this.pageSize)],
+        ['offset', String(offset)],
+      ]);
+      if (!Array.isArray(body.oncalls)) throw new RequestFailure('GET /oncalls: the answer has no "oncalls" array');
+      all.push(...body.oncalls);
+      if (!body.more || body.oncalls.length === 0) return all;
+      offset = (body.offset ?? offset) + body.oncalls.length;
+    }
+    throw new RequestFailure(`GET /oncalls: still "more" after ${MAX_PAGES} pages; refusing to read further`);
+  }
+
+  /** People from on-call entries: emails resolved, deduplicated by email, in first-seen order. */
+  private async people(oncalls: PdOnCall[]): Promise<OnCallPerson[]> {
+    const users = new Map<string, PdUser>();
+    for (const o of oncalls) if (o.user?.id && !users.has(o.user.id)) users.set(o.user.id, o.user);
+    const resolved = await Promise.all([...users.values()].map((u) => (u.email ? u : this.user(u.id))));
+    const byEmail = new Map<string, OnCallPerson>();
+    for (const u of resolved) {
+      const email = u.email?.trim();
+      if (!email || byEmail.has(email.toLowerCase())) continue;
+      const name = u.name ?? u.summary;
+      byEmail.set(email.toLowerCase(), { email, ...(name && { name }) });
+    }
+    return [...byEmail.values()];
+  }
+
+  private user(id: string): Promise<PdUser> {
+    return this.cached(`user:${id}`, async () => {
+      const body = await this.get<{ user?: PdUser }>(`/users/${encodeURIComponent(id)}`, []);
+      if (!body.user?.email) throw new RequestFailure(`GET /users/${id}: the answer has no email`);
+      return body.user;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private fresh<T>(key: string): T | undefined {
+    const hit = this.cache.get(key);
+    return hit && this.clock.now() - hit.at < this.ttlMs ? (hit.value as T) : undefined;
+  }
+
+  /** Concurrent callers of the same key share one request. */
+  private shared<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const p = load().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.fresh<T>(key);
+    if (hit !== undefined) return hit;
+    return this.shared(key, async () => {
+      const value = await load();
+      this.cache.set(key, { at: this.clock.now(), value });
+      return value;
+    });
+  }
+
+  private wrap(source: string, err: unknown): OnCallError {
+    if (err instanceof OnCallError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return new OnCallError(source, this.redact(message), { cause: err });
+  }
+
+  private redact(text: string): string {
+    return this.token ? text.split(this.token).join('[redacted]') : text;
+  }
+
+  /** GET with retries on 429/5xx/timeouts/network errors; throws RequestFailure. */
+  private async get<T>(path: string, query: [string, string][]): Promise<T> {
+    const qs = new URLSearchParams(query).toString();
+    const url = `${this.apiUrl}${path}${qs ? `?${qs}` : ''}`;
+    const what = `GET ${path}`;
+    for (let attempt = 0; ; attempt++) {
+      const attempts = `${attempt + 1} attempt${attempt === 0 ? '' : 's'}`;
+      let res: Response;
+      try {
+        res = await this.fetchImpl(url, {
+          headers: { Authorization: `Token token=${this.token}`, Accept: 'application/vnd.pagerduty+json;version=2' },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        const why = describeFetchError(err, this.timeoutMs);
+        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${why} (gave up after ${attempts})`);
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      if (res.ok) {
+        const text = await res.text();
+        try {
+          return JSON.parse(text) as T;
+        } catch {
+          throw new RequestFailure(`${what}: HTTP ${res.status} with a body that is not JSON`);
+        }
+      }
+      const detail = errorDetail(await res.text().catch(() => ''));
+      const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+      if (res.status === 429) {
+        const waitMs = retryAfterMs(res.headers, ['retry-after', 'ratelimit-reset']);
+        if (waitMs !== undefined && waitMs > this.maxWaitMs) {
+          throw new RequestFailure(`${what}: rate limited (${status}); PagerDuty asks to wait ${Math.ceil(waitMs / 1000)} s, longer than the ${Math.round(this.maxWaitMs / 1000)} s this client waits`, 429);
+        }
+        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: rate limited (${status})${detail} (gave up after ${attempts})`, 429);
+        await sleep(waitMs ?? this.backoff(attempt));
+        continue;
+      }
+      if (res.status >= 500) {
+        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${status}${detail} (gave up after ${attempts})`, res.status);
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      throw new RequestFailure(`${what}: ${status}${HINTS[res.status] ?? ''}${detail}`, res.status);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.backoffMs * 2 ** attempt, this.maxWaitMs);
+  }
+}
+
+const HINTS: Record<number, string> = {
+  401: ' (the API token was rejected: check PAGERDUTY_TOKEN)',
+  403: ' (the API token may not read this)',
+  404: ' (not found)',
+};
+
+/** `{ error: { message, code, errors } }` → " — message: errors". */
+function errorDetail(body: string): string {
+  if (!body) return '';
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown; errors?: unknown } | string };
+    const e = parsed.error;
+    if (typeof e === 'string') return ` — ${truncate(e)}`;
+    if (e && typeof e.message === 'string') {
+      const extra = Array.isArray(e.errors) && e.errors.length > 0 ? `: ${e.errors.map(String).join('; ')}` : '';
+      return ` — ${truncate(e.message + extra)}`;
+    }
+  } catch {
+    // not JSON (a proxy's HTML page, say): not worth quoting
+  }
+  return '';
+}
+
+function truncate(s: string, max = 200): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** Seconds (or an HTTP date) from the first header present, in ms. */
+function retryAfterMs(headers: Headers, names: string[], now = Date.now()): number | undefined {
+  for (const name of names) {
+    const raw = headers.get(name)?.trim();
+    if (!raw) continue;
+    if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw) * 1000);
+    const date = Date.parse(raw);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  return undefined;
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+  return `request failed (${cause ?? (err instanceof Error ? err.message : String(err))})`;
+}
+
+/** Waits at least `ms` of wall-clock time (timers may fire a little early; the loop makes up the difference). */
+async function sleep(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (let left = ms; left > 0; left = until - Date.now()) await new Promise<void>((resolve) => setTimeout(resolve, left));
+}

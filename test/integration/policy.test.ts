@@ -1,0 +1,321 @@
+/**
+ * Approver routing and access policy, each rule with a case it allows and a case it refuses: the core with the
+ * real SQLite store, the real PagerDuty and Opsgenie clients against local doubles of their documented APIs, and
+ * an injected clock for escalation and review deadlines.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseCatalog } from '../../src/config/catalog.js';
+import type { CoreDeps } from '../../src/core/deps.js';
+import { BrokerError } from '../../src/core/errors.js';
+import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from '../../src/core/escalation.js';
+import type { Actor } from '../../src/core/model.js';
+import { approve, requestAccess, reviewBreakGlass } from '../../src/core/requests.js';
+import { startOpsgenieDouble, type OpsgenieDouble } from '../../src/dev/opsgenie-double.js';
+import { startPagerDutyDouble, type PagerDutyDouble } from '../../src/dev/pagerduty-double.js';
+import { createLogger } from '../../src/logging.js';
+import { OpsgenieClient } from '../../src/oncall/opsgenie.js';
+import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
+import { ApproverResolver } from '../../src/oncall/resolver.js';
+import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
+import { CatalogEngines } from '../../src/targets/registry.js';
+import { tempSqliteUrl } from '../support/catalog.js';
+import { recordingNotifier } from '../support/notifiers.js';
+
+const MIN = 60_000;
+const person = (name: string): Actor => ({ platform: 'slack', id: `U0${name.toUpperCase()}`, email: `${name}@example.com`, name });
+const primary = person('priya'); // on call, PagerDuty schedule PPRIMARY
+const secondary = person('sam'); // escalation policy PEPOLICY level 2
+const lead = { ...person('lena'), email: 'dba-lead@example.com' }; // tier 2
+const opsOnCall = person('olga'); // Opsgenie schedule sre-oncall
+const dev = person('dev'); // nobody special
+const sre = { ...person('sre'), email: 'sre-lead@example.com' }; // break-glass user
+
+const CATALOG = `
+databases:
+  - name: orders
+    engine: postgres
+    host: 127.0.0.1
+    port: 5432
+    database: postgres
+    admin: { user: postgres, password: unused }
+    levels:
+      read: { roles: [pg_read_all_data] }
+      write: { roles: [pg_write_all_data], required: 2 }
+    maxDuration: 4h
+    limits: { activeGrantsPerPerson: 5 }
+    approval:
+      approvers: [{ pagerduty: { schedule: PPRIMARY } }]
+      escalation:
+        - { after: 5m, approvers: [{ pagerduty: { escalationPolicy: PEPOLICY, level: 2 } }] }
+        - { after: 15m, approvers: [{ email: dba-lead@example.com }] }
+      timeout: 1h
+      autoApprove:
+        - { levels: [read], maxDuration: 1h, requesterOnCall: { pagerduty: { schedule: PPRIMARY } }, budget: 2 }
+        - { levels: [read], maxDuration: 30m, requesterOnCall: { opsgenie: { schedule: sre-oncall } }, budget: 1 }
+      breakGlass: { users: [sre-lead@example.com], alertChannel: C0SECURITY, maxDuration: 1h, reviewWithin: 30m }
+  - name: billing
+    engine: postgres
+    host: 127.0.0.1
+    port: 5432
+    database: postgres
+    admin: { user: postgres, password: unused }
+    levels: { read: { roles: [pg_read_all_data] }, write: { roles: [pg_write_all_data] } }
+    limits: { activeGrantsPerPerson: 1 }
+    approval:
+      approvers: [{ pagerduty: { schedule: PPRIMARY } }, { email: dba-lead@example.com }]
+`;
+
+describe('access policy', () => {
+  let pd: PagerDutyDouble;
+  let og: OpsgenieDouble;
+  let store: OpenStateStore;
+  let deps: CoreDeps;
+  let now = Date.UTC(2026, 10, 28, 9, 0, 0);
+  const notifier = recordingNotifier();
+  const provisioned: number[] = [];
+
+  const code = async (p: Promise<unknown>) => {
+    const err = await p.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(BrokerError);
+    return err as BrokerError;
+  };
+  /** Ends a grant as if it had expired, so per-person limits do not carry over between cases. */
+  const endGrantOf = async (requestId: number) => {
+    const g = await store.getGrantByRequest(requestId);
+    if (g) await store.transitionGrant(g.id, ['provisioning', 'active', 'revoking'], { status: 'revoked', revokedAt: now });
+  };
+
+  beforeAll(async () => {
+    pd = await startPagerDutyDouble({ token: 'pd-token', pageSize: 2 });
+    og = await startOpsgenieDouble({ apiKey: 'og-key' });
+    pd.setOnCall('PPRIMARY', [{ email: primary.email!, name: 'Priya' }, { email: 'other1@example.com' }, { email: 'other2@example.com' }]);
+    pd.setEscalationLevel('PEPOLICY', 1, [{ email: primary.email! }]);
+    pd.setEscalationLevel('PEPOLICY', 2, [{ email: secondary.email! }]);
+    og.setOnCall('sre-oncall', [{ email: opsOnCall.email! }]);
+    const url = tempSqliteUrl();
+    await migrateLatest(url);
+    store = await openStateStore(url);
+    const catalog = parseCatalog(CATALOG, {});
+    const clock = { now: () => now };
+    const pagerduty = new PagerDutyClient({ token: 'pd-token', apiUrl: pd.url, clock, ttlMs: 0 });
+    const opsgenie = new OpsgenieClient({ apiKey: 'og-key', apiUrl: og.url, clock, ttlMs: 0 });
+    const logger = createLogger('silent');
+    deps = {
+      catalog,
+      store,
+      engines: new CatalogEngines(catalog, logger),
+      scheduler: { provision: async (id) => void provisioned.push(id), revokeAt: async () => {}, cancelRevoke: async () => {} },
+      notifier,
+      approvers: new ApproverResolver(undefined, clock, { pagerduty, opsgenie }, 0),
+      incidents: pagerduty,
+      clock,
+      logger,
+      revokeAlertAfterMs: 10 * MIN,
+      remindBeforeMs: 5 * MIN,
+      failpoint: () => {},
+    };
+  });
+
+  afterAll(async () => {
+    await deps?.engines.close();
+    await store?.close();
+    await pd?.stop();
+    await og?.stop();
+  });
+
+  beforeEach(() => {
+    pd.clearFaults?.();
+    now += 25 * 3_600_000; // a fresh day per case: budgets and deadlines do not leak between cases
+  });
+
+  describe('auto-approval', () => {
+    it('approves a read ≤ 1h for someone on call for the PagerDuty schedule, and says why', async () => {
+      const req = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '30m', reason: 'INC-1' });
+      expect(req.status).toBe('approved');
+      expect(req.decisionNote).toBe('auto-approved: read ≤ 1h, you are on call for PagerDuty schedule PPRIMARY (1 of 2 today)');
+      const grant = (await store.getGrantByRequest(req.id))!;
+      expect(provisioned).toContain(grant.id);
+      const audit = await store.listAudit({ requestId: req.id, type: 'request.auto_approved' });
+      expect(audit[0]!.detail).toMatchObject({ rule: 1, note: req.decisionNote });
+      expect(notifier.events.find((e) => e.event === 'requestOpened' && e.view.request.id === req.id)).toBeTruthy();
+      await endGrantOf(req.id);
+    });
+
+    it('refuses (sends to people) a level the rule does not cover, a longer duration, and someone not on call — each explained', async () => {
+      const write = await requestAccess(deps, primary, { database: 'orders', level: 'write', duration: '30m', reason: 'x' });
+      const long = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '2h', reason: 'x' });
+      const notOnCall = await requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'x' });
+      for (const r of [write, long, notOnCall]) expect(r.status).toBe('pending');
+      const why = async (id: number) => (await store.listAudit({ requestId: id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+      expect(await why(write.id)).toContain('rule 1: level write is not one of read');
+      expect(await why(long.id)).toContain('rule 1: 2h is longer than 1h');
+      expect(await why(notOnCall.id)).toContain('rule 1: you are not on call for PagerDuty schedule PPRIMARY');
+      expect(await why(notOnCall.id)).toContain('rule 2: you are not on call for Opsgenie schedule sre-oncall');
+    });
+
+    it('a second rule approves someone on call in Opsgenie (≤ 30m), and not for longer', async () => {
+      const ok = await requestAccess(deps, opsOnCall, { database: 'orders', level: 'read', duration: '20m', reason: 'x' });
+      expect(ok.decisionNote).toMatch(/^auto-approved: read ≤ 30m, you are on call for Opsgenie schedule sre-oncall/);
+      await endGrantOf(ok.id);
+      const longer = await requestAccess(deps, opsOnCall, { database: 'orders', level: 'read', duration: '45m', reason: 'x' });
+      expect(longer.status).toBe('pending');
+    });
+
+    it('each rule has a daily budget per person; it refills after a day', async () => {
+      for (let i = 0; i < 2; i++) {
+        const r = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: `r${i}` });
+        expect(r.status).toBe('approved');
+        await endGrantOf(r.id);
+      }
+      const third = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: 'r3' });
+      expect(third.status).toBe('pending');
+      const why = (await store.listAudit({ requestId: third.id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+      expect(why).toContain('rule 1: daily auto-approval budget used (2 of 2 in the last 24 h)');
+      now += 24 * 3_600_000 + 1;
+      const nextDay = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: 'r4' });
+      expect(nextDay.status).toBe('approved');
+      await endGrantOf(nextDay.id);
+    });
+  });
+
+  describe('approver sources', () => {
+    it('when PagerDuty is down the other sources still apply and the request names the one that was unavailable', async () => {
+      pd.failNext({ status: 500 }, { times: 100 });
+      const req = await requestAccess(deps, dev, { database: 'billing', level: 'read', duration: '10m', reason: 'x' });
+      expect(req.status).toBe('pending');
+      expect(req.unavailableSources?.join(' ')).toMatch(/PagerDuty schedule PPRIMARY/);
+      expect(req.approvers.map((a) => a.email)).toEqual(['dba-lead@example.com']);
+      // An on-call check that cannot be made never auto-approves.
+      const onCall = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: 'x' }).catch((e: unknown) => e);
+      expect(onCall).toBeInstanceOf(BrokerError); // nobody resolvable for orders while PagerDuty is down
+      expect((onCall as BrokerError).message).toMatch(/nobody could be found .*PagerDuty schedule PPRIMARY/);
+      pd.clearFaults();
+      await approve(deps, req.id, lead);
+      await endGrantOf(req.id);
+    });
+
+    it('an N-of-M level needs distinct approvers and the requester never counts', async () => {
+      const req = await requestAccess(deps, primary, { database: 'orders', level: 'write', duration: '30m', reason: 'x' });
+      expect(req.requiredApprovals).toBe(2);
+      const err = await code(approve(deps, req.id, primary));
+      expect(err.code).toBe('SELF_APPROVAL');
+      pd.setOnCall('PPRIMARY', [{ email: primary.email! }, { email: 'other1@example.com' }, { email: 'other2@example.com' }]);
+      expect((await approve(deps, req.id, { platform: 'slack', id: 'U0O1', email: 'other1@example.com' })).status).toBe('pending');
+      expect((await approve(deps, req.id, { platform: 'slack', id: 'U0O2', email: 'other2@example.com' })).status).toBe('approved');
+      await endGrantOf(req.id);
+    });
+  });
+
+  describe('escalation tiers', () => {
+    it('asks the next tier only after its delay, mentions it, and lets it approve from then on', async () => {
+      // Earlier cases leave pending requests behind: settle them first so only this request can escalate.
+      for (const r of await store.listRequests({ statuses: ['pending'] })) await store.decideRequest(r.id, 'cancelled', now);
+      const t0 = now;
+      const req = await requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'stuck' });
+      const tierOf = async () => (await store.getRequest(req.id))!.tier;
+      expect(req.nextEscalationAt).toBe(t0 + 5 * MIN);
+      expect((await code(approve(deps, req.id, secondary))).code).toBe('FORBIDDEN');
+      now = t0 + 5 * MIN - 1;
+      expect(await escalateDue(deps)).toBe(0);
+      expect(await tierOf()).toBe(0);
+      now = t0 + 5 * MIN;
+      expect(await escalateDue(deps)).toBe(1);
+      expect(await escalateDue(deps)).toBe(0); // once
+      const escalated = notifier.events.filter((e) => e.event === 'requestEscalated' && e.view.request.id === req.id);
+      expect(escalated).toHaveLength(1);
+      expect(escalated[0]!.extra).toEqual([1, [expect.objectContaining({ email: secondary.email })]]);
+      expect((await store.getRequest(req.id))!).toMatchObject({ tier: 1, nextEscalationAt: t0 + 15 * MIN });
+      now = t0 + 15 * MIN;
+      expect(await escalateDue(deps)).toBe(1);
+      const atTier2 = (await store.getRequest(req.id))!;
+      expect(atTier2.tier).toBe(2);
+      expect(atTier2.nextEscalationAt).toBeUndefined();
+      expect(atTier2.approvers.map((a) => a.email)).toEqual(expect.arrayContaining([primary.email, secondary.email, 'dba-lead@example.com']));
+      expect((await approve(deps, req.id, secondary)).status).toBe('approved');
+      const audit = await store.listAudit({ requestId: req.id, type: 'request.escalated' });
+      expect(audit.map((a) => a.detail.tier)).toEqual([1, 2]);
+      await endGrantOf(req.id);
+    });
+
+    it('a request decided before its delay is never escalated', async () => {
+      const t0 = now;
+      const req = await requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'quick' });
+      await approve(deps, req.id, primary);
+      now = t0 + 20 * MIN;
+      await escalateDue(deps);
+      expect((await store.getRequest(req.id))!.tier).toBe(0);
+      expect(notifier.events.filter((e) => e.event === 'requestEscalated' && e.view.request.id === req.id)).toEqual([]);
+      await endGrantOf(req.id);
+    });
+  });
+
+  describe('break-glass', () => {
+    it('gives a listed user access at once with a mandatory reason and a short cap, alerts, and chases the review', async () => {
+      const t0 = now;
+      const req = await requestAccess(deps, sre, { database: 'orders', level: 'write', duration: '45m', reason: 'primary is down' }, { breakGlass: true });
+      expect(req).toMatchObject({ status: 'approved', breakGlass: true, reviewBy: t0 + 30 * MIN });
+      expect(provisioned).toContain((await store.getGrantByRequest(req.id))!.id);
+      expect(notifier.events.filter((e) => e.event === 'breakGlassUsed' && e.view.request.id === req.id)).toHaveLength(1);
+      expect((await code(reviewBreakGlass(deps, req.id, dev))).code).toBe('FORBIDDEN');
+      expect((await code(reviewBreakGlass(deps, req.id, sre))).code).toBe('SELF_APPROVAL');
+      now = t0 + 30 * MIN - 1;
+      expect(await chaseOverdueReviews(deps)).toBe(0);
+      now = t0 + 30 * MIN;
+      expect(await chaseOverdueReviews(deps)).toBe(1);
+      expect(await chaseOverdueReviews(deps)).toBe(0);
+      expect(notifier.events.filter((e) => e.event === 'reviewOverdue' && e.view.request.id === req.id)).toHaveLength(1);
+      await reviewBreakGlass(deps, req.id, lead);
+      expect((await store.getRequest(req.id))!.reviewedAt).toBe(now);
+      expect((await code(reviewBreakGlass(deps, req.id, primary))).code).toBe('ALREADY_DECIDED');
+      const types = (await store.listAudit({ requestId: req.id })).map((a) => a.type);
+      expect(types).toEqual(expect.arrayContaining(['request.break_glass', 'break_glass.review_escalated', 'break_glass.reviewed']));
+      await endGrantOf(req.id);
+    });
+
+    it('refuses someone not on the list, a duration over the cap, and an empty reason — nothing is created', async () => {
+      const before = (await store.listRequests({})).length;
+      expect((await code(requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'x' }, { breakGlass: true }))).code).toBe('FORBIDDEN');
+      expect((await code(requestAccess(deps, sre, { database: 'orders', level: 'read', duration: '2h', reason: 'x' }, { breakGlass: true }))).code).toBe('DURATION_TOO_LONG');
+      expect((await code(requestAccess(deps, sre, { database: 'orders', level: 'read', duration: '10m', reason: ' ' }, { breakGlass: true }))).details.field).toBe('reason');
+      expect((await code(requestAccess(deps, sre, { database: 'billing', level: 'read', duration: '10m', reason: 'x' }, { breakGlass: true }))).message).toMatch(/no break-glass/);
+      expect((await store.listRequests({})).length).toBe(before);
+    });
+  });
+
+  describe('per-person limits', () => {
+    it('a second request for the same level extends the live grant instead of duplicating it; over the limit is refused', async () => {
+      const first = await requestAccess(deps, dev, { database: 'billing', level: 'read', duration: '30m', reason: 'a' });
+      await approve(deps, first.id, lead);
+      const grant = (await store.getGrantByRequest(first.id))!;
+      await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
+      const again = await requestAccess(deps, dev, { database: 'billing', level: 'read', duration: '15m', reason: 'more time' });
+      expect(again.extendsGrantId).toBe(grant.id);
+      expect((await store.listGrants({ database: 'billing', statuses: ['provisioning', 'active'] })).filter((g) => g.requester.id === dev.id)).toHaveLength(1);
+      const other = await code(requestAccess(deps, dev, { database: 'billing', level: 'write', duration: '15m', reason: 'b' }));
+      expect(other.code).toBe('FORBIDDEN');
+      expect(other.message).toMatch(/limit is 1/);
+      await store.decideRequest(again.id, 'cancelled', now);
+      await endGrantOf(first.id);
+    });
+  });
+
+  describe('incident-scoped access', () => {
+    it('a grant tied to a PagerDuty incident ends when the incident resolves; a resolved incident is refused up front', async () => {
+      pd.setIncident('PINC0001', { status: 'triggered', title: 'orders stuck' });
+      pd.setIncident('PINC0002', { status: 'resolved', title: 'old' });
+      expect((await code(requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '30m', reason: 'x', incident: 'PINC0002' }))).details.field).toBe('incident');
+      const req = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '30m', reason: 'x', incident: 'https://acme.pagerduty.com/incidents/PINC0001' });
+      expect(req.incidentId).toBe('PINC0001');
+      const grant = (await store.getGrantByRequest(req.id))!;
+      await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
+      expect(await endResolvedIncidents(deps)).toBe(0);
+      expect((await store.getGrant(grant.id))!.status).toBe('active');
+      pd.setIncident('PINC0001', { status: 'resolved', title: 'orders stuck' });
+      expect(await endResolvedIncidents(deps)).toBe(1);
+      const ended = (await store.getGrant(grant.id))!;
+      expect(ended.status).toBe('revoked');
+      expect(ended.endReason).toBe('incident PINC0001 resolved');
+      expect(ended.revokedAt).toBeLessThan(grant.expiresAt);
+    });
+  });
+});

@@ -1,0 +1,302 @@
+/**
+ * The real PagerDuty and Opsgenie clients against the local doubles of their APIs (src/dev/*-double.ts): pagination,
+ * email resolution, escalation levels, 429 Retry-After, 5xx retries, auth failures, the TTL cache, incidents.
+ * Waits are measured with the timestamps the doubles record, never with sleeps in the test.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startOpsgenieDouble, type OpsgenieDouble } from '../../src/dev/opsgenie-double.js';
+import { startPagerDutyDouble, type PagerDutyDouble, type PdRequest } from '../../src/dev/pagerduty-double.js';
+import { OpsgenieClient, type OpsgenieClientOptions } from '../../src/oncall/opsgenie.js';
+import { PagerDutyClient, type PagerDutyClientOptions } from '../../src/oncall/pagerduty.js';
+import { OnCallError } from '../../src/oncall/sources.js';
+
+const ALICE = { email: 'alice@example.com', name: 'Alice Doe' };
+const BOB = { email: 'bob@example.com', name: 'Bob Roe' };
+const CAROL = { email: 'carol@example.com', name: 'Carol Poe' };
+
+class FakeClock {
+  constructor(public t = 1_700_000_000_000) {}
+  now(): number {
+    return this.t;
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<OnCallError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OnCallError);
+  return err as OnCallError;
+}
+
+describe('PagerDutyClient against the PagerDuty double', () => {
+  let pd: PagerDutyDouble;
+  const client = (opts: Partial<PagerDutyClientOptions> = {}): PagerDutyClient =>
+    new PagerDutyClient({ token: pd.token, apiUrl: pd.url, backoffMs: 20, ...opts });
+  const oncallRequests = (): PdRequest[] => pd.requests.filter((r) => r.path === '/oncalls');
+
+  beforeEach(async () => {
+    pd = await startPagerDutyDouble({ pageSize: 2 });
+  });
+  afterEach(async () => {
+    await pd.stop();
+  });
+
+  it('follows more/offset across pages, embeds emails via include[]=users and deduplicates people', async () => {
+    // 3 people × 2 escalation policies = 6 entries = 3 pages of 2; each person appears twice.
+    pd.setOnCall('PSCHED1', [ALICE, BOB, CAROL], { escalationPolicyIds: ['PEP1', 'PEP2'] });
+    pd.setOnCall('POTHER', [{ email: 'zed@example.com' }]);
+
+    const people = await client().scheduleOnCall('PSCHED1');
+
+    expect(people).toEqual([ALICE, BOB, CAROL]);
+    const reqs = oncallRequests();
+    expect(reqs.map((r) => r.query.offset?.[0])).toEqual(['0', '2', '4']);
+    for (const r of reqs) {
+      expect(r.status).toBe(200);
+      expect(r.query['schedule_ids[]']).toEqual(['PSCHED1']);
+      expect(r.query.earliest).toEqual(['true']);
+      expect(r.query['include[]']).toEqual(['users']);
+      expect(r.authorization).toBe(`Token token=${pd.token}`);
+      expect(r.accept).toBe('application/vnd.pagerduty+json;version=2');
+    }
+    expect(pd.requests.filter((r) => r.path.startsWith('/users/'))).toHaveLength(0);
+  });
+
+  it('resolves emails with GET /users/{id} when the on-calls carry only user references', async () => {
+    await pd.stop();
+    pd = await startPagerDutyDouble({ pageSize: 2, expandIncludes: false });
+    pd.setOnCall('PSCHED1', [ALICE, BOB, CAROL], { escalationPolicyIds: ['PEP1', 'PEP2'] });
+
+    const people = await client().scheduleOnCall('PSCHED1');
+
+    expect(people).toEqual([ALICE, BOB, CAROL]);
+    const userReqs = pd.requests.filter((r) => r.path.startsWith('/users/'));
+    expect(userReqs).toHaveLength(3); // one per distinct user, not one per entry
+    expect(userReqs.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('returns only the people at the asked escalation level; one fetch serves every level of a policy', async () => {
+    pd.setEscalationLevel('PEP1', 1, [ALICE]);
+    pd.setEscalationLevel('PEP1', 2, [BOB, CAROL], { scheduleId: 'PSECONDARY' });
+    pd.setEscalationLevel('PEP9', 2, [{ email: 'other@example.com' }]);
+    const c = client();
+
+    expect(await c.escalationPolicyOnCall('PEP1', 2)).toEqual([BOB, CAROL]);
+    expect(await c.escalationPolicyOnCall('PEP1', 1)).toEqual([ALICE]);
+    expect(await c.escalationPolicyOnCall('PEP1', 3)).toEqual([]);
+
+    const reqs = oncallRequests();
+    expect(reqs.map((r) => r.query.offset?.[0])).toEqual(['0', '2']); // 3 entries, 2 pages, fetched once
+    expect(reqs.every((r) => r.query['escalation_policy_ids[]']?.[0] === 'PEP1')).toBe(true);
+  });
+
+  it('waits out a 429 Retry-After, then succeeds', async () => {
+    pd.setOnCall('PSCHED1', [ALICE]);
+    pd.failNext('/oncalls', { status: 429, retryAfterSeconds: 1 });
+
+    expect(await client().scheduleOnCall('PSCHED1')).toEqual([ALICE]);
+
+    const [limited, retried] = oncallRequests();
+    expect(limited?.status).toBe(429);
+    expect(limited?.injected).toBe(true);
+    expect(retried?.status).toBe(200);
+    expect(retried!.at - limited!.respondedAt).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('fails at once when Retry-After is longer than it is willing to wait', async () => {
+    pd.setOnCall('PSCHED1', [ALICE]);
+    pd.failNext('/oncalls', { status: 429, retryAfterSeconds: 60 });
+
+    const err = await rejection(client({ maxWaitMs: 5_000 }).scheduleOnCall('PSCHED1'));
+
+    expect(err.source).toBe('PagerDuty schedule PSCHED1');
+    expect(err.message).toMatch(/rate limited .*429.*wait 60 s/);
+    expect(oncallRequests()).toHaveLength(1);
+  });
+
+  it('retries a 5xx and succeeds', async () => {
+    pd.setOnCall('PSCHED1', [ALICE, BOB]);
+    pd.failNext({ status: 502 }, { times: 2 }); // no path: any request
+
+    expect(await client().scheduleOnCall('PSCHED1')).toEqual([ALICE, BOB]);
+    expect(oncallRequests().map((r) => r.status)).toEqual([502, 502, 200]);
+
+    pd.failNext({ status: 500 }, { times: 5 });
+    pd.clearFaults();
+    expect(await client().incident('QNONE').catch((e: unknown) => e)).toBeInstanceOf(OnCallError);
+    expect(pd.requests.at(-1)).toMatchObject({ path: '/incidents/QNONE', status: 404, injected: false });
+  });
+
+  it('gives up on a persistent 5xx with an OnCallError naming the source, without the token', async () => {
+    pd.setOnCall('PSCHED1', [ALICE]);
+    pd.failNext('/oncalls', { status: 503 }, { times: 10 });
+
+    const err = await rejection(client({ maxRetries: 2 }).scheduleOnCall('PSCHED1'));
+
+    expect(err.source).toBe('PagerDuty schedule PSCHED1');
+    expect(err.message).toMatch(/^PagerDuty schedule PSCHED1: GET \/oncalls: HTTP 503 .*gave up after 3 attempts/);
+    expect(err.message).not.toContain(pd.token);
+    expect(oncallRequests()).toHaveLength(3);
+  });
+
+  it('reports a rejected token as an OnCallError (401), without retrying and without the token', async () => {
+    pd.setOnCall('PSCHED1', [ALICE]);
+    const badToken = 'u+wrong-token-value';
+
+    const err = await rejection(client({ token: badToken }).scheduleOnCall('PSCHED1'));
+
+    expect(err.message).toContain('HTTP 401');
+    expect(err.message).toContain('token was rejected');
+    expect(err.message).not.toContain(badToken);
+    expect(oncallRequests()).toHaveLength(1);
+    expect(oncallRequests()[0]?.authorization).toBe(`Token token=${badToken}`);
+  });
+
+  it('times out a slow answer, retries, and reports it', async () => {
+    pd.setOnCall('PSCHED1', [ALICE]);
+    pd.setLatency('/oncalls', 400);
+
+    const err = await rejection(client({ timeoutMs: 100, maxRetries: 1 }).scheduleOnCall('PSCHED1'));
+
+    expect(err.message).toMatch(/no answer within 100 ms \(gave up after 2 attempts\)/);
+    expect(oncallRequests()).toHaveLength(2);
+  });
+
+  it('serves a repeated query from the cache within the TTL and asks again after it', async () => {
+    const clock = new FakeClock();
+    const c = client({ clock, ttlMs: 30_000 });
+    pd.setOnCall('PSCHED1', [ALICE]);
+
+    expect(await c.scheduleOnCall('PSCHED1')).toEqual([ALICE]);
+    pd.setOnCall('PSCHED1', [BOB]);
+    clock.t += 29_999;
+    expect(await c.scheduleOnCall('PSCHED1')).toEqual([ALICE]);
+    expect(oncallRequests()).toHaveLength(1);
+
+    clock.t += 1;
+    expect(await c.scheduleOnCall('PSCHED1')).toEqual([BOB]);
+    expect(oncallRequests()).toHaveLength(2);
+  });
+
+  it('shares one request between concurrent identical queries', async () => {
+    pd.setOnCall('PSCHED1', [ALICE]);
+    pd.setLatency('/oncalls', 50);
+    const c = client();
+
+    const [a, b] = await Promise.all([c.scheduleOnCall('PSCHED1'), c.scheduleOnCall('PSCHED1')]);
+
+    expect(a).toEqual([ALICE]);
+    expect(b).toEqual([ALICE]);
+    expect(oncallRequests()).toHaveLength(1);
+  });
+
+  it('reads an incident fresh while open, so a resolution mid-grant is seen at once', async () => {
+    const clock = new FakeClock();
+    const c = client({ clock });
+    pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag' });
+
+    expect(await c.incident('Q1ABC')).toEqual({
+      id: 'Q1ABC',
+      status: 'triggered',
+      title: 'orders-db replica lag',
+      url: 'https://example.pagerduty.com/incidents/Q1ABC',
+    });
+    pd.setIncident('Q1ABC', { status: 'resolved' });
+    expect((await c.incident('Q1ABC')).status).toBe('resolved');
+    expect((await c.incident('Q1ABC')).status).toBe('resolved'); // resolved is final: cached
+    expect(pd.requests.filter((r) => r.path === '/incidents/Q1ABC')).toHaveLength(2);
+
+    const err = await rejection(c.incident('QNOPE'));
+    expect(err.source).toBe('PagerDuty incident QNOPE');
+    expect(err.message).toContain('HTTP 404');
+  });
+});
+
+describe('OpsgenieClient against the Opsgenie double', () => {
+  let og: OpsgenieDouble;
+  const client = (opts: Partial<OpsgenieClientOptions> = {}): OpsgenieClient =>
+    new OpsgenieClient({ apiKey: og.apiKey, apiUrl: og.url, backoffMs: 20, ...opts });
+
+  beforeEach(async () => {
+    og = await startOpsgenieDouble();
+  });
+  afterEach(async () => {
+    await og.stop();
+  });
+
+  it('asks by name (the default) with flat=true and the GenieKey header', async () => {
+    og.setOnCall('DB Primary', [ALICE.email, 'Bob@Example.com', 'bob@example.com']);
+
+    expect(await client().scheduleOnCall('DB Primary')).toEqual([{ email: ALICE.email }, { email: 'Bob@Example.com' }]);
+
+    const [r] = og.requests;
+    expect(r?.path).toBe('/v2/schedules/DB Primary/on-calls');
+    expect(r?.query).toEqual({ scheduleIdentifierType: ['name'], flat: ['true'] });
+    expect(r?.authorization).toBe(`GenieKey ${og.apiKey}`);
+  });
+
+  it('asks by id when the identifier looks like a UUID', async () => {
+    const schedule = og.setOnCall('DB Secondary', [BOB]);
+
+    expect(await client().scheduleOnCall(schedule.id)).toEqual([{ email: BOB.email }]);
+    expect(og.requests[0]?.query.scheduleIdentifierType).toEqual(['id']);
+    expect(og.requests[0]?.path).toBe(`/v2/schedules/${schedule.id}/on-calls`);
+  });
+
+  it('waits out a 429 Retry-After, then succeeds', async () => {
+    og.setOnCall('DB Primary', [ALICE]);
+    og.failNext('*', { status: 429, retryAfterSeconds: 1 });
+
+    expect(await client().scheduleOnCall('DB Primary')).toEqual([{ email: ALICE.email }]);
+
+    const [limited, retried] = og.requests;
+    expect(limited?.status).toBe(429);
+    expect(retried?.status).toBe(200);
+    expect(retried!.at - limited!.respondedAt).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('retries a 5xx; a persistent one is an OnCallError naming the schedule, without the key', async () => {
+    og.setOnCall('DB Primary', [ALICE]);
+    og.failNext('*', { status: 500 });
+    expect(await client().scheduleOnCall('DB Primary')).toEqual([{ email: ALICE.email }]);
+    expect(og.requests.map((r) => r.status)).toEqual([500, 200]);
+
+    og.failNext('*', { status: 503 }, { times: 10 });
+    const err = await rejection(client({ maxRetries: 1 }).scheduleOnCall('DB Primary'));
+    expect(err.source).toBe('Opsgenie schedule DB Primary');
+    expect(err.message).toMatch(/HTTP 503 .*gave up after 2 attempts/);
+    expect(err.message).not.toContain(og.apiKey);
+  });
+
+  it('reports a rejected key (401) and an unknown schedule (404) as OnCallErrors', async () => {
+    og.setOnCall('DB Primary', [ALICE]);
+    const badKey = 'eb24alp-wrong-key';
+
+    const unauth = await rejection(client({ apiKey: badKey }).scheduleOnCall('DB Primary'));
+    expect(unauth.message).toContain('HTTP 401');
+    expect(unauth.message).not.toContain(badKey);
+    expect(og.requests).toHaveLength(1);
+
+    const missing = await rejection(client().scheduleOnCall('No Such Schedule'));
+    expect(missing.source).toBe('Opsgenie schedule No Such Schedule');
+    expect(missing.message).toContain('HTTP 404');
+  });
+
+  it('serves a repeated query from the cache within the TTL', async () => {
+    const clock = new FakeClock();
+    const c = client({ clock, ttlMs: 10_000 });
+    og.setOnCall('DB Primary', [ALICE]);
+
+    await c.scheduleOnCall('DB Primary');
+    clock.t += 9_999;
+    await c.scheduleOnCall('DB Primary');
+    expect(og.requests).toHaveLength(1);
+
+    og.setOnCall('DB Primary', [BOB]);
+    clock.t += 1;
+    expect(await c.scheduleOnCall('DB Primary')).toEqual([{ email: BOB.email }]);
+    expect(og.requests).toHaveLength(2);
+  });
+});
