@@ -57,6 +57,8 @@ export interface AccessRequest {
   reviewEscalatedAt?: number;
   /** PagerDuty incident the access is scoped to: the grant ends when it resolves. */
   incidentId?: string;
+  /** The incident's page, as PagerDuty's API gave it. */
+  incidentUrl?: string;
 }
 
 export type Decision = 'approve' | 'deny';

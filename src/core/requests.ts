@@ -153,8 +153,8 @@ async function openRequest(
 export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions = {}): Promise<AccessRequest> {
   const valid = validateRequest(deps, input);
   const db = databaseOf(deps.catalog, valid.database);
-  const incidentId = await checkIncident(deps, input.incident);
-  const row = { ...valid, requester, ...(incidentId && { incidentId }) };
+  const incident = await checkIncident(deps, input.incident);
+  const row = { ...valid, requester, ...(incident && { incidentId: incident.id, incidentUrl: incident.url }) };
   if (opts.breakGlass) return breakGlass(deps, db, row);
 
   const live = (await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name })).filter((g) => isRequester(requester, g));
@@ -174,7 +174,7 @@ export async function requestAccess(deps: CoreDeps, requester: Actor, input: Req
   return openRequest(deps, row, auto.reasons);
 }
 
-async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<string | undefined> {
+async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<{ id: string; url: string } | undefined> {
   if (!incident) return undefined;
   const id = incident.trim().replace(/^.*\/incidents\//, '').replace(/[/?#].*$/, '');
   if (!INCIDENT_ID.test(id)) throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id`, { field: 'incident' });
@@ -186,7 +186,7 @@ async function checkIncident(deps: CoreDeps, incident: string | undefined): Prom
     throw new BrokerError('INVALID_INPUT', `incident ${id} could not be read: ${err instanceof Error ? err.message : String(err)}`, { field: 'incident' });
   }
   if (info.status === 'resolved') throw new BrokerError('INVALID_INPUT', `incident ${id} is already resolved`, { field: 'incident' });
-  return id;
+  return { id, url: info.url };
 }
 
 /** Break-glass: a listed user, a reason, a short cap; access now, an alert, and a review that is chased if ignored. */

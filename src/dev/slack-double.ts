@@ -58,6 +58,13 @@
  * summary of the last calls when the deadline passes. State is updated BEFORE the call is recorded, so when a wait
  * resolves, `messagesIn`/`dmOf`/`homeOf`/… already reflect it.
  *
+ * ## Extension point
+ * `addMethod(method, fn)` serves one more Web API method (e.g. `apps.connections.open`, registered by
+ * `attachSocketMode` in slack-socket-mode.ts). Such a method authenticates on its own: `fn` gets the parsed args and
+ * the bearer token (a missing token is still `not_authed`), and returns the answer's fields (`ok: true` is added; return
+ * `{ ok: false, error }` to fail). Faults, latency and call recording apply as to any method; registrations survive
+ * `reset()`. Nothing changes for a double on which `addMethod` is never called.
+ *
  * ## Not modelled
  * Real rate limiting (use `failNext`), `reply_broadcast`, scheduled messages, files, reactions, pagination, scopes,
  * Enterprise Grid. `thread_ts` pointing at an unknown message posts a top-level message that keeps `thread_ts` [U].
@@ -370,6 +377,12 @@ export interface RenderOptions {
   includeFallbackText?: boolean;
 }
 
+/**
+ * A Web API method added with `addMethod`: parsed args (no `token`) and the bearer token in, the answer's fields out
+ * (`ok: true` is added unless the handler returns `ok: false` with an `error`). The double's own token check is skipped.
+ */
+export type SlackMethodHandler = (args: Record<string, unknown>, ctx: { token: string }) => Record<string, unknown>;
+
 export interface SlackDoubleOptions {
   /** Port to listen on (default 0 = ephemeral). Always binds 127.0.0.1. */
   port?: number;
@@ -448,6 +461,9 @@ export interface SlackDouble {
 
   /** {@link renderText} with user mentions resolved from the directory. */
   renderText(message: Renderable): string;
+
+  /** Serve one more Web API method, with its own authentication (see {@link SlackMethodHandler}); kept by `reset()`. */
+  addMethod(method: string, fn: SlackMethodHandler): void;
 
   /** Forget calls, messages, ephemerals, views, triggers, response URLs, faults and latency; keep users/groups/channels. */
   reset(): void;
@@ -918,6 +934,7 @@ class SlackDoubleImpl implements SlackDouble {
   private readonly latency = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  private readonly addedMethods = new Map<string, SlackMethodHandler>();
 
   constructor(opts: SlackDoubleOptions) {
     const d = SLACK_DOUBLE_DEFAULTS;
@@ -1001,7 +1018,9 @@ class SlackDoubleImpl implements SlackDouble {
 
     let result: ApiResult;
     const handler = this.handlers[method];
-    if (!handler) result = { ok: false, error: 'unknown_method' };
+    const added = this.addedMethods.get(method);
+    if (added) result = token ? { ok: true, ...added(args, { token }) } : { ok: false, error: 'not_authed' };
+    else if (!handler) result = { ok: false, error: 'unknown_method' };
     else if (!token) result = { ok: false, error: 'not_authed' };
     else if (!this.tokens.has(token)) result = { ok: false, error: 'invalid_auth' };
     else {
@@ -1770,6 +1789,10 @@ class SlackDoubleImpl implements SlackDouble {
         return u ? u.profile.display_name || u.name : undefined;
       },
     });
+  }
+
+  addMethod(method: string, fn: SlackMethodHandler): void {
+    this.addedMethods.set(method, fn);
   }
 
   reset(): void {

@@ -105,6 +105,7 @@ export function requestToRow(req: NewRequest): Row {
     reviewed_at: req.reviewedAt ?? null,
     review_escalated_at: req.reviewEscalatedAt ?? null,
     incident_id: req.incidentId ?? null,
+    incident_url: req.incidentUrl ?? null,
   };
 }
 
@@ -134,6 +135,7 @@ export function requestFromRow(r: Row): AccessRequest {
   put(req, 'reviewedAt', optNum(r.reviewed_at, 'requests.reviewed_at'));
   put(req, 'reviewEscalatedAt', optNum(r.review_escalated_at, 'requests.review_escalated_at'));
   put(req, 'incidentId', optStr(r.incident_id));
+  put(req, 'incidentUrl', optStr(r.incident_url));
   const unavailable = jsonArray<string>(r.unavailable_sources);
   if (unavailable.length) req.unavailableSources = unavailable;
   put(req, 'decideBy', optNum(r.decide_by, 'requests.decide_by'));

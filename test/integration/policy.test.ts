@@ -13,6 +13,9 @@ import { approve, requestAccess, reviewBreakGlass } from '../../src/core/request
 import { startOpsgenieDouble, type OpsgenieDouble } from '../../src/dev/opsgenie-double.js';
 import { startPagerDutyDouble, type PagerDutyDouble } from '../../src/dev/pagerduty-double.js';
 import { createLogger } from '../../src/logging.js';
+import { WebClient } from '@slack/web-api';
+import { SlackPeople } from '../../src/chat/slack/people.js';
+import { startSlackDouble } from '../../src/dev/slack-double.js';
 import { OpsgenieClient } from '../../src/oncall/opsgenie.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
@@ -279,6 +282,44 @@ describe('access policy', () => {
       expect((await code(requestAccess(deps, sre, { database: 'orders', level: 'read', duration: '10m', reason: ' ' }, { breakGlass: true }))).details.field).toBe('reason');
       expect((await code(requestAccess(deps, sre, { database: 'billing', level: 'read', duration: '10m', reason: 'x' }, { breakGlass: true }))).message).toMatch(/no break-glass/);
       expect((await store.listRequests({})).length).toBe(before);
+    });
+  });
+
+  describe('auto-approval by group membership', () => {
+    it('approves someone in the Slack user group the rule names, and not someone outside it', async () => {
+      const slack = await startSlackDouble();
+      try {
+        slack.addUser({ id: 'U0GINA', email: 'gina@example.com', name: 'gina' });
+        slack.addUser({ id: 'U0HUGO', email: 'hugo@example.com', name: 'hugo' });
+        slack.addUsergroup('S0SRE', ['U0GINA']);
+        const people = new SlackPeople(new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 } }), deps.clock);
+        const catalog = parseCatalog(
+          `databases:
+  - name: grp
+    engine: postgres
+    host: 127.0.0.1
+    database: postgres
+    admin: { user: postgres, password: unused }
+    levels: { read: { roles: [pg_read_all_data] } }
+    approval:
+      approvers: [{ email: dba-lead@example.com }]
+      autoApprove: [{ levels: [read], maxDuration: 30m, requesterInGroup: S0SRE, budget: 2 }]
+`,
+          {},
+        );
+        const groupDeps = { ...deps, catalog, approvers: new ApproverResolver(people, deps.clock, {}, 0) };
+        const gina = { platform: 'slack' as const, id: 'U0GINA', email: 'gina@example.com' };
+        const hugo = { platform: 'slack' as const, id: 'U0HUGO', email: 'hugo@example.com' };
+        const yes = await requestAccess(groupDeps, gina, { database: 'grp', level: 'read', duration: '15m', reason: 'x' });
+        expect(yes.decisionNote).toBe('auto-approved: read ≤ 30m, you are in group S0SRE (1 of 2 today)');
+        const no = await requestAccess(groupDeps, hugo, { database: 'grp', level: 'read', duration: '15m', reason: 'x' });
+        expect(no.status).toBe('pending');
+        const why = (await store.listAudit({ requestId: no.id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+        expect(why).toEqual(['rule 1: you are not in group S0SRE']);
+        await endGrantOf(yes.id);
+      } finally {
+        await slack.stop();
+      }
     });
   });
 

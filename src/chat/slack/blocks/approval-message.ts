@@ -23,12 +23,25 @@ export function approvalMessage(view: RequestView): SlackMessage {
     }
   }
   blocks.push(section(statusLine(view)));
+  const policy = policyLine(view);
+  if (policy) blocks.push(context(policy));
   const buttons = buttonsFor(view);
   if (buttons.length) blocks.push(actions(buttons, `request_${r.id}`));
   blocks.push(context(`Requested ${slackDate(r.createdAt)}${view.grant ? ` · grant #${view.grant.id}` : ''}`));
   // The notification text: escaped like the blocks, names without pings, the reason last so truncation cuts it.
   const reason = escapeMrkdwn(r.reason.replace(/\s+/g, ' '));
   return message(`${title(view)}: ${requesterName(view)} asks for ${plainSummary(view)}. ${plainStatus(view)} Reason: ${reason}`, blocks);
+}
+
+/** Why access needed nobody (auto-approval, break-glass): every decision explains itself. */
+function policyLine(view: RequestView): string | undefined {
+  const r = view.request;
+  if (r.breakGlass) {
+    const review = r.reviewedAt !== undefined ? `reviewed ${slackDate(r.reviewedAt)}` : r.reviewBy !== undefined ? `review due ${slackDate(r.reviewBy)}` : '';
+    return `:fire_extinguisher: Break-glass: granted without approval${review ? ` · ${review}` : ''}`;
+  }
+  if (r.status === 'approved' && r.decisionNote?.startsWith('auto-approved')) return `:robot_face: ${escapeMrkdwn(r.decisionNote)}`;
+  return undefined;
 }
 
 function requestFields(view: RequestView): string[] {
@@ -46,6 +59,8 @@ function requestFields(view: RequestView): string[] {
   }
   // A ticket is shown as code: never a link, whatever it contains.
   if (r.ticket) out.push(`*Ticket*\n${code(r.ticket)}`);
+  // The incident's URL comes from PagerDuty's API, not from the requester, so it may be a link.
+  if (r.incidentId) out.push(`*Incident*\n${r.incidentUrl && /^https:\/\/[\w.-]+\/incidents\/\w+$/.test(r.incidentUrl) ? `<${r.incidentUrl}|${r.incidentId}>` : code(r.incidentId)} (access ends when it resolves)`);
   return out;
 }
 
