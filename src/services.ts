@@ -21,12 +21,23 @@ export interface Services {
 
 export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles): Promise<Services> {
   const app = await openApp({ ...opts, role: roles.worker ? 'worker' : 'producer' });
-  const worker = roles.worker ? createWorker(app, opts.settings) : undefined;
-  await worker?.start();
-  const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis }) : undefined;
-  const slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
-  await slack?.start();
-  const server: Server | undefined = http ? await listen(http, opts.settings.PORT) : undefined;
+  let worker: GrantWorker | undefined;
+  let server: Server | undefined;
+  let slack: ReturnType<typeof createSlackApp> | undefined;
+  try {
+    // Slack first: a bad token fails here, before anything else holds connections open.
+    const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis }) : undefined;
+    slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
+    await slack?.start();
+    worker = roles.worker ? createWorker(app, opts.settings) : undefined;
+    await worker?.start();
+    server = http ? await listen(http, opts.settings.PORT) : undefined;
+  } catch (err) {
+    await slack?.stop().catch(() => undefined);
+    await worker?.stop().catch(() => undefined);
+    await app.close();
+    throw err;
+  }
   const address = server?.address();
   return {
     app,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { APPROVE, DENY, DONE, REVEAL } from '../../src/chat/slack/ids.js';
 import type { Grant } from '../../src/core/model.js';
+import { revoke } from '../../src/core/lifecycle.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
@@ -254,6 +255,8 @@ describe('Slack journey', () => {
     expect(activeWrites).toHaveLength(1);
     const approvedWrites = slack.callsTo('chat.update').filter((c) => c.args.ts === msg.ts);
     expect(approvedWrites.length).toBeLessThanOrEqual(2); // provisioning… then active, never backwards
+    // Leave no live grant behind: alice's per-person limits apply to the next cases.
+    await revoke(broker.app.deps, grants[0]!.id);
   });
 
   it('deny asks for a reason; a click on a decided request gets an explanation and changes nothing', async () => {

@@ -66,6 +66,8 @@ export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Exp
   let app: App;
   let socket = false;
   if (s.appToken) {
+    // A bot token here makes the Socket Mode client retry forever and the broker never finishes starting.
+    if (!s.appToken.startsWith('xapp-')) throw new Error('SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write');
     socket = true;
     app = new App({ token: s.botToken, appToken: s.appToken, socketMode: true, logger, clientOptions });
   } else {
