@@ -13,6 +13,7 @@
  * - Failures throw OnCallError('Opsgenie schedule db-primary', 'GET /v2/schedules/db-primary/on-calls: HTTP 401 …').
  *   The key never appears in a message.
  */
+import { getJson, RequestFailure } from './http.js';
 import { OnCallError, type OnCallPerson, type OpsgenieDirectory } from './sources.js';
 
 export const OPSGENIE_API_URL = 'https://api.opsgenie.com';
@@ -50,7 +51,6 @@ interface OgOnCallsAnswer {
   data?: { onCallRecipients?: unknown; onCallParticipants?: OgParticipant[] };
 }
 
-class RequestFailure extends Error {}
 
 /** Whether Opsgenie should read `identifier` as a schedule id (a UUID) rather than a name. */
 export function opsgenieIdentifierType(identifier: string): 'id' | 'name' {
@@ -126,53 +126,19 @@ export class OpsgenieClient implements OpsgenieDirectory {
   }
 
   /** GET with retries on 429/5xx/timeouts/network errors; throws RequestFailure. */
-  private async get<T>(path: string, query: Record<string, string>): Promise<T> {
-    const url = `${this.apiUrl}${path}?${new URLSearchParams(query).toString()}`;
-    const what = `GET ${path}`;
-    for (let attempt = 0; ; attempt++) {
-      const attempts = `${attempt + 1} attempt${attempt === 0 ? '' : 's'}`;
-      let res: Response;
-      try {
-        res = await this.fetchImpl(url, {
-          headers: { Authorization: `GenieKey ${this.apiKey}`, Accept: 'application/json' },
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-      } catch (err) {
-        const why = describeFetchError(err, this.timeoutMs);
-        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${why} (gave up after ${attempts})`);
-        await sleep(this.backoff(attempt));
-        continue;
-      }
-      if (res.ok) {
-        const text = await res.text();
-        try {
-          return JSON.parse(text) as T;
-        } catch {
-          throw new RequestFailure(`${what}: HTTP ${res.status} with a body that is not JSON`);
-        }
-      }
-      const detail = errorDetail(await res.text().catch(() => ''));
-      const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
-      if (res.status === 429) {
-        const waitMs = retryAfterMs(res.headers, ['retry-after', 'x-ratelimit-period-in-sec']);
-        if (waitMs !== undefined && waitMs > this.maxWaitMs) {
-          throw new RequestFailure(`${what}: rate limited (${status}); Opsgenie asks to wait ${Math.ceil(waitMs / 1000)} s, longer than the ${Math.round(this.maxWaitMs / 1000)} s this client waits`);
-        }
-        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: rate limited (${status})${detail} (gave up after ${attempts})`);
-        await sleep(waitMs ?? this.backoff(attempt));
-        continue;
-      }
-      if (res.status >= 500) {
-        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${status}${detail} (gave up after ${attempts})`);
-        await sleep(this.backoff(attempt));
-        continue;
-      }
-      throw new RequestFailure(`${what}: ${status}${HINTS[res.status] ?? ''}${detail}`);
-    }
-  }
-
-  private backoff(attempt: number): number {
-    return Math.min(this.backoffMs * 2 ** attempt, this.maxWaitMs);
+  private get<T>(path: string, query: Record<string, string>): Promise<T> {
+    return getJson<T>(`${this.apiUrl}${path}?${new URLSearchParams(query).toString()}`, `GET ${path}`, {
+      fetchImpl: this.fetchImpl,
+      headers: { Authorization: `GenieKey ${this.apiKey}`, Accept: 'application/json' },
+      timeoutMs: this.timeoutMs,
+      maxRetries: this.maxRetries,
+      maxWaitMs: this.maxWaitMs,
+      backoffMs: this.backoffMs,
+      retryAfterHeaders: ['retry-after', 'x-ratelimit-period-in-sec'],
+      vendor: 'Opsgenie',
+      hints: HINTS,
+      errorDetail,
+    });
   }
 }
 
@@ -204,26 +170,5 @@ function errorDetail(body: string): string {
   return '';
 }
 
-/** Seconds (or an HTTP date) from the first header present, in ms. */
-function retryAfterMs(headers: Headers, names: string[], now = Date.now()): number | undefined {
-  for (const name of names) {
-    const raw = headers.get(name)?.trim();
-    if (!raw) continue;
-    if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw) * 1000);
-    const date = Date.parse(raw);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  return undefined;
-}
 
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
-  return `request failed (${cause ?? (err instanceof Error ? err.message : String(err))})`;
-}
 
-/** Waits at least `ms` of wall-clock time (timers may fire a little early; the loop makes up the difference). */
-async function sleep(ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (let left = ms; left > 0; left = until - Date.now()) await new Promise<void>((resolve) => setTimeout(resolve, left));
-}

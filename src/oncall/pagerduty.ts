@@ -20,6 +20,7 @@
  * - Failures throw OnCallError('PagerDuty schedule PABC123', 'GET /oncalls: HTTP 503 … (gave up after 4 attempts)').
  *   The token never appears in a message.
  */
+import { getJson, RequestFailure } from './http.js';
 import { OnCallError, type OnCallPerson, type PagerDutyDirectory, type PagerDutyIncident } from './sources.js';
 
 export const PAGERDUTY_API_URL = 'https://api.pagerduty.com';
@@ -74,15 +75,6 @@ interface PdOnCallsPage {
 
 const INCIDENT_STATUSES = new Set<PagerDutyIncident['status']>(['triggered', 'acknowledged', 'resolved']);
 
-/** A failed request, described without a source; the public methods wrap it in an OnCallError. */
-class RequestFailure extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
 
 export class PagerDutyClient implements PagerDutyDirectory {
   private readonly token: string;
@@ -242,54 +234,19 @@ export class PagerDutyClient implements PagerDutyDirectory {
   }
 
   /** GET with retries on 429/5xx/timeouts/network errors; throws RequestFailure. */
-  private async get<T>(path: string, query: [string, string][]): Promise<T> {
-    const qs = new URLSearchParams(query).toString();
-    const url = `${this.apiUrl}${path}${qs ? `?${qs}` : ''}`;
-    const what = `GET ${path}`;
-    for (let attempt = 0; ; attempt++) {
-      const attempts = `${attempt + 1} attempt${attempt === 0 ? '' : 's'}`;
-      let res: Response;
-      try {
-        res = await this.fetchImpl(url, {
-          headers: { Authorization: `Token token=${this.token}`, Accept: 'application/vnd.pagerduty+json;version=2' },
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-      } catch (err) {
-        const why = describeFetchError(err, this.timeoutMs);
-        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${why} (gave up after ${attempts})`);
-        await sleep(this.backoff(attempt));
-        continue;
-      }
-      if (res.ok) {
-        const text = await res.text();
-        try {
-          return JSON.parse(text) as T;
-        } catch {
-          throw new RequestFailure(`${what}: HTTP ${res.status} with a body that is not JSON`);
-        }
-      }
-      const detail = errorDetail(await res.text().catch(() => ''));
-      const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
-      if (res.status === 429) {
-        const waitMs = retryAfterMs(res.headers, ['retry-after', 'ratelimit-reset']);
-        if (waitMs !== undefined && waitMs > this.maxWaitMs) {
-          throw new RequestFailure(`${what}: rate limited (${status}); PagerDuty asks to wait ${Math.ceil(waitMs / 1000)} s, longer than the ${Math.round(this.maxWaitMs / 1000)} s this client waits`, 429);
-        }
-        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: rate limited (${status})${detail} (gave up after ${attempts})`, 429);
-        await sleep(waitMs ?? this.backoff(attempt));
-        continue;
-      }
-      if (res.status >= 500) {
-        if (attempt >= this.maxRetries) throw new RequestFailure(`${what}: ${status}${detail} (gave up after ${attempts})`, res.status);
-        await sleep(this.backoff(attempt));
-        continue;
-      }
-      throw new RequestFailure(`${what}: ${status}${HINTS[res.status] ?? ''}${detail}`, res.status);
-    }
-  }
-
-  private backoff(attempt: number): number {
-    return Math.min(this.backoffMs * 2 ** attempt, this.maxWaitMs);
+  private get<T>(path: string, query: [string, string][]): Promise<T> {
+    return getJson<T>(`${this.apiUrl}${path}${query.length ? `?${new URLSearchParams(query).toString()}` : ''}`, `GET ${path}`, {
+      fetchImpl: this.fetchImpl,
+      headers: { Authorization: `Token token=${this.token}`, Accept: 'application/vnd.pagerduty+json;version=2' },
+      timeoutMs: this.timeoutMs,
+      maxRetries: this.maxRetries,
+      maxWaitMs: this.maxWaitMs,
+      backoffMs: this.backoffMs,
+      retryAfterHeaders: ['retry-after', 'ratelimit-reset'],
+      vendor: 'PagerDuty',
+      hints: HINTS,
+      errorDetail,
+    });
   }
 }
 
@@ -320,26 +277,5 @@ function truncate(s: string, max = 200): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
-/** Seconds (or an HTTP date) from the first header present, in ms. */
-function retryAfterMs(headers: Headers, names: string[], now = Date.now()): number | undefined {
-  for (const name of names) {
-    const raw = headers.get(name)?.trim();
-    if (!raw) continue;
-    if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw) * 1000);
-    const date = Date.parse(raw);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  return undefined;
-}
 
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
-  return `request failed (${cause ?? (err instanceof Error ? err.message : String(err))})`;
-}
 
-/** Waits at least `ms` of wall-clock time (timers may fire a little early; the loop makes up the difference). */
-async function sleep(ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (let left = ms; left > 0; left = until - Date.now()) await new Promise<void>((resolve) => setTimeout(resolve, left));
-}

@@ -1,11 +1,10 @@
 /** The broker wired in-process for a test (real store, real Redis, real targets), with its logs captured. */
-import { Writable } from 'node:stream';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
-import { createLogger } from '../../src/logging.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { createWorker, openApp, type App } from '../../src/wiring.js';
 import type { GrantWorker } from '../../src/jobs/worker.js';
+import { capturingLogger } from './logs.js';
 import { capturedOutput } from './processes.js';
 
 export interface TestApp {
@@ -20,14 +19,7 @@ export async function openTestApp(env: Record<string, string>, opts: { worker?: 
   const merged = { ...process.env, ...env };
   const settings = loadSettings(merged);
   await migrateLatest(settings.DATABASE_URL);
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(chunk.toString());
-      cb();
-    },
-  });
-  const logger = createLogger('debug', sink);
+  const { logger, logs } = capturingLogger();
   const catalog = loadCatalog(settings.CATALOG_PATH, merged);
   const app = await openApp({ settings, catalog, logger, role: opts.worker ? 'worker' : 'producer' });
   const worker = opts.worker ? createWorker(app, settings) : undefined;

@@ -1,10 +1,9 @@
 /** The broker in-process exactly as `db-access all` runs it (HTTP + Slack + worker), with its logs captured. */
-import { Writable } from 'node:stream';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadSettings } from '../../src/config/settings.js';
-import { createLogger } from '../../src/logging.js';
 import { startServices, type Services } from '../../src/services.js';
 import { migrateLatest } from '../../src/store/index.js';
+import { capturingLogger } from './logs.js';
 import { capturedOutput } from './processes.js';
 
 export interface TestBroker extends Services {
@@ -16,15 +15,9 @@ export async function startBroker(env: Record<string, string>): Promise<TestBrok
   const merged = { ...process.env, PORT: '0', ...env };
   const settings = loadSettings(merged);
   await migrateLatest(settings.DATABASE_URL);
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(chunk.toString());
-      cb();
-    },
-  });
+  const { logger, logs } = capturingLogger();
   const services = await startServices(
-    { settings, catalog: loadCatalog(settings.CATALOG_PATH, merged), logger: createLogger('debug', sink) },
+    { settings, catalog: loadCatalog(settings.CATALOG_PATH, merged), logger },
     { http: true, worker: true },
   );
   return {
