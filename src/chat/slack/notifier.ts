@@ -35,7 +35,7 @@ export function renderVersion(v: RequestView): number {
   const rank = PHASE_RANK[v.phase];
   const sub =
     v.phase === 'pending'
-      ? v.approvals.length
+      ? v.request.tier * 1000 + v.approvals.length
       : v.phase === 'provisioning'
         ? (v.grant?.provisionAttempts ?? 0)
         : v.phase === 'active'
@@ -160,9 +160,8 @@ export class SlackNotifier implements Notifier {
     const ref = await this.ref(v, 'approval');
     if (!ref) return;
     await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...(escalationReply(v, tier, asked) as Message) } as never);
-    // The main message now names the wider set of approvers.
-    const msg = approvalMessage(v) as Message;
-    await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...msg } as never);
+    // The main message now names the wider set of approvers (unless it has moved on meanwhile).
+    await this.updateApproval(v);
   }
 
   async breakGlassUsed(v: RequestView): Promise<void> {

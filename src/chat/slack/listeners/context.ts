@@ -40,7 +40,7 @@ export function makeSlackContext(core: CoreDeps, people: SlackPeople, notifier?:
         if (isRequester(actor, req)) continue;
         const db = core.catalog.databases.get(req.database);
         if (!db) continue;
-        const { approvers } = await core.approvers.resolve(db);
+        const { approvers } = await core.approvers.resolve(db, req.tier);
         if (matchApprover(actor, approvers)) out.push(await loadRequestView(core, req.id));
       }
       return out;
