@@ -8,6 +8,8 @@ import { createLogger } from './logging.js';
 import { PendingMigrationsError } from './wiring.js';
 import { explainError } from './cli/format.js';
 import {
+  auditExportCommand,
+  auditVerifyCommand,
   checkCommand,
   extendCommand,
   grantCommand,
@@ -76,6 +78,21 @@ program
   .command('extend <id> <duration>')
   .description('move a grant\'s expiry later (within the database\'s maxDuration)')
   .action((id: string, duration: string) => extendCommand(context(), id, duration));
+
+const audit = program.command('audit').description('the hash-chained audit log');
+audit
+  .command('verify')
+  .description('walk the chain; name every row that was modified, inserted or deleted')
+  .action(async () => {
+    if (!(await auditVerifyCommand(context()))) process.exitCode = 1;
+  });
+audit
+  .command('export')
+  .description('write audit events as CSV or JSON Lines to stdout')
+  .option('--since <when>', '2026-11-01, an ISO time, or 30d')
+  .option('--until <when>', 'exclusive end, same forms')
+  .addOption(new Option('--format <format>', 'csv or jsonl').choices(['csv', 'jsonl']).default('jsonl'))
+  .action((o) => auditExportCommand(context(), o));
 
 program.command('worker').description('run provisioning/revocation workers and the sweeper').action(() => runRoles(context(), { http: false, worker: true }));
 program.command('serve').description('run the HTTP server').action(() => runRoles(context(), { http: true, worker: false }));

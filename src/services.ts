@@ -26,7 +26,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
   let slack: ReturnType<typeof createSlackApp> | undefined;
   try {
     // Slack first: a bad token fails here, before anything else holds connections open.
-    const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis }) : undefined;
+    const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis, ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }) }) : undefined;
     slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;

@@ -13,6 +13,7 @@ import type { Settings } from '../config/settings.js';
 import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
 import { CatalogEngines } from '../targets/registry.js';
 import { startServices, type Roles } from '../services.js';
+import { exportAudit, parseWhen } from '../audit/export.js';
 import { openApp } from '../wiring.js';
 import type { Logger as Pino } from 'pino';
 import { formatChecks, formatCredentials, formatGrantTable } from './format.js';
@@ -190,4 +191,31 @@ function parseId(id: string): number {
   const n = Number(id.replace(/^#/, ''));
   if (!Number.isSafeInteger(n) || n <= 0) throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id`, { field: 'id' });
   return n;
+}
+
+export async function auditVerifyCommand(ctx: CliContext): Promise<boolean> {
+  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  try {
+    const v = await store.verifyAudit();
+    ctx.out(
+      v.ok
+        ? `Audit log intact: ${v.rows} event(s), hash chain unbroken.`
+        : [`Audit log TAMPERED: ${v.problems.length} problem(s) in ${v.rows} event(s):`, ...v.problems.map((p) => `  - ${p.problem}`)].join('\n'),
+    );
+    return v.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function auditExportCommand(ctx: CliContext, o: { since?: string; until?: string; format: 'csv' | 'jsonl' }): Promise<void> {
+  const now = Date.now();
+  const since = parseWhen(o.since, 'since', now);
+  const until = parseWhen(o.until, 'until', now);
+  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  try {
+    for await (const line of exportAudit(store, { ...(since !== undefined && { since }), ...(until !== undefined && { until }) }, o.format)) ctx.out(line);
+  } finally {
+    await store.close();
+  }
 }

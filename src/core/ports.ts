@@ -171,6 +171,25 @@ export interface RequestFilter {
   limit?: number;
 }
 
+export interface AuditFilter {
+  grantId?: number;
+  requestId?: number;
+  type?: string;
+  /** at >= since */
+  since?: number;
+  /** at < until */
+  until?: number;
+  /** id > afterId (paging, streaming) */
+  afterId?: number;
+  limit?: number;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  rows: number;
+  problems: Array<{ id?: number; seq?: number; problem: string }>;
+}
+
 export interface MessageRef {
   requestId: number;
   platform: 'slack' | 'teams';
@@ -216,8 +235,11 @@ export interface StateStore {
   /** Sets remindedAt on an active grant whose reminder has not been sent; false when it was (or it ended). */
   claimReminder(id: number, at: number): Promise<boolean>;
 
+  /** Appends to the hash-chained audit log (in order, atomically with the enclosing transaction). */
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
-  listAudit(filter: { grantId?: number; requestId?: number; type?: string; limit?: number }): Promise<AuditEvent[]>;
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
+  /** Walks the audit chain; names each row at which it breaks (edited, inserted, deleted). */
+  verifyAudit(): Promise<AuditVerification>;
 
   /** Insert or replace the reference of (request, platform, kind). */
   saveMessageRef(ref: MessageRef): Promise<void>;

@@ -1,5 +1,7 @@
 /** The project's one Express app. Issue-2 scope: health and readiness; chat endpoints mount here later. */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
+import { exportAudit, parseWhen } from '../audit/export.js';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { StateStore } from '../core/ports.js';
@@ -7,6 +9,17 @@ import type { StateStore } from '../core/ports.js';
 export interface HttpDeps {
   store: StateStore;
   redis: Redis;
+  /** Bearer token for /api/v1/*; the admin API is off without one. */
+  adminToken?: string;
+}
+
+/** Constant-time bearer check: a missing or wrong token is refused, and timing says nothing about it. */
+function bearerOk(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1]!).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -27,6 +40,35 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     );
     const ok = Object.values(checks).every((v) => v === 'ok');
     res.status(ok ? 200 : 503).json({ ok, checks });
+  });
+  app.use('/api/v1', (req, res, next) => {
+    if (!deps.adminToken) {
+      res.status(404).json({ error: 'the admin API is off: set ADMIN_API_TOKEN' });
+      return;
+    }
+    if (!bearerOk(req.headers.authorization, deps.adminToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'a valid bearer token (ADMIN_API_TOKEN) is required' });
+      return;
+    }
+    next();
+  });
+  app.get('/api/v1/audit', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const format = q.format === 'csv' ? 'csv' : 'jsonl';
+    let since: number | undefined;
+    let until: number | undefined;
+    try {
+      since = parseWhen(q.since, 'since', Date.now());
+      until = parseWhen(q.until, 'until', Date.now());
+    } catch (err) {
+      res.status(400).json({ error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    res.type(format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+    for await (const line of exportAudit(deps.store, { ...(since !== undefined && { since }), ...(until !== undefined && { until }) }, format)) {
+      res.write(`${line}\n`);
+    }
+    res.end();
   });
   return app;
 }

@@ -5,11 +5,13 @@
  * `UPDATE … WHERE id = ? AND status IN (…)` whose affected-row count is the answer (mysql2 reports matched rows,
  * CLIENT_FOUND_ROWS, like pg and SQLite), and uniqueness is enforced by unique indexes.
  */
+import { AUDIT_HEAD, GENESIS_HASH, rowHash, verifyChain, type ChainVerification } from './audit-chain.js';
 import type { ApproverRef } from '../core/model.js';
 import type { Knex } from 'knex';
 import { BrokerError } from '../core/errors.js';
 import type { AccessRequest, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
 import type {
+  AuditFilter,
   GrantFilter,
   GrantPatch,
   MessageRef,
@@ -66,6 +68,10 @@ export class KnexStateStore implements StateStore {
         // Take SQLite's write lock now (what BEGIN IMMEDIATE does): another process then waits on busy_timeout,
         // instead of both reading and one failing with SQLITE_BUSY when it tries to write.
         await trx.raw(`update ${TABLES.requests} set id = id where 0 = 1`);
+      } else {
+        // Every write transaction takes the audit chain's head first: appends stay in one order, and taking it
+        // first (never after a row lock) means two transactions cannot deadlock over it.
+        await trx(AUDIT_HEAD).where({ id: 1 }).forUpdate().first();
       }
       const result = await fn(new KnexStateStore(trx, this.dialect, true));
       if (this.dialect === 'postgres') {
@@ -241,17 +247,33 @@ export class KnexStateStore implements StateStore {
 
   async appendAudit(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
+    if (!this.inTransaction) return this.transaction((tx) => tx.appendAudit(events));
+    // Chained: each row hashes the previous one; the head moves in the same transaction (locked at its start).
+    const head = (await this.knex(AUDIT_HEAD).where({ id: 1 }).first()) as Row | undefined;
+    let prev = head ? String(head.last_hash) : GENESIS_HASH;
+    let seq = head ? Number(head.last_seq) : 0;
+    const rows = events.map((e) => {
+      const row = auditToRow(e);
+      seq++;
+      const hash = rowHash(seq, prev, row);
+      const chained = { ...row, seq, prev_hash: prev, hash };
+      prev = hash;
+      return chained;
+    });
     // One statement: the events of one call are stored together, in order.
-    await this.knex(TABLES.audit).insert(events.map(auditToRow));
+    await this.knex(TABLES.audit).insert(rows);
+    await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
   }
 
-  async listAudit(filter: {
-    grantId?: number;
-    requestId?: number;
-    type?: string;
-    limit?: number;
-  }): Promise<AuditEvent[]> {
+  async verifyAudit(): Promise<ChainVerification> {
+    return verifyChain(this.knex);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     const q = this.knex(TABLES.audit).select('*').orderBy('id', 'asc');
+    if (filter.since !== undefined) q.where('at', '>=', filter.since);
+    if (filter.until !== undefined) q.where('at', '<', filter.until);
+    if (filter.afterId !== undefined) q.where('id', '>', filter.afterId);
     if (filter.grantId !== undefined) q.where('grant_id', filter.grantId);
     if (filter.requestId !== undefined) q.where('request_id', filter.requestId);
     if (filter.type !== undefined) q.where('type', filter.type);

@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import * as m0001 from '../../migrations/0001_init.js';
 import * as m0002 from '../../migrations/0002_chat.js';
 import * as m0003 from '../../migrations/0003_policy.js';
+import * as m0004 from '../../migrations/0004_audit_chain.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -27,6 +28,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0001_init', m0001],
   ['0002_chat', m0002],
   ['0003_policy', m0003],
+  ['0004_audit_chain', m0004],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

@@ -3,6 +3,7 @@
  * SQLite (a temp file), PostgreSQL and MariaDB/MySQL (a fresh database each). Tests share one database, so each
  * one makes its own rows (fresh requester ids, usernames) and filters by them.
  */
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import type { Actor, AuditEvent, Grant } from '../../src/core/model.js';
@@ -708,11 +709,56 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           for (const k of Object.getOwnPropertyNames(p)) if (typeof (store as unknown as Record<string, unknown>)[k] === 'function') methods.add(k);
         }
         const auditMethods = [...methods].filter((m) => /audit/i.test(m)).sort();
-        expect(auditMethods).toEqual(['appendAudit', 'listAudit']);
+        expect(auditMethods).toEqual(['appendAudit', 'listAudit', 'verifyAudit']); // verify only reads
       });
     });
 
     // --- chat message references ------------------------------------------------------------------------------
+
+    describe('audit chain', () => {
+      it('verifies a chain built by concurrent appends, and names a modified, a deleted and an inserted row', async () => {
+        // Tampering goes around the store, straight to the tables, as an intruder with database access would.
+        const db = (store as unknown as { knex: Knex }).knex;
+        const who = actor();
+        const before = await store.verifyAudit();
+        expect(before.problems).toEqual([]);
+        await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            pick(i).appendAudit([
+              { at: T0 + i, type: 'request.created', actor: who, detail: { i } },
+              { at: T0 + i, type: 'approval.recorded', actor: who, detail: { i } },
+            ]),
+          ),
+        );
+        const ok = await store.verifyAudit();
+        expect(ok).toMatchObject({ ok: true, problems: [] });
+        expect(ok.rows).toBe(before.rows + 24);
+        const rows = await db('audit_events').orderBy('seq', 'asc').select('id', 'seq');
+        const pickRow = (k: number) => Number((rows.at(-k) as { id: number | string }).id);
+
+        const edited = pickRow(3);
+        await db('audit_events').where({ id: edited }).update({ detail: '{"i":"tampered"}' });
+        const afterEdit = await store.verifyAudit();
+        expect(afterEdit.ok).toBe(false);
+        expect(afterEdit.problems.map((p) => p.problem)).toContain(`row ${edited} was modified (its hash does not match its content)`);
+
+        const deleted = pickRow(6);
+        const next = pickRow(5);
+        await db('audit_events').where({ id: deleted }).delete();
+        const afterDelete = await store.verifyAudit();
+        expect(afterDelete.problems.some((p) => p.id === next && /missing before row/.test(p.problem))).toBe(true);
+
+        const last = (await db('audit_events').orderBy('seq', 'desc').first()) as Record<string, unknown>;
+        await db('audit_events').insert({ ...last, id: undefined, seq: Number(last.seq) + 1, detail: '{"forged":true}' });
+        const afterInsert = await store.verifyAudit();
+        expect(afterInsert.problems.some((p) => /modified|does not follow|head/.test(p.problem))).toBe(true);
+        // Leave a sound chain for the other cases: rebuild the test rows' tail is not possible, so remove them.
+        await db('audit_events').where('seq', '>', Number((rows.at(-25) as { seq: number | string } | undefined)?.seq ?? 0)).delete();
+        const head = (await db('audit_events').orderBy('seq', 'desc').first()) as Record<string, unknown> | undefined;
+        await db('audit_head').where({ id: 1 }).update({ last_seq: head ? Number(head.seq) : 0, last_hash: head ? String(head.hash) : '0'.repeat(64) });
+        expect((await store.verifyAudit()).ok).toBe(true);
+      });
+    });
 
     describe('message references', () => {
       it('keeps one reference per (request, platform, kind); saving again replaces it', async () => {
@@ -813,8 +859,10 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const dump = JSON.stringify(await fx.tables());
         expect(dump).toContain(grant.username); // the dump does cover the flow's rows
         expect(dump).not.toContain(password);
-        // Nothing shaped like a generated password ([A-Za-z0-9]{32,}) rests anywhere.
-        expect(dump).not.toMatch(/(?<![A-Za-z0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])/);
+        // Nothing shaped like a generated password ([A-Za-z0-9]{32,}) rests anywhere — the audit chain's SHA-256
+        // hashes (64 lowercase hex characters, in hash columns only) aside.
+        const withoutHashes = dump.replace(/"(hash|prev_hash|last_hash)":"[0-9a-f]{64}"/g, '"$1":"<sha256>"');
+        expect(withoutHashes).not.toMatch(/(?<![A-Za-z0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])/);
       });
     });
   });

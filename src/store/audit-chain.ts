@@ -1,0 +1,94 @@
+/**
+ * The audit log's hash chain: each row carries its position (`seq`), the previous row's hash and its own
+ * SHA-256 over both and its stored columns. Editing, inserting or deleting a row breaks the chain at that row,
+ * and `audit_head` (updated in the same transaction) catches rows cut off the end. Tamper-evident, not
+ * tamper-proof: someone who can rewrite every row and the head can forge a consistent log — ship the log off
+ * the box (export / webhook) for that.
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Row } from './rows.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+export const AUDIT_HEAD = 'audit_head';
+
+const HASHED_COLUMNS = [
+  'at',
+  'type',
+  'actor_platform',
+  'actor_id',
+  'actor_email',
+  'actor_name',
+  'request_id',
+  'grant_id',
+  'database_name',
+  'level',
+  'detail',
+] as const;
+
+/** Normalises a stored value the same way on every dialect (pg returns BIGINT as a string). */
+function norm(column: string, v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (column === 'at' || column === 'request_id' || column === 'grant_id') return Number(v);
+  return String(v);
+}
+
+export function rowHash(seq: number, prevHash: string, row: Row): string {
+  const fields = HASHED_COLUMNS.map((c) => norm(c, row[c]));
+  return createHash('sha256').update(JSON.stringify([seq, prevHash, ...fields])).digest('hex');
+}
+
+export interface ChainProblem {
+  /** The audit row's id, when the problem is at a row. */
+  id?: number;
+  seq?: number;
+  problem: string;
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  rows: number;
+  problems: ChainProblem[];
+}
+
+/** Walks the whole chain in order; names every row at which it breaks. */
+export async function verifyChain(knex: Knex): Promise<ChainVerification> {
+  const problems: ChainProblem[] = [];
+  let prev = GENESIS_HASH;
+  let expectedSeq = 1;
+  let rows = 0;
+  const PAGE = 1000;
+  let after = 0;
+  for (;;) {
+    const page = (await knex('audit_events').where('seq', '>', after).orderBy('seq', 'asc').limit(PAGE)) as Row[];
+    for (const r of page) {
+      rows++;
+      const id = Number(r.id);
+      const seq = Number(r.seq);
+      if (seq !== expectedSeq) {
+        problems.push({
+          id,
+          seq,
+          problem:
+            seq > expectedSeq
+              ? `row(s) with seq ${expectedSeq}${seq - 1 > expectedSeq ? `–${seq - 1}` : ''} are missing before row ${id} (deleted)`
+              : `row ${id} repeats seq ${seq} (inserted)`,
+        });
+      }
+      if (String(r.prev_hash) !== prev) problems.push({ id, seq, problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)` });
+      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash)) problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
+      prev = String(r.hash);
+      expectedSeq = seq + 1;
+      after = seq;
+    }
+    if (page.length < PAGE) break;
+  }
+  const unchained = (await knex('audit_events').whereNull('seq').count({ n: '*' })) as Array<{ n: number | string }>;
+  if (Number(unchained[0]?.n ?? 0) > 0) problems.push({ problem: `${unchained[0]!.n} row(s) carry no chain position (inserted outside the broker)` });
+  const head = (await knex(AUDIT_HEAD).where({ id: 1 }).first()) as Row | undefined;
+  if (!head) problems.push({ problem: 'the chain head is missing' });
+  else if (Number(head.last_seq) !== expectedSeq - 1 || String(head.last_hash) !== prev) {
+    problems.push({ problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered` });
+  }
+  return { ok: problems.length === 0, rows, problems };
+}
