@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { createSlackApp } from './chat/slack/app.js';
 import { makeSlackContext } from './chat/slack/listeners/context.js';
 import { createHttpApp, listen } from './http/server.js';
+import { BrokerMetrics } from './observability/metrics.js';
 import type { GrantWorker } from './jobs/worker.js';
 import { createWorker, openApp, type App, type AppOptions } from './wiring.js';
 
@@ -26,7 +27,12 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
   let slack: ReturnType<typeof createSlackApp> | undefined;
   try {
     // Slack first: a bad token fails here, before anything else holds connections open.
-    const http = roles.http ? createHttpApp({ store: app.deps.store, redis: app.redis, ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }) }) : undefined;
+    const http = roles.http ? createHttpApp({
+          store: app.deps.store,
+          redis: app.redis,
+          metrics: new BrokerMetrics(app.deps.store, { counts: () => app.scheduler.jobCounts() }),
+          ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }),
+        }) : undefined;
     slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;

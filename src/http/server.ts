@@ -2,6 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import { exportAudit, parseWhen } from '../audit/export.js';
+import type { BrokerMetrics } from '../observability/metrics.js';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { StateStore } from '../core/ports.js';
@@ -11,6 +12,7 @@ export interface HttpDeps {
   redis: Redis;
   /** Bearer token for /api/v1/*; the admin API is off without one. */
   adminToken?: string;
+  metrics?: BrokerMetrics;
 }
 
 /** Constant-time bearer check: a missing or wrong token is refused, and timing says nothing about it. */
@@ -40,6 +42,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     );
     const ok = Object.values(checks).every((v) => v === 'ok');
     res.status(ok ? 200 : 503).json({ ok, checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    if (!deps.metrics) {
+      res.status(404).end();
+      return;
+    }
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.render());
   });
   app.use('/api/v1', (req, res, next) => {
     if (!deps.adminToken) {

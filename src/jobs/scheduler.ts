@@ -85,6 +85,15 @@ export class BullScheduler implements Scheduler {
     if (state === 'delayed' || state === 'waiting') await job.remove().catch(() => undefined);
   }
 
+  /** Jobs per state in each queue (for /metrics). */
+  async jobCounts(): Promise<Record<string, Record<string, number>>> {
+    const states = ['waiting', 'active', 'delayed', 'failed'] as const;
+    return {
+      provision: await this.provisionQueue.getJobCounts(...states),
+      revoke: await this.revokeQueue.getJobCounts(...states),
+    };
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.provisionQueue.close(), this.revokeQueue.close()]);
   }

@@ -420,6 +420,31 @@ describe('Slack journey', () => {
     expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
   });
 
+  it('/metrics moves as the journey runs', async () => {
+    const scrape = async () => {
+      const res = await fetch(`${broker.baseUrl}/metrics`);
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const value = (text: string, series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    };
+    const first = await scrape();
+    expect(value(first, 'db_access_requests_total{outcome="approved",database="appdb"}')).toBeGreaterThanOrEqual(2);
+    expect(value(first, 'db_access_revocation_lateness_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(value(first, 'db_access_provision_duration_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(value(first, 'db_access_time_to_decision_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(first).toMatch(/^db_access_queue_jobs\{queue="revoke",state="delayed"\} \d+/m);
+    expect(first).toMatch(/^db_access_grants\{status="active"\} \d+/m);
+    const requested = value(first, 'db_access_requests_total{outcome="requested",database="appdb-quick"}');
+    const { requestId } = await requestAs(ALICE, 'appdb-quick read 10m INC-40 metrics');
+    const second = await scrape();
+    expect(value(second, 'db_access_requests_total{outcome="requested",database="appdb-quick"}')).toBe(requested + 1);
+    expect(value(second, 'db_access_pending_requests')).toBeGreaterThanOrEqual(1);
+    await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+  });
+
   it('no password appears in the broker logs', () => {
     expect(passwords.length).toBeGreaterThanOrEqual(2);
     const logs = broker.logs.join('\n');
