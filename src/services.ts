@@ -4,6 +4,7 @@ import { createSlackApp } from './chat/slack/app.js';
 import { makeSlackContext } from './chat/slack/listeners/context.js';
 import { createHttpApp, listen } from './http/server.js';
 import { BrokerMetrics } from './observability/metrics.js';
+import { AuditWebhook } from './audit/webhook.js';
 import type { GrantWorker } from './jobs/worker.js';
 import { createWorker, openApp, type App, type AppOptions } from './wiring.js';
 
@@ -25,6 +26,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
   let worker: GrantWorker | undefined;
   let server: Server | undefined;
   let slack: ReturnType<typeof createSlackApp> | undefined;
+  let webhook: AuditWebhook | undefined;
   try {
     // Slack first: a bad token fails here, before anything else holds connections open.
     const http = roles.http ? createHttpApp({
@@ -37,9 +39,17 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;
     await worker?.start();
+    if (roles.worker && opts.settings.AUDIT_WEBHOOK_URL) {
+      webhook = new AuditWebhook(app.deps.store, app.deps.clock, app.deps.logger, {
+        url: opts.settings.AUDIT_WEBHOOK_URL,
+        ...(opts.settings.AUDIT_WEBHOOK_SECRET && { secret: opts.settings.AUDIT_WEBHOOK_SECRET }),
+      });
+      webhook.start();
+    }
     server = http ? await listen(http, opts.settings.PORT) : undefined;
   } catch (err) {
     await slack?.stop().catch(() => undefined);
+    await webhook?.stop();
     await worker?.stop().catch(() => undefined);
     await app.close();
     throw err;
@@ -53,6 +63,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
       await slack?.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
+      await webhook?.stop();
       await worker?.stop();
       await app.close();
     },

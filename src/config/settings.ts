@@ -39,6 +39,10 @@ const settingsSchema = z.object({
   OPSGENIE_API_KEY: optionalString,
   OPSGENIE_API_URL: optionalString,
   ADMIN_API_TOKEN: optionalString,
+  /** Every audit event is POSTed here (a SIEM), in order, with retries and no loss across restarts. */
+  AUDIT_WEBHOOK_URL: optionalString,
+  /** HMAC-SHA256 key for the X-DbAccess-Signature header of those POSTs. */
+  AUDIT_WEBHOOK_SECRET: optionalString,
   /** How often the sweeper reads the state DB for overdue grants and orphans (≤ 15 s). */
   SWEEP_INTERVAL: durationMs('5s'),
   /** A grant whose revocation keeps failing this long is flagged for a human. */

@@ -240,6 +240,11 @@ export interface StateStore {
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
   /** Walks the audit chain; names each row at which it breaks (edited, inserted, deleted). */
   verifyAudit(): Promise<AuditVerification>;
+  /** Takes (or renews) the lease on an audit consumer for `owner` until `until`; returns the position it has
+   *  reached, or undefined while another owner's lease is live. */
+  leaseAuditCursor(name: string, owner: string, now: number, until: number): Promise<number | undefined>;
+  /** Moves the consumer forward, only while `owner` holds the lease and the position is still `from`. */
+  advanceAuditCursor(name: string, owner: string, from: number, to: number): Promise<boolean>;
 
   /** Insert or replace the reference of (request, platform, kind). */
   saveMessageRef(ref: MessageRef): Promise<void>;

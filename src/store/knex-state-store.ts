@@ -265,6 +265,22 @@ export class KnexStateStore implements StateStore {
     await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
   }
 
+  async leaseAuditCursor(name: string, owner: string, now: number, until: number): Promise<number | undefined> {
+    await this.knex('audit_cursors').insert({ name, last_id: 0 }).onConflict('name').ignore();
+    const taken = await this.knex('audit_cursors')
+      .where({ name })
+      .andWhere((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now).orWhere('lease_owner', owner))
+      .update({ lease_owner: owner, lease_until: until });
+    if (taken !== 1) return undefined;
+    const row = (await this.knex('audit_cursors').where({ name }).first()) as Row;
+    return Number(row.last_id);
+  }
+
+  async advanceAuditCursor(name: string, owner: string, from: number, to: number): Promise<boolean> {
+    const changed = await this.knex('audit_cursors').where({ name, lease_owner: owner, last_id: from }).update({ last_id: to });
+    return changed === 1;
+  }
+
   async verifyAudit(): Promise<ChainVerification> {
     return verifyChain(this.knex);
   }
