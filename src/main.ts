@@ -9,6 +9,7 @@ import { PendingMigrationsError } from './wiring.js';
 import { explainError } from './cli/format.js';
 import {
   auditExportCommand,
+  reportCommand,
   auditVerifyCommand,
   checkCommand,
   extendCommand,
@@ -93,6 +94,15 @@ audit
   .option('--until <when>', 'exclusive end, same forms')
   .addOption(new Option('--format <format>', 'csv or jsonl').choices(['csv', 'jsonl']).default('jsonl'))
   .action((o) => auditExportCommand(context(), o));
+
+program
+  .command('report')
+  .description('who held which access, when, for how long, approved by whom')
+  .option('--since <when>', '2026-11-01, an ISO time, or 30d', '30d')
+  .option('--until <when>', 'exclusive end, same forms')
+  .addOption(new Option('--format <format>', 'table or csv').choices(['table', 'csv']).default('table'))
+  .option('--post <channel>', 'post it to this Slack channel instead (run it from cron for a schedule)')
+  .action((o) => reportCommand(context(), o));
 
 program.command('worker').description('run provisioning/revocation workers and the sweeper').action(() => runRoles(context(), { http: false, worker: true }));
 program.command('serve').description('run the HTTP server').action(() => runRoles(context(), { http: true, worker: false }));

@@ -5,6 +5,7 @@ import { makeSlackContext } from './chat/slack/listeners/context.js';
 import { createHttpApp, listen } from './http/server.js';
 import { BrokerMetrics } from './observability/metrics.js';
 import { AuditWebhook } from './audit/webhook.js';
+import { targetHealth } from './observability/targets.js';
 import type { GrantWorker } from './jobs/worker.js';
 import { createWorker, openApp, type App, type AppOptions } from './wiring.js';
 
@@ -33,6 +34,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
           store: app.deps.store,
           redis: app.redis,
           metrics: new BrokerMetrics(app.deps.store, { counts: () => app.scheduler.jobCounts() }),
+          targets: targetHealth(app.engines),
           ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }),
         }) : undefined;
     slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;

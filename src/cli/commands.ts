@@ -14,6 +14,8 @@ import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/i
 import { CatalogEngines } from '../targets/registry.js';
 import { startServices, type Roles } from '../services.js';
 import { exportAudit, parseWhen } from '../audit/export.js';
+import { accessReport, reportCsv, reportTable } from '../audit/report.js';
+import { createWebClient } from '../chat/slack/app.js';
 import { openApp } from '../wiring.js';
 import type { Logger as Pino } from 'pino';
 import { formatChecks, formatCredentials, formatGrantTable } from './format.js';
@@ -215,6 +217,33 @@ export async function auditExportCommand(ctx: CliContext, o: { since?: string; u
   const store = await openStateStore(ctx.settings.DATABASE_URL);
   try {
     for await (const line of exportAudit(store, { ...(since !== undefined && { since }), ...(until !== undefined && { until }) }, o.format)) ctx.out(line);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function reportCommand(ctx: CliContext, o: { since?: string; until?: string; format: 'table' | 'csv'; post?: string }): Promise<void> {
+  const now = Date.now();
+  const since = parseWhen(o.since ?? '30d', 'since', now)!;
+  const until = parseWhen(o.until, 'until', now) ?? now;
+  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  try {
+    const rows = await accessReport(store, since, until);
+    const title = `Database access ${new Date(since).toISOString().slice(0, 10)} → ${new Date(until).toISOString().slice(0, 10)}: ${rows.length} grant(s)`;
+    if (o.post) {
+      if (!ctx.settings.SLACK_BOT_TOKEN) throw new BrokerError('INVALID_INPUT', 'posting the report needs SLACK_BOT_TOKEN', { field: 'post' });
+      const client = createWebClient(
+        { botToken: ctx.settings.SLACK_BOT_TOKEN, ...(ctx.settings.SLACK_API_URL && { apiUrl: ctx.settings.SLACK_API_URL }) },
+        ctx.logger,
+      );
+      // Slack shows ~4000 characters: the table in a code block, cut with a pointer to the CSV.
+      let table = reportTable(rows);
+      if (table.length > 3500) table = `${table.slice(0, 3500)}\n… (cut: run db-access report --format csv for all of it)`;
+      await client.chat.postMessage({ channel: o.post, text: `*${title}*\n\`\`\`${table.replace(/`/g, "'")}\`\`\`` });
+      ctx.out(`Posted the report (${rows.length} grant(s)) to ${o.post}.`);
+      return;
+    }
+    ctx.out(o.format === 'csv' ? reportCsv(rows) : `${title}\n\n${reportTable(rows)}`);
   } finally {
     await store.close();
   }

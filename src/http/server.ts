@@ -13,6 +13,9 @@ export interface HttpDeps {
   /** Bearer token for /api/v1/*; the admin API is off without one. */
   adminToken?: string;
   metrics?: BrokerMetrics;
+  /** Per target: "ok" or why not. Reported by /readyz without failing it: one target down must not take the
+   *  broker out of service (it still has to revoke on the others). */
+  targets?: () => Promise<Record<string, string>>;
 }
 
 /** Constant-time bearer check: a missing or wrong token is refused, and timing says nothing about it. */
@@ -41,7 +44,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       (err: unknown) => (checks.redis = `down: ${err instanceof Error ? err.message : String(err)}`),
     );
     const ok = Object.values(checks).every((v) => v === 'ok');
-    res.status(ok ? 200 : 503).json({ ok, checks });
+    const targets = deps.targets ? await deps.targets().catch((err: unknown) => ({ error: String(err) })) : undefined;
+    res.status(ok ? 200 : 503).json({ ok, checks, ...(targets && { targets }) });
   });
   app.get('/metrics', async (_req, res) => {
     if (!deps.metrics) {

@@ -9,6 +9,7 @@ import { APPROVE, DENY, DONE, REVEAL } from '../../src/chat/slack/ids.js';
 import type { Grant } from '../../src/core/model.js';
 import { revoke } from '../../src/core/lifecycle.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
+import { runCli } from '../support/processes.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -418,6 +419,34 @@ describe('Slack journey', () => {
     await click(BOB, 'break_glass_reviewed', reviewed.value!, alert, 'C0SECURITY');
     await slack.waitUntil(() => /Reviewed/.test(text(slack.messageAt('C0SECURITY', alert.ts)!)) && buttonsIn(slack.messageAt('C0SECURITY', alert.ts)!).length === 0, { timeoutMs: 10_000 });
     expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
+  });
+
+  it('the access report says who held what, when, for how long and approved by whom — as CSV and posted to a channel', async () => {
+    const csv = await runCli(['report', '--since', '2h', '--format', 'csv'], env);
+    expect(csv.code, csv.stderr).toBe(0);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('database,level,who,username,from,to,held_seconds,approved_by,reason,ticket,end_reason');
+    const journey = lines.find((l) => l.includes('checking stuck orders'))!;
+    expect(journey).toMatch(/^appdb,read,alice@example\.com,jit_alice_[a-z0-9]+,20\d\d-/);
+    expect(journey).toContain('carol@example.com');
+    expect(journey).toContain('INC-42');
+    expect(lines.some((l) => l.startsWith('appdb-policy,read,alice@example.com') && l.includes('break-glass (no approval)'))).toBe(true);
+    slack.addChannel('C0REPORTS', { name: 'access-reports', members: [BOB] });
+    const posted = await runCli(['report', '--since', '2h', '--post', 'C0REPORTS'], env);
+    expect(posted.code, posted.stderr).toBe(0);
+    const report = slack.messagesIn('C0REPORTS').at(-1)!;
+    expect(text(report)).toMatch(/Database access .* grant\(s\)/);
+    expect(text(report)).toContain('alice@example.com');
+  });
+
+  it('every step of the journey left its audit row, and the chain verifies', async () => {
+    const types = new Set((await store().listAudit({})).map((e) => e.type));
+    for (const t of ['request.created', 'approval.recorded', 'request.approved', 'request.denied', 'request.expired', 'request.escalated', 'request.break_glass', 'break_glass.reviewed', 'grant.provisioned', 'grant.provision_failed', 'grant.credentials_issued', 'grant.extended', 'grant.revoked']) {
+      expect(types.has(t as never), t).toBe(true);
+    }
+    const verify = await runCli(['audit', 'verify'], env);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(verify.stdout).toContain('Audit log intact');
   });
 
   it('/metrics moves as the journey runs', async () => {

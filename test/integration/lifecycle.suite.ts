@@ -316,7 +316,7 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
         expect(health.status).toBe(200);
         const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
         expect(ready.status).toBe(200);
-        expect(await ready.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' } });
+        expect(await ready.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' }, targets: { [db()]: 'ok' } });
       } finally {
         await all.stop();
       }

@@ -1,0 +1,80 @@
+/**
+ * The access report: per database, who held which level, from when to when, for how long, approved by whom and
+ * why — built from the state DB. As a table, CSV, or Slack text (posted by `db-access report --post`, which a
+ * cron job or Kubernetes CronJob runs on a schedule).
+ */
+import { formatDuration } from '../core/duration.js';
+import type { StateStore } from '../core/ports.js';
+
+export interface AccessRow {
+  database: string;
+  level: string;
+  who: string;
+  username: string;
+  from: number;
+  /** When access ended (revoked/failed), or undefined while live. */
+  to?: number;
+  durationMs: number;
+  approvedBy: string;
+  reason: string;
+  ticket?: string;
+  endReason?: string;
+}
+
+/** Grants whose access overlapped [since, until). Ordered by database, then start. */
+export async function accessReport(store: StateStore, since: number, until: number): Promise<AccessRow[]> {
+  const rows: AccessRow[] = [];
+  for (const g of await store.listGrants({})) {
+    const from = g.activatedAt;
+    if (from === undefined) continue; // never active: no access was held
+    const to = g.revokedAt;
+    if (from >= until || (to !== undefined && to < since)) continue;
+    const req = await store.getRequest(g.requestId);
+    const approvals = (await store.listApprovals(g.requestId)).filter((a) => a.decision === 'approve');
+    const approvedBy =
+      approvals.map((a) => a.approver.email ?? a.approver.name ?? a.approver.id).join(', ') ||
+      (req?.breakGlass ? 'break-glass (no approval)' : req?.decisionNote ?? '');
+    rows.push({
+      database: g.database,
+      level: g.level,
+      who: g.requester.email ?? g.requester.name ?? g.requester.id,
+      username: g.username,
+      from,
+      ...(to !== undefined && { to }),
+      durationMs: (to ?? until) - from,
+      approvedBy,
+      reason: req?.reason ?? '',
+      ...(req?.ticket && { ticket: req.ticket }),
+      ...(g.endReason && { endReason: g.endReason }),
+    });
+  }
+  return rows.sort((a, b) => a.database.localeCompare(b.database) || a.from - b.from);
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? 'still active' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC');
+
+export function reportTable(rows: readonly AccessRow[]): string {
+  if (rows.length === 0) return 'No access was held in this period.';
+  const header = ['DATABASE', 'LEVEL', 'WHO', 'FROM', 'TO', 'HELD', 'APPROVED BY', 'REASON'];
+  const body = rows.map((r) => [r.database, r.level, r.who, iso(r.from), iso(r.to), formatDuration(r.durationMs), r.approvedBy, r.ticket ? `${r.ticket} ${r.reason}` : r.reason]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => Math.min(60, b[i]!.length))));
+  return [header, ...body].map((cols) => cols.map((c, i) => c.slice(0, 60).padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function csvCell(v: string | number | undefined): string {
+  const s = v === undefined ? '' : String(v);
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function reportCsv(rows: readonly AccessRow[]): string {
+  const header = 'database,level,who,username,from,to,held_seconds,approved_by,reason,ticket,end_reason';
+  return [
+    header,
+    ...rows.map((r) =>
+      [r.database, r.level, r.who, r.username, new Date(r.from).toISOString(), r.to === undefined ? '' : new Date(r.to).toISOString(), Math.round(r.durationMs / 1000), r.approvedBy, r.reason, r.ticket, r.endReason]
+        .map(csvCell)
+        .join(','),
+    ),
+  ].join('\n');
+}
