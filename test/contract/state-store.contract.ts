@@ -709,7 +709,8 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           for (const k of Object.getOwnPropertyNames(p)) if (typeof (store as unknown as Record<string, unknown>)[k] === 'function') methods.add(k);
         }
         const auditMethods = [...methods].filter((m) => /audit/i.test(m)).sort();
-        expect(auditMethods).toEqual(['appendAudit', 'listAudit', 'verifyAudit']); // verify only reads
+        // verify only reads; the cursor methods move a consumer's position, never an audit row.
+        expect(auditMethods).toEqual(['advanceAuditCursor', 'appendAudit', 'leaseAuditCursor', 'listAudit', 'verifyAudit']);
       });
     });
 
