@@ -761,6 +761,20 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
     });
 
+    describe('audit consumer cursor', () => {
+      it('one owner at a time holds the lease; the position only moves forward for the holder', async () => {
+        const name = `c${uniq()}`;
+        expect(await store.leaseAuditCursor(name, 'a', T0, T0 + 1000)).toBe(0);
+        expect(await pick(1).leaseAuditCursor(name, 'b', T0 + 10, T0 + 1010)).toBeUndefined(); // a's lease is live
+        expect(await store.advanceAuditCursor(name, 'b', 0, 5)).toBe(false);
+        expect(await store.advanceAuditCursor(name, 'a', 0, 5)).toBe(true);
+        expect(await store.advanceAuditCursor(name, 'a', 0, 7)).toBe(false); // not from where it stands
+        expect(await store.leaseAuditCursor(name, 'a', T0 + 20, T0 + 1020)).toBe(5); // renewal
+        expect(await pick(1).leaseAuditCursor(name, 'b', T0 + 1021, T0 + 2021)).toBe(5); // expired: b takes over
+        expect(await store.advanceAuditCursor(name, 'a', 5, 6)).toBe(false); // a lost it
+      });
+    });
+
     describe('message references', () => {
       it('keeps one reference per (request, platform, kind); saving again replaces it', async () => {
         const req = await store.createRequest(newRequest());
