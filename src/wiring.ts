@@ -9,7 +9,7 @@ import { ApproverResolver } from './oncall/resolver.js';
 import { OpsgenieClient } from './oncall/opsgenie.js';
 import { PagerDutyClient } from './oncall/pagerduty.js';
 import type { Settings } from './config/settings.js';
-import { connectRedis } from './jobs/queues.js';
+import { assertNoEviction, connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
 import { GrantWorker } from './jobs/worker.js';
 import { FanOutNotifier, LogNotifier } from './notify/log-notifier.js';
@@ -59,6 +59,15 @@ export async function openApp(opts: AppOptions): Promise<App> {
     throw new PendingMigrationsError(pending);
   }
   const redis = await connectRedis(settings.REDIS_URL, opts.role);
+  if (redis.status === 'ready') {
+    try {
+      await assertNoEviction(redis, (msg) => logger.warn({}, msg));
+    } catch (err) {
+      redis.disconnect();
+      await store.close();
+      throw err;
+    }
+  }
   const scheduler = new BullScheduler(redis, settings.QUEUE_PREFIX, clock);
   const engines = new CatalogEngines(catalog, logger as Logger);
   const slackSettings: SlackSettings | undefined = settings.SLACK_BOT_TOKEN

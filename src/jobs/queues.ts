@@ -36,3 +36,25 @@ export async function connectRedis(url: string, role: 'producer' | 'worker', rea
   }
   return redis;
 }
+
+/**
+ * BullMQ keeps scheduled revocations as Redis keys: a Redis that evicts keys under memory pressure would drop
+ * them silently. Refuses anything but `maxmemory-policy noeviction`. A Redis that forbids CONFIG (some managed
+ * services) cannot be checked: that is logged, not refused — the sweeper still revokes from the state DB.
+ */
+export async function assertNoEviction(redis: Redis, warn: (msg: string) => void): Promise<void> {
+  let policy: string | undefined;
+  try {
+    const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as unknown;
+    const arr = Array.isArray(reply) ? reply : reply && typeof reply === 'object' ? Object.entries(reply).flat() : [];
+    policy = arr[1] === undefined ? undefined : String(arr[1]);
+  } catch (err) {
+    warn(`cannot read Redis maxmemory-policy (${err instanceof Error ? err.message : String(err)}); make sure it is noeviction`);
+    return;
+  }
+  if (policy !== undefined && policy !== 'noeviction') {
+    throw new Error(
+      `Redis maxmemory-policy is "${policy}": Redis may evict scheduled revocations. Set maxmemory-policy noeviction (and appendonly yes) and restart.`,
+    );
+  }
+}
