@@ -42,7 +42,7 @@ export interface WorkerProcess {
 }
 
 /** Starts `db-access worker` and resolves once it logged that it started. */
-export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all' = 'worker'): Promise<WorkerProcess> {
+export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all' | 'serve' = 'worker'): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [...MAIN, role], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const record = (d: Buffer) => (out += d.toString());
