@@ -26,6 +26,7 @@
  * other statuses answer `{ message }` (or `fault.body`). Patterns: exact path, a prefix ending in `*`, or `*`.
  * `setLatency(pattern, ms)` delays answers. `requests` records each request with `at` and `respondedAt`.
  */
+import { FaultPlan, sendBody } from './fault-plan.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -98,15 +99,13 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   readonly requests: OgRequest[] = [];
   private readonly server: Server;
   private readonly schedules = new Map<string, OgSchedule>();
-  private readonly faults = new Map<string, OgFault[]>();
-  private readonly latency = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly plan = new FaultPlan<OgFault>();
 
   constructor(opts: OpsgenieDoubleOptions) {
     this.apiKey = opts.apiKey ?? OG_DEFAULT_API_KEY;
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) this.send(res, 500, { message: `double: ${String(err)}` }, {});
+        if (!res.headersSent) sendBody(res, 500, { message: `double: ${String(err)}` }, {});
       });
     });
   }
@@ -134,30 +133,24 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   failNext(fault: OgFault, opts?: { times?: number }): void;
   failNext(pathPattern: string, fault: OgFault, opts?: { times?: number }): void;
   failNext(a: string | OgFault, b?: OgFault | { times?: number }, c?: { times?: number }): void {
-    const [pathPattern, fault, opts] = typeof a === 'string' ? [a, b as OgFault, c ?? {}] : ['*', a, (b as { times?: number } | undefined) ?? {}];
-    const queue = this.faults.get(pathPattern) ?? [];
-    for (let i = 0; i < (opts.times ?? 1); i++) queue.push(fault);
-    this.faults.set(pathPattern, queue);
+    this.plan.failNext(a, b, c);
   }
 
   clearFaults(): void {
-    this.faults.clear();
+    this.plan.clearFaults();
   }
 
   setLatency(pathPattern: string, ms: number): void {
-    if (ms > 0) this.latency.set(pathPattern, ms);
-    else this.latency.delete(pathPattern);
+    this.plan.setLatency(pathPattern, ms);
   }
 
   reset(): void {
     this.requests.length = 0;
-    this.faults.clear();
-    this.latency.clear();
+    this.plan.reset();
   }
 
   async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.plan.cancelTimers();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -190,7 +183,7 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
     this.requests.push(record);
     req.resume();
 
-    await this.delay(path);
+    await this.plan.delay(path);
     const requestId = randomUUID();
     const answer = (status: number, body: Json | string, headers: Record<string, string> = {}, injected = false): void => {
       record.status = status;
@@ -198,10 +191,10 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
       record.respondedAt = Date.now();
       const took = (record.respondedAt - started) / 1000;
       const payload = typeof body === 'string' ? body : { ...body, took, requestId };
-      this.send(res, status, payload, { 'x-request-id': requestId, 'x-response-time': String(took), 'x-ratelimit-state': 'OK', ...headers });
+      sendBody(res, status, payload, { 'x-request-id': requestId, 'x-response-time': String(took), 'x-ratelimit-state': 'OK', ...headers });
     };
 
-    const fault = this.takeFault(path);
+    const fault = this.plan.take(path);
     if (fault) {
       const headers: Record<string, string> = {};
       if (fault.status === 429) {
@@ -242,36 +235,6 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
     });
   }
 
-  private takeFault(path: string): OgFault | undefined {
-    for (const [pattern, queue] of this.faults) {
-      if (queue.length > 0 && matches(pattern, path)) return queue.shift();
-    }
-    return undefined;
-  }
-
-  private async delay(path: string): Promise<void> {
-    let ms = 0;
-    for (const [pattern, v] of this.latency) if (matches(pattern, path)) ms = Math.max(ms, v);
-    if (ms <= 0) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
-  }
-
-  private send(res: ServerResponse, status: number, body: Json | string, headers: Record<string, string>): void {
-    if (res.destroyed) return;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
-    res.end(text);
-  }
-}
-
-function matches(pattern: string, path: string): boolean {
-  return pattern === '*' || pattern === path || (pattern.endsWith('*') && path.startsWith(pattern.slice(0, -1)));
 }
 
 /** A stable UUID-shaped participant id for a username. */

@@ -36,6 +36,7 @@
  * order with `at` (arrival) and `respondedAt` (Date.now() just before the answer is written), so tests can measure
  * the client's waits without sleeping themselves.
  */
+import { FaultPlan, sendBody } from './fault-plan.js';
 import { createHash } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -149,9 +150,7 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
   private readonly users = new Map<string, PdUser>();
   private readonly incidents = new Map<string, PdIncident>();
   private entries: Entry[] = [];
-  private readonly faults = new Map<string, PdFault[]>();
-  private readonly latency = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly plan = new FaultPlan<PdFault>();
   private pageSize: number;
   private readonly expandIncludes: boolean;
   private incidentNumber = 0;
@@ -163,7 +162,7 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     this.expandIncludes = opts.expandIncludes ?? true;
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) this.send(res, 500, { error: { message: `double: ${String(err)}`, code: 0 } }, {});
+        if (!res.headersSent) sendBody(res, 500, { error: { message: `double: ${String(err)}`, code: 0 } }, {});
       });
     });
   }
@@ -213,19 +212,15 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
   failNext(fault: PdFault, opts?: { times?: number }): void;
   failNext(pathPattern: string, fault: PdFault, opts?: { times?: number }): void;
   failNext(a: string | PdFault, b?: PdFault | { times?: number }, c?: { times?: number }): void {
-    const [pathPattern, fault, opts] = typeof a === 'string' ? [a, b as PdFault, c ?? {}] : ['*', a, (b as { times?: number } | undefined) ?? {}];
-    const queue = this.faults.get(pathPattern) ?? [];
-    for (let i = 0; i < (opts.times ?? 1); i++) queue.push(fault);
-    this.faults.set(pathPattern, queue);
+    this.plan.failNext(a, b, c);
   }
 
   clearFaults(): void {
-    this.faults.clear();
+    this.plan.clearFaults();
   }
 
   setLatency(pathPattern: string, ms: number): void {
-    if (ms > 0) this.latency.set(pathPattern, ms);
-    else this.latency.delete(pathPattern);
+    this.plan.setLatency(pathPattern, ms);
   }
 
   setPageSize(size: number): void {
@@ -234,13 +229,11 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
 
   reset(): void {
     this.requests.length = 0;
-    this.faults.clear();
-    this.latency.clear();
+    this.plan.reset();
   }
 
   async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.plan.cancelTimers();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -268,15 +261,15 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     this.requests.push(record);
     req.resume();
 
-    await this.delay(path);
+    await this.plan.delay(path);
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}, injected = false): void => {
       record.status = status;
       record.injected = injected;
       record.respondedAt = Date.now();
-      this.send(res, status, body, headers);
+      sendBody(res, status, body, headers);
     };
 
-    const fault = this.takeFault(path);
+    const fault = this.plan.take(path);
     if (fault) {
       const headers: Record<string, string> = {};
       if (fault.status === 429) {
@@ -404,36 +397,6 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     };
   }
 
-  private takeFault(path: string): PdFault | undefined {
-    for (const [pattern, queue] of this.faults) {
-      if (queue.length > 0 && matches(pattern, path)) return queue.shift();
-    }
-    return undefined;
-  }
-
-  private async delay(path: string): Promise<void> {
-    let ms = 0;
-    for (const [pattern, v] of this.latency) if (matches(pattern, path)) ms = Math.max(ms, v);
-    if (ms <= 0) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
-  }
-
-  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-    if (res.destroyed) return;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
-    res.end(text);
-  }
-}
-
-function matches(pattern: string, path: string): boolean {
-  return pattern === '*' || pattern === path || (pattern.endsWith('*') && path.startsWith(pattern.slice(0, -1)));
 }
 
 function notFound(): Json {
