@@ -12,7 +12,6 @@ import type { Actor } from '../../src/core/model.js';
 import { approve, requestAccess, reviewBreakGlass } from '../../src/core/requests.js';
 import { startOpsgenieDouble, type OpsgenieDouble } from '../../src/dev/opsgenie-double.js';
 import { startPagerDutyDouble, type PagerDutyDouble } from '../../src/dev/pagerduty-double.js';
-import { createLogger } from '../../src/logging.js';
 import { WebClient } from '@slack/web-api';
 import { SlackPeople } from '../../src/chat/slack/people.js';
 import { startSlackDouble } from '../../src/dev/slack-double.js';
@@ -20,8 +19,8 @@ import { OpsgenieClient } from '../../src/oncall/opsgenie.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
-import { CatalogEngines } from '../../src/targets/registry.js';
 import { tempSqliteUrl } from '../support/catalog.js';
+import { coreDeps } from '../support/core-deps.js';
 import { recordingNotifier } from '../support/notifiers.js';
 
 const MIN = 60_000;
@@ -102,21 +101,13 @@ describe('access policy', () => {
     const clock = { now: () => now };
     const pagerduty = new PagerDutyClient({ token: 'pd-token', apiUrl: pd.url, clock, ttlMs: 0 });
     const opsgenie = new OpsgenieClient({ apiKey: 'og-key', apiUrl: og.url, clock, ttlMs: 0 });
-    const logger = createLogger('silent');
-    deps = {
-      catalog,
-      store,
-      engines: new CatalogEngines(catalog, logger),
-      scheduler: { provision: async (id) => void provisioned.push(id), revokeAt: async () => {}, cancelRevoke: async () => {} },
+    deps = coreDeps(catalog, store, {
       notifier,
+      clock,
+      enqueued: provisioned,
       approvers: new ApproverResolver(undefined, clock, { pagerduty, opsgenie }, 0),
       incidents: pagerduty,
-      clock,
-      logger,
-      revokeAlertAfterMs: 10 * MIN,
-      remindBeforeMs: 5 * MIN,
-      failpoint: () => {},
-    };
+    });
   });
 
   afterAll(async () => {

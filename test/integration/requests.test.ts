@@ -6,12 +6,9 @@ import { BrokerError } from '../../src/core/errors.js';
 import type { Actor } from '../../src/core/model.js';
 import { approve, deny, requestAccess, validateRequest } from '../../src/core/requests.js';
 import { cappedBackoff } from '../../src/jobs/worker.js';
-import { createLogger } from '../../src/logging.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
-import { CatalogEngines } from '../../src/targets/registry.js';
 import { tempSqliteUrl } from '../support/catalog.js';
-import { recordingNotifier } from '../support/notifiers.js';
-import { ApproverResolver } from '../../src/oncall/resolver.js';
+import { coreDeps } from '../support/core-deps.js';
 
 const catalog = parseCatalog(
   `databases:
@@ -55,20 +52,7 @@ describe('requests and decisions', () => {
     const url = tempSqliteUrl();
     await migrateLatest(url);
     store = await openStateStore(url);
-    const logger = createLogger('silent');
-    deps = {
-      catalog,
-      store,
-      engines: new CatalogEngines(catalog, logger),
-      scheduler: { provision: async (id) => void enqueued.push(id), revokeAt: async () => {}, cancelRevoke: async () => {} },
-      notifier: recordingNotifier(),
-      approvers: new ApproverResolver(undefined, { now: () => Date.now() }),
-      remindBeforeMs: 300_000,
-      clock: { now: () => Date.now() },
-      logger,
-      revokeAlertAfterMs: 600_000,
-      failpoint: () => {},
-    };
+    deps = coreDeps(catalog, store, { enqueued });
   });
   afterAll(async () => {
     await deps.engines.close();

@@ -11,12 +11,10 @@ import { revoke } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { Notifier, Scheduler } from '../../src/core/ports.js';
 import { createAdminGrant } from '../../src/core/requests.js';
-import { createLogger } from '../../src/logging.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
-import { CatalogEngines } from '../../src/targets/registry.js';
 import { tempSqliteUrl } from '../support/catalog.js';
+import { coreDeps } from '../support/core-deps.js';
 import { recordingNotifier } from '../support/notifiers.js';
-import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { freePort } from '../support/redis.js';
 
 describe('revocation while the target is down', () => {
@@ -42,22 +40,9 @@ describe('revocation while the target is down', () => {
     const url = tempSqliteUrl();
     await migrateLatest(url);
     store = await openStateStore(url);
-    const logger = createLogger('silent');
     const scheduler: Scheduler = { provision: async () => {}, revokeAt: async () => {}, cancelRevoke: async () => {} };
     const notifier: Notifier = { ...recordingNotifier(), revocationStuck: async (v) => void stuck.push(v.grant!) };
-    deps = {
-      catalog,
-      store,
-      engines: new CatalogEngines(catalog, logger),
-      scheduler,
-      notifier,
-      approvers: new ApproverResolver(undefined, { now: () => now }),
-      remindBeforeMs: 300_000,
-      clock: { now: () => now },
-      logger,
-      revokeAlertAfterMs: 10 * 60_000,
-      failpoint: () => {},
-    };
+    deps = coreDeps(catalog, store, { scheduler, notifier, clock: { now: () => now } });
   });
 
   afterAll(async () => {

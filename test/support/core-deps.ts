@@ -1,0 +1,31 @@
+/**
+ * The core's dependencies for core-level tests: the real store and engines, our own ports recorded (scheduler,
+ * notifier), and a clock the test controls. Override any part.
+ */
+import type { Catalog } from '../../src/core/catalog.js';
+import type { CoreDeps } from '../../src/core/deps.js';
+import type { Clock, StateStore } from '../../src/core/ports.js';
+import { createLogger } from '../../src/logging.js';
+import { ApproverResolver } from '../../src/oncall/resolver.js';
+import { CatalogEngines } from '../../src/targets/registry.js';
+import { recordingNotifier } from './notifiers.js';
+
+export function coreDeps(catalog: Catalog, store: StateStore, over: Partial<CoreDeps> & { clock?: Clock; enqueued?: number[] } = {}): CoreDeps {
+  const { enqueued = [], ...rest } = over;
+  const clock = over.clock ?? { now: () => Date.now() };
+  const logger = createLogger('silent');
+  return {
+    catalog,
+    store,
+    engines: new CatalogEngines(catalog, logger),
+    scheduler: { provision: async (id) => void enqueued.push(id), revokeAt: async () => {}, cancelRevoke: async () => {} },
+    notifier: recordingNotifier(),
+    approvers: new ApproverResolver(undefined, clock),
+    clock,
+    logger,
+    revokeAlertAfterMs: 10 * 60_000,
+    remindBeforeMs: 5 * 60_000,
+    failpoint: () => {},
+    ...rest,
+  };
+}
