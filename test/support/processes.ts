@@ -56,10 +56,15 @@ export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all'
   );
   let gone = false;
   void exited.then(() => (gone = true));
-  await waitFor('the worker to start', () => {
-    if (gone) throw new Error(`worker exited early:\n${out}`);
-    return out.includes('db-access started');
-  }, { timeoutMs: 30_000 });
+  try {
+    await waitFor('the worker to start', () => {
+      if (gone) throw new Error(`worker exited early:\n${out}`);
+      return out.includes('db-access started');
+    }, { timeoutMs: 30_000 });
+  } catch (err) {
+    child.kill('SIGKILL'); // never leave a half-started process behind
+    throw err;
+  }
   return {
     child,
     output: () => out,
