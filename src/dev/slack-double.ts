@@ -69,6 +69,7 @@
  * Real rate limiting (use `failNext`), `reply_broadcast`, scheduled messages, files, reactions, pagination, scopes,
  * Enterprise Grid. `thread_ts` pointing at an unknown message posts a top-level message that keeps `thread_ts` [U].
  */
+import { waitOnEvents } from './wait-on-events.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -1658,34 +1659,12 @@ class SlackDoubleImpl implements SlackDouble {
 
   waitUntil<T>(probe: () => T | undefined | null | false, opts: { timeoutMs?: number; description?: string } = {}): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? 5000;
-    return new Promise<T>((resolve, reject) => {
-      const pending: { timer?: NodeJS.Timeout } = {};
-      const check = (): boolean => {
-        let v: T | undefined | null | false;
-        try {
-          v = probe();
-        } catch (err) {
-          this.waiters.delete(check);
-          clearTimeout(pending.timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-          return true;
-        }
-        if (v === undefined || v === null || v === false) return false;
-        this.waiters.delete(check);
-        clearTimeout(pending.timer);
-        resolve(v);
-        return true;
-      };
-      if (check()) return;
-      this.waiters.add(check);
-      pending.timer = setTimeout(() => {
-        this.waiters.delete(check);
-        const recent = this.calls
-          .slice(-10)
-          .map((c) => `  ${c.method} → ${c.status} ${c.ok ? 'ok' : c.error ?? 'error'}`)
-          .join('\n');
-        reject(new Error(`slack double: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; last calls:\n${recent || '  (none)'}`));
-      }, timeoutMs);
+    return waitOnEvents(this.waiters, probe, timeoutMs, () => {
+      const recent = this.calls
+        .slice(-10)
+        .map((c) => `  ${c.method} → ${c.status} ${c.ok ? 'ok' : c.error ?? 'error'}`)
+        .join('\n');
+      return new Error(`slack double: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; last calls:\n${recent || '  (none)'}`);
     });
   }
 

@@ -43,6 +43,7 @@
  * ## Not modelled
  * Several apps, retries of unacked envelopes, `debug_reconnects`, the 10-connection limit, payload size limits.
  */
+import { waitOnEvents } from './wait-on-events.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -366,31 +367,9 @@ class SocketModeServerImpl implements SocketModeServer {
 
   waitUntil<T>(probe: () => T | undefined | null | false, opts: { timeoutMs?: number; description?: string } = {}): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? 5000;
-    return new Promise<T>((resolve, reject) => {
-      const pending: { timer?: NodeJS.Timeout } = {};
-      const check = (): boolean => {
-        let v: T | undefined | null | false;
-        try {
-          v = probe();
-        } catch (err) {
-          this.waiters.delete(check);
-          clearTimeout(pending.timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-          return true;
-        }
-        if (v === undefined || v === null || v === false) return false;
-        this.waiters.delete(check);
-        clearTimeout(pending.timer);
-        resolve(v);
-        return true;
-      };
-      if (check()) return;
-      this.waiters.add(check);
-      pending.timer = setTimeout(() => {
-        this.waiters.delete(check);
-        const state = this.records.map((r) => `  ${r.id} ${r.open ? 'open' : `closed ${r.closeCode ?? ''} by ${r.closedBy ?? '?'}`}`).join('\n');
-        reject(new Error(`socket mode: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; connections:\n${state || '  (none)'}`));
-      }, timeoutMs);
+    return waitOnEvents(this.waiters, probe, timeoutMs, () => {
+      const state = this.records.map((r) => `  ${r.id} ${r.open ? 'open' : `closed ${r.closeCode ?? ''} by ${r.closedBy ?? '?'}`}`).join('\n');
+      return new Error(`socket mode: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; connections:\n${state || '  (none)'}`);
     });
   }
 
