@@ -201,6 +201,16 @@ export interface MessageRef {
   version?: number;
 }
 
+/** An address the bot may send to later (a Teams conversation reference), stored opaquely per platform and key. */
+export interface ChatConversation {
+  platform: 'slack' | 'teams';
+  /** "user:<id>", "channel:<id>", "tenant:<id>" — the adapter's choice. */
+  key: string;
+  /** JSON written and read by the adapter only. Never a secret. */
+  reference: string;
+  updatedAt: number;
+}
+
 /**
  * Contract (test/contract/state-store.contract.ts runs it on SQLite, PostgreSQL and MySQL/MariaDB):
  * - every method is atomic; `transaction` runs several atomically and rolls back if `fn` throws;
@@ -252,6 +262,9 @@ export interface StateStore {
    *  update a message only after winning this, so racing processes never move a message backwards. */
   claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean>;
   getMessageRefs(requestId: number): Promise<MessageRef[]>;
+  /** Insert or replace the conversation at (platform, key). */
+  saveConversation(c: ChatConversation): Promise<void>;
+  getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined>;
 
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;

@@ -15,6 +15,7 @@ import type {
   GrantFilter,
   GrantPatch,
   MessageRef,
+  ChatConversation,
   NewGrant,
   NewRequest,
   RequestFilter,
@@ -319,6 +320,19 @@ export class KnexStateStore implements StateStore {
       .where({ request_id: requestId })
       .orderBy('id', 'asc')) as Row[];
     return rows.map(messageRefFromRow);
+  }
+
+  async saveConversation(c: ChatConversation): Promise<void> {
+    await this.knex('chat_conversations')
+      .insert({ platform: c.platform, conversation_key: c.key, reference: c.reference, updated_at: c.updatedAt })
+      .onConflict(['platform', 'conversation_key'])
+      .merge(['reference', 'updated_at']);
+  }
+
+  async getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined> {
+    const row = (await this.knex('chat_conversations').where({ platform, conversation_key: key }).first()) as Row | undefined;
+    if (!row) return undefined;
+    return { platform, key, reference: String(row.reference), updatedAt: num(row.updated_at, 'chat_conversations.updated_at') };
   }
 
   // --- lifecycle ----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import * as m0002 from '../../migrations/0002_chat.js';
 import * as m0003 from '../../migrations/0003_policy.js';
 import * as m0004 from '../../migrations/0004_audit_chain.js';
 import * as m0005 from '../../migrations/0005_audit_stream.js';
+import * as m0006 from '../../migrations/0006_chat_conversations.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -31,6 +32,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0003_policy', m0003],
   ['0004_audit_chain', m0004],
   ['0005_audit_stream', m0005],
+  ['0006_chat_conversations', m0006],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

@@ -775,6 +775,21 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
     });
 
+    describe('chat conversations', () => {
+      it('keeps one conversation per (platform, key); saving again replaces it; keys are case-sensitive', async () => {
+        const key = `user:${T0}-aad`;
+        expect(await store.getConversation('teams', key)).toBeUndefined();
+        await store.saveConversation({ platform: 'teams', key, reference: '{"a":1}', updatedAt: T0 });
+        await store.saveConversation({ platform: 'teams', key: key.toUpperCase(), reference: '{"other":1}', updatedAt: T0 });
+        await Promise.all([1, 2, 3].map((n) => pick(n).saveConversation({ platform: 'teams', key, reference: `{"a":${n}}`, updatedAt: T0 + n })));
+        const got = await store.getConversation('teams', key);
+        expect(got?.key).toBe(key);
+        expect(got?.reference).toBe(`{"a":${got!.updatedAt - T0}}`);
+        expect((await store.getConversation('teams', key.toUpperCase()))?.reference).toBe('{"other":1}');
+        expect(await store.getConversation('slack', key)).toBeUndefined();
+      });
+    });
+
     describe('message references', () => {
       it('keeps one reference per (request, platform, kind); saving again replaces it', async () => {
         const req = await store.createRequest(newRequest());
