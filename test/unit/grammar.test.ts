@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../src/chat/slack/grammar.js';
+import { parseCommand } from '../../src/chat/grammar.js';
 
 describe('/db-access grammar', () => {
   it.each([

@@ -10,7 +10,7 @@ import { requestAccess, requestExtension } from '../../../core/requests.js';
 import { loadRequestView } from '../../../core/view.js';
 import { errorText, helpText, listText, requestSentText } from '../blocks/ephemeral.js';
 import { requestModal } from '../blocks/request-modal.js';
-import { parseCommand } from '../grammar.js';
+import { parseCommand } from '../../grammar.js';
 import type { SlackContext } from './context.js';
 
 export function registerCommands(app: App, ctx: SlackContext, command = '/db-access'): void {

@@ -1,5 +1,5 @@
 /**
- * The inline grammar of `/db-access` (pure):
+ * The inline grammar of `/db-access` on Slack and `db-access` on Teams (pure):
  *   (nothing)                                  → the request modal
  *   help | list | revoke <id> | extend <id> <duration> [reason…]
  *   <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>
@@ -7,8 +7,8 @@
  * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL)
  * scopes the access to that incident; everything after them is the reason.
  */
-import { parseDuration } from '../../core/duration.js';
-import type { RequestInput } from '../../core/requests.js';
+import { parseDuration } from '../core/duration.js';
+import type { RequestInput } from '../core/requests.js';
 
 export type Command =
   | { kind: 'modal' }
@@ -27,7 +27,8 @@ function grantId(token: string | undefined): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
-export function parseCommand(text: string): Command {
+/** `command` is how the usage hints name the command (Slack: `/db-access`; Teams: `db-access`). */
+export function parseCommand(text: string, command = '/db-access'): Command {
   const tokens = text.trim().split(/\s+/).filter(Boolean);
   const [first, ...rest] = tokens;
   if (!first) return { kind: 'modal' };
@@ -38,13 +39,13 @@ export function parseCommand(text: string): Command {
       return { kind: 'list' };
     case 'revoke': {
       const id = grantId(rest[0]);
-      return id ? { kind: 'revoke', grantId: id } : { kind: 'invalid', problem: 'Usage: `/db-access revoke <grant id>`' };
+      return id ? { kind: 'revoke', grantId: id } : { kind: 'invalid', problem: `Usage: \`${command} revoke <grant id>\`` };
     }
     case 'extend': {
       const id = grantId(rest[0]);
       const duration = rest[1];
       if (!id || !duration || parseDuration(duration) === undefined) {
-        return { kind: 'invalid', problem: 'Usage: `/db-access extend <grant id> <duration> [reason]`, e.g. `/db-access extend 42 30m still digging`' };
+        return { kind: 'invalid', problem: `Usage: \`${command} extend <grant id> <duration> [reason]\`, e.g. \`${command} extend 42 30m still digging\`` };
       }
       const reason = rest.slice(2).join(' ');
       return { kind: 'extend', grantId: id, duration, ...(reason && { reason }) };
@@ -56,8 +57,8 @@ export function parseCommand(text: string): Command {
     return {
       kind: 'invalid',
       problem: breakGlass
-        ? 'Usage: `/db-access break-glass <database> <level> <duration> <reason…>`'
-        : 'Usage: `/db-access <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>`',
+        ? `Usage: \`${command} break-glass <database> <level> <duration> <reason…>\``
+        : `Usage: \`${command} <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>\``,
     };
   }
   let ticket: string | undefined;
