@@ -2,7 +2,10 @@
  * Slack mrkdwn helpers. Every piece of text that did not come from this code (reasons, tickets, names, error
  * messages, catalog descriptions) goes through `escapeMrkdwn` or `code` before it reaches a mrkdwn field.
  */
-import type { Actor, ApproverRef } from '../../core/model.js';
+import type { Phase } from '../../core/view.js';
+import { capitalize, mentionList as sharedMentionList, type Markup, type Person } from '../markup.js';
+
+export { capitalize, type Person };
 
 /**
  * Slack's control characters are `&`, `<` and `>`; escaping exactly these three (and nothing else, which would show
@@ -12,9 +15,6 @@ import type { Actor, ApproverRef } from '../../core/model.js';
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
-
-/** Someone to name: an Actor (requester, approver who clicked) or an ApproverRef (eligible approver). */
-export type Person = Pick<Actor, 'id' | 'email' | 'name'> & { platform: Actor['platform'] | ApproverRef['platform'] };
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
@@ -29,33 +29,9 @@ export function plainName(person: Person): string {
   return escapeMrkdwn(person.name ?? person.email ?? person.id);
 }
 
-/**
- * "<@A>, <@B> and 3 more": distinct people (by platform and id), as many whole mentions as fit in `budget`
- * characters. Never cuts a mention in half.
- */
+/** "<@A>, <@B> and 3 more" within `budget` characters (see markup.ts). */
 export function mentionList(people: readonly Person[], budget: number, name: (p: Person) => string = mention): string {
-  const seen = new Set<string>();
-  const names: string[] = [];
-  for (const p of people) {
-    const key = `${p.platform}:${p.id}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      names.push(name(p));
-    }
-  }
-  const shown: string[] = [];
-  let used = 0;
-  for (const [i, n] of names.entries()) {
-    const restLength = ` and ${names.length - i} more`.length;
-    const cost = n.length + (shown.length ? 2 : 0);
-    const isLast = i === names.length - 1;
-    if (used + cost + (isLast ? 0 : restLength) > budget) break;
-    shown.push(n);
-    used += cost;
-  }
-  const more = names.length - shown.length;
-  if (shown.length === 0) return more ? `${more} people` : '';
-  return more ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+  return sharedMentionList(people, budget, name);
 }
 
 /** Date tokens Slack localises: https://docs.slack.dev/messaging/formatting-message-text#date-formatting */
@@ -83,7 +59,24 @@ export function codeBlock(text: string): string {
   return '```' + escapeMrkdwn(text.replace(/`/g, '')) + '```';
 }
 
-/** "Read" from "read": sentence case for the start of a line. */
-export function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
+const ICONS: Record<Phase, string> = {
+  pending: ':hourglass_flowing_sand:',
+  provisioning: ':gear:',
+  active: ':large_green_circle:',
+  revoking: ':hourglass:',
+  ended: ':lock:',
+  denied: ':no_entry:',
+  expired: ':zzz:',
+  cancelled: ':heavy_multiplication_x:',
+  failed: ':x:',
+};
+
+export const slackMarkup: Markup = {
+  escape: escapeMrkdwn,
+  bold: (s) => `*${s}*`,
+  code,
+  mention,
+  plainName,
+  date: (ms) => slackDate(ms),
+  icon: (phase) => ICONS[phase],
+};

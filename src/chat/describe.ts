@@ -1,0 +1,119 @@
+/**
+ * Sentences about a RequestView shared by every surface on every platform (channel message, DMs, home, replies),
+ * so all of them say the same thing. `describe(markup)` binds them to a platform's text dialect; everything they
+ * return is escaped for it.
+ */
+import { formatDuration } from '../core/duration.js';
+import type { RequestView } from '../core/view.js';
+import { capitalize, mentionList, type Markup } from './markup.js';
+
+/** How many characters a list of approver mentions may take in one line. */
+export const MENTION_BUDGET = 1500;
+
+/** "Access request #42" or "Extension request #43 for grant #7" (no markup: safe everywhere). */
+export function title(view: RequestView): string {
+  const r = view.request;
+  return r.extendsGrantId !== undefined ? `Extension request #${r.id} for grant #${r.extendsGrantId}` : `Access request #${r.id}`;
+}
+
+/** Why provisioning failed, without the "provisioning failed: " prefix the core puts on endReason. Unescaped. */
+export function failure(view: RequestView): string {
+  const g = view.grant;
+  return (g?.lastError ?? g?.endReason ?? 'unknown error').replace(/^provisioning failed:\s*/, '');
+}
+
+export function describe(m: Markup) {
+  const b = (s: string) => m.bold(m.escape(s));
+
+  /** "**read** on **orders-prod** for 1h" (or "… extended by 1h"). */
+  function summary(view: RequestView, plain = false): string {
+    const r = view.request;
+    const what = plain ? `${m.escape(r.level)} on ${m.escape(r.database)}` : `${b(r.level)} on ${b(r.database)}`;
+    return r.extendsGrantId !== undefined ? `${what}, extended by ${formatDuration(r.durationMs)}` : `${what} for ${formatDuration(r.durationMs)}`;
+  }
+
+  /** Who approved so far. */
+  function approvedBy(view: RequestView, budget = MENTION_BUDGET): string {
+    return mentionList(
+      view.approvals.map((a) => a.approver),
+      budget,
+      m.mention,
+    );
+  }
+
+  /** "1 of 2 approvals: @bob" */
+  function approvalProgress(view: RequestView): string {
+    const n = view.approvals.length;
+    const line = `${n} of ${view.request.requiredApprovals} approval${view.request.requiredApprovals === 1 ? '' : 's'}`;
+    return n ? `${line}: ${approvedBy(view)}` : line;
+  }
+
+  function receiptLine(view: RequestView): string {
+    const rc = view.receipt;
+    const at = rc?.at ?? view.grant?.revokedAt;
+    const when = at !== undefined ? ` at ${m.date(at)}` : '';
+    const reason = rc?.reason ?? view.grant?.endReason ?? 'ended';
+    return /^expired/.test(reason) ? `Expired${when}` : `Ended${when}: ${m.escape(reason)}`;
+  }
+
+  /** The state of the request in one line, with an icon; the core of the channel message's status. */
+  function statusLine(view: RequestView): string {
+    const r = view.request;
+    const g = view.grant;
+    const icon = m.icon(view.phase);
+    switch (view.phase) {
+      case 'pending': {
+        const deadline = r.decideBy !== undefined ? ` · expires unanswered ${m.date(r.decideBy)}` : '';
+        return `${icon} Waiting for approval: ${approvalProgress(view)}${deadline}`;
+      }
+      case 'provisioning':
+        return `${icon} Approved by ${approvedBy(view) || 'policy'} · provisioning…`;
+      case 'active': {
+        const until = g ? `until ${m.date(g.expiresAt)}` : '';
+        const by = view.approvals.length ? ` · approved by ${approvedBy(view)}` : '';
+        return `${icon} ${r.extendsGrantId !== undefined ? 'Extended: active' : 'Active'} ${until}${by}`;
+      }
+      case 'revoking': {
+        const stuck = g?.revokeFailingSince !== undefined ? ` · failing since ${m.date(g.revokeFailingSince)}` : '';
+        return `${icon} Revoking: locking the user, ending sessions, dropping it${stuck}`;
+      }
+      case 'ended':
+        return `${icon} ${receiptLine(view)}`;
+      case 'denied': {
+        const d = view.denial;
+        if (!d) return `${icon} ${m.escape(capitalize(r.decisionNote ?? 'denied'))}`;
+        return `${icon} Denied by ${m.mention(d.approver)}${d.note ? `: ${m.escape(d.note)}` : ''}`;
+      }
+      case 'expired': {
+        const by = r.decideBy ?? r.decidedAt;
+        return `${icon} Expired: nobody approved${by !== undefined ? ` by ${m.date(by)}` : ''}`;
+      }
+      case 'cancelled':
+        return `${icon} Cancelled${r.decidedAt !== undefined ? ` at ${m.date(r.decidedAt)}` : ''}`;
+      case 'failed':
+        return `${icon} Provisioning failed: ${m.escape(failure(view))}`;
+    }
+  }
+
+  /** "1 session terminated, user `jit_alice_x7` dropped" */
+  function receiptDetail(view: RequestView): string {
+    const rc = view.receipt;
+    if (!rc) return '';
+    const user = view.grant ? `user ${m.code(view.grant.username)}` : 'the user';
+    const n = rc.sessionsTerminated;
+    const sessions = `${n} session${n === 1 ? '' : 's'} terminated`;
+    return `${sessions}, ${user} ${rc.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}`;
+  }
+
+  /** "**read** access to **orders-prod**" */
+  function accessTo(view: RequestView): string {
+    return `${b(view.request.level)} access to ${b(view.request.database)}`;
+  }
+
+  /** The requester, without a ping. */
+  function requesterName(view: RequestView): string {
+    return m.plainName(view.request.requester);
+  }
+
+  return { summary, approvedBy, approvalProgress, statusLine, receiptDetail, accessTo, requesterName };
+}
