@@ -7,7 +7,8 @@ import { formatDuration } from '../../../core/duration.js';
 import type { BrokerError } from '../../../core/errors.js';
 import type { RequestView } from '../../../core/view.js';
 import * as L from '../limits.js';
-import { capitalize, code, escapeMrkdwn, mentionList, slackDate } from '../mrkdwn.js';
+import { errorSentences } from '../../error-text.js';
+import { capitalize, code, escapeMrkdwn, mentionList, slackDate, slackMarkup } from '../mrkdwn.js';
 import { MENTION_BUDGET, statusLine, summary, title } from './describe.js';
 
 /** How many databases help lists before "and N more". */
@@ -63,57 +64,11 @@ export function listText(views: readonly RequestView[]): string {
   return L.truncate(out.join('\n'), L.MESSAGE_TEXT);
 }
 
-/** The core's message as the end of a sentence: escaped, with a full stop. */
-function told(err: BrokerError): string {
-  const m = escapeMrkdwn(err.message.trim());
-  return /[.!?]$/.test(m) ? m : `${m}.`;
-}
+const sentences = errorSentences(slackMarkup, '/db-access');
 
-/**
- * One friendly sentence per error code. `view`, when the listener has it, lets ALREADY_DECIDED say who decided.
- * The core's messages can quote user input ("unknown database …"), so they are escaped like any user text.
- */
+/** One friendly sentence per error code (see chat/error-text.ts), within Slack's text limit. */
 export function errorText(err: BrokerError, view?: RequestView): string {
-  const valid = err.details.valid?.length ? err.details.valid.map((v) => code(v)).join(', ') : '';
-  const text = ((): string => {
-    switch (err.code) {
-      case 'INVALID_INPUT':
-        if (err.details.field === 'duration') return `${capitalize(told(err))} Use a duration such as 30m, 1h or 1h30m.`;
-        return capitalize(told(err));
-      case 'UNKNOWN_DATABASE':
-        return `${capitalize(told(err))}${valid ? ` Choose one of: ${valid}.` : ''}`;
-      case 'UNKNOWN_LEVEL':
-        return `${capitalize(told(err))}${valid ? ` Levels there: ${valid}.` : ''}`;
-      case 'DURATION_TOO_LONG':
-        return `That is too long: ${told(err)} Ask for less; you can extend later.`;
-      case 'NOT_FOUND':
-        return `${capitalize(told(err))} Check the number with \`/db-access list\`.`;
-      case 'ALREADY_DECIDED':
-        return view ? alreadyDecided(view) : `Too late: ${told(err)}`;
-      case 'FORBIDDEN':
-        return /^you can't/i.test(err.message) ? capitalize(told(err)) : `You can't do that: ${told(err)}`;
-      case 'SELF_APPROVAL':
-        return "You can't approve your own request: someone else has to.";
-      case 'TARGET_ERROR':
-        return `The database server refused: ${told(err)} Try again in a minute; if it keeps failing, tell a DBA.`;
-    }
-  })();
-  return L.truncate(text, L.MESSAGE_TEXT);
-}
-
-function alreadyDecided(view: RequestView): string {
-  const who = view.request.extendsGrantId !== undefined ? `Extension request #${view.request.id}` : `Request #${view.request.id}`;
-  switch (view.phase) {
-    case 'provisioning':
-    case 'active':
-      return `${who} was already approved by ${mentionList(view.approvals.map((a) => a.approver), MENTION_BUDGET) || 'policy'}.`;
-    case 'denied':
-      return `${who} was already denied${view.denial ? ` by ${mentionList([view.denial.approver], MENTION_BUDGET)}` : ''}.`;
-    case 'pending':
-      return `You have already decided ${who.charAt(0).toLowerCase()}${who.slice(1)}; it still needs ${Math.max(1, view.request.requiredApprovals - view.approvals.length)} more approval(s).`;
-    default:
-      return `${who} is no longer open: ${statusLine(view)}`;
-  }
+  return L.truncate(sentences(err, view), L.MESSAGE_TEXT);
 }
 
 /** Inline modal errors (`response_action: 'errors'`) are shown as plain text: no markup, no escaping. */
