@@ -1,0 +1,84 @@
+/**
+ * Text for Adaptive Cards on Teams. Card TextBlocks render a markdown subset, and `<at>…</at>` becomes a mention
+ * when the card carries a matching entity — so user text has markdown marks backslash-escaped and any `<at`
+ * broken, and a card's mentions are collected while it is built (one TeamsText per card).
+ */
+import type { Phase } from '../../core/view.js';
+import type { Markup, Person } from '../markup.js';
+
+export interface MentionEntity {
+  type: 'mention';
+  text: string;
+  mentioned: { id: string; name: string };
+}
+
+const MARKS = /[\\*_[\]()#`~>|!]/g;
+/** Characters a card never needs: C0/C1 controls except newline and tab. */
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Backslash-escapes markdown marks; `<at` / `</at` get a zero-width space so no text can become a mention. */
+export function escapeCard(text: string): string {
+  return text.replace(CONTROLS, '').replace(MARKS, (c) => `\\${c}`).replace(/<(\/?)(at)/gi, '<\u200b$1$2');
+}
+
+/** Newlines flattened, for one-line values (reasons in facts, names). */
+export function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+const ICONS: Record<Phase, string> = {
+  pending: '⏳',
+  provisioning: '⚙️',
+  active: '🟢',
+  revoking: '⌛',
+  ended: '🔒',
+  denied: '⛔',
+  expired: '💤',
+  cancelled: '✖️',
+  failed: '❌',
+};
+
+/** `{{DATE(…, SHORT)}} {{TIME(…)}}`: Teams shows each reader their own time zone. Seconds dropped. */
+export function cardDate(ms: number): string {
+  const iso = `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  return `{{DATE(${iso}, SHORT)}} {{TIME(${iso})}}`;
+}
+
+const AAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
+
+/** Who a mention points at: a Teams user's AAD object id, else an email (Teams resolves a UPN). */
+function mentionId(p: Person): string | undefined {
+  if (p.platform === 'teams' && AAD_ID.test(p.id)) return p.id;
+  if (p.email && EMAIL.test(p.email)) return p.email;
+  if (p.platform === 'email' && EMAIL.test(p.id)) return p.id;
+  return undefined;
+}
+
+/** The markup for one card, remembering the mention entities the card must carry. */
+export class TeamsText implements Markup {
+  private readonly mentions = new Map<string, MentionEntity>();
+
+  escape = escapeCard;
+  bold = (s: string) => (s ? `**${s}**` : s);
+  code = (s: string) => escapeCard(oneLine(s)) || '—';
+  date = cardDate;
+  icon = (phase: Phase) => ICONS[phase];
+
+  plainName = (p: Person): string => escapeCard(oneLine(p.name ?? p.email ?? p.id));
+
+  mention = (p: Person): string => {
+    const id = mentionId(p);
+    if (!id) return this.plainName(p);
+    // The entity's text must equal what the card shows; a name without marks keeps both simple.
+    const name = oneLine(p.name ?? p.email ?? id).replace(/[<>*_[\]\\]/g, '') || id;
+    const text = `<at>${name}</at>`;
+    this.mentions.set(text, { type: 'mention', text, mentioned: { id, name } });
+    return text;
+  };
+
+  entities(): MentionEntity[] {
+    return [...this.mentions.values()];
+  }
+}
