@@ -1,0 +1,52 @@
+/**
+ * Size knobs, read once from the environment. The defaults keep a full run (both engines) near 2½ minutes on a
+ * 2-core machine; grow them on a quiet machine for tighter percentiles.
+ */
+export type EngineName = 'postgres' | 'mariadb';
+
+export interface Knobs {
+  /** BENCH_ENGINES: which targets to measure, in order (default `postgres,mariadb`). */
+  engines: EngineName[];
+  /** BENCH_LATENCY_SAMPLES: journeys run one at a time for the ack and click → credentials latencies. */
+  latencySamples: number;
+  /** BENCH_GRANTS: requests approved all at once for the sustained grants/s figure. */
+  grants: number;
+  /** BENCH_PENDING: pending expirations scheduled for the memory figure. */
+  pending: number;
+  /** BENCH_FLOOR_ITERATIONS: raw-SQL create+grant and lock+kill+drop repetitions per engine. */
+  floorIterations: number;
+  /**
+   * BENCH_LATENCY_GRANT_SECONDS / BENCH_BURST_GRANT_SECONDS: grant durations of the two phases. Every grant must
+   * outlive both phases, so revocations never overlap the latency measurements (the report flags it if they did).
+   */
+  latencyGrantSeconds: number;
+  burstGrantSeconds: number;
+  /** BENCH_OUT: where latest.json and latest.md go. */
+  outDir: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
+  const engines = (env.BENCH_ENGINES ?? 'postgres,mariadb')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const e of engines) if (e !== 'postgres' && e !== 'mariadb') throw new Error(`BENCH_ENGINES: unknown engine ${JSON.stringify(e)} (postgres, mariadb)`);
+  return {
+    engines: engines as EngineName[],
+    latencySamples: int(env, 'BENCH_LATENCY_SAMPLES', 100),
+    grants: int(env, 'BENCH_GRANTS', 200),
+    pending: int(env, 'BENCH_PENDING', 10_000),
+    floorIterations: int(env, 'BENCH_FLOOR_ITERATIONS', 200),
+    latencyGrantSeconds: int(env, 'BENCH_LATENCY_GRANT_SECONDS', 40, 5),
+    burstGrantSeconds: int(env, 'BENCH_BURST_GRANT_SECONDS', 25, 5),
+    outDir: env.BENCH_OUT ?? new URL('./results/', import.meta.url).pathname,
+  };
+}

@@ -1,0 +1,82 @@
+/** latest.md: the date and machine, one table per engine (broker │ raw-SQL floor │ ratio │ target), memory, method. */
+import type { BenchResult, EngineResult } from './results.js';
+import type { Summary } from './stats.js';
+
+const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '—');
+const x = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}×` : '—');
+const mark = (pass: boolean) => (pass ? '✅' : '❌');
+
+type Row = [metric: string, broker: string, floor: string, ratio: string, target: string];
+
+function engineRows(e: EngineResult): Row[] {
+  const c = e.latency.clickToCredentials;
+  const f = e.floor.createGrant;
+  const r = e.revocation.done;
+  const k = e.floor.lockKillDrop;
+  const pct = (s: Summary) => `${ms(s.p50)} / ${ms(s.p99)}`;
+  return [
+    ['ack: `/db-access` command, p50 / p99', pct(e.latency.commandAck), '—', '—', `< 3000 ms (Slack) ${mark(e.latency.commandAck.p99 < 3000)}`],
+    ['ack: Approve click, p50 / p99', pct(e.latency.clickAck), '—', '—', `< 3000 ms (Slack) ${mark(e.latency.clickAck.p99 < 3000)}`],
+    ['command → approval message posted, p50 / p99', pct(e.latency.toApprovalMessage), '—', '—', '—'],
+    ['click → credentials p50', ms(c.p50), `${ms(f.p50)} create+grant`, x(c.p50, f.p50), `≤ 25 ms ${mark(c.p50 <= 25)}`],
+    ['click → credentials p95', ms(c.p95), ms(f.p95), x(c.p95, f.p95), '—'],
+    ['click → credentials p99', ms(c.p99), ms(f.p99), x(c.p99, f.p99), `≤ 100 ms ${mark(c.p99 <= 100)}`],
+    [`click → credentials during the ${e.burst.grants}-grant burst, p50 / p99`, pct(e.burst.clickToCredentials), '—', '—', '—'],
+    ['revocation lateness (user gone − expiresAt) p50', ms(r.p50), `${ms(k.p50)} lock+kill+drop`, x(r.p50, k.p50), '—'],
+    ['revocation lateness p99', ms(r.p99), ms(k.p99), x(r.p99, k.p99), `≤ 250 ms ${mark(r.p99 <= 250)}`],
+    ['revocation lateness max', ms(r.max), ms(k.max), x(r.max, k.max), '—'],
+    ['revocation start − expiresAt, min (never early)', ms(e.revocation.start.min), '0 ms', '—', `≥ 0 ${mark(e.revocation.start.min >= 0)}`],
+    [
+      'sustained grants/s',
+      `${e.burst.grantsPerSecond.toFixed(1)} /s`,
+      `${e.burst.floorGrantsPerSecond.toFixed(1)} /s serial create+grant`,
+      x(e.burst.floorGrantsPerSecond, e.burst.grantsPerSecond),
+      `≥ 100 /s ${mark(e.burst.grantsPerSecond >= 100)}`,
+    ],
+  ];
+}
+
+function table(rows: Row[]): string {
+  const head = '| Metric | Broker | Raw-SQL floor (same run) | Ratio | Target |\n|---|---|---|---|---|';
+  return [head, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function renderMarkdown(res: BenchResult): string {
+  const m = res.machine;
+  const mem = res.memory;
+  const out: string[] = [
+    `## Benchmark (${res.date.slice(0, 10)})`,
+    '',
+    `Run ${res.date} in ${res.durationSeconds.toFixed(0)} s on ${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, ${m.os}, Node ${m.node}, BullMQ ${m.bullmq}; ` +
+      `${Object.entries(m.servers).map(([k, v]) => `${k}: ${v}`).join('; ')}. Load average when it started: ${m.loadAtStart}.`,
+    `Sizes: ${res.knobs.latencySamples} journeys one at a time, ${res.knobs.grants} approved at once, ${res.knobs.pending} pending expirations, ${res.knobs.floorIterations} floor iterations per engine.`,
+    '',
+  ];
+  for (const e of res.engines) {
+    out.push(`### ${e.engine} — ${e.server}`, '', table(engineRows(e)), '');
+    const notes: string[] = [];
+    if (e.revocation.overlappedPhases) notes.push('some grants expired before the latency phases ended: their revocations competed with them (raise BENCH_*_GRANT_SECONDS)');
+    if (e.revocation.notExpired.length) notes.push(`${e.revocation.notExpired.length} grant(s) did not end as "revoked, expired": ${JSON.stringify(e.revocation.notExpired.slice(0, 5))}`);
+    if (e.revocation.usersLeft.length) notes.push(`users left on the target: ${e.revocation.usersLeft.slice(0, 5).join(', ')}`);
+    if (notes.length) out.push(...notes.map((n) => `> ⚠ ${n}`), '');
+  }
+  const per10k = (bytes: number) => `${((bytes * 10_000) / 2 ** 20).toFixed(2)} MiB`;
+  out.push(
+    '### Memory per pending expiration (both engines: a revoke job holds only the grant id)',
+    '',
+    '| Metric | Broker | Floor | Ratio | Target |\n|---|---|---|---|---|',
+    `| Redis bytes per pending expiration | ${mem.redisBytesPerExpiration.toFixed(0)} B | ${mem.floorRedisBytesPerExpiration.toFixed(0)} B bare BullMQ delayed job | ${x(mem.redisBytesPerExpiration, mem.floorRedisBytesPerExpiration)} | ≤ 1024 B ${mark(mem.redisBytesPerExpiration <= 1024)} |`,
+    `| Redis per 10k pending expirations | ${per10k(mem.redisBytesPerExpiration)} | ${per10k(mem.floorRedisBytesPerExpiration)} | — | ≤ 9.77 MiB |`,
+    `| broker process RSS change per 10k pending expirations | ${((mem.brokerRssDeltaBytes * (10_000 / mem.pending)) / 2 ** 20).toFixed(2)} MiB (of ${(mem.brokerRssBeforeBytes / 2 ** 20).toFixed(0)} MiB) | — | — | — |`,
+    '',
+    `**Targets: ${res.checks.filter((c) => c.pass).length} of ${res.checks.length} met${res.passed ? '' : ` — missed: ${res.checks.filter((c) => !c.pass).map((c) => `${c.scope} ${c.what} = ${c.value.toFixed(1)} (target ${c.target})`).join('; ')}`}.**`,
+    '',
+    'How it is measured (`npm run bench`, see bench/): the broker runs as `db-access all` in its own process, with a PostgreSQL state DB, a private Redis and the local Slack Web API double; ' +
+      'requests and clicks are signed POSTs to `/slack/events`. *Ack* is the HTTP answer time of the command and of the Approve click. *Click → credentials* runs from sending the Approve click to the ' +
+      'double recording the requester\'s DM with **Show credentials** (journeys one at a time; the burst row while all are in flight). *Revocation lateness* is the state DB\'s `revokedAt` ' +
+      '(stamped after lock → kill → drop) minus `expiresAt`, over every grant of both phases; *start* is `revokeStartedAt − expiresAt`. *Sustained grants/s* is grants ÷ (first click → last ' +
+      'credentials DM) for requests all approved at once. *Memory*: revoke jobs scheduled through the broker\'s own scheduler for synthetic grants due in 6 h, Redis `used_memory` delta ÷ count; ' +
+      'the floor is bare BullMQ delayed jobs. The raw-SQL floors time the least SQL doing the same on the same server as the same admin (create+grant; lock + session lookup/kill + drop) over one open connection.',
+  );
+  return out.join('\n');
+}

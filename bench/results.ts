@@ -1,0 +1,68 @@
+/**
+ * The shape of latest.json, and the issue's targets (#8) checked against it. All times are milliseconds.
+ * Ratios are broker ÷ floor (how many times the raw SQL's cost the broker's whole path takes); for the grant rate
+ * the floor is the serial create+grant rate on one connection, and the ratio is floor rate ÷ broker rate.
+ */
+import type { Knobs } from './knobs.js';
+import type { Machine } from './machine.js';
+import type { MemoryResult } from './memory.js';
+import type { Summary } from './stats.js';
+
+export interface EngineResult {
+  engine: string;
+  catalogName: string;
+  server: string;
+  floor: { createGrant: Summary; lockKillDrop: Summary };
+  /** Journeys one at a time. */
+  latency: { commandAck: Summary; toApprovalMessage: Summary; clickAck: Summary; clickToCredentials: Summary };
+  /** All requests approved at once. */
+  burst: { grants: number; wallMs: number; grantsPerSecond: number; floorGrantsPerSecond: number; clickAck: Summary; clickToCredentials: Summary };
+  revocation: {
+    grants: number;
+    /** revokedAt − expiresAt: user locked, sessions killed, user dropped. */
+    done: Summary;
+    /** revokeStartedAt − expiresAt: min ≥ 0 means never early. */
+    start: Summary;
+    notExpired: Array<{ id: number; status: string; endReason?: string }>;
+    usersLeft: string[];
+    /** True if a grant expired before the latency phases ended (revocations then competed with them). */
+    overlappedPhases: boolean;
+  };
+}
+
+export interface BenchResult {
+  date: string;
+  durationSeconds: number;
+  machine: Machine;
+  knobs: Omit<Knobs, 'outDir'>;
+  engines: EngineResult[];
+  memory: MemoryResult;
+  checks: Check[];
+  passed: boolean;
+}
+
+export interface Check {
+  scope: string;
+  what: string;
+  value: number;
+  target: string;
+  pass: boolean;
+}
+
+/** The targets, as checks (2-core machine, broker-side). */
+export function checkTargets(engines: EngineResult[], memory: MemoryResult): Check[] {
+  const out: Check[] = [];
+  for (const e of engines) {
+    const s = e.engine;
+    out.push(
+      { scope: s, what: 'click → credentials p50 (ms)', value: e.latency.clickToCredentials.p50, target: '≤ 25', pass: e.latency.clickToCredentials.p50 <= 25 },
+      { scope: s, what: 'click → credentials p99 (ms)', value: e.latency.clickToCredentials.p99, target: '≤ 100', pass: e.latency.clickToCredentials.p99 <= 100 },
+      { scope: s, what: 'revocation lateness p99 (ms)', value: e.revocation.done.p99, target: '≤ 250', pass: e.revocation.done.p99 <= 250 },
+      { scope: s, what: 'revocation start − expiry, min (ms)', value: e.revocation.start.min, target: '≥ 0 (never early)', pass: e.revocation.start.min >= 0 },
+      { scope: s, what: 'sustained grants/s', value: e.burst.grantsPerSecond, target: '≥ 100', pass: e.burst.grantsPerSecond >= 100 },
+      { scope: s, what: 'grants not revoked at expiry + users left', value: e.revocation.notExpired.length + e.revocation.usersLeft.length, target: '= 0', pass: e.revocation.notExpired.length + e.revocation.usersLeft.length === 0 },
+    );
+  }
+  out.push({ scope: 'redis', what: 'Redis bytes per pending expiration', value: memory.redisBytesPerExpiration, target: '≤ 1024', pass: memory.redisBytesPerExpiration <= 1024 });
+  return out;
+}

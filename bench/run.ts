@@ -1,0 +1,136 @@
+/**
+ * `npm run bench`: per engine, the raw-SQL floors, then journeys one at a time (ack and click → credentials
+ * latencies), then a burst of requests approved at once (sustained grants/s), then every grant's revocation at
+ * expiry (lateness, never early); finally memory per pending expiration. Writes bench/results/latest.json and
+ * latest.md, and prints the Markdown on stdout (progress goes to stderr). Exit code 0 when every target is met,
+ * 1 when one is missed, 2 when the run failed. Everything created is removed at the end, even on failure or ^C.
+ * Size knobs: see knobs.ts (BENCH_ENGINES, BENCH_LATENCY_SAMPLES, BENCH_GRANTS, BENCH_PENDING, …).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { measureFloors } from './floors.js';
+import { burstPhase, latencyPhase } from './journeys.js';
+import { readKnobs, type EngineName } from './knobs.js';
+import { log } from './log.js';
+import { describeMachine } from './machine.js';
+import { renderMarkdown } from './markdown.js';
+import { measureMemory } from './memory.js';
+import { checkTargets, type BenchResult, type EngineResult } from './results.js';
+import { awaitRevocations, earliestExpiry } from './revocation.js';
+import { requesterId, startStage, type Stage } from './stage.js';
+import { rounded, summarize } from './stats.js';
+import { startMariadbTarget, startPostgresTarget, type BenchTarget } from './targets.js';
+import { Teardown } from './teardown.js';
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+async function benchEngine(stage: Stage, target: BenchTarget, knobs: ReturnType<typeof readKnobs>): Promise<EngineResult> {
+  const name = target.entry.name;
+  log(`${target.engine}: raw-SQL floors (${knobs.floorIterations} × create+grant, lock+kill+drop)`);
+  const floors = await measureFloors(target, knobs.floorIterations);
+  const createGrant = summarize(floors.createGrantMs);
+
+  log(`${target.engine}: ${knobs.latencySamples} journeys one at a time`);
+  const samples = await latencyPhase(stage, name, range(knobs.latencySamples).map((i) => requesterId(target.engine, 'L', i)), knobs.latencyGrantSeconds);
+
+  log(`${target.engine}: ${knobs.grants} requests approved at once`);
+  const burst = await burstPhase(stage, name, range(knobs.grants).map((i) => requesterId(target.engine, 'B', i)), knobs.burstGrantSeconds);
+  const phasesEnded = Date.now();
+  const firstExpiry = await earliestExpiry(stage, target);
+
+  log(`${target.engine}: waiting for every grant to be revoked at expiry (${Math.max(0, Math.round((firstExpiry - Date.now()) / 1000))} s until the first)`);
+  const rev = await awaitRevocations(stage, target);
+
+  return {
+    engine: target.engine,
+    catalogName: name,
+    server: target.version,
+    floor: { createGrant: rounded(createGrant), lockKillDrop: rounded(summarize(floors.lockKillDropMs)) },
+    latency: {
+      commandAck: rounded(summarize(samples.map((s) => s.commandAckMs))),
+      toApprovalMessage: rounded(summarize(samples.map((s) => s.toApprovalMessageMs))),
+      clickAck: rounded(summarize(samples.map((s) => s.clickAckMs))),
+      clickToCredentials: rounded(summarize(samples.map((s) => s.clickToCredentialsMs))),
+    },
+    burst: {
+      grants: burst.grants,
+      wallMs: Number(burst.wallMs.toFixed(1)),
+      grantsPerSecond: Number(burst.grantsPerSecond.toFixed(1)),
+      // One connection doing nothing but create+grant, back to back: the rate DDL serialised per server allows.
+      floorGrantsPerSecond: Number((1000 / createGrant.mean).toFixed(1)),
+      clickAck: rounded(summarize(burst.clickAckMs)),
+      clickToCredentials: rounded(summarize(burst.clickToCredentialsMs)),
+    },
+    revocation: {
+      grants: rev.grants,
+      done: rounded(summarize(rev.doneMs)),
+      start: rounded(summarize(rev.startMs)),
+      notExpired: rev.notExpired,
+      usersLeft: rev.usersLeft,
+      overlappedPhases: firstExpiry < phasesEnded,
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const load = os.loadavg()[0] ?? 0;
+  const knobs = readKnobs();
+  const teardown = new Teardown();
+  const interrupted = () => {
+    log('interrupted: cleaning up');
+    void teardown.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    log(`starting ${knobs.engines.join(' and ')} targets, Redis, state DB, Slack double and the broker`);
+    const starters: Record<EngineName, (t: Teardown) => Promise<BenchTarget>> = { postgres: startPostgresTarget, mariadb: startMariadbTarget };
+    const targets: BenchTarget[] = [];
+    for (const e of knobs.engines) targets.push(await starters[e](teardown));
+    const users = targets.flatMap((t) => [
+      ...range(knobs.latencySamples).map((i) => requesterId(t.engine, 'L', i)),
+      ...range(knobs.grants).map((i) => requesterId(t.engine, 'B', i)),
+    ]);
+    const stage = await startStage(targets, users, teardown);
+
+    const engines: EngineResult[] = [];
+    for (const t of targets) engines.push(await benchEngine(stage, t, knobs));
+
+    log(`memory: ${knobs.pending} pending expirations`);
+    const memory = await measureMemory(stage, knobs.pending);
+
+    const checks = checkTargets(engines, memory);
+    const { outDir, ...sizes } = knobs;
+    const result: BenchResult = {
+      date: new Date(started).toISOString(),
+      durationSeconds: Math.round((Date.now() - started) / 1000),
+      machine: describeMachine(
+        { ...Object.fromEntries(targets.map((t) => [`target ${t.engine}`, t.version])), 'state DB': stage.versions.stateDb, redis: stage.versions.redis },
+        load,
+      ),
+      knobs: sizes,
+      engines,
+      memory: { ...memory, redisBytesPerExpiration: Math.round(memory.redisBytesPerExpiration), floorRedisBytesPerExpiration: Math.round(memory.floorRedisBytesPerExpiration) },
+      checks,
+      passed: checks.every((c) => c.pass),
+    };
+    const markdown = renderMarkdown(result);
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(outDir, 'latest.md'), `${markdown}\n`);
+    process.stdout.write(`${markdown}\n`);
+    log(`wrote ${join(outDir, 'latest.json')} and latest.md`);
+    return result.passed ? 0 : 1;
+  } catch (err) {
+    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 2;
+  } finally {
+    log('cleaning up');
+    await teardown.run();
+  }
+}
+
+// Exit explicitly: pools and sockets of libraries the bench only borrows (test support, BullMQ) may keep the loop alive.
+process.exit(await main());
