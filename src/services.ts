@@ -38,6 +38,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
           ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }),
         }) : undefined;
     slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
+    if (http) app.teams?.mount(http, app.deps);
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;
     await worker?.start();

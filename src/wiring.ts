@@ -17,6 +17,7 @@ import type { WebClient } from '@slack/web-api';
 import { createWebClient, type SlackSettings } from './chat/slack/app.js';
 import { SlackNotifier } from './chat/slack/notifier.js';
 import { SlackPeople } from './chat/slack/people.js';
+import { createTeams, type TeamsRuntime } from './chat/teams/app.js';
 import { openStateStore, pendingMigrations } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
 
@@ -26,6 +27,8 @@ export interface App {
   deps: CoreDeps;
   /** Present when SLACK_BOT_TOKEN is set. */
   slack?: { client: WebClient; people: SlackPeople; settings: SlackSettings; notifier: SlackNotifier };
+  /** Present when TEAMS_APP_ID is set or a database names a teamsChannel. */
+  teams?: TeamsRuntime;
   scheduler: BullScheduler;
   redis: Redis;
   engines: CatalogEngines;
@@ -82,7 +85,20 @@ export async function openApp(opts: AppOptions): Promise<App> {
   const people = slackClient && new SlackPeople(slackClient, clock);
   const log = new LogNotifier(logger as Logger);
   const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE });
-  const notifier = opts.notifier ?? (slackNotifier ? new FanOutNotifier([log, slackNotifier]) : log);
+  const teamsOn = settings.TEAMS_APP_ID !== undefined || [...catalog.databases.values()].some((d) => d.approval.teamsChannel !== undefined);
+  const teams = teamsOn
+    ? createTeams(
+        {
+          appId: settings.TEAMS_APP_ID ?? '',
+          serviceUrl: settings.TEAMS_SERVICE_URL,
+          ...(settings.TEAMS_APP_PASSWORD && { appPassword: settings.TEAMS_APP_PASSWORD }),
+          ...(settings.TEAMS_TENANT_ID && { tenantId: settings.TEAMS_TENANT_ID }),
+        },
+        { store, catalog, clock, logger: logger as Logger, remindBeforeMs: settings.REMIND_BEFORE },
+      )
+    : undefined;
+  const chat = [slackNotifier, teams?.notifier].filter((n): n is NonNullable<typeof n> => n !== undefined);
+  const notifier = opts.notifier ?? (chat.length ? new FanOutNotifier([log, ...chat], logger as Logger) : log);
   const pagerduty = settings.PAGERDUTY_TOKEN
     ? new PagerDutyClient({ token: settings.PAGERDUTY_TOKEN, clock, ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }) })
     : undefined;
@@ -106,6 +122,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
   return {
     deps,
     ...(slackClient && people && slackSettings && slackNotifier && { slack: { client: slackClient, people, settings: slackSettings, notifier: slackNotifier } }),
+    ...(teams && { teams }),
     scheduler,
     redis,
     engines,

@@ -34,6 +34,8 @@ const settingsSchema = z.object({
   TEAMS_APP_ID: optionalString,
   TEAMS_APP_PASSWORD: optionalString,
   TEAMS_TENANT_ID: optionalString,
+  /** Bot Connector URL used until an activity shows the tenant's own (they are regional). */
+  TEAMS_SERVICE_URL: z.url().default('https://smba.trafficmanager.net/teams/'),
   PAGERDUTY_TOKEN: optionalString,
   PAGERDUTY_API_URL: optionalString,
   OPSGENIE_API_KEY: optionalString,

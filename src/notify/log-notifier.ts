@@ -58,11 +58,18 @@ export class LogNotifier implements Notifier {
   }
 }
 
-/** Fans one event out to several notifiers (Slack, Teams, log); one failing does not stop the others. */
+/** Fans one event out to several notifiers (Slack, Teams, log); one failing is logged and does not stop the others. */
 export class FanOutNotifier implements Notifier {
-  constructor(private readonly targets: readonly Notifier[]) {}
+  constructor(
+    private readonly targets: readonly Notifier[],
+    private readonly logger?: Logger,
+  ) {}
   private async all(fn: (n: Notifier) => Promise<void>): Promise<void> {
-    await Promise.all(this.targets.map((n) => fn(n).catch(() => undefined)));
+    await Promise.all(
+      this.targets.map((n) =>
+        fn(n).catch((err: unknown) => this.logger?.warn({ notifier: n.constructor.name, err: err instanceof Error ? err.message : String(err) }, 'chat notification failed')),
+      ),
+    );
   }
   requestOpened(v: RequestView) {
     return this.all((n) => n.requestOpened(v));

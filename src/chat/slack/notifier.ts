@@ -7,7 +7,8 @@ import type { WebClient } from '@slack/web-api';
 import type { Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
-import type { Phase, RequestView } from '../../core/view.js';
+import type { RequestView } from '../../core/view.js';
+import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './blocks/approval-message.js';
 import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
 import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from './blocks/dm.js';
@@ -18,31 +19,7 @@ import type { ApproverRef } from '../../core/model.js';
 
 type Message = { text: string; blocks: unknown[] };
 
-const PHASE_RANK: Record<Phase, number> = {
-  pending: 0,
-  provisioning: 1,
-  active: 2,
-  revoking: 3,
-  ended: 4,
-  failed: 4,
-  denied: 4,
-  expired: 4,
-  cancelled: 4,
-};
-
-/** Monotonic version of what the approval message shows: phase, then approvals / attempts / expiry within it. */
-export function renderVersion(v: RequestView): number {
-  const rank = PHASE_RANK[v.phase];
-  const sub =
-    v.phase === 'pending'
-      ? v.request.tier * 1000 + v.approvals.length
-      : v.phase === 'provisioning'
-        ? (v.grant?.provisionAttempts ?? 0)
-        : v.phase === 'active'
-          ? Math.floor((v.grant?.expiresAt ?? 0) / 1000) % 1e10
-          : 0;
-  return rank * 1e11 + sub;
-}
+export { renderVersion };
 
 export interface SlackNotifierOptions {
   remindBeforeMs: number;

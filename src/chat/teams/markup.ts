@@ -82,3 +82,14 @@ export class TeamsText implements Markup {
     return [...this.mentions.values()];
   }
 }
+
+/** For plain-text surfaces (the toast an Action.Execute answer shows the clicker): nothing is markup there. */
+export const plainMarkup = {
+  escape: (s: string) => s,
+  bold: (s: string) => s,
+  code: (s: string) => oneLine(s) || '—',
+  mention: (p: Person) => oneLine(p.name ?? p.email ?? p.id),
+  plainName: (p: Person) => oneLine(p.name ?? p.email ?? p.id),
+  date: (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+  icon: () => '',
+} satisfies Markup;

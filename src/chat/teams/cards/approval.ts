@@ -29,7 +29,7 @@ export function approvalCard(view: RequestView): AdaptiveCard {
   }
   const actions: Element[] = [];
   if (view.phase === 'pending') {
-    body.push(input('note', 'Reason, if you deny', { placeholder: 'optional', maxLength: 300 }));
+    body.push(input('note', 'Reason (needed to deny)', { placeholder: 'Why not?', maxLength: 300 }));
     actions.push(execute('Approve', VERBS.approve, { requestId: r.id }, 'positive'), execute('Deny', VERBS.deny, { requestId: r.id }, 'destructive'));
   } else if (view.phase === 'active' && view.grant) {
     actions.push(execute('Revoke now', VERBS.revoke, { grantId: view.grant.id }, 'destructive'));

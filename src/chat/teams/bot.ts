@@ -1,0 +1,218 @@
+/**
+ * The Teams bot: typed commands (personal chat or @mention in a channel), Universal Actions from its cards, and
+ * the credentials dialog. Every handler re-checks who acts against the state DB and the approver sources (card
+ * data is only ids, never trusted); a refusal goes to the clicker alone and changes nothing.
+ */
+import {
+  TeamsActivityHandler,
+  TurnContext,
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
+  type TaskModuleRequest,
+  type TaskModuleResponse,
+} from 'botbuilder';
+import type { CoreDeps } from '../../core/deps.js';
+import { BrokerError } from '../../core/errors.js';
+import { revealCredentials, revokeAsUser } from '../../core/lifecycle.js';
+import { viewsOf } from '../../core/listing.js';
+import { approve, deny, requestAccess, requestExtension, reviewBreakGlass } from '../../core/requests.js';
+import { loadRequestView } from '../../core/view.js';
+import { errorSentences } from '../error-text.js';
+import { parseCommand } from '../grammar.js';
+import { approvalCard } from './cards/approval.js';
+import { accessEndedMessage, credentialsDialog } from './cards/dm.js';
+import { attachment, ADAPTIVE_CARD, type AdaptiveCard } from './cards/kit.js';
+import { breakGlassMessage, helpMessage, listMessage, requestFormMessage, requestSentMessage, textMessage } from './cards/replies.js';
+import type { TeamsConversations } from './conversations.js';
+import { plainMarkup, TeamsText } from './markup.js';
+import type { TeamsNotifier } from './notifier.js';
+import type { TeamsPeople } from './people.js';
+import { REVEAL_DIALOG, VERBS } from './verbs.js';
+
+const COMMAND = 'db-access';
+const toast = errorSentences(plainMarkup, COMMAND);
+const inCard = errorSentences(new TeamsText(), COMMAND);
+const OOPS = 'Something went wrong on our side; nothing was changed.';
+
+type Data = Record<string, unknown>;
+
+/** Teams sends message text as HTML: tags dropped, these entities decoded (the card escapes them again). */
+const ENTITIES: Record<string, string> = { nbsp: ' ', lt: '<', gt: '>', quot: '"', amp: '&' };
+
+function positiveId(v: unknown): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new BrokerError('INVALID_INPUT', 'this card is missing its request or grant number');
+  return n;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+function cardResponse(value: AdaptiveCard): AdaptiveCardInvokeResponse {
+  return { statusCode: 200, type: ADAPTIVE_CARD, value: value as unknown as Record<string, unknown> };
+}
+
+/** A sentence only the clicker sees; the card stays as it was. */
+function messageResponse(text: string): AdaptiveCardInvokeResponse {
+  return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: text as unknown as Record<string, unknown> };
+}
+
+const cardOf = (msg: { attachments: Array<{ content: AdaptiveCard }> }): AdaptiveCard => msg.attachments[0]!.content;
+
+export interface TeamsBotDeps {
+  core: CoreDeps;
+  people: TeamsPeople;
+  conversations: TeamsConversations;
+  notifier?: TeamsNotifier;
+}
+
+export class DbAccessTeamsBot extends TeamsActivityHandler {
+  constructor(private readonly deps: TeamsBotDeps) {
+    super();
+    const { core } = deps;
+    this.onMessage(async (ctx, next) => {
+      await deps.conversations.remember(ctx.activity);
+      await this.command(ctx).catch(async (err: unknown) => {
+        await ctx.sendActivity(textMessage([this.sentence(err, inCard)], 'db-access could not do that'));
+      });
+      await next();
+    });
+    this.onInstallationUpdateAdd(async (ctx, next) => {
+      await deps.conversations.remember(ctx.activity);
+      if (ctx.activity.conversation.conversationType === 'personal') await ctx.sendActivity(helpMessage(core.catalog));
+      await next();
+    });
+    this.onConversationUpdate(async (ctx, next) => {
+      await deps.conversations.remember(ctx.activity);
+      await next();
+    });
+  }
+
+  private sentence(err: unknown, sentences: typeof toast): string {
+    if (err instanceof BrokerError) return sentences(err);
+    this.deps.core.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'teams handler failed');
+    return OOPS;
+  }
+
+  /** Text after the bot's mention and an optional leading "db-access". */
+  private async command(ctx: TurnContext): Promise<void> {
+    const { core, people } = this.deps;
+    const raw = (TurnContext.removeRecipientMention(ctx.activity) ?? ctx.activity.text ?? '').replace(/<[^>]*>/g, ' ').replace(/&(nbsp|lt|gt|quot|amp);/g, (_m, e: string) => ENTITIES[e] ?? ' ');
+    const text = raw.trim().replace(/^\/?db-access\b/i, '');
+    const parsed = parseCommand(text, COMMAND);
+    switch (parsed.kind) {
+      case 'modal':
+        await ctx.sendActivity(requestFormMessage(core.catalog));
+        return;
+      case 'help':
+        await ctx.sendActivity(helpMessage(core.catalog));
+        return;
+      case 'invalid':
+        await ctx.sendActivity(textMessage([new TeamsText().escape(parsed.problem), 'Say **help** for the databases and levels.'], 'db-access: usage'));
+        return;
+    }
+    const actor = await people.actor(ctx);
+    switch (parsed.kind) {
+      case 'list':
+        await ctx.sendActivity(listMessage(await viewsOf(core, actor)));
+        return;
+      case 'revoke': {
+        const res = await revokeAsUser(core, parsed.grantId, actor);
+        await ctx.sendActivity(
+          textMessage(
+            [res.receipt ? `Grant #${parsed.grantId} revoked: ${res.receipt.sessionsTerminated} session(s) terminated, user ${res.receipt.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}.` : `Grant #${parsed.grantId} had already ended.`],
+            `Grant #${parsed.grantId} revoked`,
+          ),
+        );
+        return;
+      }
+      case 'extend': {
+        const req = await requestExtension(core, actor, parsed.grantId, parsed.duration, parsed.reason ?? 'extension requested');
+        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
+        return;
+      }
+      case 'request': {
+        const req = await requestAccess(core, actor, parsed.input, { breakGlass: parsed.breakGlass ?? false });
+        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
+        return;
+      }
+    }
+  }
+
+  protected override async onAdaptiveCardInvoke(ctx: TurnContext, invoke: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    await this.deps.conversations.remember(ctx.activity);
+    try {
+      return await this.execute(ctx, invoke.action.verb, (invoke.action.data ?? {}) as Data);
+    } catch (err) {
+      return messageResponse(this.sentence(err, toast));
+    }
+  }
+
+  private async execute(ctx: TurnContext, verb: string, data: Data): Promise<AdaptiveCardInvokeResponse> {
+    const { core, people } = this.deps;
+    const actor = await people.actor(ctx);
+    const requestCard = async (requestId: number) => cardResponse(approvalCard(await loadRequestView(core, requestId)));
+    switch (verb) {
+      case VERBS.approve: {
+        const id = positiveId(data.requestId);
+        await approve(core, id, actor);
+        return requestCard(id);
+      }
+      case VERBS.deny: {
+        const id = positiveId(data.requestId);
+        await deny(core, id, actor, str(data.note));
+        return requestCard(id);
+      }
+      case VERBS.refresh:
+        return requestCard(positiveId(data.requestId));
+      case VERBS.revoke:
+      case VERBS.done: {
+        const grantId = positiveId(data.grantId);
+        await revokeAsUser(core, grantId, actor);
+        const grant = await core.store.getGrant(grantId);
+        const view = await loadRequestView(core, grant!.requestId);
+        return verb === VERBS.revoke ? cardResponse(approvalCard(view)) : cardResponse(cardOf(accessEndedMessage(view)));
+      }
+      case VERBS.extend: {
+        const req = await requestExtension(core, actor, positiveId(data.grantId), str(data.duration) || '1h', 'extension requested');
+        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
+      }
+      case VERBS.request: {
+        const ticket = str(data.ticket).trim();
+        const req = await requestAccess(core, actor, {
+          database: str(data.database),
+          level: str(data.level),
+          duration: str(data.duration).trim(),
+          reason: str(data.reason),
+          ...(ticket && { ticket }),
+        });
+        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
+      }
+      case VERBS.reviewed: {
+        const id = positiveId(data.requestId);
+        await reviewBreakGlass(core, id, actor);
+        const view = await loadRequestView(core, id);
+        await this.deps.notifier?.breakGlassReviewed(view);
+        return cardResponse(cardOf(breakGlassMessage(view)));
+      }
+      default:
+        return messageResponse('This button is from an older version of db-access; say "list" for current buttons.');
+    }
+  }
+
+  /** Show credentials: rotates the password and shows it in a dialog, which leaves nothing in the chat history. */
+  protected override async handleTeamsTaskModuleFetch(ctx: TurnContext, request: TaskModuleRequest): Promise<TaskModuleResponse> {
+    await this.deps.conversations.remember(ctx.activity);
+    const data = (request.data ?? {}) as Data;
+    try {
+      if (data.kind !== REVEAL_DIALOG) throw new BrokerError('INVALID_INPUT', 'unknown dialog');
+      const { core, people } = this.deps;
+      const grantId = positiveId(data.grantId);
+      const credentials = await revealCredentials(core, grantId, await people.actor(ctx));
+      const grant = await core.store.getGrant(grantId);
+      const view = await loadRequestView(core, grant!.requestId);
+      return { task: { type: 'continue', value: { title: 'Your credentials', width: 'medium', height: 'medium', card: attachment(credentialsDialog(view, credentials)) } } };
+    } catch (err) {
+      return { task: { type: 'message', value: this.sentence(err, toast) } };
+    }
+  }
+}
