@@ -11,11 +11,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { APPROVE, REVEAL } from '../src/chat/slack/ids.js';
-import { buttonsIn, type SlackCall, type SlackMessage } from '../src/dev/slack-double.js';
+import { buttonsIn, type Renderable } from '../src/dev/slack-double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, type SlackPostResult } from '../src/dev/slack-sign.js';
 import { APPROVER, CHANNEL, SECRET, type Stage } from './stage.js';
 
 export interface JourneySample {
+  userId: string;
+  /** Epoch ms (performance.timeOrigin-based) of the click and of the credentials DM, to line up with state DB times. */
+  clickedAtEpoch: number;
+  credentialsAtEpoch: number;
   /** HTTP answer time of the slash command POST (Slack needs the ack within 3 s). */
   commandAckMs: number;
   /** Command sent → approval message posted in the channel. */
@@ -41,21 +45,18 @@ function ok(res: SlackPostResult, what: string): SlackPostResult {
   return res;
 }
 
-/** True when `call` is the DM to `userId` that carries Show credentials. */
-function isCredentialsDm(stage: Stage, call: SlackCall, userId: string): boolean {
-  if (call.method !== 'chat.postMessage' || !call.ok) return false;
-  const channel = call.args.channel;
-  if (channel !== userId && channel !== stage.slack.dmChannelId(userId)) return false;
-  return buttonsIn(call.args as { text?: string; blocks?: never[] }).some((b) => b.actionId === REVEAL);
-}
-
 /**
- * Resolves with the `performance.now()` at which each user's credentials DM was recorded, once all have been
- * (or rejects at the deadline). Only calls recorded from now on count.
+ * Resolves with the `performance.now()` at which each user's credentials DM (a DM carrying Show credentials) was
+ * recorded, once all have been (or rejects at the deadline). Only calls recorded from now on count. Each call is
+ * looked at once, in O(1): the Slack double shares this process and its clock, so the scan must stay cheap.
  */
 function credentialsTimes(stage: Stage, users: readonly string[], timeoutMs: number): Promise<Map<string, number>> {
   const { slack } = stage;
-  const waiting = new Set(users);
+  const userByChannel = new Map<string, string>();
+  for (const u of users) {
+    userByChannel.set(u, u);
+    userByChannel.set(slack.dmChannelId(u), u);
+  }
   const seen = new Map<string, number>();
   let scanned = slack.calls.length;
   return slack.waitUntil(
@@ -63,16 +64,14 @@ function credentialsTimes(stage: Stage, users: readonly string[], timeoutMs: num
       const now = performance.now();
       for (; scanned < slack.calls.length; scanned++) {
         const call = slack.calls[scanned]!;
-        for (const u of waiting) {
-          if (!isCredentialsDm(stage, call, u)) continue;
-          seen.set(u, now);
-          waiting.delete(u);
-          break;
-        }
+        if (call.method !== 'chat.postMessage' || !call.ok) continue;
+        const user = userByChannel.get(String(call.args.channel));
+        if (!user || seen.has(user)) continue;
+        if (buttonsIn(call.args as Renderable).some((b) => b.actionId === REVEAL)) seen.set(user, now);
       }
-      return waiting.size === 0 ? seen : undefined;
+      return seen.size === users.length ? seen : undefined;
     },
-    { timeoutMs, description: `credentials DMs to ${waiting.size} requesters` },
+    { timeoutMs, description: `credentials DMs to ${users.length} requesters` },
   );
 }
 
@@ -81,7 +80,7 @@ function command(stage: Stage, userId: string, text: string): Promise<SlackPostR
   return postSlashCommand(stage.baseUrl, SECRET, slashCommand({ userId, text, channelId: CHANNEL, responseUrl }));
 }
 
-function approve(stage: Stage, message: SlackMessage): Promise<SlackPostResult> {
+function approve(stage: Stage, message: PostedMessage): Promise<SlackPostResult> {
   const value = buttonsIn(message).find((b) => b.actionId === APPROVE)?.value;
   if (!value) throw new Error(`no Approve button on the approval message ${message.ts}`);
   return postInteraction(
@@ -91,25 +90,35 @@ function approve(stage: Stage, message: SlackMessage): Promise<SlackPostResult> 
   );
 }
 
+/** An approval message as the approver's client shows it when the broker posted it. */
+interface PostedMessage {
+  ts: string;
+  text?: string;
+  blocks?: unknown[];
+}
+
 /**
- * Approval messages by the token in their reason. Each message is rendered once (the double re-runs waiters on
- * every recorded call, and the double shares this process with the clock: scanning must stay cheap).
+ * Approval messages by the token in their reason, read from the recorded `chat.postMessage` calls (each call
+ * looked at once: the double's `messagesIn` clones whole channels, far too slow to run on every recorded call).
  */
 class ApprovalIndex {
-  private readonly seen = new Set<string>();
-  private readonly tsByToken = new Map<string, string>();
+  private scanned = 0;
+  private readonly byToken = new Map<string, PostedMessage>();
   constructor(private readonly stage: Stage) {}
 
-  find(tokens: readonly string[]): Map<string, SlackMessage> | undefined {
+  find(tokens: readonly string[]): Map<string, PostedMessage> | undefined {
     const { slack } = this.stage;
-    for (const m of slack.messagesIn(CHANNEL)) {
-      if (this.seen.has(m.ts)) continue;
-      this.seen.add(m.ts);
-      const t = /tok(U0[A-Z0-9]+)x/.exec(slack.renderText(m))?.[0];
-      if (t && buttonsIn(m).some((b) => b.actionId === APPROVE)) this.tsByToken.set(t, m.ts);
+    for (; this.scanned < slack.calls.length; this.scanned++) {
+      const call = slack.calls[this.scanned]!;
+      if (call.method !== 'chat.postMessage' || !call.ok || call.args.channel !== CHANNEL || call.args.thread_ts !== undefined) continue;
+      const message = call.args as Renderable;
+      if (!buttonsIn(message).some((b) => b.actionId === APPROVE)) continue;
+      const t = /tok(U0[A-Z0-9]+)x/.exec(slack.renderText(message))?.[0];
+      const ts = (call.response as { ts?: string } | undefined)?.ts;
+      if (t && ts) this.byToken.set(t, { ts, text: String(message.text ?? ''), blocks: Array.isArray(message.blocks) ? message.blocks : [] });
     }
-    if (!tokens.every((t) => this.tsByToken.has(t))) return undefined;
-    return new Map(tokens.map((t) => [t, slack.messageAt(CHANNEL, this.tsByToken.get(t)!)!]));
+    if (!tokens.every((t) => this.byToken.has(t))) return undefined;
+    return new Map(tokens.map((t) => [t, this.byToken.get(t)!]));
   }
 }
 
@@ -128,7 +137,12 @@ export async function latencyPhase(stage: Stage, database: string, users: readon
     const clicked = performance.now();
     const click = ok(await approve(stage, message!), 'Approve click');
     const delivered = (await dm).get(userId)!;
-    samples.push({ commandAckMs: cmd.elapsedMs, toApprovalMessageMs: posted - sent, clickAckMs: click.elapsedMs, clickToCredentialsMs: delivered - clicked });
+    samples.push({
+      userId,
+      clickedAtEpoch: performance.timeOrigin + clicked,
+      credentialsAtEpoch: performance.timeOrigin + delivered,
+      commandAckMs: cmd.elapsedMs, toApprovalMessageMs: posted - sent, clickAckMs: click.elapsedMs, clickToCredentialsMs: delivered - clicked,
+    });
   }
   return samples;
 }

@@ -21,10 +21,18 @@ function engineRows(e: EngineResult): Row[] {
     ['click → credentials p50', ms(c.p50), `${ms(f.p50)} create+grant`, x(c.p50, f.p50), `≤ 25 ms ${mark(c.p50 <= 25)}`],
     ['click → credentials p95', ms(c.p95), ms(f.p95), x(c.p95, f.p95), '—'],
     ['click → credentials p99', ms(c.p99), ms(f.p99), x(c.p99, f.p99), `≤ 100 ms ${mark(c.p99 <= 100)}`],
+    [
+      'click → credentials, p50 of each step: approve / provision / notify',
+      `${ms(e.latency.breakdown.approve.p50)} / ${ms(e.latency.breakdown.provision.p50)} / ${ms(e.latency.breakdown.notify.p50)}`,
+      '—',
+      '—',
+      '—',
+    ],
     [`click → credentials during the ${e.burst.grants}-grant burst, p50 / p99`, pct(e.burst.clickToCredentials), '—', '—', '—'],
     ['revocation lateness (user gone − expiresAt) p50', ms(r.p50), `${ms(k.p50)} lock+kill+drop`, x(r.p50, k.p50), '—'],
     ['revocation lateness p99', ms(r.p99), ms(k.p99), x(r.p99, k.p99), `≤ 250 ms ${mark(r.p99 <= 250)}`],
     ['revocation lateness max', ms(r.max), ms(k.max), x(r.max, k.max), '—'],
+    ['revocation start − expiresAt p50 / p99', pct(e.revocation.start), '—', '—', '—'],
     ['revocation start − expiresAt, min (never early)', ms(e.revocation.start.min), '0 ms', '—', `≥ 0 ${mark(e.revocation.start.min >= 0)}`],
     [
       'sustained grants/s',

@@ -3,6 +3,7 @@
  * Ratios are broker ÷ floor (how many times the raw SQL's cost the broker's whole path takes); for the grant rate
  * the floor is the serial create+grant rate on one connection, and the ratio is floor rate ÷ broker rate.
  */
+import type { Breakdown } from './breakdown.js';
 import type { Knobs } from './knobs.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
@@ -14,7 +15,7 @@ export interface EngineResult {
   server: string;
   floor: { createGrant: Summary; lockKillDrop: Summary };
   /** Journeys one at a time. */
-  latency: { commandAck: Summary; toApprovalMessage: Summary; clickAck: Summary; clickToCredentials: Summary };
+  latency: { commandAck: Summary; toApprovalMessage: Summary; clickAck: Summary; clickToCredentials: Summary; breakdown: Breakdown };
   /** All requests approved at once. */
   burst: { grants: number; wallMs: number; grantsPerSecond: number; floorGrantsPerSecond: number; clickAck: Summary; clickToCredentials: Summary };
   revocation: {

@@ -11,6 +11,8 @@ import type { Stage } from './stage.js';
 import type { BenchTarget } from './targets.js';
 
 export interface RevocationResult {
+  /** Every grant of the target, ended. */
+  all: Grant[];
   grants: number;
   /** revokedAt − expiresAt per grant (ms). */
   doneMs: number[];
@@ -38,6 +40,7 @@ export async function awaitRevocations(stage: Stage, target: BenchTarget): Promi
   const usersLeft: string[] = [];
   for (const g of grants) if (await target.userExists(g.username)) usersLeft.push(g.username);
   return {
+    all: grants,
     grants: grants.length,
     doneMs: grants.filter((g) => g.revokedAt !== undefined).map((g) => g.revokedAt! - g.expiresAt),
     startMs: grants.filter((g) => g.revokeStartedAt !== undefined).map((g) => g.revokeStartedAt! - g.expiresAt),

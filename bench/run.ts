@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { breakdown } from './breakdown.js';
 import { measureFloors } from './floors.js';
 import { burstPhase, latencyPhase } from './journeys.js';
 import { readKnobs, type EngineName } from './knobs.js';
@@ -52,6 +53,7 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: ReturnType<
       toApprovalMessage: rounded(summarize(samples.map((s) => s.toApprovalMessageMs))),
       clickAck: rounded(summarize(samples.map((s) => s.clickAckMs))),
       clickToCredentials: rounded(summarize(samples.map((s) => s.clickToCredentialsMs))),
+      breakdown: breakdown(samples, rev.all),
     },
     burst: {
       grants: burst.grants,
@@ -77,6 +79,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const load = os.loadavg()[0] ?? 0;
   const knobs = readKnobs();
+  const { outDir, ...sizes } = knobs;
+  mkdirSync(outDir, { recursive: true });
   const teardown = new Teardown();
   const interrupted = () => {
     log('interrupted: cleaning up');
@@ -93,7 +97,7 @@ async function main(): Promise<number> {
       ...range(knobs.latencySamples).map((i) => requesterId(t.engine, 'L', i)),
       ...range(knobs.grants).map((i) => requesterId(t.engine, 'B', i)),
     ]);
-    const stage = await startStage(targets, users, teardown);
+    const stage = await startStage(targets, users, teardown, join(outDir, 'broker.log'));
 
     const engines: EngineResult[] = [];
     for (const t of targets) engines.push(await benchEngine(stage, t, knobs));
@@ -102,7 +106,6 @@ async function main(): Promise<number> {
     const memory = await measureMemory(stage, knobs.pending);
 
     const checks = checkTargets(engines, memory);
-    const { outDir, ...sizes } = knobs;
     const result: BenchResult = {
       date: new Date(started).toISOString(),
       durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -117,7 +120,6 @@ async function main(): Promise<number> {
       passed: checks.every((c) => c.pass),
     };
     const markdown = renderMarkdown(result);
-    mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(outDir, 'latest.md'), `${markdown}\n`);
     process.stdout.write(`${markdown}\n`);

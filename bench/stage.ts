@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { startSlackDouble, type SlackDouble } from '../src/dev/slack-double.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../src/store/index.js';
@@ -50,7 +50,8 @@ async function onMainPg<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-export async function startStage(targets: BenchTarget[], users: string[], teardown: Teardown): Promise<Stage> {
+/** `logFile`: where the broker's own log (pino JSON) is written when it stops, for looking into a run. */
+export async function startStage(targets: BenchTarget[], users: string[], teardown: Teardown, logFile: string): Promise<Stage> {
   const redis = await startPrivateRedis();
   teardown.defer('stop the private Redis', () => redis.stop());
 
@@ -92,7 +93,10 @@ export async function startStage(targets: BenchTarget[], users: string[], teardo
     },
     'all',
   );
-  teardown.defer('stop the broker', () => broker.stop());
+  teardown.defer('stop the broker', async () => {
+    await broker.stop();
+    await writeFile(logFile, broker.output());
+  });
 
   const info = await redis.client.info('server');
   return {
