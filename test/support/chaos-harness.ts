@@ -11,7 +11,9 @@
  *   expect(await stage.violations([pgProbe(target)])).toEqual([]);
  *   await stage.close();
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
@@ -26,6 +28,7 @@ import type { PgCluster, PgTarget } from './pg-cluster.js';
 import { startWorker, type WorkerProcess } from './processes.js';
 import { startPrivateRedis, type PrivateRedis } from './redis.js';
 import { waitFor } from './wait.js';
+import { Redis } from 'ioredis';
 
 export const APPROVER = { platform: 'slack' as const, id: 'UAPPROVER', email: 'bob@example.com', name: 'bob' };
 
@@ -33,7 +36,10 @@ export interface ChaosStage {
   env: Record<string, string>;
   app: TestApp;
   deps: CoreDeps;
-  redis: PrivateRedis;
+  /** The stage's private Redis (replaced by restartRedis). */
+  readonly redis: PrivateRedis;
+  /** kill -9 the Redis server and start an empty one on the same port (Redis lost everything, then came back). */
+  restartRedis(): Promise<void>;
   /** Starts a `db-access worker` process (extra env, e.g. DB_ACCESS_FAILPOINT); close() stops those still running. */
   worker(extra?: Record<string, string>): Promise<WorkerProcess>;
   /** A request by a fresh requester, approved by bob; resolves with the grant row (status provisioning). */
@@ -50,7 +56,7 @@ export interface ChaosStage {
 let requesters = 0;
 
 export async function startChaosStage(name: string, entries: DatabaseEntry[], extraEnv: Record<string, string> = {}): Promise<ChaosStage> {
-  const redis = await startPrivateRedis();
+  let redis = await startPrivateRedis();
   const catalog = writeCatalog(entries, { maxDuration: '4h' });
   const env: Record<string, string> = {
     ...catalog.env,
@@ -82,7 +88,13 @@ export async function startChaosStage(name: string, entries: DatabaseEntry[], ex
     env,
     app,
     deps,
-    redis,
+    get redis() {
+      return redis;
+    },
+    async restartRedis() {
+      await redis.stop();
+      redis = await redisServerOn(Number(new URL(redis.url).port));
+    },
     async worker(extra = {}) {
       const w = await startWorker({ ...env, ...extra });
       workers.push(w);
@@ -143,4 +155,21 @@ export async function startPgServer(cluster: PgCluster): Promise<void> {
     cwd: cluster.dir,
   });
   await waitFor('the PostgreSQL cluster to accept logins again', async () => (await cluster.query('SELECT 1 AS ok'))[0]?.ok === 1, { timeoutMs: 30_000, intervalMs: 100 });
+}
+
+/** An empty redis-server on a given port (startPrivateRedis picks a free one; a restart must reuse the old one). */
+async function redisServerOn(port: number): Promise<PrivateRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'db-access-chaos-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  await waitFor('the restarted redis-server to answer', async () => (await client.ping()) === 'PONG');
+  const stop = async () => {
+    client.disconnect();
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, client, stop };
 }
