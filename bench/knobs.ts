@@ -16,11 +16,17 @@ export interface Knobs {
   /** BENCH_FLOOR_ITERATIONS: raw-SQL create+grant and lock+kill+drop repetitions per engine. */
   floorIterations: number;
   /**
-   * BENCH_LATENCY_GRANT_SECONDS / BENCH_BURST_GRANT_SECONDS: grant durations of the two phases. Every grant must
-   * outlive both phases, so revocations never overlap the latency measurements (the report flags it if they did).
+   * BENCH_BURST_GRANT_SECONDS: duration of the burst's grants. They must outlive the burst and the one-at-a-time
+   * journeys that follow it, so no revocation competes with a latency measurement (the report flags it if one did).
    */
-  latencyGrantSeconds: number;
   burstGrantSeconds: number;
+  /**
+   * BENCH_EXPIRY_GAP_SECONDS: the one-at-a-time grants expire this long after the last burst grant, so the
+   * burst's revocations are done and the two lateness populations (spaced vs. all at once) stay apart.
+   */
+  expiryGapSeconds: number;
+  /** BENCH_BROKER_NODE_OPTIONS: NODE_OPTIONS for the broker process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+  brokerNodeOptions?: string;
   /** BENCH_OUT: where latest.json and latest.md go. */
   outDir: string;
 }
@@ -45,8 +51,9 @@ export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
     grants: int(env, 'BENCH_GRANTS', 200),
     pending: int(env, 'BENCH_PENDING', 10_000),
     floorIterations: int(env, 'BENCH_FLOOR_ITERATIONS', 200),
-    latencyGrantSeconds: int(env, 'BENCH_LATENCY_GRANT_SECONDS', 40, 5),
-    burstGrantSeconds: int(env, 'BENCH_BURST_GRANT_SECONDS', 25, 5),
+    burstGrantSeconds: int(env, 'BENCH_BURST_GRANT_SECONDS', 30, 5),
+    expiryGapSeconds: int(env, 'BENCH_EXPIRY_GAP_SECONDS', 10, 1),
+    ...(env.BENCH_BROKER_NODE_OPTIONS && { brokerNodeOptions: env.BENCH_BROKER_NODE_OPTIONS }),
     outDir: env.BENCH_OUT ?? new URL('./results/', import.meta.url).pathname,
   };
 }

@@ -7,7 +7,8 @@ import type { Breakdown } from './breakdown.js';
 import type { Knobs } from './knobs.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
-import type { Summary } from './stats.js';
+import type { Lateness } from './revocation.js';
+import { span, type Summary } from './stats.js';
 
 export interface EngineResult {
   engine: string;
@@ -17,13 +18,25 @@ export interface EngineResult {
   /** Journeys one at a time. */
   latency: { commandAck: Summary; toApprovalMessage: Summary; clickAck: Summary; clickToCredentials: Summary; breakdown: Breakdown };
   /** All requests approved at once. */
-  burst: { grants: number; wallMs: number; grantsPerSecond: number; floorGrantsPerSecond: number; clickAck: Summary; clickToCredentials: Summary };
-  revocation: {
+  burst: {
     grants: number;
-    /** revokedAt − expiresAt: user locked, sessions killed, user dropped. */
-    done: Summary;
-    /** revokeStartedAt − expiresAt: min ≥ 0 means never early. */
-    start: Summary;
+    wallMs: number;
+    grantsPerSecond: number;
+    floorGrantsPerSecond: number;
+    clickAck: Summary;
+    clickToCredentials: Summary;
+    /** CPU the broker process (and this driver with the Slack double) used during the burst, per grant. */
+    brokerCpuMsPerGrant: number;
+    driverCpuMsPerGrant: number;
+  };
+  revocation: {
+    /** Grants approved one at a time: expiries spaced as their approvals were. */
+    spaced: Lateness;
+    /** The burst's grants: all expiring within the window their approvals took. */
+    burst: Lateness;
+    /** min(revokeStartedAt − expiresAt) over every grant: ≥ 0 means never early. */
+    minStartMs: number;
+    bySweeper: number;
     notExpired: Array<{ id: number; status: string; endReason?: string }>;
     usersLeft: string[];
     /** True if a grant expired before the latency phases ended (revocations then competed with them). */
@@ -58,8 +71,15 @@ export function checkTargets(engines: EngineResult[], memory: MemoryResult): Che
     out.push(
       { scope: s, what: 'click → credentials p50 (ms)', value: e.latency.clickToCredentials.p50, target: '≤ 25', pass: e.latency.clickToCredentials.p50 <= 25 },
       { scope: s, what: 'click → credentials p99 (ms)', value: e.latency.clickToCredentials.p99, target: '≤ 100', pass: e.latency.clickToCredentials.p99 <= 100 },
-      { scope: s, what: 'revocation lateness p99 (ms)', value: e.revocation.done.p99, target: '≤ 250', pass: e.revocation.done.p99 <= 250 },
-      { scope: s, what: 'revocation start − expiry, min (ms)', value: e.revocation.start.min, target: '≥ 0 (never early)', pass: e.revocation.start.min >= 0 },
+      { scope: s, what: 'revocation lateness p99, spaced expiries (ms)', value: e.revocation.spaced.done.p99, target: '≤ 250', pass: e.revocation.spaced.done.p99 <= 250 },
+      {
+        scope: s,
+        what: `revocation lateness p99, ${e.revocation.burst.grants} expiring within ${span(e.revocation.burst.expiryWindowMs)} (ms)`,
+        value: e.revocation.burst.done.p99,
+        target: '≤ 250',
+        pass: e.revocation.burst.done.p99 <= 250,
+      },
+      { scope: s, what: 'revocation start − expiry, min (ms)', value: e.revocation.minStartMs, target: '≥ 0 (never early)', pass: e.revocation.minStartMs >= 0 },
       { scope: s, what: 'sustained grants/s', value: e.burst.grantsPerSecond, target: '≥ 100', pass: e.burst.grantsPerSecond >= 100 },
       { scope: s, what: 'grants not revoked at expiry + users left', value: e.revocation.notExpired.length + e.revocation.usersLeft.length, target: '= 0', pass: e.revocation.notExpired.length + e.revocation.usersLeft.length === 0 },
     );

@@ -4,21 +4,29 @@
  *   finished) — the moment access is really gone;
  * - start: `revokeStartedAt − expiresAt`, when the broker began (locking the user). Never early means its minimum is
  *   ≥ 0. The bench then checks on the target itself that no issued user is left.
+ * Two populations are kept apart: grants approved one at a time (expiries spaced as the approvals were) and the
+ * burst (all approved at once, so all expiring within the window the approvals took).
  */
 import type { Grant } from '../src/core/model.js';
 import { waitFor } from '../test/support/wait.js';
 import type { Stage } from './stage.js';
+import { rounded, summarize, type Summary } from './stats.js';
 import type { BenchTarget } from './targets.js';
 
-export interface RevocationResult {
+export interface Lateness {
+  grants: number;
+  /** Last expiresAt − first expiresAt of the population: how bunched the expiries were. */
+  expiryWindowMs: number;
+  done: Summary;
+  start: Summary;
+}
+
+export interface Revocations {
   /** Every grant of the target, ended. */
   all: Grant[];
-  grants: number;
-  /** revokedAt − expiresAt per grant (ms). */
-  doneMs: number[];
-  /** revokeStartedAt − expiresAt per grant (ms). */
-  startMs: number[];
-  /** Grants that ended otherwise than revoked at expiry (should be none). */
+  /** Grants the sweeper revoked (the precise revoke job had not done it `graceMs` after expiry). */
+  bySweeper: number;
+  /** Grants that did not end as revoked at expiry (should be none). */
   notExpired: Array<{ id: number; status: string; endReason?: string }>;
   /** Issued users still present on the target afterwards (should be none). */
   usersLeft: string[];
@@ -26,7 +34,7 @@ export interface RevocationResult {
 
 const ENDED = new Set(['revoked', 'failed']);
 
-export async function awaitRevocations(stage: Stage, target: BenchTarget): Promise<RevocationResult> {
+export async function awaitRevocations(stage: Stage, target: BenchTarget): Promise<Revocations> {
   const mine = () => stage.store.listGrants({ database: target.entry.name });
   const latest = Math.max(...(await mine()).map((g) => g.expiresAt));
   const grants: Grant[] = await waitFor(
@@ -41,15 +49,26 @@ export async function awaitRevocations(stage: Stage, target: BenchTarget): Promi
   for (const g of grants) if (await target.userExists(g.username)) usersLeft.push(g.username);
   return {
     all: grants,
-    grants: grants.length,
-    doneMs: grants.filter((g) => g.revokedAt !== undefined).map((g) => g.revokedAt! - g.expiresAt),
-    startMs: grants.filter((g) => g.revokeStartedAt !== undefined).map((g) => g.revokeStartedAt! - g.expiresAt),
-    notExpired: grants.filter((g) => g.status !== 'revoked' || g.endReason !== 'expired').map((g) => ({ id: g.id, status: g.status, ...(g.endReason && { endReason: g.endReason }) })),
+    bySweeper: grants.filter((g) => g.endReason?.includes('sweeper')).length,
+    notExpired: grants
+      .filter((g) => g.status !== 'revoked' || !g.endReason?.startsWith('expired'))
+      .map((g) => ({ id: g.id, status: g.status, ...(g.endReason && { endReason: g.endReason }) })),
     usersLeft,
   };
 }
 
-/** The earliest expiry among a target's grants (to tell whether revocations overlapped the latency phases). */
-export async function earliestExpiry(stage: Stage, target: BenchTarget): Promise<number> {
-  return Math.min(...(await stage.store.listGrants({ database: target.entry.name })).map((g) => g.expiresAt));
+export function lateness(grants: readonly Grant[]): Lateness {
+  const expiries = grants.map((g) => g.expiresAt);
+  return {
+    grants: grants.length,
+    expiryWindowMs: grants.length ? Math.max(...expiries) - Math.min(...expiries) : 0,
+    done: rounded(summarize(grants.filter((g) => g.revokedAt !== undefined).map((g) => g.revokedAt! - g.expiresAt))),
+    start: rounded(summarize(grants.filter((g) => g.revokeStartedAt !== undefined).map((g) => g.revokeStartedAt! - g.expiresAt))),
+  };
+}
+
+/** Earliest and latest expiry among a target's grants. */
+export async function expiryRange(stage: Stage, target: BenchTarget): Promise<{ first: number; last: number }> {
+  const expiries = (await stage.store.listGrants({ database: target.entry.name })).map((g) => g.expiresAt);
+  return { first: Math.min(...expiries), last: Math.max(...expiries) };
 }

@@ -12,39 +12,59 @@ import { join } from 'node:path';
 import { breakdown } from './breakdown.js';
 import { measureFloors } from './floors.js';
 import { burstPhase, latencyPhase } from './journeys.js';
-import { readKnobs, type EngineName } from './knobs.js';
+import { readKnobs, type EngineName, type Knobs } from './knobs.js';
 import { log } from './log.js';
 import { describeMachine } from './machine.js';
 import { renderMarkdown } from './markdown.js';
 import { measureMemory } from './memory.js';
 import { checkTargets, type BenchResult, type EngineResult } from './results.js';
-import { awaitRevocations, earliestExpiry } from './revocation.js';
-import { requesterId, startStage, type Stage } from './stage.js';
+import { awaitRevocations, expiryRange, lateness } from './revocation.js';
+import { cpuMsOf, requesterId, startStage, type Stage } from './stage.js';
 import { rounded, summarize } from './stats.js';
 import { startMariadbTarget, startPostgresTarget, type BenchTarget } from './targets.js';
 import { Teardown } from './teardown.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-async function benchEngine(stage: Stage, target: BenchTarget, knobs: ReturnType<typeof readKnobs>): Promise<EngineResult> {
+/** CPU ms used by the broker process and by this one (driver + Slack double) while `fn` runs. */
+async function withCpu<T>(stage: Stage, fn: () => Promise<T>): Promise<{ value: T; brokerCpuMs: number; driverCpuMs: number }> {
+  const pid = stage.broker.child.pid!;
+  const broker0 = await cpuMsOf(pid);
+  const driver0 = process.cpuUsage();
+  const value = await fn();
+  const driver = process.cpuUsage(driver0);
+  return { value, brokerCpuMs: (await cpuMsOf(pid)) - broker0, driverCpuMs: (driver.user + driver.system) / 1000 };
+}
+
+async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Promise<EngineResult> {
   const name = target.entry.name;
-  log(`${target.engine}: raw-SQL floors (${knobs.floorIterations} × create+grant, lock+kill+drop)`);
+  const engine = target.engine;
+  log(`${engine}: raw-SQL floors (${knobs.floorIterations} × create+grant, lock+kill+drop)`);
   const floors = await measureFloors(target, knobs.floorIterations);
   const createGrant = summarize(floors.createGrantMs);
 
-  log(`${target.engine}: ${knobs.latencySamples} journeys one at a time`);
-  const samples = await latencyPhase(stage, name, range(knobs.latencySamples).map((i) => requesterId(target.engine, 'L', i)), knobs.latencyGrantSeconds);
+  // The burst first: its grants expire after the one-at-a-time journeys, which expire later still (see knobs.ts).
+  log(`${engine}: ${knobs.grants} requests approved at once`);
+  const burstUsers = range(knobs.grants).map((i) => requesterId(engine, 'B', i));
+  const burst = await withCpu(stage, () => burstPhase(stage, name, burstUsers, knobs.burstGrantSeconds));
 
-  log(`${target.engine}: ${knobs.grants} requests approved at once`);
-  const burst = await burstPhase(stage, name, range(knobs.grants).map((i) => requesterId(target.engine, 'B', i)), knobs.burstGrantSeconds);
+  const afterBurst = await expiryRange(stage, target);
+  const latencySeconds = Math.ceil((afterBurst.last + knobs.expiryGapSeconds * 1000 - Date.now()) / 1000);
+  log(`${engine}: ${knobs.latencySamples} journeys one at a time (grants of ${latencySeconds} s)`);
+  const latencyUsers = range(knobs.latencySamples).map((i) => requesterId(engine, 'L', i));
+  const samples = await latencyPhase(stage, name, latencyUsers, latencySeconds);
   const phasesEnded = Date.now();
-  const firstExpiry = await earliestExpiry(stage, target);
 
-  log(`${target.engine}: waiting for every grant to be revoked at expiry (${Math.max(0, Math.round((firstExpiry - Date.now()) / 1000))} s until the first)`);
+  log(`${engine}: waiting for every grant to be revoked at expiry (${Math.max(0, Math.round((afterBurst.first - Date.now()) / 1000))} s until the first)`);
   const rev = await awaitRevocations(stage, target);
+  const inPhase = (users: string[]) => {
+    const set = new Set(users);
+    return rev.all.filter((g) => set.has(g.requester.id));
+  };
+  const all = lateness(rev.all);
 
   return {
-    engine: target.engine,
+    engine,
     catalogName: name,
     server: target.version,
     floor: { createGrant: rounded(createGrant), lockKillDrop: rounded(summarize(floors.lockKillDropMs)) },
@@ -56,21 +76,24 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: ReturnType<
       breakdown: breakdown(samples, rev.all),
     },
     burst: {
-      grants: burst.grants,
-      wallMs: Number(burst.wallMs.toFixed(1)),
-      grantsPerSecond: Number(burst.grantsPerSecond.toFixed(1)),
+      grants: burst.value.grants,
+      wallMs: Number(burst.value.wallMs.toFixed(1)),
+      grantsPerSecond: Number(burst.value.grantsPerSecond.toFixed(1)),
       // One connection doing nothing but create+grant, back to back: the rate DDL serialised per server allows.
       floorGrantsPerSecond: Number((1000 / createGrant.mean).toFixed(1)),
-      clickAck: rounded(summarize(burst.clickAckMs)),
-      clickToCredentials: rounded(summarize(burst.clickToCredentialsMs)),
+      clickAck: rounded(summarize(burst.value.clickAckMs)),
+      clickToCredentials: rounded(summarize(burst.value.clickToCredentialsMs)),
+      brokerCpuMsPerGrant: Number((burst.brokerCpuMs / burst.value.grants).toFixed(2)),
+      driverCpuMsPerGrant: Number((burst.driverCpuMs / burst.value.grants).toFixed(2)),
     },
     revocation: {
-      grants: rev.grants,
-      done: rounded(summarize(rev.doneMs)),
-      start: rounded(summarize(rev.startMs)),
+      spaced: lateness(inPhase(latencyUsers)),
+      burst: lateness(inPhase(burstUsers)),
+      minStartMs: all.start.min,
+      bySweeper: rev.bySweeper,
       notExpired: rev.notExpired,
       usersLeft: rev.usersLeft,
-      overlappedPhases: firstExpiry < phasesEnded,
+      overlappedPhases: afterBurst.first < phasesEnded,
     },
   };
 }
@@ -79,7 +102,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const load = os.loadavg()[0] ?? 0;
   const knobs = readKnobs();
-  const { outDir, ...sizes } = knobs;
+  const { outDir, brokerNodeOptions: _profiling, ...sizes } = knobs;
   mkdirSync(outDir, { recursive: true });
   const teardown = new Teardown();
   const interrupted = () => {
@@ -97,7 +120,7 @@ async function main(): Promise<number> {
       ...range(knobs.latencySamples).map((i) => requesterId(t.engine, 'L', i)),
       ...range(knobs.grants).map((i) => requesterId(t.engine, 'B', i)),
     ]);
-    const stage = await startStage(targets, users, teardown, join(outDir, 'broker.log'));
+    const stage = await startStage(targets, users, teardown, { logFile: join(outDir, 'broker.log'), ...(knobs.brokerNodeOptions && { nodeOptions: knobs.brokerNodeOptions }) });
 
     const engines: EngineResult[] = [];
     for (const t of targets) engines.push(await benchEngine(stage, t, knobs));

@@ -50,8 +50,8 @@ async function onMainPg<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** `logFile`: where the broker's own log (pino JSON) is written when it stops, for looking into a run. */
-export async function startStage(targets: BenchTarget[], users: string[], teardown: Teardown, logFile: string): Promise<Stage> {
+/** `opts.logFile`: where the broker's own log (pino JSON) is written when it stops, for looking into a run. */
+export async function startStage(targets: BenchTarget[], users: string[], teardown: Teardown, opts: { logFile: string; nodeOptions?: string }): Promise<Stage> {
   const redis = await startPrivateRedis();
   teardown.defer('stop the private Redis', () => redis.stop());
 
@@ -90,12 +90,13 @@ export async function startStage(targets: BenchTarget[], users: string[], teardo
       SLACK_API_URL: slack.url,
       PORT: String(port),
       LOG_LEVEL: 'info',
+      ...(opts.nodeOptions && { NODE_OPTIONS: opts.nodeOptions }),
     },
     'all',
   );
   teardown.defer('stop the broker', async () => {
     await broker.stop();
-    await writeFile(logFile, broker.output());
+    await writeFile(opts.logFile, broker.output());
   });
 
   const info = await redis.client.info('server');
@@ -116,4 +117,11 @@ export async function rssOf(pid: number): Promise<number> {
   const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
   if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(kb) * 1024;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; USER_HZ is 100 on Linux). */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

@@ -36,3 +36,8 @@ export function rounded(s: Summary, digits = 2): Summary {
   const r = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : v);
   return { n: s.n, min: r(s.min), p50: r(s.p50), p95: r(s.p95), p99: r(s.p99), max: r(s.max), mean: r(s.mean) };
 }
+
+/** A span for prose: "9 ms", "2.4 s". */
+export function span(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
