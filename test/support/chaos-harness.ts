@@ -55,9 +55,14 @@ export interface ChaosStage {
 
 let requesters = 0;
 
-export async function startChaosStage(name: string, entries: DatabaseEntry[], extraEnv: Record<string, string> = {}): Promise<ChaosStage> {
+export async function startChaosStage(
+  name: string,
+  entries: DatabaseEntry[],
+  extraEnv: Record<string, string> = {},
+  catalogOpts: Parameters<typeof writeCatalog>[1] = {},
+): Promise<ChaosStage> {
   let redis = await startPrivateRedis();
-  const catalog = writeCatalog(entries, { maxDuration: '4h' });
+  const catalog = writeCatalog(entries, { maxDuration: '4h', ...catalogOpts });
   const env: Record<string, string> = {
     ...catalog.env,
     CATALOG_PATH: catalog.path,
