@@ -45,7 +45,13 @@ function engineRows(e: EngineResult): Row[] {
       x(e.burst.floorGrantsPerSecond, e.burst.grantsPerSecond),
       `≥ 100 /s ${mark(e.burst.grantsPerSecond >= 100)}`,
     ],
-    ['CPU per grant during the burst: broker / driver + Slack double', `${e.burst.brokerCpuMsPerGrant.toFixed(1)} ms / ${e.burst.driverCpuMsPerGrant.toFixed(1)} ms`, '—', '—', '—'],
+    [
+      'per journey in the burst: broker CPU / driver + double CPU / state-DB transactions / Redis commands / Slack calls',
+      `${e.burst.costPerGrant.brokerCpuMs.toFixed(1)} ms / ${e.burst.costPerGrant.driverCpuMs.toFixed(1)} ms / ${e.burst.costPerGrant.stateDbTransactions.toFixed(1)} / ${e.burst.costPerGrant.redisCommands.toFixed(1)} / ${e.burst.costPerGrant.slackCalls.toFixed(1)}`,
+      '—',
+      '—',
+      '—',
+    ],
   ];
 }
 

@@ -4,6 +4,7 @@
  * the floor is the serial create+grant rate on one connection, and the ratio is floor rate ÷ broker rate.
  */
 import type { Breakdown } from './breakdown.js';
+import type { Costs } from './costs.js';
 import type { Knobs } from './knobs.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
@@ -25,9 +26,8 @@ export interface EngineResult {
     floorGrantsPerSecond: number;
     clickAck: Summary;
     clickToCredentials: Summary;
-    /** CPU the broker process (and this driver with the Slack double) used during the burst, per grant. */
-    brokerCpuMsPerGrant: number;
-    driverCpuMsPerGrant: number;
+    /** What the burst cost per grant (whole journey: command, approval, provisioning, notifications). */
+    costPerGrant: Costs;
   };
   revocation: {
     /** Grants approved one at a time: expiries spaced as their approvals were. */

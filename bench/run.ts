@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { breakdown } from './breakdown.js';
+import { measureCosts } from './costs.js';
 import { measureFloors } from './floors.js';
 import { burstPhase, latencyPhase } from './journeys.js';
 import { readKnobs, type EngineName, type Knobs } from './knobs.js';
@@ -19,22 +20,12 @@ import { renderMarkdown } from './markdown.js';
 import { measureMemory } from './memory.js';
 import { checkTargets, type BenchResult, type EngineResult } from './results.js';
 import { awaitRevocations, expiryRange, lateness } from './revocation.js';
-import { cpuMsOf, requesterId, startStage, type Stage } from './stage.js';
+import { requesterId, startStage, type Stage } from './stage.js';
 import { rounded, summarize } from './stats.js';
 import { startMariadbTarget, startPostgresTarget, type BenchTarget } from './targets.js';
 import { Teardown } from './teardown.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-/** CPU ms used by the broker process and by this one (driver + Slack double) while `fn` runs. */
-async function withCpu<T>(stage: Stage, fn: () => Promise<T>): Promise<{ value: T; brokerCpuMs: number; driverCpuMs: number }> {
-  const pid = stage.broker.child.pid!;
-  const broker0 = await cpuMsOf(pid);
-  const driver0 = process.cpuUsage();
-  const value = await fn();
-  const driver = process.cpuUsage(driver0);
-  return { value, brokerCpuMs: (await cpuMsOf(pid)) - broker0, driverCpuMs: (driver.user + driver.system) / 1000 };
-}
 
 async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Promise<EngineResult> {
   const name = target.entry.name;
@@ -46,7 +37,7 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
   // The burst first: its grants expire after the one-at-a-time journeys, which expire later still (see knobs.ts).
   log(`${engine}: ${knobs.grants} requests approved at once`);
   const burstUsers = range(knobs.grants).map((i) => requesterId(engine, 'B', i));
-  const burst = await withCpu(stage, () => burstPhase(stage, name, burstUsers, knobs.burstGrantSeconds));
+  const burst = await measureCosts(stage, knobs.grants, () => burstPhase(stage, name, burstUsers, knobs.burstGrantSeconds));
 
   const afterBurst = await expiryRange(stage, target);
   const latencySeconds = Math.ceil((afterBurst.last + knobs.expiryGapSeconds * 1000 - Date.now()) / 1000);
@@ -83,8 +74,7 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
       floorGrantsPerSecond: Number((1000 / createGrant.mean).toFixed(1)),
       clickAck: rounded(summarize(burst.value.clickAckMs)),
       clickToCredentials: rounded(summarize(burst.value.clickToCredentialsMs)),
-      brokerCpuMsPerGrant: Number((burst.brokerCpuMs / burst.value.grants).toFixed(2)),
-      driverCpuMsPerGrant: Number((burst.driverCpuMs / burst.value.grants).toFixed(2)),
+      costPerGrant: burst.costs,
     },
     revocation: {
       spaced: lateness(inPhase(latencyUsers)),
