@@ -107,7 +107,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         await ctx.sendActivity(helpMessage(core.catalog));
         return;
       case 'invalid':
-        await ctx.sendActivity(textMessage([new TeamsText().escape(parsed.problem), 'Say **help** for the databases and levels.'], 'db-access: usage'));
+        // The grammar marks commands up as Slack code spans; a card shows them as plain text.
+        await ctx.sendActivity(textMessage([new TeamsText().escape(parsed.problem.replace(/`/g, '')), 'Say **help** for the databases and levels.'], 'db-access: usage'));
         return;
     }
     const actor = await people.actor(ctx);

@@ -35,7 +35,11 @@ export class TeamsConversations {
       const channel = (activity.channelData as { channel?: { id?: string } } | undefined)?.channel?.id ?? channelOf(conv.id);
       writes.push([`channel:${channel}`, { ...ref, conversation: { ...ref.conversation!, id: channel } }]);
     }
-    if (tenant && activity.serviceUrl) writes.push([`tenant:${tenant}`, { serviceUrl: activity.serviceUrl, channelId: 'msteams', conversation: { id: '', tenantId: tenant, isGroup: false, conversationType: '', name: '' } }]);
+    if (tenant && activity.serviceUrl) {
+      const service: Reference = { serviceUrl: activity.serviceUrl, channelId: 'msteams', conversation: { id: '', tenantId: tenant, isGroup: false, conversationType: '', name: '' } };
+      // Per tenant, and the latest of any tenant (for a bot that was not told its tenant).
+      writes.push([`tenant:${tenant}`, service], ['tenant:*', service]);
+    }
     for (const [key, value] of writes) {
       const json = JSON.stringify(value);
       if (this.written.get(key) === json) continue;
@@ -63,7 +67,8 @@ export class TeamsConversations {
     return this.get(`channel:${channelId}`);
   }
 
+  /** The serviceUrl Teams last used for this tenant (or for any tenant, when none is configured). */
   async serviceUrl(tenantId: string | undefined): Promise<string | undefined> {
-    return tenantId ? (await this.get(`tenant:${tenantId}`))?.serviceUrl : undefined;
+    return (await this.get(`tenant:${tenantId ?? '*'}`))?.serviceUrl;
   }
 }

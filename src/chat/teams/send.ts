@@ -3,9 +3,17 @@
  * thread, into a person's 1:1 chat (opened on first use), and in-place updates. Throttling (429 with
  * Retry-After) and 5xx are retried by the connector client's own pipeline.
  */
-import { TurnContext, type CloudAdapter, type ConversationParameters } from 'botbuilder';
+import { TurnContext, type Activity, type CloudAdapter, type ConversationParameters } from 'botbuilder';
 import type { Logger } from '../../core/ports.js';
 import type { Reference, TeamsConversations } from './conversations.js';
+
+/** The part of botframework-connector's ConnectorClient used here (botbuilder does not re-export its type). */
+interface ConnectorClient {
+  conversations: {
+    sendToConversation(conversationId: string, activity: Partial<Activity>): Promise<{ id?: string }>;
+    updateActivity(conversationId: string, activityId: string, activity: Partial<Activity>): Promise<unknown>;
+  };
+}
 
 export type OutgoingActivity = Record<string, unknown> & { type: 'message' };
 
@@ -37,18 +45,47 @@ export class TeamsSender {
     return (await this.conversations.serviceUrl(this.opts.tenantId)) ?? this.opts.serviceUrl;
   }
 
-  /** Sends into the conversation `ref` names; returns the new activity's id. */
+  /**
+   * Runs `logic` in a proactive turn and rethrows what it threw: the adapter would otherwise hand the error to
+   * onTurnError and report success, and callers must know a message did not go out.
+   */
+  private async proactive(ref: Reference, logic: (ctx: TurnContext) => Promise<void>): Promise<void> {
+    let failure: { err: unknown } | undefined;
+    await this.adapter.continueConversationAsync(this.opts.appId, ref, async (ctx) => {
+      try {
+        await logic(ctx);
+      } catch (err) {
+        failure = { err };
+      }
+    });
+    if (failure) throw failure.err;
+  }
+
+  /**
+   * The turn's Bot Connector client, called directly: TurnContext.sendActivity in a proactive turn would post a
+   * reply to the synthetic continuation activity instead of a new message.
+   */
+  private connector(ctx: TurnContext): ConnectorClient {
+    return ctx.turnState.get(ctx.adapter.ConnectorClientKey) as ConnectorClient;
+  }
+
+  private outgoing(ref: Reference, activity: OutgoingActivity): Partial<Activity> {
+    return { ...activity, channelId: 'msteams', ...(ref.bot && { from: ref.bot }), conversation: ref.conversation! } as Partial<Activity>;
+  }
+
+  /** Sends a new message into the conversation `ref` names; returns its activity id. */
   async send(ref: Reference, activity: OutgoingActivity): Promise<string> {
     let id = '';
-    await this.adapter.continueConversationAsync(this.opts.appId, ref, async (ctx) => {
-      id = (await ctx.sendActivity(activity))?.id ?? '';
+    await this.proactive(ref, async (ctx) => {
+      id = (await this.connector(ctx).conversations.sendToConversation(ref.conversation!.id, this.outgoing(ref, activity))).id ?? '';
     });
+    if (!id) throw new Error('Teams accepted the message but returned no id');
     return id;
   }
 
   async update(ref: Reference, activityId: string, activity: OutgoingActivity): Promise<void> {
-    await this.adapter.continueConversationAsync(this.opts.appId, ref, async (ctx) => {
-      await ctx.updateActivity({ ...activity, id: activityId });
+    await this.proactive(ref, async (ctx) => {
+      await this.connector(ctx).conversations.updateActivity(ref.conversation!.id, activityId, { ...this.outgoing(ref, activity), id: activityId });
     });
   }
 
@@ -95,14 +132,12 @@ export class TeamsSender {
       members: [{ id: aadObjectId, name: '' }],
       ...(tenantId && { tenantId, channelData: { tenant: { id: tenantId } } }),
     } as ConversationParameters;
-    let out: { conversationId: string; activityId: string } | undefined;
+    let created: Reference | undefined;
     try {
+      // Only opens the chat (and keeps its address); the message goes through send() like any other.
       await this.adapter.createConversationAsync(this.opts.appId, 'msteams', await this.serviceUrl(), CONNECTOR_AUDIENCE, params, async (ctx) => {
-        const created = TurnContext.getConversationReference(ctx.activity);
+        created = TurnContext.getConversationReference(ctx.activity);
         delete created.activityId;
-        await this.conversations.save(`user:${aadObjectId}`, created);
-        const id = (await ctx.sendActivity(activity))?.id ?? '';
-        out = { conversationId: created.conversation?.id ?? '', activityId: id };
       });
     } catch (err) {
       const status = statusOf(err);
@@ -112,7 +147,9 @@ export class TeamsSender {
       }
       throw err;
     }
-    return out;
+    if (!created?.conversation?.id) throw new Error('Teams opened a 1:1 chat but returned no conversation id');
+    await this.conversations.save(`user:${aadObjectId}`, created);
+    return { conversationId: created.conversation.id, activityId: await this.send(created, activity) };
   }
 }
 

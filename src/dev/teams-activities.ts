@@ -1,0 +1,114 @@
+/**
+ * Activities shaped as Teams sends them to a bot (message, Universal Action invoke, dialog fetch, installation),
+ * posted to the bot's /api/messages without a token (local anonymous mode); and `cardText`, what a person reads
+ * on a card (markdown escapes undone, dates shown in UTC, mentions by name).
+ */
+import { randomUUID } from 'node:crypto';
+import type { TeamsUser } from './teams-connector-double.js';
+
+export interface Where {
+  serviceUrl: string;
+  tenantId: string;
+  /** 'personal' (1:1 chat with the bot) or a channel id `19:…@thread.tacv2`. */
+  conversation: 'personal' | string;
+  /** The card's message id, for actions clicked on a message. */
+  replyToId?: string;
+}
+
+export const BOT = { id: '28:db-access-bot', name: 'db-access' };
+
+function base(user: TeamsUser, where: Where): Record<string, unknown> {
+  const personal = where.conversation === 'personal';
+  const conversationId = personal ? `a:chat-${user.aadObjectId}` : where.replyToId ? `${where.conversation};messageid=${where.replyToId}` : where.conversation;
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    channelId: 'msteams',
+    serviceUrl: where.serviceUrl,
+    from: { id: user.id, name: user.name, aadObjectId: user.aadObjectId },
+    recipient: BOT,
+    conversation: personal
+      ? { id: conversationId, conversationType: 'personal', tenantId: where.tenantId }
+      : { id: conversationId, conversationType: 'channel', isGroup: true, tenantId: where.tenantId },
+    channelData: { tenant: { id: where.tenantId }, ...(!personal && { channel: { id: where.conversation }, team: { id: `${where.conversation}-team` } }) },
+    ...(where.replyToId && { replyToId: where.replyToId }),
+  };
+}
+
+/** A typed message; in a channel it starts with the bot's mention, as Teams sends it. */
+export function messageActivity(user: TeamsUser, where: Where, text: string): Record<string, unknown> {
+  const personal = where.conversation === 'personal';
+  const mention = `<at>${BOT.name}</at>`;
+  return {
+    ...base(user, where),
+    type: 'message',
+    text: personal ? text : `${mention} ${text}`,
+    textFormat: 'plain',
+    ...(!personal && { entities: [{ type: 'mention', text: mention, mentioned: BOT }] }),
+  };
+}
+
+/** A click on an Action.Execute button: `data` is the button's data merged with the card's inputs. */
+export function actionActivity(user: TeamsUser, where: Where, verb: string, data: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...base(user, where),
+    type: 'invoke',
+    name: 'adaptiveCard/action',
+    value: { action: { type: 'Action.Execute', id: randomUUID(), verb, data: { verb, ...data } }, trigger: 'manual' },
+  };
+}
+
+/** A click on a button that opens a dialog (task/fetch). */
+export function dialogFetchActivity(user: TeamsUser, where: Where, data: Record<string, unknown>): Record<string, unknown> {
+  return { ...base(user, where), type: 'invoke', name: 'task/fetch', value: { data: { type: 'task/fetch', ...data }, context: { theme: 'default' } } };
+}
+
+/** The app added for a person (personal scope) or to a team (channel). */
+export function installActivity(user: TeamsUser, where: Where): Record<string, unknown> {
+  return { ...base(user, where), type: 'installationUpdate', action: 'add' };
+}
+
+export async function postActivity(botUrl: string, activity: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${botUrl.replace(/\/$/, '')}/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(activity),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body };
+}
+
+const DATE = /\{\{(DATE|TIME)\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)(?:, ?\w+)?\)\}\}/g;
+
+/** What a reader sees on a card: texts, facts, inputs' labels and buttons, one per line. */
+export function cardText(card: unknown): string {
+  const out: string[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const n = node as Record<string, unknown>;
+    if (n.type === 'TextBlock' && typeof n.text === 'string') out.push(n.text);
+    if (n.type === 'FactSet' && Array.isArray(n.facts)) for (const f of n.facts as Array<{ title: string; value: string }>) out.push(`${f.title}: ${f.value}`);
+    if (typeof n.label === 'string') out.push(n.label);
+    if (typeof n.type === 'string' && n.type.startsWith('Action.') && typeof n.title === 'string') out.push(`[${n.title}]`);
+    for (const k of ['body', 'actions', 'items', 'columns', 'content']) if (k in n) visit(n[k]);
+  };
+  visit(card);
+  return out
+    .join('\n')
+    .replace(DATE, (_m, kind: string, iso: string) => (kind === 'DATE' ? iso.slice(0, 10) : `${iso.slice(11, 16)} UTC`))
+    .replace(/(?<!\\)\*\*/g, '')
+    .replace(/\\([\\*_[\]()#`~>|!])/g, '$1');
+}
+
+/** The Adaptive Card a message activity carries. */
+export function cardOf(activity: Record<string, unknown> | undefined): unknown {
+  const atts = activity?.attachments as Array<{ content?: unknown }> | undefined;
+  return atts?.[0]?.content;
+}
