@@ -103,6 +103,8 @@ const breakGlassSchema = z
   .object({
     users: z.array(z.email()).min(1, 'list who may break the glass'),
     alertChannel: z.string().regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0SECURITY').optional(),
+    /** The Teams channel for break-glass alerts (default: the database's teamsChannel). */
+    teamsAlertChannel: z.string().min(1).optional(),
     maxDuration: duration('duration').default(3_600_000),
     /** An approver must review a break-glass grant within this time; ignored reviews are escalated. */
     reviewWithin: duration('duration').default(30 * 60_000),

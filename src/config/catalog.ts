@@ -115,6 +115,7 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
             maxDurationMs: d.approval.breakGlass.maxDuration,
             reviewWithinMs: d.approval.breakGlass.reviewWithin,
             ...(d.approval.breakGlass.alertChannel && { alertChannel: d.approval.breakGlass.alertChannel }),
+            ...(d.approval.breakGlass.teamsAlertChannel && { teamsAlertChannel: d.approval.breakGlass.teamsAlertChannel }),
           },
         }),
         ...(d.approval.slackChannel !== undefined && { slackChannel: d.approval.slackChannel }),

@@ -38,6 +38,8 @@ export interface AutoApproveRule {
 export interface BreakGlass {
   users: readonly string[];
   alertChannel?: string;
+  /** Teams channel id for the alert (default: the database's teamsChannel). */
+  teamsAlertChannel?: string;
   maxDurationMs: number;
   reviewWithinMs: number;
 }

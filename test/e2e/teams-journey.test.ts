@@ -16,6 +16,7 @@ import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
+const SECURITY = '19:security@thread.tacv2';
 const user = (n: number, name: string, email = `${name}@example.com`): TeamsUser => ({
   aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
   id: `29:${name}-teams-id`,
@@ -85,7 +86,7 @@ describe('Teams journey', () => {
     for (const u of [ALICE, BOB, CAROL, DAVE, MALLORY]) teams.install(u.aadObjectId);
     const approval = { teamsChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }, { email: 'carol@example.com' }, { email: 'dave@example.com' }], required: 1, timeout: '30m' };
     const catalog = writeCatalog(
-      [target.entry, { ...target.entry, name: 'appdb-two' }, { ...target.entry, name: 'appdb-quick' }, { ...target.entry, name: 'appdb-msg' }],
+      [target.entry, { ...target.entry, name: 'appdb-two' }, { ...target.entry, name: 'appdb-quick' }, { ...target.entry, name: 'appdb-msg' }, { ...target.entry, name: 'appdb-policy' }],
       {
         perEntry: (d) =>
           d.name === 'appdb-two'
@@ -94,7 +95,16 @@ describe('Teams journey', () => {
               ? { approval: { ...approval, timeout: '2s' } }
               : d.name === 'appdb-msg'
                 ? { approval, delivery: 'message' }
-                : { approval },
+                : d.name === 'appdb-policy'
+                  ? {
+                      approval: {
+                        teamsChannel: CHANNEL,
+                        approvers: [{ email: 'bob@example.com' }],
+                        escalation: [{ after: '2s', approvers: [{ email: 'carol@example.com' }] }],
+                        breakGlass: { users: ['alice@example.com'], teamsAlertChannel: SECURITY, maxDuration: '30m', reviewWithin: '1h' },
+                      },
+                    }
+                  : { approval },
       },
     );
     env = {
@@ -355,6 +365,33 @@ describe('Teams journey', () => {
     expect(statuses.slice(0, 2)).toEqual([429, 503]);
     expect(cards().filter((c) => c.id === card.id)).toHaveLength(1);
     await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+  });
+
+  it('nobody decides: the next tier is asked in the thread and may then approve', async () => {
+    const { card, requestId } = await requestAs(DAVE, 'db-access appdb-policy read 10m INC-32 escalate me');
+    expect(textOf(card)).toContain('<at>bob@example.com</at>');
+    expect(textOf(card)).not.toContain('carol');
+    const reply = await teams.waitUntil(() => teams.messagesIn(CHANNEL).find((m) => m.replyToId === card.id && /tier 1/.test(textOf(m))), { timeoutMs: 15_000, what: 'the escalation' });
+    expect(textOf(reply)).toContain('<at>carol@example.com</at>');
+    expect(JSON.stringify(reply.activity)).toContain('"mentioned":{"id":"carol@example.com"');
+    await click(CAROL, 'approve', { requestId }, card.id);
+    const grant = await activeGrant(requestId);
+    await revoke(broker.app.deps, grant.id);
+  });
+
+  it('break-glass from Teams: access at once, an alert in the security channel, and a Reviewed button only approvers may use', async () => {
+    await say(ALICE, 'break-glass appdb-policy read 10m primary is down');
+    const alert = await teams.waitUntil(() => teams.messagesIn(SECURITY).find((m) => /Break-glass/.test(textOf(m))), { timeoutMs: 15_000, what: 'the alert' });
+    expect(textOf(alert)).toContain('primary is down');
+    expect(textOf(alert)).toContain('[Reviewed]');
+    const requestId = (cardOf(alert.activity) as { actions: Array<{ data: { requestId: number } }> }).actions[0]!.data.requestId;
+    const grant = await activeGrant(requestId);
+    expect(toastOf(await click(MALLORY, 'reviewed', { requestId }, alert.id, SECURITY))).toMatch(/can't review/i);
+    const reviewed = await click(BOB, 'reviewed', { requestId }, alert.id, SECURITY);
+    expect(cardText(reviewed.value)).toMatch(/Reviewed/);
+    await teams.waitUntil(() => /✅ Reviewed/.test(textOf(latest(alert.id))) && !textOf(latest(alert.id)).includes('[Reviewed]'), { what: 'the alert to show the review' });
+    expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
+    await revoke(broker.app.deps, grant.id);
   });
 
   it('a request nobody decides expires and the card says so', async () => {

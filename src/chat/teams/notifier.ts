@@ -126,7 +126,7 @@ export class TeamsNotifier implements Notifier {
   }
 
   async breakGlassUsed(v: RequestView): Promise<void> {
-    const channel = this.channelOf(v);
+    const channel = this.catalog.databases.get(v.request.database)?.approval.breakGlass?.teamsAlertChannel ?? this.channelOf(v);
     if (!channel) return;
     const id = await this.send.toChannel(channel, breakGlassMessage(v));
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'teams', kind: 'break-glass', channel, messageId: id });
