@@ -1,0 +1,119 @@
+/** Teams text and cards (pure): user text can neither format nor mention; mentions carry their entities; the manifest installs the bot. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCommand } from '../../src/chat/grammar.js';
+import { approvalCard } from '../../src/chat/teams/cards/approval.js';
+import { escapeCard, TeamsText } from '../../src/chat/teams/markup.js';
+import { cardText } from '../../src/dev/teams-activities.js';
+import type { RequestView } from '../../src/core/view.js';
+import { REPO_ROOT } from '../support/processes.js';
+
+const T0 = Date.UTC(2026, 10, 28, 10, 0, 0);
+
+function view(over: Partial<RequestView['request']> = {}): RequestView {
+  return {
+    request: {
+      id: 7,
+      requester: { platform: 'teams', id: '00000001-aaaa-4bbb-8ccc-000000000001', name: 'alice', email: 'alice@example.com' },
+      database: 'orders',
+      level: 'read',
+      durationMs: 3_600_000,
+      reason: 'checking',
+      status: 'pending',
+      requiredApprovals: 1,
+      createdAt: T0,
+      tier: 0,
+      approvers: [{ platform: 'email', id: 'bob@example.com', email: 'bob@example.com', name: 'Bob <b>' }],
+      ...over,
+    } as RequestView['request'],
+    database: { name: 'orders', engine: 'postgres' },
+    approvals: [],
+    phase: 'pending',
+    now: T0,
+  };
+}
+
+describe('Teams text', () => {
+  it('escapes every markdown mark and breaks <at> so no user text formats, links or mentions', () => {
+    const hostile = '**b** _i_ [x](https://e.example) # h `c` ~s~ > q | t ! \\ <at>Bob</at> </AT>';
+    const out = escapeCard(hostile);
+    expect(out).not.toMatch(/(?<!\\)[*_[\]()#`~>|!]/);
+    expect(out).not.toMatch(/<\/?at/i);
+    expect(cardText({ type: 'TextBlock', text: out }).replace(/\u200b/g, '')).toBe(hostile);
+  });
+
+  it('drops control characters', () => {
+    expect(escapeCard('a\u0000b\u0007c\u009fd\ne')).toBe('abcd\ne');
+  });
+
+  it('a mention carries an entity whose text is exactly what the card shows; names lose marks, not people', () => {
+    const t = new TeamsText();
+    const m = t.mention({ platform: 'email', id: 'bob@example.com', email: 'bob@example.com', name: 'Bob <b>*' });
+    expect(m).toBe('<at>Bob b</at>');
+    expect(t.entities()).toEqual([{ type: 'mention', text: '<at>Bob b</at>', mentioned: { id: 'bob@example.com', name: 'Bob b' } }]);
+    expect(t.mention({ platform: 'slack', id: 'U0BOB', name: 'no email' })).toBe('no email');
+    expect(t.entities()).toHaveLength(1);
+  });
+
+  it('dates are Teams date functions, shown to each reader in their own time zone', () => {
+    expect(new TeamsText().date(T0 + 1234)).toBe('{{DATE(2026-11-28T10:00:01Z, SHORT)}} {{TIME(2026-11-28T10:00:01Z)}}');
+  });
+});
+
+describe('the approval card', () => {
+  it('is Adaptive Card 1.5 with Approve / Deny as Universal Actions carrying only the request id', () => {
+    const card = approvalCard(view());
+    expect(card.version).toBe('1.5');
+    expect(card.actions).toEqual([
+      { type: 'Action.Execute', title: 'Approve', verb: 'approve', data: { verb: 'approve', requestId: 7 }, style: 'positive' },
+      { type: 'Action.Execute', title: 'Deny', verb: 'deny', data: { verb: 'deny', requestId: 7 }, style: 'destructive' },
+    ]);
+    const ids = card.msteams.entities!.map((e) => e.mentioned.id).sort();
+    expect(ids).toEqual(['00000001-aaaa-4bbb-8ccc-000000000001', 'bob@example.com']);
+    const json = JSON.stringify(card);
+    for (const e of card.msteams.entities!) expect(json).toContain(JSON.stringify(e.text).slice(1, -1));
+  });
+
+  it('stays well under Teams message size with a huge reason, and shows no buttons once decided', () => {
+    const big = approvalCard(view({ reason: 'x'.repeat(100_000) }));
+    expect(JSON.stringify(big).length).toBeLessThan(10_000);
+    expect(approvalCard({ ...view({ status: 'denied' }), phase: 'denied' }).actions).toBeUndefined();
+  });
+});
+
+describe('the Teams app manifest', () => {
+  const dir = join(REPO_ROOT, 'manifests/teams');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    manifestVersion: string;
+    id: string;
+    icons: { color: string; outline: string };
+    bots: Array<{ botId: string; scopes: string[]; commandLists: Array<{ commands: Array<{ title: string }> }> }>;
+    webApplicationInfo: { id: string };
+  };
+
+  it('installs one bot, in personal chats and teams, whose id is the app id', () => {
+    expect(manifest.bots).toHaveLength(1);
+    expect(manifest.bots[0]!.scopes).toEqual(expect.arrayContaining(['personal', 'team']));
+    expect(manifest.bots[0]!.botId).toBe(manifest.id);
+    expect(manifest.webApplicationInfo.id).toBe(manifest.id);
+  });
+
+  it('lists only commands the bot understands', () => {
+    const examples: Record<string, string> = { 'db-access': '', list: 'list', revoke: 'revoke 1', extend: 'extend 1 30m', 'break-glass': 'break-glass orders read 1h down', help: 'help' };
+    for (const { title } of manifest.bots[0]!.commandLists.flatMap((l) => l.commands)) {
+      expect(examples[title], title).toBeDefined();
+      expect(parseCommand(examples[title]!, 'db-access').kind, title).not.toBe('invalid');
+    }
+  });
+
+  it('ships icons of the sizes Teams requires (192×192 colour, 32×32 outline)', () => {
+    const size = (f: string) => {
+      const b = readFileSync(join(dir, f));
+      expect(b.subarray(1, 4).toString()).toBe('PNG');
+      return [b.readUInt32BE(16), b.readUInt32BE(20)];
+    };
+    expect(size(manifest.icons.color)).toEqual([192, 192]);
+    expect(size(manifest.icons.outline)).toEqual([32, 32]);
+  });
+});
