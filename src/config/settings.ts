@@ -21,7 +21,7 @@ const durationMs = (fallback: string) =>
       return ms;
     });
 
-const settingsSchema = z.object({
+export const settingsSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   DATABASE_URL: z.string().default('sqlite:./data/db-access.sqlite'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
