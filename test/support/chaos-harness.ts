@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import type { Grant, GrantStatus } from '../../src/core/model.js';
@@ -24,7 +25,7 @@ import { openTestApp, type TestApp } from './app.js';
 import { tempSqliteUrl, writeCatalog } from './catalog.js';
 import { invariantViolations, type TargetProbe } from './chaos-invariants.js';
 import type { MariadbTarget } from './mariadb-target.js';
-import type { PgCluster, PgTarget } from './pg-cluster.js';
+import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from './pg-cluster.js';
 import { startWorker, type WorkerProcess } from './processes.js';
 import { startPrivateRedis, type PrivateRedis } from './redis.js';
 import { waitFor } from './wait.js';
@@ -123,6 +124,33 @@ export async function startChaosStage(
       await redis.stop();
     },
   };
+}
+
+/** A test file's PostgreSQL stage: set up in beforeAll, workers stopped after each case, torn down in afterAll. */
+export interface PgChaos {
+  cluster: PgCluster;
+  target: PgTarget;
+  stage: ChaosStage;
+  probe: TargetProbe;
+}
+
+export function usePgChaosStage(name: string): PgChaos {
+  const ctx = {} as PgChaos;
+  beforeAll(async () => {
+    ctx.cluster = await startScramCluster();
+    ctx.target = await setupPgTarget(ctx.cluster);
+    ctx.probe = pgProbe(ctx.target);
+    ctx.stage = await startChaosStage(name, [ctx.target.entry]);
+  });
+  afterEach(async () => {
+    await ctx.stage?.stopWorkers();
+    await startPgServer(ctx.cluster).catch(() => undefined); // a case that failed must not leave the server down
+  });
+  afterAll(async () => {
+    await ctx.stage?.close();
+    await ctx.cluster?.stop();
+  });
+  return ctx;
 }
 
 export function pgProbe(target: PgTarget): TargetProbe {
