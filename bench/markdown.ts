@@ -8,7 +8,7 @@ const mark = (pass: boolean) => (pass ? '✅' : '❌');
 
 type Row = [metric: string, broker: string, floor: string, ratio: string, target: string];
 
-function engineRows(e: EngineResult): Row[] {
+function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
   const c = e.latency.clickToCredentials;
   const f = e.floor.createGrant;
   const k = e.floor.lockKillDrop;
@@ -17,7 +17,7 @@ function engineRows(e: EngineResult): Row[] {
     [`revocation lateness (user gone − expiresAt), ${label}, p50`, ms(l.done.p50), `${ms(k.p50)} lock+kill+drop`, x(l.done.p50, k.p50), '—'],
     [`revocation lateness, ${label}, p99`, ms(l.done.p99), ms(k.p99), x(l.done.p99, k.p99), `≤ 250 ms ${mark(l.done.p99 <= 250)}`],
     [`revocation lateness, ${label}, max`, ms(l.done.max), ms(k.max), x(l.done.max, k.max), '—'],
-    [`revocation start − expiresAt, ${label}, p50 / p99`, pct(l.start), '—', '—', '—'],
+    [`revocation start − expiresAt, ${label}, p50 / p99`, pct(l.start), `${pct(q.delayedLateness)} bare delayed job`, '—', '—'],
   ];
   const pct = (s: Summary) => `${ms(s.p50)} / ${ms(s.p99)}`;
   return [
@@ -30,8 +30,8 @@ function engineRows(e: EngineResult): Row[] {
     [
       'click → credentials, p50 of each step: approve / provision / notify',
       `${ms(e.latency.breakdown.approve.p50)} / ${ms(e.latency.breakdown.provision.p50)} / ${ms(e.latency.breakdown.notify.p50)}`,
-      '—',
-      '—',
+      `provision: ${ms(q.pickup.p50 + f.p50)} (BullMQ pickup ${ms(q.pickup.p50)} + create+grant ${ms(f.p50)})`,
+      `provision ${x(e.latency.breakdown.provision.p50, q.pickup.p50 + f.p50)}`,
       '—',
     ],
     [`click → credentials during the ${e.burst.grants}-grant burst, p50 / p99`, pct(e.burst.clickToCredentials), '—', '—', '—'],
@@ -72,7 +72,7 @@ export function renderMarkdown(res: BenchResult): string {
     '',
   ];
   for (const e of res.engines) {
-    out.push(`### ${e.engine} — ${e.server}`, '', table(engineRows(e)), '');
+    out.push(`### ${e.engine} — ${e.server}`, '', table(engineRows(e, res.queueFloor)), '');
     const notes: string[] = [];
     if (e.revocation.overlappedPhases) notes.push('some grants expired before the latency phases ended: their revocations competed with them (raise BENCH_*_GRANT_SECONDS)');
     if (e.revocation.bySweeper) notes.push(`${e.revocation.bySweeper} grant(s) were revoked by the sweeper, not by their revoke job`);
@@ -96,7 +96,7 @@ export function renderMarkdown(res: BenchResult): string {
       'double recording the requester\'s DM with **Show credentials** (journeys one at a time; the burst row while all are in flight). *Revocation lateness* is the state DB\'s `revokedAt` ' +
       '(stamped after lock → kill → drop) minus `expiresAt`, for the grants approved one at a time (expiries spaced as they were approved) and for the burst (all expiring within the window its approvals took); *start* is `revokeStartedAt − expiresAt`. *Sustained grants/s* is grants ÷ (first click → last ' +
       'credentials DM) for requests all approved at once. *Memory*: revoke jobs scheduled through the broker\'s own scheduler for synthetic grants due in 6 h, Redis `used_memory` delta ÷ count; ' +
-      'the floor is bare BullMQ delayed jobs. The raw-SQL floors time the least SQL doing the same on the same server as the same admin (create+grant; lock + session lookup/kill + drop) over one open connection.',
+      'the floor is bare BullMQ delayed jobs. The raw-SQL floors time the least SQL doing the same on the same server as the same admin (create+grant; lock + session lookup/kill + drop) over one open connection; the queue floor is BullMQ alone on the same Redis (add → processor start; a delayed job\'s start − due time, jobs due 20 ms apart).',
   );
   return out.join('\n');
 }

@@ -48,7 +48,9 @@ export interface BenchResult {
   date: string;
   durationSeconds: number;
   machine: Machine;
-  knobs: Omit<Knobs, 'outDir'>;
+  knobs: Omit<Knobs, 'outDir' | 'brokerNodeOptions'>;
+  /** BullMQ alone on the same Redis: add → processor start, and a delayed job's start − due time. */
+  queueFloor: { pickup: Summary; delayedLateness: Summary };
   engines: EngineResult[];
   memory: MemoryResult;
   checks: Check[];

@@ -11,6 +11,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { breakdown } from './breakdown.js';
 import { measureCosts } from './costs.js';
+import { measureQueueFloors } from './queue-floors.js';
 import { measureFloors } from './floors.js';
 import { burstPhase, latencyPhase } from './journeys.js';
 import { readKnobs, type EngineName, type Knobs } from './knobs.js';
@@ -112,6 +113,9 @@ async function main(): Promise<number> {
     ]);
     const stage = await startStage(targets, users, teardown, { logFile: join(outDir, 'broker.log'), ...(knobs.brokerNodeOptions && { nodeOptions: knobs.brokerNodeOptions }) });
 
+    log(`BullMQ floor: ${knobs.floorIterations} × pickup, ${knobs.floorIterations} delayed jobs`);
+    const queue = await measureQueueFloors(stage, knobs.floorIterations);
+
     const engines: EngineResult[] = [];
     for (const t of targets) engines.push(await benchEngine(stage, t, knobs));
 
@@ -127,6 +131,7 @@ async function main(): Promise<number> {
         load,
       ),
       knobs: sizes,
+      queueFloor: { pickup: rounded(summarize(queue.pickupMs)), delayedLateness: rounded(summarize(queue.delayedLatenessMs)) },
       engines,
       memory: { ...memory, redisBytesPerExpiration: Math.round(memory.redisBytesPerExpiration), floorRedisBytesPerExpiration: Math.round(memory.floorRedisBytesPerExpiration) },
       checks,
