@@ -7,15 +7,19 @@ import { log } from './log.js';
 
 export class Teardown {
   private readonly steps: Array<{ what: string; undo: () => Promise<unknown> }> = [];
-  private ran = false;
+  private running: Promise<void> | undefined;
 
   defer(what: string, undo: () => Promise<unknown>): void {
     this.steps.push({ what, undo });
   }
 
-  async run(): Promise<void> {
-    if (this.ran) return;
-    this.ran = true;
+  /** Undoes everything; a second caller (^C during the normal cleanup) waits for the same run. */
+  run(): Promise<void> {
+    this.running ??= this.undoAll();
+    return this.running;
+  }
+
+  private async undoAll(): Promise<void> {
     for (const step of this.steps.reverse()) {
       try {
         await step.undo();
