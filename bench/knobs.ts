@@ -1,5 +1,5 @@
 /**
- * Size knobs, read once from the environment. The defaults keep a full run (both engines) near 2½ minutes on a
+ * Size knobs, read once from the environment. The defaults keep a full run (both engines) under 3 minutes on a
  * 2-core machine; grow them on a quiet machine for tighter percentiles.
  */
 export type EngineName = 'postgres' | 'mariadb';
@@ -52,7 +52,7 @@ export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
     pending: int(env, 'BENCH_PENDING', 10_000),
     floorIterations: int(env, 'BENCH_FLOOR_ITERATIONS', 200),
     burstGrantSeconds: int(env, 'BENCH_BURST_GRANT_SECONDS', 30, 5),
-    expiryGapSeconds: int(env, 'BENCH_EXPIRY_GAP_SECONDS', 10, 1),
+    expiryGapSeconds: int(env, 'BENCH_EXPIRY_GAP_SECONDS', 15, 1),
     ...(env.BENCH_BROKER_NODE_OPTIONS && { brokerNodeOptions: env.BENCH_BROKER_NODE_OPTIONS }),
     outDir: env.BENCH_OUT ?? new URL('./results/', import.meta.url).pathname,
   };

@@ -74,7 +74,10 @@ export function renderMarkdown(res: BenchResult): string {
   for (const e of res.engines) {
     out.push(`### ${e.engine} — ${e.server}`, '', table(engineRows(e, res.queueFloor)), '');
     const notes: string[] = [];
-    if (e.revocation.overlappedPhases) notes.push('some grants expired before the latency phases ended: their revocations competed with them (raise BENCH_*_GRANT_SECONDS)');
+    if (e.revocation.overlappedPhases) notes.push('some burst grants expired before the journeys one at a time ended: their revocations competed with them (raise BENCH_BURST_GRANT_SECONDS)');
+    if (e.revocation.burstBacklogReachedSpaced) {
+      notes.push("the burst's revocations were still running when the grants approved one at a time began to expire, so those waited behind them (raise BENCH_EXPIRY_GAP_SECONDS)");
+    }
     if (e.revocation.bySweeper) notes.push(`${e.revocation.bySweeper} grant(s) were revoked by the sweeper, not by their revoke job`);
     if (e.revocation.notExpired.length) notes.push(`${e.revocation.notExpired.length} grant(s) did not end as "revoked, expired": ${JSON.stringify(e.revocation.notExpired.slice(0, 5))}`);
     if (e.revocation.usersLeft.length) notes.push(`users left on the target: ${e.revocation.usersLeft.slice(0, 5).join(', ')}`);

@@ -34,6 +34,8 @@ export interface EngineResult {
     spaced: Lateness;
     /** The burst's grants: all expiring within the window their approvals took. */
     burst: Lateness;
+    /** True if the burst's revocations were still running when the spaced grants began to expire (they then waited). */
+    burstBacklogReachedSpaced: boolean;
     /** min(revokeStartedAt − expiresAt) over every grant: ≥ 0 means never early. */
     minStartMs: number;
     bySweeper: number;

@@ -54,6 +54,8 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
     return rev.all.filter((g) => set.has(g.requester.id));
   };
   const all = lateness(rev.all);
+  const spacedGrants = inPhase(latencyUsers);
+  const burstGrants = inPhase(burstUsers);
 
   return {
     engine,
@@ -78,8 +80,9 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
       costPerGrant: burst.costs,
     },
     revocation: {
-      spaced: lateness(inPhase(latencyUsers)),
-      burst: lateness(inPhase(burstUsers)),
+      spaced: lateness(spacedGrants),
+      burst: lateness(burstGrants),
+      burstBacklogReachedSpaced: Math.max(...burstGrants.map((g) => g.revokedAt ?? Infinity)) > Math.min(...spacedGrants.map((g) => g.expiresAt)),
       minStartMs: all.start.min,
       bySweeper: rev.bySweeper,
       notExpired: rev.notExpired,
