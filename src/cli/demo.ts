@@ -4,7 +4,8 @@
  * least-privilege admin on each made with the README's setup SQL, an embedded SQLite state store and a private
  * BullMQ prefix on the local Redis, then: grant → connect → INSERT refused → idle transaction → expiry → session
  * terminated, login refused, user gone, audit trail — first as the Slack journey (people act through signed
- * requests to the broker's HTTP endpoint; Slack is the local Web API double, src/dev/slack-double.ts), then
+ * requests to the broker's HTTP endpoint; Slack is the local Web API double, src/dev/slack-double.ts), then the
+ * Teams journey (Activities to /api/messages; the Bot Connector double, src/dev/teams-connector-double.ts), then
  * as an administrator's direct grant from the CLI.
  */
 import { mkdtempSync, createWriteStream } from 'node:fs';
@@ -26,6 +27,8 @@ import { postgresAdminSetupSql, scramSha256Verifier } from '../targets/postgres/
 import type { App } from '../wiring.js';
 import { startServices } from '../services.js';
 import { startSlackDouble } from '../dev/slack-double.js';
+import { startTeamsConnectorDouble } from '../dev/teams-connector-double.js';
+import { seedTeams, TEAMS_CHANNEL, teamsScenario } from './demo-teams.js';
 import { openSession } from './demo-session.js';
 import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE, seedSlack, slackScenario } from './demo-slack.js';
 import { cliActor } from './commands.js';
@@ -161,6 +164,8 @@ export async function runDemo(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'db-access-demo-'));
   const slack = await startSlackDouble();
   seedSlack(slack);
+  const teams = await startTeamsConnectorDouble();
+  seedTeams(teams);
   const pgPassword = generatePassword();
   const mariaPassword = generatePassword();
   say(bold('db-access demo') + dim(`  (state, catalog and logs in ${dir})`));
@@ -185,7 +190,8 @@ export async function runDemo(): Promise<void> {
           admin: { user: ADMIN, password: '${DEMO_PG_ADMIN_PASSWORD}' }, levels, maxDuration: '1h',
           approval: { slackChannel: APPROVAL_CHANNEL, approvers: [{ email: PEOPLE.bob.email }, { slackUsergroup: 'S0DBAS' }] } },
         { name: 'orders-maria', description: 'Orders on MariaDB', engine: 'mysql', host: MARIA.host, port: MARIA.port, database: DEMO_DB,
-          admin: { user: ADMIN, password: '${DEMO_MARIA_ADMIN_PASSWORD}' }, levels, maxDuration: '1h', brokerSchema: 'db_access_demo_broker' },
+          admin: { user: ADMIN, password: '${DEMO_MARIA_ADMIN_PASSWORD}' }, levels, maxDuration: '1h', brokerSchema: 'db_access_demo_broker',
+          approval: { teamsChannel: TEAMS_CHANNEL, approvers: [{ email: 'bob@example.com' }] } },
       ],
     }),
   );
@@ -218,11 +224,13 @@ export async function runDemo(): Promise<void> {
       say(dim(`check ${database}: ${caps.flavour} ${caps.serverVersion}; ${failed.length ? failed.map((f) => `${f.severity}: ${f.detail}`).join('; ') : 'all checks pass'}`));
     }
     await slackScenario(app, slack, baseUrl, 'orders-pg', '14s');
+    await teamsScenario(app, teams, baseUrl, 'orders-maria', '8s');
     await cliScenario(app, 'orders-maria', 'MariaDB');
     say();
     say(bold('Done.') + ` Every password above was generated once, sent to PostgreSQL only as a SCRAM verifier, and stored nowhere.`);
   } finally {
     await services.stop();
     await slack.stop();
+    await teams.stop();
   }
 }

@@ -211,6 +211,9 @@ describe('Teams journey', () => {
   });
 
   it('in anonymous mode only local callers are accepted', async () => {
+    // Through a proxy on this host (a forwarded request) is not local.
+    const proxied = await postActivity(broker.baseUrl, messageActivity(ALICE, where('personal'), 'db-access list'), { 'x-forwarded-for': '203.0.113.9' });
+    expect(proxied.status).toBe(401);
     const external = Object.values(networkInterfaces())
       .flat()
       .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;

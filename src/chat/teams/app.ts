@@ -60,7 +60,9 @@ export function createTeams(s: TeamsSettings, deps: { store: StateStore; catalog
       const bot = new DbAccessTeamsBot({ core, people, conversations, notifier });
       if (anonymous) logger.warn({}, 'Teams in local anonymous mode (TEAMS_APP_ID is empty): /api/messages accepts unsigned activities from this machine only');
       app.post('/api/messages', express.json({ limit: '256kb' }), (req, res) => {
-        if (anonymous && !LOOPBACK.has(req.socket.remoteAddress ?? '')) {
+        // A proxy on this host would make every caller look local: anything forwarded is refused too.
+        const forwarded = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+        if (anonymous && (forwarded || !LOOPBACK.has(req.socket.remoteAddress ?? ''))) {
           res.status(401).json({ error: 'Teams is in local anonymous mode (TEAMS_APP_ID is empty): only local callers are accepted' });
           return;
         }
