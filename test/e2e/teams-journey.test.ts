@@ -86,7 +86,7 @@ describe('Teams journey', () => {
     for (const u of [ALICE, BOB, CAROL, DAVE, MALLORY]) teams.install(u.aadObjectId);
     const approval = { teamsChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }, { email: 'carol@example.com' }, { email: 'dave@example.com' }], required: 1, timeout: '30m' };
     const catalog = writeCatalog(
-      [target.entry, { ...target.entry, name: 'appdb-two' }, { ...target.entry, name: 'appdb-quick' }, { ...target.entry, name: 'appdb-msg' }, { ...target.entry, name: 'appdb-policy' }],
+      [target.entry, { ...target.entry, name: 'appdb-two' }, { ...target.entry, name: 'appdb-quick' }, { ...target.entry, name: 'appdb-msg' }, { ...target.entry, name: 'appdb-policy' }, { ...target.entry, name: 'appdb-broken', levels: new Map([['read', { ...target.levels.read, roles: ['no_such_role'] }]]) }],
       {
         perEntry: (d) =>
           d.name === 'appdb-two'
@@ -395,6 +395,15 @@ describe('Teams journey', () => {
     await teams.waitUntil(() => /✅ Reviewed/.test(textOf(latest(alert.id))) && !textOf(latest(alert.id)).includes('[Reviewed]'), { what: 'the alert to show the review' });
     expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
     await revoke(broker.app.deps, grant.id);
+  });
+
+  it('a provisioning failure updates the card and tells the requester what failed, without secrets', async () => {
+    const { card, requestId } = await requestAs(ALICE, 'db-access appdb-broken read 10m INC-14 broken role');
+    await click(BOB, 'approve', { requestId }, card.id);
+    await teams.waitUntil(() => /Provisioning failed/.test(textOf(latest(card.id))), { timeoutMs: 20_000, what: 'the card to show the failure' });
+    const told = await teams.waitUntil(() => chatOf(ALICE).find((m) => /Could not create your user/.test(textOf(m)) && /no_such_role/.test(textOf(m)) && /will not be retried/.test(textOf(m))), { timeoutMs: 10_000, what: 'the failure message' });
+    expect(textOf(told)).not.toMatch(/password/i);
+    expect((await store().getGrantByRequest(requestId))!.status).toBe('failed');
   });
 
   it('a request nobody decides expires and the card says so', async () => {
