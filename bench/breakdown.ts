@@ -3,7 +3,8 @@
  * (epoch ms, the broker's clock; same machine as ours, so comparable to the ms):
  * - approve: click sent → grant row written (Bolt, approval checks, the request/approval/grant/audit transaction);
  * - provision: grant written → active (provision job enqueued and picked up, user created on the target, state);
- * - notify: active → credentials DM recorded (approval message updated, then the DM sent).
+ * - notify: active → credentials DM recorded (the revoke job scheduled, the approval message updated, the DM opened
+ *   and sent — in that order, see src/core/provision.ts and src/chat/slack/notifier.ts).
  */
 import type { Grant } from '../src/core/model.js';
 import type { JourneySample } from './journeys.js';

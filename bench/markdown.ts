@@ -28,7 +28,7 @@ function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
     ['click → credentials p95', ms(c.p95), ms(f.p95), x(c.p95, f.p95), '—'],
     ['click → credentials p99', ms(c.p99), ms(f.p99), x(c.p99, f.p99), `≤ 100 ms ${mark(c.p99 <= 100)}`],
     [
-      'click → credentials, p50 of each step: approve / provision / notify',
+      'click → credentials, p50 of each step: approve / provision / schedule revoke + notify',
       `${ms(e.latency.breakdown.approve.p50)} / ${ms(e.latency.breakdown.provision.p50)} / ${ms(e.latency.breakdown.notify.p50)}`,
       `provision: ${ms(q.pickup.p50 + f.p50)} (BullMQ pickup ${ms(q.pickup.p50)} + create+grant ${ms(f.p50)})`,
       `provision ${x(e.latency.breakdown.provision.p50, q.pickup.p50 + f.p50)}`,
