@@ -8,9 +8,9 @@ import pg from 'pg';
 import { APPROVE, DENY, DONE, REVEAL } from '../../src/chat/slack/ids.js';
 import type { Grant } from '../../src/core/model.js';
 import { revoke } from '../../src/core/lifecycle.js';
-import { startBroker, type TestBroker } from '../support/broker.js';
+import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { runCli } from '../support/processes.js';
-import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
+import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
@@ -116,19 +116,7 @@ describe('Slack journey', () => {
                 : { approval },
       },
     );
-    env = {
-      ...catalog.env,
-      CATALOG_PATH: catalog.path,
-      DATABASE_URL: tempSqliteUrl(),
-      REDIS_URL: sharedRedisUrl,
-      QUEUE_PREFIX: uniquePrefix('slack'),
-      SLACK_BOT_TOKEN: slack.botToken,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.url,
-      SWEEP_INTERVAL: '1s',
-      REMIND_BEFORE: '5s',
-      LOG_LEVEL: 'debug',
-    };
+    env = { ...journeyEnv(catalog, 'slack'), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url };
     broker = await startBroker(env);
   }, 120_000);
 

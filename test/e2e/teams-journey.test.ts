@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revoke } from '../../src/core/lifecycle.js';
 import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../src/dev/teams-activities.js';
 import { startTeamsConnectorDouble, type PostedActivity, type TeamsConnectorDouble, type TeamsUser } from '../../src/dev/teams-connector-double.js';
-import { startBroker, type TestBroker } from '../support/broker.js';
+import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
-import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
@@ -107,16 +107,7 @@ describe('Teams journey', () => {
                   : { approval },
       },
     );
-    env = {
-      ...catalog.env,
-      CATALOG_PATH: catalog.path,
-      DATABASE_URL: tempSqliteUrl(),
-      REDIS_URL: sharedRedisUrl,
-      QUEUE_PREFIX: uniquePrefix('teams'),
-      SWEEP_INTERVAL: '1s',
-      REMIND_BEFORE: '5s',
-      LOG_LEVEL: 'debug',
-    };
+    env = journeyEnv(catalog, 'teams');
     broker = await startBroker(env);
   }, 120_000);
 

@@ -4,11 +4,28 @@ import { loadSettings } from '../../src/config/settings.js';
 import { startServices, type Services } from '../../src/services.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { capturingLogger } from './logs.js';
+import { tempSqliteUrl } from './catalog.js';
 import { capturedOutput } from './processes.js';
+import { sharedRedisUrl, uniquePrefix } from './redis.js';
 
 export interface TestBroker extends Services {
   baseUrl: string;
   logs: string[];
+}
+
+/** The settings an end-to-end journey runs with: its catalog, a fresh SQLite store, a private queue prefix on the
+ *  shared Redis, a 1 s sweeper and a 5 s reminder window, debug logs (captured). */
+export function journeyEnv(catalog: { path: string; env: Record<string, string> }, prefix: string): Record<string, string> {
+  return {
+    ...catalog.env,
+    CATALOG_PATH: catalog.path,
+    DATABASE_URL: tempSqliteUrl(),
+    REDIS_URL: sharedRedisUrl,
+    QUEUE_PREFIX: uniquePrefix(prefix),
+    SWEEP_INTERVAL: '1s',
+    REMIND_BEFORE: '5s',
+    LOG_LEVEL: 'debug',
+  };
 }
 
 export async function startBroker(env: Record<string, string>): Promise<TestBroker> {
