@@ -10,6 +10,8 @@ import { generatePassword, generateUsername } from '../../src/core/identifiers.j
 import type { DatabaseEngine, Logger } from '../../src/core/ports.js';
 import { classifyCode, classifyError, createPostgresEngine, postgresAdminSetupSql } from '../../src/targets/postgres/index.js';
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
+import { writeCatalog } from '../support/catalog.js';
+import { runCli } from '../support/processes.js';
 import { pgEngineFixture, setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 
 interface LogLine {
@@ -269,6 +271,12 @@ describe('PostgreSQL engine specifics', () => {
     } finally {
       await checker.close();
     }
+    // The DBA's doctor says the same, with the statements to run.
+    const catalog = writeCatalog([{ ...target.entry, levels: new Map([...target.entry.levels, ['update', level], ['ghost', missing]]) }]);
+    const doctor = await runCli(['check'], { ...catalog.env, CATALOG_PATH: catalog.path });
+    expect(doctor.code, doctor.stderr).toBe(1);
+    expect(doctor.stdout).toContain('fix: GRANT UPDATE ON items TO "jit_admin" WITH GRANT OPTION');
+    expect(doctor.stdout).toContain('fix: CREATE ROLE "no_such_role" NOLOGIN');
   });
 
   it('initialize on an unreachable server throws TargetError(retryable)', async () => {
