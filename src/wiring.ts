@@ -72,7 +72,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     }
   }
   const scheduler = new BullScheduler(redis, settings.QUEUE_PREFIX, clock);
-  const engines = new CatalogEngines(catalog, logger as Logger);
+  const engines = new CatalogEngines(catalog, logger as Logger, await store.installationId());
   const slackSettings: SlackSettings | undefined = settings.SLACK_BOT_TOKEN
     ? {
         botToken: settings.SLACK_BOT_TOKEN,

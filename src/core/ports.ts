@@ -266,6 +266,9 @@ export interface StateStore {
   saveConversation(c: ChatConversation): Promise<void>;
   getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined>;
 
+  /** This installation's id: created at random on first use, the same for every process on this store. */
+  installationId(): Promise<string>;
+
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@
  */
 import { AUDIT_HEAD, GENESIS_HASH, rowHash, verifyChain, type ChainVerification } from './audit-chain.js';
 import type { ApproverRef } from '../core/model.js';
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { BrokerError } from '../core/errors.js';
 import type { AccessRequest, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
@@ -333,6 +334,14 @@ export class KnexStateStore implements StateStore {
     const row = (await this.knex('chat_conversations').where({ platform, conversation_key: key }).first()) as Row | undefined;
     if (!row) return undefined;
     return { platform, key, reference: String(row.reference), updatedAt: num(row.updated_at, 'chat_conversations.updated_at') };
+  }
+
+  async installationId(): Promise<string> {
+    const read = async () => ((await this.knex('installation').where({ id: 1 }).first()) as Row | undefined)?.installation_id;
+    const known = await read();
+    if (known) return String(known);
+    await this.knex('installation').insert({ id: 1, installation_id: randomBytes(8).toString('hex') }).onConflict('id').ignore();
+    return String(await read());
   }
 
   // --- lifecycle ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import * as m0003 from '../../migrations/0003_policy.js';
 import * as m0004 from '../../migrations/0004_audit_chain.js';
 import * as m0005 from '../../migrations/0005_audit_stream.js';
 import * as m0006 from '../../migrations/0006_chat_conversations.js';
+import * as m0007 from '../../migrations/0007_installation.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -33,6 +34,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0004_audit_chain', m0004],
   ['0005_audit_stream', m0005],
   ['0006_chat_conversations', m0006],
+  ['0007_installation', m0007],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

@@ -11,6 +11,8 @@ export class CatalogEngines implements EngineRegistry {
   constructor(
     private readonly catalog: Catalog,
     private readonly logger: Logger,
+    /** The state store's installation id (PostgreSQL markers carry it); omitted by tools that only inspect. */
+    private readonly installation?: string,
   ) {}
 
   get(database: string): DatabaseEngine {
@@ -19,7 +21,7 @@ export class CatalogEngines implements EngineRegistry {
     const db = this.catalog.databases.get(database);
     if (!db) throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${database}"`, { field: 'database', valid: [...this.catalog.databases.keys()] });
     const logger = this.logger.child({ target: db.name });
-    engine = db.engine === 'postgres' ? createPostgresEngine(db, { logger }) : createMysqlEngine(db, { logger });
+    engine = db.engine === 'postgres' ? createPostgresEngine(db, { logger, ...(this.installation && { installation: this.installation }) }) : createMysqlEngine(db, { logger });
     this.engines.set(database, engine);
     return engine;
   }

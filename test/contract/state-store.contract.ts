@@ -775,6 +775,15 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
     });
 
+    describe('installation id', () => {
+      it('is created once and the same for every process on the store', async () => {
+        const ids = await Promise.all([1, 2, 3, 4].map((n) => pick(n).installationId()));
+        expect(ids[0]).toMatch(/^[0-9a-f]{16}$/);
+        expect(new Set(ids).size).toBe(1);
+        expect(await store.installationId()).toBe(ids[0]);
+      });
+    });
+
     describe('chat conversations', () => {
       it('keeps one conversation per (platform, key); saving again replaces it; keys are case-sensitive', async () => {
         const key = `user:${T0}-aad`;

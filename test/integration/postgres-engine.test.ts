@@ -279,6 +279,23 @@ describe('PostgreSQL engine specifics', () => {
     expect(doctor.stdout).toContain('fix: CREATE ROLE "no_such_role" NOLOGIN');
   });
 
+  it("two installations sharing a server each list only their own users (so neither sweeps the other's as orphans)", async () => {
+    const a = createPostgresEngine(target.entry, { logger: recordingLogger(), installation: 'aaaaaaaaaaaaaaaa' });
+    const b = createPostgresEngine(target.entry, { logger: recordingLogger(), installation: 'bbbbbbbbbbbbbbbb' });
+    const legacy = createPostgresEngine(target.entry, { logger: recordingLogger() });
+    const username = generateUsername('inst@example.com');
+    try {
+      await a.newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read });
+      expect((await a.listManagedUsers()).map((u) => u.username)).toContain(username);
+      expect((await b.listManagedUsers()).map((u) => u.username)).not.toContain(username);
+      expect((await legacy.listManagedUsers()).map((u) => u.username)).toContain(username);
+    } finally {
+      await a.disableUser(username);
+      await a.deleteUser(username);
+      await Promise.all([a.close(), b.close(), legacy.close()]);
+    }
+  });
+
   it('initialize on an unreachable server throws TargetError(retryable)', async () => {
     const gone = createPostgresEngine({ ...target.entry, port: 1 }, { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10 } });
     try {

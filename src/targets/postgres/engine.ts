@@ -23,7 +23,7 @@ import { connectGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
 import { Connections, DEFAULT_TUNING, delay, type Exec, type ServerInfo, type Tuning } from './connection.js';
 import { errorCode } from './errors.js';
-import { encodeMarker, parseMarker, type RoleMarker } from './marker.js';
+import { encodeMarker, isOurs, parseMarker, type RoleMarker } from './marker.js';
 import { scramSha256Verifier } from './scram.js';
 import {
   DROP_OWNED,
@@ -45,6 +45,8 @@ import {
 
 export interface PostgresEngineDeps {
   logger: Logger;
+  /** Written into each user's marker; listManagedUsers then returns only this installation's users. */
+  installation?: string;
   /** Timeouts and retry policy; the defaults suit production, tests shorten them. */
   tuning?: Partial<Tuning>;
 }
@@ -59,12 +61,14 @@ export class PostgresEngine implements DatabaseEngine {
   private readonly logger: Logger;
   private info: ServerInfo | undefined;
   private closed = false;
+  private readonly installation: string | undefined;
 
   constructor(
     private readonly db: DatabaseEntry,
     deps: PostgresEngineDeps,
   ) {
     this.logger = deps.logger.child({ engine: 'postgres', database: db.name });
+    this.installation = deps.installation;
     this.conn = new Connections(db, this.logger, { ...DEFAULT_TUNING, ...deps.tuning });
   }
 
@@ -102,7 +106,7 @@ export class PostgresEngine implements DatabaseEngine {
         outcome = 'created';
       }
       if (info.versionNum < 160000 && !info.superuser) await exec(grantUserToAdminSql(req.username));
-      await exec(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt)));
+      await exec(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
       for (const r of req.level.roles) await exec(grantRoleSql(r, req.username));
       for (const t of req.level.grants) await exec(renderTemplate(t, req.username));
       for (const s of guardRailSql(req.username, req.level.guardRails)) await exec(s);
@@ -122,7 +126,7 @@ export class PostgresEngine implements DatabaseEngine {
       if (verifier !== undefined) await exec(setPasswordSql(req.username, verifier));
       if (req.newExpiresAt !== undefined) {
         await exec(validUntilSql(req.username, req.newExpiresAt));
-        await exec(commentSql(req.username, encodeMarker(req.grantId, req.newExpiresAt)));
+        await exec(commentSql(req.username, encodeMarker(req.grantId, req.newExpiresAt, this.installation)));
       }
     });
   }
@@ -201,7 +205,7 @@ export class PostgresEngine implements DatabaseEngine {
     for (const row of rows) {
       const username = String(row.username);
       const marker = parseMarker(row.comment as string | null);
-      if (!marker || !USERNAME_PATTERN.test(username)) continue;
+      if (!marker || !USERNAME_PATTERN.test(username) || !isOurs(marker, this.installation)) continue;
       out.push({
         username,
         grantId: marker.grantId,

@@ -1,16 +1,23 @@
 /**
  * The marker written with `COMMENT ON ROLE`: only CREATEROLE holders (PG16+: with ADMIN on the role) can change it,
- * so an issued user cannot forge or remove it. `{"by":"db-access","grant":<id>,"exp":"<ISO>"}`.
+ * so an issued user cannot forge or remove it. `{"by":"db-access","inst":"<installation>","grant":<id>,"exp":"<ISO>"}`.
+ * `inst` keeps installations that share a server apart; markers written before it existed have none.
  */
 export const MARKER_BY = 'db-access';
 
 export interface RoleMarker {
   grantId: number;
   expiresAt?: number;
+  installation?: string;
 }
 
-export function encodeMarker(grantId: number, expiresAt: number): string {
-  return JSON.stringify({ by: MARKER_BY, grant: grantId, exp: new Date(expiresAt).toISOString() });
+export function encodeMarker(grantId: number, expiresAt: number, installation?: string): string {
+  return JSON.stringify({ by: MARKER_BY, ...(installation && { inst: installation }), grant: grantId, exp: new Date(expiresAt).toISOString() });
+}
+
+/** Is this marker this installation's? One without `inst` predates installation ids and counts as ours. */
+export function isOurs(marker: RoleMarker, installation: string | undefined): boolean {
+  return installation === undefined || marker.installation === undefined || marker.installation === installation;
 }
 
 /** The marker's content when `comment` is a db-access marker; undefined for anything else (or nothing). */
@@ -23,8 +30,12 @@ export function parseMarker(comment: string | null | undefined): RoleMarker | un
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const m = value as { by?: unknown; grant?: unknown; exp?: unknown };
+  const m = value as { by?: unknown; grant?: unknown; exp?: unknown; inst?: unknown };
   if (m.by !== MARKER_BY || typeof m.grant !== 'number' || !Number.isSafeInteger(m.grant)) return undefined;
   const exp = typeof m.exp === 'string' ? Date.parse(m.exp) : NaN;
-  return Number.isFinite(exp) ? { grantId: m.grant, expiresAt: exp } : { grantId: m.grant };
+  return {
+    grantId: m.grant,
+    ...(Number.isFinite(exp) && { expiresAt: exp }),
+    ...(typeof m.inst === 'string' && { installation: m.inst }),
+  };
 }
