@@ -140,6 +140,8 @@ export function createWorker(app: App, settings: Settings): GrantWorker {
   return new GrantWorker(app.deps, app.scheduler, app.redis, {
     prefix: settings.QUEUE_PREFIX,
     concurrency: settings.WORKER_CONCURRENCY,
+    revokeConcurrency: settings.WORKER_REVOKE_CONCURRENCY,
+    staleProvisioningMs: settings.PROVISION_STALE_AFTER,
     lockDurationMs: settings.WORKER_LOCK,
     sweepIntervalMs: settings.SWEEP_INTERVAL,
     revokeRetryMaxMs: settings.REVOKE_RETRY_MAX,

@@ -55,7 +55,13 @@ export const settingsSchema = z.object({
   INCIDENT_POLL: durationMs('30s'),
   /** Longest wait between two revocation attempts (backoff is capped here; attempts are never capped). */
   REVOKE_RETRY_MAX: durationMs('60s'),
+  /** Provisioning jobs one worker process runs at once. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+  /** Revocation jobs one worker process runs at once: many grants can expire in the same second, and a revocation
+   *  mostly waits (target DDL is serialised per server anyway), so this is higher. */
+  WORKER_REVOKE_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(50),
+  /** A grant still provisioning this long after it was approved (its job lost with Redis) is queued again. */
+  PROVISION_STALE_AFTER: durationMs('30s'),
   /** BullMQ lock duration: how soon a job of a dead worker is taken over by another. */
   WORKER_LOCK: durationMs('30s'),
   /** BullMQ queue prefix (lets several installs, or test runs, share one Redis). */

@@ -84,13 +84,14 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
       return { outcome: 'skipped', grant: current };
     }
     log.info({ user, expiresAt: grant.expiresAt }, 'grant active');
-    try {
-      await deps.scheduler.revokeAt(grantId, grant.expiresAt);
-    } catch (err) {
-      log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
-    }
     const credentials = buildCredentials(db, grant.username, password, grant.expiresAt);
-    await notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined));
+    // The person is told while the revoke job is scheduled: neither waits for the other (the sweeper backs the job).
+    await Promise.all([
+      deps.scheduler.revokeAt(grantId, grant.expiresAt).catch((err: unknown) => {
+        log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
+      }),
+      notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined)),
+    ]);
     return { outcome: 'active', grant: current, credentials, user };
   });
 }

@@ -19,6 +19,10 @@ export interface WorkerOptions {
   sweepIntervalMs: number;
   revokeRetryMaxMs: number;
   incidentPollMs: number;
+  /** Defaults to `concurrency`. */
+  revokeConcurrency?: number;
+  /** Defaults to 30 s. */
+  staleProvisioningMs?: number;
 }
 
 /** 1 s, 2 s, 4 s … capped: revocation never gives up, and never hammers a target that is down. */
@@ -46,7 +50,7 @@ export class GrantWorker {
   ) {
     this.sweeper = new Sweeper(deps, {
       graceMs: 1_000,
-      staleProvisioningMs: 30_000,
+      staleProvisioningMs: opts.staleProvisioningMs ?? 30_000,
       retryEveryMs: opts.revokeRetryMaxMs,
       incidentPollMs: opts.incidentPollMs,
     });
@@ -64,6 +68,7 @@ export class GrantWorker {
     const provisionWorker = new Worker<GrantJobData>(PROVISION_QUEUE, (job) => this.provisionJob(job), common);
     const revokeWorker = new Worker<GrantJobData>(REVOKE_QUEUE, (job, token) => this.revokeJob(job, token), {
       ...common,
+      concurrency: this.opts.revokeConcurrency ?? this.opts.concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade, this.opts.revokeRetryMaxMs) },
     });
     for (const w of [provisionWorker, revokeWorker]) {

@@ -26,6 +26,8 @@ export interface SlackNotifierOptions {
 }
 
 export class SlackNotifier implements Notifier {
+  private readonly dmChannels = new Map<string, string>();
+
   constructor(
     private readonly client: WebClient,
     private readonly store: StateStore,
@@ -84,31 +86,47 @@ export class SlackNotifier implements Notifier {
       await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...msg } as never);
       return;
     }
-    const open = await this.client.conversations.open({ users: user });
-    const channel = open.channel?.id ?? user;
+    const channel = await this.dmChannel(user);
     const res = await this.client.chat.postMessage({ channel, ...msg } as never);
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind, channel: res.channel ?? channel, messageId: String(res.ts) });
   }
 
-  async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
-    await this.updateApproval(v);
-    await this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message);
+  /** A person's DM channel id does not change: asked once per process (conversations.open), then remembered. */
+  private async dmChannel(user: string): Promise<string> {
+    const known = this.dmChannels.get(user);
+    if (known) return known;
+    const open = await this.client.conversations.open({ users: user });
+    const channel = open.channel?.id ?? user;
+    if (this.dmChannels.size > 10_000) this.dmChannels.clear();
+    this.dmChannels.set(user, channel);
+    return channel;
   }
 
+  /** The requester's message does not wait for the channel's: the two are independent. */
+  async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
+    await Promise.all([this.updateApproval(v), this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message)]);
+  }
+
+  /** The channel (message + receipt) and the requester's DMs are updated side by side. */
   async grantEnded(v: RequestView): Promise<void> {
-    const ref = await this.updateApproval(v);
-    if (ref && v.receipt) {
-      const receipt = revocationReceipt(v) as Message;
-      await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...receipt } as never);
-    }
-    const dm = await this.ref(v, 'dm');
-    if (dm) {
+    const channel = async () => {
+      const ref = await this.updateApproval(v);
+      if (ref && v.receipt) {
+        const receipt = revocationReceipt(v) as Message;
+        await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...receipt } as never);
+      }
+    };
+    const dms = async () => {
+      const refs = (await this.store.getMessageRefs(v.request.id)).filter((r) => r.platform === 'slack');
+      const dm = refs.find((r) => r.kind === 'dm');
+      const reminder = refs.find((r) => r.kind === 'reminder');
       const delivery = this.catalog.databases.get(v.request.database)?.delivery;
-      const msg = (delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) as Message;
-      await this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...msg } as never);
-    }
-    const reminder = await this.ref(v, 'reminder');
-    if (reminder) await this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...(accessEndedDm(v) as Message) } as never);
+      await Promise.all([
+        dm && this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...((delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) as Message) } as never),
+        reminder && this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...(accessEndedDm(v) as Message) } as never),
+      ]);
+    };
+    await Promise.all([channel(), dms()]);
   }
 
   async provisionFailed(v: RequestView, error: string, willRetry: boolean): Promise<void> {
@@ -127,8 +145,7 @@ export class SlackNotifier implements Notifier {
   async expiresSoon(v: RequestView): Promise<void> {
     const user = this.slackRequester(v);
     if (!user) return;
-    const open = await this.client.conversations.open({ users: user });
-    const channel = open.channel?.id ?? user;
+    const channel = await this.dmChannel(user);
     const res = await this.client.chat.postMessage({ channel, ...(expiresSoonDm(v, this.opts.remindBeforeMs) as Message) } as never);
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? channel, messageId: String(res.ts) });
   }

@@ -86,9 +86,9 @@ export class TeamsNotifier implements Notifier {
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'teams', kind: 'unreachable', channel: approval.channel, messageId: id });
   }
 
+  /** The requester's message does not wait for the channel's: the two are independent. */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
-    await this.updateApproval(v);
-    await this.dm(v, 'dm', credentials ? credentialsInChatMessage(v, credentials) : accessActiveMessage(v));
+    await Promise.all([this.updateApproval(v), this.dm(v, 'dm', credentials ? credentialsInChatMessage(v, credentials) : accessActiveMessage(v))]);
   }
 
   async grantEnded(v: RequestView): Promise<void> {
