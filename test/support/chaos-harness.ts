@@ -73,6 +73,7 @@ export async function startChaosStage(
     LOG_LEVEL: 'info',
     WORKER_LOCK: '2s',
     SWEEP_INTERVAL: '1s',
+    PROVISION_STALE_AFTER: '5s',
     REVOKE_RETRY_MAX: '2s',
     ...extraEnv,
   };
