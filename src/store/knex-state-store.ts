@@ -52,6 +52,15 @@ export function isUniqueViolation(err: unknown): boolean {
   );
 }
 
+/** How often a transaction chosen as a deadlock victim is run in all. */
+const DEADLOCK_RETRIES = 3;
+
+/** PostgreSQL 40P01 (deadlock detected), MySQL/MariaDB 1213 (ER_LOCK_DEADLOCK). */
+function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | undefined;
+  return e?.code === '40P01' || e?.errno === 1213;
+}
+
 export class KnexStateStore implements StateStore {
   /**
    * @param knex the root knex instance, or the transaction this store is bound to
@@ -63,26 +72,61 @@ export class KnexStateStore implements StateStore {
     private readonly inTransaction = false,
   ) {}
 
+  /** Audit events of this transaction, appended to the chain just before it commits (see transaction()). */
+  private readonly pendingAudit: AuditEvent[] = [];
+
+  /**
+   * Runs `fn` in one transaction. Audit events it appends are chained at the end, under the chain head's lock: the
+   * head is the last lock a transaction takes and is held only for the append, so transactions run side by side
+   * until then and their audit rows still go in one order. A transaction chosen as a deadlock victim is run again.
+   */
   async transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this); // nested: same transaction
-    return this.knex.transaction(async (trx) => {
-      if (this.dialect === 'sqlite') {
-        // Take SQLite's write lock now (what BEGIN IMMEDIATE does): another process then waits on busy_timeout,
-        // instead of both reading and one failing with SQLITE_BUSY when it tries to write.
-        await trx.raw(`update ${TABLES.requests} set id = id where 0 = 1`);
-      } else {
-        // Every write transaction takes the audit chain's head first: appends stay in one order, and taking it
-        // first (never after a row lock) means two transactions cannot deadlock over it.
-        await trx(AUDIT_HEAD).where({ id: 1 }).forUpdate().first();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.knex.transaction(async (trx) => {
+          if (this.dialect === 'sqlite') {
+            // Take SQLite's write lock now (what BEGIN IMMEDIATE does): another process then waits on busy_timeout,
+            // instead of both reading and one failing with SQLITE_BUSY when it tries to write.
+            await trx.raw(`update ${TABLES.requests} set id = id where 0 = 1`);
+          }
+          const tx = new KnexStateStore(trx, this.dialect, true);
+          const result = await fn(tx);
+          await tx.flushAudit();
+          if (this.dialect === 'postgres') {
+            // PostgreSQL answers COMMIT of an aborted transaction (an error fn caught and went on from) with a silent
+            // ROLLBACK. One more statement turns that into an error, so a resolved transaction() is a committed one.
+            await trx.raw('select 1');
+          }
+          return result;
+        });
+      } catch (err) {
+        if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
       }
-      const result = await fn(new KnexStateStore(trx, this.dialect, true));
-      if (this.dialect === 'postgres') {
-        // PostgreSQL answers COMMIT of an aborted transaction (an error fn caught and went on from) with a silent
-        // ROLLBACK. One more statement turns that into an error, so a resolved transaction() is a committed one.
-        await trx.raw('select 1');
-      }
-      return result;
+    }
+  }
+
+  /** Chains and inserts the buffered audit events (in a transaction store, once fn is done). */
+  private async flushAudit(): Promise<void> {
+    if (this.pendingAudit.length === 0) return;
+    const events = this.pendingAudit.splice(0);
+    // Each row hashes the previous one; the head moves in the same transaction, locked from here to the commit.
+    const head = (await (this.dialect === 'sqlite'
+      ? this.knex(AUDIT_HEAD).where({ id: 1 }).first()
+      : this.knex(AUDIT_HEAD).where({ id: 1 }).forUpdate().first())) as Row | undefined;
+    let prev = head ? String(head.last_hash) : GENESIS_HASH;
+    let seq = head ? Number(head.last_seq) : 0;
+    const rows = events.map((e) => {
+      const row = auditToRow(e);
+      seq++;
+      const hash = rowHash(seq, prev, row);
+      const chained = { ...row, seq, prev_hash: prev, hash };
+      prev = hash;
+      return chained;
     });
+    // One statement: the events of one transaction are stored together, in order.
+    await this.knex(TABLES.audit).insert(rows);
+    await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
   }
 
   // --- requests -----------------------------------------------------------------------------------------------
@@ -250,21 +294,8 @@ export class KnexStateStore implements StateStore {
   async appendAudit(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
     if (!this.inTransaction) return this.transaction((tx) => tx.appendAudit(events));
-    // Chained: each row hashes the previous one; the head moves in the same transaction (locked at its start).
-    const head = (await this.knex(AUDIT_HEAD).where({ id: 1 }).first()) as Row | undefined;
-    let prev = head ? String(head.last_hash) : GENESIS_HASH;
-    let seq = head ? Number(head.last_seq) : 0;
-    const rows = events.map((e) => {
-      const row = auditToRow(e);
-      seq++;
-      const hash = rowHash(seq, prev, row);
-      const chained = { ...row, seq, prev_hash: prev, hash };
-      prev = hash;
-      return chained;
-    });
-    // One statement: the events of one call are stored together, in order.
-    await this.knex(TABLES.audit).insert(rows);
-    await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
+    // Written when the transaction is about to commit (and dropped with it if it rolls back).
+    this.pendingAudit.push(...events);
   }
 
   async leaseAuditCursor(name: string, owner: string, now: number, until: number): Promise<number | undefined> {

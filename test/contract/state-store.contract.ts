@@ -709,8 +709,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           for (const k of Object.getOwnPropertyNames(p)) if (typeof (store as unknown as Record<string, unknown>)[k] === 'function') methods.add(k);
         }
         const auditMethods = [...methods].filter((m) => /audit/i.test(m)).sort();
-        // verify only reads; the cursor methods move a consumer's position, never an audit row.
-        expect(auditMethods).toEqual(['advanceAuditCursor', 'appendAudit', 'leaseAuditCursor', 'listAudit', 'verifyAudit']);
+        // verify only reads; the cursor methods move a consumer's position, never an audit row; flushAudit inserts a
+        // transaction's buffered appends when it commits.
+        expect(auditMethods).toEqual(['advanceAuditCursor', 'appendAudit', 'flushAudit', 'leaseAuditCursor', 'listAudit', 'verifyAudit']);
       });
     });
 
