@@ -24,7 +24,7 @@ import { runInitialize } from './checks.js';
 import { Connections, DEFAULT_TUNING, delay, type Exec, type ServerInfo, type Tuning } from './connection.js';
 import { errorCode } from './errors.js';
 import { encodeMarker, isOurs, parseMarker, type RoleMarker } from './marker.js';
-import { scramSha256Verifier } from './scram.js';
+import { scramSha256VerifierAsync } from './scram.js';
 import {
   DROP_OWNED,
   DROP_ROLE,
@@ -85,7 +85,7 @@ export class PostgresEngine implements DatabaseEngine {
       const problem = templateProblem(t);
       if (problem) throw new TargetError('invalid', `access level ${req.level.name}: ${problem}: ${t}`);
     }
-    const verifier = scramSha256Verifier(req.password);
+    const verifier = await scramSha256VerifierAsync(req.password);
     const role = {
       username: req.username,
       verifier,
@@ -118,7 +118,7 @@ export class PostgresEngine implements DatabaseEngine {
   async updateUser(req: UpdateUserRequest): Promise<void> {
     userIdent(req.username);
     if (req.newPassword !== undefined) assertPassword(req.newPassword);
-    const verifier = req.newPassword === undefined ? undefined : scramSha256Verifier(req.newPassword);
+    const verifier = req.newPassword === undefined ? undefined : await scramSha256VerifierAsync(req.newPassword);
     await this.ddl(`update user ${req.username}`, [req.newPassword, verifier], async (exec) => {
       const existing = await lookupRole(exec, req.username);
       if (!existing) throw new TargetError('permanent', `user ${req.username} does not exist on ${this.db.name}`);
