@@ -260,7 +260,8 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
     });
 
     it('extend moves the revoke job and the target backstop: access outlives the old expiry and ends after the new one', async () => {
-      const { grant, credentials } = await cliGrant('6s', 'ext@example.com');
+      // 15 s: the extend below is a CLI process whose start-up alone takes seconds on a busy 2-core machine.
+      const { grant, credentials } = await cliGrant('15s', 'ext@example.com');
       const s = await target.connect(credentials.username, credentials.password);
       const ext = await runCli(['extend', String(grant.id), '12s'], env);
       expect(ext.code, ext.stderr).toBe(0);
@@ -269,7 +270,7 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       const managed = (await app.app.deps.engines.get(db()).listManagedUsers()).find((m) => m.username === credentials.username);
       expect(managed?.expiresAt).toBe(extended.expiresAt);
       // Past the old expiry, the session and the grant are still alive.
-      await waitFor('the old expiry to pass', () => Date.now() > grant.expiresAt + 3_000, { timeoutMs: 15_000 });
+      await waitFor('the old expiry to pass', () => Date.now() > grant.expiresAt + 3_000, { timeoutMs: 30_000 });
       expect((await s.query(target.sql.select)).length).toBeGreaterThan(0);
       expect((await grantOf(grant.id)).status).toBe('active');
       const ended = await waitFor('the extended grant to be revoked', async () => {
