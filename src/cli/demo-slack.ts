@@ -106,7 +106,9 @@ export async function slackScenario(app: App, slack: SlackDouble, baseUrl: strin
     (err: Error) => `login refused: ${err.message}`,
   );
   say(again);
-  show('DM to alice', slack.dmOf(alice.id).find((m) => m.ts === dm.ts), '(edited at expiry)');
+  // The DM is edited beside the channel message: wait for the edit, not just for the channel.
+  const edited = await slack.waitUntil(() => slack.dmOf(alice.id).find((m) => m.ts === dm.ts && !buttonsIn(m).some((b) => b.actionId === REVEAL)), { timeoutMs: 15_000 });
+  show('DM to alice', edited, '(edited at expiry)');
   const leaks = slack.calls.filter((c) => JSON.stringify(c.args).includes(password)).map((c) => c.method);
   say(dim(`Slack calls that carried the password: ${leaks.join(', ') || 'none'} (of ${slack.calls.length} calls)`));
 }

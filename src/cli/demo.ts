@@ -227,7 +227,7 @@ export async function runDemo(): Promise<void> {
     await teamsScenario(app, teams, baseUrl, 'orders-maria', '8s');
     await cliScenario(app, 'orders-maria', 'MariaDB');
     say();
-    say(bold('Done.') + ` Every password above was generated once, sent to PostgreSQL only as a SCRAM verifier, and stored nowhere.`);
+    say(bold('Done.') + ' Every password above was generated once and stored nowhere; PostgreSQL received only a SCRAM verifier of it.');
   } finally {
     await services.stop();
     await slack.stop();
