@@ -75,9 +75,9 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
       }
       return ok;
     });
-    const current = await getGrant(deps, grantId);
     if (!activated) {
       // Revoked while we were creating the user: make sure what we just created does not outlive the grant.
+      const current = await getGrant(deps, grantId);
       log.warn({ status: current.status }, 'grant ended during provisioning; removing the user just created');
       await engine.disableUser(grant.username);
       await engine.deleteUser(grant.username);
@@ -92,7 +92,10 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
       }),
       notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined)),
     ]);
-    return { outcome: 'active', grant: current, credentials, user };
+    // What the transition above wrote (no need to read it back).
+    const { lastError: _cleared, ...rest } = grant;
+    const active: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: grant.provisionAttempts + 1 };
+    return { outcome: 'active', grant: active, credentials, user };
   });
 }
 

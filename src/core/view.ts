@@ -53,11 +53,10 @@ export function phaseOf(request: AccessRequest, grant: Grant | undefined): Phase
 
 export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>, requestId: number): Promise<RequestView> {
   const { store } = deps;
-  const request = await store.getRequest(requestId);
+  // One round trip's latency, not three: the views are rendered on the way to the person's message.
+  const [request, decisions, own] = await Promise.all([store.getRequest(requestId), store.listApprovals(requestId), store.getGrantByRequest(requestId)]);
   if (!request) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
-  const decisions = await store.listApprovals(requestId);
-  const grant =
-    request.extendsGrantId !== undefined ? await store.getGrant(request.extendsGrantId) : await store.getGrantByRequest(requestId);
+  const grant = request.extendsGrantId !== undefined ? await store.getGrant(request.extendsGrantId) : own;
   const entry = deps.catalog.databases.get(request.database);
   const view: RequestView = {
     request,

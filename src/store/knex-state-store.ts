@@ -92,10 +92,11 @@ export class KnexStateStore implements StateStore {
           }
           const tx = new KnexStateStore(trx, this.dialect, true);
           const result = await fn(tx);
-          await tx.flushAudit();
-          if (this.dialect === 'postgres') {
+          const appended = await tx.flushAudit();
+          if (this.dialect === 'postgres' && !appended) {
             // PostgreSQL answers COMMIT of an aborted transaction (an error fn caught and went on from) with a silent
             // ROLLBACK. One more statement turns that into an error, so a resolved transaction() is a committed one.
+            // (The audit append, when there is one, is that statement.)
             await trx.raw('select 1');
           }
           return result;
@@ -106,9 +107,9 @@ export class KnexStateStore implements StateStore {
     }
   }
 
-  /** Chains and inserts the buffered audit events (in a transaction store, once fn is done). */
-  private async flushAudit(): Promise<void> {
-    if (this.pendingAudit.length === 0) return;
+  /** Chains and inserts the buffered audit events (in a transaction store, once fn is done); false when none. */
+  private async flushAudit(): Promise<boolean> {
+    if (this.pendingAudit.length === 0) return false;
     const events = this.pendingAudit.splice(0);
     // Each row hashes the previous one; the head moves in the same transaction, locked from here to the commit.
     const head = (await (this.dialect === 'sqlite'
@@ -127,6 +128,7 @@ export class KnexStateStore implements StateStore {
     // One statement: the events of one transaction are stored together, in order.
     await this.knex(TABLES.audit).insert(rows);
     await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
+    return true;
   }
 
   // --- requests -----------------------------------------------------------------------------------------------
