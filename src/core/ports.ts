@@ -117,6 +117,13 @@ export interface DatabaseEngine {
    *  database (never hands them to a privileged role); the backstop event and marker go too. Succeeds when the
    *  user is already gone (outcome already_absent). Callers disable first. */
   deleteUser(username: string): Promise<DeleteUserResponse>;
+  /** disableUser for many users of this engine in one DDL section (one lock, one commit, one session sweep), so a
+   *  burst of expiries costs a few statements instead of a few per user. The same contract per user; the map has
+   *  an entry for every name given: its response, or the error that user alone failed with (e.g. not ours:
+   *  TargetError('conflict')) while the others proceed. Throws only when nothing could be done (server down). */
+  disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>>;
+  /** deleteUser for many users of this engine in one DDL section; per-user results as for disableUsers. */
+  deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>>;
   /** Users carrying the broker's prefix and marker, for the orphan sweep. */
   listManagedUsers(): Promise<ManagedUser[]>;
   close(): Promise<void>;

@@ -35,6 +35,7 @@ import {
   createExpiryEventSql,
   createUserSql,
   dropExpiryEventSql,
+  eventName,
   inSchema,
   markerTableDdl,
   moveExpiryEventSql,
@@ -233,6 +234,164 @@ export class MysqlEngine implements DatabaseEngine {
     });
   }
 
+  /**
+   * disableUser for many users under one GET_LOCK: one marker read and one account lookup for all, one
+   * `ALTER USER a, b, … ACCOUNT LOCK` (both servers take a list), then one processlist sweep for all of them. A
+   * failure of the batch that is not transient falls back to disableUser per user.
+   */
+  async disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>> {
+    const { names, out } = batchNames<DisableUserResponse>(usernames);
+    if (names.length === 0) return out;
+    let plan: Map<string, 'locked' | 'gone' | 'never' | 'foreign'>;
+    try {
+      plan = await this.guard('disableUsers', [], async (server) => {
+        await this.ensureMarkerTable();
+        return withDdlLock(this.pool, this.db, async (conn) => {
+          const marked = await this.readMarkers(conn, names);
+          const accounts = await this.accountsExisting(conn, names, server.flavour);
+          const result = new Map<string, 'locked' | 'gone' | 'never' | 'foreign'>();
+          const toLock: string[] = [];
+          for (const u of names) {
+            if (!marked.has(u)) result.set(u, accounts?.has(u) === true ? 'foreign' : 'never');
+            else if (accounts && !accounts.has(u)) result.set(u, 'gone'); // dropped already; sessions may survive DROP USER
+            else toLock.push(u);
+          }
+          if (toLock.length > 0) {
+            try {
+              // Logins first: existing connections survive ACCOUNT LOCK, so they are ended next.
+              await run(conn, `ALTER USER ${toLock.map(account).join(', ')} ACCOUNT LOCK`);
+              for (const u of toLock) result.set(u, 'locked');
+            } catch (err) {
+              if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw err;
+              // Some account is gone (MariaDB locked the others anyway; locking again is harmless): find which.
+              for (const u of toLock) {
+                try {
+                  await run(conn, `ALTER USER ${account(u)} ACCOUNT LOCK`);
+                  result.set(u, 'locked');
+                } catch (e) {
+                  if (!isErrno(e, ERRNO.ACCOUNT_OPERATION_FAILED)) throw e;
+                  result.set(u, 'gone');
+                }
+              }
+            }
+          }
+          return result;
+        });
+      });
+    } catch (err) {
+      if (err instanceof TargetError && err.kind === 'retryable') throw err;
+      return this.oneByOne(names, out, (u) => this.disableUser(u));
+    }
+    const toKill = names.filter((u) => plan.get(u) === 'locked' || plan.get(u) === 'gone');
+    let counts = new Map<string, number | Error>();
+    if (toKill.length > 0) {
+      try {
+        counts = await this.guard('disableUsers', [], () => this.killSessionsOf(toKill));
+      } catch (err) {
+        if (err instanceof TargetError && err.kind === 'retryable') throw err;
+        for (const u of toKill) counts.set(u, await this.guard('disableUser', [], () => this.killSessions(u)).catch((e: unknown) => asError(e)));
+      }
+    }
+    let sessionsTerminated = 0;
+    for (const u of names) {
+      const state = plan.get(u);
+      if (state === 'foreign') out.set(u, notOurs(u));
+      else if (state === 'never' || state === undefined) out.set(u, { existed: false, sessionsTerminated: 0 });
+      else {
+        const n = counts.get(u) ?? 0;
+        if (n instanceof Error) out.set(u, n);
+        else {
+          out.set(u, { existed: state === 'locked', sessionsTerminated: n });
+          sessionsTerminated += n;
+        }
+      }
+    }
+    this.log.info({ users: toKill.length, sessions_terminated: sessionsTerminated }, 'mysql users disabled');
+    return out;
+  }
+
+  /**
+   * deleteUser for many users: disableUsers first (a dropped account's sessions would survive), then under one
+   * GET_LOCK: one marker read and account lookup, `DROP USER a, b, …` (per user when the list fails, to tell who
+   * failed how), the bundle roles in one `DROP ROLE IF EXISTS`, the backstop events that exist, and the marker rows
+   * in one DELETE, last. A failure of the batch that is not transient falls back to deleteUser per user.
+   */
+  async deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>> {
+    const out = new Map<string, DeleteUserResponse | Error>();
+    if (usernames.length === 0) return out;
+    const disabled = await this.disableUsers(usernames);
+    const names: string[] = [];
+    for (const [u, res] of disabled) {
+      if (res instanceof Error) out.set(u, res);
+      else names.push(u);
+    }
+    if (names.length === 0) return out;
+    let result: Map<string, DeleteUserResponse | Error>;
+    try {
+      result = await this.guard('deleteUsers', [], async (server) => {
+        await this.ensureMarkerTable();
+        return withDdlLock(this.pool, this.db, async (conn) => {
+          const res = new Map<string, DeleteUserResponse | Error>();
+          const marked = await this.readMarkers(conn, names);
+          const accounts = await this.accountsExisting(conn, names, server.flavour);
+          const toDrop: string[] = [];
+          const cleanUp: string[] = [];
+          for (const u of names) {
+            if (!marked.has(u)) res.set(u, accounts?.has(u) === true ? notOurs(u) : { outcome: 'already_absent' });
+            else if (accounts && !accounts.has(u)) {
+              res.set(u, { outcome: 'already_absent' });
+              cleanUp.push(u);
+            } else toDrop.push(u);
+          }
+          if (toDrop.length > 0) {
+            try {
+              await run(conn, `DROP USER ${toDrop.map(account).join(', ')}`);
+              for (const u of toDrop) res.set(u, { outcome: 'dropped' });
+              cleanUp.push(...toDrop);
+            } catch (err) {
+              if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED) && !isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER)) throw err;
+              // Per user, to attribute the failure. MariaDB applies a list to every account it can (an account
+              // seen a moment ago under this lock and now absent was dropped by that list); MySQL 8 is atomic.
+              for (const u of toDrop) {
+                try {
+                  await run(conn, `DROP USER ${account(u)}`);
+                  res.set(u, { outcome: 'dropped' });
+                } catch (e) {
+                  if (isErrno(e, ERRNO.ACCOUNT_OPERATION_FAILED)) {
+                    res.set(u, { outcome: server.flavour === 'mariadb' && accounts?.has(u) === true ? 'dropped' : 'already_absent' });
+                  } else if (server.flavour === 'mysql' && isErrno(e, ERRNO.MYSQL_USER_IS_DEFINER)) {
+                    // MySQL ≥ 8.0.22 (untested): as deleteUser, left locked with its marker until a human acts.
+                    res.set(u, new TargetError('permanent', `${u} is the DEFINER of stored objects: left locked; drop its objects, then retry`, String(ERRNO.MYSQL_USER_IS_DEFINER)));
+                    continue;
+                  } else throw e;
+                }
+                cleanUp.push(u);
+              }
+            }
+          }
+          if (cleanUp.length > 0) {
+            // The marker goes last: until then a retry or the sweeper still finds what is left.
+            if (server.flavour === 'mariadb') {
+              await run(conn, `DROP ROLE IF EXISTS ${cleanUp.map((u) => role(bundleRoleName(u))).join(', ')}`);
+            }
+            for (const u of await this.expiryEventsOf(conn, cleanUp)) await run(conn, dropExpiryEventSql(this.db.brokerSchema, u));
+            await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [cleanUp]);
+          }
+          return res;
+        });
+      });
+    } catch (err) {
+      if (err instanceof TargetError && err.kind === 'retryable') throw err;
+      return this.oneByOne(names, out, (u) => this.deleteUser(u));
+    }
+    for (const u of names) out.set(u, result.get(u) ?? { outcome: 'already_absent' });
+    this.log.info(
+      { users: names.length, dropped: [...result.values()].filter((r) => !(r instanceof Error) && r.outcome === 'dropped').length },
+      'mysql users deleted',
+    );
+    return out;
+  }
+
   async listManagedUsers(): Promise<ManagedUser[]> {
     return this.guard('listManagedUsers', [], async () => {
       await this.ensureMarkerTable();
@@ -306,6 +465,87 @@ export class MysqlEngine implements DatabaseEngine {
     return { grantId: Number(row.grant_id), ...(expiresAt !== undefined ? { expiresAt } : {}) };
   }
 
+  /** readMarker for many users in one query: the names that carry a marker. */
+  private async readMarkers(conn: Queryable, users: readonly string[]): Promise<Set<string>> {
+    const found = await rows(conn, `SELECT \`user\` FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [users]);
+    return new Set(found.map((r) => String(r.user)));
+  }
+
+  /** accountExists for many users in one query: the names that exist; undefined when the admin may not read it. */
+  private async accountsExisting(conn: Queryable, users: readonly string[], flavour: Flavour): Promise<Set<string> | undefined> {
+    try {
+      const found = await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User IN (?) AND Host = '%'`, [users]);
+      return new Set(found.map((r) => String(r.User)));
+    } catch (err) {
+      if (toTargetError(err, flavour, []).kind === 'permission') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The users among `users` whose backstop event exists (with the scheduler off, the default, there is none, so no
+   * DROP EVENT is sent). When the admin cannot list events, every user is returned: DROP EVENT IF EXISTS is harmless.
+   */
+  private async expiryEventsOf(conn: Queryable, users: readonly string[]): Promise<string[]> {
+    const names = new Map(users.map((u) => [eventName(u), u]));
+    try {
+      const found = await rows(conn, 'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME IN (?)', [
+        this.db.brokerSchema,
+        [...names.keys()],
+      ]);
+      return found.map((r) => names.get(String(r.name))).filter((u): u is string => u !== undefined);
+    } catch (err) {
+      if (toTargetError(err, this.lastFlavour, []).kind !== 'permission') throw err;
+      return [...users];
+    }
+  }
+
+  /** The single-user method for each name, one after the other; each outcome or error lands in its own entry. */
+  private async oneByOne<R>(names: readonly string[], out: Map<string, R | Error>, fn: (u: string) => Promise<R>): Promise<Map<string, R | Error>> {
+    for (const u of names) out.set(u, await fn(u).catch((e: unknown) => asError(e)));
+    return out;
+  }
+
+  /**
+   * killSessions for many users: one processlist query per round for all of them, KILL CONNECTION per session.
+   * Users whose sessions outlive the deadline get a retryable error of their own; the others their count.
+   */
+  private async killSessionsOf(users: readonly string[]): Promise<Map<string, number | Error>> {
+    const killed = new Map<string, Set<number>>(users.map((u) => [u, new Set<number>()]));
+    const deadline = Date.now() + KILL_DEADLINE_MS;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const listed = (await rows(this.pool, 'SELECT ID AS id, USER AS user FROM information_schema.PROCESSLIST WHERE USER IN (?)', [users]))
+        .map((r) => ({ id: Number(r.id), user: String(r.user) }))
+        .filter((r) => Number.isSafeInteger(r.id) && r.id > 0 && killed.has(r.user));
+      if (listed.length === 0 || Date.now() > deadline) {
+        const left = new Map<string, number>();
+        for (const r of listed) left.set(r.user, (left.get(r.user) ?? 0) + 1);
+        return new Map(
+          users.map((u) => {
+            const n = left.get(u);
+            return [
+              u,
+              n === undefined
+                ? (killed.get(u)?.size ?? 0)
+                : new TargetError('retryable', `${u} still has ${n} session(s) after ${KILL_DEADLINE_MS / 1000}s of KILL`),
+            ];
+          }),
+        );
+      }
+      for (const { id, user } of listed) {
+        const mine = killed.get(user)!;
+        if (mine.has(id)) continue;
+        try {
+          await run(this.pool, `KILL CONNECTION ${id}`);
+          mine.add(id);
+        } catch (err) {
+          if (!isUnknownThread(err)) throw err; // gone on its own: not ours to count
+        }
+      }
+      await delay(pause);
+    }
+  }
+
   /** true/false from the account table (names only); undefined when the admin may not read it. */
   private async accountExists(conn: Queryable, user: string, flavour: Flavour): Promise<boolean | undefined> {
     try {
@@ -367,6 +607,25 @@ export class MysqlEngine implements DatabaseEngine {
       this.log.warn({ user, err: toTargetError(err, flavour, [this.db.admin.password]).message }, 'mysql compensation: marker not removed'),
     );
   }
+}
+
+/** Distinct, allow-listed names; a name refused by the allow-list gets its error in `out` and is left out. */
+function batchNames<R>(usernames: readonly string[]): { names: string[]; out: Map<string, R | Error> } {
+  const out = new Map<string, R | Error>();
+  const names: string[] = [];
+  for (const u of new Set(usernames)) {
+    try {
+      assertJitUser(u);
+      names.push(u);
+    } catch (err) {
+      out.set(u, asError(err));
+    }
+  }
+  return { names, out };
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new TargetError('permanent', String(err));
 }
 
 function notOurs(user: string): TargetError {

@@ -105,6 +105,26 @@ export function guardRailSql(username: string, g: GuardRails): string[] {
 export const DROP_OWNED = (username: string) => `DROP OWNED BY ${userIdent(username)}`;
 export const DROP_ROLE = (username: string) => `DROP ROLE IF EXISTS ${userIdent(username)}`;
 
+/** Batch forms (disableUsers / deleteUsers). Each refuses an empty list: `DROP OWNED BY` with no role is a syntax error. */
+function identList(usernames: readonly string[]): string {
+  if (usernames.length === 0) invalid('an empty list of users');
+  return usernames.map(userIdent).join(', ');
+}
+
+/** `DROP OWNED BY a, b, c` (one statement for many roles). */
+export const DROP_OWNED_MANY = (usernames: readonly string[]) => `DROP OWNED BY ${identList(usernames)}`;
+/** `DROP ROLE IF EXISTS a, b, c`. */
+export const DROP_ROLES = (usernames: readonly string[]) => `DROP ROLE IF EXISTS ${identList(usernames)}`;
+
+/**
+ * disableRoleSql for every user, as one simple-protocol query string (no bind parameters, so PostgreSQL accepts
+ * several statements in it): one round trip for the whole batch, run inside the caller's transaction.
+ */
+export function disableRolesSql(usernames: readonly string[]): string {
+  if (usernames.length === 0) invalid('an empty list of users');
+  return usernames.map(disableRoleSql).join(';\n');
+}
+
 const USER_PLACEHOLDER = /\{\{\s*user\s*\}\}/g;
 const HAS_USER = /\{\{\s*user\s*\}\}/;
 
