@@ -32,6 +32,19 @@ export interface EngineFixture {
   teardown(): Promise<void>;
 }
 
+/** `p`, or a failure naming `what` when it has not settled within `ms`. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 let nextGrantId = 900_000 + Math.floor(Math.random() * 90_000);
 
 export function databaseEngineContract(name: string, makeFixture: () => Promise<EngineFixture>): void {
@@ -201,6 +214,118 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const rejected = results.filter((r) => r.status === 'rejected');
       expect(rejected.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
       for (const r of results) if (r.status === 'fulfilled') expect(await fx.userExists(r.value.username)).toBe(true);
+    });
+
+    it('disableUsers then deleteUsers revoke a burst in one call each, every user with its own outcome', async () => {
+      // 20 of ours (one owns a table, one has a bundle of roles where the engine uses one), one dropped by hand, a
+      // name that never existed, and a user that is not ours.
+      const grants = [
+        ...(await Promise.all(Array.from({ length: 18 }, () => newGrant(fx.levels.read)))),
+        await newGrant(fx.levels.write),
+        await newGrant(fx.levels.template),
+      ];
+      const owner = grants[19]!;
+      const ownerSession = await fx.connectAs(owner.username, owner.password);
+      await ownerSession.query(fx.sql.createTable(`jit_batch_${owner.grantId}`));
+      await ownerSession.close();
+      const handDropped = await newGrant(fx.levels.read);
+      await fx.dropUserByHand(handDropped.username);
+      const never = generateUsername('never.created@example.com');
+      const foreign = generateUsername('foreign.batch@example.com');
+      await fx.createForeignUser(foreign);
+      try {
+        // Sessions: two on the first user (one idle inside an open transaction), one each on four more and on the
+        // write user.
+        const withSessions = new Map<string, TestSession[]>();
+        const open = async (g: { username: string; password: string }, inTransaction = false) => {
+          const session = await fx.connectAs(g.username, g.password);
+          if (inTransaction) {
+            await session.query('BEGIN');
+            await session.query(fx.sql.select);
+          }
+          withSessions.set(g.username, [...(withSessions.get(g.username) ?? []), session]);
+        };
+        await open(grants[0]!, true);
+        await open(grants[0]!);
+        for (const g of [grants[1]!, grants[2]!, grants[3]!, grants[4]!, grants[18]!]) await open(g);
+        for (const [u, sessions] of withSessions) expect(await fx.sessionsOf(u)).toBe(sessions.length);
+
+        const batch = [...grants.map((g) => g.username), handDropped.username, never, foreign];
+        const disabled = await fx.engine.disableUsers(batch);
+        expect([...disabled.keys()].sort()).toEqual([...batch].sort());
+        for (const g of grants) {
+          expect(disabled.get(g.username), g.username).toEqual({ existed: true, sessionsTerminated: withSessions.get(g.username)?.length ?? 0 });
+        }
+        expect(disabled.get(handDropped.username)).toEqual({ existed: false, sessionsTerminated: 0 });
+        expect(disabled.get(never)).toEqual({ existed: false, sessionsTerminated: 0 });
+        const conflict = disabled.get(foreign);
+        expect(conflict).toBeInstanceOf(TargetError);
+        expect((conflict as TargetError).kind).toBe('conflict');
+        for (const [u, sessions] of withSessions) {
+          for (const s of sessions) await within(s.ended, 10_000, `a session of ${u} to be ended by the server`);
+          expect(await fx.sessionsOf(u)).toBe(0);
+        }
+        await expect(fx.connectAs(grants[0]!.username, grants[0]!.password)).rejects.toThrow();
+        expect(await fx.userExists(grants[5]!.username)).toBe(true); // disabled, not dropped
+
+        const deleted = await fx.engine.deleteUsers(batch);
+        expect([...deleted.keys()].sort()).toEqual([...batch].sort());
+        for (const g of grants) {
+          expect(deleted.get(g.username), g.username).toEqual({ outcome: 'dropped' });
+          expect(await fx.userExists(g.username)).toBe(false);
+        }
+        expect(deleted.get(handDropped.username)).toEqual({ outcome: 'already_absent' });
+        expect(deleted.get(never)).toEqual({ outcome: 'already_absent' });
+        expect((deleted.get(foreign) as TargetError).kind).toBe('conflict');
+        expect(await fx.userExists(foreign)).toBe(true); // left untouched
+
+        // Idempotent: a second call finds nothing of ours left and still refuses the foreign user.
+        const again = await fx.engine.deleteUsers(batch);
+        for (const u of batch.filter((n) => n !== foreign)) expect(again.get(u), u).toEqual({ outcome: 'already_absent' });
+        expect((again.get(foreign) as TargetError).kind).toBe('conflict');
+        const disabledAgain = await fx.engine.disableUsers(batch);
+        for (const u of batch.filter((n) => n !== foreign)) expect(disabledAgain.get(u), u).toEqual({ existed: false, sessionsTerminated: 0 });
+        expect((disabledAgain.get(foreign) as TargetError).kind).toBe('conflict');
+        const managed = new Set((await fx.engine.listManagedUsers()).map((m) => m.username));
+        for (const u of batch) expect(managed.has(u), u).toBe(false);
+        expect(await fx.userExists(foreign)).toBe(true);
+      } finally {
+        await fx.dropUserByHand(foreign);
+      }
+    }, 60_000);
+
+    it('deleteUsers alone ends open sessions and drops users that own objects', async () => {
+      const a = await newGrant(fx.levels.template);
+      const b = await newGrant(fx.levels.template);
+      const sa = await fx.connectAs(a.username, a.password);
+      await sa.query(fx.sql.createTable(`jit_batch_a_${a.grantId}`));
+      const sb = await fx.connectAs(b.username, b.password);
+      await sb.query(fx.sql.createTable(`jit_batch_b_${b.grantId}`));
+      await sb.close();
+      const deleted = await fx.engine.deleteUsers([a.username, b.username, a.username]);
+      expect(deleted).toEqual(
+        new Map([
+          [a.username, { outcome: 'dropped' }],
+          [b.username, { outcome: 'dropped' }],
+        ]),
+      );
+      await within(sa.ended, 10_000, 'the open session to be ended');
+      expect(await fx.sessionsOf(a.username)).toBe(0);
+      expect(await fx.userExists(a.username)).toBe(false);
+      expect(await fx.userExists(b.username)).toBe(false);
+    }, 30_000);
+
+    it('disableUsers and deleteUsers of no user return an empty map', async () => {
+      expect(await fx.engine.disableUsers([])).toEqual(new Map());
+      expect(await fx.engine.deleteUsers([])).toEqual(new Map());
+    });
+
+    it('a name outside the allow-list fails alone in a batch', async () => {
+      const g = await newGrant(fx.levels.read);
+      const res = await fx.engine.deleteUsers(['Robert"); DROP TABLE items; --', g.username]);
+      expect((res.get('Robert"); DROP TABLE items; --') as TargetError).kind).toBe('invalid');
+      expect(res.get(g.username)).toEqual({ outcome: 'dropped' });
+      expect(await fx.userExists(g.username)).toBe(false);
     });
 
     it('errors name no password', async () => {

@@ -304,6 +304,9 @@ describe('MariaDB specifics', () => {
       const err = await rejection(dead.initialize());
       expect(err).toBeInstanceOf(TargetError);
       expect(err.kind).toBe('retryable');
+      // The batch forms throw too, rather than answering a map of per-user errors.
+      const names = [generateUsername('down@example.com'), generateUsername('down@example.com')];
+      for (const p of [dead.disableUsers(names), dead.deleteUsers(names)]) expect((await rejection(p)).kind).toBe('retryable');
     } finally {
       await dead.close();
     }

@@ -9,6 +9,7 @@ import { TargetError } from '../../src/core/errors.js';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import type { DatabaseEngine, Logger } from '../../src/core/ports.js';
 import { classifyCode, classifyError, createPostgresEngine, postgresAdminSetupSql } from '../../src/targets/postgres/index.js';
+import { encodeMarker } from '../../src/targets/postgres/marker.js';
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
 import { writeCatalog } from '../support/catalog.js';
 import { runCli } from '../support/processes.js';
@@ -233,6 +234,53 @@ describe('PostgreSQL engine specifics', () => {
     }
   });
 
+  it('a batch that one role makes fail is redone one user at a time: only that role gets the error', async () => {
+    const a = await grant(target.levels.read);
+    const b = await grant(target.levels.read);
+    // Carries a db-access marker but is a superuser: the CREATEROLE admin may not ALTER it (42501), so the batch's
+    // ALTER ROLE statement string fails as a whole.
+    const su = generateUsername('superuser@example.com');
+    await cluster.query(`CREATE ROLE "${su}" SUPERUSER LOGIN`);
+    await cluster.query(`COMMENT ON ROLE "${su}" IS '${encodeMarker(1, Date.now() + 3_600_000)}'`);
+    try {
+      const s = await target.connectAs(a.username, a.password);
+      const before = log.lines.length;
+      const disabled = await engine.disableUsers([a.username, su, b.username]);
+      expect(disabled.get(a.username)).toEqual({ existed: true, sessionsTerminated: 1 });
+      expect(disabled.get(b.username)).toEqual({ existed: true, sessionsTerminated: 0 });
+      expect(disabled.get(su)).toBeInstanceOf(TargetError);
+      expect((disabled.get(su) as TargetError).kind).toBe('permission');
+      expect(log.lines.slice(before).some((l) => l.msg?.startsWith('batch disable failed'))).toBe(true);
+      await s.ended;
+      const deleted = await engine.deleteUsers([a.username, su, b.username]);
+      expect(deleted.get(a.username)).toEqual({ outcome: 'dropped' });
+      expect(deleted.get(b.username)).toEqual({ outcome: 'dropped' });
+      expect((deleted.get(su) as TargetError).kind).toBe('permission');
+      expect(await target.userExists(su)).toBe(true);
+      // A batch that succeeds does not fall back.
+      const c = await grant(target.levels.read);
+      const quiet = log.lines.length;
+      expect((await engine.deleteUsers([c.username])).get(c.username)).toEqual({ outcome: 'dropped' });
+      expect(log.lines.slice(quiet).filter((l) => l.msg?.includes('one user at a time'))).toEqual([]);
+    } finally {
+      await cluster.query(`DROP ROLE IF EXISTS "${su}"`);
+    }
+  });
+
+  it('disableUsers on an unreachable server throws TargetError(retryable) instead of a map of errors', async () => {
+    const gone = createPostgresEngine({ ...target.entry, port: 1 }, { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10, retryAttempts: 2 } });
+    try {
+      const names = [generateUsername('down@example.com'), generateUsername('down@example.com')];
+      for (const p of [gone.disableUsers(names), gone.deleteUsers(names)]) {
+        const err = await rejection(p);
+        expect(err).toBeInstanceOf(TargetError);
+        expect((err as TargetError).kind).toBe('retryable');
+      }
+    } finally {
+      await gone.close();
+    }
+  });
+
   it('deleteUser drops what the user created in another database too', async () => {
     await cluster.query('CREATE DATABASE otherdb');
     await cluster.query('GRANT CREATE ON SCHEMA public TO PUBLIC', [], 'otherdb'); // the pre-PG15 default
@@ -244,6 +292,28 @@ describe('PostgreSQL engine specifics', () => {
     expect((await engine.deleteUser(g.username)).outcome).toBe('dropped');
     expect(await target.userExists(g.username)).toBe(false);
     expect(await cluster.query("SELECT 1 FROM pg_tables WHERE tablename = 'left_behind'", [], 'otherdb')).toEqual([]);
+  });
+
+  it('deleteUsers drops what the users created in other databases, one DROP OWNED per database', async () => {
+    await cluster.query('CREATE DATABASE batchdb1');
+    await cluster.query('CREATE DATABASE batchdb2');
+    for (const db of ['batchdb1', 'batchdb2']) await cluster.query('GRANT CREATE ON SCHEMA public TO PUBLIC', [], db);
+    const users = [await grant(target.levels.read), await grant(target.levels.read), await grant(target.levels.read)];
+    const place = async (g: (typeof users)[number], db: string, table: string) => {
+      const s = await target.connectAs(g.username, g.password, db);
+      await s.query(`CREATE TABLE ${table} (id int)`);
+      await s.close();
+    };
+    await place(users[0]!, 'batchdb1', 'u0_db1');
+    await place(users[1]!, 'batchdb1', 'u1_db1');
+    await place(users[1]!, 'batchdb2', 'u1_db2');
+    const deleted = await engine.deleteUsers(users.map((g) => g.username));
+    for (const g of users) {
+      expect(deleted.get(g.username)).toEqual({ outcome: 'dropped' });
+      expect(await target.userExists(g.username)).toBe(false);
+    }
+    for (const db of ['batchdb1', 'batchdb2'])
+      expect(await cluster.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", [], db)).toEqual([]);
   });
 
   it('a templated grant the admin cannot give fails newUser (nothing left) and initialize names the fix', async () => {
