@@ -5,7 +5,8 @@
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { exclusive, getGrant } from './grant-access.js';
-import { SYSTEM_ACTOR, type Actor, type Grant, type RevocationReceipt } from './model.js';
+import { SYSTEM_ACTOR, type Actor, type AuditEvent, type Grant, type RevocationReceipt } from './model.js';
+import { revokeDue } from './revoke-batch.js';
 import { notify } from './view.js';
 
 export interface RevokeResult {
@@ -70,27 +71,7 @@ export async function endGrant(
       revokeFailingSince: null,
       lastError: null,
     });
-    if (ok) {
-      await tx.appendAudit([
-        {
-          at: receipt.at,
-          type: 'grant.revoked',
-          actor,
-          requestId: grant.requestId,
-          grantId: grant.id,
-          database: grant.database,
-          level: grant.level,
-          detail: {
-            reason: current.endReason ?? reason,
-            username: grant.username,
-            sessionsTerminated: receipt.sessionsTerminated,
-            user: receipt.userOutcome,
-            expiresAt: grant.expiresAt,
-            lateMs: Math.max(0, receipt.at - grant.expiresAt),
-          },
-        },
-      ]);
-    }
+    if (ok) await tx.appendAudit([revokedEvent(grant, actor, current.endReason ?? reason, receipt)]);
     return ok;
   });
   const ended = await getGrant(deps, grant.id);
@@ -103,7 +84,29 @@ export async function endGrant(
   return { grant: ended, receipt };
 }
 
-async function revokeFailed(deps: CoreDeps, grant: Grant, err: unknown): Promise<void> {
+/** The audit row of a finished revocation. */
+export function revokedEvent(grant: Grant, actor: Actor, reason: string, receipt: RevocationReceipt): AuditEvent {
+  return {
+    at: receipt.at,
+    type: 'grant.revoked',
+    actor,
+    requestId: grant.requestId,
+    grantId: grant.id,
+    database: grant.database,
+    level: grant.level,
+    detail: {
+      reason,
+      username: grant.username,
+      sessionsTerminated: receipt.sessionsTerminated,
+      user: receipt.userOutcome,
+      expiresAt: grant.expiresAt,
+      lateMs: Math.max(0, receipt.at - grant.expiresAt),
+    },
+  };
+}
+
+/** Records a failed attempt on a `revoking` grant (attempts, error, failing-since; flagged after the threshold). */
+export async function revokeFailed(deps: CoreDeps, grant: Grant, err: unknown): Promise<void> {
   const now = deps.clock.now();
   const error = describeError(err);
   const failingSince = grant.revokeFailingSince ?? now;
@@ -138,6 +141,7 @@ export async function revokeIfDue(deps: CoreDeps, grantId: number): Promise<DueC
   if (!grant) return { due: true };
   if (grant.status === 'revoked' || grant.status === 'failed') return { due: true, result: { grant } };
   if (grant.status !== 'revoking' && deps.clock.now() < grant.expiresAt) return { due: false, dueAt: grant.expiresAt };
-  return { due: true, result: await revoke(deps, grantId, SYSTEM_ACTOR, 'expired') };
+  // Batched with every other due grant of its database (revoke-batch.ts): a burst of expiries is a few statements.
+  return { due: true, result: await revokeDue(deps, grant, 'expired') };
 }
 

@@ -6,11 +6,11 @@
  */
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
-import { revoke } from './revocation.js';
+import { revokeDue } from './revoke-batch.js';
 import { expireUndecided } from './requests.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
-import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR } from './model.js';
+import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant } from './model.js';
 
 export interface SweepOptions {
   /** A live grant is swept once it is this far past expiry (lets the precise revoke job win). */
@@ -80,21 +80,28 @@ export class Sweeper {
     const overdue = await store.listGrants({ statuses: LIVE_GRANT_STATUSES, expiresAtOrBefore: now - this.opts.graceMs });
     const halfDone = await store.listGrants({ statuses: ['revoking'] });
     const seen = new Set<number>();
+    const due: Grant[] = [];
     for (const grant of [...overdue, ...halfDone]) {
       if (seen.has(grant.id)) continue;
       seen.add(grant.id);
       const last = this.lastTry.get(grant.id);
       if (grant.revokeAttempts > 0 && last !== undefined && now - last < this.opts.retryEveryMs) continue;
       this.lastTry.set(grant.id, now);
-      try {
-        const res = await revoke(this.deps, grant.id, SYSTEM_ACTOR, grant.endReason ?? 'expired (sweeper)');
-        if (res.receipt) report.revoked++;
-        this.lastTry.delete(grant.id);
-      } catch (err) {
-        report.failed++;
-        logger.warn({ grantId: grant.id, error: describeError(err) }, 'sweeper: revocation failed; will retry');
-      }
+      due.push(grant);
     }
+    // Handed over together: the grants of one database are ended in batches (revoke-batch.ts).
+    await Promise.all(
+      due.map(async (grant) => {
+        try {
+          const res = await revokeDue(this.deps, grant, grant.endReason ?? 'expired (sweeper)');
+          if (res.receipt) report.revoked++;
+          this.lastTry.delete(grant.id);
+        } catch (err) {
+          report.failed++;
+          logger.warn({ grantId: grant.id, error: describeError(err) }, 'sweeper: revocation failed; will retry');
+        }
+      }),
+    );
   }
 
   private async requeueStaleProvisioning(report: SweepReport): Promise<void> {

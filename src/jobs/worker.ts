@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { CoreDeps } from '../core/deps.js';
 import { BrokerError, TargetError } from '../core/errors.js';
 import { provision, revokeIfDue } from '../core/lifecycle.js';
+import { revocationsIdle } from '../core/revoke-batch.js';
 import { Sweeper, type SweepReport } from '../core/sweeper.js';
 import { MAX_INPROCESS_WAIT_MS, PROVISION_QUEUE, REVOKE_LEAD_MS, REVOKE_QUEUE, type GrantJobData } from './queues.js';
 import type { BullScheduler } from './scheduler.js';
@@ -151,5 +152,6 @@ export class GrantWorker {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     await this.sweeping.catch(() => undefined);
     await Promise.all(this.workers.map((w) => w.close()));
+    await revocationsIdle(this.deps);
   }
 }

@@ -264,6 +264,21 @@ export class KnexStateStore implements StateStore {
     return changed === 1;
   }
 
+  async transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch): Promise<number[]> {
+    if (ids.length === 0 || from.length === 0) return [];
+    if (!this.inTransaction) return this.transaction((tx) => tx.transitionGrants(ids, from, patch));
+    // Which rows qualify is read under a row lock (SQLite: the transaction already holds the write lock), so the
+    // update changes exactly those; MariaDB has no UPDATE … RETURNING.
+    const q = this.knex(TABLES.grants).select('id').whereIn('id', [...ids]).whereIn('status', [...from]);
+    const won = ((await (this.dialect === 'sqlite' ? q : q.forUpdate())) as Row[]).map((r) => Number(r.id));
+    if (won.length === 0) return [];
+    const set = grantPatchToRow(patch);
+    await this.knex(TABLES.grants)
+      .whereIn('id', won)
+      .update(Object.keys(set).length > 0 ? set : { status: this.knex.ref('status') });
+    return won.sort((a, b) => a - b);
+  }
+
   async escalateRequest(
     id: number,
     fromTier: number,

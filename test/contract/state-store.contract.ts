@@ -389,6 +389,31 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.getGrant(grant.id)).toStrictEqual(grant);
       });
 
+      it('transitionGrants changes exactly the grants in one of `from` and returns their ids; concurrent calls split them', async () => {
+        const a = await activeGrant();
+        const b = await activeGrant();
+        const { grant: c } = await requestWithGrant(); // provisioning: not in `from`
+        const won = await store.transitionGrants([b.id, a.id, c.id, 987_654_321], ['active'], { status: 'revoking', revokeStartedAt: T0 + 5 });
+        expect(won).toEqual([a.id, b.id]);
+        expect((await store.getGrant(a.id))!.status).toBe('revoking');
+        expect((await store.getGrant(a.id))!.revokeStartedAt).toBe(T0 + 5);
+        expect(await store.getGrant(c.id)).toStrictEqual(c);
+        expect(await store.transitionGrants([a.id, b.id], ['active'], { status: 'revoked' })).toEqual([]);
+        expect(await store.transitionGrants([], ['active'], { status: 'revoked' })).toEqual([]);
+        const many = await Promise.all(Array.from({ length: 6 }, () => activeGrant()));
+        const ids = many.map((g) => g.id).sort((x, y) => x - y);
+        const results = await Promise.all([1, 2, 3].map(() => store.transitionGrants(ids, ['active'], { status: 'revoking' })));
+        expect(results.flat().sort((x, y) => x - y)).toEqual(ids);
+        // Inside a transaction that rolls back, nothing stays changed.
+        await expect(
+          store.transaction(async (tx) => {
+            expect(await tx.transitionGrants(ids, ['revoking'], { status: 'revoked' })).toEqual(ids);
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        expect((await store.listGrants({ ids })).every((g) => g.status === 'revoking')).toBe(true);
+      });
+
       it('transitionGrant sets the patch; null clears a column, undefined leaves it', async () => {
         const g = await activeGrant();
         expect(
