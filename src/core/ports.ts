@@ -249,9 +249,9 @@ export interface StateStore {
   listGrants(filter: GrantFilter): Promise<Grant[]>;
   /** Sets `patch` when the grant's status is one of `from`; false (nothing changed) otherwise. */
   transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
-  /** transitionGrant for many grants with one patch, atomically: the ids that were in one of `from` and now carry
-   *  `patch` (the others are untouched). */
-  transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch): Promise<number[]>;
+  /** transitionGrant for many grants with one patch, atomically: the ids that were in one of `from` (and, with
+   *  `expiresAtOrBefore`, expire by then) and now carry `patch`; the others are untouched. */
+  transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch, expiresAtOrBefore?: number): Promise<number[]>;
   /** Sets remindedAt on an active grant whose reminder has not been sent; false when it was (or it ended). */
   claimReminder(id: number, at: number): Promise<boolean>;
 

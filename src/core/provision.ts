@@ -86,12 +86,12 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
     log.info({ user, expiresAt: grant.expiresAt }, 'grant active');
     const credentials = buildCredentials(db, grant.username, password, grant.expiresAt);
     // The person is told while the revoke job is scheduled: neither waits for the other (the sweeper backs the job).
-    await Promise.all([
-      deps.scheduler.revokeAt(grantId, grant.expiresAt).catch((err: unknown) => {
-        log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
-      }),
-      notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined)),
-    ]);
+    // The message starts first: it is what the person is waiting for.
+    const told = notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined));
+    const scheduled = deps.scheduler.revokeAt(grantId, grant.expiresAt).catch((err: unknown) => {
+      log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
+    });
+    await Promise.all([told, scheduled]);
     // What the transition above wrote (no need to read it back).
     const { lastError: _cleared, ...rest } = grant;
     const active: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: grant.provisionAttempts + 1 };

@@ -347,7 +347,12 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     await tx.appendAudit([
       { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} },
     ]);
-    const approvals = (await tx.listApprovals(requestId)).filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
+    // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
+    // only N-of-M reads the others back.
+    const approvals =
+      req.requiredApprovals <= 1 && !isRequester(approver, req)
+        ? [{ approver }]
+        : (await tx.listApprovals(requestId)).filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
     const distinct = new Set(approvals.map((a) => `${a.approver.platform}:${a.approver.id}`)).size;
     if (distinct < req.requiredApprovals) {
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };

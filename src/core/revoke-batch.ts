@@ -98,13 +98,15 @@ class RevocationBatcher {
         if (!byId.has(grant.id)) byId.set(grant.id, { grant, reason: 'expired', waiters: [] });
       }
     }
-    // Mark them revoking (one statement per distinct reason, in practice one), then read back what each is now.
+    // Mark them revoking (one statement per distinct reason, in practice one) — only if still due: an extension
+    // that landed after the caller looked keeps its grant — then read back what each is now.
     const byReason = groupBy([...byId.values()].filter((p) => LIVE.includes(p.grant.status)), (p) => p.reason);
     for (const [reason, group] of byReason) {
       await store.transitionGrants(
         group.map((p) => p.grant.id),
         LIVE,
         { status: 'revoking', revokeStartedAt: now, endReason: reason },
+        now,
       );
     }
     const current = await store.listGrants({ ids: [...byId.keys()] });
@@ -116,6 +118,7 @@ class RevocationBatcher {
     }
     for (const id of byId.keys()) if (!current.some((g) => g.id === id)) settle(byId.get(id)!, undefined);
     if (revoking.length === 0) return;
+    const claimedAt = clock.now();
 
     const engine = engines.get(database);
     const failed = new Map<number, unknown>();
@@ -127,6 +130,7 @@ class RevocationBatcher {
       disabled = new Map();
     }
     failpoint('revoke.after-disable');
+    const disabledAt = clock.now();
     const toDelete = revoking.filter((g) => !failed.has(g.id) && recordError(failed, g, disabled.get(g.username)));
     let deleted: Map<string, DeleteUserResponse | Error> = new Map();
     if (toDelete.length > 0) {
@@ -164,6 +168,8 @@ class RevocationBatcher {
       return ids;
     });
 
+    const steps = { claimMs: claimedAt - now, disableMs: disabledAt - claimedAt, deleteMs: at - disabledAt, recordMs: clock.now() - at };
+    logger.info({ database, batch: byId.size, revoked: won.size, failed: failed.size, ...steps }, 'revocation batch');
     for (const d of done) {
       const p = byId.get(d.grant.id)!;
       if (!won.has(d.grant.id)) {

@@ -134,10 +134,9 @@ export class KnexStateStore implements StateStore {
   // --- requests -----------------------------------------------------------------------------------------------
 
   async createRequest(req: NewRequest): Promise<AccessRequest> {
-    const id = await this.insertReturningId(TABLES.requests, requestToRow(req));
-    const stored = await this.getRequest(id);
-    if (!stored) throw new Error(`state store: request ${id} vanished after insert`);
-    return stored;
+    const stored = await this.insertReturningRow(TABLES.requests, requestToRow(req));
+    if (!stored) throw new Error('state store: the request insert returned no row');
+    return requestFromRow(stored);
   }
 
   async getRequest(id: number): Promise<AccessRequest | undefined> {
@@ -205,29 +204,18 @@ export class KnexStateStore implements StateStore {
   // --- grants -------------------------------------------------------------------------------------------------
 
   async createGrant(grant: NewGrant): Promise<Grant> {
-    let id: number;
+    let stored: Row | undefined;
     try {
-      const row = newGrantToRow(grant);
-      id =
-        this.inTransaction && this.dialect === 'postgres'
-          ? // In a savepoint, so the expected duplicate error leaves the enclosing transaction usable, as the
-            // statement-level rollback of MySQL and SQLite does.
-            await this.knex.transaction((sp) => this.insertReturningId(TABLES.grants, row, sp))
-          : await this.insertReturningId(TABLES.grants, row);
+      // PostgreSQL: ON CONFLICT DO NOTHING instead of an error, so the enclosing transaction stays usable without
+      // a savepoint (MySQL and SQLite roll back only the statement).
+      stored = await this.insertReturningRow(TABLES.grants, newGrantToRow(grant), { ignoreConflicts: this.dialect === 'postgres' });
     } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new BrokerError(
-          'ALREADY_DECIDED',
-          `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`,
-          {},
-          { cause: err },
-        );
-      }
-      throw err;
+      if (!isUniqueViolation(err)) throw err;
     }
-    const stored = await this.getGrant(id);
-    if (!stored) throw new Error(`state store: grant ${id} vanished after insert`);
-    return stored;
+    if (!stored) {
+      throw new BrokerError('ALREADY_DECIDED', `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`, {});
+    }
+    return grantFromRow(stored);
   }
 
   async getGrant(id: number): Promise<Grant | undefined> {
@@ -264,12 +252,13 @@ export class KnexStateStore implements StateStore {
     return changed === 1;
   }
 
-  async transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch): Promise<number[]> {
+  async transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch, expiresAtOrBefore?: number): Promise<number[]> {
     if (ids.length === 0 || from.length === 0) return [];
-    if (!this.inTransaction) return this.transaction((tx) => tx.transitionGrants(ids, from, patch));
+    if (!this.inTransaction) return this.transaction((tx) => tx.transitionGrants(ids, from, patch, expiresAtOrBefore));
     // Which rows qualify is read under a row lock (SQLite: the transaction already holds the write lock), so the
     // update changes exactly those; MariaDB has no UPDATE … RETURNING.
     const q = this.knex(TABLES.grants).select('id').whereIn('id', [...ids]).whereIn('status', [...from]);
+    if (expiresAtOrBefore !== undefined) q.where('expires_at', '<=', expiresAtOrBefore);
     const won = ((await (this.dialect === 'sqlite' ? q : q.forUpdate())) as Row[]).map((r) => Number(r.id));
     if (won.length === 0) return [];
     const set = grantPatchToRow(patch);
@@ -404,13 +393,18 @@ export class KnexStateStore implements StateStore {
   }
 
   /** INSERT one row and return its auto-increment id (MySQL has no RETURNING: the insert id). */
-  private async insertReturningId(table: string, row: Row, db: Knex = this.knex): Promise<number> {
+  /**
+   * Inserts and returns the row as stored: one statement where the dialect has RETURNING (PostgreSQL, SQLite), an
+   * insert and a read-back on MySQL. With ignoreConflicts (not on MySQL), a row that would violate a unique index
+   * is not inserted and undefined comes back.
+   */
+  private async insertReturningRow(table: string, row: Row, { ignoreConflicts = false } = {}): Promise<Row | undefined> {
     if (this.dialect === 'mysql') {
-      const [id] = (await db(table).insert(row)) as unknown[];
-      return num(id, `${table}.id`);
+      const [id] = (await this.knex(table).insert(row)) as unknown[];
+      return (await this.knex(table).where({ id: num(id, `${table}.id`) }).first()) as Row | undefined;
     }
-    const [first] = (await db(table).insert(row).returning('id')) as Array<{ id: unknown }>;
-    return num(first?.id, `${table}.id`);
+    const insert = this.knex(table).insert(row);
+    const [stored] = (await (ignoreConflicts ? insert.onConflict().ignore() : insert).returning('*')) as Row[];
+    return stored;
   }
 }
-

@@ -1,11 +1,11 @@
 /**
  * Chaos: N grants with real MariaDB users, all expiring in the same second. The broker must revoke every one, none
- * before its expiry, in bounded time; the lateness distribution is measured and printed (speed is reported, not
- * asserted beyond the bound). The invariant checker runs at the end.
+ * before its expiry, within 60 s (reliability.md F28 asks that for 10 000); the lateness distribution is measured
+ * and printed. The invariant checker runs at the end.
  *
- * N defaults to 2 000 so the suite fits CI (≈ 1 min for this case on 2 cores); `CHAOS_MASS_N=10000 npm run
- * test:chaos` runs the issue's 10 000. Measured here with 1 000: provisioning ≈ 70 users/s, revocation ≈ 60/s; with
- * 10 000 both slow down (≈ 30 revocations/s) and the bound is missed — see test/chaos/README.md.
+ * N defaults to the issue's 10 000 (`CHAOS_MASS_N` sets another). Revocation goes in batches per database
+ * (src/core/revoke-batch.ts): measured here ≈ 650 revocations/s with 2 000, where one at a time managed ≈ 60/s.
+ * Most of this case's time is provisioning the N users first (≈ 100/s, one DDL section per user).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../src/core/model.js';
@@ -14,10 +14,9 @@ import { APPROVER, mariadbProbe, startChaosStage, type ChaosStage } from '../sup
 import { setupMariadbTarget, type MariadbTarget } from '../support/mariadb-target.js';
 import { waitFor } from '../support/wait.js';
 
-const N = Number(process.env.CHAOS_MASS_N ?? 2_000);
-/** Every grant is revoked within this long after the common expiry: 60 s plus 25 ms a grant (≈ 40 revocations/s,
- *  below the ≈ 60/s measured, so a bound and not a benchmark). reliability.md F28 asks ≤ 60 s for 10 000. */
-const BOUND_MS = 60_000 + N * 25;
+const N = Number(process.env.CHAOS_MASS_N ?? 10_000);
+/** Every grant is revoked within this long after the common expiry. */
+const BOUND_MS = 60_000;
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 

@@ -400,6 +400,11 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.getGrant(c.id)).toStrictEqual(c);
         expect(await store.transitionGrants([a.id, b.id], ['active'], { status: 'revoked' })).toEqual([]);
         expect(await store.transitionGrants([], ['active'], { status: 'revoked' })).toEqual([]);
+        // With expiresAtOrBefore, a grant that expires later is left alone.
+        const soon = await activeGrant({ expiresAt: T0 + 1_000 });
+        const later = await activeGrant({ expiresAt: T0 + 9_000 });
+        expect(await store.transitionGrants([soon.id, later.id], ['active'], { status: 'revoking' }, T0 + 1_000)).toEqual([soon.id]);
+        expect((await store.getGrant(later.id))!.status).toBe('active');
         const many = await Promise.all(Array.from({ length: 6 }, () => activeGrant()));
         const ids = many.map((g) => g.id).sort((x, y) => x - y);
         const results = await Promise.all([1, 2, 3].map(() => store.transitionGrants(ids, ['active'], { status: 'revoking' })));

@@ -118,6 +118,20 @@ describe('MariaDB specifics', () => {
     expect(await target.roleExists(bundle)).toBe(false);
   });
 
+  it('a batch deletes the bundle roles of the users that have one, and sends no DROP ROLE for those without', async () => {
+    const withBundle = await grant(target.levels.write);
+    const plain = await grant(target.levels.read);
+    const bundle = `jitr_${withBundle.username.slice(4)}`;
+    expect(await target.roleExists(bundle)).toBe(true);
+    const names = [withBundle.username, plain.username];
+    await engine.disableUsers(names);
+    const deleted = await engine.deleteUsers(names);
+    expect([...deleted.values()]).toEqual([{ outcome: 'dropped' }, { outcome: 'dropped' }]);
+    expect(await target.roleExists(bundle)).toBe(false);
+    expect(await target.userExists(withBundle.username)).toBe(false);
+    expect(await target.userExists(plain.username)).toBe(false);
+  });
+
   it('one role: it is the default role, no bundle is made', async () => {
     const g = await grant(target.levels.read);
     expect(await target.roleExists(`jitr_${g.username.slice(4)}`)).toBe(false);

@@ -12,6 +12,7 @@ import { provision, revokeIfDue } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
 import { createAdminGrant } from '../../src/core/requests.js';
+import { revokeDue } from '../../src/core/revoke-batch.js';
 import { Sweeper } from '../../src/core/sweeper.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import type { TestSession } from '../contract/database-engine.contract.js';
@@ -184,6 +185,19 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     now = later!.grant.expiresAt + 1;
     const last = await revokeIfDue(deps, later!.grant.id);
     expect(last.due && last.result?.receipt?.userOutcome).toBe('dropped');
+
+    // An extension that lands after the caller read the grant keeps it: the batch re-checks expiry in its update.
+    const [extended] = await activeGrants(1, '1h');
+    const stale = extended!.grant;
+    expect(await store.transitionGrant(stale.id, ['active'], { expiresAt: stale.expiresAt + 3_600_000 })).toBe(true);
+    now = stale.expiresAt + 1;
+    const kept = await revokeDue(deps, stale);
+    expect(kept.receipt).toBeUndefined();
+    expect((await store.getGrant(stale.id))!.status).toBe('active');
+    expect(await target.userExists(stale.username)).toBe(true);
+    now = stale.expiresAt + 3_600_001;
+    const atNewExpiry = await revokeIfDue(deps, stale.id);
+    expect(atNewExpiry.due && atNewExpiry.result?.receipt?.userOutcome).toBe('dropped');
   }, 120_000);
 
   it('the sweeper hands every overdue grant over at once: one batch for ten', async () => {

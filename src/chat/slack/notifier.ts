@@ -36,8 +36,9 @@ export class SlackNotifier implements Notifier {
     private readonly opts: SlackNotifierOptions,
   ) {}
 
-  private ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
-    return this.store.getMessageRefs(v.request.id).then((refs) => refs.find((r) => r.platform === 'slack' && r.kind === kind));
+  /** `refs`: the request's references when the caller already asked for them (one read per event, not per message). */
+  private ref(v: RequestView, kind: string, refs = this.store.getMessageRefs(v.request.id)): Promise<MessageRef | undefined> {
+    return refs.then((all) => all.find((r) => r.platform === 'slack' && r.kind === kind));
   }
 
   private slackRequester(v: RequestView): string | undefined {
@@ -63,8 +64,8 @@ export class SlackNotifier implements Notifier {
   }
 
   /** chat.update of the approval message, only when this state is newer than the one it shows. */
-  private async updateApproval(v: RequestView): Promise<MessageRef | undefined> {
-    const ref = await this.ref(v, 'approval');
+  private async updateApproval(v: RequestView, refs?: Promise<MessageRef[]>): Promise<MessageRef | undefined> {
+    const ref = await this.ref(v, 'approval', refs);
     if (!ref) return undefined;
     if (await this.store.claimMessageVersion(ref, renderVersion(v))) {
       const msg = approvalMessage(v);
@@ -78,10 +79,10 @@ export class SlackNotifier implements Notifier {
   }
 
   /** Opens (or reuses) the DM with the requester and posts; the reference lets later events edit it. */
-  private async dm(v: RequestView, kind: string, msg: Message): Promise<void> {
+  private async dm(v: RequestView, kind: string, msg: Message, refs?: Promise<MessageRef[]>): Promise<void> {
     const user = this.slackRequester(v);
     if (!user) return;
-    const existing = await this.ref(v, kind);
+    const existing = await this.ref(v, kind, refs);
     if (existing) {
       await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...msg } as never);
       return;
@@ -104,22 +105,25 @@ export class SlackNotifier implements Notifier {
 
   /** The requester's message does not wait for the channel's: the two are independent. */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
-    await Promise.all([this.updateApproval(v), this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message)]);
+    const refs = this.store.getMessageRefs(v.request.id);
+    // The DM first: it is what the requester waits for.
+    await Promise.all([this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message, refs), this.updateApproval(v, refs)]);
   }
 
   /** The channel (message + receipt) and the requester's DMs are updated side by side. */
   async grantEnded(v: RequestView): Promise<void> {
+    const refs = this.store.getMessageRefs(v.request.id);
     const channel = async () => {
-      const ref = await this.updateApproval(v);
+      const ref = await this.updateApproval(v, refs);
       if (ref && v.receipt) {
         const receipt = revocationReceipt(v) as Message;
         await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...receipt } as never);
       }
     };
     const dms = async () => {
-      const refs = (await this.store.getMessageRefs(v.request.id)).filter((r) => r.platform === 'slack');
-      const dm = refs.find((r) => r.kind === 'dm');
-      const reminder = refs.find((r) => r.kind === 'reminder');
+      const mine = (await refs).filter((r) => r.platform === 'slack');
+      const dm = mine.find((r) => r.kind === 'dm');
+      const reminder = mine.find((r) => r.kind === 'reminder');
       const delivery = this.catalog.databases.get(v.request.database)?.delivery;
       await Promise.all([
         dm && this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...((delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) as Message) } as never),
