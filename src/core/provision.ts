@@ -9,7 +9,7 @@ import { exclusive, getGrant } from './grant-access.js';
 import { generatePassword } from './identifiers.js';
 import { SYSTEM_ACTOR, type Grant } from './model.js';
 import { endGrant } from './revocation.js';
-import { notify } from './view.js';
+import { notify, readAhead } from './view.js';
 
 /** Retryable provisioning failures are retried this many times (≈ 1 minute with the job backoff), then fail. */
 export const MAX_PROVISION_ATTEMPTS = 5;
@@ -37,6 +37,8 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
     const engine = deps.engines.get(grant.database);
     const password = generatePassword();
     const log = deps.logger.child({ grantId, database: grant.database, username: grant.username });
+    // The person's message needs the request and its approvals: read while the user is being created.
+    const ahead = readAhead(deps, grant.requestId);
     let user: 'created' | 'adopted';
     try {
       ({ outcome: user } = await engine.newUser({
@@ -85,16 +87,19 @@ export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionRes
     }
     log.info({ user, expiresAt: grant.expiresAt }, 'grant active');
     const credentials = buildCredentials(db, grant.username, password, grant.expiresAt);
+    // What the transition above wrote (no need to read it back).
+    const { lastError: _cleared, ...rest } = grant;
+    const active: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: grant.provisionAttempts + 1 };
     // The person is told while the revoke job is scheduled: neither waits for the other (the sweeper backs the job).
     // The message starts first: it is what the person is waiting for.
-    const told = notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined));
+    const told = notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined), {
+      grant: active,
+      ahead,
+    });
     const scheduled = deps.scheduler.revokeAt(grantId, grant.expiresAt).catch((err: unknown) => {
       log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
     });
     await Promise.all([told, scheduled]);
-    // What the transition above wrote (no need to read it back).
-    const { lastError: _cleared, ...rest } = grant;
-    const active: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: grant.provisionAttempts + 1 };
     return { outcome: 'active', grant: active, credentials, user };
   });
 }

@@ -14,7 +14,7 @@ import type { CoreDeps } from './deps.js';
 import { SYSTEM_ACTOR, type Grant, type GrantStatus, type RevocationReceipt } from './model.js';
 import type { DeleteUserResponse, DisableUserResponse } from './ports.js';
 import { revokedEvent, revokeFailed, type RevokeResult } from './revocation.js';
-import { notify } from './view.js';
+import { notify, type KnownState } from './view.js';
 
 /** Grants ended by one batch at most (one engine call, one state-DB transaction). */
 export const MAX_REVOKE_BATCH = 500;
@@ -180,7 +180,8 @@ class RevocationBatcher {
       const { lastError: _e, revokeFailingSince: _f, ...rest } = d.grant;
       const ended: Grant = { ...rest, status: d.status, revokedAt: at, revokeAttempts: d.grant.revokeAttempts + 1 };
       logger.info({ grantId: d.grant.id, ...d.receipt, reason: ended.endReason, batch: revoking.length }, 'grant ended');
-      const told = this.notifyEnded(ended.requestId);
+      const reason = ended.endReason ?? byId.get(d.grant.id)!.reason;
+      const told = this.notifyEnded(ended.requestId, { grant: ended, receipt: { ...d.receipt, reason } });
       settleLater(p, told.then(() => ({ grant: ended, receipt: d.receipt })));
     }
     for (const [id, err] of failed) {
@@ -192,11 +193,11 @@ class RevocationBatcher {
   }
 
   /** The "ended" message to the people, NOTIFY_CONCURRENCY at a time; never rejects (notify logs failures). */
-  private notifyEnded(requestId: number): Promise<void> {
+  private notifyEnded(requestId: number, known: KnownState): Promise<void> {
     const told = new Promise<void>((resolve) => {
       const start = () => {
         this.notifySlots--;
-        notify(this.deps, requestId, (v) => this.deps.notifier.grantEnded(v)).finally(() => {
+        notify(this.deps, requestId, (v) => this.deps.notifier.grantEnded(v), known).finally(() => {
           this.notifySlots++;
           this.notifyQueue.shift()?.();
           resolve();

@@ -51,10 +51,36 @@ export function phaseOf(request: AccessRequest, grant: Grant | undefined): Phase
   }
 }
 
-export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>, requestId: number): Promise<RequestView> {
+/**
+ * What a caller already holds, so that building the view reads less: the grant it has just written (the request's
+ * own grant), the receipt of the revocation it has just recorded, or the request and its decisions read ahead
+ * (while the caller was busy elsewhere; neither changes once the request is approved).
+ */
+export interface KnownState {
+  grant?: Grant;
+  receipt?: NonNullable<RequestView['receipt']>;
+  /** From readAhead: undefined when that read failed (the view then reads again). */
+  ahead?: Promise<RequestAndDecisions | undefined>;
+}
+
+export type RequestAndDecisions = [AccessRequest | undefined, Approval[]];
+
+/** The request and its decisions read now, for KnownState.ahead. Never rejects, so it may go unused. */
+export function readAhead(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<RequestAndDecisions | undefined> {
+  return readBoth(deps, requestId).catch(() => undefined);
+}
+
+function readBoth(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<RequestAndDecisions> {
+  return Promise.all([deps.store.getRequest(requestId), deps.store.listApprovals(requestId)]);
+}
+
+export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>, requestId: number, known: KnownState = {}): Promise<RequestView> {
   const { store } = deps;
   // One round trip's latency, not three: the views are rendered on the way to the person's message.
-  const [request, decisions, own] = await Promise.all([store.getRequest(requestId), store.listApprovals(requestId), store.getGrantByRequest(requestId)]);
+  const [[request, decisions], own] = await Promise.all([
+    known.ahead ? known.ahead.then((r) => r ?? readBoth(deps, requestId)) : readBoth(deps, requestId),
+    known.grant?.requestId === requestId ? known.grant : store.getGrantByRequest(requestId),
+  ]);
   if (!request) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
   const grant = request.extendsGrantId !== undefined ? await store.getGrant(request.extendsGrantId) : own;
   const entry = deps.catalog.databases.get(request.database);
@@ -72,7 +98,9 @@ export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' |
   const denial = decisions.find((a) => a.decision === 'deny');
   if (denial) view.denial = denial;
   if (grant) view.grant = grant;
-  if (grant && (grant.status === 'revoked' || grant.status === 'failed')) {
+  if (grant && (grant.status === 'revoked' || grant.status === 'failed') && known.receipt && known.grant?.id === grant.id) {
+    view.receipt = known.receipt;
+  } else if (grant && (grant.status === 'revoked' || grant.status === 'failed')) {
     const row = (await store.listAudit({ grantId: grant.id, type: 'grant.revoked' }))[0];
     if (row) {
       const d = row.detail as { sessionsTerminated?: number; user?: 'dropped' | 'already_absent'; reason?: string };
@@ -92,9 +120,10 @@ export async function notify(
   deps: CoreDeps,
   requestId: number,
   send: (view: RequestView) => Promise<void>,
+  known?: KnownState,
 ): Promise<void> {
   try {
-    await send(await loadRequestView(deps, requestId));
+    await send(await loadRequestView(deps, requestId, known));
   } catch (err) {
     deps.logger.warn({ requestId, err: err instanceof Error ? err.message : String(err) }, 'notification failed');
   }

@@ -114,11 +114,13 @@ export class Connections {
    * `rollback` (dry runs). Any failure rolls back: nothing is left half done.
    */
   async lockedTransaction<T>(exec: Exec, fn: (exec: Exec) => Promise<T>, rollback = false): Promise<T> {
-    await exec('BEGIN');
     try {
-      await exec(`SET LOCAL lock_timeout = ${Math.trunc(this.tuning.lockTimeoutMs)}`);
-      await exec(`SET LOCAL statement_timeout = ${Math.trunc(this.tuning.statementTimeoutMs)}`);
-      await exec('SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)', [DDL_ADVISORY_LOCK_KEY]);
+      // One round trip (constants only: the simple protocol takes several statements).
+      await exec(
+        `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.tuning.lockTimeoutMs)}; ` +
+          `SET LOCAL statement_timeout = ${Math.trunc(this.tuning.statementTimeoutMs)}; ` +
+          `SELECT pg_catalog.pg_advisory_xact_lock(${BigInt(DDL_ADVISORY_LOCK_KEY)}::bigint)`,
+      );
       const result = await fn(exec);
       await exec(rollback ? 'ROLLBACK' : 'COMMIT');
       return result;

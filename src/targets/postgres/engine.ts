@@ -98,21 +98,24 @@ export class PostgresEngine implements DatabaseEngine {
     return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info) => {
       const existing = await lookupRole(exec, req.username);
       let outcome: NewUserResponse['outcome'];
+      // Generated, quoted statements (templates are single GRANTs without ";"), sent as one round trip.
+      const statements: string[] = [];
       if (existing) {
         if (existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
-        await exec(adoptRoleSql(role));
+        statements.push(adoptRoleSql(role));
         outcome = 'adopted';
       } else {
         // PG16+: the creator becomes an INHERIT+SET member of the new role (session kill, DROP OWNED).
-        if (info.versionNum >= 160000) await exec(`SET LOCAL createrole_self_grant = 'set, inherit'`);
-        await exec(createRoleSql(role));
+        if (info.versionNum >= 160000) statements.push(`SET LOCAL createrole_self_grant = 'set, inherit'`);
+        statements.push(createRoleSql(role));
         outcome = 'created';
       }
-      if (info.versionNum < 160000 && !info.superuser) await exec(grantUserToAdminSql(req.username));
-      await exec(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
-      for (const r of req.level.roles) await exec(grantRoleSql(r, req.username));
-      for (const t of req.level.grants) await exec(renderTemplate(t, req.username));
-      for (const s of guardRailSql(req.username, req.level.guardRails)) await exec(s);
+      if (info.versionNum < 160000 && !info.superuser) statements.push(grantUserToAdminSql(req.username));
+      statements.push(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
+      for (const r of req.level.roles) statements.push(grantRoleSql(r, req.username));
+      for (const t of req.level.grants) statements.push(renderTemplate(t, req.username));
+      statements.push(...guardRailSql(req.username, req.level.guardRails));
+      await exec(statements.join(';\n'));
       this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
       return { outcome };
     });
