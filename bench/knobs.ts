@@ -9,6 +9,11 @@ export interface Knobs {
   engines: EngineName[];
   /** BENCH_LATENCY_SAMPLES: journeys run one at a time for the ack and click → credentials latencies. */
   latencySamples: number;
+  /**
+   * BENCH_WARMUP: journeys run one at a time before anything is measured on an engine (5 s grants, revoked before
+   * the burst starts), so the first engine measured is not also the one that pays the broker's JIT warm-up. 0 = none.
+   */
+  warmup: number;
   /** BENCH_GRANTS: requests approved all at once for the sustained grants/s figure. */
   grants: number;
   /** BENCH_PENDING: pending expirations scheduled for the memory figure. */
@@ -48,6 +53,7 @@ export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
   return {
     engines: engines as EngineName[],
     latencySamples: int(env, 'BENCH_LATENCY_SAMPLES', 100),
+    warmup: int(env, 'BENCH_WARMUP', 30, 0),
     grants: int(env, 'BENCH_GRANTS', 200),
     pending: int(env, 'BENCH_PENDING', 10_000),
     floorIterations: int(env, 'BENCH_FLOOR_ITERATIONS', 200),

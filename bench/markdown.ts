@@ -68,7 +68,7 @@ export function renderMarkdown(res: BenchResult): string {
     '',
     `Run ${res.date} in ${res.durationSeconds.toFixed(0)} s on ${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, ${m.os}, Node ${m.node}, BullMQ ${m.bullmq}; ` +
       `${Object.entries(m.servers).map(([k, v]) => `${k}: ${v}`).join('; ')}. Load average when it started: ${m.loadAtStart}.`,
-    `Sizes: ${res.knobs.latencySamples} journeys one at a time, ${res.knobs.grants} approved at once, ${res.knobs.pending} pending expirations, ${res.knobs.floorIterations} floor iterations per engine.`,
+    `Sizes: ${res.knobs.warmup} warm-up journeys per engine (not measured), ${res.knobs.latencySamples} journeys one at a time, ${res.knobs.grants} approved at once, ${res.knobs.pending} pending expirations, ${res.knobs.floorIterations} floor iterations per engine.`,
     '',
   ];
   for (const e of res.engines) {

@@ -27,6 +27,7 @@ import { startMariadbTarget, startPostgresTarget, type BenchTarget } from './tar
 import { Teardown } from './teardown.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const WARMUP_GRANT_SECONDS = 5;
 
 async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Promise<EngineResult> {
   const name = target.entry.name;
@@ -34,6 +35,12 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
   log(`${engine}: raw-SQL floors (${knobs.floorIterations} × create+grant, lock+kill+drop)`);
   const floors = await measureFloors(target, knobs.floorIterations);
   const createGrant = summarize(floors.createGrantMs);
+
+  if (knobs.warmup > 0) {
+    log(`${engine}: ${knobs.warmup} warm-up journeys (not measured; 5 s grants, revoked before the burst)`);
+    await latencyPhase(stage, name, range(knobs.warmup).map((i) => requesterId(engine, 'W', i)), WARMUP_GRANT_SECONDS);
+    await awaitRevocations(stage, target);
+  }
 
   // The burst first: its grants expire after the one-at-a-time journeys, which expire later still (see knobs.ts).
   log(`${engine}: ${knobs.grants} requests approved at once`);
@@ -111,6 +118,7 @@ async function main(): Promise<number> {
     const targets: BenchTarget[] = [];
     for (const e of knobs.engines) targets.push(await starters[e](teardown));
     const users = targets.flatMap((t) => [
+      ...range(knobs.warmup).map((i) => requesterId(t.engine, 'W', i)),
       ...range(knobs.latencySamples).map((i) => requesterId(t.engine, 'L', i)),
       ...range(knobs.grants).map((i) => requesterId(t.engine, 'B', i)),
     ]);

@@ -7,7 +7,7 @@ import { getGrant } from './grant-access.js';
 import { generateUsername } from './identifiers.js';
 import { decideAutomatically } from './auto-approve.js';
 import type { DatabaseEntry } from './catalog.js';
-import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type ApproverRef, type Grant } from './model.js';
+import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type Approval, type ApproverRef, type Grant } from './model.js';
 import { isRequester, matchApprover } from './policy.js';
 import type { NewGrant, NewRequest } from './ports.js';
 import { notify } from './view.js';
@@ -141,7 +141,8 @@ async function openRequest(
     ]);
     return created;
   });
-  await notify(deps, req.id, (v) => deps.notifier.requestOpened(v));
+  // Just written: no approvals, no grant (the view need not read them).
+  await notify(deps, req.id, (v) => deps.notifier.requestOpened(v), { grant: null, ahead: Promise.resolve([req, []]) });
   return req;
 }
 
@@ -339,20 +340,21 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
   const checked = await pendingRequest(deps, requestId);
   await assertMayDecide(deps, checked, approver);
   const now = deps.clock.now();
+  const mine: Approval = { requestId, approver, decision: 'approve', at: now, ...(note && { note }) };
+  /** Every decision on the request once this one is recorded, for the view (read only for N-of-M). */
+  let decisions: Approval[] = [mine];
   const result = await deps.store.transaction(async (tx): Promise<ApproveResult> => {
     const req = await tx.getRequest(requestId);
     if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
-    const recorded = await tx.recordApproval({ requestId, approver, decision: 'approve', at: now, ...(note && { note }) });
+    const recorded = await tx.recordApproval(mine);
     if (!recorded) throw new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
     await tx.appendAudit([
       { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} },
     ]);
     // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
     // only N-of-M reads the others back.
-    const approvals =
-      req.requiredApprovals <= 1 && !isRequester(approver, req)
-        ? [{ approver }]
-        : (await tx.listApprovals(requestId)).filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
+    if (req.requiredApprovals > 1 || isRequester(approver, req)) decisions = await tx.listApprovals(requestId);
+    const approvals = decisions.filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
     const distinct = new Set(approvals.map((a) => `${a.approver.platform}:${a.approver.id}`)).size;
     if (distinct < req.requiredApprovals) {
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
@@ -389,7 +391,11 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
     return { ...result, grant };
   }
-  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+  // The transaction's own results: the request as decided (or still pending), its decisions, its new grant.
+  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), {
+    grant: result.status === 'approved' ? result.grant : null,
+    ahead: Promise.resolve([result.request, decisions]),
+  });
   return result;
 }
 

@@ -20,6 +20,8 @@ import { notify, type KnownState } from './view.js';
 export const MAX_REVOKE_BATCH = 500;
 /** Revocation notifications in flight at once: enough to keep chat busy, few enough not to delay the next batch. */
 const NOTIFY_CONCURRENCY = 8;
+/** A notification waits for running batches at most this long. */
+const NOTIFY_MAX_WAIT_MS = 2_000;
 
 interface Waiter {
   resolve: (r: RevokeResult) => void;
@@ -38,7 +40,9 @@ class RevocationBatcher {
   private readonly draining = new Map<string, Promise<void>>();
   private readonly notifications = new Set<Promise<void>>();
   private notifySlots = NOTIFY_CONCURRENCY;
-  private readonly notifyQueue: Array<() => void> = [];
+  private readonly notifyQueue: Array<{ start: () => void; queuedAt: number }> = [];
+  private notifyTimer: NodeJS.Timeout | undefined;
+  private batchesRunning = 0;
 
   constructor(private readonly deps: CoreDeps) {}
 
@@ -71,9 +75,15 @@ class RevocationBatcher {
         if (!queue || queue.size === 0) return;
         const taken = [...queue.values()].slice(0, MAX_REVOKE_BATCH);
         for (const p of taken) queue.delete(p.grant.id);
-        await this.runBatch(database, taken).catch((err: unknown) => {
-          for (const p of taken) for (const w of p.waiters) w.reject(err);
-        });
+        this.batchesRunning++;
+        await this.runBatch(database, taken)
+          .catch((err: unknown) => {
+            for (const p of taken) for (const w of p.waiters) w.reject(err);
+          })
+          .finally(() => {
+            this.batchesRunning--;
+            this.pumpNotifications();
+          });
       }
     } finally {
       this.draining.delete(database);
@@ -192,23 +202,43 @@ class RevocationBatcher {
     }
   }
 
-  /** The "ended" message to the people, NOTIFY_CONCURRENCY at a time; never rejects (notify logs failures). */
+  /**
+   * The "ended" message to the people, NOTIFY_CONCURRENCY at a time; never rejects (notify logs failures). None
+   * starts while a batch runs (revocation comes first on a busy event loop) unless it has waited NOTIFY_MAX_WAIT_MS.
+   */
   private notifyEnded(requestId: number, known: KnownState): Promise<void> {
     const told = new Promise<void>((resolve) => {
+      const queuedAt = Date.now();
       const start = () => {
         this.notifySlots--;
         notify(this.deps, requestId, (v) => this.deps.notifier.grantEnded(v), known).finally(() => {
           this.notifySlots++;
-          this.notifyQueue.shift()?.();
+          this.pumpNotifications();
           resolve();
         });
       };
-      if (this.notifySlots > 0) start();
-      else this.notifyQueue.push(start);
+      this.notifyQueue.push({ start, queuedAt });
     });
     this.notifications.add(told);
     void told.finally(() => this.notifications.delete(told));
+    this.pumpNotifications();
     return told;
+  }
+
+  private pumpNotifications(): void {
+    while (this.notifySlots > 0 && this.notifyQueue.length > 0) {
+      const next = this.notifyQueue[0]!;
+      if (this.batchesRunning > 0 && Date.now() - next.queuedAt < NOTIFY_MAX_WAIT_MS) {
+        // Retried when the batch ends, or when the oldest would have waited too long.
+        this.notifyTimer ??= setTimeout(() => {
+          this.notifyTimer = undefined;
+          this.pumpNotifications();
+        }, NOTIFY_MAX_WAIT_MS);
+        return;
+      }
+      this.notifyQueue.shift();
+      next.start();
+    }
   }
 }
 

@@ -57,7 +57,8 @@ export function phaseOf(request: AccessRequest, grant: Grant | undefined): Phase
  * (while the caller was busy elsewhere; neither changes once the request is approved).
  */
 export interface KnownState {
-  grant?: Grant;
+  /** null: known to have none (a request just opened). */
+  grant?: Grant | null;
   receipt?: NonNullable<RequestView['receipt']>;
   /** From readAhead: undefined when that read failed (the view then reads again). */
   ahead?: Promise<RequestAndDecisions | undefined>;
@@ -79,7 +80,7 @@ export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' |
   // One round trip's latency, not three: the views are rendered on the way to the person's message.
   const [[request, decisions], own] = await Promise.all([
     known.ahead ? known.ahead.then((r) => r ?? readBoth(deps, requestId)) : readBoth(deps, requestId),
-    known.grant?.requestId === requestId ? known.grant : store.getGrantByRequest(requestId),
+    known.grant === null ? undefined : known.grant?.requestId === requestId ? known.grant : store.getGrantByRequest(requestId),
   ]);
   if (!request) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
   const grant = request.extendsGrantId !== undefined ? await store.getGrant(request.extendsGrantId) : own;
