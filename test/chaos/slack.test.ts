@@ -25,7 +25,7 @@ describe('chaos: Slack rate limits, errors and redeliveries', () => {
   let broker: TestBroker;
 
   const db = () => target.entry.name;
-  const dmPosts = () => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === slack.dmChannelId(ALICE));
+  const dmPosts = () => slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel)));
   const delivered = (calls: SlackCall[]) => calls.filter((c) => c.ok);
 
   /** alice asks inline; resolves with the approval message and the request id. */

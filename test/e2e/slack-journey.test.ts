@@ -225,7 +225,7 @@ describe('Slack journey', () => {
 
   it('ten concurrent Approve clicks (repeats and different approvers): one grant, one credentials DM, the final state written once', async () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb read 30m INC-9 racing approvers');
-    const dmsBefore = slack.callsTo('chat.postMessage').filter((c) => c.args.channel === slack.dmChannelId(ALICE)).length;
+    const dmsBefore = slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel))).length;
     const clickers = [BOB, BOB, BOB, BOB, CAROL, CAROL, DAVE, DAVE, ERIN, ERIN];
     const results = await Promise.all(clickers.map((u) => click(u, APPROVE, String(requestId), msg)));
     expect(results.every((r) => r.status === 200)).toBe(true);
@@ -234,7 +234,7 @@ describe('Slack journey', () => {
     expect(grants).toHaveLength(1);
     // Every click but one is told the request was already decided.
     await slack.waitUntil(() => slack.callsTo('chat.postEphemeral').filter((c) => /already/i.test(String(c.args.text))).length >= 9, { timeoutMs: 10_000 });
-    const aliceDms = () => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === slack.dmChannelId(ALICE));
+    const aliceDms = () => slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel)));
     await slack.waitUntil(() => aliceDms().length > dmsBefore, { timeoutMs: 10_000 });
     // Settle: the worker's last notification for this grant (the approval message update) has been written.
     await waitFor('the provisioning to be fully notified', async () => (await store().getGrantByRequest(requestId))?.status === 'active');

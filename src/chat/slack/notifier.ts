@@ -26,8 +26,6 @@ export interface SlackNotifierOptions {
 }
 
 export class SlackNotifier implements Notifier {
-  private readonly dmChannels = new Map<string, string>();
-
   constructor(
     private readonly client: WebClient,
     private readonly store: StateStore,
@@ -87,20 +85,10 @@ export class SlackNotifier implements Notifier {
       await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...msg } as never);
       return;
     }
-    const channel = await this.dmChannel(user);
-    const res = await this.client.chat.postMessage({ channel, ...msg } as never);
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind, channel: res.channel ?? channel, messageId: String(res.ts) });
-  }
-
-  /** A person's DM channel id does not change: asked once per process (conversations.open), then remembered. */
-  private async dmChannel(user: string): Promise<string> {
-    const known = this.dmChannels.get(user);
-    if (known) return known;
-    const open = await this.client.conversations.open({ users: user });
-    const channel = open.channel?.id ?? user;
-    if (this.dmChannels.size > 10_000) this.dmChannels.clear();
-    this.dmChannels.set(user, channel);
-    return channel;
+    // Posting to a user id lands in the app's DM with them (no conversations.open); the answer names the D… channel
+    // that later edits need.
+    const res = await this.client.chat.postMessage({ channel: user, ...msg } as never);
+    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind, channel: res.channel ?? user, messageId: String(res.ts) });
   }
 
   /** The requester's message does not wait for the channel's: the two are independent. */
@@ -149,9 +137,8 @@ export class SlackNotifier implements Notifier {
   async expiresSoon(v: RequestView): Promise<void> {
     const user = this.slackRequester(v);
     if (!user) return;
-    const channel = await this.dmChannel(user);
-    const res = await this.client.chat.postMessage({ channel, ...(expiresSoonDm(v, this.opts.remindBeforeMs) as Message) } as never);
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? channel, messageId: String(res.ts) });
+    const res = await this.client.chat.postMessage({ channel: user, ...(expiresSoonDm(v, this.opts.remindBeforeMs) as Message) } as never);
+    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? user, messageId: String(res.ts) });
   }
 
   async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {
