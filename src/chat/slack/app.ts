@@ -7,6 +7,7 @@ import { App, ExpressReceiver, LogLevel, type Logger as BoltLogger } from '@slac
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { Express } from 'express';
 import type { Logger } from '../../core/ports.js';
+import { leanFetch } from './lean-fetch.js';
 import { registerActions } from './listeners/actions.js';
 import { registerCommands } from './listeners/commands.js';
 import type { SlackContext } from './listeners/context.js';
@@ -20,10 +21,12 @@ export interface SlackSettings {
   apiUrl?: string;
 }
 
-/** WebClient options shared by Bolt and the notifier: a 10 s timeout; 429s wait for Retry-After then retry. */
+/** WebClient options shared by Bolt and the notifier: a lean fetch (lean-fetch.ts), a 10 s timeout; 429s wait for
+ *  Retry-After then retry. */
 export function webClientOptions(s: Pick<SlackSettings, 'apiUrl'>, logger: Logger): WebClientOptions {
   return {
     ...(s.apiUrl && { slackApiUrl: s.apiUrl }),
+    fetch: leanFetch(),
     timeout: 10_000,
     retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true },
     logger: boltLogger(logger),
