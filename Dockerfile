@@ -11,11 +11,10 @@ COPY src ./src
 COPY migrations ./migrations
 # → dist/src (main.js) and dist/migrations (imported by dist/src/store/migrate.js). test/ and bench/ are not copied.
 RUN npx tsc -p tsconfig.json
-# Production dependencies only. dist/ never loads tsx (a dependency for `npm run demo` / `npm run db-access` from
-# source), so it goes with esbuild. Then what nothing loads at run time: type declarations, source maps, and
-# better-sqlite3's C sources and build intermediates (only build/Release/better_sqlite3.node is loaded).
-RUN npm pkg delete dependencies.tsx \
- && npm prune --omit=dev --no-audit --no-fund \
+# Production dependencies only (tsx, for `npm run demo` / `npm run db-access` from source, is a dev dependency:
+# dist/ never loads it). Then what nothing loads at run time: type declarations, source maps, and better-sqlite3's
+# C sources and build intermediates (only build/Release/better_sqlite3.node is loaded).
+RUN npm prune --omit=dev --no-audit --no-fund \
  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
  && mv node_modules/better-sqlite3/build/Release/better_sqlite3.node ./better_sqlite3.node \
  && rm -rf node_modules/better-sqlite3/build node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
