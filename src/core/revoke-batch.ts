@@ -86,15 +86,9 @@ class RevocationBatcher {
           });
       }
     } finally {
+      // The loop only ends with the queue empty, and nothing is queued between its last check and here.
       this.draining.delete(database);
-      if ((this.pending.get(database)?.size ?? 0) > 0) void this.restart(database);
     }
-  }
-
-  private restart(database: string): Promise<void> {
-    const run = this.drain(database);
-    this.draining.set(database, run);
-    return run;
   }
 
   private async runBatch(database: string, taken: Pending[]): Promise<void> {
@@ -126,7 +120,8 @@ class RevocationBatcher {
       if (grant.status === 'revoking') revoking.push(grant);
       else settle(p, { grant }); // ended meanwhile, or no longer due (extended): nothing to do here
     }
-    for (const id of byId.keys()) if (!current.some((g) => g.id === id)) settle(byId.get(id)!, undefined);
+    const found = new Set(current.map((g) => g.id));
+    for (const [id, p] of byId) if (!found.has(id)) settle(p, undefined); // gone from the state DB
     if (revoking.length === 0) return;
     const claimedAt = clock.now();
 

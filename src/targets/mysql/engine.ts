@@ -24,6 +24,7 @@ import { inspectServer } from './checks.js';
 import { ERRNO, isErrno, isUnknownThread, toTargetError, type Flavour } from './errors.js';
 import { fetchServerInfo, type ServerInfo } from './server-info.js';
 import { createAdminPool, delay, rows, run, withDdlLock, type Queryable } from './session.js';
+import { asError, batchNames, disabledNames, oneByOne } from '../batch.js';
 import {
   DEFAULT_ROLE_PROCEDURE,
   MARKER_TABLE,
@@ -241,7 +242,7 @@ export class MysqlEngine implements DatabaseEngine {
    * failure of the batch that is not transient falls back to disableUser per user.
    */
   async disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>> {
-    const { names, out } = batchNames<DisableUserResponse>(usernames);
+    const { names, out } = batchNames<DisableUserResponse>(usernames, assertJitUser);
     if (names.length === 0) return out;
     let plan: Map<string, 'locked' | 'gone' | 'never' | 'foreign'>;
     try {
@@ -249,7 +250,7 @@ export class MysqlEngine implements DatabaseEngine {
         await this.ensureMarkerTable();
         return withDdlLock(this.pool, this.db, async (conn) => {
           const marked = await this.readMarkers(conn, names);
-          const accounts = await this.accountsExisting(conn, names, server.flavour);
+          const accounts = await this.inAccountTable(conn, names, '%', server.flavour);
           const result = new Map<string, 'locked' | 'gone' | 'never' | 'foreign'>();
           const toLock: string[] = [];
           for (const u of names) {
@@ -281,7 +282,7 @@ export class MysqlEngine implements DatabaseEngine {
       });
     } catch (err) {
       if (err instanceof TargetError && err.kind === 'retryable') throw err;
-      return this.oneByOne(names, out, (u) => this.disableUser(u));
+      return oneByOne(names, out, (u) => this.disableUser(u));
     }
     const toKill = names.filter((u) => plan.get(u) === 'locked' || plan.get(u) === 'gone');
     let counts = new Map<string, number | Error>();
@@ -318,14 +319,8 @@ export class MysqlEngine implements DatabaseEngine {
    * in one DELETE, last. A failure of the batch that is not transient falls back to deleteUser per user.
    */
   async deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>> {
-    const out = new Map<string, DeleteUserResponse | Error>();
-    if (usernames.length === 0) return out;
-    const disabled = await this.disableUsers(usernames);
-    const names: string[] = [];
-    for (const [u, res] of disabled) {
-      if (res instanceof Error) out.set(u, res);
-      else names.push(u);
-    }
+    if (usernames.length === 0) return new Map();
+    const { names, out } = disabledNames<DeleteUserResponse>(await this.disableUsers(usernames));
     if (names.length === 0) return out;
     let result: Map<string, DeleteUserResponse | Error>;
     try {
@@ -334,7 +329,7 @@ export class MysqlEngine implements DatabaseEngine {
         return withDdlLock(this.pool, this.db, async (conn) => {
           const res = new Map<string, DeleteUserResponse | Error>();
           const marked = await this.readMarkers(conn, names);
-          const accounts = await this.accountsExisting(conn, names, server.flavour);
+          const accounts = await this.inAccountTable(conn, names, '%', server.flavour);
           const toDrop: string[] = [];
           const cleanUp: string[] = [];
           for (const u of names) {
@@ -376,7 +371,7 @@ export class MysqlEngine implements DatabaseEngine {
               // Only the bundle roles that exist: MariaDB's DROP ROLE costs milliseconds per name once the server
               // holds thousands of accounts, even IF EXISTS for a role that is not there.
               const bundles = cleanUp.map(bundleRoleName);
-              const present = await this.rolesExisting(conn, bundles, server.flavour);
+              const present = await this.inAccountTable(conn, bundles, '', server.flavour);
               const drop = present ? bundles.filter((r) => present.has(r)) : bundles;
               if (drop.length > 0) await run(conn, `DROP ROLE IF EXISTS ${drop.map(role).join(', ')}`);
             }
@@ -388,7 +383,7 @@ export class MysqlEngine implements DatabaseEngine {
       });
     } catch (err) {
       if (err instanceof TargetError && err.kind === 'retryable') throw err;
-      return this.oneByOne(names, out, (u) => this.deleteUser(u));
+      return oneByOne(names, out, (u) => this.deleteUser(u));
     }
     for (const u of names) out.set(u, result.get(u) ?? { outcome: 'already_absent' });
     this.log.info(
@@ -477,22 +472,13 @@ export class MysqlEngine implements DatabaseEngine {
     return new Set(found.map((r) => String(r.user)));
   }
 
-  /** accountExists for many users in one query: the names that exist; undefined when the admin may not read it. */
-  private async accountsExisting(conn: Queryable, users: readonly string[], flavour: Flavour): Promise<Set<string> | undefined> {
+  /**
+   * The names among `names` in the account table with that host: '%' for the broker's users, '' for MariaDB roles.
+   * undefined when the admin may not read the table (then callers act as if every name might exist).
+   */
+  private async inAccountTable(conn: Queryable, names: readonly string[], host: '%' | '', flavour: Flavour): Promise<Set<string> | undefined> {
     try {
-      const found = await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User IN (?) AND Host = '%'`, [users]);
-      return new Set(found.map((r) => String(r.User)));
-    } catch (err) {
-      if (toTargetError(err, flavour, []).kind === 'permission') return undefined;
-      throw err;
-    }
-  }
-
-  /** The MariaDB roles among `roles` that exist (roles are accounts with an empty host); undefined when the admin
-   *  may not read the account table. */
-  private async rolesExisting(conn: Queryable, roles: readonly string[], flavour: Flavour): Promise<Set<string> | undefined> {
-    try {
-      const found = await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User IN (?) AND Host = ''`, [roles]);
+      const found = await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User IN (?) AND Host = ?`, [names, host]);
       return new Set(found.map((r) => String(r.User)));
     } catch (err) {
       if (toTargetError(err, flavour, []).kind === 'permission') return undefined;
@@ -519,10 +505,6 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   /** The single-user method for each name, one after the other; each outcome or error lands in its own entry. */
-  private async oneByOne<R>(names: readonly string[], out: Map<string, R | Error>, fn: (u: string) => Promise<R>): Promise<Map<string, R | Error>> {
-    for (const u of names) out.set(u, await fn(u).catch((e: unknown) => asError(e)));
-    return out;
-  }
 
   /**
    * killSessions for many users: one processlist query per round for all of them, KILL CONNECTION per session.
@@ -566,12 +548,7 @@ export class MysqlEngine implements DatabaseEngine {
 
   /** true/false from the account table (names only); undefined when the admin may not read it. */
   private async accountExists(conn: Queryable, user: string, flavour: Flavour): Promise<boolean | undefined> {
-    try {
-      return (await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User = ? AND Host = '%'`, [user])).length > 0;
-    } catch (err) {
-      if (toTargetError(err, flavour, []).kind === 'permission') return undefined;
-      throw err;
-    }
+    return (await this.inAccountTable(conn, [user], '%', flavour))?.has(user);
   }
 
   private async schedulerOn(conn: Queryable): Promise<boolean> {
@@ -628,23 +605,7 @@ export class MysqlEngine implements DatabaseEngine {
 }
 
 /** Distinct, allow-listed names; a name refused by the allow-list gets its error in `out` and is left out. */
-function batchNames<R>(usernames: readonly string[]): { names: string[]; out: Map<string, R | Error> } {
-  const out = new Map<string, R | Error>();
-  const names: string[] = [];
-  for (const u of new Set(usernames)) {
-    try {
-      assertJitUser(u);
-      names.push(u);
-    } catch (err) {
-      out.set(u, asError(err));
-    }
-  }
-  return { names, out };
-}
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new TargetError('permanent', String(err));
-}
 
 function notOurs(user: string): TargetError {
   return new TargetError('conflict', `${user} exists and carries no marker of this broker: left untouched`, String(ERRNO.ACCOUNT_OPERATION_FAILED));

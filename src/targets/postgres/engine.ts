@@ -19,6 +19,7 @@ import type {
 } from '../../core/ports.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { serialized } from '../serialize.js';
+import { asError, batchNames, disabledNames, oneByOne } from '../batch.js';
 import { connectGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
 import { Connections, DEFAULT_TUNING, delay, type Exec, type ServerInfo, type Tuning } from './connection.js';
@@ -167,19 +168,7 @@ export class PostgresEngine implements DatabaseEngine {
         // Objects, privileges and default privileges live per database: DROP OWNED in each one that has any
         // (never REASSIGN OWNED to a privileged role: what a user created could then run as that role).
         for (const database of await this.dependentDatabases(username)) {
-          await this.conn
-            .withDatabase(database, (exec) => this.conn.lockedTransaction(exec, async (x) => void (await x(DROP_OWNED(username)))))
-            .catch((err: unknown) => {
-              const code = errorCode(err);
-              if (code === '3D000') return; // the database was dropped meanwhile: nothing left there
-              if (code === '42501' || code === '28000')
-                throw new TargetError(
-                  'permission',
-                  `cannot clean up ${username} in database ${database}: the admin may not connect there (${connectGrantSql(database, this.db.admin.user)})`,
-                  code,
-                );
-              throw err;
-            });
+          await this.inOtherDatabase(database, username, async (x) => void (await x(DROP_OWNED(username))));
         }
         const outcome = await this.conn.withClient((exec) =>
           this.conn.lockedTransaction(exec, async (x) => {
@@ -201,7 +190,7 @@ export class PostgresEngine implements DatabaseEngine {
    * batch that is not transient falls back to disableUser per user, so one bad user cannot block the others.
    */
   async disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>> {
-    const { names, out } = batchNames<DisableUserResponse>(usernames);
+    const { names, out } = batchNames<DisableUserResponse>(usernames, userIdent);
     if (names.length === 0) return out;
     let locked: string[];
     try {
@@ -221,7 +210,7 @@ export class PostgresEngine implements DatabaseEngine {
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
       this.logger.warn({ users: names.length, code: errorCode(err) }, 'batch disable failed; disabling one user at a time');
-      return this.oneByOne(names, out, (u) => this.disableUser(u));
+      return oneByOne(names, out, (u) => this.disableUser(u));
     }
     if (locked.length === 0) return out;
     let counts: Map<string, number | Error>;
@@ -252,14 +241,8 @@ export class PostgresEngine implements DatabaseEngine {
    * one locked transaction that re-checks them and runs DROP OWNED BY … ; DROP ROLE … for those still present.
    */
   async deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>> {
-    const out = new Map<string, DeleteUserResponse | Error>();
-    if (usernames.length === 0) return out;
-    const disabled = await this.disableUsers(usernames);
-    const names: string[] = [];
-    for (const [u, res] of disabled) {
-      if (res instanceof Error) out.set(u, res);
-      else names.push(u);
-    }
+    if (usernames.length === 0) return new Map();
+    const { names, out } = disabledNames<DeleteUserResponse>(await this.disableUsers(usernames));
     if (names.length === 0) return out;
     let outcomes: Map<string, DeleteUserResponse | Error>;
     try {
@@ -276,26 +259,12 @@ export class PostgresEngine implements DatabaseEngine {
           }
           if (present.length === 0) return result;
           for (const [database, owners] of await this.dependentDatabasesOf(present)) {
-            await this.conn
-              .withDatabase(database, (exec) =>
-                this.conn.lockedTransaction(exec, async (x) => {
-                  // Re-read under the lock: a role dropped meanwhile would make DROP OWNED BY fail for all.
-                  const still = await lookupRoles(x, owners);
-                  const mine = owners.filter((u) => still.get(u)?.marker !== undefined);
-                  if (mine.length > 0) await x(DROP_OWNED_MANY(mine));
-                }),
-              )
-              .catch((err: unknown) => {
-                const code = errorCode(err);
-                if (code === '3D000') return; // the database was dropped meanwhile: nothing left there
-                if (code === '42501' || code === '28000')
-                  throw new TargetError(
-                    'permission',
-                    `cannot clean up ${owners.length} user(s) in database ${database}: the admin may not connect there (${connectGrantSql(database, this.db.admin.user)})`,
-                    code,
-                  );
-                throw err;
-              });
+            await this.inOtherDatabase(database, `${owners.length} user(s)`, async (x) => {
+              // Re-read under the lock: a role dropped meanwhile would make DROP OWNED BY fail for all.
+              const still = await lookupRoles(x, owners);
+              const mine = owners.filter((u) => still.get(u)?.marker !== undefined);
+              if (mine.length > 0) await x(DROP_OWNED_MANY(mine));
+            });
           }
           const dropped = await this.conn.withClient((exec) =>
             this.conn.lockedTransaction(exec, async (x) => {
@@ -318,7 +287,7 @@ export class PostgresEngine implements DatabaseEngine {
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
       this.logger.warn({ users: names.length, code: errorCode(err) }, 'batch delete failed; deleting one user at a time');
-      return this.oneByOne(names, out, (u) => this.deleteUser(u));
+      return oneByOne(names, out, (u) => this.deleteUser(u));
     }
     for (const u of names) out.set(u, outcomes.get(u) ?? { outcome: 'already_absent' });
     this.logger.info(
@@ -409,9 +378,25 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   /** The single-user method for each name, one after the other; each outcome or error lands in its own entry. */
-  private async oneByOne<R>(names: readonly string[], out: Map<string, R | Error>, fn: (u: string) => Promise<R>): Promise<Map<string, R | Error>> {
-    for (const u of names) out.set(u, await fn(u).catch((e: unknown) => asError(e)));
-    return out;
+
+  /**
+   * `fn` in a locked transaction in another database of the server (DROP OWNED there). A database dropped meanwhile
+   * has nothing left; an admin that may not connect there gets the GRANT that fixes it in the error.
+   */
+  private async inOtherDatabase(database: string, who: string, fn: (x: Exec) => Promise<void>): Promise<void> {
+    await this.conn
+      .withDatabase(database, (exec) => this.conn.lockedTransaction(exec, fn))
+      .catch((err: unknown) => {
+        const code = errorCode(err);
+        if (code === '3D000') return;
+        if (code === '42501' || code === '28000')
+          throw new TargetError(
+            'permission',
+            `cannot clean up ${who} in database ${database}: the admin may not connect there (${connectGrantSql(database, this.db.admin.user)})`,
+            code,
+          );
+        throw err;
+      });
   }
 
   /** dependentDatabases for many roles in one query: each database with the roles (of `usernames`) that have
@@ -543,23 +528,7 @@ async function lookupRoles(exec: Exec, usernames: readonly string[]): Promise<Ma
 }
 
 /** Distinct, allow-listed names; a name refused by the allow-list gets its error in `out` and is left out. */
-function batchNames<R>(usernames: readonly string[]): { names: string[]; out: Map<string, R | Error> } {
-  const out = new Map<string, R | Error>();
-  const names: string[] = [];
-  for (const u of new Set(usernames)) {
-    try {
-      userIdent(u);
-      names.push(u);
-    } catch (err) {
-      out.set(u, asError(err));
-    }
-  }
-  return { names, out };
-}
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new TargetError('permanent', String(err));
-}
 
 /** A role of that name exists without a db-access marker (`grantId` undefined) or with another grant's. */
 function notOurs(username: string, grantId?: number): TargetError {
