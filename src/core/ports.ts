@@ -107,6 +107,12 @@ export interface DatabaseEngine {
    *  leftover user whose marker carries the same grant is adopted (password reset, access re-applied); a user
    *  with that name and any other marker or none is refused with TargetError('conflict') and left untouched. */
   newUser(req: NewUserRequest): Promise<NewUserResponse>;
+  /** newUser for many users of this engine in one DDL section (one lock, one commit), so a burst of approvals
+   *  costs a few statements instead of a few per user. The same contract per user (idempotent on grantId, a
+   *  foreign user refused with TargetError('conflict') and left untouched); the map, keyed by username, has an
+   *  entry for every request given: its response, or the error that user alone failed with while the others
+   *  proceed. Throws only when nothing could be done (server down: TargetError('retryable')). */
+  newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>>;
   /** Rotate the password and/or move the expiry (VALID UNTIL, backstop event, marker). Refuses a user that is
    *  not this grant's with TargetError('conflict'). */
   updateUser(req: UpdateUserRequest): Promise<void>;
