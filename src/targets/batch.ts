@@ -1,21 +1,33 @@
-/** Plumbing the engines' batch methods (disableUsers / deleteUsers) share: per-user results in one map. */
+/** Plumbing the engines' batch methods (newUsers / disableUsers / deleteUsers) share: per-user results in one map. */
 import { TargetError } from '../core/errors.js';
+import type { NewUserResponse } from '../core/ports.js';
 
 export type PerUser<R> = Map<string, R | Error>;
 
-/** Distinct names that pass `check` (the engine's allow-list), and a result map already holding the others' errors. */
-export function batchNames<R>(usernames: readonly string[], check: (username: string) => unknown): { names: string[]; out: PerUser<R> } {
+/**
+ * The distinct items (the first one of each key) that pass `check` (the engine's up-front validation), and a result
+ * map already holding the others' errors under their key.
+ */
+export function batchItems<T, R>(items: readonly T[], keyOf: (item: T) => string, check: (item: T) => unknown): { items: T[]; out: PerUser<R> } {
   const out: PerUser<R> = new Map();
-  const names: string[] = [];
-  for (const u of new Set(usernames)) {
+  const kept = new Map<string, T>();
+  for (const item of items) {
+    const key = keyOf(item);
+    if (kept.has(key) || out.has(key)) continue;
     try {
-      check(u);
-      names.push(u);
+      check(item);
+      kept.set(key, item);
     } catch (err) {
-      out.set(u, asError(err));
+      out.set(key, asError(err));
     }
   }
-  return { names, out };
+  return { items: [...kept.values()], out };
+}
+
+/** Distinct names that pass `check` (the engine's allow-list), and a result map already holding the others' errors. */
+export function batchNames<R>(usernames: readonly string[], check: (username: string) => unknown): { names: string[]; out: PerUser<R> } {
+  const { items, out } = batchItems<string, R>(usernames, (u) => u, check);
+  return { names: items, out };
 }
 
 /** For deleteUsers, after disableUsers: the names to go on with, and a result map holding those that failed. */
@@ -29,10 +41,25 @@ export function disabledNames<R>(disabled: PerUser<unknown>): { names: string[];
   return { names, out };
 }
 
-/** The fallback when a batch fails: the single-user method for each name, its error kept as that name's result. */
-export async function oneByOne<R>(names: readonly string[], out: PerUser<R>, fn: (u: string) => Promise<R>): Promise<PerUser<R>> {
-  for (const u of names) out.set(u, await fn(u).catch((e: unknown) => asError(e)));
+/** The fallback when a batch fails: the single-user method for each item, its error kept as that item's result. */
+export async function oneByOneOf<T, R>(items: readonly T[], keyOf: (item: T) => string, out: PerUser<R>, fn: (item: T) => Promise<R>): Promise<PerUser<R>> {
+  for (const item of items) out.set(keyOf(item), await fn(item).catch((e: unknown) => asError(e)));
   return out;
+}
+
+/** oneByOneOf for names. */
+export function oneByOne<R>(names: readonly string[], out: PerUser<R>, fn: (u: string) => Promise<R>): Promise<PerUser<R>> {
+  return oneByOneOf(names, (u) => u, out, fn);
+}
+
+/** The counts of a newUsers batch, for its one log line. */
+export function newUsersTally(out: PerUser<NewUserResponse>): { users: number; created: number; adopted: number; failed: number } {
+  const tally = { users: out.size, created: 0, adopted: 0, failed: 0 };
+  for (const res of out.values()) {
+    if (res instanceof Error) tally.failed++;
+    else tally[res.outcome]++;
+  }
+  return tally;
 }
 
 export function asError(err: unknown): Error {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLevel } from '../../src/core/catalog.js';
 import { TargetError } from '../../src/core/errors.js';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
-import type { DatabaseEngine } from '../../src/core/ports.js';
+import type { DatabaseEngine, NewUserRequest } from '../../src/core/ports.js';
 
 /** A session opened with the issued credentials. */
 export interface TestSession {
@@ -52,6 +52,25 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     let fx: EngineFixture;
     const made: string[] = [];
     const hour = () => Date.now() + 3_600_000;
+
+    /** A request for a fresh user (removed in afterAll), not yet sent. */
+    function request(level: AccessLevel, email = 'contract.batch@example.com'): NewUserRequest {
+      const req = { grantId: nextGrantId++, username: generateUsername(email), password: generatePassword(), expiresAt: hour(), level };
+      made.push(req.username);
+      return req;
+    }
+
+    /** The user logs in with `password` and has `level`'s access: SELECT on items, INSERT only with write. */
+    async function expectAccess(username: string, password: string, level: AccessLevel) {
+      const s = await fx.connectAs(username, password);
+      try {
+        expect((await s.query(fx.sql.select)).length, username).toBeGreaterThan(0);
+        if (level === fx.levels.write) await s.query(fx.sql.insert);
+        if (level === fx.levels.read) await expect(s.query(fx.sql.insert), username).rejects.toThrow();
+      } finally {
+        await s.close();
+      }
+    }
 
     async function newGrant(level: AccessLevel, expiresAt = hour()) {
       const grantId = nextGrantId++;
@@ -313,6 +332,97 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       expect(await fx.sessionsOf(a.username)).toBe(0);
       expect(await fx.userExists(a.username)).toBe(false);
       expect(await fx.userExists(b.username)).toBe(false);
+    }, 30_000);
+
+    it('newUsers creates a burst in one call: every user logs in with its own password and its level\'s access', async () => {
+      // 20 users: mostly read, plus write (several roles: a bundle where the engine uses one) and templated grants.
+      const reqs = [
+        ...Array.from({ length: 16 }, () => request(fx.levels.read)),
+        request(fx.levels.write),
+        request(fx.levels.write),
+        request(fx.levels.template),
+        request(fx.levels.template),
+      ];
+      const res = await fx.engine.newUsers(reqs);
+      expect([...res.keys()].sort()).toEqual(reqs.map((r) => r.username).sort());
+      for (const r of reqs) expect(res.get(r.username), r.username).toEqual({ outcome: 'created' });
+      for (const r of reqs) await expectAccess(r.username, r.password, r.level);
+      // Each has its own password, not another's.
+      await expect(fx.connectAs(reqs[0]!.username, reqs[1]!.password)).rejects.toThrow();
+      const managed = new Map((await fx.engine.listManagedUsers()).map((m) => [m.username, m]));
+      for (const r of reqs) expect(managed.get(r.username)?.grantId, r.username).toBe(r.grantId);
+      // The users are complete: the single-user lifecycle takes them from here.
+      const first = reqs[0]!;
+      await fx.engine.disableUser(first.username);
+      expect((await fx.engine.deleteUser(first.username)).outcome).toBe('dropped');
+      expect(await fx.userExists(first.username)).toBe(false);
+    }, 60_000);
+
+    it('newUsers gives every user of a mixed batch its own outcome: adopted, conflict, invalid, created', async () => {
+      const leftover = await newGrant(fx.levels.read); // a crash after CREATE: the same grant asks again
+      const otherGrant = await newGrant(fx.levels.read); // the name is taken by another grant's user
+      const foreign = generateUsername('foreign.newusers@example.com'); // someone else's, no marker
+      await fx.createForeignUser(foreign);
+      try {
+        const adopt = { grantId: leftover.grantId, username: leftover.username, password: generatePassword(), expiresAt: hour(), level: fx.levels.write };
+        const taken = { ...request(fx.levels.read), username: otherGrant.username };
+        const refused = { ...request(fx.levels.read), username: foreign };
+        const invalid = { ...request(fx.levels.read), username: 'Robert"); DROP TABLE items; --' };
+        const good = [request(fx.levels.read), request(fx.levels.template)];
+        const batch = [good[0]!, adopt, taken, refused, invalid, good[1]!, { ...good[0]!, grantId: nextGrantId++ }];
+        const res = await fx.engine.newUsers(batch);
+        expect([...res.keys()].sort()).toEqual([...new Set(batch.map((r) => r.username))].sort());
+
+        expect(res.get(adopt.username)).toEqual({ outcome: 'adopted' });
+        await expect(fx.connectAs(adopt.username, leftover.password)).rejects.toThrow();
+        await expectAccess(adopt.username, adopt.password, fx.levels.write); // access re-applied at the new level
+
+        for (const name of [taken.username, foreign]) {
+          const err = res.get(name);
+          expect(err, name).toBeInstanceOf(TargetError);
+          expect((err as TargetError).kind, name).toBe('conflict');
+        }
+        // Untouched: the other grant's user keeps its password and its marker; the foreign user exists, unmanaged.
+        await expectAccess(otherGrant.username, otherGrant.password, fx.levels.read);
+        await expect(fx.connectAs(otherGrant.username, taken.password)).rejects.toThrow();
+        const managed = new Map((await fx.engine.listManagedUsers()).map((m) => [m.username, m]));
+        expect(managed.get(otherGrant.username)?.grantId).toBe(otherGrant.grantId);
+        expect(managed.has(foreign)).toBe(false);
+        expect(await fx.userExists(foreign)).toBe(true);
+
+        expect((res.get(invalid.username) as TargetError).kind).toBe('invalid');
+        for (const g of good) {
+          expect(res.get(g.username), g.username).toEqual({ outcome: 'created' });
+          await expectAccess(g.username, g.password, g.level);
+          expect(managed.get(g.username)?.grantId).toBe(g.grantId); // the first request of a duplicated name wins
+        }
+      } finally {
+        await fx.dropUserByHand(foreign);
+      }
+    }, 60_000);
+
+    it('newUsers of no request returns an empty map', async () => {
+      expect(await fx.engine.newUsers([])).toEqual(new Map());
+    });
+
+    it('newUsers: a user that fails is left with nothing, the others are made, and errors name no password', async () => {
+      const bad: AccessLevel = { ...fx.levels.write, roles: [...fx.levels.write.roles, 'no_such_role_db_access'] };
+      const failing = request(bad, 'err.batch@example.com');
+      const good = [request(fx.levels.read), request(fx.levels.write)];
+      const batch = [good[0]!, failing, good[1]!];
+      const res = await fx.engine.newUsers(batch);
+      const err = res.get(failing.username);
+      expect(err).toBeInstanceOf(TargetError);
+      for (const r of batch) {
+        expect(String((err as Error).message)).not.toContain(r.password);
+        expect(JSON.stringify(err)).not.toContain(r.password);
+      }
+      expect(await fx.userExists(failing.username)).toBe(false);
+      expect((await fx.engine.listManagedUsers()).map((m) => m.username)).not.toContain(failing.username);
+      for (const g of good) {
+        expect(res.get(g.username), g.username).toEqual({ outcome: 'created' });
+        await expectAccess(g.username, g.password, g.level);
+      }
     }, 30_000);
 
     it('disableUsers and deleteUsers of no user return an empty map', async () => {

@@ -312,6 +312,45 @@ describe('MariaDB specifics', () => {
     expect(await target.markerOf(username)).toBeUndefined();
   });
 
+  it('newUsers undoes a failing user as newUser does (account, bundle role, marker) while the others are made', async () => {
+    const request = (level: AccessLevel) => {
+      const req = { grantId: nextGrant++, username: generateUsername('batch@example.com'), password: generatePassword(), expiresAt: hour(), level };
+      made.push(req.username);
+      return req;
+    };
+    // The bundle role is made and given the first roles before the unknown one fails.
+    const failing = request({ ...target.levels.write, roles: [...target.levels.write.roles, 'no_such_role_x'] });
+    const good = [request(target.levels.write), request(target.levels.read)];
+    const res = await engine.newUsers([good[0]!, failing, good[1]!]);
+    expect((res.get(failing.username) as TargetError).kind).toBe('invalid');
+    expect(await target.userExists(failing.username)).toBe(false);
+    expect(await target.roleExists(`jitr_${failing.username.slice(4)}`)).toBe(false);
+    expect(await target.markerOf(failing.username)).toBeUndefined();
+    for (const g of good) {
+      expect(res.get(g.username)).toEqual({ outcome: 'created' });
+      expect((await target.markerOf(g.username))?.grantId).toBe(g.grantId);
+    }
+    expect(await target.roleExists(`jitr_${good[0]!.username.slice(4)}`)).toBe(true);
+    const s = await target.connectAs(good[0]!.username, good[0]!.password);
+    await s.query(target.sql.insert);
+    await s.close();
+  });
+
+  it('newUsers with the scheduler ON creates each user\'s backstop event; an adopted user\'s is replaced', async () => {
+    await withScheduler(true, async () => {
+      const leftover = await grant(target.levels.read);
+      const fresh = { grantId: nextGrant++, username: generateUsername('batch.event@example.com'), password: generatePassword(), expiresAt: hour(), level: target.levels.read };
+      made.push(fresh.username);
+      const adopt = { grantId: leftover.grantId, username: leftover.username, password: generatePassword(), expiresAt: hour() + 3_600_000, level: target.levels.read };
+      const res = await engine.newUsers([fresh, adopt]);
+      expect(res.get(fresh.username)).toEqual({ outcome: 'created' });
+      expect(res.get(adopt.username)).toEqual({ outcome: 'adopted' });
+      expect((await target.eventOf(fresh.username))?.secondsLeft).toBeGreaterThan(3_500);
+      expect((await target.eventOf(adopt.username))?.secondsLeft).toBeGreaterThan(7_100);
+      expect(Date.parse(`${(await target.markerOf(adopt.username))!.expiresAt.replace(' ', 'T')}Z`)).toBe(adopt.expiresAt);
+    });
+  });
+
   it('an unreachable server is retryable', async () => {
     const dead = createMysqlEngine({ ...target.entry, port: 1 }, { logger: silent });
     try {
@@ -320,7 +359,8 @@ describe('MariaDB specifics', () => {
       expect(err.kind).toBe('retryable');
       // The batch forms throw too, rather than answering a map of per-user errors.
       const names = [generateUsername('down@example.com'), generateUsername('down@example.com')];
-      for (const p of [dead.disableUsers(names), dead.deleteUsers(names)]) expect((await rejection(p)).kind).toBe('retryable');
+      const reqs = names.map((username, i) => ({ grantId: i + 1, username, password: generatePassword(), expiresAt: hour(), level: target.levels.read }));
+      for (const call of [() => dead.newUsers(reqs), () => dead.disableUsers(names), () => dead.deleteUsers(names)]) expect((await rejection(call())).kind).toBe('retryable');
     } finally {
       await dead.close();
     }

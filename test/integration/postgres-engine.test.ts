@@ -267,12 +267,45 @@ describe('PostgreSQL engine specifics', () => {
     }
   });
 
-  it('disableUsers on an unreachable server throws TargetError(retryable) instead of a map of errors', async () => {
+  it('newUsers: one transaction for the batch, no password in the server log; a failing user redoes it one by one', async () => {
+    const request = (level: AccessLevel) => {
+      const req = { grantId: nextGrant++, username: generateUsername('pg.batch@example.com'), password: generatePassword(), expiresAt: Date.now() + 3_600_000, level };
+      made.push(req.username);
+      return req;
+    };
+    const reqs = [request(target.levels.read), request(target.levels.write), request(target.levels.template)];
+    const before = log.lines.length;
+    const res = await engine.newUsers(reqs);
+    for (const r of reqs) expect(res.get(r.username)).toEqual({ outcome: 'created' });
+    const lines = log.lines.slice(before);
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(lines.filter((l) => l.level === 'info').map((l) => [l.msg, l.obj.users, l.obj.created])).toEqual([['PostgreSQL users ready', 3, 3]]);
+    // Every role was created by one statement string: the server logged all three CREATE ROLEs in one entry.
+    const serverLog = cluster.readLog();
+    const entry = serverLog.split(/\n(?=\S)/).find((e) => e.includes(`CREATE ROLE "${reqs[0]!.username}"`));
+    for (const r of reqs) expect(entry).toContain(`CREATE ROLE "${r.username}"`);
+    for (const r of reqs) expect(serverLog).not.toContain(r.password);
+
+    // A role the level names does not exist: the batch aborts, and is redone per user.
+    const bad = request({ ...target.levels.read, roles: ['no_such_role_db_access'] });
+    const good = request(target.levels.read);
+    const mark = log.lines.length;
+    const mixed = await engine.newUsers([bad, good]);
+    expect((mixed.get(bad.username) as TargetError).kind).toBe('invalid');
+    expect(mixed.get(good.username)).toEqual({ outcome: 'created' });
+    expect(await target.userExists(bad.username)).toBe(false);
+    await (await target.connectAs(good.username, good.password)).close();
+    expect(log.lines.slice(mark).some((l) => l.msg === 'batch create failed; creating one user at a time')).toBe(true);
+    expect(log.lines.slice(mark).find((l) => l.msg === 'PostgreSQL users ready')?.obj).toMatchObject({ users: 2, created: 1, failed: 1 });
+  });
+
+  it('newUsers, disableUsers and deleteUsers on an unreachable server throw TargetError(retryable) instead of a map of errors', async () => {
     const gone = createPostgresEngine({ ...target.entry, port: 1 }, { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10, retryAttempts: 2 } });
     try {
       const names = [generateUsername('down@example.com'), generateUsername('down@example.com')];
-      for (const p of [gone.disableUsers(names), gone.deleteUsers(names)]) {
-        const err = await rejection(p);
+      const reqs = names.map((username, i) => ({ grantId: i + 1, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }));
+      for (const call of [() => gone.newUsers(reqs), () => gone.disableUsers(names), () => gone.deleteUsers(names)]) {
+        const err = await rejection(call());
         expect(err).toBeInstanceOf(TargetError);
         expect((err as TargetError).kind).toBe('retryable');
       }

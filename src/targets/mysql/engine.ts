@@ -4,7 +4,7 @@
  * marker without a user (harmless, swept) but never a user of ours without a marker. A name that exists with no
  * marker, or with another grant's marker, is someone else's: refused with 'conflict' and never touched.
  */
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { AccessLevel, DatabaseEntry } from '../../core/catalog.js';
 import { TargetError } from '../../core/errors.js';
 import type {
@@ -21,10 +21,10 @@ import type {
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { accountTable } from './admin-setup.js';
 import { inspectServer } from './checks.js';
-import { ERRNO, isErrno, isUnknownThread, toTargetError, type Flavour } from './errors.js';
+import { ERRNO, isErrno, isFatal, isUnknownThread, toTargetError, type Flavour } from './errors.js';
 import { fetchServerInfo, type ServerInfo } from './server-info.js';
 import { createAdminPool, delay, rows, run, withDdlLock, type Queryable } from './session.js';
-import { asError, batchNames, disabledNames, oneByOne } from '../batch.js';
+import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
 import {
   DEFAULT_ROLE_PROCEDURE,
   MARKER_TABLE,
@@ -35,6 +35,7 @@ import {
   convergeUserSql,
   createExpiryEventSql,
   createUserSql,
+  createUsersSql,
   dropExpiryEventSql,
   eventName,
   inSchema,
@@ -55,6 +56,12 @@ const KILL_DEADLINE_MS = 10_000;
 interface Marker {
   grantId: number;
   expiresAt?: number;
+}
+
+/** A newUser request that passed the up-front checks, with its access statements. */
+interface Planned {
+  req: NewUserRequest;
+  access: ReturnType<typeof accessStatements>;
 }
 
 export class MysqlEngine implements DatabaseEngine {
@@ -83,65 +90,52 @@ export class MysqlEngine implements DatabaseEngine {
 
   async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     return this.guard('newUser', [req.password], async (server) => {
-      const { username: user, grantId } = req;
-      assertJitUser(user);
+      assertJitUser(req.username);
       // Everything the catalog could get wrong is refused before the first write.
-      const access = accessStatements(server.flavour, this.db.brokerSchema, user, req.level);
+      const access = accessStatements(server.flavour, this.db.brokerSchema, req.username, req.level);
       await this.ensureMarkerTable();
-      return withDdlLock(this.pool, this.db, async (conn) => {
-        const marker = await this.readMarker(conn, user);
-        if (marker && marker.grantId !== grantId) {
-          throw new TargetError('conflict', `${user} carries the marker of grant ${marker.grantId}, not ${grantId}: left untouched`);
-        }
-        const adopt = marker !== undefined;
-        if (!adopt) {
-          if ((await this.accountExists(conn, user, server.flavour)) === true) throw notOurs(user);
-          await run(conn, `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at) VALUES (?, ?, ?, ?)`, [
-            user,
-            grantId,
-            utcDatetime(req.expiresAt),
-            utcDatetime(Date.now()),
-          ]);
-        } else {
-          await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = ? WHERE \`user\` = ?`, [utcDatetime(req.expiresAt), user]);
-        }
-
-        let accountIsOurs = adopt;
-        let bundleIsOurs = adopt && access.usesBundle;
-        try {
-          if (adopt) {
-            await run(conn, convergeUserSql(user, req.password, req.level, server.flavour)).catch(async (err: unknown) => {
-              if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw err;
-              await run(conn, createUserSql(user, req.password, req.level, server.flavour)); // marker only: crash before CREATE
-            });
-          } else {
-            try {
-              await run(conn, createUserSql(user, req.password, req.level, server.flavour));
-            } catch (err) {
-              // The name was taken after all (the lookup grant is missing, or a race with someone else's DDL).
-              if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw notOurs(user);
-              throw err;
-            }
-            accountIsOurs = true;
-          }
-          for (const step of access.steps(adopt)) {
-            await run(conn, step.sql);
-            if (step.createsBundle) bundleIsOurs = true;
-          }
-          // A user that carried no marker has no backstop event (the event is created after the marker).
-          if (adopt) await run(conn, dropExpiryEventSql(this.db.brokerSchema, user));
-          if (await this.schedulerOn(conn)) {
-            const seconds = secondsUntil(req.expiresAt, Date.now());
-            await run(conn, createExpiryEventSql(this.db.brokerSchema, user, grantId, seconds, server.flavour));
-          }
-        } catch (err) {
-          await this.compensate(conn, user, server.flavour, { dropAccount: accountIsOurs, dropBundle: bundleIsOurs });
-          throw err;
-        }
-        this.log.info({ grant_id: grantId, user, outcome: adopt ? 'adopted' : 'created' }, 'mysql user provisioned');
-        return { outcome: adopt ? 'adopted' : 'created' };
-      });
+      const made = await withDdlLock(this.pool, this.db, (conn) => this.provision(conn, server.flavour, [{ req, access }]));
+      const res = made.get(req.username)!;
+      if (res instanceof Error) throw res;
+      this.log.info({ grant_id: req.grantId, user: req.username, outcome: res.outcome }, 'mysql user provisioned');
+      return res;
     });
+  }
+
+  /**
+   * newUser for many users under one GET_LOCK: one marker read and one account lookup for all, the new markers in
+   * one multi-row INSERT, then per user the account, its access and its backstop event. A user that fails is undone
+   * as newUser undoes it and gets its error; the others proceed. A failure of the batch itself that is not transient
+   * falls back to newUser per user.
+   */
+  async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
+    const { items, out } = batchItems<NewUserRequest, NewUserResponse>(reqs, (r) => r.username, (r) => assertJitUser(r.username));
+    if (items.length === 0) return out;
+    const passwords = items.map((r) => r.password);
+    let made: PerUser<NewUserResponse>;
+    try {
+      made = await this.guard('newUsers', passwords, async (server) => {
+        const planned: Planned[] = [];
+        const refused: PerUser<NewUserResponse> = new Map();
+        for (const req of items) {
+          try {
+            planned.push({ req, access: accessStatements(server.flavour, this.db.brokerSchema, req.username, req.level) });
+          } catch (err) {
+            refused.set(req.username, toTargetError(err, server.flavour, passwords));
+          }
+        }
+        if (planned.length === 0) return refused;
+        await this.ensureMarkerTable();
+        const result = await withDdlLock(this.pool, this.db, (conn) => this.provision(conn, server.flavour, planned));
+        return new Map([...refused, ...result]);
+      });
+    } catch (err) {
+      if (err instanceof TargetError && err.kind === 'retryable') throw err;
+      made = await oneByOneOf(items, (r) => r.username, new Map(), (r) => this.newUser(r));
+    }
+    for (const [u, res] of made) out.set(u, res);
+    this.log.info(newUsersTally(made), 'mysql users provisioned');
+    return out;
   }
 
   async updateUser(req: UpdateUserRequest): Promise<void> {
@@ -461,15 +455,13 @@ export class MysqlEngine implements DatabaseEngine {
 
   private async readMarker(conn: Queryable, user: string): Promise<Marker | undefined> {
     const [row] = await rows(conn, `SELECT grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]);
-    if (!row) return undefined;
-    const expiresAt = parseUtcDatetime(row.expires_at);
-    return { grantId: Number(row.grant_id), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+    return row ? toMarker(row) : undefined;
   }
 
-  /** readMarker for many users in one query: the names that carry a marker. */
-  private async readMarkers(conn: Queryable, users: readonly string[]): Promise<Set<string>> {
-    const found = await rows(conn, `SELECT \`user\` FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [users]);
-    return new Set(found.map((r) => String(r.user)));
+  /** readMarker for many users in one query: the marker of each name that carries one. */
+  private async readMarkers(conn: Queryable, users: readonly string[]): Promise<Map<string, Marker>> {
+    const found = await rows(conn, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [users]);
+    return new Map(found.map((row) => [String(row.user), toMarker(row)]));
   }
 
   /**
@@ -503,8 +495,6 @@ export class MysqlEngine implements DatabaseEngine {
       return [...users];
     }
   }
-
-  /** The single-user method for each name, one after the other; each outcome or error lands in its own entry. */
 
   /**
    * killSessions for many users: one processlist query per round for all of them, KILL CONNECTION per session.
@@ -585,6 +575,137 @@ export class MysqlEngine implements DatabaseEngine {
     }
   }
 
+  /**
+   * newUser's work under the DDL lock, for one user or many: refuses a name carrying another grant's marker, or no
+   * marker while the account exists; writes the markers (new ones in one INSERT) before any CREATE USER; then makes
+   * each user. The map holds each user's outcome or its (scrubbed) error. Throws when the batch as a whole failed
+   * before any account was touched, or when the connection died before any user was made.
+   */
+  private async provision(conn: PoolConnection, flavour: Flavour, planned: readonly Planned[]): Promise<PerUser<NewUserResponse>> {
+    const result: PerUser<NewUserResponse> = new Map();
+    const names = planned.map((p) => p.req.username);
+    const markers = await this.readMarkers(conn, names);
+    const unmarked = names.filter((u) => !markers.has(u));
+    const accounts = unmarked.length > 0 ? await this.inAccountTable(conn, unmarked, '%', flavour) : new Set<string>();
+    const go: Array<Planned & { adopt: boolean }> = [];
+    for (const p of planned) {
+      const { username: user, grantId } = p.req;
+      const marker = markers.get(user);
+      if (marker && marker.grantId !== grantId) {
+        result.set(user, new TargetError('conflict', `${user} carries the marker of grant ${marker.grantId}, not ${grantId}: left untouched`));
+      } else if (!marker && accounts?.has(user) === true) result.set(user, notOurs(user));
+      else go.push({ ...p, adopt: marker !== undefined });
+    }
+    if (go.length === 0) return result;
+
+    // Read before the markers are written: a failure here leaves nothing behind.
+    const schedulerOn = await this.schedulerOn(conn);
+    const adopts = go.filter((p) => p.adopt);
+    if (adopts.length > 0) {
+      await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = CASE \`user\` ${adopts.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE \`user\` IN (?)`, [
+        ...adopts.flatMap((p) => [p.req.username, utcDatetime(p.req.expiresAt)]),
+        adopts.map((p) => p.req.username),
+      ]);
+    }
+    const fresh = go.filter((p) => !p.adopt);
+    if (fresh.length > 0) {
+      const now = utcDatetime(Date.now());
+      await run(conn, `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at) VALUES ?`, [
+        fresh.map((p) => [p.req.username, p.req.grantId, utcDatetime(p.req.expiresAt), now]),
+      ]);
+    }
+
+    // Only when the lookup showed every fresh name free: a list must not run into someone else's account.
+    const accountsMade = accounts ? await this.createAccounts(conn, flavour, fresh) : new Set<string>();
+    const secrets = [...planned.map((p) => p.req.password), this.db.admin.password];
+    let made = 0;
+    for (const [i, p] of go.entries()) {
+      try {
+        await this.makeUser(conn, flavour, p, schedulerOn, accountsMade.has(p.req.username));
+        result.set(p.req.username, { outcome: p.adopt ? 'adopted' : 'created' });
+        made++;
+      } catch (err) {
+        if (!isFatal(err)) {
+          result.set(p.req.username, toTargetError(err, flavour, secrets, `newUser on ${this.db.name}`));
+          continue;
+        }
+        // The connection is gone: the rest cannot be made now (their markers stay, harmless; a retry adopts them).
+        if (made === 0) throw err;
+        const lost = toTargetError(err, flavour, secrets, `newUser on ${this.db.name}`);
+        for (const rest of go.slice(i)) result.set(rest.req.username, lost);
+        break;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * The accounts of fresh users, several per CREATE USER (one per set of resource options); returns those made. When
+   * a list fails, the accounts it made anyway (MariaDB applies a list to every account it can; MySQL 8 to none) are
+   * found in the account table: the others are left to makeUser, which creates each alone and tells its error.
+   */
+  private async createAccounts(conn: PoolConnection, flavour: Flavour, fresh: readonly Planned[]): Promise<Set<string>> {
+    const groups = new Map<string, Planned[]>();
+    for (const p of fresh) {
+      const options = resourceOptions(p.req.level, flavour);
+      groups.set(options, [...(groups.get(options) ?? []), p]);
+    }
+    const made = new Set<string>();
+    for (const group of groups.values()) {
+      if (group.length < 2) continue;
+      const users = group.map((p) => p.req.username);
+      try {
+        await run(conn, createUsersSql(group.map((p) => ({ user: p.req.username, password: p.req.password })), group[0]!.req.level, flavour));
+        for (const u of users) made.add(u);
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        for (const u of (await this.inAccountTable(conn, users, '%', flavour)) ?? []) made.add(u);
+      }
+    }
+    return made;
+  }
+
+  /**
+   * One user's account (created unless `accountMade`, or converged when adopted), access and backstop event; its
+   * marker is already written. On failure, what was made for it is undone (compensate) before the error is rethrown.
+   */
+  private async makeUser(conn: PoolConnection, flavour: Flavour, p: Planned & { adopt: boolean }, schedulerOn: boolean, accountMade: boolean): Promise<void> {
+    const { req, access, adopt } = p;
+    const user = req.username;
+    let accountIsOurs = adopt || accountMade;
+    let bundleIsOurs = adopt && access.usesBundle;
+    try {
+      if (adopt) {
+        await run(conn, convergeUserSql(user, req.password, req.level, flavour)).catch(async (err: unknown) => {
+          if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw err;
+          await run(conn, createUserSql(user, req.password, req.level, flavour)); // marker only: crash before CREATE
+        });
+      } else if (!accountMade) {
+        try {
+          await run(conn, createUserSql(user, req.password, req.level, flavour));
+        } catch (err) {
+          // The name was taken after all (the lookup grant is missing, or a race with someone else's DDL).
+          if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) throw notOurs(user);
+          throw err;
+        }
+        accountIsOurs = true;
+      }
+      for (const step of access.steps(adopt)) {
+        await run(conn, step.sql);
+        if (step.createsBundle) bundleIsOurs = true;
+      }
+      // A user that carried no marker has no backstop event (the event is created after the marker).
+      if (adopt) await run(conn, dropExpiryEventSql(this.db.brokerSchema, user));
+      if (schedulerOn) {
+        const seconds = secondsUntil(req.expiresAt, Date.now());
+        await run(conn, createExpiryEventSql(this.db.brokerSchema, user, req.grantId, seconds, flavour));
+      }
+    } catch (err) {
+      await this.compensate(conn, user, flavour, { dropAccount: accountIsOurs, dropBundle: bundleIsOurs });
+      throw err;
+    }
+  }
+
   /** Undo a failed newUser. Best effort: what cannot be undone is found again by a retry (adopt) or the sweeper. */
   private async compensate(conn: PoolConnection, user: string, flavour: Flavour, what: { dropAccount: boolean; dropBundle: boolean }): Promise<void> {
     const steps = [
@@ -604,8 +725,10 @@ export class MysqlEngine implements DatabaseEngine {
   }
 }
 
-/** Distinct, allow-listed names; a name refused by the allow-list gets its error in `out` and is left out. */
-
+function toMarker(row: RowDataPacket): Marker {
+  const expiresAt = parseUtcDatetime(row.expires_at);
+  return { grantId: Number(row.grant_id), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+}
 
 function notOurs(user: string): TargetError {
   return new TargetError('conflict', `${user} exists and carries no marker of this broker: left untouched`, String(ERRNO.ACCOUNT_OPERATION_FAILED));

@@ -118,7 +118,7 @@ export function classifyMysqlError(err: unknown, flavour: Flavour): TargetErrorK
     return specific ?? COMMON.get(errno) ?? 'permanent';
   }
   if (nodeCode(err)) return 'retryable';
-  if (typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true) return 'retryable';
+  if (isFatal(err)) return 'retryable';
   return 'permanent';
 }
 
@@ -130,6 +130,11 @@ export function isErrno(err: unknown, errno: number): boolean {
 export function isLockContention(err: unknown): boolean {
   const errno = serverErrno(err);
   return errno === ERRNO.DEADLOCK || errno === ERRNO.LOCK_WAIT_TIMEOUT;
+}
+
+/** mysql2's mark of a connection-level failure: the connection is unusable (and any GET_LOCK on it released). */
+export function isFatal(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true;
 }
 
 /** 1094: the thread ended before our KILL reached it — the goal is met. */

@@ -9,7 +9,7 @@ import { TargetError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { scrub } from '../scrub.js';
 import { serialized } from '../serialize.js';
-import { isLockContention } from './errors.js';
+import { isFatal, isLockContention } from './errors.js';
 import { DDL_LOCK_NAME, q } from './sql.js';
 
 /** Either the pool or a connection taken from it. */
@@ -85,7 +85,7 @@ export async function withDdlLock<T>(pool: Pool, db: DatabaseEntry, fn: (conn: P
         });
       }
     } catch (err) {
-      if (typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true) healthy = false;
+      if (isFatal(err)) healthy = false;
       throw err;
     } finally {
       if (healthy) conn.release();

@@ -156,6 +156,12 @@ export function createUserSql(user: string, password: string, level: AccessLevel
   return `CREATE USER ${account(user)} IDENTIFIED BY ${q(password)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
 }
 
+/** createUserSql for several accounts of the same resource options in one statement (both servers take a list). */
+export function createUsersSql(users: ReadonlyArray<{ user: string; password: string }>, level: AccessLevel, flavour: Flavour): string {
+  const accounts = users.map((u) => `${account(u.user)} IDENTIFIED BY ${q(u.password)}`);
+  return `CREATE USER ${accounts.join(', ')} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
+}
+
 /** The adopt path: converge a leftover of the same grant (new password, guard-rails, unlocked). */
 export function convergeUserSql(user: string, password: string, level: AccessLevel, flavour: Flavour): string {
   return `ALTER USER ${account(user)} IDENTIFIED BY ${q(password)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;

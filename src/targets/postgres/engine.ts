@@ -19,7 +19,7 @@ import type {
 } from '../../core/ports.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { serialized } from '../serialize.js';
-import { asError, batchNames, disabledNames, oneByOne } from '../batch.js';
+import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
 import { connectGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
 import { Connections, DEFAULT_TUNING, delay, type Exec, type ServerInfo, type Tuning } from './connection.js';
@@ -83,43 +83,59 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   async newUser(req: NewUserRequest): Promise<NewUserResponse> {
-    userIdent(req.username);
-    assertPassword(req.password);
-    for (const t of req.level.grants) {
-      const problem = templateProblem(t);
-      if (problem) throw new TargetError('invalid', `access level ${req.level.name}: ${problem}: ${t}`);
-    }
+    checkNewUser(req);
     const verifier = await scramSha256VerifierAsync(req.password);
-    const role = {
-      username: req.username,
-      verifier,
-      expiresAt: req.expiresAt,
-      connectionLimit: req.level.guardRails.connectionLimit,
-    };
     return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info) => {
       const existing = await lookupRole(exec, req.username);
-      let outcome: NewUserResponse['outcome'];
+      if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
+      const outcome = existing ? 'adopted' : 'created';
       // Generated, quoted statements (templates are single GRANTs without ";"), sent as one round trip.
-      const statements: string[] = [];
-      if (existing) {
-        if (existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
-        statements.push(adoptRoleSql(role));
-        outcome = 'adopted';
-      } else {
-        // PG16+: the creator becomes an INHERIT+SET member of the new role (session kill, DROP OWNED).
-        if (info.versionNum >= 160000) statements.push(`SET LOCAL createrole_self_grant = 'set, inherit'`);
-        statements.push(createRoleSql(role));
-        outcome = 'created';
-      }
-      if (info.versionNum < 160000 && !info.superuser) statements.push(grantUserToAdminSql(req.username));
-      statements.push(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
-      for (const r of req.level.roles) statements.push(grantRoleSql(r, req.username));
-      for (const t of req.level.grants) statements.push(renderTemplate(t, req.username));
-      statements.push(...guardRailSql(req.username, req.level.guardRails));
-      await exec(statements.join(';\n'));
+      await exec([...(outcome === 'created' ? selfGrantSql(info) : []), ...this.userSql(req, verifier, outcome, info)].join(';\n'));
       this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
       return { outcome };
     });
+  }
+
+  /**
+   * newUser for many users in one DDL section: the verifiers computed concurrently (thread pool) first, then one
+   * locked transaction with one lookup (`rolname = ANY`) and every user's statements as one simple-protocol string,
+   * one commit. A user whose name is taken by another role is refused alone before anything runs; a statement
+   * that fails aborts the whole transaction (nothing is left), and the batch is then redone with newUser per user,
+   * so each user gets its own result.
+   */
+  async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
+    const { items, out } = batchItems<NewUserRequest, NewUserResponse>(reqs, (r) => r.username, checkNewUser);
+    if (items.length === 0) return out;
+    const verifiers = await Promise.all(items.map((r) => scramSha256VerifierAsync(r.password)));
+    let made: PerUser<NewUserResponse>;
+    try {
+      made = await this.ddl(`create ${items.length} users`, [...items.map((r) => r.password), ...verifiers], async (exec, info) => {
+        const result: PerUser<NewUserResponse> = new Map();
+        const roles = await lookupRoles(exec, items.map((r) => r.username));
+        const statements: string[] = [];
+        items.forEach((req, i) => {
+          const existing = roles.get(req.username);
+          if (existing && existing.marker?.grantId !== req.grantId) return void result.set(req.username, notOurs(req.username, req.grantId));
+          const outcome = existing ? 'adopted' : 'created';
+          try {
+            statements.push(...this.userSql(req, verifiers[i]!, outcome, info));
+            result.set(req.username, { outcome });
+          } catch (err) {
+            result.set(req.username, asError(err));
+          }
+        });
+        const creates = [...result.values()].some((r) => !(r instanceof Error) && r.outcome === 'created');
+        if (statements.length > 0) await exec([...(creates ? selfGrantSql(info) : []), ...statements].join(';\n'));
+        return result;
+      });
+    } catch (err) {
+      if (classifyError(err) === 'retryable') throw err;
+      this.logger.warn({ users: items.length, code: errorCode(err) }, 'batch create failed; creating one user at a time');
+      made = await oneByOneOf(items, (r) => r.username, new Map(), (r) => this.newUser(r));
+    }
+    for (const [u, res] of made) out.set(u, res);
+    this.logger.info(newUsersTally(made), 'PostgreSQL users ready');
+    return out;
   }
 
   async updateUser(req: UpdateUserRequest): Promise<void> {
@@ -332,6 +348,24 @@ export class PostgresEngine implements DatabaseEngine {
 
   // -------------------------------------------------------------------------------------------------------------
 
+  /** One user's statements after the lookup: the role created or (same grant) converged, its marker, access and
+   *  guard-rails. Throws TargetError('invalid') for what the catalog got wrong, before anything is sent. */
+  private userSql(req: NewUserRequest, verifier: string, outcome: NewUserResponse['outcome'], info: ServerInfo): string[] {
+    const role = {
+      username: req.username,
+      verifier,
+      expiresAt: req.expiresAt,
+      connectionLimit: req.level.guardRails.connectionLimit,
+    };
+    const statements = [outcome === 'adopted' ? adoptRoleSql(role) : createRoleSql(role)];
+    if (info.versionNum < 160000 && !info.superuser) statements.push(grantUserToAdminSql(req.username));
+    statements.push(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
+    for (const r of req.level.roles) statements.push(grantRoleSql(r, req.username));
+    for (const t of req.level.grants) statements.push(renderTemplate(t, req.username));
+    statements.push(...guardRailSql(req.username, req.level.guardRails));
+    return statements;
+  }
+
   /** DDL: per-server mutex → retries → one locked transaction. */
   private ddl<T>(
     op: string,
@@ -376,8 +410,6 @@ export class PostgresEngine implements DatabaseEngine {
     );
     return rows.map((r) => String(r.datname));
   }
-
-  /** The single-user method for each name, one after the other; each outcome or error lands in its own entry. */
 
   /**
    * `fn` in a locked transaction in another database of the server (DROP OWNED there). A database dropped meanwhile
@@ -527,8 +559,20 @@ async function lookupRoles(exec: Exec, usernames: readonly string[]): Promise<Ma
   return new Map(rows.map((row) => [String(row.rolname), { marker: parseMarker(row.comment as string | null) }]));
 }
 
-/** Distinct, allow-listed names; a name refused by the allow-list gets its error in `out` and is left out. */
+/** What newUser refuses before any DDL: the name, the password's shape, the level's templates. */
+function checkNewUser(req: NewUserRequest): void {
+  userIdent(req.username);
+  assertPassword(req.password);
+  for (const t of req.level.grants) {
+    const problem = templateProblem(t);
+    if (problem) throw new TargetError('invalid', `access level ${req.level.name}: ${problem}: ${t}`);
+  }
+}
 
+/** PG16+: the creator becomes an INHERIT+SET member of each role it creates (session kill, DROP OWNED). */
+function selfGrantSql(info: ServerInfo): string[] {
+  return info.versionNum >= 160000 ? [`SET LOCAL createrole_self_grant = 'set, inherit'`] : [];
+}
 
 /** A role of that name exists without a db-access marker (`grantId` undefined) or with another grant's. */
 function notOurs(username: string, grantId?: number): TargetError {
