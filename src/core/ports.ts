@@ -181,6 +181,7 @@ export interface RequestFilter {
   /** Only requests scoped to an incident. */
   withIncident?: boolean;
   createdAtOrAfter?: number;
+  ids?: readonly number[];
   limit?: number;
 }
 
@@ -247,6 +248,8 @@ export interface StateStore {
   /** false when this approver has already decided this request (one row per approver). */
   recordApproval(approval: Approval): Promise<boolean>;
   listApprovals(requestId: number): Promise<Approval[]>;
+  /** listApprovals of many requests in one read (in id order; a batch's views read them at once). */
+  listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]>;
 
   /** Unique per requestId and per username: a second insert for the same request throws. */
   createGrant(grant: NewGrant): Promise<Grant>;
@@ -299,6 +302,8 @@ export interface Scheduler {
   provision(grantId: number): Promise<void>;
   /** Revoke at `at` (never earlier). Idempotent; moves an existing pending job. */
   revokeAt(grantId: number, at: number): Promise<void>;
+  /** Revoke jobs for grants just activated (none has one yet), in one call. Idempotent per grant. */
+  scheduleRevokes(grants: ReadonlyArray<{ grantId: number; at: number }>): Promise<void>;
   /** Remove a pending revoke job (after an early revoke). Absent job = success. */
   cancelRevoke(grantId: number): Promise<void>;
 }

@@ -63,19 +63,28 @@ export class BullScheduler implements Scheduler {
     await this.addRevoke(grantId, Math.max(0, at - REVOKE_LEAD_MS - this.clock.now()));
   }
 
-  private async addRevoke(grantId: number, delay: number): Promise<void> {
-    await this.revokeQueue.add(
-      'revoke',
-      { grantId },
-      {
-        jobId: revokeJobId(grantId),
-        delay,
-        attempts: REVOKE_ATTEMPTS,
-        backoff: { type: 'capped' },
-        removeOnComplete: true,
-        removeOnFail: true,
-      },
+  /** One round of Redis calls for a batch of activations: a job id that exists already is left as it is. */
+  async scheduleRevokes(grants: ReadonlyArray<{ grantId: number; at: number }>): Promise<void> {
+    if (grants.length === 0) return;
+    const now = this.clock.now();
+    await this.revokeQueue.addBulk(
+      grants.map(({ grantId, at }) => ({ name: 'revoke', data: { grantId }, opts: this.revokeOpts(grantId, Math.max(0, at - REVOKE_LEAD_MS - now)) })),
     );
+  }
+
+  private async addRevoke(grantId: number, delay: number): Promise<void> {
+    await this.revokeQueue.add('revoke', { grantId }, this.revokeOpts(grantId, delay));
+  }
+
+  private revokeOpts(grantId: number, delay: number) {
+    return {
+      jobId: revokeJobId(grantId),
+      delay,
+      attempts: REVOKE_ATTEMPTS,
+      backoff: { type: 'capped' },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
   }
 
   async cancelRevoke(grantId: number): Promise<void> {

@@ -155,6 +155,7 @@ export class KnexStateStore implements StateStore {
     }
     if (filter.withIncident) q.whereNotNull('incident_id');
     if (filter.createdAtOrAfter !== undefined) q.where('created_at', '>=', filter.createdAtOrAfter);
+    if (filter.ids) q.whereIn('id', [...filter.ids]);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(requestFromRow);
   }
@@ -198,6 +199,12 @@ export class KnexStateStore implements StateStore {
 
   async listApprovals(requestId: number): Promise<Approval[]> {
     const rows = (await this.knex(TABLES.approvals).where({ request_id: requestId }).orderBy('id', 'asc')) as Row[];
+    return rows.map(approvalFromRow);
+  }
+
+  async listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]> {
+    if (requestIds.length === 0) return [];
+    const rows = (await this.knex(TABLES.approvals).whereIn('request_id', [...requestIds]).orderBy('id', 'asc')) as Row[];
     return rows.map(approvalFromRow);
   }
 

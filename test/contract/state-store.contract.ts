@@ -237,6 +237,19 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           { requestId: req.id, approver: carol, decision: 'deny', note: 'no', at: T0 + 3 },
         ]);
         expect(await store.listApprovals(req.id + 1_000_000)).toEqual([]);
+        // Many requests' approvals in one read: only theirs, in id order.
+        const other = await store.createRequest(newRequest());
+        const third = await store.createRequest(newRequest());
+        expect(await store.recordApproval({ requestId: other.id, approver: bob, decision: 'approve', at: T0 + 4 })).toBe(true);
+        expect(await store.recordApproval({ requestId: third.id, approver: bob, decision: 'approve', at: T0 + 5 })).toBe(true);
+        const both = await store.listApprovalsFor([other.id, req.id]);
+        expect(both.map((a) => [a.requestId, a.approver.id])).toEqual([
+          [req.id, bob.id],
+          [req.id, carol.id],
+          [other.id, bob.id],
+        ]);
+        expect(await store.listApprovalsFor([])).toEqual([]);
+        expect((await store.listRequests({ ids: [third.id, other.id] })).map((r) => r.id)).toEqual([other.id, third.id]);
       });
 
       it('a duplicate recordApproval inside a transaction does not abort it', async () => {

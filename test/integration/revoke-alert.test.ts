@@ -40,7 +40,7 @@ describe('revocation while the target is down', () => {
     const url = tempSqliteUrl();
     await migrateLatest(url);
     store = await openStateStore(url);
-    const scheduler: Scheduler = { provision: async () => {}, revokeAt: async () => {}, cancelRevoke: async () => {} };
+    const scheduler: Scheduler = { provision: async () => {}, revokeAt: async () => {}, scheduleRevokes: async () => {}, cancelRevoke: async () => {} };
     const notifier: Notifier = { ...recordingNotifier(), revocationStuck: async (v) => void stuck.push(v.grant!) };
     deps = coreDeps(catalog, store, { scheduler, notifier, clock: { now: () => now } });
   });

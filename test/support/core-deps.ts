@@ -18,7 +18,7 @@ export function coreDeps(catalog: Catalog, store: StateStore, over: Partial<Core
     catalog,
     store,
     engines: new CatalogEngines(catalog, logger),
-    scheduler: { provision: async (id) => void enqueued.push(id), revokeAt: async () => {}, cancelRevoke: async () => {} },
+    scheduler: { provision: async (id) => void enqueued.push(id), revokeAt: async () => {}, scheduleRevokes: async () => {}, cancelRevoke: async () => {} },
     notifier: recordingNotifier(),
     approvers: new ApproverResolver(undefined, clock),
     clock,
