@@ -13,7 +13,7 @@ import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant } from './model.js';
 
 export interface SweepOptions {
-  /** A live grant is swept once it is this far past expiry (lets the precise revoke job win). */
+  /** A live grant is swept once it is this far past expiry, a `revoking` one once its revocation started this long ago (lets the precise revoke job, or whoever started it, win and report). */
   graceMs: number;
   /** Provisioning older than this is re-enqueued. */
   staleProvisioningMs: number;
@@ -78,7 +78,10 @@ export class Sweeper {
     const { store, clock, logger } = this.deps;
     const now = clock.now();
     const overdue = await store.listGrants({ statuses: LIVE_GRANT_STATUSES, expiresAtOrBefore: now - this.opts.graceMs });
-    const halfDone = await store.listGrants({ statuses: ['revoking'] });
+    // A revocation started less than graceMs ago is in flight elsewhere (a CLI, a job): left to finish and report.
+    const halfDone = (await store.listGrants({ statuses: ['revoking'] })).filter(
+      (g) => g.revokeAttempts > 0 || g.revokeStartedAt === undefined || g.revokeStartedAt <= now - this.opts.graceMs,
+    );
     const seen = new Set<number>();
     const due: Grant[] = [];
     for (const grant of [...overdue, ...halfDone]) {

@@ -214,4 +214,21 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     for (const i of issued) expect(await target.userExists(i.grant.username)).toBe(false);
     expect(ended(issued.map((i) => i.grant.id))).toHaveLength(10);
   }, 120_000);
+
+  it('the sweeper leaves a revocation started elsewhere a moment ago to its owner; one older than the grace it finishes', async () => {
+    const [issued] = await activeGrants(1);
+    const id = issued!.grant.id;
+    // What revoke() writes before its DDL: the CLI or a job is now between this and its own final transition.
+    expect(await store.transitionGrant(id, ['active'], { status: 'revoking', revokeStartedAt: now, endReason: 'done early' })).toBe(true);
+    const sweeper = new Sweeper(deps, { graceMs: 1_000, staleProvisioningMs: 30_000, retryEveryMs: 60_000, incidentPollMs: 60_000 });
+
+    expect((await sweeper.sweep()).revoked).toBe(0);
+    expect(await target.userExists(issued!.grant.username)).toBe(true);
+    expect((await store.getGrant(id))!.status).toBe('revoking');
+
+    now += 1_500; // its owner died: the sweeper takes over
+    expect((await sweeper.sweep()).revoked).toBe(1);
+    expect(await target.userExists(issued!.grant.username)).toBe(false);
+    expect((await store.getGrant(id))!.status).toBe('revoked');
+  }, 120_000);
 });
