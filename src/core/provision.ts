@@ -1,18 +1,30 @@
 /**
  * Provisioning: create (or adopt) the user of a `provisioning` grant, then mark it active. Idempotent: the grant
  * row (username, expiry) was written before any DDL, so a retry after a crash adopts the same user.
+ *
+ * Grants are provisioned in batches: a grant handed over while a batch runs joins the next one (one that arrives
+ * when nothing runs starts at once, alone), so a burst of approvals costs a few statements per batch instead of a
+ * few per grant — one read of the grants and of their requests, one engine call per database (one DDL section),
+ * one state-DB transaction activating them with their audit rows, one call scheduling their revoke jobs. The
+ * guarantees are per grant, as if alone: only a `provisioning` grant is worked on, activation is conditional, a
+ * failure is recorded for that grant alone (provisionFailed) and rethrown to its caller.
  */
 import { buildCredentials, type Credentials } from './credentials.js';
+import type { AccessLevel, DatabaseEntry } from './catalog.js';
 import { databaseOf, type CoreDeps } from './deps.js';
-import { BrokerError, TargetError, describeError } from './errors.js';
-import { exclusive, getGrant } from './grant-access.js';
+import { BrokerError } from './errors.js';
+import { exclusive } from './grant-access.js';
+import { groupBy } from './group-by.js';
 import { generatePassword } from './identifiers.js';
-import { SYSTEM_ACTOR, type Grant } from './model.js';
-import { endGrant } from './revocation.js';
-import { notify, readAhead } from './view.js';
+import { SYSTEM_ACTOR, type AuditEvent, type Grant } from './model.js';
+import type { NewUserResponse } from './ports.js';
+import { expiredBeforeProvisioning, provisionFailed, removeUnwanted } from './provision-failure.js';
+import { notify, readAheadMany } from './view.js';
 
-/** Retryable provisioning failures are retried this many times (≈ 1 minute with the job backoff), then fail. */
-export const MAX_PROVISION_ATTEMPTS = 5;
+export { MAX_PROVISION_ATTEMPTS } from './provision-failure.js';
+
+/** Grants provisioned by one batch at most. */
+export const MAX_PROVISION_BATCH = 100;
 
 export type ProvisionResult =
   | { outcome: 'active'; grant: Grant; credentials: Credentials; user: 'created' | 'adopted' }
@@ -24,120 +36,173 @@ export type ProvisionResult =
  * Throws on a retryable failure while attempts remain; otherwise the grant ends `failed`, cleaned up.
  */
 export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionResult> {
-  return exclusive(grantId, async () => {
-    const grant = await getGrant(deps, grantId);
-    if (grant.status !== 'provisioning') return { outcome: 'skipped', grant };
-    if (deps.clock.now() >= grant.expiresAt) {
-      await endGrant(deps, grant, SYSTEM_ACTOR, 'expired before it could be provisioned', 'failed');
-      return { outcome: 'skipped', grant: await getGrant(deps, grantId) };
-    }
-    const db = databaseOf(deps.catalog, grant.database);
-    const level = db.levels.get(grant.level);
-    if (!level) throw new BrokerError('UNKNOWN_LEVEL', `level "${grant.level}" is no longer in the catalog`);
-    const engine = deps.engines.get(grant.database);
-    const password = generatePassword();
-    const log = deps.logger.child({ grantId, database: grant.database, username: grant.username });
-    // The person's message needs the request and its approvals: read while the user is being created.
-    const ahead = readAhead(deps, grant.requestId);
-    let user: 'created' | 'adopted';
-    try {
-      ({ outcome: user } = await engine.newUser({
-        grantId,
-        username: grant.username,
-        password,
-        expiresAt: grant.expiresAt,
-        level,
-      }));
-    } catch (err) {
-      await provisionFailed(deps, grant, err);
-      throw err;
-    }
-    deps.failpoint('provision.after-create-user');
-    const now = deps.clock.now();
-    const activated = await deps.store.transaction(async (tx) => {
-      const ok = await tx.transitionGrant(grantId, ['provisioning'], {
-        status: 'active',
-        activatedAt: now,
-        provisionAttempts: grant.provisionAttempts + 1,
-        lastError: null,
-      });
-      if (ok) {
-        await tx.appendAudit([
-          {
-            at: now,
-            type: 'grant.provisioned',
-            actor: SYSTEM_ACTOR,
-            requestId: grant.requestId,
-            grantId,
-            database: grant.database,
-            level: grant.level,
-            detail: { username: grant.username, user, expiresAt: grant.expiresAt },
-          },
-        ]);
-      }
-      return ok;
-    });
-    if (!activated) {
-      // Revoked while we were creating the user: make sure what we just created does not outlive the grant.
-      const current = await getGrant(deps, grantId);
-      log.warn({ status: current.status }, 'grant ended during provisioning; removing the user just created');
-      await engine.disableUser(grant.username);
-      await engine.deleteUser(grant.username);
-      return { outcome: 'skipped', grant: current };
-    }
-    log.info({ user, expiresAt: grant.expiresAt }, 'grant active');
-    const credentials = buildCredentials(db, grant.username, password, grant.expiresAt);
-    // What the transition above wrote (no need to read it back).
-    const { lastError: _cleared, ...rest } = grant;
-    const active: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: grant.provisionAttempts + 1 };
-    // The person is told while the revoke job is scheduled: neither waits for the other (the sweeper backs the job).
-    // The message starts first: it is what the person is waiting for.
-    const told = notify(deps, grant.requestId, (v) => deps.notifier.grantActivated(v, db.delivery === 'message' ? credentials : undefined), {
-      grant: active,
-      ahead,
-    });
-    const scheduled = deps.scheduler.revokeAt(grantId, grant.expiresAt).catch((err: unknown) => {
-      log.warn({ err: String(err) }, 'could not schedule the revoke job; the sweeper will revoke at expiry');
-    });
-    await Promise.all([told, scheduled]);
-    return { outcome: 'active', grant: active, credentials, user };
-  });
+  return exclusive(grantId, () => batcherOf(deps).provision(grantId));
 }
 
-async function provisionFailed(deps: CoreDeps, grant: Grant, err: unknown): Promise<void> {
-  const attempts = grant.provisionAttempts + 1;
-  const error = describeError(err);
-  const retryable = err instanceof TargetError && err.kind === 'retryable';
-  const willRetry = retryable && attempts < MAX_PROVISION_ATTEMPTS;
-  const now = deps.clock.now();
-  deps.logger.warn({ grantId: grant.id, attempts, error, willRetry }, 'provisioning failed');
-  await deps.store.transaction(async (tx) => {
-    await tx.transitionGrant(grant.id, ['provisioning'], { provisionAttempts: attempts, lastError: error });
-    await tx.appendAudit([
-      {
-        at: now,
-        type: 'grant.provision_failed',
-        actor: SYSTEM_ACTOR,
-        requestId: grant.requestId,
-        grantId: grant.id,
-        database: grant.database,
-        level: grant.level,
-        detail: { error, attempts, willRetry },
-      },
-    ]);
-  });
-  await notify(deps, grant.requestId, (v) => deps.notifier.provisionFailed(v, error, willRetry));
-  if (!willRetry) {
-    // A user that is not ours (conflict) is never touched; anything else we may have half-made is removed.
-    if (err instanceof TargetError && err.kind === 'conflict') {
-      await deps.store.transitionGrant(grant.id, ['provisioning'], {
-        status: 'failed',
-        endReason: `provisioning failed: ${error}`,
-        revokedAt: now,
-      });
-    } else {
-      await endGrant(deps, grant, SYSTEM_ACTOR, `provisioning failed: ${error}`, 'failed');
+interface Waiter {
+  resolve: (r: ProvisionResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A grant of the batch on its way to the engine. */
+interface Work {
+  grant: Grant;
+  db: DatabaseEntry;
+  level: AccessLevel;
+  password: string;
+}
+
+class ProvisionBatcher {
+  /** Grant id → callers waiting for it, not yet taken by a batch. */
+  private readonly pending = new Map<number, Waiter[]>();
+  private draining: Promise<void> | undefined;
+
+  constructor(private readonly deps: CoreDeps) {}
+
+  provision(grantId: number): Promise<ProvisionResult> {
+    return new Promise<ProvisionResult>((resolve, reject) => {
+      const waiters = this.pending.get(grantId);
+      if (waiters) waiters.push({ resolve, reject });
+      else this.pending.set(grantId, [{ resolve, reject }]);
+      // Started on the next turn, so grants handed over in the same turn share the first batch.
+      this.draining ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.size > 0) {
+        const taken = new Map([...this.pending].slice(0, MAX_PROVISION_BATCH));
+        for (const id of taken.keys()) this.pending.delete(id);
+        await this.runBatch(taken).catch((err: unknown) => {
+          for (const waiters of taken.values()) for (const w of waiters) w.reject(err);
+        });
+      }
+    } finally {
+      this.draining = undefined;
     }
+  }
+
+  private async runBatch(taken: Map<number, Waiter[]>): Promise<void> {
+    const { store, clock, catalog, logger } = this.deps;
+    const started = clock.now();
+    const settle = (id: number, result: Promise<ProvisionResult>) => {
+      const waiters = taken.get(id)!;
+      taken.delete(id); // settled once; what is left in `taken` when runBatch throws is rejected by drain
+      result.then(
+        (r) => waiters.forEach((w) => w.resolve(r)),
+        (err: unknown) => waiters.forEach((w) => w.reject(err)),
+      );
+    };
+    const grants = await store.listGrants({ ids: [...taken.keys()] });
+    const readAt = clock.now();
+    const found = new Set(grants.map((g) => g.id));
+    for (const id of [...taken.keys()]) {
+      if (!found.has(id)) settle(id, Promise.reject(new BrokerError('NOT_FOUND', `grant #${id} does not exist`)));
+    }
+    const work: Work[] = [];
+    for (const grant of grants) {
+      if (grant.status !== 'provisioning') settle(grant.id, Promise.resolve({ outcome: 'skipped', grant }));
+      else if (clock.now() >= grant.expiresAt) {
+        settle(grant.id, expiredBeforeProvisioning(this.deps, grant).then((g) => ({ outcome: 'skipped' as const, grant: g })));
+      } else {
+        try {
+          const db = databaseOf(catalog, grant.database);
+          const level = db.levels.get(grant.level);
+          if (!level) throw new BrokerError('UNKNOWN_LEVEL', `level "${grant.level}" is no longer in the catalog`);
+          work.push({ grant, db, level, password: generatePassword() });
+        } catch (err) {
+          settle(grant.id, Promise.reject(err));
+        }
+      }
+    }
+    if (work.length === 0) return;
+    // The people's messages need the requests and their approvals: read while the users are being created.
+    const ahead = readAheadMany(this.deps, work.map((w) => w.grant.requestId));
+    const made = await this.newUsers(work);
+    const createdAt = clock.now();
+    const ok: Array<Work & { user: NewUserResponse['outcome'] }> = [];
+    for (const w of work) {
+      const res = made.get(w.grant.id)!;
+      if (res instanceof Error) settle(w.grant.id, provisionFailed(this.deps, w.grant, res).then(() => Promise.reject(res)));
+      else ok.push({ ...w, user: res.outcome });
+    }
+    if (ok.length === 0) return;
+    this.deps.failpoint('provision.after-create-user');
+
+    const now = clock.now();
+    const won = await store.transaction(async (tx) => {
+      const ids = new Set<number>();
+      for (const group of groupBy(ok, (w) => String(w.grant.provisionAttempts)).values()) {
+        const patch = { status: 'active' as const, activatedAt: now, provisionAttempts: group[0]!.grant.provisionAttempts + 1, lastError: null };
+        for (const id of await tx.transitionGrants(group.map((w) => w.grant.id), ['provisioning'], patch)) ids.add(id);
+      }
+      await tx.appendAudit(ok.filter((w) => ids.has(w.grant.id)).map((w) => provisionedEvent(w.grant, w.user, now)));
+      return ids;
+    });
+    const active = ok.filter((w) => won.has(w.grant.id));
+    // Revoked while the users were being created: what was just made must not outlive the grant.
+    for (const w of ok) {
+      if (!won.has(w.grant.id)) settle(w.grant.id, removeUnwanted(this.deps, w.grant).then((grant) => ({ outcome: 'skipped' as const, grant })));
+    }
+    logger.info(
+      { batch: work.length, active: active.length, failed: work.length - ok.length, readMs: readAt - started, ddlMs: createdAt - readAt, recordMs: clock.now() - now },
+      'provisioning batch',
+    );
+    // The people are told while the revoke jobs are scheduled: neither waits for the other (the sweeper backs the
+    // jobs). Each caller's promise settles after its own message and the scheduling.
+    const scheduled = this.deps.scheduler.scheduleRevokes(active.map((w) => ({ grantId: w.grant.id, at: w.grant.expiresAt }))).catch((err: unknown) => {
+      logger.warn({ err: String(err), grants: active.length }, 'could not schedule the revoke jobs; the sweeper will revoke at expiry');
+    });
+    for (const w of active) {
+      const { lastError: _cleared, ...rest } = w.grant;
+      const grant: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: w.grant.provisionAttempts + 1 };
+      logger.info({ grantId: grant.id, database: grant.database, username: grant.username, user: w.user, expiresAt: grant.expiresAt }, 'grant active');
+      const credentials = buildCredentials(w.db, grant.username, w.password, grant.expiresAt);
+      const told = notify(this.deps, grant.requestId, (v) => this.deps.notifier.grantActivated(v, w.db.delivery === 'message' ? credentials : undefined), {
+        grant,
+        ahead: ahead.then((m) => m.get(grant.requestId)),
+      });
+      settle(grant.id, Promise.all([told, scheduled]).then(() => ({ outcome: 'active' as const, grant, credentials, user: w.user })));
+    }
+  }
+
+  /** One engine call per database, all at once; per grant its response or its error. */
+  private async newUsers(work: readonly Work[]): Promise<Map<number, NewUserResponse | Error>> {
+    const out = new Map<number, NewUserResponse | Error>();
+    await Promise.all(
+      [...groupBy(work, (w) => w.grant.database)].map(async ([database, group]) => {
+        try {
+          const made = await this.deps.engines.get(database).newUsers(
+            group.map((w) => ({ grantId: w.grant.id, username: w.grant.username, password: w.password, expiresAt: w.grant.expiresAt, level: w.level })),
+          );
+          for (const w of group) out.set(w.grant.id, made.get(w.grant.username) ?? new Error(`the engine returned no result for ${w.grant.username}`));
+        } catch (err) {
+          for (const w of group) out.set(w.grant.id, err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    );
+    return out;
   }
 }
 
+function provisionedEvent(grant: Grant, user: NewUserResponse['outcome'], at: number): AuditEvent {
+  return {
+    at,
+    type: 'grant.provisioned',
+    actor: SYSTEM_ACTOR,
+    requestId: grant.requestId,
+    grantId: grant.id,
+    database: grant.database,
+    level: grant.level,
+    detail: { username: grant.username, user, expiresAt: grant.expiresAt },
+  };
+}
+
+const batchers = new WeakMap<CoreDeps, ProvisionBatcher>();
+
+function batcherOf(deps: CoreDeps): ProvisionBatcher {
+  let b = batchers.get(deps);
+  if (!b) batchers.set(deps, (b = new ProvisionBatcher(deps)));
+  return b;
+}

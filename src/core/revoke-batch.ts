@@ -11,6 +11,7 @@
  * Chat notifications follow a few at a time, off the revocation path; a caller's promise settles after its own.
  */
 import type { CoreDeps } from './deps.js';
+import { groupBy } from './group-by.js';
 import { SYSTEM_ACTOR, type Grant, type GrantStatus, type RevocationReceipt } from './model.js';
 import type { DeleteUserResponse, DisableUserResponse } from './ports.js';
 import { revokedEvent, revokeFailed, type RevokeResult } from './revocation.js';
@@ -261,17 +262,6 @@ function settleLater(p: Pending, result: Promise<RevokeResult>): void {
     (r) => settle(p, r),
     (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
   );
-}
-
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }
 
 const batchers = new WeakMap<CoreDeps, RevocationBatcher>();

@@ -60,15 +60,25 @@ export interface KnownState {
   /** null: known to have none (a request just opened). */
   grant?: Grant | null;
   receipt?: NonNullable<RequestView['receipt']>;
-  /** From readAhead: undefined when that read failed (the view then reads again). */
+  /** From readAheadMany: undefined when that read failed (the view then reads again). */
   ahead?: Promise<RequestAndDecisions | undefined>;
 }
 
 export type RequestAndDecisions = [AccessRequest | undefined, Approval[]];
 
-/** The request and its decisions read now, for KnownState.ahead. Never rejects, so it may go unused. */
-export function readAhead(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<RequestAndDecisions | undefined> {
-  return readBoth(deps, requestId).catch(() => undefined);
+/**
+ * Requests and their decisions read now, for KnownState.ahead: two reads for any number. Never rejects (a failed
+ * read is an empty map), so it may go unused; a request missing from the map is read again by its view.
+ */
+export function readAheadMany(deps: Pick<CoreDeps, 'store'>, requestIds: readonly number[]): Promise<Map<number, RequestAndDecisions>> {
+  return Promise.all([deps.store.listRequests({ ids: requestIds }), deps.store.listApprovalsFor(requestIds)]).then(
+    ([requests, approvals]) => {
+      const out = new Map<number, RequestAndDecisions>(requests.map((r) => [r.id, [r, []]]));
+      for (const a of approvals) out.get(a.requestId)?.[1].push(a);
+      return out;
+    },
+    () => new Map(),
+  );
 }
 
 function readBoth(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<RequestAndDecisions> {

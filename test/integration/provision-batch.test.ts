@@ -1,0 +1,206 @@
+/**
+ * Provisioning in batches (src/core/provision.ts) on real targets, a real SQLite state store and an injected clock:
+ * grants approved at once are provisioned by a few engine batches instead of one DDL section each, every one
+ * exactly once (one user, one audit row, one "active" message, one revoke job); a grant whose name is someone
+ * else's, one that ended meanwhile and one already expired are handled alone while the others go active; a user
+ * made for a grant revoked during the batch is removed; a target that is down leaves every grant to its retry.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
+import type { CoreDeps } from '../../src/core/deps.js';
+import { TargetError } from '../../src/core/errors.js';
+import { provision, type ProvisionResult } from '../../src/core/lifecycle.js';
+import type { Grant } from '../../src/core/model.js';
+import type { DatabaseEngine } from '../../src/core/ports.js';
+import { createAdminGrant } from '../../src/core/requests.js';
+import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
+import type { TestSession } from '../contract/database-engine.contract.js';
+import { tempSqliteUrl } from '../support/catalog.js';
+import { coreDeps } from '../support/core-deps.js';
+import { setupMariadbTarget } from '../support/mariadb-target.js';
+import { recordingNotifier } from '../support/notifiers.js';
+import { setupPgTarget, startScramCluster } from '../support/pg-cluster.js';
+
+interface Target {
+  entry: DatabaseEntry;
+  connectAs(username: string, password: string): Promise<TestSession>;
+  userExists(username: string): Promise<boolean>;
+  createForeignUser(username: string): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+const targets: Array<[string, () => Promise<Target>]> = [
+  ['MariaDB', async () => setupMariadbTarget({ guardRails: { connectionLimit: 3 } })],
+  [
+    'PostgreSQL (scram-sha-256 cluster)',
+    async () => {
+      const cluster = await startScramCluster();
+      const t = await setupPgTarget(cluster);
+      return { ...t, teardown: () => cluster.stop() };
+    },
+  ],
+];
+
+describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => {
+  let target: Target;
+  let store: OpenStateStore;
+  let deps: CoreDeps;
+  let engine: DatabaseEngine;
+  let notifier: ReturnType<typeof recordingNotifier>;
+  const now = Date.now();
+  /** Engine batches (newUsers calls) and the users they carried; revoke jobs scheduled. */
+  const calls = { batches: 0, users: 0 };
+  const scheduled: number[] = [];
+  /** Runs inside the next newUsers call, before the engine does anything (then cleared). */
+  let duringNewUsers: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    target = await makeTarget();
+    const url = tempSqliteUrl();
+    await migrateLatest(url);
+    store = await openStateStore(url);
+    const catalog: Catalog = { databases: new Map([[target.entry.name, target.entry]]) };
+    notifier = recordingNotifier();
+    deps = coreDeps(catalog, store, { notifier, clock: { now: () => now } });
+    deps.scheduler.scheduleRevokes = async (grants) => void scheduled.push(...grants.map((g) => g.grantId));
+    engine = deps.engines.get(target.entry.name);
+    const newUsers = engine.newUsers.bind(engine);
+    engine.newUsers = async (reqs) => {
+      calls.batches++;
+      calls.users += reqs.length;
+      const hook = duringNewUsers;
+      duringNewUsers = undefined;
+      await hook?.();
+      return newUsers(reqs);
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    await deps?.engines.close();
+    await store?.close();
+    await target?.teardown();
+  }, 120_000);
+
+  /** n approved grants waiting for provisioning (the admin path: approved at once). */
+  async function approvedGrants(n: number, duration = '1h'): Promise<Grant[]> {
+    const out: Grant[] = [];
+    for (let i = 0; i < n; i++) {
+      const { grant } = await createAdminGrant(deps, { platform: 'cli', id: 'cli:test' }, { platform: 'cli', id: `email:p${i}@example.com`, email: `p${i}@example.com` }, {
+        database: target.entry.name,
+        level: 'read',
+        duration,
+        reason: 'batch provisioning test',
+      });
+      out.push(grant);
+    }
+    return out;
+  }
+
+  const activated = (ids: number[]) => notifier.events.filter((e) => e.event === 'grantActivated' && ids.includes(e.view.grant!.id));
+  const active = (r: ProvisionResult) => {
+    if (r.outcome !== 'active') throw new Error(`grant ${r.grant.id} is ${r.grant.status}, not active`);
+    return r;
+  };
+
+  it('30 grants approved at once: a few engine batches, each user made once, logs in, audited and announced once', async () => {
+    const grants = await approvedGrants(30);
+    const ids = grants.map((g) => g.id);
+    const before = { ...calls };
+
+    const results = (await Promise.all(ids.map((id) => provision(deps, id)))).map(active);
+
+    expect(calls.batches - before.batches).toBeLessThanOrEqual(3);
+    expect(calls.users - before.users).toBe(30);
+    expect(results.map((r) => r.user)).toEqual(ids.map(() => 'created'));
+    const stored = await store.listGrants({ ids });
+    expect(stored.map((g) => [g.status, g.provisionAttempts])).toEqual(ids.map(() => ['active', 1]));
+    // Every password is its own and works (a few logins suffice to show the batch did not mix them up).
+    for (const r of [results[0]!, results[14]!, results[29]!]) {
+      const session = await target.connectAs(r.grant.username, r.credentials.password);
+      await session.close();
+    }
+    const other = target.connectAs(results[0]!.grant.username, results[1]!.credentials.password);
+    await expect(other).rejects.toThrow();
+    const audit = (await store.listAudit({ type: 'grant.provisioned' })).filter((a) => ids.includes(a.grantId!));
+    expect(audit.map((a) => a.grantId).sort((a, b) => a! - b!)).toEqual(ids);
+    expect((await store.verifyAudit()).ok).toBe(true);
+    expect(activated(ids)).toHaveLength(30);
+    expect(scheduled.filter((id) => ids.includes(id)).sort((a, b) => a - b)).toEqual(ids);
+    // Handing them over again changes nothing: each is skipped, no engine call.
+    const again = await Promise.all(ids.map((id) => provision(deps, id)));
+    expect(again.map((r) => r.outcome)).toEqual(ids.map(() => 'skipped'));
+    expect(calls.users - before.users).toBe(30);
+    expect(activated(ids)).toHaveLength(30);
+  }, 120_000);
+
+  it('someone else’s name, an ended grant and an expired one are handled alone; the others go active', async () => {
+    const [taken, ended, expired, ...good] = await approvedGrants(6);
+    await target.createForeignUser(taken!.username);
+    expect(await store.transitionGrant(ended!.id, ['provisioning'], { status: 'failed', endReason: 'cancelled', revokedAt: now })).toBe(true);
+    expect(await store.transitionGrant(expired!.id, ['provisioning'], { expiresAt: now - 1 })).toBe(true);
+
+    const results = await Promise.allSettled([taken, ended, expired, ...good].map((g) => provision(deps, g!.id)));
+
+    const refused = results[0]!;
+    expect(refused.status).toBe('rejected');
+    expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(TargetError);
+    expect(((refused as PromiseRejectedResult).reason as TargetError).kind).toBe('conflict');
+    const failed = (await store.getGrant(taken!.id))!;
+    expect(failed.status).toBe('failed');
+    expect(failed.endReason).toMatch(/^provisioning failed/);
+    expect(await target.userExists(taken!.username)).toBe(true); // someone else's: untouched
+    expect(await store.listAudit({ grantId: taken!.id, type: 'grant.provision_failed' })).toHaveLength(1);
+    expect(results[1]).toMatchObject({ status: 'fulfilled', value: { outcome: 'skipped' } });
+    expect(await target.userExists(ended!.username)).toBe(false);
+    expect(results[2]).toMatchObject({ status: 'fulfilled', value: { outcome: 'skipped' } });
+    expect((await store.getGrant(expired!.id))!.status).toBe('failed');
+    expect(await target.userExists(expired!.username)).toBe(false);
+    for (const [i, g] of good.entries()) {
+      expect(results[3 + i]).toMatchObject({ status: 'fulfilled', value: { outcome: 'active' } });
+      expect((await store.getGrant(g.id))!.status).toBe('active');
+      expect(await target.userExists(g.username)).toBe(true);
+    }
+    expect((await store.verifyAudit()).ok).toBe(true);
+  }, 120_000);
+
+  it('a grant revoked while its user is being made loses that user; the rest of the batch is active', async () => {
+    const [revoked, ...rest] = await approvedGrants(4);
+    duringNewUsers = async () => {
+      expect(await store.transitionGrant(revoked!.id, ['provisioning'], { status: 'revoked', endReason: 'revoked by Bob', revokedAt: now })).toBe(true);
+    };
+
+    const results = await Promise.all([revoked, ...rest].map((g) => provision(deps, g!.id)));
+
+    expect(duringNewUsers).toBeUndefined();
+    expect(results[0]).toMatchObject({ outcome: 'skipped', grant: { status: 'revoked' } });
+    expect(await target.userExists(revoked!.username)).toBe(false);
+    expect(await store.listAudit({ grantId: revoked!.id, type: 'grant.provisioned' })).toHaveLength(0);
+    expect(scheduled).not.toContain(revoked!.id);
+    for (const r of results.slice(1)) expect(active(r).grant.status).toBe('active');
+  }, 120_000);
+
+  it('a target that is down: every grant of the batch keeps provisioning, its attempt and error recorded, for the retry', async () => {
+    const grants = await approvedGrants(3);
+    const { newUsers } = engine;
+    engine.newUsers = async () => {
+      throw new TargetError('retryable', 'connect ECONNREFUSED 127.0.0.1:1');
+    };
+    try {
+      const results = await Promise.allSettled(grants.map((g) => provision(deps, g.id)));
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect(((r as PromiseRejectedResult).reason as TargetError).kind).toBe('retryable');
+      }
+    } finally {
+      engine.newUsers = newUsers;
+    }
+    for (const g of grants) {
+      const stored = (await store.getGrant(g.id))!;
+      expect([stored.status, stored.provisionAttempts, stored.lastError]).toEqual(['provisioning', 1, expect.stringMatching(/ECONNREFUSED/)]);
+      expect(await target.userExists(g.username)).toBe(false);
+    }
+    // The retry (the job's next attempt) makes them.
+    const retried = (await Promise.all(grants.map((g) => provision(deps, g.id)))).map(active);
+    expect(retried.map((r) => r.grant.provisionAttempts)).toEqual([2, 2, 2]);
+  }, 120_000);
+});
