@@ -344,7 +344,9 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
   /** Every decision on the request once this one is recorded, for the view (read only for N-of-M). */
   let decisions: Approval[] = [mine];
   const result = await deps.store.transaction(async (tx): Promise<ApproveResult> => {
-    const req = await tx.getRequest(requestId);
+    // One approval decides the request: the conditional decideRequest below is then the check (its failure rolls
+    // this approval back). N-of-M records an approval that may not decide, so it checks the request first.
+    const req = checked.requiredApprovals > 1 ? await tx.getRequest(requestId) : checked;
     if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
     const recorded = await tx.recordApproval(mine);
     if (!recorded) throw new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
@@ -361,7 +363,8 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     }
     const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
     if (!(await tx.decideRequest(requestId, 'approved', now, decisionNote))) {
-      throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was decided by someone else`);
+      const status = (await tx.getRequest(requestId))?.status;
+      throw new BrokerError('ALREADY_DECIDED', status === 'approved' ? `request #${requestId} was decided by someone else` : `request #${requestId} is already ${status}`);
     }
     const decided = { ...req, status: 'approved' as const, decidedAt: now, decisionNote };
     if (req.extendsGrantId !== undefined) {
