@@ -7,7 +7,7 @@ import { getGrant } from './grant-access.js';
 import { generateUsername } from './identifiers.js';
 import { decideAutomatically } from './auto-approve.js';
 import type { DatabaseEntry } from './catalog.js';
-import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type Approval, type ApproverRef, type Grant } from './model.js';
+import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type Approval, type ApproverRef, type AuditEvent, type Grant } from './model.js';
 import { isRequester, matchApprover } from './policy.js';
 import type { NewGrant, NewRequest } from './ports.js';
 import { notify } from './view.js';
@@ -350,15 +350,15 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
     const recorded = await tx.recordApproval(mine);
     if (!recorded) throw new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
-    await tx.appendAudit([
-      { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} },
-    ]);
+    // Appended once, with what the decision adds, at the end of the transaction (one audit-head lock, not two).
+    const recordedEvent: AuditEvent = { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} };
     // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
     // only N-of-M reads the others back.
     if (req.requiredApprovals > 1 || isRequester(approver, req)) decisions = await tx.listApprovals(requestId);
     const approvals = decisions.filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
     const distinct = new Set(approvals.map((a) => `${a.approver.platform}:${a.approver.id}`)).size;
     if (distinct < req.requiredApprovals) {
+      await tx.appendAudit([recordedEvent]);
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
     }
     const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
@@ -369,12 +369,14 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     const decided = { ...req, status: 'approved' as const, decidedAt: now, decisionNote };
     if (req.extendsGrantId !== undefined) {
       await tx.appendAudit([
+        recordedEvent,
         { at: now, type: 'request.approved', actor: approver, requestId, grantId: req.extendsGrantId, database: req.database, level: req.level, detail: { note: decisionNote, extendsGrantId: req.extendsGrantId } },
       ]);
       return { status: 'extended', request: decided, grant: (await tx.getGrant(req.extendsGrantId))! };
     }
     const grant = await tx.createGrant(grantRowFor(req, now));
     await tx.appendAudit([
+      recordedEvent,
       {
         at: now,
         type: 'request.approved',

@@ -47,7 +47,9 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
         }
         case 'request': {
           const req = await requestAccess(ctx.core, actor, parsed.input, { breakGlass: parsed.breakGlass ?? false });
-          await reply(requestSentText(await loadRequestView(ctx.core, req.id)));
+          // A request just opened for the approvers has no decision and no grant yet: its view needs no read.
+          const fresh = req.status === 'pending' && req.extendsGrantId === undefined;
+          await reply(requestSentText(await loadRequestView(ctx.core, req.id, fresh ? { grant: null, ahead: Promise.resolve([req, []]) } : {})));
           return;
         }
       }
