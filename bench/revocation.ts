@@ -7,7 +7,7 @@
  * Two populations are kept apart: grants approved one at a time (expiries spaced as the approvals were) and the
  * burst (all approved at once, so all expiring within the window the approvals took).
  */
-import type { Grant } from '../src/core/model.js';
+import { LIVE_GRANT_STATUSES, type Grant } from '../src/core/model.js';
 import { waitFor } from '../test/support/wait.js';
 import type { Stage } from './stage.js';
 import { rounded, summarize, type Summary } from './stats.js';
@@ -69,6 +69,7 @@ export function lateness(grants: readonly Grant[]): Lateness {
 
 /** Earliest and latest expiry among a target's grants. */
 export async function expiryRange(stage: Stage, target: BenchTarget): Promise<{ first: number; last: number }> {
-  const expiries = (await stage.store.listGrants({ database: target.entry.name })).map((g) => g.expiresAt);
+  // Live grants only: the warm-up's, already revoked, expired long before the burst's and must not count.
+  const expiries = (await stage.store.listGrants({ database: target.entry.name, statuses: LIVE_GRANT_STATUSES })).map((g) => g.expiresAt);
   return { first: Math.min(...expiries), last: Math.max(...expiries) };
 }
