@@ -13,6 +13,7 @@ import { assertNoEviction, connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
 import { GrantWorker } from './jobs/worker.js';
 import { FanOutNotifier, LogNotifier } from './notify/log-notifier.js';
+import { DeferredProvisioningNotice } from './notify/provisioning-notice.js';
 import type { WebClient } from '@slack/web-api';
 import { createWebClient, type SlackSettings } from './chat/slack/app.js';
 import { SlackNotifier } from './chat/slack/notifier.js';
@@ -98,7 +99,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
       )
     : undefined;
   const chat = [slackNotifier, teams?.notifier].filter((n): n is NonNullable<typeof n> => n !== undefined);
-  const notifier = opts.notifier ?? (chat.length ? new FanOutNotifier([log, ...chat], logger as Logger) : log);
+  const deferred = chat.length ? new DeferredProvisioningNotice(chat, store, settings.PROVISIONING_NOTICE_AFTER, logger as Logger) : undefined;
+  const notifier = opts.notifier ?? (deferred ? new FanOutNotifier([log, deferred], logger as Logger) : log);
   const pagerduty = settings.PAGERDUTY_TOKEN
     ? new PagerDutyClient({ token: settings.PAGERDUTY_TOKEN, clock, ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }) })
     : undefined;
@@ -128,6 +130,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     engines,
     logger,
     async close() {
+      deferred?.close();
       await scheduler.close().catch(() => undefined);
       await engines.close();
       await store.close();

@@ -60,6 +60,12 @@ export const settingsSchema = z.object({
   /** Revocation jobs one worker process runs at once: many grants can expire in the same second, and a revocation
    *  mostly waits (target DDL is serialised per server anyway), so this is higher. */
   WORKER_REVOKE_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(50),
+  /**
+   * The approval message shows "approved; provisioning" only if the grant is not active this long after the
+   * approval (it usually is within tens of milliseconds, and the activation's update replaces the message anyway:
+   * one chat update per grant instead of two). 0 = show it at once.
+   */
+  PROVISIONING_NOTICE_AFTER: durationMs('2s'),
   /** A grant still provisioning this long after it was approved (its job lost with Redis) is queued again. */
   PROVISION_STALE_AFTER: durationMs('30s'),
   /** BullMQ lock duration: how soon a job of a dead worker is taken over by another. */

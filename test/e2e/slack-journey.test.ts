@@ -35,6 +35,9 @@ const CAROL = 'U0CAROL';
 const DAVE = 'U0DAVE';
 const ERIN = 'U0ERIN';
 const MALLORY = 'U0MALLORY';
+/** PROVISIONING_NOTICE_AFTER for the journey broker. */
+const NOTICE_AFTER_MS = 1_000;
+const PROVISIONING_NOTICE = /Approved by .* · provisioning…/;
 
 describe('Slack journey', () => {
   let cluster: PgCluster;
@@ -42,6 +45,8 @@ describe('Slack journey', () => {
   let slack: SlackDouble;
   let broker: TestBroker;
   let env: Record<string, string>;
+  /** In front of the target for `appdb-slow`: every round trip to it can be made slow. */
+  let targetProxy: SlowProxy;
   const passwords: string[] = [];
 
   const store = () => broker.app.deps.store;
@@ -78,6 +83,7 @@ describe('Slack journey', () => {
   beforeAll(async () => {
     cluster = await startScramCluster();
     target = await setupPgTarget(cluster);
+    targetProxy = await startSlowProxy(target.entry.host, target.entry.port, 0);
     slack = await startSlackDouble();
     slack.addUser({ id: ALICE, email: 'alice@example.com', name: 'alice' });
     slack.addUser({ id: BOB, email: 'bob@example.com', name: 'bob' });
@@ -97,6 +103,7 @@ describe('Slack journey', () => {
         { ...target.entry, name: 'appdb-quick' },
         { ...target.entry, name: 'appdb-msg' },
         { ...target.entry, name: 'appdb-policy' },
+        { ...target.entry, name: 'appdb-slow', host: '127.0.0.1', port: targetProxy.port },
       ],
       {
         perEntry: (d) =>
@@ -116,13 +123,20 @@ describe('Slack journey', () => {
                 : { approval },
       },
     );
-    env = { ...journeyEnv(catalog, 'slack'), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url };
+    env = {
+      ...journeyEnv(catalog, 'slack'),
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: slack.url,
+      PROVISIONING_NOTICE_AFTER: String(NOTICE_AFTER_MS),
+    };
     broker = await startBroker(env);
   }, 120_000);
 
   afterAll(async () => {
     await broker?.stop();
     await slack?.stop();
+    await targetProxy?.stop();
     await cluster?.stop();
   }, 60_000);
 
@@ -198,6 +212,44 @@ describe('Slack journey', () => {
     const leaks = slack.calls.filter((c) => JSON.stringify(c.args).includes(password!) || JSON.stringify(c.response ?? {}).includes(password!));
     expect(leaks.map((c) => c.method)).toEqual(['views.open']);
   });
+
+  it('a user ready at once: the approval message goes from the request straight to active (one update, no "provisioning" notice)', async () => {
+    const { msg, requestId } = await requestAs(ALICE, 'appdb read 30m INC-46 quick look');
+    await click(BOB, APPROVE, String(requestId), msg);
+    await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 15_000 });
+    const request = (await store().getRequest(requestId))!;
+    const grant = (await store().getGrantByRequest(requestId))!;
+    // The claim holds only when the user was ready within the notice delay (it is, by far, unless the machine stalls).
+    if (grant.activatedAt! - request.decidedAt! < NOTICE_AFTER_MS) {
+      // Past the delay, the notice that was held back must not arrive either.
+      await new Promise((r) => setTimeout(r, NOTICE_AFTER_MS + 300));
+      const history = slack.messageAt(CHANNEL, msg.ts)!.history;
+      expect(history.map((h) => h.by)).toEqual(['chat.postMessage', 'chat.update']);
+      expect(history.some((h) => PROVISIONING_NOTICE.test(text(h)))).toBe(false);
+    }
+    await revoke(broker.app.deps, grant.id);
+  });
+
+  it('a slow target: after PROVISIONING_NOTICE_AFTER the approval message says it is provisioning, then moves on to active', async () => {
+    targetProxy.delayMs = 400; // every round trip to the target takes ≥ 0.4 s: provisioning takes seconds
+    try {
+      const { msg, requestId } = await requestAs(ALICE, 'appdb-slow read 30m INC-47 slow target');
+      await click(BOB, APPROVE, String(requestId), msg);
+      await slack.waitUntil(() => slack.messageAt(CHANNEL, msg.ts)!.history.some((h) => PROVISIONING_NOTICE.test(text(h))), { timeoutMs: 15_000 });
+      const request = (await store().getRequest(requestId))!;
+      const notice = slack.messageAt(CHANNEL, msg.ts)!.history.find((h) => PROVISIONING_NOTICE.test(text(h)))!;
+      expect(notice.at - request.decidedAt!).toBeGreaterThanOrEqual(NOTICE_AFTER_MS - 50);
+      expect((await store().getGrantByRequest(requestId))!.status).toBe('provisioning');
+      expect(buttonsIn(notice as Parameters<typeof buttonsIn>[0]).map((b) => b.actionId)).not.toContain(APPROVE);
+      targetProxy.delayMs = 0;
+      await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 30_000 });
+      expect(slack.messageAt(CHANNEL, msg.ts)!.history.map((h) => h.by)).toEqual(['chat.postMessage', 'chat.update', 'chat.update']);
+      const grant = (await store().getGrantByRequest(requestId))!;
+      await revoke(broker.app.deps, grant.id);
+    } finally {
+      targetProxy.delayMs = 0;
+    }
+  }, 60_000);
 
   it('a forged or stale signature gets 401 and nothing is recorded', async () => {
     const callsBefore = slack.calls.length;
