@@ -45,6 +45,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { request } from 'undici';
 import type { BlockAction, ButtonAction, EnvelopedEvent, SlashCommand, types, ViewOutput, ViewStateValue, ViewSubmitAction } from '@slack/bolt';
 import { dmChannelIdFor, SLACK_DOUBLE_DEFAULTS } from './slack-double.js';
 
@@ -106,8 +107,10 @@ async function signedPost(baseUrl: string, secret: string, rawBody: string, cont
   Object.assign(headers, opts.headers);
   const url = `${baseUrl.replace(/\/+$/, '')}${opts.path ?? '/slack/events'}`;
   const started = performance.now();
-  const res = await fetch(url, { method: 'POST', headers, body: rawBody, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
-  const body = await res.text();
+  // undici's request(), not the global fetch: the same HTTP/1.1 exchange at a third of the CPU, which matters when
+  // the bench drives hundreds of these on the machine that runs the broker.
+  const res = await request(url, { method: 'POST', headers, body: rawBody, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+  const body = await res.body.text();
   const elapsedMs = performance.now() - started;
   let json: unknown;
   try {
@@ -115,7 +118,10 @@ async function signedPost(baseUrl: string, secret: string, rawBody: string, cont
   } catch {
     json = undefined;
   }
-  return { status: res.status, body, json, headers: Object.fromEntries(res.headers.entries()), elapsedMs };
+  const responseHeaders = Object.fromEntries(
+    Object.entries(res.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])),
+  );
+  return { status: res.statusCode, body, json, headers: responseHeaders, elapsedMs };
 }
 
 /** POST a slash command (form-encoded fields, e.g. from {@link slashCommand}). */
