@@ -125,9 +125,14 @@ export class KnexStateStore implements StateStore {
       prev = hash;
       return chained;
     });
-    // One statement: the events of one transaction are stored together, in order.
-    await this.knex(TABLES.audit).insert(rows);
-    await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
+    // The events of one transaction are stored together, in order, and the head moves with them: on PostgreSQL in
+    // one statement (a data-modifying CTE runs to completion whether or not the outer statement reads it).
+    if (this.dialect === 'postgres') {
+      await this.knex.with('appended', this.knex(TABLES.audit).insert(rows)).table(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
+    } else {
+      await this.knex(TABLES.audit).insert(rows);
+      await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
+    }
     return true;
   }
 
