@@ -6,17 +6,16 @@
  * made for a grant revoked during the batch is removed; a target that is down leaves every grant to its retry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
+import type { DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import { TargetError } from '../../src/core/errors.js';
 import { provision, type ProvisionResult } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
 import { createAdminGrant } from '../../src/core/requests.js';
-import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
+import type { OpenStateStore } from '../../src/store/index.js';
 import type { TestSession } from '../contract/database-engine.contract.js';
-import { tempSqliteUrl } from '../support/catalog.js';
-import { coreDeps } from '../support/core-deps.js';
+import { openCoreStage } from '../support/core-deps.js';
 import { setupMariadbTarget } from '../support/mariadb-target.js';
 import { recordingNotifier } from '../support/notifiers.js';
 import { setupPgTarget, startScramCluster } from '../support/pg-cluster.js';
@@ -56,12 +55,7 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
 
   beforeAll(async () => {
     target = await makeTarget();
-    const url = tempSqliteUrl();
-    await migrateLatest(url);
-    store = await openStateStore(url);
-    const catalog: Catalog = { databases: new Map([[target.entry.name, target.entry]]) };
-    notifier = recordingNotifier();
-    deps = coreDeps(catalog, store, { notifier, clock: { now: () => now } });
+    ({ store, deps, notifier } = await openCoreStage([target.entry], { now: () => now }));
     deps.scheduler.scheduleRevokes = async (grants) => void scheduled.push(...grants.map((g) => g.grantId));
     engine = deps.engines.get(target.entry.name);
     const newUsers = engine.newUsers.bind(engine);

@@ -5,7 +5,7 @@
  * into someone else's fails alone and is recorded; nothing is revoked before its expiry; the sweeper batches too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
+import type { DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import { TargetError } from '../../src/core/errors.js';
 import { provision, revokeIfDue } from '../../src/core/lifecycle.js';
@@ -14,10 +14,9 @@ import type { DatabaseEngine } from '../../src/core/ports.js';
 import { createAdminGrant } from '../../src/core/requests.js';
 import { revokeDue } from '../../src/core/revoke-batch.js';
 import { Sweeper } from '../../src/core/sweeper.js';
-import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
+import type { OpenStateStore } from '../../src/store/index.js';
 import type { TestSession } from '../contract/database-engine.contract.js';
-import { tempSqliteUrl } from '../support/catalog.js';
-import { coreDeps } from '../support/core-deps.js';
+import { openCoreStage } from '../support/core-deps.js';
 import { setupMariadbTarget } from '../support/mariadb-target.js';
 import { recordingNotifier } from '../support/notifiers.js';
 import { setupPgTarget, startScramCluster } from '../support/pg-cluster.js';
@@ -72,12 +71,7 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
 
   beforeAll(async () => {
     target = await makeTarget();
-    const url = tempSqliteUrl();
-    await migrateLatest(url);
-    store = await openStateStore(url);
-    const catalog: Catalog = { databases: new Map([[target.entry.name, target.entry]]) };
-    notifier = recordingNotifier();
-    deps = coreDeps(catalog, store, { notifier, clock: { now: () => now } });
+    ({ store, deps, notifier } = await openCoreStage([target.entry], { now: () => now }));
     const engine: DatabaseEngine = deps.engines.get(target.entry.name);
     const deleteUsers = engine.deleteUsers.bind(engine);
     engine.deleteUsers = (names) => ((calls.batches++, (calls.users += names.length)), deleteUsers(names));

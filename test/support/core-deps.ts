@@ -2,12 +2,14 @@
  * The core's dependencies for core-level tests: the real store and engines, our own ports recorded (scheduler,
  * notifier), and a clock the test controls. Override any part.
  */
-import type { Catalog } from '../../src/core/catalog.js';
+import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import type { Clock, StateStore } from '../../src/core/ports.js';
 import { createLogger } from '../../src/logging.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { CatalogEngines } from '../../src/targets/registry.js';
+import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
+import { tempSqliteUrl } from './catalog.js';
 import { recordingNotifier } from './notifiers.js';
 
 export function coreDeps(catalog: Catalog, store: StateStore, over: Partial<CoreDeps> & { clock?: Clock; enqueued?: number[] } = {}): CoreDeps {
@@ -28,4 +30,17 @@ export function coreDeps(catalog: Catalog, store: StateStore, over: Partial<Core
     failpoint: () => {},
     ...rest,
   };
+}
+
+/** A fresh migrated SQLite state store and the core's dependencies on it for these databases, messages recorded. */
+export async function openCoreStage(
+  databases: readonly DatabaseEntry[],
+  clock: Clock,
+): Promise<{ store: OpenStateStore; deps: CoreDeps; notifier: ReturnType<typeof recordingNotifier> }> {
+  const url = tempSqliteUrl();
+  await migrateLatest(url);
+  const store = await openStateStore(url);
+  const notifier = recordingNotifier();
+  const deps = coreDeps({ databases: new Map(databases.map((d) => [d.name, d])) }, store, { notifier, clock });
+  return { store, deps, notifier };
 }
