@@ -266,6 +266,15 @@ export class KnexStateStore implements StateStore {
 
   async transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch, expiresAtOrBefore?: number): Promise<number[]> {
     if (ids.length === 0 || from.length === 0) return [];
+    const set = grantPatchToRow(patch);
+    const changes = Object.keys(set).length > 0 ? set : { status: this.knex.ref('status') };
+    if (this.dialect === 'postgres') {
+      // One statement: the UPDATE locks each row and re-checks the condition on its latest version (READ COMMITTED),
+      // so of two racing transitions exactly one changes a row, and RETURNING says which.
+      const u = this.knex(TABLES.grants).whereIn('id', [...ids]).whereIn('status', [...from]);
+      if (expiresAtOrBefore !== undefined) u.where('expires_at', '<=', expiresAtOrBefore);
+      return ((await u.update(changes).returning('id')) as Row[]).map((r) => Number(r.id)).sort((a, b) => a - b);
+    }
     if (!this.inTransaction) return this.transaction((tx) => tx.transitionGrants(ids, from, patch, expiresAtOrBefore));
     // Which rows qualify is read under a row lock (SQLite: the transaction already holds the write lock), so the
     // update changes exactly those; MariaDB has no UPDATE … RETURNING.
@@ -273,10 +282,7 @@ export class KnexStateStore implements StateStore {
     if (expiresAtOrBefore !== undefined) q.where('expires_at', '<=', expiresAtOrBefore);
     const won = ((await (this.dialect === 'sqlite' ? q : q.forUpdate())) as Row[]).map((r) => Number(r.id));
     if (won.length === 0) return [];
-    const set = grantPatchToRow(patch);
-    await this.knex(TABLES.grants)
-      .whereIn('id', won)
-      .update(Object.keys(set).length > 0 ? set : { status: this.knex.ref('status') });
+    await this.knex(TABLES.grants).whereIn('id', won).update(changes);
     return won.sort((a, b) => a - b);
   }
 
