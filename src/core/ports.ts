@@ -281,6 +281,8 @@ export interface StateStore {
    *  update a message only after winning this, so racing processes never move a message backwards. */
   claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean>;
   getMessageRefs(requestId: number): Promise<MessageRef[]>;
+  /** The references of all these requests (in id order), for views built in a batch. */
+  listMessageRefsFor(requestIds: readonly number[]): Promise<MessageRef[]>;
   /** Insert or replace the conversation at (platform, key). */
   saveConversation(c: ChatConversation): Promise<void>;
   getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined>;

@@ -6,6 +6,7 @@ import type { EngineName } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
 import type { AccessRequest, Approval, Grant, RevocationReceipt } from './model.js';
+import type { MessageRef } from './ports.js';
 
 export type Phase =
   | 'pending' // waiting for approvals
@@ -29,6 +30,12 @@ export interface RequestView {
   phase: Phase;
   /** What the revocation did, once the grant has ended. */
   receipt?: RevocationReceipt & { reason: string };
+  /**
+   * The request's chat message references, when they were read with the view (read ahead for a batch). Absent:
+   * a notifier reads them itself. Only where the messages are is read here; which version a message shows is
+   * decided in the state DB (claimMessageVersion), so these may be a little old.
+   */
+  messages?: MessageRef[];
   now: number;
 }
 
@@ -64,17 +71,21 @@ export interface KnownState {
   ahead?: Promise<RequestAndDecisions | undefined>;
 }
 
-export type RequestAndDecisions = [AccessRequest | undefined, Approval[]];
+/** A request, its decisions and (when read with them) its chat message references. */
+export type RequestAndDecisions = [AccessRequest | undefined, Approval[], MessageRef[]?];
 
 /**
- * Requests and their decisions read now, for KnownState.ahead: two reads for any number. Never rejects (a failed
- * read is an empty map), so it may go unused; a request missing from the map is read again by its view.
+ * Requests, their decisions and their message references read now, for KnownState.ahead: three reads for any
+ * number. Never rejects (a failed read is an empty map), so it may go unused; a request missing from the map is
+ * read again by its view.
  */
 export function readAheadMany(deps: Pick<CoreDeps, 'store'>, requestIds: readonly number[]): Promise<Map<number, RequestAndDecisions>> {
-  return Promise.all([deps.store.listRequests({ ids: requestIds }), deps.store.listApprovalsFor(requestIds)]).then(
-    ([requests, approvals]) => {
-      const out = new Map<number, RequestAndDecisions>(requests.map((r) => [r.id, [r, []]]));
+  const { store } = deps;
+  return Promise.all([store.listRequests({ ids: requestIds }), store.listApprovalsFor(requestIds), store.listMessageRefsFor(requestIds)]).then(
+    ([requests, approvals, refs]) => {
+      const out = new Map<number, [AccessRequest, Approval[], MessageRef[]]>(requests.map((r) => [r.id, [r, [], []]]));
       for (const a of approvals) out.get(a.requestId)?.[1].push(a);
+      for (const m of refs) out.get(m.requestId)?.[2].push(m);
       return out;
     },
     () => new Map(),
@@ -88,7 +99,7 @@ function readBoth(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<Req
 export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>, requestId: number, known: KnownState = {}): Promise<RequestView> {
   const { store } = deps;
   // One round trip's latency, not three: the views are rendered on the way to the person's message.
-  const [[request, decisions], own] = await Promise.all([
+  const [[request, decisions, messages], own] = await Promise.all([
     known.ahead ? known.ahead.then((r) => r ?? readBoth(deps, requestId)) : readBoth(deps, requestId),
     known.grant === null ? undefined : known.grant?.requestId === requestId ? known.grant : store.getGrantByRequest(requestId),
   ]);
@@ -109,6 +120,7 @@ export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' |
   const denial = decisions.find((a) => a.decision === 'deny');
   if (denial) view.denial = denial;
   if (grant) view.grant = grant;
+  if (messages) view.messages = messages;
   if (grant && (grant.status === 'revoked' || grant.status === 'failed') && known.receipt && known.grant?.id === grant.id) {
     view.receipt = known.receipt;
   } else if (grant && (grant.status === 'revoked' || grant.status === 'failed')) {

@@ -378,6 +378,14 @@ export class KnexStateStore implements StateStore {
     return rows.map(messageRefFromRow);
   }
 
+  async listMessageRefsFor(requestIds: readonly number[]): Promise<MessageRef[]> {
+    if (requestIds.length === 0) return [];
+    const rows = (await this.knex(TABLES.chatMessages)
+      .whereIn('request_id', [...requestIds])
+      .orderBy('id', 'asc')) as Row[];
+    return rows.map(messageRefFromRow);
+  }
+
   async saveConversation(c: ChatConversation): Promise<void> {
     await this.knex('chat_conversations')
       .insert({ platform: c.platform, conversation_key: c.key, reference: c.reference, updated_at: c.updatedAt })

@@ -865,6 +865,20 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.getMessageRefs(req.id + 1_000_000)).toEqual([]);
       });
 
+      it('listMessageRefsFor returns the references of exactly the requests asked for, in id order', async () => {
+        const a = await store.createRequest(newRequest());
+        const b = await store.createRequest(newRequest());
+        const c = await store.createRequest(newRequest());
+        await store.saveMessageRef({ requestId: b.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'b1' });
+        await store.saveMessageRef({ requestId: a.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'a1' });
+        await store.saveMessageRef({ requestId: c.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'c1' });
+        await store.saveMessageRef({ requestId: b.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'b2' });
+        const refs = await store.listMessageRefsFor([b.id, a.id, 987_654_321]);
+        expect(refs.map((r) => r.messageId)).toEqual(['b1', 'a1', 'b2']);
+        expect(refs.map((r) => r.requestId)).toEqual([b.id, a.id, b.id]);
+        expect(await store.listMessageRefsFor([])).toEqual([]);
+      });
+
       it('concurrent saves of one reference leave exactly one row', async () => {
         const req = await store.createRequest(newRequest());
         await Promise.all(

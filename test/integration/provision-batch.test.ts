@@ -127,6 +127,19 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     expect(activated(ids)).toHaveLength(30);
   }, 120_000);
 
+  it("each activation's view carries its own request's message references, read with the batch", async () => {
+    const grants = await approvedGrants(3);
+    const [a, b] = grants;
+    await store.saveMessageRef({ requestId: a!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'a.1' });
+    await store.saveMessageRef({ requestId: b!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'b.1' });
+    await store.saveMessageRef({ requestId: b!.requestId, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'b.2' });
+
+    await Promise.all(grants.map((g) => provision(deps, g.id)));
+
+    const seen = new Map(activated(grants.map((g) => g.id)).map((e) => [e.view.grant!.id, e.view.messages?.map((m) => m.messageId)]));
+    expect(seen).toEqual(new Map([[a!.id, ['a.1']], [b!.id, ['b.1', 'b.2']], [grants[2]!.id, []]]));
+  }, 120_000);
+
   it('someone else’s name, an ended grant and an expired one are handled alone; the others go active', async () => {
     const [taken, ended, expired, ...good] = await approvedGrants(6);
     await target.createForeignUser(taken!.username);

@@ -34,8 +34,17 @@ export class SlackNotifier implements Notifier {
     private readonly opts: SlackNotifierOptions,
   ) {}
 
+  /**
+   * The request's references: those read with the view when they hold the approval message, else read now (a
+   * request approved by policy is provisioned while its approval message is still being posted).
+   */
+  private refsOf(v: RequestView): Promise<MessageRef[]> {
+    const known = v.messages;
+    return known?.some((r) => r.platform === 'slack' && r.kind === 'approval') ? Promise.resolve(known) : this.store.getMessageRefs(v.request.id);
+  }
+
   /** `refs`: the request's references when the caller already asked for them (one read per event, not per message). */
-  private ref(v: RequestView, kind: string, refs = this.store.getMessageRefs(v.request.id)): Promise<MessageRef | undefined> {
+  private ref(v: RequestView, kind: string, refs = this.refsOf(v)): Promise<MessageRef | undefined> {
     return refs.then((all) => all.find((r) => r.platform === 'slack' && r.kind === kind));
   }
 
@@ -93,14 +102,14 @@ export class SlackNotifier implements Notifier {
 
   /** The requester's message does not wait for the channel's: the two are independent. */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
-    const refs = this.store.getMessageRefs(v.request.id);
+    const refs = this.refsOf(v);
     // The DM first: it is what the requester waits for.
     await Promise.all([this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message, refs), this.updateApproval(v, refs)]);
   }
 
   /** The channel (message + receipt) and the requester's DMs are updated side by side. */
   async grantEnded(v: RequestView): Promise<void> {
-    const refs = this.store.getMessageRefs(v.request.id);
+    const refs = this.refsOf(v);
     const channel = async () => {
       const ref = await this.updateApproval(v, refs);
       if (ref && v.receipt) {

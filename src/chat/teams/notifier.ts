@@ -34,8 +34,10 @@ export class TeamsNotifier implements Notifier {
     private readonly opts: TeamsNotifierOptions,
   ) {}
 
+  /** Read with the view when they hold the approval card (see the Slack notifier's refsOf), else read now. */
   private async ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
-    return (await this.store.getMessageRefs(v.request.id)).find((r) => r.platform === 'teams' && r.kind === kind);
+    const known = v.messages?.some((r) => r.platform === 'teams' && r.kind === 'approval') ? v.messages : undefined;
+    return (await (known ? Promise.resolve(known) : this.store.getMessageRefs(v.request.id))).find((r) => r.platform === 'teams' && r.kind === kind);
   }
 
   private channelOf(v: RequestView): string | undefined {
