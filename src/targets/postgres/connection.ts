@@ -111,17 +111,20 @@ export class Connections {
 
   /**
    * One transaction that holds the db-access advisory lock, with lock and statement timeouts. Commits unless
-   * `rollback` (dry runs). Any failure rolls back: nothing is left half done.
+   * `rollback` (dry runs). Any failure rolls back: nothing is left half done. `first`: a read that runs in the
+   * same round trip as BEGIN, once the lock is held (so it sees what the lock protects); its rows are handed to
+   * `fn`. It goes by the simple protocol with the rest: constants only, no parameters.
    */
-  async lockedTransaction<T>(exec: Exec, fn: (exec: Exec) => Promise<T>, rollback = false): Promise<T> {
+  async lockedTransaction<T>(exec: Exec, fn: (exec: Exec, firstRows: Row[]) => Promise<T>, opts: { rollback?: boolean; first?: string } = {}): Promise<T> {
+    const { rollback = false, first } = opts;
     try {
-      // One round trip (constants only: the simple protocol takes several statements).
-      await exec(
+      const firstRows = await exec(
         `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.tuning.lockTimeoutMs)}; ` +
           `SET LOCAL statement_timeout = ${Math.trunc(this.tuning.statementTimeoutMs)}; ` +
-          `SELECT pg_catalog.pg_advisory_xact_lock(${BigInt(DDL_ADVISORY_LOCK_KEY)}::bigint)`,
+          `SELECT pg_catalog.pg_advisory_xact_lock(${BigInt(DDL_ADVISORY_LOCK_KEY)}::bigint)` +
+          (first === undefined ? '' : `;\n${first}`),
       );
-      const result = await fn(exec);
+      const result = await fn(exec, first === undefined ? [] : firstRows);
       await exec(rollback ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (err) {
@@ -162,7 +165,9 @@ function execOn(client: Client | PoolClient): Exec {
     };
     client.on('notice', onNotice);
     try {
-      const rows = (await client.query(sql, params)).rows as Row[];
+      // Several statements in one simple-protocol query answer with one result each: the last one's rows.
+      const res = (await client.query(sql, params)) as unknown as { rows: Row[] } | Array<{ rows: Row[] }>;
+      const rows = (Array.isArray(res) ? res[res.length - 1]!.rows : res.rows) ?? [];
       if (notGranted !== undefined)
         throw new TargetError('permission', `${notGranted}: the admin lacks the GRANT OPTION for a templated grant`, '01007');
       return rows;

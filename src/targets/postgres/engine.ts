@@ -22,7 +22,7 @@ import { serialized } from '../serialize.js';
 import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
 import { connectGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
-import { Connections, DEFAULT_TUNING, delay, type Exec, type ServerInfo, type Tuning } from './connection.js';
+import { Connections, DEFAULT_TUNING, delay, type Exec, type Row, type ServerInfo, type Tuning } from './connection.js';
 import { classifyError, errorCode } from './errors.js';
 import { encodeMarker, isOurs, parseMarker, type RoleMarker } from './marker.js';
 import { scramSha256VerifierAsync } from './scram.js';
@@ -40,6 +40,7 @@ import {
   grantRoleSql,
   grantUserToAdminSql,
   guardRailSql,
+  lookupRolesSql,
   renderTemplate,
   setPasswordSql,
   templateProblem,
@@ -85,15 +86,17 @@ export class PostgresEngine implements DatabaseEngine {
   async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     checkNewUser(req);
     const verifier = await scramSha256VerifierAsync(req.password);
-    return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info) => {
-      const existing = await lookupRole(exec, req.username);
+    // The role lookup runs in the round trip that begins the transaction and takes the lock.
+    const lookup = lookupRolesSql([req.username]);
+    return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info, found) => {
+      const existing = rolesFrom(found).get(req.username);
       if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
       const outcome = existing ? 'adopted' : 'created';
       // Generated, quoted statements (templates are single GRANTs without ";"), sent as one round trip.
       await exec([...(outcome === 'created' ? selfGrantSql(info) : []), ...this.userSql(req, verifier, outcome, info)].join(';\n'));
       this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
       return { outcome };
-    });
+    }, false, lookup);
   }
 
   /**
@@ -109,9 +112,9 @@ export class PostgresEngine implements DatabaseEngine {
     const verifiers = await Promise.all(items.map((r) => scramSha256VerifierAsync(r.password)));
     let made: PerUser<NewUserResponse>;
     try {
-      made = await this.ddl(`create ${items.length} users`, [...items.map((r) => r.password), ...verifiers], async (exec, info) => {
+      made = await this.ddl(`create ${items.length} users`, [...items.map((r) => r.password), ...verifiers], async (exec, info, found) => {
         const result: PerUser<NewUserResponse> = new Map();
-        const roles = await lookupRoles(exec, items.map((r) => r.username));
+        const roles = rolesFrom(found);
         const statements: string[] = [];
         items.forEach((req, i) => {
           const existing = roles.get(req.username);
@@ -127,7 +130,7 @@ export class PostgresEngine implements DatabaseEngine {
         const creates = [...result.values()].some((r) => !(r instanceof Error) && r.outcome === 'created');
         if (statements.length > 0) await exec([...(creates ? selfGrantSql(info) : []), ...statements].join(';\n'));
         return result;
-      });
+      }, false, lookupRolesSql(items.map((r) => r.username)));
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
       this.logger.warn({ users: items.length, code: errorCode(err) }, 'batch create failed; creating one user at a time');
@@ -366,17 +369,18 @@ export class PostgresEngine implements DatabaseEngine {
     return statements;
   }
 
-  /** DDL: per-server mutex → retries → one locked transaction. */
+  /** DDL: per-server mutex → retries → one locked transaction (`first`: see Connections.lockedTransaction). */
   private ddl<T>(
     op: string,
     secrets: ReadonlyArray<string | undefined>,
-    fn: (exec: Exec, info: ServerInfo) => Promise<T>,
+    fn: (exec: Exec, info: ServerInfo, firstRows: Row[]) => Promise<T>,
     rollback = false,
+    first?: string,
   ): Promise<T> {
     return serialized(serverKey(this.db), () =>
       this.conn.retrying(op, secrets, async () => {
         const info = await this.serverInfo();
-        return this.conn.withClient((exec) => this.conn.lockedTransaction(exec, (x) => fn(x, info), rollback));
+        return this.conn.withClient((exec) => this.conn.lockedTransaction(exec, (x, firstRows) => fn(x, info, firstRows), { rollback, ...(first !== undefined && { first }) }));
       }),
     );
   }
@@ -549,13 +553,13 @@ async function lookupRole(exec: Exec, username: string): Promise<RoleRow | undef
   return row ? { marker: parseMarker(row.comment as string | null) } : undefined;
 }
 
-/** lookupRole for many names in one query; names with no role are absent from the map. */
+/** lookupRole for many names (ours: userIdent's allow-list) in one query; names with no role are absent from the map. */
 async function lookupRoles(exec: Exec, usernames: readonly string[]): Promise<Map<string, RoleRow>> {
-  const rows = await exec(
-    `SELECT r.rolname::text AS rolname, pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment
-       FROM pg_catalog.pg_roles r WHERE r.rolname = ANY($1::text[])`,
-    [usernames],
-  );
+  return rolesFrom(await exec(lookupRolesSql(usernames)));
+}
+
+/** lookupRoles' answer (or lookupRolesSql's rows) by name. */
+function rolesFrom(rows: readonly Row[]): Map<string, RoleRow> {
   return new Map(rows.map((row) => [String(row.rolname), { marker: parseMarker(row.comment as string | null) }]));
 }
 

@@ -153,3 +153,16 @@ export function templatePrerequisiteSql(template: string, adminIdent: string): s
   const t = template.trim().replace(/;\s*$/, '').replace(USER_PLACEHOLDER, () => adminIdent);
   return /\sON\s/i.test(t) ? `${t} WITH GRANT OPTION` : `${t} WITH ADMIN OPTION`;
 }
+
+/**
+ * lookupRoles' query with the names as literals, for the simple protocol (no parameters), e.g. in the round trip
+ * that begins a transaction: each name passes userIdent's allow-list and is quoted by escapeLiteral.
+ */
+export function lookupRolesSql(usernames: readonly string[]): string {
+  const names = usernames.map((u) => {
+    userIdent(u);
+    return escapeLiteral(u);
+  });
+  return `SELECT r.rolname::text AS rolname, pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment
+       FROM pg_catalog.pg_roles r WHERE r.rolname = ANY(ARRAY[${names.join(', ')}]::text[])`;
+}
