@@ -240,6 +240,9 @@ async function openApproved(
   });
   await enqueueProvision(deps, grant.id);
   await notify(deps, req.id, (v) => deps.notifier.requestOpened(v));
+  // The user may have been made while the approval message was being posted: its activation then found no message
+  // to update. Rendered again from the state DB now (a no-op unless newer than what was posted: message versions).
+  await notify(deps, req.id, (v) => deps.notifier.requestChanged(v));
   return req;
 }
 

@@ -461,6 +461,28 @@ describe('Slack journey', () => {
     expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
   });
 
+  it('access approved by policy, ready before its approval message is posted: the message still ends up saying it is active', async () => {
+    // Slack answers postMessage slower than the target makes the user: the activation finds no message to update.
+    slack.setLatency('chat.postMessage', 800);
+    try {
+      const before = approvalMessages().length;
+      const { res } = await command(ALICE, 'break-glass appdb-policy read 10m replica lag');
+      expect(res.status).toBe(200);
+      const msg = await slack.waitUntil(() => (approvalMessages().length > before ? latestApproval() : undefined), { timeoutMs: 15_000 });
+      const requestId = Math.max(...(await store().listRequests({ requesterId: ALICE })).filter((r) => r.breakGlass && r.reason === 'replica lag').map((r) => r.id));
+      const grant = await waitFor('the break-glass grant to be active', async () => {
+        const g = await store().getGrantByRequest(requestId);
+        return g?.status === 'active' ? g : undefined;
+      });
+      // The race this test is about: active before the approval message existed.
+      expect(grant.activatedAt).toBeLessThan(slack.messageAt(CHANNEL, msg.ts)!.history[0]!.at);
+      await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });
+      await revoke(broker.app.deps, grant.id);
+    } finally {
+      slack.setLatency('chat.postMessage', 0);
+    }
+  }, 60_000);
+
   it('the access report says who held what, when, for how long and approved by whom — as CSV and posted to a channel', async () => {
     const csv = await runCli(['report', '--since', '2h', '--format', 'csv'], env);
     expect(csv.code, csv.stderr).toBe(0);
