@@ -866,13 +866,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
 
       it('listMessageRefsFor returns the references of exactly the requests asked for, in id order', async () => {
-        const a = await store.createRequest(newRequest());
-        const b = await store.createRequest(newRequest());
-        const c = await store.createRequest(newRequest());
-        await store.saveMessageRef({ requestId: b.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'b1' });
-        await store.saveMessageRef({ requestId: a.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'a1' });
-        await store.saveMessageRef({ requestId: c.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'c1' });
-        await store.saveMessageRef({ requestId: b.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'b2' });
+        const [a, b, c] = [await store.createRequest(newRequest()), await store.createRequest(newRequest()), await store.createRequest(newRequest())];
+        const saved = [[b, 'slack', 'b1'], [a, 'slack', 'a1'], [c, 'slack', 'c1'], [b, 'teams', 'b2']] as const;
+        for (const [r, platform, messageId] of saved) await store.saveMessageRef({ requestId: r.id, platform, kind: 'approval', channel: 'C1', messageId });
         const refs = await store.listMessageRefsFor([b.id, a.id, 987_654_321]);
         expect(refs.map((r) => r.messageId)).toEqual(['b1', 'a1', 'b2']);
         expect(refs.map((r) => r.requestId)).toEqual([b.id, a.id, b.id]);
