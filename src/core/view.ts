@@ -6,7 +6,7 @@ import type { EngineName } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
 import type { AccessRequest, Approval, Grant, RevocationReceipt } from './model.js';
-import type { MessageRef } from './ports.js';
+import type { MessageRef, StateStore } from './ports.js';
 
 export type Phase =
   | 'pending' // waiting for approvals
@@ -69,6 +69,16 @@ export interface KnownState {
   receipt?: NonNullable<RequestView['receipt']>;
   /** From readAheadMany: undefined when that read failed (the view then reads again). */
   ahead?: Promise<RequestAndDecisions | undefined>;
+}
+
+/**
+ * The request's message references on `platform`'s side: those read with the view when they hold that platform's
+ * approval message, else read now (a request approved by policy is provisioned while its approval message is still
+ * being posted, so references read ahead may lack it).
+ */
+export function messageRefsOf(store: Pick<StateStore, 'getMessageRefs'>, v: RequestView, platform: MessageRef['platform']): Promise<MessageRef[]> {
+  const known = v.messages;
+  return known?.some((r) => r.platform === platform && r.kind === 'approval') ? Promise.resolve(known) : store.getMessageRefs(v.request.id);
 }
 
 /** A request, its decisions and (when read with them) its chat message references. */

@@ -7,7 +7,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
-import type { RequestView } from '../../core/view.js';
+import { messageRefsOf, type RequestView } from '../../core/view.js';
 import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './blocks/approval-message.js';
 import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
@@ -34,13 +34,8 @@ export class SlackNotifier implements Notifier {
     private readonly opts: SlackNotifierOptions,
   ) {}
 
-  /**
-   * The request's references: those read with the view when they hold the approval message, else read now (a
-   * request approved by policy is provisioned while its approval message is still being posted).
-   */
   private refsOf(v: RequestView): Promise<MessageRef[]> {
-    const known = v.messages;
-    return known?.some((r) => r.platform === 'slack' && r.kind === 'approval') ? Promise.resolve(known) : this.store.getMessageRefs(v.request.id);
+    return messageRefsOf(this.store, v, 'slack');
   }
 
   /** `refs`: the request's references when the caller already asked for them (one read per event, not per message). */

@@ -7,7 +7,7 @@ import type { Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { ApproverRef } from '../../core/model.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
-import type { RequestView } from '../../core/view.js';
+import { messageRefsOf, type RequestView } from '../../core/view.js';
 import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './cards/approval.js';
 import { accessActiveMessage, accessEndedMessage, credentialsInChatMessage, expiresSoonMessage, provisionFailedMessage } from './cards/dm.js';
@@ -34,10 +34,8 @@ export class TeamsNotifier implements Notifier {
     private readonly opts: TeamsNotifierOptions,
   ) {}
 
-  /** Read with the view when they hold the approval card (see the Slack notifier's refsOf), else read now. */
   private async ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
-    const known = v.messages?.some((r) => r.platform === 'teams' && r.kind === 'approval') ? v.messages : undefined;
-    return (await (known ? Promise.resolve(known) : this.store.getMessageRefs(v.request.id))).find((r) => r.platform === 'teams' && r.kind === kind);
+    return (await messageRefsOf(this.store, v, 'teams')).find((r) => r.platform === 'teams' && r.kind === kind);
   }
 
   private channelOf(v: RequestView): string | undefined {

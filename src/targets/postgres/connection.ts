@@ -44,6 +44,12 @@ export type Row = Record<string, unknown>;
 /** Runs one statement; `params` only where PostgreSQL accepts bind parameters (not in utility statements). */
 export type Exec = (sql: string, params?: unknown[]) => Promise<Row[]>;
 
+/** lockedTransaction's options: `rollback` for dry runs; `first`, a read sent with BEGIN and the lock. */
+export interface LockedOptions {
+  rollback?: boolean;
+  first?: string;
+}
+
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class Connections {
@@ -115,7 +121,7 @@ export class Connections {
    * same round trip as BEGIN, once the lock is held (so it sees what the lock protects); its rows are handed to
    * `fn`. It goes by the simple protocol with the rest: constants only, no parameters.
    */
-  async lockedTransaction<T>(exec: Exec, fn: (exec: Exec, firstRows: Row[]) => Promise<T>, opts: { rollback?: boolean; first?: string } = {}): Promise<T> {
+  async lockedTransaction<T>(exec: Exec, fn: (exec: Exec, firstRows: Row[]) => Promise<T>, opts: LockedOptions = {}): Promise<T> {
     const { rollback = false, first } = opts;
     try {
       const firstRows = await exec(

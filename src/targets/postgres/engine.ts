@@ -22,7 +22,7 @@ import { serialized } from '../serialize.js';
 import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
 import { connectGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
-import { Connections, DEFAULT_TUNING, delay, type Exec, type Row, type ServerInfo, type Tuning } from './connection.js';
+import { Connections, DEFAULT_TUNING, delay, type Exec, type LockedOptions, type Row, type ServerInfo, type Tuning } from './connection.js';
 import { classifyError, errorCode } from './errors.js';
 import { encodeMarker, isOurs, parseMarker, type RoleMarker } from './marker.js';
 import { scramSha256VerifierAsync } from './scram.js';
@@ -78,7 +78,7 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   async initialize(): Promise<EngineCapabilities> {
-    const caps = await runInitialize(this.db, this.conn, (op, fn) => this.ddl(op, [], fn, true));
+    const caps = await runInitialize(this.db, this.conn, (op, fn) => this.ddl(op, [], fn, { rollback: true }));
     this.info = { versionNum: caps.versionNum, superuser: caps.superuser };
     return caps.capabilities;
   }
@@ -86,8 +86,6 @@ export class PostgresEngine implements DatabaseEngine {
   async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     checkNewUser(req);
     const verifier = await scramSha256VerifierAsync(req.password);
-    // The role lookup runs in the round trip that begins the transaction and takes the lock.
-    const lookup = lookupRolesSql([req.username]);
     return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info, found) => {
       const existing = rolesFrom(found).get(req.username);
       if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
@@ -96,7 +94,7 @@ export class PostgresEngine implements DatabaseEngine {
       await exec([...(outcome === 'created' ? selfGrantSql(info) : []), ...this.userSql(req, verifier, outcome, info)].join(';\n'));
       this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
       return { outcome };
-    }, false, lookup);
+    }, { first: lookupRolesSql([req.username]) }); // the lookup rides with BEGIN and the lock
   }
 
   /**
@@ -130,7 +128,7 @@ export class PostgresEngine implements DatabaseEngine {
         const creates = [...result.values()].some((r) => !(r instanceof Error) && r.outcome === 'created');
         if (statements.length > 0) await exec([...(creates ? selfGrantSql(info) : []), ...statements].join(';\n'));
         return result;
-      }, false, lookupRolesSql(items.map((r) => r.username)));
+      }, { first: lookupRolesSql(items.map((r) => r.username)) });
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
       this.logger.warn({ users: items.length, code: errorCode(err) }, 'batch create failed; creating one user at a time');
@@ -374,13 +372,12 @@ export class PostgresEngine implements DatabaseEngine {
     op: string,
     secrets: ReadonlyArray<string | undefined>,
     fn: (exec: Exec, info: ServerInfo, firstRows: Row[]) => Promise<T>,
-    rollback = false,
-    first?: string,
+    opts: LockedOptions = {},
   ): Promise<T> {
     return serialized(serverKey(this.db), () =>
       this.conn.retrying(op, secrets, async () => {
         const info = await this.serverInfo();
-        return this.conn.withClient((exec) => this.conn.lockedTransaction(exec, (x, firstRows) => fn(x, info, firstRows), { rollback, ...(first !== undefined && { first }) }));
+        return this.conn.withClient((exec) => this.conn.lockedTransaction(exec, (x, firstRows) => fn(x, info, firstRows), opts));
       }),
     );
   }
