@@ -160,6 +160,11 @@ export type GrantPatch = {
 export interface GrantFilter {
   statuses?: readonly GrantStatus[];
   requesterId?: string;
+  /**
+   * Grants this person requested, as `isRequester` decides it: the same platform account, or the same email
+   * (case-insensitive) from any platform. Filtered by the store, so a person's check does not read everyone's grants.
+   */
+  heldBy?: Pick<Actor, 'platform' | 'id' | 'email'>;
   database?: string;
   /** expiresAt <= this */
   expiresAtOrBefore?: number;

@@ -158,7 +158,7 @@ export async function requestAccess(deps: CoreDeps, requester: Actor, input: Req
   const row = { ...valid, requester, ...(incident && { incidentId: incident.id, incidentUrl: incident.url }) };
   if (opts.breakGlass) return breakGlass(deps, db, row);
 
-  const live = (await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name })).filter((g) => isRequester(requester, g));
+  const live = await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
   const same = live.find((g) => g.level === valid.level && g.status === 'active');
   if (same) return requestExtension(deps, requester, same.id, valid.durationMs, valid.reason);
   if (live.length >= db.limits.activeGrantsPerPerson) {

@@ -244,6 +244,13 @@ export class KnexStateStore implements StateStore {
     const q = this.knex(TABLES.grants).select('*').orderBy('id', 'asc');
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);
     if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
+    if (filter.heldBy !== undefined) {
+      const { platform, id, email } = filter.heldBy;
+      q.where((w) => {
+        w.where({ requester_platform: platform, requester_id: id });
+        if (email) w.orWhereRaw('lower(requester_email) = ?', [email.toLowerCase()]);
+      });
+    }
     if (filter.database !== undefined) q.where('database_name', filter.database);
     if (filter.expiresAtOrBefore !== undefined) q.where('expires_at', '<=', filter.expiresAtOrBefore);
     if (filter.createdAtOrBefore !== undefined) q.where('created_at', '<=', filter.createdAtOrBefore);

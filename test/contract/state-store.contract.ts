@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
+import { isRequester } from '../../src/core/policy.js';
 import type { Actor, AuditEvent, Grant } from '../../src/core/model.js';
 import type { GrantPatch, NewGrant, NewRequest, StateStore } from '../../src/core/ports.js';
 
@@ -389,6 +390,33 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const live = await store.listGrants({ statuses: ['active'] });
         expect(live.every((g) => g.status === 'active')).toBe(true);
         expect(live.map((g) => g.id)).toEqual([...live.map((g) => g.id)].sort((a, b) => a - b));
+      });
+
+      it('listGrants({ heldBy }) finds a person by platform account or by email from any platform, as isRequester does', async () => {
+        const email = `Grace.${uniq()}@Example.com`;
+        const slackGrace = actor({ email });
+        const mine = (await requestWithGrant({ database: 'db-held' }, slackGrace)).grant;
+        // The same person on Teams, her email in another case: held by her too.
+        const teamsGrace = actor({ platform: 'teams', id: slackGrace.id, email: email.toUpperCase() });
+        const viaTeams = (await requestWithGrant({ database: 'db-held' }, teamsGrace)).grant;
+        // Same id on another platform, no email: someone else. Another email: someone else. No email at all: only the account.
+        const teamsNamesake = (await requestWithGrant({ database: 'db-held' }, actor({ platform: 'teams', id: slackGrace.id }))).grant;
+        const other = (await requestWithGrant({ database: 'db-held' }, actor({ email: `someone.${uniq()}@example.com` }))).grant;
+
+        const held = async (who: Actor) => (await store.listGrants({ database: 'db-held', heldBy: who })).map((g) => g.id);
+        expect(await held(slackGrace)).toEqual([mine.id, viaTeams.id]);
+        expect(await held(teamsGrace)).toEqual([mine.id, viaTeams.id, teamsNamesake.id]);
+        expect(await held({ platform: 'slack', id: slackGrace.id })).toEqual([mine.id]);
+        expect(await held(actor({ email: email.toLowerCase() }))).toEqual([mine.id, viaTeams.id]);
+        expect(await held(actor())).toEqual([]);
+        expect(await held(actor({ email: other.requester.email }))).toEqual([other.id]);
+        // Each answer agrees with isRequester over every grant of the database.
+        const all = await store.listGrants({ database: 'db-held' });
+        for (const who of [slackGrace, teamsGrace, actor({ email: email.toLowerCase() })]) {
+          expect(await held(who)).toEqual(all.filter((g) => isRequester(who, g)).map((g) => g.id));
+        }
+        // With the other filters: a status the grants are not in → none.
+        expect(await store.listGrants({ database: 'db-held', heldBy: slackGrace, statuses: ['active'] })).toEqual([]);
       });
 
       it('transitionGrant returns false and changes nothing when the status is not one of `from`', async () => {
