@@ -243,6 +243,8 @@ export interface StateStore {
   createRequest(req: NewRequest): Promise<AccessRequest>;
   getRequest(id: number): Promise<AccessRequest | undefined>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
+  /** How many requests are in each of `statuses` (0 when none). */
+  countRequests(statuses: readonly RequestStatus[]): Promise<Map<RequestStatus, number>>;
   /** pending → status; false when the request is no longer pending. */
   decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
   /** A pending request at tier `fromTier` moves to `toTier` with these approvers; false when someone got there first. */
@@ -261,6 +263,8 @@ export interface StateStore {
   getGrant(id: number): Promise<Grant | undefined>;
   getGrantByRequest(requestId: number): Promise<Grant | undefined>;
   listGrants(filter: GrantFilter): Promise<Grant[]>;
+  /** How many grants are in each of `statuses` (0 when none), and how many of those are flagged: gauges, not rows. */
+  countGrants(statuses: readonly GrantStatus[]): Promise<Map<GrantStatus, { count: number; flagged: number }>>;
   /** Sets `patch` when the grant's status is one of `from`; false (nothing changed) otherwise. */
   transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
   /** transitionGrant for many grants with one patch, atomically: the ids that were in one of `from` (and, with

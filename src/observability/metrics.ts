@@ -4,7 +4,7 @@
  * read at scrape time (live grants, pending requests, queue depth).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AuditEvent } from '../core/model.js';
+import type { AccessRequest, AuditEvent, Grant } from '../core/model.js';
 import type { StateStore } from '../core/ports.js';
 
 export interface QueueDepth {
@@ -31,6 +31,11 @@ const SWEEPER: Record<string, string> = {
   'request.escalated': 'escalated',
   'break_glass.review_escalated': 'review_escalated',
 };
+
+/** Audit events read per query while folding. */
+const PAGE = 1000;
+/** Decisions by a person: their time from request to decision is observed. */
+const DECISIONS = new Set(['request.approved', 'request.denied']);
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -71,12 +76,13 @@ export class BrokerMetrics {
   private readonly pending: Gauge;
   private readonly depth: Gauge;
 
-  /** The exposition text: folds in the audit events appended since the last scrape, then reads the gauges. */
+  /** The exposition text: folds in the audit events appended since the last scrape, then reads the gauges (counts). */
   async render(): Promise<string> {
     await this.fold();
-    for (const status of ['provisioning', 'active', 'revoking'] as const) this.grants.set({ status }, (await this.store.listGrants({ statuses: [status] })).length);
-    this.grants.set({ status: 'flagged' }, (await this.store.listGrants({ statuses: ['revoking'] })).filter((g) => g.flaggedAt !== undefined).length);
-    this.pending.set((await this.store.listRequests({ statuses: ['pending'] })).length);
+    const grants = await this.store.countGrants(['provisioning', 'active', 'revoking']);
+    for (const [status, { count }] of grants) this.grants.set({ status }, count);
+    this.grants.set({ status: 'flagged' }, grants.get('revoking')!.flagged);
+    this.pending.set((await this.store.countRequests(['pending'])).get('pending')!);
     if (this.queues) {
       for (const [queue, counts] of Object.entries(await this.queues.counts().catch(() => ({})))) {
         for (const [state, n] of Object.entries(counts)) this.depth.set({ queue, state }, n);
@@ -85,18 +91,23 @@ export class BrokerMetrics {
     return this.registry.metrics();
   }
 
-  /** Reads the audit events appended since the last scrape and counts them. */
+  /** Reads the audit events appended since the last scrape and counts them, a page at a time. */
   async fold(): Promise<void> {
     for (;;) {
-      const page = await this.store.listAudit({ afterId: this.lastId, limit: 1000 });
-      for (const e of page) await this.observe(e);
+      const page = await this.store.listAudit({ afterId: this.lastId, limit: PAGE });
       if (page.length === 0) return;
+      // The decision and provision histograms need the request's and the grant's creation times: one read of each per page.
+      const requestIds = page.filter((e) => DECISIONS.has(e.type) && e.requestId !== undefined).map((e) => e.requestId!);
+      const grantIds = page.filter((e) => e.type === 'grant.provisioned' && e.grantId !== undefined).map((e) => e.grantId!);
+      const requests = new Map(requestIds.length ? (await this.store.listRequests({ ids: [...new Set(requestIds)] })).map((r) => [r.id, r]) : []);
+      const grants = new Map(grantIds.length ? (await this.store.listGrants({ ids: [...new Set(grantIds)] })).map((g) => [g.id, g]) : []);
+      for (const e of page) this.observe(e, requests, grants);
       this.lastId = page.at(-1)!.id ?? this.lastId;
-      if (page.length < 1000) return;
+      if (page.length < PAGE) return;
     }
   }
 
-  private async observe(e: AuditEvent): Promise<void> {
+  private observe(e: AuditEvent, requests: ReadonlyMap<number, AccessRequest>, grants: ReadonlyMap<number, Grant>): void {
     const outcome = OUTCOMES[e.type];
     if (outcome) this.requests.inc({ outcome, database: e.database ?? '' });
     const failure = FAILURES[e.type];
@@ -104,13 +115,9 @@ export class BrokerMetrics {
     const action = SWEEPER[e.type];
     if (action) this.sweeper.inc({ action });
     if (e.type === 'grant.revoked' && typeof e.detail.lateMs === 'number' && e.detail.reason === 'expired') this.lateness.observe(e.detail.lateMs / 1000);
-    if ((e.type === 'request.approved' || e.type === 'request.denied') && e.requestId !== undefined) {
-      const req = await this.store.getRequest(e.requestId);
-      if (req) this.decision.observe(Math.max(0, e.at - req.createdAt) / 1000);
-    }
-    if (e.type === 'grant.provisioned' && e.grantId !== undefined) {
-      const grant = await this.store.getGrant(e.grantId);
-      if (grant) this.provision.observe(Math.max(0, e.at - grant.createdAt) / 1000);
-    }
+    const req = DECISIONS.has(e.type) && e.requestId !== undefined ? requests.get(e.requestId) : undefined;
+    if (req) this.decision.observe(Math.max(0, e.at - req.createdAt) / 1000);
+    const grant = e.type === 'grant.provisioned' && e.grantId !== undefined ? grants.get(e.grantId) : undefined;
+    if (grant) this.provision.observe(Math.max(0, e.at - grant.createdAt) / 1000);
   }
 }

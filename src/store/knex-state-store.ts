@@ -165,6 +165,14 @@ export class KnexStateStore implements StateStore {
     return ((await q) as Row[]).map(requestFromRow);
   }
 
+  async countRequests(statuses: readonly RequestStatus[]): Promise<Map<RequestStatus, number>> {
+    const counts = new Map(statuses.map((st) => [st, 0]));
+    if (statuses.length === 0) return counts;
+    const rows = (await this.knex(TABLES.requests).select('status').count({ n: '*' }).whereIn('status', [...statuses]).groupBy('status')) as Row[];
+    for (const r of rows) counts.set(r.status as RequestStatus, Number(r.n));
+    return counts;
+  }
+
   async decideRequest(
     id: number,
     status: Exclude<RequestStatus, 'pending'>,
@@ -257,6 +265,19 @@ export class KnexStateStore implements StateStore {
     if (filter.ids) q.whereIn('id', [...filter.ids]);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(grantFromRow);
+  }
+
+  async countGrants(statuses: readonly GrantStatus[]): Promise<Map<GrantStatus, { count: number; flagged: number }>> {
+    const counts = new Map(statuses.map((st) => [st, { count: 0, flagged: 0 }]));
+    if (statuses.length === 0) return counts;
+    const rows = (await this.knex(TABLES.grants)
+      .select('status')
+      .count({ n: '*' })
+      .count({ flagged: 'flagged_at' })
+      .whereIn('status', [...statuses])
+      .groupBy('status')) as Row[];
+    for (const r of rows) counts.set(r.status as GrantStatus, { count: Number(r.n), flagged: Number(r.flagged) });
+    return counts;
   }
 
   async transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean> {

@@ -419,6 +419,37 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.listGrants({ database: 'db-held', heldBy: slackGrace, statuses: ['active'] })).toEqual([]);
       });
 
+      it('countGrants counts each status asked for (0 when none) and the flagged among them; countRequests likewise', async () => {
+        const live = ['provisioning', 'active', 'revoking'] as const;
+        const before = await store.countGrants(live);
+        const requestsBefore = await store.countRequests(['pending', 'approved', 'denied']);
+        expect([...before.keys()]).toEqual([...live]);
+        await requestWithGrant(); // provisioning
+        await activeGrant();
+        await activeGrant();
+        const revoking = await activeGrant();
+        const flagged = await activeGrant();
+        expect(await store.transitionGrant(revoking.id, ['active'], { status: 'revoking' })).toBe(true);
+        expect(await store.transitionGrant(flagged.id, ['active'], { status: 'revoking', flaggedAt: T0 + 2 })).toBe(true);
+        const denied = await store.createRequest(newRequest());
+        expect(await store.decideRequest(denied.id, 'denied', T0 + 3, 'no')).toBe(true);
+
+        const after = await store.countGrants(live);
+        const delta = (s: (typeof live)[number]) => ({ count: after.get(s)!.count - before.get(s)!.count, flagged: after.get(s)!.flagged - before.get(s)!.flagged });
+        expect(delta('provisioning')).toEqual({ count: 1, flagged: 0 });
+        expect(delta('active')).toEqual({ count: 2, flagged: 0 });
+        expect(delta('revoking')).toEqual({ count: 2, flagged: 1 });
+        // The counts are the rows: the same numbers listGrants finds.
+        for (const s of live) expect(after.get(s)!.count).toBe((await store.listGrants({ statuses: [s] })).length);
+        const requestsAfter = await store.countRequests(['pending', 'approved', 'denied']);
+        // Five requests with grants (none decided through the store) and one denied; pending ones stay as they were.
+        expect(requestsAfter.get('denied')! - requestsBefore.get('denied')!).toBe(1);
+        expect(requestsAfter.get('pending')!).toBe((await store.listRequests({ statuses: ['pending'] })).length);
+        const revoked = (await store.listGrants({ statuses: ['revoked'] })).length;
+        expect((await store.countGrants(['revoked'])).get('revoked')!.count).toBe(revoked); // 0 included: the key is always there
+        expect(await store.countGrants([])).toEqual(new Map());
+      });
+
       it('transitionGrant returns false and changes nothing when the status is not one of `from`', async () => {
         const { grant } = await requestWithGrant();
         expect(await store.transitionGrant(grant.id, ['active', 'revoking'], { status: 'revoked', revokedAt: T0 })).toBe(
