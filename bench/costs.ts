@@ -1,56 +1,95 @@
 /**
- * What a phase cost, for explaining its figures: CPU of the broker process and of this one (driver + Slack
- * double), state-DB transactions (pg_stat_database; an autocommit statement is one), Redis commands
+ * What a phase cost, for explaining its figures: CPU of the broker process, of this one (driver + Slack double)
+ * and of each server on the machine (state DB, target, Redis: root process and every child, see process-cpu.ts),
+ * state-DB transactions (pg_stat_database; an autocommit statement is one), Redis commands
  * (INFO total_commands_processed) and Slack Web API calls the broker made.
  */
 import pg from 'pg';
+import { parentOf, treeCpuMs } from './process-cpu.js';
 import { cpuMsOf, type Stage } from './stage.js';
+import type { BenchTarget } from './targets.js';
 
 export interface Costs {
   brokerCpuMs: number;
   driverCpuMs: number;
+  /** The state DB's server (the machine's PostgreSQL: the bench's own reads of it included). */
+  stateDbCpuMs: number;
+  /** The target server the users are created on. */
+  targetCpuMs: number;
+  redisCpuMs: number;
   stateDbTransactions: number;
   redisCommands: number;
   slackCalls: number;
 }
 
-async function stateDbTransactions(stage: Stage): Promise<number> {
+type CpuKey = 'brokerCpuMs' | 'driverCpuMs' | 'stateDbCpuMs' | 'targetCpuMs' | 'redisCpuMs';
+type CountKey = Exclude<keyof Costs, CpuKey>;
+
+async function onStateDb<T>(stage: Stage, fn: (c: pg.Client, db: string) => Promise<T>): Promise<T> {
   const url = new URL(stage.stateUrl);
   const db = url.pathname.slice(1);
   const c = new pg.Client({ host: url.hostname, port: Number(url.port), user: url.username, database: db });
   await c.connect();
   try {
-    // Statistics are sent to the cumulative stats system at transaction end; force a fresh snapshot.
-    await c.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1', [db]);
-    return Number(rows[0]?.n ?? 0);
+    return await fn(c, db);
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
-async function snapshot(stage: Stage): Promise<Costs> {
-  const info = await stage.redis.client.info('stats');
-  const cpu = process.cpuUsage();
+function stateDbTransactions(stage: Stage): Promise<number> {
+  return onStateDb(stage, async (c, db) => {
+    // Statistics are sent to the cumulative stats system at transaction end; force a fresh snapshot.
+    await c.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1', [db]);
+    return Number(rows[0]?.n ?? 0);
+  });
+}
+
+interface ServerPids {
+  stateDb: number;
+  target: number;
+  redis: number;
+}
+
+async function serverPids(stage: Stage, target: BenchTarget): Promise<ServerPids> {
+  // Read while the backend lives: its parent is the postmaster.
+  const stateDb = await onStateDb(stage, async (c) => parentOf(Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid)));
+  const info = await stage.redis.client.info('server');
+  return { stateDb, target: await target.serverPid(), redis: Number(/process_id:(\d+)/.exec(info)?.[1]) };
+}
+
+async function cpu(stage: Stage, pids: ServerPids): Promise<Record<CpuKey, number>> {
+  const own = process.cpuUsage();
   return {
     brokerCpuMs: await cpuMsOf(stage.broker.child.pid!),
-    driverCpuMs: (cpu.user + cpu.system) / 1000,
+    driverCpuMs: (own.user + own.system) / 1000,
+    stateDbCpuMs: await treeCpuMs(pids.stateDb),
+    targetCpuMs: await treeCpuMs(pids.target),
+    redisCpuMs: await treeCpuMs(pids.redis),
+  };
+}
+
+async function counts(stage: Stage): Promise<Record<CountKey, number>> {
+  const info = await stage.redis.client.info('stats');
+  return {
     stateDbTransactions: await stateDbTransactions(stage),
     redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
     slackCalls: stage.slack.calls.length,
   };
 }
 
-/** Runs `fn` and returns what it cost, divided by `per` (e.g. per grant). */
-export async function measureCosts<T>(stage: Stage, per: number, fn: () => Promise<T>): Promise<{ value: T; costs: Costs }> {
-  const before = await snapshot(stage);
+/** Runs `fn` and returns what it cost, divided by `per` (e.g. per grant). CPU is read as soon as `fn` ends. */
+export async function measureCosts<T>(stage: Stage, target: BenchTarget, per: number, fn: () => Promise<T>): Promise<{ value: T; costs: Costs }> {
+  const pids = await serverPids(stage, target);
+  const before = { ...(await cpu(stage, pids)), ...(await counts(stage)) };
   const value = await fn();
+  const cpuAfter = await cpu(stage, pids);
   // PostgreSQL backends flush their statistics at most once a second once idle (PGSTAT_MIN_INTERVAL): let them.
   await new Promise((r) => setTimeout(r, 1_500));
-  const after = await snapshot(stage);
-  const d = (k: keyof Costs) => Number(((after[k] - before[k]) / per).toFixed(2));
-  return {
-    value,
-    costs: { brokerCpuMs: d('brokerCpuMs'), driverCpuMs: d('driverCpuMs'), stateDbTransactions: d('stateDbTransactions'), redisCommands: d('redisCommands'), slackCalls: d('slackCalls') },
-  };
+  const after: Costs = { ...cpuAfter, ...(await counts(stage)) };
+  const costs = Object.fromEntries(
+    (Object.keys(after) as Array<keyof Costs>).map((k) => [k, Number(((after[k] - before[k]) / per).toFixed(2))]),
+  ) as unknown as Costs;
+  return { value, costs };
 }

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { APPROVE, REVEAL } from '../src/chat/slack/ids.js';
 import { buttonsIn, type Renderable } from '../src/dev/slack-double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, type SlackPostResult } from '../src/dev/slack-sign.js';
+import { busyPercent, coreTimes } from './process-cpu.js';
 import { APPROVER, CHANNEL, SECRET, type Stage } from './stage.js';
 
 export interface JourneySample {
@@ -38,6 +39,8 @@ export interface BurstResult {
   /** Per grant, click → credentials while every other grant of the burst is in flight. */
   clickToCredentialsMs: number[];
   clickAckMs: number[];
+  /** Share of all cores' time busy (every process on the machine) from the first click to the last DM, in %. */
+  coresBusyPercent: number;
 }
 
 function ok(res: SlackPostResult, what: string): SlackPostResult {
@@ -156,6 +159,7 @@ export async function burstPhase(stage: Stage, database: string, users: readonly
   const dms = credentialsTimes(stage, users, 120_000);
   const clickedAt = new Map<string, number>();
   const acks: number[] = [];
+  const cores = await coreTimes();
   const first = performance.now();
   await Promise.all(
     users.map(async (u) => {
@@ -164,6 +168,7 @@ export async function burstPhase(stage: Stage, database: string, users: readonly
     }),
   );
   const delivered = await dms;
+  const coresBusyPercent = busyPercent(cores, await coreTimes());
   const last = Math.max(...delivered.values());
   const wallMs = last - first;
   return {
@@ -172,5 +177,6 @@ export async function burstPhase(stage: Stage, database: string, users: readonly
     grantsPerSecond: users.length / (wallMs / 1000),
     clickToCredentialsMs: users.map((u) => delivered.get(u)! - clickedAt.get(u)!),
     clickAckMs: acks,
+    coresBusyPercent: Number(coresBusyPercent.toFixed(1)),
   };
 }

@@ -13,6 +13,7 @@ function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
   const f = e.floor.createGrant;
   const k = e.floor.lockKillDrop;
   const { spaced, burst } = e.revocation;
+  const cost = e.burst.costPerGrant;
   const late = (l: typeof spaced, label: string): Row[] => [
     [`revocation lateness (user gone − expiresAt), ${label}, p50`, ms(l.done.p50), `${ms(k.p50)} lock+kill+drop`, x(l.done.p50, k.p50), '—'],
     [`revocation lateness, ${label}, p99`, ms(l.done.p99), ms(k.p99), x(l.done.p99, k.p99), `≤ 250 ms ${mark(l.done.p99 <= 250)}`],
@@ -46,8 +47,15 @@ function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
       `≥ 100 /s ${mark(e.burst.grantsPerSecond >= 100)}`,
     ],
     [
-      'per journey in the burst: broker CPU / driver + double CPU / state-DB transactions / Redis commands / Slack calls',
-      `${e.burst.costPerGrant.brokerCpuMs.toFixed(1)} ms / ${e.burst.costPerGrant.driverCpuMs.toFixed(1)} ms / ${e.burst.costPerGrant.stateDbTransactions.toFixed(1)} / ${e.burst.costPerGrant.redisCommands.toFixed(1)} / ${e.burst.costPerGrant.slackCalls.toFixed(1)}`,
+      'per journey in the burst, CPU: broker / driver + Slack double / state-DB server / target server / Redis',
+      [cost.brokerCpuMs, cost.driverCpuMs, cost.stateDbCpuMs, cost.targetCpuMs, cost.redisCpuMs].map((v) => `${v.toFixed(1)} ms`).join(' / '),
+      '—',
+      '—',
+      '—',
+    ],
+    [
+      'per journey in the burst: state-DB transactions / Redis commands / Slack calls; cores busy, first click → last DM',
+      `${cost.stateDbTransactions.toFixed(1)} / ${cost.redisCommands.toFixed(1)} / ${cost.slackCalls.toFixed(1)}; ${e.burst.coresBusyPercent.toFixed(0)} % of all cores`,
       '—',
       '—',
       '—',

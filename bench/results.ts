@@ -26,6 +26,8 @@ export interface EngineResult {
     floorGrantsPerSecond: number;
     clickAck: Summary;
     clickToCredentials: Summary;
+    /** All cores' busy share (every process on the machine) from the first click to the last DM, in %. */
+    coresBusyPercent: number;
     /** What the burst cost per grant (whole journey: command, approval, provisioning, notifications). */
     costPerGrant: Costs;
   };

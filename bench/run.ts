@@ -45,7 +45,7 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
   // The burst first: its grants expire after the one-at-a-time journeys, which expire later still (see knobs.ts).
   log(`${engine}: ${knobs.grants} requests approved at once`);
   const burstUsers = range(knobs.grants).map((i) => requesterId(engine, 'B', i));
-  const burst = await measureCosts(stage, knobs.grants, () => burstPhase(stage, name, burstUsers, knobs.burstGrantSeconds));
+  const burst = await measureCosts(stage, target, knobs.grants, () => burstPhase(stage, name, burstUsers, knobs.burstGrantSeconds));
 
   const afterBurst = await expiryRange(stage, target);
   const latencySeconds = Math.ceil((afterBurst.last + knobs.expiryGapSeconds * 1000 - Date.now()) / 1000);
@@ -84,6 +84,7 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
       floorGrantsPerSecond: Number((1000 / createGrant.mean).toFixed(1)),
       clickAck: rounded(summarize(burst.value.clickAckMs)),
       clickToCredentials: rounded(summarize(burst.value.clickToCredentialsMs)),
+      coresBusyPercent: burst.value.coresBusyPercent,
       costPerGrant: burst.costs,
     },
     revocation: {

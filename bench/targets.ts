@@ -9,10 +9,12 @@
  *   (test/support/mariadb-target.ts); its marker table is per broker schema, so nothing is shared.
  * Both admins are created by the documented setup SQL; the catalog names are `pg-bench` and `mariadb-bench`.
  */
+import { readFile } from 'node:fs/promises';
 import type { DatabaseEntry } from '../src/core/catalog.js';
 import { setupMariadbTarget } from '../test/support/mariadb-target.js';
 import { setupPgTarget, startScramCluster } from '../test/support/pg-cluster.js';
 import type { EngineName } from './knobs.js';
+import { parentOf } from './process-cpu.js';
 import type { Teardown } from './teardown.js';
 
 export interface BenchTarget {
@@ -25,6 +27,8 @@ export interface BenchTarget {
   version: string;
   /** Whether a user of that name exists on the server (checked after revocation). */
   userExists(username: string): Promise<boolean>;
+  /** The server's root process (postmaster, mariadbd), for its CPU. */
+  serverPid(): Promise<number>;
 }
 
 const DURABLE = ["ALTER SYSTEM SET fsync = on", 'ALTER SYSTEM SET synchronous_commit = on', 'ALTER SYSTEM SET full_page_writes = on', "ALTER SYSTEM SET log_statement = 'none'"];
@@ -42,6 +46,14 @@ export async function startPostgresTarget(teardown: Teardown): Promise<BenchTarg
     readRole: target.levels.read.roles[0]!,
     version: `PostgreSQL ${cluster.version.split(' ')[0]} (private cluster, fsync ${String(fsync?.fsync)})`,
     userExists: (u) => target.userExists(u),
+    serverPid: async () => {
+      const c = await cluster.connect();
+      try {
+        return await parentOf(Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid)); // while the backend lives
+      } finally {
+        await c.end();
+      }
+    },
   };
 }
 
@@ -55,5 +67,6 @@ export async function startMariadbTarget(teardown: Teardown): Promise<BenchTarge
     readRole: target.names.readRole,
     version: `MariaDB ${String(row?.v)} (event_scheduler ${String(row?.ev)})`,
     userExists: (u) => target.userExists(u),
+    serverPid: async () => Number((await readFile(String((await target.query('SELECT @@pid_file AS f'))[0]!.f), 'utf8')).trim()),
   };
 }

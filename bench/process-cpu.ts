@@ -1,0 +1,76 @@
+/**
+ * CPU accounting from Linux /proc, for "where did the machine's time go" beside each figure: a server's CPU
+ * (its root process and every descendant, living or already reaped) and how busy all cores were.
+ * USER_HZ is 100 on Linux: one tick is 10 ms.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+
+const TICK_MS = 10;
+
+interface Stat {
+  ppid: number;
+  /** utime + stime, in ticks. */
+  own: number;
+  /** cutime + cstime: children this process has waited for, in ticks. */
+  reaped: number;
+}
+
+/** Fields after the command name, which may itself hold spaces and parentheses. */
+function parseStat(text: string): Stat {
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+}
+
+async function allStats(): Promise<Map<number, Stat>> {
+  const stats = new Map<number, Stat>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    // A process may exit between the listing and the read: it is then in its parent's `reaped`.
+    const text = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (text) stats.set(Number(name), parseStat(text));
+  }
+  return stats;
+}
+
+/**
+ * CPU used so far by `root` and its descendants, in ms: the living ones' own time plus what the reaped ones
+ * used (in their parents' cutime/cstime). PostgreSQL's backends are the postmaster's children, so this is the
+ * whole server's work, including backends that came and went.
+ */
+export async function treeCpuMs(root: number): Promise<number> {
+  const stats = await allStats();
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  let ticks = stats.get(root)?.reaped ?? 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    ticks += stats.get(pid)?.own ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return ticks * TICK_MS;
+}
+
+/** The parent of `pid` (e.g. a PostgreSQL backend's postmaster). */
+export async function parentOf(pid: number): Promise<number> {
+  return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).ppid;
+}
+
+export interface CoreTimes {
+  busy: number;
+  total: number;
+}
+
+/** Busy and total ticks summed over all cores since boot (/proc/stat; idle and iowait count as not busy). */
+export async function coreTimes(): Promise<CoreTimes> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - v[3]! - v[4]!, total };
+}
+
+/** Share of all cores' time that was busy between two readings, in percent. */
+export function busyPercent(before: CoreTimes, after: CoreTimes): number {
+  const total = after.total - before.total;
+  return total > 0 ? (100 * (after.busy - before.busy)) / total : 0;
+}
