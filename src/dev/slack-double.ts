@@ -1310,9 +1310,18 @@ class SlackDoubleImpl implements SlackDouble {
     const replies = withReplies
       ? [...this.channelMessages(rec.channel).values()].filter((r) => r.parentTs === rec.ts && !r.deleted).map((r) => this.toMessage(r, false))
       : [];
-    return clone({
+    return clone({ ...this.messageFields(rec), channel: rec.channel, replies, history: rec.history, postedVia: rec.postedVia });
+  }
+
+  /** The wire shape of a message in chat.* responses: cloned without the history, which only grows. */
+  private wireMessage(rec: MessageRecord): Json {
+    return clone(this.messageFields(rec)) as unknown as Json;
+  }
+
+  /** What Slack returns of a message (shared by toMessage and wireMessage; not a copy). */
+  private messageFields(rec: MessageRecord) {
+    return {
       type: 'message' as const,
-      channel: rec.channel,
       ts: rec.ts,
       text: rec.text,
       ...(rec.blocks && { blocks: rec.blocks }),
@@ -1325,16 +1334,7 @@ class SlackDoubleImpl implements SlackDouble {
       ...(rec.username !== undefined && { username: rec.username }),
       ...(rec.metadata !== undefined && { metadata: rec.metadata }),
       ...(rec.edited && { edited: rec.edited }),
-      replies,
-      history: rec.history,
-      postedVia: rec.postedVia,
-    });
-  }
-
-  /** The wire shape of a message in chat.* responses. */
-  private wireMessage(rec: MessageRecord): Json {
-    const { replies: _r, history: _h, postedVia: _p, channel: _c, ...rest } = this.toMessage(rec, false);
-    return rest;
+    };
   }
 
   private assertCanPost(ch: ChannelRecord): void {
