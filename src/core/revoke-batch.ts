@@ -15,7 +15,7 @@ import { groupBy } from './group-by.js';
 import { SYSTEM_ACTOR, type Grant, type GrantStatus, type RevocationReceipt } from './model.js';
 import type { DeleteUserResponse, DisableUserResponse } from './ports.js';
 import { revokedEvent, revokeFailed, type RevokeResult } from './revocation.js';
-import { notify, type KnownState } from './view.js';
+import { notify, readAheadMany, type KnownState } from './view.js';
 
 /** Grants ended by one batch at most (one engine call, one state-DB transaction). */
 export const MAX_REVOKE_BATCH = 500;
@@ -176,6 +176,8 @@ class RevocationBatcher {
 
     const steps = { claimMs: claimedAt - now, disableMs: disabledAt - claimedAt, deleteMs: at - disabledAt, recordMs: clock.now() - at };
     logger.info({ database, batch: byId.size, revoked: won.size, failed: failed.size, ...steps }, 'revocation batch');
+    // The people's "ended" messages need the requests, their decisions and message references: one read per batch.
+    const ahead = won.size > 0 ? readAheadMany(this.deps, done.filter((d) => won.has(d.grant.id)).map((d) => d.grant.requestId)) : undefined;
     for (const d of done) {
       const p = byId.get(d.grant.id)!;
       if (!won.has(d.grant.id)) {
@@ -187,7 +189,7 @@ class RevocationBatcher {
       const ended: Grant = { ...rest, status: d.status, revokedAt: at, revokeAttempts: d.grant.revokeAttempts + 1 };
       logger.info({ grantId: d.grant.id, ...d.receipt, reason: ended.endReason, batch: revoking.length }, 'grant ended');
       const reason = ended.endReason ?? byId.get(d.grant.id)!.reason;
-      const told = this.notifyEnded(ended.requestId, { grant: ended, receipt: { ...d.receipt, reason } });
+      const told = this.notifyEnded(ended.requestId, { grant: ended, receipt: { ...d.receipt, reason }, ahead: ahead?.then((m) => m.get(ended.requestId)) });
       settleLater(p, told.then(() => ({ grant: ended, receipt: d.receipt })));
     }
     for (const [id, err] of failed) {

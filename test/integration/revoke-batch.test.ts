@@ -133,6 +133,39 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     expect(ended(ids)).toHaveLength(40);
   }, 120_000);
 
+  it("the batch's \"ended\" views carry each request and its message references, read once for the batch", async () => {
+    const issued = await activeGrants(6);
+    const [a, b] = issued.map((i) => i.grant);
+    await store.saveMessageRef({ requestId: a!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'a.1' });
+    await store.saveMessageRef({ requestId: b!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'b.1' });
+    await store.saveMessageRef({ requestId: b!.requestId, platform: 'slack', kind: 'dm', channel: 'D1', messageId: 'b.2' });
+    const ids = issued.map((i) => i.grant.id);
+    now = Math.max(...issued.map((i) => i.grant.expiresAt)) + 1;
+    // Per-request reads while the batch ends the grants and tells the people (spied on this store only).
+    const reads = { getRequest: 0, listApprovals: 0, getMessageRefs: 0 };
+    const restore = (Object.keys(reads) as Array<keyof typeof reads>).map((name) => {
+      const original = store[name].bind(store) as (...args: never[]) => Promise<unknown>;
+      (store as unknown as Record<string, unknown>)[name] = (...args: never[]) => (reads[name]++, original(...args));
+      return () => ((store as unknown as Record<string, unknown>)[name] = original);
+    });
+    try {
+      await Promise.all(ids.map((id) => revokeIfDue(deps, id)));
+    } finally {
+      restore.forEach((r) => r());
+    }
+
+    expect(reads).toEqual({ getRequest: 0, listApprovals: 0, getMessageRefs: 0 });
+    const views = new Map(ended(ids).map((e) => [e.view.grant!.id, e.view]));
+    expect(views.size).toBe(6);
+    for (const g of issued.map((i) => i.grant)) {
+      expect(views.get(g.id)!.request.id).toBe(g.requestId);
+      expect(views.get(g.id)!.phase).toBe('ended');
+    }
+    expect(views.get(a!.id)!.messages?.map((m) => m.messageId)).toEqual(['a.1']);
+    expect(views.get(b!.id)!.messages?.map((m) => m.messageId)).toEqual(['b.1', 'b.2']);
+    expect(views.get(issued[2]!.grant.id)!.messages).toEqual([]);
+  }, 120_000);
+
   it('one grant whose user became someone else’s fails alone and is recorded; one dropped by hand is already absent', async () => {
     const issued = await activeGrants(5);
     const [foreign, dropped, ...rest] = issued;
