@@ -46,28 +46,37 @@ function stateDbTransactions(stage: Stage): Promise<number> {
   });
 }
 
-interface ServerPids {
-  stateDb: number;
-  target: number;
-  redis: number;
+export type CpuCosts = Pick<Costs, CpuKey>;
+
+/** Reads the CPU used so far by the broker, this process and each server on the machine. */
+export interface CpuMeter {
+  read(): Promise<CpuCosts>;
 }
 
-async function serverPids(stage: Stage, target: BenchTarget): Promise<ServerPids> {
+export async function cpuMeter(stage: Stage, target: BenchTarget): Promise<CpuMeter> {
   // Read while the backend lives: its parent is the postmaster.
   const stateDb = await onStateDb(stage, async (c) => parentOf(Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid)));
   const info = await stage.redis.client.info('server');
-  return { stateDb, target: await target.serverPid(), redis: Number(/process_id:(\d+)/.exec(info)?.[1]) };
+  const pids = { stateDb, target: await target.serverPid(), redis: Number(/process_id:(\d+)/.exec(info)?.[1]) };
+  return {
+    async read() {
+      const own = process.cpuUsage();
+      return {
+        brokerCpuMs: await cpuMsOf(stage.broker.child.pid!),
+        driverCpuMs: (own.user + own.system) / 1000,
+        stateDbCpuMs: await treeCpuMs(pids.stateDb),
+        targetCpuMs: await treeCpuMs(pids.target),
+        redisCpuMs: await treeCpuMs(pids.redis),
+      };
+    },
+  };
 }
 
-async function cpu(stage: Stage, pids: ServerPids): Promise<Record<CpuKey, number>> {
-  const own = process.cpuUsage();
-  return {
-    brokerCpuMs: await cpuMsOf(stage.broker.child.pid!),
-    driverCpuMs: (own.user + own.system) / 1000,
-    stateDbCpuMs: await treeCpuMs(pids.stateDb),
-    targetCpuMs: await treeCpuMs(pids.target),
-    redisCpuMs: await treeCpuMs(pids.redis),
-  };
+/** (after − before) / per, rounded, for every key. */
+export function perUnit<T extends object>(before: T, after: T, per: number): T {
+  const b = before as Record<string, number>;
+  const a = after as Record<string, number>;
+  return Object.fromEntries(Object.keys(a).map((k) => [k, Number(((a[k]! - b[k]!) / per).toFixed(2))])) as T;
 }
 
 async function counts(stage: Stage): Promise<Record<CountKey, number>> {
@@ -80,16 +89,11 @@ async function counts(stage: Stage): Promise<Record<CountKey, number>> {
 }
 
 /** Runs `fn` and returns what it cost, divided by `per` (e.g. per grant). CPU is read as soon as `fn` ends. */
-export async function measureCosts<T>(stage: Stage, target: BenchTarget, per: number, fn: () => Promise<T>): Promise<{ value: T; costs: Costs }> {
-  const pids = await serverPids(stage, target);
-  const before = { ...(await cpu(stage, pids)), ...(await counts(stage)) };
+export async function measureCosts<T>(stage: Stage, meter: CpuMeter, per: number, fn: () => Promise<T>): Promise<{ value: T; costs: Costs }> {
+  const before = { ...(await meter.read()), ...(await counts(stage)) };
   const value = await fn();
-  const cpuAfter = await cpu(stage, pids);
+  const cpuAfter = await meter.read();
   // PostgreSQL backends flush their statistics at most once a second once idle (PGSTAT_MIN_INTERVAL): let them.
   await new Promise((r) => setTimeout(r, 1_500));
-  const after: Costs = { ...cpuAfter, ...(await counts(stage)) };
-  const costs = Object.fromEntries(
-    (Object.keys(after) as Array<keyof Costs>).map((k) => [k, Number(((after[k] - before[k]) / per).toFixed(2))]),
-  ) as unknown as Costs;
-  return { value, costs };
+  return { value, costs: perUnit<Costs>(before, { ...cpuAfter, ...(await counts(stage)) }, per) };
 }

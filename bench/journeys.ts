@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { APPROVE, REVEAL } from '../src/chat/slack/ids.js';
 import { buttonsIn, type Renderable } from '../src/dev/slack-double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, type SlackPostResult } from '../src/dev/slack-sign.js';
+import { perUnit, type CpuCosts, type CpuMeter } from './costs.js';
 import { busyPercent, coreTimes } from './process-cpu.js';
 import { APPROVER, CHANNEL, SECRET, type Stage } from './stage.js';
 
@@ -41,6 +42,8 @@ export interface BurstResult {
   clickAckMs: number[];
   /** Share of all cores' time busy (every process on the machine) from the first click to the last DM, in %. */
   coresBusyPercent: number;
+  /** CPU per grant from the first click to the last DM (the sustained rate's window), by process. */
+  windowCpuPerGrant: CpuCosts;
 }
 
 function ok(res: SlackPostResult, what: string): SlackPostResult {
@@ -151,7 +154,7 @@ export async function latencyPhase(stage: Stage, database: string, users: readon
 }
 
 /** `users.length` requests filed together, then all approved at once: the sustained grant rate. */
-export async function burstPhase(stage: Stage, database: string, users: readonly string[], seconds: number): Promise<BurstResult> {
+export async function burstPhase(stage: Stage, meter: CpuMeter, database: string, users: readonly string[], seconds: number): Promise<BurstResult> {
   await Promise.all(users.map(async (u) => ok(await command(stage, u, `${database} read ${seconds}s BENCH-2 ${token(u)} burst`), 'slash command')));
   const index = new ApprovalIndex(stage);
   const tokens = users.map(token);
@@ -159,6 +162,7 @@ export async function burstPhase(stage: Stage, database: string, users: readonly
   const dms = credentialsTimes(stage, users, 120_000);
   const clickedAt = new Map<string, number>();
   const acks: number[] = [];
+  const cpu = await meter.read();
   const cores = await coreTimes();
   const first = performance.now();
   await Promise.all(
@@ -169,6 +173,7 @@ export async function burstPhase(stage: Stage, database: string, users: readonly
   );
   const delivered = await dms;
   const coresBusyPercent = busyPercent(cores, await coreTimes());
+  const windowCpuPerGrant = perUnit(cpu, await meter.read(), users.length);
   const last = Math.max(...delivered.values());
   const wallMs = last - first;
   return {
@@ -178,5 +183,6 @@ export async function burstPhase(stage: Stage, database: string, users: readonly
     clickToCredentialsMs: users.map((u) => delivered.get(u)! - clickedAt.get(u)!),
     clickAckMs: acks,
     coresBusyPercent: Number(coresBusyPercent.toFixed(1)),
+    windowCpuPerGrant,
   };
 }

@@ -1,4 +1,5 @@
 /** latest.md: the date and machine, one table per engine (broker │ raw-SQL floor │ ratio │ target), memory, method. */
+import type { CpuCosts } from './costs.js';
 import type { BenchResult, EngineResult } from './results.js';
 import { span, type Summary } from './stats.js';
 
@@ -7,6 +8,8 @@ const x = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) &&
 const mark = (pass: boolean) => (pass ? '✅' : '❌');
 
 type Row = [metric: string, broker: string, floor: string, ratio: string, target: string];
+
+const cpuRow = (c: CpuCosts) => [c.brokerCpuMs, c.driverCpuMs, c.stateDbCpuMs, c.targetCpuMs, c.redisCpuMs].map((v) => `${v.toFixed(1)} ms`).join(' / ');
 
 function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
   const c = e.latency.clickToCredentials;
@@ -48,14 +51,21 @@ function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
     ],
     [
       'per journey in the burst, CPU: broker / driver + Slack double / state-DB server / target server / Redis',
-      [cost.brokerCpuMs, cost.driverCpuMs, cost.stateDbCpuMs, cost.targetCpuMs, cost.redisCpuMs].map((v) => `${v.toFixed(1)} ms`).join(' / '),
+      cpuRow(cost),
       '—',
       '—',
       '—',
     ],
     [
-      'per journey in the burst: state-DB transactions / Redis commands / Slack calls; cores busy, first click → last DM',
-      `${cost.stateDbTransactions.toFixed(1)} / ${cost.redisCommands.toFixed(1)} / ${cost.slackCalls.toFixed(1)}; ${e.burst.coresBusyPercent.toFixed(0)} % of all cores`,
+      'per journey in the burst: state-DB transactions / Redis commands / Slack calls',
+      `${cost.stateDbTransactions.toFixed(1)} / ${cost.redisCommands.toFixed(1)} / ${cost.slackCalls.toFixed(1)}`,
+      '—',
+      '—',
+      '—',
+    ],
+    [
+      'per grant from the first click to the last DM (the sustained window), CPU: broker / driver + Slack double / state-DB server / target server / Redis; all cores busy',
+      `${cpuRow(e.burst.windowCpuPerGrant)}; ${e.burst.coresBusyPercent.toFixed(0)} %`,
       '—',
       '—',
       '—',

@@ -4,7 +4,7 @@
  * the floor is the serial create+grant rate on one connection, and the ratio is floor rate ÷ broker rate.
  */
 import type { Breakdown } from './breakdown.js';
-import type { Costs } from './costs.js';
+import type { Costs, CpuCosts } from './costs.js';
 import type { Knobs } from './knobs.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
@@ -28,6 +28,8 @@ export interface EngineResult {
     clickToCredentials: Summary;
     /** All cores' busy share (every process on the machine) from the first click to the last DM, in %. */
     coresBusyPercent: number;
+    /** CPU per grant by process over that window (the sustained rate's). */
+    windowCpuPerGrant: CpuCosts;
     /** What the burst cost per grant (whole journey: command, approval, provisioning, notifications). */
     costPerGrant: Costs;
   };

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { breakdown } from './breakdown.js';
-import { measureCosts } from './costs.js';
+import { cpuMeter, measureCosts } from './costs.js';
 import { measureQueueFloors } from './queue-floors.js';
 import { measureFloors } from './floors.js';
 import { burstPhase, latencyPhase } from './journeys.js';
@@ -45,7 +45,8 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
   // The burst first: its grants expire after the one-at-a-time journeys, which expire later still (see knobs.ts).
   log(`${engine}: ${knobs.grants} requests approved at once`);
   const burstUsers = range(knobs.grants).map((i) => requesterId(engine, 'B', i));
-  const burst = await measureCosts(stage, target, knobs.grants, () => burstPhase(stage, name, burstUsers, knobs.burstGrantSeconds));
+  const meter = await cpuMeter(stage, target);
+  const burst = await measureCosts(stage, meter, knobs.grants, () => burstPhase(stage, meter, name, burstUsers, knobs.burstGrantSeconds));
 
   const afterBurst = await expiryRange(stage, target);
   const latencySeconds = Math.ceil((afterBurst.last + knobs.expiryGapSeconds * 1000 - Date.now()) / 1000);
@@ -85,6 +86,7 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
       clickAck: rounded(summarize(burst.value.clickAckMs)),
       clickToCredentials: rounded(summarize(burst.value.clickToCredentialsMs)),
       coresBusyPercent: burst.value.coresBusyPercent,
+      windowCpuPerGrant: burst.value.windowCpuPerGrant,
       costPerGrant: burst.costs,
     },
     revocation: {
