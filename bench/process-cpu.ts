@@ -33,19 +33,20 @@ async function allStats(): Promise<Map<number, Stat>> {
 }
 
 /**
- * CPU used so far by `root` and its descendants, in ms: the living ones' own time plus what the reaped ones
- * used (in their parents' cutime/cstime). PostgreSQL's backends are the postmaster's children, so this is the
- * whole server's work, including backends that came and went.
+ * CPU used so far by `root` and its descendants, in ms: each living one's own time plus what the children it has
+ * reaped used (cutime/cstime include theirs in turn). PostgreSQL's backends are the postmaster's children, so this
+ * is the whole server's work, including backends that came and went.
  */
 export async function treeCpuMs(root: number): Promise<number> {
   const stats = await allStats();
   const children = new Map<number, number[]>();
   for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
-  let ticks = stats.get(root)?.reaped ?? 0;
+  let ticks = 0;
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop()!;
-    ticks += stats.get(pid)?.own ?? 0;
+    const s = stats.get(pid);
+    ticks += s ? s.own + s.reaped : 0;
     stack.push(...(children.get(pid) ?? []));
   }
   return ticks * TICK_MS;
