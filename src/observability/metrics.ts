@@ -91,8 +91,19 @@ export class BrokerMetrics {
     return this.registry.metrics();
   }
 
-  /** Reads the audit events appended since the last scrape and counts them, a page at a time. */
-  async fold(): Promise<void> {
+  /** The fold running now: scrapes that overlap wait for it, so no event is counted twice. */
+  private folding: Promise<void> = Promise.resolve();
+
+  /** Reads the audit events appended since the last scrape and counts them, a page at a time; one fold at a time. */
+  fold(): Promise<void> {
+    this.folding = this.folding.then(
+      () => this.foldPages(),
+      () => this.foldPages(),
+    );
+    return this.folding;
+  }
+
+  private async foldPages(): Promise<void> {
     for (;;) {
       const page = await this.store.listAudit({ afterId: this.lastId, limit: PAGE });
       if (page.length === 0) return;

@@ -95,4 +95,11 @@ describe('BrokerMetrics', () => {
     expect(calls.get('getRequest')).toBeUndefined();
     expect(calls.get('getGrant')).toBeUndefined();
   });
+
+  it('scrapes that overlap count each audit event once (the six approvals appended above)', async () => {
+    const metrics = new BrokerMetrics(store);
+    const [a, b] = await Promise.all([metrics.render(), metrics.render()]);
+    const c = await metrics.render();
+    for (const text of [a, b, c]) expect(value(text, 'db_access_requests_total{outcome="approved",database="orders"}')).toBe(6);
+  });
 });
