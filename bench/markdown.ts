@@ -117,7 +117,9 @@ export function renderMarkdown(res: BenchResult): string {
       'double recording the requester\'s DM with **Show credentials** (journeys one at a time; the burst row while all are in flight). *Revocation lateness* is the state DB\'s `revokedAt` ' +
       '(stamped after lock → kill → drop) minus `expiresAt`, for the grants approved one at a time (expiries spaced as they were approved) and for the burst (all expiring within the window its approvals took); *start* is `revokeStartedAt − expiresAt`. *Sustained grants/s* is grants ÷ (first click → last ' +
       'credentials DM) for requests all approved at once. *Memory*: revoke jobs scheduled through the broker\'s own scheduler for synthetic grants due in 6 h, Redis `used_memory` delta ÷ count; ' +
-      'the floor is bare BullMQ delayed jobs. The raw-SQL floors time the least SQL doing the same on the same server as the same admin (create+grant; lock + session lookup/kill + drop) over one open connection; the queue floor is BullMQ alone on the same Redis (add → processor start; a delayed job\'s start − due time, jobs due 20 ms apart).',
+      'the floor is bare BullMQ delayed jobs. The raw-SQL floors time the least SQL doing the same on the same server as the same admin (create+grant; lock + session lookup/kill + drop) over one open connection; the queue floor is BullMQ alone on the same Redis (add → processor start; a delayed job\'s start − due time, jobs due 20 ms apart). ' +
+      '*CPU* is read from `/proc`: the broker process, this one (load driver + Slack double), and each server as its root process with every child, living or already exited (PostgreSQL\'s backends come and go); ' +
+      '*cores busy* is the share of all cores\' time not idle over the same window, every process on the machine included.',
   );
   return out.join('\n');
 }
