@@ -5,7 +5,7 @@
  * (INFO total_commands_processed) and Slack Web API calls the broker made.
  */
 import pg from 'pg';
-import { parentOf, treeCpuMs } from './process-cpu.js';
+import { postmasterOf, treesCpuMs } from './process-cpu.js';
 import { cpuMsOf, type Stage } from './stage.js';
 import type { BenchTarget } from './targets.js';
 
@@ -54,19 +54,19 @@ export interface CpuMeter {
 }
 
 export async function cpuMeter(stage: Stage, target: BenchTarget): Promise<CpuMeter> {
-  // Read while the backend lives: its parent is the postmaster.
-  const stateDb = await onStateDb(stage, async (c) => parentOf(Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid)));
+  const stateDb = await onStateDb(stage, postmasterOf);
   const info = await stage.redis.client.info('server');
   const pids = { stateDb, target: await target.serverPid(), redis: Number(/process_id:(\d+)/.exec(info)?.[1]) };
   return {
     async read() {
       const own = process.cpuUsage();
+      const [stateDbCpuMs, targetCpuMs, redisCpuMs] = await treesCpuMs([pids.stateDb, pids.target, pids.redis]);
       return {
         brokerCpuMs: await cpuMsOf(stage.broker.child.pid!),
         driverCpuMs: (own.user + own.system) / 1000,
-        stateDbCpuMs: await treeCpuMs(pids.stateDb),
-        targetCpuMs: await treeCpuMs(pids.target),
-        redisCpuMs: await treeCpuMs(pids.redis),
+        stateDbCpuMs: stateDbCpuMs!,
+        targetCpuMs: targetCpuMs!,
+        redisCpuMs: redisCpuMs!,
       };
     },
   };

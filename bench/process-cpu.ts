@@ -33,23 +33,39 @@ async function allStats(): Promise<Map<number, Stat>> {
 }
 
 /**
- * CPU used so far by `root` and its descendants, in ms: each living one's own time plus what the children it has
- * reaped used (cutime/cstime include theirs in turn). PostgreSQL's backends are the postmaster's children, so this
- * is the whole server's work, including backends that came and went.
+ * CPU used so far by each root and its descendants, in ms, from one read of /proc: each living process's own time
+ * plus what the children it has reaped used (cutime/cstime include theirs in turn). PostgreSQL's backends are the
+ * postmaster's children, so a postmaster's figure is the whole server's work, backends that came and went included.
  */
-export async function treeCpuMs(root: number): Promise<number> {
+export async function treesCpuMs(roots: readonly number[]): Promise<number[]> {
   const stats = await allStats();
   const children = new Map<number, number[]>();
-  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
-  let ticks = 0;
-  const stack = [root];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
-    const s = stats.get(pid);
-    ticks += s ? s.own + s.reaped : 0;
-    stack.push(...(children.get(pid) ?? []));
+  for (const [pid, s] of stats) {
+    const siblings = children.get(s.ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(s.ppid, [pid]);
   }
-  return ticks * TICK_MS;
+  return roots.map((root) => {
+    let ticks = 0;
+    const stack = [root];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      const s = stats.get(pid);
+      ticks += s ? s.own + s.reaped : 0;
+      stack.push(...(children.get(pid) ?? []));
+    }
+    return ticks * TICK_MS;
+  });
+}
+
+/** treesCpuMs for one root. */
+export async function treeCpuMs(root: number): Promise<number> {
+  return (await treesCpuMs([root]))[0]!;
+}
+
+/** A PostgreSQL server's postmaster, through a connection that is open: its backend's parent. */
+export async function postmasterOf(c: { query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }> }): Promise<number> {
+  return parentOf(Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0]!.pid));
 }
 
 /** The parent of `pid` (e.g. a PostgreSQL backend's postmaster). */

@@ -14,7 +14,7 @@ import type { DatabaseEntry } from '../src/core/catalog.js';
 import { setupMariadbTarget } from '../test/support/mariadb-target.js';
 import { setupPgTarget, startScramCluster } from '../test/support/pg-cluster.js';
 import type { EngineName } from './knobs.js';
-import { parentOf } from './process-cpu.js';
+import { postmasterOf } from './process-cpu.js';
 import type { Teardown } from './teardown.js';
 
 export interface BenchTarget {
@@ -49,7 +49,7 @@ export async function startPostgresTarget(teardown: Teardown): Promise<BenchTarg
     serverPid: async () => {
       const c = await cluster.connect();
       try {
-        return await parentOf(Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid)); // while the backend lives
+        return await postmasterOf(c);
       } finally {
         await c.end();
       }
