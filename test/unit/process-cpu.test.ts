@@ -6,9 +6,15 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { busyPercent, coreTimes, parentOf, treeCpuMs } from '../../bench/process-cpu.js';
 
-/** A child that spins for `ms` of CPU, then exits or, with `stay`, waits for SIGTERM. */
+/**
+ * A child that spins for `ms` of CPU (user + system), then exits or, with `stay`, waits for SIGTERM. It reads its
+ * CPU time only every 100 000 additions: read in a tight loop, `cpuUsage()` (a getrusage call each) costs more system
+ * time than the loop's user time on some kernels (1.66 s of system for 0.3 s of user seen on one VM).
+ */
 function spinner(ms: number, stay: boolean) {
-  const code = `const end = process.cpuUsage().user / 1000 + ${ms}; while (process.cpuUsage().user / 1000 < end); process.stdout.write('spun\\n'); ${stay ? 'setInterval(() => {}, 1000);' : ''}`;
+  const code =
+    `const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; const end = cpu() + ${ms}; let x = 0; ` +
+    `while (cpu() < end) for (let i = 0; i < 100000; i++) x += i; process.stdout.write('spun ' + (x > 0) + '\\n'); ${stay ? 'setInterval(() => {}, 1000);' : ''}`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const spun = new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
