@@ -5,8 +5,8 @@
  * (INFO total_commands_processed) and Slack Web API calls the broker made.
  */
 import pg from 'pg';
-import { postmasterOf, treesCpuMs } from './process-cpu.js';
-import { cpuMsOf, type Stage } from './stage.js';
+import { ownCpuMs, postmasterOf, treesCpuMs } from './process-cpu.js';
+import { onPg, type Stage } from './stage.js';
 import type { BenchTarget } from './targets.js';
 
 export interface Costs {
@@ -25,16 +25,10 @@ export interface Costs {
 type CpuKey = 'brokerCpuMs' | 'driverCpuMs' | 'stateDbCpuMs' | 'targetCpuMs' | 'redisCpuMs';
 type CountKey = Exclude<keyof Costs, CpuKey>;
 
-async function onStateDb<T>(stage: Stage, fn: (c: pg.Client, db: string) => Promise<T>): Promise<T> {
+function onStateDb<T>(stage: Stage, fn: (c: pg.Client, db: string) => Promise<T>): Promise<T> {
   const url = new URL(stage.stateUrl);
   const db = url.pathname.slice(1);
-  const c = new pg.Client({ host: url.hostname, port: Number(url.port), user: url.username, database: db });
-  await c.connect();
-  try {
-    return await fn(c, db);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  return onPg({ host: url.hostname, port: Number(url.port), user: url.username, database: db }, (c) => fn(c, db));
 }
 
 function stateDbTransactions(stage: Stage): Promise<number> {
@@ -62,7 +56,7 @@ export async function cpuMeter(stage: Stage, target: BenchTarget): Promise<CpuMe
       const own = process.cpuUsage();
       const [stateDbCpuMs, targetCpuMs, redisCpuMs] = await treesCpuMs([pids.stateDb, pids.target, pids.redis]);
       return {
-        brokerCpuMs: await cpuMsOf(stage.broker.child.pid!),
+        brokerCpuMs: await ownCpuMs(stage.broker.child.pid!),
         driverCpuMs: (own.user + own.system) / 1000,
         stateDbCpuMs: stateDbCpuMs!,
         targetCpuMs: targetCpuMs!,

@@ -58,9 +58,9 @@ export async function treesCpuMs(roots: readonly number[]): Promise<number[]> {
   });
 }
 
-/** treesCpuMs for one root. */
-export async function treeCpuMs(root: number): Promise<number> {
-  return (await treesCpuMs([root]))[0]!;
+/** CPU time (user + system) one process has used so far itself, in ms (children not included). */
+export async function ownCpuMs(pid: number): Promise<number> {
+  return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).own * TICK_MS;
 }
 
 /** A PostgreSQL server's postmaster, through a connection that is open: its backend's parent. */

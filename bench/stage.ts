@@ -40,8 +40,9 @@ export function requesterId(engine: string, phase: 'L' | 'B' | 'W', i: number): 
   return `U0${engine === 'postgres' ? 'P' : 'M'}${phase}${i}`;
 }
 
-async function onMainPg<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(MAIN_PG);
+/** Runs `fn` on a fresh client with `config`, closed afterwards whatever happens. */
+export async function onPg<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client(config);
   await c.connect();
   try {
     return await fn(c);
@@ -56,11 +57,11 @@ export async function startStage(targets: BenchTarget[], users: string[], teardo
   teardown.defer('stop the private Redis', () => redis.stop());
 
   const dbName = `dbaccess_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const stateDbVersion = await onMainPg(async (c) => {
+  const stateDbVersion = await onPg(MAIN_PG, async (c) => {
     await c.query(`CREATE DATABASE ${dbName}`);
     return String((await c.query('SHOW server_version')).rows[0]?.server_version);
   });
-  teardown.defer(`drop the state database ${dbName}`, () => onMainPg((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)));
+  teardown.defer(`drop the state database ${dbName}`, () => onPg(MAIN_PG, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)));
   const stateUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
   await migrateLatest(stateUrl);
   const store = await openStateStore(stateUrl);
@@ -117,11 +118,4 @@ export async function rssOf(pid: number): Promise<number> {
   const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
   if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(kb) * 1024;
-}
-
-/** CPU time (user + system) a process has used so far, in ms (Linux /proc; USER_HZ is 100 on Linux). */
-export async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

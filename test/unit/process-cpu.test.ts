@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { busyPercent, coreTimes, parentOf, treeCpuMs } from '../../bench/process-cpu.js';
+import { busyPercent, coreTimes, parentOf, treesCpuMs } from '../../bench/process-cpu.js';
+
+const treeCpuMs = async (root: number) => (await treesCpuMs([root]))[0]!;
 
 /**
  * A child that spins for `ms` of CPU (user + system), then exits or, with `stay`, waits for SIGTERM. It reads its
