@@ -52,6 +52,8 @@ export function errorSentences(m: Markup, command: string): (err: BrokerError, v
         return /^you can't/i.test(err.message) ? capitalize(told(err)) : `You can't do that: ${told(err)}`;
       case 'SELF_APPROVAL':
         return "You can't approve your own request: someone else has to.";
+      case 'RATE_LIMITED':
+        return `Slow down: ${told(err)}`;
       case 'TARGET_ERROR':
         return `The database server refused: ${told(err)} Try again in a minute; if it keeps failing, tell a DBA.`;
     }

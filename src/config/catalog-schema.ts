@@ -153,9 +153,11 @@ export const databaseSchema = z
       .object({
         /** Live grants one person may hold on this database; a request for a level they hold extends it instead. */
         activeGrantsPerPerson: z.number().int().min(1).max(100).default(3),
+        /** Requests one person may have waiting for a decision on this database at once. */
+        pendingRequestsPerPerson: z.number().int().min(1).max(100).default(3),
       })
       .strict()
-      .default({ activeGrantsPerPerson: 3 }),
+      .default({ activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 }),
   })
   .strict();
 

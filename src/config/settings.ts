@@ -23,6 +23,8 @@ const durationMs = (fallback: string) =>
 
 export const settingsSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address the HTTP server binds. */
+  HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().default('sqlite:./data/db-access.sqlite'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   CATALOG_PATH: z.string().default('./catalog.yaml'),
@@ -31,9 +33,17 @@ export const settingsSchema = z.object({
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_APP_TOKEN: optionalString,
   SLACK_API_URL: optionalString,
+  /** Comma-separated Slack team / Enterprise Grid ids whose people may use the bot (default: the installing team,
+   *  from auth.test). */
+  SLACK_ALLOWED_TEAMS: optionalString,
   TEAMS_APP_ID: optionalString,
   TEAMS_APP_PASSWORD: optionalString,
   TEAMS_TENANT_ID: optionalString,
+  /** `true` = local development without Bot Framework auth: refused unless HOST is a loopback address. */
+  TEAMS_ANONYMOUS: z
+    .enum(['true', 'false', ''])
+    .optional()
+    .transform((v) => v === 'true'),
   /** Bot Connector URL used until an activity shows the tenant's own (they are regional). */
   TEAMS_SERVICE_URL: z.url().default('https://smba.trafficmanager.net/teams/'),
   PAGERDUTY_TOKEN: optionalString,
@@ -41,6 +51,8 @@ export const settingsSchema = z.object({
   OPSGENIE_API_KEY: optionalString,
   OPSGENIE_API_URL: optionalString,
   ADMIN_API_TOKEN: optionalString,
+  /** Bearer token for /metrics and the detail of /readyz (without it /metrics is open and /readyz says status only). */
+  METRICS_TOKEN: optionalString,
   /** Every audit event is POSTed here (a SIEM), in order, with retries and no loss across restarts. */
   AUDIT_WEBHOOK_URL: optionalString,
   /** HMAC-SHA256 key for the X-DbAccess-Signature header of those POSTs. */

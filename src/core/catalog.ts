@@ -86,7 +86,7 @@ export interface DatabaseEntry {
     autoApprove: readonly AutoApproveRule[];
     breakGlass?: BreakGlass;
   };
-  limits: { activeGrantsPerPerson: number };
+  limits: { activeGrantsPerPerson: number; pendingRequestsPerPerson: number };
 }
 
 export type ApproverSource =

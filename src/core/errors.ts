@@ -11,6 +11,7 @@ export type BrokerErrorCode =
   | 'ALREADY_DECIDED' // a conditional transition found the row in another state
   | 'FORBIDDEN'
   | 'SELF_APPROVAL'
+  | 'RATE_LIMITED' // too many commands from one person in a short time; retry later
   | 'TARGET_ERROR'; // a DatabaseEngine failed; `cause` is a TargetError
 
 export class BrokerError extends Error {

@@ -134,7 +134,10 @@ export type AuditType =
   | 'grant.revoked'
   | 'grant.revoke_failed'
   | 'grant.revoke_flagged'
-  | 'sweeper.orphan_dropped';
+  | 'sweeper.orphan_dropped'
+  /** Someone asked for something the rules refuse (not an approver, over a limit, outside the organisation …):
+   *  nothing else changed. `detail.action` says what was asked, `detail.code` / `detail.reason` why not. */
+  | 'access.refused';
 
 export interface AuditEvent {
   id?: number;

@@ -578,7 +578,7 @@ describe('Slack acks within 3 s when the state DB is slow', () => {
           maxDuration: 3_600_000,
           brokerSchema: 'db_access',
           delivery: 'reveal',
-          approval: { required: 1, timeoutMs: 1_800_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3 },
+          approval: { required: 1, timeoutMs: 1_800_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
         },
       ],
       { perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }) },

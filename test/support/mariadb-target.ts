@@ -183,7 +183,7 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
     maxDuration: 8 * 3_600_000,
     brokerSchema: names.brokerSchema,
     delivery: 'reveal',
-    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3 },
+    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
   };
 
   return {

@@ -325,7 +325,7 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     maxDuration: 8 * 3_600_000,
     brokerSchema: 'db_access',
     delivery: 'reveal',
-    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3 },
+    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
   };
 
   const target: PgTarget = {

@@ -38,7 +38,7 @@ function entry(name: string, over: Partial<DatabaseEntry> = {}): DatabaseEntry {
   return {
     name, engine: 'postgres', host: 'db.internal', port: 5432, database: 'orders', admin: { user: 'admin', password: 'ADMINPW' },
     levels: new Map([['read', level('read')], ['write', level('write')]]), maxDuration: 4 * 3_600_000, brokerSchema: 'db_access',
-    delivery: 'reveal', approval: { required: 1, timeoutMs: 3_600_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3 }, ...over,
+    delivery: 'reveal', approval: { required: 1, timeoutMs: 3_600_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 }, ...over,
   };
 }
 const CATALOG: Catalog = {
