@@ -1,6 +1,6 @@
 import type { Catalog, DatabaseEntry } from './catalog.js';
 import { BrokerError } from './errors.js';
-import type { ApproverDirectory, Clock, EngineRegistry, IncidentDirectory, Logger, Notifier, Scheduler, StateStore } from './ports.js';
+import type { ApproverDirectory, Clock, EngineRegistry, IncidentDirectory, Logger, Notifier, RateLimiter, Scheduler, StateStore } from './ports.js';
 
 /** Everything the use cases need, injected by the composition root (src/main.ts and src/wiring.ts). */
 export interface CoreDeps {
@@ -13,6 +13,8 @@ export interface CoreDeps {
   /** PagerDuty incidents, when configured (incident-scoped access). */
   incidents?: IncidentDirectory;
   clock: Clock;
+  /** Requests and extension requests per person, across replicas; absent = not limited (one-process tools). */
+  requestLimiter?: RateLimiter;
   /** The "expires soon" reminder goes out this long before expiry (default 5 min). */
   remindBeforeMs: number;
   logger: Logger;

@@ -1,4 +1,5 @@
 /** Changes to an active grant: extend its expiry, reveal fresh credentials by rotating the password. */
+import { auditingRefusals } from './refusals.js';
 import { buildCredentials, type Credentials } from './credentials.js';
 import { databaseOf, type CoreDeps } from './deps.js';
 import { formatDuration } from './duration.js';
@@ -55,6 +56,10 @@ export async function extend(deps: CoreDeps, grantId: number, extraMs: number, a
 
 /** Rotates the password and returns fresh credentials: the only way a password leaves the broker after creation. */
 export async function revealCredentials(deps: CoreDeps, grantId: number, actor: Actor): Promise<Credentials> {
+  return auditingRefusals(deps, actor, { action: 'reveal', grantId }, () => rotateAndReveal(deps, grantId, actor));
+}
+
+async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): Promise<Credentials> {
   const grant = await getGrant(deps, grantId);
   if (actor.platform !== 'cli' && !isRequester(actor, grant)) {
     throw new BrokerError('FORBIDDEN', 'only the requester can see these credentials');
@@ -80,6 +85,10 @@ export async function revealCredentials(deps: CoreDeps, grantId: number, actor: 
 
 /** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */
 export async function revokeAsUser(deps: CoreDeps, grantId: number, actor: Actor, reason?: string): Promise<RevokeResult> {
+  return auditingRefusals(deps, actor, { action: 'revoke', grantId }, () => endEarly(deps, grantId, actor, reason));
+}
+
+async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: string): Promise<RevokeResult> {
   const grant = await getGrant(deps, grantId);
   const requester = isRequester(actor, grant);
   if (!requester) {

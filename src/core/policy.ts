@@ -15,6 +15,15 @@ export function matchApprover(actor: Actor, approvers: readonly ApproverRef[]): 
   );
 }
 
+/**
+ * Who a person is across Slack and Teams: their verified email, lower-case; platform:id only where the platform
+ * gave no email. Approvals count people by this key (and the state DB holds one approval per request and key).
+ */
+export function personKey(actor: Pick<Actor, 'platform' | 'id' | 'email'>): string {
+  const email = actor.email?.trim().toLowerCase();
+  return email ? `email:${email}` : `${actor.platform}:${actor.id}`;
+}
+
 export function isRequester(actor: Actor, request: Pick<AccessRequest, 'requester'> | Pick<Grant, 'requester'>): boolean {
   if (sameActor(actor, request.requester)) return true;
   const email = actor.email?.toLowerCase();

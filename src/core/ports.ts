@@ -135,6 +135,13 @@ export interface DatabaseEngine {
   close(): Promise<void>;
 }
 
+/** Admission of commands per person (a token bucket shared by every replica). */
+export interface RateLimiter {
+  /** Takes one token from `key`'s bucket: allowed, or refused with how long until the next token. Never throws:
+   *  when the limiter cannot be asked it admits (and logs), since refusing everyone would block incident access. */
+  take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }>;
+}
+
 /** Maps a catalog database name to its engine. Engines for the same server share DDL serialisation. */
 export interface EngineRegistry {
   get(database: string): DatabaseEngine;
@@ -177,6 +184,9 @@ export interface GrantFilter {
 export interface RequestFilter {
   statuses?: readonly RequestStatus[];
   requesterId?: string;
+  /** Requests this person made, as `isRequester` decides it (same account, or same email from any platform). */
+  requestedBy?: Pick<Actor, 'platform' | 'id' | 'email'>;
+  database?: string;
   /** decideBy <= this */
   decideByOrBefore?: number;
   /** nextEscalationAt <= this */
@@ -245,15 +255,20 @@ export interface StateStore {
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** How many requests are in each of `statuses` (0 when none). */
   countRequests(statuses: readonly RequestStatus[]): Promise<Map<RequestStatus, number>>;
-  /** pending → status; false when the request is no longer pending. */
+  /** pending → status; false when the request is no longer pending, or — for any status but 'expired' — when its
+   *  approval deadline (decideBy) is not after `at`: nobody decides a request once its deadline has passed. */
   decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
   /** A pending request at tier `fromTier` moves to `toTier` with these approvers; false when someone got there first. */
   escalateRequest(id: number, fromTier: number, toTier: number, approvers: readonly ApproverRef[], nextEscalationAt: number | null): Promise<boolean>;
   /** Break-glass review: sets reviewedAt (first review wins) or reviewEscalatedAt (once); false when already set. */
   markReview(id: number, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean>;
 
-  /** false when this approver has already decided this request (one row per approver). */
+  /** false when this approver has already decided this request: one row per account and one per person
+   *  (personKey: the same email from Slack and Teams is one person), both unique constraints of the store. */
   recordApproval(approval: Approval): Promise<boolean>;
+  /** Inside a transaction: serialises it with every other transaction that locks the same person key, until it
+   *  ends. Checks of a person's limits (live grants, pending requests) run under it, so races cannot exceed them. */
+  lockPerson(key: string): Promise<void>;
   listApprovals(requestId: number): Promise<Approval[]>;
   /** listApprovals of many requests in one read (in id order; a batch's views read them at once). */
   listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]>;

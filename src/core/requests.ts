@@ -8,8 +8,9 @@ import { generateUsername } from './identifiers.js';
 import { decideAutomatically } from './auto-approve.js';
 import type { DatabaseEntry } from './catalog.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type Approval, type ApproverRef, type AuditEvent, type Grant } from './model.js';
-import { isRequester, matchApprover } from './policy.js';
-import type { NewGrant, NewRequest } from './ports.js';
+import { isRequester, matchApprover, personKey } from './policy.js';
+import type { NewGrant, NewRequest, StateStore } from './ports.js';
+import { auditingRefusals } from './refusals.js';
 import { notify } from './view.js';
 
 export interface RequestInput {
@@ -107,6 +108,7 @@ async function openRequest(
   const now = deps.clock.now();
   const firstTier = db.approval.escalation[0];
   const req = await deps.store.transaction(async (tx) => {
+    await assertFewPending(tx, db, row.requester);
     const created = await tx.createRequest({
       ...row,
       status: 'pending',
@@ -152,6 +154,14 @@ async function openRequest(
  * fits → approved at once, saying which rule; otherwise → the approvers (and later escalation tiers) decide.
  */
 export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions = {}): Promise<AccessRequest> {
+  const what = { action: opts.breakGlass ? 'break-glass' : 'request', database: input.database, level: input.level };
+  return auditingRefusals(deps, requester, what, async () => {
+    await admit(deps, requester);
+    return routeRequest(deps, requester, input, opts);
+  });
+}
+
+async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions): Promise<AccessRequest> {
   const valid = validateRequest(deps, input);
   const db = databaseOf(deps.catalog, valid.database);
   const incident = await checkIncident(deps, input.incident);
@@ -222,6 +232,8 @@ async function openApproved(
   const now = deps.clock.now();
   const db = databaseOf(deps.catalog, row.database);
   const { req, grant } = await deps.store.transaction(async (tx) => {
+    // Break-glass is for when the rules are in the way: it is capped by its own duration and reviewed instead.
+    if (!row.breakGlass) await assertRoomFor(tx, db, row.requester, row.level, 'you');
     const created = await tx.createRequest({ ...row, status: 'approved', requiredApprovals: 0, createdAt: now, decidedAt: now, decisionNote: note, approvers: [] });
     const g = await tx.createGrant(grantRowFor(created, now));
     await tx.appendAudit([
@@ -248,6 +260,10 @@ async function openApproved(
 
 /** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
 export async function reviewBreakGlass(deps: CoreDeps, requestId: number, reviewer: Actor): Promise<AccessRequest> {
+  return auditingRefusals(deps, reviewer, { action: 'review', requestId }, () => review(deps, requestId, reviewer));
+}
+
+async function review(deps: CoreDeps, requestId: number, reviewer: Actor): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
   if (isRequester(reviewer, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot review your own break-glass access');
@@ -270,6 +286,13 @@ export async function requestExtension(
   duration: string | number,
   reason: string,
 ): Promise<AccessRequest> {
+  return auditingRefusals(deps, requester, { action: 'extend', grantId }, async () => {
+    await admit(deps, requester);
+    return openExtension(deps, requester, grantId, duration, reason);
+  });
+}
+
+async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, duration: string | number, reason: string): Promise<AccessRequest> {
   const grant = await getGrant(deps, grantId);
   if (!isRequester(requester, grant)) throw new BrokerError('FORBIDDEN', `grant #${grantId} is not yours to extend`);
   if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
@@ -331,6 +354,7 @@ async function pendingRequest(deps: CoreDeps, requestId: number): Promise<Access
   const req = await deps.store.getRequest(requestId);
   if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
   if (req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
+  assertBeforeDeadline(req, deps.clock.now());
   return req;
 }
 
@@ -340,6 +364,10 @@ async function pendingRequest(deps: CoreDeps, requestId: number): Promise<Access
  * results however many clicks race: the request's pending → approved update is conditional.
  */
 export async function approve(deps: CoreDeps, requestId: number, approver: Actor, note?: string): Promise<ApproveResult> {
+  return auditingRefusals(deps, approver, { action: 'approve', requestId }, () => recordApprove(deps, requestId, approver, note));
+}
+
+async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor, note?: string): Promise<ApproveResult> {
   const checked = await pendingRequest(deps, requestId);
   await assertMayDecide(deps, checked, approver);
   const now = deps.clock.now();
@@ -351,24 +379,21 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
     // this approval back). N-of-M records an approval that may not decide, so it checks the request first.
     const req = checked.requiredApprovals > 1 ? await tx.getRequest(requestId) : checked;
     if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
-    const recorded = await tx.recordApproval(mine);
-    if (!recorded) throw new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
+    assertBeforeDeadline(req, now);
+    if (!(await tx.recordApproval(mine))) throw await alreadyDecided(tx, requestId, approver);
     // Appended once, with what the decision adds, at the end of the transaction (one audit-head lock, not two).
     const recordedEvent: AuditEvent = { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} };
     // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
     // only N-of-M reads the others back.
     if (req.requiredApprovals > 1 || isRequester(approver, req)) decisions = await tx.listApprovals(requestId);
     const approvals = decisions.filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
-    const distinct = new Set(approvals.map((a) => `${a.approver.platform}:${a.approver.id}`)).size;
+    const distinct = new Set(approvals.map((a) => personKey(a.approver))).size;
     if (distinct < req.requiredApprovals) {
       await tx.appendAudit([recordedEvent]);
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
     }
     const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
-    if (!(await tx.decideRequest(requestId, 'approved', now, decisionNote))) {
-      const status = (await tx.getRequest(requestId))?.status;
-      throw new BrokerError('ALREADY_DECIDED', status === 'approved' ? `request #${requestId} was decided by someone else` : `request #${requestId} is already ${status}`);
-    }
+    if (!(await tx.decideRequest(requestId, 'approved', now, decisionNote))) throw await notDecidable(tx, requestId, now);
     const decided = { ...req, status: 'approved' as const, decidedAt: now, decisionNote };
     if (req.extendsGrantId !== undefined) {
       await tx.appendAudit([
@@ -377,6 +402,7 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
       ]);
       return { status: 'extended', request: decided, grant: (await tx.getGrant(req.extendsGrantId))! };
     }
+    await assertRoomFor(tx, databaseOf(deps.catalog, req.database), req.requester, req.level, req.requester.name ?? req.requester.email ?? 'the requester');
     const grant = await tx.createGrant(grantRowFor(req, now));
     await tx.appendAudit([
       recordedEvent,
@@ -407,6 +433,71 @@ export async function approve(deps: CoreDeps, requestId: number, approver: Actor
   return result;
 }
 
+/** Commands per person are rate-limited across replicas (one bucket per person, whichever platform they use). */
+async function admit(deps: CoreDeps, requester: Actor): Promise<void> {
+  if (!deps.requestLimiter) return;
+  const { allowed, retryAfterMs } = await deps.requestLimiter.take(`requests:${personKey(requester)}`);
+  if (!allowed) {
+    throw new BrokerError('RATE_LIMITED', `you have sent too many requests in a short time; try again in ${formatDuration(Math.max(1_000, retryAfterMs))}`);
+  }
+}
+
+/** Nobody decides a request once its approval deadline has passed (whether or not the sweeper has expired it). */
+function assertBeforeDeadline(req: AccessRequest, now: number): void {
+  if (req.decideBy !== undefined && req.decideBy <= now) {
+    throw new BrokerError('FORBIDDEN', `request #${req.id} can no longer be decided: its approval deadline passed at ${new Date(req.decideBy).toISOString()}; ask again`);
+  }
+}
+
+/** Why a conditional decision changed nothing: decided by someone else, no longer pending, or past its deadline. */
+async function notDecidable(tx: StateStore, requestId: number, now: number): Promise<BrokerError> {
+  const req = await tx.getRequest(requestId);
+  if (req?.status === 'pending') {
+    assertBeforeDeadline(req, now);
+    return new BrokerError('ALREADY_DECIDED', `request #${requestId} changed while you decided; try again`);
+  }
+  return new BrokerError('ALREADY_DECIDED', req?.status === 'approved' ? `request #${requestId} was decided by someone else` : `request #${requestId} is already ${req?.status}`);
+}
+
+/** The approval the store refused: this account's own earlier decision, or the same person's from another account. */
+async function alreadyDecided(tx: StateStore, requestId: number, approver: Actor): Promise<BrokerError> {
+  const key = personKey(approver);
+  const earlier = (await tx.listApprovals(requestId)).find((a) => personKey(a.approver) === key || (a.approver.platform === approver.platform && a.approver.id === approver.id));
+  if (earlier && (earlier.approver.platform !== approver.platform || earlier.approver.id !== approver.id)) {
+    return new BrokerError('FORBIDDEN', `you have already decided request #${requestId} from ${earlier.approver.platform}; one person counts once`);
+  }
+  return new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
+}
+
+/** Under the requester's lock: pending requests on this database stay under the catalog's cap. */
+async function assertFewPending(tx: StateStore, db: DatabaseEntry, requester: Actor): Promise<void> {
+  await tx.lockPerson(personKey(requester));
+  const pending = await tx.listRequests({ statuses: ['pending'], database: db.name, requestedBy: requester });
+  if (pending.length >= db.limits.pendingRequestsPerPerson) {
+    throw new BrokerError(
+      'FORBIDDEN',
+      `you already have ${pending.length} request(s) waiting on ${db.name} (the limit is ${db.limits.pendingRequestsPerPerson}); wait for a decision first`,
+    );
+  }
+}
+
+/**
+ * Under the requester's lock, in the transaction that writes a grant: they hold no live grant of this level on
+ * the database, and fewer than its limit in all. Checked when access is given, not only when it was asked for.
+ */
+async function assertRoomFor(tx: StateStore, db: DatabaseEntry, requester: Actor, level: string, who: string): Promise<void> {
+  await tx.lockPerson(personKey(requester));
+  const live = await tx.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
+  const same = live.find((g) => g.level === level);
+  const holds = who === 'you' ? 'you already hold' : `${who} already holds`;
+  if (same) {
+    throw new BrokerError('FORBIDDEN', `${holds} ${level} on ${db.name} (grant #${same.id}): a second grant of the same level is not given; extend that one instead`);
+  }
+  if (live.length >= db.limits.activeGrantsPerPerson) {
+    throw new BrokerError('FORBIDDEN', `${holds} ${live.length} live grant(s) on ${db.name} (the limit is ${db.limits.activeGrantsPerPerson}); one must end first`);
+  }
+}
+
 /** Redis down must not lose an approval: the grant row exists and the sweeper re-enqueues stale provisioning. */
 async function enqueueProvision(deps: CoreDeps, grantId: number): Promise<void> {
   try {
@@ -417,6 +508,10 @@ async function enqueueProvision(deps: CoreDeps, grantId: number): Promise<void> 
 }
 
 export async function deny(deps: CoreDeps, requestId: number, approver: Actor, reason: string): Promise<AccessRequest> {
+  return auditingRefusals(deps, approver, { action: 'deny', requestId }, () => recordDeny(deps, requestId, approver, reason));
+}
+
+async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, reason: string): Promise<AccessRequest> {
   const text = reason.trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required to deny', { field: 'reason' });
   const checked = await pendingRequest(deps, requestId);
@@ -424,9 +519,7 @@ export async function deny(deps: CoreDeps, requestId: number, approver: Actor, r
   const now = deps.clock.now();
   const note = `denied by ${approver.name ?? approver.email ?? approver.id}: ${text}`;
   const denied = await deps.store.transaction(async (tx) => {
-    if (!(await tx.decideRequest(requestId, 'denied', now, note))) {
-      throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was decided by someone else`);
-    }
+    if (!(await tx.decideRequest(requestId, 'denied', now, note))) throw await notDecidable(tx, requestId, now);
     await tx.recordApproval({ requestId, approver, decision: 'deny', at: now, note: text });
     await tx.appendAudit([
       { at: now, type: 'request.denied', actor: approver, requestId, database: checked.database, level: checked.level, detail: { reason: text } },

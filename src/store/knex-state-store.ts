@@ -10,7 +10,7 @@ import type { ApproverRef } from '../core/model.js';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { BrokerError } from '../core/errors.js';
-import type { AccessRequest, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
+import type { AccessRequest, Actor, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
 import type {
   AuditFilter,
   GrantFilter,
@@ -153,6 +153,8 @@ export class KnexStateStore implements StateStore {
     const q = this.knex(TABLES.requests).select('*').orderBy('id', 'asc');
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);
     if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
+    if (filter.requestedBy !== undefined) this.byPerson(q, filter.requestedBy);
+    if (filter.database !== undefined) q.where('database_name', filter.database);
     if (filter.decideByOrBefore !== undefined) q.where('decide_by', '<=', filter.decideByOrBefore);
     if (filter.nextEscalationAtOrBefore !== undefined) q.where('next_escalation_at', '<=', filter.nextEscalationAtOrBefore);
     if (filter.reviewOverdueAt !== undefined) {
@@ -180,9 +182,10 @@ export class KnexStateStore implements StateStore {
     note?: string,
   ): Promise<boolean> {
     if ((status as RequestStatus) === 'pending') throw new Error('state store: decideRequest cannot set pending');
-    const changed = await this.knex(TABLES.requests)
-      .where({ id, status: 'pending' satisfies RequestStatus })
-      .update({ status, decided_at: at, decision_note: note ?? null });
+    const q = this.knex(TABLES.requests).where({ id, status: 'pending' satisfies RequestStatus });
+    // A decision by people counts only before the approval deadline; expiring is what happens after it.
+    if (status !== 'expired') q.where((w) => w.whereNull('decide_by').orWhere('decide_by', '>', at));
+    const changed = await q.update({ status, decided_at: at, decision_note: note ?? null });
     return changed === 1;
   }
 
@@ -202,12 +205,20 @@ export class KnexStateStore implements StateStore {
       }
     }
     // PostgreSQL aborts the whole transaction on an error: ON CONFLICT DO NOTHING keeps the duplicate quiet.
+    // No conflict target: a second row of the same account or of the same person (approver_key) is ignored alike.
     const inserted = (await this.knex(TABLES.approvals)
       .insert(row)
-      .onConflict(['request_id', 'approver_id'])
+      .onConflict()
       .ignore()
       .returning('id')) as unknown[];
     return inserted.length === 1;
+  }
+
+  async lockPerson(key: string): Promise<void> {
+    if (!this.inTransaction) throw new Error('state store: lockPerson needs a transaction');
+    // Inserting the row, or "updating" it when it exists, takes its row lock until the transaction ends (SQLite's
+    // transactions already run one at a time).
+    await this.knex(TABLES.personLocks).insert({ person_key: key }).onConflict('person_key').merge();
   }
 
   async listApprovals(requestId: number): Promise<Approval[]> {
@@ -252,19 +263,22 @@ export class KnexStateStore implements StateStore {
     const q = this.knex(TABLES.grants).select('*').orderBy('id', 'asc');
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);
     if (filter.requesterId !== undefined) q.where('requester_id', filter.requesterId);
-    if (filter.heldBy !== undefined) {
-      const { platform, id, email } = filter.heldBy;
-      q.where((w) => {
-        w.where({ requester_platform: platform, requester_id: id });
-        if (email) w.orWhereRaw('lower(requester_email) = ?', [email.toLowerCase()]);
-      });
-    }
+    if (filter.heldBy !== undefined) this.byPerson(q, filter.heldBy);
     if (filter.database !== undefined) q.where('database_name', filter.database);
     if (filter.expiresAtOrBefore !== undefined) q.where('expires_at', '<=', filter.expiresAtOrBefore);
     if (filter.createdAtOrBefore !== undefined) q.where('created_at', '<=', filter.createdAtOrBefore);
     if (filter.ids) q.whereIn('id', [...filter.ids]);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(grantFromRow);
+  }
+
+  /** Rows whose requester is this person, as `isRequester` decides it (same account, or same email any case). */
+  private byPerson(q: Knex.QueryBuilder, person: Pick<Actor, 'platform' | 'id' | 'email'>): void {
+    const { platform, id, email } = person;
+    q.where((w) => {
+      w.where({ requester_platform: platform, requester_id: id });
+      if (email) w.orWhereRaw('lower(requester_email) = ?', [email.toLowerCase()]);
+    });
   }
 
   async countGrants(statuses: readonly GrantStatus[]): Promise<Map<GrantStatus, { count: number; flagged: number }>> {

@@ -15,6 +15,7 @@ import * as m0004 from '../../migrations/0004_audit_chain.js';
 import * as m0005 from '../../migrations/0005_audit_stream.js';
 import * as m0006 from '../../migrations/0006_chat_conversations.js';
 import * as m0007 from '../../migrations/0007_installation.js';
+import * as m0008 from '../../migrations/0008_people.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -35,6 +36,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0005_audit_stream', m0005],
   ['0006_chat_conversations', m0006],
   ['0007_installation', m0007],
+  ['0008_people', m0008],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

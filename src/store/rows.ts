@@ -3,6 +3,7 @@
  * Optional model fields are omitted (not set to undefined) when the column is NULL.
  */
 import type { GrantPatch, MessageRef, NewGrant, NewRequest } from '../core/ports.js';
+import { personKey } from '../core/policy.js';
 import type {
   ApproverRef,
   AccessRequest,
@@ -24,6 +25,7 @@ export const TABLES = {
   grants: 'grants',
   chatMessages: 'chat_messages',
   audit: 'audit_events',
+  personLocks: 'person_locks',
 } as const;
 
 /** MySQL TEXT holds 65 535 bytes; error text is cut well below that (4 bytes per character worst case). */
@@ -152,6 +154,7 @@ export function approvalToRow(a: Approval): Row {
   return {
     request_id: a.requestId,
     ...actorToRow('approver', a.approver),
+    approver_key: personKey(a.approver),
     decision: a.decision,
     note: a.note ?? null,
     at: a.at,

@@ -294,6 +294,92 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
     });
 
+    // --- people -----------------------------------------------------------------------------------------------
+
+    describe('people', () => {
+      it('one person, one approval: the same email from Slack and Teams (any case) is refused the second time', async () => {
+        const req = await store.createRequest(newRequest({ requiredApprovals: 2 }));
+        const bobSlack = actor({ platform: 'slack', email: 'Bob.Person@example.com', name: 'bob' });
+        const bobTeams = actor({ platform: 'teams', email: 'bob.person@EXAMPLE.com', name: 'Bob' });
+        const noEmail = actor({ platform: 'teams' });
+        expect(await store.recordApproval({ requestId: req.id, approver: bobSlack, decision: 'approve', at: T0 + 1 })).toBe(true);
+        // Inside a transaction too, without aborting it.
+        const out = await store.transaction(async (tx) => {
+          const dup = await tx.recordApproval({ requestId: req.id, approver: bobTeams, decision: 'approve', at: T0 + 2 });
+          const other = await tx.recordApproval({ requestId: req.id, approver: noEmail, decision: 'approve', at: T0 + 3 });
+          return { dup, other };
+        });
+        expect(out).toEqual({ dup: false, other: true });
+        expect((await store.listApprovals(req.id)).map((a) => a.approver.id)).toEqual([bobSlack.id, noEmail.id]);
+        // Racing from both platforms on another request: one row.
+        const next = await store.createRequest(newRequest({ requiredApprovals: 2 }));
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            pick(i).recordApproval({ requestId: next.id, approver: i % 2 ? bobTeams : bobSlack, decision: 'approve', at: T0 + i }),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.listApprovals(next.id)).toHaveLength(1);
+      });
+
+      it('decideRequest by people happens before the approval deadline only; expiring happens after it', async () => {
+        const late = await store.createRequest(newRequest({ decideBy: T0 + 100 }));
+        expect(await store.decideRequest(late.id, 'approved', T0 + 100, 'too late')).toBe(false);
+        expect(await store.decideRequest(late.id, 'denied', T0 + 101, 'too late')).toBe(false);
+        expect((await store.getRequest(late.id))?.status).toBe('pending');
+        expect(await store.decideRequest(late.id, 'expired', T0 + 101)).toBe(true);
+        const onTime = await store.createRequest(newRequest({ decideBy: T0 + 100 }));
+        expect(await store.decideRequest(onTime.id, 'approved', T0 + 99, 'in time')).toBe(true);
+      });
+
+      it('listRequests by person (same account, or same email from any platform) and database', async () => {
+        const email = `p${uniq()}@example.com`;
+        const slack = actor({ platform: 'slack', email });
+        const teams = actor({ platform: 'teams', email: email.toUpperCase() });
+        const bare = actor({ platform: 'slack' });
+        const a = await store.createRequest(newRequest({ requester: slack, database: 'orders-prod' }));
+        const b = await store.createRequest(newRequest({ requester: teams, database: 'orders-prod' }));
+        await store.createRequest(newRequest({ requester: teams, database: 'billing' }));
+        const c = await store.createRequest(newRequest({ requester: { ...bare } }));
+        await store.createRequest(newRequest({ requester: actor({ platform: 'slack' }) }));
+        const ids = (rs: Array<{ id: number }>) => rs.map((r) => r.id);
+        expect(ids(await store.listRequests({ requestedBy: slack, database: 'orders-prod' }))).toEqual([a.id, b.id]);
+        expect(ids(await store.listRequests({ requestedBy: { platform: 'teams', id: teams.id }, database: 'orders-prod' }))).toEqual([b.id]);
+        expect(ids(await store.listRequests({ requestedBy: bare }))).toEqual([c.id]);
+      });
+
+      it('lockPerson: a second transaction locking the same person waits until the first ends; another person does not', async () => {
+        const key = `email:lock-${uniq()}@example.com`;
+        const other = `email:other-${uniq()}@example.com`;
+        const peer = fx.second ?? store;
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((r) => (locked = r));
+        const first = store.transaction(async (tx) => {
+          await tx.lockPerson(key);
+          locked();
+          await held;
+        });
+        await isLocked;
+        let secondDone = false;
+        const second = peer.transaction(async (tx) => {
+          await tx.lockPerson(key);
+          secondDone = true;
+        });
+        // Another person's lock is not held up (SQLite runs one write transaction at a time: skipped there).
+        if (fx.second) await fx.second.transaction((tx) => tx.lockPerson(other));
+        // Bounded look: with the lock broken the second transaction ends within milliseconds.
+        await Promise.race([second, new Promise((r) => setTimeout(r, 400))]);
+        expect(secondDone).toBe(false);
+        release();
+        await first;
+        await second;
+        expect(secondDone).toBe(true);
+        await expect(store.lockPerson(key)).rejects.toThrow(/transaction/);
+      });
+    });
+
     // --- grants -----------------------------------------------------------------------------------------------
 
     describe('grants', () => {
