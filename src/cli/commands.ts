@@ -10,6 +10,7 @@ import { createAdminGrant } from '../core/requests.js';
 import { parseDuration } from '../core/duration.js';
 import { BrokerError } from '../core/errors.js';
 import type { Settings } from '../config/settings.js';
+import { catalogFileWarnings } from '../config/catalog.js';
 import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
 import { CatalogEngines } from '../targets/registry.js';
 import { startServices, type Roles } from '../services.js';
@@ -137,7 +138,9 @@ export async function extendCommand(ctx: CliContext, id: string, duration: strin
 
 export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Promise<boolean> {
   const catalog = ctx.loadCatalog();
-  const lines: string[] = [`catalog: ${catalog.databases.size} database(s), valid`];
+  // Warnings do not fail the check: the broker runs as configured, but the operator should change it.
+  const warnings = catalogFileWarnings(ctx.settings.CATALOG_PATH);
+  const lines: string[] = [`catalog: ${catalog.databases.size} database(s), valid`, ...warnings.map((w) => `  [WARN] ${w}`)];
   const report: Record<string, unknown> = {};
   let ok = true;
   const store = await openStateStore(ctx.settings.DATABASE_URL).catch((err: unknown) => err as Error);
@@ -171,7 +174,7 @@ export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Prom
   } finally {
     await engines.close();
   }
-  ctx.out(o.json ? JSON.stringify({ ok, targets: report }, null, 2) : [...lines, ok ? 'All checks passed.' : 'Some checks failed.'].join('\n'));
+  ctx.out(o.json ? JSON.stringify({ ok, warnings, targets: report }, null, 2) : [...lines, ok ? 'All checks passed.' : 'Some checks failed.'].join('\n'));
   return ok;
 }
 

@@ -1,5 +1,5 @@
 /** Catalog YAML → validated Catalog. Errors name the YAML path at fault: `databases[1].engine: expected …`. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { AccessLevel, Catalog, DatabaseEntry } from '../core/catalog.js';
@@ -38,23 +38,97 @@ export function zodProblems(error: z.ZodError): string[] {
   return error.issues.map((i) => `${formatPath(i.path)}: ${issueMessage(i)}`);
 }
 
-/** Replaces `${VAR}` in every string scalar; a missing variable is a problem naming it and its YAML path. */
-export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[], problems: string[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name];
-      if (v === undefined) {
-        problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
-        return '';
-      }
-      return v;
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
+export interface SecretField {
+  /** YAML path; `[]` stands for any list index. */
+  path: readonly string[];
+  /** The value is the secret itself (not, say, the path of a file holding it): written literally, it is a plaintext secret. */
+  inline: boolean;
+}
+
+/**
+ * The only fields `${VAR}` is read into: secrets, which no chat message or error text shows. Everything else is
+ * shown to people (a description reaches every Slack user), so a reference there would publish the environment.
+ */
+export const SECRET_FIELDS: readonly SecretField[] = [{ path: ['databases', '[]', 'admin', 'password'], inline: true }];
+
+const VAR_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Anything that looks like a reference, well-formed or not: refused outside the secret fields. */
+const ANY_REF = /\$\{[^}]*\}/;
+
+function secretField(path: ReadonlyArray<PropertyKey>): SecretField | undefined {
+  return SECRET_FIELDS.find(
+    (f) => f.path.length === path.length && f.path.every((seg, i) => (seg === '[]' ? typeof path[i] === 'number' : seg === path[i])),
+  );
+}
+
+const secretFieldNames = SECRET_FIELDS.map((f) => f.path.join('.').replace(/\.\[\]/g, '[]')).join(', ');
+
+/** Applies `fn` to every string scalar of a parsed YAML document, keeping its shape. */
+function mapStrings(value: unknown, path: PropertyKey[], fn: (s: string, path: PropertyKey[]) => string): unknown {
+  if (typeof value === 'string') return fn(value, path);
+  if (Array.isArray(value)) return value.map((v, i) => mapStrings(v, [...path, i], fn));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, [...path, k], fn)]));
   }
   return value;
+}
+
+/**
+ * Replaces `${VAR}` in the secret fields (SECRET_FIELDS) with the variable's value. A variable that is unset or
+ * empty, and a reference in any other field, is a problem naming the YAML path (and the variable, never its value).
+ */
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[], problems: string[]): unknown {
+  return mapStrings(value, path, (s, at) => {
+    if (!secretField(at)) {
+      const ref = ANY_REF.exec(s);
+      if (ref) {
+        problems.push(
+          `${formatPath(at)}: ${ref[0]} is not allowed here: \${VAR} interpolation is only allowed in secret fields (${secretFieldNames})`,
+        );
+      }
+      return s;
+    }
+    return s.replace(VAR_REF, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) problems.push(`${formatPath(at)}: environment variable ${name} is not set`);
+      else if (v === '') problems.push(`${formatPath(at)}: environment variable ${name} is empty`);
+      return v ?? '';
+    });
+  });
+}
+
+/** YAML paths of the secret fields written into the file itself rather than referenced as `${VAR}`. */
+export function plaintextSecrets(text: string): string[] {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) return [];
+  const found: string[] = [];
+  mapStrings(doc.toJS(), [], (s, at) => {
+    if (secretField(at)?.inline && s.replace(VAR_REF, '') !== '') found.push(formatPath(at));
+    return s;
+  });
+  return found;
+}
+
+/**
+ * What `db-access check` warns about the catalog file itself: plaintext secrets in a file that other local
+ * accounts can read (group or world read bit).
+ */
+export function catalogFileWarnings(path: string): string[] {
+  let text: string;
+  let mode: number;
+  try {
+    text = readFileSync(path, 'utf8');
+    mode = statSync(path).mode;
+  } catch {
+    return [];
+  }
+  const secrets = plaintextSecrets(text);
+  if ((mode & 0o044) === 0 || secrets.length === 0) return [];
+  const perms = (mode & 0o777).toString(8).padStart(3, '0');
+  return [
+    `${path} is readable by other accounts (mode ${perms}) and holds plaintext secrets (${secrets.join(', ')}): ` +
+      `run "chmod 600 ${path}", or write each as "\${VAR}" and set the variable in the broker's environment`,
+  ];
 }
 
 export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'catalog'): Catalog {

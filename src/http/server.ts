@@ -1,11 +1,15 @@
-/** The project's one Express app. Issue-2 scope: health and readiness; chat endpoints mount here later. */
+/**
+ * The project's one Express app: health, readiness, metrics and the admin API here; the chat endpoints (Slack
+ * /slack/events, Teams /api/messages) are mounted onto it afterwards, and finishHttpApp closes it with the 404 and
+ * error handlers. Nothing internal reaches an unauthenticated caller: no target names, no error text, no stack.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import { exportAudit, parseWhen } from '../audit/export.js';
 import type { BrokerMetrics } from '../observability/metrics.js';
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import type { StateStore } from '../core/ports.js';
+import type { Logger, StateStore } from '../core/ports.js';
 
 export interface HttpDeps {
   store: StateStore;
@@ -16,6 +20,9 @@ export interface HttpDeps {
   /** Per target: "ok" or why not. Reported by /readyz without failing it: one target down must not take the
    *  broker out of service (it still has to revoke on the others). */
   targets?: () => Promise<Record<string, string>>;
+  /** Bearer token for /metrics and the detail of /readyz. Without one /metrics is open and /readyz says status only. */
+  metricsToken?: string;
+  logger: Logger;
 }
 
 /** Constant-time bearer check: a missing or wrong token is refused, and timing says nothing about it. */
@@ -33,21 +40,22 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, string> = {};
-    await deps.store.ping().then(
-      () => (checks.stateStore = 'ok'),
-      (err: unknown) => (checks.stateStore = `down: ${err instanceof Error ? err.message : String(err)}`),
-    );
-    await deps.redis.ping().then(
-      () => (checks.redis = 'ok'),
-      (err: unknown) => (checks.redis = `down: ${err instanceof Error ? err.message : String(err)}`),
-    );
-    const ok = Object.values(checks).every((v) => v === 'ok');
+  const ready = readiness(deps);
+  app.get('/readyz', async (req, res) => {
+    const detail = deps.metricsToken !== undefined && bearerOk(req.headers.authorization, deps.metricsToken);
+    const { ok, checks } = await ready();
+    if (!detail) {
+      res.status(ok ? 200 : 503).json({ ok });
+      return;
+    }
     const targets = deps.targets ? await deps.targets().catch((err: unknown) => ({ error: String(err) })) : undefined;
     res.status(ok ? 200 : 503).json({ ok, checks, ...(targets && { targets }) });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (deps.metricsToken !== undefined && !bearerOk(req.headers.authorization, deps.metricsToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'a valid bearer token (METRICS_TOKEN) is required' });
+      return;
+    }
     if (!deps.metrics) {
       res.status(404).end();
       return;
@@ -86,9 +94,75 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-export function listen(app: express.Express, port: number): Promise<Server> {
+/**
+ * The state store and Redis, each "ok" or "down: why". A change of the answer is logged: a caller without the
+ * metrics token sees only `ok`, so the reason has to be in the log.
+ */
+function readiness(deps: HttpDeps): () => Promise<{ ok: boolean; checks: Record<string, string> }> {
+  let logged = '{}';
+  return async () => {
+    const checks: Record<string, string> = {};
+    const down = (err: unknown) => `down: ${err instanceof Error ? err.message : String(err)}`;
+    await deps.store.ping().then(
+      () => (checks.stateStore = 'ok'),
+      (err: unknown) => (checks.stateStore = down(err)),
+    );
+    await deps.redis.ping().then(
+      () => (checks.redis = 'ok'),
+      (err: unknown) => (checks.redis = down(err)),
+    );
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    const failing = JSON.stringify(Object.fromEntries(Object.entries(checks).filter(([, v]) => v !== 'ok')));
+    if (failing !== logged) {
+      if (ok) deps.logger.info({}, 'ready again');
+      else deps.logger.warn({ checks }, 'not ready');
+      logged = failing;
+    }
+    return { ok, checks };
+  };
+}
+
+/** Client errors the body parsers raise (http-errors with a 4xx status), each answered with a fixed sentence. */
+const CLIENT_ERRORS: Record<number, string> = {
+  400: 'the request could not be read',
+  413: 'the request body is too large',
+  415: 'the request body has an unsupported type, encoding or character set',
+};
+
+function clientStatus(err: unknown): number | undefined {
+  const e = err as { status?: unknown; statusCode?: unknown } | null | undefined;
+  const status = e?.status ?? e?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/**
+ * Closes the app once every route is mounted (chat endpoints included): unknown paths get a generic 404, and any
+ * error a route or body parser passes on gets `{"error": <a fixed sentence>}` — 4xx for a request the parsers
+ * refused, 500 otherwise — while its message and stack go to the log only.
+ */
+export function finishHttpApp(app: express.Express, logger: Logger): void {
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    const status = clientStatus(err) ?? 500;
+    const detail = { method: req.method, path: req.path, status, err: err instanceof Error ? err.message : String(err) };
+    if (status >= 500) logger.error({ ...detail, stack: err instanceof Error ? err.stack : undefined }, 'http request failed');
+    else logger.warn(detail, 'http request refused');
+    if (res.headersSent) {
+      // Part of the answer is out (a streamed export): cutting the connection is the only way left to say it failed.
+      res.destroy();
+      return;
+    }
+    const sentence = CLIENT_ERRORS[status] ?? (status < 500 ? 'the request was refused' : 'internal error; the details are in the server log');
+    res.status(status).json({ error: sentence });
+  };
+  app.use(onError);
+}
+
+/** Binds `host` (settings.HOST): a loopback address keeps the server off the network. */
+export function listen(app: express.Express, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, () => resolve(server));
-    server.on('error', reject);
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
   });
 }

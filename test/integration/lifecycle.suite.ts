@@ -311,13 +311,16 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+DATABASE\s+LEVEL\s+USER\s+FOR\s+STATUS\s+EXPIRES/);
 
       const port = await freePort();
-      const all = await startWorker({ ...env, PORT: String(port) }, 'all');
+      const all = await startWorker({ ...env, PORT: String(port), METRICS_TOKEN: 'readyz-detail-token' }, 'all');
       try {
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
         expect(health.status).toBe(200);
+        // Status only for anyone; the detail (target names, errors) only with METRICS_TOKEN.
         const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
         expect(ready.status).toBe(200);
-        expect(await ready.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' }, targets: { [db()]: 'ok' } });
+        expect(await ready.json()).toEqual({ ok: true });
+        const detail = await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { authorization: 'Bearer readyz-detail-token' } });
+        expect(await detail.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' }, targets: { [db()]: 'ok' } });
       } finally {
         await all.stop();
       }
