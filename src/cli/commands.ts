@@ -8,6 +8,7 @@ import type { Actor, GrantStatus } from '../core/model.js';
 import { LIVE_GRANT_STATUSES } from '../core/model.js';
 import { createAdminGrant } from '../core/requests.js';
 import { parseDuration } from '../core/duration.js';
+import { parseDecimalId } from '../core/ids.js';
 import { BrokerError } from '../core/errors.js';
 import type { Settings } from '../config/settings.js';
 import { catalogFileWarnings } from '../config/catalog.js';
@@ -193,8 +194,8 @@ export async function runRoles(ctx: CliContext, roles: Roles): Promise<void> {
 }
 
 function parseId(id: string): number {
-  const n = Number(id.replace(/^#/, ''));
-  if (!Number.isSafeInteger(n) || n <= 0) throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id`, { field: 'id' });
+  const n = parseDecimalId(id);
+  if (n === undefined) throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id (a number such as 42)`, { field: 'id' });
   return n;
 }
 

@@ -11,6 +11,7 @@ import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type Approval, typ
 import { isRequester, matchApprover, personKey } from './policy.js';
 import type { NewGrant, NewRequest, StateStore } from './ports.js';
 import { auditingRefusals } from './refusals.js';
+import { cleanLine, cleanText } from './text.js';
 import { notify } from './view.js';
 
 export interface RequestInput {
@@ -50,8 +51,9 @@ function parseRequestedDuration(duration: string | number): number {
   return ms;
 }
 
+/** Reasons and tickets are stored, audited and shown to others: bidi and control characters never reach them. */
 function validReason(reason: string): string {
-  const text = reason.trim();
+  const text = cleanText(reason).trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required', { field: 'reason' });
   if (text.length > MAX_REASON_LENGTH) {
     throw new BrokerError('INVALID_INPUT', `the reason is longer than ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
@@ -77,7 +79,7 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
     );
   }
   const reason = validReason(input.reason);
-  const ticket = input.ticket?.trim() || undefined;
+  const ticket = (input.ticket !== undefined && cleanLine(input.ticket).trim()) || undefined;
   if (ticket && ticket.length > MAX_TICKET_LENGTH) {
     throw new BrokerError('INVALID_INPUT', `the ticket is longer than ${MAX_TICKET_LENGTH} characters`, { field: 'ticket' });
   }
@@ -346,8 +348,8 @@ async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor)
 }
 
 /** Throws the reason `actor` may not decide request `requestId` now (not pending, their own, not an approver). */
-export async function mayDecide(deps: CoreDeps, requestId: number, actor: Actor): Promise<void> {
-  await assertMayDecide(deps, await pendingRequest(deps, requestId), actor);
+export async function mayDecide(deps: CoreDeps, requestId: number, actor: Actor, action = 'deny'): Promise<void> {
+  await auditingRefusals(deps, actor, { action, requestId }, async () => assertMayDecide(deps, await pendingRequest(deps, requestId), actor));
 }
 
 async function pendingRequest(deps: CoreDeps, requestId: number): Promise<AccessRequest> {
@@ -371,7 +373,8 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
   const checked = await pendingRequest(deps, requestId);
   await assertMayDecide(deps, checked, approver);
   const now = deps.clock.now();
-  const mine: Approval = { requestId, approver, decision: 'approve', at: now, ...(note && { note }) };
+  const text = note === undefined ? '' : cleanText(note).trim();
+  const mine: Approval = { requestId, approver, decision: 'approve', at: now, ...(text && { note: text }) };
   /** Every decision on the request once this one is recorded, for the view (read only for N-of-M). */
   let decisions: Approval[] = [mine];
   const result = await deps.store.transaction(async (tx): Promise<ApproveResult> => {
@@ -512,7 +515,7 @@ export async function deny(deps: CoreDeps, requestId: number, approver: Actor, r
 }
 
 async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, reason: string): Promise<AccessRequest> {
-  const text = reason.trim();
+  const text = cleanText(reason).trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required to deny', { field: 'reason' });
   const checked = await pendingRequest(deps, requestId);
   await assertMayDecide(deps, checked, approver);
