@@ -6,9 +6,14 @@
  *   break-glass <database> <level> <duration> <reason…>
  * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL)
  * scopes the access to that incident; everything after them is the reason.
+ *
+ * The whole text is cleaned first (core/text.ts: no bidi, invisible or control characters reach a reason), and a
+ * grant id is decimal only (core/ids.ts): "0x2", "1e1", "+3" or "2.0" is refused by name, never read as 2.
  */
 import { parseDuration } from '../core/duration.js';
+import { parseDecimalId, quoteId } from '../core/ids.js';
 import type { RequestInput } from '../core/requests.js';
+import { cleanText } from '../core/text.js';
 
 export type Command =
   | { kind: 'modal' }
@@ -22,14 +27,14 @@ export type Command =
 const INCIDENT = /^(?:pd:([A-Z0-9]{5,20})|https?:\/\/[^/\s]+\.pagerduty\.com\/incidents\/([A-Z0-9]{5,20})\S*)$/;
 const TICKET = /^(?:[A-Z][A-Z0-9]{1,15}-\d{1,9}|https?:\/\/\S+)$/;
 
-function grantId(token: string | undefined): number | undefined {
-  const n = Number((token ?? '').replace(/^#/, ''));
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+/** The refusal of a token that was meant as a grant id, with the usage after it. */
+function notAGrant(token: string, usage: string): Command {
+  return { kind: 'invalid', problem: `${quoteId(token)} is not a grant number. ${usage}` };
 }
 
 /** `command` is how the usage hints name the command (Slack: `/db-access`; Teams: `db-access`). */
 export function parseCommand(text: string, command = '/db-access'): Command {
-  const tokens = text.trim().split(/\s+/).filter(Boolean);
+  const tokens = cleanText(text).trim().split(/\s+/).filter(Boolean);
   const [first, ...rest] = tokens;
   if (!first) return { kind: 'modal' };
   switch (first.toLowerCase()) {
@@ -38,15 +43,17 @@ export function parseCommand(text: string, command = '/db-access'): Command {
     case 'list':
       return { kind: 'list' };
     case 'revoke': {
-      const id = grantId(rest[0]);
-      return id ? { kind: 'revoke', grantId: id } : { kind: 'invalid', problem: `Usage: \`${command} revoke <grant id>\`` };
+      const usage = `Usage: \`${command} revoke <grant id>\``;
+      const id = parseDecimalId(rest[0]);
+      if (id) return { kind: 'revoke', grantId: id };
+      return rest[0] ? notAGrant(rest[0], usage) : { kind: 'invalid', problem: usage };
     }
     case 'extend': {
-      const id = grantId(rest[0]);
+      const usage = `Usage: \`${command} extend <grant id> <duration> [reason]\`, e.g. \`${command} extend 42 30m still digging\``;
+      const id = parseDecimalId(rest[0]);
+      if (rest[0] && !id) return notAGrant(rest[0], usage);
       const duration = rest[1];
-      if (!id || !duration || parseDuration(duration) === undefined) {
-        return { kind: 'invalid', problem: `Usage: \`${command} extend <grant id> <duration> [reason]\`, e.g. \`${command} extend 42 30m still digging\`` };
-      }
+      if (!id || !duration || parseDuration(duration) === undefined) return { kind: 'invalid', problem: usage };
       const reason = rest.slice(2).join(' ');
       return { kind: 'extend', grantId: id, duration, ...(reason && { reason }) };
     }

@@ -111,7 +111,7 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     const res = await postSlashCommand(replica(via).baseUrl, SECRET, slashCommand({ userId, text, channelId: INCIDENT, responseUrl }));
     expect(res.status).toBe(200);
     const answer = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
-    return slack.renderText(answer.body as { text?: string });
+    return slack.renderText(answer.args as { text?: string });
   }
 
   /** Files a request in Slack and returns its id, from the approval message's Approve button. */

@@ -17,9 +17,40 @@ describe('/db-access grammar', () => {
     expect(parseCommand(text)).toEqual(expected);
   });
 
-  it.each(['revoke', 'revoke abc', 'extend 4', 'extend 4 soon', 'orders-prod read', 'break-glass orders-prod'])('refuses %s with usage', (text) => {
+  it.each(['revoke', 'extend 4', 'extend 4 soon', 'orders-prod read', 'break-glass orders-prod'])('refuses %s with usage', (text) => {
     const c = parseCommand(text);
     expect(c.kind).toBe('invalid');
     expect(c.kind === 'invalid' && c.problem).toMatch(/^Usage:/);
+  });
+
+  // Number() (after dropping a '#') reads all but the last as a positive integer (2, 10, 3, 2, 2, 8, 2): the grammar must not.
+  it.each([
+    ['revoke 0x2', '"0x2"'],
+    ['revoke 1e1', '"1e1"'],
+    ['extend +3 1h', '"+3"'],
+    ['revoke 2.0', '"2.0"'],
+    ['revoke 02', '"02"'],
+    ['extend 0o10 30m more', '"0o10"'],
+    ['revoke #0b10', '"#0b10"'],
+    ['revoke abc', '"abc"'],
+  ])('refuses %s: the id is not a grant number', (text, quoted) => {
+    const c = parseCommand(text);
+    expect(c.kind).toBe('invalid');
+    expect(c.kind === 'invalid' && c.problem).toMatch(/ is not a grant number\. Usage:/);
+    expect(c.kind === 'invalid' && c.problem.startsWith(`${quoted} is not`)).toBe(true);
+  });
+
+  it('quotes a refused id inertly: no mrkdwn, mention or link survives into the problem', () => {
+    const c = parseCommand('revoke <!channel>*_~`');
+    expect(c.kind === 'invalid' && c.problem).toMatch(/^"\?{2}channel\?{5}" is not a grant number/);
+  });
+
+  it('cleans the whole text first: bidi, zero-width and control characters never reach a reason or an id', () => {
+    expect(parseCommand('orders-prod read 1h fix\u202Egnp.exe\u0000 now\u200B!')).toEqual({
+      kind: 'request',
+      input: { database: 'orders-prod', level: 'read', duration: '1h', reason: 'fixgnp.exe now!' },
+    });
+    expect(parseCommand('revoke \u200B42\u2066')).toEqual({ kind: 'revoke', grantId: 42 });
+    expect(parseCommand('\u202Ehelp')).toEqual({ kind: 'help' });
   });
 });

@@ -21,7 +21,7 @@ import { extendModal, parseExtendModal } from '../../src/chat/slack/blocks/exten
 import { homeView } from '../../src/chat/slack/blocks/home.js';
 import { revocationReceipt } from '../../src/chat/slack/blocks/receipt.js';
 import { parseRequestModal, requestModal, requestModalChannel, type ModalValues } from '../../src/chat/slack/blocks/request-modal.js';
-import { APPROVE, DENY, INPUT, parseId, REVOKE } from '../../src/chat/slack/ids.js';
+import { APPROVE, DENY, INPUT, REVOKE } from '../../src/chat/slack/ids.js';
 import * as L from '../../src/chat/slack/limits.js';
 import { code, escapeMrkdwn, mention, slackDate } from '../../src/chat/slack/mrkdwn.js';
 
@@ -168,6 +168,15 @@ describe('mrkdwn helpers', () => {
     expect(escapeMrkdwn(EVIL)).toBe('&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; &lt;@U0EVIL&gt;');
     expect(escapeMrkdwn(`it's "fine"`)).toBe(`it's "fine"`);
   });
+  it('drops bidi, invisible and control characters from text of any source (an old stored reason, an on-call name)', () => {
+    expect(escapeMrkdwn('fix\u202Egnp.exe\u0000 \u200Bnow')).toBe('fixgnp.exe now');
+    expect(mention({ platform: 'email', id: 'x@example.com', name: 'b\u2067o\u200Db' })).toBe('bob');
+    const v = makeView('pending');
+    v.request = { ...v.request, reason: 'fix\u202Egnp.exe\u0000' };
+    const msg = approvalMessage(v);
+    expect(JSON.stringify(msg)).toContain('fixgnp.exe');
+    expect(JSON.stringify(msg)).not.toMatch(/\u202e|\\u0000/i);
+  });
   it('mentions Slack users by id and names everyone else, escaped', () => {
     expect(mention(ALICE)).toBe('<@U0ALICE>');
     expect(mention({ platform: 'email', id: 'x@example.com', name: '<!here>' })).toBe('&lt;!here&gt;');
@@ -186,10 +195,6 @@ describe('mrkdwn helpers', () => {
       expect((t.match(/</g) ?? []).length).toBe((t.match(/>/g) ?? []).length);
       expect(t).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
     }
-  });
-  it('reads ids from button values and nothing else', () => {
-    expect(parseId('42')).toBe(42);
-    for (const v of ['', '0', '-1', '4.2', '42 ', '1e3', '99999999999999999', undefined]) expect(parseId(v)).toBeUndefined();
   });
 });
 
@@ -267,14 +272,30 @@ describe('modals', () => {
     expect((empty.blocks[1] as any).element.options.map((o: any) => o.value)).toEqual(['ddl', 'read', 'write']);
   });
 
+  const values = (duration: string, reason: string): ModalValues => ({
+    [INPUT.duration.block]: { [INPUT.duration.action]: { type: 'plain_text_input', value: duration } },
+    [INPUT.reason.block]: { [INPUT.reason.action]: { type: 'plain_text_input', value: reason } },
+  });
+
   it('deny and extend modals carry the id in private_metadata and parse back', () => {
-    const values = (duration: string, reason: string): ModalValues => ({
-      [INPUT.duration.block]: { [INPUT.duration.action]: { type: 'plain_text_input', value: duration } },
-      [INPUT.reason.block]: { [INPUT.reason.action]: { type: 'plain_text_input', value: reason } },
-    });
     expect(parseDenyModal({ private_metadata: denyModal(makeView('pending')).private_metadata!, state: { values: values('', ' no ') } })).toEqual({ requestId: 42, reason: 'no' });
     expect(parseExtendModal({ private_metadata: extendModal(7).private_metadata!, state: { values: values('1h', '') } })).toEqual({ grantId: 7, duration: '1h' });
     expect(parseDenyModal({ private_metadata: 'x', state: { values: {} } })).toEqual({});
+  });
+
+  it('reads a modal\'s id from private_metadata as decimal and nothing else', () => {
+    const submitted = (private_metadata: string) => ({ private_metadata, state: { values: values('1h', 'why') } });
+    expect(parseDenyModal(submitted('42'))).toEqual({ requestId: 42, reason: 'why' });
+    expect(parseExtendModal(submitted('7'))).toEqual({ grantId: 7, duration: '1h', reason: 'why' });
+    for (const v of ['', '0', '-1', '+2', '0x2', '02', '2.0', '4.2', '42 ', ' 42', '1e3', '99999999999999999']) {
+      expect(parseDenyModal(submitted(v)).requestId, v).toBeUndefined();
+      expect(parseExtendModal(submitted(v)).grantId, v).toBeUndefined();
+    }
+  });
+
+  it('cleans modal inputs: no bidi, invisible or control characters; a multi-line reason keeps its lines', () => {
+    const parsed = parseDenyModal({ private_metadata: '42', state: { values: values('', 'fix\u202Egnp.exe\u0000\r\nsee\u200B INC-1\t!') } });
+    expect(parsed.reason).toBe('fixgnp.exe\nsee INC-1 !');
   });
 });
 
@@ -286,6 +307,16 @@ describe('DMs, home and ephemeral text', () => {
     expect(actionIds(accessEndedDm(makeView('ended')))).toEqual([]);
     expect(JSON.stringify(credentialsDmEnded(makeView('ended')))).toContain('1 session terminated, user `jit_alice_x7k2` dropped');
     expect(credentialsDm(makeView('active'), CREDS).blocks.map((b) => JSON.stringify(b)).join()).toContain(CREDS.password);
+  });
+
+  it('credentials show host, port, database, user, password, the command and the URL, which is labelled as holding the password', () => {
+    for (const shown of [credentialsDm(makeView('active'), CREDS), credentialsModal(makeView('active'), CREDS)]) {
+      const blocks = JSON.stringify(shown.blocks);
+      for (const s of [CREDS.host, String(CREDS.port), CREDS.database, CREDS.username, CREDS.password]) expect(blocks).toContain(s);
+      expect(blocks).toContain(`PGPASSWORD='${CREDS.password}' psql 'host=${CREDS.host} port=${CREDS.port} dbname=${CREDS.database} user=${CREDS.username}'`);
+      expect(blocks).toContain(CREDS.url);
+      expect(blocks).toMatch(/\*URL\* \(includes the password/);
+    }
   });
 
   it('the receipt says what the revocation did', () => {

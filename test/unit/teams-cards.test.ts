@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/chat/grammar.js';
 import { approvalCard } from '../../src/chat/teams/cards/approval.js';
+import { credentialsDialog, credentialsInChatMessage } from '../../src/chat/teams/cards/dm.js';
 import { escapeCard, TeamsText } from '../../src/chat/teams/markup.js';
 import { cardText } from '../../src/dev/teams-activities.js';
+import { buildCredentials } from '../../src/core/credentials.js';
+import type { DatabaseEntry } from '../../src/core/catalog.js';
 import type { RequestView } from '../../src/core/view.js';
 import { REPO_ROOT } from '../support/processes.js';
 
@@ -43,8 +46,12 @@ describe('Teams text', () => {
     expect(cardText({ type: 'TextBlock', text: out }).replace(/\u200b/g, '')).toBe(hostile);
   });
 
-  it('drops control characters', () => {
+  it('drops control, bidi and invisible characters, in text and in mentions', () => {
     expect(escapeCard('a\u0000b\u0007c\u009fd\ne')).toBe('abcd\ne');
+    expect(escapeCard('fix\u202Egnp.exe \u200Bnow\u2066')).toBe('fixgnp.exe now');
+    const t = new TeamsText();
+    expect(t.mention({ platform: 'email', id: 'bob@example.com', email: 'bob@example.com', name: 'B\u202Eob\u200B' })).toBe('<at>Bob</at>');
+    expect(t.entities()[0]!.mentioned.name).toBe('Bob');
   });
 
   it('a mention carries an entity whose text is exactly what the card shows; names lose marks, not people', () => {
@@ -79,6 +86,20 @@ describe('the approval card', () => {
     const big = approvalCard(view({ reason: 'x'.repeat(100_000) }));
     expect(JSON.stringify(big).length).toBeLessThan(10_000);
     expect(approvalCard({ ...view({ status: 'denied' }), phase: 'denied' }).actions).toBeUndefined();
+  });
+});
+
+describe('the credentials cards', () => {
+  const db = { engine: 'postgres', host: 'orders-db.internal', port: 5432, database: 'orders' } as DatabaseEntry;
+  const creds = buildCredentials(db, 'jit_alice_x7k2', 'Pw0rdXq9Zt3LmN8vB2cR', T0 + 3_600_000);
+
+  it('show host, port, database, user, password, the command exactly as it must be pasted, and the URL labelled as holding the password', () => {
+    for (const card of [credentialsDialog(view(), creds), credentialsInChatMessage(view(), creds).attachments[0]!.content]) {
+      const shown = cardText(card).replace(/\u200b/g, '');
+      for (const s of ['orders-db.internal', '5432', 'orders', 'jit_alice_x7k2', 'Pw0rdXq9Zt3LmN8vB2cR', creds.url]) expect(shown).toContain(s);
+      expect(shown).toContain(`PGPASSWORD='Pw0rdXq9Zt3LmN8vB2cR' psql 'host=orders-db.internal port=5432 dbname=orders user=jit_alice_x7k2'`);
+      expect(shown).toMatch(/URL.*includes the password/);
+    }
   });
 });
 

@@ -3,7 +3,8 @@
  *
  * Contract: a button's `value` is only ever an id (a request id or a grant id, as a decimal string). It tells the
  * listener *which* row the person clicked on, never *whether* they may act: every listener re-checks the clicker
- * in the core (approver now, not the requester, owner of the grant).
+ * in the core (approver now, not the requester, owner of the grant). Listeners read values and private_metadata
+ * with core/ids.ts only (decimal, nothing else), and refuse anything else by name.
  */
 
 // Buttons on the approval message (channel).
@@ -61,9 +62,3 @@ export const INPUT = {
 
 export type InputField = keyof typeof INPUT;
 
-/** A button value or private_metadata as an id: a positive safe integer written in decimal, else undefined. */
-export function parseId(value: string | null | undefined): number | undefined {
-  if (!value || !/^[1-9]\d{0,15}$/.test(value)) return undefined;
-  const id = Number(value);
-  return Number.isSafeInteger(id) ? id : undefined;
-}

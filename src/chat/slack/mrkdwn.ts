@@ -2,6 +2,7 @@
  * Slack mrkdwn helpers. Every piece of text that did not come from this code (reasons, tickets, names, error
  * messages, catalog descriptions) goes through `escapeMrkdwn` or `code` before it reaches a mrkdwn field.
  */
+import { cleanText } from '../../core/text.js';
 import type { Phase } from '../../core/view.js';
 import { capitalize, mentionList as sharedMentionList, type Markup, type Person } from '../markup.js';
 
@@ -10,10 +11,12 @@ export { capitalize, type Person };
 /**
  * Slack's control characters are `&`, `<` and `>`; escaping exactly these three (and nothing else, which would show
  * up as literal entities) is what https://docs.slack.dev/messaging/formatting-message-text#escaping asks. With `<`
- * escaped, `<!channel>`, `<@U…>` and `<https://evil|click>` render as the literal text the person typed.
+ * escaped, `<!channel>`, `<@U…>` and `<https://evil|click>` render as the literal text the person typed. The text
+ * is cleaned first (core/text.ts): bidi, invisible and control characters never reach a message, whatever their
+ * source (names from on-call schedules, rows stored before text was cleaned on the way in).
  */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return cleanText(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;

@@ -1,16 +1,27 @@
 /**
  * Who people are on Slack: users.info / users.lookupByEmail / usergroups.users.list, cached briefly. Also turns
- * a clicking user id into the core's Actor (with the email approver lists are matched on).
+ * a clicking user id into the core's Actor (with the email approver lists are matched on). Display names are
+ * profile text anyone can set: they are cleaned (core/text.ts, one line) before they are stored or shown.
  */
 import type { WebClient } from '@slack/web-api';
 import type { Actor } from '../../core/model.js';
 import type { Clock } from '../../core/ports.js';
+import { cleanLine } from '../../core/text.js';
 import type { PeopleDirectory } from '../../oncall/resolver.js';
 
 interface Person {
   id: string;
   name?: string;
   email?: string;
+}
+
+/** The name Slack shows for a user, cleaned; undefined when nothing visible is left. */
+function displayName(...candidates: Array<string | undefined>): string | undefined {
+  for (const c of candidates) {
+    const name = c === undefined ? '' : cleanLine(c).trim();
+    if (name) return name;
+  }
+  return undefined;
 }
 
 export class SlackPeople implements PeopleDirectory {
@@ -36,7 +47,7 @@ export class SlackPeople implements PeopleDirectory {
       const res = await this.client.users.info({ user: id });
       const u = res.user;
       if (u?.id) {
-        const name = u.profile?.display_name || u.profile?.real_name || u.real_name || u.name;
+        const name = displayName(u.profile?.display_name, u.profile?.real_name, u.real_name, u.name);
         person = { id: u.id, ...(name && { name }), ...(u.profile?.email && { email: u.profile.email.toLowerCase() }) };
       }
     } catch (err) {
@@ -55,7 +66,7 @@ export class SlackPeople implements PeopleDirectory {
       const res = await this.client.users.lookupByEmail({ email: key });
       const u = res.user;
       if (u?.id) {
-        const name = u.profile?.display_name || u.profile?.real_name || u.real_name || u.name;
+        const name = displayName(u.profile?.display_name, u.profile?.real_name, u.real_name, u.name);
         person = { id: u.id, email: key, ...(name && { name }) };
       }
     } catch (err) {
@@ -73,7 +84,7 @@ export class SlackPeople implements PeopleDirectory {
   /** The core's identity of a Slack user: immutable id, plus email and name when Slack tells us. */
   async actor(userId: string, fallbackName?: string): Promise<Actor> {
     const p = await this.userInfo(userId).catch(() => undefined);
-    const name = p?.name ?? fallbackName;
+    const name = p?.name ?? displayName(fallbackName);
     return { platform: 'slack', id: userId, ...(p?.email && { email: p.email }), ...(name && { name }) };
   }
 }

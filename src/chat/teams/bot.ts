@@ -1,7 +1,9 @@
 /**
  * The Teams bot: typed commands (personal chat or @mention in a channel), Universal Actions from its cards, and
  * the credentials dialog. Every handler re-checks who acts against the state DB and the approver sources (card
- * data is only ids, never trusted); a refusal goes to the clicker alone and changes nothing.
+ * data is only ids, never trusted: read with core/ids.ts, decimal only, so "0x2" is refused by name and never acts
+ * on request 2); a refusal goes to the clicker alone and changes nothing. Typed text and card inputs are cleaned
+ * (core/text.ts) before anything reads them.
  */
 import {
   TeamsActivityHandler,
@@ -13,9 +15,11 @@ import {
 } from 'botbuilder';
 import type { CoreDeps } from '../../core/deps.js';
 import { BrokerError } from '../../core/errors.js';
+import { requireDecimalId } from '../../core/ids.js';
 import { revealCredentials, revokeAsUser } from '../../core/lifecycle.js';
 import { viewsOf } from '../../core/listing.js';
 import { approve, deny, requestAccess, requestExtension, reviewBreakGlass } from '../../core/requests.js';
+import { cleanText } from '../../core/text.js';
 import { loadRequestView } from '../../core/view.js';
 import { errorSentences } from '../error-text.js';
 import { parseCommand } from '../grammar.js';
@@ -39,13 +43,8 @@ type Data = Record<string, unknown>;
 /** Teams sends message text as HTML: tags dropped, these entities decoded (the card escapes them again). */
 const ENTITIES: Record<string, string> = { nbsp: ' ', lt: '<', gt: '>', quot: '"', amp: '&' };
 
-function positiveId(v: unknown): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new BrokerError('INVALID_INPUT', 'this card is missing its request or grant number');
-  return n;
-}
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+/** A card input as text, cleaned; '' when the input is absent or not text. */
+const str = (v: unknown): string => (typeof v === 'string' ? cleanText(v) : '');
 
 function cardResponse(value: AdaptiveCard): AdaptiveCardInvokeResponse {
   return { statusCode: 200, type: ADAPTIVE_CARD, value: value as unknown as Record<string, unknown> };
@@ -96,7 +95,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
   /** Text after the bot's mention and an optional leading "db-access". */
   private async command(ctx: TurnContext): Promise<void> {
     const { core, people } = this.deps;
-    const raw = (TurnContext.removeRecipientMention(ctx.activity) ?? ctx.activity.text ?? '').replace(/<[^>]*>/g, ' ').replace(/&(nbsp|lt|gt|quot|amp);/g, (_m, e: string) => ENTITIES[e] ?? ' ');
+    const raw = cleanText(TurnContext.removeRecipientMention(ctx.activity) ?? ctx.activity.text ?? '').replace(/<[^>]*>/g, ' ').replace(/&(nbsp|lt|gt|quot|amp);/g, (_m, e: string) => ENTITIES[e] ?? ' ');
     const text = raw.trim().replace(/^\/?db-access\b/i, '');
     const parsed = parseCommand(text, COMMAND);
     switch (parsed.kind) {
@@ -154,27 +153,27 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     const requestCard = async (requestId: number) => cardResponse(approvalCard(await loadRequestView(core, requestId)));
     switch (verb) {
       case VERBS.approve: {
-        const id = positiveId(data.requestId);
+        const id = requireDecimalId(data.requestId, 'request');
         await approve(core, id, actor);
         return requestCard(id);
       }
       case VERBS.deny: {
-        const id = positiveId(data.requestId);
+        const id = requireDecimalId(data.requestId, 'request');
         await deny(core, id, actor, str(data.note));
         return requestCard(id);
       }
       case VERBS.refresh:
-        return requestCard(positiveId(data.requestId));
+        return requestCard(requireDecimalId(data.requestId, 'request'));
       case VERBS.revoke:
       case VERBS.done: {
-        const grantId = positiveId(data.grantId);
+        const grantId = requireDecimalId(data.grantId, 'grant');
         await revokeAsUser(core, grantId, actor);
         const grant = await core.store.getGrant(grantId);
         const view = await loadRequestView(core, grant!.requestId);
         return verb === VERBS.revoke ? cardResponse(approvalCard(view)) : cardResponse(cardOf(accessEndedMessage(view)));
       }
       case VERBS.extend: {
-        const req = await requestExtension(core, actor, positiveId(data.grantId), str(data.duration) || '1h', 'extension requested');
+        const req = await requestExtension(core, actor, requireDecimalId(data.grantId, 'grant'), str(data.duration) || '1h', 'extension requested');
         return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
       }
       case VERBS.request: {
@@ -189,7 +188,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
       }
       case VERBS.reviewed: {
-        const id = positiveId(data.requestId);
+        const id = requireDecimalId(data.requestId, 'request');
         await reviewBreakGlass(core, id, actor);
         const view = await loadRequestView(core, id);
         await this.deps.notifier?.breakGlassReviewed(view);
@@ -207,7 +206,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     try {
       if (data.kind !== REVEAL_DIALOG) throw new BrokerError('INVALID_INPUT', 'unknown dialog');
       const { core, people } = this.deps;
-      const grantId = positiveId(data.grantId);
+      const grantId = requireDecimalId(data.grantId, 'grant');
       const credentials = await revealCredentials(core, grantId, await people.actor(ctx));
       const grant = await core.store.getGrant(grantId);
       const view = await loadRequestView(core, grant!.requestId);

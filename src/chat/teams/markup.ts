@@ -3,6 +3,7 @@
  * when the card carries a matching entity — so user text has markdown marks backslash-escaped and any `<at`
  * broken, and a card's mentions are collected while it is built (one TeamsText per card).
  */
+import { cleanText } from '../../core/text.js';
 import type { Phase } from '../../core/view.js';
 import type { Markup, Person } from '../markup.js';
 
@@ -13,13 +14,13 @@ export interface MentionEntity {
 }
 
 const MARKS = /[\\*_[\]()#`~>|!]/g;
-/** Characters a card never needs: C0/C1 controls except newline and tab. */
-// eslint-disable-next-line no-control-regex
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
-/** Backslash-escapes markdown marks; `<at` / `</at` get a zero-width space so no text can become a mention. */
+/**
+ * Cleans the text (core/text.ts: no bidi, invisible or control characters, whatever their source), backslash-escapes
+ * markdown marks, and gives `<at` / `</at` a zero-width space so no text can become a mention.
+ */
 export function escapeCard(text: string): string {
-  return text.replace(CONTROLS, '').replace(MARKS, (c) => `\\${c}`).replace(/<(\/?)(at)/gi, '<\u200b$1$2');
+  return cleanText(text).replace(MARKS, (c) => `\\${c}`).replace(/<(\/?)(at)/gi, '<\u200b$1$2');
 }
 
 /** Newlines flattened, for one-line values (reasons in facts, names). */
@@ -72,7 +73,7 @@ export class TeamsText implements Markup {
     const id = mentionId(p);
     if (!id) return this.plainName(p);
     // The entity's text must equal what the card shows; a name without marks keeps both simple.
-    const name = oneLine(p.name ?? p.email ?? id).replace(/[<>*_[\]\\]/g, '') || id;
+    const name = oneLine(cleanText(p.name ?? p.email ?? id)).replace(/[<>*_[\]\\]/g, '') || id;
     const text = `<at>${name}</at>`;
     this.mentions.set(text, { type: 'mention', text, mentioned: { id, name } });
     return text;
@@ -83,13 +84,14 @@ export class TeamsText implements Markup {
   }
 }
 
-/** For plain-text surfaces (the toast an Action.Execute answer shows the clicker): nothing is markup there. */
+/** For plain-text surfaces (the toast an Action.Execute answer shows the clicker): nothing is markup there, but text
+ *  is still cleaned of bidi, invisible and control characters. */
 export const plainMarkup = {
-  escape: (s: string) => s,
+  escape: cleanText,
   bold: (s: string) => s,
-  code: (s: string) => oneLine(s) || '—',
-  mention: (p: Person) => oneLine(p.name ?? p.email ?? p.id),
-  plainName: (p: Person) => oneLine(p.name ?? p.email ?? p.id),
+  code: (s: string) => oneLine(cleanText(s)) || '—',
+  mention: (p: Person) => oneLine(cleanText(p.name ?? p.email ?? p.id)),
+  plainName: (p: Person) => oneLine(cleanText(p.name ?? p.email ?? p.id)),
   date: (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   icon: () => '',
 } satisfies Markup;

@@ -22,8 +22,8 @@ function credentialBlocks(c: Credentials): KnownBlock[] {
       `*Password*\n${code(c.password)}`,
       `*Expires*\n${slackDate(c.expiresAt)}`,
     ]),
-    section(`*${tool}*\n${codeBlock(c.command)}`),
-    section(`*URL*\n${codeBlock(c.url)}`),
+    section(`*${tool}* (the password goes in the environment, out of sight of \`ps\`)\n${codeBlock(c.command)}`),
+    section(`*URL* (includes the password; for tools that take a URL)\n${codeBlock(c.url)}`),
   ];
 }
 

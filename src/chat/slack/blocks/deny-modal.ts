@@ -1,7 +1,8 @@
 /** The reason dialog behind the Deny button. The decision is made only when it is submitted. */
+import { parseDecimalId } from '../../../core/ids.js';
 import { MAX_REASON_LENGTH } from '../../../core/requests.js';
 import type { RequestView } from '../../../core/view.js';
-import { DENY_MODAL, INPUT, parseId } from '../ids.js';
+import { DENY_MODAL, INPUT } from '../ids.js';
 import * as L from '../limits.js';
 import { mention } from '../mrkdwn.js';
 import { summary } from './describe.js';
@@ -35,7 +36,7 @@ export function parseDenyModal(submitted: { private_metadata: string; state: { v
   requestId?: number;
   reason?: string;
 } {
-  const requestId = parseId(submitted.private_metadata);
+  const requestId = parseDecimalId(submitted.private_metadata);
   const reason = inputValue(submitted.state.values, 'reason');
   return { ...(requestId !== undefined && { requestId }), ...(reason !== undefined && { reason }) };
 }

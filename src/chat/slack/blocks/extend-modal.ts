@@ -1,8 +1,9 @@
 /** The dialog behind Extend: how much longer, and why. Submitting files an extension request (approved per policy). */
 import { formatDuration } from '../../../core/duration.js';
+import { parseDecimalId } from '../../../core/ids.js';
 import { MAX_REASON_LENGTH } from '../../../core/requests.js';
 import type { RequestView } from '../../../core/view.js';
-import { EXTEND_MODAL, INPUT, parseId } from '../ids.js';
+import { EXTEND_MODAL, INPUT } from '../ids.js';
 import * as L from '../limits.js';
 import { code, slackDate } from '../mrkdwn.js';
 import { plain, section, type ModalView } from './kit.js';
@@ -49,7 +50,7 @@ export function parseExtendModal(submitted: { private_metadata: string; state: {
   duration?: string;
   reason?: string;
 } {
-  const grantId = parseId(submitted.private_metadata);
+  const grantId = parseDecimalId(submitted.private_metadata);
   const duration = inputValue(submitted.state.values, 'duration');
   const reason = inputValue(submitted.state.values, 'reason');
   return {

@@ -6,6 +6,7 @@ import type { ViewStateValue } from '@slack/bolt';
 import type { Catalog } from '../../../core/catalog.js';
 import { formatDuration } from '../../../core/duration.js';
 import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../../core/requests.js';
+import { cleanText } from '../../../core/text.js';
 import { INPUT, REQUEST_MODAL } from '../ids.js';
 import * as L from '../limits.js';
 import { plain, type KnownBlock, type ModalView } from './kit.js';
@@ -128,11 +129,14 @@ export function requestModal(catalog: Catalog, opts: RequestModalOptions): Modal
   };
 }
 
-/** One input's submitted value: the selected option's value or the trimmed text; undefined when empty. */
+/**
+ * One input's submitted value: the selected option's value or the text, cleaned (core/text.ts: no bidi, invisible or
+ * control characters; newlines kept for multi-line reasons) and trimmed; undefined when nothing is left.
+ */
 export function inputValue(values: ModalValues, field: keyof typeof INPUT): string | undefined {
   const v = values[INPUT[field].block]?.[INPUT[field].action];
   const raw = v?.selected_option?.value ?? v?.value ?? undefined;
-  const text = raw?.trim();
+  const text = raw === undefined || raw === null ? undefined : cleanText(raw).trim();
   return text ? text : undefined;
 }
 

@@ -1,10 +1,12 @@
 /**
  * Buttons. Every handler acks first, then re-checks who clicked against the state DB and the approver sources
- * (a button's value is only an id, never trusted). A refusal is an ephemeral sentence to the clicker and changes
+ * (a button's value is only an id, never trusted: read with core/ids.ts, decimal only, so "0x2", "02" or "2.0" is
+ * refused by name and never acts on request 2). A refusal is an ephemeral sentence to the clicker and changes
  * nothing; success is visible through the messages the notifier updates.
  */
 import type { App, BlockButtonAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
+import { requireDecimalId, type IdKind } from '../../../core/ids.js';
 import { revealCredentials, revokeAsUser } from '../../../core/lifecycle.js';
 import { approve, mayDecide, reviewBreakGlass } from '../../../core/requests.js';
 import { loadRequestView } from '../../../core/view.js';
@@ -37,19 +39,15 @@ async function refreshHome(ctx: SlackContext, args: ButtonArgs): Promise<void> {
   await args.client.views.publish({ user_id: args.body.user.id, view: homeView({ userId: args.body.user.id, mine, toApprove, now: ctx.core.clock.now() }) });
 }
 
-function idOf(args: ButtonArgs): number | undefined {
-  const n = Number(args.action.value);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}
-
 export function registerActions(app: App, ctx: SlackContext): void {
-  const on = (actionIds: string[], handle: (args: ButtonArgs, id: number) => Promise<void>, needsId = true) => {
+  /** `idKind`: what the button's value names (a request or a grant); `none` for a button that carries no id. */
+  const on = (actionIds: string[], idKind: IdKind | 'none', handle: (args: ButtonArgs, id: number) => Promise<void>) => {
     for (const actionId of actionIds) app.action<BlockButtonAction>(actionId, async (args) => {
       await args.ack();
-      const id = idOf(args);
-      if (id === undefined && needsId) return;
+      let id: number | undefined;
       try {
-        await handle(args, id ?? 0);
+        id = idKind === 'none' ? 0 : requireDecimalId(args.action.value, idKind);
+        await handle(args, id);
         await refreshHome(ctx, args).catch(() => undefined);
       } catch (err) {
         if (err instanceof BrokerError) return tell(args, errorText(err));
@@ -58,46 +56,41 @@ export function registerActions(app: App, ctx: SlackContext): void {
       }
     });
   };
+  const actor = (args: ButtonArgs) => ctx.people.actor(args.body.user.id, args.body.user.name);
 
-  on([APPROVE, HOME_APPROVE], async (args, requestId) => {
-    await approve(ctx.core, requestId, await ctx.people.actor(args.body.user.id, args.body.user.name));
+  on([APPROVE, HOME_APPROVE], 'request', async (args, requestId) => {
+    await approve(ctx.core, requestId, await actor(args));
   });
 
-  on([DENY, HOME_DENY], async (args, requestId) => {
+  on([DENY, HOME_DENY], 'request', async (args, requestId) => {
     // Check before asking for a reason: a non-approver gets the explanation, not a modal.
-    await mayDecide(ctx.core, requestId, await ctx.people.actor(args.body.user.id, args.body.user.name));
+    await mayDecide(ctx.core, requestId, await actor(args));
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: denyModal(requestId) });
   });
 
-  const revokeNow = async (args: ButtonArgs, grantId: number) => {
-    const res = await revokeAsUser(ctx.core, grantId, await ctx.people.actor(args.body.user.id, args.body.user.name));
+  on([REVOKE, DONE, HOME_REVOKE], 'grant', async (args, grantId) => {
+    const res = await revokeAsUser(ctx.core, grantId, await actor(args));
     if (!res.receipt) await tell(args, `Grant #${grantId} had already ended.`);
-  };
-  on([REVOKE, DONE, HOME_REVOKE], revokeNow);
+  });
 
-  on([REVEAL, HOME_REVEAL], async (args, grantId) => {
-    const actor = await ctx.people.actor(args.body.user.id, args.body.user.name);
-    const credentials = await revealCredentials(ctx.core, grantId, actor);
+  on([REVEAL, HOME_REVEAL], 'grant', async (args, grantId) => {
+    const credentials = await revealCredentials(ctx.core, grantId, await actor(args));
     const grant = await ctx.core.store.getGrant(grantId);
     const view = await loadRequestView(ctx.core, grant!.requestId);
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: credentialsModal(view, credentials) });
   });
 
-  on([BREAK_GLASS_REVIEWED], async (args, requestId) => {
-    await reviewBreakGlass(ctx.core, requestId, await ctx.people.actor(args.body.user.id, args.body.user.name));
+  on([BREAK_GLASS_REVIEWED], 'request', async (args, requestId) => {
+    await reviewBreakGlass(ctx.core, requestId, await actor(args));
     const view = await loadRequestView(ctx.core, requestId);
     await ctx.notifier?.breakGlassReviewed(view);
   });
 
-  on([EXTEND_OPEN], async (args, grantId) => {
+  on([EXTEND_OPEN], 'grant', async (args, grantId) => {
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: extendModal(grantId) });
   });
 
-  on(
-    [HOME_REQUEST],
-    async (args) => {
-      await args.client.views.open({ trigger_id: args.body.trigger_id, view: requestModal(ctx.core.catalog, { channelId: '' }) });
-    },
-    false,
-  );
+  on([HOME_REQUEST], 'none', async (args) => {
+    await args.client.views.open({ trigger_id: args.body.trigger_id, view: requestModal(ctx.core.catalog, { channelId: '' }) });
+  });
 }

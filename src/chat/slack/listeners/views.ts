@@ -1,17 +1,20 @@
 /**
  * Modal submissions. Validation that needs no I/O (catalog, durations, required fields) answers inside the ack
  * as inline errors on the offending input; everything else happens after the ack and is reported to the person
- * ephemerally in the channel the command came from, or by DM.
+ * ephemerally in the channel the command came from, or by DM. Inputs arrive cleaned (blocks/request-modal.ts
+ * inputValue); the id in a modal's private_metadata is read with core/ids.ts only, and anything but a decimal id is
+ * refused by name, by DM, changing nothing.
  */
 import type { App } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
+import { notAnId } from '../../../core/ids.js';
 import { deny, requestAccess, requestExtension, validateRequest } from '../../../core/requests.js';
 import { parseDuration } from '../../../core/duration.js';
 import { loadRequestView } from '../../../core/view.js';
 import { parseDenyModal } from '../blocks/deny-modal.js';
 import { errorText, inlineErrorText, requestSentText } from '../blocks/ephemeral.js';
 import { parseExtendModal } from '../blocks/extend-modal.js';
-import { parseRequestModal } from '../blocks/request-modal.js';
+import { parseRequestModal, requestModalChannel } from '../blocks/request-modal.js';
 import { DENY_MODAL, EXTEND_MODAL, REQUEST_MODAL, INPUT } from '../ids.js';
 import type { SlackContext } from './context.js';
 
@@ -54,13 +57,7 @@ export function registerViews(app: App, ctx: SlackContext): void {
       throw err;
     }
     await ack();
-    const channelId = (() => {
-      try {
-        return (JSON.parse(view.private_metadata || '{}') as { channelId?: string }).channelId;
-      } catch {
-        return undefined;
-      }
-    })();
+    const channelId = requestModalChannel(view.private_metadata);
     const tell = async (text: string) => {
       if (channelId) {
         const ok = await client.chat.postEphemeral({ channel: channelId, user: body.user.id, text }).then(() => true, () => false);
@@ -82,6 +79,7 @@ export function registerViews(app: App, ctx: SlackContext): void {
     const { requestId, reason } = parseDenyModal(view);
     if (requestId === undefined) {
       await ack();
+      await client.chat.postMessage({ channel: body.user.id, text: errorText(notAnId(view.private_metadata, 'request')) });
       return;
     }
     if (!reason?.trim()) {
@@ -101,6 +99,7 @@ export function registerViews(app: App, ctx: SlackContext): void {
     const { grantId, duration, reason } = parseExtendModal(view);
     if (grantId === undefined) {
       await ack();
+      await client.chat.postMessage({ channel: body.user.id, text: errorText(notAnId(view.private_metadata, 'grant')) });
       return;
     }
     if (!duration || parseDuration(duration) === undefined) {

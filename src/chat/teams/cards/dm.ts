@@ -93,9 +93,9 @@ function credentialFacts(c: Credentials, t: TeamsText): Element[] {
       ['Password', t.code(c.password)],
       ['Expires', t.date(c.expiresAt)],
     ]),
-    text(`**${tool}**`),
+    text(`**${tool}** (the password goes in the environment, out of sight of ${t.code('ps')})`),
     text(t.code(c.command), { weight: 'Bolder' }),
-    text('**URL**'),
+    text('**URL** (includes the password; for tools that take a URL)'),
     text(t.code(c.url)),
   ];
 }
