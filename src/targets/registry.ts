@@ -21,7 +21,8 @@ export class CatalogEngines implements EngineRegistry {
     const db = this.catalog.databases.get(database);
     if (!db) throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${database}"`, { field: 'database', valid: [...this.catalog.databases.keys()] });
     const logger = this.logger.child({ target: db.name });
-    engine = db.engine === 'postgres' ? createPostgresEngine(db, { logger, ...(this.installation && { installation: this.installation }) }) : createMysqlEngine(db, { logger });
+    const deps = { logger, ...(this.installation && { installation: this.installation }) };
+    engine = db.engine === 'postgres' ? createPostgresEngine(db, deps) : createMysqlEngine(db, deps);
     this.engines.set(database, engine);
     return engine;
   }

@@ -10,7 +10,7 @@
  *   marker, without being able to read password hashes (column privilege).
  * - Each level role WITH ADMIN OPTION: the right to grant that role to others (MySQL 8 could use ROLE_ADMIN instead;
  *   that is global, so per-role admin is narrower).
- * - The broker schema: its marker table (SELECT, INSERT, UPDATE, DELETE, CREATE) and backstop events (EVENT).
+ * - The broker schema: its marker table (SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER) and backstop events (EVENT).
  * - MariaDB only: `SET DEFAULT ROLE … FOR <other user>` needs UPDATE on the whole `mysql` database, which would let
  *   the broker rewrite any account's privileges. Instead the DBA creates a small SQL SECURITY DEFINER procedure
  *   that only runs SET DEFAULT ROLE for `jit_` accounts, and the broker gets EXECUTE on it alone (no ALTER ROUTINE,
@@ -74,7 +74,8 @@ export function createBrokerSchemaSql(schema: string): string {
   return `CREATE DATABASE IF NOT EXISTS ${qid(schema)}`;
 }
 
-export const BROKER_SCHEMA_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'EVENT'] as const;
+/** ALTER: a marker table created by an earlier version gains its installation column. */
+export const BROKER_SCHEMA_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALTER', 'EVENT'] as const;
 
 export function grantBrokerSchemaSql(admin: string, schema: string): string {
   assertSchemaName(schema);

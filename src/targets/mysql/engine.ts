@@ -40,6 +40,7 @@ import {
   eventName,
   inSchema,
   markerTableDdl,
+  addMarkerInstallationSql,
   moveExpiryEventSql,
   parseUtcDatetime,
   q,
@@ -76,6 +77,8 @@ export class MysqlEngine implements DatabaseEngine {
   constructor(
     private readonly db: DatabaseEntry,
     logger: Logger,
+    /** This installation's id, written into its markers; undefined = every marker counts as ours (inspection). */
+    private readonly installation?: string,
   ) {
     assertSchemaName(db.brokerSchema);
     this.log = logger.child({ database: db.name, engine: 'mysql' });
@@ -390,7 +393,8 @@ export class MysqlEngine implements DatabaseEngine {
   async listManagedUsers(): Promise<ManagedUser[]> {
     return this.guard('listManagedUsers', [], async () => {
       await this.ensureMarkerTable();
-      const markers = await rows(this.pool, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} ORDER BY \`user\``);
+      const [ours, args] = this.oursFilter();
+      const markers = await rows(this.pool, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE ${ours} ORDER BY \`user\``, args);
       const counts = await rows(
         this.pool,
         "SELECT USER AS u, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER LIKE 'jit!_%' ESCAPE '!' GROUP BY USER",
@@ -439,7 +443,7 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   private ensureMarkerTable(): Promise<void> {
-    this.markerTable ??= run(this.pool, markerTableDdl(this.db.brokerSchema)).then(
+    this.markerTable ??= this.createOrUpgradeMarkerTable().then(
       () => undefined,
       (err: unknown) => {
         this.markerTable = undefined;
@@ -449,18 +453,37 @@ export class MysqlEngine implements DatabaseEngine {
     return this.markerTable;
   }
 
+  /** The table exists and has its installation column (added to a table an earlier version created). */
+  private async createOrUpgradeMarkerTable(): Promise<void> {
+    await run(this.pool, markerTableDdl(this.db.brokerSchema));
+    const [has] = await rows(
+      this.pool,
+      "SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = 'installation'",
+      [this.db.brokerSchema, MARKER_TABLE],
+    );
+    if (Number(has?.n) === 0) await run(this.pool, addMarkerInstallationSql(this.db.brokerSchema));
+  }
+
+  /** Markers this installation may act on: its own and those written before installation ids existed. */
+  private oursFilter(): [string, unknown[]] {
+    return this.installation === undefined ? ['1 = 1', []] : ['(installation IS NULL OR installation = ?)', [this.installation]];
+  }
+
   private markerTableName(): string {
     return inSchema(this.db.brokerSchema, MARKER_TABLE);
   }
 
   private async readMarker(conn: Queryable, user: string): Promise<Marker | undefined> {
-    const [row] = await rows(conn, `SELECT grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]);
+    const [ours, args] = this.oursFilter();
+    const [row] = await rows(conn, `SELECT grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` = ? AND ${ours}`, [user, ...args]);
     return row ? toMarker(row) : undefined;
   }
 
-  /** readMarker for many users in one query: the marker of each name that carries one. */
+  /** readMarker for many users in one query: the marker of each name that carries one of ours. Another
+   *  installation's marker reads as none, so its user is "not ours" and left untouched. */
   private async readMarkers(conn: Queryable, users: readonly string[]): Promise<Map<string, Marker>> {
-    const found = await rows(conn, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [users]);
+    const [ours, args] = this.oursFilter();
+    const found = await rows(conn, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` IN (?) AND ${ours}`, [users, ...args]);
     return new Map(found.map((row) => [String(row.user), toMarker(row)]));
   }
 
@@ -610,8 +633,8 @@ export class MysqlEngine implements DatabaseEngine {
     const fresh = go.filter((p) => !p.adopt);
     if (fresh.length > 0) {
       const now = utcDatetime(Date.now());
-      await run(conn, `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at) VALUES ?`, [
-        fresh.map((p) => [p.req.username, p.req.grantId, utcDatetime(p.req.expiresAt), now]),
+      await run(conn, `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at, installation) VALUES ?`, [
+        fresh.map((p) => [p.req.username, p.req.grantId, utcDatetime(p.req.expiresAt), now, this.installation ?? null]),
       ]);
     }
 

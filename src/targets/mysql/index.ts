@@ -6,6 +6,8 @@ import { MysqlEngine } from './engine.js';
 export { mysqlAdminSetupSql, type MysqlAdminSetupOptions } from './admin-setup.js';
 export { classifyMysqlError, isAccountLocked, type Flavour } from './errors.js';
 
-export function createMysqlEngine(db: DatabaseEntry, deps: { logger: Logger }): DatabaseEngine {
-  return new MysqlEngine(db, deps.logger);
+/** `installation`: written into each user's marker; the engine then treats only this installation's users (and
+ *  markers written before installation ids) as its own. Omitted by tools that only inspect. */
+export function createMysqlEngine(db: DatabaseEntry, deps: { logger: Logger; installation?: string }): DatabaseEngine {
+  return new MysqlEngine(db, deps.logger, deps.installation);
 }

@@ -91,9 +91,18 @@ export function markerTableDdl(schema: string): string {
     '`user` VARCHAR(80) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, ' +
     '`grant_id` BIGINT NOT NULL, ' +
     "`expires_at` DATETIME(3) NOT NULL COMMENT 'UTC', " +
-    "`created_at` DATETIME(3) NOT NULL COMMENT 'UTC'" +
+    "`created_at` DATETIME(3) NOT NULL COMMENT 'UTC', " +
+    `${MARKER_INSTALLATION_COLUMN}` +
     ") ENGINE=InnoDB COMMENT='db-access: users created by the broker (written before CREATE USER)'"
   );
+}
+
+/** Which installation wrote the marker (two brokers may share a server); NULL on markers written before it existed. */
+const MARKER_INSTALLATION_COLUMN = "`installation` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL COMMENT 'db-access installation id'";
+
+/** For marker tables created before installation ids (MySQL 8 has no ADD COLUMN IF NOT EXISTS: callers check first). */
+export function addMarkerInstallationSql(schema: string): string {
+  return `ALTER TABLE ${inSchema(schema, MARKER_TABLE)} ADD COLUMN ${MARKER_INSTALLATION_COLUMN}`;
 }
 
 /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC, for a DATETIME(3) column. */
