@@ -351,6 +351,51 @@ describe('MariaDB specifics', () => {
     });
   });
 
+  it("installations: each lists and touches only its own users; markers without an id count as anyone's", async () => {
+    const a = createMysqlEngine(target.entry, { logger: silent, installation: 'aaaaaaaaaaaaaaaa' });
+    const b = createMysqlEngine(target.entry, { logger: silent, installation: 'bbbbbbbbbbbbbbbb' });
+    const mine = { grantId: nextGrant++, username: generateUsername('inst.a@example.com'), password: generatePassword(), expiresAt: hour(), level: target.levels.read };
+    made.push(mine.username);
+    try {
+      await a.newUser(mine);
+      const [row] = await target.query(`SELECT installation FROM \`${target.names.brokerSchema}\`.managed_users WHERE \`user\` = ?`, [mine.username]);
+      expect(row?.installation).toBe('aaaaaaaaaaaaaaaa');
+      expect((await a.listManagedUsers()).map((u) => u.username)).toContain(mine.username);
+      expect((await b.listManagedUsers()).map((u) => u.username)).not.toContain(mine.username);
+      // b may not end it, nor adopt it under the same grant id (ids of two installations collide).
+      expect((await rejection(b.disableUser(mine.username))).kind).toBe('conflict');
+      expect((await rejection(b.deleteUser(mine.username))).kind).toBe('conflict');
+      expect((await rejection(b.newUser({ ...mine, password: generatePassword() }))).kind).toBe('conflict');
+      expect((await b.disableUsers([mine.username])).get(mine.username)).toBeInstanceOf(TargetError);
+      const s = await target.connectAs(mine.username, mine.password);
+      await s.close();
+      // A marker written before installation ids (NULL) is listed by every installation, as before.
+      await target.query(`UPDATE \`${target.names.brokerSchema}\`.managed_users SET installation = NULL WHERE \`user\` = ?`, [mine.username]);
+      expect((await b.listManagedUsers()).map((u) => u.username)).toContain(mine.username);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a marker table made by an earlier version gains its installation column, keeping its rows', async () => {
+    const older = await setupMariadbTarget();
+    const table = `\`${older.names.brokerSchema}\`.managed_users`;
+    const eng = createMysqlEngine(older.entry, { logger: silent, installation: 'cccccccccccccccc' });
+    try {
+      await older.query(
+        `CREATE TABLE ${table} (\`user\` VARCHAR(80) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, grant_id BIGINT NOT NULL, expires_at DATETIME(3) NOT NULL, created_at DATETIME(3) NOT NULL) ENGINE=InnoDB`,
+      );
+      const legacy = generateUsername('legacy@example.com');
+      await older.query(`INSERT INTO ${table} VALUES (?, 7, UTC_TIMESTAMP(3) + INTERVAL 1 HOUR, UTC_TIMESTAMP(3))`, [legacy]);
+      expect((await eng.listManagedUsers()).map((u) => [u.username, u.grantId])).toEqual([[legacy, 7]]);
+      const cols = await older.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [older.names.brokerSchema, 'managed_users']);
+      expect(cols.map((c) => c.c)).toContain('installation');
+    } finally {
+      await eng.close();
+      await older.teardown();
+    }
+  });
+
   it('an unreachable server is retryable', async () => {
     const dead = createMysqlEngine({ ...target.entry, port: 1 }, { logger: silent });
     try {
@@ -432,7 +477,7 @@ describe('MySQL 8 branches (pure; no MySQL server here)', () => {
     const sql = mysqlAdminSetupSql({ adminUser: 'broker', adminHost: '10.0.%', database: 'app', roles: ['app_ro'], brokerSchema: 'db_access', flavour: 'mysql' });
     expect(sql).toContain("GRANT CREATE USER, PROCESS, CONNECTION_ADMIN ON *.* TO 'broker'@'10.0.%'");
     expect(sql).toContain("GRANT SELECT (User, Host) ON mysql.user TO 'broker'@'10.0.%'");
-    expect(sql).toContain("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, EVENT ON `db\\_access`.* TO 'broker'@'10.0.%'");
+    expect(sql).toContain("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, EVENT ON `db\\_access`.* TO 'broker'@'10.0.%'");
     expect(sql.join('\n')).not.toContain('PROCEDURE');
     expect(sql[0]).toContain('<password>');
   });
