@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { createSlackApp } from './chat/slack/app.js';
 import { makeSlackContext } from './chat/slack/listeners/context.js';
-import { createHttpApp, listen } from './http/server.js';
+import { createHttpApp, finishHttpApp, listen } from './http/server.js';
 import { BrokerMetrics } from './observability/metrics.js';
 import { AuditWebhook } from './audit/webhook.js';
 import { targetHealth } from './observability/targets.js';
@@ -36,9 +36,15 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
           metrics: new BrokerMetrics(app.deps.store, { counts: () => app.scheduler.jobCounts() }),
           targets: targetHealth(app.engines),
           ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }),
+          ...(opts.settings.METRICS_TOKEN && { metricsToken: opts.settings.METRICS_TOKEN }),
+          logger: app.deps.logger,
         }) : undefined;
-    slack = app.slack && roles.http ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http) : undefined;
+    slack =
+      app.slack && roles.http
+        ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http, { redis: app.redis, keyPrefix: opts.settings.QUEUE_PREFIX })
+        : undefined;
     if (http) app.teams?.mount(http, app.deps);
+    if (http) finishHttpApp(http, app.deps.logger);
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;
     await worker?.start();
@@ -49,7 +55,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
       });
       webhook.start();
     }
-    server = http ? await listen(http, opts.settings.PORT) : undefined;
+    server = http ? await listen(http, opts.settings.PORT, opts.settings.HOST) : undefined;
   } catch (err) {
     await slack?.stop().catch(() => undefined);
     await webhook?.stop();

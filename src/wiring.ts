@@ -11,6 +11,7 @@ import { PagerDutyClient } from './oncall/pagerduty.js';
 import type { Settings } from './config/settings.js';
 import { assertNoEviction, connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
+import { RedisRateLimiter, REQUESTS_PER_PERSON } from './jobs/rate-limit.js';
 import { GrantWorker } from './jobs/worker.js';
 import { FanOutNotifier, LogNotifier } from './notify/log-notifier.js';
 import { DeferredProvisioningNotice } from './notify/provisioning-notice.js';
@@ -19,6 +20,7 @@ import { createWebClient, type SlackSettings } from './chat/slack/app.js';
 import { SlackNotifier } from './chat/slack/notifier.js';
 import { SlackPeople } from './chat/slack/people.js';
 import { createTeams, type TeamsRuntime } from './chat/teams/app.js';
+import { teamsMode } from './chat/teams/mode.js';
 import { openStateStore, pendingMigrations } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
 
@@ -28,7 +30,7 @@ export interface App {
   deps: CoreDeps;
   /** Present when SLACK_BOT_TOKEN is set. */
   slack?: { client: WebClient; people: SlackPeople; settings: SlackSettings; notifier: SlackNotifier };
-  /** Present when TEAMS_APP_ID is set or a database names a teamsChannel. */
+  /** Present when TEAMS_APP_ID or TEAMS_ANONYMOUS=true is set (chat/teams/mode.ts). */
   teams?: TeamsRuntime;
   scheduler: BullScheduler;
   redis: Redis;
@@ -56,6 +58,8 @@ export class PendingMigrationsError extends Error {
 export async function openApp(opts: AppOptions): Promise<App> {
   const { settings, catalog, logger } = opts;
   const clock = opts.clock ?? systemClock;
+  // Before anything is opened: a Teams setup that would accept anyone's activities refuses to start.
+  const teamsSetup = teamsMode(settings, catalog);
   const store = await openStateStore(settings.DATABASE_URL);
   const pending = await pendingMigrations(store.knex);
   if (pending.length > 0) {
@@ -80,17 +84,18 @@ export async function openApp(opts: AppOptions): Promise<App> {
         ...(settings.SLACK_SIGNING_SECRET && { signingSecret: settings.SLACK_SIGNING_SECRET }),
         ...(settings.SLACK_APP_TOKEN && { appToken: settings.SLACK_APP_TOKEN }),
         ...(settings.SLACK_API_URL && { apiUrl: settings.SLACK_API_URL }),
+        ...(settings.SLACK_ALLOWED_TEAMS && { allowedTeams: settings.SLACK_ALLOWED_TEAMS.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
       }
     : undefined;
   const slackClient = slackSettings && createWebClient(slackSettings, logger as Logger);
   const people = slackClient && new SlackPeople(slackClient, clock);
   const log = new LogNotifier(logger as Logger);
   const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE });
-  const teamsOn = settings.TEAMS_APP_ID !== undefined || [...catalog.databases.values()].some((d) => d.approval.teamsChannel !== undefined);
-  const teams = teamsOn
+  const teams = teamsSetup !== 'off'
     ? createTeams(
         {
           appId: settings.TEAMS_APP_ID ?? '',
+          anonymous: teamsSetup === 'anonymous',
           serviceUrl: settings.TEAMS_SERVICE_URL,
           ...(settings.TEAMS_APP_PASSWORD && { appPassword: settings.TEAMS_APP_PASSWORD }),
           ...(settings.TEAMS_TENANT_ID && { tenantId: settings.TEAMS_TENANT_ID }),
@@ -115,6 +120,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     clock,
     logger: logger as Logger,
     notifier,
+    requestLimiter: new RedisRateLimiter(redis, settings.QUEUE_PREFIX, REQUESTS_PER_PERSON, logger as Logger),
     approvers: opts.approvers ?? new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
     ...(pagerduty && { incidents: pagerduty }),
     remindBeforeMs: settings.REMIND_BEFORE,

@@ -1,6 +1,7 @@
 /**
  * The demo's Teams journey: people act through Activities POSTed to the broker's real /api/messages (local
- * anonymous mode), Teams' side is the local Bot Connector double, and every card a person would see is printed.
+ * anonymous mode: TEAMS_ANONYMOUS=true on a loopback HOST), Teams' side is the local Bot Connector double — the
+ * TEAMS_SERVICE_URL the bot sends to — and every card a person would see is printed.
  */
 import { actionActivity, cardOf, cardText, dialogFetchActivity, messageActivity, postActivity, type Where } from '../dev/teams-activities.js';
 import type { PostedActivity, TeamsConnectorDouble, TeamsUser } from '../dev/teams-connector-double.js';

@@ -207,6 +207,12 @@ export async function runDemo(): Promise<void> {
     SLACK_BOT_TOKEN: slack.botToken,
     SLACK_SIGNING_SECRET: DEMO_SECRET,
     SLACK_API_URL: slack.url,
+    // Teams without a bot registration: local development only, so the server binds loopback and the bot talks to
+    // the Bot Connector double alone.
+    HOST: '127.0.0.1',
+    TEAMS_ANONYMOUS: 'true',
+    TEAMS_SERVICE_URL: teams.url,
+    TEAMS_TENANT_ID: teams.tenantId,
     SWEEP_INTERVAL: '1s',
     REMIND_BEFORE: '6s',
   };

@@ -310,6 +310,9 @@ export interface StateStore {
   /** Insert or replace the conversation at (platform, key). */
   saveConversation(c: ChatConversation): Promise<void>;
   getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined>;
+  /** First writer wins: inserts `c` unless a conversation exists at (platform, key); returns the one stored there
+   *  (the caller's, or the earlier writer's, unchanged). Atomic across processes. */
+  claimConversation(c: ChatConversation): Promise<ChatConversation>;
 
   /** This installation's id: created at random on first use, the same for every process on this store. */
   installationId(): Promise<string>;

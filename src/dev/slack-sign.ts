@@ -40,7 +40,8 @@
  *
  * Bolt facts these helpers were checked against (Bolt 5.1, ExpressReceiver): a forged, stale (> 5 min) or missing
  * signature → 401 with an empty body, listener not run, a `warn` log "Request verification failed (…)"; a timestamp in
- * the FUTURE is accepted; a listener that never acks → 404 with an empty body after ~3 s; an error thrown after
+ * the FUTURE is accepted by Bolt (the broker refuses one more than 5 min ahead, and ignores a request delivered twice:
+ * src/chat/slack/replay-guard.ts); a listener that never acks → 404 with an empty body after ~3 s; an error thrown after
  * `ack()` is only logged ("An unhandled error occurred after ack() called in a listener") — the HTTP answer was 200.
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -124,6 +125,13 @@ async function signedPost(baseUrl: string, secret: string, rawBody: string, cont
   return { status: res.statusCode, body, json, headers: responseHeaders, elapsedMs };
 }
 
+/** The raw body {@link postSlashCommand} sends for `fields` (what Slack signs). */
+export function slashCommandBody(fields: SlashCommand | Record<string, string | undefined>): string {
+  const form = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== null) form.append(k, String(v));
+  return form.toString();
+}
+
 /** POST a slash command (form-encoded fields, e.g. from {@link slashCommand}). */
 export function postSlashCommand(
   baseUrl: string,
@@ -131,9 +139,7 @@ export function postSlashCommand(
   fields: SlashCommand | Record<string, string | undefined>,
   opts: SlackPostOptions = {},
 ): Promise<SlackPostResult> {
-  const form = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== null) form.append(k, String(v));
-  return signedPost(baseUrl, secret, form.toString(), 'application/x-www-form-urlencoded', opts);
+  return signedPost(baseUrl, secret, slashCommandBody(fields), 'application/x-www-form-urlencoded', opts);
 }
 
 /** POST an interactivity payload as Slack does: form field `payload=<JSON>`. */
@@ -266,7 +272,10 @@ export interface BlockActionsInput {
   view?: ViewLike;
   triggerId?: string;
   responseUrl?: string;
+  /** The workspace the click happened in (`team`), and by default the clicker's own team too. */
   teamId?: string;
+  /** The clicker's own team (`user.team_id`) when it is not `teamId`: an external user in a Slack Connect channel. */
+  userTeamId?: string;
   /** Values of inputs in the surface (`state.values`). */
   stateValues?: Record<string, Record<string, ViewStateValue>>;
   isEphemeral?: boolean;
@@ -286,7 +295,7 @@ export function blockActionsPayload(input: BlockActionsInput): BlockAction<Butto
   const base = {
     type: 'block_actions' as const,
     team: { id: teamId, domain: D.teamDomain },
-    user: { id: input.userId, username: input.userName ?? input.userId.toLowerCase(), name: input.userName ?? input.userId.toLowerCase(), team_id: teamId },
+    user: { id: input.userId, username: input.userName ?? input.userId.toLowerCase(), name: input.userName ?? input.userId.toLowerCase(), team_id: input.userTeamId ?? teamId },
     api_app_id: D.appId,
     token: 'legacy-verification-token',
     trigger_id: input.triggerId ?? newTriggerId(),
@@ -334,7 +343,10 @@ export interface ViewSubmissionInput {
   view?: ViewLike;
   userName?: string;
   triggerId?: string;
+  /** The workspace the modal was opened in (`team`), and by default the submitter's own team too. */
   teamId?: string;
+  /** The submitter's own team (`user.team_id`) when it is not `teamId` (an external user). */
+  userTeamId?: string;
   /** `response_urls` (only when the modal has a `response_url_enabled` input). */
   responseUrls?: ViewSubmitAction['response_urls'];
 }
@@ -359,7 +371,7 @@ export function viewSubmissionPayload(input: ViewSubmissionInput): ViewSubmitAct
   return {
     type: 'view_submission',
     team: { id: teamId, domain: D.teamDomain },
-    user: { id: input.userId, name: input.userName ?? input.userId.toLowerCase(), team_id: teamId },
+    user: { id: input.userId, name: input.userName ?? input.userId.toLowerCase(), team_id: input.userTeamId ?? teamId },
     view,
     api_app_id: D.appId,
     token: 'legacy-verification-token',

@@ -1,6 +1,7 @@
 /**
  * Activities shaped as Teams sends them to a bot (message, Universal Action invoke, dialog fetch, installation),
- * posted to the bot's /api/messages without a token (local anonymous mode); and `cardText`, what a person reads
+ * posted to the bot's /api/messages without a token (local anonymous mode, TEAMS_ANONYMOUS=true: the bot then sends
+ * to TEAMS_SERVICE_URL whatever `serviceUrl` an activity names); and `cardText`, what a person reads
  * on a card (markdown escapes undone, dates shown in UTC, mentions by name).
  */
 import { randomUUID } from 'node:crypto';

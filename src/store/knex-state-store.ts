@@ -435,6 +435,16 @@ export class KnexStateStore implements StateStore {
       .merge(['reference', 'updated_at']);
   }
 
+  async claimConversation(c: ChatConversation): Promise<ChatConversation> {
+    await this.knex('chat_conversations')
+      .insert({ platform: c.platform, conversation_key: c.key, reference: c.reference, updated_at: c.updatedAt })
+      .onConflict(['platform', 'conversation_key'])
+      .ignore();
+    const held = await this.getConversation(c.platform, c.key);
+    if (!held) throw new Error(`state store: chat conversation ${c.platform}/${c.key} vanished right after it was claimed`);
+    return held;
+  }
+
   async getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined> {
     const row = (await this.knex('chat_conversations').where({ platform, conversation_key: key }).first()) as Row | undefined;
     if (!row) return undefined;

@@ -986,6 +986,15 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect((await store.getConversation('teams', key.toUpperCase()))?.reference).toBe('{"other":1}');
         expect(await store.getConversation('slack', key)).toBeUndefined();
       });
+
+      it('claimConversation: the first writer wins, racing writers all read its row, and a later save does not move it', async () => {
+        const key = `tenant:pinned-${uniq()}`;
+        const claims = await Promise.all([1, 2, 3, 4, 5].map((n) => pick(n).claimConversation({ platform: 'teams', key, reference: `{"t":${n}}`, updatedAt: T0 + n })));
+        const winner = claims[0]!.reference;
+        expect(claims.every((c) => c.reference === winner && c.key === key && c.platform === 'teams')).toBe(true);
+        expect((await store.getConversation('teams', key))?.reference).toBe(winner);
+        expect((await store.claimConversation({ platform: 'teams', key, reference: '{"t":9}', updatedAt: T0 + 9 })).reference).toBe(winner);
+      });
     });
 
     describe('message references', () => {

@@ -1,7 +1,8 @@
 /**
  * The Teams journey end to end: Activities POSTed to the real /api/messages (botbuilder's CloudAdapter in local
- * anonymous mode) whose serviceUrl points at a local Bot Connector double recording every message, update and
- * conversation the bot asks for; a real PostgreSQL target with password auth, real Redis and a real state store.
+ * anonymous mode: TEAMS_ANONYMOUS=true on a loopback HOST, the bot talking to TEAMS_SERVICE_URL only) — that URL is
+ * a local Bot Connector double recording every message, update and conversation the bot asks for; a real
+ * PostgreSQL target with password auth, real Redis and a real state store.
  * Assertions are about what each person sees.
  */
 import { networkInterfaces } from 'node:os';
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revoke } from '../../src/core/lifecycle.js';
 import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../src/dev/teams-activities.js';
 import { startTeamsConnectorDouble, type PostedActivity, type TeamsConnectorDouble, type TeamsUser } from '../../src/dev/teams-connector-double.js';
-import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
+import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
@@ -107,7 +108,7 @@ describe('Teams journey', () => {
                   : { approval },
       },
     );
-    env = journeyEnv(catalog, 'teams');
+    env = { ...journeyEnv(catalog, 'teams'), ...teamsAnonymousEnv(teams) };
     broker = await startBroker(env);
   }, 120_000);
 
@@ -187,6 +188,7 @@ describe('Teams journey', () => {
       ...env,
       DATABASE_URL: tempSqliteUrl(),
       QUEUE_PREFIX: uniquePrefix('teams-signed'),
+      TEAMS_ANONYMOUS: 'false',
       TEAMS_APP_ID: '11111111-2222-4333-8444-555555555555',
       TEAMS_APP_PASSWORD: 'not-a-real-secret',
     });
@@ -213,9 +215,11 @@ describe('Teams journey', () => {
       expect(external).toBeUndefined();
       return;
     }
+    // HOST is loopback, so the server is not even reachable there; were it bound wider, the caller check answers 401.
     const url = broker.baseUrl.replace('127.0.0.1', external);
-    const res = await postActivity(url, messageActivity(ALICE, where('personal'), 'db-access list'));
-    expect(res.status).toBe(401);
+    const res = await postActivity(url, messageActivity(ALICE, where('personal'), 'db-access list')).catch((err: unknown) => err);
+    if (res instanceof Error) expect(String((res.cause as { code?: string } | undefined)?.code ?? res.message)).toMatch(/ECONNREFUSED/);
+    else expect((res as { status: number }).status).toBe(401);
   });
 
   it('a user-supplied reason is shown literally and mentions nobody', async () => {

@@ -199,6 +199,7 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
       HOST: '127.0.0.1',
       TEAMS_ANONYMOUS: 'true',
       TEAMS_SERVICE_URL: teams.url,
+      TEAMS_TENANT_ID: teams.tenantId,
       LOG_LEVEL: 'debug',
     };
     await startReplica(env);

@@ -28,6 +28,12 @@ export function journeyEnv(catalog: { path: string; env: Record<string, string> 
   };
 }
 
+/** Teams as local development runs it against a Bot Connector double: anonymous mode on a loopback HOST, the
+ *  double as the only Bot Connector, its tenant as this installation's. */
+export function teamsAnonymousEnv(connector: { url: string; tenantId: string }): Record<string, string> {
+  return { TEAMS_ANONYMOUS: 'true', HOST: '127.0.0.1', TEAMS_SERVICE_URL: connector.url, TEAMS_TENANT_ID: connector.tenantId };
+}
+
 export async function startBroker(env: Record<string, string>): Promise<TestBroker> {
   const merged = { ...process.env, PORT: '0', ...env };
   const settings = loadSettings(merged);

@@ -2,10 +2,14 @@
  * The Bolt app: HTTP mode on the project's one Express app (POST /slack/events, signatures verified by Bolt), or
  * Socket Mode when SLACK_APP_TOKEN is set (no public URL needed). SLACK_API_URL points the Web API client
  * elsewhere (proxies, tests, the demo).
+ *
+ * Two global middlewares run before every listener, in this order: replays are dropped (replay-guard.ts), then
+ * people from outside the organisation are refused (org-guard.ts).
  */
 import { App, ExpressReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/ports.js';
 import { leanFetch } from './lean-fetch.js';
 import { registerActions } from './listeners/actions.js';
@@ -13,12 +17,16 @@ import { registerCommands } from './listeners/commands.js';
 import type { SlackContext } from './listeners/context.js';
 import { registerEvents } from './listeners/events.js';
 import { registerViews } from './listeners/views.js';
+import { orgGuard } from './org-guard.js';
+import { refuseFutureTimestamps, replayGuard, verifiedSignatureDigest } from './replay-guard.js';
 
 export interface SlackSettings {
   botToken: string;
   signingSecret?: string;
   appToken?: string;
   apiUrl?: string;
+  /** SLACK_ALLOWED_TEAMS: team / Enterprise Grid ids admitted besides the installing one. */
+  allowedTeams?: readonly string[];
 }
 
 /** WebClient options shared by Bolt and the notifier: a lean fetch (lean-fetch.ts), a 10 s timeout; 429s wait for
@@ -63,7 +71,14 @@ export interface SlackRuntime {
   stop(): Promise<void>;
 }
 
-export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Express | undefined): SlackRuntime {
+/** What the guards share with the rest of the broker: Redis (shared by every web replica) and its key prefix. */
+export interface SlackGuardDeps {
+  redis: Redis;
+  /** QUEUE_PREFIX. */
+  keyPrefix: string;
+}
+
+export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Express | undefined, guards: SlackGuardDeps): SlackRuntime {
   const logger = boltLogger(ctx.logger);
   const clientOptions = webClientOptions(s, ctx.logger);
   let app: App;
@@ -72,16 +87,30 @@ export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Exp
     // A bot token here makes the Socket Mode client retry forever and the broker never finishes starting.
     if (!s.appToken.startsWith('xapp-')) throw new Error('SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write');
     socket = true;
+    // Socket Mode requests carry no signature (they arrive on the app's own authenticated WebSocket, each envelope
+    // acknowledged once by the SDK): the replay guard only de-duplicates Events API event ids there.
     app = new App({ token: s.botToken, appToken: s.appToken, socketMode: true, logger, clientOptions });
   } else {
     if (!s.signingSecret) throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
     if (!express) throw new Error('Slack in HTTP mode needs the HTTP server (run serve or all)');
-    const receiver = new ExpressReceiver({ signingSecret: s.signingSecret, app: express, endpoints: '/slack/events', logger });
+    // Registered before the receiver, so it runs before Bolt's own handler on the same route.
+    express.post('/slack/events', refuseFutureTimestamps(ctx.logger));
+    const receiver = new ExpressReceiver({
+      signingSecret: s.signingSecret,
+      app: express,
+      endpoints: '/slack/events',
+      logger,
+      customPropertiesExtractor: verifiedSignatureDigest,
+    });
     app = new App({ token: s.botToken, receiver, logger, clientOptions });
   }
   app.error(async (err) => {
     ctx.logger.error({ err: err.message }, 'unhandled Slack listener error');
   });
+  // The installing team (and Grid organisation) joins the configured ones once auth.test has answered in start().
+  let allowed: ReadonlySet<string> = new Set(s.allowedTeams ?? []);
+  app.use(replayGuard({ redis: guards.redis, keyPrefix: guards.keyPrefix, logger: ctx.logger }));
+  app.use(orgGuard(ctx, () => allowed));
   registerCommands(app, ctx);
   registerActions(app, ctx);
   registerViews(app, ctx);
@@ -89,6 +118,9 @@ export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Exp
   return {
     app,
     start: async () => {
+      const self = await app.client.auth.test();
+      allowed = new Set([...allowed, ...[self.team_id, self.enterprise_id].filter((id): id is string => typeof id === 'string' && id !== '')]);
+      ctx.logger.info({ teams: [...allowed] }, 'slack: serving the people of these teams');
       if (socket) await app.start();
     },
     stop: async () => {

@@ -1,29 +1,44 @@
 /**
  * Teams on the project's one Express app: botbuilder's CloudAdapter on `POST /api/messages` (JSON parsed on that
- * route only: Slack's receiver needs raw bodies). With TEAMS_APP_ID set, every activity must carry a Bot Framework
- * token (checked by the adapter). With it empty the bot runs in local anonymous mode: unsigned activities are
- * accepted, but only from this machine (tests, the demo, a developer's tunnel-less setup).
+ * route only: Slack's receiver needs raw bodies). In `bot` mode (TEAMS_APP_ID) every activity must carry a Bot
+ * Framework token. In `anonymous` mode (TEAMS_ANONYMOUS=true, local development, see mode.ts) unsigned activities
+ * are accepted from this machine only, and the bot talks to TEAMS_SERVICE_URL only (adapter.ts). In both, only
+ * this installation's tenant is served (tenant-guard.ts).
  *
  * This folder is the only place that imports botbuilder (archived by Microsoft): moving to the Teams SDK replaces it.
  */
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
+import type { TurnContext } from 'botbuilder';
 import express, { type Express } from 'express';
 import type { Catalog } from '../../core/catalog.js';
 import type { CoreDeps } from '../../core/deps.js';
 import type { Clock, Logger, StateStore } from '../../core/ports.js';
+import { activityOf, createTeamsAdapter, isAuthenticationFailure, logRefusedToken } from './adapter.js';
 import { DbAccessTeamsBot } from './bot.js';
 import { TeamsConversations } from './conversations.js';
 import { TeamsNotifier } from './notifier.js';
 import { TeamsPeople } from './people.js';
 import { TeamsSender } from './send.js';
+import { TenantGuard } from './tenant-guard.js';
 
 export interface TeamsSettings {
-  /** '' = local anonymous mode. */
+  /** '' in anonymous mode. */
   appId: string;
   appPassword?: string;
   tenantId?: string;
-  /** Bot Connector base URL used before any activity has shown the tenant's own. */
+  /** TEAMS_ANONYMOUS: no Bot Framework auth, local callers only, outbound to `serviceUrl` only. */
+  anonymous: boolean;
+  /** Bot Connector base URL: in anonymous mode the only one; otherwise used before any activity has shown the
+   *  tenant's own. */
   serviceUrl: string;
+}
+
+export interface TeamsDeps {
+  store: StateStore;
+  catalog: Catalog;
+  clock: Clock;
+  logger: Logger;
+  remindBeforeMs: number;
+  /** Inserts a conversation row unless its key exists; returns the stored one. Atomic (pins the tenant). */
 }
 
 export interface TeamsRuntime {
@@ -35,16 +50,15 @@ export interface TeamsRuntime {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
-export function createTeams(s: TeamsSettings, deps: { store: StateStore; catalog: Catalog; clock: Clock; logger: Logger; remindBeforeMs: number }): TeamsRuntime {
+export function createTeams(s: TeamsSettings, deps: TeamsDeps): TeamsRuntime {
   const logger = deps.logger.child({ component: 'teams' });
-  const anonymous = s.appId === '';
-  const auth = new ConfigurationBotFrameworkAuthentication({
-    MicrosoftAppId: s.appId,
-    MicrosoftAppPassword: s.appPassword ?? '',
-    MicrosoftAppType: s.tenantId ? 'SingleTenant' : 'MultiTenant',
-    MicrosoftAppTenantId: s.tenantId ?? '',
+  const { anonymous } = s;
+  const adapter = createTeamsAdapter({
+    appId: s.appId,
+    ...(s.appPassword && { appPassword: s.appPassword }),
+    ...(s.tenantId && { tenantId: s.tenantId }),
+    ...(anonymous && { pinnedServiceUrl: s.serviceUrl }),
   });
-  const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (ctx: TurnContext, err: Error) => {
     logger.error({ err: err.message, activityType: ctx.activity.type }, 'teams turn failed');
     if (ctx.activity.type === 'message') await ctx.sendActivity('Something went wrong on our side; nothing was changed.').catch(() => undefined);
@@ -58,17 +72,38 @@ export function createTeams(s: TeamsSettings, deps: { store: StateStore; catalog
     anonymous,
     mount(app, core) {
       const bot = new DbAccessTeamsBot({ core, people, conversations, notifier });
-      if (anonymous) logger.warn({}, 'Teams in local anonymous mode (TEAMS_APP_ID is empty): /api/messages accepts unsigned activities from this machine only');
+      const guard = new TenantGuard(s.tenantId, conversations, core, logger);
+      if (anonymous) logger.warn({ serviceUrl: s.serviceUrl }, 'Teams in local anonymous mode (TEAMS_ANONYMOUS=true): /api/messages accepts unsigned activities from this machine only');
       app.post('/api/messages', express.json({ limit: '256kb' }), (req, res) => {
         // A proxy on this host would make every caller look local: anything forwarded is refused too.
         const forwarded = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
         if (anonymous && (forwarded || !LOOPBACK.has(req.socket.remoteAddress ?? ''))) {
-          res.status(401).json({ error: 'Teams is in local anonymous mode (TEAMS_APP_ID is empty): only local callers are accepted' });
+          res.status(401).json({ error: 'Teams is in local anonymous mode (TEAMS_ANONYMOUS=true): only local callers are accepted' });
           return;
         }
-        void adapter.process(req, res, (ctx) => bot.run(ctx)).catch((err: unknown) => {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'teams: activity processing failed');
-          if (!res.headersSent) res.status(500).end();
+        const activity = activityOf(req.body);
+        if (!activity) {
+          res.status(400).json({ error: 'the body is not a Bot Framework activity' });
+          return;
+        }
+        const answer = async () => {
+          let auth;
+          try {
+            auth = await adapter.authenticate(activity, req.headers.authorization ?? '');
+          } catch (err) {
+            if (!isAuthenticationFailure(err)) throw err;
+            logRefusedToken(logger, err, activity);
+            res.status(401).json({ error: 'unauthorized' });
+            return;
+          }
+          const invoke = await adapter.run(auth, activity, (ctx) => guard.run(ctx, () => bot.run(ctx)));
+          res.status(invoke?.status ?? 200);
+          if (invoke?.body !== undefined) res.send(invoke.body);
+          else res.end();
+        };
+        answer().catch((err: unknown) => {
+          logger.error({ err: err instanceof Error ? err.message : String(err), activityType: activity.type }, 'teams: activity processing failed');
+          if (!res.headersSent) res.status(500).json({ error: 'internal error' });
         });
       });
     },

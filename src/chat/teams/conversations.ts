@@ -2,6 +2,7 @@
  * Where the bot can send on Teams. Teams only accepts proactive messages into conversations the bot has an address
  * for, so every inbound activity's conversation reference is kept in the state DB: per user (their 1:1 chat), per
  * channel, and the tenant's serviceUrl (needed to open a 1:1 chat with someone the bot has not talked to yet).
+ * Also kept here: the tenant this installation serves when TEAMS_TENANT_ID is unset (see tenant-guard.ts).
  */
 import { TurnContext, type Activity, type ConversationReference } from 'botbuilder';
 import type { Clock, StateStore } from '../../core/ports.js';
@@ -71,4 +72,19 @@ export class TeamsConversations {
   async serviceUrl(tenantId: string | undefined): Promise<string | undefined> {
     return (await this.get(`tenant:${tenantId ?? '*'}`))?.serviceUrl;
   }
+
+  /** The pinned tenant id, if one has been pinned. */
+  async pinnedTenant(): Promise<string | undefined> {
+    const row = await this.store.getConversation('teams', PINNED_TENANT);
+    return row ? (JSON.parse(row.reference) as { tenantId: string }).tenantId : undefined;
+  }
+
+  /** Pins `tenantId` unless a tenant is pinned already; returns the pinned one. The first writer wins, atomically. */
+  async pinTenant(tenantId: string): Promise<string> {
+    const row = await this.store.claimConversation({ platform: 'teams', key: PINNED_TENANT, reference: JSON.stringify({ tenantId }), updatedAt: this.clock.now() });
+    return (JSON.parse(row.reference) as { tenantId: string }).tenantId;
+  }
 }
+
+/** Outside the `tenant:<id>` keys remember() writes, so no tenant id can collide with it. */
+const PINNED_TENANT = 'pinned-tenant';
