@@ -37,7 +37,8 @@ const CHANNEL = 'C0APPROVALS';
 const INCIDENT = 'C0INCIDENT';
 const TEAMS_CHANNEL = '19:db-approvals@thread.tacv2';
 
-const SLACK = { ALICE: 'U0ALICE', BOB: 'U0BOB', CAROL: 'U0CAROL', ERIN: 'U0ERIN' } as const;
+/** One requester per case: each person's requests are rate-limited (five at once). */
+const SLACK = { ALICE: 'U0ALICE', BOB: 'U0BOB', CAROL: 'U0CAROL', ERIN: 'U0ERIN', FRED: 'U0FRED', GINA: 'U0GINA', HANK: 'U0HANK', IVY: 'U0IVY' } as const;
 const teamsUser = (n: number, name: string): TeamsUser => ({
   aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
   id: `29:${name}-teams-id`,
@@ -126,8 +127,9 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
   const approvalMessageOf = (requestId: number) =>
     slack.messagesIn(CHANNEL).find((m) => buttonsIn(m).some((b) => b.actionId === APPROVE && b.value === String(requestId)));
 
-  /** A click on the Slack approval message of `requestId`; resolves with what the clicker was told (or ''). */
-  async function slackClick(userId: string, actionId: string, requestId: number, via = 0): Promise<string> {
+  /** A click on the Slack approval message of `requestId`; resolves with what the clicker was told, or — with
+   *  `quiet`, for a click expected to succeed (its effect is awaited by the caller) — '' at once. */
+  async function slackClick(userId: string, actionId: string, requestId: number, via = 0, quiet = false): Promise<string> {
     const message = approvalMessageOf(requestId)!;
     const before = slack.ephemeralsFor(userId).length;
     const { triggerId, responseUrl } = slack.interaction(userId, { channelId: CHANNEL, messageTs: message.ts });
@@ -137,6 +139,7 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
       blockActionsPayload({ userId, actionId, value: String(requestId), channelId: CHANNEL, message, triggerId, responseUrl }),
     );
     expect(res.status).toBe(200);
+    if (quiet) return '';
     return slack
       .waitUntil(() => slack.ephemeralsFor(userId).length > before && slack.ephemeralsFor(userId).at(-1), { timeoutMs: 5_000 })
       .then((e) => slack.renderText(e))
@@ -219,7 +222,7 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
   it('one person, one approval: bob approving in Slack and again in Teams counts once; alice cannot approve her own request from Teams', async () => {
     const id = await request(SLACK.ALICE, 'two read 30m checking stuck orders');
 
-    expect(await slackClick(SLACK.BOB, APPROVE, id, 1)).toBe('');
+    await slackClick(SLACK.BOB, APPROVE, id, 1, true);
     await waitFor('bob’s approval', async () => (await store().listApprovals(id)).length === 1);
 
     const again = await teamsClick(T_BOB, 'approve', id, 0);
@@ -243,30 +246,30 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
   });
 
   it('limits are re-checked when access is given: over the live-grant limit, or a level already held, is refused at approval', async () => {
-    const read = await request(SLACK.ALICE, 'limit read 30m first');
-    const write = await request(SLACK.ALICE, 'limit write 30m second');
-    expect(await slackClick(SLACK.BOB, APPROVE, read)).toBe('');
+    const read = await request(SLACK.FRED, 'limit read 30m first');
+    const write = await request(SLACK.FRED, 'limit write 30m second');
+    await slackClick(SLACK.BOB, APPROVE, read, 0, true);
     await waitFor('the first grant', () => store().getGrantByRequest(read));
 
     const told = await slackClick(SLACK.BOB, APPROVE, write, 1);
-    expect(told).toMatch(/alice already holds 1 live grant\(s\) on limit \(the limit is 1\)/);
+    expect(told).toMatch(/fred already holds 1 live grant\(s\) on limit \(the limit is 1\)/);
     expect((await store().getRequest(write))?.status).toBe('pending');
     expect(await store().getGrantByRequest(write)).toBeUndefined();
     expect(await store().listApprovals(write)).toEqual([]);
     expect((await refusals(write)).map((e) => e.detail.action)).toEqual(['approve']);
 
-    const first = await request(SLACK.ALICE, 'same read 30m one');
-    const second = await request(SLACK.ALICE, 'same read 30m two');
-    expect(await slackClick(SLACK.CAROL, APPROVE, first)).toBe('');
+    const first = await request(SLACK.FRED, 'same read 30m one');
+    const second = await request(SLACK.FRED, 'same read 30m two');
+    await slackClick(SLACK.CAROL, APPROVE, first, 0, true);
     await waitFor('the first read grant', () => store().getGrantByRequest(first));
-    expect(await teamsClick(T_CAROL, 'approve', second, 1)).toMatch(/alice already holds read on same \(grant #\d+\)/);
+    expect(await teamsClick(T_CAROL, 'approve', second, 1)).toMatch(/fred already holds read on same \(grant #\d+\)/);
     expect(await store().getGrantByRequest(second)).toBeUndefined();
     expect((await store().getRequest(second))?.status).toBe('pending');
   });
 
   it('two approvals racing on two replicas for two of one person’s requests give at most the limit', async () => {
-    const read = await request(SLACK.ALICE, 'race read 30m racing');
-    const write = await request(SLACK.ALICE, 'race write 30m racing');
+    const read = await request(SLACK.GINA, 'race read 30m racing');
+    const write = await request(SLACK.GINA, 'race write 30m racing');
     const told = await Promise.all([slackClick(SLACK.BOB, APPROVE, read, 0), teamsClick(T_CAROL, 'approve', write, 1)]);
     await waitFor('one decision', async () => (await store().getGrantByRequest(read)) ?? (await store().getGrantByRequest(write)));
     const statuses = [(await store().getRequest(read))?.status, (await store().getRequest(write))?.status].sort();
@@ -277,13 +280,13 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
   });
 
   it('pending requests are capped per person and database; the one over the cap is answered with why and not filed', async () => {
-    await request(SLACK.ALICE, 'cap read 30m one');
-    await request(SLACK.ALICE, 'cap write 30m two', 1);
-    const answer = await command(SLACK.ALICE, 'cap read 30m three');
+    await request(SLACK.HANK, 'cap read 30m one');
+    await request(SLACK.HANK, 'cap write 30m two', 1);
+    const answer = await command(SLACK.HANK, 'cap read 30m three');
     expect(answer).toMatch(/already have 2 request\(s\) waiting on cap \(the limit is 2\)/);
     expect(await store().listRequests({ database: 'cap' })).toHaveLength(2);
     const refused = (await refusals()).filter((e) => e.database === 'cap');
-    expect(refused.map((e) => [e.actor.id, e.detail.action, e.detail.code])).toEqual([[SLACK.ALICE, 'request', 'FORBIDDEN']]);
+    expect(refused.map((e) => [e.actor.id, e.detail.action, e.detail.code])).toEqual([[SLACK.HANK, 'request', 'FORBIDDEN']]);
   });
 
   it('a burst of 12 requests from one person across both replicas posts at most 5 approval messages; each refused one is told why', async () => {
@@ -302,7 +305,7 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
   });
 
   it('an approval deadline is enforced at the click, though no sweeper has expired the request', async () => {
-    const id = await request(SLACK.ALICE, 'quick read 30m nobody answers in time');
+    const id = await request(SLACK.IVY, 'quick read 30m nobody answers in time');
     const decideBy = (await store().getRequest(id))!.decideBy!;
     await waitFor('the approval deadline to pass', () => Date.now() > decideBy + 50, { timeoutMs: 10_000 });
 
