@@ -11,7 +11,7 @@ import { PagerDutyClient } from './oncall/pagerduty.js';
 import type { Settings } from './config/settings.js';
 import { assertNoEviction, connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
-import { RedisRateLimiter, REQUESTS_PER_PERSON } from './jobs/rate-limit.js';
+import { RedisRateLimiter } from './jobs/rate-limit.js';
 import { GrantWorker } from './jobs/worker.js';
 import { FanOutNotifier, LogNotifier } from './notify/log-notifier.js';
 import { DeferredProvisioningNotice } from './notify/provisioning-notice.js';
@@ -120,7 +120,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     clock,
     logger: logger as Logger,
     notifier,
-    requestLimiter: new RedisRateLimiter(redis, settings.QUEUE_PREFIX, REQUESTS_PER_PERSON, logger as Logger),
+    requestLimiter: new RedisRateLimiter(redis, settings.QUEUE_PREFIX, settings.REQUEST_RATE, logger as Logger),
     approvers: opts.approvers ?? new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
     ...(pagerduty && { incidents: pagerduty }),
     remindBeforeMs: settings.REMIND_BEFORE,

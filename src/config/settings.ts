@@ -57,6 +57,20 @@ export const settingsSchema = z.object({
   AUDIT_WEBHOOK_URL: optionalString,
   /** HMAC-SHA256 key for the X-DbAccess-Signature header of those POSTs. */
   AUDIT_WEBHOOK_SECRET: optionalString,
+  /** Requests (and extension requests) one person may file: `<n>/<duration>` = n at once, then n per duration,
+   *  across Slack, Teams and every replica (a token bucket in Redis). */
+  REQUEST_RATE: z
+    .string()
+    .default('5/1m')
+    .transform((v, ctx) => {
+      const m = /^(\d{1,4})\/(\S+)$/.exec(v.trim());
+      const per = m ? parseDuration(m[2]!) : undefined;
+      if (!m || Number(m[1]) < 1 || per === undefined || per <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected "<count>/<duration>" such as "5/1m", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return { capacity: Number(m[1]), refillMs: per / Number(m[1]) };
+    }),
   /** How often the sweeper reads the state DB for overdue grants and orphans (≤ 15 s). */
   SWEEP_INTERVAL: durationMs('5s'),
   /** A grant whose revocation keeps failing this long is flagged for a human. */

@@ -255,8 +255,8 @@ export interface StateStore {
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** How many requests are in each of `statuses` (0 when none). */
   countRequests(statuses: readonly RequestStatus[]): Promise<Map<RequestStatus, number>>;
-  /** pending → status; false when the request is no longer pending, or — for any status but 'expired' — when its
-   *  approval deadline (decideBy) is not after `at`: nobody decides a request once its deadline has passed. */
+  /** pending → status; false when the request is no longer pending, or — for 'approved' and 'denied' — when its
+   *  approval deadline (decideBy) is not after `at`: no approver decides a request once its deadline has passed. */
   decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
   /** A pending request at tier `fromTier` moves to `toTier` with these approvers; false when someone got there first. */
   escalateRequest(id: number, fromTier: number, toTier: number, approvers: readonly ApproverRef[], nextEscalationAt: number | null): Promise<boolean>;

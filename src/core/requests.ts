@@ -171,8 +171,11 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
   if (opts.breakGlass) return breakGlass(deps, db, row);
 
   const live = await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
-  const same = live.find((g) => g.level === valid.level && g.status === 'active');
-  if (same) return requestExtension(deps, requester, same.id, valid.durationMs, valid.reason);
+  const same = live.find((g) => g.level === valid.level && g.status !== 'revoking');
+  if (same?.status === 'active') return openExtension(deps, requester, same.id, valid.durationMs, valid.reason);
+  if (same) {
+    throw new BrokerError('FORBIDDEN', `your ${valid.level} access to ${db.name} (grant #${same.id}) is being set up; once it is active, ask to extend it instead`);
+  }
   if (live.length >= db.limits.activeGrantsPerPerson) {
     throw new BrokerError(
       'FORBIDDEN',
@@ -491,7 +494,8 @@ async function assertFewPending(tx: StateStore, db: DatabaseEntry, requester: Ac
 async function assertRoomFor(tx: StateStore, db: DatabaseEntry, requester: Actor, level: string, who: string): Promise<void> {
   await tx.lockPerson(personKey(requester));
   const live = await tx.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
-  const same = live.find((g) => g.level === level);
+  // A grant being revoked is on its way out: the same level may be given again (it still counts toward the limit).
+  const same = live.find((g) => g.level === level && g.status !== 'revoking');
   const holds = who === 'you' ? 'you already hold' : `${who} already holds`;
   if (same) {
     throw new BrokerError('FORBIDDEN', `${holds} ${level} on ${db.name} (grant #${same.id}): a second grant of the same level is not given; extend that one instead`);

@@ -39,9 +39,6 @@ export interface BucketShape {
   refillMs: number;
 }
 
-/** Five requests at once, then one every 12 s (five a minute) per person. */
-export const REQUESTS_PER_PERSON: BucketShape = { capacity: 5, refillMs: 12_000 };
-
 export class RedisRateLimiter implements RateLimiter {
   constructor(
     private readonly redis: Redis,

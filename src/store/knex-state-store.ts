@@ -183,8 +183,8 @@ export class KnexStateStore implements StateStore {
   ): Promise<boolean> {
     if ((status as RequestStatus) === 'pending') throw new Error('state store: decideRequest cannot set pending');
     const q = this.knex(TABLES.requests).where({ id, status: 'pending' satisfies RequestStatus });
-    // A decision by people counts only before the approval deadline; expiring is what happens after it.
-    if (status !== 'expired') q.where((w) => w.whereNull('decide_by').orWhere('decide_by', '>', at));
+    // A decision by approvers counts only before the approval deadline; expiring is what happens after it.
+    if (status === 'approved' || status === 'denied') q.where((w) => w.whereNull('decide_by').orWhere('decide_by', '>', at));
     const changed = await q.update({ status, decided_at: at, decision_note: note ?? null });
     return changed === 1;
   }

@@ -63,6 +63,7 @@ describe('Slack in Socket Mode', () => {
       SLACK_SIGNING_SECRET: '',
       SLACK_API_URL: slack.url,
       SWEEP_INTERVAL: '1s',
+      REQUEST_RATE: '1000/1s',
       LOG_LEVEL: 'debug',
     });
   }, 120_000);

@@ -124,6 +124,7 @@ describe('Slack trust boundary: two web replicas', () => {
       SLACK_API_URL: slack.url,
       SLACK_ALLOWED_TEAMS: ` ${PARTNER_TEAM} ,`,
       SWEEP_INTERVAL: '1s',
+      REQUEST_RATE: '1000/1s',
       LOG_LEVEL: 'debug',
     };
     web = [await startBroker(env), await startBroker(env)];

@@ -44,7 +44,7 @@ databases:
       read: { roles: [pg_read_all_data] }
       write: { roles: [pg_write_all_data], required: 2 }
     maxDuration: 4h
-    limits: { activeGrantsPerPerson: 5 }
+    limits: { activeGrantsPerPerson: 5, pendingRequestsPerPerson: 20 }
     approval:
       approvers: [{ pagerduty: { schedule: PPRIMARY } }]
       escalation:

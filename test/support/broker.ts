@@ -23,6 +23,8 @@ export function journeyEnv(catalog: { path: string; env: Record<string, string> 
     REDIS_URL: sharedRedisUrl,
     QUEUE_PREFIX: uniquePrefix(prefix),
     SWEEP_INTERVAL: '1s',
+    // A journey compresses an hour of one person's use into seconds (trust tests keep the default, 5/1m).
+    REQUEST_RATE: '1000/1s',
     REMIND_BEFORE: '5s',
     LOG_LEVEL: 'debug',
   };
