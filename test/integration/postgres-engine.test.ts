@@ -1,7 +1,8 @@
 /**
- * The PostgreSQL engine against a throwaway scram-sha-256 cluster (test/support/pg-cluster.ts), logged in as the
- * least-privilege admin created by exactly postgresAdminSetupSql(): the DatabaseEngine contract, then what is
- * specific to PostgreSQL (VALID UNTIL, SCRAM verifiers and the server log, guard-rails, retries, SQLSTATEs).
+ * The PostgreSQL engine against a throwaway scram-sha-256 cluster of the machine's PostgreSQL (test/support/pg-cluster.ts),
+ * logged in as the least-privilege admin created by exactly postgresAdminSetupSql(): the DatabaseEngine contract, then
+ * what is specific to PostgreSQL (VALID UNTIL, SCRAM verifiers and the server log, guard-rails, retries, SQLSTATEs).
+ * The other versions run the contract in postgres-versions.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLevel } from '../../src/core/catalog.js';
@@ -9,6 +10,7 @@ import { TargetError } from '../../src/core/errors.js';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import type { DatabaseEngine, Logger } from '../../src/core/ports.js';
 import { classifyCode, classifyError, createPostgresEngine, postgresAdminSetupSql } from '../../src/targets/postgres/index.js';
+import { adminOfUserSql, grantRoleToAdminSql } from '../../src/targets/postgres/admin-setup.js';
 import { encodeMarker } from '../../src/targets/postgres/marker.js';
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
 import { writeCatalog } from '../support/catalog.js';
@@ -433,7 +435,18 @@ describe('PostgreSQL admin setup SQL', () => {
       'CREATE ROLE "jit_admin" WITH LOGIN CREATEROLE INHERIT NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS',
       'GRANT CONNECT ON DATABASE "appdb" TO "jit_admin"',
     ]);
+    // Version unknown (the README): the 16+ statements as comments; a known ≤ 15 server gets none of them.
+    expect(pg15).toContain('-- PostgreSQL 16 and later only: GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;');
+    const known15 = postgresAdminSetupSql({ adminUser: 'jit_admin', database: 'appdb', roles: ['app_read'], serverVersionNum: 150018 });
+    expect(known15.filter((s) => s.includes('ADMIN OPTION') || s.includes('createrole_self_grant'))).toEqual([]);
     expect(sql.join('\n')).not.toMatch(/PASSWORD/);
+  });
+
+  it('fixes use only syntax the server has: INHERIT / SET options of a membership exist from PostgreSQL 16', () => {
+    expect(grantRoleToAdminSql('app_read', 'jit_admin', 150018)).toBe('GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION');
+    expect(grantRoleToAdminSql('app_read', 'jit_admin', 180004)).toBe('GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE');
+    expect(adminOfUserSql('jit_x', 'jit_admin', 140023)).toBe('GRANT "jit_x" TO "jit_admin"');
+    expect(adminOfUserSql('jit_x', 'jit_admin', 160014)).toBe('GRANT "jit_x" TO "jit_admin" WITH ADMIN OPTION, INHERIT TRUE');
   });
 });
 

@@ -2,15 +2,17 @@
  * Throwaway PostgreSQL clusters for integration tests, with real password (scram-sha-256) authentication.
  *
  * The machine's own cluster trusts every TCP login from 127.0.0.1, so a password test against it proves nothing.
- * `startScramCluster()` runs `initdb` (as the `postgres` OS user: we are root) into a fresh temp dir, with
+ * `startScramCluster(server)` runs that server's `initdb` (test/support/pg-versions.ts: the machine's 15 by default,
+ * or an npm-packaged 14/16/17/18) as the `postgres` OS user (we are root; initdb refuses root) into a fresh temp dir, with
  * `--auth-host=scram-sha-256 --auth-local=trust`, on a free port of 127.0.0.1, `log_statement = 'all'`, and
  * returns once a password login over TCP works. Each test file starts its own and stops it in `afterAll`.
  *
  * `setupPgTarget(cluster)` then builds the target the engine tests and lifecycle tests share: database `appdb`
  * with table `items`, group roles `app_read` / `app_write`, and the least-privilege admin `jit_admin` created by
- * running exactly `postgresAdminSetupSql(...)` — so the documented grants are proven sufficient.
+ * running exactly `postgresAdminSetupSql(...)` for the cluster's version — so the documented grants are proven
+ * sufficient on each version.
  *
- *   const cluster = await startScramCluster();
+ *   const cluster = await startScramCluster(pgServer(17)); // or startScramCluster() for the machine's 15
  *   const target = await setupPgTarget(cluster);
  *   const engine = createPostgresEngine(target.entry, { logger });
  *   ...
@@ -28,9 +30,9 @@ import { generatePassword } from '../../src/core/identifiers.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
 import { postgresAdminSetupSql, scramSha256Verifier } from '../../src/targets/postgres/index.js';
 import type { EngineFixture, TestSession } from '../contract/database-engine.contract.js';
+import { MACHINE_PG, type PgServer } from './pg-versions.js';
 
 const run = promisify(execFile);
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const HOST = '127.0.0.1';
 
 export type Row = Record<string, unknown>;
@@ -49,6 +51,10 @@ export interface PgCluster {
   readonly logFile: string;
   /** e.g. "15.18 (Debian …)". */
   readonly version: string;
+  /** server_version_num, e.g. 150018. */
+  readonly versionNum: number;
+  /** The binaries it runs. */
+  readonly server: PgServer;
   /** A connected superuser client on `database` (default `postgres`); the caller ends it. */
   connect(database?: string): Promise<Client>;
   /** One statement as the superuser in `database` (default `postgres`). */
@@ -66,16 +72,17 @@ export interface PgSession extends TestSession {
   readonly lastError: (Error & { code?: string }) | undefined;
 }
 
-const live = new Set<string>();
+/** Temp dir → the bin dir of the server running there, until stop(). */
+const live = new Map<string, string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const dir of live) {
+    for (const [dir, binDir] of live) {
       try {
-        execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop'], {
+        execFileSync('runuser', ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop'], {
           stdio: 'ignore',
         });
       } catch {
@@ -93,8 +100,8 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-async function asPostgres(cmd: string, args: string[]): Promise<void> {
-  await run('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { timeout: 60_000, cwd: tmpdir() });
+async function asPostgres(binDir: string, cmd: string, args: string[]): Promise<void> {
+  await run('runuser', ['-u', 'postgres', '--', join(binDir, cmd), ...args], { timeout: 60_000, cwd: tmpdir() });
 }
 
 async function freePort(): Promise<number> {
@@ -121,14 +128,16 @@ function superClient(port: number, password: string, database: string): Client {
   return c;
 }
 
-async function waitForLogin(port: number, password: string, deadline: number): Promise<string> {
+async function waitForLogin(port: number, password: string, deadline: number): Promise<{ version: string; versionNum: number }> {
   let last: unknown;
   while (Date.now() < deadline) {
     const c = superClient(port, password, 'postgres');
     try {
       await c.connect();
-      const r = await c.query<{ server_version: string }>('SHOW server_version');
-      return r.rows[0]?.server_version ?? '';
+      const r = await c.query<{ version: string; num: string }>(
+        "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num",
+      );
+      return { version: r.rows[0]?.version ?? '', versionNum: Number(r.rows[0]?.num) };
     } catch (err) {
       last = err;
       await new Promise((r) => setTimeout(r, 100));
@@ -139,12 +148,13 @@ async function waitForLogin(port: number, password: string, deadline: number): P
   throw new Error(`password login never succeeded: ${String(last)}`);
 }
 
-/** Creates, starts and returns a throwaway scram-sha-256 cluster (see the file header). */
-export async function startScramCluster(): Promise<PgCluster> {
+/** Creates, starts and returns a throwaway scram-sha-256 cluster of `server` (see the file header). */
+export async function startScramCluster(server: PgServer = MACHINE_PG): Promise<PgCluster> {
   installExitHook();
   const { uid, gid } = postgresIds();
-  const dir = mkdtempSync(join(tmpdir(), 'db-access-pg-'));
-  live.add(dir);
+  const binDir = server.binDir;
+  const dir = mkdtempSync(join(tmpdir(), `db-access-pg${server.major}-`));
+  live.set(dir, binDir);
   const dataDir = join(dir, 'data');
   const socketDir = join(dir, 'sock');
   const logFile = join(dir, 'server.log');
@@ -155,7 +165,7 @@ export async function startScramCluster(): Promise<PgCluster> {
     execFileSync('runuser', ['-u', 'postgres', '--', 'mkdir', '-m', '0700', socketDir]);
     writeFileSync(pwFile, `${superuserPassword}\n`, { mode: 0o600 });
     chownSync(pwFile, uid, gid);
-    await asPostgres('initdb', [
+    await asPostgres(binDir, 'initdb', [
       '-D', dataDir, '-U', 'postgres', `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust',
       '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
     ]);
@@ -181,16 +191,23 @@ export async function startScramCluster(): Promise<PgCluster> {
 
   let port = 0;
   let version = '';
+  let versionNum = 0;
   let lastError = '';
   for (let attempt = 1; attempt <= 3 && !version; attempt++) {
     port = await freePort();
     try {
-      await asPostgres('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '30', '-o', `-p ${port}`, 'start']);
-      version = await waitForLogin(port, superuserPassword, Date.now() + 15_000);
+      await asPostgres(binDir, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '30', '-o', `-p ${port}`, 'start']);
+      ({ version, versionNum } = await waitForLogin(port, superuserPassword, Date.now() + 15_000));
     } catch (err) {
       lastError = (err as { stderr?: string }).stderr || String(err);
-      await asPostgres('pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
+      await asPostgres(binDir, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
     }
+  }
+  // The binaries must be the version asked for (a wrong PG_BIN or package would silently test another server).
+  if (version && Math.floor(versionNum / 10_000) !== server.major) {
+    await asPostgres(binDir, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    lastError = `${binDir} runs PostgreSQL ${version}, not ${server.major}`;
+    version = '';
   }
   if (!version) {
     const log = tail(logFile);
@@ -210,6 +227,8 @@ export async function startScramCluster(): Promise<PgCluster> {
     socketDir,
     logFile,
     version,
+    versionNum,
+    server,
     async connect(database = 'postgres') {
       const c = superClient(port, superuserPassword, database);
       await c.connect();
@@ -227,7 +246,7 @@ export async function startScramCluster(): Promise<PgCluster> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await asPostgres('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+      await asPostgres(binDir, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
       live.delete(dir);
       rmSync(dir, { recursive: true, force: true });
     },
@@ -251,7 +270,7 @@ export interface PgTarget {
   /** Catalog entry: engine postgres, levels read / write / template, admin = the least-privilege admin. */
   entry: DatabaseEntry;
   levels: { read: AccessLevel; write: AccessLevel; template: AccessLevel };
-  /** The statements that created the admin (exactly postgresAdminSetupSql's output). */
+  /** The statements that created the admin (exactly postgresAdminSetupSql's output for the cluster's version). */
   adminSetupSql: string[];
   /** One statement as the superuser in the target database. */
   query(sql: string, params?: unknown[]): Promise<Row[]>;
@@ -304,6 +323,7 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     await q(sql);
 
   const adminSetupSql = postgresAdminSetupSql({
+    serverVersionNum: cluster.versionNum,
     adminUser,
     database,
     roles: [...new Set([...levels.read.roles, ...levels.write.roles])],

@@ -4,6 +4,7 @@
  */
 import { escapeIdentifier } from 'pg';
 import { templatePrerequisiteSql } from './sql.js';
+import { PG16 } from './versions.js';
 
 export interface AdminSetupOptions {
   adminUser: string;
@@ -13,13 +14,27 @@ export interface AdminSetupOptions {
   roles: readonly string[];
   /** Templated GRANTs of the levels: the admin must hold each privilege WITH GRANT OPTION to hand it out. */
   templates?: readonly string[];
-  /** server_version_num when known; PostgreSQL 16+ lines are emitted as statements instead of comments. */
+  /** server_version_num when known: the statements that version needs. Unknown (the README): the 16+ lines as comments. */
   serverVersionNum?: number;
 }
 
-/** PG16+: what the admin needs to grant `role` (ADMIN OPTION, without using the role's privileges itself). */
-export function grantRoleToAdminSql(role: string, adminUser: string): string {
-  return `GRANT ${escapeIdentifier(role)} TO ${escapeIdentifier(adminUser)} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`;
+/**
+ * What the admin needs to grant `role`: ADMIN OPTION — on 16+ without using the role's privileges itself (the
+ * INHERIT / SET options exist only from 16; before, CREATEROLE alone lets it grant any non-superuser role).
+ */
+export function grantRoleToAdminSql(role: string, adminUser: string, serverVersionNum = PG16): string {
+  const grant = `GRANT ${escapeIdentifier(role)} TO ${escapeIdentifier(adminUser)} WITH ADMIN OPTION`;
+  return serverVersionNum >= PG16 ? `${grant}, INHERIT FALSE, SET FALSE` : grant;
+}
+
+/**
+ * What the admin needs to revoke an issued user it did not create itself (made by another admin account, or before a
+ * pg_upgrade to 16): membership, to end the user's sessions and DROP OWNED BY it; on 16+ also ADMIN OPTION, to alter
+ * and drop it (INHERIT named, as the membership's own option decides it there).
+ */
+export function adminOfUserSql(username: string, adminUser: string, serverVersionNum: number): string {
+  const grant = `GRANT ${escapeIdentifier(username)} TO ${escapeIdentifier(adminUser)}`;
+  return serverVersionNum >= PG16 ? `${grant} WITH ADMIN OPTION, INHERIT TRUE` : grant;
 }
 
 /** PG16+: make the admin an INHERIT+SET member of every role it creates (to end their sessions and DROP OWNED). */
@@ -36,11 +51,15 @@ export function connectGrantSql(database: string, adminUser: string): string {
  * one statement for one `query()` call, without a trailing `;` (add one when printing for psql). Lines starting
  * with `--` are comments (harmless to execute). The admin's password is set separately (psql `\password`, which sends
  * a SCRAM verifier), so no password appears here or in the server log.
+ *
+ * Versions: ≤ 15 needs nothing beyond CREATEROLE (it covers every non-superuser role; db-access makes the admin a
+ * member of each user it creates). 16+ (the same through 18) adds ADMIN OPTION on each granted role and the
+ * createrole_self_grant setting. With `serverVersionNum` unknown, the 16+ lines are printed as comments.
  */
 export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
   const admin = escapeIdentifier(opts.adminUser);
-  const pg16 = (opts.serverVersionNum ?? 0) >= 160000;
-  const onlyPg16 = (sql: string) => (pg16 ? sql : `-- PostgreSQL 16 and later only: ${sql};`);
+  const known = opts.serverVersionNum !== undefined;
+  const pg16 = known && opts.serverVersionNum! >= PG16;
   const out: string[] = [
     `-- db-access: least-privilege admin. Run as a superuser, connected to database ${escapeIdentifier(opts.database)}.`,
     `CREATE ROLE ${admin} WITH LOGIN CREATEROLE INHERIT NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS`,
@@ -48,20 +67,19 @@ export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
     connectGrantSql(opts.database, opts.adminUser),
     '-- It also needs CONNECT on any other database an issued user could create objects in (PUBLIC has it by default), to DROP OWNED there.',
   ];
-  if (opts.roles.length > 0) {
+  const roles = [...new Set(opts.roles)];
+  const pg16Lines = [...roles.map((role) => grantRoleToAdminSql(role, opts.adminUser)), selfGrantSettingSql(opts.adminUser)];
+  if (pg16) {
+    if (roles.length > 0) out.push('-- PostgreSQL 16+: ADMIN OPTION on each role an access level grants (without using the role itself).');
+    out.push(...pg16Lines.slice(0, -1));
+    out.push('-- PostgreSQL 16+: become an INHERIT+SET member of the users it creates (db-access also sets this per transaction).');
+    out.push(...pg16Lines.slice(-1));
+  } else {
     out.push(
-      pg16
-        ? '-- PostgreSQL 16+: ADMIN OPTION on each role an access level grants (without using the role itself).'
-        : '-- PostgreSQL 15 and earlier: CREATEROLE is enough to grant the access-level roles. On 16 and later also run:',
+      '-- PostgreSQL 15 and earlier: CREATEROLE is enough to grant the access-level roles, and db-access makes the admin a member of each user it creates (GRANT <user> TO CURRENT_USER).',
     );
-    for (const role of [...new Set(opts.roles)]) out.push(onlyPg16(grantRoleToAdminSql(role, opts.adminUser)));
+    if (!known) out.push(...pg16Lines.map((sql) => `-- PostgreSQL 16 and later only: ${sql};`));
   }
-  out.push(
-    pg16
-      ? '-- PostgreSQL 16+: become an INHERIT+SET member of the users it creates (db-access also sets this per transaction).'
-      : '-- PostgreSQL 15 and earlier: not needed (db-access runs GRANT <user> TO CURRENT_USER after each CREATE ROLE). On 16 and later also run:',
-    onlyPg16(selfGrantSettingSql(opts.adminUser)),
-  );
   const templates = [...new Set(opts.templates ?? [])];
   const prerequisites = templates.map((t) => templatePrerequisiteSql(t, admin)).filter((s): s is string => s !== undefined);
   if (prerequisites.length > 0) {

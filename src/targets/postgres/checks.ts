@@ -7,9 +7,10 @@ import { randomInt } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
 import type { AccessLevel, DatabaseEntry } from '../../core/catalog.js';
 import type { EngineCapabilities, EngineCheck } from '../../core/ports.js';
-import { connectGrantSql, grantRoleToAdminSql, selfGrantSettingSql } from './admin-setup.js';
+import { adminOfUserSql, connectGrantSql, grantRoleToAdminSql, selfGrantSettingSql } from './admin-setup.js';
 import type { Connections, Exec, ServerInfo } from './connection.js';
 import { toTargetError } from './errors.js';
+import { isOurs, parseMarker } from './marker.js';
 import {
   grantRoleSql,
   grantUserToAdminSql,
@@ -18,6 +19,7 @@ import {
   templatePrerequisiteSql,
   templateProblem,
 } from './sql.js';
+import { PG16, PG18 } from './versions.js';
 
 export type DryRun = <T>(op: string, fn: (exec: Exec, info: ServerInfo) => Promise<T>) => Promise<T>;
 
@@ -49,7 +51,8 @@ interface RoleInfo {
   admin_option: boolean;
 }
 
-export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun: DryRun): Promise<InitializeResult> {
+/** `installation`: the engine's (see marker.ts); the managed-users check looks at this installation's users only. */
+export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun: DryRun, installation?: string): Promise<InitializeResult> {
   const s = await conn.retrying(
     'connect',
     [],
@@ -72,7 +75,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
       }),
     2,
   );
-  const pg16 = s.version_num >= 160000;
+  const pg16 = s.version_num >= PG16;
   const admin = escapeIdentifier(s.me);
   const readOnly = s.in_recovery || s.tx_read_only === 'on';
   const checks: EngineCheck[] = [];
@@ -103,12 +106,18 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     name: 'create users',
     ok: canCreate,
     severity: 'error',
-    detail: canCreate ? `${s.me} may create, alter and drop roles (CREATEROLE)` : `${s.me} lacks CREATEROLE: it cannot create users`,
+    detail: canCreate
+      ? pg16 || s.rolsuper
+        ? `${s.me} may create roles and alter and drop the ones it created (CREATEROLE)`
+        : `${s.me} may create, alter and drop roles (CREATEROLE; before PostgreSQL 16 that covers every non-superuser role, so guard its password like a superuser's)`
+      : `${s.me} lacks CREATEROLE: it cannot create users`,
     ...(canCreate ? {} : { fix: `ALTER ROLE ${admin} CREATEROLE` }),
   });
   // Terminating a user's sessions needs the privileges of that user: db-access makes the admin an inheriting
-  // member of each user it creates (PG ≤ 15: GRANT … TO CURRENT_USER; PG16+: createrole_self_grant).
-  const canKill = s.rolsuper || s.can_signal || (s.rolcreaterole && s.rolinherit);
+  // member of each user it creates. PG ≤ 15: `GRANT <user> TO CURRENT_USER`, a membership that inherits only if the
+  // admin has INHERIT. PG16+: createrole_self_grant = 'set, inherit' names INHERIT on the membership itself, so a
+  // NOINHERIT admin is fine.
+  const canKill = s.rolsuper || s.can_signal || (s.rolcreaterole && (pg16 || s.rolinherit));
   check({
     name: 'kill sessions',
     ok: canKill,
@@ -117,8 +126,10 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
       ? s.rolsuper || s.can_signal
         ? `${s.me} may terminate sessions of any non-superuser role`
         : `${s.me} becomes an inheriting member of each user it creates, so it may terminate that user's sessions`
-      : `${s.me} has NOINHERIT: it cannot use its membership in the users it creates to terminate their sessions`,
-    ...(canKill ? {} : { fix: `ALTER ROLE ${admin} INHERIT` }),
+      : !s.rolcreaterole
+        ? `${s.me} lacks CREATEROLE: it cannot become a member of the users it would create to terminate their sessions`
+        : `${s.me} has NOINHERIT: it cannot use its membership in the users it creates to terminate their sessions`,
+    ...(canKill ? {} : { fix: s.rolcreaterole ? `ALTER ROLE ${admin} INHERIT` : `ALTER ROLE ${admin} CREATEROLE` }),
   });
   if (pg16 && !s.rolsuper) {
     const selfGrant = (s.self_grant ?? '').split(',').map((v) => v.trim());
@@ -140,7 +151,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     detail:
       s.password_encryption === 'scram-sha-256'
         ? 'password_encryption is scram-sha-256; db-access sends SCRAM verifiers, never plaintext'
-        : `password_encryption is ${s.password_encryption}; db-access still sends SCRAM-SHA-256 verifiers, so its users need pg_hba methods scram-sha-256 or md5`,
+        : `password_encryption is ${s.password_encryption}${s.version_num >= PG18 ? ' (MD5 passwords are deprecated since PostgreSQL 18)' : ''}; db-access still sends SCRAM-SHA-256 verifiers, so its users need pg_hba methods scram-sha-256 or md5`,
     ...(s.password_encryption === 'scram-sha-256' ? {} : { fix: `ALTER SYSTEM SET password_encryption = 'scram-sha-256'` }),
   });
   check({
@@ -157,7 +168,13 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     detail: 'VALID UNTIL refuses password logins after expiry even while db-access is down (open sessions are ended by db-access)',
   });
 
-  // Roles the levels grant.
+  if (!s.rolsuper) {
+    const c = await managedUsersCheck(conn, s.me, s.version_num, installation);
+    if (c) check(c);
+  }
+
+  // Roles the levels grant. ADMIN OPTION counts however it is held, directly or through a role the admin is a
+  // member of (PostgreSQL's own test: pg_has_role … 'MEMBER WITH ADMIN OPTION').
   const levels = [...db.levels.values()];
   const roleNames = [...new Set(levels.flatMap((l) => l.roles))];
   const roles = new Map<string, RoleInfo>();
@@ -165,10 +182,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     const rows = await conn.retrying('read roles', [], () =>
       conn.withClient((exec) =>
         exec(
-          `SELECT g.rolname, g.rolsuper,
-                  EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
-                           WHERE m.roleid = g.oid AND m.admin_option
-                             AND m.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)) AS admin_option
+          `SELECT g.rolname, g.rolsuper, pg_catalog.pg_has_role(current_user, g.oid, 'MEMBER WITH ADMIN OPTION') AS admin_option
              FROM pg_catalog.pg_roles g WHERE g.rolname = ANY($1::text[])`,
           [roleNames],
         ),
@@ -191,7 +205,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
         ok: false,
         severity: 'error',
         detail: pg16 ? `${s.me} lacks ADMIN OPTION on ${name} (PostgreSQL 16+ requires it to grant a role)` : `${s.me} cannot grant ${name}`,
-        fix: pg16 ? grantRoleToAdminSql(name, s.me) : `ALTER ROLE ${admin} CREATEROLE`,
+        fix: pg16 ? grantRoleToAdminSql(name, s.me, s.version_num) : `ALTER ROLE ${admin} CREATEROLE`,
       };
     if (!c.ok) badRoles.add(name);
     check(c);
@@ -203,7 +217,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
       check({ name: `level ${level.name}`, ok: false, severity: 'error', detail: `not tried: fix the failed checks above first` });
       continue;
     }
-    check(await dryRunLevel(level, s.me, conn, dryRun));
+    check(await dryRunLevel(level, s.me, s.version_num, conn, dryRun));
   }
 
   return {
@@ -220,7 +234,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
   };
 }
 
-async function dryRunLevel(level: AccessLevel, adminUser: string, conn: Connections, dryRun: DryRun): Promise<EngineCheck> {
+async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: number, conn: Connections, dryRun: DryRun): Promise<EngineCheck> {
   const name = `level ${level.name}`;
   for (const t of level.grants) {
     const problem = templateProblem(t);
@@ -231,7 +245,7 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, conn: Connecti
   try {
     await dryRun(`check level ${level.name}`, async (exec, info) => {
       await exec(`CREATE ROLE ${escapeIdentifier(probe)} NOLOGIN`);
-      if (info.versionNum < 160000 && !info.superuser) await exec(grantUserToAdminSql(probe));
+      if (info.versionNum < PG16 && !info.superuser) await exec(grantUserToAdminSql(probe));
       for (const r of level.roles) {
         step = { kind: 'role', what: r };
         await exec(grantRoleSql(r, probe));
@@ -261,7 +275,7 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, conn: Connecti
         : step.kind === 'template'
           ? templatePrerequisiteSql(step.what, escapeIdentifier(adminUser))
           : step.kind === 'role'
-            ? grantRoleToAdminSql(step.what, adminUser)
+            ? grantRoleToAdminSql(step.what, adminUser, versionNum)
             : undefined;
     return {
       name,
@@ -271,6 +285,58 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, conn: Connecti
       ...(fix ? { fix } : {}),
     };
   }
+}
+
+/** At most this many users are named in the managed-users check (with their fixes); the rest are counted. */
+const MAX_USERS_NAMED = 5;
+
+/**
+ * This installation's issued users that the admin could not revoke. It must be a member of each (to end its sessions
+ * and DROP OWNED BY it; whether membership inherits is the kill-sessions check's business on ≤ 15) and, on 16+, hold
+ * ADMIN OPTION on it (to alter and drop it) through a membership that inherits. db-access arranges both for the users
+ * it creates; users made by another admin account, or before a pg_upgrade to 16, lack them. A superuser cannot be
+ * altered by a non-superuser at all. Undefined when there are no issued users.
+ */
+async function managedUsersCheck(conn: Connections, me: string, versionNum: number, installation: string | undefined): Promise<EngineCheck | undefined> {
+  const pg16 = versionNum >= PG16;
+  const revocable = pg16
+    ? `pg_catalog.pg_has_role(current_user, r.oid, 'USAGE') AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')`
+    : `pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')`;
+  const rows = await conn.retrying('read managed users', [], () =>
+    conn.withClient((exec) =>
+      exec(
+        `SELECT r.rolname::text AS rolname, r.rolsuper, pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment,
+                ${revocable} AS revocable
+           FROM pg_catalog.pg_roles r WHERE r.rolname LIKE 'jit!_%' ESCAPE '!' ORDER BY r.rolname`,
+      ),
+    ),
+  );
+  const ours = rows.filter((r) => {
+    const marker = parseMarker(r.comment as string | null);
+    return marker !== undefined && isOurs(marker, installation);
+  });
+  if (ours.length === 0) return undefined;
+  const stuck = ours.filter((r) => r.rolsuper === true || r.revocable !== true);
+  if (stuck.length === 0)
+    return { name: 'managed users', ok: true, severity: 'error', detail: `${me} may revoke each of the ${ours.length} user(s) db-access issued here` };
+  const named = stuck.slice(0, MAX_USERS_NAMED).map((r) => String(r.rolname));
+  const more = stuck.length > named.length ? ` and ${stuck.length - named.length} more` : '';
+  const fixable = stuck.filter((r) => r.rolsuper !== true).slice(0, MAX_USERS_NAMED);
+  const supers = stuck.filter((r) => r.rolsuper === true).length;
+  return {
+    name: 'managed users',
+    ok: false,
+    severity: 'error',
+    detail:
+      `${me} cannot revoke ${stuck.length} user(s) db-access issued here: ${named.join(', ')}${more}. ` +
+      (fixable.length > 0
+        ? pg16
+          ? 'PostgreSQL 16+ lets it alter and drop only roles it holds ADMIN OPTION on: it has that on the users it created, not on users created by another admin account or before an upgrade to 16 (a superuser can run the fix)'
+          : 'It is not a member of them (another admin account created them), so it cannot end their sessions or drop what they own'
+        : '') +
+      (supers > 0 ? `${fixable.length > 0 ? '; ' : ''}${supers} of them are superusers: only a superuser can lock and drop those` : ''),
+    ...(fixable.length > 0 ? { fix: fixable.map((r) => adminOfUserSql(String(r.rolname), me, versionNum)).join('; ') } : {}),
+  };
 }
 
 function randomSuffix(): string {

@@ -47,6 +47,7 @@ import {
   userIdent,
   validUntilSql,
 } from './sql.js';
+import { PG14, PG16 } from './versions.js';
 
 export interface PostgresEngineDeps {
   logger: Logger;
@@ -78,7 +79,7 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   async initialize(): Promise<EngineCapabilities> {
-    const caps = await runInitialize(this.db, this.conn, (op, fn) => this.ddl(op, [], fn, { rollback: true }));
+    const caps = await runInitialize(this.db, this.conn, (op, fn) => this.ddl(op, [], fn, { rollback: true }), this.installation);
     this.info = { versionNum: caps.versionNum, superuser: caps.superuser };
     return caps.capabilities;
   }
@@ -359,7 +360,7 @@ export class PostgresEngine implements DatabaseEngine {
       connectionLimit: req.level.guardRails.connectionLimit,
     };
     const statements = [outcome === 'adopted' ? adoptRoleSql(role) : createRoleSql(role)];
-    if (info.versionNum < 160000 && !info.superuser) statements.push(grantUserToAdminSql(req.username));
+    if (info.versionNum < PG16 && !info.superuser) statements.push(grantUserToAdminSql(req.username));
     statements.push(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
     for (const r of req.level.roles) statements.push(grantRoleSql(r, req.username));
     for (const t of req.level.grants) statements.push(renderTemplate(t, req.username));
@@ -502,7 +503,7 @@ export class PostgresEngine implements DatabaseEngine {
         }
         return out;
       }
-      if (info.versionNum >= 140000) record(await sweep([...remaining.keys()], true));
+      if (info.versionNum >= PG14) record(await sweep([...remaining.keys()], true));
       else {
         await delay(50);
         record(await sweep([...remaining.keys()], false));
@@ -514,7 +515,7 @@ export class PostgresEngine implements DatabaseEngine {
   private async terminateSessions(username: string): Promise<number> {
     const info = await this.conn.retrying('server info', [], () => this.serverInfo());
     // PG14+: wait (up to 3 s) for each backend to actually exit.
-    const terminate = info.versionNum >= 140000 ? 'pg_catalog.pg_terminate_backend(a.pid, 3000)' : 'pg_catalog.pg_terminate_backend(a.pid)';
+    const terminate = info.versionNum >= PG14 ? 'pg_catalog.pg_terminate_backend(a.pid, 3000)' : 'pg_catalog.pg_terminate_backend(a.pid)';
     const deadline = Date.now() + this.conn.tuning.terminateDeadlineMs;
     const terminated = new Set<number>();
     for (;;) {
@@ -572,7 +573,7 @@ function checkNewUser(req: NewUserRequest): void {
 
 /** PG16+: the creator becomes an INHERIT+SET member of each role it creates (session kill, DROP OWNED). */
 function selfGrantSql(info: ServerInfo): string[] {
-  return info.versionNum >= 160000 ? [`SET LOCAL createrole_self_grant = 'set, inherit'`] : [];
+  return info.versionNum >= PG16 ? [`SET LOCAL createrole_self_grant = 'set, inherit'`] : [];
 }
 
 /** A role of that name exists without a db-access marker (`grantId` undefined) or with another grant's. */
