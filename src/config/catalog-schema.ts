@@ -55,6 +55,10 @@ const levelSchema = z
     connectionLimit: z.number().int().min(1).max(1000).default(10),
     /** Approvals this level needs (overrides approval.required). */
     required: z.number().int().min(1).max(10).optional(),
+    /** What happens to objects the user created, at expiry: dropped with it, or handed to an existing role. */
+    onExpiry: z
+      .union([z.literal('drop'), z.object({ reassignTo: z.string().regex(ROLE_NAME, 'role names may hold only letters, digits, "_" and "-"') }).strict()])
+      .default('drop'),
   })
   .strict()
   .refine((l) => l.roles.length + l.grants.length > 0, { message: 'a level needs "roles" or "grants"' });
@@ -141,7 +145,24 @@ export const databaseSchema = z
     database: z.string().regex(TARGET_DATABASE, 'expected a database name of letters, digits, "_", "$" or "-"'),
     publicHost: z.string().regex(HOST, 'expected a host name or IP address').optional(),
     publicPort: z.number().int().min(1).max(65535).optional(),
-    admin: z.object({ user: z.string().regex(ROLE_NAME, 'expected a plain account name'), password: z.string() }).strict(),
+    admin: z
+      .object({
+        user: z.string().regex(ROLE_NAME, 'expected a plain account name'),
+        password: z.string().optional(),
+        /** A file holding the password (a mounted secret), read again for every new connection. */
+        passwordFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((a) => (a.password === undefined) !== (a.passwordFile === undefined), { message: 'give exactly one of password or passwordFile' }),
+    /** How the broker's connections to this server are protected; absent = the driver's default (no TLS). */
+    tls: z
+      .object({
+        mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']),
+        /** A PEM bundle of the CAs to trust (verify-ca, verify-full); the system's store when absent. */
+        ca: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     levels: z
       .record(z.string().regex(LEVEL_NAME, 'level names are lowercase letters, digits, "_" or "-"'), levelSchema)
       .refine((r) => Object.keys(r).length > 0, { message: 'define at least one level' }),

@@ -49,7 +49,11 @@ export interface SecretField {
  * The only fields `${VAR}` is read into: secrets, which no chat message or error text shows. Everything else is
  * shown to people (a description reaches every Slack user), so a reference there would publish the environment.
  */
-export const SECRET_FIELDS: readonly SecretField[] = [{ path: ['databases', '[]', 'admin', 'password'], inline: true }];
+export const SECRET_FIELDS: readonly SecretField[] = [
+  { path: ['databases', '[]', 'admin', 'password'], inline: true },
+  { path: ['databases', '[]', 'admin', 'passwordFile'], inline: false },
+  { path: ['databases', '[]', 'tls', 'ca'], inline: false },
+];
 
 const VAR_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** Anything that looks like a reference, well-formed or not: refused outside the secret fields. */
@@ -149,6 +153,7 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
         roles: l.roles,
         grants: l.grants.map((g) => g.trim().replace(/;$/, '').trim()),
         ...(l.required !== undefined && { required: l.required }),
+        ...(l.onExpiry !== 'drop' && { onExpiry: l.onExpiry }),
         guardRails: {
           connectionLimit: l.connectionLimit,
           ...(l.statementTimeout !== undefined && { statementTimeoutMs: l.statementTimeout }),
@@ -165,7 +170,12 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
       database: d.database,
       ...(d.publicHost !== undefined && { publicHost: d.publicHost }),
       ...(d.publicPort !== undefined && { publicPort: d.publicPort }),
-      admin: d.admin,
+      admin: {
+        user: d.admin.user,
+        ...(d.admin.password !== undefined && { password: d.admin.password }),
+        ...(d.admin.passwordFile !== undefined && { passwordFile: d.admin.passwordFile }),
+      },
+      ...(d.tls && { tls: { mode: d.tls.mode, ...(d.tls.ca !== undefined && { ca: d.tls.ca }) } }),
       levels,
       maxDuration: d.maxDuration,
       brokerSchema: d.brokerSchema,

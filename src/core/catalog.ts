@@ -21,6 +21,8 @@ export interface AccessLevel {
   guardRails: GuardRails;
   /** Approvals this level needs; the database's approval.required when absent. */
   required?: number;
+  /** At expiry, objects the user created are dropped with it, or handed to an existing role first. */
+  onExpiry?: 'drop' | { reassignTo: string };
 }
 
 /** `true`: on call in any on-call source among the database's approvers. */
@@ -51,7 +53,19 @@ export interface EscalationTier {
 
 export interface TargetAdmin {
   user: string;
-  password: string;
+  /** Exactly one of password and passwordFile. */
+  password?: string;
+  /** Read again at every new connection, so a rotated secret is used without a restart. */
+  passwordFile?: string;
+}
+
+export type TlsMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+
+/** The protection of the broker's connections to a target, and of what people are handed. */
+export interface TargetTls {
+  mode: TlsMode;
+  /** Path of a PEM bundle of trusted CAs. */
+  ca?: string;
 }
 
 export interface DatabaseEntry {
@@ -67,6 +81,8 @@ export interface DatabaseEntry {
   publicHost?: string;
   publicPort?: number;
   admin: TargetAdmin;
+  /** Absent: the driver's default (no TLS), and `check` warns when the host is not on loopback. */
+  tls?: TargetTls;
   levels: ReadonlyMap<string, AccessLevel>;
   /** Milliseconds. */
   maxDuration: number;

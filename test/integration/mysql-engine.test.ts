@@ -179,7 +179,7 @@ describe('MariaDB specifics', () => {
   });
 
   it('the default-role procedure serves jit_ accounts only', async () => {
-    const admin = await target.connectAs(target.entry.admin.user, target.entry.admin.password);
+    const admin = await target.connectAs(target.entry.admin.user, target.entry.admin.password!);
     try {
       const call = (user: string) => admin.query(`CALL \`${target.names.brokerSchema}\`.set_default_role('${user}', '${target.names.readRole}')`);
       await expect(call('root')).rejects.toThrow(/outside jit_/);

@@ -26,6 +26,7 @@ export function writeCatalog(
   const env: Record<string, string> = {};
   const databases = entries.map((d) => {
     const varName = `TEST_${d.name.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_ADMIN_PASSWORD`;
+    if (d.admin.password === undefined) throw new Error(`writeCatalog: ${d.name} has no admin password (test targets give one)`);
     env[varName] = d.admin.password;
     const levels = Object.fromEntries(
       [...d.levels.values()].map((l) => [
