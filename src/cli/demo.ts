@@ -65,7 +65,8 @@ async function preparePostgres(adminPassword: string): Promise<void> {
     await c.query('GRANT USAGE ON SCHEMA public TO demo_read');
     await c.query('GRANT SELECT ON orders TO demo_read');
     const hasAdmin = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ADMIN])).rowCount! > 0;
-    for (const sql of postgresAdminSetupSql({ adminUser: ADMIN, database: DEMO_DB, roles: ['demo_read'] })) {
+    const serverVersionNum = Number((await c.query("SELECT current_setting('server_version_num') AS v")).rows[0].v);
+    for (const sql of postgresAdminSetupSql({ adminUser: ADMIN, database: DEMO_DB, roles: ['demo_read'], serverVersionNum })) {
       if (sql.startsWith('--') || (hasAdmin && sql.startsWith('CREATE ROLE'))) continue;
       await c.query(sql);
     }
