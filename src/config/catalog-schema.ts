@@ -192,6 +192,16 @@ export const catalogSchema = z
       seen.add(d.name);
       if (d.engine === 'mysql') {
         for (const [name, level] of Object.entries(d.levels)) {
+          // MySQL/MariaDB accounts own no objects (tables belong to schemas; routines and views carry a DEFINER,
+          // which DROP USER refuses or orphans instead of handing over): nothing could be reassigned.
+          if (level.onExpiry !== 'drop') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['databases', i, 'levels', name, 'onExpiry'],
+              message:
+                'onExpiry reassignTo is PostgreSQL only: MySQL and MariaDB accounts do not own tables (schemas do), so there is nothing to hand over; remove it or use "drop"',
+            });
+          }
           if (level.idleInTransactionTimeout !== undefined) {
             ctx.addIssue({
               code: 'custom',

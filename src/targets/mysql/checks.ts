@@ -20,6 +20,7 @@ import {
   grantTemplateToAdminSql,
 } from './admin-setup.js';
 import { toTargetError } from './errors.js';
+import { mysqlServiceChecks, readMysqlServiceFacts } from './managed-service.js';
 import { isSupported, type ServerInfo } from './server-info.js';
 import { rows, type Queryable } from './session.js';
 import { DEFAULT_ROLE_PROCEDURE, isValidTemplate, q, resourceOptions, role } from './sql.js';
@@ -110,6 +111,10 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
       `${forCli(createBrokerSchemaSql(db.brokerSchema))}\n${forCli(grantBrokerSchemaSql(admin, db.brokerSchema))}`,
     );
   }
+
+  // RDS / Aurora, Cloud SQL, Azure: what the service is and how the setup, session kills and TLS differ there.
+  const serviceFacts = await readMysqlServiceFacts(pool, flavour, lookupOk);
+  for (const c of mysqlServiceChecks(serviceFacts, { server, tls: db.tls, canKill: has(killPriv) || has('SUPER') })) checks.push(c);
 
   const levels = [...db.levels.values()];
   const levelRoles = [...new Set(levels.flatMap((l) => l.roles))];

@@ -14,6 +14,9 @@ export interface AdminSetupOptions {
   roles: readonly string[];
   /** Templated GRANTs of the levels: the admin must hold each privilege WITH GRANT OPTION to hand it out. */
   templates?: readonly string[];
+  /** Levels' `onExpiry: { reassignTo }`: each receiving role, with the schemas those levels let users create in
+   *  (createSchemasOf(level.grants)). The admin needs the role's privileges; the role needs CREATE on those schemas. */
+  reassignTo?: ReadonlyArray<{ role: string; schemas?: readonly string[] }>;
   /** server_version_num when known: the statements that version needs. Unknown (the README): the 16+ lines as comments. */
   serverVersionNum?: number;
 }
@@ -35,6 +38,37 @@ export function grantRoleToAdminSql(role: string, adminUser: string, serverVersi
 export function adminOfUserSql(username: string, adminUser: string, serverVersionNum: number): string {
   const grant = `GRANT ${escapeIdentifier(username)} TO ${escapeIdentifier(adminUser)}`;
   return serverVersionNum >= PG16 ? `${grant} WITH ADMIN OPTION, INHERIT TRUE` : grant;
+}
+
+/**
+ * What the admin needs to `REASSIGN OWNED BY <user> TO <role>` (onExpiry reassignTo): PostgreSQL requires the
+ * privileges of both roles (it has the user's already), i.e. a membership that inherits; and for objects other than
+ * tables, indexes, sequences and views (functions, types, …) the right to become the new owner: membership before
+ * 16, the SET option from 16 (named on the grant with INHERIT TRUE, as a re-grant changes only the options it names).
+ */
+export function reassignTargetGrantSql(role: string, adminUser: string, serverVersionNum = PG16): string {
+  const grant = `GRANT ${escapeIdentifier(role)} TO ${escapeIdentifier(adminUser)}`;
+  return serverVersionNum >= PG16 ? `${grant} WITH INHERIT TRUE, SET TRUE` : grant;
+}
+
+/** A receiving role must hold CREATE on each schema where a user may have created a function, type or the like:
+ *  PostgreSQL checks it when such an object changes owner (tables, indexes, sequences and views are exempt). */
+export function receiverSchemaGrantSql(schema: string, role: string): string {
+  return `GRANT CREATE ON SCHEMA ${escapeIdentifier(schema)} TO ${escapeIdentifier(role)}`;
+}
+
+/** The schemas a level's templated grants give CREATE on (`GRANT …CREATE… ON SCHEMA a, b TO {{user}}`, or ALL). */
+export function createSchemasOf(templates: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const t of templates) {
+    const m = /^\s*GRANT\s+(.+?)\s+ON\s+SCHEMA\s+(.+?)\s+TO\s/i.exec(t);
+    if (!m || !/(^|[\s,])(CREATE|ALL)([\s,]|$)/i.test(m[1]!)) continue;
+    for (const raw of m[2]!.split(',')) {
+      const name = raw.trim();
+      out.add(name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase());
+    }
+  }
+  return [...out];
 }
 
 /** PG16+: make the admin an INHERIT+SET member of every role it creates (to end their sessions and DROP OWNED). */
@@ -79,6 +113,17 @@ export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
       '-- PostgreSQL 15 and earlier: CREATEROLE is enough to grant the access-level roles, and db-access makes the admin a member of each user it creates (GRANT <user> TO CURRENT_USER).',
     );
     if (!known) out.push(...pg16Lines.map((sql) => `-- PostgreSQL 16 and later only: ${sql};`));
+  }
+  const receivers = new Map<string, Set<string>>();
+  for (const r of opts.reassignTo ?? []) receivers.set(r.role, new Set([...(receivers.get(r.role) ?? []), ...(r.schemas ?? [])]));
+  if (receivers.size > 0) {
+    out.push(
+      '-- onExpiry reassignTo: what an issued user created goes to these roles at expiry. REASSIGN OWNED needs the privileges of the receiving role (keep it an unprivileged NOLOGIN role), and the role needs CREATE on the schemas users create in.',
+    );
+    for (const [role, schemas] of receivers) {
+      out.push(reassignTargetGrantSql(role, opts.adminUser, known ? opts.serverVersionNum : 0));
+      out.push(...[...schemas].map((schema) => receiverSchemaGrantSql(schema, role)));
+    }
   }
   const templates = [...new Set(opts.templates ?? [])];
   const prerequisites = templates.map((t) => templatePrerequisiteSql(t, admin)).filter((s): s is string => s !== undefined);

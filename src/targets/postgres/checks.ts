@@ -7,14 +7,24 @@ import { randomInt } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
 import type { AccessLevel, DatabaseEntry } from '../../core/catalog.js';
 import type { EngineCapabilities, EngineCheck } from '../../core/ports.js';
-import { adminOfUserSql, connectGrantSql, grantRoleToAdminSql, selfGrantSettingSql } from './admin-setup.js';
+import {
+  adminOfUserSql,
+  connectGrantSql,
+  createSchemasOf,
+  grantRoleToAdminSql,
+  reassignTargetGrantSql,
+  receiverSchemaGrantSql,
+  selfGrantSettingSql,
+} from './admin-setup.js';
 import type { Connections, Exec, ServerInfo } from './connection.js';
 import { toTargetError } from './errors.js';
+import { pgServiceChecks, readPgServiceFacts } from './managed-service.js';
 import { isOurs, parseMarker } from './marker.js';
 import {
   grantRoleSql,
   grantUserToAdminSql,
   guardRailSql,
+  REASSIGN_OWNED,
   renderTemplate,
   templatePrerequisiteSql,
   templateProblem,
@@ -173,6 +183,10 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     if (c) check(c);
   }
 
+  // RDS / Aurora, Cloud SQL, Azure: what the service is and how the setup and TLS differ there.
+  const facts = await conn.retrying('read managed-service markers', [], () => conn.withClient(readPgServiceFacts));
+  for (const c of pgServiceChecks(facts, { adminUser: s.me, tls: db.tls })) check(c);
+
   // Roles the levels grant. ADMIN OPTION counts however it is held, directly or through a role the admin is a
   // member of (PostgreSQL's own test: pg_has_role … 'MEMBER WITH ADMIN OPTION').
   const levels = [...db.levels.values()];
@@ -211,9 +225,20 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     check(c);
   }
 
+  // onExpiry reassignTo: the receiving roles must exist, must not be superusers, and the admin needs their privileges.
+  const receivers = new Map<string, Set<string>>();
+  for (const l of levels)
+    if (l.onExpiry && l.onExpiry !== 'drop')
+      receivers.set(l.onExpiry.reassignTo, new Set([...(receivers.get(l.onExpiry.reassignTo) ?? []), ...createSchemasOf(l.grants)]));
+  for (const c of await reassignChecks(conn, receivers, s.me, s.rolsuper, s.version_num)) {
+    if (!c.ok && c.severity === 'error') badRoles.add(c.name.slice('reassign to '.length));
+    check(c);
+  }
+
   // Each level, proven by a rolled-back dry run.
   for (const level of levels) {
-    if (readOnly || !canCreate || level.roles.some((r) => badRoles.has(r))) {
+    const receiver = level.onExpiry && level.onExpiry !== 'drop' ? level.onExpiry.reassignTo : undefined;
+    if (readOnly || !canCreate || level.roles.some((r) => badRoles.has(r)) || (receiver !== undefined && badRoles.has(receiver))) {
       check({ name: `level ${level.name}`, ok: false, severity: 'error', detail: `not tried: fix the failed checks above first` });
       continue;
     }
@@ -241,9 +266,12 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: nu
     if (problem) return { name, ok: false, severity: 'error', detail: `${problem}: ${t}` };
   }
   const probe = `jit_probe_${randomSuffix()}`;
-  let step: { kind: 'create' | 'role' | 'template' | 'guard'; what: string } = { kind: 'create', what: probe };
+  const receiver = level.onExpiry && level.onExpiry !== 'drop' ? level.onExpiry.reassignTo : undefined;
+  let step: { kind: 'create' | 'role' | 'template' | 'guard' | 'reassign'; what: string } = { kind: 'create', what: probe };
   try {
     await dryRun(`check level ${level.name}`, async (exec, info) => {
+      // As newUser does: on 16+ the admin becomes an inheriting member of what it creates (REASSIGN needs that).
+      if (info.versionNum >= PG16 && !info.superuser) await exec(`SET LOCAL createrole_self_grant = 'set, inherit'`);
       await exec(`CREATE ROLE ${escapeIdentifier(probe)} NOLOGIN`);
       if (info.versionNum < PG16 && !info.superuser) await exec(grantUserToAdminSql(probe));
       for (const r of level.roles) {
@@ -256,6 +284,11 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: nu
       }
       step = { kind: 'guard', what: 'guard-rails' };
       for (const g of guardRailSql(probe, level.guardRails)) await exec(g);
+      if (receiver !== undefined) {
+        // The privilege checks of REASSIGN OWNED come first, so a probe that owns nothing proves them.
+        step = { kind: 'reassign', what: receiver };
+        await exec(REASSIGN_OWNED([probe], receiver));
+      }
     });
     return {
       name,
@@ -264,7 +297,7 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: nu
       detail: `a rolled-back dry run granted ${[
         ...level.roles.map((r) => `role ${r}`),
         ...(level.grants.length > 0 ? [`${level.grants.length} templated grant(s)`] : []),
-      ].join(', ') || 'nothing'} and set the guard-rails`,
+      ].join(', ') || 'nothing'} and set the guard-rails${receiver !== undefined ? `; at expiry what the user created goes to ${receiver} (REASSIGN OWNED proven)` : ''}`,
     };
   } catch (err) {
     const e = toTargetError(err, `dry run of level ${level.name}`, conn.secrets());
@@ -276,15 +309,101 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: nu
           ? templatePrerequisiteSql(step.what, escapeIdentifier(adminUser))
           : step.kind === 'role'
             ? grantRoleToAdminSql(step.what, adminUser, versionNum)
-            : undefined;
+            : step.kind === 'reassign'
+              ? reassignTargetGrantSql(step.what, adminUser, versionNum)
+              : undefined;
     return {
       name,
       ok: false,
       severity: 'error',
-      detail: `granting ${step.kind === 'template' ? `"${step.what}"` : step.what} failed: ${e.message}`,
+      detail:
+        step.kind === 'reassign'
+          ? `REASSIGN OWNED to ${step.what} (onExpiry reassignTo) failed: ${e.message}`
+          : `granting ${step.kind === 'template' ? `"${step.what}"` : step.what} failed: ${e.message}`,
       ...(fix ? { fix } : {}),
     };
   }
+}
+
+/**
+ * One check per onExpiry receiving role: it exists; it is not a superuser (objects handed to it would run their
+ * triggers, defaults and functions with superuser rights for whoever touches them later: refused); the admin has its
+ * privileges and (16+) may SET to it (REASSIGN OWNED requires both for functions and types); it holds CREATE on each
+ * schema its levels let users create in (required to take over a function or type there). A role that can log in or
+ * holds CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS passes with a warning: an unprivileged NOLOGIN role is safer.
+ * `receivers`: role → the schemas its levels' templates give CREATE on.
+ */
+async function reassignChecks(
+  conn: Connections,
+  receivers: ReadonlyMap<string, ReadonlySet<string>>,
+  me: string,
+  superuser: boolean,
+  versionNum: number,
+): Promise<EngineCheck[]> {
+  if (receivers.size === 0) return [];
+  const pg16 = versionNum >= PG16;
+  const rows = await conn.retrying('read onExpiry roles', [], () =>
+    conn.withClient((exec) =>
+      exec(
+        `SELECT r.rolname::text AS rolname, r.rolsuper, r.rolcanlogin, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+                pg_catalog.pg_has_role(current_user, r.oid, 'USAGE') AS privileges,
+                ${pg16 ? `pg_catalog.pg_has_role(current_user, r.oid, 'SET')` : 'true'} AS can_set,
+                ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_namespace n
+                       WHERE n.nspname = ANY($2::text[]) AND NOT pg_catalog.has_schema_privilege(r.oid, n.oid, 'CREATE')) AS no_create
+           FROM pg_catalog.pg_roles r WHERE r.rolname = ANY($1::text[])`,
+        [[...receivers.keys()], [...new Set([...receivers.values()].flatMap((v) => [...v]))]],
+      ),
+    ),
+  );
+  const byName = new Map(rows.map((r) => [String(r.rolname), r]));
+  const out: EngineCheck[] = [];
+  for (const [role, schemas] of receivers) {
+    const name = `reassign to ${role}`;
+    const r = byName.get(role);
+    if (!r) {
+      out.push({ name, ok: false, severity: 'error', detail: `role ${role} (onExpiry reassignTo) does not exist: revocation would stop before dropping the user`, fix: `CREATE ROLE ${escapeIdentifier(role)} NOLOGIN; ${reassignTargetGrantSql(role, me, versionNum)}` });
+      continue;
+    }
+    if (r.rolsuper === true) {
+      out.push({ name, ok: false, severity: 'error', detail: `role ${role} is a superuser: what an issued user created would then run with superuser rights; name an unprivileged NOLOGIN role` });
+      continue;
+    }
+    if (!superuser && (r.privileges !== true || r.can_set !== true)) {
+      out.push({
+        name,
+        ok: false,
+        severity: 'error',
+        detail: `${me} lacks the privileges of ${role}${pg16 ? ' or the right to SET to it' : ''}: REASSIGN OWNED to it is refused`,
+        fix: reassignTargetGrantSql(role, me, versionNum),
+      });
+      continue;
+    }
+    const noCreate = ((r.no_create as string[] | null) ?? []).filter((n) => schemas.has(n));
+    if (noCreate.length > 0) {
+      out.push({
+        name,
+        ok: false,
+        severity: 'error',
+        detail: `${role} lacks CREATE on schema ${noCreate.join(', ')}: taking over a function or type an issued user created there would be refused`,
+        fix: noCreate.map((n) => receiverSchemaGrantSql(n, role)).join('; '),
+      });
+      continue;
+    }
+    const powers = (['rolcanlogin', 'rolcreaterole', 'rolcreatedb', 'rolreplication', 'rolbypassrls'] as const)
+      .filter((k) => r[k] === true)
+      .map((k) => ({ rolcanlogin: 'LOGIN', rolcreaterole: 'CREATEROLE', rolcreatedb: 'CREATEDB', rolreplication: 'REPLICATION', rolbypassrls: 'BYPASSRLS' })[k]);
+    out.push(
+      powers.length === 0
+        ? { name, ok: true, severity: 'error', detail: `${me} may hand what issued users created to ${role} at expiry` }
+        : {
+            name,
+            ok: false,
+            severity: 'warning',
+            detail: `${me} may hand objects to ${role}, but ${role} has ${powers.join(', ')}: a trigger or function an issued user wrote would run with its rights when it touches the object; prefer an unprivileged NOLOGIN role`,
+          },
+    );
+  }
+  return out;
 }
 
 /** At most this many users are named in the managed-users check (with their fixes); the rest are counted. */

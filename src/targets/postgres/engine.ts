@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL DatabaseEngine. Users are cluster-wide roles created in one transaction (all or nothing) under
  * the per-server mutex and the db-access advisory lock; the password reaches the server only as a SCRAM
- * verifier; revocation is NOLOGIN (committed) → terminate every session → DROP OWNED in every database → DROP ROLE.
+ * verifier; revocation is NOLOGIN (committed) → terminate every session → in every database, REASSIGN OWNED to the
+ * level's onExpiry role (when its marker names one) and DROP OWNED → DROP ROLE.
  */
 import type { DatabaseEntry } from '../../core/catalog.js';
 import { serverKey } from '../../core/catalog.js';
@@ -18,17 +19,16 @@ import type {
   UpdateUserRequest,
 } from '../../core/ports.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
+import { scrub } from '../scrub.js';
 import { serialized } from '../serialize.js';
 import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
-import { connectGrantSql } from './admin-setup.js';
+import { connectGrantSql, reassignTargetGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
 import { Connections, DEFAULT_TUNING, delay, type Exec, type LockedOptions, type Row, type ServerInfo, type Tuning } from './connection.js';
 import { classifyError, errorCode } from './errors.js';
 import { encodeMarker, isOurs, parseMarker, type RoleMarker } from './marker.js';
 import { scramSha256VerifierAsync } from './scram.js';
 import {
-  DROP_OWNED,
-  DROP_OWNED_MANY,
   DROP_ROLE,
   DROP_ROLES,
   adoptRoleSql,
@@ -41,6 +41,7 @@ import {
   grantUserToAdminSql,
   guardRailSql,
   lookupRolesSql,
+  ownedCleanupSql,
   renderTemplate,
   setPasswordSql,
   templateProblem,
@@ -151,7 +152,8 @@ export class PostgresEngine implements DatabaseEngine {
       if (verifier !== undefined) await exec(setPasswordSql(req.username, verifier));
       if (req.newExpiresAt !== undefined) {
         await exec(validUntilSql(req.username, req.newExpiresAt));
-        await exec(commentSql(req.username, encodeMarker(req.grantId, req.newExpiresAt, this.installation)));
+        // The onExpiry role stays the one recorded at creation.
+        await exec(commentSql(req.username, encodeMarker(req.grantId, req.newExpiresAt, this.installation, existing.marker?.reassignTo)));
       }
     });
   }
@@ -183,15 +185,20 @@ export class PostgresEngine implements DatabaseEngine {
         const existing = await this.conn.withClient((exec) => lookupRole(exec, username));
         if (!existing) return { outcome: 'already_absent' as const };
         if (!existing.marker) throw notOurs(username);
-        // Objects, privileges and default privileges live per database: DROP OWNED in each one that has any
-        // (never REASSIGN OWNED to a privileged role: what a user created could then run as that role).
+        // Objects, privileges and default privileges live per database: in each one that has any, REASSIGN OWNED
+        // to the marker's onExpiry role (if any) and DROP OWNED. The role comes from the marker read under the lock.
         for (const database of await this.dependentDatabases(username)) {
-          await this.inOtherDatabase(database, username, async (x) => void (await x(DROP_OWNED(username))));
+          await this.inOtherDatabase(database, username, async (x) => {
+            const role = await lookupRole(x, username);
+            if (role?.marker) await this.cleanupOwned(x, [{ username, reassignTo: role.marker.reassignTo }]);
+          });
         }
         const outcome = await this.conn.withClient((exec) =>
           this.conn.lockedTransaction(exec, async (x) => {
-            if (!(await lookupRole(x, username))) return 'already_absent' as const;
-            await x(DROP_OWNED(username));
+            const role = await lookupRole(x, username);
+            if (!role) return 'already_absent' as const;
+            if (!role.marker) throw notOurs(username);
+            await this.cleanupOwned(x, [{ username, reassignTo: role.marker.reassignTo }]);
             await x(DROP_ROLE(username));
             return 'dropped' as const;
           }),
@@ -281,7 +288,7 @@ export class PostgresEngine implements DatabaseEngine {
               // Re-read under the lock: a role dropped meanwhile would make DROP OWNED BY fail for all.
               const still = await lookupRoles(x, owners);
               const mine = owners.filter((u) => still.get(u)?.marker !== undefined);
-              if (mine.length > 0) await x(DROP_OWNED_MANY(mine));
+              if (mine.length > 0) await this.cleanupOwned(x, mine.map((u) => ({ username: u, reassignTo: still.get(u)!.marker!.reassignTo })));
             });
           }
           const dropped = await this.conn.withClient((exec) =>
@@ -293,8 +300,9 @@ export class PostgresEngine implements DatabaseEngine {
                 if (!role) result.set(u, { outcome: 'already_absent' });
                 else if (!role.marker) result.set(u, notOurs(u));
               }
-              // One round trip: both statements in one simple-protocol query, inside this transaction.
-              if (mine.length > 0) await x(`${DROP_OWNED_MANY(mine)};\n${DROP_ROLES(mine)}`);
+              // One round trip: the statements in one simple-protocol query, inside this transaction.
+              if (mine.length > 0)
+                await this.cleanupOwned(x, mine.map((u) => ({ username: u, reassignTo: still.get(u)!.marker!.reassignTo })), DROP_ROLES(mine));
               return mine;
             }),
           );
@@ -361,11 +369,42 @@ export class PostgresEngine implements DatabaseEngine {
     };
     const statements = [outcome === 'adopted' ? adoptRoleSql(role) : createRoleSql(role)];
     if (info.versionNum < PG16 && !info.superuser) statements.push(grantUserToAdminSql(req.username));
-    statements.push(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation)));
+    const onExpiry = req.level.onExpiry;
+    const reassignTo = onExpiry !== undefined && onExpiry !== 'drop' ? onExpiry.reassignTo : undefined;
+    statements.push(commentSql(req.username, encodeMarker(req.grantId, req.expiresAt, this.installation, reassignTo)));
     for (const r of req.level.roles) statements.push(grantRoleSql(r, req.username));
     for (const t of req.level.grants) statements.push(renderTemplate(t, req.username));
     statements.push(...guardRailSql(req.username, req.level.guardRails));
     return statements;
+  }
+
+  /**
+   * ownedCleanupSql (REASSIGN OWNED to each onExpiry role, then DROP OWNED) and `then`, as one simple-protocol query
+   * in the caller's transaction. A receiving role that is missing or whose privileges the admin lacks fails the
+   * revocation with a TargetError naming the fix, rather than dropping objects the catalog said to keep: the user
+   * is already locked and its sessions ended, so it can wait for the operator.
+   */
+  private async cleanupOwned(x: Exec, users: Array<{ username: string; reassignTo?: string | undefined }>, then?: string): Promise<void> {
+    const statements = ownedCleanupSql(users);
+    try {
+      await x([...statements, ...(then ? [then] : [])].join(';\n'));
+    } catch (err) {
+      const code = errorCode(err);
+      const roles = [...new Set(users.flatMap((u) => (u.reassignTo === undefined ? [] : [u.reassignTo])))];
+      if (roles.length === 0 || (code !== '42704' && code !== '42501')) throw err;
+      const who = users.map((u) => u.username).join(', ');
+      const said = scrub(err instanceof Error ? err.message : String(err), this.conn.secrets());
+      const info = await this.serverInfo();
+      throw new TargetError(
+        code === '42704' ? 'invalid' : 'permission',
+        code === '42704'
+          ? `cannot hand what ${who} owns to ${roles.join(', ')} (onExpiry reassignTo): ${said}; create the role (CREATE ROLE … NOLOGIN). The user stays locked until then`
+          : `cannot hand what ${who} owns to ${roles.join(', ')} (onExpiry reassignTo): ${said}; the admin needs the privileges of that role (${roles
+              .map((r) => reassignTargetGrantSql(r, this.db.admin.user, info.versionNum))
+              .join('; ')}) and the role CREATE on each schema the user created functions or types in (\`db-access check\` names them). The user stays locked until then`,
+        code,
+      );
+    }
   }
 
   /** DDL: per-server mutex → retries → one locked transaction (`first`: see Connections.lockedTransaction). */
@@ -421,6 +460,7 @@ export class PostgresEngine implements DatabaseEngine {
     await this.conn
       .withDatabase(database, (exec) => this.conn.lockedTransaction(exec, fn))
       .catch((err: unknown) => {
+        if (err instanceof TargetError) throw err; // already explained (e.g. cleanupOwned's onExpiry role)
         const code = errorCode(err);
         if (code === '3D000') return;
         if (code === '42501' || code === '28000')

@@ -105,6 +105,21 @@ export function guardRailSql(username: string, g: GuardRails): string[] {
 export const DROP_OWNED = (username: string) => `DROP OWNED BY ${userIdent(username)}`;
 export const DROP_ROLE = (username: string) => `DROP ROLE IF EXISTS ${userIdent(username)}`;
 
+/** `REASSIGN OWNED BY a, b TO r`: what the users own in this database becomes r's (onExpiry reassignTo). */
+export const REASSIGN_OWNED = (usernames: readonly string[], role: string) => `REASSIGN OWNED BY ${identList(usernames)} TO ${roleIdent(role)}`;
+
+/**
+ * The per-database cleanup before DROP ROLE, for users each with its onExpiry role (undefined = drop): one REASSIGN
+ * OWNED per receiving role, then one DROP OWNED BY for all of them (what is left: privileges granted to them, default
+ * privileges, objects of users whose level drops them). Both statements act on the current database only.
+ */
+export function ownedCleanupSql(users: ReadonlyArray<{ username: string; reassignTo?: string | undefined }>): string[] {
+  if (users.length === 0) invalid('an empty list of users');
+  const byRole = new Map<string, string[]>();
+  for (const u of users) if (u.reassignTo !== undefined) byRole.set(u.reassignTo, [...(byRole.get(u.reassignTo) ?? []), u.username]);
+  return [...[...byRole].map(([role, names]) => REASSIGN_OWNED(names, role)), DROP_OWNED_MANY(users.map((u) => u.username))];
+}
+
 /** Batch forms (disableUsers / deleteUsers). Each refuses an empty list: `DROP OWNED BY` with no role is a syntax error. */
 function identList(usernames: readonly string[]): string {
   if (usernames.length === 0) invalid('an empty list of users');
