@@ -36,6 +36,7 @@ export function writeCatalog(
           ...(l.grants.length && { grants: [...l.grants] }),
           connectionLimit: l.guardRails.connectionLimit,
           ...(l.guardRails.statementTimeoutMs && { statementTimeout: `${Math.round(l.guardRails.statementTimeoutMs / 1000)}s` }),
+          ...(l.onExpiry && { onExpiry: l.onExpiry }),
         },
       ]),
     );
