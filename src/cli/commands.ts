@@ -14,6 +14,7 @@ import type { Settings } from '../config/settings.js';
 import { catalogFileWarnings } from '../config/catalog.js';
 import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
 import { CatalogEngines } from '../targets/registry.js';
+import { targetTlsWarnings } from '../targets/tls.js';
 import { startServices, type Roles } from '../services.js';
 import { exportAudit, parseWhen } from '../audit/export.js';
 import { accessReport, reportCsv, reportTable } from '../audit/report.js';
@@ -140,7 +141,7 @@ export async function extendCommand(ctx: CliContext, id: string, duration: strin
 export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Promise<boolean> {
   const catalog = ctx.loadCatalog();
   // Warnings do not fail the check: the broker runs as configured, but the operator should change it.
-  const warnings = catalogFileWarnings(ctx.settings.CATALOG_PATH);
+  const warnings = [...catalogFileWarnings(ctx.settings.CATALOG_PATH), ...targetTlsWarnings(catalog)];
   const lines: string[] = [`catalog: ${catalog.databases.size} database(s), valid`, ...warnings.map((w) => `  [WARN] ${w}`)];
   const report: Record<string, unknown> = {};
   let ok = true;

@@ -17,9 +17,13 @@
  *   const engine = createPostgresEngine(target.entry, { logger });
  *   ...
  *   await cluster.stop();
+ *
+ * `startScramCluster(server, { tls: { certFile, keyFile } })` makes a cluster that accepts TCP logins only over TLS
+ * (every `host` line of pg_hba.conf becomes `hostssl`) with that certificate; the harness's own connections
+ * (superuser, connectAs) then use TLS without verification — the code under test does the verifying.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +59,8 @@ export interface PgCluster {
   readonly versionNum: number;
   /** The binaries it runs. */
   readonly server: PgServer;
+  /** TCP logins are accepted over TLS only (startScramCluster's `tls` option). */
+  readonly tls: boolean;
   /** A connected superuser client on `database` (default `postgres`); the caller ends it. */
   connect(database?: string): Promise<Client>;
   /** One statement as the superuser in `database` (default `postgres`). */
@@ -122,16 +128,19 @@ function tail(file: string, lines = 40): string {
   return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
-function superClient(port: number, password: string, database: string): Client {
-  const c = new Client({ host: HOST, port, user: 'postgres', password, database, connectionTimeoutMillis: 5_000 });
+/** The harness's own connections: TLS without verification on a TLS-only cluster. */
+const harnessSsl = (tls: boolean) => (tls ? { rejectUnauthorized: false } : false);
+
+function superClient(port: number, password: string, database: string, tls = false): Client {
+  const c = new Client({ host: HOST, port, user: 'postgres', password, database, connectionTimeoutMillis: 5_000, ssl: harnessSsl(tls) });
   c.on('error', () => undefined); // terminated sessions must not crash the test process
   return c;
 }
 
-async function waitForLogin(port: number, password: string, deadline: number): Promise<{ version: string; versionNum: number }> {
+async function waitForLogin(port: number, password: string, deadline: number, tls = false): Promise<{ version: string; versionNum: number }> {
   let last: unknown;
   while (Date.now() < deadline) {
-    const c = superClient(port, password, 'postgres');
+    const c = superClient(port, password, 'postgres', tls);
     try {
       await c.connect();
       const r = await c.query<{ version: string; num: string }>(
@@ -148,8 +157,27 @@ async function waitForLogin(port: number, password: string, deadline: number): P
   throw new Error(`password login never succeeded: ${String(last)}`);
 }
 
+export interface ScramClusterOptions {
+  /** Serve TLS with this PEM certificate and key, and accept TCP logins over TLS only (`hostssl`). */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** Copies the TLS certificate and key into the data dir (the key must be the server's own, mode 0600) and allows
+ *  TCP logins over TLS only. */
+function configureTls(dataDir: string, tls: NonNullable<ScramClusterOptions['tls']>, ids: { uid: number; gid: number }): string[] {
+  for (const [from, to] of [[tls.certFile, 'server.crt'], [tls.keyFile, 'server.key']] as const) {
+    copyFileSync(from, join(dataDir, to));
+    chownSync(join(dataDir, to), ids.uid, ids.gid);
+    chmodSync(join(dataDir, to), 0o600);
+  }
+  const hba = join(dataDir, 'pg_hba.conf');
+  writeFileSync(hba, readFileSync(hba, 'utf8').replace(/^host(\s)/gm, 'hostssl$1'));
+  return ['ssl = on', "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"];
+}
+
 /** Creates, starts and returns a throwaway scram-sha-256 cluster of `server` (see the file header). */
-export async function startScramCluster(server: PgServer = MACHINE_PG): Promise<PgCluster> {
+export async function startScramCluster(server: PgServer = MACHINE_PG, opts: ScramClusterOptions = {}): Promise<PgCluster> {
+  const tls = opts.tls !== undefined;
   installExitHook();
   const { uid, gid } = postgresIds();
   const binDir = server.binDir;
@@ -181,6 +209,7 @@ export async function startScramCluster(server: PgServer = MACHINE_PG): Promise<
       'full_page_writes = off',
       'max_connections = 60',
       "shared_buffers = '32MB'",
+      ...(opts.tls ? configureTls(dataDir, opts.tls, { uid, gid }) : []),
     ].join('\n');
     writeFileSync(join(dataDir, 'postgresql.conf'), `${readFileSync(join(dataDir, 'postgresql.conf'), 'utf8')}\n${conf}\n`);
   } catch (err) {
@@ -197,7 +226,7 @@ export async function startScramCluster(server: PgServer = MACHINE_PG): Promise<
     port = await freePort();
     try {
       await asPostgres(binDir, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '30', '-o', `-p ${port}`, 'start']);
-      ({ version, versionNum } = await waitForLogin(port, superuserPassword, Date.now() + 15_000));
+      ({ version, versionNum } = await waitForLogin(port, superuserPassword, Date.now() + 15_000, tls));
     } catch (err) {
       lastError = (err as { stderr?: string }).stderr || String(err);
       await asPostgres(binDir, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
@@ -229,8 +258,9 @@ export async function startScramCluster(server: PgServer = MACHINE_PG): Promise<
     version,
     versionNum,
     server,
+    tls,
     async connect(database = 'postgres') {
-      const c = superClient(port, superuserPassword, database);
+      const c = superClient(port, superuserPassword, database, tls);
       await c.connect();
       return c;
     },
@@ -355,7 +385,9 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     adminSetupSql,
     query: q,
     async connectAs(username, password, db = database) {
-      const client = new Client({ host: cluster.host, port: cluster.port, user: username, password, database: db, connectionTimeoutMillis: 5_000 });
+      const client = new Client({
+        host: cluster.host, port: cluster.port, user: username, password, database: db, connectionTimeoutMillis: 5_000, ssl: harnessSsl(cluster.tls),
+      });
       let lastError: (Error & { code?: string }) | undefined;
       client.on('error', (err) => (lastError = err)); // the server ending the session must not crash the process
       const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));

@@ -74,6 +74,17 @@ const cases: Array<[string, Credentials]> = [
   ['mysql, hostile password and database, IPv6', buildCredentials(entry('mysql', { host: '2001:db8::5', database: HOSTILE_DB }), 'jit_alice_x7k2', HOSTILE_PASSWORD, 0)],
 ];
 
+/** What the person's client is asked for, per catalog tls.mode (no key = disable). */
+const TLS_MODES = [undefined, 'disable', 'require', 'verify-ca', 'verify-full'] as const;
+const PG_SSLMODE: Record<string, string | undefined> = { require: 'require', 'verify-ca': 'verify-ca', 'verify-full': 'verify-full' };
+const MYSQL_TLS_ARGS: Record<string, string[]> = {
+  require: ['--loose-ssl-mode=REQUIRED', '--loose-ssl'],
+  'verify-ca': ['--loose-ssl-mode=VERIFY_CA', '--loose-ssl'],
+  'verify-full': ['--loose-ssl-mode=VERIFY_IDENTITY', '--loose-ssl', '--loose-ssl-verify-server-cert'],
+};
+const withMode = (engine: DatabaseEntry['engine'], mode: (typeof TLS_MODES)[number], over: Partial<DatabaseEntry> = {}) =>
+  entry(engine, { ...over, ...(mode && { tls: { mode, ca: '/etc/db-access/ca.pem' } }) });
+
 describe('the handed-out command', () => {
   it('reads as a person expects', () => {
     expect(cases[0]![1].command).toBe(`PGPASSWORD='${PASSWORD}' psql 'host=orders-db.internal port=5432 dbname=orders user=jit_alice_x7k2'`);
@@ -98,6 +109,40 @@ describe('the handed-out command', () => {
       });
     }
   }
+});
+
+describe('the handed-out command asks for the protection the broker uses (tls.mode)', () => {
+  for (const mode of TLS_MODES) {
+    it(`postgres, tls ${mode ?? 'absent'}: sslmode in the conninfo and the URL, never the broker's CA path`, () => {
+      const c = buildCredentials(withMode('postgres', mode), 'jit_alice_x7k2', PASSWORD, 0);
+      const sslmode = mode && PG_SSLMODE[mode];
+      for (const shell of SHELLS) {
+        const { argv } = runInShell(shell, c.command);
+        expect(argv).toHaveLength(1);
+        expect(parseConninfo(argv[0]!)).toEqual({ host: 'orders-db.internal', port: '5432', dbname: 'orders', user: 'jit_alice_x7k2', ...(sslmode && { sslmode }) });
+      }
+      expect(new URL(c.url).searchParams.get('sslmode')).toBe(sslmode ?? null);
+      expect(c.command + c.url).not.toContain('/etc/db-access/ca.pem');
+    });
+
+    it(`mysql, tls ${mode ?? 'absent'}: both clients' TLS options, --loose- so either client takes them`, () => {
+      const c = buildCredentials(withMode('mysql', mode), 'jit_alice_x7k2', PASSWORD, 0);
+      const tls = (mode && MYSQL_TLS_ARGS[mode]) ?? [];
+      for (const shell of SHELLS) {
+        const { argv, env } = runInShell(shell, c.command);
+        expect(env.MYSQL_PWD).toBe(PASSWORD);
+        expect(argv).toEqual(['-h', 'orders-db.internal', '-P', '3306', '-u', 'jit_alice_x7k2', ...tls, '-D', 'orders']);
+      }
+      const sslMode = new URL(c.url).searchParams.get('ssl-mode');
+      expect(sslMode).toBe(mode === undefined || mode === 'disable' ? null : tls[0]!.replace('--loose-ssl-mode=', ''));
+      expect(c.command + c.url).not.toContain('/etc/db-access/ca.pem');
+    });
+  }
+
+  it('mysql to localhost (a tunnel) says --protocol=TCP: both clients would otherwise use their Unix socket and ignore -P', () => {
+    const c = buildCredentials(withMode('mysql', 'require', { publicHost: 'localhost', publicPort: 13306 }), 'jit_alice_x7k2', PASSWORD, 0);
+    expect(runInShell(SHELLS[0]!, c.command).argv).toEqual(['-h', 'localhost', '-P', '13306', '--protocol=TCP', '-u', 'jit_alice_x7k2', ...MYSQL_TLS_ARGS.require!, '-D', 'orders']);
+  });
 });
 
 describe('the URL', () => {

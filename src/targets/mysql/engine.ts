@@ -23,6 +23,9 @@ import { accountTable } from './admin-setup.js';
 import { inspectServer } from './checks.js';
 import { ERRNO, isErrno, isFatal, isUnknownThread, toTargetError, type Flavour } from './errors.js';
 import { fetchServerInfo, type ServerInfo } from './server-info.js';
+import { adminPassword, adminSecrets } from '../admin-password.js';
+import { certificateError, plaintextPasswordRefusal, tlsPlan, type TlsPlan } from '../tls.js';
+import { HANDSHAKE_SSL_ERROR, probeTlsFailure, verifyFullByIpProblem } from './tls-diagnosis.js';
 import { createAdminPool, delay, rows, run, withDdlLock, type Queryable } from './session.js';
 import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
 import {
@@ -69,6 +72,8 @@ export class MysqlEngine implements DatabaseEngine {
   readonly engine = 'mysql' as const;
   private readonly pool: Pool;
   private readonly log: Logger;
+  /** The catalog's `tls`, resolved once (src/targets/tls.ts). */
+  private readonly tls: TlsPlan;
   private server?: Promise<ServerInfo>;
   private markerTable?: Promise<void>;
   /** For classifying errors that happen before the flavour is known (network, login: same numbers on both). */
@@ -82,7 +87,8 @@ export class MysqlEngine implements DatabaseEngine {
   ) {
     assertSchemaName(db.brokerSchema);
     this.log = logger.child({ database: db.name, engine: 'mysql' });
-    this.pool = createAdminPool(db, this.log);
+    this.tls = tlsPlan(db);
+    this.pool = createAdminPool(db, this.log, this.tls);
   }
 
   async initialize(): Promise<EngineCapabilities> {
@@ -92,6 +98,7 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   async newUser(req: NewUserRequest): Promise<NewUserResponse> {
+    this.refusePlaintextPassword();
     return this.guard('newUser', [req.password], async (server) => {
       assertJitUser(req.username);
       // Everything the catalog could get wrong is refused before the first write.
@@ -114,6 +121,11 @@ export class MysqlEngine implements DatabaseEngine {
   async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
     const { items, out } = batchItems<NewUserRequest, NewUserResponse>(reqs, (r) => r.username, (r) => assertJitUser(r.username));
     if (items.length === 0) return out;
+    const refusal = plaintextPasswordRefusal(this.db);
+    if (refusal) {
+      for (const r of items) out.set(r.username, refusal);
+      return out;
+    }
     const passwords = items.map((r) => r.password);
     let made: PerUser<NewUserResponse>;
     try {
@@ -142,6 +154,7 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   async updateUser(req: UpdateUserRequest): Promise<void> {
+    if (req.newPassword !== undefined) this.refusePlaintextPassword();
     return this.guard('updateUser', [req.newPassword], async (server) => {
       const { username: user, grantId } = req;
       assertJitUser(user);
@@ -418,17 +431,38 @@ export class MysqlEngine implements DatabaseEngine {
     await this.pool.end();
   }
 
+  /** A TLS failure as a TargetError naming the database and the certificate problem; undefined for other errors. */
+  private async tlsFailure(err: unknown): Promise<TargetError | undefined> {
+    if ((err as { code?: unknown } | null)?.code !== HANDSHAKE_SSL_ERROR) return certificateError(err, this.db);
+    const code = (await probeTlsFailure(this.db, this.tls)) ?? HANDSHAKE_SSL_ERROR;
+    return certificateError({ code }, this.db);
+  }
+
+  /** A new password crosses as plaintext SQL: never over a network without TLS (see plaintextPasswordRefusal). */
+  private refusePlaintextPassword(): void {
+    const refusal = plaintextPasswordRefusal(this.db);
+    if (refusal) {
+      this.log.warn({ kind: refusal.kind }, refusal.message);
+      throw refusal;
+    }
+  }
+
   // --------------------------------------------------------------------------------------------------------------
 
   /** Server info first (cached), then `fn`; any failure leaves as a scrubbed TargetError. */
   private async guard<T>(op: string, secrets: ReadonlyArray<string | undefined>, fn: (server: ServerInfo) => Promise<T>): Promise<T> {
-    const allSecrets = [...secrets, this.db.admin.password];
+    const allSecrets = [...secrets, ...adminSecrets(this.db)];
     try {
+      // Configuration problems first, each naming its file: an unreadable CA bundle or admin.passwordFile.
+      if (this.tls.problem) throw this.tls.problem;
+      const byIp = verifyFullByIpProblem(this.db, this.tls);
+      if (byIp) throw byIp;
+      adminPassword(this.db);
       const server = await this.serverInfo();
       this.lastFlavour = server.flavour;
       return await fn(server);
     } catch (err) {
-      const error = toTargetError(err, this.lastFlavour, allSecrets, `${op} on ${this.db.name}`);
+      const error = (await this.tlsFailure(err)) ?? toTargetError(err, this.lastFlavour, allSecrets, `${op} on ${this.db.name}`);
       this.log.warn({ op, kind: error.kind, code: error.code, err: error.message }, 'mysql engine call failed');
       throw error;
     }
@@ -640,7 +674,7 @@ export class MysqlEngine implements DatabaseEngine {
 
     // Only when the lookup showed every fresh name free: a list must not run into someone else's account.
     const accountsMade = accounts ? await this.createAccounts(conn, flavour, fresh) : new Set<string>();
-    const secrets = [...planned.map((p) => p.req.password), this.db.admin.password];
+    const secrets = [...planned.map((p) => p.req.password), ...adminSecrets(this.db)];
     let made = 0;
     for (const [i, p] of go.entries()) {
       try {
@@ -739,11 +773,11 @@ export class MysqlEngine implements DatabaseEngine {
     for (const sql of steps) {
       if (!sql) continue;
       await run(conn, sql).catch((err: unknown) =>
-        this.log.warn({ user, err: toTargetError(err, flavour, [this.db.admin.password]).message }, 'mysql compensation step failed'),
+        this.log.warn({ user, err: toTargetError(err, flavour, adminSecrets(this.db)).message }, 'mysql compensation step failed'),
       );
     }
     await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]).catch((err: unknown) =>
-      this.log.warn({ user, err: toTargetError(err, flavour, [this.db.admin.password]).message }, 'mysql compensation: marker not removed'),
+      this.log.warn({ user, err: toTargetError(err, flavour, adminSecrets(this.db)).message }, 'mysql compensation: marker not removed'),
     );
   }
 }

@@ -7,9 +7,11 @@ import { createPool, type Pool, type PoolConnection, type RowDataPacket } from '
 import { serverKey, type DatabaseEntry } from '../../core/catalog.js';
 import { TargetError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
+import { adminSecrets } from '../admin-password.js';
 import { scrub } from '../scrub.js';
 import { serialized } from '../serialize.js';
 import { isFatal, isLockContention } from './errors.js';
+import { mysqlSslOptions, type TlsPlan } from '../tls.js';
 import { DDL_LOCK_NAME, q } from './sql.js';
 
 /** Either the pool or a connection taken from it. */
@@ -18,12 +20,20 @@ export type Queryable = Pick<Pool, 'query'>;
 const LOCK_ATTEMPTS = 4;
 const GET_LOCK_TIMEOUT_S = 15;
 
-export function createAdminPool(db: DatabaseEntry, log: Logger): Pool {
+/**
+ * The admin pool. `tls`: the catalog's `tls`, resolved (src/targets/tls.ts). With `admin.passwordFile` the password
+ * is read at every new connection: mysql2 builds each pooled connection's config by copying the pool's
+ * connectionConfig property descriptors (Pool#_createConnectionConfig) and reads `config.password` only in the
+ * handshake, so a getter there runs once per new connection (test/integration/admin-password-file.test.ts pins it).
+ */
+export function createAdminPool(db: DatabaseEntry, log: Logger, tls: TlsPlan): Pool {
+  const ssl = mysqlSslOptions(tls);
   const pool = createPool({
     host: db.host,
     port: db.port,
     user: db.admin.user,
     password: db.admin.password,
+    ...(ssl && { ssl }),
     connectionLimit: 4,
     maxIdle: 2,
     idleTimeout: 60_000,
@@ -34,12 +44,20 @@ export function createAdminPool(db: DatabaseEntry, log: Logger): Pool {
     dateStrings: true,
     timezone: 'Z',
   });
-  const secrets = [db.admin.password];
-  const onError = (err: Error) => log.warn({ err: scrub(err.message, secrets) }, 'mysql admin connection error');
+  // An unreadable file must not throw inside mysql2's handshake; the engine reports it (adminPassword) before use.
+  if (db.admin.passwordFile !== undefined) passwordPerConnection(pool, () => adminSecrets(db)[0]);
+  const onError = (err: Error) => log.warn({ err: scrub(err.message, adminSecrets(db)) }, 'mysql admin connection error');
   // A connection killed by a DBA or a failover must not crash the process with an unhandled 'error' event.
   pool.pool.on('error', onError);
   pool.on('connection', (conn) => conn.on('error', onError));
   return pool;
+}
+
+/** Makes `password` of every connection the pool opens from now on the value of `read()` at that moment. */
+function passwordPerConnection(pool: Pool, read: () => string | undefined): void {
+  const config = (pool as unknown as { pool?: { config?: { connectionConfig?: object } } }).pool?.config?.connectionConfig;
+  if (!config) throw new Error('mysql2 pool internals changed: cannot re-read admin.passwordFile per connection');
+  Object.defineProperty(config, 'password', { get: read, enumerable: true, configurable: true });
 }
 
 export async function rows(db: Queryable, sql: string, values?: unknown[]): Promise<RowDataPacket[]> {

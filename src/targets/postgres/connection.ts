@@ -7,6 +7,8 @@ import { Client, Pool, type ClientConfig, type PoolClient } from 'pg';
 import type { DatabaseEntry } from '../../core/catalog.js';
 import { TargetError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
+import { adminPassword, adminSecrets } from '../admin-password.js';
+import { certificateError, pgSslOptions, tlsPlan, type TlsPlan } from '../tls.js';
 import { classifyError, errorCode, toTargetError } from './errors.js';
 import { DDL_ADVISORY_LOCK_KEY } from './sql.js';
 
@@ -54,12 +56,15 @@ export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 export class Connections {
   readonly pool: Pool;
+  /** The catalog's `tls`, resolved (CA bundle read) once; see src/targets/tls.ts for what each mode does. */
+  private readonly tls: TlsPlan;
 
   constructor(
     private readonly db: DatabaseEntry,
     private readonly logger: Logger,
     readonly tuning: Tuning,
   ) {
+    this.tls = tlsPlan(db);
     this.pool = new Pool({ ...this.config(db.database), max: 4, idleTimeoutMillis: 10_000 });
     this.pool.on('error', (err) => this.logger.warn({ code: errorCode(err) }, 'an idle PostgreSQL admin connection failed'));
   }
@@ -69,7 +74,10 @@ export class Connections {
       host: this.db.host,
       port: this.db.port,
       user: this.db.admin.user,
-      password: this.db.admin.password,
+      // passwordFile: node-postgres calls this for every new connection, so a rotated secret is picked up.
+      password: this.db.admin.passwordFile === undefined ? this.db.admin.password : async () => adminPassword(this.db) ?? '',
+      // No `tls` key: node-postgres's default, exactly as before (no TLS unless PGSSLMODE says otherwise).
+      ...(this.db.tls && { ssl: pgSslOptions(this.tls) }),
       database,
       application_name: 'db-access',
       connectionTimeoutMillis: this.tuning.connectTimeoutMs,
@@ -78,12 +86,12 @@ export class Connections {
   }
 
   secrets(extra: ReadonlyArray<string | undefined> = []): Array<string | undefined> {
-    return [this.db.admin.password, ...extra];
+    return [...adminSecrets(this.db), ...extra];
   }
 
   /** A pooled client with an 'error' handler for as long as it is checked out; destroyed if it broke. */
   async withClient<T>(fn: (exec: Exec) => Promise<T>): Promise<T> {
-    const client: PoolClient = await this.pool.connect();
+    const client: PoolClient = await this.connecting(() => this.pool.connect());
     let broken: Error | undefined;
     const onError = (err: Error) => {
       broken = err;
@@ -107,11 +115,25 @@ export class Connections {
   async withDatabase<T>(database: string, fn: (exec: Exec) => Promise<T>): Promise<T> {
     const client = new Client(this.config(database));
     client.on('error', (err) => this.logger.warn({ code: errorCode(err), database }, 'PostgreSQL admin connection failed'));
-    await client.connect();
+    await this.connecting(() => client.connect());
     try {
       return await fn(execOn(client));
     } finally {
       await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Opens a connection: an unreadable CA bundle or password file fails first, and a certificate that does not verify leaves as a
+   * TargetError('permanent') naming the database and the problem (never retried, so nothing is attempted).
+   */
+  private async connecting<T>(open: () => Promise<T>): Promise<T> {
+    if (this.tls.problem) throw this.tls.problem;
+    adminPassword(this.db); // an unreadable admin.passwordFile, named, before any network traffic
+    try {
+      return await open();
+    } catch (err) {
+      throw certificateError(err, this.db) ?? err;
     }
   }
 
