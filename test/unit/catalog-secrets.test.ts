@@ -54,7 +54,7 @@ function problems(path: string, e: NodeJS.ProcessEnv = env): string[] {
   return [];
 }
 
-const ONLY_SECRETS = 'interpolation is only allowed in secret fields (databases[].admin.password)';
+const ONLY_SECRETS = 'interpolation is only allowed in secret fields (databases[].admin.password, databases[].admin.passwordFile, databases[].tls.ca)';
 
 describe('${VAR} interpolation', () => {
   it('reads admin.password from the environment, whole or as part of the value', () => {

@@ -24,6 +24,7 @@ import { mysqlServiceChecks, readMysqlServiceFacts } from './managed-service.js'
 import { isSupported, type ServerInfo } from './server-info.js';
 import { rows, type Queryable } from './session.js';
 import { DEFAULT_ROLE_PROCEDURE, isValidTemplate, q, resourceOptions, role } from './sql.js';
+import { adminSecrets } from '../admin-password.js';
 
 export interface InspectInput {
   pool: Queryable;
@@ -107,7 +108,7 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
   } catch (err) {
     fail(
       'marker table',
-      `cannot create ${db.brokerSchema}.managed_users: ${toTargetError(err, flavour, [db.admin.password]).message}`,
+      `cannot create ${db.brokerSchema}.managed_users: ${toTargetError(err, flavour, adminSecrets(db)).message}`,
       `${forCli(createBrokerSchemaSql(db.brokerSchema))}\n${forCli(grantBrokerSchemaSql(admin, db.brokerSchema))}`,
     );
   }
