@@ -5,6 +5,7 @@
  * `readMysqlServiceFacts` gathers the facts (each read may fail on a server without it: that is "absent");
  * `mysqlServiceChecks` is a pure function of them, unit-tested with the answers each service gives.
  */
+import { serviceTlsCheck } from '../service-tls.js';
 import type { TargetTls } from '../../core/catalog.js';
 import type { EngineCheck } from '../../core/ports.js';
 import { accountTable } from './admin-setup.js';
@@ -126,20 +127,5 @@ function tlsCheck(service: MysqlService, f: MysqlServiceFacts, tls: TargetTls | 
       : required
         ? 'require_secure_transport is ON: the server refuses connections without TLS (issued users need --ssl-mode=REQUIRED or stronger too)'
         : 'require_secure_transport is OFF: the server accepts connections without TLS';
-  const bundle =
-    service === 'cloudsql'
-      ? "the instance's server CA certificate (server-ca.pem); with a per-instance CA the certificate does not name the IP address, so use verify-ca when connecting by IP"
-      : service === 'azure'
-        ? 'the CA certificates Microsoft documents for the service'
-        : 'the AWS RDS CA bundle for the region (global-bundle.pem)';
-  const verified = tls?.mode === 'verify-full' || (service === 'cloudsql' && tls?.mode === 'verify-ca');
-  const ok = verified && tls?.ca !== undefined;
-  return {
-    name: 'service tls',
-    ok,
-    severity: 'warning',
-    detail: ok
-      ? `${requirement}; the broker verifies the server (tls.mode ${tls!.mode}, CA ${tls!.ca})`
-      : `${requirement}. The catalog has ${tls ? `tls.mode ${tls.mode}${tls.ca ? '' : ' without tls.ca'}` : 'no tls setting'}: set tls: { mode: verify-full, ca: <${bundle}> }`,
-  };
+  return serviceTlsCheck(service, tls, requirement);
 }

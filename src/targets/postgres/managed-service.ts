@@ -4,6 +4,7 @@
  * missing_ok, to_regprocedure); nothing here changes the server. The caveats are what the providers document:
  * where a behaviour is not documented, the check says nothing about it rather than guess.
  */
+import { serviceTlsCheck } from '../service-tls.js';
 import { escapeIdentifier } from 'pg';
 import type { TargetTls } from '../../core/catalog.js';
 import type { EngineCheck } from '../../core/ports.js';
@@ -156,20 +157,5 @@ function tlsCheck(service: PgService, f: PgServiceFacts, tls: TargetTls | undefi
           ? 'require_secure_transport is on: the server refuses connections without TLS (issued users need sslmode=require or stronger too)'
           : 'the server does not require TLS'
         : 'Cloud SQL requires TLS when the instance\'s SSL mode says so';
-  const bundle =
-    service === 'cloudsql'
-      ? "the instance's server CA certificate (server-ca.pem); with a per-instance CA the certificate does not name the IP address, so use verify-ca when connecting by IP"
-      : service === 'azure'
-        ? 'the CA certificates Microsoft documents for the service'
-        : 'the AWS RDS CA bundle for the region (global-bundle.pem)';
-  const verified = tls?.mode === 'verify-full' || (service === 'cloudsql' && tls?.mode === 'verify-ca');
-  const ok = verified && tls?.ca !== undefined;
-  return {
-    name: 'service tls',
-    ok,
-    severity: 'warning',
-    detail: ok
-      ? `${requirement}; the broker verifies the server (tls.mode ${tls!.mode}, CA ${tls!.ca})`
-      : `${requirement}. The catalog has ${tls ? `tls.mode ${tls.mode}${tls.ca ? '' : ' without tls.ca'}` : 'no tls setting'}: set tls: { mode: verify-full, ca: <${bundle}> }`,
-  };
+  return serviceTlsCheck(service, tls, requirement);
 }
