@@ -200,7 +200,9 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
     it('Redis FLUSHALL with pending grants: every grant is still revoked within 15 s of its expiry', async () => {
       const issued = await Promise.all([cliGrant('5s', 'f1@example.com'), cliGrant('7s', 'f2@example.com'), cliGrant('9s', 'f3@example.com')]);
       expect(await redis.client.flushall()).toBe('OK');
-      expect(await redis.client.dbsize()).toBe(0);
+      // The running worker may write its own bookkeeping keys again at once (stalled check, markers); what matters is
+      // that no job and no schedule survived.
+      expect((await redis.client.keys('*')).filter((k) => /:(revoke|provision)-\d+$|:(delayed|wait|prioritized)$/.test(k))).toEqual([]);
       for (const { grant } of issued) {
         const ended = await waitFor(`grant #${grant.id} to be revoked`, async () => {
           const g = await grantOf(grant.id);
