@@ -113,7 +113,7 @@ export function renderMarkdown(res: BenchResult): string {
     `**Targets: ${res.checks.filter((c) => c.pass).length} of ${res.checks.length} met${res.passed ? '' : ` — missed: ${res.checks.filter((c) => !c.pass).map((c) => `${c.scope} ${c.what} = ${c.value.toFixed(1)} (target ${c.target})`).join('; ')}`}.**`,
     '',
     'How it is measured (`npm run bench`, see bench/): the broker runs as `db-access all` in its own process, with a PostgreSQL state DB, a private Redis and the local Slack Web API double; ' +
-      'requests and clicks are signed POSTs to `/slack/events`. *Ack* is the HTTP answer time of the command and of the Approve click. *Click → credentials* runs from sending the Approve click to the ' +
+      'requests and clicks are signed POSTs to `/slack/events`. *Ack* is the HTTP answer time of the command and of the Approve click, each written to the inbox in the state DB (one insert) before it is answered. *Click → credentials* runs from sending the Approve click to the ' +
       'double recording the requester\'s DM with **Show credentials** (journeys one at a time; the burst row while all are in flight). *Revocation lateness* is the state DB\'s `revokedAt` ' +
       '(stamped after lock → kill → drop) minus `expiresAt`, for the grants approved one at a time (expiries spaced as they were approved) and for the burst (all expiring within the window its approvals took); *start* is `revokeStartedAt − expiresAt`. *Sustained grants/s* is grants ÷ (first click → last ' +
       'credentials DM) for requests all approved at once. *Memory*: revoke jobs scheduled through the broker\'s own scheduler for synthetic grants due in 6 h, Redis `used_memory` delta ÷ count; ' +

@@ -7,6 +7,7 @@ import { BrokerMetrics } from './observability/metrics.js';
 import { AuditWebhook } from './audit/webhook.js';
 import { targetHealth } from './observability/targets.js';
 import type { GrantWorker } from './jobs/worker.js';
+import { recoverInbox } from './core/inbox.js';
 import { createWorker, openApp, type App, type AppOptions } from './wiring.js';
 
 export interface Roles {
@@ -63,12 +64,16 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
     await app.close();
     throw err;
   }
+  // Chat actions a crashed web process acknowledged but did not finish: processed now (those whose lease has not
+  // lapsed yet are left to the sweeper, which tries every pass).
+  const recovering = roles.http && app.deps.inboxEdges ? recoverAtStart(app) : Promise.resolve();
   const address = server?.address();
   return {
     app,
     ...(worker && { worker }),
     ...(typeof address === 'object' && address && { port: address.port }),
     async stop() {
+      await recovering;
       await slack?.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
@@ -77,4 +82,13 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
       await app.close();
     },
   };
+}
+
+async function recoverAtStart(app: App): Promise<void> {
+  try {
+    const n = await recoverInbox(app.deps, app.deps.inboxEdges ?? {});
+    if (n > 0) app.deps.logger.info({ recovered: n }, 'inbox: unfinished chat actions processed at start');
+  } catch (err) {
+    app.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox: recovery at start failed; the sweeper retries');
+  }
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger as Pino } from 'pino';
 import type { Catalog } from './core/catalog.js';
 import type { CoreDeps } from './core/deps.js';
-import { makeFailpoint } from './core/failpoints.js';
+import { makeFailpoint, makeHold } from './core/failpoints.js';
 import type { ApproverDirectory, Clock, Logger, Notifier } from './core/ports.js';
 import { ApproverResolver } from './oncall/resolver.js';
 import { OpsgenieClient } from './oncall/opsgenie.js';
@@ -19,6 +19,8 @@ import type { WebClient } from '@slack/web-api';
 import { createWebClient, type SlackSettings } from './chat/slack/app.js';
 import { SlackNotifier } from './chat/slack/notifier.js';
 import { SlackPeople } from './chat/slack/people.js';
+import { makeSlackContext } from './chat/slack/listeners/context.js';
+import { slackInboxEdge } from './chat/slack/listeners/inbox-edge.js';
 import { createTeams, type TeamsRuntime } from './chat/teams/app.js';
 import { teamsMode } from './chat/teams/mode.js';
 import { openStateStore, pendingMigrations } from './store/index.js';
@@ -126,7 +128,10 @@ export async function openApp(opts: AppOptions): Promise<App> {
     remindBeforeMs: settings.REMIND_BEFORE,
     revokeAlertAfterMs: settings.REVOKE_ALERT_AFTER,
     failpoint: makeFailpoint(settings.DB_ACCESS_FAILPOINT, () => process.kill(process.pid, 'SIGKILL')),
+    hold: makeHold(settings.DB_ACCESS_FAILPOINT, (name) => logger.warn({ failpoint: name }, 'failpoint: holding here until killed')),
   };
+  // Chat actions left unfinished by a crash are processed again by whichever process recovers them (core/inbox.ts).
+  if (slackClient && people) deps.inboxEdges = { slack: slackInboxEdge(makeSlackContext(deps, people, slackNotifier), slackClient) };
   return {
     deps,
     ...(slackClient && people && slackSettings && slackNotifier && { slack: { client: slackClient, people, settings: slackSettings, notifier: slackNotifier } }),

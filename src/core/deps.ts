@@ -1,5 +1,6 @@
 import type { Catalog, DatabaseEntry } from './catalog.js';
 import { BrokerError } from './errors.js';
+import type { InboxEdges } from './inbox.js';
 import type { ApproverDirectory, Clock, EngineRegistry, IncidentDirectory, Logger, Notifier, RateLimiter, Scheduler, StateStore } from './ports.js';
 
 /** Everything the use cases need, injected by the composition root (src/main.ts and src/wiring.ts). */
@@ -22,9 +23,14 @@ export interface CoreDeps {
   revokeAlertAfterMs: number;
   /** Test-only crash points; a no-op in production. */
   failpoint: (name: FailpointName) => void;
+  /** Test-only hold points: never resolves at the armed one (the process then waits to be killed); absent or
+   *  resolved at once in production. */
+  hold?: (name: FailpointName) => Promise<void>;
+  /** How each chat platform's inbox actions learn who acted and answer them (recovery after a crash). */
+  inboxEdges?: InboxEdges;
 }
 
-export type FailpointName = 'provision.after-create-user' | 'revoke.after-disable' | 'revoke.after-delete';
+export type FailpointName = 'provision.after-create-user' | 'revoke.after-disable' | 'revoke.after-delete' | 'inbox.before-process' | 'teams.before-process';
 
 export function databaseOf(catalog: Catalog, name: string): DatabaseEntry {
   const db = catalog.databases.get(name);

@@ -1,4 +1,5 @@
 /** Changes to an active grant: extend its expiry, reveal fresh credentials by rotating the password. */
+import { finishAction, type ActionContext } from './action-context.js';
 import { auditingRefusals } from './refusals.js';
 import { buildCredentials, type Credentials } from './credentials.js';
 import { databaseOf, type CoreDeps } from './deps.js';
@@ -84,11 +85,11 @@ async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): P
 }
 
 /** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */
-export async function revokeAsUser(deps: CoreDeps, grantId: number, actor: Actor, reason?: string): Promise<RevokeResult> {
-  return auditingRefusals(deps, actor, { action: 'revoke', grantId }, () => endEarly(deps, grantId, actor, reason));
+export async function revokeAsUser(deps: CoreDeps, grantId: number, actor: Actor, reason?: string, act?: ActionContext): Promise<RevokeResult> {
+  return auditingRefusals(deps, actor, { action: 'revoke', grantId }, () => endEarly(deps, grantId, actor, reason, act));
 }
 
-async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: string): Promise<RevokeResult> {
+async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: string, act?: ActionContext): Promise<RevokeResult> {
   const grant = await getGrant(deps, grantId);
   const requester = isRequester(actor, grant);
   if (!requester) {
@@ -96,5 +97,34 @@ async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: 
     if (!matchApprover(actor, approvers)) throw new BrokerError('FORBIDDEN', `you can't revoke grant #${grantId}: it is not yours and you are not an approver for ${grant.database}`);
   }
   const who = actor.name ?? actor.email ?? actor.id;
-  return revoke(deps, grantId, actor, reason ? `revoked by ${who}: ${reason}` : requester ? `ended early by ${who}` : `revoked by ${who}`);
+  const why = reason ? `revoked by ${who}: ${reason}` : requester ? `ended early by ${who}` : `revoked by ${who}`;
+  if (act) await startRevoking(deps, grant, actor, why, act);
+  return revoke(deps, grantId, actor, why);
+}
+
+/**
+ * A chat action's effect is the grant's move to `revoking` (with who and why), committed with its inbox row: from
+ * there revocation finishes whatever happens to this process (revoke() below, else the sweeper retries `revoking`
+ * grants). A grant already ending or ended is left as it is, and the action is done all the same.
+ */
+async function startRevoking(deps: CoreDeps, grant: Grant, actor: Actor, why: string, act: ActionContext): Promise<void> {
+  const now = deps.clock.now();
+  await deps.store.transaction(async (tx) => {
+    const moved = await tx.transitionGrant(grant.id, ['provisioning', 'active'], { status: 'revoking', revokeStartedAt: now, endReason: why });
+    if (moved) {
+      await tx.appendAudit([
+        {
+          at: now,
+          type: 'grant.revoke_requested',
+          actor,
+          requestId: grant.requestId,
+          grantId: grant.id,
+          database: grant.database,
+          level: grant.level,
+          detail: { reason: why, receivedAt: act.receivedAt },
+        },
+      ]);
+    }
+    await finishAction(tx, act, moved ? `grant #${grant.id} revoking` : `grant #${grant.id} was already ${grant.status}`, now);
+  });
 }

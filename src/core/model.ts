@@ -132,6 +132,9 @@ export type AuditType =
   | 'grant.credentials_issued'
   | 'grant.extended'
   | 'grant.revoked'
+  /** A chat action asked to end a grant early: `at` when it was processed, `detail.receivedAt` when it was clicked
+   *  (written with the grant's move to `revoking`; `grant.revoked` follows when the user is gone). */
+  | 'grant.revoke_requested'
   | 'grant.revoke_failed'
   | 'grant.revoke_flagged'
   | 'sweeper.orphan_dropped'

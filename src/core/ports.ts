@@ -119,8 +119,9 @@ export interface DatabaseEngine {
   /** Block new logins (NOLOGIN / ACCOUNT LOCK) and then terminate every session of the user, waiting until none
    *  is left. Succeeds when the user does not exist. */
   disableUser(username: string): Promise<DisableUserResponse>;
-  /** Drop the user and everything it holds: PostgreSQL drops objects it owns and its privileges in every
-   *  database (never hands them to a privileged role); the backstop event and marker go too. Succeeds when the
+  /** Drop the user and everything it holds: PostgreSQL drops its privileges and the objects it owns in every
+   *  database — first handing those objects to the level's onExpiry role when its marker names one (recorded at
+   *  creation), never to any other role; the backstop event and marker go too. Succeeds when the
    *  user is already gone (outcome already_absent). Callers disable first. */
   deleteUser(username: string): Promise<DeleteUserResponse>;
   /** disableUser for many users of this engine in one DDL section (one lock, one commit, one session sweep), so a
@@ -240,6 +241,39 @@ export interface ChatConversation {
   updatedAt: number;
 }
 
+
+/** A state-changing chat action, as kept in the inbox (see StateStore.recordInboxAction). */
+export type InboxKind = 'approve' | 'deny' | 'revoke' | 'review' | 'request' | 'extend';
+export type InboxStatus = 'pending' | 'done' | 'failed';
+
+export interface NewInboxAction {
+  platform: 'slack' | 'teams';
+  kind: InboxKind;
+  /** The platform's user id of who acted (resolved to an Actor when processed), and the name it sent. */
+  actorId: string;
+  actorName?: string;
+  requestId?: number;
+  grantId?: number;
+  /** What is needed to redo the work (ids, typed text, where to answer). JSON-serialisable; never a secret. */
+  payload: Record<string, unknown>;
+  receivedAt: number;
+  /** The platform's id of this delivery: a second record with the same (platform, dedupeKey) is not stored. */
+  dedupeKey?: string;
+  /** The recording process processes it at once: it holds the lease until then. */
+  claimedBy: string;
+  claimedUntil: number;
+}
+
+export interface InboxAction extends NewInboxAction {
+  id: number;
+  status: InboxStatus;
+  /** How often processing started (1 after the recording process started it). */
+  attempts: number;
+  doneAt?: number;
+  /** What came of it: "approved", the refusal's code and sentence, the error of a failed action. */
+  outcome?: string;
+}
+
 /**
  * Contract (test/contract/state-store.contract.ts runs it on SQLite, PostgreSQL and MySQL/MariaDB):
  * - every method is atomic; `transaction` runs several atomically and rolls back if `fn` throws;
@@ -313,6 +347,19 @@ export interface StateStore {
   /** First writer wins: inserts `c` unless a conversation exists at (platform, key); returns the one stored there
    *  (the caller's, or the earlier writer's, unchanged). Atomic across processes. */
   claimConversation(c: ChatConversation): Promise<ChatConversation>;
+
+  /** Records a chat action before it is acknowledged: one insert, `pending`, attempts 1. Undefined (nothing
+   *  stored) when (platform, dedupeKey) is already recorded: a redelivery. */
+  recordInboxAction(action: NewInboxAction): Promise<InboxAction | undefined>;
+  /** Leases up to `limit` pending actions received at or before `receivedBefore` whose lease has lapsed (at `now`)
+   *  to `owner` until `until`, counting an attempt on each; returns them in id (arrival) order. Two callers never
+   *  hold the same action at once. */
+  claimInboxActions(owner: string, now: number, until: number, receivedBefore: number, limit: number): Promise<InboxAction[]>;
+  /** pending → `status` with its outcome; false (nothing changed) when it was no longer pending. Called inside the
+   *  transaction of the action's effect, so the effect and "done" commit together. */
+  finishInboxAction(id: number, outcome: string, at: number, status?: Exclude<InboxStatus, 'pending'>): Promise<boolean>;
+  /** Actions in `statuses` (all when absent), oldest first. */
+  listInboxActions(filter?: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] }): Promise<InboxAction[]>;
 
   /** This installation's id: created at random on first use, the same for every process on this store. */
   installationId(): Promise<string>;

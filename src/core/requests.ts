@@ -1,4 +1,5 @@
 /** Use cases up to the decision: validate, request (or ask to extend), approve / deny, an admin's direct grant. */
+import { finishAction, receivedDetail, type ActionContext } from './action-context.js';
 import { databaseOf, type CoreDeps } from './deps.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
@@ -28,6 +29,8 @@ export interface RequestInput {
 export interface RequestOptions {
   /** Immediate access for a listed break-glass user; alerted and reviewed afterwards. */
   breakGlass?: boolean;
+  /** A chat action from the inbox: its row is finished in the transaction that opens the request. */
+  action?: ActionContext;
 }
 
 const INCIDENT_ID = /^[A-Z0-9]{5,20}$/;
@@ -104,6 +107,7 @@ async function openRequest(
   deps: CoreDeps,
   row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>,
   policyNotes: string[] = [],
+  act?: ActionContext,
 ): Promise<AccessRequest> {
   const db = databaseOf(deps.catalog, row.database);
   const { approvers, unavailable } = await resolveApprovers(deps, row.database);
@@ -140,9 +144,11 @@ async function openRequest(
           unavailable,
           incident: created.incidentId ?? null,
           ...(policyNotes.length > 0 && { autoApprove: policyNotes }),
+          ...receivedDetail(act),
         },
       },
     ]);
+    await finishAction(tx, act, `request #${created.id} opened`, now);
     return created;
   });
   // Just written: no approvals, no grant (the view need not read them).
@@ -158,7 +164,7 @@ async function openRequest(
 export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions = {}): Promise<AccessRequest> {
   const what = { action: opts.breakGlass ? 'break-glass' : 'request', database: input.database, level: input.level };
   return auditingRefusals(deps, requester, what, async () => {
-    await admit(deps, requester);
+    await admit(deps, requester, opts.action);
     return routeRequest(deps, requester, input, opts);
   });
 }
@@ -168,11 +174,12 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
   const db = databaseOf(deps.catalog, valid.database);
   const incident = await checkIncident(deps, input.incident);
   const row = { ...valid, requester, ...(incident && { incidentId: incident.id, incidentUrl: incident.url }) };
-  if (opts.breakGlass) return breakGlass(deps, db, row);
+  const act = opts.action;
+  if (opts.breakGlass) return breakGlass(deps, db, row, act);
 
   const live = await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
   const same = live.find((g) => g.level === valid.level && g.status !== 'revoking');
-  if (same?.status === 'active') return openExtension(deps, requester, same.id, valid.durationMs, valid.reason);
+  if (same?.status === 'active') return openExtension(deps, requester, same.id, valid.durationMs, valid.reason, act);
   if (same) {
     throw new BrokerError('FORBIDDEN', `your ${valid.level} access to ${db.name} (grant #${same.id}) is being set up; once it is active, ask to extend it instead`);
   }
@@ -185,9 +192,9 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
 
   const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs);
   if (auto.approved) {
-    return openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 });
+    return openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 }, act);
   }
-  return openRequest(deps, row, auto.reasons);
+  return openRequest(deps, row, auto.reasons, act);
 }
 
 async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<{ id: string; url: string } | undefined> {
@@ -206,7 +213,12 @@ async function checkIncident(deps: CoreDeps, incident: string | undefined): Prom
 }
 
 /** Break-glass: a listed user, a reason, a short cap; access now, an alert, and a review that is chased if ignored. */
-async function breakGlass(deps: CoreDeps, db: DatabaseEntry, row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>): Promise<AccessRequest> {
+async function breakGlass(
+  deps: CoreDeps,
+  db: DatabaseEntry,
+  row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>,
+  act?: ActionContext,
+): Promise<AccessRequest> {
   const bg = db.approval.breakGlass;
   if (!bg) throw new BrokerError('FORBIDDEN', `${db.name} has no break-glass procedure`);
   const email = row.requester.email?.toLowerCase();
@@ -221,6 +233,7 @@ async function breakGlass(deps: CoreDeps, db: DatabaseEntry, row: Omit<NewReques
     `break-glass by ${row.requester.name ?? email}: review due by ${new Date(now + bg.reviewWithinMs).toISOString()}`,
     'request.break_glass',
     { reviewBy: now + bg.reviewWithinMs },
+    act,
   );
   await notify(deps, req.id, (v) => deps.notifier.breakGlassUsed(v));
   return req;
@@ -233,6 +246,7 @@ async function openApproved(
   note: string,
   auditType: 'request.auto_approved' | 'request.break_glass',
   detail: Record<string, unknown>,
+  act?: ActionContext,
 ): Promise<AccessRequest> {
   const now = deps.clock.now();
   const db = databaseOf(deps.catalog, row.database);
@@ -250,9 +264,10 @@ async function openApproved(
         grantId: g.id,
         database: db.name,
         level: created.level,
-        detail: { ...detail, note, requester: row.requester, durationMs: created.durationMs, reason: created.reason, username: g.username, expiresAt: g.expiresAt, incident: created.incidentId ?? null },
+        detail: { ...detail, note, requester: row.requester, durationMs: created.durationMs, reason: created.reason, username: g.username, expiresAt: g.expiresAt, incident: created.incidentId ?? null, ...receivedDetail(act) },
       },
     ]);
+    await finishAction(tx, act, `request #${created.id} approved by policy`, now);
     return { req: created, grant: g };
   });
   await enqueueProvision(deps, grant.id);
@@ -264,21 +279,33 @@ async function openApproved(
 }
 
 /** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
-export async function reviewBreakGlass(deps: CoreDeps, requestId: number, reviewer: Actor): Promise<AccessRequest> {
-  return auditingRefusals(deps, reviewer, { action: 'review', requestId }, () => review(deps, requestId, reviewer));
+export async function reviewBreakGlass(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
+  return auditingRefusals(deps, reviewer, { action: 'review', requestId }, () => review(deps, requestId, reviewer, act));
 }
 
-async function review(deps: CoreDeps, requestId: number, reviewer: Actor): Promise<AccessRequest> {
+async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
   if (isRequester(reviewer, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot review your own break-glass access');
   const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), deps.catalog.databases.get(req.database)?.approval.escalation.length ?? 0);
   if (!matchApprover(reviewer, approvers)) throw new BrokerError('FORBIDDEN', `you can't review this: you are not an approver for ${req.database}`);
   const now = deps.clock.now();
-  if (!(await deps.store.markReview(requestId, 'reviewedAt', now))) throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was already reviewed`);
-  await deps.store.appendAudit([
-    { at: now, type: 'break_glass.reviewed', actor: reviewer, requestId, database: req.database, level: req.level, detail: { reviewBy: req.reviewBy ?? null, late: req.reviewBy !== undefined && now > req.reviewBy } },
-  ]);
+  const reviewedAt = act?.receivedAt ?? now;
+  await deps.store.transaction(async (tx) => {
+    if (!(await tx.markReview(requestId, 'reviewedAt', reviewedAt))) throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was already reviewed`);
+    await tx.appendAudit([
+      {
+        at: now,
+        type: 'break_glass.reviewed',
+        actor: reviewer,
+        requestId,
+        database: req.database,
+        level: req.level,
+        detail: { reviewBy: req.reviewBy ?? null, late: req.reviewBy !== undefined && reviewedAt > req.reviewBy, ...receivedDetail(act) },
+      },
+    ]);
+    await finishAction(tx, act, 'reviewed', now);
+  });
   await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
   return (await deps.store.getRequest(requestId))!;
 }
@@ -290,14 +317,15 @@ export async function requestExtension(
   grantId: number,
   duration: string | number,
   reason: string,
+  act?: ActionContext,
 ): Promise<AccessRequest> {
   return auditingRefusals(deps, requester, { action: 'extend', grantId }, async () => {
-    await admit(deps, requester);
-    return openExtension(deps, requester, grantId, duration, reason);
+    await admit(deps, requester, act);
+    return openExtension(deps, requester, grantId, duration, reason, act);
   });
 }
 
-async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, duration: string | number, reason: string): Promise<AccessRequest> {
+async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, duration: string | number, reason: string, act?: ActionContext): Promise<AccessRequest> {
   const grant = await getGrant(deps, grantId);
   if (!isRequester(requester, grant)) throw new BrokerError('FORBIDDEN', `grant #${grantId} is not yours to extend`);
   if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
@@ -320,7 +348,7 @@ async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, 
     reason: validReason(reason),
     extendsGrantId: grantId,
     ...(original?.ticket !== undefined && { ticket: original.ticket }),
-  });
+  }, [], act);
 }
 
 /** The grant row of an approved request: user name and expiry are fixed here, before any DDL. */
@@ -355,11 +383,12 @@ export async function mayDecide(deps: CoreDeps, requestId: number, actor: Actor,
   await auditingRefusals(deps, actor, { action, requestId }, async () => assertMayDecide(deps, await pendingRequest(deps, requestId), actor));
 }
 
-async function pendingRequest(deps: CoreDeps, requestId: number): Promise<AccessRequest> {
+/** `at`: when the decision was made (a chat action's receivedAt; now otherwise). */
+async function pendingRequest(deps: CoreDeps, requestId: number, at = deps.clock.now()): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
   if (req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
-  assertBeforeDeadline(req, deps.clock.now());
+  assertBeforeDeadline(req, at);
   return req;
 }
 
@@ -368,16 +397,19 @@ async function pendingRequest(deps: CoreDeps, requestId: number): Promise<Access
  * expiry chosen here, before any DDL) in the same transaction, then enqueues provisioning. Exactly one grant
  * results however many clicks race: the request's pending → approved update is conditional.
  */
-export async function approve(deps: CoreDeps, requestId: number, approver: Actor, note?: string): Promise<ApproveResult> {
-  return auditingRefusals(deps, approver, { action: 'approve', requestId }, () => recordApprove(deps, requestId, approver, note));
+export async function approve(deps: CoreDeps, requestId: number, approver: Actor, note?: string, act?: ActionContext): Promise<ApproveResult> {
+  return auditingRefusals(deps, approver, { action: 'approve', requestId }, () => recordApprove(deps, requestId, approver, note, act));
 }
 
-async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor, note?: string): Promise<ApproveResult> {
-  const checked = await pendingRequest(deps, requestId);
-  await assertMayDecide(deps, checked, approver);
+/** A chat action is decided as of when it was received (`decidedAt`: the deadline, the approval's time); the grant's
+ *  expiry counts from now, when access is actually given. */
+async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor, note?: string, act?: ActionContext): Promise<ApproveResult> {
   const now = deps.clock.now();
+  const decidedAt = act?.receivedAt ?? now;
+  const checked = await pendingRequest(deps, requestId, decidedAt);
+  await assertMayDecide(deps, checked, approver);
   const text = note === undefined ? '' : cleanText(note).trim();
-  const mine: Approval = { requestId, approver, decision: 'approve', at: now, ...(text && { note: text }) };
+  const mine: Approval = { requestId, approver, decision: 'approve', at: decidedAt, ...(text && { note: text }) };
   /** Every decision on the request once this one is recorded, for the view (read only for N-of-M). */
   let decisions: Approval[] = [mine];
   const result = await deps.store.transaction(async (tx): Promise<ApproveResult> => {
@@ -385,10 +417,10 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
     // this approval back). N-of-M records an approval that may not decide, so it checks the request first.
     const req = checked.requiredApprovals > 1 ? await tx.getRequest(requestId) : checked;
     if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
-    assertBeforeDeadline(req, now);
+    assertBeforeDeadline(req, decidedAt);
     if (!(await tx.recordApproval(mine))) throw await alreadyDecided(tx, requestId, approver);
     // Appended once, with what the decision adds, at the end of the transaction (one audit-head lock, not two).
-    const recordedEvent: AuditEvent = { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: {} };
+    const recordedEvent: AuditEvent = { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: { ...receivedDetail(act) } };
     // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
     // only N-of-M reads the others back.
     if (req.requiredApprovals > 1 || isRequester(approver, req)) decisions = await tx.listApprovals(requestId);
@@ -396,16 +428,18 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
     const distinct = new Set(approvals.map((a) => personKey(a.approver))).size;
     if (distinct < req.requiredApprovals) {
       await tx.appendAudit([recordedEvent]);
+      await finishAction(tx, act, `approval ${distinct} of ${req.requiredApprovals} recorded`, now);
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
     }
     const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
-    if (!(await tx.decideRequest(requestId, 'approved', now, decisionNote))) throw await notDecidable(tx, requestId, now);
-    const decided = { ...req, status: 'approved' as const, decidedAt: now, decisionNote };
+    if (!(await tx.decideRequest(requestId, 'approved', decidedAt, decisionNote))) throw await notDecidable(tx, requestId, decidedAt);
+    const decided = { ...req, status: 'approved' as const, decidedAt, decisionNote };
     if (req.extendsGrantId !== undefined) {
       await tx.appendAudit([
         recordedEvent,
-        { at: now, type: 'request.approved', actor: approver, requestId, grantId: req.extendsGrantId, database: req.database, level: req.level, detail: { note: decisionNote, extendsGrantId: req.extendsGrantId } },
+        { at: now, type: 'request.approved', actor: approver, requestId, grantId: req.extendsGrantId, database: req.database, level: req.level, detail: { note: decisionNote, extendsGrantId: req.extendsGrantId, ...receivedDetail(act) } },
       ]);
+      await finishAction(tx, act, `request #${requestId} approved (extension)`, now);
       return { status: 'extended', request: decided, grant: (await tx.getGrant(req.extendsGrantId))! };
     }
     await assertRoomFor(tx, databaseOf(deps.catalog, req.database), req.requester, req.level, req.requester.name ?? req.requester.email ?? 'the requester');
@@ -420,9 +454,10 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
         grantId: grant.id,
         database: req.database,
         level: req.level,
-        detail: { note: decisionNote, username: grant.username, expiresAt: grant.expiresAt },
+        detail: { note: decisionNote, username: grant.username, expiresAt: grant.expiresAt, ...receivedDetail(act) },
       },
     ]);
+    await finishAction(tx, act, `request #${requestId} approved: grant #${grant.id}`, now);
     return { status: 'approved', request: decided, grant };
   });
   if (result.status === 'approved') await enqueueProvision(deps, result.grant.id);
@@ -440,8 +475,9 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
 }
 
 /** Commands per person are rate-limited across replicas (one bucket per person, whichever platform they use). */
-async function admit(deps: CoreDeps, requester: Actor): Promise<void> {
-  if (!deps.requestLimiter) return;
+async function admit(deps: CoreDeps, requester: Actor, act?: ActionContext): Promise<void> {
+  // An action processed again after a crash was admitted when it first arrived.
+  if (!deps.requestLimiter || (act && act.attempt > 1)) return;
   const { allowed, retryAfterMs } = await deps.requestLimiter.take(`requests:${personKey(requester)}`);
   if (!allowed) {
     throw new BrokerError('RATE_LIMITED', `you have sent too many requests in a short time; try again in ${formatDuration(Math.max(1_000, retryAfterMs))}`);
@@ -514,24 +550,26 @@ async function enqueueProvision(deps: CoreDeps, grantId: number): Promise<void> 
   }
 }
 
-export async function deny(deps: CoreDeps, requestId: number, approver: Actor, reason: string): Promise<AccessRequest> {
-  return auditingRefusals(deps, approver, { action: 'deny', requestId }, () => recordDeny(deps, requestId, approver, reason));
+export async function deny(deps: CoreDeps, requestId: number, approver: Actor, reason: string, act?: ActionContext): Promise<AccessRequest> {
+  return auditingRefusals(deps, approver, { action: 'deny', requestId }, () => recordDeny(deps, requestId, approver, reason, act));
 }
 
-async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, reason: string): Promise<AccessRequest> {
+async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, reason: string, act?: ActionContext): Promise<AccessRequest> {
   const text = cleanText(reason).trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required to deny', { field: 'reason' });
-  const checked = await pendingRequest(deps, requestId);
-  await assertMayDecide(deps, checked, approver);
   const now = deps.clock.now();
+  const decidedAt = act?.receivedAt ?? now;
+  const checked = await pendingRequest(deps, requestId, decidedAt);
+  await assertMayDecide(deps, checked, approver);
   const note = `denied by ${approver.name ?? approver.email ?? approver.id}: ${text}`;
   const denied = await deps.store.transaction(async (tx) => {
-    if (!(await tx.decideRequest(requestId, 'denied', now, note))) throw await notDecidable(tx, requestId, now);
-    await tx.recordApproval({ requestId, approver, decision: 'deny', at: now, note: text });
+    if (!(await tx.decideRequest(requestId, 'denied', decidedAt, note))) throw await notDecidable(tx, requestId, decidedAt);
+    await tx.recordApproval({ requestId, approver, decision: 'deny', at: decidedAt, note: text });
     await tx.appendAudit([
-      { at: now, type: 'request.denied', actor: approver, requestId, database: checked.database, level: checked.level, detail: { reason: text } },
+      { at: now, type: 'request.denied', actor: approver, requestId, database: checked.database, level: checked.level, detail: { reason: text, ...receivedDetail(act) } },
     ]);
-    return { ...checked, status: 'denied' as const, decidedAt: now, decisionNote: note };
+    await finishAction(tx, act, `request #${requestId} denied`, now);
+    return { ...checked, status: 'denied' as const, decidedAt, decisionNote: note };
   });
   await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
   return denied;
@@ -541,7 +579,12 @@ async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, re
 export async function expireUndecided(deps: CoreDeps): Promise<number> {
   const now = deps.clock.now();
   let n = 0;
-  for (const req of await deps.store.listRequests({ statuses: ['pending'], decideByOrBefore: now })) {
+  const due = await deps.store.listRequests({ statuses: ['pending'], decideByOrBefore: now });
+  // A decision received before the deadline and not yet processed (a crash, a slow replica) still counts: the request
+  // waits for it (the sweeper recovers unfinished actions first; a live lease means one is being processed now).
+  const waiting = due.length ? new Set((await deps.store.listInboxActions({ statuses: ['pending'], requestIds: due.map((r) => r.id) })).map((a) => a.requestId)) : new Set();
+  for (const req of due) {
+    if (waiting.has(req.id)) continue;
     const note = `expired: nobody decided by ${new Date(req.decideBy ?? now).toISOString()}`;
     const expired = await deps.store.transaction(async (tx) => {
       if (!(await tx.decideRequest(req.id, 'expired', now, note))) return false;

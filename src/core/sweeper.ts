@@ -1,5 +1,7 @@
 /**
  * The sweeper: reads the state DB (never Redis) so expiry holds with Redis flushed or down. Every pass:
+ * 0. processes chat actions a crashed process acknowledged but did not finish (their lease lapsed: core/inbox.ts),
+ *    before anything expires — a click received before a deadline still counts;
  * 1. revokes every live grant past its expiry, and retries revocations left half-done (early revokes);
  * 2. re-enqueues provisioning that has been waiting too long (a job lost with Redis);
  * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows).
@@ -8,6 +10,7 @@ import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { revokeDue } from './revoke-batch.js';
 import { expireUndecided } from './requests.js';
+import { recoverInbox } from './inbox.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant } from './model.js';
@@ -24,6 +27,7 @@ export interface SweepOptions {
 }
 
 export interface SweepReport {
+  inboxRecovered: number;
   requestsExpired: number;
   escalated: number;
   reviewsChased: number;
@@ -45,7 +49,8 @@ export class Sweeper {
   ) {}
 
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { requestsExpired: 0, escalated: 0, reviewsChased: 0, incidentsEnded: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    const report: SweepReport = { inboxRecovered: 0, requestsExpired: 0, escalated: 0, reviewsChased: 0, incidentsEnded: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    if (this.deps.inboxEdges) report.inboxRecovered = await recoverInbox(this.deps, this.deps.inboxEdges);
     report.requestsExpired = await expireUndecided(this.deps);
     report.escalated = await escalateDue(this.deps);
     report.reviewsChased = await chaseOverdueReviews(this.deps);

@@ -13,6 +13,9 @@ import { BrokerError } from '../core/errors.js';
 import type { AccessRequest, Actor, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
 import type {
   AuditFilter,
+  InboxAction,
+  InboxStatus,
+  NewInboxAction,
   GrantFilter,
   GrantPatch,
   MessageRef,
@@ -23,6 +26,7 @@ import type {
   StateStore,
 } from '../core/ports.js';
 import type { StoreDialect } from './url.js';
+import { INBOX_TABLE, inboxFromRow, newInboxToRow, outcomeText } from './inbox-rows.js';
 import {
   TABLES,
   approvalFromRow,
@@ -449,6 +453,58 @@ export class KnexStateStore implements StateStore {
     const row = (await this.knex('chat_conversations').where({ platform, conversation_key: key }).first()) as Row | undefined;
     if (!row) return undefined;
     return { platform, key, reference: String(row.reference), updatedAt: num(row.updated_at, 'chat_conversations.updated_at') };
+  }
+
+  // --- chat inbox -----------------------------------------------------------------------------------------------
+
+  async recordInboxAction(action: NewInboxAction): Promise<InboxAction | undefined> {
+    const row = newInboxToRow(action);
+    if (this.dialect === 'mysql') {
+      try {
+        const [id] = (await this.knex(INBOX_TABLE).insert(row)) as unknown[];
+        return { ...action, id: num(id, 'chat_inbox.id'), status: 'pending', attempts: 1 };
+      } catch (err) {
+        if (isUniqueViolation(err)) return undefined;
+        throw err;
+      }
+    }
+    // One statement: the listener waits for it before acknowledging (Slack's 3 s budget).
+    const [stored] = (await this.knex(INBOX_TABLE).insert(row).onConflict().ignore().returning('id')) as Row[];
+    return stored ? { ...action, id: num(stored.id, 'chat_inbox.id'), status: 'pending', attempts: 1 } : undefined;
+  }
+
+  async claimInboxActions(owner: string, now: number, until: number, receivedBefore: number, limit: number): Promise<InboxAction[]> {
+    const due = (await this.knex(INBOX_TABLE)
+      .select('id')
+      .where({ status: 'pending' })
+      .where('received_at', '<=', receivedBefore)
+      .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
+      .orderBy('id', 'asc')
+      .limit(limit)) as Row[];
+    const claimed: InboxAction[] = [];
+    for (const { id } of due) {
+      // Conditional on the lease still being lapsed: of two claimers, one changes the row.
+      const changed = await this.knex(INBOX_TABLE)
+        .where({ id, status: 'pending' })
+        .andWhere((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
+        .update({ claimed_by: owner, claimed_until: until, attempts: this.knex.raw('attempts + 1') });
+      if (changed !== 1) continue;
+      const row = (await this.knex(INBOX_TABLE).where({ id }).first()) as Row | undefined;
+      if (row) claimed.push(inboxFromRow(row));
+    }
+    return claimed;
+  }
+
+  async finishInboxAction(id: number, outcome: string, at: number, status: Exclude<InboxStatus, 'pending'> = 'done'): Promise<boolean> {
+    const changed = await this.knex(INBOX_TABLE).where({ id, status: 'pending' }).update({ status, outcome: outcomeText(outcome), done_at: at });
+    return changed === 1;
+  }
+
+  async listInboxActions(filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {}): Promise<InboxAction[]> {
+    const q = this.knex(INBOX_TABLE).select('*').orderBy('id', 'asc');
+    if (filter.statuses) q.whereIn('status', [...filter.statuses]);
+    if (filter.requestIds) q.whereIn('request_id', [...filter.requestIds]);
+    return ((await q) as Row[]).map(inboxFromRow);
   }
 
   async installationId(): Promise<string> {

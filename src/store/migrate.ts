@@ -16,6 +16,7 @@ import * as m0005 from '../../migrations/0005_audit_stream.js';
 import * as m0006 from '../../migrations/0006_chat_conversations.js';
 import * as m0007 from '../../migrations/0007_installation.js';
 import * as m0008 from '../../migrations/0008_people.js';
+import * as m0009 from '../../migrations/0009_inbox.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -37,6 +38,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0006_chat_conversations', m0006],
   ['0007_installation', m0007],
   ['0008_people', m0008],
+  ['0009_inbox', m0009],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

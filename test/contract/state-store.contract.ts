@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import { isRequester } from '../../src/core/policy.js';
 import type { Actor, AuditEvent, Grant } from '../../src/core/model.js';
-import type { GrantPatch, NewGrant, NewRequest, StateStore } from '../../src/core/ports.js';
+import type { GrantPatch, NewGrant, NewInboxAction, NewRequest, StateStore } from '../../src/core/ports.js';
 
 export interface TableContents {
   columns: string[];
@@ -961,6 +961,70 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.leaseAuditCursor(name, 'a', T0 + 20, T0 + 1020)).toBe(5); // renewal
         expect(await pick(1).leaseAuditCursor(name, 'b', T0 + 1021, T0 + 2021)).toBe(5); // expired: b takes over
         expect(await store.advanceAuditCursor(name, 'a', 5, 6)).toBe(false); // a lost it
+      });
+    });
+
+    describe('chat inbox', () => {
+      const inboxAction = (over: Partial<NewInboxAction> = {}): NewInboxAction => ({
+        platform: 'slack',
+        kind: 'approve',
+        actorId: `U${uniq().toUpperCase()}`,
+        actorName: 'bob',
+        requestId: 7,
+        payload: { requestId: 7, responseUrl: 'https://hooks.slack.test/r/1' },
+        receivedAt: T0,
+        claimedBy: 'web-a',
+        claimedUntil: T0 + 10_000,
+        ...over,
+      });
+
+      it('records an action pending with one attempt and reads it back; a redelivery (same dedupe key) is stored once', async () => {
+        const key = `sig-${uniq()}`;
+        const a = await store.recordInboxAction(inboxAction({ dedupeKey: key, payload: { text: 'orders read 1h ünïcode ✓' } }));
+        expect(a?.id).toBeGreaterThan(0);
+        expect(await pick(1).recordInboxAction(inboxAction({ dedupeKey: key }))).toBeUndefined();
+        expect(await store.recordInboxAction(inboxAction({ dedupeKey: key, platform: 'teams' }))).toBeDefined(); // per platform
+        const [read] = (await store.listInboxActions({ statuses: ['pending'] })).filter((r) => r.id === a!.id);
+        expect(read).toMatchObject({ status: 'pending', attempts: 1, kind: 'approve', actorName: 'bob', requestId: 7, payload: { text: 'orders read 1h ünïcode ✓' }, receivedAt: T0, dedupeKey: key });
+        expect(read!.grantId).toBeUndefined();
+      });
+
+      it('claims only lapsed leases, once per claimer race, in arrival order, counting attempts; finish is conditional', async () => {
+        const at = T0 + 100 * MIN + Math.floor(Math.random() * 1000) * MIN;
+        const live = await store.recordInboxAction(inboxAction({ receivedAt: at, claimedUntil: at + 10_000 }));
+        const lapsed1 = await store.recordInboxAction(inboxAction({ receivedAt: at, claimedUntil: at + 1_000 }));
+        const lapsed2 = await store.recordInboxAction(inboxAction({ receivedAt: at + 1, claimedUntil: at + 1_000 }));
+        const tooNew = await store.recordInboxAction(inboxAction({ receivedAt: at + 5_000, claimedUntil: at + 1_000 }));
+        const mine = new Set([live!.id, lapsed1!.id, lapsed2!.id, tooNew!.id]);
+        const now = at + 2_000;
+        const claims = await Promise.all([1, 2, 3].map((n) => pick(n).claimInboxActions(`w${n}`, now, now + 10_000, at + 10, 1_000)));
+        const got = claims.flat().filter((c) => mine.has(c.id));
+        expect(got.map((c) => c.id).sort((x, y) => x - y)).toEqual([lapsed1!.id, lapsed2!.id]); // each claimed once
+        for (const c of claims) {
+          const ids = c.filter((x) => mine.has(x.id)).map((x) => x.id);
+          expect(ids).toEqual([...ids].sort((x, y) => x - y));
+        }
+        expect(got.every((c) => c.attempts === 2 && c.claimedUntil === now + 10_000)).toBe(true);
+        // A live lease is not taken; once it lapses it is.
+        expect((await store.claimInboxActions('w9', now, now + 10_000, at + 10, 1_000)).filter((c) => mine.has(c.id))).toEqual([]);
+        expect((await store.claimInboxActions('w9', at + 10_001, at + 20_000, at + 10, 1_000)).map((c) => c.id).filter((id) => mine.has(id))).toEqual([live!.id]);
+
+        // Finished inside a transaction that rolls back: still pending. Committed: done, once.
+        await expect(store.transaction(async (tx) => {
+          expect(await tx.finishInboxAction(lapsed1!.id, 'approved', now)).toBe(true);
+          throw new Error('effect failed');
+        })).rejects.toThrow('effect failed');
+        expect((await store.listInboxActions({ statuses: ['pending'] })).some((r) => r.id === lapsed1!.id)).toBe(true);
+        expect(await store.transaction((tx) => tx.finishInboxAction(lapsed1!.id, 'approved', now))).toBe(true);
+        expect(await pick(1).finishInboxAction(lapsed1!.id, 'approved again', now + 1)).toBe(false);
+        expect(await store.finishInboxAction(lapsed2!.id, 'failed: timeout. '.repeat(1_500), now, 'failed')).toBe(true); // cut to fit
+        const done = (await store.listInboxActions({ statuses: ['done', 'failed'] })).filter((r) => mine.has(r.id));
+        expect(done.map((r) => [r.id, r.status, r.doneAt])).toEqual([[lapsed1!.id, 'done', now], [lapsed2!.id, 'failed', now]]);
+        expect(done[0]!.outcome).toBe('approved');
+        expect(done[1]!.outcome!.length).toBeLessThan(8_100);
+        // Finished actions are never claimed again.
+        expect((await store.claimInboxActions('w9', at + 100_000, at + 200_000, at + 10, 1_000)).filter((c) => c.id === lapsed1!.id || c.id === lapsed2!.id)).toEqual([]);
+        expect((await store.listInboxActions({ requestIds: [7] })).some((r) => r.id === live!.id)).toBe(true);
       });
     });
 

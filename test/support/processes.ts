@@ -39,11 +39,18 @@ export interface WorkerProcess {
   output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
+  /** SIGKILL, as a power cut: the process group when started with `group`, else the process. Resolves once gone. */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Its own process group (the child leads it), so kill() ends it and anything it started at once. */
+  group?: boolean;
 }
 
 /** Starts `db-access worker` and resolves once it logged that it started. */
-export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all' | 'serve' = 'worker'): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [...MAIN, role], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all' | 'serve' = 'worker', opts: StartOptions = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [...MAIN, role], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
   let out = '';
   const record = (d: Buffer) => (out += d.toString());
   child.stdout!.on('data', record);
@@ -69,6 +76,12 @@ export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all'
     child,
     output: () => out,
     exited,
+    async kill() {
+      if (gone) return;
+      if (opts.group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       if (gone) return;
       child.kill('SIGTERM');

@@ -4,6 +4,11 @@
  * data is only ids, never trusted: read with core/ids.ts, decimal only, so "0x2" is refused by name and never acts
  * on request 2); a refusal goes to the clicker alone and changes nothing. Typed text and card inputs are cleaned
  * (core/text.ts) before anything reads them.
+ *
+ * Nothing here is acknowledged before it is done: botbuilder answers the HTTP request of every activity (typed
+ * commands and invokes alike: adaptiveCard/action, task/fetch) only once its handler has finished, with the result.
+ * So Teams actions need no inbox (core/inbox.ts): a crash before the answer is a click or message that failed in
+ * Teams, and the person repeats it (test/e2e/teams-crash.test.ts).
  */
 import {
   TeamsActivityHandler,
@@ -70,6 +75,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     const { core } = deps;
     this.onMessage(async (ctx, next) => {
       await deps.conversations.remember(ctx.activity);
+      await core.hold?.('teams.before-process');
       await this.command(ctx).catch(async (err: unknown) => {
         await ctx.sendActivity(textMessage([this.sentence(err, inCard)], 'db-access could not do that'));
       });
@@ -140,6 +146,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
 
   protected override async onAdaptiveCardInvoke(ctx: TurnContext, invoke: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
     await this.deps.conversations.remember(ctx.activity);
+    await this.deps.core.hold?.('teams.before-process');
     try {
       return await this.execute(ctx, invoke.action.verb, (invoke.action.data ?? {}) as Data);
     } catch (err) {

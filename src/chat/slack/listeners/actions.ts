@@ -7,8 +7,8 @@
 import type { App, BlockButtonAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
 import { requireDecimalId, type IdKind } from '../../../core/ids.js';
-import { revealCredentials, revokeAsUser } from '../../../core/lifecycle.js';
-import { approve, mayDecide, reviewBreakGlass } from '../../../core/requests.js';
+import { revealCredentials } from '../../../core/lifecycle.js';
+import { mayDecide } from '../../../core/requests.js';
 import { loadRequestView } from '../../../core/view.js';
 import { credentialsModal } from '../blocks/credentials.js';
 import { denyModal } from '../blocks/deny-modal.js';
@@ -16,8 +16,11 @@ import { errorText } from '../blocks/ephemeral.js';
 import { extendModal } from '../blocks/extend-modal.js';
 import { BREAK_GLASS_REVIEWED, APPROVE, DENY, DONE, EXTEND_OPEN, HOME_APPROVE, HOME_DENY, HOME_REQUEST, HOME_REVEAL, HOME_REVOKE, REVEAL, REVOKE } from '../ids.js';
 import { homeView } from '../blocks/home.js';
+import { OOPS } from './inbox-edge.js';
 import { requestModal } from '../blocks/request-modal.js';
 import type { SlackContext } from './context.js';
+import type { InboxPayloads } from '../../../core/inbox.js';
+import { processSlackAction, recordSlackAction } from './inboxed.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 
@@ -52,15 +55,46 @@ export function registerActions(app: App, ctx: SlackContext): void {
       } catch (err) {
         if (err instanceof BrokerError) return tell(args, errorText(err));
         ctx.logger.error({ actionId, id, err: err instanceof Error ? err.message : String(err) }, 'slack action failed');
-        await tell(args, 'Something went wrong on our side; nothing was changed.').catch(() => undefined);
+        await tell(args, OOPS).catch(() => undefined);
       }
     });
   };
   const actor = (args: ButtonArgs) => ctx.people.actor(args.body.user.id, args.body.user.name);
 
-  on([APPROVE, HOME_APPROVE], 'request', async (args, requestId) => {
-    await approve(ctx.core, requestId, await actor(args));
-  });
+  /** A state-changing button: its id is read (a malformed one is refused at once, nothing recorded), then the click
+   *  is recorded → acked → processed → answered. */
+  const inboxed = (actionIds: string[], kind: 'approve' | 'revoke' | 'review') => {
+    const idKind: IdKind = kind === 'revoke' ? 'grant' : 'request';
+    for (const actionId of actionIds) app.action<BlockButtonAction>(actionId, async (args) => {
+      let id: number;
+      try {
+        id = requireDecimalId(args.action.value, idKind);
+      } catch (err) {
+        await args.ack();
+        return tell(args, err instanceof BrokerError ? errorText(err) : OOPS);
+      }
+      const { body } = args;
+      const channelId = body.channel?.id && body.message ? body.channel.id : undefined;
+      const action = await recordSlackAction<typeof kind>(ctx, {
+        kind,
+        userId: body.user.id,
+        ...(body.user.name && { userName: body.user.name }),
+        ...(idKind === 'grant' ? { grantId: id } : { requestId: id }),
+        payload: (idKind === 'grant' ? { grantId: id } : { requestId: id }) as InboxPayloads[typeof kind],
+        reply: { source: 'button', ...(channelId && { channelId }), ...(body.response_url && { responseUrl: body.response_url }) },
+        context: args.context,
+        triggerId: body.trigger_id,
+      });
+      await args.ack();
+      if (!action) return;
+      await processSlackAction(ctx, args.client, action);
+      await refreshHome(ctx, args).catch(() => undefined);
+    });
+  };
+
+  inboxed([APPROVE, HOME_APPROVE], 'approve');
+  inboxed([REVOKE, DONE, HOME_REVOKE], 'revoke');
+  inboxed([BREAK_GLASS_REVIEWED], 'review');
 
   on([DENY, HOME_DENY], 'request', async (args, requestId) => {
     // Check before asking for a reason: a non-approver gets the explanation, not a modal.
@@ -68,22 +102,11 @@ export function registerActions(app: App, ctx: SlackContext): void {
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: denyModal(requestId) });
   });
 
-  on([REVOKE, DONE, HOME_REVOKE], 'grant', async (args, grantId) => {
-    const res = await revokeAsUser(ctx.core, grantId, await actor(args));
-    if (!res.receipt) await tell(args, `Grant #${grantId} had already ended.`);
-  });
-
   on([REVEAL, HOME_REVEAL], 'grant', async (args, grantId) => {
     const credentials = await revealCredentials(ctx.core, grantId, await actor(args));
     const grant = await ctx.core.store.getGrant(grantId);
     const view = await loadRequestView(ctx.core, grant!.requestId);
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: credentialsModal(view, credentials) });
-  });
-
-  on([BREAK_GLASS_REVIEWED], 'request', async (args, requestId) => {
-    await reviewBreakGlass(ctx.core, requestId, await actor(args));
-    const view = await loadRequestView(ctx.core, requestId);
-    await ctx.notifier?.breakGlassReviewed(view);
   });
 
   on([EXTEND_OPEN], 'grant', async (args, grantId) => {

@@ -1,22 +1,42 @@
 /**
- * `/db-access …`: ack at once (Slack allows 3 s; the state DB may be slower), then do the work and answer
- * ephemerally through the response_url. No argument opens the request modal (its trigger_id is only good for 3 s,
- * so that happens right after the ack, before any I/O).
+ * `/db-access …`. The grammar is read first (pure). A command that changes state (a request, revoke, extend) is
+ * recorded in the inbox, then acknowledged (Slack allows 3 s), then processed and answered ephemerally through the
+ * response_url (inboxed.ts). Everything else is acknowledged at once: no argument opens the request modal (its
+ * trigger_id is only good for 3 s, so that happens right after the ack, before any I/O); help, usage and list
+ * change nothing.
  */
 import type { App, RespondFn } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
-import { revokeAsUser } from '../../../core/lifecycle.js';
-import { requestAccess, requestExtension } from '../../../core/requests.js';
-import { loadRequestView } from '../../../core/view.js';
-import { errorText, helpText, listText, requestSentText } from '../blocks/ephemeral.js';
+import { errorText, helpText, listText } from '../blocks/ephemeral.js';
 import { requestModal } from '../blocks/request-modal.js';
 import { parseCommand } from '../../grammar.js';
 import type { SlackContext } from './context.js';
+import { processSlackAction, recordSlackAction, type SlackActionRecord } from './inboxed.js';
 
 export function registerCommands(app: App, ctx: SlackContext, command = '/db-access'): void {
-  app.command(command, async ({ command: cmd, ack, respond, client }) => {
-    await ack();
+  app.command(command, async ({ command: cmd, ack, respond, client, context }) => {
     const parsed = parseCommand(cmd.text ?? '');
+    const who = { userId: cmd.user_id, ...(cmd.user_name && { userName: cmd.user_name }) };
+    const base = { ...who, reply: { source: 'command' as const, responseUrl: cmd.response_url, channelId: cmd.channel_id }, context, triggerId: cmd.trigger_id };
+    let record: SlackActionRecord | undefined;
+    switch (parsed.kind) {
+      case 'request':
+        record = { ...base, kind: 'request', payload: { input: parsed.input, ...(parsed.breakGlass && { breakGlass: true }) } };
+        break;
+      case 'revoke':
+        record = { ...base, kind: 'revoke', grantId: parsed.grantId, payload: { grantId: parsed.grantId } };
+        break;
+      case 'extend':
+        record = { ...base, kind: 'extend', grantId: parsed.grantId, payload: { grantId: parsed.grantId, duration: parsed.duration, reason: parsed.reason ?? 'extension requested' } };
+        break;
+    }
+    if (record) {
+      const action = await recordSlackAction(ctx, record);
+      await ack();
+      if (action) await processSlackAction(ctx, client, action);
+      return;
+    }
+    await ack();
     const reply = (text: string) => respond({ response_type: 'ephemeral', text });
     try {
       switch (parsed.kind) {
@@ -29,29 +49,9 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
         case 'invalid':
           await reply(`${parsed.problem}\n\n${helpText(ctx.core.catalog)}`);
           return;
-      }
-      const actor = await ctx.people.actor(cmd.user_id, cmd.user_name);
-      switch (parsed.kind) {
         case 'list':
-          await reply(listText(await ctx.viewsOf(actor)));
+          await reply(listText(await ctx.viewsOf(await ctx.people.actor(cmd.user_id, cmd.user_name))));
           return;
-        case 'revoke': {
-          const res = await revokeAsUser(ctx.core, parsed.grantId, actor);
-          await reply(res.receipt ? `Grant #${parsed.grantId} revoked: ${res.receipt.sessionsTerminated} session(s) terminated, user ${res.receipt.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}.` : `Grant #${parsed.grantId} had already ended.`);
-          return;
-        }
-        case 'extend': {
-          const req = await requestExtension(ctx.core, actor, parsed.grantId, parsed.duration, parsed.reason ?? 'extension requested');
-          await reply(requestSentText(await loadRequestView(ctx.core, req.id)));
-          return;
-        }
-        case 'request': {
-          const req = await requestAccess(ctx.core, actor, parsed.input, { breakGlass: parsed.breakGlass ?? false });
-          // A request just opened for the approvers has no decision and no grant yet: its view needs no read.
-          const fresh = req.status === 'pending' && req.extendsGrantId === undefined;
-          await reply(requestSentText(await loadRequestView(ctx.core, req.id, fresh ? { grant: null, ahead: Promise.resolve([req, []]) } : {})));
-          return;
-        }
       }
     } catch (err) {
       await answerError(ctx, reply, err);

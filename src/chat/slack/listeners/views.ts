@@ -1,22 +1,28 @@
 /**
  * Modal submissions. Validation that needs no I/O (catalog, durations, required fields) answers inside the ack
- * as inline errors on the offending input; everything else happens after the ack and is reported to the person
- * ephemerally in the channel the command came from, or by DM. Inputs arrive cleaned (blocks/request-modal.ts
+ * as inline errors on the offending input. A valid submission is recorded in the inbox, then acknowledged, then
+ * processed (inboxed.ts) and reported to the person ephemerally in the channel the command came from, or by DM. Inputs arrive cleaned (blocks/request-modal.ts
  * inputValue); the id in a modal's private_metadata is read with core/ids.ts only, and anything but a decimal id is
  * refused by name, by DM, changing nothing.
  */
 import type { App } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
 import { notAnId } from '../../../core/ids.js';
-import { deny, requestAccess, requestExtension, validateRequest } from '../../../core/requests.js';
+import { validateRequest } from '../../../core/requests.js';
 import { parseDuration } from '../../../core/duration.js';
-import { loadRequestView } from '../../../core/view.js';
 import { parseDenyModal } from '../blocks/deny-modal.js';
-import { errorText, inlineErrorText, requestSentText } from '../blocks/ephemeral.js';
+import { errorText, inlineErrorText } from '../blocks/ephemeral.js';
 import { parseExtendModal } from '../blocks/extend-modal.js';
 import { parseRequestModal, requestModalChannel } from '../blocks/request-modal.js';
 import { DENY_MODAL, EXTEND_MODAL, REQUEST_MODAL, INPUT } from '../ids.js';
 import type { SlackContext } from './context.js';
+import { processSlackAction, recordSlackAction } from './inboxed.js';
+
+/** A submission's trigger id (view_submission carries one; view_closed does not). */
+function triggerOf(body: object): { triggerId?: string } {
+  const t = (body as { trigger_id?: unknown }).trigger_id;
+  return typeof t === 'string' ? { triggerId: t } : {};
+}
 
 /** The modal input block a BrokerError's field belongs to. */
 function blockFor(field: string | undefined): string | undefined {
@@ -37,7 +43,7 @@ function blockFor(field: string | undefined): string | undefined {
 }
 
 export function registerViews(app: App, ctx: SlackContext): void {
-  app.view(REQUEST_MODAL, async ({ ack, view, body, client }) => {
+  app.view(REQUEST_MODAL, async ({ ack, view, body, client, context }) => {
     const values = parseRequestModal(view.state.values);
     const input = {
       database: values.database ?? '',
@@ -56,26 +62,14 @@ export function registerViews(app: App, ctx: SlackContext): void {
       }
       throw err;
     }
-    await ack();
     const channelId = requestModalChannel(view.private_metadata);
-    const tell = async (text: string) => {
-      if (channelId) {
-        const ok = await client.chat.postEphemeral({ channel: channelId, user: body.user.id, text }).then(() => true, () => false);
-        if (ok) return;
-      }
-      await client.chat.postMessage({ channel: body.user.id, text });
-    };
-    try {
-      const actor = await ctx.people.actor(body.user.id, body.user.name);
-      const req = await requestAccess(ctx.core, actor, input);
-      await tell(requestSentText(await loadRequestView(ctx.core, req.id)));
-    } catch (err) {
-      await tell(err instanceof BrokerError ? errorText(err) : 'Something went wrong on our side; nothing was changed.');
-      if (!(err instanceof BrokerError)) ctx.logger.error({ err: String(err) }, 'request modal failed');
-    }
+    const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
+    const action = await recordSlackAction(ctx, { ...who, kind: 'request', payload: { input }, reply: { source: 'view', ...(channelId && { channelId }) }, context, ...triggerOf(body) });
+    await ack();
+    if (action) await processSlackAction(ctx, client, action);
   });
 
-  app.view(DENY_MODAL, async ({ ack, view, body, client }) => {
+  app.view(DENY_MODAL, async ({ ack, view, body, client, context }) => {
     const { requestId, reason } = parseDenyModal(view);
     if (requestId === undefined) {
       await ack();
@@ -86,16 +80,13 @@ export function registerViews(app: App, ctx: SlackContext): void {
       await ack({ response_action: 'errors', errors: { [INPUT.reason.block]: 'Say why, so the requester knows what to do next.' } });
       return;
     }
+    const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
+    const action = await recordSlackAction(ctx, { ...who, kind: 'deny', requestId, payload: { requestId, reason }, reply: { source: 'view' }, context, ...triggerOf(body) });
     await ack();
-    try {
-      await deny(ctx.core, requestId, await ctx.people.actor(body.user.id, body.user.name), reason);
-    } catch (err) {
-      const text = err instanceof BrokerError ? errorText(err) : 'Something went wrong on our side; nothing was changed.';
-      await client.chat.postMessage({ channel: body.user.id, text });
-    }
+    if (action) await processSlackAction(ctx, client, action);
   });
 
-  app.view(EXTEND_MODAL, async ({ ack, view, body, client }) => {
+  app.view(EXTEND_MODAL, async ({ ack, view, body, client, context }) => {
     const { grantId, duration, reason } = parseExtendModal(view);
     if (grantId === undefined) {
       await ack();
@@ -106,14 +97,10 @@ export function registerViews(app: App, ctx: SlackContext): void {
       await ack({ response_action: 'errors', errors: { [INPUT.duration.block]: 'A duration such as 30m or 1h.' } });
       return;
     }
+    const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
+    const payload = { grantId, duration, reason: reason?.trim() || 'extension requested' };
+    const action = await recordSlackAction(ctx, { ...who, kind: 'extend', grantId, payload, reply: { source: 'view' }, context, ...triggerOf(body) });
     await ack();
-    try {
-      const actor = await ctx.people.actor(body.user.id, body.user.name);
-      const req = await requestExtension(ctx.core, actor, grantId, duration, reason?.trim() || 'extension requested');
-      await client.chat.postMessage({ channel: body.user.id, text: requestSentText(await loadRequestView(ctx.core, req.id)) });
-    } catch (err) {
-      const text = err instanceof BrokerError ? errorText(err) : 'Something went wrong on our side; nothing was changed.';
-      await client.chat.postMessage({ channel: body.user.id, text });
-    }
+    if (action) await processSlackAction(ctx, client, action);
   });
 }

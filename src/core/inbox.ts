@@ -1,0 +1,140 @@
+/**
+ * The chat inbox (DESIGN §3, "an acknowledged action is never lost"). A listener records a state-changing action
+ * (one insert), acknowledges it, then processes it here. Processing calls the action's use case with an
+ * ActionContext: the decision is made as of when the action was received, and its inbox row is finished in the
+ * transaction of its effect. A crash in between leaves the row pending; recoverInbox (at start of a web process,
+ * and every sweep) processes it again once the lease of the process that recorded it has lapsed.
+ *
+ * Idempotency per kind: every effect commits only together with its row's pending → done (finishInboxAction is
+ * conditional), so a second processing of a finished action changes nothing (AlreadyProcessed). A refusal
+ * finishes the row too (outcome = the refusal) and is never retried. An unexpected failure marks the row failed
+ * (the person is told nothing changed and may try again); only a crash leaves it pending, for at most
+ * INBOX_MAX_ATTEMPTS processings.
+ */
+import { randomUUID } from 'node:crypto';
+import { AlreadyProcessed, type ActionContext } from './action-context.js';
+import type { CoreDeps } from './deps.js';
+import { BrokerError, describeError } from './errors.js';
+import { revokeAsUser } from './grant-changes.js';
+import type { AccessRequest, Actor } from './model.js';
+import type { InboxAction, NewInboxAction } from './ports.js';
+import { approve, deny, requestAccess, requestExtension, reviewBreakGlass, type ApproveResult, type RequestInput } from './requests.js';
+import type { RevokeResult } from './revocation.js';
+
+/** The recording process holds an action this long: another process takes it over only after that. */
+export const INBOX_LEASE_MS = 10_000;
+/** A recovery holds what it claimed this long. */
+export const INBOX_RECOVERY_LEASE_MS = 60_000;
+/** An action whose processing crashed the process this often is given up (failed), not retried again. */
+export const INBOX_MAX_ATTEMPTS = 3;
+/** Actions recovered per pass. */
+const RECOVERY_BATCH = 100;
+
+/** This process's name on the leases it takes. */
+export const INBOX_OWNER = `p${process.pid}-${randomUUID().slice(0, 8)}`;
+
+/** What a processed action did, for the edge to tell the person. */
+export type InboxEffect =
+  | { kind: 'approve'; result: ApproveResult }
+  | { kind: 'deny' | 'review' | 'request' | 'extend'; request: AccessRequest }
+  | { kind: 'revoke'; result: RevokeResult };
+
+/** ok: the effect happened now. refused: a BrokerError (told to the person). done: an earlier processing did it. */
+export type InboxResult = { ok: true; effect: InboxEffect } | { ok: false; error: unknown } | { ok: 'done' };
+
+/** What each chat platform provides for its actions: who the person is, and how to tell them the result. */
+export interface InboxEdge {
+  actor(action: InboxAction): Promise<Actor>;
+  /** Tells the person what came of their action (never throws: a failed answer is logged). */
+  answer(action: InboxAction, result: InboxResult): Promise<void>;
+}
+
+export type InboxEdges = Partial<Record<InboxAction['platform'], InboxEdge>>;
+
+/** What `payload` holds for each kind (besides where to answer, which is the edge's). */
+export interface InboxPayloads {
+  approve: { requestId: number };
+  deny: { requestId: number; reason: string };
+  revoke: { grantId: number };
+  review: { requestId: number };
+  request: { input: RequestInput; breakGlass?: boolean };
+  extend: { grantId: number; duration: string; reason: string };
+}
+
+/** Records an action before it is acknowledged, leased to this process (which processes it at once). Undefined
+ *  for a redelivery of an action already recorded. */
+export async function recordAction(
+  deps: Pick<CoreDeps, 'store' | 'clock'>,
+  action: Omit<NewInboxAction, 'receivedAt' | 'claimedBy' | 'claimedUntil'>,
+): Promise<InboxAction | undefined> {
+  const now = deps.clock.now();
+  return deps.store.recordInboxAction({ ...action, receivedAt: now, claimedBy: INBOX_OWNER, claimedUntil: now + INBOX_LEASE_MS });
+}
+
+/** Processes one recorded action through its use case; its row is finished whatever the outcome (but a crash). */
+export async function processAction(deps: CoreDeps, action: InboxAction, edge: InboxEdge): Promise<InboxResult> {
+  await deps.hold?.('inbox.before-process');
+  const act: ActionContext = { inboxId: action.id, receivedAt: action.receivedAt, attempt: action.attempts };
+  try {
+    if (action.attempts > INBOX_MAX_ATTEMPTS) throw new Error(`given up after ${action.attempts - 1} processings that did not finish`);
+    const actor = await edge.actor(action);
+    return { ok: true, effect: await dispatch(deps, action, actor, act) };
+  } catch (err) {
+    if (err instanceof AlreadyProcessed) return { ok: 'done' };
+    const refused = err instanceof BrokerError;
+    const outcome = refused ? `refused: ${err.code}: ${err.message}` : `failed: ${describeError(err)}`;
+    const finished = await deps.store.finishInboxAction(action.id, outcome, deps.clock.now(), refused ? 'done' : 'failed').catch((e: unknown) => {
+      deps.logger.error({ inboxId: action.id, err: describeError(e) }, 'inbox: could not finish a refused or failed action');
+      return true;
+    });
+    if (!finished) return { ok: 'done' }; // another processing finished it meanwhile
+    if (!refused) deps.logger.error({ inboxId: action.id, kind: action.kind, err: describeError(err) }, 'inbox: chat action failed');
+    return { ok: false, error: err };
+  }
+}
+
+async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: ActionContext): Promise<InboxEffect> {
+  const p = action.payload;
+  switch (action.kind) {
+    case 'approve':
+      return { kind: 'approve', result: await approve(deps, num(p.requestId), actor, undefined, act) };
+    case 'deny':
+      return { kind: 'deny', request: await deny(deps, num(p.requestId), actor, String(p.reason ?? ''), act) };
+    case 'revoke':
+      return { kind: 'revoke', result: await revokeAsUser(deps, num(p.grantId), actor, undefined, act) };
+    case 'review':
+      return { kind: 'review', request: await reviewBreakGlass(deps, num(p.requestId), actor, act) };
+    case 'request':
+      return { kind: 'request', request: await requestAccess(deps, actor, p.input as RequestInput, { breakGlass: p.breakGlass === true, action: act }) };
+    case 'extend':
+      return { kind: 'extend', request: await requestExtension(deps, actor, num(p.grantId), String(p.duration), String(p.reason), act) };
+  }
+}
+
+function num(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new Error(`inbox payload: ${String(v)} is not an id`);
+  return v;
+}
+
+/**
+ * Processes every action left unfinished by a process that died (its lease lapsed), received at least
+ * `minAgeMs` ago, one at a time in arrival order (so the actions on one request apply in the order they came).
+ * Returns how many were processed. Platforms without an edge here are left for a process that has one.
+ */
+export async function recoverInbox(deps: CoreDeps, edges: InboxEdges, minAgeMs = 0): Promise<number> {
+  // Only Slack records actions (Teams answers each activity once it is done: chat/teams/bot.ts); a process that
+  // cannot answer on a platform claims nothing, so it spends none of the attempts of that platform's actions.
+  if (!edges.slack) return 0;
+  const now = deps.clock.now();
+  const claimed = await deps.store.claimInboxActions(INBOX_OWNER, now, now + INBOX_RECOVERY_LEASE_MS, now - minAgeMs, RECOVERY_BATCH);
+  let n = 0;
+  for (const action of claimed) {
+    const edge = edges[action.platform];
+    if (!edge) continue; // not recorded by any platform but Slack (see above)
+    deps.logger.warn({ inboxId: action.id, kind: action.kind, platform: action.platform, attempt: action.attempts, receivedAt: action.receivedAt }, 'inbox: processing an action left unfinished');
+    const result = await processAction(deps, action, edge);
+    if (result.ok !== 'done') await edge.answer(action, result);
+    n++;
+  }
+  return n;
+}
