@@ -177,6 +177,7 @@ export interface SlashCommandInput {
   userId: string;
   /** Default `/db-access`. */
   command?: string;
+  /** As the person typed it; the builder escapes it the way Slack does. */
   text?: string;
   userName?: string;
   channelId?: string;
@@ -194,7 +195,8 @@ export function slashCommand(input: SlashCommandInput): SlashCommand {
   return {
     token: 'legacy-verification-token',
     command: input.command ?? '/db-access',
-    text: input.text ?? '',
+    // What the person typed, as Slack sends it: `&`, `<` and `>` escaped (should_escape does not turn this off).
+    text: (input.text ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
     response_url: input.responseUrl ?? UNSET_RESPONSE_URL,
     trigger_id: input.triggerId ?? newTriggerId(),
     user_id: input.userId,

@@ -99,6 +99,21 @@ describe('hidden characters never reach the store or a message', () => {
       expect(hiddenSentToSlack()).toEqual([]);
     });
 
+    it('a reason typed with &, < and > (Slack sends them escaped) is stored, audited and shown as typed, and measured as typed', async () => {
+      const after = await lastId();
+      await command(ALICE, 'appdb read 30m INC-3 R&D <team> says a>b && c<d');
+      const req = await newestOf(ALICE, after);
+      expect(req.reason).toBe('R&D <team> says a>b && c<d');
+      expect(text(await approvalOf(req.id))).toContain('R&D <team> says a>b && c<d');
+      const created = (await store().listAudit({ requestId: req.id, type: 'request.created' }))[0]!;
+      expect(created.detail.reason).toBe('R&D <team> says a>b && c<d');
+      // 350 characters as typed (over 1 000 as Slack sends them): within the 500 allowed.
+      const long = 'x&<> '.repeat(70).trim();
+      expect(long.length).toBeLessThanOrEqual(350);
+      await command(ALICE, `appdb read 30m INC-4 ${long}`);
+      expect((await newestOf(ALICE, req.id)).reason).toBe(long);
+    });
+
     it('a reason and ticket from the request dialog: hidden characters gone, the reason keeps its lines', async () => {
       const after = await lastId();
       const submitted = viewSubmissionPayload({

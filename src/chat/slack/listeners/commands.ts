@@ -11,11 +11,12 @@ import { errorText, helpText, listText } from '../blocks/ephemeral.js';
 import { requestModal } from '../blocks/request-modal.js';
 import { parseCommand } from '../../grammar.js';
 import type { SlackContext } from './context.js';
+import { decodeCommandText } from '../command-text.js';
 import { processSlackAction, recordSlackAction, type SlackActionRecord } from './inboxed.js';
 
 export function registerCommands(app: App, ctx: SlackContext, command = '/db-access'): void {
   app.command(command, async ({ command: cmd, ack, respond, client, context }) => {
-    const parsed = parseCommand(cmd.text ?? '');
+    const parsed = parseCommand(decodeCommandText(cmd.text ?? ''));
     const who = { userId: cmd.user_id, ...(cmd.user_name && { userName: cmd.user_name }) };
     const base = { ...who, reply: { source: 'command' as const, responseUrl: cmd.response_url, channelId: cmd.channel_id }, context, triggerId: cmd.trigger_id };
     let record: SlackActionRecord | undefined;
