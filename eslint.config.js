@@ -1,4 +1,4 @@
-// Flat config. The rule that matters most: src/core imports no adapter (DESIGN §2).
+// Flat config. The rule that matters most: src/core imports no adapter.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -23,7 +23,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ADAPTERS, message: 'src/core is the pure domain: it imports no adapter (DESIGN §2). Define a port in core/ports.ts.' },
+            { group: ADAPTERS, message: 'src/core is the pure domain: it imports no adapter. Define a port in core/ports.ts.' },
             { group: ['../*', '!../core'], message: 'src/core imports nothing outside src/core.' },
           ],
         },

@@ -1,4 +1,4 @@
-/** CLI verbs (DESIGN §4). Each opens only what it needs and closes it; errors become exit codes in main.ts. */
+/** CLI verbs. Each opens only what it needs and closes it; errors become exit codes in main.ts. */
 import { userInfo } from 'node:os';
 import { z } from 'zod';
 import type { Catalog } from '../core/catalog.js';

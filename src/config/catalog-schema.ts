@@ -1,4 +1,4 @@
-/** The catalog YAML's shape (DESIGN §4). Every name that reaches SQL is allow-listed here, at load time. */
+/** The catalog YAML's shape. Every name that reaches SQL is allow-listed here, at load time. */
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 

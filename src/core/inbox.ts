@@ -1,5 +1,5 @@
 /**
- * The chat inbox (DESIGN §3, "an acknowledged action is never lost"). A listener records a state-changing action
+ * The chat inbox: an acknowledged action is never lost. A listener records a state-changing action
  * (one insert), acknowledges it, then processes it here. Processing calls the action's use case with an
  * ActionContext: the decision is made as of when the action was received, and its inbox row is finished in the
  * transaction of its effect. A crash in between leaves the row pending; recoverInbox (at start of a web process,

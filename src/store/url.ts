@@ -1,5 +1,5 @@
 /**
- * DATABASE_URL → what the knex client needs. Accepted forms (DESIGN §4):
+ * DATABASE_URL → what the knex client needs. Accepted forms:
  *   sqlite:<path>                     e.g. sqlite:./data/db-access.sqlite, sqlite:/var/lib/db-access/state.sqlite,
  *                                     sqlite::memory: (one connection; for tests)
  *   postgres://user:pass@host:5432/db  (or postgresql://; query parameters go to node-postgres, e.g. ?sslmode=require)

@@ -47,7 +47,7 @@ function problems(yaml: string, env: Record<string, string> = {}): string[] {
 }
 
 describe('catalog', () => {
-  it('loads DESIGN §4 example with ${VAR} interpolation and defaults', () => {
+  it('loads the documented example catalog with ${VAR} interpolation and defaults', () => {
     const c = parseCatalog(good, { ORDERS_ADMIN_PASSWORD: 's3cret' });
     const orders = c.databases.get('orders-prod')!;
     expect(orders.admin.password).toBe('s3cret');

@@ -18,7 +18,7 @@
  * Socket Mode has no signatures: requests arrive over the app's own authenticated WebSocket and the SDK acknowledges
  * each envelope id once. Only the `event_id` de-duplication applies there.
  *
- * When Redis cannot be reached the request is processed, with an error logged: Redis only schedules (DESIGN §3), and
+ * When Redis cannot be reached the request is processed, with an error logged: Redis only schedules, and
  * the core's conditional transitions still make a repeated click decide nothing twice.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The approval channel's message for a request, in every phase (DESIGN §1 steps 3–6). It is posted once and then
+ * The approval channel's message for a request, in every phase. It is posted once and then
  * edited in place (`chat.update`) as the request moves on, so it always shows the current truth.
  */
 import { formatDuration } from '../../../core/duration.js';

@@ -1,5 +1,5 @@
 /**
- * Direct messages to the requester (DESIGN §1 steps 4–6). `accessActiveDm` is posted when the user exists and later
+ * Direct messages to the requester. `accessActiveDm` is posted when the user exists and later
  * edited into `accessEndedDm`; none of these carries a password (see credentials.ts for the ones that do).
  */
 import { formatDuration } from '../../../core/duration.js';

@@ -1,5 +1,5 @@
 /**
- * The `/db-access` modal (DESIGN §1 step 1) and its parser. The modal offers choices; the core validates them
+ * The `/db-access` modal and its parser. The modal offers choices; the core validates them
  * (database/level pair, duration ≤ maximum) and the listener answers with inline errors keyed by INPUT block ids.
  */
 import type { ViewStateValue } from '@slack/bolt';
