@@ -74,13 +74,13 @@ export async function grantCommand(ctx: CliContext, o: GrantOptions): Promise<vo
     });
     let result;
     try {
-      result = await provision(app.deps, grant.id);
+      result = await provision(app.deps, grant.id, { credentials: true });
     } catch (err) {
       // Nobody else will hand these credentials over: end the grant now rather than leave it to a retry.
       await revoke(app.deps, grant.id, admin, `provisioning failed: ${describeError(err)}`).catch(() => undefined);
       throw err;
     }
-    if (result.outcome !== 'active') throw new Error(`grant #${grant.id} could not be activated (${result.grant.status})`);
+    if (result.outcome !== 'active' || !result.credentials) throw new Error(`grant #${grant.id} could not be activated (${result.grant.status})`);
     const now = app.deps.clock.now();
     if (o.json) {
       ctx.out(JSON.stringify({ grant: { ...result.grant }, credentials: result.credentials }, null, 2));

@@ -117,8 +117,8 @@ async function cliScenario(app: App, database: string, label: string): Promise<v
     reason: 'INC-4211 checking stuck orders',
     ticket: 'INC-4211',
   });
-  const res = await provision(deps, grant.id);
-  if (res.outcome !== 'active') throw new Error(`grant #${grant.id} did not become active`);
+  const res = await provision(deps, grant.id, { credentials: true });
+  if (res.outcome !== 'active' || !res.credentials) throw new Error(`grant #${grant.id} did not become active`);
   say(formatCredentials(res.grant, res.credentials, deps.clock.now()));
   const c = res.credentials;
   const client = c.engine === 'postgres' ? 'psql' : 'mysql';

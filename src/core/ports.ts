@@ -61,14 +61,16 @@ export interface NewUserRequest {
   grantId: number;
   /** Generated and persisted by the broker before the call: /^jit_[a-z0-9_]{1,26}$/. */
   username: string;
-  /** [A-Za-z0-9]{32,}. PostgreSQL receives only a SCRAM-SHA-256 verifier of it. */
-  password: string;
+  /** [A-Za-z0-9]{32,}. PostgreSQL receives only a SCRAM-SHA-256 verifier of it. Absent: the user is created (or
+   *  adopted) with no usable password — PostgreSQL `PASSWORD NULL`, MySQL/MariaDB an authentication string no
+   *  password matches — and can log in only once updateUser sets one (the reveal). */
+  password?: string;
   expiresAt: number;
   level: AccessLevel;
 }
 
 export interface NewUserResponse {
-  /** adopted = a leftover of the same grant (a crash after CREATE): converged, password reset. */
+  /** adopted = a leftover of the same grant (a crash after CREATE): converged, password reset (or removed). */
   outcome: 'created' | 'adopted';
 }
 
@@ -360,6 +362,9 @@ export interface StateStore {
   finishInboxAction(id: number, outcome: string, at: number, status?: Exclude<InboxStatus, 'pending'>): Promise<boolean>;
   /** Actions in `statuses` (all when absent), oldest first. */
   listInboxActions(filter?: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] }): Promise<InboxAction[]>;
+  /** Deletes up to `limit` finished actions (done or failed) that finished before `finishedBefore`; returns how many.
+   *  A pending action is never deleted. */
+  pruneInboxActions(finishedBefore: number, limit: number): Promise<number>;
 
   /** This installation's id: created at random on first use, the same for every process on this store. */
   installationId(): Promise<string>;

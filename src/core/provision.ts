@@ -27,21 +27,29 @@ export { MAX_PROVISION_ATTEMPTS } from './provision-failure.js';
 export const MAX_PROVISION_BATCH = 100;
 
 export type ProvisionResult =
-  | { outcome: 'active'; grant: Grant; credentials: Credentials; user: 'created' | 'adopted' }
+  | { outcome: 'active'; grant: Grant; credentials?: Credentials; user: 'created' | 'adopted' }
   | { outcome: 'skipped'; grant: Grant };
 
+export interface ProvisionOptions {
+  /** The caller hands the credentials over itself (CLI `grant`): a password is set at creation and returned. */
+  credentials?: boolean;
+}
+
 /**
- * Creates (or adopts) the user of a `provisioning` grant and marks it active. Returns the credentials for an
- * inline caller (CLI); the job path passes nothing on and the requester reveals them later by rotation.
+ * Creates (or adopts) the user of a `provisioning` grant and marks it active. A password is set only when someone
+ * will be handed it now: an inline caller asking for `credentials` (returned), or a database with `delivery:
+ * message` (sent in the DM). Otherwise (`delivery: reveal`) the user is created with no usable password and the
+ * first one is set when the person reveals it, so a grant nobody opened never had a password.
  * Throws on a retryable failure while attempts remain; otherwise the grant ends `failed`, cleaned up.
  */
-export function provision(deps: CoreDeps, grantId: number): Promise<ProvisionResult> {
-  return exclusive(grantId, () => batcherOf(deps).provision(grantId));
+export function provision(deps: CoreDeps, grantId: number, opts: ProvisionOptions = {}): Promise<ProvisionResult> {
+  return exclusive(grantId, () => batcherOf(deps).provision(grantId, opts.credentials === true));
 }
 
 interface Waiter {
   resolve: (r: ProvisionResult) => void;
   reject: (err: unknown) => void;
+  credentials: boolean;
 }
 
 /** A grant of the batch on its way to the engine. */
@@ -49,7 +57,8 @@ interface Work {
   grant: Grant;
   db: DatabaseEntry;
   level: AccessLevel;
-  password: string;
+  /** Undefined: the user is created with no usable password. */
+  password: string | undefined;
 }
 
 class ProvisionBatcher {
@@ -59,11 +68,11 @@ class ProvisionBatcher {
 
   constructor(private readonly deps: CoreDeps) {}
 
-  provision(grantId: number): Promise<ProvisionResult> {
+  provision(grantId: number, credentials: boolean): Promise<ProvisionResult> {
     return new Promise<ProvisionResult>((resolve, reject) => {
       const waiters = this.pending.get(grantId);
-      if (waiters) waiters.push({ resolve, reject });
-      else this.pending.set(grantId, [{ resolve, reject }]);
+      if (waiters) waiters.push({ resolve, reject, credentials });
+      else this.pending.set(grantId, [{ resolve, reject, credentials }]);
       // Started on the next turn, so grants handed over in the same turn share the first batch.
       this.draining ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
     });
@@ -110,7 +119,8 @@ class ProvisionBatcher {
           const db = databaseOf(catalog, grant.database);
           const level = db.levels.get(grant.level);
           if (!level) throw new BrokerError('UNKNOWN_LEVEL', `level "${grant.level}" is no longer in the catalog`);
-          work.push({ grant, db, level, password: generatePassword() });
+          const handedOver = db.delivery === 'message' || taken.get(grant.id)!.some((w) => w.credentials);
+          work.push({ grant, db, level, password: handedOver ? generatePassword() : undefined });
         } catch (err) {
           settle(grant.id, Promise.reject(err));
         }
@@ -158,12 +168,13 @@ class ProvisionBatcher {
       const { lastError: _cleared, ...rest } = w.grant;
       const grant: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: w.grant.provisionAttempts + 1 };
       logger.info({ grantId: grant.id, database: grant.database, username: grant.username, user: w.user, expiresAt: grant.expiresAt }, 'grant active');
-      const credentials = buildCredentials(w.db, grant.username, w.password, grant.expiresAt);
+      const credentials = w.password === undefined ? undefined : buildCredentials(w.db, grant.username, w.password, grant.expiresAt);
       const told = notify(this.deps, grant.requestId, (v) => this.deps.notifier.grantActivated(v, w.db.delivery === 'message' ? credentials : undefined), {
         grant,
         ahead: ahead.then((m) => m.get(grant.requestId)),
       });
-      settle(grant.id, Promise.all([told, scheduled]).then(() => ({ outcome: 'active' as const, grant, credentials, user: w.user })));
+      const result = { outcome: 'active' as const, grant, user: w.user, ...(credentials && { credentials }) };
+      settle(grant.id, Promise.all([told, scheduled]).then(() => result));
     }
   }
 
@@ -174,7 +185,13 @@ class ProvisionBatcher {
       [...groupBy(work, (w) => w.grant.database)].map(async ([database, group]) => {
         try {
           const made = await this.deps.engines.get(database).newUsers(
-            group.map((w) => ({ grantId: w.grant.id, username: w.grant.username, password: w.password, expiresAt: w.grant.expiresAt, level: w.level })),
+            group.map((w) => ({
+              grantId: w.grant.id,
+              username: w.grant.username,
+              ...(w.password !== undefined && { password: w.password }),
+              expiresAt: w.grant.expiresAt,
+              level: w.level,
+            })),
           );
           for (const w of group) out.set(w.grant.id, made.get(w.grant.username) ?? new Error(`the engine returned no result for ${w.grant.username}`));
         } catch (err) {

@@ -26,6 +26,9 @@ export interface EngineFixture {
   connectAs(username: string, password: string): Promise<TestSession>;
   /** Superuser views of the target, independent of the engine under test. */
   userExists(username: string): Promise<boolean>;
+  /** Whether the server stores a password for the user that some password could match (superuser view: PostgreSQL
+   *  `pg_authid.rolpassword` not NULL; MySQL/MariaDB an authentication string of a real hash). */
+  hasPassword(username: string): Promise<boolean>;
   sessionsOf(username: string): Promise<number>;
   createForeignUser(username: string): Promise<void>;
   dropUserByHand(username: string): Promise<void>;
@@ -54,7 +57,7 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     const hour = () => Date.now() + 3_600_000;
 
     /** A request for a fresh user (removed in afterAll), not yet sent. */
-    function request(level: AccessLevel, email = 'contract.batch@example.com'): NewUserRequest {
+    function request(level: AccessLevel, email = 'contract.batch@example.com'): NewUserRequest & { password: string } {
       const req = { grantId: nextGrantId++, username: generateUsername(email), password: generatePassword(), expiresAt: hour(), level };
       made.push(req.username);
       return req;
@@ -186,6 +189,38 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       expect(managed?.grantId).toBe(g.grantId);
       expect(managed?.expiresAt).toBeGreaterThan(hour() + 3_000_000);
     });
+
+    it('a user created with no password has none and cannot log in until updateUser sets one (the reveal)', async () => {
+      const one = { ...request(fx.levels.read), password: undefined };
+      const many = [request(fx.levels.read), request(fx.levels.write)].map((r) => ({ ...r, password: undefined }));
+      expect(await fx.engine.newUser(one)).toEqual({ outcome: 'created' });
+      const res = await fx.engine.newUsers(many);
+      for (const r of [one, ...many]) {
+        if (many.includes(r)) expect(res.get(r.username), r.username).toEqual({ outcome: 'created' });
+        expect(await fx.hasPassword(r.username), r.username).toBe(false);
+        await expect(fx.connectAs(r.username, ''), r.username).rejects.toThrow();
+        await expect(fx.connectAs(r.username, generatePassword()), r.username).rejects.toThrow();
+        await expect(fx.connectAs(r.username, 'invalid'), r.username).rejects.toThrow();
+      }
+      const managed = new Map((await fx.engine.listManagedUsers()).map((m) => [m.username, m]));
+      for (const r of [one, ...many]) expect(managed.get(r.username)?.grantId, r.username).toBe(r.grantId);
+      // The reveal: the first password is set, and the user has its level's access with it.
+      for (const r of [one, ...many]) {
+        const password = generatePassword();
+        await fx.engine.updateUser({ grantId: r.grantId, username: r.username, newPassword: password });
+        expect(await fx.hasPassword(r.username), r.username).toBe(true);
+        await expectAccess(r.username, password, r.level);
+      }
+    }, 60_000);
+
+    it('adopting a leftover with no password takes its old password away', async () => {
+      const leftover = await newGrant(fx.levels.read); // a crash after CREATE: the same grant asks again
+      expect(await fx.hasPassword(leftover.username)).toBe(true);
+      const res = await fx.engine.newUsers([{ grantId: leftover.grantId, username: leftover.username, expiresAt: hour(), level: fx.levels.read }]);
+      expect(res.get(leftover.username)).toEqual({ outcome: 'adopted' });
+      expect(await fx.hasPassword(leftover.username)).toBe(false);
+      await expect(fx.connectAs(leftover.username, leftover.password)).rejects.toThrow();
+    }, 30_000);
 
     it('disableUser ends a session idle inside an open transaction and refuses new logins', async () => {
       const g = await newGrant(fx.levels.read);

@@ -13,7 +13,7 @@ import { createMysqlEngine, mysqlAdminSetupSql } from '../../src/targets/mysql/i
 import { schemaPatternMatches } from '../../src/targets/mysql/checks.js';
 import { ERRNO, classifyMysqlError, isAccountLocked, isUnknownThread, toTargetError } from '../../src/targets/mysql/errors.js';
 import { parseServerVersion } from '../../src/targets/mysql/server-info.js';
-import { expiryEventBody, resourceOptions } from '../../src/targets/mysql/sql.js';
+import { createUserSql, createUsersSql, convergeUserSql, expiryEventBody, resourceOptions } from '../../src/targets/mysql/sql.js';
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
 import { mariadbEngineFixture, setupMariadbTarget, type MariadbTarget } from '../support/mariadb-target.js';
 import { waitFor } from '../support/wait.js';
@@ -465,6 +465,20 @@ describe('MySQL 8 branches (pure; no MySQL server here)', () => {
     expect(resourceOptions(level, 'mariadb')).toBe('WITH MAX_USER_CONNECTIONS 3 MAX_STATEMENT_TIME 2.000');
     expect(() => resourceOptions(level, 'mysql')).toThrow(TargetError);
     expect(resourceOptions({ ...level, guardRails: { connectionLimit: 3 } }, 'mysql')).toBe('WITH MAX_USER_CONNECTIONS 3');
+  });
+
+  it('a user with no password yet: the invalid hash MySQL gives its own system accounts, never an empty one', () => {
+    const invalid = `IDENTIFIED WITH caching_sha2_password AS '$A$005$THISISACOMBINATIONOFINVALIDSALTANDPASSWORDTHATMUSTNEVERBRBEUSED'`;
+    const plain = { ...level, guardRails: { connectionLimit: 3 } };
+    expect(createUserSql('jit_a', undefined, plain, 'mysql')).toBe(
+      `CREATE USER 'jit_a'@'%' ${invalid} WITH MAX_USER_CONNECTIONS 3 ACCOUNT UNLOCK PASSWORD EXPIRE NEVER`,
+    );
+    expect(createUsersSql([{ user: 'jit_a', password: undefined }, { user: 'jit_b', password: 'x'.repeat(32) }], plain, 'mysql')).toBe(
+      `CREATE USER 'jit_a'@'%' ${invalid}, 'jit_b'@'%' IDENTIFIED BY '${'x'.repeat(32)}' WITH MAX_USER_CONNECTIONS 3 ACCOUNT UNLOCK PASSWORD EXPIRE NEVER`,
+    );
+    expect(convergeUserSql('jit_a', undefined, plain, 'mysql')).toBe(
+      `ALTER USER 'jit_a'@'%' ${invalid} WITH MAX_USER_CONNECTIONS 3 ACCOUNT UNLOCK PASSWORD EXPIRE NEVER`,
+    );
   });
 
   it('reads both version strings', () => {

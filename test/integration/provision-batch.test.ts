@@ -12,6 +12,7 @@ import { TargetError } from '../../src/core/errors.js';
 import { provision, type ProvisionResult } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
+import { revealCredentials } from '../../src/core/grant-changes.js';
 import { createAdminGrant } from '../../src/core/requests.js';
 import type { OpenStateStore } from '../../src/store/index.js';
 import type { TestSession } from '../contract/database-engine.contract.js';
@@ -24,6 +25,7 @@ interface Target {
   entry: DatabaseEntry;
   connectAs(username: string, password: string): Promise<TestSession>;
   userExists(username: string): Promise<boolean>;
+  hasPassword(username: string): Promise<boolean>;
   createForeignUser(username: string): Promise<void>;
   teardown(): Promise<void>;
 }
@@ -95,13 +97,17 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     if (r.outcome !== 'active') throw new Error(`grant ${r.grant.id} is ${r.grant.status}, not active`);
     return r;
   };
+  const password = (r: ReturnType<typeof active>) => {
+    if (!r.credentials) throw new Error(`grant ${r.grant.id} was provisioned without a password`);
+    return r.credentials.password;
+  };
 
   it('30 grants approved at once: a few engine batches, each user made once, logs in, audited and announced once', async () => {
     const grants = await approvedGrants(30);
     const ids = grants.map((g) => g.id);
     const before = { ...calls };
 
-    const results = (await Promise.all(ids.map((id) => provision(deps, id)))).map(active);
+    const results = (await Promise.all(ids.map((id) => provision(deps, id, { credentials: true })))).map(active);
 
     expect(calls.batches - before.batches).toBeLessThanOrEqual(3);
     expect(calls.users - before.users).toBe(30);
@@ -110,10 +116,10 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     expect(stored.map((g) => [g.status, g.provisionAttempts])).toEqual(ids.map(() => ['active', 1]));
     // Every password is its own and works (a few logins suffice to show the batch did not mix them up).
     for (const r of [results[0]!, results[14]!, results[29]!]) {
-      const session = await target.connectAs(r.grant.username, r.credentials.password);
+      const session = await target.connectAs(r.grant.username, password(r));
       await session.close();
     }
-    const other = target.connectAs(results[0]!.grant.username, results[1]!.credentials.password);
+    const other = target.connectAs(results[0]!.grant.username, password(results[1]!));
     await expect(other).rejects.toThrow();
     const audit = (await store.listAudit({ type: 'grant.provisioned' })).filter((a) => ids.includes(a.grantId!));
     expect(audit.map((a) => a.grantId).sort((a, b) => a! - b!)).toEqual(ids);
@@ -126,6 +132,30 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     expect(calls.users - before.users).toBe(30);
     expect(activated(ids)).toHaveLength(30);
   }, 120_000);
+
+  it('delivery: reveal — no password exists until the person reveals it; each reveal sets a new one', async () => {
+    const grants = await approvedGrants(4);
+    const ids = grants.map((g) => g.id);
+    const results = (await Promise.all(ids.map((id) => provision(deps, id)))).map(active);
+    for (const r of results) {
+      expect(r.credentials, r.grant.username).toBeUndefined();
+      expect(await target.userExists(r.grant.username)).toBe(true);
+      expect(await target.hasPassword(r.grant.username), r.grant.username).toBe(false);
+    }
+    for (const e of activated(ids)) expect(e.extra).toEqual([undefined]);
+    // The reveal rotates on every click: the first one sets the first password, the next one replaces it.
+    const requester = { platform: 'cli' as const, id: 'cli:test' };
+    const g = results[0]!.grant;
+    const first = await revealCredentials(deps, g.id, requester);
+    expect(await target.hasPassword(g.username)).toBe(true);
+    await (await target.connectAs(g.username, first.password)).close();
+    const second = await revealCredentials(deps, g.id, requester);
+    expect(second.password).not.toBe(first.password);
+    await expect(target.connectAs(g.username, first.password)).rejects.toThrow();
+    await (await target.connectAs(g.username, second.password)).close();
+    // The grants nobody opened still have none.
+    for (const r of results.slice(1)) expect(await target.hasPassword(r.grant.username), r.grant.username).toBe(false);
+  }, 60_000);
 
   it("each activation's view carries its own request's message references, read with the batch", async () => {
     const grants = await approvedGrants(3);

@@ -93,8 +93,8 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
         duration,
         reason: 'batch revocation test',
       });
-      const res = await provision(deps, grant.id);
-      if (res.outcome !== 'active') throw new Error(`grant ${grant.id} was not provisioned`);
+      const res = await provision(deps, grant.id, { credentials: true });
+      if (res.outcome !== 'active' || !res.credentials) throw new Error(`grant ${grant.id} was not provisioned`);
       out.push({ grant: res.grant, password: res.credentials.password });
     }
     return out;

@@ -64,6 +64,8 @@ export interface MariadbTarget {
   /** Logs in over TCP with a password; rejects when the login is refused (the error carries `errno`). */
   connectAs(username: string, password: string, database?: string): Promise<MariadbSession>;
   userExists(username: string): Promise<boolean>;
+  /** The account's authentication string is a mysql_native_password hash some password matches. */
+  hasPassword(username: string): Promise<boolean>;
   roleExists(role: string): Promise<boolean>;
   sessionsOf(username: string): Promise<number>;
   /** The broker's marker row for the user, as root sees it. */
@@ -211,6 +213,11 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
     },
     connectAs: (username, password, database) => connectMariadb(username, password, database),
     userExists: async (u) => (await rootQuery("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = '%'", [u])).length > 0,
+    hasPassword: async (u) => {
+      const [row] = await rootQuery("SELECT authentication_string AS a FROM mysql.user WHERE User = ? AND Host = '%'", [u]);
+      if (!row) throw new Error(`no account ${u}`);
+      return /^\*[0-9A-F]{40}$/.test(String(row.a));
+    },
     roleExists: async (r) => (await rootQuery("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = ''", [r])).length > 0,
     sessionsOf: async (u) => Number((await rootQuery('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [u]))[0]?.n ?? 0),
     markerOf: async (u) => {
@@ -279,6 +286,7 @@ export function mariadbEngineFixture(target: MariadbTarget, engine: DatabaseEngi
     sql: target.sql,
     connectAs: (u, p) => target.connectAs(u, p),
     userExists: target.userExists,
+    hasPassword: target.hasPassword,
     sessionsOf: target.sessionsOf,
     createForeignUser: target.createForeignUser,
     dropUserByHand: target.dropUserByHand,

@@ -307,6 +307,8 @@ export interface PgTarget {
   /** Logs in over TCP with a password (scram-sha-256); rejects when the login is refused. */
   connectAs(username: string, password: string, database?: string): Promise<PgSession>;
   userExists(username: string): Promise<boolean>;
+  /** pg_authid.rolpassword is not NULL (superuser view). */
+  hasPassword(username: string): Promise<boolean>;
   sessionsOf(username: string): Promise<number>;
   /** A role of that name without a db-access marker (someone else's). */
   createForeignUser(username: string): Promise<void>;
@@ -409,6 +411,11 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     async userExists(username) {
       return (await cluster.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).length > 0;
     },
+    async hasPassword(username) {
+      const [r] = await cluster.query('SELECT rolpassword IS NOT NULL AS set FROM pg_authid WHERE rolname = $1', [username]);
+      if (!r) throw new Error(`no role ${username}`);
+      return r.set === true;
+    },
     async sessionsOf(username) {
       const [r] = await cluster.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [username]);
       return Number(r?.n ?? 0);
@@ -439,6 +446,7 @@ export function pgEngineFixture(target: PgTarget, engine: DatabaseEngine, teardo
     },
     connectAs: (u, p) => target.connectAs(u, p),
     userExists: (u) => target.userExists(u),
+    hasPassword: (u) => target.hasPassword(u),
     sessionsOf: (u) => target.sessionsOf(u),
     createForeignUser: (u) => target.createForeignUser(u),
     dropUserByHand: (u) => target.dropUserByHand(u),

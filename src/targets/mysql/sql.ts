@@ -161,19 +161,40 @@ export function resourceOptions(level: AccessLevel, flavour: Flavour): string {
  */
 const UNLOCKED = 'ACCOUNT UNLOCK PASSWORD EXPIRE NEVER';
 
-export function createUserSql(user: string, password: string, level: AccessLevel, flavour: Flavour): string {
-  return `CREATE USER ${account(user)} IDENTIFIED BY ${q(password)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
+/**
+ * An account that no password opens, for a user created before anyone asked for its password (the first one is set
+ * by `ALTER USER … IDENTIFIED BY` at the reveal, which keeps the plugin). MariaDB: mysql_native_password with the
+ * string `invalid`, which is not a hash any password produces (its own installer creates root@localhost so);
+ * MySQL 8: caching_sha2_password with the invalid salt-and-hash MySQL gives its own system accounts (mysql.sys,
+ * mysql.session). Never an empty authentication string: that would let anyone in with no password.
+ */
+export const NO_PASSWORD = {
+  mariadb: `IDENTIFIED VIA mysql_native_password USING 'invalid'`,
+  mysql: `IDENTIFIED WITH caching_sha2_password AS '$A$005$THISISACOMBINATIONOFINVALIDSALTANDPASSWORDTHATMUSTNEVERBRBEUSED'`,
+} as const satisfies Record<Flavour, string>;
+
+/** The authentication clause: the password, or NO_PASSWORD when it is undefined. */
+function identified(password: string | undefined, flavour: Flavour): string {
+  return password === undefined ? NO_PASSWORD[flavour] : `IDENTIFIED BY ${q(password)}`;
+}
+
+export function createUserSql(user: string, password: string | undefined, level: AccessLevel, flavour: Flavour): string {
+  return `CREATE USER ${account(user)} ${identified(password, flavour)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
 }
 
 /** createUserSql for several accounts of the same resource options in one statement (both servers take a list). */
-export function createUsersSql(users: ReadonlyArray<{ user: string; password: string }>, level: AccessLevel, flavour: Flavour): string {
-  const accounts = users.map((u) => `${account(u.user)} IDENTIFIED BY ${q(u.password)}`);
+export function createUsersSql(
+  users: ReadonlyArray<{ user: string; password: string | undefined }>,
+  level: AccessLevel,
+  flavour: Flavour,
+): string {
+  const accounts = users.map((u) => `${account(u.user)} ${identified(u.password, flavour)}`);
   return `CREATE USER ${accounts.join(', ')} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
 }
 
-/** The adopt path: converge a leftover of the same grant (new password, guard-rails, unlocked). */
-export function convergeUserSql(user: string, password: string, level: AccessLevel, flavour: Flavour): string {
-  return `ALTER USER ${account(user)} IDENTIFIED BY ${q(password)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
+/** The adopt path: converge a leftover of the same grant (new password or none, guard-rails, unlocked). */
+export function convergeUserSql(user: string, password: string | undefined, level: AccessLevel, flavour: Flavour): string {
+  return `ALTER USER ${account(user)} ${identified(password, flavour)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
 }
 
 /** A templated grant with `{{user}}` replaced by the quoted account. */

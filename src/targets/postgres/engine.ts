@@ -87,7 +87,7 @@ export class PostgresEngine implements DatabaseEngine {
 
   async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     checkNewUser(req);
-    const verifier = await scramSha256VerifierAsync(req.password);
+    const verifier = await verifierOf(req.password);
     return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info, found) => {
       const existing = rolesFrom(found).get(req.username);
       if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
@@ -109,7 +109,7 @@ export class PostgresEngine implements DatabaseEngine {
   async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
     const { items, out } = batchItems<NewUserRequest, NewUserResponse>(reqs, (r) => r.username, checkNewUser);
     if (items.length === 0) return out;
-    const verifiers = await Promise.all(items.map((r) => scramSha256VerifierAsync(r.password)));
+    const verifiers = await Promise.all(items.map((r) => verifierOf(r.password)));
     let made: PerUser<NewUserResponse>;
     try {
       made = await this.ddl(`create ${items.length} users`, [...items.map((r) => r.password), ...verifiers], async (exec, info, found) => {
@@ -121,7 +121,7 @@ export class PostgresEngine implements DatabaseEngine {
           if (existing && existing.marker?.grantId !== req.grantId) return void result.set(req.username, notOurs(req.username, req.grantId));
           const outcome = existing ? 'adopted' : 'created';
           try {
-            statements.push(...this.userSql(req, verifiers[i]!, outcome, info));
+            statements.push(...this.userSql(req, verifiers[i], outcome, info));
             result.set(req.username, { outcome });
           } catch (err) {
             result.set(req.username, asError(err));
@@ -360,7 +360,7 @@ export class PostgresEngine implements DatabaseEngine {
 
   /** One user's statements after the lookup: the role created or (same grant) converged, its marker, access and
    *  guard-rails. Throws TargetError('invalid') for what the catalog got wrong, before anything is sent. */
-  private userSql(req: NewUserRequest, verifier: string, outcome: NewUserResponse['outcome'], info: ServerInfo): string[] {
+  private userSql(req: NewUserRequest, verifier: string | undefined, outcome: NewUserResponse['outcome'], info: ServerInfo): string[] {
     const role = {
       username: req.username,
       verifier,
@@ -604,11 +604,16 @@ function rolesFrom(rows: readonly Row[]): Map<string, RoleRow> {
 /** What newUser refuses before any DDL: the name, the password's shape, the level's templates. */
 function checkNewUser(req: NewUserRequest): void {
   userIdent(req.username);
-  assertPassword(req.password);
+  if (req.password !== undefined) assertPassword(req.password);
   for (const t of req.level.grants) {
     const problem = templateProblem(t);
     if (problem) throw new TargetError('invalid', `access level ${req.level.name}: ${problem}: ${t}`);
   }
+}
+
+/** The SCRAM verifier sent instead of the password; none for a user created with no usable password. */
+function verifierOf(password: string | undefined): Promise<string | undefined> {
+  return password === undefined ? Promise.resolve(undefined) : scramSha256VerifierAsync(password);
 }
 
 /** PG16+: the creator becomes an INHERIT+SET member of each role it creates (session kill, DROP OWNED). */

@@ -41,7 +41,8 @@ export function isoLiteral(epochMs: number): string {
 
 export interface CreateRoleOptions {
   username: string;
-  verifier: string;
+  /** Undefined: PASSWORD NULL — password authentication always fails until one is set. */
+  verifier: string | undefined;
   expiresAt: number;
   connectionLimit: number;
 }
@@ -54,15 +55,19 @@ function connectionLimit(n: number): number {
 export function createRoleSql(o: CreateRoleOptions): string {
   return (
     `CREATE ROLE ${userIdent(o.username)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ` +
-    `CONNECTION LIMIT ${connectionLimit(o.connectionLimit)} PASSWORD ${escapeLiteral(o.verifier)} VALID UNTIL ${isoLiteral(o.expiresAt)}`
+    `CONNECTION LIMIT ${connectionLimit(o.connectionLimit)} PASSWORD ${passwordValue(o.verifier)} VALID UNTIL ${isoLiteral(o.expiresAt)}`
   );
+}
+
+function passwordValue(verifier: string | undefined): string {
+  return verifier === undefined ? 'NULL' : escapeLiteral(verifier);
 }
 
 /** ALTER ROLE for adoption: only attributes a CREATEROLE non-superuser may name (PG ≤ 15 refuses NOSUPERUSER etc.). */
 export function adoptRoleSql(o: CreateRoleOptions): string {
   return (
     `ALTER ROLE ${userIdent(o.username)} WITH LOGIN CONNECTION LIMIT ${connectionLimit(o.connectionLimit)} ` +
-    `PASSWORD ${escapeLiteral(o.verifier)} VALID UNTIL ${isoLiteral(o.expiresAt)}`
+    `PASSWORD ${passwordValue(o.verifier)} VALID UNTIL ${isoLiteral(o.expiresAt)}`
   );
 }
 
