@@ -1,6 +1,6 @@
 /** latest.md: the date and machine, one table per engine (broker │ raw-SQL floor │ ratio │ target), memory, method. */
 import type { CpuCosts } from './costs.js';
-import type { BenchResult, EngineResult } from './results.js';
+import { CPU_PER_GRANT_TARGET_MS, productCpuMs, type BenchResult, type EngineResult } from './results.js';
 import { span, type Summary } from './stats.js';
 
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '—');
@@ -70,6 +70,20 @@ function engineRows(e: EngineResult, q: BenchResult['queueFloor']): Row[] {
       '—',
       '—',
     ],
+    cpuTargetRow(e),
+  ];
+}
+
+/** The product's CPU per grant (broker + state DB + target + Redis, the sustained window) against its target. */
+function cpuTargetRow(e: EngineResult): Row {
+  const cpu = productCpuMs(e.burst.windowCpuPerGrant);
+  const target = CPU_PER_GRANT_TARGET_MS[e.engine];
+  return [
+    'product CPU per grant, sustained window: broker + state DB + target + Redis',
+    ms(cpu),
+    `${ms(e.floor.createGrant.p50)} create+grant`,
+    x(cpu, e.floor.createGrant.p50),
+    target === undefined ? '—' : `≤ ${target} ms ${mark(cpu <= target)}`,
   ];
 }
 

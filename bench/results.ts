@@ -71,11 +71,28 @@ export interface Check {
   pass: boolean;
 }
 
-/** The issue's targets, as checks (2-core machine, broker-side). */
+/**
+ * The product's CPU per grant target by engine (ms): the broker, the state DB, the target and Redis over the sustained
+ * window (the load driver and the Slack double aside). Unlike grants/s it hardly moves with how busy the host is: it
+ * is the work a grant costs.
+ */
+export const CPU_PER_GRANT_TARGET_MS: Record<string, number> = { postgres: 12, mariadb: 8 };
+
+/** broker + state DB + target + Redis: what the product itself costs (the driver and the Slack double aside). */
+export function productCpuMs(c: CpuCosts): number {
+  return c.brokerCpuMs + c.stateDbCpuMs + c.targetCpuMs + c.redisCpuMs;
+}
+
+/** The targets, as checks (2-core machine, broker-side). */
 export function checkTargets(engines: EngineResult[], memory: MemoryResult): Check[] {
   const out: Check[] = [];
   for (const e of engines) {
     const s = e.engine;
+    const cpuTarget = CPU_PER_GRANT_TARGET_MS[s];
+    if (cpuTarget !== undefined) {
+      const cpu = productCpuMs(e.burst.windowCpuPerGrant);
+      out.push({ scope: s, what: 'product CPU per grant, sustained window (ms)', value: cpu, target: `≤ ${cpuTarget}`, pass: cpu <= cpuTarget });
+    }
     out.push(
       { scope: s, what: 'click → credentials p50 (ms)', value: e.latency.clickToCredentials.p50, target: '≤ 25', pass: e.latency.clickToCredentials.p50 <= 25 },
       { scope: s, what: 'click → credentials p99 (ms)', value: e.latency.clickToCredentials.p99, target: '≤ 100', pass: e.latency.clickToCredentials.p99 <= 100 },
