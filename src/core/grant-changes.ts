@@ -86,7 +86,7 @@ async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): P
 
 /** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */
 export async function revokeAsUser(deps: CoreDeps, grantId: number, actor: Actor, reason?: string, act?: ActionContext): Promise<RevokeResult> {
-  return auditingRefusals(deps, actor, { action: 'revoke', grantId }, () => endEarly(deps, grantId, actor, reason, act));
+  return auditingRefusals(deps, actor, { action: 'revoke', grantId }, () => endEarly(deps, grantId, actor, reason, act), act);
 }
 
 async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: string, act?: ActionContext): Promise<RevokeResult> {

@@ -7,12 +7,15 @@
  *
  * Idempotency per kind: every effect commits only together with its row's pending → done (finishInboxAction is
  * conditional), so a second processing of a finished action changes nothing (AlreadyProcessed). A refusal
- * finishes the row too (outcome = the refusal) and is never retried. An unexpected failure marks the row failed
+ * finishes the row too (outcome = the refusal, committed with its audit row) and is never retried. A processing
+ * that outlives its lease may run beside a second one (a recovery): whichever finishes the row first acted; the
+ * other sees the action's own effect ("already decided", "already revoking") as a refusal, finds the row finished
+ * and ends quietly (no refusal audited, nothing told). An unexpected failure marks the row failed
  * (the person is told nothing changed and may try again); only a crash leaves it pending, for at most
  * INBOX_MAX_ATTEMPTS processings.
  */
 import { randomUUID } from 'node:crypto';
-import { AlreadyProcessed, type ActionContext } from './action-context.js';
+import { ActionRefused, AlreadyProcessed, refusedOutcome, type ActionContext } from './action-context.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError, describeError } from './errors.js';
 import { revokeAsUser } from './grant-changes.js';
@@ -29,6 +32,12 @@ export const INBOX_RECOVERY_LEASE_MS = 60_000;
 export const INBOX_MAX_ATTEMPTS = 3;
 /** Actions recovered per pass. */
 const RECOVERY_BATCH = 100;
+/** A finished action is kept this long: well past Slack's redeliveries (minutes), whose dedupe keys it holds, and
+ *  long enough to look into what came of a click. */
+export const INBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Finished actions deleted per statement, and statements per pruning pass: a backlog is worked off over passes. */
+export const INBOX_PRUNE_BATCH = 500;
+const INBOX_PRUNE_BATCHES_PER_PASS = 10;
 
 /** This process's name on the leases it takes. */
 export const INBOX_OWNER = `p${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -81,8 +90,9 @@ export async function processAction(deps: CoreDeps, action: InboxAction, edge: I
     return { ok: true, effect: await dispatch(deps, action, actor, act) };
   } catch (err) {
     if (err instanceof AlreadyProcessed) return { ok: 'done' };
+    if (err instanceof ActionRefused) return { ok: false, error: err.refusal }; // its row was finished with it
     const refused = err instanceof BrokerError;
-    const outcome = refused ? `refused: ${err.code}: ${err.message}` : `failed: ${describeError(err)}`;
+    const outcome = refused ? refusedOutcome(err) : `failed: ${describeError(err)}`;
     const finished = await deps.store.finishInboxAction(action.id, outcome, deps.clock.now(), refused ? 'done' : 'failed').catch((e: unknown) => {
       deps.logger.error({ inboxId: action.id, err: describeError(e) }, 'inbox: could not finish a refused or failed action');
       return true;
@@ -135,6 +145,19 @@ export async function recoverInbox(deps: CoreDeps, edges: InboxEdges, minAgeMs =
     const result = await processAction(deps, action, edge);
     if (result.ok !== 'done') await edge.answer(action, result);
     n++;
+  }
+  return n;
+}
+
+/** Deletes actions finished more than `retentionMs` ago, in bounded batches; never an unfinished one. Returns how
+ *  many were deleted. */
+export async function pruneInbox(deps: Pick<CoreDeps, 'store' | 'clock'>, retentionMs = INBOX_RETENTION_MS, batch = INBOX_PRUNE_BATCH): Promise<number> {
+  const before = deps.clock.now() - retentionMs;
+  let n = 0;
+  for (let i = 0; i < INBOX_PRUNE_BATCHES_PER_PASS; i++) {
+    const deleted = await deps.store.pruneInboxActions(before, batch);
+    n += deleted;
+    if (deleted < batch) break;
   }
   return n;
 }

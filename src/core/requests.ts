@@ -1,5 +1,5 @@
 /** Use cases up to the decision: validate, request (or ask to extend), approve / deny, an admin's direct grant. */
-import { finishAction, receivedDetail, type ActionContext } from './action-context.js';
+import { finishAction, receivedDetail, tierWhenReceived, type ActionContext } from './action-context.js';
 import { databaseOf, type CoreDeps } from './deps.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
@@ -166,7 +166,7 @@ export async function requestAccess(deps: CoreDeps, requester: Actor, input: Req
   return auditingRefusals(deps, requester, what, async () => {
     await admit(deps, requester, opts.action);
     return routeRequest(deps, requester, input, opts);
-  });
+  }, opts.action);
 }
 
 async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions): Promise<AccessRequest> {
@@ -280,7 +280,7 @@ async function openApproved(
 
 /** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
 export async function reviewBreakGlass(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
-  return auditingRefusals(deps, reviewer, { action: 'review', requestId }, () => review(deps, requestId, reviewer, act));
+  return auditingRefusals(deps, reviewer, { action: 'review', requestId }, () => review(deps, requestId, reviewer, act), act);
 }
 
 async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
@@ -322,7 +322,7 @@ export async function requestExtension(
   return auditingRefusals(deps, requester, { action: 'extend', grantId }, async () => {
     await admit(deps, requester, act);
     return openExtension(deps, requester, grantId, duration, reason, act);
-  });
+  }, act);
 }
 
 async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, duration: string | number, reason: string, act?: ActionContext): Promise<AccessRequest> {
@@ -369,10 +369,12 @@ export type ApproveResult =
   | { status: 'extended'; request: AccessRequest; grant: Grant }
   | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
 
-/** The clicker must be an eligible approver now (re-resolved, not trusted from the button) and not the requester. */
-async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor): Promise<void> {
+/** The clicker must be an eligible approver (re-resolved, not trusted from the button) and not the requester. A chat
+ *  action is judged at the escalation tier the request had when it was received (see action-context.ts for what
+ *  else is, and is not, known as of receipt). */
+async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor, act?: ActionContext): Promise<void> {
   if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
-  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), req.tier);
+  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), await tierWhenReceived(deps.store, req, act));
   if (!matchApprover(actor, approvers)) {
     throw new BrokerError('FORBIDDEN', `you can't approve this: you are not an approver for ${req.database}`);
   }
@@ -398,7 +400,7 @@ async function pendingRequest(deps: CoreDeps, requestId: number, at = deps.clock
  * results however many clicks race: the request's pending → approved update is conditional.
  */
 export async function approve(deps: CoreDeps, requestId: number, approver: Actor, note?: string, act?: ActionContext): Promise<ApproveResult> {
-  return auditingRefusals(deps, approver, { action: 'approve', requestId }, () => recordApprove(deps, requestId, approver, note, act));
+  return auditingRefusals(deps, approver, { action: 'approve', requestId }, () => recordApprove(deps, requestId, approver, note, act), act);
 }
 
 /** A chat action is decided as of when it was received (`decidedAt`: the deadline, the approval's time); the grant's
@@ -407,7 +409,7 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
   const now = deps.clock.now();
   const decidedAt = act?.receivedAt ?? now;
   const checked = await pendingRequest(deps, requestId, decidedAt);
-  await assertMayDecide(deps, checked, approver);
+  await assertMayDecide(deps, checked, approver, act);
   const text = note === undefined ? '' : cleanText(note).trim();
   const mine: Approval = { requestId, approver, decision: 'approve', at: decidedAt, ...(text && { note: text }) };
   /** Every decision on the request once this one is recorded, for the view (read only for N-of-M). */
@@ -551,7 +553,7 @@ async function enqueueProvision(deps: CoreDeps, grantId: number): Promise<void> 
 }
 
 export async function deny(deps: CoreDeps, requestId: number, approver: Actor, reason: string, act?: ActionContext): Promise<AccessRequest> {
-  return auditingRefusals(deps, approver, { action: 'deny', requestId }, () => recordDeny(deps, requestId, approver, reason, act));
+  return auditingRefusals(deps, approver, { action: 'deny', requestId }, () => recordDeny(deps, requestId, approver, reason, act), act);
 }
 
 async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, reason: string, act?: ActionContext): Promise<AccessRequest> {
@@ -560,7 +562,7 @@ async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, re
   const now = deps.clock.now();
   const decidedAt = act?.receivedAt ?? now;
   const checked = await pendingRequest(deps, requestId, decidedAt);
-  await assertMayDecide(deps, checked, approver);
+  await assertMayDecide(deps, checked, approver, act);
   const note = `denied by ${approver.name ?? approver.email ?? approver.id}: ${text}`;
   const denied = await deps.store.transaction(async (tx) => {
     if (!(await tx.decideRequest(requestId, 'denied', decidedAt, note))) throw await notDecidable(tx, requestId, decidedAt);

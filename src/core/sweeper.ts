@@ -4,13 +4,14 @@
  *    before anything expires — a click received before a deadline still counts;
  * 1. revokes every live grant past its expiry, and retries revocations left half-done (early revokes);
  * 2. re-enqueues provisioning that has been waiting too long (a job lost with Redis);
- * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows).
+ * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows);
+ * 4. deletes chat actions finished longer ago than the inbox's retention (never an unfinished one).
  */
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { revokeDue } from './revoke-batch.js';
 import { expireUndecided } from './requests.js';
-import { recoverInbox } from './inbox.js';
+import { pruneInbox, recoverInbox } from './inbox.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant } from './model.js';
@@ -28,6 +29,7 @@ export interface SweepOptions {
 
 export interface SweepReport {
   inboxRecovered: number;
+  inboxPruned: number;
   requestsExpired: number;
   escalated: number;
   reviewsChased: number;
@@ -49,7 +51,7 @@ export class Sweeper {
   ) {}
 
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { inboxRecovered: 0, requestsExpired: 0, escalated: 0, reviewsChased: 0, incidentsEnded: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    const report: SweepReport = { inboxRecovered: 0, inboxPruned: 0, requestsExpired: 0, escalated: 0, reviewsChased: 0, incidentsEnded: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
     if (this.deps.inboxEdges) report.inboxRecovered = await recoverInbox(this.deps, this.deps.inboxEdges);
     report.requestsExpired = await expireUndecided(this.deps);
     report.escalated = await escalateDue(this.deps);
@@ -62,6 +64,7 @@ export class Sweeper {
     await this.revokeOverdue(report);
     await this.requeueStaleProvisioning(report);
     await this.dropOrphans(report);
+    report.inboxPruned = await pruneInbox(this.deps);
     return report;
   }
 

@@ -507,6 +507,22 @@ export class KnexStateStore implements StateStore {
     return ((await q) as Row[]).map(inboxFromRow);
   }
 
+  async pruneInboxActions(finishedBefore: number, limit: number): Promise<number> {
+    // Bounding claimed_until too lets the (status, claimed_until) index serve the scan: it is set when an action is
+    // recorded or claimed (then + a lease), before it finishes, so this holds a row back by at most one lease beyond
+    // `finishedBefore`. Two statements: MySQL takes no LIMIT in a DELETE's IN subquery, PostgreSQL none on DELETE.
+    const due = (await this.knex(INBOX_TABLE)
+      .select('id')
+      .whereIn('status', ['done', 'failed'])
+      .where('claimed_until', '<', finishedBefore)
+      .where('done_at', '<', finishedBefore)
+      .orderBy('id', 'asc')
+      .limit(limit)) as Row[];
+    if (due.length === 0) return 0;
+    const ids = due.map((r) => num(r.id, 'chat_inbox.id'));
+    return this.knex(INBOX_TABLE).whereIn('id', ids).whereIn('status', ['done', 'failed']).del();
+  }
+
   async installationId(): Promise<string> {
     const read = async () => ((await this.knex('installation').where({ id: 1 }).first()) as Row | undefined)?.installation_id;
     const known = await read();

@@ -1026,6 +1026,30 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect((await store.claimInboxActions('w9', at + 100_000, at + 200_000, at + 10, 1_000)).filter((c) => c.id === lapsed1!.id || c.id === lapsed2!.id)).toEqual([]);
         expect((await store.listInboxActions({ requestIds: [7] })).some((r) => r.id === live!.id)).toBe(true);
       });
+
+      it('prunes finished actions that finished before a time, a bounded batch at a time; never a pending one', async () => {
+        // Before T0: no other test's actions are that old.
+        const at = T0 - 1_000 * MIN;
+        const old = async (status: 'done' | 'failed') => {
+          const a = (await store.recordInboxAction(inboxAction({ receivedAt: at, claimedUntil: at + 10_000 })))!;
+          expect(await store.finishInboxAction(a.id, status, at + 1_000, status)).toBe(true);
+          return a.id;
+        };
+        const finished = [await old('done'), await old('failed'), await old('done')];
+        const pending = (await store.recordInboxAction(inboxAction({ receivedAt: at, claimedUntil: at + 10_000 })))!.id;
+        const recent = (await store.recordInboxAction(inboxAction({ receivedAt: at + 10 * MIN, claimedUntil: at + 10 * MIN + 10_000 })))!.id;
+        expect(await store.finishInboxAction(recent, 'done', at + 10 * MIN + 1_000)).toBe(true);
+        const mine = new Set([...finished, pending, recent]);
+        const left = async () => (await store.listInboxActions()).filter((r) => mine.has(r.id)).map((r) => r.id);
+
+        const before = at + 5 * MIN;
+        expect(await pick(1).pruneInboxActions(before, 2)).toBe(2);
+        expect(await store.pruneInboxActions(before, 2)).toBe(1);
+        expect(await store.pruneInboxActions(before, 2)).toBe(0);
+        expect(await left()).toEqual([pending, recent]);
+        expect(await store.pruneInboxActions(T0 - 1, 100)).toBe(1);
+        expect(await left()).toEqual([pending]);
+      });
     });
 
     describe('installation id', () => {

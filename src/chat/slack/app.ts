@@ -16,6 +16,7 @@ import { registerActions } from './listeners/actions.js';
 import { registerCommands } from './listeners/commands.js';
 import type { SlackContext } from './listeners/context.js';
 import { registerEvents } from './listeners/events.js';
+import { ActionNotRecorded } from './listeners/inboxed.js';
 import { registerViews } from './listeners/views.js';
 import { orgGuard } from './org-guard.js';
 import { refuseFutureTimestamps, replayGuard, verifiedSignatureDigest } from './replay-guard.js';
@@ -105,6 +106,10 @@ export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Exp
     app = new App({ token: s.botToken, receiver, logger, clientOptions });
   }
   app.error(async (err) => {
+    if ((err as { original?: unknown }).original instanceof ActionNotRecorded) {
+      ctx.logger.error({ err: err.message }, 'slack: an action could not be recorded; it is not acknowledged');
+      throw err; // the receiver answers 500 (Socket Mode: no ack), so Slack reports the failure
+    }
     ctx.logger.error({ err: err.message }, 'unhandled Slack listener error');
   });
   // The installing team (and Grid organisation) joins the configured ones once auth.test has answered in start().
