@@ -391,6 +391,10 @@ export interface SlackDoubleOptions {
   /** Extra tokens accepted besides `botToken`. */
   tokens?: string[];
   teamId?: string;
+  /** The Enterprise Grid organisation of the workspace: `auth.test` then answers `enterprise_id` as Slack does in Grid. */
+  enterpriseId?: string;
+  /** An organisation-wide install (`auth.test` → `is_enterprise_install: true`); needs `enterpriseId`. */
+  enterpriseInstall?: boolean;
   teamDomain?: string;
   appId?: string;
   botId?: string;
@@ -905,6 +909,8 @@ class SlackDoubleImpl implements SlackDouble {
   baseUrl = '';
   readonly botToken: string;
   readonly teamId: string;
+  readonly enterpriseId: string | undefined;
+  readonly enterpriseInstall: boolean;
   readonly teamDomain: string;
   readonly appId: string;
   readonly botId: string;
@@ -942,6 +948,9 @@ class SlackDoubleImpl implements SlackDouble {
     this.botToken = opts.botToken ?? d.botToken;
     this.tokens = new Set([this.botToken, ...(opts.tokens ?? [])]);
     this.teamId = opts.teamId ?? d.teamId;
+    if (opts.enterpriseInstall && !opts.enterpriseId) throw new Error('slack double: enterpriseInstall needs enterpriseId');
+    this.enterpriseId = opts.enterpriseId;
+    this.enterpriseInstall = opts.enterpriseInstall ?? false;
     this.teamDomain = opts.teamDomain ?? d.teamDomain;
     this.appId = opts.appId ?? d.appId;
     this.botId = opts.botId ?? d.botId;
@@ -1415,7 +1424,8 @@ class SlackDoubleImpl implements SlackDouble {
       user_id: this.botUserId,
       bot_id: this.botId,
       app_id: this.appId,
-      is_enterprise_install: false,
+      ...(this.enterpriseId !== undefined && { enterprise_id: this.enterpriseId }),
+      is_enterprise_install: this.enterpriseInstall,
     }),
 
     'chat.postMessage': (args) => {

@@ -187,10 +187,17 @@ export interface SlashCommandInput {
   triggerId?: string;
   responseUrl?: string;
   apiAppId?: string;
+  /** An Enterprise Grid workspace: `enterprise_id` and `enterprise_name` are sent, as Slack does there. */
   enterpriseId?: string;
+  enterpriseName?: string;
+  /** An organisation-wide install (`is_enterprise_install=true`). */
+  enterpriseInstall?: boolean;
 }
 
-/** A slash command as Slack sends it (all fields strings). */
+/** The organisation name builders give an Enterprise Grid workspace when none is passed. */
+const DEFAULT_ENTERPRISE_NAME = 'db-access test organisation';
+
+/** A slash command as Slack sends it (all fields strings; field set checked against captured ones in test/fixtures/real/slack). */
 export function slashCommand(input: SlashCommandInput): SlashCommand {
   return {
     token: 'legacy-verification-token',
@@ -206,8 +213,8 @@ export function slashCommand(input: SlashCommandInput): SlashCommand {
     channel_id: input.channelId ?? D.channelId,
     channel_name: input.channelName ?? (input.channelId === undefined || input.channelId === D.channelId ? D.channelName : input.channelId.toLowerCase()),
     api_app_id: input.apiAppId ?? D.appId,
-    is_enterprise_install: 'false',
-    ...(input.enterpriseId !== undefined && { enterprise_id: input.enterpriseId }),
+    is_enterprise_install: input.enterpriseInstall ? 'true' : 'false',
+    ...(input.enterpriseId !== undefined && { enterprise_id: input.enterpriseId, enterprise_name: input.enterpriseName ?? DEFAULT_ENTERPRISE_NAME }),
   };
 }
 
@@ -249,7 +256,8 @@ export function viewOutput(view: ViewLike, overrides: Partial<ViewOutput> = {}):
     previous_view_id: view.previous_view_id ?? null,
     clear_on_close: false,
     notify_on_close: false,
-    ...(view.external_id !== undefined && view.external_id !== '' && { external_id: view.external_id }),
+    // Slack sends it empty when the app set none.
+    external_id: view.external_id ?? '',
   };
   return { ...out, ...overrides } as ViewOutput;
 }
@@ -278,9 +286,21 @@ export interface BlockActionsInput {
   teamId?: string;
   /** The clicker's own team (`user.team_id`) when it is not `teamId`: an external user in a Slack Connect channel. */
   userTeamId?: string;
-  /** Values of inputs in the surface (`state.values`). */
+  /** Values of inputs in the surface (`state.values`; Slack sends an empty one when there are none). */
   stateValues?: Record<string, Record<string, ViewStateValue>>;
   isEphemeral?: boolean;
+  /** The workspace's Enterprise Grid organisation (`team.enterprise_id` / `enterprise_name`, `enterprise`). */
+  enterpriseId?: string;
+  enterpriseName?: string;
+}
+
+/** `team` and `enterprise` of an interaction payload: `enterprise` is null outside Enterprise Grid. */
+function teamAndEnterprise(teamId: string, enterpriseId: string | undefined, enterpriseName: string | undefined) {
+  const name = enterpriseName ?? DEFAULT_ENTERPRISE_NAME;
+  return {
+    team: { id: teamId, domain: D.teamDomain, ...(enterpriseId !== undefined && { enterprise_id: enterpriseId, enterprise_name: name }) },
+    enterprise: enterpriseId !== undefined ? { id: enterpriseId, name } : null,
+  };
 }
 
 /** A `block_actions` payload for a button click, from a message (default) or from a view (`view`). */
@@ -296,14 +316,14 @@ export function blockActionsPayload(input: BlockActionsInput): BlockAction<Butto
   const teamId = input.teamId ?? D.teamId;
   const base = {
     type: 'block_actions' as const,
-    team: { id: teamId, domain: D.teamDomain },
+    ...teamAndEnterprise(teamId, input.enterpriseId, input.enterpriseName),
     user: { id: input.userId, username: input.userName ?? input.userId.toLowerCase(), name: input.userName ?? input.userId.toLowerCase(), team_id: input.userTeamId ?? teamId },
     api_app_id: D.appId,
     token: 'legacy-verification-token',
     trigger_id: input.triggerId ?? newTriggerId(),
     actions: [action],
     is_enterprise_install: false,
-    ...(input.stateValues && { state: { values: input.stateValues } }),
+    state: { values: input.stateValues ?? {} },
   };
   if (input.view) {
     const view = viewOutput(input.view);
@@ -351,6 +371,9 @@ export interface ViewSubmissionInput {
   userTeamId?: string;
   /** `response_urls` (only when the modal has a `response_url_enabled` input). */
   responseUrls?: ViewSubmitAction['response_urls'];
+  /** The workspace's Enterprise Grid organisation. */
+  enterpriseId?: string;
+  enterpriseName?: string;
 }
 
 /** A `view_submission` payload. */
@@ -365,36 +388,49 @@ export function viewSubmissionPayload(input: ViewSubmissionInput): ViewSubmitAct
     }
   }
   const id = input.viewId ?? input.view?.id ?? `V${randomBytes(5).toString('hex').toUpperCase()}`;
+  // A modal that can be submitted has a submit button, and Slack always gives it a close one.
   const view = viewOutput(
-    { ...input.view, id, callback_id: callbackId, private_metadata: input.privateMetadata ?? input.view?.private_metadata ?? '' },
+    {
+      ...input.view,
+      id,
+      callback_id: callbackId,
+      private_metadata: input.privateMetadata ?? input.view?.private_metadata ?? '',
+      submit: input.view?.submit ?? { type: 'plain_text', text: 'Submit', emoji: true },
+      close: input.view?.close ?? { type: 'plain_text', text: 'Cancel', emoji: true },
+    },
     { state: { values } },
   );
   const teamId = input.teamId ?? D.teamId;
+  const userName = input.userName ?? input.userId.toLowerCase();
   return {
     type: 'view_submission',
-    team: { id: teamId, domain: D.teamDomain },
-    user: { id: input.userId, name: input.userName ?? input.userId.toLowerCase(), team_id: input.userTeamId ?? teamId },
+    ...teamAndEnterprise(teamId, input.enterpriseId, input.enterpriseName),
+    user: { id: input.userId, username: userName, name: userName, team_id: input.userTeamId ?? teamId },
     view,
     api_app_id: D.appId,
     token: 'legacy-verification-token',
     trigger_id: input.triggerId ?? newTriggerId(),
     is_enterprise_install: false,
     response_urls: input.responseUrls ?? [],
-  };
+  } as ViewSubmitAction;
 }
 
 /** Wrap an event in the Events API envelope Bolt expects. */
-export function eventEnvelope<E extends { type: string }>(event: E, opts: { teamId?: string; eventId?: string } = {}): EnvelopedEvent<E> {
+export function eventEnvelope<E extends { type: string }>(
+  event: E,
+  opts: { teamId?: string; eventId?: string; enterpriseId?: string } = {},
+): EnvelopedEvent<E> {
   const teamId = opts.teamId ?? D.teamId;
   return {
     token: 'legacy-verification-token',
     team_id: teamId,
+    ...(opts.enterpriseId !== undefined && { enterprise_id: opts.enterpriseId }),
     api_app_id: D.appId,
     event,
     type: 'event_callback',
     event_id: opts.eventId ?? `Ev${randomBytes(6).toString('hex').toUpperCase()}`,
     event_time: Math.floor(Date.now() / 1000),
-    authorizations: [{ enterprise_id: null as unknown as string, team_id: teamId, user_id: D.botUserId, is_bot: true, is_enterprise_install: false }],
+    authorizations: [{ enterprise_id: (opts.enterpriseId ?? null) as unknown as string, team_id: teamId, user_id: D.botUserId, is_bot: true, is_enterprise_install: false }],
     is_ext_shared_channel: false,
     context_team_id: teamId,
   };
