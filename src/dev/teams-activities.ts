@@ -64,9 +64,9 @@ export function dialogFetchActivity(user: TeamsUser, where: Where, data: Record<
   return { ...base(user, where), type: 'invoke', name: 'task/fetch', value: { data: { type: 'task/fetch', ...data }, context: { theme: 'default' } } };
 }
 
-/** The app added for a person (personal scope) or to a team (channel). */
+/** The app added for a person (personal scope) or to a team (channel). Teams names no `from.name` here. */
 export function installActivity(user: TeamsUser, where: Where): Record<string, unknown> {
-  return { ...base(user, where), type: 'installationUpdate', action: 'add' };
+  return { ...base(user, where), from: { id: user.id, aadObjectId: user.aadObjectId }, type: 'installationUpdate', action: 'add' };
 }
 
 export async function postActivity(botUrl: string, activity: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
@@ -87,25 +87,31 @@ export async function postActivity(botUrl: string, activity: Record<string, unkn
 
 const DATE = /\{\{(DATE|TIME)\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)(?:, ?\w+)?\)\}\}/g;
 
-/** What a reader sees on a card: texts, facts, inputs' labels and buttons, one per line. */
+/** Markdown as a TextBlock shows it: bold marks gone, backslash escapes undone. */
+const shownMarkdown = (md: string) => md.replace(/(?<!\\)\*\*/g, '').replace(/\\([\\*_[\]()#`~>|!])/g, '$1');
+
+/**
+ * What a reader sees on a card: texts (a TextBlock's markdown as shown, a RichTextBlock's runs exactly as they are),
+ * facts, inputs' labels and buttons, one per line. An action's fallback is not shown: it replaces the action only
+ * on clients without it.
+ */
 export function cardText(card: unknown): string {
   const out: string[] = [];
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!node || typeof node !== 'object') return;
     const n = node as Record<string, unknown>;
-    if (n.type === 'TextBlock' && typeof n.text === 'string') out.push(n.text);
-    if (n.type === 'FactSet' && Array.isArray(n.facts)) for (const f of n.facts as Array<{ title: string; value: string }>) out.push(`${f.title}: ${f.value}`);
+    if (n.type === 'TextBlock' && typeof n.text === 'string') out.push(shownMarkdown(n.text));
+    if (n.type === 'RichTextBlock' && Array.isArray(n.inlines)) {
+      out.push((n.inlines as unknown[]).map((r) => (typeof r === 'string' ? r : typeof (r as { text?: unknown }).text === 'string' ? (r as { text: string }).text : '')).join(''));
+    }
+    if (n.type === 'FactSet' && Array.isArray(n.facts)) for (const f of n.facts as Array<{ title: string; value: string }>) out.push(shownMarkdown(`${f.title}: ${f.value}`));
     if (typeof n.label === 'string') out.push(n.label);
     if (typeof n.type === 'string' && n.type.startsWith('Action.') && typeof n.title === 'string') out.push(`[${n.title}]`);
     for (const k of ['body', 'actions', 'items', 'columns', 'content']) if (k in n) visit(n[k]);
   };
   visit(card);
-  return out
-    .join('\n')
-    .replace(DATE, (_m, kind: string, iso: string) => (kind === 'DATE' ? iso.slice(0, 10) : `${iso.slice(11, 16)} UTC`))
-    .replace(/(?<!\\)\*\*/g, '')
-    .replace(/\\([\\*_[\]()#`~>|!])/g, '$1');
+  return out.join('\n').replace(DATE, (_m, kind: string, iso: string) => (kind === 'DATE' ? iso.slice(0, 10) : `${iso.slice(11, 16)} UTC`));
 }
 
 /** The Adaptive Card a message activity carries. */

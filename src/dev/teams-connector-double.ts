@@ -7,8 +7,10 @@
  *   A channel id posted to (`19:…`) starts a thread; `19:…;messageid=<root>` replies in it.
  * - `PUT /v3/conversations/{conv}/activities/{id}` → `{ id }`: replaces an activity (404 when unknown).
  * - `DELETE /v3/conversations/{conv}/activities/{id}`.
- * - `POST /v3/conversations` (create a 1:1): `{ id }` for a member who installed the app (`install()`), 403
- *   `{ error: { code: 'Forbidden' } }` otherwise (Teams refuses proactive chats with people who have not).
+ * - `POST /v3/conversations` (create a 1:1): 400 `{ error: { code: 'BadSyntax', message: 'Could not parse tenant id' } }`
+ *   when the body names no tenant (neither `tenantId` nor `channelData.tenant.id`), as Teams answers; else `{ id }` for
+ *   a member who installed the app (`install()`), 403 `{ error: { code: 'Forbidden' } }` otherwise (Teams refuses
+ *   proactive chats with people who have not).
  * - `GET /v3/conversations/{conv}/members/{id}` → the TeamsChannelAccount of a known user (by 29: id or AAD id).
  * Faults: `failNext([pathPattern,] { status, retryAfterSeconds? }, { times })`; `calls` records every request.
  */
@@ -117,7 +119,12 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
     }
     const kind = m[2];
     if (method === 'POST' && conversationId === undefined) {
-      const p = body as { members?: Array<{ id?: string }>; isGroup?: boolean } | undefined;
+      const p = body as { members?: Array<{ id?: string }>; isGroup?: boolean; tenantId?: unknown; channelData?: { tenant?: { id?: unknown } } } | undefined;
+      const tenant = p?.tenantId ?? p?.channelData?.tenant?.id;
+      if (typeof tenant !== 'string' || tenant === '') {
+        reply(400, { error: { code: 'BadSyntax', message: 'Could not parse tenant id' } });
+        return;
+      }
       const member = p?.members?.[0]?.id ?? '';
       const user = users.get(member);
       if (p?.isGroup || !user || !installed.has(user.aadObjectId)) {

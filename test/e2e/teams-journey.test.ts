@@ -226,8 +226,18 @@ describe('Teams journey', () => {
     const hostile = '<at>bob</at> **urgent** [click](https://evil.example) _x_ \\ # end';
     const { card, requestId } = await requestAs(ALICE, `db-access appdb read 10m INC-7 ${hostile}`);
     const json = JSON.stringify(cardOf(card.activity));
-    expect(json).not.toContain('[click](https://evil.example)');
-    expect(json).not.toContain('**urgent**');
+    // The reason is in TextRuns, which show their characters as they are; no TextBlock (markdown) holds it unescaped,
+    // and nothing links anywhere.
+    const blocks: string[] = [];
+    const runs: string[] = [];
+    JSON.parse(json, (k, v: unknown) => {
+      if (v && typeof v === 'object' && 'type' in v && 'text' in v) (v.type === 'TextRun' ? runs : blocks).push(String(v.text));
+      return v;
+    });
+    expect(runs.join('')).toContain('**urgent** [click](https://evil.example) _x_ \\ # end');
+    expect(blocks.join('\n')).not.toContain('[click](https://evil.example)');
+    expect(blocks.join('\n')).not.toContain('**urgent**');
+    expect(json).not.toContain('Action.OpenUrl');
     expect(json).not.toMatch(/<at>bob<\/at>/);
     // Teams delivers text as HTML, so the tag itself never survives; the rest reads exactly as typed.
     expect(textOf(card)).toContain('**urgent** [click](https://evil.example) _x_ \\ # end');
@@ -279,6 +289,20 @@ describe('Teams journey', () => {
     expect(toastOf(await click(CAROL, 'approve', { requestId }, card.id))).toMatch(/denied/i);
     expect(teams.calls.filter((c) => c.method === 'PUT').length).toBe(puts);
     expect(await store().getGrantByRequest(requestId)).toBeUndefined();
+  });
+
+  it('a click on an Action.Execute fallback (Action.Submit: a message whose value is the button data) runs the same verb and replaces the card', async () => {
+    const { card, requestId } = await requestAs(ALICE, 'db-access appdb write 1h INC-12 from an old client');
+    const deny = (cardOf(card.activity) as { actions: Array<{ verb?: string; fallback?: { type: string; data: Record<string, unknown> } }> }).actions.find((a) => a.verb === 'deny')!;
+    expect(deny.fallback?.type).toBe('Action.Submit');
+    // Teams sends an Action.Submit click as a message in the card's thread, the card's inputs merged into `value`.
+    const submit = { ...messageActivity(BOB, where(CHANNEL, card.id), ''), text: undefined, entities: undefined, value: { ...deny.fallback!.data, note: 'not from here' } };
+    const res = await postActivity(broker.baseUrl, submit);
+    expect(res.status).toBe(200);
+    expect((await store().getRequest(requestId))!.status).toBe('denied');
+    await teams.waitUntil(() => /Denied by <at>bob<\/at>: not from here/.test(textOf(latest(card.id))), { what: 'the card to show Denied' });
+    // Nothing else was said: no request form, no usage text.
+    expect(teams.messagesIn(CHANNEL).filter((m) => m.replyToId === card.id)).toEqual([]);
   });
 
   it('the request form: invalid input is refused with the valid choices and changes nothing; a valid one files the request', async () => {

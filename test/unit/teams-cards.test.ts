@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/chat/grammar.js';
 import { approvalCard } from '../../src/chat/teams/cards/approval.js';
-import { credentialsDialog, credentialsInChatMessage } from '../../src/chat/teams/cards/dm.js';
+import { accessActiveCard, credentialsDialog, credentialsInChatMessage } from '../../src/chat/teams/cards/dm.js';
 import { escapeCard, TeamsText } from '../../src/chat/teams/markup.js';
 import { cardText } from '../../src/dev/teams-activities.js';
 import { buildCredentials } from '../../src/core/credentials.js';
@@ -73,8 +73,22 @@ describe('the approval card', () => {
     const card = approvalCard(view());
     expect(card.version).toBe('1.5');
     expect(card.actions).toEqual([
-      { type: 'Action.Execute', title: 'Approve', verb: 'approve', data: { verb: 'approve', requestId: 7 }, style: 'positive' },
-      { type: 'Action.Execute', title: 'Deny', verb: 'deny', data: { verb: 'deny', requestId: 7 }, style: 'destructive' },
+      {
+        type: 'Action.Execute',
+        title: 'Approve',
+        verb: 'approve',
+        data: { verb: 'approve', requestId: 7 },
+        style: 'positive',
+        fallback: { type: 'Action.Submit', title: 'Approve', data: { verb: 'approve', requestId: 7 }, style: 'positive' },
+      },
+      {
+        type: 'Action.Execute',
+        title: 'Deny',
+        verb: 'deny',
+        data: { verb: 'deny', requestId: 7 },
+        style: 'destructive',
+        fallback: { type: 'Action.Submit', title: 'Deny', data: { verb: 'deny', requestId: 7 }, style: 'destructive' },
+      },
     ]);
     const ids = card.msteams.entities!.map((e) => e.mentioned.id).sort();
     expect(ids).toEqual(['00000001-aaaa-4bbb-8ccc-000000000001', 'bob@example.com']);
@@ -89,9 +103,48 @@ describe('the approval card', () => {
   });
 });
 
+/** Every element of a card of the given type, at any depth. */
+function elements(node: unknown, type: string): Array<Record<string, unknown>> {
+  if (Array.isArray(node)) return node.flatMap((n) => elements(n, type));
+  if (!node || typeof node !== 'object') return [];
+  const n = node as Record<string, unknown>;
+  return [...(n.type === type ? [n] : []), ...Object.values(n).flatMap((v) => elements(v, type))];
+}
+
 describe('the credentials cards', () => {
   const db = { engine: 'postgres', host: 'orders-db.internal', port: 5432, database: 'orders' } as DatabaseEntry;
   const creds = buildCredentials(db, 'jit_alice_x7k2', 'Pw0rdXq9Zt3LmN8vB2cR', T0 + 3_600_000);
+  const grantView = (): RequestView => ({
+    ...view({ status: 'approved', reason: 'fix *urgent* [orders] #42 <at>bob</at> a_b' }),
+    phase: 'active',
+    grant: { id: 3, username: 'jit_alice_x7k2', database: 'orders', expiresAt: T0 + 3_600_000 } as RequestView['grant'],
+  });
+
+  it('hold every value to copy (user, password, host, port, database, command, URL) as a TextRun with exactly its characters, never as escaped markdown', () => {
+    const cards = [credentialsDialog(grantView(), creds), credentialsInChatMessage(grantView(), creds).attachments[0]!.content, accessActiveCard(grantView())];
+    for (const card of cards) {
+      const runs = elements(card, 'TextRun').map((r) => r.text);
+      expect(runs).toContain('jit_alice_x7k2');
+      for (const tb of elements(card, 'TextBlock')) expect(String(tb.text)).not.toContain('jit');
+      expect(JSON.stringify(card)).not.toContain('jit\\\\_alice');
+    }
+    const dialog = elements(credentialsDialog(grantView(), creds), 'TextRun');
+    for (const exact of ['orders-db.internal', '5432', 'orders', 'Pw0rdXq9Zt3LmN8vB2cR', creds.command, creds.url]) {
+      expect(dialog.some((r) => r.text === exact && r.fontType === 'Monospace'), exact).toBe(true);
+    }
+  });
+
+  it('shows user text (the reason) as typed, in a TextRun, where no mention needs a TextBlock', () => {
+    const card = approvalCard(view({ reason: 'fix *urgent* [orders] #42 a_b \\o/' }));
+    const reason = elements(card, 'RichTextBlock').find((b) => cardText(b).startsWith('Reason:'));
+    expect(reason?.inlines).toEqual([
+      { type: 'TextRun', text: 'Reason:', weight: 'Bolder' },
+      { type: 'TextRun', text: ' fix *urgent* [orders] #42 a_b \\o/' },
+    ]);
+    // A line with a mention stays a TextBlock (mentions work nowhere else), escaped so the user text cannot format.
+    const requested = elements(card, 'TextBlock').find((b) => String(b.text).includes('Requested by'));
+    expect(requested?.text).toBe('**Requested by:** <at>alice</at>');
+  });
 
   it('show host, port, database, user, password, the command exactly as it must be pasted, and the URL labelled as holding the password', () => {
     for (const card of [credentialsDialog(view(), creds), credentialsInChatMessage(view(), creds).attachments[0]!.content]) {

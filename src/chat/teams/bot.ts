@@ -60,6 +60,13 @@ function messageResponse(text: string): AdaptiveCardInvokeResponse {
   return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: text as unknown as Record<string, unknown> };
 }
 
+/** The data of an Action.Submit click (a message whose `value` names one of our verbs), if this is one. */
+function submittedAction(value: unknown): { verb: string; data: Data } | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const data = value as Data;
+  return typeof data.verb === 'string' && data.verb !== '' ? { verb: data.verb, data } : undefined;
+}
+
 const cardOf = (msg: { attachments: Array<{ content: AdaptiveCard }> }): AdaptiveCard => msg.attachments[0]!.content;
 
 export interface TeamsBotDeps {
@@ -76,9 +83,13 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     this.onMessage(async (ctx, next) => {
       await deps.conversations.remember(ctx.activity);
       await core.hold?.('teams.before-process');
-      await this.command(ctx).catch(async (err: unknown) => {
-        await ctx.sendActivity(textMessage([this.sentence(err, inCard)], 'db-access could not do that'));
-      });
+      const submitted = submittedAction(ctx.activity.value);
+      if (submitted) await this.submitted(ctx, submitted.verb, submitted.data);
+      else {
+        await this.command(ctx).catch(async (err: unknown) => {
+          await ctx.sendActivity(textMessage([this.sentence(err, inCard)], 'db-access could not do that'));
+        });
+      }
       await next();
     });
     this.onInstallationUpdateAdd(async (ctx, next) => {
@@ -142,6 +153,27 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         return;
       }
     }
+  }
+
+  /**
+   * A click on an Action.Execute's fallback (an Action.Submit, on clients without Universal Actions): the same verb
+   * with the same checks. The card it was on is replaced by the answer card; a refusal is said in the conversation,
+   * as that client has no private toast to show it in.
+   */
+  private async submitted(ctx: TurnContext, verb: string, data: Data): Promise<void> {
+    let answer: AdaptiveCardInvokeResponse;
+    try {
+      answer = await this.execute(ctx, verb, data);
+    } catch (err) {
+      answer = messageResponse(this.sentence(err, toast));
+    }
+    const replyTo = ctx.activity.replyToId;
+    if (answer.type === ADAPTIVE_CARD && replyTo) {
+      await ctx.updateActivity({ type: 'message', id: replyTo, attachments: [attachment(answer.value as unknown as AdaptiveCard)] });
+      return;
+    }
+    if (answer.type === ADAPTIVE_CARD) await ctx.sendActivity({ type: 'message', attachments: [attachment(answer.value as unknown as AdaptiveCard)] });
+    else await ctx.sendActivity(textMessage([new TeamsText().escape(String(answer.value))], 'db-access'));
   }
 
   protected override async onAdaptiveCardInvoke(ctx: TurnContext, invoke: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {

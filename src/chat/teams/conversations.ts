@@ -73,6 +73,15 @@ export class TeamsConversations {
     return (await this.get(`tenant:${tenantId ?? '*'}`))?.serviceUrl;
   }
 
+  /**
+   * The tenant this installation talks to, as the stored references know it: the pinned tenant, else the tenant of
+   * the latest reference kept (`tenant:*`). Teams refuses to open a 1:1 chat without it (400 "Could not parse tenant
+   * id"), so a bot without TEAMS_TENANT_ID takes it from here.
+   */
+  async tenant(): Promise<string | undefined> {
+    return (await this.pinnedTenant()) ?? (await this.get('tenant:*'))?.conversation?.tenantId ?? undefined;
+  }
+
   /** The pinned tenant id, if one has been pinned. */
   async pinnedTenant(): Promise<string | undefined> {
     const row = await this.store.getConversation('teams', PINNED_TENANT);

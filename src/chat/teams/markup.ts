@@ -1,7 +1,10 @@
 /**
- * Text for Adaptive Cards on Teams. Card TextBlocks render a markdown subset, and `<at>…</at>` becomes a mention
- * when the card carries a matching entity — so user text has markdown marks backslash-escaped and any `<at`
- * broken, and a card's mentions are collected while it is built (one TeamsText per card).
+ * Text for Adaptive Cards on Teams, in a markdown dialect the card kit (cards/kit.ts `text`) turns into elements:
+ * user text has every markdown mark backslash-escaped and any `<at` broken, our own text adds `**bold**`,
+ * `` `code` `` (values to copy exactly) and links. The kit renders a line as RichTextBlock TextRuns holding the exact
+ * characters (no client reinterprets those); only a line with a mention stays a markdown TextBlock, where the escapes
+ * keep user text from formatting. `<at>…</at>` becomes a mention when the card carries a matching entity, so a
+ * card's mentions are collected while it is built (one TeamsText per card).
  */
 import { cleanText } from '../../core/text.js';
 import type { Phase } from '../../core/view.js';
@@ -63,7 +66,8 @@ export class TeamsText implements Markup {
 
   escape = escapeCard;
   bold = (s: string) => (s ? `**${s}**` : s);
-  code = (s: string) => escapeCard(oneLine(s)) || '—';
+  /** Monospace in a TextRun; in a mention's TextBlock the backticks are dropped (Teams shows no inline code there). */
+  code = (s: string) => `\`${escapeCard(oneLine(s)) || '—'}\``;
   date = cardDate;
   icon = (phase: Phase) => ICONS[phase];
 

@@ -45,6 +45,11 @@ export class TeamsSender {
     return (await this.conversations.serviceUrl(this.opts.tenantId)) ?? this.opts.serviceUrl;
   }
 
+  /** TEAMS_TENANT_ID, else the tenant the stored conversation references know (the one the tenant guard serves). */
+  private async tenantId(): Promise<string | undefined> {
+    return this.opts.tenantId ?? (await this.conversations.tenant());
+  }
+
   /**
    * Runs `logic` in a proactive turn and rethrows what it threw: the adapter would otherwise hand the error to
    * onTurnError and report success, and callers must know a message did not go out.
@@ -93,10 +98,11 @@ export class TeamsSender {
   async channelRef(channelId: string): Promise<Reference> {
     const seen = await this.conversations.channel(channelId);
     if (seen) return { ...seen, conversation: { ...seen.conversation!, id: channelId } };
+    const tenantId = await this.tenantId();
     return {
       channelId: 'msteams',
       serviceUrl: await this.serviceUrl(),
-      conversation: { id: channelId, isGroup: true, conversationType: 'channel', name: '', ...(this.opts.tenantId && { tenantId: this.opts.tenantId }) },
+      conversation: { id: channelId, isGroup: true, conversationType: 'channel', name: '', ...(tenantId && { tenantId }) },
     };
   }
 
@@ -104,7 +110,12 @@ export class TeamsSender {
   async chatRef(conversationId: string, aadObjectId: string): Promise<Reference> {
     const seen = await this.conversations.user(aadObjectId);
     if (seen?.conversation?.id === conversationId) return seen;
-    return { channelId: 'msteams', serviceUrl: seen?.serviceUrl ?? (await this.serviceUrl()), conversation: { id: conversationId, isGroup: false, conversationType: 'personal', name: '' } };
+    const tenantId = seen?.conversation?.tenantId ?? (await this.tenantId());
+    return {
+      channelId: 'msteams',
+      serviceUrl: seen?.serviceUrl ?? (await this.serviceUrl()),
+      conversation: { id: conversationId, isGroup: false, conversationType: 'personal', name: '', ...(tenantId && { tenantId }) },
+    };
   }
 
   /** A new thread in the channel; returns its root activity id. */
@@ -125,7 +136,8 @@ export class TeamsSender {
   async toUser(aadObjectId: string, activity: OutgoingActivity): Promise<{ conversationId: string; activityId: string } | undefined> {
     const ref = await this.conversations.user(aadObjectId);
     if (ref?.conversation?.id) return { conversationId: ref.conversation.id, activityId: await this.send(ref, activity) };
-    const tenantId = this.opts.tenantId;
+    // Teams opens a 1:1 chat only within a tenant it is told (400 "Could not parse tenant id" otherwise).
+    const tenantId = await this.tenantId();
     const params = {
       isGroup: false,
       bot: { id: this.opts.appId, name: 'db-access' },

@@ -14,7 +14,7 @@ export function approvalCard(view: RequestView): AdaptiveCard {
   const t = new TeamsText();
   const d = describe(t);
   const r = view.request;
-  const body: Element[] = [heading(title(view)), facts(requestFacts(view, t)), text(`**Reason:** ${t.escape(r.reason)}`)];
+  const body: Element[] = [heading(title(view)), ...facts(requestFacts(view, t)), text(`**Reason:** ${t.escape(r.reason)}`)];
   if (view.phase === 'pending') {
     const who = mentionList(r.approvers, MENTION_BUDGET, t.mention);
     body.push(text(who ? `**Can approve:** ${who}` : '**Can approve:** nobody could be resolved; ask an administrator'));

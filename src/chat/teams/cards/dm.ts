@@ -63,7 +63,7 @@ export function expiresSoonMessage(view: RequestView, remindBeforeMs: number) {
   const c = card(
     [
       text(`⏰ Your ${d.accessTo(view)} expires in ${left}, at ${t.date(g.expiresAt)}.`),
-      choices('duration', 'Extend by', EXTEND_CHOICES.map((c) => [c, c]), '1h'),
+      choices('duration', 'Extend by', EXTEND_CHOICES.map((c) => [c, c]), 'Choose how long to extend by.', '1h'),
       text('Extending asks the approvers again, as the policy says.', { isSubtle: true }),
     ],
     [execute('Extend', VERBS.extend, { grantId: g.id }, 'positive'), doneButton(g.id)],
@@ -85,9 +85,9 @@ export function provisionFailedMessage(view: RequestView, error: string, willRet
 function credentialFacts(c: Credentials, t: TeamsText): Element[] {
   const tool = c.engine === 'postgres' ? 'psql' : 'mysql';
   return [
-    facts([
+    ...facts([
       ['Host', t.code(c.host)],
-      ['Port', String(c.port)],
+      ['Port', t.code(String(c.port))],
       ['Database', t.code(c.database)],
       ['User', t.code(c.username)],
       ['Password', t.code(c.password)],

@@ -5,14 +5,23 @@ import type { ApproverRef } from '../../../core/model.js';
 import type { RequestView } from '../../../core/view.js';
 import { describe, MENTION_BUDGET, title } from '../../describe.js';
 import { mentionList } from '../../markup.js';
-import { TeamsText } from '../markup.js';
+import { oneLine, TeamsText } from '../markup.js';
 import { VERBS } from '../verbs.js';
 import { revealButton } from './dm.js';
 import { card, cardMessage, choices, execute, heading, input, text, type Element } from './kit.js';
 
-/** How many databases help lists, and entries `list` shows per section. */
+/** How many databases help lists, how many characters of text that list may take (a card must stay under Teams'
+ *  ~28 KB per activity), and entries `list` shows per section. */
 const HELP_DATABASES = 30;
+const HELP_BUDGET = 6_000;
 const LIST_MAX = 25;
+/** How much of a database's description a help line or a form choice shows. */
+const DESCRIPTION_MAX = 120;
+
+const shortDescription = (d: string) => {
+  const one = oneLine(d);
+  return one.length <= DESCRIPTION_MAX ? one : `${one.slice(0, DESCRIPTION_MAX - 1)}…`;
+};
 
 /** A card of plain sentences: every reply that is not a form. */
 export function textMessage(lines: string[], summary: string, t = new TeamsText()) {
@@ -22,24 +31,27 @@ export function textMessage(lines: string[], summary: string, t = new TeamsText(
 export function helpMessage(catalog: Catalog) {
   const t = new TeamsText();
   const dbs = [...catalog.databases.values()].sort((a, b) => a.name.localeCompare(b.name));
-  const lines = dbs
-    .slice(0, HELP_DATABASES)
-    .map((d) => `- ${t.code(d.name)}: ${[...d.levels.keys()].map((l) => t.code(l)).join(', ')} · up to ${formatDuration(d.maxDuration)}${d.description ? ` · ${t.escape(d.description)}` : ''}`);
-  if (dbs.length > HELP_DATABASES) lines.push(`…and ${dbs.length - HELP_DATABASES} more (the request form lists them all).`);
+  const lines: string[] = [];
+  let used = 0;
+  for (const d of dbs.slice(0, HELP_DATABASES)) {
+    const line = `- ${t.code(d.name)}: ${[...d.levels.keys()].map((l) => t.code(l)).join(', ')} · up to ${formatDuration(d.maxDuration)}${d.description ? ` · ${t.escape(shortDescription(d.description))}` : ''}`;
+    if (lines.length && used + line.length > HELP_BUDGET) break;
+    lines.push(line);
+    used += line.length;
+  }
+  if (dbs.length > lines.length) lines.push(`…and ${dbs.length - lines.length} more (the request form lists them all).`);
   const c = card([
     heading('Database access'),
-    text(
-      [
-        '**db-access** opens the request form. Or type it in one go:',
-        `**db-access** ${t.escape('<database> <level> <duration> [TICKET] <reason…>')}, e.g. **db-access orders-prod read 1h INC-4211 checking stuck orders**`,
-        '**list**: your pending and active access',
-        `**revoke** ${t.escape('<grant id>')}: end access now`,
-        `**extend** ${t.escape('<grant id> <duration> [reason]')}: ask for more time`,
-        '**help**: this message',
-      ].join('\n\n'),
-    ),
+    ...[
+      '**db-access** opens the request form. Or type it in one go:',
+      `**db-access** ${t.escape('<database> <level> <duration> [TICKET] <reason…>')}, e.g. ${t.code('db-access orders-prod read 1h INC-4211 checking stuck orders')}`,
+      '**list**: your pending and active access',
+      `**revoke** ${t.escape('<grant id>')}: end access now`,
+      `**extend** ${t.escape('<grant id> <duration> [reason]')}: ask for more time`,
+      '**help**: this message',
+    ].map((l) => text(l)),
     text('**Databases and levels**'),
-    text(lines.join('\n')),
+    ...lines.map((l, i) => ({ ...text(l), ...(i > 0 && { spacing: 'None' }) })),
   ]);
   return cardMessage(c, 'db-access help');
 }
@@ -78,6 +90,9 @@ export function requestSentMessage(view: RequestView) {
   return textMessage(lines, `${kind} sent`, t);
 }
 
+/** Up to this many databases, the form's choices show their descriptions too (past it the card would outgrow Teams' limit). */
+const FORM_DESCRIBED = 50;
+
 /** The request form (`db-access` with nothing after it). Submitting runs the same validation as the inline grammar. */
 export function requestFormMessage(catalog: Catalog) {
   const dbs = [...catalog.databases.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -85,11 +100,11 @@ export function requestFormMessage(catalog: Catalog) {
   const c = card(
     [
       heading('Request database access'),
-      choices('database', 'Database', dbs.map((d) => [d.description ? `${d.name} · ${d.description}` : d.name, d.name])),
-      choices('level', 'Level', levels.map((l) => [l, l])),
-      input('duration', 'For how long', { placeholder: 'e.g. 30m, 1h, 2h', maxLength: 16, required: true }),
+      choices('database', 'Database', dbs.map((d) => [d.description && dbs.length <= FORM_DESCRIBED ? `${d.name} · ${shortDescription(d.description)}` : d.name, d.name]), 'Choose a database.'),
+      choices('level', 'Level', levels.map((l) => [l, l]), 'Choose a level.'),
+      input('duration', 'For how long', { placeholder: 'e.g. 30m, 1h, 2h', maxLength: 16, required: 'Say for how long, e.g. 1h.' }),
       input('ticket', 'Ticket or incident (optional)', { placeholder: 'INC-4211, a URL, or pd:PABC123', maxLength: 200 }),
-      input('reason', 'Reason', { placeholder: 'What you need to look at, and why', multiline: true, maxLength: 1000, required: true }),
+      input('reason', 'Reason', { placeholder: 'What you need to look at, and why', multiline: true, maxLength: 1000, required: 'Say why you need the access.' }),
     ],
     [execute('Request', VERBS.request, {}, 'positive')],
   );
