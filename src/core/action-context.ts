@@ -7,13 +7,18 @@
  * - the approval deadline (decideBy) is checked against receivedAt, and the decision is dated receivedAt;
  * - eligibility uses the escalation tier the request had at receivedAt (tierWhenReceived): a tier reached while the
  *   action waited (a crash, a slow replica) does not make its sender eligible after the fact;
+ * - who was on call (PagerDuty schedules and escalation-policy levels, Opsgenie schedules): the vendors are asked who
+ *   was on call at receivedAt, to the second (PagerDuty `since`/`until`, Opsgenie `date`; oncall/sources.ts), so
+ *   an action recovered after a shift change counts for whoever was on call when it was clicked, and not for whoever
+ *   came on call since; the same holds for an auto-approval rule's "requester is on call". An action processed
+ *   within the resolver's cache TTL of its receipt (the normal case) is answered from the "now" cache, which is no
+ *   fresher than that anyway;
  * - a rule's refusal of it is audited with receivedAt too.
  * What cannot be known as of receipt, and is therefore resolved when the action is processed:
- * - who is in a Slack user group or on call in PagerDuty/Opsgenie: those sources are asked "who is it now" (cached
- *   for a short TTL), and nothing records their answer at receipt. Asking them while recording would put external
- *   API calls inside Slack's 3-second acknowledgement (the inbox write is one insert). An action processed right
- *   after its acknowledgement (the normal case) sees them within milliseconds of receipt; a recovered one sees them
- *   as of its recovery;
+ * - who is in a Slack user group: Slack keeps no history of a group's members, so it is the membership when the
+ *   action is processed (cached for a short TTL). Recording it at receipt would put an external API call inside
+ *   Slack's 3-second acknowledgement (the inbox write is one insert). An action processed right after its
+ *   acknowledgement (the normal case) sees it within milliseconds of receipt; a recovered one, as of its recovery;
  * - the catalog (approver lists, limits) of the process that processes it;
  * - limits on what a person holds (live grants, pending requests): checked in the transaction that writes the
  *   effect, because they bound what is held at once and access is given when the effect is written.

@@ -21,7 +21,7 @@ export async function autoApprovalsUsed(deps: CoreDeps, db: DatabaseEntry, actor
   return rows.filter((e) => e.database === db.name && e.at >= since && e.detail.requester !== undefined && sameActor(e.detail.requester as Actor, actor)).length;
 }
 
-async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, actor: Actor, level: string, durationMs: number): Promise<{ ok: true; why: string[] } | { ok: false; why: string }> {
+async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, actor: Actor, level: string, durationMs: number, at?: number): Promise<{ ok: true; why: string[] } | { ok: false; why: string }> {
   const why: string[] = [];
   if (rule.levels && !rule.levels.includes(level)) return { ok: false, why: `level ${level} is not one of ${rule.levels.join(', ')}` };
   why.push(rule.levels ? rule.levels.join('/') : level);
@@ -31,7 +31,7 @@ async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, a
   }
   if (rule.requesterOnCall !== undefined) {
     try {
-      const res = await deps.approvers.isOnCall(db, actor, rule.requesterOnCall);
+      const res = await deps.approvers.isOnCall(db, actor, rule.requesterOnCall, at);
       if (!res.onCall) return { ok: false, why: `you are not on call for ${res.label}` };
       why.push(`you are on call for ${res.label}`);
     } catch (err) {
@@ -49,13 +49,14 @@ async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, a
   return { ok: true, why };
 }
 
-export async function decideAutomatically(deps: CoreDeps, db: DatabaseEntry, actor: Actor, level: string, durationMs: number): Promise<AutoDecision> {
+/** `at`: when the request was received (a chat action's receivedAt): the requester's on-call status is judged then. */
+export async function decideAutomatically(deps: CoreDeps, db: DatabaseEntry, actor: Actor, level: string, durationMs: number, at?: number): Promise<AutoDecision> {
   const rules = db.approval.autoApprove;
   if (rules.length === 0) return { approved: false, reasons: [] };
   const reasons: string[] = [];
   let used: number | undefined;
   for (const [i, rule] of rules.entries()) {
-    const res = await check(deps, db, rule, actor, level, durationMs);
+    const res = await check(deps, db, rule, actor, level, durationMs, at);
     if (!res.ok) {
       reasons.push(`rule ${i + 1}: ${res.why}`);
       continue;

@@ -404,13 +404,15 @@ export interface ApproverResolution {
  * may cache for a short TTL. A failing source never throws: it is reported in `unavailable`.
  */
 export interface ApproverDirectory {
-  /** The approvers, plus escalation tiers 1..`tier` when given (eligibility once a request has escalated). */
-  resolve(db: DatabaseEntry, tier?: number): Promise<ApproverResolution>;
-  /** Only escalation tier `tier` (1-based) — who to ask when it is reached. */
-  resolveTier(db: DatabaseEntry, tier: number): Promise<ApproverResolution>;
-  /** Is `actor` on call now? `true` = in any on-call source among the database's approvers. Throws when the
-   *  source cannot be asked (the caller then does not auto-approve). */
-  isOnCall(db: DatabaseEntry, actor: Actor, ref: OnCallRef): Promise<{ onCall: boolean; label: string }>;
+  /** The approvers, plus escalation tiers 1..`tier` when given (eligibility once a request has escalated). On-call
+   *  sources are asked who was on call at `at` (ms since the epoch; now when omitted); Slack user groups always
+   *  answer with their current members (they keep no history). */
+  resolve(db: DatabaseEntry, tier?: number, at?: number): Promise<ApproverResolution>;
+  /** Only escalation tier `tier` (1-based) — who to ask when it is reached; `at` as for resolve. */
+  resolveTier(db: DatabaseEntry, tier: number, at?: number): Promise<ApproverResolution>;
+  /** Is `actor` on call at `at` (now when omitted)? `true` = in any on-call source among the database's approvers.
+   *  Throws when the source cannot be asked (the caller then does not auto-approve). */
+  isOnCall(db: DatabaseEntry, actor: Actor, ref: OnCallRef, at?: number): Promise<{ onCall: boolean; label: string }>;
   /** Is `actor` in this chat user group? Throws when it cannot be told. */
   isInGroup(actor: Actor, groupId: string): Promise<boolean>;
 }

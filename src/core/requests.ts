@@ -190,7 +190,7 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
     );
   }
 
-  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs);
+  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt);
   if (auto.approved) {
     return openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 }, act);
   }
@@ -370,11 +370,11 @@ export type ApproveResult =
   | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
 
 /** The clicker must be an eligible approver (re-resolved, not trusted from the button) and not the requester. A chat
- *  action is judged at the escalation tier the request had when it was received (see action-context.ts for what
- *  else is, and is not, known as of receipt). */
+ *  action is judged at the escalation tier the request had, and against who was on call, when it was received (see
+ *  action-context.ts for what else is, and is not, known as of receipt); anything else as of now. */
 async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor, act?: ActionContext): Promise<void> {
   if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
-  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), await tierWhenReceived(deps.store, req, act));
+  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), await tierWhenReceived(deps.store, req, act), act?.receivedAt);
   if (!matchApprover(actor, approvers)) {
     throw new BrokerError('FORBIDDEN', `you can't approve this: you are not an approver for ${req.database}`);
   }

@@ -8,12 +8,18 @@
  * const client = new OpsgenieClient({ apiKey: og.apiKey, apiUrl: og.url });
  * await client.scheduleOnCall('DB Primary');   // by name
  * await client.scheduleOnCall(id);             // by id (a UUID)
+ * og.addShift('DB Primary', ['carol@example.com'], { start: t0, end: t0 + 8 * 3_600_000 });
+ * await client.scheduleOnCall('DB Primary', t0 + 60_000);   // date=…: Alice, Bob and Carol
  * await og.stop();
  * ```
  *
  * ## Endpoint (docs.opsgenie.com "Who is On Call API"; [U] = not verified against the live API)
  * `GET /v2/schedules/{identifier}/on-calls?scheduleIdentifierType=id|name&flat=true|false&date=…`. The identifier is
- * read as an id unless `scheduleIdentifierType=name` (Opsgenie's default is `id`). `date` is accepted and ignored.
+ * read as an id unless `scheduleIdentifierType=name` (Opsgenie's default is `id`). `date` (documented format
+ * yyyy-MM-dd'T'HH:mm:ssZ, e.g. 2017-01-15T08:00:00+02:00; fractions and `Z` are accepted too) is the moment asked
+ * about, default now (the double's `clock`); a value in another form is a 422 [U: Opsgenie's answer to a bad date].
+ * A `+` sent unencoded reads as a space and is refused, as Opsgenie's documentation warns. Who is on call at that
+ * moment: what `setOnCall` seeded (on call at every time) and every shift (`addShift`) with start ≤ date < end.
  * - flat=true: `{ data: { _parent: { id, name, enabled }, onCallRecipients: ["alice@example.com", …] }, took, requestId }`
  * - flat=false: `{ data: { _parent, onCallParticipants: [{ id, name, type: 'user' }, …] }, took, requestId }`
  * Every answer carries `X-Request-ID`, `X-Response-Time` and `X-RateLimit-State: OK` (documented response headers).
@@ -42,8 +48,10 @@ export interface OgSchedule {
   id: string;
   name: string;
   enabled: boolean;
-  /** Usernames (emails) on call now. */
+  /** Usernames (emails) on call at every time. */
   onCall: string[];
+  /** Usernames on call from `start` (inclusive) to `end` (exclusive), ms since the epoch. */
+  shifts: { people: string[]; start: number; end: number }[];
 }
 
 export interface OgFault {
@@ -69,6 +77,8 @@ export interface OpsgenieDoubleOptions {
   port?: number;
   /** The accepted API key (default {@link OG_DEFAULT_API_KEY}). */
   apiKey?: string;
+  /** "Now" for a query without `date` (default real time): give it the clock the test drives. */
+  clock?: { now(): number };
 }
 
 export interface OpsgenieDouble {
@@ -78,8 +88,12 @@ export interface OpsgenieDouble {
   readonly requests: OgRequest[];
   /** Seed a schedule (id defaults to a random UUID). */
   addSchedule(schedule: { name: string; id?: string; enabled?: boolean }): OgSchedule;
-  /** Who is on call now; the schedule is found by id or name, or created with that name. */
+  /** Who is on call at every time (replaces what was seeded, shifts included); the schedule is found by id or name,
+   *  or created with that name. */
   setOnCall(scheduleIdOrName: string, people: (string | OgPersonInput)[]): OgSchedule;
+  /** Adds a shift: `people` on call from `start` (inclusive) to `end` (exclusive); other shifts stay. The schedule is
+   *  found or created as for setOnCall. */
+  addShift(scheduleIdOrName: string, people: (string | OgPersonInput)[], shift: { start: number; end: number }): OgSchedule;
   /** Answer the next request(s) to any path with `fault`. */
   failNext(fault: OgFault, opts?: { times?: number }): void;
   /** Answer the next request(s) whose path matches `pathPattern` (exact, `prefix*`, or `*`) with `fault`. */
@@ -100,9 +114,11 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   private readonly server: Server;
   private readonly schedules = new Map<string, OgSchedule>();
   private readonly plan = new FaultPlan<OgFault>();
+  private readonly clock: { now(): number };
 
   constructor(opts: OpsgenieDoubleOptions) {
     this.apiKey = opts.apiKey ?? OG_DEFAULT_API_KEY;
+    this.clock = opts.clock ?? Date;
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendBody(res, 500, { message: `double: ${String(err)}` }, {});
@@ -119,14 +135,22 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   }
 
   addSchedule(schedule: { name: string; id?: string; enabled?: boolean }): OgSchedule {
-    const s: OgSchedule = { id: schedule.id ?? randomUUID(), name: schedule.name, enabled: schedule.enabled ?? true, onCall: [] };
+    const s: OgSchedule = { id: schedule.id ?? randomUUID(), name: schedule.name, enabled: schedule.enabled ?? true, onCall: [], shifts: [] };
     this.schedules.set(s.id, s);
     return s;
   }
 
   setOnCall(scheduleIdOrName: string, people: (string | OgPersonInput)[]): OgSchedule {
-    const s = this.schedules.get(scheduleIdOrName) ?? this.byName(scheduleIdOrName) ?? this.addSchedule({ name: scheduleIdOrName });
-    s.onCall = people.map((p) => (typeof p === 'string' ? p : p.email));
+    const s = this.findOrAdd(scheduleIdOrName);
+    s.onCall = people.map(username);
+    s.shifts = [];
+    return s;
+  }
+
+  addShift(scheduleIdOrName: string, people: (string | OgPersonInput)[], shift: { start: number; end: number }): OgSchedule {
+    if (!(shift.start < shift.end)) throw new Error(`addShift: start (${shift.start}) must be before end (${shift.end})`);
+    const s = this.findOrAdd(scheduleIdOrName);
+    s.shifts.push({ people: people.map(username), start: shift.start, end: shift.end });
     return s;
   }
 
@@ -158,6 +182,10 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
+
+  private findOrAdd(scheduleIdOrName: string): OgSchedule {
+    return this.schedules.get(scheduleIdOrName) ?? this.byName(scheduleIdOrName) ?? this.addSchedule({ name: scheduleIdOrName });
+  }
 
   private byName(name: string): OgSchedule | undefined {
     for (const s of this.schedules.values()) if (s.name === name) return s;
@@ -226,15 +254,38 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
       answer(404, { message: `Schedule with ${type} [${identifier}] does not exist` });
       return;
     }
+    const dateRaw = query.date?.[0];
+    const date = dateRaw === undefined ? this.clock.now() : parseDate(dateRaw);
+    if (date === undefined) {
+      answer(422, { message: `date [${dateRaw}] is not in the format yyyy-MM-dd'T'HH:mm:ssZ` });
+      return;
+    }
+    const onCall = [...schedule.onCall];
+    for (const shift of schedule.shifts) {
+      if (shift.start <= date && date < shift.end) for (const name of shift.people) if (!onCall.includes(name)) onCall.push(name);
+    }
     const parent = { id: schedule.id, name: schedule.name, enabled: schedule.enabled };
     const flat = query.flat?.[0] === 'true';
     answer(200, {
       data: flat
-        ? { _parent: parent, onCallRecipients: [...schedule.onCall] }
-        : { _parent: parent, onCallParticipants: schedule.onCall.map((name) => ({ id: participantId(name), name, type: 'user' })) },
+        ? { _parent: parent, onCallRecipients: onCall }
+        : { _parent: parent, onCallParticipants: onCall.map((name) => ({ id: participantId(name), name, type: 'user' })) },
     });
   }
 
+}
+
+function username(p: string | OgPersonInput): string {
+  return typeof p === 'string' ? p : p.email;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** A `date` in the documented form (offset with or without a colon, or Z), in ms; undefined otherwise. */
+function parseDate(raw: string): number | undefined {
+  if (!DATE.test(raw)) return undefined;
+  const ms = Date.parse(raw.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** A stable UUID-shaped participant id for a username. */

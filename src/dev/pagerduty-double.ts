@@ -6,6 +6,7 @@
  * const pd = await startPagerDutyDouble({ pageSize: 2 });
  * pd.setOnCall('PSCHED1', [{ email: 'alice@example.com', name: 'Alice' }], { escalationPolicyIds: ['PEP1', 'PEP2'] });
  * pd.setEscalationLevel('PEP1', 2, [{ email: 'bob@example.com', name: 'Bob' }]);
+ * pd.addShift('PSCHED2', [{ email: 'carol@example.com' }], { start: t0, end: t0 + 8 * 3_600_000 });
  * pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag' });
  * const client = new PagerDutyClient({ token: pd.token, apiUrl: pd.url });
  * pd.failNext('/oncalls', { status: 429, retryAfterSeconds: 1 });
@@ -21,8 +22,14 @@
  *   Classic pagination: `limit` (default 25, capped at the double's `pageSize`, itself ≤ 100) and `offset`; answers
  *   `{ oncalls, limit, offset, more, total }` with `total` null unless `total=true`. Entries carry `schedule`
  *   (null for a user targeted directly by the policy), `escalation_policy`, `escalation_level`, `start`, `end`
- *   (null/null for permanent on-calls). `since`/`until`/`time_zone` are accepted and ignored: everything seeded is
- *   "on call now".
+ *   (null/null for permanent on-calls).
+ *   Time range: `since` and `until` (ISO 8601), each defaulting to now (the double's `clock`); `until` before `since`
+ *   is a 400 (code 2001). An on-call is listed when its period overlaps the range, as PagerDuty documents: the
+ *   double's periods are half-open [start, end), so a range of one instant (since = until) lists whoever was on call
+ *   at that instant — at a hand-off, the one coming on [U: PagerDuty's own boundary handling]. With `earliest=true`
+ *   the earliest entry per (policy, level, user) is kept. Seeded shifts (`addShift`) carry their own `start`/`end`;
+ *   what `setOnCall`/`setEscalationLevel` seed is on call at every time, and a schedule entry of it is shown as a
+ *   shift around the range asked about. `time_zone` is accepted; times are written in UTC.
  * - `GET /users/{id}` → `{ user }`; `GET /incidents/{id}` → `{ incident: { id, type, incident_number, title, status,
  *   html_url, … } }`.
  * - Errors: `{ error: { message, code, errors? } }`. Auth: `Authorization: Token token=<token>`, else 401
@@ -102,6 +109,8 @@ export interface PagerDutyDoubleOptions {
   pageSize?: number;
   /** When false, `include[]=users` is ignored and users come as references without email (default true). */
   expandIncludes?: boolean;
+  /** "Now" for a query without `since`/`until` (default real time): give it the clock the test drives. */
+  clock?: { now(): number };
 }
 
 export interface PagerDutyDouble {
@@ -113,10 +122,15 @@ export interface PagerDutyDouble {
   /** Seed or update a user (by id, or by the id derived from the email). */
   addUser(person: PdPersonInput): PdUser;
   /**
-   * Who is on call now for a schedule (replaces what was seeded for it). Each person gets one entry per escalation
-   * policy in `escalationPolicyIds` (default [`PEP${scheduleId}`]) at `level` (default 1).
+   * Who is on call for a schedule, at every time (replaces what was seeded for it, shifts included). Each person gets
+   * one entry per escalation policy in `escalationPolicyIds` (default [`PEP${scheduleId}`]) at `level` (default 1).
    */
   setOnCall(scheduleId: string, people: PdPersonInput[], opts?: { escalationPolicyIds?: string[]; level?: number }): void;
+  /**
+   * Adds a shift: `people` are on call for the schedule from `start` (inclusive) to `end` (exclusive), ms since the
+   * epoch; entries per policy and level as for setOnCall. Other shifts of the schedule stay.
+   */
+  addShift(scheduleId: string, people: PdPersonInput[], shift: { start: number; end: number; escalationPolicyIds?: string[]; level?: number }): void;
   /** Who is on call now at one level of a policy (replaces that level); entries carry `scheduleId` when given, else none. */
   setEscalationLevel(policyId: string, level: number, people: PdPersonInput[], opts?: { scheduleId?: string }): void;
   setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident;
@@ -138,6 +152,8 @@ interface Entry {
   scheduleId: string | null;
   policyId: string;
   level: number;
+  /** The shift, [start, end) in ms; absent: on call at every time. */
+  shift?: { start: number; end: number };
 }
 
 type Json = Record<string, unknown>;
@@ -155,9 +171,11 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
   private readonly expandIncludes: boolean;
   private incidentNumber = 0;
   private readonly startedAt = Date.now();
+  private readonly clock: { now(): number };
 
   constructor(opts: PagerDutyDoubleOptions) {
     this.token = opts.token ?? PD_DEFAULT_TOKEN;
+    this.clock = opts.clock ?? Date;
     this.pageSize = clampPageSize(opts.pageSize ?? PD_MAX_LIMIT);
     this.expandIncludes = opts.expandIncludes ?? true;
     this.server = createServer((req, res) => {
@@ -188,6 +206,15 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     this.entries = this.entries.filter((e) => e.scheduleId !== scheduleId);
     for (const policyId of policies) {
       for (const p of people) this.entries.push({ userId: this.addUser(p).id, scheduleId, policyId, level });
+    }
+  }
+
+  addShift(scheduleId: string, people: PdPersonInput[], shift: { start: number; end: number; escalationPolicyIds?: string[]; level?: number }): void {
+    if (!(shift.start < shift.end)) throw new Error(`addShift: start (${shift.start}) must be before end (${shift.end})`);
+    for (const policyId of shift.escalationPolicyIds ?? [`PEP${scheduleId}`]) {
+      for (const p of people) {
+        this.entries.push({ userId: this.addUser(p).id, scheduleId, policyId, level: shift.level ?? 1, shift: { start: shift.start, end: shift.end } });
+      }
     }
   }
 
@@ -320,6 +347,13 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
       answer(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['limit must be a positive integer and offset a non-negative integer'] } });
       return;
     }
+    const now = this.clock.now();
+    const since = query.since?.[0] === undefined ? now : Date.parse(query.since[0]);
+    const until = query.until?.[0] === undefined ? now : Date.parse(query.until[0]);
+    if (Number.isNaN(since) || Number.isNaN(until) || until < since) {
+      answer(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['since and until must be ISO 8601 times, and until cannot be before since'] } });
+      return;
+    }
     const schedules = query['schedule_ids[]'];
     const policies = query['escalation_policy_ids[]'];
     const users = query['user_ids[]'];
@@ -327,9 +361,11 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
       (e) =>
         (!schedules || (e.scheduleId !== null && schedules.includes(e.scheduleId))) &&
         (!policies || policies.includes(e.policyId)) &&
-        (!users || users.includes(e.userId)),
+        (!users || users.includes(e.userId)) &&
+        overlaps(e.shift, since, until),
     );
     if (query.earliest?.[0] === 'true') {
+      list = [...list].sort((a, b) => (a.shift?.start ?? -Infinity) - (b.shift?.start ?? -Infinity));
       const seen = new Set<string>();
       list = list.filter((e) => {
         const key = `${e.policyId}|${e.level}|${e.userId}`;
@@ -340,7 +376,7 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     }
     const effective = Math.min(limit, this.pageSize);
     const expand = this.expandIncludes && (query['include[]'] ?? []).includes('users');
-    const page = list.slice(offset, offset + effective).map((e) => this.onCallJson(e, expand));
+    const page = list.slice(offset, offset + effective).map((e) => this.onCallJson(e, expand, since, until));
     answer(200, {
       oncalls: page,
       limit: effective,
@@ -350,17 +386,18 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     });
   }
 
-  private onCallJson(e: Entry, expand: boolean): Json {
+  /** A seeded shift as it is; an always-on schedule entry as a shift around the range asked about; a user targeted
+   *  directly by the policy as permanent (null/null). */
+  private onCallJson(e: Entry, expand: boolean, since: number, until: number): Json {
     const u = this.users.get(e.userId) ?? { id: e.userId, email: '', name: e.userId };
-    const shiftStart = new Date(this.startedAt - 3_600_000).toISOString();
-    const shiftEnd = new Date(this.startedAt + 7 * 3_600_000).toISOString();
+    const shift = e.shift ?? (e.scheduleId === null ? undefined : { start: since - 3_600_000, end: until + 7 * 3_600_000 });
     return {
       escalation_policy: this.ref('escalation_policy', 'escalation_policies', e.policyId),
       escalation_level: e.level,
       schedule: e.scheduleId === null ? null : this.ref('schedule', 'schedules', e.scheduleId),
       user: expand ? this.fullUser(u) : { ...this.ref('user', 'users', u.id), summary: u.name },
-      start: e.scheduleId === null ? null : shiftStart,
-      end: e.scheduleId === null ? null : shiftEnd,
+      start: shift ? new Date(shift.start).toISOString() : null,
+      end: shift ? new Date(shift.end).toISOString() : null,
     };
   }
 
@@ -397,6 +434,12 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     };
   }
 
+}
+
+/** Whether a shift [start, end) overlaps the range [since, until] (one instant when they are equal). */
+function overlaps(shift: { start: number; end: number } | undefined, since: number, until: number): boolean {
+  if (!shift) return true;
+  return since === until ? shift.start <= since && since < shift.end : shift.start < until && since < shift.end;
 }
 
 function notFound(): Json {

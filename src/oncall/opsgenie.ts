@@ -3,18 +3,22 @@
  *
  * - `GET /v2/schedules/{identifier}/on-calls?scheduleIdentifierType=name|id&flat=true`. A UUID-looking identifier is
  *   sent as `id`, anything else as `name` (Opsgenie's own default is `id`; ours is `name`, which is what people write
- *   in a catalog). Flat answer: `{ data: { _parent, onCallRecipients: ["user@example.com", …] }, took, requestId }`;
+ *   in a catalog). Who was on call at a moment `at`: `date=2026-12-07T12:01:00+00:00` too (the documented format
+ *   yyyy-MM-dd'T'HH:mm:ssZ, whole seconds, UTC written as an offset as in Opsgenie's example; the `+` is sent as
+ *   %2B); without `date` Opsgenie answers for the moment it receives the request.
+ *   Flat answer: `{ data: { _parent, onCallRecipients: ["user@example.com", …] }, took, requestId }`;
  *   Opsgenie usernames are email addresses. A non-flat answer's `onCallParticipants[].name` of type `user` is read
  *   too, in case a proxy or an older API drops `flat`. Recipients that are not email addresses are skipped.
  * - Auth `Authorization: GenieKey <key>`. EU accounts use https://api.eu.opsgenie.com (OPSGENIE_API_URL).
  * - 429: waits `Retry-After` (or `X-RateLimit-Period-In-Sec`) and retries; a wait longer than `maxWaitMs` fails the
  *   call at once. 5xx, timeouts and network errors: exponential backoff. At most `maxRetries` retries; other 4xx fail
- *   at once. Answers are cached per schedule for `ttlMs`; concurrent identical queries share one request.
+ *   at once. Answers are cached per schedule and moment asked about ("now" is its own key) for `ttlMs`; concurrent
+ *   identical queries share one request.
  * - Failures throw OnCallError('Opsgenie schedule db-primary', 'GET /v2/schedules/db-primary/on-calls: HTTP 401 …').
  *   The key never appears in a message.
  */
 import { getJson, RequestFailure } from './http.js';
-import { OnCallError, type OnCallPerson, type OpsgenieDirectory } from './sources.js';
+import { forgetExpired, OnCallError, onCallSecond, type OnCallPerson, type OpsgenieDirectory } from './sources.js';
 
 export const OPSGENIE_API_URL = 'https://api.opsgenie.com';
 
@@ -52,6 +56,11 @@ interface OgOnCallsAnswer {
 }
 
 
+/** `at` as Opsgenie's `date` takes it: yyyy-MM-dd'T'HH:mm:ss with a UTC offset, whole seconds. */
+export function opsgenieDate(at: number): string {
+  return new Date(onCallSecond(at)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
 /** Whether Opsgenie should read `identifier` as a schedule id (a UUID) rather than a name. */
 export function opsgenieIdentifierType(identifier: string): 'id' | 'name' {
   return UUID.test(identifier) ? 'id' : 'name';
@@ -83,16 +92,18 @@ export class OpsgenieClient implements OpsgenieDirectory {
     this.fetchImpl = opts.fetch ?? fetch;
   }
 
-  async scheduleOnCall(scheduleIdOrName: string): Promise<OnCallPerson[]> {
+  async scheduleOnCall(scheduleIdOrName: string, at?: number): Promise<OnCallPerson[]> {
     const identifier = scheduleIdOrName.trim();
     const type = opsgenieIdentifierType(identifier);
-    const key = `${type}:${identifier}`;
+    const date = at === undefined ? undefined : opsgenieDate(at);
+    const key = `${type}:${identifier}@${date ?? 'now'}`;
     const hit = this.cache.get(key);
     if (hit && this.clock.now() - hit.at < this.ttlMs) return hit.value;
     const running = this.inflight.get(key);
     if (running) return running;
-    const p = this.load(identifier, type)
+    const p = this.load(identifier, type, date)
       .then((people) => {
+        forgetExpired(this.cache, this.clock.now(), this.ttlMs);
         this.cache.set(key, { at: this.clock.now(), value: people });
         return people;
       })
@@ -105,9 +116,9 @@ export class OpsgenieClient implements OpsgenieDirectory {
     return p;
   }
 
-  private async load(identifier: string, type: 'id' | 'name'): Promise<OnCallPerson[]> {
+  private async load(identifier: string, type: 'id' | 'name', date: string | undefined): Promise<OnCallPerson[]> {
     const path = `/v2/schedules/${encodeURIComponent(identifier)}/on-calls`;
-    const body = await this.get<OgOnCallsAnswer>(path, { scheduleIdentifierType: type, flat: 'true' });
+    const body = await this.get<OgOnCallsAnswer>(path, { scheduleIdentifierType: type, flat: 'true', ...(date !== undefined && { date }) });
     if (!body.data || typeof body.data !== 'object') throw new RequestFailure(`GET ${path}: the answer has no "data"`);
     const names: string[] = [];
     if (Array.isArray(body.data.onCallRecipients)) {

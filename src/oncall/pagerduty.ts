@@ -1,9 +1,12 @@
 /**
  * PagerDuty REST API v2 as a PagerDutyDirectory (see ./sources.ts for the contract).
  *
- * - On call now: `GET /oncalls?schedule_ids[]=…` (or `escalation_policy_ids[]=…`) with `earliest=true`, `include[]=users`,
+ * - On call: `GET /oncalls?schedule_ids[]=…` (or `escalation_policy_ids[]=…`) with `earliest=true`, `include[]=users`,
  *   `time_zone=UTC`, following classic pagination (`limit`/`offset` in, `{ oncalls, limit, offset, more, total }` out)
- *   until `more` is false. Without `since`/`until` PagerDuty answers for "now".
+ *   until `more` is false. Without `since`/`until` PagerDuty answers for "now" (both default to the current time).
+ *   At a given moment `at`: `since` and `until` both that moment, to the second (`2026-12-07T12:01:00Z`), the same
+ *   one-instant range as the default one; PagerDuty returns the on-calls whose period overlaps it, i.e. whoever was
+ *   on call then (at a hand-off second, possibly both sides of it).
  * - Emails come embedded in `oncalls[].user` thanks to `include[]=users`; a user without one is read with
  *   `GET /users/{id}` (`{ user: { email, name } }`). People are deduplicated by email (a schedule used by several
  *   escalation policies, or at several levels, appears once per policy/level).
@@ -14,14 +17,15 @@
  * - 429: waits `Retry-After` (or `ratelimit-reset`) seconds and retries; when the server asks for longer than
  *   `maxWaitMs` the call fails at once instead of retrying too early. 5xx, timeouts and network errors: retried with
  *   exponential backoff. At most `maxRetries` retries in all; other 4xx fail at once.
- * - Answers are cached per query for `ttlMs` (by the injected clock), and concurrent identical queries share one
- *   request. Incidents are the exception: an open incident is always read fresh (grants end when it resolves), a
- *   resolved one is cached (PagerDuty does not reopen resolved incidents).
+ * - Answers are cached per query (and per moment asked about; "now" is its own key) for `ttlMs` (by the injected
+ *   clock), and concurrent identical queries share one request. Incidents are the exception: an open incident is
+ *   always read fresh (grants end when it resolves), a resolved one is cached (PagerDuty does not reopen resolved
+ *   incidents).
  * - Failures throw OnCallError('PagerDuty schedule PABC123', 'GET /oncalls: HTTP 503 … (gave up after 4 attempts)').
  *   The token never appears in a message.
  */
 import { getJson, RequestFailure } from './http.js';
-import { OnCallError, type OnCallPerson, type PagerDutyDirectory, type PagerDutyIncident } from './sources.js';
+import { forgetExpired, OnCallError, onCallSecond, type OnCallPerson, type PagerDutyDirectory, type PagerDutyIncident } from './sources.js';
 
 export const PAGERDUTY_API_URL = 'https://api.pagerduty.com';
 /** PagerDuty's largest `limit` for classic pagination. */
@@ -104,19 +108,21 @@ export class PagerDutyClient implements PagerDutyDirectory {
     this.fetchImpl = opts.fetch ?? fetch;
   }
 
-  async scheduleOnCall(scheduleId: string): Promise<OnCallPerson[]> {
+  async scheduleOnCall(scheduleId: string, at?: number): Promise<OnCallPerson[]> {
     const source = `PagerDuty schedule ${scheduleId}`;
+    const when = moment(at);
     try {
-      return await this.cached(`schedule:${scheduleId}`, async () => this.people(await this.listOnCalls(['schedule_ids[]', scheduleId])));
+      return await this.cached(`schedule:${scheduleId}@${when ?? 'now'}`, async () => this.people(await this.listOnCalls(['schedule_ids[]', scheduleId], when)));
     } catch (err) {
       throw this.wrap(source, err);
     }
   }
 
-  async escalationPolicyOnCall(policyId: string, level: number): Promise<OnCallPerson[]> {
+  async escalationPolicyOnCall(policyId: string, level: number, at?: number): Promise<OnCallPerson[]> {
     const source = `PagerDuty escalation policy ${policyId} level ${level}`;
+    const when = moment(at);
     try {
-      const oncalls = await this.cached(`policy:${policyId}`, () => this.listOnCalls(['escalation_policy_ids[]', policyId]));
+      const oncalls = await this.cached(`policy:${policyId}@${when ?? 'now'}`, () => this.listOnCalls(['escalation_policy_ids[]', policyId], when));
       return await this.people(oncalls.filter((o) => o.escalation_level === level));
     } catch (err) {
       throw this.wrap(source, err);
@@ -153,13 +159,15 @@ export class PagerDutyClient implements PagerDutyDirectory {
     return { id: i.id ?? incidentId, status: i.status as PagerDutyIncident['status'], title: i.title ?? i.summary ?? '', url: i.html_url ?? '' };
   }
 
-  /** Every on-call entry for one filter, following `more`/`offset`. */
-  private async listOnCalls(filter: [string, string]): Promise<PdOnCall[]> {
+  /** Every on-call entry for one filter, now or at `when` (an ISO time), following `more`/`offset`. */
+  private async listOnCalls(filter: [string, string], when?: string): Promise<PdOnCall[]> {
     const all: PdOnCall[] = [];
     let offset = 0;
+    const range: [string, string][] = when === undefined ? [] : [['since', when], ['until', when]];
     for (let page = 0; page < MAX_PAGES; page++) {
       const body = await this.get<PdOnCallsPage>('/oncalls', [
         filter,
+        ...range,
         ['earliest', 'true'],
         ['include[]', 'users'],
         ['time_zone', 'UTC'],
@@ -218,6 +226,7 @@ export class PagerDutyClient implements PagerDutyDirectory {
     if (hit !== undefined) return hit;
     return this.shared(key, async () => {
       const value = await load();
+      forgetExpired(this.cache, this.clock.now(), this.ttlMs);
       this.cache.set(key, { at: this.clock.now(), value });
       return value;
     });
@@ -248,6 +257,11 @@ export class PagerDutyClient implements PagerDutyDirectory {
       errorDetail,
     });
   }
+}
+
+/** `at` as PagerDuty's `since`/`until` take it: UTC, whole seconds. Undefined (now) stays undefined. */
+function moment(at: number | undefined): string | undefined {
+  return at === undefined ? undefined : new Date(onCallSecond(at)).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 const HINTS: Record<number, string> = {

@@ -1,8 +1,13 @@
 /**
- * On-call directories (PagerDuty, Opsgenie): who is on call now, and an incident's state. Implementations talk to
- * the vendors' REST APIs (PAGERDUTY_API_URL / OPSGENIE_API_URL point them elsewhere), follow pagination, honour
- * 429 Retry-After and retry 5xx a bounded number of times, and cache answers for a short TTL. A failure throws an
- * OnCallError naming the source; the resolver reports it as "unavailable" and the other sources still apply.
+ * On-call directories (PagerDuty, Opsgenie): who is on call now or at a given moment, and an incident's state.
+ * Implementations talk to the vendors' REST APIs (PAGERDUTY_API_URL / OPSGENIE_API_URL point them elsewhere), follow
+ * pagination, honour 429 Retry-After and retry 5xx a bounded number of times, and cache answers for a short TTL. A
+ * failure throws an OnCallError naming the source; the resolver reports it as "unavailable" and the other sources
+ * still apply.
+ *
+ * `at` (ms since the epoch) asks who was on call at that moment, to the second (Opsgenie's documented date format
+ * has no fraction; PagerDuty is asked the same way); without it, who is on call when the vendor answers. An answer for one moment is never served for another: caches
+ * key on the second asked for, and "now" is a key of its own.
  */
 
 export interface OnCallPerson {
@@ -31,13 +36,26 @@ export interface PagerDutyIncident {
 }
 
 export interface PagerDutyDirectory {
-  /** People on call now for a schedule. */
-  scheduleOnCall(scheduleId: string): Promise<OnCallPerson[]>;
-  /** People on call now at one level (1 = first) of an escalation policy. */
-  escalationPolicyOnCall(policyId: string, level: number): Promise<OnCallPerson[]>;
+  /** People on call for a schedule at `at` (now when omitted). */
+  scheduleOnCall(scheduleId: string, at?: number): Promise<OnCallPerson[]>;
+  /** People on call at one level (1 = first) of an escalation policy at `at` (now when omitted). */
+  escalationPolicyOnCall(policyId: string, level: number, at?: number): Promise<OnCallPerson[]>;
   incident(incidentId: string): Promise<PagerDutyIncident>;
 }
 
 export interface OpsgenieDirectory {
-  scheduleOnCall(scheduleIdOrName: string): Promise<OnCallPerson[]>;
+  /** People on call for a schedule at `at` (now when omitted). */
+  scheduleOnCall(scheduleIdOrName: string, at?: number): Promise<OnCallPerson[]>;
+}
+
+/** The whole second that `at` falls in, which is what the vendors are asked about (their times have no fraction). */
+export function onCallSecond(at: number): number {
+  return Math.floor(at / 1000) * 1000;
+}
+
+/** Cache entries older than `ttlMs` are dropped once the cache holds more than `max`: answers for past moments are
+ *  keyed by moment, so without this a long-running process would keep one per recovered action for ever. */
+export function forgetExpired(cache: Map<string, { at: number }>, now: number, ttlMs: number, max = 256): void {
+  if (cache.size <= max) return;
+  for (const [key, entry] of cache) if (now - entry.at >= ttlMs) cache.delete(key);
 }

@@ -1,6 +1,7 @@
 /**
  * The real PagerDuty and Opsgenie clients against the local doubles of their APIs (src/dev/*-double.ts): pagination,
- * email resolution, escalation levels, 429 Retry-After, 5xx retries, auth failures, the TTL cache, incidents.
+ * email resolution, escalation levels, 429 Retry-After, 5xx retries, auth failures, the TTL cache, incidents, and
+ * who was on call at a given moment (PagerDuty since/until, Opsgenie date) against shifts seeded in the doubles.
  * Waits are measured with the timestamps the doubles record, never with sleeps in the test.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { OnCallError } from '../../src/oncall/sources.js';
 const ALICE = { email: 'alice@example.com', name: 'Alice Doe' };
 const BOB = { email: 'bob@example.com', name: 'Bob Roe' };
 const CAROL = { email: 'carol@example.com', name: 'Carol Poe' };
+const MIN = 60_000;
+const HOUR = 60 * MIN;
 
 class FakeClock {
   constructor(public t = 1_700_000_000_000) {}
@@ -192,6 +195,50 @@ describe('PagerDutyClient against the PagerDuty double', () => {
     expect(oncallRequests()).toHaveLength(1);
   });
 
+  it('asks who was on call at a moment with since = until = that second, and caches it apart from now', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 11, 7, 12, 0, 0));
+    const t0 = clock.t;
+    await pd.stop();
+    pd = await startPagerDutyDouble({ pageSize: 2, clock });
+    pd.addShift('PSCHED1', [ALICE], { start: t0 - 8 * HOUR, end: t0 + 5 * MIN }); // hands over at 12:05
+    pd.addShift('PSCHED1', [BOB], { start: t0 + 5 * MIN, end: t0 + 8 * HOUR });
+    const c = client({ clock, ttlMs: 30_000 });
+    clock.t = t0 + 10 * MIN;
+
+    expect(await c.scheduleOnCall('PSCHED1')).toEqual([BOB]);
+    expect(await c.scheduleOnCall('PSCHED1', t0 + MIN + 750)).toEqual([ALICE]);
+    expect(await c.scheduleOnCall('PSCHED1', t0 + 5 * MIN)).toEqual([BOB]); // the hand-off second belongs to the next shift
+    expect(oncallRequests().map((r) => [r.query.since, r.query.until])).toEqual([
+      [undefined, undefined],
+      [['2026-12-07T12:01:00Z'], ['2026-12-07T12:01:00Z']],
+      [['2026-12-07T12:05:00Z'], ['2026-12-07T12:05:00Z']],
+    ]);
+
+    // Within the TTL each is served from its own entry: "now" never answers for a moment, nor the reverse.
+    expect(await c.scheduleOnCall('PSCHED1', t0 + MIN + 10)).toEqual([ALICE]); // same second
+    expect(await c.scheduleOnCall('PSCHED1')).toEqual([BOB]);
+    expect(oncallRequests()).toHaveLength(3);
+    expect(await c.scheduleOnCall('PSCHED1', t0 + 2 * MIN)).toEqual([ALICE]);
+    expect(oncallRequests()).toHaveLength(4);
+  });
+
+  it('asks an escalation-policy level at a moment too', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 11, 7, 12, 0, 0));
+    const t0 = clock.t;
+    await pd.stop();
+    pd = await startPagerDutyDouble({ clock });
+    pd.addShift('PSCHED1', [ALICE], { start: t0 - HOUR, end: t0 + 5 * MIN, escalationPolicyIds: ['PEP1'], level: 2 });
+    pd.addShift('PSCHED1', [CAROL], { start: t0 + 5 * MIN, end: t0 + HOUR, escalationPolicyIds: ['PEP1'], level: 2 });
+    pd.setEscalationLevel('PEP1', 1, [BOB]);
+    const c = client({ clock });
+    clock.t = t0 + 10 * MIN;
+
+    expect(await c.escalationPolicyOnCall('PEP1', 2)).toEqual([CAROL]);
+    expect(await c.escalationPolicyOnCall('PEP1', 2, t0 + MIN)).toEqual([ALICE]);
+    expect(await c.escalationPolicyOnCall('PEP1', 1, t0 + MIN)).toEqual([BOB]); // a permanent on-call is on call at every time
+    expect(oncallRequests().at(-1)?.query).toMatchObject({ 'escalation_policy_ids[]': ['PEP1'], since: ['2026-12-07T12:01:00Z'], until: ['2026-12-07T12:01:00Z'] });
+  });
+
   it('reads an incident fresh while open, so a resolution mid-grant is seen at once', async () => {
     const clock = new FakeClock();
     const c = client({ clock });
@@ -298,5 +345,29 @@ describe('OpsgenieClient against the Opsgenie double', () => {
     clock.t += 1;
     expect(await c.scheduleOnCall('DB Primary')).toEqual([{ email: BOB.email }]);
     expect(og.requests).toHaveLength(2);
+  });
+
+  it('asks who was on call at a moment with date= (whole seconds, UTC offset), and caches it apart from now', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 11, 7, 12, 0, 0));
+    const t0 = clock.t;
+    await og.stop();
+    og = await startOpsgenieDouble({ clock });
+    og.addShift('DB Primary', [ALICE], { start: t0 - 8 * HOUR, end: t0 + 5 * MIN });
+    og.addShift('DB Primary', [BOB], { start: t0 + 5 * MIN, end: t0 + 8 * HOUR });
+    const c = client({ clock, ttlMs: 30_000 });
+    clock.t = t0 + 10 * MIN;
+
+    expect(await c.scheduleOnCall('DB Primary')).toEqual([{ email: BOB.email }]);
+    expect(await c.scheduleOnCall('DB Primary', t0 + MIN + 750)).toEqual([{ email: ALICE.email }]);
+    expect(og.requests.map((r) => r.query.date)).toEqual([undefined, ['2026-12-07T12:01:00+00:00']]);
+    expect(await c.scheduleOnCall('DB Primary', t0 + MIN)).toEqual([{ email: ALICE.email }]);
+    expect(await c.scheduleOnCall('DB Primary')).toEqual([{ email: BOB.email }]);
+    expect(og.requests).toHaveLength(2);
+
+    // The double reads `date` as Opsgenie documents it: an unencoded "+" arrives as a space and is refused.
+    const raw = await fetch(`${og.url}/v2/schedules/DB%20Primary/on-calls?scheduleIdentifierType=name&date=2026-12-07T12:01:00+00:00`, {
+      headers: { Authorization: `GenieKey ${og.apiKey}` },
+    });
+    expect(raw.status).toBe(422);
   });
 });
