@@ -153,6 +153,11 @@ export async function latencyPhase(stage: Stage, database: string, users: readon
   return samples;
 }
 
+/** Starts, then stops, the broker's windowed CPU profile (bench/cpu-profile.mjs) when one was asked for. */
+function profileWindow(stage: Stage): void {
+  if (process.env.BENCH_CPU_PROFILE_WINDOW === '1') process.kill(stage.broker.child.pid!, 'SIGUSR2');
+}
+
 /** `users.length` requests filed together, then all approved at once: the sustained grant rate. */
 export async function burstPhase(stage: Stage, meter: CpuMeter, database: string, users: readonly string[], seconds: number): Promise<BurstResult> {
   await Promise.all(users.map(async (u) => ok(await command(stage, u, `${database} read ${seconds}s BENCH-2 ${token(u)} burst`), 'slash command')));
@@ -164,6 +169,7 @@ export async function burstPhase(stage: Stage, meter: CpuMeter, database: string
   const acks: number[] = [];
   const cpu = await meter.read();
   const cores = await coreTimes();
+  profileWindow(stage);
   const first = performance.now();
   await Promise.all(
     users.map(async (u) => {
@@ -172,6 +178,7 @@ export async function burstPhase(stage: Stage, meter: CpuMeter, database: string
     }),
   );
   const delivered = await dms;
+  profileWindow(stage);
   const coresBusyPercent = busyPercent(cores, await coreTimes());
   const windowCpuPerGrant = perUnit(cpu, await meter.read(), users.length);
   const last = Math.max(...delivered.values());
