@@ -52,7 +52,12 @@ export function mentionList(people: readonly Person[], budget: number, name: (p:
   return more ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
 }
 
-/** "Read" from "read": sentence case for the start of a line. */
+/**
+ * "Read" from "read": sentence case for the start of a line. A sentence may start with escaped marks (`\_`, `\*`: how
+ * TeamsText escapes user text): the backslashes and the marks they escape are kept as they are, and the first
+ * character after them is capitalised.
+ */
 export function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
+  const escapes = /^(?:\\\P{L})*\\?/u.exec(text)![0];
+  return escapes + text.charAt(escapes.length).toUpperCase() + text.slice(escapes.length + 1);
 }

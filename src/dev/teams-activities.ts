@@ -49,19 +49,26 @@ export function messageActivity(user: TeamsUser, where: Where, text: string): Re
   };
 }
 
-/** A click on an Action.Execute button: `data` is the button's data merged with the card's inputs. */
+/**
+ * A click on an Action.Execute button: `data` is the button's data merged with the card's inputs. Teams echoes the
+ * action's own fields; our buttons have no `id`, so none is sent.
+ */
 export function actionActivity(user: TeamsUser, where: Where, verb: string, data: Record<string, unknown>): Record<string, unknown> {
   return {
     ...base(user, where),
     type: 'invoke',
     name: 'adaptiveCard/action',
-    value: { action: { type: 'Action.Execute', id: randomUUID(), verb, data: { verb, ...data } }, trigger: 'manual' },
+    value: { action: { type: 'Action.Execute', verb, data: { verb, ...data } }, trigger: 'manual' },
   };
 }
 
-/** A click on a button that opens a dialog (task/fetch). */
+/**
+ * A click on a button that opens a dialog (task/fetch): Teams drops the button's `msteams` and adds `type` to the rest
+ * of its data. It names the card's message in a channel conversation id only: no `replyToId`.
+ */
 export function dialogFetchActivity(user: TeamsUser, where: Where, data: Record<string, unknown>): Record<string, unknown> {
-  return { ...base(user, where), type: 'invoke', name: 'task/fetch', value: { data: { type: 'task/fetch', ...data }, context: { theme: 'default' } } };
+  const { replyToId: _card, ...activity } = base(user, where);
+  return { ...activity, type: 'invoke', name: 'task/fetch', value: { data: { type: 'task/fetch', ...data }, context: { theme: 'default' } } };
 }
 
 /** The app added for a person (personal scope) or to a team (channel). Teams names no `from.name` here. */

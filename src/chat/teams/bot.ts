@@ -6,8 +6,8 @@
  * (core/text.ts) before anything reads them.
  *
  * Nothing here is acknowledged before it is done: botbuilder answers the HTTP request of every activity (typed
- * commands and invokes alike: adaptiveCard/action, task/fetch) only once its handler has finished, with the result.
- * So Teams actions need no inbox (core/inbox.ts): a crash before the answer is a click or message that failed in
+ * commands and invokes alike: adaptiveCard/action, task/fetch, task/submit) only once its handler has finished, with
+ * the result. So Teams actions need no inbox (core/inbox.ts): a crash before the answer is a click or message that failed in
  * Teams, and the person repeats it (test/e2e/teams-crash.test.ts).
  */
 import {
@@ -236,6 +236,15 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       default:
         return messageResponse('This button is from an older version of db-access; say "list" for current buttons.');
     }
+  }
+
+  /**
+   * A dialog submitted. db-access's only dialog shows credentials and has no submit button, so nothing is done; the
+   * answer says so. Unanswered, botbuilder would reply 501, which Teams shows as an app that cannot be reached.
+   */
+  protected override async handleTeamsTaskModuleSubmit(ctx: TurnContext): Promise<TaskModuleResponse> {
+    await this.deps.conversations.remember(ctx.activity);
+    return { task: { type: 'message', value: 'db-access dialogs have nothing to submit, so nothing was done.' } };
   }
 
   /** Show credentials: rotates the password and shows it in a dialog, which leaves nothing in the chat history. */
