@@ -6,11 +6,15 @@
  * double, a real PostgreSQL target, real Redis, a real state store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessReport, reportCsv } from '../../src/audit/report.js';
+import { exportAudit } from '../../src/audit/export.js';
 import { APPROVE, DENY_MODAL, REQUEST_MODAL } from '../../src/chat/slack/ids.js';
+import { approvalCard } from '../../src/chat/teams/cards/approval.js';
+import { loadRequestView } from '../../src/core/view.js';
 import type { Actor } from '../../src/core/model.js';
 import { deny, requestAccess } from '../../src/core/requests.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
-import { postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../src/dev/slack-sign.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../src/dev/slack-sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster } from '../support/pg-cluster.js';
@@ -22,6 +26,7 @@ const INCIDENT = 'C0INCIDENT';
 const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 const ZOE = 'U0ZOE';
+const CAROL = 'U0CAROL';
 
 /** Every character the cleaning removes that this file sends; none may be stored or reach Slack. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -72,10 +77,11 @@ describe('hidden characters never reach the store or a message', () => {
     slack = await startSlackDouble();
     slack.addUser({ id: ALICE, email: 'alice@example.com', name: 'alice' });
     slack.addUser({ id: BOB, email: 'bob@example.com', name: 'bob' });
+    slack.addUser({ id: CAROL, email: 'carol@example.com', name: 'carol' });
     // A profile name that would read "zoe (admin)" backwards-disguised, with zero-width and control characters.
     slack.addUser({ id: ZOE, email: 'zoe@example.com', name: 'zoe', display_name: 'zoe\u202E\u200B\u0007 (admin)\u2066' });
-    slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, ZOE] });
-    slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB, ZOE] });
+    slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, ZOE, CAROL] });
+    slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB, ZOE, CAROL] });
     const catalog = writeCatalog([target.entry], {
       perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' } }),
       extra: { limits: { pendingRequestsPerPerson: 10 } },
@@ -112,6 +118,50 @@ describe('hidden characters never reach the store or a message', () => {
       expect(long.length).toBeLessThanOrEqual(350);
       await command(ALICE, `appdb read 30m INC-4 ${long}`);
       expect((await newestOf(ALICE, req.id)).reason).toBe(long);
+    });
+
+    it('a reason typed with &, < and > reads as typed in the Teams card, the audit export and the access report', async () => {
+      const typed = 'R&D <team> says a>b && c<d';
+      const after = await lastId();
+      const since = Date.now();
+      await command(CAROL, `appdb read 30m CHG-77 ${typed}`);
+      const req = await newestOf(CAROL, after);
+      const msg = await approvalOf(req.id);
+      const click = blockActionsPayload({ userId: BOB, actionId: APPROVE, value: String(req.id), channelId: CHANNEL, message: msg });
+      expect((await postInteraction(broker.baseUrl, SECRET, click)).status).toBe(200);
+      const grant = await waitFor('the grant to be active', async () => {
+        const g = await store().getGrantByRequest(req.id);
+        return g?.status === 'active' ? g : undefined;
+      });
+      const deps = broker.app.deps;
+      // Teams: the approval card shows the reason as exact text runs, never HTML- or markdown-escaped.
+      const runs: string[] = [];
+      const walk = (v: unknown): void => {
+        if (Array.isArray(v)) v.forEach(walk);
+        else if (v && typeof v === 'object') {
+          const o = v as Record<string, unknown>;
+          if (o.type === 'TextRun' && typeof o.text === 'string') runs.push(o.text);
+          Object.values(o).forEach(walk);
+        }
+      };
+      walk(approvalCard(await loadRequestView(deps, req.id)));
+      expect(runs.map((r) => r.trim())).toContain(typed);
+      expect(runs.join('\n')).not.toMatch(/&amp;|&lt;|&gt;|\\[<>&]/);
+      // The audit export, both formats.
+      const lines = async (format: 'csv' | 'jsonl') => {
+        const out: string[] = [];
+        for await (const line of exportAudit(store(), { requestId: req.id }, format)) out.push(line);
+        return out;
+      };
+      const events = (await lines('jsonl')).map((l) => JSON.parse(l) as { type: string; detail: { reason?: string } });
+      expect(events.find((e) => e.type === 'request.created')?.detail.reason).toBe(typed);
+      const csv = (await lines('csv')).join('\n');
+      expect(csv).toContain(typed);
+      expect(csv).not.toMatch(/&amp;|&lt;|&gt;/);
+      // The access report (table and CSV).
+      const rows = (await accessReport(store(), since, Date.now() + 3_600_000)).filter((r) => r.username === grant.username);
+      expect(rows.map((r) => r.reason)).toEqual([typed]);
+      expect(reportCsv(rows)).toContain(typed);
     });
 
     it('a reason and ticket from the request dialog: hidden characters gone, the reason keeps its lines', async () => {
