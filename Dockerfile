@@ -6,12 +6,13 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
-# → dist/src (main.js) and dist/migrations (imported by dist/src/store/migrate.js). test/ and bench/ are not copied.
-RUN npx tsc -p tsconfig.json
-# Production dependencies only (tsx, for `npm run demo` / `npm run db-access` from source, is a dev dependency:
+# → dist/src (main.js) and dist/migrations (imported by dist/src/store/migrate.js). dev/ (test doubles, the demo), test/
+# and bench/ are not copied, and tsconfig.build.json compiles src/ and migrations/ only.
+RUN npx tsc -p tsconfig.build.json
+# Production dependencies only (tsx, for `npm run db-access` from source and `npm run demo`, is a dev dependency:
 # dist/ never loads it). Then what nothing loads at run time: type declarations, source maps, and better-sqlite3's
 # C sources and build intermediates (only build/Release/better_sqlite3.node is loaded).
 RUN npm prune --omit=dev --no-audit --no-fund \

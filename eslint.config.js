@@ -1,6 +1,9 @@
-// Flat config. The rule that matters most: src/core imports no adapter.
+// Flat config. The rules that matter most: src/core imports no adapter, and src/ imports nothing from dev/ or test/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+// The production tree compiles on its own (tsconfig.build.json, the image): test doubles, the demo and tests stay out.
+const NOT_PRODUCT = { regex: '^(\\.\\./)+(dev|test)(/|$)', message: 'src/ is the product: it imports nothing from dev/ or test/.' };
 
 const ADAPTERS = ['@slack/*', 'botbuilder', 'botbuilder-*', 'bullmq', 'knex', 'pg', 'pg-*', 'mysql2', 'mysql2/*', 'ioredis', 'express', 'pino', 'better-sqlite3'];
 
@@ -17,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [NOT_PRODUCT] }] },
+  },
+  {
+    // Replaces the src/** rule above for the core (a later config's options win), so it repeats NOT_PRODUCT.
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -25,13 +33,14 @@ export default tseslint.config(
           patterns: [
             { group: ADAPTERS, message: 'src/core is the pure domain: it imports no adapter. Define a port in core/ports.ts.' },
             { group: ['../*', '!../core'], message: 'src/core imports nothing outside src/core.' },
+            NOT_PRODUCT,
           ],
         },
       ],
     },
   },
   {
-    files: ['test/**/*.ts', 'src/cli/demo*.ts'],
+    files: ['test/**/*.ts', 'dev/demo.ts', 'dev/demo/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

@@ -11,8 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { APPROVE, REVEAL } from '../src/chat/slack/ids.js';
-import { buttonsIn, type Renderable } from '../src/dev/slack-double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, type SlackPostResult } from '../src/dev/slack-sign.js';
+import { buttonsIn, type Renderable } from '../dev/slack/double.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, type SlackPostResult } from '../dev/slack/sign.js';
 import { perUnit, type CpuCosts, type CpuMeter } from './costs.js';
 import { busyPercent, coreTimes } from './process-cpu.js';
 import { APPROVER, CHANNEL, SECRET, type Stage } from './stage.js';

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { startSlackDouble, type SlackDouble } from '../src/dev/slack-double.js';
+import { startSlackDouble, type SlackDouble } from '../dev/slack/double.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../src/store/index.js';
 import { writeCatalog } from '../test/support/catalog.js';
 import { startWorker, type WorkerProcess } from '../test/support/processes.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** db-access CLI entry: serve | worker | all | migrate | check | grant | grants | revoke | extend | demo. */
+/** db-access CLI entry: serve | worker | all | migrate | check | grant | grants | revoke | extend. */
 import { Command, Option } from 'commander';
 import { BrokerError, TargetError, describeError } from './core/errors.js';
 import { ConfigError, loadCatalog } from './config/catalog.js';
@@ -107,13 +107,6 @@ program
 program.command('worker').description('run provisioning/revocation workers and the sweeper').action(() => runRoles(context(), { http: false, worker: true }));
 program.command('serve').description('run the HTTP server').action(() => runRoles(context(), { http: true, worker: false }));
 program.command('all').description('HTTP server and worker in one process (small installs)').action(() => runRoles(context(), { http: true, worker: true }));
-program
-  .command('demo')
-  .description('play the lifecycle against local PostgreSQL, MariaDB and Redis')
-  .action(async () => {
-    const { runDemo } = await import('./cli/demo.js');
-    await runDemo();
-  });
 
 try {
   await program.parseAsync(process.argv);

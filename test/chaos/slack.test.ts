@@ -6,8 +6,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE } from '../../src/chat/slack/ids.js';
-import { buttonsIn, startSlackDouble, type SlackCall, type SlackDouble } from '../../src/dev/slack-double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../src/dev/slack-sign.js';
+import { buttonsIn, startSlackDouble, type SlackCall, type SlackDouble } from '../../dev/slack/double.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { pgProbe, startChaosStage, type ChaosStage } from '../support/chaos-harness.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';

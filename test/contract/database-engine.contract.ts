@@ -1,6 +1,6 @@
 /**
  * The DatabaseEngine contract (src/core/ports.ts). Every engine runs this suite against a real server, logged in
- * as the least-privilege admin the README documents, with logins proven over password authentication.
+ * as the least-privilege admin docs/targets.md documents, with logins proven over password authentication.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLevel } from '../../src/core/catalog.js';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE } from '../../src/chat/slack/ids.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble, type SlackMessage } from '../../src/dev/slack-double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../src/dev/slack-sign.js';
+import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
 

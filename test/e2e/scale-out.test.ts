@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { APPROVE, REVEAL } from '../../src/chat/slack/ids.js';
-import { buttonsIn, startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../src/dev/slack-sign.js';
+import { buttonsIn, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, DENY, DENY_MODAL, DONE, HOME_APPROVE } from '../../src/chat/slack/ids.js';
 import { revoke } from '../../src/core/lifecycle.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../src/dev/slack-sign.js';
+import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';

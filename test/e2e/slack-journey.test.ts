@@ -13,7 +13,7 @@ import { runCli } from '../support/processes.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
+import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import {
   appHomeOpenedEvent,
   blockActionsPayload,
@@ -22,7 +22,7 @@ import {
   postSlashCommand,
   slashCommand,
   viewSubmissionPayload,
-} from '../../src/dev/slack-sign.js';
+} from '../../dev/slack/sign.js';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 import { waitFor } from '../support/wait.js';
 

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, DENY, REVEAL } from '../../src/chat/slack/ids.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble, type SlackMessage } from '../../src/dev/slack-double.js';
-import { blockActionsPayload, slashCommand, viewSubmissionPayload } from '../../src/dev/slack-sign.js';
-import { APPS_CONNECTIONS_OPEN, attachSocketMode, type SocketModeServer } from '../../src/dev/slack-socket-mode.js';
+import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
+import { blockActionsPayload, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
+import { APPS_CONNECTIONS_OPEN, attachSocketMode, type SocketModeServer } from '../../dev/slack/socket-mode.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, INPUT, REQUEST_MODAL, REVEAL } from '../../src/chat/slack/ids.js';
 import type { AuditEvent } from '../../src/core/model.js';
-import { buttonsIn, RESPONSE_URL_METHOD, SLACK_DOUBLE_DEFAULTS, startSlackDouble, type SlackDouble, type SlackMessage } from '../../src/dev/slack-double.js';
+import { buttonsIn, RESPONSE_URL_METHOD, SLACK_DOUBLE_DEFAULTS, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
 import {
   appHomeOpenedEvent,
   blockActionsPayload,
@@ -25,8 +25,8 @@ import {
   slashCommand,
   slashCommandBody,
   viewSubmissionPayload,
-} from '../../src/dev/slack-sign.js';
-import { attachSocketMode, type SocketModeServer } from '../../src/dev/slack-socket-mode.js';
+} from '../../dev/slack/sign.js';
+import { attachSocketMode, type SocketModeServer } from '../../dev/slack/socket-mode.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';

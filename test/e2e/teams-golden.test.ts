@@ -4,14 +4,14 @@
  * mode on loopback, the Bot Connector double as the only connector, no TEAMS_TENANT_ID). Only ids are adapted — the
  * tenant, serviceUrl, the people (so the double knows them) and the ids the documentation masks — and, where a test
  * says so, the app-defined part: the words typed after the mention, a clicked button's verb and data. Every other field
- * is posted as published. Also: the double's activity builders (src/dev/teams-activities.ts) produce only fields these
+ * is posted as published. Also: the double's activity builders (dev/teams/activities.ts) produce only fields these
  * payloads have, in the same places, so the doubles cannot drift from what Teams sends.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../src/dev/teams-activities.js';
-import { startTeamsConnectorDouble, type TeamsConnectorDouble, type TeamsUser } from '../../src/dev/teams-connector-double.js';
+import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../dev/teams/activities.js';
+import { startTeamsConnectorDouble, type TeamsConnectorDouble, type TeamsUser } from '../../dev/teams/connector-double.js';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';

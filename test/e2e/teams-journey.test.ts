@@ -8,8 +8,8 @@
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revoke } from '../../src/core/lifecycle.js';
-import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../src/dev/teams-activities.js';
-import { startTeamsConnectorDouble, type PostedActivity, type TeamsConnectorDouble, type TeamsUser } from '../../src/dev/teams-connector-double.js';
+import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../dev/teams/activities.js';
+import { startTeamsConnectorDouble, type PostedActivity, type TeamsConnectorDouble, type TeamsUser } from '../../dev/teams/connector-double.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';

@@ -10,8 +10,8 @@
  *   wins); any other tenant's message, click or dialog is answered with an explanation, audited, and changes nothing.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../src/dev/teams-activities.js';
-import { startTeamsConnectorDouble, type PostedActivity, type TeamsConnectorDouble, type TeamsUser } from '../../src/dev/teams-connector-double.js';
+import { actionActivity, cardOf, cardText, dialogFetchActivity, installActivity, messageActivity, postActivity, type Where } from '../../dev/teams/activities.js';
+import { startTeamsConnectorDouble, type PostedActivity, type TeamsConnectorDouble, type TeamsUser } from '../../dev/teams/connector-double.js';
 import type { AuditEvent } from '../../src/core/model.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';

@@ -12,8 +12,8 @@ import { INBOX_LEASE_MS, recordAction, recoverInbox, type InboxEdge, type InboxR
 import type { Actor } from '../../src/core/model.js';
 import type { InboxAction } from '../../src/core/ports.js';
 import { approve, requestAccess } from '../../src/core/requests.js';
-import { startOpsgenieDouble, type OpsgenieDouble } from '../../src/dev/opsgenie-double.js';
-import { startPagerDutyDouble, type PagerDutyDouble } from '../../src/dev/pagerduty-double.js';
+import { startOpsgenieDouble, type OpsgenieDouble } from '../../dev/oncall/opsgenie-double.js';
+import { startPagerDutyDouble, type PagerDutyDouble } from '../../dev/oncall/pagerduty-double.js';
 import { OpsgenieClient } from '../../src/oncall/opsgenie.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';

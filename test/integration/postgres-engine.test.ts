@@ -435,7 +435,7 @@ describe('PostgreSQL admin setup SQL', () => {
       'CREATE ROLE "jit_admin" WITH LOGIN CREATEROLE INHERIT NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS',
       'GRANT CONNECT ON DATABASE "appdb" TO "jit_admin"',
     ]);
-    // Version unknown (the README): the 16+ statements as comments; a known ≤ 15 server gets none of them.
+    // Version unknown (docs/targets.md): the 16+ statements as comments; a known ≤ 15 server gets none of them.
     expect(pg15).toContain('-- PostgreSQL 16 and later only: GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;');
     const known15 = postgresAdminSetupSql({ adminUser: 'jit_admin', database: 'appdb', roles: ['app_read'], serverVersionNum: 150018 });
     expect(known15.filter((s) => s.includes('ADMIN OPTION') || s.includes('createrole_self_grant'))).toEqual([]);

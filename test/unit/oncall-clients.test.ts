@@ -1,12 +1,12 @@
 /**
- * The real PagerDuty and Opsgenie clients against the local doubles of their APIs (src/dev/*-double.ts): pagination,
+ * The real PagerDuty and Opsgenie clients against the local doubles of their APIs (dev/oncall/*-double.ts): pagination,
  * email resolution, escalation levels, 429 Retry-After, 5xx retries, auth failures, the TTL cache, incidents, and
  * who was on call at a given moment (PagerDuty since/until, Opsgenie date) against shifts seeded in the doubles.
  * Waits are measured with the timestamps the doubles record, never with sleeps in the test.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startOpsgenieDouble, type OpsgenieDouble } from '../../src/dev/opsgenie-double.js';
-import { startPagerDutyDouble, type PagerDutyDouble, type PdRequest } from '../../src/dev/pagerduty-double.js';
+import { startOpsgenieDouble, type OpsgenieDouble } from '../../dev/oncall/opsgenie-double.js';
+import { startPagerDutyDouble, type PagerDutyDouble, type PdRequest } from '../../dev/oncall/pagerduty-double.js';
 import { OpsgenieClient, type OpsgenieClientOptions } from '../../src/oncall/opsgenie.js';
 import { PagerDutyClient, type PagerDutyClientOptions } from '../../src/oncall/pagerduty.js';
 import { OnCallError } from '../../src/oncall/sources.js';

@@ -1,5 +1,5 @@
 /**
- * The payload builders the tests and the demo use (src/dev/slack-sign.ts) against payloads captured from the real
+ * The payload builders the tests and the demo use (dev/slack/sign.ts) against payloads captured from the real
  * Slack (test/fixtures/real/slack): every field a captured payload has, the builder's payload for the same surface
  * has too, with the same JSON type (string, number, boolean, null, object, array). Extra fields in a builder are
  * allowed (Slack adds fields over time; older captures lack them).
@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { appHomeOpenedEvent, blockActionsPayload, eventEnvelope, slashCommand, viewSubmissionPayload } from '../../src/dev/slack-sign.js';
+import { appHomeOpenedEvent, blockActionsPayload, eventEnvelope, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/real/slack/', import.meta.url));
 type J = Record<string, unknown>;

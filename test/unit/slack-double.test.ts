@@ -1,6 +1,6 @@
 /**
  * The Slack double, exercised by the real clients: @slack/web-api's WebClient and a Bolt App in HTTP mode
- * (ExpressReceiver) receiving requests signed by test/support/slack-sign.ts.
+ * (ExpressReceiver) receiving requests signed by dev/slack/sign.ts.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,7 @@ import {
   startSlackDouble,
   TRIGGER_ID_TTL_MS,
   type SlackDouble,
-} from '../../src/dev/slack-double.js';
+} from '../../dev/slack/double.js';
 import {
   appHomeOpenedEvent,
   blockActionsPayload,
@@ -32,7 +32,7 @@ import {
   signSlackRequest,
   slashCommand,
   viewSubmissionPayload,
-} from '../../src/dev/slack-sign.js';
+} from '../../dev/slack/sign.js';
 
 const { WebClient, WebClientEvent, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIHTTPError, WebAPIRequestError } = webApi;
 type WebClientT = InstanceType<typeof WebClient>;

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { App, LogLevel, webApi, type Logger } from '@slack/bolt';
-import { startSlackDouble, type SlackDouble } from '../../src/dev/slack-double.js';
-import { slashCommand, viewSubmissionPayload, appHomeOpenedEvent } from '../../src/dev/slack-sign.js';
-import { APPS_CONNECTIONS_OPEN, attachSocketMode, type SocketModeServer } from '../../src/dev/slack-socket-mode.js';
+import { startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
+import { slashCommand, viewSubmissionPayload, appHomeOpenedEvent } from '../../dev/slack/sign.js';
+import { APPS_CONNECTIONS_OPEN, attachSocketMode, type SocketModeServer } from '../../dev/slack/socket-mode.js';
 
 const { WebClient } = webApi;
 

@@ -6,7 +6,7 @@ import { parseCommand } from '../../src/chat/grammar.js';
 import { approvalCard } from '../../src/chat/teams/cards/approval.js';
 import { accessActiveCard, credentialsDialog, credentialsInChatMessage } from '../../src/chat/teams/cards/dm.js';
 import { escapeCard, TeamsText } from '../../src/chat/teams/markup.js';
-import { cardText } from '../../src/dev/teams-activities.js';
+import { cardText } from '../../dev/teams/activities.js';
 import { buildCredentials } from '../../src/core/credentials.js';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
 import type { RequestView } from '../../src/core/view.js';

@@ -1,5 +1,5 @@
 /**
- * The one-time, least-privilege setup a DBA runs for the broker's admin account. The README prints
+ * The one-time, least-privilege setup a DBA runs for the broker's admin account. docs/targets.md prints
  * `mysqlAdminSetupSql`; `initialize` quotes the single statements below as the fix for each failed check, so the
  * two never drift apart. The integration tests create their admin by running exactly this list.
  *

@@ -1,5 +1,5 @@
 /**
- * The least-privilege account the broker logs in as, as statements a DBA runs once (the README prints them and
+ * The least-privilege account the broker logs in as, as statements a DBA runs once (docs/targets.md prints them and
  * `check` quotes them as fixes). The integration tests create their admin by running exactly these.
  */
 import { escapeIdentifier } from 'pg';
@@ -17,7 +17,7 @@ export interface AdminSetupOptions {
   /** Levels' `onExpiry: { reassignTo }`: each receiving role, with the schemas those levels let users create in
    *  (createSchemasOf(level.grants)). The admin needs the role's privileges; the role needs CREATE on those schemas. */
   reassignTo?: ReadonlyArray<{ role: string; schemas?: readonly string[] }>;
-  /** server_version_num when known: the statements that version needs. Unknown (the README): the 16+ lines as comments. */
+  /** server_version_num when known: the statements that version needs. Unknown (docs/targets.md): the 16+ lines as comments. */
   serverVersionNum?: number;
 }
 

@@ -108,7 +108,7 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     ok: !s.rolsuper,
     severity: 'warning',
     detail: s.rolsuper
-      ? `${s.me} is a superuser; db-access needs only LOGIN CREATEROLE and the grants the README lists`
+      ? `${s.me} is a superuser; db-access needs only LOGIN CREATEROLE and the grants docs/targets.md lists`
       : `${s.me} is not a superuser`,
   });
   const canCreate = s.rolsuper || s.rolcreaterole;

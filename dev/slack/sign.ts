@@ -48,7 +48,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { BlockAction, ButtonAction, EnvelopedEvent, SlashCommand, types, ViewOutput, ViewStateValue, ViewSubmitAction } from '@slack/bolt';
-import { dmChannelIdFor, SLACK_DOUBLE_DEFAULTS } from './slack-double.js';
+import { dmChannelIdFor, SLACK_DOUBLE_DEFAULTS } from './double.js';
 
 /** Where builders point `response_url` when none is given: a closed local port, so `respond()` fails fast. */
 export const UNSET_RESPONSE_URL = 'http://127.0.0.1:9/slack-double/unset-response-url';

@@ -3,11 +3,11 @@
  * anonymous mode: TEAMS_ANONYMOUS=true on a loopback HOST), Teams' side is the local Bot Connector double — the
  * TEAMS_SERVICE_URL the bot sends to — and every card a person would see is printed.
  */
-import { actionActivity, cardOf, cardText, dialogFetchActivity, messageActivity, postActivity, type Where } from '../dev/teams-activities.js';
-import type { PostedActivity, TeamsConnectorDouble, TeamsUser } from '../dev/teams-connector-double.js';
-import type { App } from '../wiring.js';
-import { openSession } from './demo-session.js';
-import { utc } from './format.js';
+import { actionActivity, cardOf, cardText, dialogFetchActivity, messageActivity, postActivity, type Where } from '../teams/activities.js';
+import type { PostedActivity, TeamsConnectorDouble, TeamsUser } from '../teams/connector-double.js';
+import type { App } from '../../src/wiring.js';
+import { openSession } from './session.js';
+import { utc } from '../../src/cli/format.js';
 
 export const TEAMS_CHANNEL = '19:db-approvals@thread.tacv2';
 const person = (n: number, name: string): TeamsUser => ({ aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`, id: `29:${name}`, name, email: `${name}@example.com` });

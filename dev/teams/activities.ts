@@ -5,7 +5,7 @@
  * on a card (markdown escapes undone, dates shown in UTC, mentions by name).
  */
 import { randomUUID } from 'node:crypto';
-import type { TeamsUser } from './teams-connector-double.js';
+import type { TeamsUser } from './connector-double.js';
 
 export interface Where {
   serviceUrl: string;

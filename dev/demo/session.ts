@@ -1,7 +1,7 @@
 /** A database session opened with issued credentials, for the demo: query, and learn when the server ends it. */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { Credentials } from '../core/credentials.js';
+import type { Credentials } from '../../src/core/credentials.js';
 
 export interface DemoSession {
   query(sql: string): Promise<string>;

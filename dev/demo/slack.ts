@@ -2,12 +2,12 @@
  * The demo's Slack journey: people act through signed requests to the broker's real HTTP endpoint, Slack's side is
  * the local Web API double, and every message a person would see is printed as they would see it.
  */
-import { APPROVE, REVEAL } from '../chat/slack/ids.js';
-import { buttonsIn, type SlackDouble, type SlackMessage } from '../dev/slack-double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../dev/slack-sign.js';
-import type { App } from '../wiring.js';
-import { utc } from './format.js';
-import { openSession } from './demo-session.js';
+import { APPROVE, REVEAL } from '../../src/chat/slack/ids.js';
+import { buttonsIn, type SlackDouble, type SlackMessage } from '../slack/double.js';
+import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../slack/sign.js';
+import type { App } from '../../src/wiring.js';
+import { utc } from '../../src/cli/format.js';
+import { openSession } from './session.js';
 
 export const DEMO_SECRET = 'demo-signing-secret-not-for-production';
 export const PEOPLE = {

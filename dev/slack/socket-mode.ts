@@ -1,5 +1,5 @@
 /**
- * Socket Mode for the local Slack double (slack-double.ts): `apps.connections.open` on the double's Web API hands
+ * Socket Mode for the local Slack double (double.ts): `apps.connections.open` on the double's Web API hands
  * out a `ws://127.0.0.1:<port>/link/?ticket=…&app_id=…` URL served here by a `ws` WebSocketServer that speaks
  * Slack's Socket Mode protocol, so a real Bolt `App({ socketMode: true, appToken, clientOptions: { slackApiUrl } })`
  * (or a bare `SocketModeClient`) connects to it exactly as it connects to Slack.
@@ -43,15 +43,15 @@
  * ## Not modelled
  * Several apps, retries of unacked envelopes, `debug_reconnects`, the 10-connection limit, payload size limits.
  */
-import { waitOnEvents } from './wait-on-events.js';
+import { waitOnEvents } from '../wait-on-events.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { SlashCommand } from '@slack/bolt';
 import WebSocket from 'ws';
-import { SLACK_DOUBLE_DEFAULTS, type SlackDouble } from './slack-double.js';
-import { eventEnvelope } from './slack-sign.js';
+import { SLACK_DOUBLE_DEFAULTS, type SlackDouble } from './double.js';
+import { eventEnvelope } from './sign.js';
 
 /** The Web API method this module adds to the double. */
 export const APPS_CONNECTIONS_OPEN = 'apps.connections.open';
@@ -153,9 +153,9 @@ export interface SocketModeServer {
 
   /** Send an envelope and resolve with the client's ack. */
   sendEnvelope(type: EnvelopeType, payload: object, opts?: SendEnvelopeOptions): Promise<SocketModeAck>;
-  /** A slash command (e.g. from slack-sign's `slashCommand`) as a `slash_commands` envelope. */
+  /** A slash command (e.g. from sign.ts's `slashCommand`) as a `slash_commands` envelope. */
   sendSlashCommand(cmd: SlashCommand | Record<string, string>, opts?: SendEnvelopeOptions): Promise<SocketModeAck>;
-  /** `block_actions`, `view_submission`, … (slack-sign builders) as an `interactive` envelope. */
+  /** `block_actions`, `view_submission`, … (sign.ts builders) as an `interactive` envelope. */
   sendInteraction(payload: object, opts?: SendEnvelopeOptions): Promise<SocketModeAck>;
   /** An Events API body (`event_callback`, e.g. `appHomeOpenedEvent`) or a bare event (wrapped) as `events_api`. */
   sendEvent(event: object, opts?: SendEnvelopeOptions): Promise<SocketModeAck>;

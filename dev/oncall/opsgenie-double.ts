@@ -32,7 +32,7 @@
  * other statuses answer `{ message }` (or `fault.body`). Patterns: exact path, a prefix ending in `*`, or `*`.
  * `setLatency(pattern, ms)` delays answers. `requests` records each request with `at` and `respondedAt`.
  */
-import { FaultPlan, sendBody } from './fault-plan.js';
+import { FaultPlan, sendBody } from '../fault-plan.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -16,8 +16,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FaultPlan, sendBody } from './fault-plan.js';
-import { waitOnEvents } from './wait-on-events.js';
+import { FaultPlan, sendBody } from '../fault-plan.js';
+import { waitOnEvents } from '../wait-on-events.js';
 
 export interface TeamsUser {
   /** AAD object id (a GUID). */

@@ -43,7 +43,7 @@
  * order with `at` (arrival) and `respondedAt` (Date.now() just before the answer is written), so tests can measure
  * the client's waits without sleeping themselves.
  */
-import { FaultPlan, sendBody } from './fault-plan.js';
+import { FaultPlan, sendBody } from '../fault-plan.js';
 import { createHash } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

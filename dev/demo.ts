@@ -1,11 +1,11 @@
 /**
- * `npm run demo`: the lifecycle on this machine, printed as the transcript a person would see. It prepares a demo
+ * `npm run demo` (`tsx dev/demo.ts`; not part of the production CLI or image): the lifecycle on this machine, printed as the transcript a person would see. It prepares a demo
  * database on the local PostgreSQL (127.0.0.1:5432, user postgres) and MariaDB (127.0.0.1:3306, root), a
  * least-privilege admin on each made with the README's setup SQL, an embedded SQLite state store and a private
  * BullMQ prefix on the local Redis, then: grant → connect → INSERT refused → idle transaction → expiry → session
  * terminated, login refused, user gone, audit trail — first as the Slack journey (people act through signed
- * requests to the broker's HTTP endpoint; Slack is the local Web API double, src/dev/slack-double.ts), then the
- * Teams journey (Activities to /api/messages; the Bot Connector double, src/dev/teams-connector-double.ts), then
+ * requests to the broker's HTTP endpoint; Slack is the local Web API double, dev/slack/double.ts), then the
+ * Teams journey (Activities to /api/messages; the Bot Connector double, dev/teams/connector-double.ts), then
  * as an administrator's direct grant from the CLI.
  */
 import { mkdtempSync, createWriteStream } from 'node:fs';
@@ -15,24 +15,25 @@ import { writeFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { loadCatalog } from '../config/catalog.js';
-import { loadSettings } from '../config/settings.js';
-import { generatePassword } from '../core/identifiers.js';
-import { provision } from '../core/lifecycle.js';
-import { createAdminGrant } from '../core/requests.js';
-import { createLogger } from '../logging.js';
-import { migrateLatest } from '../store/index.js';
-import { mysqlAdminSetupSql } from '../targets/mysql/index.js';
-import { postgresAdminSetupSql, scramSha256Verifier } from '../targets/postgres/index.js';
-import type { App } from '../wiring.js';
-import { startServices } from '../services.js';
-import { startSlackDouble } from '../dev/slack-double.js';
-import { startTeamsConnectorDouble } from '../dev/teams-connector-double.js';
-import { seedTeams, TEAMS_CHANNEL, teamsScenario } from './demo-teams.js';
-import { openSession } from './demo-session.js';
-import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE, seedSlack, slackScenario } from './demo-slack.js';
-import { cliActor } from './commands.js';
-import { formatCredentials, utc } from './format.js';
+import { loadCatalog } from '../src/config/catalog.js';
+import { loadSettings } from '../src/config/settings.js';
+import { generatePassword } from '../src/core/identifiers.js';
+import { provision } from '../src/core/lifecycle.js';
+import { createAdminGrant } from '../src/core/requests.js';
+import { createLogger } from '../src/logging.js';
+import { migrateLatest } from '../src/store/index.js';
+import { mysqlAdminSetupSql } from '../src/targets/mysql/index.js';
+import { postgresAdminSetupSql, scramSha256Verifier } from '../src/targets/postgres/index.js';
+import type { App } from '../src/wiring.js';
+import { startServices } from '../src/services.js';
+import { startSlackDouble } from './slack/double.js';
+import { startTeamsConnectorDouble } from './teams/connector-double.js';
+import { seedTeams, TEAMS_CHANNEL, teamsScenario } from './demo/teams.js';
+import { openSession } from './demo/session.js';
+import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE, seedSlack, slackScenario } from './demo/slack.js';
+import { cliActor } from '../src/cli/commands.js';
+import { explainError, formatCredentials, utc } from '../src/cli/format.js';
+import { BrokerError, describeError } from '../src/core/errors.js';
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 const MARIA = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
@@ -161,7 +162,7 @@ async function cliScenario(app: App, database: string, label: string): Promise<v
   }
 }
 
-export async function runDemo(): Promise<void> {
+async function runDemo(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'db-access-demo-'));
   const slack = await startSlackDouble();
   seedSlack(slack);
@@ -240,4 +241,12 @@ export async function runDemo(): Promise<void> {
     await slack.stop();
     await teams.stop();
   }
+}
+
+try {
+  await runDemo();
+} catch (err) {
+  const message = err instanceof BrokerError ? explainError(err) : describeError(err);
+  process.stderr.write(`error: ${message}\n`);
+  process.exitCode = 1;
 }
