@@ -1,5 +1,5 @@
 /**
- * The shape of latest.json, and the issue's targets (#8) checked against it. All times are milliseconds.
+ * The shape of latest.json, and the targets checked against it. All times are milliseconds.
  * Ratios are broker ÷ floor (how many times the raw SQL's cost the broker's whole path takes); for the grant rate
  * the floor is the serial create+grant rate on one connection, and the ratio is floor rate ÷ broker rate.
  */
