@@ -8,16 +8,18 @@ import type { AutoApproveRule, DatabaseEntry } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { formatDuration } from './duration.js';
 import type { Actor } from './model.js';
+import type { StateStore } from './ports.js';
 import { sameActor } from './policy.js';
 
 export const BUDGET_WINDOW_MS = 24 * 3_600_000;
 
-export type AutoDecision = { approved: true; rule: number; explanation: string } | { approved: false; reasons: string[] };
+/** `budget`: the approving rule's; the transaction that writes the approval counts again under the person's lock. */
+export type AutoDecision = { approved: true; rule: number; budget: number; explanation: string } | { approved: false; reasons: string[] };
 
-/** Auto-approvals `actor` received on this database in the last 24 h. */
-export async function autoApprovalsUsed(deps: CoreDeps, db: DatabaseEntry, actor: Actor): Promise<number> {
-  const since = deps.clock.now() - BUDGET_WINDOW_MS;
-  const rows = await deps.store.listAudit({ type: 'request.auto_approved' });
+/** Auto-approvals `actor` received on this database in the 24 h before `now`. `store` may be a transaction. */
+export async function autoApprovalsUsed(store: Pick<StateStore, 'listAudit'>, now: number, db: DatabaseEntry, actor: Actor): Promise<number> {
+  const since = now - BUDGET_WINDOW_MS;
+  const rows = await store.listAudit({ type: 'request.auto_approved', since });
   return rows.filter((e) => e.database === db.name && e.at >= since && e.detail.requester !== undefined && sameActor(e.detail.requester as Actor, actor)).length;
 }
 
@@ -61,12 +63,16 @@ export async function decideAutomatically(deps: CoreDeps, db: DatabaseEntry, act
       reasons.push(`rule ${i + 1}: ${res.why}`);
       continue;
     }
-    used ??= await autoApprovalsUsed(deps, db, actor);
+    used ??= await autoApprovalsUsed(deps.store, deps.clock.now(), db, actor);
     if (used >= rule.budget) {
-      reasons.push(`rule ${i + 1}: daily auto-approval budget used (${used} of ${rule.budget} in the last 24 h)`);
+      reasons.push(budgetUsed(i, used, rule.budget));
       continue;
     }
-    return { approved: true, rule: i, explanation: `auto-approved: ${res.why.join(', ')} (${used + 1} of ${rule.budget} today)` };
+    return { approved: true, rule: i, budget: rule.budget, explanation: `auto-approved: ${res.why.join(', ')} (${used + 1} of ${rule.budget} today)` };
   }
   return { approved: false, reasons };
+}
+
+export function budgetUsed(rule: number, used: number, budget: number): string {
+  return `rule ${rule + 1}: daily auto-approval budget used (${used} of ${budget} in the last 24 h)`;
 }

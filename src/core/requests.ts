@@ -6,7 +6,7 @@ import { BrokerError } from './errors.js';
 import { extend } from './grant-changes.js';
 import { getGrant } from './grant-access.js';
 import { generateUsername } from './identifiers.js';
-import { decideAutomatically } from './auto-approve.js';
+import { autoApprovalsUsed, budgetUsed, decideAutomatically } from './auto-approve.js';
 import type { DatabaseEntry } from './catalog.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type Approval, type ApproverRef, type AuditEvent, type Grant } from './model.js';
 import { isRequester, matchApprover, personKey } from './policy.js';
@@ -192,7 +192,14 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
 
   const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt);
   if (auto.approved) {
-    return openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 }, act);
+    try {
+      const budget = { rule: auto.rule, limit: auto.budget };
+      return await openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 }, act, budget);
+    } catch (err) {
+      // Spent by a request of the same person that committed first: this one goes to people, saying so.
+      if (!(err instanceof BudgetSpent)) throw err;
+      return openRequest(deps, row, [err.message], act);
+    }
   }
   return openRequest(deps, row, auto.reasons, act);
 }
@@ -239,6 +246,9 @@ async function breakGlass(
   return req;
 }
 
+/** The auto-approval budget was spent by the time the approving transaction held the person's lock. */
+class BudgetSpent extends Error {}
+
 /** A request approved by policy (auto-approval, break-glass): request, grant row and audit in one transaction. */
 async function openApproved(
   deps: CoreDeps,
@@ -247,12 +257,18 @@ async function openApproved(
   auditType: 'request.auto_approved' | 'request.break_glass',
   detail: Record<string, unknown>,
   act?: ActionContext,
+  budget?: { rule: number; limit: number },
 ): Promise<AccessRequest> {
   const now = deps.clock.now();
   const db = databaseOf(deps.catalog, row.database);
   const { req, grant } = await deps.store.transaction(async (tx) => {
     // Break-glass is for when the rules are in the way: it is capped by its own duration and reviewed instead.
     if (!row.breakGlass) await assertRoomFor(tx, db, row.requester, row.level, 'you');
+    // Counted again under the person's lock (assertRoomFor took it): concurrent requests cannot both take the last one.
+    if (budget) {
+      const used = await autoApprovalsUsed(tx, now, db, row.requester);
+      if (used >= budget.limit) throw new BudgetSpent(budgetUsed(budget.rule, used, budget.limit));
+    }
     const created = await tx.createRequest({ ...row, status: 'approved', requiredApprovals: 0, createdAt: now, decidedAt: now, decisionNote: note, approvers: [] });
     const g = await tx.createGrant(grantRowFor(created, now));
     await tx.appendAudit([
