@@ -1,5 +1,6 @@
 /** The root pino logger. Secrets are redacted by key wherever they appear; never log a credential object. */
 import { pino, type DestinationStream, type Logger as Pino } from 'pino';
+import type { Logger } from './core/ports.js';
 
 export const REDACT_PATHS = [
   'password',
@@ -33,4 +34,13 @@ export function createLogger(level: string, destination?: DestinationStream): Pi
     },
     destination ?? pino.destination({ fd: 2, sync: false }),
   );
+}
+
+/**
+ * The core's Logger port over a pino logger. Pino has the port's shape, and so has what its `child` returns, so the
+ * port is the pino logger itself: no wrapper on the logging path, and bindings, levels and redaction stay pino's. The
+ * return type is the check: a pino whose API no longer fits the port fails to compile here, not at a call site.
+ */
+export function loggerPort(logger: Pino): Logger {
+  return logger;
 }

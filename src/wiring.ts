@@ -4,7 +4,7 @@ import type { Logger as Pino } from 'pino';
 import type { Catalog } from './core/catalog.js';
 import type { CoreDeps } from './core/deps.js';
 import { makeFailpoint, makeHold } from './core/failpoints.js';
-import type { ApproverDirectory, Clock, Logger, Notifier } from './core/ports.js';
+import type { ApproverDirectory, Clock, Notifier } from './core/ports.js';
 import { ApproverResolver } from './oncall/resolver.js';
 import { OpsgenieClient } from './oncall/opsgenie.js';
 import { PagerDutyClient } from './oncall/pagerduty.js';
@@ -25,6 +25,7 @@ import { createTeams, type TeamsRuntime } from './chat/teams/app.js';
 import { teamsMode } from './chat/teams/mode.js';
 import { openStateStore, pendingMigrations } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
+import { loggerPort } from './logging.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
@@ -58,7 +59,8 @@ export class PendingMigrationsError extends Error {
 }
 
 export async function openApp(opts: AppOptions): Promise<App> {
-  const { settings, catalog, logger } = opts;
+  const { settings, catalog } = opts;
+  const logger = loggerPort(opts.logger);
   const clock = opts.clock ?? systemClock;
   // Before anything is opened: a Teams setup that would accept anyone's activities refuses to start.
   const teamsSetup = teamsMode(settings, catalog);
@@ -79,7 +81,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     }
   }
   const scheduler = new BullScheduler(redis, settings.QUEUE_PREFIX, clock);
-  const engines = new CatalogEngines(catalog, logger as Logger, await store.installationId());
+  const engines = new CatalogEngines(catalog, logger, await store.installationId());
   const slackSettings: SlackSettings | undefined = settings.SLACK_BOT_TOKEN
     ? {
         botToken: settings.SLACK_BOT_TOKEN,
@@ -89,10 +91,10 @@ export async function openApp(opts: AppOptions): Promise<App> {
         ...(settings.SLACK_ALLOWED_TEAMS && { allowedTeams: settings.SLACK_ALLOWED_TEAMS.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
       }
     : undefined;
-  const slackClient = slackSettings && createWebClient(slackSettings, logger as Logger);
+  const slackClient = slackSettings && createWebClient(slackSettings, logger);
   const people = slackClient && new SlackPeople(slackClient, clock);
-  const log = new LogNotifier(logger as Logger);
-  const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger as Logger, { remindBeforeMs: settings.REMIND_BEFORE });
+  const log = new LogNotifier(logger);
+  const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger, { remindBeforeMs: settings.REMIND_BEFORE });
   const teams = teamsSetup !== 'off'
     ? createTeams(
         {
@@ -102,12 +104,12 @@ export async function openApp(opts: AppOptions): Promise<App> {
           ...(settings.TEAMS_APP_PASSWORD && { appPassword: settings.TEAMS_APP_PASSWORD }),
           ...(settings.TEAMS_TENANT_ID && { tenantId: settings.TEAMS_TENANT_ID }),
         },
-        { store, catalog, clock, logger: logger as Logger, remindBeforeMs: settings.REMIND_BEFORE },
+        { store, catalog, clock, logger, remindBeforeMs: settings.REMIND_BEFORE },
       )
     : undefined;
   const chat = [slackNotifier, teams?.notifier].filter((n): n is NonNullable<typeof n> => n !== undefined);
-  const deferred = chat.length ? new DeferredProvisioningNotice(chat, store, settings.PROVISIONING_NOTICE_AFTER, logger as Logger) : undefined;
-  const notifier = opts.notifier ?? (deferred ? new FanOutNotifier([log, deferred], logger as Logger) : log);
+  const deferred = chat.length ? new DeferredProvisioningNotice(chat, store, settings.PROVISIONING_NOTICE_AFTER, logger) : undefined;
+  const notifier = opts.notifier ?? (deferred ? new FanOutNotifier([log, deferred], logger) : log);
   const pagerduty = settings.PAGERDUTY_TOKEN
     ? new PagerDutyClient({ token: settings.PAGERDUTY_TOKEN, clock, ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }) })
     : undefined;
@@ -120,9 +122,9 @@ export async function openApp(opts: AppOptions): Promise<App> {
     engines,
     scheduler,
     clock,
-    logger: logger as Logger,
+    logger,
     notifier,
-    requestLimiter: new RedisRateLimiter(redis, settings.QUEUE_PREFIX, settings.REQUEST_RATE, logger as Logger),
+    requestLimiter: new RedisRateLimiter(redis, settings.QUEUE_PREFIX, settings.REQUEST_RATE, logger),
     approvers: opts.approvers ?? new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
     ...(pagerduty && { incidents: pagerduty }),
     remindBeforeMs: settings.REMIND_BEFORE,
@@ -139,7 +141,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     scheduler,
     redis,
     engines,
-    logger,
+    logger: opts.logger,
     async close() {
       deferred?.close();
       await scheduler.close().catch(() => undefined);

@@ -3,7 +3,7 @@
  * the requester's DMs (access active / credentials, reminders, failures), and the receipt in the approval thread.
  * Runs in web and worker processes alike; message references and versions live in the state DB.
  */
-import type { WebClient } from '@slack/web-api';
+import type { ChatPostMessageArguments, WebClient } from '@slack/web-api';
 import type { Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
@@ -15,9 +15,16 @@ import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from 
 import { revocationReceipt } from './blocks/receipt.js';
 import { revocationStuckAlert } from './blocks/alerts.js';
 import { breakGlassAlert, escalationReply, reviewOverdueAlert } from './blocks/policy.js';
+import type { SlackMessage } from './blocks/kit.js';
 import type { ApproverRef } from '../../core/model.js';
 
-type Message = { text: string; blocks: unknown[] };
+/**
+ * An alert about an earlier message: a reply in its thread, broadcast so the channel sees it too; a message of its own
+ * in `channel` when there is no earlier message.
+ */
+function alertArgs(channel: string, ref: MessageRef | undefined, msg: SlackMessage): ChatPostMessageArguments {
+  return ref ? { channel, thread_ts: ref.messageId, reply_broadcast: true, ...msg } : { channel, ...msg };
+}
 
 export { renderVersion };
 
@@ -54,7 +61,7 @@ export class SlackNotifier implements Notifier {
       return;
     }
     const msg = approvalMessage(v);
-    const res = await this.client.chat.postMessage({ channel, ...(msg as Message) } as never);
+    const res = await this.client.chat.postMessage({ channel, ...msg });
     await this.store.saveMessageRef({
       requestId: v.request.id,
       platform: 'slack',
@@ -71,7 +78,7 @@ export class SlackNotifier implements Notifier {
     if (!ref) return undefined;
     if (await this.store.claimMessageVersion(ref, renderVersion(v))) {
       const msg = approvalMessage(v);
-      await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...(msg as Message) } as never);
+      await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...msg });
     }
     return ref;
   }
@@ -81,17 +88,17 @@ export class SlackNotifier implements Notifier {
   }
 
   /** Opens (or reuses) the DM with the requester and posts; the reference lets later events edit it. */
-  private async dm(v: RequestView, kind: string, msg: Message, refs?: Promise<MessageRef[]>): Promise<void> {
+  private async dm(v: RequestView, kind: string, msg: SlackMessage, refs?: Promise<MessageRef[]>): Promise<void> {
     const user = this.slackRequester(v);
     if (!user) return;
     const existing = await this.ref(v, kind, refs);
     if (existing) {
-      await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...msg } as never);
+      await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...msg });
       return;
     }
     // Posting to a user id lands in the app's DM with them (no conversations.open); the answer names the D… channel
     // that later edits need.
-    const res = await this.client.chat.postMessage({ channel: user, ...msg } as never);
+    const res = await this.client.chat.postMessage({ channel: user, ...msg });
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind, channel: res.channel ?? user, messageId: String(res.ts) });
   }
 
@@ -99,7 +106,7 @@ export class SlackNotifier implements Notifier {
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
     const refs = this.refsOf(v);
     // The DM first: it is what the requester waits for.
-    await Promise.all([this.dm(v, 'dm', (credentials ? credentialsDm(v, credentials) : accessActiveDm(v)) as Message, refs), this.updateApproval(v, refs)]);
+    await Promise.all([this.dm(v, 'dm', credentials ? credentialsDm(v, credentials) : accessActiveDm(v), refs), this.updateApproval(v, refs)]);
   }
 
   /** The channel (message + receipt) and the requester's DMs are updated side by side. */
@@ -108,8 +115,7 @@ export class SlackNotifier implements Notifier {
     const channel = async () => {
       const ref = await this.updateApproval(v, refs);
       if (ref && v.receipt) {
-        const receipt = revocationReceipt(v) as Message;
-        await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...receipt } as never);
+        await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...revocationReceipt(v) });
       }
     };
     const dms = async () => {
@@ -118,8 +124,8 @@ export class SlackNotifier implements Notifier {
       const reminder = mine.find((r) => r.kind === 'reminder');
       const delivery = this.catalog.databases.get(v.request.database)?.delivery;
       await Promise.all([
-        dm && this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...((delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) as Message) } as never),
-        reminder && this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...(accessEndedDm(v) as Message) } as never),
+        dm && this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...(delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) }),
+        reminder && this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...accessEndedDm(v) }),
       ]);
     };
     await Promise.all([channel(), dms()]);
@@ -127,28 +133,27 @@ export class SlackNotifier implements Notifier {
 
   async provisionFailed(v: RequestView, error: string, willRetry: boolean): Promise<void> {
     await this.updateApproval(v);
-    await this.dm(v, willRetry ? 'provision-retry' : 'provision-failed', provisionFailedDm(v, error, willRetry) as Message);
+    await this.dm(v, willRetry ? 'provision-retry' : 'provision-failed', provisionFailedDm(v, error, willRetry));
   }
 
   async revocationStuck(v: RequestView, error: string): Promise<void> {
     const ref = await this.ref(v, 'approval');
     const channel = ref?.channel ?? this.catalog.databases.get(v.request.database)?.approval.slackChannel;
     if (!channel) return;
-    const alert = revocationStuckAlert(v, error) as Message;
-    await this.client.chat.postMessage({ channel, ...(ref && { thread_ts: ref.messageId, reply_broadcast: true }), ...alert } as never);
+    await this.client.chat.postMessage(alertArgs(channel, ref, revocationStuckAlert(v, error)));
   }
 
   async expiresSoon(v: RequestView): Promise<void> {
     const user = this.slackRequester(v);
     if (!user) return;
-    const res = await this.client.chat.postMessage({ channel: user, ...(expiresSoonDm(v, this.opts.remindBeforeMs) as Message) } as never);
+    const res = await this.client.chat.postMessage({ channel: user, ...expiresSoonDm(v, this.opts.remindBeforeMs) });
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? user, messageId: String(res.ts) });
   }
 
   async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {
     const ref = await this.ref(v, 'approval');
     if (!ref) return;
-    await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...(escalationReply(v, tier, asked) as Message) } as never);
+    await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...escalationReply(v, tier, asked) });
     // The main message now names the wider set of approvers (unless it has moved on meanwhile).
     await this.updateApproval(v);
   }
@@ -157,7 +162,7 @@ export class SlackNotifier implements Notifier {
     const db = this.catalog.databases.get(v.request.database);
     const channel = db?.approval.breakGlass?.alertChannel ?? db?.approval.slackChannel;
     if (!channel) return;
-    const res = await this.client.chat.postMessage({ channel, ...(breakGlassAlert(v) as Message) } as never);
+    const res = await this.client.chat.postMessage({ channel, ...breakGlassAlert(v) });
     await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'break-glass', channel: res.channel ?? channel, messageId: String(res.ts) });
   }
 
@@ -166,12 +171,12 @@ export class SlackNotifier implements Notifier {
     const db = this.catalog.databases.get(v.request.database);
     const channel = ref?.channel ?? db?.approval.breakGlass?.alertChannel ?? db?.approval.slackChannel;
     if (!channel) return;
-    await this.client.chat.postMessage({ channel, ...(ref && { thread_ts: ref.messageId, reply_broadcast: true }), ...(reviewOverdueAlert(v) as Message) } as never);
+    await this.client.chat.postMessage(alertArgs(channel, ref, reviewOverdueAlert(v)));
   }
 
   /** After a review: the alert shows who reviewed, without the button. */
   async breakGlassReviewed(v: RequestView): Promise<void> {
     const ref = await this.ref(v, 'break-glass');
-    if (ref) await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...(breakGlassAlert(v) as Message) } as never);
+    if (ref) await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...breakGlassAlert(v) });
   }
 }

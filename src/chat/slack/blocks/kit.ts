@@ -13,7 +13,10 @@ export type HomeView = types.HomeView;
 export type PlainTextElement = types.PlainTextElement;
 export type MrkdwnElement = types.MrkdwnElement;
 
-/** What every message builder returns: `text` is the notification fallback (escaped; never pings). */
+/**
+ * What every message builder returns: `text` is the notification fallback (escaped; never pings). It spreads as is
+ * into `chat.postMessage` and `chat.update` arguments (@slack/web-api), so no call site needs a cast.
+ */
 export interface SlackMessage {
   text: string;
   blocks: KnownBlock[];
