@@ -19,7 +19,7 @@ import { loadCatalog } from '../src/config/catalog.js';
 import { loadSettings } from '../src/config/settings.js';
 import { generatePassword } from '../src/core/identifiers.js';
 import { provision } from '../src/core/lifecycle.js';
-import { createAdminGrant } from '../src/core/requests.js';
+import { createAdminGrant } from '../src/core/asking.js';
 import { createLogger } from '../src/logging.js';
 import { migrateLatest } from '../src/store/index.js';
 import { mysqlAdminSetupSql } from '../src/targets/mysql/index.js';

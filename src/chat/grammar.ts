@@ -12,7 +12,7 @@
  */
 import { parseDuration } from '../core/duration.js';
 import { parseDecimalId, quoteId } from '../core/ids.js';
-import type { RequestInput } from '../core/requests.js';
+import type { RequestInput } from '../core/asking.js';
 import { cleanText } from '../core/text.js';
 
 export type Command =

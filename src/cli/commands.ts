@@ -6,7 +6,7 @@ import { describeError } from '../core/errors.js';
 import { extend, provision, revoke } from '../core/lifecycle.js';
 import type { Actor, GrantStatus } from '../core/model.js';
 import { LIVE_GRANT_STATUSES } from '../core/model.js';
-import { createAdminGrant } from '../core/requests.js';
+import { createAdminGrant } from '../core/asking.js';
 import { parseDuration } from '../core/duration.js';
 import { parseDecimalId } from '../core/ids.js';
 import { BrokerError } from '../core/errors.js';

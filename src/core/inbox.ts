@@ -21,7 +21,8 @@ import { BrokerError, describeError } from './errors.js';
 import { revokeAsUser } from './grant-changes.js';
 import type { AccessRequest, Actor } from './model.js';
 import type { InboxAction, NewInboxAction } from './ports.js';
-import { approve, deny, requestAccess, requestExtension, reviewBreakGlass, type ApproveResult, type RequestInput } from './requests.js';
+import { requestAccess, requestExtension, type RequestInput } from './asking.js';
+import { approve, deny, reviewBreakGlass, type ApproveResult } from './deciding.js';
 import type { RevokeResult } from './revocation.js';
 
 /** The recording process holds an action this long: another process takes it over only after that. */

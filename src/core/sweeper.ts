@@ -10,7 +10,7 @@
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { revokeDue } from './revoke-batch.js';
-import { expireUndecided } from './requests.js';
+import { expireUndecided } from './deciding.js';
 import { pruneInbox, recoverInbox } from './inbox.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';

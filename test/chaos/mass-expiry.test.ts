@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../src/core/model.js';
-import { createAdminGrant } from '../../src/core/requests.js';
+import { createAdminGrant } from '../../src/core/asking.js';
 import { APPROVER, mariadbProbe, startChaosStage, type ChaosStage } from '../support/chaos-harness.js';
 import { setupMariadbTarget, type MariadbTarget } from '../support/mariadb-target.js';
 import { waitFor } from '../support/wait.js';

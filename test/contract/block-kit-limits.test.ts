@@ -34,7 +34,7 @@ import type { AccessLevel, Catalog, DatabaseEntry } from '../../src/core/catalog
 import { buildCredentials } from '../../src/core/credentials.js';
 import { BrokerError, type BrokerErrorCode } from '../../src/core/errors.js';
 import type { AccessRequest, Actor, ApproverRef, Grant } from '../../src/core/model.js';
-import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../src/core/requests.js';
+import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../src/core/asking.js';
 import type { Phase, RequestView } from '../../src/core/view.js';
 import { revocationStuckAlert } from '../../src/chat/slack/blocks/alerts.js';
 import { approvalMessage } from '../../src/chat/slack/blocks/approval-message.js';

@@ -12,7 +12,8 @@ import { APPROVE, DENY_MODAL, REQUEST_MODAL } from '../../src/chat/slack/ids.js'
 import { approvalCard } from '../../src/chat/teams/cards/approval.js';
 import { loadRequestView } from '../../src/core/view.js';
 import type { Actor } from '../../src/core/model.js';
-import { deny, requestAccess } from '../../src/core/requests.js';
+import { requestAccess } from '../../src/core/asking.js';
+import { deny } from '../../src/core/deciding.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
@@ -209,7 +210,7 @@ describe('hidden characters never reach the store or a message', () => {
   });
 
   // These reach the core with no chat edge in front (as the CLI's `grant` / `request` do): they hold once the core
-  // cleans reason, ticket and deny reason itself (validateRequest, requestExtension and deny in core/requests.ts).
+  // cleans reason, ticket and deny reason itself (validateRequest and requestExtension in core/asking.ts, deny in core/deciding.ts).
   describe('in the core', () => {
     const alice: Actor = { platform: 'slack', id: ALICE, email: 'alice@example.com', name: 'alice' };
     const bob: Actor = { platform: 'slack', id: BOB, email: 'bob@example.com', name: 'bob' };

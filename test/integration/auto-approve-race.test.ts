@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import type { Actor } from '../../src/core/model.js';
-import { requestAccess } from '../../src/core/requests.js';
+import { requestAccess } from '../../src/core/asking.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';

@@ -3,7 +3,8 @@
  * nothing is left half-provisioned, and another worker completes the rest — none lost, none duplicated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approve, requestAccess } from '../../src/core/requests.js';
+import { requestAccess } from '../../src/core/asking.js';
+import { approve } from '../../src/core/deciding.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';

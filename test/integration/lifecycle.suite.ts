@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
-import { approve, requestAccess } from '../../src/core/requests.js';
+import { requestAccess } from '../../src/core/asking.js';
+import { approve } from '../../src/core/deciding.js';
 import { revealCredentials, revoke } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import { dumpTables, type OpenStateStore } from '../../src/store/index.js';

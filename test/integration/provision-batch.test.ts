@@ -13,7 +13,7 @@ import { provision, type ProvisionResult } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
 import { revealCredentials } from '../../src/core/grant-changes.js';
-import { createAdminGrant } from '../../src/core/requests.js';
+import { createAdminGrant } from '../../src/core/asking.js';
 import type { OpenStateStore } from '../../src/store/index.js';
 import type { TestSession } from '../contract/database-engine.contract.js';
 import { openCoreStage } from '../support/core-deps.js';

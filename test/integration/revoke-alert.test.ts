@@ -10,7 +10,7 @@ import { TargetError } from '../../src/core/errors.js';
 import { revoke } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { Notifier, Scheduler } from '../../src/core/ports.js';
-import { createAdminGrant } from '../../src/core/requests.js';
+import { createAdminGrant } from '../../src/core/asking.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 import { coreDeps } from '../support/core-deps.js';

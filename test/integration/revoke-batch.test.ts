@@ -11,7 +11,7 @@ import { TargetError } from '../../src/core/errors.js';
 import { provision, revokeIfDue } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
-import { createAdminGrant } from '../../src/core/requests.js';
+import { createAdminGrant } from '../../src/core/asking.js';
 import { revokeDue } from '../../src/core/revoke-batch.js';
 import { Sweeper } from '../../src/core/sweeper.js';
 import type { OpenStateStore } from '../../src/store/index.js';

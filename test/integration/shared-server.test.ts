@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
 import { provision, revoke } from '../../src/core/lifecycle.js';
 import type { Actor } from '../../src/core/model.js';
-import { createAdminGrant } from '../../src/core/requests.js';
+import { createAdminGrant } from '../../src/core/asking.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupMariadbTarget } from '../support/mariadb-target.js';

@@ -10,7 +10,8 @@ import { BrokerError } from '../../src/core/errors.js';
 import { escalateDue } from '../../src/core/escalation.js';
 import { revoke, revokeAsUser } from '../../src/core/lifecycle.js';
 import type { Actor, ApproverRef, Grant } from '../../src/core/model.js';
-import { approve, deny, expireUndecided, requestAccess, type RequestInput } from '../../src/core/requests.js';
+import { requestAccess, type RequestInput } from '../../src/core/asking.js';
+import { approve, deny, expireUndecided } from '../../src/core/deciding.js';
 import { memoryCore, type MemoryCore } from '../../dev/fakes/core-deps.js';
 import { recordingNotifier, type NotifierEvent } from '../support/notifiers.js';
 

@@ -26,7 +26,7 @@ import {
 import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
 import { buildCredentials } from '../../src/core/credentials.js';
 import type { ApproverRef, Grant } from '../../src/core/model.js';
-import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../src/core/requests.js';
+import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../src/core/asking.js';
 import type { Phase, RequestView } from '../../src/core/view.js';
 
 /** The parts of the adaptivecards API used here (its ESM build is not loadable by Node; the UMD bundle is). */

@@ -1,6 +1,6 @@
 /** The reason dialog behind the Deny button. The decision is made only when it is submitted. */
 import { parseDecimalId } from '../../../core/ids.js';
-import { MAX_REASON_LENGTH } from '../../../core/requests.js';
+import { MAX_REASON_LENGTH } from '../../../core/asking.js';
 import type { RequestView } from '../../../core/view.js';
 import { DENY_MODAL, INPUT } from '../ids.js';
 import * as L from '../limits.js';

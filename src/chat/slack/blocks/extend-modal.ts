@@ -1,7 +1,7 @@
 /** The dialog behind Extend: how much longer, and why. Submitting files an extension request (approved per policy). */
 import { formatDuration } from '../../../core/duration.js';
 import { parseDecimalId } from '../../../core/ids.js';
-import { MAX_REASON_LENGTH } from '../../../core/requests.js';
+import { MAX_REASON_LENGTH } from '../../../core/asking.js';
 import type { RequestView } from '../../../core/view.js';
 import { EXTEND_MODAL, INPUT } from '../ids.js';
 import * as L from '../limits.js';

@@ -5,7 +5,7 @@
 import type { ViewStateValue } from '@slack/bolt';
 import type { Catalog } from '../../../core/catalog.js';
 import { formatDuration } from '../../../core/duration.js';
-import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../../core/requests.js';
+import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../../core/asking.js';
 import { cleanText } from '../../../core/text.js';
 import { INPUT, REQUEST_MODAL } from '../ids.js';
 import * as L from '../limits.js';

@@ -8,7 +8,7 @@ import type { App, BlockButtonAction, SlackActionMiddlewareArgs, AllMiddlewareAr
 import { BrokerError } from '../../../core/errors.js';
 import { requireDecimalId, type IdKind } from '../../../core/ids.js';
 import { revealCredentials } from '../../../core/lifecycle.js';
-import { mayDecide } from '../../../core/requests.js';
+import { mayDecide } from '../../../core/deciding.js';
 import { loadRequestView } from '../../../core/view.js';
 import { credentialsModal } from '../blocks/credentials.js';
 import { denyModal } from '../blocks/deny-modal.js';

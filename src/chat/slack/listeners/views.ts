@@ -8,7 +8,7 @@
 import type { App } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
 import { notAnId } from '../../../core/ids.js';
-import { validateRequest } from '../../../core/requests.js';
+import { validateRequest } from '../../../core/asking.js';
 import { parseDuration } from '../../../core/duration.js';
 import { parseDenyModal } from '../blocks/deny-modal.js';
 import { errorText, inlineErrorText } from '../blocks/ephemeral.js';
