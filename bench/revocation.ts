@@ -49,9 +49,9 @@ export async function awaitRevocations(stage: Stage, target: BenchTarget): Promi
   for (const g of grants) if (await target.userExists(g.username)) usersLeft.push(g.username);
   return {
     all: grants,
-    bySweeper: grants.filter((g) => g.endReason?.includes('sweeper')).length,
+    bySweeper: grants.filter((g) => g.endKind === 'overdue').length,
     notExpired: grants
-      .filter((g) => g.status !== 'revoked' || !g.endReason?.startsWith('expired'))
+      .filter((g) => g.status !== 'revoked' || (g.endKind !== 'expired' && g.endKind !== 'overdue'))
       .map((g) => ({ id: g.id, status: g.status, ...(g.endReason && { endReason: g.endReason }) })),
     usersLeft,
   };

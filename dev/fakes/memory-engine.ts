@@ -144,11 +144,6 @@ export class MemoryEngine implements DatabaseEngine {
 
   // --- creating ---------------------------------------------------------------------------------------------
 
-  async newUser(req: NewUserRequest): Promise<NewUserResponse> {
-    const res = (await this.newUsers([req])).get(req.username)!;
-    if (res instanceof Error) throw res;
-    return res;
-  }
 
   async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
     const out = new Map<string, NewUserResponse | Error>();
@@ -213,11 +208,6 @@ export class MemoryEngine implements DatabaseEngine {
 
   // --- ending -----------------------------------------------------------------------------------------------
 
-  async disableUser(username: string): Promise<DisableUserResponse> {
-    const res = (await this.disableUsers([username])).get(username)!;
-    if (res instanceof Error) throw res;
-    return res;
-  }
 
   async disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>> {
     const out = new Map<string, DisableUserResponse | Error>();
@@ -243,11 +233,6 @@ export class MemoryEngine implements DatabaseEngine {
     return out;
   }
 
-  async deleteUser(username: string): Promise<DeleteUserResponse> {
-    const res = (await this.deleteUsers([username])).get(username)!;
-    if (res instanceof Error) throw res;
-    return res;
-  }
 
   async deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>> {
     const out = new Map<string, DeleteUserResponse | Error>();

@@ -97,7 +97,7 @@ function copyTables(t: MemoryTables): MemoryTables {
 
 /** The grant columns only a patch sets (the insert leaves them NULL), named by the real patch mapper. */
 const GRANT_PATCH_COLUMNS = Object.keys(
-  grantPatchToRow({ activatedAt: 1, revokeStartedAt: 1, revokedAt: 1, endReason: 'x', lastError: 'x', revokeFailingSince: 1, flaggedAt: 1, remindedAt: 1 }),
+  grantPatchToRow({ activatedAt: 1, revokeStartedAt: 1, revokedAt: 1, endReason: 'x', endKind: 'expired', lastError: 'x', revokeFailingSince: 1, flaggedAt: 1, remindedAt: 1 }),
 );
 
 /** Columns of each table, as the real schema names them (for the no-secret-at-rest dump). */

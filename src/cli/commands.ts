@@ -77,7 +77,7 @@ export async function grantCommand(ctx: CliContext, o: GrantOptions): Promise<vo
       result = await provision(app.deps, grant.id, { credentials: true });
     } catch (err) {
       // Nobody else will hand these credentials over: end the grant now rather than leave it to a retry.
-      await revoke(app.deps, grant.id, admin, `provisioning failed: ${describeError(err)}`).catch(() => undefined);
+      await revoke(app.deps, grant.id, admin, `provisioning failed: ${describeError(err)}`, 'provision_failed').catch(() => undefined);
       throw err;
     }
     if (result.outcome !== 'active' || !result.credentials) throw new Error(`grant #${grant.id} could not be activated (${result.grant.status})`);
@@ -109,7 +109,7 @@ export async function revokeCommand(ctx: CliContext, id: string, o: { reason?: s
   const app = await openApp({ settings: ctx.settings, catalog, logger: ctx.logger, role: 'producer' });
   try {
     const admin = cliActor();
-    const res = await revoke(app.deps, grantId, admin, o.reason ? `revoked by ${admin.name}: ${o.reason}` : `revoked by ${admin.name}`);
+    const res = await revoke(app.deps, grantId, admin, o.reason ? `revoked by ${admin.name}: ${o.reason}` : `revoked by ${admin.name}`, 'admin');
     if (o.json) ctx.out(JSON.stringify(res, null, 2));
     else if (!res.receipt) ctx.out(`Grant #${grantId} had already ended (${res.grant.status}).`);
     else {

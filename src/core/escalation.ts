@@ -78,7 +78,7 @@ export async function endResolvedIncidents(deps: CoreDeps): Promise<number> {
     try {
       const info = await incidents.incident(req.incidentId);
       if (info.status !== 'resolved') continue;
-      const res = await revoke(deps, grant.id, SYSTEM_ACTOR, `incident ${req.incidentId} resolved`);
+      const res = await revoke(deps, grant.id, SYSTEM_ACTOR, `incident ${req.incidentId} resolved`, 'incident_resolved');
       if (res.receipt) n++;
     } catch (err) {
       deps.logger.warn({ requestId: req.id, incident: req.incidentId, error: describeError(err) }, 'incident check failed; will retry');

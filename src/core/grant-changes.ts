@@ -99,7 +99,7 @@ async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: 
   const who = actor.name ?? actor.email ?? actor.id;
   const why = reason ? `revoked by ${who}: ${reason}` : requester ? `ended early by ${who}` : `revoked by ${who}`;
   if (act) await startRevoking(deps, grant, actor, why, act);
-  return revoke(deps, grantId, actor, why);
+  return revoke(deps, grantId, actor, why, 'revoked_early');
 }
 
 /**
@@ -110,7 +110,7 @@ async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: 
 async function startRevoking(deps: CoreDeps, grant: Grant, actor: Actor, why: string, act: ActionContext): Promise<void> {
   const now = deps.clock.now();
   await deps.store.transaction(async (tx) => {
-    const moved = await tx.transitionGrant(grant.id, ['provisioning', 'active'], { status: 'revoking', revokeStartedAt: now, endReason: why });
+    const moved = await tx.transitionGrant(grant.id, ['provisioning', 'active'], { status: 'revoking', revokeStartedAt: now, endReason: why, endKind: 'revoked_early' });
     if (moved) {
       await tx.appendAudit([
         {

@@ -82,6 +82,16 @@ export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoked' | '
 
 export const LIVE_GRANT_STATUSES: readonly GrantStatus[] = ['provisioning', 'active', 'revoking'];
 
+/**
+ * Why a grant ended. expired: at its expiry (the revoke job); overdue: past its expiry, ended by the sweeper;
+ * revoked_early: by its requester or an approver from chat; admin: by an administrator (CLI);
+ * incident_resolved: its PagerDuty incident resolved; provision_failed: its user could not be made (or it expired
+ * before it could be) — such a grant ends `failed`.
+ */
+export type EndKind = 'expired' | 'overdue' | 'revoked_early' | 'admin' | 'incident_resolved' | 'provision_failed';
+
+export const END_KINDS: readonly EndKind[] = ['expired', 'overdue', 'revoked_early', 'admin', 'incident_resolved', 'provision_failed'];
+
 export interface Grant {
   id: number;
   requestId: number;
@@ -95,8 +105,10 @@ export interface Grant {
   activatedAt?: number;
   revokeStartedAt?: number;
   revokedAt?: number;
-  /** Why it ended early or failed: 'expired', 'revoked by …', 'provisioning failed: …'. */
+  /** Why it ended, in words for people: 'expired', 'revoked by …', 'provisioning failed: …'. */
   endReason?: string;
+  /** Why it ended, for code: set with endReason whenever a grant starts to end. */
+  endKind?: EndKind;
   provisionAttempts: number;
   revokeAttempts: number;
   lastError?: string;

@@ -105,33 +105,27 @@ export interface DatabaseEngine {
   /** Connect; report version, read-only state, privileges and capabilities in plain words. Never throws for a
    *  missing privilege: that is a failed check. Throws TargetError('retryable') when the server is unreachable. */
   initialize(): Promise<EngineCapabilities>;
-  /** Create the user with its marker, access level, guard-rails and expiry backstop. Idempotent on grantId: a
-   *  leftover user whose marker carries the same grant is adopted (password reset, access re-applied); a user
-   *  with that name and any other marker or none is refused with TargetError('conflict') and left untouched. */
-  newUser(req: NewUserRequest): Promise<NewUserResponse>;
-  /** newUser for many users of this engine in one DDL section (one lock, one commit), so a burst of approvals
-   *  costs a few statements instead of a few per user. The same contract per user (idempotent on grantId, a
-   *  foreign user refused with TargetError('conflict') and left untouched); the map, keyed by username, has an
-   *  entry for every request given: its response, or the error that user alone failed with while the others
-   *  proceed. Throws only when nothing could be done (server down: TargetError('retryable')). */
+  /** Create each user with its marker, access level, guard-rails and expiry backstop, in one DDL section for the
+   *  engine (one lock, one commit), so a burst of approvals costs a few statements instead of a few per user.
+   *  Idempotent on grantId: a leftover user whose marker carries the same grant is adopted (password reset, access
+   *  re-applied); a user with that name and any other marker or none is refused with TargetError('conflict') and
+   *  left untouched. The map, keyed by username, has an entry for every request given: its response, or the error
+   *  that user alone failed with while the others proceed. Throws only when nothing could be done (server down:
+   *  TargetError('retryable')). */
   newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>>;
   /** Rotate the password and/or move the expiry (VALID UNTIL, backstop event, marker). Refuses a user that is
    *  not this grant's with TargetError('conflict'). */
   updateUser(req: UpdateUserRequest): Promise<void>;
-  /** Block new logins (NOLOGIN / ACCOUNT LOCK) and then terminate every session of the user, waiting until none
-   *  is left. Succeeds when the user does not exist. */
-  disableUser(username: string): Promise<DisableUserResponse>;
-  /** Drop the user and everything it holds: PostgreSQL drops its privileges and the objects it owns in every
-   *  database — first handing those objects to the level's onExpiry role when its marker names one (recorded at
-   *  creation), never to any other role; the backstop event and marker go too. Succeeds when the
-   *  user is already gone (outcome already_absent). Callers disable first. */
-  deleteUser(username: string): Promise<DeleteUserResponse>;
-  /** disableUser for many users of this engine in one DDL section (one lock, one commit, one session sweep), so a
-   *  burst of expiries costs a few statements instead of a few per user. The same contract per user; the map has
-   *  an entry for every name given: its response, or the error that user alone failed with (e.g. not ours:
-   *  TargetError('conflict')) while the others proceed. Throws only when nothing could be done (server down). */
+  /** The first step of ending access, for many users in one DDL section (one lock, one commit, one session
+   *  sweep): block new logins (NOLOGIN / ACCOUNT LOCK), then terminate every session of each user, waiting until
+   *  none is left. A user that does not exist is success (existed: false). The map has an entry for every name
+   *  given: its response, or the error that user alone failed with (e.g. not ours: TargetError('conflict')) while
+   *  the others proceed. Throws only when nothing could be done (server down). */
   disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>>;
-  /** deleteUser for many users of this engine in one DDL section; per-user results as for disableUsers. */
+  /** The second step, after disableUsers: drop each user and everything it holds — PostgreSQL drops its
+   *  privileges and the objects it owns in every database, first handing those objects to the level's onExpiry
+   *  role when its marker names one (recorded at creation), never to any other role; the backstop event and marker
+   *  go too. A user already gone is success (outcome already_absent). Per-user results as for disableUsers. */
   deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>>;
   /** Users carrying the broker's prefix and marker, for the orphan sweep. */
   listManagedUsers(): Promise<ManagedUser[]>;

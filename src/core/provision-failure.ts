@@ -2,7 +2,7 @@
 import type { CoreDeps } from './deps.js';
 import { TargetError, describeError } from './errors.js';
 import { SYSTEM_ACTOR, type Grant } from './model.js';
-import { endGrant } from './revocation.js';
+import { dropUsers, revokeNow } from './revocation.js';
 import { notify } from './view.js';
 
 /** Retryable provisioning failures are retried this many times (≈ 1 minute with the job backoff), then fail. */
@@ -41,16 +41,17 @@ export async function provisionFailed(deps: CoreDeps, grant: Grant, err: unknown
     await deps.store.transitionGrant(grant.id, ['provisioning'], {
       status: 'failed',
       endReason: `provisioning failed: ${error}`,
+      endKind: 'provision_failed',
       revokedAt: now,
     });
   } else {
-    await endGrant(deps, grant, SYSTEM_ACTOR, `provisioning failed: ${error}`, 'failed');
+    await revokeNow(deps, grant, { kind: 'provision_failed', reason: `provisioning failed: ${error}` });
   }
 }
 
 /** A grant that expired before its user could be made: ended `failed`, whatever was made removed. */
 export async function expiredBeforeProvisioning(deps: CoreDeps, grant: Grant): Promise<Grant> {
-  await endGrant(deps, grant, SYSTEM_ACTOR, 'expired before it could be provisioned', 'failed');
+  await revokeNow(deps, grant, { kind: 'provision_failed', reason: 'expired before it could be provisioned' });
   return (await deps.store.getGrant(grant.id)) ?? grant;
 }
 
@@ -62,8 +63,7 @@ export async function removeUnwanted(deps: CoreDeps, grant: Grant): Promise<Gran
   const current = (await deps.store.getGrant(grant.id)) ?? grant;
   if (current.status === 'active') return current;
   deps.logger.warn({ grantId: grant.id, username: grant.username, status: current.status }, 'grant ended during provisioning; removing the user just created');
-  const engine = deps.engines.get(grant.database);
-  await engine.disableUser(grant.username);
-  await engine.deleteUser(grant.username);
+  const res = (await dropUsers(deps.engines.get(grant.database), [grant.username])).get(grant.username);
+  if (res instanceof Error) throw res;
   return current;
 }

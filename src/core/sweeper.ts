@@ -4,17 +4,21 @@
  *    before anything expires — a click received before a deadline still counts;
  * 1. revokes every live grant past its expiry, and retries revocations left half-done (early revokes);
  * 2. re-enqueues provisioning that has been waiting too long (a job lost with Redis);
- * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows);
+ * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows), in one
+ *    engine batch per target;
  * 4. deletes chat actions finished longer ago than the inbox's retention (never an unfinished one).
  */
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
-import { revokeDue } from './revoke-batch.js';
+import { dropUsers, revokeDue, type Ending } from './revocation.js';
 import { expireUndecided } from './deciding.js';
 import { pruneInbox, recoverInbox } from './inbox.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant } from './model.js';
+
+/** A live grant past its expiry and the grace, ended by the sweeper rather than its revoke job. */
+const OVERDUE: Ending = { kind: 'overdue', reason: 'expired (sweeper)' };
 
 export interface SweepOptions {
   /** A live grant is swept once it is this far past expiry, a `revoking` one once its revocation started this long ago (lets the precise revoke job, or whoever started it, win and report). */
@@ -100,11 +104,11 @@ export class Sweeper {
       this.lastTry.set(grant.id, now);
       due.push(grant);
     }
-    // Handed over together: the grants of one database are ended in batches (revoke-batch.ts).
+    // Handed over together: the grants of one database are ended in batches (revocation.ts).
     await Promise.all(
       due.map(async (grant) => {
         try {
-          const res = await revokeDue(this.deps, grant, grant.endReason ?? 'expired (sweeper)');
+          const res = await revokeDue(this.deps, grant, OVERDUE);
           if (res.receipt) report.revoked++;
           this.lastTry.delete(grant.id);
         } catch (err) {
@@ -145,11 +149,13 @@ export class Sweeper {
       if (managed.length === 0) continue;
       const grants = await store.listGrants({ ids: managed.map((m) => m.grantId) });
       const live = new Set(grants.filter((g) => LIVE_GRANT_STATUSES.includes(g.status)).map((g) => g.username));
-      for (const user of managed) {
-        if (live.has(user.username)) continue;
+      const orphans = managed.filter((m) => !live.has(m.username));
+      if (orphans.length === 0) continue;
+      const dropped = await dropUsers(engine, orphans.map((m) => m.username));
+      for (const user of orphans) {
         try {
-          const disabled = await engine.disableUser(user.username);
-          const deleted = await engine.deleteUser(user.username);
+          const res = dropped.get(user.username)!;
+          if (res instanceof Error) throw res;
           report.orphansDropped++;
           const grant = grants.find((g) => g.id === user.grantId);
           await store.appendAudit([
@@ -163,8 +169,8 @@ export class Sweeper {
                 username: user.username,
                 markerGrantId: user.grantId,
                 grantStatus: grant?.status ?? 'unknown',
-                sessionsTerminated: disabled.sessionsTerminated,
-                user: deleted.outcome,
+                sessionsTerminated: res.sessionsTerminated,
+                user: res.outcome,
               },
             },
           ]);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { CoreDeps } from '../core/deps.js';
 import { BrokerError, TargetError } from '../core/errors.js';
 import { provision, revokeIfDue } from '../core/lifecycle.js';
-import { revocationsIdle } from '../core/revoke-batch.js';
+import { revocationsIdle } from '../core/revocation.js';
 import { Sweeper, type SweepReport } from '../core/sweeper.js';
 import { MAX_INPROCESS_WAIT_MS, PROVISION_QUEUE, REVOKE_LEAD_MS, REVOKE_QUEUE, type GrantJobData } from './queues.js';
 import type { BullScheduler } from './scheduler.js';

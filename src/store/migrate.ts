@@ -17,6 +17,7 @@ import * as m0006 from '../../migrations/0006_chat_conversations.js';
 import * as m0007 from '../../migrations/0007_installation.js';
 import * as m0008 from '../../migrations/0008_people.js';
 import * as m0009 from '../../migrations/0009_inbox.js';
+import * as m0010 from '../../migrations/0010_end_kind.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -39,6 +40,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0007_installation', m0007],
   ['0008_people', m0008],
   ['0009_inbox', m0009],
+  ['0010_end_kind', m0010],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

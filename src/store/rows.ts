@@ -12,6 +12,7 @@ import type {
   AuditEvent,
   AuditType,
   Decision,
+  EndKind,
   Grant,
   GrantStatus,
   RequestStatus,
@@ -207,6 +208,7 @@ export function grantFromRow(r: Row): Grant {
   put(g, 'revokeStartedAt', optNum(r.revoke_started_at, 'grants.revoke_started_at'));
   put(g, 'revokedAt', optNum(r.revoked_at, 'grants.revoked_at'));
   put(g, 'endReason', optStr(r.end_reason));
+  put(g, 'endKind', optStr(r.end_kind) as EndKind | undefined);
   put(g, 'lastError', optStr(r.last_error));
   put(g, 'revokeFailingSince', optNum(r.revoke_failing_since, 'grants.revoke_failing_since'));
   put(g, 'flaggedAt', optNum(r.flagged_at, 'grants.flagged_at'));
@@ -222,6 +224,7 @@ const PATCH_COLUMNS: { readonly [K in keyof Required<GrantPatch>]: { column: str
   revokeStartedAt: { column: 'revoke_started_at', nullable: true },
   revokedAt: { column: 'revoked_at', nullable: true },
   endReason: { column: 'end_reason', nullable: true },
+  endKind: { column: 'end_kind', nullable: true },
   provisionAttempts: { column: 'provision_attempts', nullable: false },
   revokeAttempts: { column: 'revoke_attempts', nullable: false },
   lastError: { column: 'last_error', nullable: true },

@@ -4,7 +4,7 @@
  * and printed. The invariant checker runs at the end.
  *
  * N defaults to 10 000 (`CHAOS_MASS_N` sets another). Revocation goes in batches per database
- * (src/core/revoke-batch.ts): measured here ≈ 650 revocations/s with 2 000, where one at a time managed ≈ 60/s.
+ * (src/core/revocation.ts): measured here ≈ 650 revocations/s with 2 000, where one at a time managed ≈ 60/s.
  * Most of this case's time is provisioning the N users first (≈ 100/s, one DDL section per user).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -7,6 +7,7 @@ import type { AccessLevel } from '../../src/core/catalog.js';
 import { TargetError } from '../../src/core/errors.js';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import type { DatabaseEngine, NewUserRequest } from '../../src/core/ports.js';
+import { oneUser } from '../support/one-user.js';
 
 /** A session opened with the issued credentials. */
 export interface TestSession {
@@ -80,7 +81,7 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const username = generateUsername('contract.test@example.com');
       const password = generatePassword();
       made.push(username);
-      const res = await fx.engine.newUser({ grantId, username, password, expiresAt, level });
+      const res = await oneUser(fx.engine).newUser({ grantId, username, password, expiresAt, level });
       return { grantId, username, password, res };
     }
 
@@ -91,8 +92,8 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     afterAll(async () => {
       if (!fx) return;
       for (const u of made) {
-        await fx.engine.disableUser(u).catch(() => undefined);
-        await fx.engine.deleteUser(u).catch(() => undefined);
+        await oneUser(fx.engine).disableUser(u).catch(() => undefined);
+        await oneUser(fx.engine).deleteUser(u).catch(() => undefined);
       }
       await fx.engine.close();
       await fx.teardown();
@@ -135,15 +136,15 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const s = await fx.connectAs(g.username, g.password);
       expect((await s.query(fx.sql.select)).length).toBeGreaterThan(0);
       await s.close();
-      await fx.engine.disableUser(g.username);
-      expect((await fx.engine.deleteUser(g.username)).outcome).toBe('dropped');
+      await oneUser(fx.engine).disableUser(g.username);
+      expect((await oneUser(fx.engine).deleteUser(g.username)).outcome).toBe('dropped');
       expect(await fx.userExists(g.username)).toBe(false);
     });
 
     it('newUser is idempotent on the grant: a leftover is adopted and its password reset', async () => {
       const g = await newGrant(fx.levels.read);
       const password2 = generatePassword();
-      const again = await fx.engine.newUser({
+      const again = await oneUser(fx.engine).newUser({
         grantId: g.grantId,
         username: g.username,
         password: password2,
@@ -160,7 +161,7 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const username = generateUsername('foreign@example.com');
       await fx.createForeignUser(username);
       try {
-        const err = await fx.engine
+        const err = await oneUser(fx.engine)
           .newUser({ grantId: nextGrantId++, username, password: generatePassword(), expiresAt: hour(), level: fx.levels.read })
           .then(() => undefined, (e: unknown) => e);
         expect(err).toBeInstanceOf(TargetError);
@@ -193,7 +194,7 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     it('a user created with no password has none and cannot log in until updateUser sets one (the reveal)', async () => {
       const one = { ...request(fx.levels.read), password: undefined };
       const many = [request(fx.levels.read), request(fx.levels.write)].map((r) => ({ ...r, password: undefined }));
-      expect(await fx.engine.newUser(one)).toEqual({ outcome: 'created' });
+      expect(await oneUser(fx.engine).newUser(one)).toEqual({ outcome: 'created' });
       const res = await fx.engine.newUsers(many);
       for (const r of [one, ...many]) {
         if (many.includes(r)) expect(res.get(r.username), r.username).toEqual({ outcome: 'created' });
@@ -228,12 +229,12 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       await s.query('BEGIN');
       await s.query(fx.sql.select);
       expect(await fx.sessionsOf(g.username)).toBe(1);
-      const res = await fx.engine.disableUser(g.username);
+      const res = await oneUser(fx.engine).disableUser(g.username);
       expect(res).toEqual({ existed: true, sessionsTerminated: 1 });
       await s.ended; // the server closed it
       expect(await fx.sessionsOf(g.username)).toBe(0);
       await expect(fx.connectAs(g.username, g.password)).rejects.toThrow();
-      expect((await fx.engine.deleteUser(g.username)).outcome).toBe('dropped');
+      expect((await oneUser(fx.engine).deleteUser(g.username)).outcome).toBe('dropped');
       expect(await fx.userExists(g.username)).toBe(false);
     });
 
@@ -243,17 +244,17 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const table = `jit_owned_${g.grantId}`;
       await s.query(fx.sql.createTable(table));
       await s.close();
-      await fx.engine.disableUser(g.username);
-      expect((await fx.engine.deleteUser(g.username)).outcome).toBe('dropped');
+      await oneUser(fx.engine).disableUser(g.username);
+      expect((await oneUser(fx.engine).deleteUser(g.username)).outcome).toBe('dropped');
       expect(await fx.userExists(g.username)).toBe(false);
     });
 
     it('deleteUser and disableUser succeed when the user is already gone', async () => {
       const g = await newGrant(fx.levels.read);
       await fx.dropUserByHand(g.username);
-      expect(await fx.engine.disableUser(g.username)).toEqual({ existed: false, sessionsTerminated: 0 });
-      expect((await fx.engine.deleteUser(g.username)).outcome).toBe('already_absent');
-      expect((await fx.engine.deleteUser(g.username)).outcome).toBe('already_absent');
+      expect(await oneUser(fx.engine).disableUser(g.username)).toEqual({ existed: false, sessionsTerminated: 0 });
+      expect((await oneUser(fx.engine).deleteUser(g.username)).outcome).toBe('already_absent');
+      expect((await oneUser(fx.engine).deleteUser(g.username)).outcome).toBe('already_absent');
     });
 
     it('listManagedUsers lists what it created with the grant id from its marker', async () => {
@@ -388,8 +389,8 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       for (const r of reqs) expect(managed.get(r.username)?.grantId, r.username).toBe(r.grantId);
       // The users are complete: the single-user lifecycle takes them from here.
       const first = reqs[0]!;
-      await fx.engine.disableUser(first.username);
-      expect((await fx.engine.deleteUser(first.username)).outcome).toBe('dropped');
+      await oneUser(fx.engine).disableUser(first.username);
+      expect((await oneUser(fx.engine).deleteUser(first.username)).outcome).toBe('dropped');
       expect(await fx.userExists(first.username)).toBe(false);
     }, 60_000);
 
@@ -478,7 +479,7 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const bad: AccessLevel = { ...fx.levels.read, roles: ['no_such_role_db_access'] };
       const username = generateUsername('err@example.com');
       made.push(username);
-      const err = await fx.engine
+      const err = await oneUser(fx.engine)
         .newUser({ grantId: nextGrantId++, username, password, expiresAt: hour(), level: bad })
         .then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(TargetError);

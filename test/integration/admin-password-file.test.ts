@@ -22,6 +22,7 @@ import { startMariadbTlsServer, setupTlsTarget, type MariadbTlsServer } from '..
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { makeTestPki, type TestPki } from '../support/test-ca.js';
 import { waitFor } from '../support/wait.js';
+import { oneUser } from '../support/one-user.js';
 
 let dir: string;
 let grantId = 990_000 + Math.floor(Math.random() * 9_000);
@@ -72,7 +73,7 @@ describe('PostgreSQL: admin.passwordFile rotated while the broker runs', () => {
 
   it('logs in with the file, and after a rotation uses the new password at the next new connection', async () => {
     const username = generateUsername('pwfile.pg@example.com');
-    await engine.newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 600_000, level: target.levels.read });
+    await oneUser(engine).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 600_000, level: target.levels.read });
     expect(await target.userExists(username)).toBe(true);
 
     const rotated = generatePassword();
@@ -124,7 +125,7 @@ describe('MariaDB: admin.passwordFile rotated while the broker runs', () => {
 
   it('logs in with the file, and after a rotation uses the new password at the next new connection', async () => {
     const username = generateUsername('pwfile.maria@example.com');
-    await engine.newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 600_000, level });
+    await oneUser(engine).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 600_000, level });
 
     const rotated = generatePassword();
     await server.query("ALTER USER 'jit_admin'@'%' IDENTIFIED BY ?", [rotated]);

@@ -17,6 +17,7 @@ import { createPostgresEngine } from '../../src/targets/postgres/index.js';
 import { capturingLogger } from '../support/logs.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { waitFor } from '../support/wait.js';
+import { oneUser } from '../support/one-user.js';
 
 /** A database name that needs quoting in the conninfo and in the shell (the catalog allows `$`). */
 const ODD_DATABASE = "it's a $db";
@@ -35,7 +36,7 @@ describe('the handed-out psql command, with the real psql', () => {
     const password = generatePassword();
     const expiresAt = Date.now() + 3_600_000;
     made.push(username);
-    await engine.newUser({ grantId: grantId++, username, password, expiresAt, level: target.levels.read });
+    await oneUser(engine).newUser({ grantId: grantId++, username, password, expiresAt, level: target.levels.read });
     return buildCredentials(db, username, password, expiresAt);
   }
 
@@ -65,8 +66,9 @@ describe('the handed-out psql command, with the real psql', () => {
 
   afterAll(async () => {
     for (const u of made) {
-      await engine?.disableUser(u).catch(() => undefined);
-      await engine?.deleteUser(u).catch(() => undefined);
+      if (!engine) break;
+      await oneUser(engine).disableUser(u).catch(() => undefined);
+      await oneUser(engine).deleteUser(u).catch(() => undefined);
     }
     await engine?.close();
     await cluster?.stop();

@@ -17,6 +17,7 @@ import { createUserSql, createUsersSql, convergeUserSql, expiryEventBody, resour
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
 import { mariadbEngineFixture, setupMariadbTarget, type MariadbTarget } from '../support/mariadb-target.js';
 import { waitFor } from '../support/wait.js';
+import { oneUser } from '../support/one-user.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
@@ -46,7 +47,7 @@ describe('MariaDB specifics', () => {
     const username = generateUsername('specific@example.com');
     const password = generatePassword();
     made.push(username);
-    const res = await engine.newUser({ grantId, username, password, expiresAt, level });
+    const res = await oneUser(engine).newUser({ grantId, username, password, expiresAt, level });
     return { grantId, username, password, res };
   }
 
@@ -70,8 +71,8 @@ describe('MariaDB specifics', () => {
   afterAll(async () => {
     if (!target) return;
     for (const u of made) {
-      await engine.disableUser(u).catch(() => undefined);
-      await engine.deleteUser(u).catch(() => undefined);
+      await oneUser(engine).disableUser(u).catch(() => undefined);
+      await oneUser(engine).deleteUser(u).catch(() => undefined);
     }
     await engine.close();
     await target.teardown();
@@ -83,15 +84,15 @@ describe('MariaDB specifics', () => {
     const marker = await target.markerOf(g.username);
     expect(marker?.grantId).toBe(g.grantId);
     expect(Date.parse(`${marker!.expiresAt.replace(' ', 'T')}Z`)).toBe(expiresAt);
-    await engine.disableUser(g.username);
-    expect((await engine.deleteUser(g.username)).outcome).toBe('dropped');
+    await oneUser(engine).disableUser(g.username);
+    expect((await oneUser(engine).deleteUser(g.username)).outcome).toBe('dropped');
     expect(await target.markerOf(g.username)).toBeUndefined();
   });
 
   it('refuses a name carrying another grant marker, and leaves that user working', async () => {
     const g = await grant(target.levels.read);
     const err = await rejection(
-      engine.newUser({ grantId: g.grantId + 50_000, username: g.username, password: generatePassword(), expiresAt: hour(), level: target.levels.read }),
+      oneUser(engine).newUser({ grantId: g.grantId + 50_000, username: g.username, password: generatePassword(), expiresAt: hour(), level: target.levels.read }),
     );
     expect(err).toBeInstanceOf(TargetError);
     expect(err.kind).toBe('conflict');
@@ -113,8 +114,8 @@ describe('MariaDB specifics', () => {
     } finally {
       await s.close();
     }
-    await engine.disableUser(g.username);
-    await engine.deleteUser(g.username);
+    await oneUser(engine).disableUser(g.username);
+    await oneUser(engine).deleteUser(g.username);
     expect(await target.roleExists(bundle)).toBe(false);
   });
 
@@ -148,14 +149,14 @@ describe('MariaDB specifics', () => {
     await target.dropUserByHand(g.username);
     const p2 = generatePassword();
     const again = { grantId: g.grantId, username: g.username, expiresAt: hour(), level: target.levels.write };
-    expect((await engine.newUser({ ...again, password: p2 })).outcome).toBe('adopted');
+    expect((await oneUser(engine).newUser({ ...again, password: p2 })).outcome).toBe('adopted');
     const s = await target.connectAs(g.username, p2);
     await s.query(target.sql.insert);
     await s.close();
 
-    await engine.disableUser(g.username);
+    await oneUser(engine).disableUser(g.username);
     const p3 = generatePassword();
-    expect((await engine.newUser({ ...again, password: p3 })).outcome).toBe('adopted');
+    expect((await oneUser(engine).newUser({ ...again, password: p3 })).outcome).toBe('adopted');
     const s3 = await target.connectAs(g.username, p3);
     await s3.close();
   });
@@ -166,7 +167,7 @@ describe('MariaDB specifics', () => {
       expect((await other.query("SELECT GET_LOCK('db_access_ddl', 5) AS got"))[0]?.got).toBe(1);
       const username = generateUsername('lock@example.com');
       made.push(username);
-      const pending = engine.newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: hour(), level: target.levels.read });
+      const pending = oneUser(engine).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: hour(), level: target.levels.read });
       await waitFor('the engine to queue on the lock', async () =>
         (await target.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT GET_LOCK%'", [target.names.adminUser])).length > 0,
       );
@@ -213,7 +214,7 @@ describe('MariaDB specifics', () => {
   it('refuses what MariaDB cannot enforce (idle-in-transaction timeout) before touching anything', async () => {
     const level: AccessLevel = { ...target.levels.read, name: 'idle', guardRails: { connectionLimit: 2, idleInTransactionTimeoutMs: 1000 } };
     const username = generateUsername('idle@example.com');
-    const err = await rejection(engine.newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: hour(), level }));
+    const err = await rejection(oneUser(engine).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: hour(), level }));
     expect(err.kind).toBe('invalid');
     expect(err.message).toMatch(/idleInTransactionTimeoutMs/);
     expect(await target.userExists(username)).toBe(false);
@@ -222,7 +223,7 @@ describe('MariaDB specifics', () => {
 
   it('a locked account is refused with errno 4151, recognised as locked on MariaDB only', async () => {
     const g = await grant(target.levels.read);
-    await engine.disableUser(g.username);
+    await oneUser(engine).disableUser(g.username);
     const err = await rejection(target.connectAs(g.username, g.password));
     expect(err.errno).toBe(ERRNO.MARIADB_ACCOUNT_LOCKED);
     expect(isAccountLocked(err, 'mariadb')).toBe(true);
@@ -248,8 +249,8 @@ describe('MariaDB specifics', () => {
       expect((await target.eventOf(g.username))?.secondsLeft).toBeGreaterThan(3_500);
       await engine.updateUser({ grantId: g.grantId, username: g.username, newExpiresAt: hour() + 3_600_000 });
       expect((await target.eventOf(g.username))?.secondsLeft).toBeGreaterThan(7_100);
-      await engine.disableUser(g.username);
-      await engine.deleteUser(g.username);
+      await oneUser(engine).disableUser(g.username);
+      await oneUser(engine).deleteUser(g.username);
       expect(await target.eventOf(g.username)).toBeUndefined();
     });
   });
@@ -268,8 +269,8 @@ describe('MariaDB specifics', () => {
       expect(await target.eventOf(g.username)).toBeUndefined();
       await expect(target.connectAs(g.username, g.password)).rejects.toThrow();
       // The broker arriving late finds nothing to do.
-      expect(await engine.disableUser(g.username)).toEqual({ existed: false, sessionsTerminated: 0 });
-      expect((await engine.deleteUser(g.username)).outcome).toBe('already_absent');
+      expect(await oneUser(engine).disableUser(g.username)).toEqual({ existed: false, sessionsTerminated: 0 });
+      expect((await oneUser(engine).deleteUser(g.username)).outcome).toBe('already_absent');
     });
   }, 30_000);
 
@@ -293,8 +294,8 @@ describe('MariaDB specifics', () => {
     const username = generateUsername('foreign@example.com');
     await target.createForeignUser(username);
     try {
-      expect((await rejection(engine.disableUser(username))).kind).toBe('conflict');
-      expect((await rejection(engine.deleteUser(username))).kind).toBe('conflict');
+      expect((await rejection(oneUser(engine).disableUser(username))).kind).toBe('conflict');
+      expect((await rejection(oneUser(engine).deleteUser(username))).kind).toBe('conflict');
       expect(await target.userExists(username)).toBe(true);
     } finally {
       await target.dropUserByHand(username);
@@ -305,7 +306,7 @@ describe('MariaDB specifics', () => {
     const password = generatePassword();
     const username = generateUsername('tpl@example.com');
     const level: AccessLevel = { ...target.levels.template, grants: ['GRANT SELECT ON `no_such_db_x`.`t` TO {{user}}'] };
-    const err = await rejection(engine.newUser({ grantId: nextGrant++, username, password, expiresAt: hour(), level }));
+    const err = await rejection(oneUser(engine).newUser({ grantId: nextGrant++, username, password, expiresAt: hour(), level }));
     expect(err).toBeInstanceOf(TargetError);
     expect(JSON.stringify(err) + err.message).not.toContain(password);
     expect(await target.userExists(username)).toBe(false);
@@ -357,15 +358,15 @@ describe('MariaDB specifics', () => {
     const mine = { grantId: nextGrant++, username: generateUsername('inst.a@example.com'), password: generatePassword(), expiresAt: hour(), level: target.levels.read };
     made.push(mine.username);
     try {
-      await a.newUser(mine);
+      await oneUser(a).newUser(mine);
       const [row] = await target.query(`SELECT installation FROM \`${target.names.brokerSchema}\`.managed_users WHERE \`user\` = ?`, [mine.username]);
       expect(row?.installation).toBe('aaaaaaaaaaaaaaaa');
       expect((await a.listManagedUsers()).map((u) => u.username)).toContain(mine.username);
       expect((await b.listManagedUsers()).map((u) => u.username)).not.toContain(mine.username);
       // b may not end it, nor adopt it under the same grant id (ids of two installations collide).
-      expect((await rejection(b.disableUser(mine.username))).kind).toBe('conflict');
-      expect((await rejection(b.deleteUser(mine.username))).kind).toBe('conflict');
-      expect((await rejection(b.newUser({ ...mine, password: generatePassword() }))).kind).toBe('conflict');
+      expect((await rejection(oneUser(b).disableUser(mine.username))).kind).toBe('conflict');
+      expect((await rejection(oneUser(b).deleteUser(mine.username))).kind).toBe('conflict');
+      expect((await rejection(oneUser(b).newUser({ ...mine, password: generatePassword() }))).kind).toBe('conflict');
       expect((await b.disableUsers([mine.username])).get(mine.username)).toBeInstanceOf(TargetError);
       const s = await target.connectAs(mine.username, mine.password);
       await s.close();

@@ -348,6 +348,7 @@ describe('access policy', () => {
       const ended = (await store.getGrant(grant.id))!;
       expect(ended.status).toBe('revoked');
       expect(ended.endReason).toBe('incident PINC0001 resolved');
+      expect(ended.endKind).toBe('incident_resolved');
       expect(ended.revokedAt).toBeLessThan(grant.expiresAt);
     });
   });

@@ -16,6 +16,7 @@ import { databaseEngineContract } from '../contract/database-engine.contract.js'
 import { writeCatalog } from '../support/catalog.js';
 import { runCli } from '../support/processes.js';
 import { pgEngineFixture, setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
+import { oneUser } from '../support/one-user.js';
 
 interface LogLine {
   level: string;
@@ -87,7 +88,7 @@ describe('PostgreSQL engine specifics', () => {
     const username = generateUsername('pg.specific@example.com');
     const password = generatePassword();
     made.push(username);
-    const res = await eng.newUser({ grantId, username, password, expiresAt, level });
+    const res = await oneUser(eng).newUser({ grantId, username, password, expiresAt, level });
     return { grantId, username, password, expiresAt, res };
   }
 
@@ -98,8 +99,8 @@ describe('PostgreSQL engine specifics', () => {
 
   afterAll(async () => {
     for (const u of made) {
-      await engine.disableUser(u).catch(() => undefined);
-      await engine.deleteUser(u).catch(() => undefined);
+      await oneUser(engine).disableUser(u).catch(() => undefined);
+      await oneUser(engine).deleteUser(u).catch(() => undefined);
     }
     await engine.close();
   }, 30_000);
@@ -129,7 +130,7 @@ describe('PostgreSQL engine specifics', () => {
     const rotated = generatePassword();
     await engine.updateUser({ grantId: g.grantId, username: g.username, newPassword: rotated, newExpiresAt: Date.now() + 7_200_000 });
     const adoptedPassword = generatePassword();
-    const adopted = await engine.newUser({
+    const adopted = await oneUser(engine).newUser({
       grantId: g.grantId,
       username: g.username,
       password: adoptedPassword,
@@ -210,7 +211,7 @@ describe('PostgreSQL engine specifics', () => {
       await dba.query("SELECT pg_advisory_xact_lock('7233184875441820531'::bigint)"); // another broker's DDL
       const username = generateUsername('locked@example.com');
       const err = await rejection(
-        impatient.newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }),
+        oneUser(impatient).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }),
       );
       expect(err).toBeInstanceOf(TargetError);
       expect((err as TargetError).kind).toBe('retryable');
@@ -227,8 +228,8 @@ describe('PostgreSQL engine specifics', () => {
     const username = generateUsername('someone.else@example.com');
     await target.createForeignUser(username);
     try {
-      expect(((await rejection(engine.disableUser(username))) as TargetError).kind).toBe('conflict');
-      expect(((await rejection(engine.deleteUser(username))) as TargetError).kind).toBe('conflict');
+      expect(((await rejection(oneUser(engine).disableUser(username))) as TargetError).kind).toBe('conflict');
+      expect(((await rejection(oneUser(engine).deleteUser(username))) as TargetError).kind).toBe('conflict');
       const [row] = await target.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [username]);
       expect(row?.rolcanlogin).toBe(true);
     } finally {
@@ -323,8 +324,8 @@ describe('PostgreSQL engine specifics', () => {
     const s = await target.connectAs(g.username, g.password, 'otherdb');
     await s.query('CREATE TABLE left_behind (id int)');
     await s.close();
-    await engine.disableUser(g.username);
-    expect((await engine.deleteUser(g.username)).outcome).toBe('dropped');
+    await oneUser(engine).disableUser(g.username);
+    expect((await oneUser(engine).deleteUser(g.username)).outcome).toBe('dropped');
     expect(await target.userExists(g.username)).toBe(false);
     expect(await cluster.query("SELECT 1 FROM pg_tables WHERE tablename = 'left_behind'", [], 'otherdb')).toEqual([]);
   });
@@ -355,7 +356,7 @@ describe('PostgreSQL engine specifics', () => {
     const level: AccessLevel = { name: 'update', roles: [], grants: ['GRANT UPDATE ON items TO {{user}}'], guardRails: { connectionLimit: 1 } };
     const username = generateUsername('tmpl@example.com');
     const err = await rejection(
-      engine.newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level }),
+      oneUser(engine).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level }),
     );
     expect((err as TargetError).kind).toBe('permission');
     expect(await target.userExists(username)).toBe(false);
@@ -390,13 +391,13 @@ describe('PostgreSQL engine specifics', () => {
     const legacy = createPostgresEngine(target.entry, { logger: recordingLogger() });
     const username = generateUsername('inst@example.com');
     try {
-      await a.newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read });
+      await oneUser(a).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read });
       expect((await a.listManagedUsers()).map((u) => u.username)).toContain(username);
       expect((await b.listManagedUsers()).map((u) => u.username)).not.toContain(username);
       expect((await legacy.listManagedUsers()).map((u) => u.username)).toContain(username);
     } finally {
-      await a.disableUser(username);
-      await a.deleteUser(username);
+      await oneUser(a).disableUser(username);
+      await oneUser(a).deleteUser(username);
       await Promise.all([a.close(), b.close(), legacy.close()]);
     }
   });

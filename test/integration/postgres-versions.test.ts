@@ -17,6 +17,7 @@ import { databaseEngineContract } from '../contract/database-engine.contract.js'
 import { pgEngineFixture, setupPgTarget, startScramCluster, type PgTarget } from '../support/pg-cluster.js';
 import { MACHINE_PG, PG_SERVERS, type PgServer } from '../support/pg-versions.js';
 import { waitFor } from '../support/wait.js';
+import { oneUser } from '../support/one-user.js';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
 
@@ -76,7 +77,7 @@ function versionSuite(server: PgServer): void {
         // A user issued by the documented admin: to a second admin account it is someone else's (an admin rotation).
         const first = engineFor(t.entry);
         const rotated = { grantId: 41, username: generateUsername('rotated@example.com'), password: generatePassword(), expiresAt: Date.now() + 600_000, level: t.levels.read };
-        await first.newUser(rotated);
+        await oneUser(first).newUser(rotated);
 
         const admin2 = 'jit_admin2';
         const password = generatePassword();
@@ -123,7 +124,7 @@ function versionSuite(server: PgServer): void {
         // The fixed admin issues a user of the predefined-role level (every level passed its dry run above) …
         const engine = engineFor(entry);
         const g = { grantId: 42, username: generateUsername('fixed@example.com'), password: generatePassword(), expiresAt: Date.now() + 600_000, level: READ_ALL };
-        expect(await engine.newUser(g)).toEqual({ outcome: 'created' });
+        expect(await oneUser(engine).newUser(g)).toEqual({ outcome: 'created' });
         const s = await t.connectAs(g.username, g.password);
         expect(await s.query('SELECT name FROM items')).not.toHaveLength(0); // through pg_read_all_data alone
         // … and revokes it and the rotated admin's user, ending their open sessions and dropping what they own.

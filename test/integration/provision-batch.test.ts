@@ -185,6 +185,7 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     const failed = (await store.getGrant(taken!.id))!;
     expect(failed.status).toBe('failed');
     expect(failed.endReason).toMatch(/^provisioning failed/);
+    expect(failed.endKind).toBe('provision_failed');
     expect(await target.userExists(taken!.username)).toBe(true); // someone else's: untouched
     expect(await store.listAudit({ grantId: taken!.id, type: 'grant.provision_failed' })).toHaveLength(1);
     expect(results[1]).toMatchObject({ status: 'fulfilled', value: { outcome: 'skipped' } });

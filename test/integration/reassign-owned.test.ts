@@ -19,6 +19,7 @@ import { createSchemasOf, reassignTargetGrantSql, receiverSchemaGrantSql } from 
 import { parseMarker } from '../../src/targets/postgres/marker.js';
 import { setupPgTarget, startScramCluster, type PgTarget } from '../support/pg-cluster.js';
 import { MACHINE_PG, NEWEST_PG, type PgServer } from '../support/pg-versions.js';
+import { oneUser } from '../support/one-user.js';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
 
@@ -83,7 +84,7 @@ function suite(server: PgServer): void {
     async function userWithObjects(level: AccessLevel, tag: string): Promise<string> {
       const username = generateUsername(`${tag}@example.com`);
       const password = generatePassword();
-      await engine.newUser({ grantId: grant++, username, password, expiresAt: Date.now() + 600_000, level });
+      await oneUser(engine).newUser({ grantId: grant++, username, password, expiresAt: Date.now() + 600_000, level });
       const s = await t.connectAs(username, password);
       try {
         await s.query(`CREATE TABLE ${tag}_fix (id int, note text)`);
@@ -134,8 +135,8 @@ function suite(server: PgServer): void {
       await engine.updateUser({ grantId: grant - 1, username, newExpiresAt: Date.now() + 1_200_000 });
       expect(await marker(username)).toMatchObject({ reassignTo: RECEIVER });
 
-      await engine.disableUser(username);
-      expect(await engine.deleteUser(username)).toEqual({ outcome: 'dropped' });
+      await oneUser(engine).disableUser(username);
+      expect(await oneUser(engine).deleteUser(username)).toEqual({ outcome: 'dropped' });
       expect(await t.userExists(username)).toBe(false);
       expect(await owners('kept')).toEqual({ table: RECEIVER, index: RECEIVER, function: RECEIVER, other: RECEIVER });
       const [row] = await t.query(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'kept_fix' AND indexname = 'kept_fix_idx'`);
@@ -146,8 +147,8 @@ function suite(server: PgServer): void {
       const username = await userWithObjects(drop, 'gone');
       expect(await marker(username)).not.toHaveProperty('reassignTo');
       expect((await owners('gone')).table).toBe(username);
-      await engine.disableUser(username);
-      expect(await engine.deleteUser(username)).toEqual({ outcome: 'dropped' });
+      await oneUser(engine).disableUser(username);
+      expect(await oneUser(engine).deleteUser(username)).toEqual({ outcome: 'dropped' });
       expect(await t.userExists(username)).toBe(false);
       expect(await owners('gone')).toEqual({ table: undefined, index: undefined, function: undefined, other: undefined });
     });
@@ -196,8 +197,8 @@ function suite(server: PgServer): void {
       await t.query('DROP OWNED BY vanishing_owner'); // its CREATE on public (it owns nothing yet)
       await t.query('DROP ROLE vanishing_owner');
 
-      await engine.disableUser(username);
-      const err = await engine.deleteUser(username).then(
+      await oneUser(engine).disableUser(username);
+      const err = await oneUser(engine).deleteUser(username).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -212,7 +213,7 @@ function suite(server: PgServer): void {
       await t.query('CREATE ROLE vanishing_owner NOLOGIN');
       await t.query(receiverSchemaGrantSql('public', 'vanishing_owner'));
       const grantSql = reassignTargetGrantSql('vanishing_owner', entry.admin.user, t.cluster.versionNum);
-      const denied = await engine.deleteUser(username).then(
+      const denied = await oneUser(engine).deleteUser(username).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -221,7 +222,7 @@ function suite(server: PgServer): void {
       expect(await t.userExists(username)).toBe(true);
 
       await t.query(grantSql);
-      expect(await engine.deleteUser(username)).toEqual({ outcome: 'dropped' });
+      expect(await oneUser(engine).deleteUser(username)).toEqual({ outcome: 'dropped' });
       expect(await owners('vanish')).toEqual({ table: 'vanishing_owner', index: 'vanishing_owner', function: 'vanishing_owner', other: 'vanishing_owner' });
     });
   });

@@ -1,5 +1,5 @@
 /**
- * Expiry in batches (src/core/revoke-batch.ts) on real targets, a real SQLite state store and an injected clock:
+ * Expiry in batches (src/core/revocation.ts) on real targets, a real SQLite state store and an injected clock:
  * grants expiring at the same instant are ended by a few engine batches instead of one DDL section each, every one
  * exactly once (one audit row, one "ended" notification), sessions ended, users gone; a grant whose user turned
  * into someone else's fails alone and is recorded; nothing is revoked before its expiry; the sweeper batches too.
@@ -12,7 +12,7 @@ import { provision, revokeIfDue } from '../../src/core/lifecycle.js';
 import type { Grant } from '../../src/core/model.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
 import { createAdminGrant } from '../../src/core/asking.js';
-import { revokeDue } from '../../src/core/revoke-batch.js';
+import { revokeDue } from '../../src/core/revocation.js';
 import { Sweeper } from '../../src/core/sweeper.js';
 import type { OpenStateStore } from '../../src/store/index.js';
 import type { TestSession } from '../contract/database-engine.contract.js';
@@ -240,6 +240,7 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     expect(calls.batches - before.batches).toBe(1);
     for (const i of issued) expect(await target.userExists(i.grant.username)).toBe(false);
     expect(ended(issued.map((i) => i.grant.id))).toHaveLength(10);
+    for (const g of await store.listGrants({ ids: issued.map((i) => i.grant.id) })) expect(g).toMatchObject({ status: 'revoked', endKind: 'overdue' });
   }, 120_000);
 
   it('the sweeper leaves a revocation started elsewhere a moment ago to its owner; one older than the grace it finishes', async () => {

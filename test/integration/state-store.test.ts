@@ -26,7 +26,7 @@ import {
 import { stateStoreContract, type StateStoreSubject } from '../contract/state-store.contract.js';
 
 /** Every migration, in order: a fresh database has all of them pending. */
-const ALL_MIGRATIONS = ['0001_init', '0002_chat', '0003_policy', '0004_audit_chain', '0005_audit_stream', '0006_chat_conversations', '0007_installation', '0008_people', '0009_inbox'];
+const ALL_MIGRATIONS = ['0001_init', '0002_chat', '0003_policy', '0004_audit_chain', '0005_audit_stream', '0006_chat_conversations', '0007_installation', '0008_people', '0009_inbox', '0010_end_kind'];
 
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';
 const MY_SERVER = 'mysql://root@127.0.0.1:3306';

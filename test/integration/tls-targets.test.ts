@@ -28,6 +28,7 @@ import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from 
 import { MACHINE_PG } from '../support/pg-versions.js';
 import { makeTestPki, type TestPki } from '../support/test-ca.js';
 import { waitFor } from '../support/wait.js';
+import { oneUser } from '../support/one-user.js';
 
 /** A name other than localhost that resolves to 127.0.0.1 here (the machine's own name usually does), if any. */
 const OTHER_LOOPBACK_NAME = [hostname(), 'vm', 'runsc'].find((n) => {
@@ -72,7 +73,7 @@ async function issue(engine: DatabaseEngine, db: DatabaseEntry, level: DatabaseE
   const username = generateUsername('tls.test@example.com');
   const password = generatePassword();
   const expiresAt = Date.now() + ttlMs;
-  await engine.newUser({ grantId: grantId++, username, password, expiresAt, level });
+  await oneUser(engine).newUser({ grantId: grantId++, username, password, expiresAt, level });
   return buildCredentials(db, username, password, expiresAt);
 }
 
@@ -129,7 +130,7 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
   it('a CA that did not sign the server certificate: a TargetError naming the database and the CA, and nothing created', async () => {
     const db = withTls(entry, { mode: 'verify-full', ca: pki.wrongCa });
     const username = generateUsername('tls.wrongca@example.com');
-    const err = await refusal(pg(db).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }));
+    const err = await refusal(oneUser(pg(db)).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }));
     expect(err.kind).toBe('permanent');
     expect(CHAIN_CODES).toContain(err.code);
     expect(err.message).toContain(`orders-pg: the server's certificate is not signed by the CA in ${pki.wrongCa}`);
@@ -140,7 +141,7 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
     const byIp = (tls: TargetTls) => withTls(entry, tls, { host: '127.0.0.1' });
     const username = generateUsername('tls.host@example.com');
     const err = await refusal(
-      pg(byIp({ mode: 'verify-full', ca: pki.ca })).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }),
+      oneUser(pg(byIp({ mode: 'verify-full', ca: pki.ca }))).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }),
     );
     expect(err).toMatchObject({ kind: 'permanent', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     expect(err.message).toContain("orders-pg: the server's certificate does not name the host 127.0.0.1");
@@ -162,8 +163,8 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
     expect(before.code, before.stderr).toBe(0);
     await waitFor('the grant to expire', () => Date.now() > c.expiresAt, { timeoutMs: 10_000 });
     // What the broker does at expiry (sweeper / revoke job): disable, then delete.
-    expect((await engine.disableUser(c.username)).existed).toBe(true);
-    expect((await engine.deleteUser(c.username)).outcome).toBe('dropped');
+    expect((await oneUser(engine).disableUser(c.username)).existed).toBe(true);
+    expect((await oneUser(engine).deleteUser(c.username)).outcome).toBe('dropped');
     expect(await target.userExists(c.username)).toBe(false);
     const after = await sh(`${c.command} -X -A -t -c 'select 1'`, { PGSSLROOTCERT: pki.ca });
     expect(after.code).not.toBe(0);
@@ -227,7 +228,7 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
   it('a CA that did not sign the server certificate: a TargetError naming the database and the CA, and nothing created', async () => {
     const db = withTls(entry, { mode: 'verify-full', ca: pki.wrongCa });
     const username = generateUsername('tls.wrongca@example.com');
-    const err = await refusal(maria(db).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }));
+    const err = await refusal(oneUser(maria(db)).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }));
     expect(err.kind).toBe('permanent');
     expect(CHAIN_CODES).toContain(err.code);
     expect(err.message).toContain(`orders-maria: the server's certificate is not signed by the CA in ${pki.wrongCa}`);
@@ -239,7 +240,7 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
     const byIp = (tls: TargetTls) => withTls(entry, tls, { host: '127.0.0.1' });
     const username = generateUsername('tls.ip@example.com');
     const err = await refusal(
-      maria(byIp({ mode: 'verify-full', ca: pki.ca })).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }),
+      oneUser(maria(byIp({ mode: 'verify-full', ca: pki.ca }))).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }),
     );
     expect(err.kind).toBe('invalid');
     expect(err.message).toMatch(/^orders-maria: tls.mode verify-full needs the server's DNS name/);
@@ -251,7 +252,7 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
   it.skipIf(!OTHER_LOOPBACK_NAME)(`verify-full checks the host name: ${OTHER_LOOPBACK_NAME ?? '(no other loopback name here)'} is not in the certificate`, async () => {
     const username = generateUsername('tls.host@example.com');
     const db = withTls(entry, { mode: 'verify-full', ca: pki.ca }, { host: OTHER_LOOPBACK_NAME! });
-    const err = await refusal(maria(db).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }));
+    const err = await refusal(oneUser(maria(db)).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }));
     expect(err).toMatchObject({ kind: 'permanent', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     expect(err.message).toContain(`orders-maria: the server's certificate does not name the host ${OTHER_LOOPBACK_NAME}`);
     expect(await userExists(username)).toBe(false);
@@ -264,8 +265,8 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
     const before = await sh(`${c.command} -N -B -e 'select 1'`, env);
     expect(before.code, before.stderr).toBe(0);
     await waitFor('the grant to expire', () => Date.now() > c.expiresAt, { timeoutMs: 10_000 });
-    await engine.disableUser(c.username);
-    expect(['dropped', 'already_absent']).toContain((await engine.deleteUser(c.username)).outcome);
+    await oneUser(engine).disableUser(c.username);
+    expect(['dropped', 'already_absent']).toContain((await oneUser(engine).deleteUser(c.username)).outcome);
     expect(await userExists(c.username)).toBe(false);
     const after = await sh(`${c.command} -N -B -e 'select 1'`, env);
     expect(after.code).not.toBe(0);

@@ -91,7 +91,7 @@ export async function invariantViolations(input: InvariantInput): Promise<string
 
   for (const g of grants) {
     // I4: never early.
-    if (g.status === 'revoked' && /^expired/.test(g.endReason ?? '')) {
+    if (g.status === 'revoked' && (g.endKind === 'expired' || g.endKind === 'overdue')) {
       if (g.revokedAt === undefined || g.revokedAt < g.expiresAt) out.push(`I4 grant #${g.id} revoked early: revokedAt ${g.revokedAt} < expiresAt ${g.expiresAt}`);
       for (const e of auditOf(g, 'grant.revoked')) if (e.at < g.expiresAt) out.push(`I4 grant #${g.id}: grant.revoked audited at ${e.at} < expiresAt ${g.expiresAt}`);
     }

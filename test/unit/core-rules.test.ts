@@ -243,7 +243,7 @@ describe('revocation decisions', () => {
     core.clock.set(grant.expiresAt);
     await core.scheduler.runDue(core.clock.now(), core.handlers);
     const ended = (await core.store.getGrant(grant.id))!;
-    expect(ended).toMatchObject({ status: 'revoked', revokedAt: grant.expiresAt, endReason: 'expired' });
+    expect(ended).toMatchObject({ status: 'revoked', revokedAt: grant.expiresAt, endReason: 'expired', endKind: 'expired' });
     expect(session.alive).toBe(false);
     expect(core.engine('orders').users.has(grant.username)).toBe(false);
     const [audit] = await core.store.listAudit({ grantId: grant.id, type: 'grant.revoked' });
@@ -267,14 +267,14 @@ describe('revocation decisions', () => {
     core.clock.advance(5 * MIN);
     const res = await revokeAsUser(core.deps, grant.id, aliceOnTeams);
     expect(res.receipt).toMatchObject({ userOutcome: 'dropped', at: core.clock.now() });
-    expect(res.grant).toMatchObject({ status: 'revoked', endReason: 'ended early by Alice' });
+    expect(res.grant).toMatchObject({ status: 'revoked', endReason: 'ended early by Alice', endKind: 'revoked_early' });
     expect(core.scheduler.job('revoke', grant.id)).toBeUndefined();
   });
 
   it('an approver may end someone else\'s grant early', async () => {
     const grant = await activeGrant();
     const res = await revokeAsUser(core.deps, grant.id, carol, 'suspicious queries');
-    expect(res.grant).toMatchObject({ status: 'revoked', endReason: 'revoked by carol: suspicious queries' });
+    expect(res.grant).toMatchObject({ status: 'revoked', endReason: 'revoked by carol: suspicious queries', endKind: 'revoked_early' });
   });
 
   it('an already ended grant is left as it is: no receipt, no engine call, no second audit row', async () => {

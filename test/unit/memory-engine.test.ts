@@ -8,6 +8,7 @@ import type { AccessLevel } from '../../src/core/catalog.js';
 import { TargetError } from '../../src/core/errors.js';
 import { MemoryEngine, MemoryEngines } from '../../dev/fakes/memory-engine.js';
 import { databaseEngineContract, type TestSession } from '../contract/database-engine.contract.js';
+import { oneUser } from '../support/one-user.js';
 
 const TEMPLATE = 'GRANT SELECT, CREATE ON SCHEMA app TO {{user}}';
 
@@ -66,7 +67,7 @@ describe('in-memory engine: faults and what the core asked for', () => {
     await expect(engine.initialize()).rejects.toBeInstanceOf(TargetError);
     expect(engine.users.size).toBe(0);
     engine.down = false;
-    expect(await engine.newUser(user(1))).toEqual({ outcome: 'created' });
+    expect(await oneUser(engine).newUser(user(1))).toEqual({ outcome: 'created' });
   });
 
   it('failNext fails the next call of one operation only, then the calls log says what was asked', async () => {
@@ -84,9 +85,9 @@ describe('in-memory engine: faults and what the core asked for', () => {
 
   it('objects of a user whose level hands them on at expiry go to that role, not away', async () => {
     const engine = new MemoryEngine({ roles: { r: ['select', 'create'] } });
-    await engine.newUser({ ...user(3), password: 'A'.repeat(32), level: { ...read, onExpiry: { reassignTo: 'app_owner' } } });
+    await oneUser(engine).newUser({ ...user(3), password: 'A'.repeat(32), level: { ...read, onExpiry: { reassignTo: 'app_owner' } } });
     await engine.connect('jit_fault_3', 'A'.repeat(32)).use('create', 'report_2031');
-    expect(await engine.deleteUser('jit_fault_3')).toEqual({ outcome: 'dropped' });
+    expect(await oneUser(engine).deleteUser('jit_fault_3')).toEqual({ outcome: 'dropped' });
     expect([...(engine.reassigned.get('app_owner') ?? [])]).toEqual(['report_2031']);
   });
 

@@ -23,6 +23,7 @@ import {
   tlsWarning,
 } from '../../src/targets/tls.js';
 import { capturingLogger } from '../support/logs.js';
+import { oneUser } from '../support/one-user.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'db-access-tls-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -155,7 +156,7 @@ describe('MySQL/MariaDB: a plaintext password never crosses a network without TL
     const engine = createMysqlEngine(remote, { logger: capturingLogger().logger });
     try {
       const started = Date.now();
-      await expect(engine.newUser(request())).rejects.toMatchObject({ name: 'TargetError', kind: 'invalid' });
+      await expect(oneUser(engine).newUser(request())).rejects.toMatchObject({ name: 'TargetError', kind: 'invalid' });
       const batch = await engine.newUsers([request()]);
       expect(batch.get('jit_alice_x7k2')).toMatchObject({ name: 'TargetError', kind: 'invalid' });
       await expect(engine.updateUser({ grantId: 1, username: 'jit_alice_x7k2', newPassword: generatePassword() })).rejects.toMatchObject({ kind: 'invalid' });

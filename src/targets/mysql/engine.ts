@@ -97,7 +97,8 @@ export class MysqlEngine implements DatabaseEngine {
     );
   }
 
-  async newUser(req: NewUserRequest): Promise<NewUserResponse> {
+  /** One user of newUsers in its own DDL section: the batch's fallback when the batch fails for a reason that is not transient. */
+  private async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     this.refusePlaintextPassword();
     return this.guard('newUser', [req.password], async (server) => {
       assertJitUser(req.username);
@@ -190,7 +191,8 @@ export class MysqlEngine implements DatabaseEngine {
     });
   }
 
-  async disableUser(username: string): Promise<DisableUserResponse> {
+  /** One user of disableUsers in its own DDL section (the batch's fallback). */
+  private async disableUser(username: string): Promise<DisableUserResponse> {
     return this.guard('disableUser', [], async (server) => {
       assertJitUser(username);
       await this.ensureMarkerTable();
@@ -215,7 +217,8 @@ export class MysqlEngine implements DatabaseEngine {
     });
   }
 
-  async deleteUser(username: string): Promise<DeleteUserResponse> {
+  /** One user of deleteUsers in its own DDL section (the batch's fallback). */
+  private async deleteUser(username: string): Promise<DeleteUserResponse> {
     return this.guard('deleteUser', [], async (server) => {
       assertJitUser(username);
       await this.ensureMarkerTable();

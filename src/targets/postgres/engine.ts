@@ -85,7 +85,8 @@ export class PostgresEngine implements DatabaseEngine {
     return caps.capabilities;
   }
 
-  async newUser(req: NewUserRequest): Promise<NewUserResponse> {
+  /** One user of newUsers in its own DDL section: the batch's fallback when the batch fails for a reason that is not transient. */
+  private async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     checkNewUser(req);
     const verifier = await verifierOf(req.password);
     return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info, found) => {
@@ -158,7 +159,8 @@ export class PostgresEngine implements DatabaseEngine {
     });
   }
 
-  async disableUser(username: string): Promise<DisableUserResponse> {
+  /** One user of disableUsers in its own DDL section (the batch's fallback). */
+  private async disableUser(username: string): Promise<DisableUserResponse> {
     userIdent(username);
     // NOLOGIN (and an expired VALID UNTIL) is committed before any session is touched: no reconnect race.
     const existed = await this.ddl(`disable user ${username}`, [], async (exec) => {
@@ -174,7 +176,8 @@ export class PostgresEngine implements DatabaseEngine {
     return { existed: true, sessionsTerminated };
   }
 
-  async deleteUser(username: string): Promise<DeleteUserResponse> {
+  /** One user of deleteUsers in its own DDL section (the batch's fallback). */
+  private async deleteUser(username: string): Promise<DeleteUserResponse> {
     userIdent(username);
     // Callers disable first; doing it again is cheap and means a role is never dropped under a live session
     // (DROP ROLE does not end sessions). It also refuses a role that is not ours.
