@@ -3,16 +3,43 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // The production tree compiles on its own (tsconfig.build.json, the image): test doubles, the demo and tests stay out.
-const NOT_PRODUCT = { regex: '^(\\.\\./)+(dev|test)(/|$)', message: 'src/ is the product: it imports nothing from dev/ or test/.' };
+const NOT_PRODUCT = {
+  regex: '^(\\.\\./)+(dev|test)(/|$)',
+  message: 'src/ is the product: it imports nothing from dev/ or test/.',
+};
 
-const ADAPTERS = ['@slack/*', 'botbuilder', 'botbuilder-*', 'bullmq', 'knex', 'pg', 'pg-*', 'mysql2', 'mysql2/*', 'ioredis', 'express', 'pino', 'better-sqlite3'];
+const ADAPTERS = [
+  '@slack/*',
+  'botbuilder',
+  'botbuilder-*',
+  'bullmq',
+  'knex',
+  'pg',
+  'pg-*',
+  'mysql2',
+  'mysql2/*',
+  'ioredis',
+  'express',
+  'pino',
+  'better-sqlite3',
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly', URL: 'readonly', NodeJS: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        NodeJS: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
@@ -31,7 +58,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ADAPTERS, message: 'src/core is the pure domain: it imports no adapter. Define a port in core/ports.ts.' },
+            {
+              group: ADAPTERS,
+              message: 'src/core is the pure domain: it imports no adapter. Define a port in core/ports.ts.',
+            },
             { group: ['../*', '!../core'], message: 'src/core imports nothing outside src/core.' },
             NOT_PRODUCT,
           ],

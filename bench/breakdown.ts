@@ -28,5 +28,9 @@ export function breakdown(samples: readonly JourneySample[], grants: readonly Gr
     provision.push(g.activatedAt - g.createdAt);
     notify.push(s.credentialsAtEpoch - g.activatedAt);
   }
-  return { approve: rounded(summarize(approve)), provision: rounded(summarize(provision)), notify: rounded(summarize(notify)) };
+  return {
+    approve: rounded(summarize(approve)),
+    provision: rounded(summarize(provision)),
+    notify: rounded(summarize(notify)),
+  };
 }

@@ -35,7 +35,10 @@ function stateDbTransactions(stage: Stage): Promise<number> {
   return onStateDb(stage, async (c, db) => {
     // Statistics are sent to the cumulative stats system at transaction end; force a fresh snapshot.
     await c.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1', [db]);
+    const { rows } = await c.query<{ n: string }>(
+      'SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1',
+      [db],
+    );
     return Number(rows[0]?.n ?? 0);
   });
 }
@@ -83,7 +86,12 @@ async function counts(stage: Stage): Promise<Record<CountKey, number>> {
 }
 
 /** Runs `fn` and returns what it cost, divided by `per` (e.g. per grant). CPU is read as soon as `fn` ends. */
-export async function measureCosts<T>(stage: Stage, meter: CpuMeter, per: number, fn: () => Promise<T>): Promise<{ value: T; costs: Costs }> {
+export async function measureCosts<T>(
+  stage: Stage,
+  meter: CpuMeter,
+  per: number,
+  fn: () => Promise<T>,
+): Promise<{ value: T; costs: Costs }> {
   const before = { ...(await meter.read()), ...(await counts(stage)) };
   const value = await fn();
   const cpuAfter = await meter.read();

@@ -35,14 +35,22 @@ interface FloorSql {
 
 async function postgresSql(t: BenchTarget): Promise<FloorSql> {
   const { escapeIdentifier: id, escapeLiteral: lit } = pg;
-  const c = new pg.Client({ host: t.entry.host, port: t.entry.port, user: t.entry.admin.user, password: t.entry.admin.password, database: t.entry.database });
+  const c = new pg.Client({
+    host: t.entry.host,
+    port: t.entry.port,
+    user: t.entry.admin.user,
+    password: t.entry.admin.password,
+    database: t.entry.database,
+  });
   c.on('error', () => undefined);
   await c.connect();
   const verifiers = new Map<string, string>();
   return {
     prepare: (user) => void verifiers.set(user, scramSha256Verifier(generatePassword())),
     async create(user) {
-      await c.query(`CREATE ROLE ${id(user)} LOGIN PASSWORD ${lit(verifiers.get(user)!)} VALID UNTIL ${lit(new Date(Date.now() + 3_600_000).toISOString())} IN ROLE ${id(t.readRole)}`);
+      await c.query(
+        `CREATE ROLE ${id(user)} LOGIN PASSWORD ${lit(verifiers.get(user)!)} VALID UNTIL ${lit(new Date(Date.now() + 3_600_000).toISOString())} IN ROLE ${id(t.readRole)}`,
+      );
     },
     async revoke(user) {
       await c.query(`ALTER ROLE ${id(user)} NOLOGIN`);
@@ -57,7 +65,12 @@ async function postgresSql(t: BenchTarget): Promise<FloorSql> {
 }
 
 async function mariadbSql(t: BenchTarget): Promise<FloorSql> {
-  const c = await createConnection({ host: t.entry.host, port: t.entry.port, user: t.entry.admin.user, password: t.entry.admin.password });
+  const c = await createConnection({
+    host: t.entry.host,
+    port: t.entry.port,
+    user: t.entry.admin.user,
+    password: t.entry.admin.password,
+  });
   c.on('error', () => undefined);
   return {
     async create(user) {

@@ -12,7 +12,13 @@
 import { performance } from 'node:perf_hooks';
 import { APPROVE, REVEAL } from '../src/chat/slack/ids.js';
 import { buttonsIn, type Renderable } from '../dev/slack/double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, type SlackPostResult } from '../dev/slack/sign.js';
+import {
+  blockActionsPayload,
+  postInteraction,
+  postSlashCommand,
+  slashCommand,
+  type SlackPostResult,
+} from '../dev/slack/sign.js';
 import { perUnit, type CpuCosts, type CpuMeter } from './costs.js';
 import { busyPercent, coreTimes } from './process-cpu.js';
 import { APPROVER, CHANNEL, SECRET, type Stage } from './stage.js';
@@ -92,7 +98,14 @@ function approve(stage: Stage, message: PostedMessage): Promise<SlackPostResult>
   return postInteraction(
     stage.baseUrl,
     SECRET,
-    blockActionsPayload({ userId: APPROVER, actionId: APPROVE, value, channelId: CHANNEL, message, ...stage.slack.interaction(APPROVER, { channelId: CHANNEL, messageTs: message.ts }) }),
+    blockActionsPayload({
+      userId: APPROVER,
+      actionId: APPROVE,
+      value,
+      channelId: CHANNEL,
+      message,
+      ...stage.slack.interaction(APPROVER, { channelId: CHANNEL, messageTs: message.ts }),
+    }),
   );
 }
 
@@ -116,12 +129,23 @@ class ApprovalIndex {
     const { slack } = this.stage;
     for (; this.scanned < slack.calls.length; this.scanned++) {
       const call = slack.calls[this.scanned]!;
-      if (call.method !== 'chat.postMessage' || !call.ok || call.args.channel !== CHANNEL || call.args.thread_ts !== undefined) continue;
+      if (
+        call.method !== 'chat.postMessage' ||
+        !call.ok ||
+        call.args.channel !== CHANNEL ||
+        call.args.thread_ts !== undefined
+      )
+        continue;
       const message = call.args as Renderable;
       if (!buttonsIn(message).some((b) => b.actionId === APPROVE)) continue;
       const t = /tok(U0[A-Z0-9]+)x/.exec(slack.renderText(message))?.[0];
       const ts = (call.response as { ts?: string } | undefined)?.ts;
-      if (t && ts) this.byToken.set(t, { ts, text: String(message.text ?? ''), blocks: Array.isArray(message.blocks) ? message.blocks : [] });
+      if (t && ts)
+        this.byToken.set(t, {
+          ts,
+          text: String(message.text ?? ''),
+          blocks: Array.isArray(message.blocks) ? message.blocks : [],
+        });
     }
     if (!tokens.every((t) => this.byToken.has(t))) return undefined;
     return new Map(tokens.map((t) => [t, this.byToken.get(t)!]));
@@ -131,13 +155,26 @@ class ApprovalIndex {
 const token = (userId: string) => `tok${userId}x`;
 
 /** One journey at a time, `users.length` times: the unloaded latencies. */
-export async function latencyPhase(stage: Stage, database: string, users: readonly string[], seconds: number): Promise<JourneySample[]> {
+export async function latencyPhase(
+  stage: Stage,
+  database: string,
+  users: readonly string[],
+  seconds: number,
+): Promise<JourneySample[]> {
   const samples: JourneySample[] = [];
   const index = new ApprovalIndex(stage);
   for (const userId of users) {
     const sent = performance.now();
-    const cmd = ok(await command(stage, userId, `${database} read ${seconds}s BENCH-1 ${token(userId)} latency`), 'slash command');
-    const [message] = (await stage.slack.waitUntil(() => index.find([token(userId)]), { timeoutMs: 15_000, description: 'the approval message' })).values();
+    const cmd = ok(
+      await command(stage, userId, `${database} read ${seconds}s BENCH-1 ${token(userId)} latency`),
+      'slash command',
+    );
+    const [message] = (
+      await stage.slack.waitUntil(() => index.find([token(userId)]), {
+        timeoutMs: 15_000,
+        description: 'the approval message',
+      })
+    ).values();
     const posted = performance.now();
     const dm = credentialsTimes(stage, [userId], 30_000);
     const clicked = performance.now();
@@ -147,7 +184,10 @@ export async function latencyPhase(stage: Stage, database: string, users: readon
       userId,
       clickedAtEpoch: performance.timeOrigin + clicked,
       credentialsAtEpoch: performance.timeOrigin + delivered,
-      commandAckMs: cmd.elapsedMs, toApprovalMessageMs: posted - sent, clickAckMs: click.elapsedMs, clickToCredentialsMs: delivered - clicked,
+      commandAckMs: cmd.elapsedMs,
+      toApprovalMessageMs: posted - sent,
+      clickAckMs: click.elapsedMs,
+      clickToCredentialsMs: delivered - clicked,
     });
   }
   return samples;
@@ -159,11 +199,24 @@ function profileWindow(stage: Stage): void {
 }
 
 /** `users.length` requests filed together, then all approved at once: the sustained grant rate. */
-export async function burstPhase(stage: Stage, meter: CpuMeter, database: string, users: readonly string[], seconds: number): Promise<BurstResult> {
-  await Promise.all(users.map(async (u) => ok(await command(stage, u, `${database} read ${seconds}s BENCH-2 ${token(u)} burst`), 'slash command')));
+export async function burstPhase(
+  stage: Stage,
+  meter: CpuMeter,
+  database: string,
+  users: readonly string[],
+  seconds: number,
+): Promise<BurstResult> {
+  await Promise.all(
+    users.map(async (u) =>
+      ok(await command(stage, u, `${database} read ${seconds}s BENCH-2 ${token(u)} burst`), 'slash command'),
+    ),
+  );
   const index = new ApprovalIndex(stage);
   const tokens = users.map(token);
-  const messages = await stage.slack.waitUntil(() => index.find(tokens), { timeoutMs: 60_000, description: `${users.length} approval messages` });
+  const messages = await stage.slack.waitUntil(() => index.find(tokens), {
+    timeoutMs: 60_000,
+    description: `${users.length} approval messages`,
+  });
   const dms = credentialsTimes(stage, users, 120_000);
   const clickedAt = new Map<string, number>();
   const acks: number[] = [];

@@ -43,7 +43,8 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): n
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(v) || v < min)
+    throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
   return v;
 }
 
@@ -52,7 +53,9 @@ export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const e of engines) if (e !== 'postgres' && e !== 'mariadb') throw new Error(`BENCH_ENGINES: unknown engine ${JSON.stringify(e)} (postgres, mariadb)`);
+  for (const e of engines)
+    if (e !== 'postgres' && e !== 'mariadb')
+      throw new Error(`BENCH_ENGINES: unknown engine ${JSON.stringify(e)} (postgres, mariadb)`);
   return {
     engines: engines as EngineName[],
     latencySamples: int(env, 'BENCH_LATENCY_SAMPLES', 100),

@@ -59,7 +59,13 @@ export async function measureMemory(stage: Stage, pending: number): Promise<Memo
 
     for (let start = 0; start < pending; start += 1000) {
       const n = Math.min(1000, pending - start);
-      await floor.addBulk(Array.from({ length: n }, (_, k) => ({ name: 'revoke', data: { grantId: FIRST_ID + start + k }, opts: { jobId: `revoke-${FIRST_ID + start + k}`, delay: DUE_IN_MS } })));
+      await floor.addBulk(
+        Array.from({ length: n }, (_, k) => ({
+          name: 'revoke',
+          data: { grantId: FIRST_ID + start + k },
+          opts: { jobId: `revoke-${FIRST_ID + start + k}`, delay: DUE_IN_MS },
+        })),
+      );
     }
     const mem2 = await usedMemory(stage);
     return {

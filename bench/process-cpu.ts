@@ -64,7 +64,9 @@ export async function ownCpuMs(pid: number): Promise<number> {
 }
 
 /** A PostgreSQL server's postmaster, through a connection that is open: its backend's parent. */
-export async function postmasterOf(c: { query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }> }): Promise<number> {
+export async function postmasterOf(c: {
+  query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
+}): Promise<number> {
   return parentOf(Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0]!.pid));
 }
 

@@ -53,7 +53,13 @@ export async function measureQueueFloors(stage: Stage, iterations: number): Prom
     }
     const base = Date.now() + 500;
     const due = Array.from({ length: iterations }, (_, i) => base + i * SPACING_MS);
-    await queue.addBulk(due.map((at, i) => ({ name: 'delayed', data: { at }, opts: { jobId: `d${i}`, delay: at - Date.now(), removeOnComplete: true } })));
+    await queue.addBulk(
+      due.map((at, i) => ({
+        name: 'delayed',
+        data: { at },
+        opts: { jobId: `d${i}`, delay: at - Date.now(), removeOnComplete: true },
+      })),
+    );
     const fired = await Promise.all(due.map((_, i) => startedOnce(`d${i}`)));
     return { pickupMs, delayedLatenessMs: fired.map((t, i) => t - due[i]!) };
   } finally {

@@ -17,7 +17,13 @@ export interface EngineResult {
   server: string;
   floor: { createGrant: Summary; lockKillDrop: Summary };
   /** Journeys one at a time. */
-  latency: { commandAck: Summary; toApprovalMessage: Summary; clickAck: Summary; clickToCredentials: Summary; breakdown: Breakdown };
+  latency: {
+    commandAck: Summary;
+    toApprovalMessage: Summary;
+    clickAck: Summary;
+    clickToCredentials: Summary;
+    breakdown: Breakdown;
+  };
   /** All requests approved at once. */
   burst: {
     grants: number;
@@ -91,12 +97,36 @@ export function checkTargets(engines: EngineResult[], memory: MemoryResult): Che
     const cpuTarget = CPU_PER_GRANT_TARGET_MS[s];
     if (cpuTarget !== undefined) {
       const cpu = productCpuMs(e.burst.windowCpuPerGrant);
-      out.push({ scope: s, what: 'product CPU per grant, sustained window (ms)', value: cpu, target: `≤ ${cpuTarget}`, pass: cpu <= cpuTarget });
+      out.push({
+        scope: s,
+        what: 'product CPU per grant, sustained window (ms)',
+        value: cpu,
+        target: `≤ ${cpuTarget}`,
+        pass: cpu <= cpuTarget,
+      });
     }
     out.push(
-      { scope: s, what: 'click → credentials p50 (ms)', value: e.latency.clickToCredentials.p50, target: '≤ 25', pass: e.latency.clickToCredentials.p50 <= 25 },
-      { scope: s, what: 'click → credentials p99 (ms)', value: e.latency.clickToCredentials.p99, target: '≤ 100', pass: e.latency.clickToCredentials.p99 <= 100 },
-      { scope: s, what: 'revocation lateness p99, spaced expiries (ms)', value: e.revocation.spaced.done.p99, target: '≤ 250', pass: e.revocation.spaced.done.p99 <= 250 },
+      {
+        scope: s,
+        what: 'click → credentials p50 (ms)',
+        value: e.latency.clickToCredentials.p50,
+        target: '≤ 25',
+        pass: e.latency.clickToCredentials.p50 <= 25,
+      },
+      {
+        scope: s,
+        what: 'click → credentials p99 (ms)',
+        value: e.latency.clickToCredentials.p99,
+        target: '≤ 100',
+        pass: e.latency.clickToCredentials.p99 <= 100,
+      },
+      {
+        scope: s,
+        what: 'revocation lateness p99, spaced expiries (ms)',
+        value: e.revocation.spaced.done.p99,
+        target: '≤ 250',
+        pass: e.revocation.spaced.done.p99 <= 250,
+      },
       {
         scope: s,
         what: `revocation lateness p99, ${e.revocation.burst.grants} expiring within ${span(e.revocation.burst.expiryWindowMs)} (ms)`,
@@ -104,11 +134,35 @@ export function checkTargets(engines: EngineResult[], memory: MemoryResult): Che
         target: '≤ 250',
         pass: e.revocation.burst.done.p99 <= 250,
       },
-      { scope: s, what: 'revocation start − expiry, min (ms)', value: e.revocation.minStartMs, target: '≥ 0 (never early)', pass: e.revocation.minStartMs >= 0 },
-      { scope: s, what: 'sustained grants/s', value: e.burst.grantsPerSecond, target: '≥ 100', pass: e.burst.grantsPerSecond >= 100 },
-      { scope: s, what: 'grants not revoked at expiry + users left', value: e.revocation.notExpired.length + e.revocation.usersLeft.length, target: '= 0', pass: e.revocation.notExpired.length + e.revocation.usersLeft.length === 0 },
+      {
+        scope: s,
+        what: 'revocation start − expiry, min (ms)',
+        value: e.revocation.minStartMs,
+        target: '≥ 0 (never early)',
+        pass: e.revocation.minStartMs >= 0,
+      },
+      {
+        scope: s,
+        what: 'sustained grants/s',
+        value: e.burst.grantsPerSecond,
+        target: '≥ 100',
+        pass: e.burst.grantsPerSecond >= 100,
+      },
+      {
+        scope: s,
+        what: 'grants not revoked at expiry + users left',
+        value: e.revocation.notExpired.length + e.revocation.usersLeft.length,
+        target: '= 0',
+        pass: e.revocation.notExpired.length + e.revocation.usersLeft.length === 0,
+      },
     );
   }
-  out.push({ scope: 'redis', what: 'Redis bytes per pending expiration', value: memory.redisBytesPerExpiration, target: '≤ 1024', pass: memory.redisBytesPerExpiration <= 1024 });
+  out.push({
+    scope: 'redis',
+    what: 'Redis bytes per pending expiration',
+    value: memory.redisBytesPerExpiration,
+    target: '≤ 1024',
+    pass: memory.redisBytesPerExpiration <= 1024,
+  });
   return out;
 }

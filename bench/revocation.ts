@@ -63,13 +63,17 @@ export function lateness(grants: readonly Grant[]): Lateness {
     grants: grants.length,
     expiryWindowMs: grants.length ? Math.max(...expiries) - Math.min(...expiries) : 0,
     done: rounded(summarize(grants.filter((g) => g.revokedAt !== undefined).map((g) => g.revokedAt! - g.expiresAt))),
-    start: rounded(summarize(grants.filter((g) => g.revokeStartedAt !== undefined).map((g) => g.revokeStartedAt! - g.expiresAt))),
+    start: rounded(
+      summarize(grants.filter((g) => g.revokeStartedAt !== undefined).map((g) => g.revokeStartedAt! - g.expiresAt)),
+    ),
   };
 }
 
 /** Earliest and latest expiry among a target's grants. */
 export async function expiryRange(stage: Stage, target: BenchTarget): Promise<{ first: number; last: number }> {
   // Live grants only: the warm-up's, already revoked, expired long before the burst's and must not count.
-  const expiries = (await stage.store.listGrants({ database: target.entry.name, statuses: LIVE_GRANT_STATUSES })).map((g) => g.expiresAt);
+  const expiries = (await stage.store.listGrants({ database: target.entry.name, statuses: LIVE_GRANT_STATUSES })).map(
+    (g) => g.expiresAt,
+  );
   return { first: Math.min(...expiries), last: Math.max(...expiries) };
 }

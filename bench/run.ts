@@ -38,7 +38,12 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
 
   if (knobs.warmup > 0) {
     log(`${engine}: ${knobs.warmup} warm-up journeys (not measured; 5 s grants, revoked before the burst)`);
-    await latencyPhase(stage, name, range(knobs.warmup).map((i) => requesterId(engine, 'W', i)), WARMUP_GRANT_SECONDS);
+    await latencyPhase(
+      stage,
+      name,
+      range(knobs.warmup).map((i) => requesterId(engine, 'W', i)),
+      WARMUP_GRANT_SECONDS,
+    );
     await awaitRevocations(stage, target);
   }
 
@@ -46,7 +51,9 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
   log(`${engine}: ${knobs.grants} requests approved at once`);
   const burstUsers = range(knobs.grants).map((i) => requesterId(engine, 'B', i));
   const meter = await cpuMeter(stage, target);
-  const burst = await measureCosts(stage, meter, knobs.grants, () => burstPhase(stage, meter, name, burstUsers, knobs.burstGrantSeconds));
+  const burst = await measureCosts(stage, meter, knobs.grants, () =>
+    burstPhase(stage, meter, name, burstUsers, knobs.burstGrantSeconds),
+  );
 
   const afterBurst = await expiryRange(stage, target);
   const latencySeconds = Math.ceil((afterBurst.last + knobs.expiryGapSeconds * 1000 - Date.now()) / 1000);
@@ -55,7 +62,9 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
   const samples = await latencyPhase(stage, name, latencyUsers, latencySeconds);
   const phasesEnded = Date.now();
 
-  log(`${engine}: waiting for every grant to be revoked at expiry (${Math.max(0, Math.round((afterBurst.first - Date.now()) / 1000))} s until the first)`);
+  log(
+    `${engine}: waiting for every grant to be revoked at expiry (${Math.max(0, Math.round((afterBurst.first - Date.now()) / 1000))} s until the first)`,
+  );
   const rev = await awaitRevocations(stage, target);
   const inPhase = (users: string[]) => {
     const set = new Set(users);
@@ -92,7 +101,9 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
     revocation: {
       spaced: lateness(spacedGrants),
       burst: lateness(burstGrants),
-      burstBacklogReachedSpaced: Math.max(...burstGrants.map((g) => g.revokedAt ?? Infinity)) > Math.min(...spacedGrants.map((g) => g.expiresAt)),
+      burstBacklogReachedSpaced:
+        Math.max(...burstGrants.map((g) => g.revokedAt ?? Infinity)) >
+        Math.min(...spacedGrants.map((g) => g.expiresAt)),
       minStartMs: all.start.min,
       bySweeper: rev.bySweeper,
       notExpired: rev.notExpired,
@@ -117,7 +128,10 @@ async function main(): Promise<number> {
   process.once('SIGTERM', interrupted);
   try {
     log(`starting ${knobs.engines.join(' and ')} targets, Redis, state DB, Slack double and the broker`);
-    const starters: Record<EngineName, (t: Teardown) => Promise<BenchTarget>> = { postgres: startPostgresTarget, mariadb: startMariadbTarget };
+    const starters: Record<EngineName, (t: Teardown) => Promise<BenchTarget>> = {
+      postgres: startPostgresTarget,
+      mariadb: startMariadbTarget,
+    };
     const targets: BenchTarget[] = [];
     for (const e of knobs.engines) targets.push(await starters[e](teardown));
     const users = targets.flatMap((t) => [
@@ -125,7 +139,10 @@ async function main(): Promise<number> {
       ...range(knobs.latencySamples).map((i) => requesterId(t.engine, 'L', i)),
       ...range(knobs.grants).map((i) => requesterId(t.engine, 'B', i)),
     ]);
-    const stage = await startStage(targets, users, teardown, { logFile: join(outDir, 'broker.log'), ...(knobs.brokerNodeOptions && { nodeOptions: knobs.brokerNodeOptions }) });
+    const stage = await startStage(targets, users, teardown, {
+      logFile: join(outDir, 'broker.log'),
+      ...(knobs.brokerNodeOptions && { nodeOptions: knobs.brokerNodeOptions }),
+    });
 
     log(`BullMQ floor: ${knobs.floorIterations} × pickup, ${knobs.floorIterations} delayed jobs`);
     const queue = await measureQueueFloors(stage, knobs.floorIterations);
@@ -141,13 +158,24 @@ async function main(): Promise<number> {
       date: new Date(started).toISOString(),
       durationSeconds: Math.round((Date.now() - started) / 1000),
       machine: describeMachine(
-        { ...Object.fromEntries(targets.map((t) => [`target ${t.engine}`, t.version])), 'state DB': stage.versions.stateDb, redis: stage.versions.redis },
+        {
+          ...Object.fromEntries(targets.map((t) => [`target ${t.engine}`, t.version])),
+          'state DB': stage.versions.stateDb,
+          redis: stage.versions.redis,
+        },
         load,
       ),
       knobs: sizes,
-      queueFloor: { pickup: rounded(summarize(queue.pickupMs)), delayedLateness: rounded(summarize(queue.delayedLatenessMs)) },
+      queueFloor: {
+        pickup: rounded(summarize(queue.pickupMs)),
+        delayedLateness: rounded(summarize(queue.delayedLatenessMs)),
+      },
       engines,
-      memory: { ...memory, redisBytesPerExpiration: Math.round(memory.redisBytesPerExpiration), floorRedisBytesPerExpiration: Math.round(memory.floorRedisBytesPerExpiration) },
+      memory: {
+        ...memory,
+        redisBytesPerExpiration: Math.round(memory.redisBytesPerExpiration),
+        floorRedisBytesPerExpiration: Math.round(memory.floorRedisBytesPerExpiration),
+      },
       checks,
       passed: checks.every((c) => c.pass),
     };

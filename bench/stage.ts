@@ -52,7 +52,12 @@ export async function onPg<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Pro
 }
 
 /** `opts.logFile`: where the broker's own log (pino JSON) is written when it stops, for looking into a run. */
-export async function startStage(targets: BenchTarget[], users: string[], teardown: Teardown, opts: { logFile: string; nodeOptions?: string }): Promise<Stage> {
+export async function startStage(
+  targets: BenchTarget[],
+  users: string[],
+  teardown: Teardown,
+  opts: { logFile: string; nodeOptions?: string },
+): Promise<Stage> {
   const redis = await startPrivateRedis();
   teardown.defer('stop the private Redis', () => redis.stop());
 
@@ -61,7 +66,9 @@ export async function startStage(targets: BenchTarget[], users: string[], teardo
     await c.query(`CREATE DATABASE ${dbName}`);
     return String((await c.query('SHOW server_version')).rows[0]?.server_version);
   });
-  teardown.defer(`drop the state database ${dbName}`, () => onPg(MAIN_PG, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)));
+  teardown.defer(`drop the state database ${dbName}`, () =>
+    onPg(MAIN_PG, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)),
+  );
   const stateUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
   await migrateLatest(stateUrl);
   const store = await openStateStore(stateUrl);
@@ -108,7 +115,10 @@ export async function startStage(targets: BenchTarget[], users: string[], teardo
     broker,
     store,
     stateUrl,
-    versions: { stateDb: `PostgreSQL ${stateDbVersion.split(' ')[0]}`, redis: `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}` },
+    versions: {
+      stateDb: `PostgreSQL ${stateDbVersion.split(' ')[0]}`,
+      redis: `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`,
+    },
   };
 }
 

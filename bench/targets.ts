@@ -31,7 +31,12 @@ export interface BenchTarget {
   serverPid(): Promise<number>;
 }
 
-const DURABLE = ["ALTER SYSTEM SET fsync = on", 'ALTER SYSTEM SET synchronous_commit = on', 'ALTER SYSTEM SET full_page_writes = on', "ALTER SYSTEM SET log_statement = 'none'"];
+const DURABLE = [
+  'ALTER SYSTEM SET fsync = on',
+  'ALTER SYSTEM SET synchronous_commit = on',
+  'ALTER SYSTEM SET full_page_writes = on',
+  "ALTER SYSTEM SET log_statement = 'none'",
+];
 
 export async function startPostgresTarget(teardown: Teardown): Promise<BenchTarget> {
   const cluster = await startScramCluster();
@@ -67,6 +72,7 @@ export async function startMariadbTarget(teardown: Teardown): Promise<BenchTarge
     readRole: target.names.readRole,
     version: `MariaDB ${String(row?.v)} (event_scheduler ${String(row?.ev)})`,
     userExists: (u) => target.userExists(u),
-    serverPid: async () => Number((await readFile(String((await target.query('SELECT @@pid_file AS f'))[0]!.f), 'utf8')).trim()),
+    serverPid: async () =>
+      Number((await readFile(String((await target.query('SELECT @@pid_file AS f'))[0]!.f), 'utf8')).trim()),
   };
 }

@@ -61,13 +61,22 @@ async function preparePostgres(adminPassword: string): Promise<void> {
   try {
     await c.query('CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, item text, status text)');
     const n = await c.query('SELECT count(*)::int AS n FROM orders');
-    if (n.rows[0].n === 0) await c.query("INSERT INTO orders (item, status) VALUES ('keyboard','stuck'), ('mouse','shipped'), ('screen','stuck')");
-    if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'demo_read'")).rowCount === 0) await c.query('CREATE ROLE demo_read NOLOGIN');
+    if (n.rows[0].n === 0)
+      await c.query(
+        "INSERT INTO orders (item, status) VALUES ('keyboard','stuck'), ('mouse','shipped'), ('screen','stuck')",
+      );
+    if ((await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'demo_read'")).rowCount === 0)
+      await c.query('CREATE ROLE demo_read NOLOGIN');
     await c.query('GRANT USAGE ON SCHEMA public TO demo_read');
     await c.query('GRANT SELECT ON orders TO demo_read');
     const hasAdmin = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ADMIN])).rowCount! > 0;
     const serverVersionNum = Number((await c.query("SELECT current_setting('server_version_num') AS v")).rows[0].v);
-    for (const sql of postgresAdminSetupSql({ adminUser: ADMIN, database: DEMO_DB, roles: ['demo_read'], serverVersionNum })) {
+    for (const sql of postgresAdminSetupSql({
+      adminUser: ADMIN,
+      database: DEMO_DB,
+      roles: ['demo_read'],
+      serverVersionNum,
+    })) {
       if (sql.startsWith('--') || (hasAdmin && sql.startsWith('CREATE ROLE'))) continue;
       await c.query(sql);
     }
@@ -81,10 +90,14 @@ async function prepareMariadb(adminPassword: string): Promise<void> {
   const c = await mysql.createConnection({ ...MARIA });
   try {
     await c.query(`CREATE DATABASE IF NOT EXISTS ${DEMO_DB}`);
-    await c.query(`CREATE TABLE IF NOT EXISTS ${DEMO_DB}.orders (id int AUTO_INCREMENT PRIMARY KEY, item varchar(50), status varchar(20))`);
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS ${DEMO_DB}.orders (id int AUTO_INCREMENT PRIMARY KEY, item varchar(50), status varchar(20))`,
+    );
     const [rows] = await c.query(`SELECT count(*) AS n FROM ${DEMO_DB}.orders`);
     if ((rows as Array<{ n: number }>)[0]!.n === 0) {
-      await c.query(`INSERT INTO ${DEMO_DB}.orders (item, status) VALUES ('keyboard','stuck'), ('mouse','shipped'), ('screen','stuck')`);
+      await c.query(
+        `INSERT INTO ${DEMO_DB}.orders (item, status) VALUES ('keyboard','stuck'), ('mouse','shipped'), ('screen','stuck')`,
+      );
     }
     await c.query('CREATE ROLE IF NOT EXISTS demo_read');
     await c.query(`GRANT SELECT ON ${DEMO_DB}.* TO demo_read`);
@@ -109,15 +122,22 @@ async function cliScenario(app: App, database: string, label: string): Promise<v
   const deps = app.deps;
   say();
   say(bold(`━━ CLI: ${database} (${label}) ━━`));
-  cmd(`db-access grant --db ${database} --level read --user alice@example.com --duration ${DURATION} --reason "INC-4211 checking stuck orders"`);
+  cmd(
+    `db-access grant --db ${database} --level read --user alice@example.com --duration ${DURATION} --reason "INC-4211 checking stuck orders"`,
+  );
   const admin = cliActor();
-  const { grant } = await createAdminGrant(deps, admin, { platform: 'cli', id: 'email:alice@example.com', email: 'alice@example.com' }, {
-    database,
-    level: 'read',
-    duration: DURATION,
-    reason: 'INC-4211 checking stuck orders',
-    ticket: 'INC-4211',
-  });
+  const { grant } = await createAdminGrant(
+    deps,
+    admin,
+    { platform: 'cli', id: 'email:alice@example.com', email: 'alice@example.com' },
+    {
+      database,
+      level: 'read',
+      duration: DURATION,
+      reason: 'INC-4211 checking stuck orders',
+      ticket: 'INC-4211',
+    },
+  );
   const res = await provision(deps, grant.id, { credentials: true });
   if (res.outcome !== 'active' || !res.credentials) throw new Error(`grant #${grant.id} did not become active`);
   say(formatCredentials(res.grant, res.credentials, deps.clock.now()));
@@ -131,12 +151,18 @@ async function cliScenario(app: App, database: string, label: string): Promise<v
   say(await s.query("SELECT item, status FROM orders WHERE status = 'stuck'"));
   cmd(`${client} … ${flag} "UPDATE orders SET status = 'shipped'"`);
   say(await s.query("UPDATE orders SET status = 'shipped'").catch((err: Error) => `ERROR: ${err.message}`));
-  cmd(`${client} … ${flag} "BEGIN; SELECT count(*) FROM orders;"   ${dim('# then left idle inside the open transaction')}`);
+  cmd(
+    `${client} … ${flag} "BEGIN; SELECT count(*) FROM orders;"   ${dim('# then left idle inside the open transaction')}`,
+  );
   await s.query('BEGIN');
   say(await s.query('SELECT count(*) AS n FROM orders'));
 
   say();
-  say(dim(`… waiting for expiry at ${utc(grant.expiresAt)}; a delayed job revokes it, the sweeper would if Redis were gone`));
+  say(
+    dim(
+      `… waiting for expiry at ${utc(grant.expiresAt)}; a delayed job revokes it, the sweeper would if Redis were gone`,
+    ),
+  );
   let ended = (await deps.store.getGrant(grant.id))!;
   const deadline = grant.expiresAt + 30_000;
   while (ended.status !== 'revoked' && Date.now() < deadline) {
@@ -146,13 +172,27 @@ async function cliScenario(app: App, database: string, label: string): Promise<v
   const receipt = (await deps.store.listAudit({ grantId: grant.id, type: 'grant.revoked' }))[0];
   if (!receipt) throw new Error(`grant #${grant.id} was not revoked by ${utc(deadline)}`);
   const d = receipt.detail as { sessionsTerminated: number; user: string; lateMs: number };
-  say(`revoked at ${utc(ended.revokedAt!)} (${d.lateMs} ms after expiry): ${d.sessionsTerminated} session(s) terminated, user ${d.user === 'dropped' ? 'dropped' : 'already absent'}`);
-  say(`the idle session: ${await Promise.race([s.ended, sleep(5_000).then(() => 'STILL OPEN (this would be a bug)')])}`);
+  say(
+    `revoked at ${utc(ended.revokedAt!)} (${d.lateMs} ms after expiry): ${d.sessionsTerminated} session(s) terminated, user ${d.user === 'dropped' ? 'dropped' : 'already absent'}`,
+  );
+  say(
+    `the idle session: ${await Promise.race([s.ended, sleep(5_000).then(() => 'STILL OPEN (this would be a bug)')])}`,
+  );
   await s.close();
   cmd(`${client} '${c.url.replace(c.password, '••••')}'`);
-  say(await openSession(c).then(async (again) => { await again.close(); return 'LOGGED IN (this would be a bug)'; }, (err: Error) => `login refused: ${err.message}`));
+  say(
+    await openSession(c).then(
+      async (again) => {
+        await again.close();
+        return 'LOGGED IN (this would be a bug)';
+      },
+      (err: Error) => `login refused: ${err.message}`,
+    ),
+  );
   const users = await deps.engines.get(database).listManagedUsers();
-  say(`user ${c.username} still on the server: ${users.some((u) => u.username === c.username) ? 'YES (this would be a bug)' : 'no'}`);
+  say(
+    `user ${c.username} still on the server: ${users.some((u) => u.username === c.username) ? 'YES (this would be a bug)' : 'no'}`,
+  );
 
   say();
   say(bold(`audit trail of grant #${grant.id}`));
@@ -175,12 +215,18 @@ async function runDemo(): Promise<void> {
   try {
     await preparePostgres(pgPassword);
   } catch (err) {
-    throw new Error(`PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) is needed for the demo: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) is needed for the demo: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   try {
     await prepareMariadb(mariaPassword);
   } catch (err) {
-    throw new Error(`MariaDB on 127.0.0.1:3306 (root, empty password) is needed for the demo: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `MariaDB on 127.0.0.1:3306 (root, empty password) is needed for the demo: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const catalogPath = join(dir, 'catalog.yaml');
   const levels = { read: { roles: ['demo_read'], statementTimeout: '30s', connectionLimit: 3 } };
@@ -188,12 +234,34 @@ async function runDemo(): Promise<void> {
     catalogPath,
     stringify({
       databases: [
-        { name: 'orders-pg', description: 'Orders on PostgreSQL', engine: 'postgres', host: PG.host, port: PG.port, database: DEMO_DB,
-          admin: { user: ADMIN, password: '${DEMO_PG_ADMIN_PASSWORD}' }, levels, maxDuration: '1h',
-          approval: { slackChannel: APPROVAL_CHANNEL, approvers: [{ email: PEOPLE.bob.email }, { slackUsergroup: 'S0DBAS' }] } },
-        { name: 'orders-maria', description: 'Orders on MariaDB', engine: 'mysql', host: MARIA.host, port: MARIA.port, database: DEMO_DB,
-          admin: { user: ADMIN, password: '${DEMO_MARIA_ADMIN_PASSWORD}' }, levels, maxDuration: '1h', brokerSchema: 'db_access_demo_broker',
-          approval: { teamsChannel: TEAMS_CHANNEL, approvers: [{ email: 'bob@example.com' }] } },
+        {
+          name: 'orders-pg',
+          description: 'Orders on PostgreSQL',
+          engine: 'postgres',
+          host: PG.host,
+          port: PG.port,
+          database: DEMO_DB,
+          admin: { user: ADMIN, password: '${DEMO_PG_ADMIN_PASSWORD}' },
+          levels,
+          maxDuration: '1h',
+          approval: {
+            slackChannel: APPROVAL_CHANNEL,
+            approvers: [{ email: PEOPLE.bob.email }, { slackUsergroup: 'S0DBAS' }],
+          },
+        },
+        {
+          name: 'orders-maria',
+          description: 'Orders on MariaDB',
+          engine: 'mysql',
+          host: MARIA.host,
+          port: MARIA.port,
+          database: DEMO_DB,
+          admin: { user: ADMIN, password: '${DEMO_MARIA_ADMIN_PASSWORD}' },
+          levels,
+          maxDuration: '1h',
+          brokerSchema: 'db_access_demo_broker',
+          approval: { teamsChannel: TEAMS_CHANNEL, approvers: [{ email: 'bob@example.com' }] },
+        },
       ],
     }),
   );
@@ -229,13 +297,20 @@ async function runDemo(): Promise<void> {
     for (const { database, engine } of app.engines.all()) {
       const caps = await engine.initialize();
       const failed = caps.checks.filter((c) => !c.ok);
-      say(dim(`check ${database}: ${caps.flavour} ${caps.serverVersion}; ${failed.length ? failed.map((f) => `${f.severity}: ${f.detail}`).join('; ') : 'all checks pass'}`));
+      say(
+        dim(
+          `check ${database}: ${caps.flavour} ${caps.serverVersion}; ${failed.length ? failed.map((f) => `${f.severity}: ${f.detail}`).join('; ') : 'all checks pass'}`,
+        ),
+      );
     }
     await slackScenario(app, slack, baseUrl, 'orders-pg', '14s');
     await teamsScenario(app, teams, baseUrl, 'orders-maria', '8s');
     await cliScenario(app, 'orders-maria', 'MariaDB');
     say();
-    say(bold('Done.') + ' Every password above was generated once and stored nowhere; PostgreSQL received only a SCRAM verifier of it.');
+    say(
+      bold('Done.') +
+        ' Every password above was generated once and stored nowhere; PostgreSQL received only a SCRAM verifier of it.',
+    );
   } finally {
     await services.stop();
     await slack.stop();

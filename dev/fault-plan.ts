@@ -15,7 +15,8 @@ export class FaultPlan<F> {
 
   /** failNext(fault, opts?) or failNext(pathPattern, fault, opts?): queues `times` (default 1) copies. */
   failNext(a: string | F, b?: F | { times?: number }, c?: { times?: number }): void {
-    const [pattern, fault, opts] = typeof a === 'string' ? [a, b as F, c ?? {}] : ['*', a, (b as { times?: number } | undefined) ?? {}];
+    const [pattern, fault, opts] =
+      typeof a === 'string' ? [a, b as F, c ?? {}] : ['*', a, (b as { times?: number } | undefined) ?? {}];
     const queue = this.faults.get(pattern) ?? [];
     for (let i = 0; i < (opts.times ?? 1); i++) queue.push(fault);
     this.faults.set(pattern, queue);
@@ -44,7 +45,8 @@ export class FaultPlan<F> {
 
   /** The next queued fault for this path, if any. */
   take(path: string): F | undefined {
-    for (const [pattern, queue] of this.faults) if (queue.length > 0 && matchesPath(pattern, path)) return queue.shift();
+    for (const [pattern, queue] of this.faults)
+      if (queue.length > 0 && matchesPath(pattern, path)) return queue.shift();
     return undefined;
   }
 
@@ -67,6 +69,9 @@ export class FaultPlan<F> {
 export function sendBody(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
   if (res.destroyed) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    ...headers,
+  });
   res.end(text);
 }

@@ -21,6 +21,16 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('requests', (t) => {
     t.dropIndex(['status', 'next_escalation_at'], 'requests_status_escalation_idx');
-    for (const c of ['incident_url', 'incident_id', 'review_escalated_at', 'reviewed_at', 'review_by', 'break_glass', 'next_escalation_at', 'tier']) t.dropColumn(c);
+    for (const c of [
+      'incident_url',
+      'incident_id',
+      'review_escalated_at',
+      'reviewed_at',
+      'review_by',
+      'break_glass',
+      'next_escalation_at',
+      'tier',
+    ])
+      t.dropColumn(c);
   });
 }

@@ -25,7 +25,9 @@ export async function up(knex: Knex): Promise<void> {
   });
   // Rows of one person from two accounts (decided before the rule) keep their first key; later ones get their own.
   const seen = new Set<string>();
-  const rows = (await knex('approvals').select('id', 'request_id', 'approver_platform', 'approver_id', 'approver_email').orderBy('id')) as Array<{
+  const rows = (await knex('approvals')
+    .select('id', 'request_id', 'approver_platform', 'approver_id', 'approver_email')
+    .orderBy('id')) as Array<{
     id: number;
     request_id: number;
     approver_platform: string;

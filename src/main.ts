@@ -37,7 +37,10 @@ const program = new Command()
   .description('Just-in-time database access: short-lived PostgreSQL and MySQL/MariaDB users, revoked on time.')
   .showHelpAfterError();
 
-program.command('migrate').description('apply pending state-store migrations').action(() => migrateCommand(context()));
+program
+  .command('migrate')
+  .description('apply pending state-store migrations')
+  .action(() => migrateCommand(context()));
 
 program
   .command('check')
@@ -77,7 +80,7 @@ program
 
 program
   .command('extend <id> <duration>')
-  .description('move a grant\'s expiry later (within the database\'s maxDuration)')
+  .description("move a grant's expiry later (within the database's maxDuration)")
   .action((id: string, duration: string) => extendCommand(context(), id, duration));
 
 const audit = program.command('audit').description('the hash-chained audit log');
@@ -104,9 +107,18 @@ program
   .option('--post <channel>', 'post it to this Slack channel instead (run it from cron for a schedule)')
   .action((o) => reportCommand(context(), o));
 
-program.command('worker').description('run provisioning/revocation workers and the sweeper').action(() => runRoles(context(), { http: false, worker: true }));
-program.command('serve').description('run the HTTP server').action(() => runRoles(context(), { http: true, worker: false }));
-program.command('all').description('HTTP server and worker in one process (small installs)').action(() => runRoles(context(), { http: true, worker: true }));
+program
+  .command('worker')
+  .description('run provisioning/revocation workers and the sweeper')
+  .action(() => runRoles(context(), { http: false, worker: true }));
+program
+  .command('serve')
+  .description('run the HTTP server')
+  .action(() => runRoles(context(), { http: true, worker: false }));
+program
+  .command('all')
+  .description('HTTP server and worker in one process (small installs)')
+  .action(() => runRoles(context(), { http: true, worker: true }));
 
 try {
   await program.parseAsync(process.argv);

@@ -31,7 +31,8 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
   let webhook: AuditWebhook | undefined;
   try {
     // Slack first: a bad token fails here, before anything else holds connections open.
-    const http = roles.http ? createHttpApp({
+    const http = roles.http
+      ? createHttpApp({
           store: app.deps.store,
           redis: app.redis,
           metrics: new BrokerMetrics(app.deps.store, { counts: () => app.scheduler.jobCounts() }),
@@ -39,10 +40,14 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
           ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }),
           ...(opts.settings.METRICS_TOKEN && { metricsToken: opts.settings.METRICS_TOKEN }),
           logger: app.deps.logger,
-        }) : undefined;
+        })
+      : undefined;
     slack =
       app.slack && roles.http
-        ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http, { redis: app.redis, keyPrefix: opts.settings.QUEUE_PREFIX })
+        ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http, {
+            redis: app.redis,
+            keyPrefix: opts.settings.QUEUE_PREFIX,
+          })
         : undefined;
     if (http) app.teams?.mount(http, app.deps);
     if (http) finishHttpApp(http, app.deps.logger);
@@ -89,6 +94,9 @@ async function recoverAtStart(app: App): Promise<void> {
     const n = await recoverInbox(app.deps, app.deps.inboxEdges ?? {});
     if (n > 0) app.deps.logger.info({ recovered: n }, 'inbox: unfinished chat actions processed at start');
   } catch (err) {
-    app.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'inbox: recovery at start failed; the sweeper retries');
+    app.deps.logger.error(
+      { err: err instanceof Error ? err.message : String(err) },
+      'inbox: recovery at start failed; the sweeper retries',
+    );
   }
 }

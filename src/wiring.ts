@@ -54,7 +54,9 @@ export interface AppOptions {
 
 export class PendingMigrationsError extends Error {
   constructor(readonly pending: string[]) {
-    super(`the state store has ${pending.length} pending migration(s) (${pending.join(', ')}): run "db-access migrate" first`);
+    super(
+      `the state store has ${pending.length} pending migration(s) (${pending.join(', ')}): run "db-access migrate" first`,
+    );
   }
 }
 
@@ -88,33 +90,49 @@ export async function openApp(opts: AppOptions): Promise<App> {
         ...(settings.SLACK_SIGNING_SECRET && { signingSecret: settings.SLACK_SIGNING_SECRET }),
         ...(settings.SLACK_APP_TOKEN && { appToken: settings.SLACK_APP_TOKEN }),
         ...(settings.SLACK_API_URL && { apiUrl: settings.SLACK_API_URL }),
-        ...(settings.SLACK_ALLOWED_TEAMS && { allowedTeams: settings.SLACK_ALLOWED_TEAMS.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
+        ...(settings.SLACK_ALLOWED_TEAMS && {
+          allowedTeams: settings.SLACK_ALLOWED_TEAMS.split(',')
+            .map((t) => t.trim())
+            .filter((t) => t !== ''),
+        }),
       }
     : undefined;
   const slackClient = slackSettings && createWebClient(slackSettings, logger);
   const people = slackClient && new SlackPeople(slackClient, clock);
   const log = new LogNotifier(logger);
-  const slackNotifier = slackClient && new SlackNotifier(slackClient, store, catalog, logger, { remindBeforeMs: settings.REMIND_BEFORE });
-  const teams = teamsSetup !== 'off'
-    ? createTeams(
-        {
-          appId: settings.TEAMS_APP_ID ?? '',
-          anonymous: teamsSetup === 'anonymous',
-          serviceUrl: settings.TEAMS_SERVICE_URL,
-          ...(settings.TEAMS_APP_PASSWORD && { appPassword: settings.TEAMS_APP_PASSWORD }),
-          ...(settings.TEAMS_TENANT_ID && { tenantId: settings.TEAMS_TENANT_ID }),
-        },
-        { store, catalog, clock, logger, remindBeforeMs: settings.REMIND_BEFORE },
-      )
-    : undefined;
+  const slackNotifier =
+    slackClient && new SlackNotifier(slackClient, store, catalog, logger, { remindBeforeMs: settings.REMIND_BEFORE });
+  const teams =
+    teamsSetup !== 'off'
+      ? createTeams(
+          {
+            appId: settings.TEAMS_APP_ID ?? '',
+            anonymous: teamsSetup === 'anonymous',
+            serviceUrl: settings.TEAMS_SERVICE_URL,
+            ...(settings.TEAMS_APP_PASSWORD && { appPassword: settings.TEAMS_APP_PASSWORD }),
+            ...(settings.TEAMS_TENANT_ID && { tenantId: settings.TEAMS_TENANT_ID }),
+          },
+          { store, catalog, clock, logger, remindBeforeMs: settings.REMIND_BEFORE },
+        )
+      : undefined;
   const chat = [slackNotifier, teams?.notifier].filter((n): n is NonNullable<typeof n> => n !== undefined);
-  const deferred = chat.length ? new DeferredProvisioningNotice(chat, store, settings.PROVISIONING_NOTICE_AFTER, logger) : undefined;
+  const deferred = chat.length
+    ? new DeferredProvisioningNotice(chat, store, settings.PROVISIONING_NOTICE_AFTER, logger)
+    : undefined;
   const notifier = opts.notifier ?? (deferred ? new FanOutNotifier([log, deferred], logger) : log);
   const pagerduty = settings.PAGERDUTY_TOKEN
-    ? new PagerDutyClient({ token: settings.PAGERDUTY_TOKEN, clock, ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }) })
+    ? new PagerDutyClient({
+        token: settings.PAGERDUTY_TOKEN,
+        clock,
+        ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }),
+      })
     : undefined;
   const opsgenie = settings.OPSGENIE_API_KEY
-    ? new OpsgenieClient({ apiKey: settings.OPSGENIE_API_KEY, clock, ...(settings.OPSGENIE_API_URL && { apiUrl: settings.OPSGENIE_API_URL }) })
+    ? new OpsgenieClient({
+        apiKey: settings.OPSGENIE_API_KEY,
+        clock,
+        ...(settings.OPSGENIE_API_URL && { apiUrl: settings.OPSGENIE_API_URL }),
+      })
     : undefined;
   const deps: CoreDeps = {
     catalog,
@@ -125,18 +143,26 @@ export async function openApp(opts: AppOptions): Promise<App> {
     logger,
     notifier,
     requestLimiter: new RedisRateLimiter(redis, settings.QUEUE_PREFIX, settings.REQUEST_RATE, logger),
-    approvers: opts.approvers ?? new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
+    approvers:
+      opts.approvers ??
+      new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
     ...(pagerduty && { incidents: pagerduty }),
     remindBeforeMs: settings.REMIND_BEFORE,
     revokeAlertAfterMs: settings.REVOKE_ALERT_AFTER,
     failpoint: makeFailpoint(settings.DB_ACCESS_FAILPOINT, () => process.kill(process.pid, 'SIGKILL')),
-    hold: makeHold(settings.DB_ACCESS_FAILPOINT, (name) => logger.warn({ failpoint: name }, 'failpoint: holding here until killed')),
+    hold: makeHold(settings.DB_ACCESS_FAILPOINT, (name) =>
+      logger.warn({ failpoint: name }, 'failpoint: holding here until killed'),
+    ),
   };
   // Chat actions left unfinished by a crash are processed again by whichever process recovers them (core/inbox.ts).
-  if (slackClient && people) deps.inboxEdges = { slack: slackInboxEdge(makeSlackContext(deps, people, slackNotifier), slackClient) };
+  if (slackClient && people)
+    deps.inboxEdges = { slack: slackInboxEdge(makeSlackContext(deps, people, slackNotifier), slackClient) };
   return {
     deps,
-    ...(slackClient && people && slackSettings && slackNotifier && { slack: { client: slackClient, people, settings: slackSettings, notifier: slackNotifier } }),
+    ...(slackClient &&
+      people &&
+      slackSettings &&
+      slackNotifier && { slack: { client: slackClient, people, settings: slackSettings, notifier: slackNotifier } }),
     ...(teams && { teams }),
     scheduler,
     redis,

@@ -10,9 +10,17 @@ export interface DemoSession {
   close(): Promise<void>;
 }
 
-export async function openSession(c: Pick<Credentials, 'engine' | 'host' | 'port' | 'database' | 'username' | 'password'>): Promise<DemoSession> {
+export async function openSession(
+  c: Pick<Credentials, 'engine' | 'host' | 'port' | 'database' | 'username' | 'password'>,
+): Promise<DemoSession> {
   if (c.engine === 'postgres') {
-    const client = new pg.Client({ host: c.host, port: c.port, database: c.database, user: c.username, password: c.password });
+    const client = new pg.Client({
+      host: c.host,
+      port: c.port,
+      database: c.database,
+      user: c.username,
+      password: c.password,
+    });
     const ended = new Promise<string>((resolve) => {
       client.on('error', (err) => resolve(err.message));
       client.on('end', () => resolve('connection closed by the server'));
@@ -24,7 +32,13 @@ export async function openSession(c: Pick<Credentials, 'engine' | 'host' | 'port
       close: () => client.end().catch(() => undefined),
     };
   }
-  const conn = await mysql.createConnection({ host: c.host, port: c.port, database: c.database, user: c.username, password: c.password });
+  const conn = await mysql.createConnection({
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.username,
+    password: c.password,
+  });
   const ended = new Promise<string>((resolve) => {
     conn.on('error', (err) => resolve(err.message));
     conn.on('end', () => resolve('connection closed by the server'));

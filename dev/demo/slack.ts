@@ -22,7 +22,11 @@ const INCIDENT_CHANNEL = 'C0INCIDENT';
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 const say = (s = '') => console.log(s);
-const indent = (text: string) => text.split('\n').map((l) => `    │ ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `    │ ${l}`)
+    .join('\n');
 
 export function seedSlack(slack: SlackDouble): void {
   for (const p of Object.values(PEOPLE)) slack.addUser(p);
@@ -32,7 +36,13 @@ export function seedSlack(slack: SlackDouble): void {
   slack.addChannel(INCIDENT_CHANNEL, { name: 'incident-4211', members });
 }
 
-export async function slackScenario(app: App, slack: SlackDouble, baseUrl: string, database: string, duration: string): Promise<void> {
+export async function slackScenario(
+  app: App,
+  slack: SlackDouble,
+  baseUrl: string,
+  database: string,
+  duration: string,
+): Promise<void> {
   const { alice, bob, mallory } = PEOPLE;
   const show = (where: string, m: SlackMessage | undefined, note = '') => {
     if (!m) return;
@@ -40,14 +50,29 @@ export async function slackScenario(app: App, slack: SlackDouble, baseUrl: strin
     say(indent(slack.renderText(m)));
   };
   const click = (userId: string, actionId: string, value: string, m: SlackMessage) =>
-    postInteraction(baseUrl, DEMO_SECRET, blockActionsPayload({ userId, actionId, value, channelId: m.channel, message: m, triggerId: slack.issueTriggerId({ userId }) }));
+    postInteraction(
+      baseUrl,
+      DEMO_SECRET,
+      blockActionsPayload({
+        userId,
+        actionId,
+        value,
+        channelId: m.channel,
+        message: m,
+        triggerId: slack.issueTriggerId({ userId }),
+      }),
+    );
 
   say();
   say(bold(`━━ Slack: ${database} ━━`));
   const text = `${database} read ${duration} INC-4211 checking stuck orders`;
   say(`${bold('#incident-4211')}  alice: /db-access ${text}`);
   const responseUrl = slack.respondUrl(undefined, { userId: alice.id, channel: INCIDENT_CHANNEL });
-  await postSlashCommand(baseUrl, DEMO_SECRET, slashCommand({ userId: alice.id, userName: alice.name, text, channelId: INCIDENT_CHANNEL, responseUrl }));
+  await postSlashCommand(
+    baseUrl,
+    DEMO_SECRET,
+    slashCommand({ userId: alice.id, userName: alice.name, text, channelId: INCIDENT_CHANNEL, responseUrl }),
+  );
   const answer = await slack.waitUntil(() => slack.ephemeralsFor(alice.id).at(-1), { timeoutMs: 15_000 });
   show('only visible to alice', answer as SlackMessage);
 
@@ -57,19 +82,30 @@ export async function slackScenario(app: App, slack: SlackDouble, baseUrl: strin
 
   say(dim(`mallory clicks Approve`));
   await click(mallory.id, APPROVE, requestId, approval);
-  show('only visible to mallory', (await slack.waitUntil(() => slack.ephemeralsFor(mallory.id).at(-1), { timeoutMs: 10_000 })) as SlackMessage);
+  show(
+    'only visible to mallory',
+    (await slack.waitUntil(() => slack.ephemeralsFor(mallory.id).at(-1), { timeoutMs: 10_000 })) as SlackMessage,
+  );
 
   say(dim(`bob clicks Approve`));
   await click(bob.id, APPROVE, requestId, approval);
-  const active = await slack.waitUntil(() => {
-    const m = slack.messageAt(APPROVAL_CHANNEL, approval.ts);
-    return m && /Active until/.test(slack.renderText(m)) ? m : undefined;
-  }, { timeoutMs: 20_000 });
+  const active = await slack.waitUntil(
+    () => {
+      const m = slack.messageAt(APPROVAL_CHANNEL, approval.ts);
+      return m && /Active until/.test(slack.renderText(m)) ? m : undefined;
+    },
+    { timeoutMs: 20_000 },
+  );
   show('#db-approvals', active, '(the same message, updated in place)');
-  const dm = await slack.waitUntil(() => slack.dmOf(alice.id).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)), { timeoutMs: 15_000 });
+  const dm = await slack.waitUntil(
+    () => slack.dmOf(alice.id).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)),
+    { timeoutMs: 15_000 },
+  );
   show('DM to alice', dm);
 
-  say(dim('alice clicks Show credentials (the password is rotated and shown once, in a modal; it is never in a message)'));
+  say(
+    dim('alice clicks Show credentials (the password is rotated and shown once, in a modal; it is never in a message)'),
+  );
   const before = slack.callsTo('views.open').length;
   await click(alice.id, REVEAL, buttonsIn(dm).find((b) => b.actionId === REVEAL)!.value!, dm);
   const opened = await slack.waitUntil(() => slack.callsTo('views.open')[before], { timeoutMs: 10_000 });
@@ -80,25 +116,48 @@ export async function slackScenario(app: App, slack: SlackDouble, baseUrl: strin
   const grant = (await app.deps.store.getGrantByRequest(Number(requestId)))!;
   const password = /[A-Za-z0-9]{32}/.exec(JSON.stringify(modal).slice(JSON.stringify(modal).indexOf('assword')))![0];
   const db = app.deps.catalog.databases.get(database)!;
-  const session = await openSession({ engine: db.engine, host: db.host, port: db.port, database: db.database, username: grant.username, password });
+  const session = await openSession({
+    engine: db.engine,
+    host: db.host,
+    port: db.port,
+    database: db.database,
+    username: grant.username,
+    password,
+  });
   say(`${bold('$')} psql … -c "SELECT item, status FROM orders WHERE status = 'stuck'"`);
   say(await session.query("SELECT item, status FROM orders WHERE status = 'stuck'"));
-  say(`${bold('$')} psql … -c "BEGIN; SELECT count(*) FROM orders;"   ${dim('# then left idle inside the open transaction')}`);
+  say(
+    `${bold('$')} psql … -c "BEGIN; SELECT count(*) FROM orders;"   ${dim('# then left idle inside the open transaction')}`,
+  );
   await session.query('BEGIN');
   say(await session.query('SELECT count(*) AS n FROM orders'));
 
-  const reminder = await slack.waitUntil(() => slack.dmOf(alice.id).find((m) => /Extend/.test(slack.renderText(m))), { timeoutMs: 60_000 });
+  const reminder = await slack.waitUntil(() => slack.dmOf(alice.id).find((m) => /Extend/.test(slack.renderText(m))), {
+    timeoutMs: 60_000,
+  });
   show('DM to alice', reminder, '(before expiry)');
   say(dim(`… waiting for expiry at ${utc(grant.expiresAt)}`));
-  const ended = await slack.waitUntil(() => {
-    const m = slack.messageAt(APPROVAL_CHANNEL, approval.ts);
-    return m && /Expired/.test(slack.renderText(m)) && m.replies.length > 0 ? m : undefined;
-  }, { timeoutMs: 60_000 });
+  const ended = await slack.waitUntil(
+    () => {
+      const m = slack.messageAt(APPROVAL_CHANNEL, approval.ts);
+      return m && /Expired/.test(slack.renderText(m)) && m.replies.length > 0 ? m : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
   show('#db-approvals', ended, '(updated at expiry)');
   show('#db-approvals thread', ended.replies.at(-1));
-  say(`the idle session: ${await Promise.race([session.ended, new Promise<string>((r) => setTimeout(() => r('STILL OPEN (this would be a bug)'), 5_000))])}`);
+  say(
+    `the idle session: ${await Promise.race([session.ended, new Promise<string>((r) => setTimeout(() => r('STILL OPEN (this would be a bug)'), 5_000))])}`,
+  );
   await session.close();
-  const again = await openSession({ engine: db.engine, host: db.host, port: db.port, database: db.database, username: grant.username, password }).then(
+  const again = await openSession({
+    engine: db.engine,
+    host: db.host,
+    port: db.port,
+    database: db.database,
+    username: grant.username,
+    password,
+  }).then(
     async (s) => {
       await s.close();
       return 'LOGGED IN (this would be a bug)';
@@ -107,7 +166,10 @@ export async function slackScenario(app: App, slack: SlackDouble, baseUrl: strin
   );
   say(again);
   // The DM is edited beside the channel message: wait for the edit, not just for the channel.
-  const edited = await slack.waitUntil(() => slack.dmOf(alice.id).find((m) => m.ts === dm.ts && !buttonsIn(m).some((b) => b.actionId === REVEAL)), { timeoutMs: 15_000 });
+  const edited = await slack.waitUntil(
+    () => slack.dmOf(alice.id).find((m) => m.ts === dm.ts && !buttonsIn(m).some((b) => b.actionId === REVEAL)),
+    { timeoutMs: 15_000 },
+  );
   show('DM to alice', edited, '(edited at expiry)');
   const leaks = slack.calls.filter((c) => JSON.stringify(c.args).includes(password)).map((c) => c.method);
   say(dim(`Slack calls that carried the password: ${leaks.join(', ') || 'none'} (of ${slack.calls.length} calls)`));

@@ -138,17 +138,24 @@ export class MemoryEngine implements DatabaseEngine {
       serverVersion: '0.0 (in memory)',
       readOnly: false,
       expiryBackstop: 'none',
-      checks: [ok('connect', 'in memory'), ok('create users', 'always'), ok('kill sessions', 'always'), ...Object.keys(this.roles).map((r) => ok(`role ${r}`, 'exists'))],
+      checks: [
+        ok('connect', 'in memory'),
+        ok('create users', 'always'),
+        ok('kill sessions', 'always'),
+        ...Object.keys(this.roles).map((r) => ok(`role ${r}`, 'exists')),
+      ],
     };
   }
 
   // --- creating ---------------------------------------------------------------------------------------------
 
-
   async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
     const out = new Map<string, NewUserResponse | Error>();
     if (reqs.length === 0) return out;
-    this.enter('newUsers', reqs.map((r) => r.username));
+    this.enter(
+      'newUsers',
+      reqs.map((r) => r.username),
+    );
     for (const req of reqs) {
       if (out.has(req.username)) continue; // the first request of a duplicated name wins
       try {
@@ -162,12 +169,17 @@ export class MemoryEngine implements DatabaseEngine {
 
   private makeUser(req: NewUserRequest): NewUserResponse {
     assertName(req.username);
-    if (req.password !== undefined && !PASSWORD.test(req.password)) throw new TargetError('invalid', `refusing a password outside [A-Za-z0-9]{32,} for ${req.username}`);
+    if (req.password !== undefined && !PASSWORD.test(req.password))
+      throw new TargetError('invalid', `refusing a password outside [A-Za-z0-9]{32,} for ${req.username}`);
     const privileges = this.privilegesOf(req.level);
     const existing = this.users.get(req.username);
     if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
     const reassignTo = typeof req.level.onExpiry === 'object' ? req.level.onExpiry.reassignTo : undefined;
-    const marker: MemoryMarker = { grantId: req.grantId, expiresAt: req.expiresAt, ...(reassignTo !== undefined && { reassignTo }) };
+    const marker: MemoryMarker = {
+      grantId: req.grantId,
+      expiresAt: req.expiresAt,
+      ...(reassignTo !== undefined && { reassignTo }),
+    };
     if (existing) {
       // A leftover of this grant: converged to what is asked now.
       existing.marker = marker;
@@ -176,7 +188,15 @@ export class MemoryEngine implements DatabaseEngine {
       existing.locked = false;
       return { outcome: 'adopted' };
     }
-    this.users.set(req.username, { username: req.username, marker, password: req.password ?? null, privileges, locked: false, sessions: new Set(), owned: new Set() });
+    this.users.set(req.username, {
+      username: req.username,
+      marker,
+      password: req.password ?? null,
+      privileges,
+      locked: false,
+      sessions: new Set(),
+      owned: new Set(),
+    });
     return { outcome: 'created' };
   }
 
@@ -198,7 +218,8 @@ export class MemoryEngine implements DatabaseEngine {
   async updateUser(req: UpdateUserRequest): Promise<void> {
     this.enter('updateUser', [req.username]);
     assertName(req.username);
-    if (req.newPassword !== undefined && !PASSWORD.test(req.newPassword)) throw new TargetError('invalid', `refusing a password outside [A-Za-z0-9]{32,} for ${req.username}`);
+    if (req.newPassword !== undefined && !PASSWORD.test(req.newPassword))
+      throw new TargetError('invalid', `refusing a password outside [A-Za-z0-9]{32,} for ${req.username}`);
     const user = this.users.get(req.username);
     if (!user) throw new TargetError('permanent', `user ${req.username} does not exist`);
     if (user.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
@@ -207,7 +228,6 @@ export class MemoryEngine implements DatabaseEngine {
   }
 
   // --- ending -----------------------------------------------------------------------------------------------
-
 
   async disableUsers(usernames: readonly string[]): Promise<Map<string, DisableUserResponse | Error>> {
     const out = new Map<string, DisableUserResponse | Error>();
@@ -232,7 +252,6 @@ export class MemoryEngine implements DatabaseEngine {
     }
     return out;
   }
-
 
   async deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>> {
     const out = new Map<string, DeleteUserResponse | Error>();
@@ -274,7 +293,12 @@ export class MemoryEngine implements DatabaseEngine {
     this.enter('listManagedUsers', []);
     return [...this.users.values()]
       .filter((u) => u.marker && USERNAME_PATTERN.test(u.username))
-      .map((u) => ({ username: u.username, grantId: u.marker!.grantId, expiresAt: u.marker!.expiresAt, sessions: u.sessions.size }));
+      .map((u) => ({
+        username: u.username,
+        grantId: u.marker!.grantId,
+        expiresAt: u.marker!.expiresAt,
+        sessions: u.sessions.size,
+      }));
   }
 
   async close(): Promise<void> {}
@@ -298,7 +322,14 @@ export class MemoryEngine implements DatabaseEngine {
 
   /** A user someone else made: no marker. */
   createForeignUser(username: string, password: string | null = null): void {
-    this.users.set(username, { username, password, privileges: new Set(), locked: false, sessions: new Set(), owned: new Set() });
+    this.users.set(username, {
+      username,
+      password,
+      privileges: new Set(),
+      locked: false,
+      sessions: new Set(),
+      owned: new Set(),
+    });
   }
 
   /** A DBA drops the user outside the broker. */
@@ -311,11 +342,18 @@ export class MemoryEngine implements DatabaseEngine {
 }
 
 function assertName(username: string): void {
-  if (!USERNAME_PATTERN.test(username)) throw new TargetError('invalid', `refusing a user name outside ${String(USERNAME_PATTERN)}: ${JSON.stringify(username)}`);
+  if (!USERNAME_PATTERN.test(username))
+    throw new TargetError(
+      'invalid',
+      `refusing a user name outside ${String(USERNAME_PATTERN)}: ${JSON.stringify(username)}`,
+    );
 }
 
 function notOurs(username: string, grantId?: number): TargetError {
-  return new TargetError('conflict', `user ${username} exists and is not ${grantId === undefined ? "the broker's" : `grant ${grantId}'s`}: left untouched`);
+  return new TargetError(
+    'conflict',
+    `user ${username} exists and is not ${grantId === undefined ? "the broker's" : `grant ${grantId}'s`}: left untouched`,
+  );
 }
 
 /** One MemoryEngine per catalog database (the same one for every call), created on first use. */

@@ -69,7 +69,9 @@ export class MemoryScheduler implements Scheduler {
    * runs (so the handler may schedule it again), and comes back unchanged when the handler throws.
    */
   async runDue(now: number, handlers: JobHandlers): Promise<FiredJob[]> {
-    const due = [...this.jobs.entries()].filter(([, j]) => j.at <= now).sort(([, a], [, b]) => a.at - b.at || a.grantId - b.grantId);
+    const due = [...this.jobs.entries()]
+      .filter(([, j]) => j.at <= now)
+      .sort(([, a], [, b]) => a.at - b.at || a.grantId - b.grantId);
     const fired: FiredJob[] = [];
     for (const [id, job] of due) {
       this.jobs.delete(id);

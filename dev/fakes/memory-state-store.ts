@@ -16,7 +16,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BrokerError } from '../../src/core/errors.js';
-import type { AccessRequest, Actor, Approval, AuditEvent, Grant, GrantStatus, RequestStatus, ApproverRef } from '../../src/core/model.js';
+import type {
+  AccessRequest,
+  Actor,
+  Approval,
+  AuditEvent,
+  Grant,
+  GrantStatus,
+  RequestStatus,
+  ApproverRef,
+} from '../../src/core/model.js';
 import type {
   AuditFilter,
   AuditVerification,
@@ -97,23 +106,97 @@ function copyTables(t: MemoryTables): MemoryTables {
 
 /** The grant columns only a patch sets (the insert leaves them NULL), named by the real patch mapper. */
 const GRANT_PATCH_COLUMNS = Object.keys(
-  grantPatchToRow({ activatedAt: 1, revokeStartedAt: 1, revokedAt: 1, endReason: 'x', endKind: 'expired', lastError: 'x', revokeFailingSince: 1, flaggedAt: 1, remindedAt: 1 }),
+  grantPatchToRow({
+    activatedAt: 1,
+    revokeStartedAt: 1,
+    revokedAt: 1,
+    endReason: 'x',
+    endKind: 'expired',
+    lastError: 'x',
+    revokeFailingSince: 1,
+    flaggedAt: 1,
+    remindedAt: 1,
+  }),
 );
 
 /** Columns of each table, as the real schema names them (for the no-secret-at-rest dump). */
 const COLUMNS: Record<keyof MemoryTables, readonly string[]> = {
-  requests: ['id', ...Object.keys(requestToRow({ requester: { platform: 'cli', id: 'x' }, database: '', level: '', durationMs: 0, reason: '', status: 'pending', requiredApprovals: 0, createdAt: 0, approvers: [] }))],
-  approvals: ['id', ...Object.keys(approvalToRow({ requestId: 0, approver: { platform: 'cli', id: 'x' }, decision: 'approve', at: 0 }))],
-  grants: ['id', ...Object.keys(newGrantToRow({ requestId: 0, requester: { platform: 'cli', id: 'x' }, database: '', level: '', username: '', createdAt: 0, expiresAt: 0 })), ...GRANT_PATCH_COLUMNS],
+  requests: [
+    'id',
+    ...Object.keys(
+      requestToRow({
+        requester: { platform: 'cli', id: 'x' },
+        database: '',
+        level: '',
+        durationMs: 0,
+        reason: '',
+        status: 'pending',
+        requiredApprovals: 0,
+        createdAt: 0,
+        approvers: [],
+      }),
+    ),
+  ],
+  approvals: [
+    'id',
+    ...Object.keys(approvalToRow({ requestId: 0, approver: { platform: 'cli', id: 'x' }, decision: 'approve', at: 0 })),
+  ],
+  grants: [
+    'id',
+    ...Object.keys(
+      newGrantToRow({
+        requestId: 0,
+        requester: { platform: 'cli', id: 'x' },
+        database: '',
+        level: '',
+        username: '',
+        createdAt: 0,
+        expiresAt: 0,
+      }),
+    ),
+    ...GRANT_PATCH_COLUMNS,
+  ],
   chat_messages: ['id', 'request_id', 'platform', 'kind', 'channel', 'message_id', 'version'],
-  audit_events: ['id', 'at', 'type', 'actor_platform', 'actor_id', 'actor_email', 'actor_name', 'request_id', 'grant_id', 'database_name', 'level', 'detail', 'seq', 'prev_hash', 'hash'],
+  audit_events: [
+    'id',
+    'at',
+    'type',
+    'actor_platform',
+    'actor_id',
+    'actor_email',
+    'actor_name',
+    'request_id',
+    'grant_id',
+    'database_name',
+    'level',
+    'detail',
+    'seq',
+    'prev_hash',
+    'hash',
+  ],
   audit_head: ['id', 'last_seq', 'last_hash'],
   audit_cursors: ['name', 'last_id', 'lease_owner', 'lease_until'],
   chat_conversations: ['platform', 'conversation_key', 'reference', 'updated_at'],
-  chat_inbox: ['id', 'platform', 'kind', 'actor_id', 'actor_name', 'request_id', 'grant_id', 'payload', 'received_at', 'dedupe_key', 'status', 'attempts', 'claimed_by', 'claimed_until', 'done_at', 'outcome'],
+  chat_inbox: [
+    'id',
+    'platform',
+    'kind',
+    'actor_id',
+    'actor_name',
+    'request_id',
+    'grant_id',
+    'payload',
+    'received_at',
+    'dedupe_key',
+    'status',
+    'attempts',
+    'claimed_by',
+    'claimed_until',
+    'done_at',
+    'outcome',
+  ],
   installation: ['id', 'installation_id'],
 };
-
 
 /** One at a time, in arrival order. */
 class Mutex {
@@ -133,7 +216,14 @@ class Mutex {
 export class MemoryDatabase {
   committed: MemoryTables = emptyTables();
   /** Like database sequences, ids are not given back when a transaction rolls back. */
-  readonly sequences: Record<AutoTable, number> = { requests: 0, approvals: 0, grants: 0, chat_messages: 0, audit_events: 0, chat_inbox: 0 };
+  readonly sequences: Record<AutoTable, number> = {
+    requests: 0,
+    approvals: 0,
+    grants: 0,
+    chat_messages: 0,
+    audit_events: 0,
+    chat_inbox: 0,
+  };
   readonly writer = new Mutex();
   closed = false;
 
@@ -268,10 +358,16 @@ export class MemoryStateStore implements StateStore {
         (filter.requesterId === undefined || r.requester_id === filter.requesterId) &&
         (filter.requestedBy === undefined || heldBy(r, filter.requestedBy)) &&
         (filter.database === undefined || r.database_name === filter.database) &&
-        (filter.decideByOrBefore === undefined || (r.decide_by !== null && Number(r.decide_by) <= filter.decideByOrBefore)) &&
-        (filter.nextEscalationAtOrBefore === undefined || (r.next_escalation_at !== null && Number(r.next_escalation_at) <= filter.nextEscalationAtOrBefore)) &&
+        (filter.decideByOrBefore === undefined ||
+          (r.decide_by !== null && Number(r.decide_by) <= filter.decideByOrBefore)) &&
+        (filter.nextEscalationAtOrBefore === undefined ||
+          (r.next_escalation_at !== null && Number(r.next_escalation_at) <= filter.nextEscalationAtOrBefore)) &&
         (filter.reviewOverdueAt === undefined ||
-          (r.break_glass === true && r.reviewed_at === null && r.review_escalated_at === null && r.review_by !== null && Number(r.review_by) <= filter.reviewOverdueAt)) &&
+          (r.break_glass === true &&
+            r.reviewed_at === null &&
+            r.review_escalated_at === null &&
+            r.review_by !== null &&
+            Number(r.review_by) <= filter.reviewOverdueAt)) &&
         (!filter.withIncident || r.incident_id !== null) &&
         (filter.createdAtOrAfter === undefined || Number(r.created_at) >= filter.createdAtOrAfter) &&
         (!ids || ids.has(Number(r.id))),
@@ -288,23 +384,43 @@ export class MemoryStateStore implements StateStore {
     return counts;
   }
 
-  async decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean> {
+  async decideRequest(
+    id: number,
+    status: Exclude<RequestStatus, 'pending'>,
+    at: number,
+    note?: string,
+  ): Promise<boolean> {
     if ((status as RequestStatus) === 'pending') throw new Error('state store: decideRequest cannot set pending');
     return this.write((t) => {
       const row = t.requests.get(id);
       if (!row || row.status !== 'pending') return false;
       // A decision by approvers counts only before the approval deadline; expiring is what happens after it.
-      if ((status === 'approved' || status === 'denied') && row.decide_by !== null && !(Number(row.decide_by) > at)) return false;
+      if ((status === 'approved' || status === 'denied') && row.decide_by !== null && !(Number(row.decide_by) > at))
+        return false;
       t.requests.set(id, Object.freeze({ ...row, status, decided_at: at, decision_note: note ?? null }));
       return true;
     });
   }
 
-  async escalateRequest(id: number, fromTier: number, toTier: number, approvers: readonly ApproverRef[], nextEscalationAt: number | null): Promise<boolean> {
+  async escalateRequest(
+    id: number,
+    fromTier: number,
+    toTier: number,
+    approvers: readonly ApproverRef[],
+    nextEscalationAt: number | null,
+  ): Promise<boolean> {
     return this.write((t) => {
       const row = t.requests.get(id);
       if (!row || row.status !== 'pending' || Number(row.tier) !== fromTier) return false;
-      t.requests.set(id, Object.freeze({ ...row, tier: toTier, approvers: JSON.stringify(approvers), next_escalation_at: nextEscalationAt }));
+      t.requests.set(
+        id,
+        Object.freeze({
+          ...row,
+          tier: toTier,
+          approvers: JSON.stringify(approvers),
+          next_escalation_at: nextEscalationAt,
+        }),
+      );
       return true;
     });
   }
@@ -363,7 +479,11 @@ export class MemoryStateStore implements StateStore {
       if (!t.requests.has(grant.requestId)) throw foreignKeyError('grants', grant.requestId);
       for (const g of t.grants.values()) {
         if (g.request_id === row.request_id || g.username === row.username) {
-          throw new BrokerError('ALREADY_DECIDED', `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`, {});
+          throw new BrokerError(
+            'ALREADY_DECIDED',
+            `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`,
+            {},
+          );
         }
       }
       const id = this.db.nextId('grants');
@@ -421,14 +541,23 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch, expiresAtOrBefore?: number): Promise<number[]> {
+  async transitionGrants(
+    ids: readonly number[],
+    from: readonly GrantStatus[],
+    patch: GrantPatch,
+    expiresAtOrBefore?: number,
+  ): Promise<number[]> {
     if (ids.length === 0 || from.length === 0) return [];
     const set = grantPatchToRow(patch);
     return this.write((t) => {
       const won = [...new Set(ids)]
         .filter((id) => {
           const row = t.grants.get(id);
-          return row !== undefined && from.includes(row.status as GrantStatus) && (expiresAtOrBefore === undefined || Number(row.expires_at) <= expiresAtOrBefore);
+          return (
+            row !== undefined &&
+            from.includes(row.status as GrantStatus) &&
+            (expiresAtOrBefore === undefined || Number(row.expires_at) <= expiresAtOrBefore)
+          );
         })
         .sort((a, b) => a - b);
       for (const id of won) t.grants.set(id, Object.freeze({ ...t.grants.get(id)!, ...set }));
@@ -452,7 +581,9 @@ export class MemoryStateStore implements StateStore {
     this.assertUsable();
     if (!this.tx) return this.transaction((tx) => tx.appendAudit(events));
     // Stored when the transaction commits (and dropped with it if it rolls back).
-    this.tx.pendingAudit.push(...events.map((e) => ({ ...e, detail: JSON.parse(JSON.stringify(e.detail ?? {})) as Record<string, unknown> })));
+    this.tx.pendingAudit.push(
+      ...events.map((e) => ({ ...e, detail: JSON.parse(JSON.stringify(e.detail ?? {})) as Record<string, unknown> })),
+    );
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
@@ -473,7 +604,9 @@ export class MemoryStateStore implements StateStore {
     const t = this.read();
     const problems: AuditVerification['problems'] = [];
     const all = [...t.audit_events.values()];
-    const chained = all.filter((r) => r.seq !== null && r.seq !== undefined).sort((a, b) => Number(a.seq) - Number(b.seq));
+    const chained = all
+      .filter((r) => r.seq !== null && r.seq !== undefined)
+      .sort((a, b) => Number(a.seq) - Number(b.seq));
     let prev = GENESIS_HASH;
     let expectedSeq = 1;
     for (const r of chained) {
@@ -489,16 +622,25 @@ export class MemoryStateStore implements StateStore {
               : `row ${id} repeats seq ${seq} (inserted)`,
         });
       }
-      if (String(r.prev_hash) !== prev) problems.push({ id, seq, problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)` });
-      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash)) problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
+      if (String(r.prev_hash) !== prev)
+        problems.push({
+          id,
+          seq,
+          problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)`,
+        });
+      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash))
+        problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
       prev = String(r.hash);
       expectedSeq = seq + 1;
     }
     const unchained = all.length - chained.length;
-    if (unchained > 0) problems.push({ problem: `${unchained} row(s) carry no chain position (inserted outside the broker)` });
+    if (unchained > 0)
+      problems.push({ problem: `${unchained} row(s) carry no chain position (inserted outside the broker)` });
     const head = t.audit_head;
     if (Number(head.last_seq) !== expectedSeq - 1 || String(head.last_hash) !== prev) {
-      problems.push({ problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered` });
+      problems.push({
+        problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered`,
+      });
     }
     return { ok: problems.length === 0, rows: chained.length, problems };
   }
@@ -527,7 +669,10 @@ export class MemoryStateStore implements StateStore {
 
   // --- chat message references --------------------------------------------------------------------------------
 
-  private findMessage(t: MemoryTables, ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>): [number, Row] | undefined {
+  private findMessage(
+    t: MemoryTables,
+    ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>,
+  ): [number, Row] | undefined {
     for (const entry of t.chat_messages) {
       const r = entry[1];
       if (r.request_id === ref.requestId && r.platform === ref.platform && r.kind === ref.kind) return entry;
@@ -541,7 +686,11 @@ export class MemoryStateStore implements StateStore {
       if (!t.requests.has(ref.requestId)) throw foreignKeyError('chat_messages', ref.requestId);
       const found = this.findMessage(t, ref);
       // Upsert: channel, message id and version are replaced (version 0 when the caller gives none).
-      if (found) t.chat_messages.set(found[0], Object.freeze({ ...found[1], channel: row.channel, message_id: row.message_id, version: row.version }));
+      if (found)
+        t.chat_messages.set(
+          found[0],
+          Object.freeze({ ...found[1], channel: row.channel, message_id: row.message_id, version: row.version }),
+        );
       else {
         const id = this.db.nextId('chat_messages');
         t.chat_messages.set(id, Object.freeze({ id, ...row }));
@@ -549,7 +698,10 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean> {
+  async claimMessageVersion(
+    ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>,
+    version: number,
+  ): Promise<boolean> {
     return this.write((t) => {
       const found = this.findMessage(t, ref);
       if (!found || !(Number(found[1].version) < version)) return false;
@@ -575,7 +727,15 @@ export class MemoryStateStore implements StateStore {
 
   async saveConversation(c: ChatConversation): Promise<void> {
     return this.write((t) => {
-      t.chat_conversations.set(conversationKey(c.platform, c.key), Object.freeze({ platform: c.platform, conversation_key: c.key, reference: c.reference, updated_at: c.updatedAt }));
+      t.chat_conversations.set(
+        conversationKey(c.platform, c.key),
+        Object.freeze({
+          platform: c.platform,
+          conversation_key: c.key,
+          reference: c.reference,
+          updated_at: c.updatedAt,
+        }),
+      );
     });
   }
 
@@ -589,7 +749,12 @@ export class MemoryStateStore implements StateStore {
     const row = await this.write((t) => {
       const held = t.chat_conversations.get(k);
       if (held) return held;
-      const stored = Object.freeze({ platform: c.platform, conversation_key: c.key, reference: c.reference, updated_at: c.updatedAt });
+      const stored = Object.freeze({
+        platform: c.platform,
+        conversation_key: c.key,
+        reference: c.reference,
+        updated_at: c.updatedAt,
+      });
       t.chat_conversations.set(k, stored);
       return stored;
     });
@@ -602,7 +767,8 @@ export class MemoryStateStore implements StateStore {
     const row = newInboxToRow(action);
     return this.write((t) => {
       if (row.dedupe_key !== null) {
-        for (const r of t.chat_inbox.values()) if (r.platform === row.platform && r.dedupe_key === row.dedupe_key) return undefined;
+        for (const r of t.chat_inbox.values())
+          if (r.platform === row.platform && r.dedupe_key === row.dedupe_key) return undefined;
       }
       const id = this.db.nextId('chat_inbox');
       t.chat_inbox.set(id, Object.freeze({ id, ...row, done_at: null, outcome: null }));
@@ -610,20 +776,41 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async claimInboxActions(owner: string, now: number, until: number, receivedBefore: number, limit: number): Promise<InboxAction[]> {
+  async claimInboxActions(
+    owner: string,
+    now: number,
+    until: number,
+    receivedBefore: number,
+    limit: number,
+  ): Promise<InboxAction[]> {
     return this.write((t) => {
       const due = byId(t.chat_inbox)
-        .filter((r) => r.status === 'pending' && Number(r.received_at) <= receivedBefore && (r.claimed_until === null || Number(r.claimed_until) < now))
+        .filter(
+          (r) =>
+            r.status === 'pending' &&
+            Number(r.received_at) <= receivedBefore &&
+            (r.claimed_until === null || Number(r.claimed_until) < now),
+        )
         .slice(0, limit);
       return due.map((r) => {
-        const claimed = Object.freeze({ ...r, claimed_by: owner, claimed_until: until, attempts: Number(r.attempts) + 1 });
+        const claimed = Object.freeze({
+          ...r,
+          claimed_by: owner,
+          claimed_until: until,
+          attempts: Number(r.attempts) + 1,
+        });
         t.chat_inbox.set(Number(r.id), claimed);
         return inboxFromRow(claimed);
       });
     });
   }
 
-  async finishInboxAction(id: number, outcome: string, at: number, status: Exclude<InboxStatus, 'pending'> = 'done'): Promise<boolean> {
+  async finishInboxAction(
+    id: number,
+    outcome: string,
+    at: number,
+    status: Exclude<InboxStatus, 'pending'> = 'done',
+  ): Promise<boolean> {
     return this.write((t) => {
       const row = t.chat_inbox.get(id);
       if (!row || row.status !== 'pending') return false;
@@ -632,7 +819,9 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async listInboxActions(filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {}): Promise<InboxAction[]> {
+  async listInboxActions(
+    filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {},
+  ): Promise<InboxAction[]> {
     const statuses = filter.statuses ? new Set<unknown>(filter.statuses) : undefined;
     const requestIds = filter.requestIds ? new Set<unknown>(filter.requestIds) : undefined;
     return byId(this.read().chat_inbox)
@@ -643,7 +832,13 @@ export class MemoryStateStore implements StateStore {
   async pruneInboxActions(finishedBefore: number, limit: number): Promise<number> {
     return this.write((t) => {
       const due = byId(t.chat_inbox)
-        .filter((r) => (r.status === 'done' || r.status === 'failed') && Number(r.claimed_until) < finishedBefore && r.done_at !== null && Number(r.done_at) < finishedBefore)
+        .filter(
+          (r) =>
+            (r.status === 'done' || r.status === 'failed') &&
+            Number(r.claimed_until) < finishedBefore &&
+            r.done_at !== null &&
+            Number(r.done_at) < finishedBefore,
+        )
         .slice(0, limit);
       for (const r of due) t.chat_inbox.delete(Number(r.id));
       return due.length;

@@ -93,7 +93,11 @@ export interface OpsgenieDouble {
   setOnCall(scheduleIdOrName: string, people: (string | OgPersonInput)[]): OgSchedule;
   /** Adds a shift: `people` on call from `start` (inclusive) to `end` (exclusive); other shifts stay. The schedule is
    *  found or created as for setOnCall. */
-  addShift(scheduleIdOrName: string, people: (string | OgPersonInput)[], shift: { start: number; end: number }): OgSchedule;
+  addShift(
+    scheduleIdOrName: string,
+    people: (string | OgPersonInput)[],
+    shift: { start: number; end: number },
+  ): OgSchedule;
   /** Answer the next request(s) to any path with `fault`. */
   failNext(fault: OgFault, opts?: { times?: number }): void;
   /** Answer the next request(s) whose path matches `pathPattern` (exact, `prefix*`, or `*`) with `fault`. */
@@ -135,7 +139,13 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   }
 
   addSchedule(schedule: { name: string; id?: string; enabled?: boolean }): OgSchedule {
-    const s: OgSchedule = { id: schedule.id ?? randomUUID(), name: schedule.name, enabled: schedule.enabled ?? true, onCall: [], shifts: [] };
+    const s: OgSchedule = {
+      id: schedule.id ?? randomUUID(),
+      name: schedule.name,
+      enabled: schedule.enabled ?? true,
+      onCall: [],
+      shifts: [],
+    };
     this.schedules.set(s.id, s);
     return s;
   }
@@ -147,8 +157,13 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
     return s;
   }
 
-  addShift(scheduleIdOrName: string, people: (string | OgPersonInput)[], shift: { start: number; end: number }): OgSchedule {
-    if (!(shift.start < shift.end)) throw new Error(`addShift: start (${shift.start}) must be before end (${shift.end})`);
+  addShift(
+    scheduleIdOrName: string,
+    people: (string | OgPersonInput)[],
+    shift: { start: number; end: number },
+  ): OgSchedule {
+    if (!(shift.start < shift.end))
+      throw new Error(`addShift: start (${shift.start}) must be before end (${shift.end})`);
     const s = this.findOrAdd(scheduleIdOrName);
     s.shifts.push({ people: people.map(username), start: shift.start, end: shift.end });
     return s;
@@ -184,7 +199,11 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   // ---------------------------------------------------------------------------------------------------------------
 
   private findOrAdd(scheduleIdOrName: string): OgSchedule {
-    return this.schedules.get(scheduleIdOrName) ?? this.byName(scheduleIdOrName) ?? this.addSchedule({ name: scheduleIdOrName });
+    return (
+      this.schedules.get(scheduleIdOrName) ??
+      this.byName(scheduleIdOrName) ??
+      this.addSchedule({ name: scheduleIdOrName })
+    );
   }
 
   private byName(name: string): OgSchedule | undefined {
@@ -213,13 +232,23 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
 
     await this.plan.delay(path);
     const requestId = randomUUID();
-    const answer = (status: number, body: Json | string, headers: Record<string, string> = {}, injected = false): void => {
+    const answer = (
+      status: number,
+      body: Json | string,
+      headers: Record<string, string> = {},
+      injected = false,
+    ): void => {
       record.status = status;
       record.injected = injected;
       record.respondedAt = Date.now();
       const took = (record.respondedAt - started) / 1000;
       const payload = typeof body === 'string' ? body : { ...body, took, requestId };
-      sendBody(res, status, payload, { 'x-request-id': requestId, 'x-response-time': String(took), 'x-ratelimit-state': 'OK', ...headers });
+      sendBody(res, status, payload, {
+        'x-request-id': requestId,
+        'x-response-time': String(took),
+        'x-ratelimit-state': 'OK',
+        ...headers,
+      });
     };
 
     const fault = this.plan.take(path);
@@ -227,7 +256,12 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
       const headers: Record<string, string> = {};
       if (fault.status === 429) {
         const s = String(fault.retryAfterSeconds ?? 1);
-        Object.assign(headers, { 'retry-after': s, 'x-ratelimit-state': 'THROTTLED', 'x-ratelimit-reason': 'ScheduleOnCalls', 'x-ratelimit-period-in-sec': s });
+        Object.assign(headers, {
+          'retry-after': s,
+          'x-ratelimit-state': 'THROTTLED',
+          'x-ratelimit-reason': 'ScheduleOnCalls',
+          'x-ratelimit-period-in-sec': s,
+        });
       }
       answer(fault.status, fault.body ?? { message: STATUS_CODES[fault.status] ?? 'Error' }, headers, true);
       return;
@@ -262,17 +296,20 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
     }
     const onCall = [...schedule.onCall];
     for (const shift of schedule.shifts) {
-      if (shift.start <= date && date < shift.end) for (const name of shift.people) if (!onCall.includes(name)) onCall.push(name);
+      if (shift.start <= date && date < shift.end)
+        for (const name of shift.people) if (!onCall.includes(name)) onCall.push(name);
     }
     const parent = { id: schedule.id, name: schedule.name, enabled: schedule.enabled };
     const flat = query.flat?.[0] === 'true';
     answer(200, {
       data: flat
         ? { _parent: parent, onCallRecipients: onCall }
-        : { _parent: parent, onCallParticipants: onCall.map((name) => ({ id: participantId(name), name, type: 'user' })) },
+        : {
+            _parent: parent,
+            onCallParticipants: onCall.map((name) => ({ id: participantId(name), name, type: 'user' })),
+          },
     });
   }
-
 }
 
 function username(p: string | OgPersonInput): string {

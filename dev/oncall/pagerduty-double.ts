@@ -125,12 +125,20 @@ export interface PagerDutyDouble {
    * Who is on call for a schedule, at every time (replaces what was seeded for it, shifts included). Each person gets
    * one entry per escalation policy in `escalationPolicyIds` (default [`PEP${scheduleId}`]) at `level` (default 1).
    */
-  setOnCall(scheduleId: string, people: PdPersonInput[], opts?: { escalationPolicyIds?: string[]; level?: number }): void;
+  setOnCall(
+    scheduleId: string,
+    people: PdPersonInput[],
+    opts?: { escalationPolicyIds?: string[]; level?: number },
+  ): void;
   /**
    * Adds a shift: `people` are on call for the schedule from `start` (inclusive) to `end` (exclusive), ms since the
    * epoch; entries per policy and level as for setOnCall. Other shifts of the schedule stay.
    */
-  addShift(scheduleId: string, people: PdPersonInput[], shift: { start: number; end: number; escalationPolicyIds?: string[]; level?: number }): void;
+  addShift(
+    scheduleId: string,
+    people: PdPersonInput[],
+    shift: { start: number; end: number; escalationPolicyIds?: string[]; level?: number },
+  ): void;
   /** Who is on call now at one level of a policy (replaces that level); entries carry `scheduleId` when given, else none. */
   setEscalationLevel(policyId: string, level: number, people: PdPersonInput[], opts?: { scheduleId?: string }): void;
   setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident;
@@ -195,12 +203,20 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
 
   addUser(person: PdPersonInput): PdUser {
     const id = person.id ?? userIdFor(person.email);
-    const user: PdUser = { id, email: person.email, name: person.name ?? this.users.get(id)?.name ?? person.email.split('@')[0]! };
+    const user: PdUser = {
+      id,
+      email: person.email,
+      name: person.name ?? this.users.get(id)?.name ?? person.email.split('@')[0]!,
+    };
     this.users.set(id, user);
     return user;
   }
 
-  setOnCall(scheduleId: string, people: PdPersonInput[], opts: { escalationPolicyIds?: string[]; level?: number } = {}): void {
+  setOnCall(
+    scheduleId: string,
+    people: PdPersonInput[],
+    opts: { escalationPolicyIds?: string[]; level?: number } = {},
+  ): void {
     const policies = opts.escalationPolicyIds ?? [`PEP${scheduleId}`];
     const level = opts.level ?? 1;
     this.entries = this.entries.filter((e) => e.scheduleId !== scheduleId);
@@ -209,18 +225,35 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     }
   }
 
-  addShift(scheduleId: string, people: PdPersonInput[], shift: { start: number; end: number; escalationPolicyIds?: string[]; level?: number }): void {
-    if (!(shift.start < shift.end)) throw new Error(`addShift: start (${shift.start}) must be before end (${shift.end})`);
+  addShift(
+    scheduleId: string,
+    people: PdPersonInput[],
+    shift: { start: number; end: number; escalationPolicyIds?: string[]; level?: number },
+  ): void {
+    if (!(shift.start < shift.end))
+      throw new Error(`addShift: start (${shift.start}) must be before end (${shift.end})`);
     for (const policyId of shift.escalationPolicyIds ?? [`PEP${scheduleId}`]) {
       for (const p of people) {
-        this.entries.push({ userId: this.addUser(p).id, scheduleId, policyId, level: shift.level ?? 1, shift: { start: shift.start, end: shift.end } });
+        this.entries.push({
+          userId: this.addUser(p).id,
+          scheduleId,
+          policyId,
+          level: shift.level ?? 1,
+          shift: { start: shift.start, end: shift.end },
+        });
       }
     }
   }
 
-  setEscalationLevel(policyId: string, level: number, people: PdPersonInput[], opts: { scheduleId?: string } = {}): void {
+  setEscalationLevel(
+    policyId: string,
+    level: number,
+    people: PdPersonInput[],
+    opts: { scheduleId?: string } = {},
+  ): void {
     this.entries = this.entries.filter((e) => !(e.policyId === policyId && e.level === level));
-    for (const p of people) this.entries.push({ userId: this.addUser(p).id, scheduleId: opts.scheduleId ?? null, policyId, level });
+    for (const p of people)
+      this.entries.push({ userId: this.addUser(p).id, scheduleId: opts.scheduleId ?? null, policyId, level });
   }
 
   setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident {
@@ -301,10 +334,20 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
       const headers: Record<string, string> = {};
       if (fault.status === 429) {
         const s = String(fault.retryAfterSeconds ?? 1);
-        Object.assign(headers, { 'retry-after': s, 'ratelimit-limit': '960', 'ratelimit-remaining': '0', 'ratelimit-reset': s });
+        Object.assign(headers, {
+          'retry-after': s,
+          'ratelimit-limit': '960',
+          'ratelimit-remaining': '0',
+          'ratelimit-reset': s,
+        });
       }
       const message = fault.status === 429 ? 'Rate Limit Exceeded' : (STATUS_CODES[fault.status] ?? 'Error');
-      answer(fault.status, fault.body ?? { error: { message, code: fault.status === 429 ? 2020 : fault.status } }, headers, true);
+      answer(
+        fault.status,
+        fault.body ?? { error: { message, code: fault.status === 429 ? 2020 : fault.status } },
+        headers,
+        true,
+      );
       return;
     }
 
@@ -344,14 +387,26 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     const limit = limitRaw === undefined ? PD_DEFAULT_LIMIT : Number(limitRaw);
     const offset = offsetRaw === undefined ? 0 : Number(offsetRaw);
     if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) {
-      answer(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['limit must be a positive integer and offset a non-negative integer'] } });
+      answer(400, {
+        error: {
+          message: 'Invalid Input Provided',
+          code: 2001,
+          errors: ['limit must be a positive integer and offset a non-negative integer'],
+        },
+      });
       return;
     }
     const now = this.clock.now();
     const since = query.since?.[0] === undefined ? now : Date.parse(query.since[0]);
     const until = query.until?.[0] === undefined ? now : Date.parse(query.until[0]);
     if (Number.isNaN(since) || Number.isNaN(until) || until < since) {
-      answer(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['since and until must be ISO 8601 times, and until cannot be before since'] } });
+      answer(400, {
+        error: {
+          message: 'Invalid Input Provided',
+          code: 2001,
+          errors: ['since and until must be ISO 8601 times, and until cannot be before since'],
+        },
+      });
       return;
     }
     const schedules = query['schedule_ids[]'];
@@ -390,7 +445,8 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
    *  directly by the policy as permanent (null/null). */
   private onCallJson(e: Entry, expand: boolean, since: number, until: number): Json {
     const u = this.users.get(e.userId) ?? { id: e.userId, email: '', name: e.userId };
-    const shift = e.shift ?? (e.scheduleId === null ? undefined : { start: since - 3_600_000, end: until + 7 * 3_600_000 });
+    const shift =
+      e.shift ?? (e.scheduleId === null ? undefined : { start: since - 3_600_000, end: until + 7 * 3_600_000 });
     return {
       escalation_policy: this.ref('escalation_policy', 'escalation_policies', e.policyId),
       escalation_level: e.level,
@@ -402,7 +458,13 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
   }
 
   private ref(type: string, collection: string, id: string): Json {
-    return { id, type: `${type}_reference`, summary: id, self: `${this.url}/${collection}/${id}`, html_url: `https://example.pagerduty.com/${collection}/${id}` };
+    return {
+      id,
+      type: `${type}_reference`,
+      summary: id,
+      self: `${this.url}/${collection}/${id}`,
+      html_url: `https://example.pagerduty.com/${collection}/${id}`,
+    };
   }
 
   private fullUser(u: PdUser): Json {
@@ -433,7 +495,6 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
       created_at: new Date(this.startedAt).toISOString(),
     };
   }
-
 }
 
 /** Whether a shift [start, end) overlaps the range [since, until] (one instant when they are equal). */

@@ -41,9 +41,13 @@ export function chatMethods(s: SlackState): SlackMethods {
     'chat.postEphemeral': (args) => {
       const ch = s.resolveChannel(str(args.channel) ?? '');
       const user = str(args.user);
-      if (user === undefined || user === '') throw new ApiError('invalid_arguments', ['[ERROR] missing required field: user']);
+      if (user === undefined || user === '')
+        throw new ApiError('invalid_arguments', ['[ERROR] missing required field: user']);
       s.assertCanPost(ch);
-      const inChannel = s.users.has(user) && (ch.members === undefined || ch.members.has(user)) && (ch.kind !== 'im' || ch.userId === user);
+      const inChannel =
+        s.users.has(user) &&
+        (ch.members === undefined || ch.members.has(user)) &&
+        (ch.kind !== 'im' || ch.userId === user);
       if (!inChannel) throw new ApiError('user_not_in_channel');
       const content = validateMessage(args, s.limits, { requireContent: true });
       const ts = s.nextTs();

@@ -24,7 +24,11 @@ export function directoryMethods(s: SlackState): SlackMethods {
         const id = dmChannelIdFor(users[0]!);
         return { channel: { id, is_im: true, user: users[0] }, no_op: true, already_open: true };
       }
-      const id = `G${[...users].sort().join('').replace(/[^A-Z0-9]/g, '').slice(0, 16)}`;
+      const id = `G${[...users]
+        .sort()
+        .join('')
+        .replace(/[^A-Z0-9]/g, '')
+        .slice(0, 16)}`;
       if (!s.channels.has(id)) {
         s.channels.set(id, { id, kind: 'mpim', members: new Set(users), botIsMember: true, archived: false });
       }

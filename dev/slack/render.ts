@@ -4,7 +4,10 @@ import { isObject, str, textOf } from './validate.js';
 
 function unescapeMrkdwn(s: string, opts: RenderOptions): string {
   return s
-    .replace(/<@([UW][A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, label?: string) => `@${label || opts.userName?.(id) || id}`)
+    .replace(
+      /<@([UW][A-Z0-9]+)(?:\|([^>]*))?>/g,
+      (_m, id: string, label?: string) => `@${label || opts.userName?.(id) || id}`,
+    )
     .replace(/<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, label?: string) => `#${label || id}`)
     .replace(/<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, label?: string) => label || `@${id}`)
     .replace(/<!date\^[^|>]*\|([^>]*)>/g, '$1')
@@ -75,7 +78,8 @@ function renderElement(el: unknown, opts: RenderOptions): string {
     case 'number_input':
     case 'email_text_input':
     case 'url_text_input': {
-      const shown = str(el.initial_value) ?? (el.placeholder !== undefined ? renderTextObject(el.placeholder, opts) : '');
+      const shown =
+        str(el.initial_value) ?? (el.placeholder !== undefined ? renderTextObject(el.placeholder, opts) : '');
       return `[${shown}]`;
     }
     default: {
@@ -87,7 +91,7 @@ function renderElement(el: unknown, opts: RenderOptions): string {
         str(el.initial_channel) ??
         str(el.initial_conversation) ??
         str(el.initial_date) ??
-        (el.placeholder !== undefined ? renderTextObject(el.placeholder, opts) : str(el.type) ?? '');
+        (el.placeholder !== undefined ? renderTextObject(el.placeholder, opts) : (str(el.type) ?? ''));
       return `[${shown} ▾]`;
     }
   }
@@ -144,14 +148,17 @@ export function renderText(message: Renderable, opts: RenderOptions = {}): strin
         if (v) lines.push(unescapeMrkdwn(v, opts));
       }
       if (Array.isArray(a.fields)) {
-        for (const f of a.fields) if (isObject(f)) lines.push(`${str(f.title) ?? ''}: ${unescapeMrkdwn(str(f.value) ?? '', opts)}`);
+        for (const f of a.fields)
+          if (isObject(f)) lines.push(`${str(f.title) ?? ''}: ${unescapeMrkdwn(str(f.value) ?? '', opts)}`);
       }
       if (Array.isArray(a.blocks)) for (const b of a.blocks) lines.push(...renderBlock(b, opts));
       const footer = str(a.footer);
       if (footer) lines.push(unescapeMrkdwn(footer, opts));
     }
   }
-  const buttons = [message.submit, message.close].filter((x) => isObject(x)).map((x) => `[${renderTextObject(x, opts)}]`);
+  const buttons = [message.submit, message.close]
+    .filter((x) => isObject(x))
+    .map((x) => `[${renderTextObject(x, opts)}]`);
   if (buttons.length > 0) lines.push(buttons.join(' '));
   return lines.filter((l) => l !== '').join('\n');
 }

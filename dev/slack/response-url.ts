@@ -11,12 +11,18 @@ import type { RespondUrlRecord, SlackState } from './state.js';
 import { ApiError, clone, str, validateMessage, type ApiResult, type Json } from './validate.js';
 
 /** The answer to one POST to response_url `id` (`args` = its JSON body; `parseFailed` when it was not a JSON object). */
-export function answerResponseUrl(s: SlackState, id: string, args: Json, parseFailed: boolean): { status: number; body: ApiResult } {
+export function answerResponseUrl(
+  s: SlackState,
+  id: string,
+  args: Json,
+  parseFailed: boolean,
+): { status: number; body: ApiResult } {
   const reg = s.respondUrls.get(id);
   let status = 200;
   let body: ApiResult = { ok: true };
   if (!reg) [status, body] = [404, { ok: false, error: 'invalid_url' }];
-  else if (Date.now() - reg.createdAt > s.limits.responseUrlTtlMs) [status, body] = [404, { ok: false, error: 'expired_url' }];
+  else if (Date.now() - reg.createdAt > s.limits.responseUrlTtlMs)
+    [status, body] = [404, { ok: false, error: 'expired_url' }];
   else if (reg.uses >= s.limits.responseUrlMaxUses) [status, body] = [404, { ok: false, error: 'used_url' }];
   else if (parseFailed) [status, body] = [400, { ok: false, error: 'invalid_payload' }];
   else {
@@ -26,7 +32,11 @@ export function answerResponseUrl(s: SlackState, id: string, args: Json, parseFa
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       status = err.code === 'channel_not_found' ? 404 : 400;
-      body = { ok: false, error: err.code, ...(err.messages.length > 0 && { response_metadata: { messages: err.messages } }) };
+      body = {
+        ok: false,
+        error: err.code,
+        ...(err.messages.length > 0 && { response_metadata: { messages: err.messages } }),
+      };
     }
   }
   return { status, body };

@@ -12,7 +12,14 @@ import { RESPONSE_URL_METHOD } from './constants.js';
 import { directoryMethods } from './directory.js';
 import { answerResponseUrl } from './response-url.js';
 import { SlackState, type SlackMethods } from './state.js';
-import type { SlackCall, SlackDouble, SlackDoubleOptions, SlackFault, SlackMethodHandler, WaitOptions } from './types.js';
+import type {
+  SlackCall,
+  SlackDouble,
+  SlackDoubleOptions,
+  SlackFault,
+  SlackMethodHandler,
+  WaitOptions,
+} from './types.js';
 import { viewsMethods } from './views.js';
 import { ApiError, isObject, JSON_ARGS, str, type ApiResult, type Json } from './validate.js';
 
@@ -187,7 +194,13 @@ class SlackDoubleImpl extends SlackState implements SlackDouble {
     });
   }
 
-  private answerFault(method: string, args: Json, fault: SlackFault, res: ServerResponse, extra: Partial<SlackCall>): void {
+  private answerFault(
+    method: string,
+    args: Json,
+    fault: SlackFault,
+    res: ServerResponse,
+    extra: Partial<SlackCall>,
+  ): void {
     let status = 200;
     let body: unknown;
     let error: string;
@@ -265,20 +278,31 @@ class SlackDoubleImpl extends SlackState implements SlackDouble {
     );
   }
 
-  waitForCall(method: string, predicate: (call: SlackCall) => boolean = () => true, opts: WaitOptions = {}): Promise<SlackCall> {
+  waitForCall(
+    method: string,
+    predicate: (call: SlackCall) => boolean = () => true,
+    opts: WaitOptions = {},
+  ): Promise<SlackCall> {
     return this.waitFor((c) => c.method === method && predicate(c), opts).catch((err: unknown) => {
-      throw new Error(String(err instanceof Error ? err.message : err).replace('a matching Slack call', `a matching ${method} call`));
+      throw new Error(
+        String(err instanceof Error ? err.message : err).replace('a matching Slack call', `a matching ${method} call`),
+      );
     });
   }
 
-  waitUntil<T>(probe: () => T | undefined | null | false, opts: { timeoutMs?: number; description?: string } = {}): Promise<T> {
+  waitUntil<T>(
+    probe: () => T | undefined | null | false,
+    opts: { timeoutMs?: number; description?: string } = {},
+  ): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     return waitOnEvents(this.waiters, probe, timeoutMs, () => {
       const recent = this.calls
         .slice(-10)
-        .map((c) => `  ${c.method} → ${c.status} ${c.ok ? 'ok' : c.error ?? 'error'}`)
+        .map((c) => `  ${c.method} → ${c.status} ${c.ok ? 'ok' : (c.error ?? 'error')}`)
         .join('\n');
-      return new Error(`slack double: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; last calls:\n${recent || '  (none)'}`);
+      return new Error(
+        `slack double: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; last calls:\n${recent || '  (none)'}`,
+      );
     });
   }
 

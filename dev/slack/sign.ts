@@ -47,7 +47,16 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
-import type { BlockAction, ButtonAction, EnvelopedEvent, SlashCommand, types, ViewOutput, ViewStateValue, ViewSubmitAction } from '@slack/bolt';
+import type {
+  BlockAction,
+  ButtonAction,
+  EnvelopedEvent,
+  SlashCommand,
+  types,
+  ViewOutput,
+  ViewStateValue,
+  ViewSubmitAction,
+} from '@slack/bolt';
 import { dmChannelIdFor, SLACK_DOUBLE_DEFAULTS } from './double.js';
 
 /** Where builders point `response_url` when none is given: a closed local port, so `respond()` fails fast. */
@@ -61,7 +70,11 @@ export interface SlackSignatureHeaders {
 }
 
 /** Headers Slack would send for `rawBody` (timestamp defaults to now, in unix seconds). */
-export function signSlackRequest(secret: string, rawBody: string, timestamp: number = Math.floor(Date.now() / 1000)): SlackSignatureHeaders {
+export function signSlackRequest(
+  secret: string,
+  rawBody: string,
+  timestamp: number = Math.floor(Date.now() / 1000),
+): SlackSignatureHeaders {
   const hash = createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex');
   return { 'x-slack-signature': `v0=${hash}`, 'x-slack-request-timestamp': String(timestamp) };
 }
@@ -96,12 +109,25 @@ export interface SlackPostResult {
   elapsedMs: number;
 }
 
-async function signedPost(baseUrl: string, secret: string, rawBody: string, contentType: string, opts: SlackPostOptions): Promise<SlackPostResult> {
+async function signedPost(
+  baseUrl: string,
+  secret: string,
+  rawBody: string,
+  contentType: string,
+  opts: SlackPostOptions,
+): Promise<SlackPostResult> {
   const now = Math.floor(Date.now() / 1000);
   const ts = opts.timestamp ?? (opts.staleTimestamp ? now - SLACK_SIGNATURE_MAX_AGE_SECONDS - 60 : now);
   const headers: Record<string, string> = { 'content-type': contentType };
   if (!opts.omitSignature) {
-    Object.assign(headers, signSlackRequest(opts.forgeSignature ? `forged-${secret}-${randomBytes(4).toString('hex')}` : secret, rawBody, ts));
+    Object.assign(
+      headers,
+      signSlackRequest(
+        opts.forgeSignature ? `forged-${secret}-${randomBytes(4).toString('hex')}` : secret,
+        rawBody,
+        ts,
+      ),
+    );
   }
   if (opts.retryNum !== undefined) headers['x-slack-retry-num'] = String(opts.retryNum);
   if (opts.retryReason !== undefined) headers['x-slack-retry-reason'] = opts.retryReason;
@@ -110,7 +136,12 @@ async function signedPost(baseUrl: string, secret: string, rawBody: string, cont
   const started = performance.now();
   // undici's request(), not the global fetch: the same HTTP/1.1 exchange at a third of the CPU, which matters when
   // the bench drives hundreds of these on the machine that runs the broker.
-  const res = await request(url, { method: 'POST', headers, body: rawBody, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+  const res = await request(url, {
+    method: 'POST',
+    headers,
+    body: rawBody,
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+  });
   const body = await res.body.text();
   const elapsedMs = performance.now() - started;
   let json: unknown;
@@ -120,7 +151,9 @@ async function signedPost(baseUrl: string, secret: string, rawBody: string, cont
     json = undefined;
   }
   const responseHeaders = Object.fromEntries(
-    Object.entries(res.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])),
+    Object.entries(res.headers).flatMap(([k, v]) =>
+      v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]],
+    ),
   );
   return { status: res.statusCode, body, json, headers: responseHeaders, elapsedMs };
 }
@@ -143,7 +176,12 @@ export function postSlashCommand(
 }
 
 /** POST an interactivity payload as Slack does: form field `payload=<JSON>`. */
-export function postInteraction(baseUrl: string, secret: string, payload: object, opts: SlackPostOptions = {}): Promise<SlackPostResult> {
+export function postInteraction(
+  baseUrl: string,
+  secret: string,
+  payload: object,
+  opts: SlackPostOptions = {},
+): Promise<SlackPostResult> {
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   return signedPost(baseUrl, secret, body, 'application/x-www-form-urlencoded', opts);
 }
@@ -152,9 +190,15 @@ export function postInteraction(baseUrl: string, secret: string, payload: object
  * POST an Events API request (JSON). Pass an envelope (`type: 'event_callback'`, e.g. {@link appHomeOpenedEvent}),
  * a `url_verification` body, or a bare event (`{ type: 'app_mention', … }`), which is wrapped by {@link eventEnvelope}.
  */
-export function postEvent(baseUrl: string, secret: string, event: object, opts: SlackPostOptions = {}): Promise<SlackPostResult> {
+export function postEvent(
+  baseUrl: string,
+  secret: string,
+  event: object,
+  opts: SlackPostOptions = {},
+): Promise<SlackPostResult> {
   const type = (event as { type?: unknown }).type;
-  const body = type === 'event_callback' || type === 'url_verification' ? event : eventEnvelope(event as { type: string });
+  const body =
+    type === 'event_callback' || type === 'url_verification' ? event : eventEnvelope(event as { type: string });
   return signedPost(baseUrl, secret, JSON.stringify(body), 'application/json', opts);
 }
 
@@ -211,10 +255,17 @@ export function slashCommand(input: SlashCommandInput): SlashCommand {
     team_id: input.teamId ?? D.teamId,
     team_domain: input.teamDomain ?? D.teamDomain,
     channel_id: input.channelId ?? D.channelId,
-    channel_name: input.channelName ?? (input.channelId === undefined || input.channelId === D.channelId ? D.channelName : input.channelId.toLowerCase()),
+    channel_name:
+      input.channelName ??
+      (input.channelId === undefined || input.channelId === D.channelId
+        ? D.channelName
+        : input.channelId.toLowerCase()),
     api_app_id: input.apiAppId ?? D.appId,
     is_enterprise_install: input.enterpriseInstall ? 'true' : 'false',
-    ...(input.enterpriseId !== undefined && { enterprise_id: input.enterpriseId, enterprise_name: input.enterpriseName ?? DEFAULT_ENTERPRISE_NAME }),
+    ...(input.enterpriseId !== undefined && {
+      enterprise_id: input.enterpriseId,
+      enterprise_name: input.enterpriseName ?? DEFAULT_ENTERPRISE_NAME,
+    }),
   };
 }
 
@@ -298,7 +349,11 @@ export interface BlockActionsInput {
 function teamAndEnterprise(teamId: string, enterpriseId: string | undefined, enterpriseName: string | undefined) {
   const name = enterpriseName ?? DEFAULT_ENTERPRISE_NAME;
   return {
-    team: { id: teamId, domain: D.teamDomain, ...(enterpriseId !== undefined && { enterprise_id: enterpriseId, enterprise_name: name }) },
+    team: {
+      id: teamId,
+      domain: D.teamDomain,
+      ...(enterpriseId !== undefined && { enterprise_id: enterpriseId, enterprise_name: name }),
+    },
     enterprise: enterpriseId !== undefined ? { id: enterpriseId, name } : null,
   };
 }
@@ -317,7 +372,12 @@ export function blockActionsPayload(input: BlockActionsInput): BlockAction<Butto
   const base = {
     type: 'block_actions' as const,
     ...teamAndEnterprise(teamId, input.enterpriseId, input.enterpriseName),
-    user: { id: input.userId, username: input.userName ?? input.userId.toLowerCase(), name: input.userName ?? input.userId.toLowerCase(), team_id: input.userTeamId ?? teamId },
+    user: {
+      id: input.userId,
+      username: input.userName ?? input.userId.toLowerCase(),
+      name: input.userName ?? input.userId.toLowerCase(),
+      team_id: input.userTeamId ?? teamId,
+    },
     api_app_id: D.appId,
     token: 'legacy-verification-token',
     trigger_id: input.triggerId ?? newTriggerId(),
@@ -335,7 +395,10 @@ export function blockActionsPayload(input: BlockActionsInput): BlockAction<Butto
   return {
     ...base,
     container: { type: 'message', message_ts: ts, channel_id: channelId, is_ephemeral: input.isEphemeral ?? false },
-    channel: { id: channelId, name: input.channelName ?? (channelId === D.channelId ? D.channelName : channelId.toLowerCase()) },
+    channel: {
+      id: channelId,
+      name: input.channelName ?? (channelId === D.channelId ? D.channelName : channelId.toLowerCase()),
+    },
     message: {
       type: 'message',
       ts,
@@ -430,7 +493,15 @@ export function eventEnvelope<E extends { type: string }>(
     type: 'event_callback',
     event_id: opts.eventId ?? `Ev${randomBytes(6).toString('hex').toUpperCase()}`,
     event_time: Math.floor(Date.now() / 1000),
-    authorizations: [{ enterprise_id: (opts.enterpriseId ?? null) as unknown as string, team_id: teamId, user_id: D.botUserId, is_bot: true, is_enterprise_install: false }],
+    authorizations: [
+      {
+        enterprise_id: (opts.enterpriseId ?? null) as unknown as string,
+        team_id: teamId,
+        user_id: D.botUserId,
+        is_bot: true,
+        is_enterprise_install: false,
+      },
+    ],
     is_ext_shared_channel: false,
     context_team_id: teamId,
   };
@@ -451,4 +522,3 @@ export function appHomeOpenedEvent(
   };
   return eventEnvelope(event, { ...(opts.eventId !== undefined && { eventId: opts.eventId }) });
 }
-

@@ -149,7 +149,10 @@ export interface SocketModeServer {
   /** Resolve once no connection is open (or the one given is closed). */
   waitForClose(opts?: { connectionId?: string; timeoutMs?: number }): Promise<SocketModeConnection[]>;
   /** Re-evaluate `probe` now and on every socket event until it returns something other than undefined/null/false. */
-  waitUntil<T>(probe: () => T | undefined | null | false, opts?: { timeoutMs?: number; description?: string }): Promise<T>;
+  waitUntil<T>(
+    probe: () => T | undefined | null | false,
+    opts?: { timeoutMs?: number; description?: string },
+  ): Promise<T>;
 
   /** Send an envelope and resolve with the client's ack. */
   sendEnvelope(type: EnvelopeType, payload: object, opts?: SendEnvelopeOptions): Promise<SocketModeAck>;
@@ -237,7 +240,8 @@ class SocketModeServerImpl implements SocketModeServer {
   // ----- apps.connections.open -----
 
   private open(token: string): Record<string, unknown> {
-    if (!this.appTokens.has(token)) return { ok: false, error: token.startsWith('xox') ? 'not_allowed_token_type' : 'invalid_auth' };
+    if (!this.appTokens.has(token))
+      return { ok: false, error: token.startsWith('xox') ? 'not_allowed_token_type' : 'invalid_auth' };
     if (this.stopped) return { ok: false, error: 'internal_error' };
     const id = randomBytes(16).toString('hex');
     this.tickets.set(id, { id, appToken: token, issuedAt: Date.now(), used: false });
@@ -300,7 +304,9 @@ class SocketModeServerImpl implements SocketModeServer {
         if (p.connectionId !== rec.id) continue;
         this.pending.delete(p.envelopeId);
         clearTimeout(p.timer);
-        p.reject(new Error(`socket mode: connection ${rec.id} closed (${code}) before envelope ${p.envelopeId} was acked`));
+        p.reject(
+          new Error(`socket mode: connection ${rec.id} closed (${code}) before envelope ${p.envelopeId} was acked`),
+        );
       }
       this.notify();
     });
@@ -323,7 +329,12 @@ class SocketModeServerImpl implements SocketModeServer {
   }
 
   private onMessage(rec: SocketModeConnection, data: WebSocket.Data): void {
-    const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const text =
+      typeof data === 'string'
+        ? data
+        : Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : Buffer.from(data as ArrayBuffer).toString('utf8');
     let frame: unknown = text;
     try {
       frame = JSON.parse(text);
@@ -365,11 +376,18 @@ class SocketModeServerImpl implements SocketModeServer {
     for (const w of [...this.waiters]) w();
   }
 
-  waitUntil<T>(probe: () => T | undefined | null | false, opts: { timeoutMs?: number; description?: string } = {}): Promise<T> {
+  waitUntil<T>(
+    probe: () => T | undefined | null | false,
+    opts: { timeoutMs?: number; description?: string } = {},
+  ): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     return waitOnEvents(this.waiters, probe, timeoutMs, () => {
-      const state = this.records.map((r) => `  ${r.id} ${r.open ? 'open' : `closed ${r.closeCode ?? ''} by ${r.closedBy ?? '?'}`}`).join('\n');
-      return new Error(`socket mode: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; connections:\n${state || '  (none)'}`);
+      const state = this.records
+        .map((r) => `  ${r.id} ${r.open ? 'open' : `closed ${r.closeCode ?? ''} by ${r.closedBy ?? '?'}`}`)
+        .join('\n');
+      return new Error(
+        `socket mode: timed out after ${timeoutMs} ms waiting for ${opts.description ?? 'condition'}; connections:\n${state || '  (none)'}`,
+      );
     });
   }
 
@@ -387,10 +405,15 @@ class SocketModeServerImpl implements SocketModeServer {
   waitForClose(opts: { connectionId?: string; timeoutMs?: number } = {}): Promise<SocketModeConnection[]> {
     return this.waitUntil(
       () => {
-        const open = this.records.filter((r) => r.open && (opts.connectionId === undefined || r.id === opts.connectionId));
+        const open = this.records.filter(
+          (r) => r.open && (opts.connectionId === undefined || r.id === opts.connectionId),
+        );
         return open.length === 0 ? this.connections : undefined;
       },
-      { timeoutMs: opts.timeoutMs ?? 10_000, description: opts.connectionId ? `connection ${opts.connectionId} to close` : 'every connection to close' },
+      {
+        timeoutMs: opts.timeoutMs ?? 10_000,
+        description: opts.connectionId ? `connection ${opts.connectionId} to close` : 'every connection to close',
+      },
     );
   }
 
@@ -400,10 +423,15 @@ class SocketModeServerImpl implements SocketModeServer {
     if (this.stopped) throw new Error('socket mode: server stopped');
     const target = await this.waitUntil(
       () => {
-        const open = this.records.filter((r) => r.open && (opts.connectionId === undefined || r.id === opts.connectionId));
+        const open = this.records.filter(
+          (r) => r.open && (opts.connectionId === undefined || r.id === opts.connectionId),
+        );
         return open.at(-1);
       },
-      { timeoutMs: opts.connectTimeoutMs ?? 5000, description: opts.connectionId ? `connection ${opts.connectionId}` : 'an open Socket Mode connection' },
+      {
+        timeoutMs: opts.connectTimeoutMs ?? 5000,
+        description: opts.connectionId ? `connection ${opts.connectionId}` : 'an open Socket Mode connection',
+      },
     );
     const ws = this.sockets.get(target.id);
     if (!ws) throw new Error(`socket mode: connection ${target.id} is gone`);
@@ -422,7 +450,14 @@ class SocketModeServerImpl implements SocketModeServer {
         this.pending.delete(envelopeId);
         reject(new Error(`socket mode: no ack for ${type} envelope ${envelopeId} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(envelopeId, { envelopeId, connectionId: target.id, sentAt: performance.now(), resolve, reject, timer });
+      this.pending.set(envelopeId, {
+        envelopeId,
+        connectionId: target.id,
+        sentAt: performance.now(),
+        resolve,
+        reject,
+        timer,
+      });
       target.envelopesSent += 1;
       this.sendFrame(ws, frame);
     });

@@ -109,7 +109,8 @@ export class SlackState {
     this.botToken = opts.botToken ?? d.botToken;
     this.tokens = new Set([this.botToken, ...(opts.tokens ?? [])]);
     this.teamId = opts.teamId ?? d.teamId;
-    if (opts.enterpriseInstall && !opts.enterpriseId) throw new Error('slack double: enterpriseInstall needs enterpriseId');
+    if (opts.enterpriseInstall && !opts.enterpriseId)
+      throw new Error('slack double: enterpriseInstall needs enterpriseId');
     this.enterpriseId = opts.enterpriseId;
     this.enterpriseInstall = opts.enterpriseInstall ?? false;
     this.teamDomain = opts.teamDomain ?? d.teamDomain;
@@ -157,7 +158,15 @@ export class SlackState {
     };
     this.users.set(user.id, user);
     const dm = dmChannelIdFor(user.id);
-    if (!user.is_bot) this.channels.set(dm, { id: dm, kind: 'im', userId: user.id, members: new Set([user.id]), botIsMember: true, archived: false });
+    if (!user.is_bot)
+      this.channels.set(dm, {
+        id: dm,
+        kind: 'im',
+        userId: user.id,
+        members: new Set([user.id]),
+        botIsMember: true,
+        archived: false,
+      });
     return clone(user);
   }
 
@@ -198,7 +207,10 @@ export class SlackState {
     return `${this.baseUrl}/respond/${encodeURIComponent(key)}`;
   }
 
-  interaction(userId: string, ctx: { channelId?: string; messageTs?: string } = {}): { triggerId: string; responseUrl: string } {
+  interaction(
+    userId: string,
+    ctx: { channelId?: string; messageTs?: string } = {},
+  ): { triggerId: string; responseUrl: string } {
     return {
       triggerId: this.issueTriggerId({ userId }),
       responseUrl: this.respondUrl(undefined, {
@@ -306,7 +318,11 @@ export class SlackState {
     return m;
   }
 
-  storeMessage(channel: string, content: MessageContent, opts: { via: string; threadTs?: string; username?: string; metadata?: unknown }): MessageRecord {
+  storeMessage(
+    channel: string,
+    content: MessageContent,
+    opts: { via: string; threadTs?: string; username?: string; metadata?: unknown },
+  ): MessageRecord {
     const ts = this.nextTs();
     const msgs = this.channelMessages(channel);
     const parent = opts.threadTs !== undefined ? msgs.get(opts.threadTs) : undefined;
@@ -326,7 +342,12 @@ export class SlackState {
     return rec;
   }
 
-  applyUpdate(rec: MessageRecord, content: MessageContent & { textGiven?: boolean }, via: string, opts: { keepMissing: boolean }): void {
+  applyUpdate(
+    rec: MessageRecord,
+    content: MessageContent & { textGiven?: boolean },
+    via: string,
+    opts: { keepMissing: boolean },
+  ): void {
     if (!opts.keepMissing || content.textGiven !== false) rec.text = content.text;
     if (content.blocks !== undefined) rec.blocks = clone(content.blocks);
     else if (!opts.keepMissing) delete rec.blocks;
@@ -364,9 +385,17 @@ export class SlackState {
 
   toMessage(rec: MessageRecord, withReplies: boolean): SlackMessage {
     const replies = withReplies
-      ? [...this.channelMessages(rec.channel).values()].filter((r) => r.parentTs === rec.ts && !r.deleted).map((r) => this.toMessage(r, false))
+      ? [...this.channelMessages(rec.channel).values()]
+          .filter((r) => r.parentTs === rec.ts && !r.deleted)
+          .map((r) => this.toMessage(r, false))
       : [];
-    return clone({ ...this.messageFields(rec), channel: rec.channel, replies, history: rec.history, postedVia: rec.postedVia });
+    return clone({
+      ...this.messageFields(rec),
+      channel: rec.channel,
+      replies,
+      history: rec.history,
+      postedVia: rec.postedVia,
+    });
   }
 
   /** The wire shape of a message in chat.* responses: cloned without the history, which only grows. */

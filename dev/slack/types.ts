@@ -171,8 +171,7 @@ export interface RespondUrlContext {
  * - `{ error: 'ratelimited' }` → HTTP 200 `{ ok:false, error, ...response }`.
  */
 export type SlackFault =
-  | { status: number; retryAfterSeconds?: number; body?: string }
-  | { error: string; response?: Record<string, unknown> };
+  { status: number; retryAfterSeconds?: number; body?: string } | { error: string; response?: Record<string, unknown> };
 
 export interface WaitOptions {
   /** Deadline (default 5000 ms). */
@@ -253,7 +252,10 @@ export interface SlackDouble {
   waitFor(predicate: (call: SlackCall) => boolean, opts?: WaitOptions): Promise<SlackCall>;
   waitForCall(method: string, predicate?: (call: SlackCall) => boolean, opts?: WaitOptions): Promise<SlackCall>;
   /** Re-evaluate `probe` now and after every recorded call until it returns a value other than undefined/null/false. */
-  waitUntil<T>(probe: () => T | undefined | null | false, opts?: { timeoutMs?: number; description?: string }): Promise<T>;
+  waitUntil<T>(
+    probe: () => T | undefined | null | false,
+    opts?: { timeoutMs?: number; description?: string },
+  ): Promise<T>;
 
   failNext(method: string, fault: SlackFault, opts?: { times?: number }): void;
   /** Delay every answer of `method` (`'*'` = all methods) by `ms`; 0 removes it. */
@@ -270,7 +272,10 @@ export interface SlackDouble {
   /** Register (or re-target) a response_url and return it. `id` defaults to a fresh one. */
   respondUrl(id?: string, ctx?: RespondUrlContext): string;
   /** A trigger id and a response_url for one user interaction, ready to spread into the sign.ts builders. */
-  interaction(userId: string, ctx?: { channelId?: string; messageTs?: string }): { triggerId: string; responseUrl: string };
+  interaction(
+    userId: string,
+    ctx?: { channelId?: string; messageTs?: string },
+  ): { triggerId: string; responseUrl: string };
   /** The DM channel id of a user (same as {@link dmChannelIdFor}). */
   dmChannelId(userId: string): string;
 

@@ -23,7 +23,8 @@ export class ApiError extends Error {
 export const JSON_ARGS = ['blocks', 'attachments', 'view', 'metadata'];
 
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+export const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 export const clone = <T>(v: T): T => structuredClone(v);
 
 export function textOf(obj: unknown): string | undefined {
@@ -61,7 +62,8 @@ function validateElement(el: unknown, ptr: string, L: SlackLimits, out: string[]
     return;
   }
   const actionId = str(el.action_id);
-  if (actionId !== undefined && actionId.length > L.actionIdChars) out.push(tooLong(`${ptr}/action_id`, L.actionIdChars));
+  if (actionId !== undefined && actionId.length > L.actionIdChars)
+    out.push(tooLong(`${ptr}/action_id`, L.actionIdChars));
   if (el.type === 'button') {
     checkText(out, el.text, `${ptr}/text`, L.buttonTextChars);
     const value = str(el.value);
@@ -129,7 +131,8 @@ export function validateMessage(args: Json, L: SlackLimits, opts: { requireConte
   if (text.length > L.messageTextChars) throw new ApiError('msg_too_long');
   let blocks: SlackBlock[] | undefined;
   if (args.blocks !== undefined && args.blocks !== null && args.blocks !== '') {
-    if (!Array.isArray(args.blocks)) throw new ApiError('invalid_blocks_format', ['[ERROR] blocks must be a JSON array']);
+    if (!Array.isArray(args.blocks))
+      throw new ApiError('invalid_blocks_format', ['[ERROR] blocks must be a JSON array']);
     const issues: string[] = [];
     if (args.blocks.length > L.messageBlocks) issues.push(tooMany('/blocks', L.messageBlocks));
     validateBlocks(args.blocks, '/blocks', L, issues);
@@ -147,24 +150,33 @@ export function validateMessage(args: Json, L: SlackLimits, opts: { requireConte
     if (issues.length > 0) throw new ApiError('invalid_blocks', issues);
     attachments = args.attachments as Json[];
   }
-  if (opts.requireContent && text === '' && (blocks === undefined || blocks.length === 0) && attachments === undefined) {
+  if (
+    opts.requireContent &&
+    text === '' &&
+    (blocks === undefined || blocks.length === 0) &&
+    attachments === undefined
+  ) {
     throw new ApiError('no_text');
   }
   return { text, ...(blocks && { blocks }), ...(attachments && { attachments }) };
 }
 
 export function validateView(raw: unknown, L: SlackLimits): Json {
-  if (typeof raw === 'string') throw new ApiError('invalid_arguments', ['[ERROR] view must be a JSON object [json-pointer:/view]']);
+  if (typeof raw === 'string')
+    throw new ApiError('invalid_arguments', ['[ERROR] view must be a JSON object [json-pointer:/view]']);
   if (!isObject(raw)) throw new ApiError('invalid_arguments', ['[ERROR] missing required field: view']);
   if (Buffer.byteLength(JSON.stringify(raw)) > L.viewBytes) throw new ApiError('view_too_large');
   const issues: string[] = [];
-  if (raw.type !== 'modal' && raw.type !== 'home') issues.push('[ERROR] failed to match all allowed schemas [json-pointer:/view/type]');
-  if (raw.type === 'modal' && raw.title === undefined) issues.push('[ERROR] missing required field: title [json-pointer:/view]');
+  if (raw.type !== 'modal' && raw.type !== 'home')
+    issues.push('[ERROR] failed to match all allowed schemas [json-pointer:/view/type]');
+  if (raw.type === 'modal' && raw.title === undefined)
+    issues.push('[ERROR] missing required field: title [json-pointer:/view]');
   for (const key of ['title', 'submit', 'close'] as const) {
     checkText(issues, raw[key], `/view/${key}`, L.viewTitleChars);
   }
   const meta = str(raw.private_metadata);
-  if (meta !== undefined && meta.length > L.privateMetadataChars) issues.push(tooLong('/view/private_metadata', L.privateMetadataChars));
+  if (meta !== undefined && meta.length > L.privateMetadataChars)
+    issues.push(tooLong('/view/private_metadata', L.privateMetadataChars));
   const cb = str(raw.callback_id);
   if (cb !== undefined && cb.length > L.callbackIdChars) issues.push(tooLong('/view/callback_id', L.callbackIdChars));
   const ext = str(raw.external_id);

@@ -9,7 +9,8 @@ import { ApiError, clone, isObject, str, validateView, type Json } from './valid
 
 function exchangeTrigger(s: SlackState, triggerId: unknown): TriggerRecord {
   const id = str(triggerId);
-  if (id === undefined || id === '') throw new ApiError('invalid_arguments', ['[ERROR] missing required field: trigger_id']);
+  if (id === undefined || id === '')
+    throw new ApiError('invalid_arguments', ['[ERROR] missing required field: trigger_id']);
   const t = s.triggers.get(id);
   if (!t) throw new ApiError('invalid_trigger_id');
   if (t.usedAt !== undefined) throw new ApiError('exchanged_trigger_id');
@@ -62,7 +63,8 @@ export function viewsMethods(s: SlackState): SlackMethods {
   return {
     'views.open': (args) => {
       const raw = validateView(args.view, s.limits);
-      if (raw.type !== 'modal') throw new ApiError('invalid_arguments', ['[ERROR] views.open only opens modals [json-pointer:/view/type]']);
+      if (raw.type !== 'modal')
+        throw new ApiError('invalid_arguments', ['[ERROR] views.open only opens modals [json-pointer:/view/type]']);
       const trigger = exchangeTrigger(s, args.trigger_id ?? args.interactivity_pointer);
       const user = trigger.userId ?? '';
       const view = buildView(s, raw, user, 'views.open');
@@ -90,8 +92,11 @@ export function viewsMethods(s: SlackState): SlackMethods {
       const raw = validateView(args.view, s.limits);
       const viewId = str(args.view_id);
       const externalId = str(args.external_id);
-      if (!viewId && !externalId) throw new ApiError('invalid_arguments', ['[ERROR] either view_id or external_id is required']);
-      const existing = [...s.views.values()].map((r) => r.view).find((v) => (viewId ? v.id === viewId : v.external_id === externalId));
+      if (!viewId && !externalId)
+        throw new ApiError('invalid_arguments', ['[ERROR] either view_id or external_id is required']);
+      const existing = [...s.views.values()]
+        .map((r) => r.view)
+        .find((v) => (viewId ? v.id === viewId : v.external_id === externalId));
       if (!existing) throw new ApiError('not_found');
       const hash = str(args.hash);
       if (hash !== undefined && hash !== '' && hash !== existing.hash) throw new ApiError('hash_conflict');
@@ -103,7 +108,10 @@ export function viewsMethods(s: SlackState): SlackMethods {
       const raw = validateView(args.view, s.limits);
       const userId = str(args.user_id) ?? '';
       if (!s.users.has(userId)) throw new ApiError('invalid_arguments', ['invalid `user_id`']);
-      if (raw.type !== 'home') throw new ApiError('invalid_arguments', ['[ERROR] views.publish only publishes home views [json-pointer:/view/type]']);
+      if (raw.type !== 'home')
+        throw new ApiError('invalid_arguments', [
+          '[ERROR] views.publish only publishes home views [json-pointer:/view/type]',
+        ]);
       const existingId = s.homes.get(userId);
       const existing = existingId !== undefined ? s.views.get(existingId)?.view : undefined;
       const hash = str(args.hash);

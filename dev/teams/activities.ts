@@ -20,7 +20,11 @@ export const BOT = { id: '28:db-access-bot', name: 'db-access' };
 
 function base(user: TeamsUser, where: Where): Record<string, unknown> {
   const personal = where.conversation === 'personal';
-  const conversationId = personal ? `a:chat-${user.aadObjectId}` : where.replyToId ? `${where.conversation};messageid=${where.replyToId}` : where.conversation;
+  const conversationId = personal
+    ? `a:chat-${user.aadObjectId}`
+    : where.replyToId
+      ? `${where.conversation};messageid=${where.replyToId}`
+      : where.conversation;
   return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
@@ -31,7 +35,10 @@ function base(user: TeamsUser, where: Where): Record<string, unknown> {
     conversation: personal
       ? { id: conversationId, conversationType: 'personal', tenantId: where.tenantId }
       : { id: conversationId, conversationType: 'channel', isGroup: true, tenantId: where.tenantId },
-    channelData: { tenant: { id: where.tenantId }, ...(!personal && { channel: { id: where.conversation }, team: { id: `${where.conversation}-team` } }) },
+    channelData: {
+      tenant: { id: where.tenantId },
+      ...(!personal && { channel: { id: where.conversation }, team: { id: `${where.conversation}-team` } }),
+    },
     ...(where.replyToId && { replyToId: where.replyToId }),
   };
 }
@@ -53,7 +60,12 @@ export function messageActivity(user: TeamsUser, where: Where, text: string): Re
  * A click on an Action.Execute button: `data` is the button's data merged with the card's inputs. Teams echoes the
  * action's own fields; our buttons have no `id`, so none is sent.
  */
-export function actionActivity(user: TeamsUser, where: Where, verb: string, data: Record<string, unknown>): Record<string, unknown> {
+export function actionActivity(
+  user: TeamsUser,
+  where: Where,
+  verb: string,
+  data: Record<string, unknown>,
+): Record<string, unknown> {
   return {
     ...base(user, where),
     type: 'invoke',
@@ -66,17 +78,35 @@ export function actionActivity(user: TeamsUser, where: Where, verb: string, data
  * A click on a button that opens a dialog (task/fetch): Teams drops the button's `msteams` and adds `type` to the rest
  * of its data. It names the card's message in a channel conversation id only: no `replyToId`.
  */
-export function dialogFetchActivity(user: TeamsUser, where: Where, data: Record<string, unknown>): Record<string, unknown> {
+export function dialogFetchActivity(
+  user: TeamsUser,
+  where: Where,
+  data: Record<string, unknown>,
+): Record<string, unknown> {
   const { replyToId: _card, ...activity } = base(user, where);
-  return { ...activity, type: 'invoke', name: 'task/fetch', value: { data: { type: 'task/fetch', ...data }, context: { theme: 'default' } } };
+  return {
+    ...activity,
+    type: 'invoke',
+    name: 'task/fetch',
+    value: { data: { type: 'task/fetch', ...data }, context: { theme: 'default' } },
+  };
 }
 
 /** The app added for a person (personal scope) or to a team (channel). Teams names no `from.name` here. */
 export function installActivity(user: TeamsUser, where: Where): Record<string, unknown> {
-  return { ...base(user, where), from: { id: user.id, aadObjectId: user.aadObjectId }, type: 'installationUpdate', action: 'add' };
+  return {
+    ...base(user, where),
+    from: { id: user.id, aadObjectId: user.aadObjectId },
+    type: 'installationUpdate',
+    action: 'add',
+  };
 }
 
-export async function postActivity(botUrl: string, activity: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+export async function postActivity(
+  botUrl: string,
+  activity: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${botUrl.replace(/\/$/, '')}/api/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -110,15 +140,32 @@ export function cardText(card: unknown): string {
     const n = node as Record<string, unknown>;
     if (n.type === 'TextBlock' && typeof n.text === 'string') out.push(shownMarkdown(n.text));
     if (n.type === 'RichTextBlock' && Array.isArray(n.inlines)) {
-      out.push((n.inlines as unknown[]).map((r) => (typeof r === 'string' ? r : typeof (r as { text?: unknown }).text === 'string' ? (r as { text: string }).text : '')).join(''));
+      out.push(
+        (n.inlines as unknown[])
+          .map((r) =>
+            typeof r === 'string'
+              ? r
+              : typeof (r as { text?: unknown }).text === 'string'
+                ? (r as { text: string }).text
+                : '',
+          )
+          .join(''),
+      );
     }
-    if (n.type === 'FactSet' && Array.isArray(n.facts)) for (const f of n.facts as Array<{ title: string; value: string }>) out.push(shownMarkdown(`${f.title}: ${f.value}`));
+    if (n.type === 'FactSet' && Array.isArray(n.facts))
+      for (const f of n.facts as Array<{ title: string; value: string }>)
+        out.push(shownMarkdown(`${f.title}: ${f.value}`));
     if (typeof n.label === 'string') out.push(n.label);
-    if (typeof n.type === 'string' && n.type.startsWith('Action.') && typeof n.title === 'string') out.push(`[${n.title}]`);
+    if (typeof n.type === 'string' && n.type.startsWith('Action.') && typeof n.title === 'string')
+      out.push(`[${n.title}]`);
     for (const k of ['body', 'actions', 'items', 'columns', 'content']) if (k in n) visit(n[k]);
   };
   visit(card);
-  return out.join('\n').replace(DATE, (_m, kind: string, iso: string) => (kind === 'DATE' ? iso.slice(0, 10) : `${iso.slice(11, 16)} UTC`));
+  return out
+    .join('\n')
+    .replace(DATE, (_m, kind: string, iso: string) =>
+      kind === 'DATE' ? iso.slice(0, 10) : `${iso.slice(11, 16)} UTC`,
+    );
 }
 
 /** The Adaptive Card a message activity carries. */

@@ -105,12 +105,23 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
     const conversationId = m?.[1] !== undefined ? decodeURIComponent(m[1]) : undefined;
     const activityId = m?.[3] !== undefined ? decodeURIComponent(m[3]) : undefined;
     const reply = (status: number, out: unknown, headers: Record<string, string> = {}) => {
-      record({ method, path, ...(conversationId !== undefined && { conversationId }), ...(activityId !== undefined && { activityId }), body, status });
+      record({
+        method,
+        path,
+        ...(conversationId !== undefined && { conversationId }),
+        ...(activityId !== undefined && { activityId }),
+        body,
+        status,
+      });
       sendBody(res, status, out, headers);
     };
     const fault = faults.take(path);
     if (fault) {
-      reply(fault.status, { error: { code: fault.status === 429 ? 'Throttled' : 'ServiceError', message: `injected ${fault.status}` } }, fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {});
+      reply(
+        fault.status,
+        { error: { code: fault.status === 429 ? 'Throttled' : 'ServiceError', message: `injected ${fault.status}` } },
+        fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
+      );
       return;
     }
     if (!m) {
@@ -119,7 +130,14 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
     }
     const kind = m[2];
     if (method === 'POST' && conversationId === undefined) {
-      const p = body as { members?: Array<{ id?: string }>; isGroup?: boolean; tenantId?: unknown; channelData?: { tenant?: { id?: unknown } } } | undefined;
+      const p = body as
+        | {
+            members?: Array<{ id?: string }>;
+            isGroup?: boolean;
+            tenantId?: unknown;
+            channelData?: { tenant?: { id?: unknown } };
+          }
+        | undefined;
       const tenant = p?.tenantId ?? p?.channelData?.tenant?.id;
       if (typeof tenant !== 'string' || tenant === '') {
         reply(400, { error: { code: 'BadSyntax', message: 'Could not parse tenant id' } });
@@ -128,7 +146,9 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
       const member = p?.members?.[0]?.id ?? '';
       const user = users.get(member);
       if (p?.isGroup || !user || !installed.has(user.aadObjectId)) {
-        reply(403, { error: { code: 'Forbidden', message: 'The bot is not installed for this user (BotNotInConversationRoster).' } });
+        reply(403, {
+          error: { code: 'Forbidden', message: 'The bot is not installed for this user (BotNotInConversationRoster).' },
+        });
         return;
       }
       const id = chats.get(user.aadObjectId) ?? `a:chat-${user.aadObjectId}`;
@@ -141,7 +161,13 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
       if (method === 'POST') {
         const id = `act-${++seq}`;
         const replyTo = activityId ?? /;messageid=(.+)$/.exec(conversationId)?.[1];
-        posted.set(id, { id, conversationId, ...(replyTo !== undefined && { replyToId: replyTo }), activity, updates: 0 });
+        posted.set(id, {
+          id,
+          conversationId,
+          ...(replyTo !== undefined && { replyToId: replyTo }),
+          activity,
+          updates: 0,
+        });
         reply(200, { id });
         return;
       }
@@ -168,7 +194,15 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
         reply(404, { error: { code: 'NotFound', message: 'member not found' } });
         return;
       }
-      reply(200, { id: user.id, name: user.name, aadObjectId: user.aadObjectId, email: user.email, userPrincipalName: user.email, tenantId, userRole: 'user' });
+      reply(200, {
+        id: user.id,
+        name: user.name,
+        aadObjectId: user.aadObjectId,
+        email: user.email,
+        userPrincipalName: user.email,
+        tenantId,
+        userRole: 'user',
+      });
       return;
     }
     reply(405, { error: { code: 'BadArgument', message: `${method} not supported here` } });
@@ -202,7 +236,15 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
     },
     failNext: (...args: Parameters<FaultPlan<ConnectorFault>['failNext']>) => faults.failNext(...args),
     waitUntil: (probe, o = {}) =>
-      waitOnEvents(waiters, probe, o.timeoutMs ?? 10_000, () => new Error(`Bot Connector double: timed out waiting for ${o.what ?? 'a condition'} (${calls.length} calls so far)`)),
+      waitOnEvents(
+        waiters,
+        probe,
+        o.timeoutMs ?? 10_000,
+        () =>
+          new Error(
+            `Bot Connector double: timed out waiting for ${o.what ?? 'a condition'} (${calls.length} calls so far)`,
+          ),
+      ),
     async stop() {
       faults.reset();
       server.closeAllConnections();

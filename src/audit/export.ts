@@ -4,7 +4,21 @@ import type { AuditFilter, StateStore } from '../core/ports.js';
 import { parseDuration } from '../core/duration.js';
 import { BrokerError } from '../core/errors.js';
 
-export const AUDIT_CSV_COLUMNS = ['id', 'at', 'time', 'type', 'actor_platform', 'actor_id', 'actor_email', 'actor_name', 'request_id', 'grant_id', 'database', 'level', 'detail'] as const;
+export const AUDIT_CSV_COLUMNS = [
+  'id',
+  'at',
+  'time',
+  'type',
+  'actor_platform',
+  'actor_id',
+  'actor_email',
+  'actor_name',
+  'request_id',
+  'grant_id',
+  'database',
+  'level',
+  'detail',
+] as const;
 
 /** "2026-11-01", an ISO time, or a relative "30d" / "12h" before now. */
 export function parseWhen(text: string | undefined, field: string, now: number): number | undefined {
@@ -12,7 +26,8 @@ export function parseWhen(text: string | undefined, field: string, now: number):
   const rel = parseDuration(text);
   if (rel !== undefined) return now - rel;
   const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new BrokerError('INVALID_INPUT', `"${text}" is not a date (2026-11-01, an ISO time, or 30d)`, { field });
+  if (Number.isNaN(ms))
+    throw new BrokerError('INVALID_INPUT', `"${text}" is not a date (2026-11-01, an ISO time, or 30d)`, { field });
   return ms;
 }
 
@@ -44,7 +59,11 @@ export function auditCsvRow(e: AuditEvent): string {
 }
 
 /** Streams the matching events page by page, in order, as CSV (with a header) or JSON Lines. */
-export async function* exportAudit(store: StateStore, filter: AuditFilter, format: 'csv' | 'jsonl'): AsyncGenerator<string> {
+export async function* exportAudit(
+  store: StateStore,
+  filter: AuditFilter,
+  format: 'csv' | 'jsonl',
+): AsyncGenerator<string> {
   if (format === 'csv') yield AUDIT_CSV_COLUMNS.join(',');
   let afterId = 0;
   for (;;) {

@@ -33,7 +33,7 @@ export async function accessReport(store: StateStore, since: number, until: numb
     const approvals = (await store.listApprovals(g.requestId)).filter((a) => a.decision === 'approve');
     const approvedBy =
       approvals.map((a) => a.approver.email ?? a.approver.name ?? a.approver.id).join(', ') ||
-      (req?.breakGlass ? 'break-glass (no approval)' : req?.decisionNote ?? '');
+      (req?.breakGlass ? 'break-glass (no approval)' : (req?.decisionNote ?? ''));
     rows.push({
       database: g.database,
       level: g.level,
@@ -51,14 +51,31 @@ export async function accessReport(store: StateStore, since: number, until: numb
   return rows.sort((a, b) => a.database.localeCompare(b.database) || a.from - b.from);
 }
 
-const iso = (ms: number | undefined) => (ms === undefined ? 'still active' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC');
+const iso = (ms: number | undefined) =>
+  ms === undefined ? 'still active' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 
 export function reportTable(rows: readonly AccessRow[]): string {
   if (rows.length === 0) return 'No access was held in this period.';
   const header = ['DATABASE', 'LEVEL', 'WHO', 'FROM', 'TO', 'HELD', 'APPROVED BY', 'REASON'];
-  const body = rows.map((r) => [r.database, r.level, r.who, iso(r.from), iso(r.to), formatDuration(r.durationMs), r.approvedBy, r.ticket ? `${r.ticket} ${r.reason}` : r.reason]);
+  const body = rows.map((r) => [
+    r.database,
+    r.level,
+    r.who,
+    iso(r.from),
+    iso(r.to),
+    formatDuration(r.durationMs),
+    r.approvedBy,
+    r.ticket ? `${r.ticket} ${r.reason}` : r.reason,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => Math.min(60, b[i]!.length))));
-  return [header, ...body].map((cols) => cols.map((c, i) => c.slice(0, 60).padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.slice(0, 60).padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function csvCell(v: string | number | undefined): string {
@@ -72,7 +89,19 @@ export function reportCsv(rows: readonly AccessRow[]): string {
   return [
     header,
     ...rows.map((r) =>
-      [r.database, r.level, r.who, r.username, new Date(r.from).toISOString(), r.to === undefined ? '' : new Date(r.to).toISOString(), Math.round(r.durationMs / 1000), r.approvedBy, r.reason, r.ticket, r.endReason]
+      [
+        r.database,
+        r.level,
+        r.who,
+        r.username,
+        new Date(r.from).toISOString(),
+        r.to === undefined ? '' : new Date(r.to).toISOString(),
+        Math.round(r.durationMs / 1000),
+        r.approvedBy,
+        r.reason,
+        r.ticket,
+        r.endReason,
+      ]
         .map(csvCell)
         .join(','),
     ),

@@ -57,7 +57,10 @@ export class AuditWebhook {
         (err: unknown) => {
           this.failures++;
           const wait = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(10, this.failures));
-          this.logger.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: wait }, 'audit webhook delivery failed; will retry');
+          this.logger.warn(
+            { err: err instanceof Error ? err.message : String(err), retryInMs: wait },
+            'audit webhook delivery failed; will retry',
+          );
           this.schedule(wait);
         },
       );
@@ -77,9 +80,16 @@ export class AuditWebhook {
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'x-dbaccess-event-id': String(event.id),
-        ...(this.opts.secret && { 'x-dbaccess-signature': `sha256=${createHmac('sha256', this.opts.secret).update(body).digest('hex')}` }),
+        ...(this.opts.secret && {
+          'x-dbaccess-signature': `sha256=${createHmac('sha256', this.opts.secret).update(body).digest('hex')}`,
+        }),
       };
-      const res = await fetch(this.opts.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
+      const res = await fetch(this.opts.url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+      });
       if (!res.ok) throw new Error(`POST ${new URL(this.opts.url).host}: HTTP ${res.status}`);
       if (!(await this.store.advanceAuditCursor(CURSOR, this.owner, at, event.id!))) return false; // lease lost
       at = event.id!;

@@ -13,7 +13,9 @@ export const MENTION_BUDGET = 1500;
 /** "Access request #42" or "Extension request #43 for grant #7" (no markup: safe everywhere). */
 export function title(view: RequestView): string {
   const r = view.request;
-  return r.extendsGrantId !== undefined ? `Extension request #${r.id} for grant #${r.extendsGrantId}` : `Access request #${r.id}`;
+  return r.extendsGrantId !== undefined
+    ? `Extension request #${r.id} for grant #${r.extendsGrantId}`
+    : `Access request #${r.id}`;
 }
 
 /** Why provisioning failed, without the "provisioning failed: " prefix the core puts on endReason. Unescaped. */
@@ -29,7 +31,9 @@ export function describe(m: Markup) {
   function summary(view: RequestView, plain = false): string {
     const r = view.request;
     const what = plain ? `${m.escape(r.level)} on ${m.escape(r.database)}` : `${b(r.level)} on ${b(r.database)}`;
-    return r.extendsGrantId !== undefined ? `${what}, extended by ${formatDuration(r.durationMs)}` : `${what} for ${formatDuration(r.durationMs)}`;
+    return r.extendsGrantId !== undefined
+      ? `${what}, extended by ${formatDuration(r.durationMs)}`
+      : `${what} for ${formatDuration(r.durationMs)}`;
   }
 
   /** Who approved so far. */

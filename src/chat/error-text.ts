@@ -18,11 +18,20 @@ export function errorSentences(m: Markup, command: string): (err: BrokerError, v
   };
 
   const alreadyDecided = (view: RequestView): string => {
-    const who = view.request.extendsGrantId !== undefined ? `Extension request #${view.request.id}` : `Request #${view.request.id}`;
+    const who =
+      view.request.extendsGrantId !== undefined
+        ? `Extension request #${view.request.id}`
+        : `Request #${view.request.id}`;
     switch (view.phase) {
       case 'provisioning':
       case 'active':
-        return `${who} was already approved by ${mentionList(view.approvals.map((a) => a.approver), MENTION_BUDGET, m.mention) || 'policy'}.`;
+        return `${who} was already approved by ${
+          mentionList(
+            view.approvals.map((a) => a.approver),
+            MENTION_BUDGET,
+            m.mention,
+          ) || 'policy'
+        }.`;
       case 'denied':
         return `${who} was already denied${view.denial ? ` by ${m.mention(view.denial.approver)}` : ''}.`;
       case 'pending':
@@ -36,7 +45,8 @@ export function errorSentences(m: Markup, command: string): (err: BrokerError, v
     const valid = err.details.valid?.length ? err.details.valid.map((v) => m.code(v)).join(', ') : '';
     switch (err.code) {
       case 'INVALID_INPUT':
-        if (err.details.field === 'duration') return `${capitalize(told(err))} Use a duration such as 30m, 1h or 1h30m.`;
+        if (err.details.field === 'duration')
+          return `${capitalize(told(err))} Use a duration such as 30m, 1h or 1h30m.`;
         return capitalize(told(err));
       case 'UNKNOWN_DATABASE':
         return `${capitalize(told(err))}${valid ? ` Choose one of: ${valid}.` : ''}`;

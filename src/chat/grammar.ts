@@ -80,7 +80,14 @@ export function parseCommand(text: string, command = '/db-access'): Command {
   }
   return {
     kind: 'request',
-    input: { database, level, duration, reason: tail.join(' '), ...(ticket && { ticket }), ...(incident && { incident }) },
+    input: {
+      database,
+      level,
+      duration,
+      reason: tail.join(' '),
+      ...(ticket && { ticket }),
+      ...(incident && { incident }),
+    },
     ...(breakGlass && { breakGlass }),
   };
 }

@@ -77,10 +77,13 @@ export async function grantCommand(ctx: CliContext, o: GrantOptions): Promise<vo
       result = await provision(app.deps, grant.id, { credentials: true });
     } catch (err) {
       // Nobody else will hand these credentials over: end the grant now rather than leave it to a retry.
-      await revoke(app.deps, grant.id, admin, `provisioning failed: ${describeError(err)}`, 'provision_failed').catch(() => undefined);
+      await revoke(app.deps, grant.id, admin, `provisioning failed: ${describeError(err)}`, 'provision_failed').catch(
+        () => undefined,
+      );
       throw err;
     }
-    if (result.outcome !== 'active' || !result.credentials) throw new Error(`grant #${grant.id} could not be activated (${result.grant.status})`);
+    if (result.outcome !== 'active' || !result.credentials)
+      throw new Error(`grant #${grant.id} could not be activated (${result.grant.status})`);
     const now = app.deps.clock.now();
     if (o.json) {
       ctx.out(JSON.stringify({ grant: { ...result.grant }, credentials: result.credentials }, null, 2));
@@ -92,7 +95,10 @@ export async function grantCommand(ctx: CliContext, o: GrantOptions): Promise<vo
   }
 }
 
-export async function grantsListCommand(ctx: CliContext, o: { all?: boolean; status?: string; json?: boolean }): Promise<void> {
+export async function grantsListCommand(
+  ctx: CliContext,
+  o: { all?: boolean; status?: string; json?: boolean },
+): Promise<void> {
   const store = await openStateStore(ctx.settings.DATABASE_URL);
   try {
     const statuses = o.status ? (o.status.split(',') as GrantStatus[]) : o.all ? undefined : LIVE_GRANT_STATUSES;
@@ -103,13 +109,23 @@ export async function grantsListCommand(ctx: CliContext, o: { all?: boolean; sta
   }
 }
 
-export async function revokeCommand(ctx: CliContext, id: string, o: { reason?: string; json?: boolean }): Promise<void> {
+export async function revokeCommand(
+  ctx: CliContext,
+  id: string,
+  o: { reason?: string; json?: boolean },
+): Promise<void> {
   const grantId = parseId(id);
   const catalog = ctx.loadCatalog();
   const app = await openApp({ settings: ctx.settings, catalog, logger: ctx.logger, role: 'producer' });
   try {
     const admin = cliActor();
-    const res = await revoke(app.deps, grantId, admin, o.reason ? `revoked by ${admin.name}: ${o.reason}` : `revoked by ${admin.name}`, 'admin');
+    const res = await revoke(
+      app.deps,
+      grantId,
+      admin,
+      o.reason ? `revoked by ${admin.name}: ${o.reason}` : `revoked by ${admin.name}`,
+      'admin',
+    );
     if (o.json) ctx.out(JSON.stringify(res, null, 2));
     else if (!res.receipt) ctx.out(`Grant #${grantId} had already ended (${res.grant.status}).`);
     else {
@@ -128,8 +144,14 @@ export async function revokeCommand(ctx: CliContext, id: string, o: { reason?: s
 export async function extendCommand(ctx: CliContext, id: string, duration: string): Promise<void> {
   const grantId = parseId(id);
   const ms = parseDuration(duration);
-  if (!ms) throw new BrokerError('INVALID_INPUT', `"${duration}" is not a duration such as 30m or 2h`, { field: 'duration' });
-  const app = await openApp({ settings: ctx.settings, catalog: ctx.loadCatalog(), logger: ctx.logger, role: 'producer' });
+  if (!ms)
+    throw new BrokerError('INVALID_INPUT', `"${duration}" is not a duration such as 30m or 2h`, { field: 'duration' });
+  const app = await openApp({
+    settings: ctx.settings,
+    catalog: ctx.loadCatalog(),
+    logger: ctx.logger,
+    role: 'producer',
+  });
   try {
     const g = await extend(app.deps, grantId, ms, cliActor());
     ctx.out(`Grant #${grantId} now expires at ${new Date(g.expiresAt).toISOString()}.`);
@@ -142,7 +164,10 @@ export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Prom
   const catalog = ctx.loadCatalog();
   // Warnings do not fail the check: the broker runs as configured, but the operator should change it.
   const warnings = [...catalogFileWarnings(ctx.settings.CATALOG_PATH), ...targetTlsWarnings(catalog)];
-  const lines: string[] = [`catalog: ${catalog.databases.size} database(s), valid`, ...warnings.map((w) => `  [WARN] ${w}`)];
+  const lines: string[] = [
+    `catalog: ${catalog.databases.size} database(s), valid`,
+    ...warnings.map((w) => `  [WARN] ${w}`),
+  ];
   const report: Record<string, unknown> = {};
   let ok = true;
   const store = await openStateStore(ctx.settings.DATABASE_URL).catch((err: unknown) => err as Error);
@@ -176,7 +201,11 @@ export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Prom
   } finally {
     await engines.close();
   }
-  ctx.out(o.json ? JSON.stringify({ ok, warnings, targets: report }, null, 2) : [...lines, ok ? 'All checks passed.' : 'Some checks failed.'].join('\n'));
+  ctx.out(
+    o.json
+      ? JSON.stringify({ ok, warnings, targets: report }, null, 2)
+      : [...lines, ok ? 'All checks passed.' : 'Some checks failed.'].join('\n'),
+  );
   return ok;
 }
 
@@ -196,7 +225,8 @@ export async function runRoles(ctx: CliContext, roles: Roles): Promise<void> {
 
 function parseId(id: string): number {
   const n = parseDecimalId(id);
-  if (n === undefined) throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id (a number such as 42)`, { field: 'id' });
+  if (n === undefined)
+    throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id (a number such as 42)`, { field: 'id' });
   return n;
 }
 
@@ -207,7 +237,10 @@ export async function auditVerifyCommand(ctx: CliContext): Promise<boolean> {
     ctx.out(
       v.ok
         ? `Audit log intact: ${v.rows} event(s), hash chain unbroken.`
-        : [`Audit log TAMPERED: ${v.problems.length} problem(s) in ${v.rows} event(s):`, ...v.problems.map((p) => `  - ${p.problem}`)].join('\n'),
+        : [
+            `Audit log TAMPERED: ${v.problems.length} problem(s) in ${v.rows} event(s):`,
+            ...v.problems.map((p) => `  - ${p.problem}`),
+          ].join('\n'),
     );
     return v.ok;
   } finally {
@@ -215,19 +248,30 @@ export async function auditVerifyCommand(ctx: CliContext): Promise<boolean> {
   }
 }
 
-export async function auditExportCommand(ctx: CliContext, o: { since?: string; until?: string; format: 'csv' | 'jsonl' }): Promise<void> {
+export async function auditExportCommand(
+  ctx: CliContext,
+  o: { since?: string; until?: string; format: 'csv' | 'jsonl' },
+): Promise<void> {
   const now = Date.now();
   const since = parseWhen(o.since, 'since', now);
   const until = parseWhen(o.until, 'until', now);
   const store = await openStateStore(ctx.settings.DATABASE_URL);
   try {
-    for await (const line of exportAudit(store, { ...(since !== undefined && { since }), ...(until !== undefined && { until }) }, o.format)) ctx.out(line);
+    for await (const line of exportAudit(
+      store,
+      { ...(since !== undefined && { since }), ...(until !== undefined && { until }) },
+      o.format,
+    ))
+      ctx.out(line);
   } finally {
     await store.close();
   }
 }
 
-export async function reportCommand(ctx: CliContext, o: { since?: string; until?: string; format: 'table' | 'csv'; post?: string }): Promise<void> {
+export async function reportCommand(
+  ctx: CliContext,
+  o: { since?: string; until?: string; format: 'table' | 'csv'; post?: string },
+): Promise<void> {
   const now = Date.now();
   const since = parseWhen(o.since ?? '30d', 'since', now)!;
   const until = parseWhen(o.until, 'until', now) ?? now;
@@ -236,14 +280,19 @@ export async function reportCommand(ctx: CliContext, o: { since?: string; until?
     const rows = await accessReport(store, since, until);
     const title = `Database access ${new Date(since).toISOString().slice(0, 10)} → ${new Date(until).toISOString().slice(0, 10)}: ${rows.length} grant(s)`;
     if (o.post) {
-      if (!ctx.settings.SLACK_BOT_TOKEN) throw new BrokerError('INVALID_INPUT', 'posting the report needs SLACK_BOT_TOKEN', { field: 'post' });
+      if (!ctx.settings.SLACK_BOT_TOKEN)
+        throw new BrokerError('INVALID_INPUT', 'posting the report needs SLACK_BOT_TOKEN', { field: 'post' });
       const client = createWebClient(
-        { botToken: ctx.settings.SLACK_BOT_TOKEN, ...(ctx.settings.SLACK_API_URL && { apiUrl: ctx.settings.SLACK_API_URL }) },
+        {
+          botToken: ctx.settings.SLACK_BOT_TOKEN,
+          ...(ctx.settings.SLACK_API_URL && { apiUrl: ctx.settings.SLACK_API_URL }),
+        },
         ctx.logger,
       );
       // Slack shows ~4000 characters: the table in a code block, cut with a pointer to the CSV.
       let table = reportTable(rows);
-      if (table.length > 3500) table = `${table.slice(0, 3500)}\n… (cut: run db-access report --format csv for all of it)`;
+      if (table.length > 3500)
+        table = `${table.slice(0, 3500)}\n… (cut: run db-access report --format csv for all of it)`;
       await client.chat.postMessage({ channel: o.post, text: `*${title}*\n\`\`\`${table.replace(/`/g, "'")}\`\`\`` });
       ctx.out(`Posted the report (${rows.length} grant(s)) to ${o.post}.`);
       return;

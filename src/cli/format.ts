@@ -6,7 +6,10 @@ import type { EngineCheck } from '../core/ports.js';
 import type { Grant } from '../core/model.js';
 
 export function utc(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function formatCredentials(grant: Grant, c: Credentials, now: number): string {
@@ -37,11 +40,20 @@ export function formatGrantTable(grants: readonly Grant[], now: number): string 
     g.username,
     g.requester.email ?? g.requester.id,
     g.flaggedAt ? `${g.status} (FLAGGED)` : g.status,
-    g.status === 'active' ? `${utc(g.expiresAt)} (in ${formatDuration(Math.max(0, g.expiresAt - now))})` : utc(g.revokedAt ?? g.expiresAt),
+    g.status === 'active'
+      ? `${utc(g.expiresAt)} (in ${formatDuration(Math.max(0, g.expiresAt - now))})`
+      : utc(g.revokedAt ?? g.expiresAt),
     g.lastError ?? g.endReason ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatChecks(database: string, checks: readonly EngineCheck[]): string {

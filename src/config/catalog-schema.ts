@@ -15,7 +15,10 @@ const duration = (what: string) =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {
     const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
     if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `expected a ${what} such as "30s", "15m" or "4h", got ${JSON.stringify(v)}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a ${what} such as "30s", "15m" or "4h", got ${JSON.stringify(v)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -33,7 +36,8 @@ export function grantTemplateProblem(template: string): string | undefined {
   if (/['\\]|\$\$/.test(t)) return 'must not contain string literals, backslashes or dollar quoting';
   if (!/^GRANT\s/i.test(t)) return 'must be a GRANT statement';
   if (!/\sTO\s+\{\{user\}\}$/i.test(t)) return 'must end with "TO {{user}}" (the issued user is its only grantee)';
-  if ((t.match(/\{\{[^}]*\}\}/g) ?? []).some((p) => p !== '{{user}}')) return 'only the {{user}} placeholder is allowed';
+  if ((t.match(/\{\{[^}]*\}\}/g) ?? []).some((p) => p !== '{{user}}'))
+    return 'only the {{user}} placeholder is allowed';
   if ((t.match(/\{\{user\}\}/g) ?? []).length !== 1) return '{{user}} must appear exactly once';
   if (/WITH\s+(GRANT|ADMIN)\s+OPTION/i.test(t)) return 'must not pass on GRANT or ADMIN OPTION';
   return undefined;
@@ -57,7 +61,12 @@ const levelSchema = z
     required: z.number().int().min(1).max(10).optional(),
     /** What happens to objects the user created, at expiry: dropped with it, or handed to an existing role. */
     onExpiry: z
-      .union([z.literal('drop'), z.object({ reassignTo: z.string().regex(ROLE_NAME, 'role names may hold only letters, digits, "_" and "-"') }).strict()])
+      .union([
+        z.literal('drop'),
+        z
+          .object({ reassignTo: z.string().regex(ROLE_NAME, 'role names may hold only letters, digits, "_" and "-"') })
+          .strict(),
+      ])
       .default('drop'),
   })
   .strict()
@@ -77,7 +86,9 @@ const approverSchema = z.union([
           level: z.number().int().min(1).max(20).optional(),
         })
         .strict()
-        .refine((p) => (p.schedule ? 1 : 0) + (p.escalationPolicy ? 1 : 0) === 1, { message: 'name exactly one of schedule or escalationPolicy' }),
+        .refine((p) => (p.schedule ? 1 : 0) + (p.escalationPolicy ? 1 : 0) === 1, {
+          message: 'name exactly one of schedule or escalationPolicy',
+        }),
     })
     .strict(),
   z.object({ opsgenie: z.object({ schedule: z.string().min(1) }).strict() }).strict(),
@@ -86,7 +97,17 @@ const approverSchema = z.union([
 /** An on-call source the requester may be on (auto-approval); `true` = any on-call source among the approvers. */
 const onCallSchema = z.union([
   z.literal(true),
-  z.object({ pagerduty: z.object({ schedule: z.string().regex(PD_ID).optional(), escalationPolicy: z.string().regex(PD_ID).optional(), level: z.number().int().min(1).optional() }).strict() }).strict(),
+  z
+    .object({
+      pagerduty: z
+        .object({
+          schedule: z.string().regex(PD_ID).optional(),
+          escalationPolicy: z.string().regex(PD_ID).optional(),
+          level: z.number().int().min(1).optional(),
+        })
+        .strict(),
+    })
+    .strict(),
   z.object({ opsgenie: z.object({ schedule: z.string().min(1) }).strict() }).strict(),
 ]);
 
@@ -97,7 +118,10 @@ const autoApproveSchema = z
     maxDuration: duration('duration').optional(),
     requesterOnCall: onCallSchema.optional(),
     /** A Slack user group the requester must be in. */
-    requesterInGroup: z.string().regex(/^S[A-Z0-9]+$/, 'expected a Slack user group id such as S0DBAS').optional(),
+    requesterInGroup: z
+      .string()
+      .regex(/^S[A-Z0-9]+$/, 'expected a Slack user group id such as S0DBAS')
+      .optional(),
     /** At most this many auto-approvals per person per day under this database (default 5). */
     budget: z.number().int().min(1).max(1000).default(5),
   })
@@ -106,7 +130,10 @@ const autoApproveSchema = z
 const breakGlassSchema = z
   .object({
     users: z.array(z.email()).min(1, 'list who may break the glass'),
-    alertChannel: z.string().regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0SECURITY').optional(),
+    alertChannel: z
+      .string()
+      .regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0SECURITY')
+      .optional(),
     /** The Teams channel for break-glass alerts (default: the database's teamsChannel). */
     teamsAlertChannel: z.string().min(1).optional(),
     maxDuration: duration('duration').default(3_600_000),
@@ -117,13 +144,18 @@ const breakGlassSchema = z
 
 const approvalSchema = z
   .object({
-    slackChannel: z.string().regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0123456789').optional(),
+    slackChannel: z
+      .string()
+      .regex(/^[CG][A-Z0-9]+$/, 'expected a Slack channel id such as C0123456789')
+      .optional(),
     teamsChannel: z.string().min(1).optional(),
     approvers: z.array(approverSchema).default([]),
     required: z.number().int().min(1).max(10).default(1),
     timeout: duration('approval timeout').default(30 * 60_000),
     /** Later tiers: asked when nobody decided `after` the request was made; each tier adds approvers. */
-    escalation: z.array(z.object({ after: duration('duration'), approvers: z.array(approverSchema).min(1) }).strict()).default([]),
+    escalation: z
+      .array(z.object({ after: duration('duration'), approvers: z.array(approverSchema).min(1) }).strict())
+      .default([]),
     autoApprove: z.array(autoApproveSchema).default([]),
     breakGlass: breakGlassSchema.optional(),
   })
@@ -131,7 +163,12 @@ const approvalSchema = z
   .superRefine((a, ctx) => {
     a.escalation.forEach((tier, i) => {
       const prev = i === 0 ? 0 : a.escalation[i - 1]!.after;
-      if (tier.after <= prev) ctx.addIssue({ code: 'custom', path: ['escalation', i, 'after'], message: 'each tier must come later than the previous one' });
+      if (tier.after <= prev)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['escalation', i, 'after'],
+          message: 'each tier must come later than the previous one',
+        });
     });
   });
 
@@ -153,7 +190,9 @@ export const databaseSchema = z
         passwordFile: z.string().min(1).optional(),
       })
       .strict()
-      .refine((a) => (a.password === undefined) !== (a.passwordFile === undefined), { message: 'give exactly one of password or passwordFile' }),
+      .refine((a) => (a.password === undefined) !== (a.passwordFile === undefined), {
+        message: 'give exactly one of password or passwordFile',
+      }),
     /** How the broker's connections to this server are protected; absent = the driver's default (no TLS). */
     tls: z
       .object({
@@ -169,7 +208,13 @@ export const databaseSchema = z
     maxDuration: duration('duration').default(4 * 3_600_000),
     brokerSchema: z.string().regex(SCHEMA_NAME, 'expected a lowercase schema name').default('db_access'),
     delivery: z.enum(['reveal', 'message']).default('reveal'),
-    approval: approvalSchema.default({ approvers: [], required: 1, timeout: 30 * 60_000, escalation: [], autoApprove: [] }),
+    approval: approvalSchema.default({
+      approvers: [],
+      required: 1,
+      timeout: 30 * 60_000,
+      escalation: [],
+      autoApprove: [],
+    }),
     limits: z
       .object({
         /** Live grants one person may hold on this database; a request for a level they hold extends it instead. */
@@ -188,7 +233,8 @@ export const catalogSchema = z
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
     c.databases.forEach((d, i) => {
-      if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `"${d.name}" is listed twice` });
+      if (seen.has(d.name))
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `"${d.name}" is listed twice` });
       seen.add(d.name);
       if (d.engine === 'mysql') {
         for (const [name, level] of Object.entries(d.levels)) {

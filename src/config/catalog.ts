@@ -61,7 +61,9 @@ const ANY_REF = /\$\{[^}]*\}/;
 
 function secretField(path: ReadonlyArray<PropertyKey>): SecretField | undefined {
   return SECRET_FIELDS.find(
-    (f) => f.path.length === path.length && f.path.every((seg, i) => (seg === '[]' ? typeof path[i] === 'number' : seg === path[i])),
+    (f) =>
+      f.path.length === path.length &&
+      f.path.every((seg, i) => (seg === '[]' ? typeof path[i] === 'number' : seg === path[i])),
   );
 }
 
@@ -137,7 +139,11 @@ export function catalogFileWarnings(path: string): string[] {
 
 export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'catalog'): Catalog {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => e.message.split('\n')[0] ?? e.message), source);
+  if (doc.errors.length > 0)
+    throw new ConfigError(
+      doc.errors.map((e) => e.message.split('\n')[0] ?? e.message),
+      source,
+    );
   const problems: string[] = [];
   const raw = interpolate(doc.toJS(), env, [], problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
@@ -199,7 +205,9 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
             maxDurationMs: d.approval.breakGlass.maxDuration,
             reviewWithinMs: d.approval.breakGlass.reviewWithin,
             ...(d.approval.breakGlass.alertChannel && { alertChannel: d.approval.breakGlass.alertChannel }),
-            ...(d.approval.breakGlass.teamsAlertChannel && { teamsAlertChannel: d.approval.breakGlass.teamsAlertChannel }),
+            ...(d.approval.breakGlass.teamsAlertChannel && {
+              teamsAlertChannel: d.approval.breakGlass.teamsAlertChannel,
+            }),
           },
         }),
         ...(d.approval.slackChannel !== undefined && { slackChannel: d.approval.slackChannel }),

@@ -15,7 +15,10 @@ const durationMs = (fallback: string) =>
     .transform((v, ctx) => {
       const ms = parseDuration(v) ?? (/^\d+$/.test(v) ? Number(v) : undefined);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as "5s" or "10m", got ${JSON.stringify(v)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as "5s" or "10m", got ${JSON.stringify(v)}`,
+        });
         return z.NEVER;
       }
       return ms;
@@ -66,7 +69,10 @@ export const settingsSchema = z.object({
       const m = /^(\d{1,4})\/(\S+)$/.exec(v.trim());
       const per = m ? parseDuration(m[2]!) : undefined;
       if (!m || Number(m[1]) < 1 || per === undefined || per <= 0) {
-        ctx.addIssue({ code: 'custom', message: `expected "<count>/<duration>" such as "5/1m", got ${JSON.stringify(v)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected "<count>/<duration>" such as "5/1m", got ${JSON.stringify(v)}`,
+        });
         return z.NEVER;
       }
       return { capacity: Number(m[1]), refillMs: per / Number(m[1]) };
@@ -97,7 +103,10 @@ export const settingsSchema = z.object({
   /** BullMQ lock duration: how soon a job of a dead worker is taken over by another. */
   WORKER_LOCK: durationMs('30s'),
   /** BullMQ queue prefix (lets several installs, or test runs, share one Redis). */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('db-access'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('db-access'),
   /** Test-only fault injection: crash the process at a named point (see src/core/failpoints.ts). */
   DB_ACCESS_FAILPOINT: optionalString,
 });

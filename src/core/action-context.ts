@@ -60,7 +60,12 @@ export function refusedOutcome(err: BrokerError): string {
 
 /** Inside the effect's transaction: marks the action done. Throws AlreadyProcessed (rolling the effect back) when
  *  another processing got there first. A no-op without an action context (CLI, API, tests). */
-export async function finishAction(tx: StateStore, act: ActionContext | undefined, outcome: string, at: number): Promise<void> {
+export async function finishAction(
+  tx: StateStore,
+  act: ActionContext | undefined,
+  outcome: string,
+  at: number,
+): Promise<void> {
   if (!act) return;
   if (!(await tx.finishInboxAction(act.inboxId, outcome, at))) throw new AlreadyProcessed(act.inboxId);
 }
@@ -74,7 +79,11 @@ export function receivedDetail(act: ActionContext | undefined): { receivedAt?: n
  * The escalation tier `req` had when the action was received: the request's tier less the escalations audited
  * after receivedAt. Without an action context, or at tier 0, the request's tier as it is (no read).
  */
-export async function tierWhenReceived(store: StateStore, req: AccessRequest, act: ActionContext | undefined): Promise<number> {
+export async function tierWhenReceived(
+  store: StateStore,
+  req: AccessRequest,
+  act: ActionContext | undefined,
+): Promise<number> {
   if (!act || req.tier === 0) return req.tier;
   const later = await store.listAudit({ requestId: req.id, type: 'request.escalated', since: act.receivedAt + 1 });
   let tier = req.tier;

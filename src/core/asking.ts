@@ -15,7 +15,6 @@ import { cleanLine, cleanText } from './text.js';
 import { notify } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
 
-
 export interface RequestInput {
   database: string;
   level: string;
@@ -50,7 +49,9 @@ export const MAX_TICKET_LENGTH = 200;
 function parseRequestedDuration(duration: string | number): number {
   const ms = typeof duration === 'number' ? duration : parseDuration(duration);
   if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-    throw new BrokerError('INVALID_INPUT', `duration "${String(duration)}" is not a duration such as 30m or 2h`, { field: 'duration' });
+    throw new BrokerError('INVALID_INPUT', `duration "${String(duration)}" is not a duration such as 30m or 2h`, {
+      field: 'duration',
+    });
   }
   return ms;
 }
@@ -60,7 +61,9 @@ function validReason(reason: string): string {
   const text = cleanText(reason).trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required', { field: 'reason' });
   if (text.length > MAX_REASON_LENGTH) {
-    throw new BrokerError('INVALID_INPUT', `the reason is longer than ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
+    throw new BrokerError('INVALID_INPUT', `the reason is longer than ${MAX_REASON_LENGTH} characters`, {
+      field: 'reason',
+    });
   }
   return text;
 }
@@ -85,16 +88,24 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
   const reason = validReason(input.reason);
   const ticket = (input.ticket !== undefined && cleanLine(input.ticket).trim()) || undefined;
   if (ticket && ticket.length > MAX_TICKET_LENGTH) {
-    throw new BrokerError('INVALID_INPUT', `the ticket is longer than ${MAX_TICKET_LENGTH} characters`, { field: 'ticket' });
+    throw new BrokerError('INVALID_INPUT', `the ticket is longer than ${MAX_TICKET_LENGTH} characters`, {
+      field: 'ticket',
+    });
   }
   return { database: db.name, level: input.level, durationMs, reason, ...(ticket && { ticket }) };
 }
 
 /** Resolves who may approve; refuses at once when nobody can (rather than leaving a request nobody sees). */
-async function resolveApprovers(deps: CoreDeps, database: string): Promise<{ approvers: ApproverRef[]; unavailable: string[] }> {
+async function resolveApprovers(
+  deps: CoreDeps,
+  database: string,
+): Promise<{ approvers: ApproverRef[]; unavailable: string[] }> {
   const db = databaseOf(deps.catalog, database);
   if (db.approval.approvers.length === 0) {
-    throw new BrokerError('FORBIDDEN', `${db.name} has no approvers configured; ask an administrator (db-access grant)`);
+    throw new BrokerError(
+      'FORBIDDEN',
+      `${db.name} has no approvers configured; ask an administrator (db-access grant)`,
+    );
   }
   const res = await deps.approvers.resolve(db);
   if (res.approvers.length === 0) {
@@ -162,15 +173,31 @@ async function openRequest(
  * per-person limit → refused; break-glass → granted at once, alerted, to be reviewed; an auto-approve rule that
  * fits → approved at once, saying which rule; otherwise → the approvers (and later escalation tiers) decide.
  */
-export async function requestAccess(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions = {}): Promise<AccessRequest> {
+export async function requestAccess(
+  deps: CoreDeps,
+  requester: Actor,
+  input: RequestInput,
+  opts: RequestOptions = {},
+): Promise<AccessRequest> {
   const what = { action: opts.breakGlass ? 'break-glass' : 'request', database: input.database, level: input.level };
-  return auditingRefusals(deps, requester, what, async () => {
-    await admit(deps, requester, opts.action);
-    return routeRequest(deps, requester, input, opts);
-  }, opts.action);
+  return auditingRefusals(
+    deps,
+    requester,
+    what,
+    async () => {
+      await admit(deps, requester, opts.action);
+      return routeRequest(deps, requester, input, opts);
+    },
+    opts.action,
+  );
 }
 
-async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInput, opts: RequestOptions): Promise<AccessRequest> {
+async function routeRequest(
+  deps: CoreDeps,
+  requester: Actor,
+  input: RequestInput,
+  opts: RequestOptions,
+): Promise<AccessRequest> {
   const valid = validateRequest(deps, input);
   const db = databaseOf(deps.catalog, valid.database);
   const incident = await checkIncident(deps, input.incident);
@@ -182,7 +209,10 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
   const same = live.find((g) => g.level === valid.level && g.status !== 'revoking');
   if (same?.status === 'active') return openExtension(deps, requester, same.id, valid.durationMs, valid.reason, act);
   if (same) {
-    throw new BrokerError('FORBIDDEN', `your ${valid.level} access to ${db.name} (grant #${same.id}) is being set up; once it is active, ask to extend it instead`);
+    throw new BrokerError(
+      'FORBIDDEN',
+      `your ${valid.level} access to ${db.name} (grant #${same.id}) is being set up; once it is active, ask to extend it instead`,
+    );
   }
   if (live.length >= db.limits.activeGrantsPerPerson) {
     throw new BrokerError(
@@ -195,7 +225,15 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
   if (auto.approved) {
     try {
       const budget = { rule: auto.rule, limit: auto.budget };
-      return await openApproved(deps, { ...row, tier: 0, breakGlass: false }, auto.explanation, 'request.auto_approved', { rule: auto.rule + 1 }, act, budget);
+      return await openApproved(
+        deps,
+        { ...row, tier: 0, breakGlass: false },
+        auto.explanation,
+        'request.auto_approved',
+        { rule: auto.rule + 1 },
+        act,
+        budget,
+      );
     } catch (err) {
       // Spent by a request of the same person that committed first: this one goes to people, saying so.
       if (!(err instanceof BudgetSpent)) throw err;
@@ -205,18 +243,33 @@ async function routeRequest(deps: CoreDeps, requester: Actor, input: RequestInpu
   return openRequest(deps, row, auto.reasons, act);
 }
 
-async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<{ id: string; url: string } | undefined> {
+async function checkIncident(
+  deps: CoreDeps,
+  incident: string | undefined,
+): Promise<{ id: string; url: string } | undefined> {
   if (!incident) return undefined;
-  const id = incident.trim().replace(/^.*\/incidents\//, '').replace(/[/?#].*$/, '');
-  if (!INCIDENT_ID.test(id)) throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id`, { field: 'incident' });
-  if (!deps.incidents) throw new BrokerError('INVALID_INPUT', 'incident-scoped access needs PagerDuty (PAGERDUTY_TOKEN)', { field: 'incident' });
+  const id = incident
+    .trim()
+    .replace(/^.*\/incidents\//, '')
+    .replace(/[/?#].*$/, '');
+  if (!INCIDENT_ID.test(id))
+    throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id`, { field: 'incident' });
+  if (!deps.incidents)
+    throw new BrokerError('INVALID_INPUT', 'incident-scoped access needs PagerDuty (PAGERDUTY_TOKEN)', {
+      field: 'incident',
+    });
   let info;
   try {
     info = await deps.incidents.incident(id);
   } catch (err) {
-    throw new BrokerError('INVALID_INPUT', `incident ${id} could not be read: ${err instanceof Error ? err.message : String(err)}`, { field: 'incident' });
+    throw new BrokerError(
+      'INVALID_INPUT',
+      `incident ${id} could not be read: ${err instanceof Error ? err.message : String(err)}`,
+      { field: 'incident' },
+    );
   }
-  if (info.status === 'resolved') throw new BrokerError('INVALID_INPUT', `incident ${id} is already resolved`, { field: 'incident' });
+  if (info.status === 'resolved')
+    throw new BrokerError('INVALID_INPUT', `incident ${id} is already resolved`, { field: 'incident' });
   return { id, url: info.url };
 }
 
@@ -230,9 +283,14 @@ async function breakGlass(
   const bg = db.approval.breakGlass;
   if (!bg) throw new BrokerError('FORBIDDEN', `${db.name} has no break-glass procedure`);
   const email = row.requester.email?.toLowerCase();
-  if (!email || !bg.users.includes(email)) throw new BrokerError('FORBIDDEN', `you are not on ${db.name}'s break-glass list`);
+  if (!email || !bg.users.includes(email))
+    throw new BrokerError('FORBIDDEN', `you are not on ${db.name}'s break-glass list`);
   if (row.durationMs > bg.maxDurationMs) {
-    throw new BrokerError('DURATION_TOO_LONG', `break-glass access is capped at ${formatDuration(bg.maxDurationMs)} on ${db.name}`, { field: 'duration' });
+    throw new BrokerError(
+      'DURATION_TOO_LONG',
+      `break-glass access is capped at ${formatDuration(bg.maxDurationMs)} on ${db.name}`,
+      { field: 'duration' },
+    );
   }
   const now = deps.clock.now();
   const req = await openApproved(
@@ -270,7 +328,15 @@ async function openApproved(
       const used = await autoApprovalsUsed(tx, now, db, row.requester);
       if (used >= budget.limit) throw new BudgetSpent(budgetUsed(budget.rule, used, budget.limit));
     }
-    const created = await tx.createRequest({ ...row, status: 'approved', requiredApprovals: 0, createdAt: now, decidedAt: now, decisionNote: note, approvers: [] });
+    const created = await tx.createRequest({
+      ...row,
+      status: 'approved',
+      requiredApprovals: 0,
+      createdAt: now,
+      decidedAt: now,
+      decisionNote: note,
+      approvers: [],
+    });
     const g = await tx.createGrant(grantRowFor(created, now));
     await tx.appendAudit([
       {
@@ -281,7 +347,17 @@ async function openApproved(
         grantId: g.id,
         database: db.name,
         level: created.level,
-        detail: { ...detail, note, requester: row.requester, durationMs: created.durationMs, reason: created.reason, username: g.username, expiresAt: g.expiresAt, incident: created.incidentId ?? null, ...receivedDetail(act) },
+        detail: {
+          ...detail,
+          note,
+          requester: row.requester,
+          durationMs: created.durationMs,
+          reason: created.reason,
+          username: g.username,
+          expiresAt: g.expiresAt,
+          incident: created.incidentId ?? null,
+          ...receivedDetail(act),
+        },
       },
     ]);
     await finishAction(tx, act, `request #${created.id} approved by policy`, now);
@@ -304,16 +380,30 @@ export async function requestExtension(
   reason: string,
   act?: ActionContext,
 ): Promise<AccessRequest> {
-  return auditingRefusals(deps, requester, { action: 'extend', grantId }, async () => {
-    await admit(deps, requester, act);
-    return openExtension(deps, requester, grantId, duration, reason, act);
-  }, act);
+  return auditingRefusals(
+    deps,
+    requester,
+    { action: 'extend', grantId },
+    async () => {
+      await admit(deps, requester, act);
+      return openExtension(deps, requester, grantId, duration, reason, act);
+    },
+    act,
+  );
 }
 
-async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, duration: string | number, reason: string, act?: ActionContext): Promise<AccessRequest> {
+async function openExtension(
+  deps: CoreDeps,
+  requester: Actor,
+  grantId: number,
+  duration: string | number,
+  reason: string,
+  act?: ActionContext,
+): Promise<AccessRequest> {
   const grant = await getGrant(deps, grantId);
   if (!isRequester(requester, grant)) throw new BrokerError('FORBIDDEN', `grant #${grantId} is not yours to extend`);
-  if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
+  if (grant.status !== 'active')
+    throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
   const durationMs = parseRequestedDuration(duration);
   const db = databaseOf(deps.catalog, grant.database);
   const remaining = Math.max(grant.expiresAt, deps.clock.now()) + durationMs - deps.clock.now();
@@ -325,15 +415,20 @@ async function openExtension(deps: CoreDeps, requester: Actor, grantId: number, 
     );
   }
   const original = await deps.store.getRequest(grant.requestId);
-  return openRequest(deps, {
-    requester,
-    database: grant.database,
-    level: grant.level,
-    durationMs,
-    reason: validReason(reason),
-    extendsGrantId: grantId,
-    ...(original?.ticket !== undefined && { ticket: original.ticket }),
-  }, [], act);
+  return openRequest(
+    deps,
+    {
+      requester,
+      database: grant.database,
+      level: grant.level,
+      durationMs,
+      reason: validReason(reason),
+      extendsGrantId: grantId,
+      ...(original?.ticket !== undefined && { ticket: original.ticket }),
+    },
+    [],
+    act,
+  );
 }
 
 /** Commands per person are rate-limited across replicas (one bucket per person, whichever platform they use). */
@@ -342,7 +437,10 @@ async function admit(deps: CoreDeps, requester: Actor, act?: ActionContext): Pro
   if (!deps.requestLimiter || (act && act.attempt > 1)) return;
   const { allowed, retryAfterMs } = await deps.requestLimiter.take(`requests:${personKey(requester)}`);
   if (!allowed) {
-    throw new BrokerError('RATE_LIMITED', `you have sent too many requests in a short time; try again in ${formatDuration(Math.max(1_000, retryAfterMs))}`);
+    throw new BrokerError(
+      'RATE_LIMITED',
+      `you have sent too many requests in a short time; try again in ${formatDuration(Math.max(1_000, retryAfterMs))}`,
+    );
   }
 }
 

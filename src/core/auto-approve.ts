@@ -14,21 +14,43 @@ import { sameActor } from './policy.js';
 export const BUDGET_WINDOW_MS = 24 * 3_600_000;
 
 /** `budget`: the approving rule's; the transaction that writes the approval counts again under the person's lock. */
-export type AutoDecision = { approved: true; rule: number; budget: number; explanation: string } | { approved: false; reasons: string[] };
+export type AutoDecision =
+  { approved: true; rule: number; budget: number; explanation: string } | { approved: false; reasons: string[] };
 
 /** Auto-approvals `actor` received on this database in the 24 h before `now`. `store` may be a transaction. */
-export async function autoApprovalsUsed(store: Pick<StateStore, 'listAudit'>, now: number, db: DatabaseEntry, actor: Actor): Promise<number> {
+export async function autoApprovalsUsed(
+  store: Pick<StateStore, 'listAudit'>,
+  now: number,
+  db: DatabaseEntry,
+  actor: Actor,
+): Promise<number> {
   const since = now - BUDGET_WINDOW_MS;
   const rows = await store.listAudit({ type: 'request.auto_approved', since });
-  return rows.filter((e) => e.database === db.name && e.at >= since && e.detail.requester !== undefined && sameActor(e.detail.requester as Actor, actor)).length;
+  return rows.filter(
+    (e) =>
+      e.database === db.name &&
+      e.at >= since &&
+      e.detail.requester !== undefined &&
+      sameActor(e.detail.requester as Actor, actor),
+  ).length;
 }
 
-async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, actor: Actor, level: string, durationMs: number, at?: number): Promise<{ ok: true; why: string[] } | { ok: false; why: string }> {
+async function check(
+  deps: CoreDeps,
+  db: DatabaseEntry,
+  rule: AutoApproveRule,
+  actor: Actor,
+  level: string,
+  durationMs: number,
+  at?: number,
+): Promise<{ ok: true; why: string[] } | { ok: false; why: string }> {
   const why: string[] = [];
-  if (rule.levels && !rule.levels.includes(level)) return { ok: false, why: `level ${level} is not one of ${rule.levels.join(', ')}` };
+  if (rule.levels && !rule.levels.includes(level))
+    return { ok: false, why: `level ${level} is not one of ${rule.levels.join(', ')}` };
   why.push(rule.levels ? rule.levels.join('/') : level);
   if (rule.maxDurationMs !== undefined) {
-    if (durationMs > rule.maxDurationMs) return { ok: false, why: `${formatDuration(durationMs)} is longer than ${formatDuration(rule.maxDurationMs)}` };
+    if (durationMs > rule.maxDurationMs)
+      return { ok: false, why: `${formatDuration(durationMs)} is longer than ${formatDuration(rule.maxDurationMs)}` };
     why[0] += ` ≤ ${formatDuration(rule.maxDurationMs)}`;
   }
   if (rule.requesterOnCall !== undefined) {
@@ -42,17 +64,28 @@ async function check(deps: CoreDeps, db: DatabaseEntry, rule: AutoApproveRule, a
   }
   if (rule.requesterInGroup !== undefined) {
     try {
-      if (!(await deps.approvers.isInGroup(actor, rule.requesterInGroup))) return { ok: false, why: `you are not in group ${rule.requesterInGroup}` };
+      if (!(await deps.approvers.isInGroup(actor, rule.requesterInGroup)))
+        return { ok: false, why: `you are not in group ${rule.requesterInGroup}` };
       why.push(`you are in group ${rule.requesterInGroup}`);
     } catch (err) {
-      return { ok: false, why: `group ${rule.requesterInGroup} could not be checked (${err instanceof Error ? err.message : String(err)})` };
+      return {
+        ok: false,
+        why: `group ${rule.requesterInGroup} could not be checked (${err instanceof Error ? err.message : String(err)})`,
+      };
     }
   }
   return { ok: true, why };
 }
 
 /** `at`: when the request was received (a chat action's receivedAt): the requester's on-call status is judged then. */
-export async function decideAutomatically(deps: CoreDeps, db: DatabaseEntry, actor: Actor, level: string, durationMs: number, at?: number): Promise<AutoDecision> {
+export async function decideAutomatically(
+  deps: CoreDeps,
+  db: DatabaseEntry,
+  actor: Actor,
+  level: string,
+  durationMs: number,
+  at?: number,
+): Promise<AutoDecision> {
   const rules = db.approval.autoApprove;
   if (rules.length === 0) return { approved: false, reasons: [] };
   const reasons: string[] = [];
@@ -68,7 +101,12 @@ export async function decideAutomatically(deps: CoreDeps, db: DatabaseEntry, act
       reasons.push(budgetUsed(i, used, rule.budget));
       continue;
     }
-    return { approved: true, rule: i, budget: rule.budget, explanation: `auto-approved: ${res.why.join(', ')} (${used + 1} of ${rule.budget} today)` };
+    return {
+      approved: true,
+      rule: i,
+      budget: rule.budget,
+      explanation: `auto-approved: ${res.why.join(', ')} (${used + 1} of ${rule.budget} today)`,
+    };
   }
   return { approved: false, reasons };
 }

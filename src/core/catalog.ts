@@ -26,7 +26,10 @@ export interface AccessLevel {
 }
 
 /** `true`: on call in any on-call source among the database's approvers. */
-export type OnCallRef = true | { pagerduty: { schedule?: string; escalationPolicy?: string; level?: number } } | { opsgenie: { schedule: string } };
+export type OnCallRef =
+  | true
+  | { pagerduty: { schedule?: string; escalationPolicy?: string; level?: number } }
+  | { opsgenie: { schedule: string } };
 
 export interface AutoApproveRule {
   levels?: readonly string[];

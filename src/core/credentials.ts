@@ -60,7 +60,12 @@ const MYSQL_TLS_OPTIONS = {
 /** An IPv6 literal as clients take it outside a URL: without brackets. */
 const bare = (host: string) => host.replace(/^\[(.*)\]$/, '$1');
 
-export function buildCredentials(db: DatabaseEntry, username: string, password: string, expiresAt: number): Credentials {
+export function buildCredentials(
+  db: DatabaseEntry,
+  username: string,
+  password: string,
+  expiresAt: number,
+): Credentials {
   const host = db.publicHost ?? db.host;
   const port = db.publicPort ?? db.port;
   const database = db.database;
@@ -71,7 +76,13 @@ export function buildCredentials(db: DatabaseEntry, username: string, password: 
   const mode = db.tls?.mode ?? 'disable';
   if (db.engine === 'postgres') {
     const sslmode = mode === 'disable' ? undefined : PG_SSLMODE[mode];
-    const conninfo = Object.entries({ host: bare(host), port: String(port), dbname: database, user: username, ...(sslmode && { sslmode }) })
+    const conninfo = Object.entries({
+      host: bare(host),
+      port: String(port),
+      dbname: database,
+      user: username,
+      ...(sslmode && { sslmode }),
+    })
       .map(([k, v]) => `${k}=${conninfoValue(v)}`)
       .join(' ');
     return {
@@ -85,9 +96,14 @@ export function buildCredentials(db: DatabaseEntry, username: string, password: 
   // Both clients take `-h localhost` to mean their default Unix socket and ignore -P: a tunnel (publicHost
   // localhost, e.g. kubectl port-forward) needs TCP said explicitly.
   const tcp = bare(host).toLowerCase() === 'localhost' ? ['--protocol=TCP'] : [];
-  const args = ['-h', bare(host), '-P', String(port), ...tcp, '-u', username, ...tlsArgs, '-D', database].map((a) => shellWord(a));
+  const args = ['-h', bare(host), '-P', String(port), ...tcp, '-u', username, ...tlsArgs, '-D', database].map((a) =>
+    shellWord(a),
+  );
   // The URL's ssl-mode is the MySQL Connector / URI-spec spelling (MySQL Shell, Connector/J 8 and others read it).
-  const sslMode = mode === 'disable' ? undefined : { require: 'REQUIRED', 'verify-ca': 'VERIFY_CA', 'verify-full': 'VERIFY_IDENTITY' }[mode];
+  const sslMode =
+    mode === 'disable'
+      ? undefined
+      : { require: 'REQUIRED', 'verify-ca': 'VERIFY_CA', 'verify-full': 'VERIFY_IDENTITY' }[mode];
   return {
     ...base,
     url: `mysql://${userinfo}@${hostInUrl}:${port}/${path}${sslMode ? `?ssl-mode=${sslMode}` : ''}`,

@@ -13,20 +13,37 @@ import { notify } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
 
 /** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
-export async function reviewBreakGlass(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
-  return auditingRefusals(deps, reviewer, { action: 'review', requestId }, () => review(deps, requestId, reviewer, act), act);
+export async function reviewBreakGlass(
+  deps: CoreDeps,
+  requestId: number,
+  reviewer: Actor,
+  act?: ActionContext,
+): Promise<AccessRequest> {
+  return auditingRefusals(
+    deps,
+    reviewer,
+    { action: 'review', requestId },
+    () => review(deps, requestId, reviewer, act),
+    act,
+  );
 }
 
 async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
-  if (isRequester(reviewer, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot review your own break-glass access');
-  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), deps.catalog.databases.get(req.database)?.approval.escalation.length ?? 0);
-  if (!matchApprover(reviewer, approvers)) throw new BrokerError('FORBIDDEN', `you can't review this: you are not an approver for ${req.database}`);
+  if (isRequester(reviewer, req))
+    throw new BrokerError('SELF_APPROVAL', 'you cannot review your own break-glass access');
+  const { approvers } = await deps.approvers.resolve(
+    databaseOf(deps.catalog, req.database),
+    deps.catalog.databases.get(req.database)?.approval.escalation.length ?? 0,
+  );
+  if (!matchApprover(reviewer, approvers))
+    throw new BrokerError('FORBIDDEN', `you can't review this: you are not an approver for ${req.database}`);
   const now = deps.clock.now();
   const reviewedAt = act?.receivedAt ?? now;
   await deps.store.transaction(async (tx) => {
-    if (!(await tx.markReview(requestId, 'reviewedAt', reviewedAt))) throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was already reviewed`);
+    if (!(await tx.markReview(requestId, 'reviewedAt', reviewedAt)))
+      throw new BrokerError('ALREADY_DECIDED', `request #${requestId} was already reviewed`);
     await tx.appendAudit([
       {
         at: now,
@@ -35,7 +52,11 @@ async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: 
         requestId,
         database: req.database,
         level: req.level,
-        detail: { reviewBy: req.reviewBy ?? null, late: req.reviewBy !== undefined && reviewedAt > req.reviewBy, ...receivedDetail(act) },
+        detail: {
+          reviewBy: req.reviewBy ?? null,
+          late: req.reviewBy !== undefined && reviewedAt > req.reviewBy,
+          ...receivedDetail(act),
+        },
       },
     ]);
     await finishAction(tx, act, 'reviewed', now);
@@ -54,7 +75,11 @@ export type ApproveResult =
  *  action-context.ts for what else is, and is not, known as of receipt); anything else as of now. */
 async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor, act?: ActionContext): Promise<void> {
   if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
-  const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, req.database), await tierWhenReceived(deps.store, req, act), act?.receivedAt);
+  const { approvers } = await deps.approvers.resolve(
+    databaseOf(deps.catalog, req.database),
+    await tierWhenReceived(deps.store, req, act),
+    act?.receivedAt,
+  );
   if (!matchApprover(actor, approvers)) {
     throw new BrokerError('FORBIDDEN', `you can't approve this: you are not an approver for ${req.database}`);
   }
@@ -62,14 +87,17 @@ async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor,
 
 /** Throws the reason `actor` may not decide request `requestId` now (not pending, their own, not an approver). */
 export async function mayDecide(deps: CoreDeps, requestId: number, actor: Actor, action = 'deny'): Promise<void> {
-  await auditingRefusals(deps, actor, { action, requestId }, async () => assertMayDecide(deps, await pendingRequest(deps, requestId), actor));
+  await auditingRefusals(deps, actor, { action, requestId }, async () =>
+    assertMayDecide(deps, await pendingRequest(deps, requestId), actor),
+  );
 }
 
 /** `at`: when the decision was made (a chat action's receivedAt; now otherwise). */
 async function pendingRequest(deps: CoreDeps, requestId: number, at = deps.clock.now()): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
-  if (req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
+  if (req.status !== 'pending')
+    throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req.status}`);
   assertBeforeDeadline(req, at);
   return req;
 }
@@ -79,13 +107,31 @@ async function pendingRequest(deps: CoreDeps, requestId: number, at = deps.clock
  * expiry chosen here, before any DDL) in the same transaction, then enqueues provisioning. Exactly one grant
  * results however many clicks race: the request's pending → approved update is conditional.
  */
-export async function approve(deps: CoreDeps, requestId: number, approver: Actor, note?: string, act?: ActionContext): Promise<ApproveResult> {
-  return auditingRefusals(deps, approver, { action: 'approve', requestId }, () => recordApprove(deps, requestId, approver, note, act), act);
+export async function approve(
+  deps: CoreDeps,
+  requestId: number,
+  approver: Actor,
+  note?: string,
+  act?: ActionContext,
+): Promise<ApproveResult> {
+  return auditingRefusals(
+    deps,
+    approver,
+    { action: 'approve', requestId },
+    () => recordApprove(deps, requestId, approver, note, act),
+    act,
+  );
 }
 
 /** A chat action is decided as of when it was received (`decidedAt`: the deadline, the approval's time); the grant's
  *  expiry counts from now, when access is actually given. */
-async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor, note?: string, act?: ActionContext): Promise<ApproveResult> {
+async function recordApprove(
+  deps: CoreDeps,
+  requestId: number,
+  approver: Actor,
+  note?: string,
+  act?: ActionContext,
+): Promise<ApproveResult> {
   const now = deps.clock.now();
   const decidedAt = act?.receivedAt ?? now;
   const checked = await pendingRequest(deps, requestId, decidedAt);
@@ -98,11 +144,20 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
     // One approval decides the request: the conditional decideRequest below is then the check (its failure rolls
     // this approval back). N-of-M records an approval that may not decide, so it checks the request first.
     const req = checked.requiredApprovals > 1 ? await tx.getRequest(requestId) : checked;
-    if (!req || req.status !== 'pending') throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
+    if (!req || req.status !== 'pending')
+      throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
     assertBeforeDeadline(req, decidedAt);
     if (!(await tx.recordApproval(mine))) throw await alreadyDecided(tx, requestId, approver);
     // Appended once, with what the decision adds, at the end of the transaction (one audit-head lock, not two).
-    const recordedEvent: AuditEvent = { at: now, type: 'approval.recorded', actor: approver, requestId, database: req.database, level: req.level, detail: { ...receivedDetail(act) } };
+    const recordedEvent: AuditEvent = {
+      at: now,
+      type: 'approval.recorded',
+      actor: approver,
+      requestId,
+      database: req.database,
+      level: req.level,
+      detail: { ...receivedDetail(act) },
+    };
     // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
     // only N-of-M reads the others back.
     if (req.requiredApprovals > 1 || isRequester(approver, req)) decisions = await tx.listApprovals(requestId);
@@ -114,17 +169,33 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
       return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
     }
     const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
-    if (!(await tx.decideRequest(requestId, 'approved', decidedAt, decisionNote))) throw await notDecidable(tx, requestId, decidedAt);
+    if (!(await tx.decideRequest(requestId, 'approved', decidedAt, decisionNote)))
+      throw await notDecidable(tx, requestId, decidedAt);
     const decided = { ...req, status: 'approved' as const, decidedAt, decisionNote };
     if (req.extendsGrantId !== undefined) {
       await tx.appendAudit([
         recordedEvent,
-        { at: now, type: 'request.approved', actor: approver, requestId, grantId: req.extendsGrantId, database: req.database, level: req.level, detail: { note: decisionNote, extendsGrantId: req.extendsGrantId, ...receivedDetail(act) } },
+        {
+          at: now,
+          type: 'request.approved',
+          actor: approver,
+          requestId,
+          grantId: req.extendsGrantId,
+          database: req.database,
+          level: req.level,
+          detail: { note: decisionNote, extendsGrantId: req.extendsGrantId, ...receivedDetail(act) },
+        },
       ]);
       await finishAction(tx, act, `request #${requestId} approved (extension)`, now);
       return { status: 'extended', request: decided, grant: (await tx.getGrant(req.extendsGrantId))! };
     }
-    await assertRoomFor(tx, databaseOf(deps.catalog, req.database), req.requester, req.level, req.requester.name ?? req.requester.email ?? 'the requester');
+    await assertRoomFor(
+      tx,
+      databaseOf(deps.catalog, req.database),
+      req.requester,
+      req.level,
+      req.requester.name ?? req.requester.email ?? 'the requester',
+    );
     const grant = await tx.createGrant(grantRowFor(req, now));
     await tx.appendAudit([
       recordedEvent,
@@ -159,7 +230,10 @@ async function recordApprove(deps: CoreDeps, requestId: number, approver: Actor,
 /** Nobody decides a request once its approval deadline has passed (whether or not the sweeper has expired it). */
 function assertBeforeDeadline(req: AccessRequest, now: number): void {
   if (req.decideBy !== undefined && req.decideBy <= now) {
-    throw new BrokerError('FORBIDDEN', `request #${req.id} can no longer be decided: its approval deadline passed at ${new Date(req.decideBy).toISOString()}; ask again`);
+    throw new BrokerError(
+      'FORBIDDEN',
+      `request #${req.id} can no longer be decided: its approval deadline passed at ${new Date(req.decideBy).toISOString()}; ask again`,
+    );
   }
 }
 
@@ -170,24 +244,53 @@ async function notDecidable(tx: StateStore, requestId: number, now: number): Pro
     assertBeforeDeadline(req, now);
     return new BrokerError('ALREADY_DECIDED', `request #${requestId} changed while you decided; try again`);
   }
-  return new BrokerError('ALREADY_DECIDED', req?.status === 'approved' ? `request #${requestId} was decided by someone else` : `request #${requestId} is already ${req?.status}`);
+  return new BrokerError(
+    'ALREADY_DECIDED',
+    req?.status === 'approved'
+      ? `request #${requestId} was decided by someone else`
+      : `request #${requestId} is already ${req?.status}`,
+  );
 }
 
 /** The approval the store refused: this account's own earlier decision, or the same person's from another account. */
 async function alreadyDecided(tx: StateStore, requestId: number, approver: Actor): Promise<BrokerError> {
   const key = personKey(approver);
-  const earlier = (await tx.listApprovals(requestId)).find((a) => personKey(a.approver) === key || (a.approver.platform === approver.platform && a.approver.id === approver.id));
+  const earlier = (await tx.listApprovals(requestId)).find(
+    (a) =>
+      personKey(a.approver) === key || (a.approver.platform === approver.platform && a.approver.id === approver.id),
+  );
   if (earlier && (earlier.approver.platform !== approver.platform || earlier.approver.id !== approver.id)) {
-    return new BrokerError('FORBIDDEN', `you have already decided request #${requestId} from ${earlier.approver.platform}; one person counts once`);
+    return new BrokerError(
+      'FORBIDDEN',
+      `you have already decided request #${requestId} from ${earlier.approver.platform}; one person counts once`,
+    );
   }
   return new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
 }
 
-export async function deny(deps: CoreDeps, requestId: number, approver: Actor, reason: string, act?: ActionContext): Promise<AccessRequest> {
-  return auditingRefusals(deps, approver, { action: 'deny', requestId }, () => recordDeny(deps, requestId, approver, reason, act), act);
+export async function deny(
+  deps: CoreDeps,
+  requestId: number,
+  approver: Actor,
+  reason: string,
+  act?: ActionContext,
+): Promise<AccessRequest> {
+  return auditingRefusals(
+    deps,
+    approver,
+    { action: 'deny', requestId },
+    () => recordDeny(deps, requestId, approver, reason, act),
+    act,
+  );
 }
 
-async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, reason: string, act?: ActionContext): Promise<AccessRequest> {
+async function recordDeny(
+  deps: CoreDeps,
+  requestId: number,
+  approver: Actor,
+  reason: string,
+  act?: ActionContext,
+): Promise<AccessRequest> {
   const text = cleanText(reason).trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required to deny', { field: 'reason' });
   const now = deps.clock.now();
@@ -196,10 +299,19 @@ async function recordDeny(deps: CoreDeps, requestId: number, approver: Actor, re
   await assertMayDecide(deps, checked, approver, act);
   const note = `denied by ${approver.name ?? approver.email ?? approver.id}: ${text}`;
   const denied = await deps.store.transaction(async (tx) => {
-    if (!(await tx.decideRequest(requestId, 'denied', decidedAt, note))) throw await notDecidable(tx, requestId, decidedAt);
+    if (!(await tx.decideRequest(requestId, 'denied', decidedAt, note)))
+      throw await notDecidable(tx, requestId, decidedAt);
     await tx.recordApproval({ requestId, approver, decision: 'deny', at: decidedAt, note: text });
     await tx.appendAudit([
-      { at: now, type: 'request.denied', actor: approver, requestId, database: checked.database, level: checked.level, detail: { reason: text, ...receivedDetail(act) } },
+      {
+        at: now,
+        type: 'request.denied',
+        actor: approver,
+        requestId,
+        database: checked.database,
+        level: checked.level,
+        detail: { reason: text, ...receivedDetail(act) },
+      },
     ]);
     await finishAction(tx, act, `request #${requestId} denied`, now);
     return { ...checked, status: 'denied' as const, decidedAt, decisionNote: note };
@@ -215,14 +327,28 @@ export async function expireUndecided(deps: CoreDeps): Promise<number> {
   const due = await deps.store.listRequests({ statuses: ['pending'], decideByOrBefore: now });
   // A decision received before the deadline and not yet processed (a crash, a slow replica) still counts: the request
   // waits for it (the sweeper recovers unfinished actions first; a live lease means one is being processed now).
-  const waiting = due.length ? new Set((await deps.store.listInboxActions({ statuses: ['pending'], requestIds: due.map((r) => r.id) })).map((a) => a.requestId)) : new Set();
+  const waiting = due.length
+    ? new Set(
+        (await deps.store.listInboxActions({ statuses: ['pending'], requestIds: due.map((r) => r.id) })).map(
+          (a) => a.requestId,
+        ),
+      )
+    : new Set();
   for (const req of due) {
     if (waiting.has(req.id)) continue;
     const note = `expired: nobody decided by ${new Date(req.decideBy ?? now).toISOString()}`;
     const expired = await deps.store.transaction(async (tx) => {
       if (!(await tx.decideRequest(req.id, 'expired', now, note))) return false;
       await tx.appendAudit([
-        { at: now, type: 'request.expired', actor: { platform: 'system', id: 'db-access' }, requestId: req.id, database: req.database, level: req.level, detail: { decideBy: req.decideBy ?? null } },
+        {
+          at: now,
+          type: 'request.expired',
+          actor: { platform: 'system', id: 'db-access' },
+          requestId: req.id,
+          database: req.database,
+          level: req.level,
+          detail: { decideBy: req.decideBy ?? null },
+        },
       ]);
       return true;
     });

@@ -1,7 +1,17 @@
 import type { Catalog, DatabaseEntry } from './catalog.js';
 import { BrokerError } from './errors.js';
 import type { InboxEdges } from './inbox.js';
-import type { ApproverDirectory, Clock, EngineRegistry, IncidentDirectory, Logger, Notifier, RateLimiter, Scheduler, StateStore } from './ports.js';
+import type {
+  ApproverDirectory,
+  Clock,
+  EngineRegistry,
+  IncidentDirectory,
+  Logger,
+  Notifier,
+  RateLimiter,
+  Scheduler,
+  StateStore,
+} from './ports.js';
 
 /** Everything the use cases need, injected by the composition root (src/main.ts and src/wiring.ts). */
 export interface CoreDeps {
@@ -30,7 +40,12 @@ export interface CoreDeps {
   inboxEdges?: InboxEdges;
 }
 
-export type FailpointName = 'provision.after-create-user' | 'revoke.after-disable' | 'revoke.after-delete' | 'inbox.before-process' | 'teams.before-process';
+export type FailpointName =
+  | 'provision.after-create-user'
+  | 'revoke.after-disable'
+  | 'revoke.after-delete'
+  | 'inbox.before-process'
+  | 'teams.before-process';
 
 export function databaseOf(catalog: Catalog, name: string): DatabaseEntry {
   const db = catalog.databases.get(name);

@@ -8,14 +8,23 @@ export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(t);
   if (!m || m.slice(1).every((g) => g === undefined)) return undefined;
   const [, d, h, min, s] = m;
-  const ms = Number(d ?? 0) * UNIT_MS.d! + Number(h ?? 0) * UNIT_MS.h! + Number(min ?? 0) * UNIT_MS.m! + Number(s ?? 0) * UNIT_MS.s!;
+  const ms =
+    Number(d ?? 0) * UNIT_MS.d! +
+    Number(h ?? 0) * UNIT_MS.h! +
+    Number(min ?? 0) * UNIT_MS.m! +
+    Number(s ?? 0) * UNIT_MS.s!;
   return ms > 0 ? ms : undefined;
 }
 
 export function formatDuration(ms: number): string {
   let rest = Math.round(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) parts.push(`${n}${unit}`);
     rest -= n * size;

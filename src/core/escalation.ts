@@ -22,7 +22,10 @@ export async function escalateDue(deps: CoreDeps): Promise<number> {
     const asked = await deps.approvers.resolveTier(db, tier);
     const next = db.approval.escalation[tier];
     const approvers = dedupeRefs([...req.approvers, ...asked.approvers]);
-    if (!(await deps.store.escalateRequest(req.id, req.tier, tier, approvers, next ? req.createdAt + next.afterMs : null))) continue;
+    if (
+      !(await deps.store.escalateRequest(req.id, req.tier, tier, approvers, next ? req.createdAt + next.afterMs : null))
+    )
+      continue;
     n++;
     await deps.store.appendAudit([
       {
@@ -61,7 +64,9 @@ export async function chaseOverdueReviews(deps: CoreDeps): Promise<number> {
       },
     ]);
     // The overdue alert names everyone who may review it (all tiers).
-    await notify(deps, req.id, (v) => deps.notifier.reviewOverdue({ ...v, request: { ...v.request, approvers: everyone.approvers } }));
+    await notify(deps, req.id, (v) =>
+      deps.notifier.reviewOverdue({ ...v, request: { ...v.request, approvers: everyone.approvers } }),
+    );
   }
   return n;
 }
@@ -78,10 +83,19 @@ export async function endResolvedIncidents(deps: CoreDeps): Promise<number> {
     try {
       const info = await incidents.incident(req.incidentId);
       if (info.status !== 'resolved') continue;
-      const res = await revoke(deps, grant.id, SYSTEM_ACTOR, `incident ${req.incidentId} resolved`, 'incident_resolved');
+      const res = await revoke(
+        deps,
+        grant.id,
+        SYSTEM_ACTOR,
+        `incident ${req.incidentId} resolved`,
+        'incident_resolved',
+      );
       if (res.receipt) n++;
     } catch (err) {
-      deps.logger.warn({ requestId: req.id, incident: req.incidentId, error: describeError(err) }, 'incident check failed; will retry');
+      deps.logger.warn(
+        { requestId: req.id, incident: req.incidentId, error: describeError(err) },
+        'incident check failed; will retry',
+      );
     }
   }
   return n;

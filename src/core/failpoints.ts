@@ -15,7 +15,10 @@ export function makeFailpoint(armed: string | undefined, kill: () => void): (nam
  * Test-only hold (DB_ACCESS_FAILPOINT=<name>): at that point the work never goes on, while the process keeps
  * answering (acknowledgements go out); the test then kills it. Unset in production: resolves at once.
  */
-export function makeHold(armed: string | undefined, held: (name: FailpointName) => void = () => undefined): (name: FailpointName) => Promise<void> {
+export function makeHold(
+  armed: string | undefined,
+  held: (name: FailpointName) => void = () => undefined,
+): (name: FailpointName) => Promise<void> {
   return (name) => {
     if (!armed || name !== armed) return Promise.resolve();
     held(name);

@@ -22,4 +22,3 @@ export async function getGrant(deps: CoreDeps, grantId: number): Promise<Grant> 
   if (!grant) throw new BrokerError('NOT_FOUND', `grant #${grantId} does not exist`);
   return grant;
 }
-

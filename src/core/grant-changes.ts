@@ -15,7 +15,8 @@ import { notify } from './view.js';
 /** Moves the expiry later by `extraMs`; the new total remaining may not exceed the database's maxDuration. */
 export async function extend(deps: CoreDeps, grantId: number, extraMs: number, actor: Actor): Promise<Grant> {
   const grant = await getGrant(deps, grantId);
-  if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
+  if (grant.status !== 'active')
+    throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
   const db = databaseOf(deps.catalog, grant.database);
   const now = deps.clock.now();
   const newExpiresAt = Math.max(grant.expiresAt, now) + extraMs;
@@ -49,7 +50,10 @@ export async function extend(deps: CoreDeps, grantId: number, extraMs: number, a
   });
   if (!ok) throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} ended while being extended`);
   await deps.scheduler.revokeAt(grantId, newExpiresAt).catch((err: unknown) => {
-    deps.logger.warn({ grantId, err: String(err) }, 'could not move the revoke job; it re-checks the expiry when it fires');
+    deps.logger.warn(
+      { grantId, err: String(err) },
+      'could not move the revoke job; it re-checks the expiry when it fires',
+    );
   });
   await notify(deps, grant.requestId, (v) => deps.notifier.requestChanged(v));
   return getGrant(deps, grantId);
@@ -65,7 +69,8 @@ async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): P
   if (actor.platform !== 'cli' && !isRequester(actor, grant)) {
     throw new BrokerError('FORBIDDEN', 'only the requester can see these credentials');
   }
-  if (grant.status !== 'active') throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
+  if (grant.status !== 'active')
+    throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
   const db = databaseOf(deps.catalog, grant.database);
   const password = generatePassword();
   await deps.engines.get(grant.database).updateUser({ grantId, username: grant.username, newPassword: password });
@@ -85,16 +90,38 @@ async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): P
 }
 
 /** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */
-export async function revokeAsUser(deps: CoreDeps, grantId: number, actor: Actor, reason?: string, act?: ActionContext): Promise<RevokeResult> {
-  return auditingRefusals(deps, actor, { action: 'revoke', grantId }, () => endEarly(deps, grantId, actor, reason, act), act);
+export async function revokeAsUser(
+  deps: CoreDeps,
+  grantId: number,
+  actor: Actor,
+  reason?: string,
+  act?: ActionContext,
+): Promise<RevokeResult> {
+  return auditingRefusals(
+    deps,
+    actor,
+    { action: 'revoke', grantId },
+    () => endEarly(deps, grantId, actor, reason, act),
+    act,
+  );
 }
 
-async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: string, act?: ActionContext): Promise<RevokeResult> {
+async function endEarly(
+  deps: CoreDeps,
+  grantId: number,
+  actor: Actor,
+  reason?: string,
+  act?: ActionContext,
+): Promise<RevokeResult> {
   const grant = await getGrant(deps, grantId);
   const requester = isRequester(actor, grant);
   if (!requester) {
     const { approvers } = await deps.approvers.resolve(databaseOf(deps.catalog, grant.database));
-    if (!matchApprover(actor, approvers)) throw new BrokerError('FORBIDDEN', `you can't revoke grant #${grantId}: it is not yours and you are not an approver for ${grant.database}`);
+    if (!matchApprover(actor, approvers))
+      throw new BrokerError(
+        'FORBIDDEN',
+        `you can't revoke grant #${grantId}: it is not yours and you are not an approver for ${grant.database}`,
+      );
   }
   const who = actor.name ?? actor.email ?? actor.id;
   const why = reason ? `revoked by ${who}: ${reason}` : requester ? `ended early by ${who}` : `revoked by ${who}`;
@@ -107,10 +134,21 @@ async function endEarly(deps: CoreDeps, grantId: number, actor: Actor, reason?: 
  * there revocation finishes whatever happens to this process (revoke() below, else the sweeper retries `revoking`
  * grants). A grant already ending or ended is left as it is, and the action is done all the same.
  */
-async function startRevoking(deps: CoreDeps, grant: Grant, actor: Actor, why: string, act: ActionContext): Promise<void> {
+async function startRevoking(
+  deps: CoreDeps,
+  grant: Grant,
+  actor: Actor,
+  why: string,
+  act: ActionContext,
+): Promise<void> {
   const now = deps.clock.now();
   await deps.store.transaction(async (tx) => {
-    const moved = await tx.transitionGrant(grant.id, ['provisioning', 'active'], { status: 'revoking', revokeStartedAt: now, endReason: why, endKind: 'revoked_early' });
+    const moved = await tx.transitionGrant(grant.id, ['provisioning', 'active'], {
+      status: 'revoking',
+      revokeStartedAt: now,
+      endReason: why,
+      endKind: 'revoked_early',
+    });
     if (moved) {
       await tx.appendAudit([
         {
@@ -125,6 +163,11 @@ async function startRevoking(deps: CoreDeps, grant: Grant, actor: Actor, why: st
         },
       ]);
     }
-    await finishAction(tx, act, moved ? `grant #${grant.id} revoking` : `grant #${grant.id} was already ${grant.status}`, now);
+    await finishAction(
+      tx,
+      act,
+      moved ? `grant #${grant.id} revoking` : `grant #${grant.id} was already ${grant.status}`,
+      now,
+    );
   });
 }

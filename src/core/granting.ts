@@ -25,17 +25,29 @@ export function grantRowFor(req: AccessRequest, now: number): NewGrant {
  * Under the requester's lock, in the transaction that writes a grant: they hold no live grant of this level on
  * the database, and fewer than its limit in all. Checked when access is given, not only when it was asked for.
  */
-export async function assertRoomFor(tx: StateStore, db: DatabaseEntry, requester: Actor, level: string, who: string): Promise<void> {
+export async function assertRoomFor(
+  tx: StateStore,
+  db: DatabaseEntry,
+  requester: Actor,
+  level: string,
+  who: string,
+): Promise<void> {
   await tx.lockPerson(personKey(requester));
   const live = await tx.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
   // A grant being revoked is on its way out: the same level may be given again (it still counts toward the limit).
   const same = live.find((g) => g.level === level && g.status !== 'revoking');
   const holds = who === 'you' ? 'you already hold' : `${who} already holds`;
   if (same) {
-    throw new BrokerError('FORBIDDEN', `${holds} ${level} on ${db.name} (grant #${same.id}): a second grant of the same level is not given; extend that one instead`);
+    throw new BrokerError(
+      'FORBIDDEN',
+      `${holds} ${level} on ${db.name} (grant #${same.id}): a second grant of the same level is not given; extend that one instead`,
+    );
   }
   if (live.length >= db.limits.activeGrantsPerPerson) {
-    throw new BrokerError('FORBIDDEN', `${holds} ${live.length} live grant(s) on ${db.name} (the limit is ${db.limits.activeGrantsPerPerson}); one must end first`);
+    throw new BrokerError(
+      'FORBIDDEN',
+      `${holds} ${live.length} live grant(s) on ${db.name} (the limit is ${db.limits.activeGrantsPerPerson}); one must end first`,
+    );
   }
 }
 

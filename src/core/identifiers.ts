@@ -19,14 +19,19 @@ function randomString(alphabet: string, length: number): string {
  */
 export function generateUsername(requesterHint: string | undefined): string {
   const local = (requesterHint ?? '').split('@')[0] ?? '';
-  const who = local.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || 'user';
+  const who =
+    local
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 12) || 'user';
   const name = `${USERNAME_PREFIX}${who}_${randomString(ALNUM_LOWER, 8)}`;
   assertUsername(name);
   return name;
 }
 
 export function assertUsername(name: string): void {
-  if (!USERNAME_PATTERN.test(name)) throw new Error(`refusing a user name outside ${USERNAME_PATTERN}: ${JSON.stringify(name)}`);
+  if (!USERNAME_PATTERN.test(name))
+    throw new Error(`refusing a user name outside ${USERNAME_PATTERN}: ${JSON.stringify(name)}`);
 }
 
 /** 32 characters of [A-Za-z0-9] (~190 bits): nothing to quote in SQL, URLs or shells. */

@@ -25,7 +25,7 @@ const SHOWN_MAX = 24;
  * else shown as `?`, so the quote is inert in Slack mrkdwn, Teams markdown and a terminal whatever was sent.
  */
 export function quoteId(value: unknown): string {
-  const s = cleanLine(typeof value === 'string' ? value : JSON.stringify(value) ?? String(value));
+  const s = cleanLine(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
   const safe = s.replace(/[^\p{L}\p{N} #.,+-]/gu, '?');
   return `"${safe.length > SHOWN_MAX ? `${safe.slice(0, SHOWN_MAX - 1)}…` : safe}"`;
 }
@@ -33,7 +33,11 @@ export function quoteId(value: unknown): string {
 /** The refusal for a value that is not a `what` id: INVALID_INPUT, field `id`, e.g. `"0x2" is not a request number`. */
 export function notAnId(value: unknown, what: IdKind): BrokerError {
   const missing = value === undefined || value === null || value === '';
-  return new BrokerError('INVALID_INPUT', missing ? `the ${what} number is missing` : `${quoteId(value)} is not a ${what} number`, { field: 'id' });
+  return new BrokerError(
+    'INVALID_INPUT',
+    missing ? `the ${what} number is missing` : `${quoteId(value)} is not a ${what} number`,
+    { field: 'id' },
+  );
 }
 
 /** The id `value` spells, or throws `notAnId(value, what)`. */

@@ -78,7 +78,12 @@ export async function recordAction(
   action: Omit<NewInboxAction, 'receivedAt' | 'claimedBy' | 'claimedUntil'>,
 ): Promise<InboxAction | undefined> {
   const now = deps.clock.now();
-  return deps.store.recordInboxAction({ ...action, receivedAt: now, claimedBy: INBOX_OWNER, claimedUntil: now + INBOX_LEASE_MS });
+  return deps.store.recordInboxAction({
+    ...action,
+    receivedAt: now,
+    claimedBy: INBOX_OWNER,
+    claimedUntil: now + INBOX_LEASE_MS,
+  });
 }
 
 /** Processes one recorded action through its use case; its row is finished whatever the outcome (but a crash). */
@@ -86,7 +91,8 @@ export async function processAction(deps: CoreDeps, action: InboxAction, edge: I
   await deps.hold?.('inbox.before-process');
   const act: ActionContext = { inboxId: action.id, receivedAt: action.receivedAt, attempt: action.attempts };
   try {
-    if (action.attempts > INBOX_MAX_ATTEMPTS) throw new Error(`given up after ${action.attempts - 1} processings that did not finish`);
+    if (action.attempts > INBOX_MAX_ATTEMPTS)
+      throw new Error(`given up after ${action.attempts - 1} processings that did not finish`);
     const actor = await edge.actor(action);
     return { ok: true, effect: await dispatch(deps, action, actor, act) };
   } catch (err) {
@@ -94,12 +100,21 @@ export async function processAction(deps: CoreDeps, action: InboxAction, edge: I
     if (err instanceof ActionRefused) return { ok: false, error: err.refusal }; // its row was finished with it
     const refused = err instanceof BrokerError;
     const outcome = refused ? refusedOutcome(err) : `failed: ${describeError(err)}`;
-    const finished = await deps.store.finishInboxAction(action.id, outcome, deps.clock.now(), refused ? 'done' : 'failed').catch((e: unknown) => {
-      deps.logger.error({ inboxId: action.id, err: describeError(e) }, 'inbox: could not finish a refused or failed action');
-      return true;
-    });
+    const finished = await deps.store
+      .finishInboxAction(action.id, outcome, deps.clock.now(), refused ? 'done' : 'failed')
+      .catch((e: unknown) => {
+        deps.logger.error(
+          { inboxId: action.id, err: describeError(e) },
+          'inbox: could not finish a refused or failed action',
+        );
+        return true;
+      });
     if (!finished) return { ok: 'done' }; // another processing finished it meanwhile
-    if (!refused) deps.logger.error({ inboxId: action.id, kind: action.kind, err: describeError(err) }, 'inbox: chat action failed');
+    if (!refused)
+      deps.logger.error(
+        { inboxId: action.id, kind: action.kind, err: describeError(err) },
+        'inbox: chat action failed',
+      );
     return { ok: false, error: err };
   }
 }
@@ -116,9 +131,18 @@ async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: 
     case 'review':
       return { kind: 'review', request: await reviewBreakGlass(deps, num(p.requestId), actor, act) };
     case 'request':
-      return { kind: 'request', request: await requestAccess(deps, actor, p.input as RequestInput, { breakGlass: p.breakGlass === true, action: act }) };
+      return {
+        kind: 'request',
+        request: await requestAccess(deps, actor, p.input as RequestInput, {
+          breakGlass: p.breakGlass === true,
+          action: act,
+        }),
+      };
     case 'extend':
-      return { kind: 'extend', request: await requestExtension(deps, actor, num(p.grantId), String(p.duration), String(p.reason), act) };
+      return {
+        kind: 'extend',
+        request: await requestExtension(deps, actor, num(p.grantId), String(p.duration), String(p.reason), act),
+      };
   }
 }
 
@@ -137,12 +161,27 @@ export async function recoverInbox(deps: CoreDeps, edges: InboxEdges, minAgeMs =
   // cannot answer on a platform claims nothing, so it spends none of the attempts of that platform's actions.
   if (!edges.slack) return 0;
   const now = deps.clock.now();
-  const claimed = await deps.store.claimInboxActions(INBOX_OWNER, now, now + INBOX_RECOVERY_LEASE_MS, now - minAgeMs, RECOVERY_BATCH);
+  const claimed = await deps.store.claimInboxActions(
+    INBOX_OWNER,
+    now,
+    now + INBOX_RECOVERY_LEASE_MS,
+    now - minAgeMs,
+    RECOVERY_BATCH,
+  );
   let n = 0;
   for (const action of claimed) {
     const edge = edges[action.platform];
     if (!edge) continue; // not recorded by any platform but Slack (see above)
-    deps.logger.warn({ inboxId: action.id, kind: action.kind, platform: action.platform, attempt: action.attempts, receivedAt: action.receivedAt }, 'inbox: processing an action left unfinished');
+    deps.logger.warn(
+      {
+        inboxId: action.id,
+        kind: action.kind,
+        platform: action.platform,
+        attempt: action.attempts,
+        receivedAt: action.receivedAt,
+      },
+      'inbox: processing an action left unfinished',
+    );
     const result = await processAction(deps, action, edge);
     if (result.ok !== 'done') await edge.answer(action, result);
     n++;
@@ -152,7 +191,11 @@ export async function recoverInbox(deps: CoreDeps, edges: InboxEdges, minAgeMs =
 
 /** Deletes actions finished more than `retentionMs` ago, in bounded batches; never an unfinished one. Returns how
  *  many were deleted. */
-export async function pruneInbox(deps: Pick<CoreDeps, 'store' | 'clock'>, retentionMs = INBOX_RETENTION_MS, batch = INBOX_PRUNE_BATCH): Promise<number> {
+export async function pruneInbox(
+  deps: Pick<CoreDeps, 'store' | 'clock'>,
+  retentionMs = INBOX_RETENTION_MS,
+  batch = INBOX_PRUNE_BATCH,
+): Promise<number> {
   const before = deps.clock.now() - retentionMs;
   let n = 0;
   for (let i = 0; i < INBOX_PRUNE_BATCHES_PER_PASS; i++) {

@@ -11,7 +11,9 @@ export async function viewsOf(core: CoreDeps, actor: Actor): Promise<RequestView
   const requests = await core.store.listRequests({ requesterId: actor.id, statuses: ['pending', 'approved'] });
   const views = await Promise.all(requests.map((r) => loadRequestView(core, r.id)));
   // An approved extension shows through the grant it extended; a pending one is listed as a request.
-  return views.filter((v) => LIVE_PHASES.has(v.phase) && (v.request.extendsGrantId === undefined || v.phase === 'pending')).reverse();
+  return views
+    .filter((v) => LIVE_PHASES.has(v.phase) && (v.request.extendsGrantId === undefined || v.phase === 'pending'))
+    .reverse();
 }
 
 /** Pending requests I may decide (eligible now, not mine), oldest first. */

@@ -90,7 +90,14 @@ export const LIVE_GRANT_STATUSES: readonly GrantStatus[] = ['provisioning', 'act
  */
 export type EndKind = 'expired' | 'overdue' | 'revoked_early' | 'admin' | 'incident_resolved' | 'provision_failed';
 
-export const END_KINDS: readonly EndKind[] = ['expired', 'overdue', 'revoked_early', 'admin', 'incident_resolved', 'provision_failed'];
+export const END_KINDS: readonly EndKind[] = [
+  'expired',
+  'overdue',
+  'revoked_early',
+  'admin',
+  'incident_resolved',
+  'provision_failed',
+];
 
 export interface Grant {
   id: number;

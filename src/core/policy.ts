@@ -11,7 +11,8 @@ export function matchApprover(actor: Actor, approvers: readonly ApproverRef[]): 
   return approvers.find(
     (a) =>
       (a.platform === actor.platform && a.id === actor.id) ||
-      (email !== undefined && (a.email?.toLowerCase() === email || (a.platform === 'email' && a.id.toLowerCase() === email))),
+      (email !== undefined &&
+        (a.email?.toLowerCase() === email || (a.platform === 'email' && a.id.toLowerCase() === email))),
   );
 }
 
@@ -24,7 +25,10 @@ export function personKey(actor: Pick<Actor, 'platform' | 'id' | 'email'>): stri
   return email ? `email:${email}` : `${actor.platform}:${actor.id}`;
 }
 
-export function isRequester(actor: Actor, request: Pick<AccessRequest, 'requester'> | Pick<Grant, 'requester'>): boolean {
+export function isRequester(
+  actor: Actor,
+  request: Pick<AccessRequest, 'requester'> | Pick<Grant, 'requester'>,
+): boolean {
   if (sameActor(actor, request.requester)) return true;
   const email = actor.email?.toLowerCase();
   return email !== undefined && request.requester.email?.toLowerCase() === email;

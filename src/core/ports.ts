@@ -151,14 +151,17 @@ export interface EngineRegistry {
 // State store: the source of truth
 // ---------------------------------------------------------------------------------------------------------------
 
-export type NewRequest = Omit<AccessRequest, 'id' | 'tier' | 'breakGlass'> & Partial<Pick<AccessRequest, 'tier' | 'breakGlass'>>;
-export type NewGrant = Pick<Grant, 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt' | 'expiresAt'>;
+export type NewRequest = Omit<AccessRequest, 'id' | 'tier' | 'breakGlass'> &
+  Partial<Pick<AccessRequest, 'tier' | 'breakGlass'>>;
+export type NewGrant = Pick<
+  Grant,
+  'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt' | 'expiresAt'
+>;
 
 /** Columns of a grant that a transition or patch may set. `null` clears an optional column. */
 export type GrantPatch = {
   [K in Exclude<keyof Grant, 'id' | 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt'>]?:
-    | Grant[K]
-    | null;
+    Grant[K] | null;
 };
 
 export interface GrantFilter {
@@ -237,7 +240,6 @@ export interface ChatConversation {
   updatedAt: number;
 }
 
-
 /** A state-changing chat action, as kept in the inbox (see StateStore.recordInboxAction). */
 export type InboxKind = 'approve' | 'deny' | 'revoke' | 'review' | 'request' | 'extend';
 export type InboxStatus = 'pending' | 'done' | 'failed';
@@ -289,7 +291,13 @@ export interface StateStore {
    *  approval deadline (decideBy) is not after `at`: no approver decides a request once its deadline has passed. */
   decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
   /** A pending request at tier `fromTier` moves to `toTier` with these approvers; false when someone got there first. */
-  escalateRequest(id: number, fromTier: number, toTier: number, approvers: readonly ApproverRef[], nextEscalationAt: number | null): Promise<boolean>;
+  escalateRequest(
+    id: number,
+    fromTier: number,
+    toTier: number,
+    approvers: readonly ApproverRef[],
+    nextEscalationAt: number | null,
+  ): Promise<boolean>;
   /** Break-glass review: sets reviewedAt (first review wins) or reviewEscalatedAt (once); false when already set. */
   markReview(id: number, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean>;
 
@@ -314,7 +322,12 @@ export interface StateStore {
   transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
   /** transitionGrant for many grants with one patch, atomically: the ids that were in one of `from` (and, with
    *  `expiresAtOrBefore`, expire by then) and now carry `patch`; the others are untouched. */
-  transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch, expiresAtOrBefore?: number): Promise<number[]>;
+  transitionGrants(
+    ids: readonly number[],
+    from: readonly GrantStatus[],
+    patch: GrantPatch,
+    expiresAtOrBefore?: number,
+  ): Promise<number[]>;
   /** Sets remindedAt on an active grant whose reminder has not been sent; false when it was (or it ended). */
   claimReminder(id: number, at: number): Promise<boolean>;
 
@@ -350,12 +363,26 @@ export interface StateStore {
   /** Leases up to `limit` pending actions received at or before `receivedBefore` whose lease has lapsed (at `now`)
    *  to `owner` until `until`, counting an attempt on each; returns them in id (arrival) order. Two callers never
    *  hold the same action at once. */
-  claimInboxActions(owner: string, now: number, until: number, receivedBefore: number, limit: number): Promise<InboxAction[]>;
+  claimInboxActions(
+    owner: string,
+    now: number,
+    until: number,
+    receivedBefore: number,
+    limit: number,
+  ): Promise<InboxAction[]>;
   /** pending → `status` with its outcome; false (nothing changed) when it was no longer pending. Called inside the
    *  transaction of the action's effect, so the effect and "done" commit together. */
-  finishInboxAction(id: number, outcome: string, at: number, status?: Exclude<InboxStatus, 'pending'>): Promise<boolean>;
+  finishInboxAction(
+    id: number,
+    outcome: string,
+    at: number,
+    status?: Exclude<InboxStatus, 'pending'>,
+  ): Promise<boolean>;
   /** Actions in `statuses` (all when absent), oldest first. */
-  listInboxActions(filter?: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] }): Promise<InboxAction[]>;
+  listInboxActions(filter?: {
+    statuses?: readonly InboxStatus[];
+    requestIds?: readonly number[];
+  }): Promise<InboxAction[]>;
   /** Deletes up to `limit` finished actions (done or failed) that finished before `finishedBefore`; returns how many.
    *  A pending action is never deleted. */
   pruneInboxActions(finishedBefore: number, limit: number): Promise<number>;

@@ -62,7 +62,10 @@ export async function expiredBeforeProvisioning(deps: CoreDeps, grant: Grant): P
 export async function removeUnwanted(deps: CoreDeps, grant: Grant): Promise<Grant> {
   const current = (await deps.store.getGrant(grant.id)) ?? grant;
   if (current.status === 'active') return current;
-  deps.logger.warn({ grantId: grant.id, username: grant.username, status: current.status }, 'grant ended during provisioning; removing the user just created');
+  deps.logger.warn(
+    { grantId: grant.id, username: grant.username, status: current.status },
+    'grant ended during provisioning; removing the user just created',
+  );
   const res = (await dropUsers(deps.engines.get(grant.database), [grant.username])).get(grant.username);
   if (res instanceof Error) throw res;
   return current;

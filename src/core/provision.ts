@@ -113,7 +113,10 @@ class ProvisionBatcher {
     for (const grant of grants) {
       if (grant.status !== 'provisioning') settle(grant.id, Promise.resolve({ outcome: 'skipped', grant }));
       else if (clock.now() >= grant.expiresAt) {
-        settle(grant.id, expiredBeforeProvisioning(this.deps, grant).then((g) => ({ outcome: 'skipped' as const, grant: g })));
+        settle(
+          grant.id,
+          expiredBeforeProvisioning(this.deps, grant).then((g) => ({ outcome: 'skipped' as const, grant: g })),
+        );
       } else {
         try {
           const db = databaseOf(catalog, grant.database);
@@ -128,13 +131,20 @@ class ProvisionBatcher {
     }
     if (work.length === 0) return;
     // The people's messages need the requests and their approvals: read while the users are being created.
-    const ahead = readAheadMany(this.deps, work.map((w) => w.grant.requestId));
+    const ahead = readAheadMany(
+      this.deps,
+      work.map((w) => w.grant.requestId),
+    );
     const made = await this.newUsers(work);
     const createdAt = clock.now();
     const ok: Array<Work & { user: NewUserResponse['outcome'] }> = [];
     for (const w of work) {
       const res = made.get(w.grant.id)!;
-      if (res instanceof Error) settle(w.grant.id, provisionFailed(this.deps, w.grant, res).then(() => Promise.reject(res)));
+      if (res instanceof Error)
+        settle(
+          w.grant.id,
+          provisionFailed(this.deps, w.grant, res).then(() => Promise.reject(res)),
+        );
       else ok.push({ ...w, user: res.outcome });
     }
     if (ok.length === 0) return;
@@ -144,8 +154,18 @@ class ProvisionBatcher {
     const won = await store.transaction(async (tx) => {
       const ids = new Set<number>();
       for (const group of groupBy(ok, (w) => String(w.grant.provisionAttempts)).values()) {
-        const patch = { status: 'active' as const, activatedAt: now, provisionAttempts: group[0]!.grant.provisionAttempts + 1, lastError: null };
-        for (const id of await tx.transitionGrants(group.map((w) => w.grant.id), ['provisioning'], patch)) ids.add(id);
+        const patch = {
+          status: 'active' as const,
+          activatedAt: now,
+          provisionAttempts: group[0]!.grant.provisionAttempts + 1,
+          lastError: null,
+        };
+        for (const id of await tx.transitionGrants(
+          group.map((w) => w.grant.id),
+          ['provisioning'],
+          patch,
+        ))
+          ids.add(id);
       }
       await tx.appendAudit(ok.filter((w) => ids.has(w.grant.id)).map((w) => provisionedEvent(w.grant, w.user, now)));
       return ids;
@@ -153,28 +173,67 @@ class ProvisionBatcher {
     const active = ok.filter((w) => won.has(w.grant.id));
     // Revoked while the users were being created: what was just made must not outlive the grant.
     for (const w of ok) {
-      if (!won.has(w.grant.id)) settle(w.grant.id, removeUnwanted(this.deps, w.grant).then((grant) => ({ outcome: 'skipped' as const, grant })));
+      if (!won.has(w.grant.id))
+        settle(
+          w.grant.id,
+          removeUnwanted(this.deps, w.grant).then((grant) => ({ outcome: 'skipped' as const, grant })),
+        );
     }
     logger.info(
-      { batch: work.length, active: active.length, failed: work.length - ok.length, readMs: readAt - started, ddlMs: createdAt - readAt, recordMs: clock.now() - now },
+      {
+        batch: work.length,
+        active: active.length,
+        failed: work.length - ok.length,
+        readMs: readAt - started,
+        ddlMs: createdAt - readAt,
+        recordMs: clock.now() - now,
+      },
       'provisioning batch',
     );
     // The people are told while the revoke jobs are scheduled: neither waits for the other (the sweeper backs the
     // jobs). Each caller's promise settles after its own message and the scheduling.
-    const scheduled = this.deps.scheduler.scheduleRevokes(active.map((w) => ({ grantId: w.grant.id, at: w.grant.expiresAt }))).catch((err: unknown) => {
-      logger.warn({ err: String(err), grants: active.length }, 'could not schedule the revoke jobs; the sweeper will revoke at expiry');
-    });
+    const scheduled = this.deps.scheduler
+      .scheduleRevokes(active.map((w) => ({ grantId: w.grant.id, at: w.grant.expiresAt })))
+      .catch((err: unknown) => {
+        logger.warn(
+          { err: String(err), grants: active.length },
+          'could not schedule the revoke jobs; the sweeper will revoke at expiry',
+        );
+      });
     for (const w of active) {
       const { lastError: _cleared, ...rest } = w.grant;
-      const grant: Grant = { ...rest, status: 'active', activatedAt: now, provisionAttempts: w.grant.provisionAttempts + 1 };
-      logger.info({ grantId: grant.id, database: grant.database, username: grant.username, user: w.user, expiresAt: grant.expiresAt }, 'grant active');
-      const credentials = w.password === undefined ? undefined : buildCredentials(w.db, grant.username, w.password, grant.expiresAt);
-      const told = notify(this.deps, grant.requestId, (v) => this.deps.notifier.grantActivated(v, w.db.delivery === 'message' ? credentials : undefined), {
-        grant,
-        ahead: ahead.then((m) => m.get(grant.requestId)),
-      });
+      const grant: Grant = {
+        ...rest,
+        status: 'active',
+        activatedAt: now,
+        provisionAttempts: w.grant.provisionAttempts + 1,
+      };
+      logger.info(
+        {
+          grantId: grant.id,
+          database: grant.database,
+          username: grant.username,
+          user: w.user,
+          expiresAt: grant.expiresAt,
+        },
+        'grant active',
+      );
+      const credentials =
+        w.password === undefined ? undefined : buildCredentials(w.db, grant.username, w.password, grant.expiresAt);
+      const told = notify(
+        this.deps,
+        grant.requestId,
+        (v) => this.deps.notifier.grantActivated(v, w.db.delivery === 'message' ? credentials : undefined),
+        {
+          grant,
+          ahead: ahead.then((m) => m.get(grant.requestId)),
+        },
+      );
       const result = { outcome: 'active' as const, grant, user: w.user, ...(credentials && { credentials }) };
-      settle(grant.id, Promise.all([told, scheduled]).then(() => result));
+      settle(
+        grant.id,
+        Promise.all([told, scheduled]).then(() => result),
+      );
     }
   }
 
@@ -193,7 +252,11 @@ class ProvisionBatcher {
               level: w.level,
             })),
           );
-          for (const w of group) out.set(w.grant.id, made.get(w.grant.username) ?? new Error(`the engine returned no result for ${w.grant.username}`));
+          for (const w of group)
+            out.set(
+              w.grant.id,
+              made.get(w.grant.username) ?? new Error(`the engine returned no result for ${w.grant.username}`),
+            );
         } catch (err) {
           for (const w of group) out.set(w.grant.id, err instanceof Error ? err : new Error(String(err)));
         }

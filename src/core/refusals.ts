@@ -27,7 +27,14 @@ export function isRefusal(err: unknown): err is BrokerError {
   return err instanceof BrokerError && REFUSAL_CODES.has(err.code);
 }
 
-function refusalEvent(at: number, actor: Actor, what: RefusedAction, code: string, reason: string, receivedAt?: number): AuditEvent {
+function refusalEvent(
+  at: number,
+  actor: Actor,
+  what: RefusedAction,
+  code: string,
+  reason: string,
+  receivedAt?: number,
+): AuditEvent {
   const { action, requestId, grantId, database, level, via } = what;
   return {
     at,
@@ -37,7 +44,13 @@ function refusalEvent(at: number, actor: Actor, what: RefusedAction, code: strin
     ...(grantId !== undefined && { grantId }),
     ...(database !== undefined && { database }),
     ...(level !== undefined && { level }),
-    detail: { action, code, reason, ...(via !== undefined && { via }), ...(receivedAt !== undefined && { receivedAt }) },
+    detail: {
+      action,
+      code,
+      reason,
+      ...(via !== undefined && { via }),
+      ...(receivedAt !== undefined && { receivedAt }),
+    },
   };
 }
 
@@ -52,7 +65,10 @@ export async function recordRefusal(
   try {
     await deps.store.appendAudit([refusalEvent(deps.clock.now(), actor, what, code, reason)]);
   } catch (err) {
-    deps.logger.error({ err: err instanceof Error ? err.message : String(err), action: what.action, code }, 'could not audit a refusal');
+    deps.logger.error(
+      { err: err instanceof Error ? err.message : String(err), action: what.action, code },
+      'could not audit a refusal',
+    );
   }
 }
 
@@ -81,7 +97,13 @@ export async function auditingRefusals<T>(
 
 /** What to throw for a chat action's refusal: ActionRefused (row finished, refusal audited), AlreadyProcessed, or the
  *  refusal itself when the state DB could not take either (the inbox then finishes the row as it can). */
-async function refuseAction(deps: Pick<CoreDeps, 'store' | 'clock' | 'logger'>, act: ActionContext, actor: Actor, what: RefusedAction, err: BrokerError): Promise<Error> {
+async function refuseAction(
+  deps: Pick<CoreDeps, 'store' | 'clock' | 'logger'>,
+  act: ActionContext,
+  actor: Actor,
+  what: RefusedAction,
+  err: BrokerError,
+): Promise<Error> {
   const now = deps.clock.now();
   try {
     const finished = await deps.store.transaction(async (tx) => {
@@ -91,7 +113,10 @@ async function refuseAction(deps: Pick<CoreDeps, 'store' | 'clock' | 'logger'>, 
     });
     return finished ? new ActionRefused(err) : new AlreadyProcessed(act.inboxId);
   } catch (e) {
-    deps.logger.error({ inboxId: act.inboxId, action: what.action, code: err.code, err: describeError(e) }, 'could not record the refusal of a chat action');
+    deps.logger.error(
+      { inboxId: act.inboxId, action: what.action, code: err.code, err: describeError(e) },
+      'could not record the refusal of a chat action',
+    );
     return err;
   }
 }

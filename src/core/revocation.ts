@@ -200,7 +200,12 @@ class RevocationBatcher {
     // Every active grant of this database already due goes too: its own job will find it ended.
     const room = MAX_REVOKE_BATCH - taken.length;
     if (room > 0) {
-      for (const grant of await store.listGrants({ statuses: ['active'], database, expiresAtOrBefore: now, limit: room })) {
+      for (const grant of await store.listGrants({
+        statuses: ['active'],
+        database,
+        expiresAtOrBefore: now,
+        limit: room,
+      })) {
         if (!byId.has(grant.id)) byId.set(grant.id, { grant, end: EXPIRED, dueOnly: true, waiters: [] });
       }
     }
@@ -248,8 +253,13 @@ class RevocationBatcher {
         continue;
       }
       // A failed provisioning stays `failed` even when its cleanup is finished by someone else.
-      const status = g.endKind === 'provision_failed' || byId.get(g.id)!.end.kind === 'provision_failed' ? 'failed' : 'revoked';
-      done.push({ grant: g, status, receipt: { sessionsTerminated: res.sessionsTerminated, userOutcome: res.outcome, at } });
+      const status =
+        g.endKind === 'provision_failed' || byId.get(g.id)!.end.kind === 'provision_failed' ? 'failed' : 'revoked';
+      done.push({
+        grant: g,
+        status,
+        receipt: { sessionsTerminated: res.sessionsTerminated, userOutcome: res.outcome, at },
+      });
     }
 
     const won = await store.transaction(async (tx) => {
@@ -259,7 +269,13 @@ class RevocationBatcher {
         const changed = await tx.transitionGrants(
           group.map((d) => d.grant.id),
           ['revoking'],
-          { status, revokedAt: at, revokeAttempts: grant.revokeAttempts + 1, revokeFailingSince: null, lastError: null },
+          {
+            status,
+            revokedAt: at,
+            revokeAttempts: grant.revokeAttempts + 1,
+            revokeFailingSince: null,
+            lastError: null,
+          },
         );
         for (const id of changed) ids.add(id);
       }
@@ -273,30 +289,57 @@ class RevocationBatcher {
       return ids;
     });
 
-    const steps = { claimMs: claimedAt - now, disableMs: disabledAt - claimedAt, deleteMs: at - disabledAt, recordMs: clock.now() - at };
+    const steps = {
+      claimMs: claimedAt - now,
+      disableMs: disabledAt - claimedAt,
+      deleteMs: at - disabledAt,
+      recordMs: clock.now() - at,
+    };
     logger.info({ database, batch: byId.size, revoked: won.size, failed: failed.size, ...steps }, 'revocation batch');
     // The people's "ended" messages need the requests, their decisions and message references: one read per batch.
-    const ahead = won.size > 0 ? readAheadMany(this.deps, done.filter((d) => won.has(d.grant.id)).map((d) => d.grant.requestId)) : undefined;
+    const ahead =
+      won.size > 0
+        ? readAheadMany(
+            this.deps,
+            done.filter((d) => won.has(d.grant.id)).map((d) => d.grant.requestId),
+          )
+        : undefined;
     for (const d of done) {
       const p = byId.get(d.grant.id)!;
       if (!won.has(d.grant.id)) {
         // Another process finished it first and told the people: report what the state DB holds.
-        settleLater(p, store.getGrant(d.grant.id).then((grant) => ({ grant: grant ?? d.grant })));
+        settleLater(
+          p,
+          store.getGrant(d.grant.id).then((grant) => ({ grant: grant ?? d.grant })),
+        );
         continue;
       }
       const { lastError: _e, revokeFailingSince: _f, ...rest } = d.grant;
       const ended: Grant = { ...rest, status: d.status, revokedAt: at, revokeAttempts: d.grant.revokeAttempts + 1 };
-      logger.info({ grantId: d.grant.id, ...d.receipt, reason: ended.endReason, batch: revoking.length }, 'grant ended');
+      logger.info(
+        { grantId: d.grant.id, ...d.receipt, reason: ended.endReason, batch: revoking.length },
+        'grant ended',
+      );
       const reason = ended.endReason ?? p.end.reason;
       // Ended before its expiry: its revoke job has nothing left to do.
-      const cancelled = at < d.grant.expiresAt ? scheduler.cancelRevoke(d.grant.id).catch(() => undefined) : Promise.resolve();
-      const told = this.notifyEnded(ended.requestId, { grant: ended, receipt: { ...d.receipt, reason }, ahead: ahead?.then((m) => m.get(ended.requestId)) });
-      settleLater(p, Promise.all([cancelled, told]).then(() => ({ grant: ended, receipt: d.receipt })));
+      const cancelled =
+        at < d.grant.expiresAt ? scheduler.cancelRevoke(d.grant.id).catch(() => undefined) : Promise.resolve();
+      const told = this.notifyEnded(ended.requestId, {
+        grant: ended,
+        receipt: { ...d.receipt, reason },
+        ahead: ahead?.then((m) => m.get(ended.requestId)),
+      });
+      settleLater(
+        p,
+        Promise.all([cancelled, told]).then(() => ({ grant: ended, receipt: d.receipt })),
+      );
     }
     for (const [id, err] of failed) {
       const grant = revoking.find((g) => g.id === id)!;
       const p = byId.get(id)!;
-      await revokeFailed(this.deps, grant, err).catch((e: unknown) => logger.error({ grantId: id, err: String(e) }, 'could not record the failed revocation'));
+      await revokeFailed(this.deps, grant, err).catch((e: unknown) =>
+        logger.error({ grantId: id, err: String(e) }, 'could not record the failed revocation'),
+      );
       for (const w of p.waiters) w.reject(err);
     }
   }
@@ -451,11 +494,24 @@ async function revokeFailed(deps: CoreDeps, grant: Grant, err: unknown): Promise
       revokeFailingSince: failingSince,
       ...(flag && { flaggedAt: now }),
     });
-    const base = { actor: SYSTEM_ACTOR, requestId: grant.requestId, grantId: grant.id, database: grant.database, level: grant.level };
+    const base = {
+      actor: SYSTEM_ACTOR,
+      requestId: grant.requestId,
+      grantId: grant.id,
+      database: grant.database,
+      level: grant.level,
+    };
     await tx.appendAudit([
       { ...base, at: now, type: 'grant.revoke_failed', detail: { error, attempts: grant.revokeAttempts + 1 } },
       ...(flag
-        ? [{ ...base, at: now, type: 'grant.revoke_flagged' as const, detail: { error, failingForMs: now - failingSince } }]
+        ? [
+            {
+              ...base,
+              at: now,
+              type: 'grant.revoke_flagged' as const,
+              detail: { error, failingForMs: now - failingSince },
+            },
+          ]
         : []),
     ]);
   });

@@ -55,7 +55,20 @@ export class Sweeper {
   ) {}
 
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { inboxRecovered: 0, inboxPruned: 0, requestsExpired: 0, escalated: 0, reviewsChased: 0, incidentsEnded: 0, reminded: 0, revoked: 0, failed: 0, requeued: 0, orphansDropped: 0, targetsUnreachable: [] };
+    const report: SweepReport = {
+      inboxRecovered: 0,
+      inboxPruned: 0,
+      requestsExpired: 0,
+      escalated: 0,
+      reviewsChased: 0,
+      incidentsEnded: 0,
+      reminded: 0,
+      revoked: 0,
+      failed: 0,
+      requeued: 0,
+      orphansDropped: 0,
+      targetsUnreachable: [],
+    };
     if (this.deps.inboxEdges) report.inboxRecovered = await recoverInbox(this.deps, this.deps.inboxEdges);
     report.requestsExpired = await expireUndecided(this.deps);
     report.escalated = await escalateDue(this.deps);
@@ -89,7 +102,10 @@ export class Sweeper {
   private async revokeOverdue(report: SweepReport): Promise<void> {
     const { store, clock, logger } = this.deps;
     const now = clock.now();
-    const overdue = await store.listGrants({ statuses: LIVE_GRANT_STATUSES, expiresAtOrBefore: now - this.opts.graceMs });
+    const overdue = await store.listGrants({
+      statuses: LIVE_GRANT_STATUSES,
+      expiresAtOrBefore: now - this.opts.graceMs,
+    });
     // A revocation started less than graceMs ago is in flight elsewhere (a CLI, a job): left to finish and report.
     const halfDone = (await store.listGrants({ statuses: ['revoking'] })).filter(
       (g) => g.revokeAttempts > 0 || g.revokeStartedAt === undefined || g.revokeStartedAt <= now - this.opts.graceMs,
@@ -122,7 +138,10 @@ export class Sweeper {
   private async requeueStaleProvisioning(report: SweepReport): Promise<void> {
     const { store, clock, scheduler, logger } = this.deps;
     const now = clock.now();
-    const stale = await store.listGrants({ statuses: ['provisioning'], createdAtOrBefore: now - this.opts.staleProvisioningMs });
+    const stale = await store.listGrants({
+      statuses: ['provisioning'],
+      createdAtOrBefore: now - this.opts.staleProvisioningMs,
+    });
     for (const grant of stale) {
       if (grant.expiresAt <= now) continue; // the overdue pass ends it
       try {
@@ -151,7 +170,10 @@ export class Sweeper {
       const live = new Set(grants.filter((g) => LIVE_GRANT_STATUSES.includes(g.status)).map((g) => g.username));
       const orphans = managed.filter((m) => !live.has(m.username));
       if (orphans.length === 0) continue;
-      const dropped = await dropUsers(engine, orphans.map((m) => m.username));
+      const dropped = await dropUsers(
+        engine,
+        orphans.map((m) => m.username),
+      );
       for (const user of orphans) {
         try {
           const res = dropped.get(user.username)!;
@@ -174,7 +196,10 @@ export class Sweeper {
               },
             },
           ]);
-          logger.warn({ database, username: user.username, grantId: user.grantId }, 'sweeper: dropped an orphaned user');
+          logger.warn(
+            { database, username: user.username, grantId: user.grantId },
+            'sweeper: dropped an orphaned user',
+          );
         } catch (err) {
           logger.warn({ database, username: user.username, error: describeError(err) }, 'sweeper: cannot drop orphan');
         }

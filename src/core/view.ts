@@ -41,7 +41,8 @@ export interface RequestView {
 
 export function phaseOf(request: AccessRequest, grant: Grant | undefined): Phase {
   if (request.status === 'pending') return 'pending';
-  if (request.status === 'denied' || request.status === 'expired' || request.status === 'cancelled') return request.status;
+  if (request.status === 'denied' || request.status === 'expired' || request.status === 'cancelled')
+    return request.status;
   if (!grant) return 'provisioning';
   if (request.extendsGrantId !== undefined) return grant.status === 'active' ? 'active' : 'ended';
   switch (grant.status) {
@@ -76,9 +77,15 @@ export interface KnownState {
  * approval message, else read now (a request approved by policy is provisioned while its approval message is still
  * being posted, so references read ahead may lack it).
  */
-export function messageRefsOf(store: Pick<StateStore, 'getMessageRefs'>, v: RequestView, platform: MessageRef['platform']): Promise<MessageRef[]> {
+export function messageRefsOf(
+  store: Pick<StateStore, 'getMessageRefs'>,
+  v: RequestView,
+  platform: MessageRef['platform'],
+): Promise<MessageRef[]> {
   const known = v.messages;
-  return known?.some((r) => r.platform === platform && r.kind === 'approval') ? Promise.resolve(known) : store.getMessageRefs(v.request.id);
+  return known?.some((r) => r.platform === platform && r.kind === 'approval')
+    ? Promise.resolve(known)
+    : store.getMessageRefs(v.request.id);
 }
 
 /** A request, its decisions and (when read with them) its chat message references. */
@@ -89,9 +96,16 @@ export type RequestAndDecisions = [AccessRequest | undefined, Approval[], Messag
  * number. Never rejects (a failed read is an empty map), so it may go unused; a request missing from the map is
  * read again by its view.
  */
-export function readAheadMany(deps: Pick<CoreDeps, 'store'>, requestIds: readonly number[]): Promise<Map<number, RequestAndDecisions>> {
+export function readAheadMany(
+  deps: Pick<CoreDeps, 'store'>,
+  requestIds: readonly number[],
+): Promise<Map<number, RequestAndDecisions>> {
   const { store } = deps;
-  return Promise.all([store.listRequests({ ids: requestIds }), store.listApprovalsFor(requestIds), store.listMessageRefsFor(requestIds)]).then(
+  return Promise.all([
+    store.listRequests({ ids: requestIds }),
+    store.listApprovalsFor(requestIds),
+    store.listMessageRefsFor(requestIds),
+  ]).then(
     ([requests, approvals, refs]) => {
       const out = new Map<number, [AccessRequest, Approval[], MessageRef[]]>(requests.map((r) => [r.id, [r, [], []]]));
       for (const a of approvals) out.get(a.requestId)?.[1].push(a);
@@ -106,12 +120,20 @@ function readBoth(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<Req
   return Promise.all([deps.store.getRequest(requestId), deps.store.listApprovals(requestId)]);
 }
 
-export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>, requestId: number, known: KnownState = {}): Promise<RequestView> {
+export async function loadRequestView(
+  deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>,
+  requestId: number,
+  known: KnownState = {},
+): Promise<RequestView> {
   const { store } = deps;
   // One round trip's latency, not three: the views are rendered on the way to the person's message.
   const [[request, decisions, messages], own] = await Promise.all([
     known.ahead ? known.ahead.then((r) => r ?? readBoth(deps, requestId)) : readBoth(deps, requestId),
-    known.grant === null ? undefined : known.grant?.requestId === requestId ? known.grant : store.getGrantByRequest(requestId),
+    known.grant === null
+      ? undefined
+      : known.grant?.requestId === requestId
+        ? known.grant
+        : store.getGrantByRequest(requestId),
   ]);
   if (!request) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
   const grant = request.extendsGrantId !== undefined ? await store.getGrant(request.extendsGrantId) : own;
@@ -131,7 +153,12 @@ export async function loadRequestView(deps: Pick<CoreDeps, 'store' | 'catalog' |
   if (denial) view.denial = denial;
   if (grant) view.grant = grant;
   if (messages) view.messages = messages;
-  if (grant && (grant.status === 'revoked' || grant.status === 'failed') && known.receipt && known.grant?.id === grant.id) {
+  if (
+    grant &&
+    (grant.status === 'revoked' || grant.status === 'failed') &&
+    known.receipt &&
+    known.grant?.id === grant.id
+  ) {
     view.receipt = known.receipt;
   } else if (grant && (grant.status === 'revoked' || grant.status === 'failed')) {
     const row = (await store.listAudit({ grantId: grant.id, type: 'grant.revoked' }))[0];

@@ -53,7 +53,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.get('/metrics', async (req, res) => {
     if (deps.metricsToken !== undefined && !bearerOk(req.headers.authorization, deps.metricsToken)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'a valid bearer token (METRICS_TOKEN) is required' });
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ error: 'a valid bearer token (METRICS_TOKEN) is required' });
       return;
     }
     if (!deps.metrics) {
@@ -68,7 +71,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       return;
     }
     if (!bearerOk(req.headers.authorization, deps.adminToken)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'a valid bearer token (ADMIN_API_TOKEN) is required' });
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ error: 'a valid bearer token (ADMIN_API_TOKEN) is required' });
       return;
     }
     next();
@@ -86,7 +92,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       return;
     }
     res.type(format === 'csv' ? 'text/csv' : 'application/x-ndjson');
-    for await (const line of exportAudit(deps.store, { ...(since !== undefined && { since }), ...(until !== undefined && { until }) }, format)) {
+    for await (const line of exportAudit(
+      deps.store,
+      { ...(since !== undefined && { since }), ...(until !== undefined && { until }) },
+      format,
+    )) {
       res.write(`${line}\n`);
     }
     res.end();
@@ -146,15 +156,23 @@ export function finishHttpApp(app: express.Express, logger: Logger): void {
   });
   const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
     const status = clientStatus(err) ?? 500;
-    const detail = { method: req.method, path: req.path, status, err: err instanceof Error ? err.message : String(err) };
-    if (status >= 500) logger.error({ ...detail, stack: err instanceof Error ? err.stack : undefined }, 'http request failed');
+    const detail = {
+      method: req.method,
+      path: req.path,
+      status,
+      err: err instanceof Error ? err.message : String(err),
+    };
+    if (status >= 500)
+      logger.error({ ...detail, stack: err instanceof Error ? err.stack : undefined }, 'http request failed');
     else logger.warn(detail, 'http request refused');
     if (res.headersSent) {
       // Part of the answer is out (a streamed export): cutting the connection is the only way left to say it failed.
       res.destroy();
       return;
     }
-    const sentence = CLIENT_ERRORS[status] ?? (status < 500 ? 'the request was refused' : 'internal error; the details are in the server log');
+    const sentence =
+      CLIENT_ERRORS[status] ??
+      (status < 500 ? 'the request was refused' : 'internal error; the details are in the server log');
     res.status(status).json({ error: sentence });
   };
   app.use(onError);

@@ -29,10 +29,7 @@ export async function connectRedis(url: string, role: 'producer' | 'worker', rea
       : new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
   redis.on('error', () => undefined); // reconnects on its own; failures surface on the commands
   if (redis.status !== 'ready') {
-    await Promise.race([
-      once(redis, 'ready'),
-      new Promise((resolve) => setTimeout(resolve, readyTimeoutMs).unref()),
-    ]);
+    await Promise.race([once(redis, 'ready'), new Promise((resolve) => setTimeout(resolve, readyTimeoutMs).unref())]);
   }
   return redis;
 }
@@ -49,7 +46,9 @@ export async function assertNoEviction(redis: Redis, warn: (msg: string) => void
     const arr = Array.isArray(reply) ? reply : reply && typeof reply === 'object' ? Object.entries(reply).flat() : [];
     policy = arr[1] === undefined ? undefined : String(arr[1]);
   } catch (err) {
-    warn(`cannot read Redis maxmemory-policy (${err instanceof Error ? err.message : String(err)}); make sure it is noeviction`);
+    warn(
+      `cannot read Redis maxmemory-policy (${err instanceof Error ? err.message : String(err)}); make sure it is noeviction`,
+    );
     return;
   }
   if (policy !== undefined && policy !== 'noeviction') {

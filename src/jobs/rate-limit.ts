@@ -49,10 +49,19 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> {
     try {
-      const [allowed, wait] = (await this.redis.eval(TAKE, 1, `${this.prefix}:rate:${key}`, this.shape.capacity, this.shape.refillMs)) as [number, number];
+      const [allowed, wait] = (await this.redis.eval(
+        TAKE,
+        1,
+        `${this.prefix}:rate:${key}`,
+        this.shape.capacity,
+        this.shape.refillMs,
+      )) as [number, number];
       return { allowed: allowed === 1, retryAfterMs: Math.max(0, Number(wait)) };
     } catch (err) {
-      this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate limiter unavailable: admitting the request');
+      this.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'rate limiter unavailable: admitting the request',
+      );
       return { allowed: true, retryAfterMs: 0 };
     }
   }

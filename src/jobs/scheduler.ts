@@ -68,7 +68,11 @@ export class BullScheduler implements Scheduler {
     if (grants.length === 0) return;
     const now = this.clock.now();
     await this.revokeQueue.addBulk(
-      grants.map(({ grantId, at }) => ({ name: 'revoke', data: { grantId }, opts: this.revokeOpts(grantId, Math.max(0, at - REVOKE_LEAD_MS - now)) })),
+      grants.map(({ grantId, at }) => ({
+        name: 'revoke',
+        data: { grantId },
+        opts: this.revokeOpts(grantId, Math.max(0, at - REVOKE_LEAD_MS - now)),
+      })),
     );
   }
 

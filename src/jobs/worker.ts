@@ -76,7 +76,10 @@ export class GrantWorker {
       w.on('error', (err) => this.deps.logger.warn({ err: String(err) }, 'queue worker error'));
       w.on('failed', (job, err) => {
         if (err instanceof DelayedError) return;
-        this.deps.logger.warn({ queue: w.name, grantId: job?.data.grantId, attempts: job?.attemptsMade, err: err.message }, 'job failed');
+        this.deps.logger.warn(
+          { queue: w.name, grantId: job?.data.grantId, attempts: job?.attemptsMade, err: err.message },
+          'job failed',
+        );
       });
       this.workers.push(w);
     }
@@ -137,7 +140,16 @@ export class GrantWorker {
     try {
       this.lastSweep = await this.sweeper.sweep();
       const r = this.lastSweep;
-      if (r.revoked || r.failed || r.requeued || r.orphansDropped || r.escalated || r.reviewsChased || r.incidentsEnded || r.requestsExpired) {
+      if (
+        r.revoked ||
+        r.failed ||
+        r.requeued ||
+        r.orphansDropped ||
+        r.escalated ||
+        r.reviewsChased ||
+        r.incidentsEnded ||
+        r.requestsExpired
+      ) {
         this.deps.logger.info({ ...r }, 'sweep');
       }
       return r;

@@ -67,7 +67,12 @@ export class FanOutNotifier implements Notifier {
   private async all(fn: (n: Notifier) => Promise<void>): Promise<void> {
     await Promise.all(
       this.targets.map((n) =>
-        fn(n).catch((err: unknown) => this.logger?.warn({ notifier: n.constructor.name, err: err instanceof Error ? err.message : String(err) }, 'chat notification failed')),
+        fn(n).catch((err: unknown) =>
+          this.logger?.warn(
+            { notifier: n.constructor.name, err: err instanceof Error ? err.message : String(err) },
+            'chat notification failed',
+          ),
+        ),
       ),
     );
   }

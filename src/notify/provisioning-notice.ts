@@ -30,7 +30,12 @@ export class DeferredProvisioningNotice extends FanOutNotifier {
   override requestChanged(v: RequestView): Promise<void> {
     const grantId = v.grant?.id;
     const requestId = v.request.id;
-    if (this.afterMs <= 0 || v.phase !== 'provisioning' || grantId === undefined || v.request.extendsGrantId !== undefined) {
+    if (
+      this.afterMs <= 0 ||
+      v.phase !== 'provisioning' ||
+      grantId === undefined ||
+      v.request.extendsGrantId !== undefined
+    ) {
       return super.requestChanged(v);
     }
     this.cancel(requestId);
@@ -40,7 +45,12 @@ export class DeferredProvisioningNotice extends FanOutNotifier {
       this.store
         .getGrant(grantId)
         .then((g) => (g?.status === 'provisioning' ? super.requestChanged(v) : undefined))
-        .catch((err: unknown) => this.log.warn({ requestId, grantId, err: err instanceof Error ? err.message : String(err) }, 'provisioning notice failed'));
+        .catch((err: unknown) =>
+          this.log.warn(
+            { requestId, grantId, err: err instanceof Error ? err.message : String(err) },
+            'provisioning notice failed',
+          ),
+        );
     }, this.afterMs);
     timer.unref();
     this.timers.set(requestId, timer);

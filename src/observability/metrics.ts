@@ -40,7 +40,12 @@ const DECISIONS = new Set(['request.approved', 'request.denied']);
 export class BrokerMetrics {
   readonly registry = new Registry();
   private lastId = 0;
-  private readonly requests = new Counter({ name: 'db_access_requests_total', help: 'Requests by outcome', labelNames: ['outcome', 'database'], registers: [this.registry] });
+  private readonly requests = new Counter({
+    name: 'db_access_requests_total',
+    help: 'Requests by outcome',
+    labelNames: ['outcome', 'database'],
+    registers: [this.registry],
+  });
   private readonly decision = new Histogram({
     name: 'db_access_time_to_decision_seconds',
     help: 'From request to approval or denial by a person',
@@ -59,17 +64,41 @@ export class BrokerMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60],
     registers: [this.registry],
   });
-  private readonly failures = new Counter({ name: 'db_access_failures_total', help: 'Failures by kind', labelNames: ['kind'], registers: [this.registry] });
-  private readonly sweeper = new Counter({ name: 'db_access_sweeper_actions_total', help: 'Sweeper actions by kind', labelNames: ['action'], registers: [this.registry] });
+  private readonly failures = new Counter({
+    name: 'db_access_failures_total',
+    help: 'Failures by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  private readonly sweeper = new Counter({
+    name: 'db_access_sweeper_actions_total',
+    help: 'Sweeper actions by kind',
+    labelNames: ['action'],
+    registers: [this.registry],
+  });
 
   constructor(
     private readonly store: StateStore,
     private readonly queues?: QueueDepth,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'db_access_process_' });
-    this.grants = new Gauge({ name: 'db_access_grants', help: 'Grants by status (live ones only)', labelNames: ['status'], registers: [this.registry] });
-    this.pending = new Gauge({ name: 'db_access_pending_requests', help: 'Requests waiting for a decision', registers: [this.registry] });
-    this.depth = new Gauge({ name: 'db_access_queue_jobs', help: 'Queue jobs by state', labelNames: ['queue', 'state'], registers: [this.registry] });
+    this.grants = new Gauge({
+      name: 'db_access_grants',
+      help: 'Grants by status (live ones only)',
+      labelNames: ['status'],
+      registers: [this.registry],
+    });
+    this.pending = new Gauge({
+      name: 'db_access_pending_requests',
+      help: 'Requests waiting for a decision',
+      registers: [this.registry],
+    });
+    this.depth = new Gauge({
+      name: 'db_access_queue_jobs',
+      help: 'Queue jobs by state',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
+    });
   }
 
   private readonly grants: Gauge;
@@ -108,24 +137,39 @@ export class BrokerMetrics {
       const page = await this.store.listAudit({ afterId: this.lastId, limit: PAGE });
       if (page.length === 0) return;
       // The decision and provision histograms need the request's and the grant's creation times: one read of each per page.
-      const requestIds = page.filter((e) => DECISIONS.has(e.type) && e.requestId !== undefined).map((e) => e.requestId!);
-      const grantIds = page.filter((e) => e.type === 'grant.provisioned' && e.grantId !== undefined).map((e) => e.grantId!);
-      const requests = new Map(requestIds.length ? (await this.store.listRequests({ ids: [...new Set(requestIds)] })).map((r) => [r.id, r]) : []);
-      const grants = new Map(grantIds.length ? (await this.store.listGrants({ ids: [...new Set(grantIds)] })).map((g) => [g.id, g]) : []);
+      const requestIds = page
+        .filter((e) => DECISIONS.has(e.type) && e.requestId !== undefined)
+        .map((e) => e.requestId!);
+      const grantIds = page
+        .filter((e) => e.type === 'grant.provisioned' && e.grantId !== undefined)
+        .map((e) => e.grantId!);
+      const requests = new Map(
+        requestIds.length
+          ? (await this.store.listRequests({ ids: [...new Set(requestIds)] })).map((r) => [r.id, r])
+          : [],
+      );
+      const grants = new Map(
+        grantIds.length ? (await this.store.listGrants({ ids: [...new Set(grantIds)] })).map((g) => [g.id, g]) : [],
+      );
       for (const e of page) this.observe(e, requests, grants);
       this.lastId = page.at(-1)!.id ?? this.lastId;
       if (page.length < PAGE) return;
     }
   }
 
-  private observe(e: AuditEvent, requests: ReadonlyMap<number, AccessRequest>, grants: ReadonlyMap<number, Grant>): void {
+  private observe(
+    e: AuditEvent,
+    requests: ReadonlyMap<number, AccessRequest>,
+    grants: ReadonlyMap<number, Grant>,
+  ): void {
     const outcome = OUTCOMES[e.type];
     if (outcome) this.requests.inc({ outcome, database: e.database ?? '' });
     const failure = FAILURES[e.type];
     if (failure) this.failures.inc({ kind: failure });
     const action = SWEEPER[e.type];
     if (action) this.sweeper.inc({ action });
-    if (e.type === 'grant.revoked' && typeof e.detail.lateMs === 'number' && e.detail.reason === 'expired') this.lateness.observe(e.detail.lateMs / 1000);
+    if (e.type === 'grant.revoked' && typeof e.detail.lateMs === 'number' && e.detail.reason === 'expired')
+      this.lateness.observe(e.detail.lateMs / 1000);
     const req = DECISIONS.has(e.type) && e.requestId !== undefined ? requests.get(e.requestId) : undefined;
     if (req) this.decision.observe(Math.max(0, e.at - req.createdAt) / 1000);
     const grant = e.type === 'grant.provisioned' && e.grantId !== undefined ? grants.get(e.grantId) : undefined;

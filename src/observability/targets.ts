@@ -2,14 +2,20 @@
 import { describeError } from '../core/errors.js';
 import type { EngineRegistry } from '../core/ports.js';
 
-export function targetHealth(engines: EngineRegistry, everyMs = 30_000, timeoutMs = 3_000): () => Promise<Record<string, string>> {
+export function targetHealth(
+  engines: EngineRegistry,
+  everyMs = 30_000,
+  timeoutMs = 3_000,
+): () => Promise<Record<string, string>> {
   let last: { at: number; value: Record<string, string> } | undefined;
   return async () => {
     if (last && Date.now() - last.at < everyMs) return last.value;
     const value: Record<string, string> = {};
     await Promise.all(
       engines.all().map(async ({ database, engine }) => {
-        const timeout = new Promise<string>((resolve) => setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs).unref());
+        const timeout = new Promise<string>((resolve) =>
+          setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs).unref(),
+        );
         value[database] = await Promise.race([
           engine.initialize().then(
             (caps) => {

@@ -62,12 +62,14 @@ export async function getJson<T>(url: string, what: string, o: GetJsonOptions): 
           429,
         );
       }
-      if (attempt >= o.maxRetries) throw new RequestFailure(`${what}: rate limited (${status})${detail} (gave up after ${attempts})`, 429);
+      if (attempt >= o.maxRetries)
+        throw new RequestFailure(`${what}: rate limited (${status})${detail} (gave up after ${attempts})`, 429);
       await sleep(waitMs ?? backoff(attempt));
       continue;
     }
     if (res.status >= 500) {
-      if (attempt >= o.maxRetries) throw new RequestFailure(`${what}: ${status}${detail} (gave up after ${attempts})`, res.status);
+      if (attempt >= o.maxRetries)
+        throw new RequestFailure(`${what}: ${status}${detail} (gave up after ${attempts})`, res.status);
       await sleep(backoff(attempt));
       continue;
     }
@@ -88,7 +90,8 @@ export function retryAfterMs(headers: Headers, names: readonly string[], now = D
 }
 
 function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+    return `no answer within ${timeoutMs} ms`;
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
   return `request failed (${cause ?? (err instanceof Error ? err.message : String(err))})`;
 }
@@ -96,5 +99,6 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
 /** Waits at least `ms` of wall-clock time (timers may fire a little early; the loop makes up the difference). */
 async function sleep(ms: number): Promise<void> {
   const until = Date.now() + ms;
-  for (let left = ms; left > 0; left = until - Date.now()) await new Promise<void>((resolve) => setTimeout(resolve, left));
+  for (let left = ms; left > 0; left = until - Date.now())
+    await new Promise<void>((resolve) => setTimeout(resolve, left));
 }

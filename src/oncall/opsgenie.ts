@@ -55,7 +55,6 @@ interface OgOnCallsAnswer {
   data?: { onCallRecipients?: unknown; onCallParticipants?: OgParticipant[] };
 }
 
-
 /** `at` as Opsgenie's `date` takes it: yyyy-MM-dd'T'HH:mm:ss with a UTC offset, whole seconds. */
 export function opsgenieDate(at: number): string {
   return new Date(onCallSecond(at)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
@@ -109,7 +108,9 @@ export class OpsgenieClient implements OpsgenieDirectory {
       })
       .catch((err: unknown) => {
         const message = err instanceof Error ? err.message : String(err);
-        throw new OnCallError(`Opsgenie schedule ${identifier}`, message.split(this.apiKey).join('[redacted]'), { cause: err });
+        throw new OnCallError(`Opsgenie schedule ${identifier}`, message.split(this.apiKey).join('[redacted]'), {
+          cause: err,
+        });
       })
       .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
@@ -118,7 +119,11 @@ export class OpsgenieClient implements OpsgenieDirectory {
 
   private async load(identifier: string, type: 'id' | 'name', date: string | undefined): Promise<OnCallPerson[]> {
     const path = `/v2/schedules/${encodeURIComponent(identifier)}/on-calls`;
-    const body = await this.get<OgOnCallsAnswer>(path, { scheduleIdentifierType: type, flat: 'true', ...(date !== undefined && { date }) });
+    const body = await this.get<OgOnCallsAnswer>(path, {
+      scheduleIdentifierType: type,
+      flat: 'true',
+      ...(date !== undefined && { date }),
+    });
     if (!body.data || typeof body.data !== 'object') throw new RequestFailure(`GET ${path}: the answer has no "data"`);
     const names: string[] = [];
     if (Array.isArray(body.data.onCallRecipients)) {
@@ -180,6 +185,3 @@ function errorDetail(body: string): string {
   }
   return '';
 }
-
-
-

@@ -25,7 +25,14 @@
  *   The token never appears in a message.
  */
 import { getJson, RequestFailure } from './http.js';
-import { forgetExpired, OnCallError, onCallSecond, type OnCallPerson, type PagerDutyDirectory, type PagerDutyIncident } from './sources.js';
+import {
+  forgetExpired,
+  OnCallError,
+  onCallSecond,
+  type OnCallPerson,
+  type PagerDutyDirectory,
+  type PagerDutyIncident,
+} from './sources.js';
 
 export const PAGERDUTY_API_URL = 'https://api.pagerduty.com';
 /** PagerDuty's largest `limit` for classic pagination. */
@@ -79,7 +86,6 @@ interface PdOnCallsPage {
 
 const INCIDENT_STATUSES = new Set<PagerDutyIncident['status']>(['triggered', 'acknowledged', 'resolved']);
 
-
 export class PagerDutyClient implements PagerDutyDirectory {
   private readonly token: string;
   private readonly apiUrl: string;
@@ -112,7 +118,9 @@ export class PagerDutyClient implements PagerDutyDirectory {
     const source = `PagerDuty schedule ${scheduleId}`;
     const when = moment(at);
     try {
-      return await this.cached(`schedule:${scheduleId}@${when ?? 'now'}`, async () => this.people(await this.listOnCalls(['schedule_ids[]', scheduleId], when)));
+      return await this.cached(`schedule:${scheduleId}@${when ?? 'now'}`, async () =>
+        this.people(await this.listOnCalls(['schedule_ids[]', scheduleId], when)),
+      );
     } catch (err) {
       throw this.wrap(source, err);
     }
@@ -122,7 +130,9 @@ export class PagerDutyClient implements PagerDutyDirectory {
     const source = `PagerDuty escalation policy ${policyId} level ${level}`;
     const when = moment(at);
     try {
-      const oncalls = await this.cached(`policy:${policyId}@${when ?? 'now'}`, () => this.listOnCalls(['escalation_policy_ids[]', policyId], when));
+      const oncalls = await this.cached(`policy:${policyId}@${when ?? 'now'}`, () =>
+        this.listOnCalls(['escalation_policy_ids[]', policyId], when),
+      );
       return await this.people(oncalls.filter((o) => o.escalation_level === level));
     } catch (err) {
       throw this.wrap(source, err);
@@ -147,23 +157,34 @@ export class PagerDutyClient implements PagerDutyDirectory {
   // ---------------------------------------------------------------------------------------------------------------
 
   private async readIncident(incidentId: string): Promise<PagerDutyIncident> {
-    const body = await this.get<{ incident?: { id?: string; status?: string; title?: string; summary?: string; html_url?: string } }>(
-      `/incidents/${encodeURIComponent(incidentId)}`,
-      [],
-    );
+    const body = await this.get<{
+      incident?: { id?: string; status?: string; title?: string; summary?: string; html_url?: string };
+    }>(`/incidents/${encodeURIComponent(incidentId)}`, []);
     const i = body.incident;
-    if (!i || typeof i.status !== 'string') throw new RequestFailure(`GET /incidents/${incidentId}: the answer has no incident`);
+    if (!i || typeof i.status !== 'string')
+      throw new RequestFailure(`GET /incidents/${incidentId}: the answer has no incident`);
     if (!INCIDENT_STATUSES.has(i.status as PagerDutyIncident['status'])) {
       throw new RequestFailure(`GET /incidents/${incidentId}: unexpected status "${i.status}"`);
     }
-    return { id: i.id ?? incidentId, status: i.status as PagerDutyIncident['status'], title: i.title ?? i.summary ?? '', url: i.html_url ?? '' };
+    return {
+      id: i.id ?? incidentId,
+      status: i.status as PagerDutyIncident['status'],
+      title: i.title ?? i.summary ?? '',
+      url: i.html_url ?? '',
+    };
   }
 
   /** Every on-call entry for one filter, now or at `when` (an ISO time), following `more`/`offset`. */
   private async listOnCalls(filter: [string, string], when?: string): Promise<PdOnCall[]> {
     const all: PdOnCall[] = [];
     let offset = 0;
-    const range: [string, string][] = when === undefined ? [] : [['since', when], ['until', when]];
+    const range: [string, string][] =
+      when === undefined
+        ? []
+        : [
+            ['since', when],
+            ['until', when],
+          ];
     for (let page = 0; page < MAX_PAGES; page++) {
       const body = await this.get<PdOnCallsPage>('/oncalls', [
         filter,
@@ -244,18 +265,22 @@ export class PagerDutyClient implements PagerDutyDirectory {
 
   /** GET with retries on 429/5xx/timeouts/network errors; throws RequestFailure. */
   private get<T>(path: string, query: [string, string][]): Promise<T> {
-    return getJson<T>(`${this.apiUrl}${path}${query.length ? `?${new URLSearchParams(query).toString()}` : ''}`, `GET ${path}`, {
-      fetchImpl: this.fetchImpl,
-      headers: { Authorization: `Token token=${this.token}`, Accept: 'application/vnd.pagerduty+json;version=2' },
-      timeoutMs: this.timeoutMs,
-      maxRetries: this.maxRetries,
-      maxWaitMs: this.maxWaitMs,
-      backoffMs: this.backoffMs,
-      retryAfterHeaders: ['retry-after', 'ratelimit-reset'],
-      vendor: 'PagerDuty',
-      hints: HINTS,
-      errorDetail,
-    });
+    return getJson<T>(
+      `${this.apiUrl}${path}${query.length ? `?${new URLSearchParams(query).toString()}` : ''}`,
+      `GET ${path}`,
+      {
+        fetchImpl: this.fetchImpl,
+        headers: { Authorization: `Token token=${this.token}`, Accept: 'application/vnd.pagerduty+json;version=2' },
+        timeoutMs: this.timeoutMs,
+        maxRetries: this.maxRetries,
+        maxWaitMs: this.maxWaitMs,
+        backoffMs: this.backoffMs,
+        retryAfterHeaders: ['retry-after', 'ratelimit-reset'],
+        vendor: 'PagerDuty',
+        hints: HINTS,
+        errorDetail,
+      },
+    );
   }
 }
 
@@ -290,6 +315,3 @@ function errorDetail(body: string): string {
 function truncate(s: string, max = 200): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
-
-
-

@@ -14,7 +14,14 @@
 import type { ApproverSource, DatabaseEntry, OnCallRef } from '../core/catalog.js';
 import type { Actor, ApproverRef } from '../core/model.js';
 import type { ApproverDirectory, ApproverResolution, Clock } from '../core/ports.js';
-import { forgetExpired, OnCallError, onCallSecond, type OnCallPerson, type OpsgenieDirectory, type PagerDutyDirectory } from './sources.js';
+import {
+  forgetExpired,
+  OnCallError,
+  onCallSecond,
+  type OnCallPerson,
+  type OpsgenieDirectory,
+  type PagerDutyDirectory,
+} from './sources.js';
 import { dedupeApprovers, staticApprovers } from './static.js';
 
 /** What the chat platform can tell us about people (Slack: users.lookupByEmail, usergroups.users.list, users.info). */
@@ -37,7 +44,9 @@ export function describeSource(source: ApproverSource): string {
   if ('slackUsergroup' in source) return `Slack user group ${source.slackUsergroup}`;
   if ('pagerduty' in source) {
     const p = source.pagerduty;
-    return p.schedule ? `PagerDuty schedule ${p.schedule}` : `PagerDuty escalation policy ${p.escalationPolicy} level ${p.level ?? 1}`;
+    return p.schedule
+      ? `PagerDuty schedule ${p.schedule}`
+      : `PagerDuty escalation policy ${p.escalationPolicy} level ${p.level ?? 1}`;
   }
   return `Opsgenie schedule ${source.opsgenie.schedule}`;
 }
@@ -54,9 +63,17 @@ export class ApproverResolver implements ApproverDirectory {
 
   async resolve(db: DatabaseEntry, tier = 0, asOf?: number): Promise<ApproverResolution> {
     const at = this.past(asOf);
-    const parts = [await this.cached(`${db.name}#0${momentKey(at)}`, () => this.resolveSources(db.approval.approvers, undefined, at))];
-    for (let t = 1; t <= Math.min(tier, db.approval.escalation.length); t++) parts.push(await this.resolveTier(db, t, at));
-    return { approvers: dedupeApprovers(parts.flatMap((p) => p.approvers)), unavailable: parts.flatMap((p) => p.unavailable) };
+    const parts = [
+      await this.cached(`${db.name}#0${momentKey(at)}`, () =>
+        this.resolveSources(db.approval.approvers, undefined, at),
+      ),
+    ];
+    for (let t = 1; t <= Math.min(tier, db.approval.escalation.length); t++)
+      parts.push(await this.resolveTier(db, t, at));
+    return {
+      approvers: dedupeApprovers(parts.flatMap((p) => p.approvers)),
+      unavailable: parts.flatMap((p) => p.unavailable),
+    };
   }
 
   resolveTier(db: DatabaseEntry, tier: number, asOf?: number): Promise<ApproverResolution> {
@@ -65,17 +82,27 @@ export class ApproverResolver implements ApproverDirectory {
     return this.cached(`${db.name}#${tier}${momentKey(at)}`, () => this.resolveSources(sources, `tier ${tier}`, at));
   }
 
-  async isOnCall(db: DatabaseEntry, actor: Actor, ref: OnCallRef, asOf?: number): Promise<{ onCall: boolean; label: string }> {
+  async isOnCall(
+    db: DatabaseEntry,
+    actor: Actor,
+    ref: OnCallRef,
+    asOf?: number,
+  ): Promise<{ onCall: boolean; label: string }> {
     const at = this.past(asOf);
     const sources: ApproverSource[] =
       ref === true
-        ? [db.approval.approvers, ...db.approval.escalation.map((t) => t.approvers)].flat().filter((s) => 'pagerduty' in s || 'opsgenie' in s)
+        ? [db.approval.approvers, ...db.approval.escalation.map((t) => t.approvers)]
+            .flat()
+            .filter((s) => 'pagerduty' in s || 'opsgenie' in s)
         : [ref];
     if (sources.length === 0) return { onCall: false, label: 'no on-call source is configured' };
-    const email = actor.email?.toLowerCase() ?? (await this.people?.userInfo(actor.id).catch(() => undefined))?.email?.toLowerCase();
+    const email =
+      actor.email?.toLowerCase() ??
+      (await this.people?.userInfo(actor.id).catch(() => undefined))?.email?.toLowerCase();
     for (const source of sources) {
       const people = await this.onCallPeople(source, at);
-      if (email && people.some((p) => p.email.toLowerCase() === email)) return { onCall: true, label: describeSource(source) };
+      if (email && people.some((p) => p.email.toLowerCase() === email))
+        return { onCall: true, label: describeSource(source) };
     }
     return { onCall: false, label: sources.map(describeSource).join(' or ') };
   }
@@ -116,7 +143,11 @@ export class ApproverResolver implements ApproverDirectory {
     return [];
   }
 
-  private async resolveSources(sources: readonly ApproverSource[], tierLabel: string | undefined, at: number | undefined): Promise<ApproverResolution> {
+  private async resolveSources(
+    sources: readonly ApproverSource[],
+    tierLabel: string | undefined,
+    at: number | undefined,
+  ): Promise<ApproverResolution> {
     const found: ApproverRef[] = [];
     const unavailable: string[] = [];
     const people = this.people;
@@ -135,17 +166,42 @@ export class ApproverResolver implements ApproverDirectory {
               return;
             }
             const ids = await people.groupMembers(source.slackUsergroup);
-            const members = await Promise.all(ids.map((id) => people.userInfo(id).catch(() => undefined).then((u) => u ?? { id })));
-            for (const m of members) found.push({ platform: 'slack', id: m.id, via: label, ...(m.email && { email: m.email.toLowerCase() }), ...(m.name && { name: m.name }) });
+            const members = await Promise.all(
+              ids.map((id) =>
+                people
+                  .userInfo(id)
+                  .catch(() => undefined)
+                  .then((u) => u ?? { id }),
+              ),
+            );
+            for (const m of members)
+              found.push({
+                platform: 'slack',
+                id: m.id,
+                via: label,
+                ...(m.email && { email: m.email.toLowerCase() }),
+                ...(m.name && { name: m.name }),
+              });
           } else {
             for (const p of await this.onCallPeople(source, at)) {
-              const ref: ApproverRef = { platform: 'email', id: p.email.toLowerCase(), email: p.email.toLowerCase(), via: `on call: ${label}`, ...(p.name && { name: p.name }) };
+              const ref: ApproverRef = {
+                platform: 'email',
+                id: p.email.toLowerCase(),
+                email: p.email.toLowerCase(),
+                via: `on call: ${label}`,
+                ...(p.name && { name: p.name }),
+              };
               found.push(people ? await this.enrich(people, ref) : ref);
             }
           }
         } catch (err) {
           // An OnCallError already names its source; say it once.
-          const msg = err instanceof OnCallError ? err.message.slice(err.source.length + 2) : err instanceof Error ? err.message : String(err);
+          const msg =
+            err instanceof OnCallError
+              ? err.message.slice(err.source.length + 2)
+              : err instanceof Error
+                ? err.message
+                : String(err);
           unavailable.push(`${label}: ${msg}`);
         }
       }),
@@ -157,7 +213,15 @@ export class ApproverResolver implements ApproverDirectory {
   private async enrich(people: PeopleDirectory, ref: ApproverRef): Promise<ApproverRef> {
     if (ref.platform === 'email' && ref.email) {
       const u = await people.lookupByEmail(ref.email).catch(() => undefined);
-      return u ? { platform: people.platform, id: u.id, email: ref.email, via: ref.via, ...((u.name ?? ref.name) && { name: u.name ?? ref.name }) } : ref;
+      return u
+        ? {
+            platform: people.platform,
+            id: u.id,
+            email: ref.email,
+            via: ref.via,
+            ...((u.name ?? ref.name) && { name: u.name ?? ref.name }),
+          }
+        : ref;
     }
     if (ref.platform === people.platform) {
       const u = await people.userInfo(ref.id).catch(() => undefined);

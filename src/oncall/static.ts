@@ -5,7 +5,8 @@ import type { ApproverRef } from '../core/model.js';
 export function staticApprovers(sources: readonly ApproverSource[]): ApproverRef[] {
   const out: ApproverRef[] = [];
   for (const s of sources) {
-    if ('email' in s) out.push({ platform: 'email', id: s.email.toLowerCase(), email: s.email.toLowerCase(), via: 'email' });
+    if ('email' in s)
+      out.push({ platform: 'email', id: s.email.toLowerCase(), email: s.email.toLowerCase(), via: 'email' });
     if ('slackUser' in s) out.push({ platform: 'slack', id: s.slackUser, via: 'slack user' });
   }
   return out;

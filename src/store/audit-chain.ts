@@ -35,7 +35,9 @@ function norm(column: string, v: unknown): unknown {
 
 export function rowHash(seq: number, prevHash: string, row: Row): string {
   const fields = HASHED_COLUMNS.map((c) => norm(c, row[c]));
-  return createHash('sha256').update(JSON.stringify([seq, prevHash, ...fields])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([seq, prevHash, ...fields]))
+    .digest('hex');
 }
 
 export interface ChainProblem {
@@ -75,8 +77,14 @@ export async function verifyChain(knex: Knex): Promise<ChainVerification> {
               : `row ${id} repeats seq ${seq} (inserted)`,
         });
       }
-      if (String(r.prev_hash) !== prev) problems.push({ id, seq, problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)` });
-      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash)) problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
+      if (String(r.prev_hash) !== prev)
+        problems.push({
+          id,
+          seq,
+          problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)`,
+        });
+      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash))
+        problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
       prev = String(r.hash);
       expectedSeq = seq + 1;
       after = seq;
@@ -84,11 +92,14 @@ export async function verifyChain(knex: Knex): Promise<ChainVerification> {
     if (page.length < PAGE) break;
   }
   const unchained = (await knex('audit_events').whereNull('seq').count({ n: '*' })) as Array<{ n: number | string }>;
-  if (Number(unchained[0]?.n ?? 0) > 0) problems.push({ problem: `${unchained[0]!.n} row(s) carry no chain position (inserted outside the broker)` });
+  if (Number(unchained[0]?.n ?? 0) > 0)
+    problems.push({ problem: `${unchained[0]!.n} row(s) carry no chain position (inserted outside the broker)` });
   const head = (await knex(AUDIT_HEAD).where({ id: 1 }).first()) as Row | undefined;
   if (!head) problems.push({ problem: 'the chain head is missing' });
   else if (Number(head.last_seq) !== expectedSeq - 1 || String(head.last_hash) !== prev) {
-    problems.push({ problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered` });
+    problems.push({
+      problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered`,
+    });
   }
   return { ok: problems.length === 0, rows, problems };
 }

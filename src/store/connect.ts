@@ -39,7 +39,12 @@ function knexLog(url: string, logger: Logger | undefined): Knex.Config['log'] {
     // No logger injected (scripts, tests): what knex would print, to stderr, scrubbed.
     else if (level !== 'debug') process.stderr.write(`state-store ${level}: ${text(m)}\n`);
   };
-  return { debug: to('debug'), warn: to('warn'), error: to('error'), deprecate: (method: string, alt: string) => to('warn')(`${method} is deprecated, use ${alt}`) };
+  return {
+    debug: to('debug'),
+    warn: to('warn'),
+    error: to('error'),
+    deprecate: (method: string, alt: string) => to('warn')(`${method} is deprecated, use ${alt}`),
+  };
 }
 
 /** A knex instance for the URL. Lazy: nothing connects until the first query (see connectKnex). */
@@ -122,7 +127,11 @@ export function connectError(url: string, err: unknown): StateStoreError {
   const e = err as { message?: unknown; code?: unknown; errno?: unknown; errors?: unknown };
   let message = typeof e?.message === 'string' && e.message ? e.message : '';
   // Node's happy-eyeballs connect fails with an AggregateError whose own message is empty.
-  if (!message && Array.isArray(e?.errors)) message = e.errors.map((x) => (x as Error)?.message).filter(Boolean).join('; ');
+  if (!message && Array.isArray(e?.errors))
+    message = e.errors
+      .map((x) => (x as Error)?.message)
+      .filter(Boolean)
+      .join('; ');
   if (!message) message = typeof e?.code === 'string' ? e.code : String(err);
   const code = typeof e?.code === 'string' ? e.code : typeof e?.errno === 'number' ? String(e.errno) : undefined;
   return new StateStoreError(

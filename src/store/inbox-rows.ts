@@ -22,7 +22,8 @@ export function newInboxToRow(a: NewInboxAction): Row {
   };
 }
 
-const opt = (v: unknown, column: string): number | undefined => (v === null || v === undefined ? undefined : num(v, column));
+const opt = (v: unknown, column: string): number | undefined =>
+  v === null || v === undefined ? undefined : num(v, column);
 const text = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
 export function inboxFromRow(r: Row): InboxAction {

@@ -16,7 +16,13 @@ export {
   type StoreDialect,
 } from './url.js';
 export { createKnex, connectKnex, dialectOf, type KnexOptions } from './connect.js';
-export { migrateLatest, pendingMigrations, freeMigrationLock, migrationSource, type MigrateOptions } from './migrate.js';
+export {
+  migrateLatest,
+  pendingMigrations,
+  freeMigrationLock,
+  migrationSource,
+  type MigrateOptions,
+} from './migrate.js';
 export { listTables, dumpTables, type TableDump } from './introspect.js';
 export { KnexStateStore, isUniqueViolation } from './knex-state-store.js';
 

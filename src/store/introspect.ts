@@ -39,7 +39,10 @@ export async function dumpTables(knex: Knex): Promise<Record<string, TableDump>>
   const out: Record<string, TableDump> = {};
   for (const table of await listTables(knex)) {
     const info = await knex(table).columnInfo();
-    out[table] = { columns: Object.keys(info), rows: (await knex(table).select('*')) as Array<Record<string, unknown>> };
+    out[table] = {
+      columns: Object.keys(info),
+      rows: (await knex(table).select('*')) as Array<Record<string, unknown>>,
+    };
   }
   return out;
 }

@@ -132,7 +132,11 @@ export class KnexStateStore implements StateStore {
     // The events of one transaction are stored together, in order, and the head moves with them: on PostgreSQL in
     // one statement (a data-modifying CTE runs to completion whether or not the outer statement reads it).
     if (this.dialect === 'postgres') {
-      await this.knex.with('appended', this.knex(TABLES.audit).insert(rows)).table(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
+      await this.knex
+        .with('appended', this.knex(TABLES.audit).insert(rows))
+        .table(AUDIT_HEAD)
+        .where({ id: 1 })
+        .update({ last_seq: seq, last_hash: prev });
     } else {
       await this.knex(TABLES.audit).insert(rows);
       await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
@@ -160,9 +164,13 @@ export class KnexStateStore implements StateStore {
     if (filter.requestedBy !== undefined) this.byPerson(q, filter.requestedBy);
     if (filter.database !== undefined) q.where('database_name', filter.database);
     if (filter.decideByOrBefore !== undefined) q.where('decide_by', '<=', filter.decideByOrBefore);
-    if (filter.nextEscalationAtOrBefore !== undefined) q.where('next_escalation_at', '<=', filter.nextEscalationAtOrBefore);
+    if (filter.nextEscalationAtOrBefore !== undefined)
+      q.where('next_escalation_at', '<=', filter.nextEscalationAtOrBefore);
     if (filter.reviewOverdueAt !== undefined) {
-      q.where('break_glass', true).whereNull('reviewed_at').whereNull('review_escalated_at').where('review_by', '<=', filter.reviewOverdueAt);
+      q.where('break_glass', true)
+        .whereNull('reviewed_at')
+        .whereNull('review_escalated_at')
+        .where('review_by', '<=', filter.reviewOverdueAt);
     }
     if (filter.withIncident) q.whereNotNull('incident_id');
     if (filter.createdAtOrAfter !== undefined) q.where('created_at', '>=', filter.createdAtOrAfter);
@@ -174,7 +182,11 @@ export class KnexStateStore implements StateStore {
   async countRequests(statuses: readonly RequestStatus[]): Promise<Map<RequestStatus, number>> {
     const counts = new Map(statuses.map((st) => [st, 0]));
     if (statuses.length === 0) return counts;
-    const rows = (await this.knex(TABLES.requests).select('status').count({ n: '*' }).whereIn('status', [...statuses]).groupBy('status')) as Row[];
+    const rows = (await this.knex(TABLES.requests)
+      .select('status')
+      .count({ n: '*' })
+      .whereIn('status', [...statuses])
+      .groupBy('status')) as Row[];
     for (const r of rows) counts.set(r.status as RequestStatus, Number(r.n));
     return counts;
   }
@@ -188,7 +200,8 @@ export class KnexStateStore implements StateStore {
     if ((status as RequestStatus) === 'pending') throw new Error('state store: decideRequest cannot set pending');
     const q = this.knex(TABLES.requests).where({ id, status: 'pending' satisfies RequestStatus });
     // A decision by approvers counts only before the approval deadline; expiring is what happens after it.
-    if (status === 'approved' || status === 'denied') q.where((w) => w.whereNull('decide_by').orWhere('decide_by', '>', at));
+    if (status === 'approved' || status === 'denied')
+      q.where((w) => w.whereNull('decide_by').orWhere('decide_by', '>', at));
     const changed = await q.update({ status, decided_at: at, decision_note: note ?? null });
     return changed === 1;
   }
@@ -210,11 +223,7 @@ export class KnexStateStore implements StateStore {
     }
     // PostgreSQL aborts the whole transaction on an error: ON CONFLICT DO NOTHING keeps the duplicate quiet.
     // No conflict target: a second row of the same account or of the same person (approver_key) is ignored alike.
-    const inserted = (await this.knex(TABLES.approvals)
-      .insert(row)
-      .onConflict()
-      .ignore()
-      .returning('id')) as unknown[];
+    const inserted = (await this.knex(TABLES.approvals).insert(row).onConflict().ignore().returning('id')) as unknown[];
     return inserted.length === 1;
   }
 
@@ -232,7 +241,9 @@ export class KnexStateStore implements StateStore {
 
   async listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]> {
     if (requestIds.length === 0) return [];
-    const rows = (await this.knex(TABLES.approvals).whereIn('request_id', [...requestIds]).orderBy('id', 'asc')) as Row[];
+    const rows = (await this.knex(TABLES.approvals)
+      .whereIn('request_id', [...requestIds])
+      .orderBy('id', 'asc')) as Row[];
     return rows.map(approvalFromRow);
   }
 
@@ -243,12 +254,18 @@ export class KnexStateStore implements StateStore {
     try {
       // PostgreSQL: ON CONFLICT DO NOTHING instead of an error, so the enclosing transaction stays usable without
       // a savepoint (MySQL and SQLite roll back only the statement).
-      stored = await this.insertReturningRow(TABLES.grants, newGrantToRow(grant), { ignoreConflicts: this.dialect === 'postgres' });
+      stored = await this.insertReturningRow(TABLES.grants, newGrantToRow(grant), {
+        ignoreConflicts: this.dialect === 'postgres',
+      });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }
     if (!stored) {
-      throw new BrokerError('ALREADY_DECIDED', `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`, {});
+      throw new BrokerError(
+        'ALREADY_DECIDED',
+        `request ${grant.requestId} already has a grant, or the username ${grant.username} is taken`,
+        {},
+      );
     }
     return grantFromRow(stored);
   }
@@ -310,21 +327,31 @@ export class KnexStateStore implements StateStore {
     return changed === 1;
   }
 
-  async transitionGrants(ids: readonly number[], from: readonly GrantStatus[], patch: GrantPatch, expiresAtOrBefore?: number): Promise<number[]> {
+  async transitionGrants(
+    ids: readonly number[],
+    from: readonly GrantStatus[],
+    patch: GrantPatch,
+    expiresAtOrBefore?: number,
+  ): Promise<number[]> {
     if (ids.length === 0 || from.length === 0) return [];
     const set = grantPatchToRow(patch);
     const changes = Object.keys(set).length > 0 ? set : { status: this.knex.ref('status') };
     if (this.dialect === 'postgres') {
       // One statement: the UPDATE locks each row and re-checks the condition on its latest version (READ COMMITTED),
       // so of two racing transitions exactly one changes a row, and RETURNING says which.
-      const u = this.knex(TABLES.grants).whereIn('id', [...ids]).whereIn('status', [...from]);
+      const u = this.knex(TABLES.grants)
+        .whereIn('id', [...ids])
+        .whereIn('status', [...from]);
       if (expiresAtOrBefore !== undefined) u.where('expires_at', '<=', expiresAtOrBefore);
       return ((await u.update(changes).returning('id')) as Row[]).map((r) => Number(r.id)).sort((a, b) => a - b);
     }
     if (!this.inTransaction) return this.transaction((tx) => tx.transitionGrants(ids, from, patch, expiresAtOrBefore));
     // Which rows qualify is read under a row lock (SQLite: the transaction already holds the write lock), so the
     // update changes exactly those; MariaDB has no UPDATE … RETURNING.
-    const q = this.knex(TABLES.grants).select('id').whereIn('id', [...ids]).whereIn('status', [...from]);
+    const q = this.knex(TABLES.grants)
+      .select('id')
+      .whereIn('id', [...ids])
+      .whereIn('status', [...from]);
     if (expiresAtOrBefore !== undefined) q.where('expires_at', '<=', expiresAtOrBefore);
     const won = ((await (this.dialect === 'sqlite' ? q : q.forUpdate())) as Row[]).map((r) => Number(r.id));
     if (won.length === 0) return [];
@@ -347,7 +374,10 @@ export class KnexStateStore implements StateStore {
 
   async markReview(id: number, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean> {
     const column = field === 'reviewedAt' ? 'reviewed_at' : 'review_escalated_at';
-    const changed = await this.knex(TABLES.requests).where({ id, break_glass: true }).whereNull(column).update({ [column]: at });
+    const changed = await this.knex(TABLES.requests)
+      .where({ id, break_glass: true })
+      .whereNull(column)
+      .update({ [column]: at });
     return changed === 1;
   }
 
@@ -380,7 +410,9 @@ export class KnexStateStore implements StateStore {
   }
 
   async advanceAuditCursor(name: string, owner: string, from: number, to: number): Promise<boolean> {
-    const changed = await this.knex('audit_cursors').where({ name, lease_owner: owner, last_id: from }).update({ last_id: to });
+    const changed = await this.knex('audit_cursors')
+      .where({ name, lease_owner: owner, last_id: from })
+      .update({ last_id: to });
     return changed === 1;
   }
 
@@ -409,7 +441,10 @@ export class KnexStateStore implements StateStore {
       .merge(['channel', 'message_id', 'version']);
   }
 
-  async claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean> {
+  async claimMessageVersion(
+    ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>,
+    version: number,
+  ): Promise<boolean> {
     const changed = await this.knex(TABLES.chatMessages)
       .where({ request_id: ref.requestId, platform: ref.platform, kind: ref.kind })
       .where('version', '<', version)
@@ -418,9 +453,7 @@ export class KnexStateStore implements StateStore {
   }
 
   async getMessageRefs(requestId: number): Promise<MessageRef[]> {
-    const rows = (await this.knex(TABLES.chatMessages)
-      .where({ request_id: requestId })
-      .orderBy('id', 'asc')) as Row[];
+    const rows = (await this.knex(TABLES.chatMessages).where({ request_id: requestId }).orderBy('id', 'asc')) as Row[];
     return rows.map(messageRefFromRow);
   }
 
@@ -445,14 +478,21 @@ export class KnexStateStore implements StateStore {
       .onConflict(['platform', 'conversation_key'])
       .ignore();
     const held = await this.getConversation(c.platform, c.key);
-    if (!held) throw new Error(`state store: chat conversation ${c.platform}/${c.key} vanished right after it was claimed`);
+    if (!held)
+      throw new Error(`state store: chat conversation ${c.platform}/${c.key} vanished right after it was claimed`);
     return held;
   }
 
   async getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined> {
-    const row = (await this.knex('chat_conversations').where({ platform, conversation_key: key }).first()) as Row | undefined;
+    const row = (await this.knex('chat_conversations').where({ platform, conversation_key: key }).first()) as
+      Row | undefined;
     if (!row) return undefined;
-    return { platform, key, reference: String(row.reference), updatedAt: num(row.updated_at, 'chat_conversations.updated_at') };
+    return {
+      platform,
+      key,
+      reference: String(row.reference),
+      updatedAt: num(row.updated_at, 'chat_conversations.updated_at'),
+    };
   }
 
   // --- chat inbox -----------------------------------------------------------------------------------------------
@@ -473,7 +513,13 @@ export class KnexStateStore implements StateStore {
     return stored ? { ...action, id: num(stored.id, 'chat_inbox.id'), status: 'pending', attempts: 1 } : undefined;
   }
 
-  async claimInboxActions(owner: string, now: number, until: number, receivedBefore: number, limit: number): Promise<InboxAction[]> {
+  async claimInboxActions(
+    owner: string,
+    now: number,
+    until: number,
+    receivedBefore: number,
+    limit: number,
+  ): Promise<InboxAction[]> {
     const due = (await this.knex(INBOX_TABLE)
       .select('id')
       .where({ status: 'pending' })
@@ -495,12 +541,21 @@ export class KnexStateStore implements StateStore {
     return claimed;
   }
 
-  async finishInboxAction(id: number, outcome: string, at: number, status: Exclude<InboxStatus, 'pending'> = 'done'): Promise<boolean> {
-    const changed = await this.knex(INBOX_TABLE).where({ id, status: 'pending' }).update({ status, outcome: outcomeText(outcome), done_at: at });
+  async finishInboxAction(
+    id: number,
+    outcome: string,
+    at: number,
+    status: Exclude<InboxStatus, 'pending'> = 'done',
+  ): Promise<boolean> {
+    const changed = await this.knex(INBOX_TABLE)
+      .where({ id, status: 'pending' })
+      .update({ status, outcome: outcomeText(outcome), done_at: at });
     return changed === 1;
   }
 
-  async listInboxActions(filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {}): Promise<InboxAction[]> {
+  async listInboxActions(
+    filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {},
+  ): Promise<InboxAction[]> {
     const q = this.knex(INBOX_TABLE).select('*').orderBy('id', 'asc');
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);
     if (filter.requestIds) q.whereIn('request_id', [...filter.requestIds]);
@@ -524,10 +579,14 @@ export class KnexStateStore implements StateStore {
   }
 
   async installationId(): Promise<string> {
-    const read = async () => ((await this.knex('installation').where({ id: 1 }).first()) as Row | undefined)?.installation_id;
+    const read = async () =>
+      ((await this.knex('installation').where({ id: 1 }).first()) as Row | undefined)?.installation_id;
     const known = await read();
     if (known) return String(known);
-    await this.knex('installation').insert({ id: 1, installation_id: randomBytes(8).toString('hex') }).onConflict('id').ignore();
+    await this.knex('installation')
+      .insert({ id: 1, installation_id: randomBytes(8).toString('hex') })
+      .onConflict('id')
+      .ignore();
     return String(await read());
   }
 
@@ -548,10 +607,16 @@ export class KnexStateStore implements StateStore {
    * insert and a read-back on MySQL. With ignoreConflicts (not on MySQL), a row that would violate a unique index
    * is not inserted and undefined comes back.
    */
-  private async insertReturningRow(table: string, row: Row, { ignoreConflicts = false } = {}): Promise<Row | undefined> {
+  private async insertReturningRow(
+    table: string,
+    row: Row,
+    { ignoreConflicts = false } = {},
+  ): Promise<Row | undefined> {
     if (this.dialect === 'mysql') {
       const [id] = (await this.knex(table).insert(row)) as unknown[];
-      return (await this.knex(table).where({ id: num(id, `${table}.id`) }).first()) as Row | undefined;
+      return (await this.knex(table)
+        .where({ id: num(id, `${table}.id`) })
+        .first()) as Row | undefined;
     }
     const insert = this.knex(table).insert(row);
     const [stored] = (await (ignoreConflicts ? insert.onConflict().ignore() : insert).returning('*')) as Row[];

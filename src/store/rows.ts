@@ -294,7 +294,10 @@ export function auditFromRow(r: Row): AuditEvent {
   let detail: Record<string, unknown>;
   try {
     const parsed: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
-    detail = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+    detail =
+      parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : { value: parsed };
   } catch {
     detail = { unparsed: String(raw) };
   }

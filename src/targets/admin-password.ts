@@ -25,7 +25,11 @@ export function adminPassword(db: AdminTarget): string | undefined {
     return readPasswordFile(file);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new TargetError('invalid', `${db.name}: cannot read admin.passwordFile ${file}${code ? ` (${code})` : ''}`, code);
+    throw new TargetError(
+      'invalid',
+      `${db.name}: cannot read admin.passwordFile ${file}${code ? ` (${code})` : ''}`,
+      code,
+    );
   }
 }
 

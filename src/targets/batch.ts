@@ -8,7 +8,11 @@ export type PerUser<R> = Map<string, R | Error>;
  * The distinct items (the first one of each key) that pass `check` (the engine's up-front validation), and a result
  * map already holding the others' errors under their key.
  */
-export function batchItems<T, R>(items: readonly T[], keyOf: (item: T) => string, check: (item: T) => unknown): { items: T[]; out: PerUser<R> } {
+export function batchItems<T, R>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  check: (item: T) => unknown,
+): { items: T[]; out: PerUser<R> } {
   const out: PerUser<R> = new Map();
   const kept = new Map<string, T>();
   for (const item of items) {
@@ -25,7 +29,10 @@ export function batchItems<T, R>(items: readonly T[], keyOf: (item: T) => string
 }
 
 /** Distinct names that pass `check` (the engine's allow-list), and a result map already holding the others' errors. */
-export function batchNames<R>(usernames: readonly string[], check: (username: string) => unknown): { names: string[]; out: PerUser<R> } {
+export function batchNames<R>(
+  usernames: readonly string[],
+  check: (username: string) => unknown,
+): { names: string[]; out: PerUser<R> } {
   const { items, out } = batchItems<string, R>(usernames, (u) => u, check);
   return { names: items, out };
 }
@@ -42,18 +49,32 @@ export function disabledNames<R>(disabled: PerUser<unknown>): { names: string[];
 }
 
 /** The fallback when a batch fails: the single-user method for each item, its error kept as that item's result. */
-export async function oneByOneOf<T, R>(items: readonly T[], keyOf: (item: T) => string, out: PerUser<R>, fn: (item: T) => Promise<R>): Promise<PerUser<R>> {
+export async function oneByOneOf<T, R>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  out: PerUser<R>,
+  fn: (item: T) => Promise<R>,
+): Promise<PerUser<R>> {
   for (const item of items) out.set(keyOf(item), await fn(item).catch((e: unknown) => asError(e)));
   return out;
 }
 
 /** oneByOneOf for names. */
-export function oneByOne<R>(names: readonly string[], out: PerUser<R>, fn: (u: string) => Promise<R>): Promise<PerUser<R>> {
+export function oneByOne<R>(
+  names: readonly string[],
+  out: PerUser<R>,
+  fn: (u: string) => Promise<R>,
+): Promise<PerUser<R>> {
   return oneByOneOf(names, (u) => u, out, fn);
 }
 
 /** The counts of a newUsers batch, for its one log line. */
-export function newUsersTally(out: PerUser<NewUserResponse>): { users: number; created: number; adopted: number; failed: number } {
+export function newUsersTally(out: PerUser<NewUserResponse>): {
+  users: number;
+  created: number;
+  adopted: number;
+  failed: number;
+} {
   const tally = { users: out.size, created: 0, adopted: 0, failed: 0 };
   for (const res of out.values()) {
     if (res instanceof Error) tally.failed++;

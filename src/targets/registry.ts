@@ -19,7 +19,11 @@ export class CatalogEngines implements EngineRegistry {
     let engine = this.engines.get(database);
     if (engine) return engine;
     const db = this.catalog.databases.get(database);
-    if (!db) throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${database}"`, { field: 'database', valid: [...this.catalog.databases.keys()] });
+    if (!db)
+      throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${database}"`, {
+        field: 'database',
+        valid: [...this.catalog.databases.keys()],
+      });
     const logger = this.logger.child({ target: db.name });
     const deps = { logger, ...(this.installation && { installation: this.installation }) };
     engine = db.engine === 'postgres' ? createPostgresEngine(db, deps) : createMysqlEngine(db, deps);

@@ -70,7 +70,14 @@ export function tlsPlan(db: TlsTarget): TlsPlan {
     return { mode, ca: readFileSync(path, 'utf8') };
   } catch (err) {
     const code = (err as { code?: string }).code;
-    return { mode, problem: new TargetError('invalid', `${db.name}: cannot read the TLS CA bundle ${path}${code ? ` (${code})` : ''}`, code) };
+    return {
+      mode,
+      problem: new TargetError(
+        'invalid',
+        `${db.name}: cannot read the TLS CA bundle ${path}${code ? ` (${code})` : ''}`,
+        code,
+      ),
+    };
   }
 }
 
@@ -82,14 +89,20 @@ export function pgSslOptions(plan: TlsPlan): false | ConnectionOptions {
     case 'require':
       return { rejectUnauthorized: false };
     case 'verify-ca':
-      return { rejectUnauthorized: true, ...(plan.ca !== undefined && { ca: plan.ca }), checkServerIdentity: () => undefined };
+      return {
+        rejectUnauthorized: true,
+        ...(plan.ca !== undefined && { ca: plan.ca }),
+        checkServerIdentity: () => undefined,
+      };
     case 'verify-full':
       return { rejectUnauthorized: true, ...(plan.ca !== undefined && { ca: plan.ca }) };
   }
 }
 
 /** mysql2 `ssl`: undefined (no TLS) or its SslOptions (`verifyIdentity` switches the host-name check on). */
-export function mysqlSslOptions(plan: TlsPlan): undefined | { rejectUnauthorized: boolean; verifyIdentity: boolean; ca?: string } {
+export function mysqlSslOptions(
+  plan: TlsPlan,
+): undefined | { rejectUnauthorized: boolean; verifyIdentity: boolean; ca?: string } {
   if (plan.mode === 'disable') return undefined;
   const ca = plan.ca !== undefined ? { ca: plan.ca } : {};
   if (plan.mode === 'require') return { rejectUnauthorized: false, verifyIdentity: false };

@@ -18,7 +18,8 @@ const N = Number(process.env.CHAOS_MASS_N ?? 10_000);
 /** Every grant is revoked within this long after the common expiry. */
 const BOUND_MS = 60_000;
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 
 describe(`chaos: ${N} grants expiring in the same second`, () => {
   let maria: MariadbTarget;
@@ -39,12 +40,17 @@ describe(`chaos: ${N} grants expiring in the same second`, () => {
     const t0 = Date.now();
     const grants: Grant[] = [];
     for (let i = 0; i < N; i++) {
-      const { grant } = await createAdminGrant(deps, APPROVER, { platform: 'slack', id: `UMASS${i}`, email: `mass${i}@example.com` }, {
-        database: maria.entry.name,
-        level: 'read',
-        duration: '4h',
-        reason: 'mass expiry',
-      });
+      const { grant } = await createAdminGrant(
+        deps,
+        APPROVER,
+        { platform: 'slack', id: `UMASS${i}`, email: `mass${i}@example.com` },
+        {
+          database: maria.entry.name,
+          level: 'read',
+          duration: '4h',
+          reason: 'mass expiry',
+        },
+      );
       grants.push(grant);
     }
     const created = Date.now();
@@ -53,10 +59,14 @@ describe(`chaos: ${N} grants expiring in the same second`, () => {
     await stage.worker();
     for (const g of grants) await deps.scheduler.provision(g.id);
     // Counted, not listed: reading N rows twice a second would compete with the worker for the same two cores.
-    await waitFor(`${N} grants to become active`, async () => (await deps.store.countGrants(['active'])).get('active')!.count === N, {
-      timeoutMs: 900_000,
-      intervalMs: 1_000,
-    });
+    await waitFor(
+      `${N} grants to become active`,
+      async () => (await deps.store.countGrants(['active'])).get('active')!.count === N,
+      {
+        timeoutMs: 900_000,
+        intervalMs: 1_000,
+      },
+    );
     const provisioned = Date.now();
     const expiry = Math.ceil((Date.now() + 10_000) / 1000) * 1000;
     for (const g of grants) {
@@ -65,10 +75,14 @@ describe(`chaos: ${N} grants expiring in the same second`, () => {
     }
     expect(Date.now()).toBeLessThan(expiry); // every revoke job was moved before the second came
 
-    await waitFor(`${N} grants to be revoked`, async () => (await deps.store.countGrants(['revoked'])).get('revoked')!.count === N, {
-      timeoutMs: BOUND_MS + 10_000,
-      intervalMs: 500,
-    });
+    await waitFor(
+      `${N} grants to be revoked`,
+      async () => (await deps.store.countGrants(['revoked'])).get('revoked')!.count === N,
+      {
+        timeoutMs: BOUND_MS + 10_000,
+        intervalMs: 500,
+      },
+    );
     const ended = await deps.store.listGrants({});
     const lateness = ended.map((g) => g.revokedAt! - g.expiresAt).sort((a, b) => a - b);
     console.log(
@@ -78,7 +92,9 @@ describe(`chaos: ${N} grants expiring in the same second`, () => {
     );
     expect(lateness[0]!).toBeGreaterThanOrEqual(0); // none early
     expect(lateness.at(-1)!).toBeLessThanOrEqual(BOUND_MS);
-    expect(await maria.jitUsers().then((users) => users.filter((u) => grants.some((g) => g.username === u)))).toEqual([]);
+    expect(await maria.jitUsers().then((users) => users.filter((u) => grants.some((g) => g.username === u)))).toEqual(
+      [],
+    );
     expect(await stage.violations([mariadbProbe(maria)])).toEqual([]);
   }, 1_500_000);
 });

@@ -31,7 +31,8 @@ describe('chaos: Redis loses its data', () => {
     // Provisioning lost with Redis: the sweeper re-enqueues it from the state DB (after PROVISION_STALE_AFTER, 5 s here).
     for (const g of [queued, orphanedProvision]) await chaos.stage.grantIn(g.id, ['active'], 60_000);
     expect(await chaos.stage.violations([chaos.probe], { terminal: false })).toEqual([]);
-    for (const g of [queued, orphanedProvision]) await revokeAsUser(chaos.stage.deps, g.id, g.requester, 'chaos case over');
+    for (const g of [queued, orphanedProvision])
+      await revokeAsUser(chaos.stage.deps, g.id, g.requester, 'chaos case over');
     expect(await chaos.stage.violations([chaos.probe])).toEqual([]);
   });
 

@@ -25,14 +25,19 @@ describe('chaos: Slack rate limits, errors and redeliveries', () => {
   let broker: TestBroker;
 
   const db = () => target.entry.name;
-  const dmPosts = () => slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel)));
+  const dmPosts = () =>
+    slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel)));
   const delivered = (calls: SlackCall[]) => calls.filter((c) => c.ok);
 
   /** alice asks inline; resolves with the approval message and the request id. */
   async function requestAccess(duration: string) {
     const before = slack.messagesIn(CHANNEL).length;
     const responseUrl = slack.respondUrl(undefined, { userId: ALICE, channel: CHANNEL });
-    const res = await postSlashCommand(broker.baseUrl, SECRET, slashCommand({ userId: ALICE, text: `${db()} read ${duration} INC-1 chaos`, channelId: CHANNEL, responseUrl }));
+    const res = await postSlashCommand(
+      broker.baseUrl,
+      SECRET,
+      slashCommand({ userId: ALICE, text: `${db()} read ${duration} INC-1 chaos`, channelId: CHANNEL, responseUrl }),
+    );
     expect(res.status).toBe(200);
     await slack.waitUntil(() => slack.messagesIn(CHANNEL).length > before, { timeoutMs: 10_000 });
     const msg = slack.messagesIn(CHANNEL).at(-1)!;
@@ -41,13 +46,23 @@ describe('chaos: Slack rate limits, errors and redeliveries', () => {
 
   /** The exact bytes of one Approve click by bob; posting it again is a Slack redelivery. */
   function approveClick(msg: { ts: string }, requestId: number) {
-    const payload = blockActionsPayload({ userId: BOB, actionId: APPROVE, value: String(requestId), channelId: CHANNEL, message: msg, triggerId: slack.issueTriggerId({ userId: BOB }) });
+    const payload = blockActionsPayload({
+      userId: BOB,
+      actionId: APPROVE,
+      value: String(requestId),
+      channelId: CHANNEL,
+      message: msg,
+      triggerId: slack.issueTriggerId({ userId: BOB }),
+    });
     return () => postInteraction(broker.baseUrl, SECRET, payload);
   }
 
   /** The approval message was edited to "Active until" despite the fault, and ends "Expired". */
   async function messageWentThrough(ts: string) {
-    const edits = slack.callsTo('chat.update').filter((c) => c.ok && c.args.ts === ts).map((c) => slack.renderText(c.args as never));
+    const edits = slack
+      .callsTo('chat.update')
+      .filter((c) => c.ok && c.args.ts === ts)
+      .map((c) => slack.renderText(c.args as never));
     expect(edits.some((t) => /Active until/.test(t))).toBe(true);
     await slack.waitUntil(() => /Expired/.test(slack.renderText(slack.messageAt(CHANNEL, ts)!)), { timeoutMs: 15_000 });
   }
@@ -106,7 +121,13 @@ describe('chaos: Slack rate limits, errors and redeliveries', () => {
     const from = slack.calls.length;
     await approveClick(msg, requestId)();
     await slack.waitUntil(() => delivered(dmPosts()).length === dmsBefore + 1, { timeoutMs: 20_000 });
-    expect(slack.calls.slice(from).filter((c) => c.injected).map((c) => c.status).sort()).toEqual([500, 503, 503]);
+    expect(
+      slack.calls
+        .slice(from)
+        .filter((c) => c.injected)
+        .map((c) => c.status)
+        .sort(),
+    ).toEqual([500, 503, 503]);
     const ended = await stage.grantIn((await grantOf(requestId)).id, ['revoked']);
     expect(ended.revokedAt!).toBeGreaterThanOrEqual(ended.expiresAt);
     await messageWentThrough(msg.ts);
@@ -129,7 +150,7 @@ describe('chaos: Slack rate limits, errors and redeliveries', () => {
     const ended = await stage.grantIn(grant.id, ['revoked']);
     expect(ended.revokedAt!).toBeGreaterThanOrEqual(ended.expiresAt);
     expect(delivered(dmPosts()).length - dmsBefore).toBe(1);
-    expect((await stage.deps.store.listAudit({ grantId: grant.id, type: 'grant.provisioned' }))).toHaveLength(1);
+    expect(await stage.deps.store.listAudit({ grantId: grant.id, type: 'grant.provisioned' })).toHaveLength(1);
     expect(await stage.violations([pgProbe(target)])).toEqual([]);
     await stage.stopWorkers();
   });

@@ -11,13 +11,18 @@ import { waitFor } from '../support/wait.js';
 describe('chaos: target server down', () => {
   const chaos = usePgChaosStage('target-down');
   const db = () => chaos.target.entry.name;
-  const auditCount = async (grantId: number, type: string) => (await chaos.stage.deps.store.listAudit({ grantId, type })).length;
+  const auditCount = async (grantId: number, type: string) =>
+    (await chaos.stage.deps.store.listAudit({ grantId, type })).length;
 
   it('down during provisioning: the failure is audited and retried; once it is back, one user, revoked at expiry [I1 I3 I4 I5 I6]', async () => {
     await chaos.stage.worker();
     await stopPgServer(chaos.cluster);
     const grant = await chaos.stage.approvedGrant(db(), '15s');
-    await waitFor('a provisioning failure to be audited', async () => (await auditCount(grant.id, 'grant.provision_failed')) >= 1, { timeoutMs: 30_000 });
+    await waitFor(
+      'a provisioning failure to be audited',
+      async () => (await auditCount(grant.id, 'grant.provision_failed')) >= 1,
+      { timeoutMs: 30_000 },
+    );
     expect((await chaos.stage.deps.store.getGrant(grant.id))!.status).toBe('provisioning');
     await startPgServer(chaos.cluster);
     const active = await chaos.stage.grantIn(grant.id, ['active'], 60_000);
@@ -37,7 +42,11 @@ describe('chaos: target server down', () => {
     const session = await chaos.target.connectAs(grant.username, password);
     await session.query('BEGIN');
     await stopPgServer(chaos.cluster);
-    await waitFor('failed revocations to be audited', async () => (await auditCount(grant.id, 'grant.revoke_failed')) >= 2, { timeoutMs: 40_000, intervalMs: 200 });
+    await waitFor(
+      'failed revocations to be audited',
+      async () => (await auditCount(grant.id, 'grant.revoke_failed')) >= 2,
+      { timeoutMs: 40_000, intervalMs: 200 },
+    );
     const stuck = (await chaos.stage.deps.store.getGrant(grant.id))!;
     expect(['active', 'revoking']).toContain(stuck.status);
     await startPgServer(chaos.cluster);

@@ -32,7 +32,8 @@ describe('chaos: the target changes under the broker', () => {
     const g = await stage.approvedGrant(side.entry.name, duration, level);
     return stage.grantIn(g.id, ['active']);
   };
-  const login = async (side: Side, g: Grant) => side.connectAs(g.username, (await revealCredentials(stage.deps, g.id, g.requester)).password);
+  const login = async (side: Side, g: Grant) =>
+    side.connectAs(g.username, (await revealCredentials(stage.deps, g.id, g.requester)).password);
 
   beforeAll(async () => {
     cluster = await startScramCluster();
@@ -49,7 +50,14 @@ describe('chaos: the target changes under the broker', () => {
         connectAs: (u, p) => pgT.connectAs(u, p),
         dropUserByHand: (u) => pgT.dropUserByHand(u),
       },
-      { name: 'MariaDB', entry: maria.entry, probe: mariadbProbe(maria), sql: maria.sql, connectAs: maria.connectAs, dropUserByHand: maria.dropUserByHand },
+      {
+        name: 'MariaDB',
+        entry: maria.entry,
+        probe: mariadbProbe(maria),
+        sql: maria.sql,
+        connectAs: maria.connectAs,
+        dropUserByHand: maria.dropUserByHand,
+      },
     ];
   });
 

@@ -21,8 +21,15 @@ describe('chaos: worker SIGKILL', () => {
     await holder.query('SELECT pg_advisory_lock($1::bigint)', [DDL_ADVISORY_LOCK_KEY]);
     const crashing = await chaos.stage.worker();
     const grant = await chaos.stage.approvedGrant(db(), '12s');
-    await waitFor('the worker to wait on the DDL lock', async () =>
-      (await chaos.cluster.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'db-access' AND wait_event_type = 'Lock' AND datname = $1", [chaos.target.entry.database])).length > 0,
+    await waitFor(
+      'the worker to wait on the DDL lock',
+      async () =>
+        (
+          await chaos.cluster.query(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'db-access' AND wait_event_type = 'Lock' AND datname = $1",
+            [chaos.target.entry.database],
+          )
+        ).length > 0,
     );
     crashing.child.kill('SIGKILL');
     expect((await crashing.exited).signal).toBe('SIGKILL');
@@ -33,7 +40,7 @@ describe('chaos: worker SIGKILL', () => {
     const healthy = await chaos.stage.worker();
     const active = await chaos.stage.grantIn(grant.id, ['active']);
     expect((await audit(grant, 'grant.provisioned'))[0]!.detail).toMatchObject({ user: 'created' });
-    expect((await chaos.stage.violations([chaos.probe], { terminal: false }))).toEqual([]);
+    expect(await chaos.stage.violations([chaos.probe], { terminal: false })).toEqual([]);
     const ended = await chaos.stage.grantIn(grant.id, ['revoked']);
     expect(ended.revokedAt!).toBeGreaterThanOrEqual(active.expiresAt);
     await healthy.stop();

@@ -40,8 +40,21 @@ import { revocationStuckAlert } from '../../src/chat/slack/blocks/alerts.js';
 import { approvalMessage } from '../../src/chat/slack/blocks/approval-message.js';
 import { credentialsDm, credentialsDmEnded, credentialsModal } from '../../src/chat/slack/blocks/credentials.js';
 import { denyModal } from '../../src/chat/slack/blocks/deny-modal.js';
-import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm, requestDeniedDm, requestExpiredDm } from '../../src/chat/slack/blocks/dm.js';
-import { errorText, helpText, inlineErrorText, listText, requestSentText } from '../../src/chat/slack/blocks/ephemeral.js';
+import {
+  accessActiveDm,
+  accessEndedDm,
+  expiresSoonDm,
+  provisionFailedDm,
+  requestDeniedDm,
+  requestExpiredDm,
+} from '../../src/chat/slack/blocks/dm.js';
+import {
+  errorText,
+  helpText,
+  inlineErrorText,
+  listText,
+  requestSentText,
+} from '../../src/chat/slack/blocks/ephemeral.js';
 import { extendModal } from '../../src/chat/slack/blocks/extend-modal.js';
 import { homeView } from '../../src/chat/slack/blocks/home.js';
 import { breakGlassAlert, escalationReply, reviewOverdueAlert } from '../../src/chat/slack/blocks/policy.js';
@@ -102,7 +115,8 @@ function checkNode(node: J, path: string, out: string[]): void {
     case 'section':
       if (node.text) text(node.text, LIMIT.sectionText, 'text');
       if (!node.text && !node.fields) out.push(`${path}: a section needs text or fields`);
-      if ((node.fields?.length ?? 0) > LIMIT.sectionFields) out.push(`${path}.fields: ${node.fields.length} > ${LIMIT.sectionFields}`);
+      if ((node.fields?.length ?? 0) > LIMIT.sectionFields)
+        out.push(`${path}.fields: ${node.fields.length} > ${LIMIT.sectionFields}`);
       (node.fields ?? []).forEach((f: J, i: number) => text(f, LIMIT.fieldText, `fields[${i}]`));
       if (node.accessory) checkNode(node.accessory, `${path}.accessory`, out);
       return;
@@ -111,13 +125,15 @@ function checkNode(node: J, path: string, out: string[]): void {
       if (node.text?.type !== 'plain_text') out.push(`${path}: header text must be plain_text`);
       return;
     case 'context':
-      if (!node.elements?.length || node.elements.length > LIMIT.contextElements) out.push(`${path}.elements: ${node.elements?.length}`);
+      if (!node.elements?.length || node.elements.length > LIMIT.contextElements)
+        out.push(`${path}.elements: ${node.elements?.length}`);
       (node.elements ?? []).forEach((e: J, i: number) => text(e, LIMIT.textObject, `elements[${i}]`));
       return;
     case 'divider':
       return;
     case 'actions':
-      if (!node.elements?.length || node.elements.length > LIMIT.actionsElements) out.push(`${path}.elements: ${node.elements?.length}`);
+      if (!node.elements?.length || node.elements.length > LIMIT.actionsElements)
+        out.push(`${path}.elements: ${node.elements?.length}`);
       (node.elements ?? []).forEach((e: J, i: number) => checkNode(e, `${path}.elements[${i}]`, out));
       return;
     case 'input':
@@ -137,7 +153,8 @@ function checkNode(node: J, path: string, out: string[]): void {
       }
       return;
     case 'static_select':
-      if (!node.options?.length || node.options.length > LIMIT.selectOptions) out.push(`${path}.options: ${node.options?.length}`);
+      if (!node.options?.length || node.options.length > LIMIT.selectOptions)
+        out.push(`${path}.options: ${node.options?.length}`);
       if (node.placeholder) text(node.placeholder, LIMIT.placeholder, 'placeholder');
       (node.options ?? []).forEach((o: J, i: number) => {
         text(o.text, LIMIT.optionText, `options[${i}].text`);
@@ -175,7 +192,8 @@ function viewViolations(v: J): string[] {
   const out: string[] = [];
   if (v.type === 'modal') text24(v, out);
   else if (v.type !== 'home') out.push(`type ${v.type}`);
-  if (typeof v.private_metadata === 'string' && v.private_metadata.length > LIMIT.privateMetadata) out.push('private_metadata too long');
+  if (typeof v.private_metadata === 'string' && v.private_metadata.length > LIMIT.privateMetadata)
+    out.push('private_metadata too long');
   if (typeof v.callback_id === 'string' && v.callback_id.length > LIMIT.callbackId) out.push('callback_id too long');
   checkBlocks(v.blocks, LIMIT.viewBlocks, out);
   return out;
@@ -189,7 +207,8 @@ function text24(v: J, out: string[]): void {
       continue;
     }
     if (t.type !== 'plain_text' || !t.text) out.push(`${k}: must be non-empty plain_text`);
-    if (typeof t.text === 'string' && t.text.length > LIMIT.viewTitle) out.push(`${k}: ${t.text.length} > ${LIMIT.viewTitle}`);
+    if (typeof t.text === 'string' && t.text.length > LIMIT.viewTitle)
+      out.push(`${k}: ${t.text.length} > ${LIMIT.viewTitle}`);
   }
 }
 
@@ -234,7 +253,11 @@ const BIG = entry(0);
 const CREDENTIALS = buildCredentials(BIG, `jit_${'u'.repeat(40)}_x7k2q9`, 'P'.repeat(64), NOW + 3_600_000);
 
 function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?: boolean } = {}): RequestView {
-  const approvers: ApproverRef[] = Array.from({ length: 300 }, (_, i) => ({ platform: 'slack', id: `U0APPROVER${i}`, via: 'email' }));
+  const approvers: ApproverRef[] = Array.from({ length: 300 }, (_, i) => ({
+    platform: 'slack',
+    id: `U0APPROVER${i}`,
+    via: 'email',
+  }));
   const request: AccessRequest = {
     id,
     requester: PERSON,
@@ -245,7 +268,12 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
     breakGlass: opts.breakGlass ?? false,
     reason: fill(MAX_REASON_LENGTH),
     ticket: fill(MAX_TICKET_LENGTH),
-    status: phase === 'pending' ? 'pending' : ['denied', 'expired', 'cancelled'].includes(phase) ? (phase as 'denied') : 'approved',
+    status:
+      phase === 'pending'
+        ? 'pending'
+        : ['denied', 'expired', 'cancelled'].includes(phase)
+          ? (phase as 'denied')
+          : 'approved',
     requiredApprovals: 5,
     createdAt: NOW - 60_000,
     decidedAt: NOW,
@@ -261,7 +289,16 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
     database: BIG.name,
     level: levelName(9),
     username: CREDENTIALS.username,
-    status: phase === 'ended' ? 'revoked' : phase === 'failed' ? 'failed' : phase === 'revoking' ? 'revoking' : phase === 'provisioning' ? 'provisioning' : 'active',
+    status:
+      phase === 'ended'
+        ? 'revoked'
+        : phase === 'failed'
+          ? 'failed'
+          : phase === 'revoking'
+            ? 'revoking'
+            : phase === 'provisioning'
+              ? 'provisioning'
+              : 'active',
     createdAt: NOW,
     expiresAt: NOW + BIG.maxDuration,
     provisionAttempts: 99,
@@ -276,8 +313,16 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
     phase,
     now: NOW,
     database: { name: BIG.name, engine: 'postgres', description: fill(200) },
-    approvals: Array.from({ length: 4 }, (_, i) => ({ requestId: id, approver: { ...APPROVER, id: `${APPROVER.id}${i}` }, decision: 'approve' as const, note: fill(500), at: NOW })),
-    ...(phase === 'denied' && { denial: { requestId: id, approver: APPROVER, decision: 'deny' as const, note: fill(MAX_REASON_LENGTH), at: NOW } }),
+    approvals: Array.from({ length: 4 }, (_, i) => ({
+      requestId: id,
+      approver: { ...APPROVER, id: `${APPROVER.id}${i}` },
+      decision: 'approve' as const,
+      note: fill(500),
+      at: NOW,
+    })),
+    ...(phase === 'denied' && {
+      denial: { requestId: id, approver: APPROVER, decision: 'deny' as const, note: fill(MAX_REASON_LENGTH), at: NOW },
+    }),
     ...(hasGrant && { grant }),
     ...((phase === 'ended' || phase === 'failed') && {
       receipt: { at: NOW + 3_600_000, sessionsTerminated: 999, userOutcome: 'dropped' as const, reason: fill(500) },
@@ -285,9 +330,33 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
   };
 }
 
-const PHASES: Phase[] = ['pending', 'denied', 'expired', 'cancelled', 'provisioning', 'active', 'revoking', 'ended', 'failed'];
-const ERROR_CODES: BrokerErrorCode[] = ['INVALID_INPUT', 'UNKNOWN_DATABASE', 'UNKNOWN_LEVEL', 'DURATION_TOO_LONG', 'NOT_FOUND', 'ALREADY_DECIDED', 'FORBIDDEN', 'SELF_APPROVAL', 'TARGET_ERROR'];
-const bigError = (c: BrokerErrorCode) => new BrokerError(c, `unknown thing "${fill(2000)}"`, { valid: Array.from({ length: 200 }, (_, i) => dbName(i)), field: 'reason' });
+const PHASES: Phase[] = [
+  'pending',
+  'denied',
+  'expired',
+  'cancelled',
+  'provisioning',
+  'active',
+  'revoking',
+  'ended',
+  'failed',
+];
+const ERROR_CODES: BrokerErrorCode[] = [
+  'INVALID_INPUT',
+  'UNKNOWN_DATABASE',
+  'UNKNOWN_LEVEL',
+  'DURATION_TOO_LONG',
+  'NOT_FOUND',
+  'ALREADY_DECIDED',
+  'FORBIDDEN',
+  'SELF_APPROVAL',
+  'TARGET_ERROR',
+];
+const bigError = (c: BrokerErrorCode) =>
+  new BrokerError(c, `unknown thing "${fill(2000)}"`, {
+    valid: Array.from({ length: 200 }, (_, i) => dbName(i)),
+    field: 'reason',
+  });
 
 type Built = { name: string; kind: 'message' | 'view'; value: J };
 
@@ -322,13 +391,25 @@ function everything(): Built[] {
   }
   const many = (phase: Phase, n: number) => Array.from({ length: n }, (_, i) => view(phase, 2_000_000_000 + i));
   const mine = [...many('active', 100), ...many('pending', 50), ...many('provisioning', 50)];
-  vw('homeView, 200 of mine and 200 to approve', homeView({ userId: 'U0REQUESTER', mine, toApprove: many('pending', 200), now: NOW }));
+  vw(
+    'homeView, 200 of mine and 200 to approve',
+    homeView({ userId: 'U0REQUESTER', mine, toApprove: many('pending', 200), now: NOW }),
+  );
   vw('homeView, empty', homeView({ userId: 'U0REQUESTER', mine: [], toApprove: [], now: NOW }));
   vw('requestModal, 150 databases', requestModal(CATALOG, { channelId: `C${'0'.repeat(20)}` }));
-  vw('requestModal, prefilled to the maximum', requestModal(CATALOG, {
-    channelId: 'C0INCIDENT',
-    prefill: { database: dbName(0), level: levelName(9), duration: fill(100), reason: fill(MAX_REASON_LENGTH), ticket: fill(MAX_TICKET_LENGTH) },
-  }));
+  vw(
+    'requestModal, prefilled to the maximum',
+    requestModal(CATALOG, {
+      channelId: 'C0INCIDENT',
+      prefill: {
+        database: dbName(0),
+        level: levelName(9),
+        duration: fill(100),
+        reason: fill(MAX_REASON_LENGTH),
+        ticket: fill(MAX_TICKET_LENGTH),
+      },
+    }),
+  );
   vw('denyModal by id', denyModal(2_147_483_647));
   vw('extendModal by id', extendModal(2_147_483_647));
   msg('helpText, 150 databases', { text: helpText(CATALOG) });
@@ -342,7 +423,9 @@ describe('Block Kit limits, for everything the product builds, under maximum-siz
   const built = everything();
 
   it.each(built.map((b) => [b.name, b] as const))('%s', (_name, b) => {
-    expect(b.kind === 'view' ? viewViolations(b.value) : messageViolations(b.value as { text: string; blocks?: J[] })).toEqual([]);
+    expect(
+      b.kind === 'view' ? viewViolations(b.value) : messageViolations(b.value as { text: string; blocks?: J[] }),
+    ).toEqual([]);
   });
 
   it('the inputs really are at the maximum: the reason and ticket fill what the product accepts', () => {
@@ -358,21 +441,76 @@ describe('the checker itself', () => {
     const long = (n: number) => 'x'.repeat(n);
     const button = (over: J) => ({ type: 'button', text: { type: 'plain_text', text: 'ok' }, action_id: 'a', ...over });
     expect(messageViolations({ text: long(40_001) })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: Array.from({ length: 51 }, () => ({ type: 'divider' })) })).toHaveLength(1);
-    expect(viewViolations({ type: 'home', blocks: Array.from({ length: 101 }, () => ({ type: 'divider' })) })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: long(3001) } }] })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'header', text: { type: 'plain_text', text: long(151) } }] })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'actions', elements: [button({ text: { type: 'plain_text', text: long(76) } })] }] })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'actions', elements: [button({ value: long(2001) })] }] })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'actions', block_id: long(256), elements: [button({ action_id: long(256) })] }] })).toHaveLength(2);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'context', elements: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'x' })) }] })).toHaveLength(1);
-    expect(viewViolations({ type: 'modal', title: { type: 'plain_text', text: long(25) }, submit: { type: 'plain_text', text: long(25) }, close: { type: 'plain_text', text: long(25) }, blocks: [] })).toHaveLength(3);
-    const select = (options: J[]) => ({ type: 'input', label: { type: 'plain_text', text: 'l' }, element: { type: 'static_select', action_id: 's', options } });
+    expect(
+      messageViolations({ text: 't', blocks: Array.from({ length: 51 }, () => ({ type: 'divider' })) }),
+    ).toHaveLength(1);
+    expect(
+      viewViolations({ type: 'home', blocks: Array.from({ length: 101 }, () => ({ type: 'divider' })) }),
+    ).toHaveLength(1);
+    expect(
+      messageViolations({ text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: long(3001) } }] }),
+    ).toHaveLength(1);
+    expect(
+      messageViolations({ text: 't', blocks: [{ type: 'header', text: { type: 'plain_text', text: long(151) } }] }),
+    ).toHaveLength(1);
+    expect(
+      messageViolations({
+        text: 't',
+        blocks: [{ type: 'actions', elements: [button({ text: { type: 'plain_text', text: long(76) } })] }],
+      }),
+    ).toHaveLength(1);
+    expect(
+      messageViolations({ text: 't', blocks: [{ type: 'actions', elements: [button({ value: long(2001) })] }] }),
+    ).toHaveLength(1);
+    expect(
+      messageViolations({
+        text: 't',
+        blocks: [{ type: 'actions', block_id: long(256), elements: [button({ action_id: long(256) })] }],
+      }),
+    ).toHaveLength(2);
+    expect(
+      messageViolations({
+        text: 't',
+        blocks: [{ type: 'context', elements: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'x' })) }],
+      }),
+    ).toHaveLength(1);
+    expect(
+      viewViolations({
+        type: 'modal',
+        title: { type: 'plain_text', text: long(25) },
+        submit: { type: 'plain_text', text: long(25) },
+        close: { type: 'plain_text', text: long(25) },
+        blocks: [],
+      }),
+    ).toHaveLength(3);
+    const select = (options: J[]) => ({
+      type: 'input',
+      label: { type: 'plain_text', text: 'l' },
+      element: { type: 'static_select', action_id: 's', options },
+    });
     const option = (text: string, value = 'v') => ({ text: { type: 'plain_text', text }, value });
     expect(viewViolations({ type: 'home', blocks: [select([option(long(76))])] })).toHaveLength(1);
     expect(viewViolations({ type: 'home', blocks: [select([option('o', long(76))])] })).toHaveLength(1);
-    expect(viewViolations({ type: 'home', blocks: [select(Array.from({ length: 101 }, () => option('o')))] })).toHaveLength(1);
-    expect(viewViolations({ type: 'home', blocks: [{ type: 'input', label: { type: 'plain_text', text: 'l' }, element: { type: 'plain_text_input', action_id: 'i', max_length: 3001 } }] })).toHaveLength(1);
-    expect(messageViolations({ text: 't', blocks: [{ type: 'image', image_url: 'https://example.com/x.png', alt_text: 'x' }] })).toHaveLength(1);
+    expect(
+      viewViolations({ type: 'home', blocks: [select(Array.from({ length: 101 }, () => option('o')))] }),
+    ).toHaveLength(1);
+    expect(
+      viewViolations({
+        type: 'home',
+        blocks: [
+          {
+            type: 'input',
+            label: { type: 'plain_text', text: 'l' },
+            element: { type: 'plain_text_input', action_id: 'i', max_length: 3001 },
+          },
+        ],
+      }),
+    ).toHaveLength(1);
+    expect(
+      messageViolations({
+        text: 't',
+        blocks: [{ type: 'image', image_url: 'https://example.com/x.png', alt_text: 'x' }],
+      }),
+    ).toHaveLength(1);
   });
 });

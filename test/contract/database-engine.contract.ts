@@ -59,7 +59,13 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
 
     /** A request for a fresh user (removed in afterAll), not yet sent. */
     function request(level: AccessLevel, email = 'contract.batch@example.com'): NewUserRequest & { password: string } {
-      const req = { grantId: nextGrantId++, username: generateUsername(email), password: generatePassword(), expiresAt: hour(), level };
+      const req = {
+        grantId: nextGrantId++,
+        username: generateUsername(email),
+        password: generatePassword(),
+        expiresAt: hour(),
+        level,
+      };
       made.push(req.username);
       return req;
     }
@@ -92,8 +98,12 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     afterAll(async () => {
       if (!fx) return;
       for (const u of made) {
-        await oneUser(fx.engine).disableUser(u).catch(() => undefined);
-        await oneUser(fx.engine).deleteUser(u).catch(() => undefined);
+        await oneUser(fx.engine)
+          .disableUser(u)
+          .catch(() => undefined);
+        await oneUser(fx.engine)
+          .deleteUser(u)
+          .catch(() => undefined);
       }
       await fx.engine.close();
       await fx.teardown();
@@ -162,17 +172,27 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       await fx.createForeignUser(username);
       try {
         const err = await oneUser(fx.engine)
-          .newUser({ grantId: nextGrantId++, username, password: generatePassword(), expiresAt: hour(), level: fx.levels.read })
-          .then(() => undefined, (e: unknown) => e);
+          .newUser({
+            grantId: nextGrantId++,
+            username,
+            password: generatePassword(),
+            expiresAt: hour(),
+            level: fx.levels.read,
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         expect(err).toBeInstanceOf(TargetError);
         expect((err as TargetError).kind).toBe('conflict');
         expect(await fx.userExists(username)).toBe(true);
         const managed = await fx.engine.listManagedUsers();
         expect(managed.map((m) => m.username)).not.toContain(username);
         // A user of the same grant id but another name is not "ours" either: updateUser refuses it.
-        const upd = await fx.engine
-          .updateUser({ grantId: 1, username, newPassword: generatePassword() })
-          .then(() => undefined, (e: unknown) => e);
+        const upd = await fx.engine.updateUser({ grantId: 1, username, newPassword: generatePassword() }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect((upd as TargetError).kind).toBe('conflict');
       } finally {
         await fx.dropUserByHand(username);
@@ -182,7 +202,12 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     it('updateUser rotates the password and moves the expiry', async () => {
       const g = await newGrant(fx.levels.read);
       const p2 = generatePassword();
-      await fx.engine.updateUser({ grantId: g.grantId, username: g.username, newPassword: p2, newExpiresAt: hour() + 3_600_000 });
+      await fx.engine.updateUser({
+        grantId: g.grantId,
+        username: g.username,
+        newPassword: p2,
+        newExpiresAt: hour() + 3_600_000,
+      });
       await expect(fx.connectAs(g.username, g.password)).rejects.toThrow();
       const s = await fx.connectAs(g.username, p2);
       await s.close();
@@ -217,7 +242,9 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
     it('adopting a leftover with no password takes its old password away', async () => {
       const leftover = await newGrant(fx.levels.read); // a crash after CREATE: the same grant asks again
       expect(await fx.hasPassword(leftover.username)).toBe(true);
-      const res = await fx.engine.newUsers([{ grantId: leftover.grantId, username: leftover.username, expiresAt: hour(), level: fx.levels.read }]);
+      const res = await fx.engine.newUsers([
+        { grantId: leftover.grantId, username: leftover.username, expiresAt: hour(), level: fx.levels.read },
+      ]);
       expect(res.get(leftover.username)).toEqual({ outcome: 'adopted' });
       expect(await fx.hasPassword(leftover.username)).toBe(false);
       await expect(fx.connectAs(leftover.username, leftover.password)).rejects.toThrow();
@@ -309,7 +336,10 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
         const disabled = await fx.engine.disableUsers(batch);
         expect([...disabled.keys()].sort()).toEqual([...batch].sort());
         for (const g of grants) {
-          expect(disabled.get(g.username), g.username).toEqual({ existed: true, sessionsTerminated: withSessions.get(g.username)?.length ?? 0 });
+          expect(disabled.get(g.username), g.username).toEqual({
+            existed: true,
+            sessionsTerminated: withSessions.get(g.username)?.length ?? 0,
+          });
         }
         expect(disabled.get(handDropped.username)).toEqual({ existed: false, sessionsTerminated: 0 });
         expect(disabled.get(never)).toEqual({ existed: false, sessionsTerminated: 0 });
@@ -336,10 +366,12 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
 
         // Idempotent: a second call finds nothing of ours left and still refuses the foreign user.
         const again = await fx.engine.deleteUsers(batch);
-        for (const u of batch.filter((n) => n !== foreign)) expect(again.get(u), u).toEqual({ outcome: 'already_absent' });
+        for (const u of batch.filter((n) => n !== foreign))
+          expect(again.get(u), u).toEqual({ outcome: 'already_absent' });
         expect((again.get(foreign) as TargetError).kind).toBe('conflict');
         const disabledAgain = await fx.engine.disableUsers(batch);
-        for (const u of batch.filter((n) => n !== foreign)) expect(disabledAgain.get(u), u).toEqual({ existed: false, sessionsTerminated: 0 });
+        for (const u of batch.filter((n) => n !== foreign))
+          expect(disabledAgain.get(u), u).toEqual({ existed: false, sessionsTerminated: 0 });
         expect((disabledAgain.get(foreign) as TargetError).kind).toBe('conflict');
         const managed = new Set((await fx.engine.listManagedUsers()).map((m) => m.username));
         for (const u of batch) expect(managed.has(u), u).toBe(false);
@@ -370,7 +402,7 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       expect(await fx.userExists(b.username)).toBe(false);
     }, 30_000);
 
-    it('newUsers creates a burst in one call: every user logs in with its own password and its level\'s access', async () => {
+    it("newUsers creates a burst in one call: every user logs in with its own password and its level's access", async () => {
       // 20 users: mostly read, plus write (several roles: a bundle where the engine uses one) and templated grants.
       const reqs = [
         ...Array.from({ length: 16 }, () => request(fx.levels.read)),
@@ -400,7 +432,13 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       const foreign = generateUsername('foreign.newusers@example.com'); // someone else's, no marker
       await fx.createForeignUser(foreign);
       try {
-        const adopt = { grantId: leftover.grantId, username: leftover.username, password: generatePassword(), expiresAt: hour(), level: fx.levels.write };
+        const adopt = {
+          grantId: leftover.grantId,
+          username: leftover.username,
+          password: generatePassword(),
+          expiresAt: hour(),
+          level: fx.levels.write,
+        };
         const taken = { ...request(fx.levels.read), username: otherGrant.username };
         const refused = { ...request(fx.levels.read), username: foreign };
         const invalid = { ...request(fx.levels.read), username: 'Robert"); DROP TABLE items; --' };
@@ -481,7 +519,10 @@ export function databaseEngineContract(name: string, makeFixture: () => Promise<
       made.push(username);
       const err = await oneUser(fx.engine)
         .newUser({ grantId: nextGrantId++, username, password, expiresAt: hour(), level: bad })
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(TargetError);
       expect(String((err as Error).message)).not.toContain(password);
       expect(JSON.stringify(err)).not.toContain(password);

@@ -125,11 +125,22 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
 
       it('stores approvers, unavailable sources, the approval deadline and the grant an extension targets', async () => {
         const approvers = [
-          { platform: 'slack' as const, id: 'UBOB', email: 'bob@example.com', name: 'Bob', via: 'slack user group S0DBAS' },
+          {
+            platform: 'slack' as const,
+            id: 'UBOB',
+            email: 'bob@example.com',
+            name: 'Bob',
+            via: 'slack user group S0DBAS',
+          },
           { platform: 'email' as const, id: 'dba@example.com', via: 'email' },
         ];
         const req = await store.createRequest(
-          newRequest({ approvers, unavailableSources: ['pagerduty schedule P1'], decideBy: T0 + 30 * MIN, extendsGrantId: 7 }),
+          newRequest({
+            approvers,
+            unavailableSources: ['pagerduty schedule P1'],
+            decideBy: T0 + 30 * MIN,
+            extendsGrantId: 7,
+          }),
         );
         const back = await store.getRequest(req.id);
         expect(back?.approvers).toStrictEqual(approvers);
@@ -234,7 +245,13 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           true,
         );
         expect(
-          await store.recordApproval({ requestId: req.id, approver: bob, decision: 'deny', note: 'changed', at: T0 + 2 }),
+          await store.recordApproval({
+            requestId: req.id,
+            approver: bob,
+            decision: 'deny',
+            note: 'changed',
+            at: T0 + 2,
+          }),
         ).toBe(false);
         expect(
           await store.recordApproval({ requestId: req.id, approver: carol, decision: 'deny', note: 'no', at: T0 + 3 }),
@@ -247,8 +264,12 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         // Many requests' approvals in one read: only theirs, in id order.
         const other = await store.createRequest(newRequest());
         const third = await store.createRequest(newRequest());
-        expect(await store.recordApproval({ requestId: other.id, approver: bob, decision: 'approve', at: T0 + 4 })).toBe(true);
-        expect(await store.recordApproval({ requestId: third.id, approver: bob, decision: 'approve', at: T0 + 5 })).toBe(true);
+        expect(
+          await store.recordApproval({ requestId: other.id, approver: bob, decision: 'approve', at: T0 + 4 }),
+        ).toBe(true);
+        expect(
+          await store.recordApproval({ requestId: third.id, approver: bob, decision: 'approve', at: T0 + 5 }),
+        ).toBe(true);
         const both = await store.listApprovalsFor([other.id, req.id]);
         expect(both.map((a) => [a.requestId, a.approver.id])).toEqual([
           [req.id, bob.id],
@@ -256,7 +277,10 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           [other.id, bob.id],
         ]);
         expect(await store.listApprovalsFor([])).toEqual([]);
-        expect((await store.listRequests({ ids: [third.id, other.id] })).map((r) => r.id)).toEqual([other.id, third.id]);
+        expect((await store.listRequests({ ids: [third.id, other.id] })).map((r) => r.id)).toEqual([
+          other.id,
+          third.id,
+        ]);
       });
 
       it('a duplicate recordApproval inside a transaction does not abort it', async () => {
@@ -308,11 +332,23 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const bobSlack = actor({ platform: 'slack', email: 'Bob.Person@example.com', name: 'bob' });
         const bobTeams = actor({ platform: 'teams', email: 'bob.person@EXAMPLE.com', name: 'Bob' });
         const noEmail = actor({ platform: 'teams' });
-        expect(await store.recordApproval({ requestId: req.id, approver: bobSlack, decision: 'approve', at: T0 + 1 })).toBe(true);
+        expect(
+          await store.recordApproval({ requestId: req.id, approver: bobSlack, decision: 'approve', at: T0 + 1 }),
+        ).toBe(true);
         // Inside a transaction too, without aborting it.
         const out = await store.transaction(async (tx) => {
-          const dup = await tx.recordApproval({ requestId: req.id, approver: bobTeams, decision: 'approve', at: T0 + 2 });
-          const other = await tx.recordApproval({ requestId: req.id, approver: noEmail, decision: 'approve', at: T0 + 3 });
+          const dup = await tx.recordApproval({
+            requestId: req.id,
+            approver: bobTeams,
+            decision: 'approve',
+            at: T0 + 2,
+          });
+          const other = await tx.recordApproval({
+            requestId: req.id,
+            approver: noEmail,
+            decision: 'approve',
+            at: T0 + 3,
+          });
           return { dup, other };
         });
         expect(out).toEqual({ dup: false, other: true });
@@ -321,7 +357,12 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const next = await store.createRequest(newRequest({ requiredApprovals: 2 }));
         const results = await Promise.all(
           Array.from({ length: 6 }, (_, i) =>
-            pick(i).recordApproval({ requestId: next.id, approver: i % 2 ? bobTeams : bobSlack, decision: 'approve', at: T0 + i }),
+            pick(i).recordApproval({
+              requestId: next.id,
+              approver: i % 2 ? bobTeams : bobSlack,
+              decision: 'approve',
+              at: T0 + i,
+            }),
           ),
         );
         expect(results.filter(Boolean)).toHaveLength(1);
@@ -350,7 +391,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         await store.createRequest(newRequest({ requester: actor({ platform: 'slack' }) }));
         const ids = (rs: Array<{ id: number }>) => rs.map((r) => r.id);
         expect(ids(await store.listRequests({ requestedBy: slack, database: 'orders-prod' }))).toEqual([a.id, b.id]);
-        expect(ids(await store.listRequests({ requestedBy: { platform: 'teams', id: teams.id }, database: 'orders-prod' }))).toEqual([b.id]);
+        expect(
+          ids(await store.listRequests({ requestedBy: { platform: 'teams', id: teams.id }, database: 'orders-prod' })),
+        ).toEqual([b.id]);
         expect(ids(await store.listRequests({ requestedBy: bare }))).toEqual([c.id]);
       });
 
@@ -412,7 +455,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const { req, grant } = await requestWithGrant();
         await expect(store.createGrant(newGrant(req.id, req.requester))).rejects.toThrow();
         const other = await store.createRequest(newRequest());
-        await expect(store.createGrant(newGrant(other.id, other.requester, { username: grant.username }))).rejects.toThrow();
+        await expect(
+          store.createGrant(newGrant(other.id, other.requester, { username: grant.username })),
+        ).rejects.toThrow();
         expect(await store.getGrantByRequest(other.id)).toBeUndefined();
         expect(await store.listGrants({ ids: [grant.id] })).toStrictEqual([grant]);
       });
@@ -492,10 +537,15 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const teamsGrace = actor({ platform: 'teams', id: slackGrace.id, email: email.toUpperCase() });
         const viaTeams = (await requestWithGrant({ database: 'db-held' }, teamsGrace)).grant;
         // Same id on another platform, no email: someone else. Another email: someone else. No email at all: only the account.
-        const teamsNamesake = (await requestWithGrant({ database: 'db-held' }, actor({ platform: 'teams', id: slackGrace.id }))).grant;
-        const other = (await requestWithGrant({ database: 'db-held' }, actor({ email: `someone.${uniq()}@example.com` }))).grant;
+        const teamsNamesake = (
+          await requestWithGrant({ database: 'db-held' }, actor({ platform: 'teams', id: slackGrace.id }))
+        ).grant;
+        const other = (
+          await requestWithGrant({ database: 'db-held' }, actor({ email: `someone.${uniq()}@example.com` }))
+        ).grant;
 
-        const held = async (who: Actor) => (await store.listGrants({ database: 'db-held', heldBy: who })).map((g) => g.id);
+        const held = async (who: Actor) =>
+          (await store.listGrants({ database: 'db-held', heldBy: who })).map((g) => g.id);
         expect(await held(slackGrace)).toEqual([mine.id, viaTeams.id]);
         expect(await held(teamsGrace)).toEqual([mine.id, viaTeams.id, teamsNamesake.id]);
         expect(await held({ platform: 'slack', id: slackGrace.id })).toEqual([mine.id]);
@@ -522,12 +572,17 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const revoking = await activeGrant();
         const flagged = await activeGrant();
         expect(await store.transitionGrant(revoking.id, ['active'], { status: 'revoking' })).toBe(true);
-        expect(await store.transitionGrant(flagged.id, ['active'], { status: 'revoking', flaggedAt: T0 + 2 })).toBe(true);
+        expect(await store.transitionGrant(flagged.id, ['active'], { status: 'revoking', flaggedAt: T0 + 2 })).toBe(
+          true,
+        );
         const denied = await store.createRequest(newRequest());
         expect(await store.decideRequest(denied.id, 'denied', T0 + 3, 'no')).toBe(true);
 
         const after = await store.countGrants(live);
-        const delta = (s: (typeof live)[number]) => ({ count: after.get(s)!.count - before.get(s)!.count, flagged: after.get(s)!.flagged - before.get(s)!.flagged });
+        const delta = (s: (typeof live)[number]) => ({
+          count: after.get(s)!.count - before.get(s)!.count,
+          flagged: after.get(s)!.flagged - before.get(s)!.flagged,
+        });
         expect(delta('provisioning')).toEqual({ count: 1, flagged: 0 });
         expect(delta('active')).toEqual({ count: 2, flagged: 0 });
         expect(delta('revoking')).toEqual({ count: 2, flagged: 1 });
@@ -544,9 +599,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
 
       it('transitionGrant returns false and changes nothing when the status is not one of `from`', async () => {
         const { grant } = await requestWithGrant();
-        expect(await store.transitionGrant(grant.id, ['active', 'revoking'], { status: 'revoked', revokedAt: T0 })).toBe(
-          false,
-        );
+        expect(
+          await store.transitionGrant(grant.id, ['active', 'revoking'], { status: 'revoked', revokedAt: T0 }),
+        ).toBe(false);
         expect(await store.getGrant(grant.id)).toStrictEqual(grant);
         expect(await store.transitionGrant(grant.id, [], { status: 'failed' })).toBe(false);
         expect(await store.transitionGrant(987_654_321, ['provisioning'], { status: 'failed' })).toBe(false);
@@ -557,7 +612,10 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const a = await activeGrant();
         const b = await activeGrant();
         const { grant: c } = await requestWithGrant(); // provisioning: not in `from`
-        const won = await store.transitionGrants([b.id, a.id, c.id, 987_654_321], ['active'], { status: 'revoking', revokeStartedAt: T0 + 5 });
+        const won = await store.transitionGrants([b.id, a.id, c.id, 987_654_321], ['active'], {
+          status: 'revoking',
+          revokeStartedAt: T0 + 5,
+        });
         expect(won).toEqual([a.id, b.id]);
         expect((await store.getGrant(a.id))!.status).toBe('revoking');
         expect((await store.getGrant(a.id))!.revokeStartedAt).toBe(T0 + 5);
@@ -567,11 +625,15 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         // With expiresAtOrBefore, a grant that expires later is left alone.
         const soon = await activeGrant({ expiresAt: T0 + 1_000 });
         const later = await activeGrant({ expiresAt: T0 + 9_000 });
-        expect(await store.transitionGrants([soon.id, later.id], ['active'], { status: 'revoking' }, T0 + 1_000)).toEqual([soon.id]);
+        expect(
+          await store.transitionGrants([soon.id, later.id], ['active'], { status: 'revoking' }, T0 + 1_000),
+        ).toEqual([soon.id]);
         expect((await store.getGrant(later.id))!.status).toBe('active');
         const many = await Promise.all(Array.from({ length: 6 }, () => activeGrant()));
         const ids = many.map((g) => g.id).sort((x, y) => x - y);
-        const results = await Promise.all([1, 2, 3].map(() => store.transitionGrants(ids, ['active'], { status: 'revoking' })));
+        const results = await Promise.all(
+          [1, 2, 3].map(() => store.transitionGrants(ids, ['active'], { status: 'revoking' })),
+        );
         expect(results.flat().sort((x, y) => x - y)).toEqual(ids);
         // Inside a transaction that rolls back, nothing stays changed.
         await expect(
@@ -720,7 +782,13 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           const req = await tx.createRequest(newRequest({ requester: who }));
           expect(await tx.decideRequest(req.id, 'approved', T0 + 1, 'auto-approved: read ≤ 1h')).toBe(true);
           const grant = await tx.createGrant(newGrant(req.id, who));
-          await tx.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: '1.2' });
+          await tx.saveMessageRef({
+            requestId: req.id,
+            platform: 'slack',
+            kind: 'approval',
+            channel: 'C1',
+            messageId: '1.2',
+          });
           await tx.appendAudit([{ at: T0 + 1, type: 'request.approved', actor: who, requestId: req.id, detail: {} }]);
           expect(await tx.getGrant(grant.id)).toStrictEqual(grant);
           return { req, grant };
@@ -741,7 +809,13 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
             expect(await tx.decideRequest(before.id, 'approved', T0 + 1)).toBe(true);
             await tx.createGrant(newGrant(before.id, who));
             await tx.recordApproval({ requestId: before.id, approver: actor(), decision: 'approve', at: T0 });
-            await tx.saveMessageRef({ requestId: before.id, platform: 'teams', kind: 'dm', channel: 'a:1', messageId: 'm' });
+            await tx.saveMessageRef({
+              requestId: before.id,
+              platform: 'teams',
+              kind: 'dm',
+              channel: 'a:1',
+              messageId: 'm',
+            });
             await tx.appendAudit([{ at: T0, type: 'request.approved', actor: who, requestId: before.id, detail: {} }]);
             throw boom;
           }),
@@ -775,7 +849,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const outcome = await store
           .transaction(async (tx) => {
             const a = await tx.createRequest(newRequest({ requester: who }));
-            await tx.recordApproval({ requestId: 987_654_321, approver: who, decision: 'approve', at: T0 }).catch(() => false);
+            await tx
+              .recordApproval({ requestId: 987_654_321, approver: who, decision: 'approve', at: T0 })
+              .catch(() => false);
             return a;
           })
           .then(
@@ -816,7 +892,12 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
             pick(i).transaction(async (tx) => {
               const r = await tx.getRequest(req.id);
               expect(r?.status).toBe('pending');
-              const ok = await tx.recordApproval({ requestId: req.id, approver: actor(), decision: 'approve', at: T0 + i });
+              const ok = await tx.recordApproval({
+                requestId: req.id,
+                approver: actor(),
+                decision: 'approve',
+                at: T0 + i,
+              });
               const count = (await tx.listApprovals(req.id)).length;
               await tx.appendAudit([
                 { at: T0 + i, type: 'approval.recorded', actor: SYSTEM, requestId: req.id, detail: { i, count } },
@@ -900,12 +981,20 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
 
         const methods = new Set<string>();
         for (let p: object | null = store; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
-          for (const k of Object.getOwnPropertyNames(p)) if (typeof (store as unknown as Record<string, unknown>)[k] === 'function') methods.add(k);
+          for (const k of Object.getOwnPropertyNames(p))
+            if (typeof (store as unknown as Record<string, unknown>)[k] === 'function') methods.add(k);
         }
         const auditMethods = [...methods].filter((m) => /audit/i.test(m)).sort();
         // verify only reads; the cursor methods move a consumer's position, never an audit row; flushAudit inserts a
         // transaction's buffered appends when it commits.
-        expect(auditMethods).toEqual(['advanceAuditCursor', 'appendAudit', 'flushAudit', 'leaseAuditCursor', 'listAudit', 'verifyAudit']);
+        expect(auditMethods).toEqual([
+          'advanceAuditCursor',
+          'appendAudit',
+          'flushAudit',
+          'leaseAuditCursor',
+          'listAudit',
+          'verifyAudit',
+        ]);
       });
     });
 
@@ -937,7 +1026,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         await db('audit_events').where({ id: edited }).update({ detail: '{"i":"tampered"}' });
         const afterEdit = await store.verifyAudit();
         expect(afterEdit.ok).toBe(false);
-        expect(afterEdit.problems.map((p) => p.problem)).toContain(`row ${edited} was modified (its hash does not match its content)`);
+        expect(afterEdit.problems.map((p) => p.problem)).toContain(
+          `row ${edited} was modified (its hash does not match its content)`,
+        );
 
         const deleted = pickRow(6);
         const next = pickRow(5);
@@ -946,13 +1037,22 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(afterDelete.problems.some((p) => p.id === next && /missing before row/.test(p.problem))).toBe(true);
 
         const last = (await db('audit_events').orderBy('seq', 'desc').first()) as Record<string, unknown>;
-        await db('audit_events').insert({ ...last, id: undefined, seq: Number(last.seq) + 1, detail: '{"forged":true}' });
+        await db('audit_events').insert({
+          ...last,
+          id: undefined,
+          seq: Number(last.seq) + 1,
+          detail: '{"forged":true}',
+        });
         const afterInsert = await store.verifyAudit();
         expect(afterInsert.problems.some((p) => /modified|does not follow|head/.test(p.problem))).toBe(true);
         // Leave a sound chain for the other cases: rebuild the test rows' tail is not possible, so remove them.
-        await db('audit_events').where('seq', '>', Number((rows.at(-25) as { seq: number | string } | undefined)?.seq ?? 0)).delete();
+        await db('audit_events')
+          .where('seq', '>', Number((rows.at(-25) as { seq: number | string } | undefined)?.seq ?? 0))
+          .delete();
         const head = (await db('audit_events').orderBy('seq', 'desc').first()) as Record<string, unknown> | undefined;
-        await db('audit_head').where({ id: 1 }).update({ last_seq: head ? Number(head.seq) : 0, last_hash: head ? String(head.hash) : '0'.repeat(64) });
+        await db('audit_head')
+          .where({ id: 1 })
+          .update({ last_seq: head ? Number(head.seq) : 0, last_hash: head ? String(head.hash) : '0'.repeat(64) });
         expect((await store.verifyAudit()).ok).toBe(true);
       });
     });
@@ -987,12 +1087,23 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
 
       it('records an action pending with one attempt and reads it back; a redelivery (same dedupe key) is stored once', async () => {
         const key = `sig-${uniq()}`;
-        const a = await store.recordInboxAction(inboxAction({ dedupeKey: key, payload: { text: 'orders read 1h ünïcode ✓' } }));
+        const a = await store.recordInboxAction(
+          inboxAction({ dedupeKey: key, payload: { text: 'orders read 1h ünïcode ✓' } }),
+        );
         expect(a?.id).toBeGreaterThan(0);
         expect(await pick(1).recordInboxAction(inboxAction({ dedupeKey: key }))).toBeUndefined();
         expect(await store.recordInboxAction(inboxAction({ dedupeKey: key, platform: 'teams' }))).toBeDefined(); // per platform
         const [read] = (await store.listInboxActions({ statuses: ['pending'] })).filter((r) => r.id === a!.id);
-        expect(read).toMatchObject({ status: 'pending', attempts: 1, kind: 'approve', actorName: 'bob', requestId: 7, payload: { text: 'orders read 1h ünïcode ✓' }, receivedAt: T0, dedupeKey: key });
+        expect(read).toMatchObject({
+          status: 'pending',
+          attempts: 1,
+          kind: 'approve',
+          actorName: 'bob',
+          requestId: 7,
+          payload: { text: 'orders read 1h ünïcode ✓' },
+          receivedAt: T0,
+          dedupeKey: key,
+        });
         expect(read!.grantId).toBeUndefined();
       });
 
@@ -1004,7 +1115,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const tooNew = await store.recordInboxAction(inboxAction({ receivedAt: at + 5_000, claimedUntil: at + 1_000 }));
         const mine = new Set([live!.id, lapsed1!.id, lapsed2!.id, tooNew!.id]);
         const now = at + 2_000;
-        const claims = await Promise.all([1, 2, 3].map((n) => pick(n).claimInboxActions(`w${n}`, now, now + 10_000, at + 10, 1_000)));
+        const claims = await Promise.all(
+          [1, 2, 3].map((n) => pick(n).claimInboxActions(`w${n}`, now, now + 10_000, at + 10, 1_000)),
+        );
         const got = claims.flat().filter((c) => mine.has(c.id));
         expect(got.map((c) => c.id).sort((x, y) => x - y)).toEqual([lapsed1!.id, lapsed2!.id]); // each claimed once
         for (const c of claims) {
@@ -1013,24 +1126,39 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         }
         expect(got.every((c) => c.attempts === 2 && c.claimedUntil === now + 10_000)).toBe(true);
         // A live lease is not taken; once it lapses it is.
-        expect((await store.claimInboxActions('w9', now, now + 10_000, at + 10, 1_000)).filter((c) => mine.has(c.id))).toEqual([]);
-        expect((await store.claimInboxActions('w9', at + 10_001, at + 20_000, at + 10, 1_000)).map((c) => c.id).filter((id) => mine.has(id))).toEqual([live!.id]);
+        expect(
+          (await store.claimInboxActions('w9', now, now + 10_000, at + 10, 1_000)).filter((c) => mine.has(c.id)),
+        ).toEqual([]);
+        expect(
+          (await store.claimInboxActions('w9', at + 10_001, at + 20_000, at + 10, 1_000))
+            .map((c) => c.id)
+            .filter((id) => mine.has(id)),
+        ).toEqual([live!.id]);
 
         // Finished inside a transaction that rolls back: still pending. Committed: done, once.
-        await expect(store.transaction(async (tx) => {
-          expect(await tx.finishInboxAction(lapsed1!.id, 'approved', now)).toBe(true);
-          throw new Error('effect failed');
-        })).rejects.toThrow('effect failed');
+        await expect(
+          store.transaction(async (tx) => {
+            expect(await tx.finishInboxAction(lapsed1!.id, 'approved', now)).toBe(true);
+            throw new Error('effect failed');
+          }),
+        ).rejects.toThrow('effect failed');
         expect((await store.listInboxActions({ statuses: ['pending'] })).some((r) => r.id === lapsed1!.id)).toBe(true);
         expect(await store.transaction((tx) => tx.finishInboxAction(lapsed1!.id, 'approved', now))).toBe(true);
         expect(await pick(1).finishInboxAction(lapsed1!.id, 'approved again', now + 1)).toBe(false);
         expect(await store.finishInboxAction(lapsed2!.id, 'failed: timeout. '.repeat(1_500), now, 'failed')).toBe(true); // cut to fit
         const done = (await store.listInboxActions({ statuses: ['done', 'failed'] })).filter((r) => mine.has(r.id));
-        expect(done.map((r) => [r.id, r.status, r.doneAt])).toEqual([[lapsed1!.id, 'done', now], [lapsed2!.id, 'failed', now]]);
+        expect(done.map((r) => [r.id, r.status, r.doneAt])).toEqual([
+          [lapsed1!.id, 'done', now],
+          [lapsed2!.id, 'failed', now],
+        ]);
         expect(done[0]!.outcome).toBe('approved');
         expect(done[1]!.outcome!.length).toBeLessThan(8_100);
         // Finished actions are never claimed again.
-        expect((await store.claimInboxActions('w9', at + 100_000, at + 200_000, at + 10, 1_000)).filter((c) => c.id === lapsed1!.id || c.id === lapsed2!.id)).toEqual([]);
+        expect(
+          (await store.claimInboxActions('w9', at + 100_000, at + 200_000, at + 10, 1_000)).filter(
+            (c) => c.id === lapsed1!.id || c.id === lapsed2!.id,
+          ),
+        ).toEqual([]);
         expect((await store.listInboxActions({ requestIds: [7] })).some((r) => r.id === live!.id)).toBe(true);
       });
 
@@ -1044,7 +1172,9 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         };
         const finished = [await old('done'), await old('failed'), await old('done')];
         const pending = (await store.recordInboxAction(inboxAction({ receivedAt: at, claimedUntil: at + 10_000 })))!.id;
-        const recent = (await store.recordInboxAction(inboxAction({ receivedAt: at + 10 * MIN, claimedUntil: at + 10 * MIN + 10_000 })))!.id;
+        const recent = (await store.recordInboxAction(
+          inboxAction({ receivedAt: at + 10 * MIN, claimedUntil: at + 10 * MIN + 10_000 }),
+        ))!.id;
         expect(await store.finishInboxAction(recent, 'done', at + 10 * MIN + 1_000)).toBe(true);
         const mine = new Set([...finished, pending, recent]);
         const left = async () => (await store.listInboxActions()).filter((r) => mine.has(r.id)).map((r) => r.id);
@@ -1073,8 +1203,17 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const key = `user:${T0}-aad`;
         expect(await store.getConversation('teams', key)).toBeUndefined();
         await store.saveConversation({ platform: 'teams', key, reference: '{"a":1}', updatedAt: T0 });
-        await store.saveConversation({ platform: 'teams', key: key.toUpperCase(), reference: '{"other":1}', updatedAt: T0 });
-        await Promise.all([1, 2, 3].map((n) => pick(n).saveConversation({ platform: 'teams', key, reference: `{"a":${n}}`, updatedAt: T0 + n })));
+        await store.saveConversation({
+          platform: 'teams',
+          key: key.toUpperCase(),
+          reference: '{"other":1}',
+          updatedAt: T0,
+        });
+        await Promise.all(
+          [1, 2, 3].map((n) =>
+            pick(n).saveConversation({ platform: 'teams', key, reference: `{"a":${n}}`, updatedAt: T0 + n }),
+          ),
+        );
         const got = await store.getConversation('teams', key);
         expect(got?.key).toBe(key);
         expect(got?.reference).toBe(`{"a":${got!.updatedAt - T0}}`);
@@ -1084,11 +1223,18 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
 
       it('claimConversation: the first writer wins, racing writers all read its row, and a later save does not move it', async () => {
         const key = `tenant:pinned-${uniq()}`;
-        const claims = await Promise.all([1, 2, 3, 4, 5].map((n) => pick(n).claimConversation({ platform: 'teams', key, reference: `{"t":${n}}`, updatedAt: T0 + n })));
+        const claims = await Promise.all(
+          [1, 2, 3, 4, 5].map((n) =>
+            pick(n).claimConversation({ platform: 'teams', key, reference: `{"t":${n}}`, updatedAt: T0 + n }),
+          ),
+        );
         const winner = claims[0]!.reference;
         expect(claims.every((c) => c.reference === winner && c.key === key && c.platform === 'teams')).toBe(true);
         expect((await store.getConversation('teams', key))?.reference).toBe(winner);
-        expect((await store.claimConversation({ platform: 'teams', key, reference: '{"t":9}', updatedAt: T0 + 9 })).reference).toBe(winner);
+        expect(
+          (await store.claimConversation({ platform: 'teams', key, reference: '{"t":9}', updatedAt: T0 + 9 }))
+            .reference,
+        ).toBe(winner);
       });
     });
 
@@ -1096,17 +1242,54 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       it('keeps one reference per (request, platform, kind); saving again replaces it', async () => {
         const req = await store.createRequest(newRequest());
         const other = await store.createRequest(newRequest());
-        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: '1.1' });
-        await store.saveMessageRef({ requestId: req.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'a' });
-        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.2' });
-        await store.saveMessageRef({ requestId: other.id, platform: 'slack', kind: 'approval', channel: 'C9', messageId: '9' });
-        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C2', messageId: '1.3' });
+        await store.saveMessageRef({
+          requestId: req.id,
+          platform: 'slack',
+          kind: 'approval',
+          channel: 'C1',
+          messageId: '1.1',
+        });
+        await store.saveMessageRef({
+          requestId: req.id,
+          platform: 'teams',
+          kind: 'approval',
+          channel: '19:x@thread',
+          messageId: 'a',
+        });
+        await store.saveMessageRef({
+          requestId: req.id,
+          platform: 'slack',
+          kind: 'dm',
+          channel: 'D1',
+          messageId: '2.2',
+        });
+        await store.saveMessageRef({
+          requestId: other.id,
+          platform: 'slack',
+          kind: 'approval',
+          channel: 'C9',
+          messageId: '9',
+        });
+        await store.saveMessageRef({
+          requestId: req.id,
+          platform: 'slack',
+          kind: 'approval',
+          channel: 'C2',
+          messageId: '1.3',
+        });
         const refs = await store.getMessageRefs(req.id);
         expect(refs).toHaveLength(3);
         expect(refs).toEqual(
           expect.arrayContaining([
             { requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C2', messageId: '1.3', version: 0 },
-            { requestId: req.id, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'a', version: 0 },
+            {
+              requestId: req.id,
+              platform: 'teams',
+              kind: 'approval',
+              channel: '19:x@thread',
+              messageId: 'a',
+              version: 0,
+            },
             { requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.2', version: 0 },
           ]),
         );
@@ -1115,9 +1298,19 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
 
       it('listMessageRefsFor returns the references of exactly the requests asked for, in id order', async () => {
-        const [a, b, c] = [await store.createRequest(newRequest()), await store.createRequest(newRequest()), await store.createRequest(newRequest())];
-        const saved = [[b, 'slack', 'b1'], [a, 'slack', 'a1'], [c, 'slack', 'c1'], [b, 'teams', 'b2']] as const;
-        for (const [r, platform, messageId] of saved) await store.saveMessageRef({ requestId: r.id, platform, kind: 'approval', channel: 'C1', messageId });
+        const [a, b, c] = [
+          await store.createRequest(newRequest()),
+          await store.createRequest(newRequest()),
+          await store.createRequest(newRequest()),
+        ];
+        const saved = [
+          [b, 'slack', 'b1'],
+          [a, 'slack', 'a1'],
+          [c, 'slack', 'c1'],
+          [b, 'teams', 'b2'],
+        ] as const;
+        for (const [r, platform, messageId] of saved)
+          await store.saveMessageRef({ requestId: r.id, platform, kind: 'approval', channel: 'C1', messageId });
         const refs = await store.listMessageRefsFor([b.id, a.id, 987_654_321]);
         expect(refs.map((r) => r.messageId)).toEqual(['b1', 'a1', 'b2']);
         expect(refs.map((r) => r.requestId)).toEqual([b.id, a.id, b.id]);
@@ -1128,7 +1321,13 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const req = await store.createRequest(newRequest());
         await Promise.all(
           Array.from({ length: 6 }, (_, i) =>
-            pick(i).saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'reminder', channel: 'C', messageId: `${i}` }),
+            pick(i).saveMessageRef({
+              requestId: req.id,
+              platform: 'slack',
+              kind: 'reminder',
+              channel: 'C',
+              messageId: `${i}`,
+            }),
           ),
         );
         const refs = await store.getMessageRefs(req.id);
@@ -1176,26 +1375,75 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const bob = actor({ email: 'bob@example.com', name: 'Bob' });
         // Request → approval → grant row before DDL → (engine gets the password) → active → DM → revoke.
         const req = await store.createRequest(newRequest({ requester: ada, ticket: 'OPS-1' }));
-        await store.appendAudit([{ at: T0, type: 'request.created', actor: ada, requestId: req.id, detail: { reason: req.reason } }]);
-        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'approval', channel: 'C1', messageId: '1.1' });
+        await store.appendAudit([
+          { at: T0, type: 'request.created', actor: ada, requestId: req.id, detail: { reason: req.reason } },
+        ]);
+        await store.saveMessageRef({
+          requestId: req.id,
+          platform: 'slack',
+          kind: 'approval',
+          channel: 'C1',
+          messageId: '1.1',
+        });
         await store.recordApproval({ requestId: req.id, approver: bob, decision: 'approve', at: T0 + 1 });
         const grant = await store.transaction(async (tx) => {
           expect(await tx.decideRequest(req.id, 'approved', T0 + 1, 'approved by Bob')).toBe(true);
           const g = await tx.createGrant(newGrant(req.id, ada));
-          await tx.appendAudit([{ at: T0 + 1, type: 'request.approved', actor: bob, requestId: req.id, grantId: g.id, detail: {} }]);
+          await tx.appendAudit([
+            { at: T0 + 1, type: 'request.approved', actor: bob, requestId: req.id, grantId: g.id, detail: {} },
+          ]);
           return g;
         });
         const password = generatePassword(); // what the worker hands to the engine; the store never sees it
-        expect(await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: T0 + 2, provisionAttempts: 1 })).toBe(true);
+        expect(
+          await store.transitionGrant(grant.id, ['provisioning'], {
+            status: 'active',
+            activatedAt: T0 + 2,
+            provisionAttempts: 1,
+          }),
+        ).toBe(true);
         await store.appendAudit([
-          { at: T0 + 2, type: 'grant.provisioned', actor: SYSTEM, grantId: grant.id, requestId: req.id, detail: { outcome: 'created' } },
-          { at: T0 + 2, type: 'grant.credentials_issued', actor: SYSTEM, grantId: grant.id, detail: { via: 'slack-dm', rotated: false } },
+          {
+            at: T0 + 2,
+            type: 'grant.provisioned',
+            actor: SYSTEM,
+            grantId: grant.id,
+            requestId: req.id,
+            detail: { outcome: 'created' },
+          },
+          {
+            at: T0 + 2,
+            type: 'grant.credentials_issued',
+            actor: SYSTEM,
+            grantId: grant.id,
+            detail: { via: 'slack-dm', rotated: false },
+          },
         ]);
-        await store.saveMessageRef({ requestId: req.id, platform: 'slack', kind: 'dm', channel: 'D1', messageId: '2.1' });
-        expect(await store.transitionGrant(grant.id, ['active'], { status: 'revoking', revokeStartedAt: T0 + 3 })).toBe(true);
-        expect(await store.transitionGrant(grant.id, ['revoking'], { status: 'revoked', revokedAt: T0 + 4, endReason: 'expired' })).toBe(true);
+        await store.saveMessageRef({
+          requestId: req.id,
+          platform: 'slack',
+          kind: 'dm',
+          channel: 'D1',
+          messageId: '2.1',
+        });
+        expect(await store.transitionGrant(grant.id, ['active'], { status: 'revoking', revokeStartedAt: T0 + 3 })).toBe(
+          true,
+        );
+        expect(
+          await store.transitionGrant(grant.id, ['revoking'], {
+            status: 'revoked',
+            revokedAt: T0 + 4,
+            endReason: 'expired',
+          }),
+        ).toBe(true);
         await store.appendAudit([
-          { at: T0 + 4, type: 'grant.revoked', actor: SYSTEM, grantId: grant.id, detail: { sessionsTerminated: 1, userOutcome: 'dropped' } },
+          {
+            at: T0 + 4,
+            type: 'grant.revoked',
+            actor: SYSTEM,
+            grantId: grant.id,
+            detail: { sessionsTerminated: 1, userOutcome: 'dropped' },
+          },
         ]);
 
         const dump = JSON.stringify(await fx.tables());

@@ -15,7 +15,13 @@ import type { Actor } from '../../src/core/model.js';
 import { requestAccess } from '../../src/core/asking.js';
 import { deny } from '../../src/core/deciding.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
+import {
+  blockActionsPayload,
+  postInteraction,
+  postSlashCommand,
+  slashCommand,
+  viewSubmissionPayload,
+} from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster } from '../support/pg-cluster.js';
@@ -44,7 +50,10 @@ describe('hidden characters never reach the store or a message', () => {
 
   /** The approval message of request `id`, once posted. */
   const approvalOf = (id: number) =>
-    slack.waitUntil(() => approvalMessages().find((m) => buttonsIn(m).some((b) => b.actionId === APPROVE && b.value === String(id))), { timeoutMs: 10_000 });
+    slack.waitUntil(
+      () => approvalMessages().find((m) => buttonsIn(m).some((b) => b.actionId === APPROVE && b.value === String(id))),
+      { timeoutMs: 10_000 },
+    );
 
   /** Every string in everything Slack was asked to post, update or show so far. */
   const everythingSentToSlack = (): string[] => {
@@ -61,14 +70,24 @@ describe('hidden characters never reach the store or a message', () => {
 
   async function command(userId: string, cmdText: string) {
     const responseUrl = slack.respondUrl(undefined, { userId, channel: INCIDENT });
-    const res = await postSlashCommand(broker.baseUrl, SECRET, slashCommand({ userId, text: cmdText, channelId: INCIDENT, responseUrl }));
+    const res = await postSlashCommand(
+      broker.baseUrl,
+      SECRET,
+      slashCommand({ userId, text: cmdText, channelId: INCIDENT, responseUrl }),
+    );
     expect(res.status).toBe(200);
-    return slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
+    return slack.waitForCall(
+      RESPONSE_URL_METHOD,
+      (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+      { timeoutMs: 10_000 },
+    );
   }
 
   /** The newest request of `requester`, once it exists. */
   const newestOf = (requester: string, after: number) =>
-    waitFor('the request', async () => (await store().listRequests({})).filter((r) => r.requester.id === requester && r.id > after).at(-1));
+    waitFor('the request', async () =>
+      (await store().listRequests({})).filter((r) => r.requester.id === requester && r.id > after).at(-1),
+    );
 
   const lastId = async () => Math.max(0, ...(await store().listRequests({})).map((r) => r.id));
 
@@ -80,14 +99,26 @@ describe('hidden characters never reach the store or a message', () => {
     slack.addUser({ id: BOB, email: 'bob@example.com', name: 'bob' });
     slack.addUser({ id: CAROL, email: 'carol@example.com', name: 'carol' });
     // A profile name that would read "zoe (admin)" backwards-disguised, with zero-width and control characters.
-    slack.addUser({ id: ZOE, email: 'zoe@example.com', name: 'zoe', display_name: 'zoe\u202E\u200B\u0007 (admin)\u2066' });
+    slack.addUser({
+      id: ZOE,
+      email: 'zoe@example.com',
+      name: 'zoe',
+      display_name: 'zoe\u202E\u200B\u0007 (admin)\u2066',
+    });
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, ZOE, CAROL] });
     slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB, ZOE, CAROL] });
     const catalog = writeCatalog([target.entry], {
-      perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' } }),
+      perEntry: () => ({
+        approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' },
+      }),
       extra: { limits: { pendingRequestsPerPerson: 10 } },
     });
-    broker = await startBroker({ ...journeyEnv(catalog, 'slack-text'), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url });
+    broker = await startBroker({
+      ...journeyEnv(catalog, 'slack-text'),
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: slack.url,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -128,7 +159,13 @@ describe('hidden characters never reach the store or a message', () => {
       await command(CAROL, `appdb read 30m CHG-77 ${typed}`);
       const req = await newestOf(CAROL, after);
       const msg = await approvalOf(req.id);
-      const click = blockActionsPayload({ userId: BOB, actionId: APPROVE, value: String(req.id), channelId: CHANNEL, message: msg });
+      const click = blockActionsPayload({
+        userId: BOB,
+        actionId: APPROVE,
+        value: String(req.id),
+        channelId: CHANNEL,
+        message: msg,
+      });
       expect((await postInteraction(broker.baseUrl, SECRET, click)).status).toBe(200);
       const grant = await waitFor('the grant to be active', async () => {
         const g = await store().getGrantByRequest(req.id);
@@ -160,7 +197,9 @@ describe('hidden characters never reach the store or a message', () => {
       expect(csv).toContain(typed);
       expect(csv).not.toMatch(/&amp;|&lt;|&gt;/);
       // The access report (table and CSV).
-      const rows = (await accessReport(store(), since, Date.now() + 3_600_000)).filter((r) => r.username === grant.username);
+      const rows = (await accessReport(store(), since, Date.now() + 3_600_000)).filter(
+        (r) => r.username === grant.username,
+      );
       expect(rows.map((r) => r.reason)).toEqual([typed]);
       expect(reportCsv(rows)).toContain(typed);
     });
@@ -172,8 +211,18 @@ describe('hidden characters never reach the store or a message', () => {
         callbackId: REQUEST_MODAL,
         privateMetadata: JSON.stringify({ channelId: INCIDENT }),
         values: {
-          database: { database_select: { type: 'static_select', selected_option: { text: { type: 'plain_text', text: 'appdb' }, value: 'appdb' } } as never },
-          level: { level_select: { type: 'static_select', selected_option: { text: { type: 'plain_text', text: 'read' }, value: 'read' } } as never },
+          database: {
+            database_select: {
+              type: 'static_select',
+              selected_option: { text: { type: 'plain_text', text: 'appdb' }, value: 'appdb' },
+            } as never,
+          },
+          level: {
+            level_select: {
+              type: 'static_select',
+              selected_option: { text: { type: 'plain_text', text: 'read' }, value: 'read' },
+            } as never,
+          },
           duration: { duration_input: '30m' },
           reason: { reason_input: 'line one\u2067\r\nline two\u0007\uFEFF' },
           ticket: { ticket_input: 'INC-\u200B5' },
@@ -192,9 +241,16 @@ describe('hidden characters never reach the store or a message', () => {
       await command(ALICE, 'appdb read 30m INC-2 to be denied');
       const req = await newestOf(ALICE, after);
       const msg = await approvalOf(req.id);
-      const submitted = viewSubmissionPayload({ userId: BOB, callbackId: DENY_MODAL, privateMetadata: String(req.id), values: { reason: { reason_input: 'use the \u202Ereplica\u0000' } } });
+      const submitted = viewSubmissionPayload({
+        userId: BOB,
+        callbackId: DENY_MODAL,
+        privateMetadata: String(req.id),
+        values: { reason: { reason_input: 'use the \u202Ereplica\u0000' } },
+      });
       expect((await postInteraction(broker.baseUrl, SECRET, submitted)).status).toBe(200);
-      await slack.waitUntil(() => /use the replica/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });
+      await slack.waitUntil(() => /use the replica/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), {
+        timeoutMs: 10_000,
+      });
       expect((await store().listApprovals(req.id)).map((a) => a.note)).toEqual(['use the replica']);
       expect(hiddenSentToSlack()).toEqual([]);
     });
@@ -216,7 +272,13 @@ describe('hidden characters never reach the store or a message', () => {
     const bob: Actor = { platform: 'slack', id: BOB, email: 'bob@example.com', name: 'bob' };
 
     it('a reason and ticket given to requestAccess directly', async () => {
-      const req = await requestAccess(broker.app.deps, alice, { database: 'appdb', level: 'read', duration: '30m', reason: 'fix\u202Egnp.exe\u0000 now', ticket: 'INC-\u200B9' });
+      const req = await requestAccess(broker.app.deps, alice, {
+        database: 'appdb',
+        level: 'read',
+        duration: '30m',
+        reason: 'fix\u202Egnp.exe\u0000 now',
+        ticket: 'INC-\u200B9',
+      });
       expect((await store().getRequest(req.id))!.reason).toBe('fixgnp.exe now');
       expect((await store().getRequest(req.id))!.ticket).toBe('INC-9');
       expect(text(await approvalOf(req.id))).toContain('fixgnp.exe now');
@@ -224,7 +286,12 @@ describe('hidden characters never reach the store or a message', () => {
     });
 
     it('a deny reason given to deny directly', async () => {
-      const req = await requestAccess(broker.app.deps, alice, { database: 'appdb', level: 'read', duration: '30m', reason: 'deny me' });
+      const req = await requestAccess(broker.app.deps, alice, {
+        database: 'appdb',
+        level: 'read',
+        duration: '30m',
+        reason: 'deny me',
+      });
       const msg = await approvalOf(req.id);
       await deny(broker.app.deps, req.id, bob, 'use the \u202Ereplica\u0000');
       await slack.waitUntil(() => /Denied/i.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });

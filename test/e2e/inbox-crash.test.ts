@@ -13,7 +13,13 @@ import { denyModal } from '../../src/chat/slack/blocks/deny-modal.js';
 import { APPROVE, DONE, REVEAL, REVOKE } from '../../src/chat/slack/ids.js';
 import type { AccessRequest, AuditEvent } from '../../src/core/model.js';
 import { buttonsIn, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
+import {
+  blockActionsPayload,
+  postInteraction,
+  postSlashCommand,
+  slashCommand,
+  viewSubmissionPayload,
+} from '../../dev/slack/sign.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
@@ -69,21 +75,46 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     if (setup.webs === 2) procs.push(await startWorker({ ...env, ...extra }, 'worker', { group }));
   }
 
-  const requestOf = async (i: number): Promise<AccessRequest[]> => store.listRequests({ requestedBy: { platform: 'slack', id: user(i) } });
+  const requestOf = async (i: number): Promise<AccessRequest[]> =>
+    store.listRequests({ requestedBy: { platform: 'slack', id: user(i) } });
   const messageOf = async (requestId: number): Promise<SlackMessage> => {
     // The reference is saved just after the message is posted.
-    const ref = await waitFor(`request #${requestId}'s message reference`, async () => (await store.getMessageRefs(requestId)).find((r) => r.platform === 'slack' && r.kind === 'approval'), {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-    });
+    const ref = await waitFor(
+      `request #${requestId}'s message reference`,
+      async () => (await store.getMessageRefs(requestId)).find((r) => r.platform === 'slack' && r.kind === 'approval'),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      },
+    );
     return slack.messageAt(ref.channel, ref.messageId)!;
   };
   const command = (i: number, web: string) => {
     const { responseUrl } = slack.interaction(user(i), { channelId: CHANNEL });
-    return postSlashCommand(web, SECRET, slashCommand({ userId: user(i), text: `${target.entry.name} read 30m INC-7 crash test ${i}`, channelId: CHANNEL, responseUrl }));
+    return postSlashCommand(
+      web,
+      SECRET,
+      slashCommand({
+        userId: user(i),
+        text: `${target.entry.name} read 30m INC-7 crash test ${i}`,
+        channelId: CHANNEL,
+        responseUrl,
+      }),
+    );
   };
   const click = (who: string, actionId: string, value: string, message: SlackMessage, channelId: string, web: string) =>
-    postInteraction(web, SECRET, blockActionsPayload({ userId: who, actionId, value, channelId, message, ...slack.interaction(who, { channelId, messageTs: message.ts }) }));
+    postInteraction(
+      web,
+      SECRET,
+      blockActionsPayload({
+        userId: who,
+        actionId,
+        value,
+        channelId,
+        message,
+        ...slack.interaction(who, { channelId, messageTs: message.ts }),
+      }),
+    );
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'inbox-crash-'));
@@ -105,7 +136,9 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     slack.addUser({ id: BOB, email: 'bob@example.com', name: 'bob' });
     for (const i of range(0, 18)) slack.addUser({ id: user(i), email: `r${i}@example.com`, name: `r${i}` });
     slack.addChannel(CHANNEL, { name: 'db-approvals' });
-    const catalog = writeCatalog([target.entry], { perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }) });
+    const catalog = writeCatalog([target.entry], {
+      perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }),
+    });
     env = {
       ...catalog.env,
       CATALOG_PATH: catalog.path,
@@ -136,23 +169,37 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('8 Approve clicks, 5 slash commands, 3 Revoke / I\'m done clicks and 2 Deny submissions answered 200, then SIGKILL: after a restart each took effect exactly once', async () => {
+  it("8 Approve clicks, 5 slash commands, 3 Revoke / I'm done clicks and 2 Deny submissions answered 200, then SIGKILL: after a restart each took effect exactly once", async () => {
     // Before: 10 requests waiting for a decision and 3 live grants, made through chat with nothing held.
-    const opened = await Promise.all([...APPROVED, ...DENIED, ...REVOKED].map((i) => command(i, webs[i % webs.length]!)));
+    const opened = await Promise.all(
+      [...APPROVED, ...DENIED, ...REVOKED].map((i) => command(i, webs[i % webs.length]!)),
+    );
     expect(opened.every((r) => r.status === 200)).toBe(true);
-    await slack.waitUntil(() => slack.messagesIn(CHANNEL).length === 13, { timeoutMs: 30_000, description: '13 approval messages' });
+    await slack.waitUntil(() => slack.messagesIn(CHANNEL).length === 13, {
+      timeoutMs: 30_000,
+      description: '13 approval messages',
+    });
     for (const i of REVOKED) {
       const [req] = await requestOf(i);
-      expect((await click(BOB, APPROVE, String(req!.id), await messageOf(req!.id), CHANNEL, webs[0]!)).status).toBe(200);
+      expect((await click(BOB, APPROVE, String(req!.id), await messageOf(req!.id), CHANNEL, webs[0]!)).status).toBe(
+        200,
+      );
     }
-    const live = await waitFor('3 grants active', async () => {
-      const gs = await store.listGrants({ statuses: ['active'] });
-      return gs.length === 3 ? gs : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const live = await waitFor(
+      '3 grants active',
+      async () => {
+        const gs = await store.listGrants({ statuses: ['active'] });
+        return gs.length === 3 ? gs : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     // The requester of the first grant ends it from its DM ("I'm done"); bob revokes the others from the channel.
-    const doneDm = await slack.waitUntil(() => slack.dmOf(user(REVOKED[0]!)).find((m) => buttonsIn(m).some((b) => b.actionId === DONE)), { timeoutMs: 15_000 });
+    const doneDm = await slack.waitUntil(
+      () => slack.dmOf(user(REVOKED[0]!)).find((m) => buttonsIn(m).some((b) => b.actionId === DONE)),
+      { timeoutMs: 15_000 },
+    );
     const before = { audit: (await store.listAudit({})).length, inbox: (await store.listInboxActions()).length };
-    expect((await store.listInboxActions({ statuses: ['pending', 'failed'] }))).toEqual([]);
+    expect(await store.listInboxActions({ statuses: ['pending', 'failed'] })).toEqual([]);
 
     // Every process restarts with processing held: acks go out, nothing is done.
     await Promise.all(procs.map((p) => p.stop()));
@@ -162,23 +209,47 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     for (const i of [...APPROVED, ...DENIED]) pendingReqs.set(i, (await requestOf(i))[0]!);
     const grantOf = (i: number) => live.find((g) => g.requester.id === user(i))!;
     const sends = await Promise.all([
-      ...APPROVED.map(async (i, k) => click(BOB, APPROVE, String(pendingReqs.get(i)!.id), await messageOf(pendingReqs.get(i)!.id), CHANNEL, web(k))),
+      ...APPROVED.map(async (i, k) =>
+        click(BOB, APPROVE, String(pendingReqs.get(i)!.id), await messageOf(pendingReqs.get(i)!.id), CHANNEL, web(k)),
+      ),
       ...FILED.map((i, k) => command(i, web(k + 1))),
-      click(user(REVOKED[0]!), DONE, String(grantOf(REVOKED[0]!).id), doneDm, slack.dmChannelId(user(REVOKED[0]!)), web(0)),
+      click(
+        user(REVOKED[0]!),
+        DONE,
+        String(grantOf(REVOKED[0]!).id),
+        doneDm,
+        slack.dmChannelId(user(REVOKED[0]!)),
+        web(0),
+      ),
       ...REVOKED.slice(1).map(async (i, k) => {
         const g = grantOf(i);
         return click(BOB, REVOKE, String(g.id), await messageOf(g.requestId), CHANNEL, web(k + 1));
       }),
       ...DENIED.map((i, k) => {
         const id = pendingReqs.get(i)!.id;
-        return postInteraction(web(k), SECRET, viewSubmissionPayload({ userId: BOB, view: { ...denyModal(id), id: `VDENY${id}` }, values: { reason: { reason_input: `not now ${i}` } } }));
+        return postInteraction(
+          web(k),
+          SECRET,
+          viewSubmissionPayload({
+            userId: BOB,
+            view: { ...denyModal(id), id: `VDENY${id}` },
+            values: { reason: { reason_input: `not now ${i}` } },
+          }),
+        );
       }),
     ]);
     expect(sends.map((r) => r.status)).toEqual(Array(18).fill(200));
     // Acknowledged and recorded, not done: the held processes have changed nothing.
     const held = await store.listInboxActions({ statuses: ['pending'] });
     expect(held).toHaveLength(18);
-    expect(held.map((a) => a.kind).sort()).toEqual([...Array(8).fill('approve'), ...Array(2).fill('deny'), ...Array(5).fill('request'), ...Array(3).fill('revoke')].sort());
+    expect(held.map((a) => a.kind).sort()).toEqual(
+      [
+        ...Array(8).fill('approve'),
+        ...Array(2).fill('deny'),
+        ...Array(5).fill('request'),
+        ...Array(3).fill('revoke'),
+      ].sort(),
+    );
     for (const r of pendingReqs.values()) expect((await store.getRequest(r.id))!.status).toBe('pending');
     expect(await store.listGrants({ statuses: ['active'] })).toHaveLength(3);
     for (const i of FILED) expect(await requestOf(i)).toEqual([]);
@@ -188,10 +259,14 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     await start();
 
     // After: every action done, once.
-    await waitFor('every inbox action done', async () => ((await store.listInboxActions({ statuses: ['pending'] })).length === 0 ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-    });
+    await waitFor(
+      'every inbox action done',
+      async () => ((await store.listInboxActions({ statuses: ['pending'] })).length === 0 ? true : undefined),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
     const inbox = await store.listInboxActions();
     expect(inbox).toHaveLength(before.inbox + 18);
     expect(inbox.filter((a) => a.status !== 'done')).toEqual([]);
@@ -199,26 +274,44 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     expect(recovered.every((a) => a.attempts === 2 && !/^refused|^failed/.test(a.outcome ?? ''))).toBe(true);
 
     // 8 approvals: one grant each, its user on the target, one credentials DM, the message active.
-    const approvedGrants = await waitFor('8 approved grants active', async () => {
-      const gs = (await store.listGrants({ statuses: ['active'] })).filter((g) => APPROVED.some((i) => g.requester.id === user(i)));
-      return gs.length === 8 ? gs : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const approvedGrants = await waitFor(
+      '8 approved grants active',
+      async () => {
+        const gs = (await store.listGrants({ statuses: ['active'] })).filter((g) =>
+          APPROVED.some((i) => g.requester.id === user(i)),
+        );
+        return gs.length === 8 ? gs : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     for (const i of APPROVED) {
       const req = (await store.getRequest(pendingReqs.get(i)!.id))!;
       expect(req.status).toBe('approved');
       expect(await store.listGrants({ heldBy: { platform: 'slack', id: user(i) } })).toHaveLength(1);
     }
-    const roles = (await target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!'")).map((r) => String(r.rolname));
+    const roles = (await target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!'")).map((r) =>
+      String(r.rolname),
+    );
     for (const g of approvedGrants) expect(roles).toContain(g.username);
-    await slack.waitUntil(() => APPROVED.every((i) => slack.dmOf(user(i)).filter((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)).length === 1), {
-      timeoutMs: 30_000,
-      description: 'one credentials DM per approved requester',
-    });
+    await slack.waitUntil(
+      () =>
+        APPROVED.every(
+          (i) => slack.dmOf(user(i)).filter((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)).length === 1,
+        ),
+      {
+        timeoutMs: 30_000,
+        description: 'one credentials DM per approved requester',
+      },
+    );
     const approvalMessages = await Promise.all(APPROVED.map(async (i) => (await messageOf(pendingReqs.get(i)!.id)).ts));
-    await slack.waitUntil(() => approvalMessages.every((ts) => /Active until/.test(slack.renderText(slack.messageAt(CHANNEL, ts)! as never))), {
-      timeoutMs: 30_000,
-      description: 'every approved request\'s message active',
-    });
+    await slack.waitUntil(
+      () =>
+        approvalMessages.every((ts) => /Active until/.test(slack.renderText(slack.messageAt(CHANNEL, ts)! as never))),
+      {
+        timeoutMs: 30_000,
+        description: "every approved request's message active",
+      },
+    );
 
     // 2 denials: denied with the reason, the message says so.
     for (const i of DENIED) {
@@ -229,12 +322,18 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     }
 
     // 3 revocations: each grant ended once, its user gone.
-    const ended = await waitFor('3 grants revoked', async () => {
-      const gs = await store.listGrants({ statuses: ['revoked'] });
-      return gs.length === 3 ? gs : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const ended = await waitFor(
+      '3 grants revoked',
+      async () => {
+        const gs = await store.listGrants({ statuses: ['revoked'] });
+        return gs.length === 3 ? gs : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     expect(ended.map((g) => g.id).sort()).toEqual(live.map((g) => g.id).sort());
-    const rolesAfter = (await target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!'")).map((r) => String(r.rolname));
+    const rolesAfter = (await target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!'")).map(
+      (r) => String(r.rolname),
+    );
     for (const g of ended) expect(rolesAfter).not.toContain(g.username);
     expect(ended.find((g) => g.requester.id === user(REVOKED[0]!))!.endReason).toMatch(/ended early by/);
 
@@ -244,15 +343,23 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
       expect(reqs).toHaveLength(1);
       expect(reqs[0]!.status).toBe('pending');
     }
-    await slack.waitUntil(() => slack.messagesIn(CHANNEL).length === 18, { timeoutMs: 30_000, description: '5 more approval messages' });
-    await slack.waitUntil(() => FILED.every((i) => slack.ephemeralsFor(user(i)).some((e) => /Request #\d+/.test(slack.renderText(e as never)))), {
+    await slack.waitUntil(() => slack.messagesIn(CHANNEL).length === 18, {
       timeoutMs: 30_000,
-      description: 'each filer told their request was sent',
+      description: '5 more approval messages',
     });
+    await slack.waitUntil(
+      () =>
+        FILED.every((i) => slack.ephemeralsFor(user(i)).some((e) => /Request #\d+/.test(slack.renderText(e as never)))),
+      {
+        timeoutMs: 30_000,
+        description: 'each filer told their request was sent',
+      },
+    );
 
     // The audit: one row per effect, received before it was processed, and the chain holds.
     const audit = (await store.listAudit({})).slice(before.audit);
-    const count = (type: AuditEvent['type'], pred: (e: AuditEvent) => boolean = () => true) => audit.filter((e) => e.type === type && pred(e)).length;
+    const count = (type: AuditEvent['type'], pred: (e: AuditEvent) => boolean = () => true) =>
+      audit.filter((e) => e.type === type && pred(e)).length;
     for (const i of APPROVED) expect(count('request.approved', (e) => e.requestId === pendingReqs.get(i)!.id)).toBe(1);
     for (const i of DENIED) expect(count('request.denied', (e) => e.requestId === pendingReqs.get(i)!.id)).toBe(1);
     for (const g of ended) {
@@ -262,9 +369,14 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     for (const i of FILED) expect(count('request.created', (e) => e.actor.id === user(i))).toBe(1);
     expect(count('access.refused')).toBe(0);
     const byInbox = new Map(recovered.map((a) => [`${a.kind}:${a.requestId ?? a.grantId}`, a]));
-    for (const e of audit.filter((x) => ['request.approved', 'request.denied', 'grant.revoke_requested'].includes(x.type))) {
+    for (const e of audit.filter((x) =>
+      ['request.approved', 'request.denied', 'grant.revoke_requested'].includes(x.type),
+    )) {
       const receivedAt = e.detail.receivedAt as number;
-      const key = e.type === 'grant.revoke_requested' ? `revoke:${e.grantId}` : `${e.type === 'request.denied' ? 'deny' : 'approve'}:${e.requestId}`;
+      const key =
+        e.type === 'grant.revoke_requested'
+          ? `revoke:${e.grantId}`
+          : `${e.type === 'request.denied' ? 'deny' : 'approve'}:${e.requestId}`;
       expect(receivedAt).toBe(byInbox.get(key)!.receivedAt);
       expect(e.at).toBeGreaterThan(receivedAt); // processed after the restart
     }

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE } from '../../src/chat/slack/ids.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
+import {
+  buttonsIn,
+  RESPONSE_URL_METHOD,
+  startSlackDouble,
+  type SlackDouble,
+  type SlackMessage,
+} from '../../dev/slack/double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
@@ -48,13 +54,29 @@ describe('Slack HTTP: an action the inbox could not record is not acknowledged',
     return postSlashCommand(broker.baseUrl, SECRET, slashCommand({ userId, text, channelId: CHANNEL, responseUrl }));
   };
   const approveClick = (requestId: number, message: SlackMessage) =>
-    postInteraction(broker.baseUrl, SECRET, blockActionsPayload({ userId: BOB, actionId: APPROVE, value: String(requestId), channelId: CHANNEL, message, ...slack.interaction(BOB, { channelId: CHANNEL, messageTs: message.ts }) }));
+    postInteraction(
+      broker.baseUrl,
+      SECRET,
+      blockActionsPayload({
+        userId: BOB,
+        actionId: APPROVE,
+        value: String(requestId),
+        channelId: CHANNEL,
+        message,
+        ...slack.interaction(BOB, { channelId: CHANNEL, messageTs: message.ts }),
+      }),
+    );
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'inbox-unacked-'));
     sqlitePath = join(dir, 'state.sqlite');
     slack = await startSlackDouble();
-    for (const [id, name] of [[ALICE, 'alice'], [BOB, 'bob'], [CAROL, 'carol']] as const) slack.addUser({ id, email: `${name}@example.com`, name });
+    for (const [id, name] of [
+      [ALICE, 'alice'],
+      [BOB, 'bob'],
+      [CAROL, 'carol'],
+    ] as const)
+      slack.addUser({ id, email: `${name}@example.com`, name });
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, CAROL] });
     // No target is reached here: nothing is approved while the inbox is away, and the test ends at the approval.
     const catalogPath = join(dir, 'catalog.yaml');
@@ -92,12 +114,21 @@ describe('Slack HTTP: an action the inbox could not record is not acknowledged',
 
   it('an Approve click and a slash command get a 500 at once while the inbox cannot be written; nothing changes; the click then works', async () => {
     expect((await command(ALICE, 'appdb read 30m INC-1 looking into it')).status).toBe(200);
-    const message = await slack.waitUntil(() => slack.messagesIn(CHANNEL).at(-1), { timeoutMs: 10_000, description: 'the approval message' });
+    const message = await slack.waitUntil(() => slack.messagesIn(CHANNEL).at(-1), {
+      timeoutMs: 10_000,
+      description: 'the approval message',
+    });
     const requestId = Number(buttonsIn(message).find((b) => b.actionId === APPROVE)!.value);
     await slack.waitForCall(RESPONSE_URL_METHOD, () => true, { timeoutMs: 10_000 }); // alice told her request was sent
-    const before = { audit: (await store().listAudit({})).length, inbox: await store().listInboxActions(), calls: slack.calls.length };
+    const before = {
+      audit: (await store().listAudit({})).length,
+      inbox: await store().listInboxActions(),
+      calls: slack.calls.length,
+    };
 
-    const [click, filed] = await withInboxUnwritable(() => Promise.all([approveClick(requestId, message), command(CAROL, 'appdb read 30m INC-2 me too')]));
+    const [click, filed] = await withInboxUnwritable(() =>
+      Promise.all([approveClick(requestId, message), command(CAROL, 'appdb read 30m INC-2 me too')]),
+    );
     // Not acknowledged: a server error Slack reports (and, for events, retries), well inside its 3 s window —
     // not a 200, and not the 404 Bolt sends once 3 s pass without an ack.
     for (const res of [click, filed]) {
@@ -116,7 +147,13 @@ describe('Slack HTTP: an action the inbox could not record is not acknowledged',
 
     // With the inbox writable, the same click is recorded and approves the request.
     expect((await approveClick(requestId, message)).status).toBe(200);
-    await waitFor('the request to be approved', async () => ((await store().getRequest(requestId))!.status === 'approved' ? true : undefined), { timeoutMs: 10_000 });
-    expect((await store().listInboxActions()).filter((a) => a.requestId === requestId)).toMatchObject([{ kind: 'approve', status: 'done' }]);
+    await waitFor(
+      'the request to be approved',
+      async () => ((await store().getRequest(requestId))!.status === 'approved' ? true : undefined),
+      { timeoutMs: 10_000 },
+    );
+    expect((await store().listInboxActions()).filter((a) => a.requestId === requestId)).toMatchObject([
+      { kind: 'approve', status: 'done' },
+    ]);
   }, 60_000);
 });

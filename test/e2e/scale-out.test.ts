@@ -42,9 +42,12 @@ describe('scale-out: two web and two worker processes', () => {
     slack.addUser({ id: 'U0BOB', email: 'bob@example.com', name: 'bob' });
     for (let i = 0; i < N; i++) slack.addUser({ id: `U0R${i}`, email: `r${i}@example.com`, name: `r${i}` });
     slack.addChannel(CHANNEL, { name: 'db-approvals' });
-    const catalog = writeCatalog([{ ...target.entry, levels: new Map([['read', { ...target.levels.read, guardRails: { connectionLimit: 2 } }]]) }], {
-      perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }),
-    });
+    const catalog = writeCatalog(
+      [{ ...target.entry, levels: new Map([['read', { ...target.levels.read, guardRails: { connectionLimit: 2 } }]]) }],
+      {
+        perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }),
+      },
+    );
     const env = {
       ...catalog.env,
       CATALOG_PATH: catalog.path,
@@ -80,7 +83,15 @@ describe('scale-out: two web and two worker processes', () => {
     // Requests arrive through both web processes.
     const sent = await Promise.all(
       Array.from({ length: N }, (_, i) =>
-        postSlashCommand(webs[i % 2]!, SECRET, slashCommand({ userId: `U0R${i}`, text: `${target.entry.name} read 90s INC-1 scale test ${i}`, channelId: CHANNEL })),
+        postSlashCommand(
+          webs[i % 2]!,
+          SECRET,
+          slashCommand({
+            userId: `U0R${i}`,
+            text: `${target.entry.name} read 90s INC-1 scale test ${i}`,
+            channelId: CHANNEL,
+          }),
+        ),
       ),
     );
     expect(sent.every((r) => r.status === 200)).toBe(true);
@@ -92,7 +103,11 @@ describe('scale-out: two web and two worker processes', () => {
     const clicks = await Promise.all(
       messages.map((m, i) => {
         const value = buttonsIn(m).find((b) => b.actionId === APPROVE)!.value!;
-        return postInteraction(webs[i % 2]!, SECRET, blockActionsPayload({ userId: 'U0BOB', actionId: APPROVE, value, channelId: CHANNEL, message: m }));
+        return postInteraction(
+          webs[i % 2]!,
+          SECRET,
+          blockActionsPayload({ userId: 'U0BOB', actionId: APPROVE, value, channelId: CHANNEL, message: m }),
+        );
       }),
     );
     expect(clicks.every((r) => r.status === 200)).toBe(true);
@@ -107,13 +122,21 @@ describe('scale-out: two web and two worker processes', () => {
     );
     expect((await store.listGrants({})).length).toBe(N); // exactly one grant per request
     // The issued users (the cluster's own admin, jit_admin, also starts with jit_: compare against the grants).
-    const issued = (rows: Array<Record<string, unknown>>) => rows.map((r) => String(r.rolname)).filter((n) => active.some((g) => g.username === n));
+    const issued = (rows: Array<Record<string, unknown>>) =>
+      rows.map((r) => String(r.rolname)).filter((n) => active.some((g) => g.username === n));
     const roles = () => target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!'");
     expect(issued(await roles())).toHaveLength(N);
     // One credentials DM per requester.
-    await slack.waitUntil(() => Array.from({ length: N }, (_, i) => slack.dmOf(`U0R${i}`).filter((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)).length).every((n) => n === 1), {
-      timeoutMs: 30_000,
-    });
+    await slack.waitUntil(
+      () =>
+        Array.from(
+          { length: N },
+          (_, i) => slack.dmOf(`U0R${i}`).filter((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)).length,
+        ).every((n) => n === 1),
+      {
+        timeoutMs: 30_000,
+      },
+    );
 
     // All revoked at expiry, never early.
     const latest = Math.max(...active.map((g) => g.expiresAt));

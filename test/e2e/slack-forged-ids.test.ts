@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, DENY, DENY_MODAL, DONE, HOME_APPROVE } from '../../src/chat/slack/ids.js';
 import { revoke } from '../../src/core/lifecycle.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
+import {
+  blockActionsPayload,
+  postInteraction,
+  postSlashCommand,
+  slashCommand,
+  viewSubmissionPayload,
+} from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
@@ -21,7 +27,15 @@ const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 
 /** Spellings of `id` that Number() reads as `id`, and parseDecimalId does not. */
-const forgeries = (id: number) => [`0x${id.toString(16)}`, `${id}.0`, `0${id}`, `+${id}`, ` ${id}`, `${id}e0`, `0b${id.toString(2)}`];
+const forgeries = (id: number) => [
+  `0x${id.toString(16)}`,
+  `${id}.0`,
+  `0${id}`,
+  `+${id}`,
+  ` ${id}`,
+  `${id}e0`,
+  `0b${id.toString(2)}`,
+];
 
 describe('Slack: forged request and grant ids are refused by name and change nothing', () => {
   let cluster: PgCluster;
@@ -32,23 +46,44 @@ describe('Slack: forged request and grant ids are refused by name and change not
   const store = () => broker.app.deps.store;
   const approvalMessages = () => slack.messagesIn(CHANNEL);
 
-  async function click(userId: string, actionId: string, value: string, message: { ts: string; text?: string; blocks?: unknown[] }, channelId = CHANNEL) {
+  async function click(
+    userId: string,
+    actionId: string,
+    value: string,
+    message: { ts: string; text?: string; blocks?: unknown[] },
+    channelId = CHANNEL,
+  ) {
     const triggerId = slack.issueTriggerId({ userId });
-    const res = await postInteraction(broker.baseUrl, SECRET, blockActionsPayload({ userId, actionId, value, channelId, message, triggerId }));
+    const res = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      blockActionsPayload({ userId, actionId, value, channelId, message, triggerId }),
+    );
     expect(res.status).toBe(200);
   }
 
   /** Waits for the next ephemeral to `userId` after call index `from`, and returns its text. */
   async function ephemeralTo(userId: string, from: number): Promise<string> {
-    const call = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === userId, { timeoutMs: 5_000, fromIndex: from });
+    const call = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === userId, {
+      timeoutMs: 5_000,
+      fromIndex: from,
+    });
     return String(call.args.text);
   }
 
   async function command(userId: string, text: string): Promise<string> {
     const responseUrl = slack.respondUrl(undefined, { userId, channel: INCIDENT });
-    const res = await postSlashCommand(broker.baseUrl, SECRET, slashCommand({ userId, text, channelId: INCIDENT, responseUrl }));
+    const res = await postSlashCommand(
+      broker.baseUrl,
+      SECRET,
+      slashCommand({ userId, text, channelId: INCIDENT, responseUrl }),
+    );
     expect(res.status).toBe(200);
-    const answer = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
+    const answer = await slack.waitForCall(
+      RESPONSE_URL_METHOD,
+      (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+      { timeoutMs: 10_000 },
+    );
     return String(answer.args.text);
   }
 
@@ -69,9 +104,16 @@ describe('Slack: forged request and grant ids are refused by name and change not
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB] });
     slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB] });
     const catalog = writeCatalog([target.entry], {
-      perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' } }),
+      perEntry: () => ({
+        approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' },
+      }),
     });
-    broker = await startBroker({ ...journeyEnv(catalog, 'slack-ids'), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url });
+    broker = await startBroker({
+      ...journeyEnv(catalog, 'slack-ids'),
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: slack.url,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -100,16 +142,33 @@ describe('Slack: forged request and grant ids are refused by name and change not
     // From the App Home tab there is no message: the refusal comes by DM.
     let from = slack.calls.length;
     const home = { id: 'VHOME1', type: 'home', callback_id: '', blocks: [] } as never;
-    const homeClick = blockActionsPayload({ userId: BOB, actionId: HOME_APPROVE, value: '0x2', view: home, triggerId: slack.issueTriggerId({ userId: BOB }) });
+    const homeClick = blockActionsPayload({
+      userId: BOB,
+      actionId: HOME_APPROVE,
+      value: '0x2',
+      view: home,
+      triggerId: slack.issueTriggerId({ userId: BOB }),
+    });
     expect((await postInteraction(broker.baseUrl, SECRET, homeClick)).status).toBe(200);
-    const dm = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === BOB, { timeoutMs: 5_000, fromIndex: from });
+    const dm = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === BOB, {
+      timeoutMs: 5_000,
+      fromIndex: from,
+    });
     expect(String(dm.args.text)).toBe('"0x2" is not a request number.');
 
     // A deny dialog whose private_metadata was tampered with: refused by DM, nothing denied.
     from = slack.calls.length;
-    const submitted = viewSubmissionPayload({ userId: BOB, callbackId: DENY_MODAL, privateMetadata: '0x2', values: { reason: { reason_input: 'no' } } });
+    const submitted = viewSubmissionPayload({
+      userId: BOB,
+      callbackId: DENY_MODAL,
+      privateMetadata: '0x2',
+      values: { reason: { reason_input: 'no' } },
+    });
     expect((await postInteraction(broker.baseUrl, SECRET, submitted)).status).toBe(200);
-    const dialogDm = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === BOB, { timeoutMs: 5_000, fromIndex: from });
+    const dialogDm = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === BOB, {
+      timeoutMs: 5_000,
+      fromIndex: from,
+    });
     expect(String(dialogDm.args.text)).toBe('"0x2" is not a request number.');
 
     // Nothing changed: no message edited, no dialog opened, no decision recorded, both requests pending.
@@ -129,13 +188,17 @@ describe('Slack: forged request and grant ids are refused by name and change not
 
     // Grant ids: "I'm done" and a typed revoke carrying a forged grant id leave the grant active.
     const dmChannel = slack.dmChannelId(ALICE);
-    const active = await slack.waitUntil(() => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === DONE)), { timeoutMs: 10_000 });
+    const active = await slack.waitUntil(
+      () => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === DONE)),
+      { timeoutMs: 10_000 },
+    );
     for (const forged of forgeries(grant.id)) {
       from = slack.calls.length;
       await click(ALICE, DONE, forged, active, dmChannel);
       expect(await ephemeralTo(ALICE, from)).toBe(`"${forged}" is not a grant number.`);
       // Typed, a leading space only separates words: " 1" is the id 1, so it is not a forgery there.
-      if (!forged.startsWith(' ')) expect(await command(ALICE, `revoke ${forged}`)).toContain(`"${forged}" is not a grant number. Usage:`);
+      if (!forged.startsWith(' '))
+        expect(await command(ALICE, `revoke ${forged}`)).toContain(`"${forged}" is not a grant number. Usage:`);
     }
     expect((await store().getGrant(grant.id))!.status).toBe('active');
     expect(await target.userExists(grant.username)).toBe(true);

@@ -13,7 +13,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, DENY_MODAL, HOME_APPROVE, INPUT, REQUEST_MODAL } from '../../src/chat/slack/ids.js';
-import { buttonsIn, SLACK_DOUBLE_DEFAULTS, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
+import {
+  buttonsIn,
+  SLACK_DOUBLE_DEFAULTS,
+  startSlackDouble,
+  type SlackDouble,
+  type SlackMessage,
+} from '../../dev/slack/double.js';
 import { postEvent, postInteraction, postSlashCommand } from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
@@ -82,9 +88,15 @@ describe('Slack golden replays: captured payloads through the real entry point',
   /** Files a request with the docs' slash command and returns its approval message and request id. */
   async function fileRequest(reason: string): Promise<{ msg: SlackMessage; requestId: number }> {
     const before = approvalMessages().length;
-    const res = await postSlashCommand(broker.baseUrl, SECRET, adaptCommand(load('slash-command-docs.json'), newRequester(), `${db()} read 10m INC-9 ${reason}`));
+    const res = await postSlashCommand(
+      broker.baseUrl,
+      SECRET,
+      adaptCommand(load('slash-command-docs.json'), newRequester(), `${db()} read 10m INC-9 ${reason}`),
+    );
     expect(res.status).toBe(200);
-    const msg = await slack.waitUntil(() => approvalMessages().length > before && approvalMessages().at(-1), { timeoutMs: 10_000 });
+    const msg = await slack.waitUntil(() => approvalMessages().length > before && approvalMessages().at(-1), {
+      timeoutMs: 10_000,
+    });
     return { msg, requestId: Number(buttonsIn(msg).find((b) => b.actionId === APPROVE)!.value) };
   }
 
@@ -103,10 +115,24 @@ describe('Slack golden replays: captured payloads through the real entry point',
     Object.assign(obj(p.container), { message_ts: msg.ts, channel_id: CHANNEL });
     obj(p.channel).id = CHANNEL;
     if ('name' in obj(p.channel)) obj(p.channel).name = 'db-approvals';
-    if (p.message) Object.assign(obj(p.message), { ts: msg.ts, text: msg.text ?? '', blocks: msg.blocks, user: D.botUserId, bot_id: D.botId, team: OUR_TEAM, ...('app_id' in obj(p.message) && { app_id: D.appId }) });
+    if (p.message)
+      Object.assign(obj(p.message), {
+        ts: msg.ts,
+        text: msg.text ?? '',
+        blocks: msg.blocks,
+        user: D.botUserId,
+        bot_id: D.botId,
+        team: OUR_TEAM,
+        ...('app_id' in obj(p.message) && { app_id: D.appId }),
+      });
     p.response_url = slack.respondUrl(undefined, { userId, channel: CHANNEL });
     const action = obj((p.actions as unknown[])[0]);
-    Object.assign(action, { action_id: btn.actionId, block_id: btn.blockId, value: btn.value, text: { ...obj(action.text), text: btn.text } });
+    Object.assign(action, {
+      action_id: btn.actionId,
+      block_id: btn.blockId,
+      value: btn.value,
+      text: { ...obj(action.text), text: btn.text },
+    });
     return p;
   }
 
@@ -151,7 +177,12 @@ describe('Slack golden replays: captured payloads through the real entry point',
         limits: { pendingRequestsPerPerson: 50 },
       }),
     });
-    broker = await startBroker({ ...journeyEnv(catalog, 'golden'), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url });
+    broker = await startBroker({
+      ...journeyEnv(catalog, 'golden'),
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: slack.url,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -196,17 +227,28 @@ describe('Slack golden replays: captured payloads through the real entry point',
         const fields = adaptCommand(load(name), requester, `${db()} read 10m INC-7 ${reason}`, team);
         const res = await postSlashCommand(broker.baseUrl, SECRET, fields);
         expect(res.status).toBe(200);
-        const msg = await slack.waitUntil(() => approvalMessages().length > before && approvalMessages().at(-1), { timeoutMs: 10_000 });
+        const msg = await slack.waitUntil(() => approvalMessages().length > before && approvalMessages().at(-1), {
+          timeoutMs: 10_000,
+        });
         expect(slack.renderText(msg)).toContain(reason);
         const filed = (await store().listRequests({})).filter((r) => r.reason === reason);
         expect(filed).toHaveLength(1);
-        expect(filed[0]!).toMatchObject({ database: db(), ticket: 'INC-7', status: 'pending', requester: { platform: 'slack', id: requester } });
+        expect(filed[0]!).toMatchObject({
+          database: db(),
+          ticket: 'INC-7',
+          status: 'pending',
+          requester: { platform: 'slack', id: requester },
+        });
       });
     }
   });
 
   describe('block_actions', () => {
-    for (const name of ['block-actions-message.json', 'block-actions-message-current.json', 'block-actions-message-grid.json']) {
+    for (const name of [
+      'block-actions-message.json',
+      'block-actions-message-current.json',
+      'block-actions-message-grid.json',
+    ]) {
       it(`${name}: Approve on the approval message records the approval`, async () => {
         const { msg, requestId } = await fileRequest(`approve via ${name}`);
         const res = await postInteraction(broker.baseUrl, SECRET, adaptMessageClick(load(name), BOB, msg, APPROVE));
@@ -247,7 +289,12 @@ describe('Slack golden replays: captured payloads through the real entry point',
         bot_id: D.botId,
       });
       const action = obj((p.actions as unknown[])[0]);
-      Object.assign(action, { action_id: btn.actionId, block_id: btn.blockId, value: btn.value, text: { ...obj(action.text), text: btn.text } });
+      Object.assign(action, {
+        action_id: btn.actionId,
+        block_id: btn.blockId,
+        value: btn.value,
+        text: { ...obj(action.text), text: btn.text },
+      });
 
       const published = publishesFor(BOB).length;
       const res = await postInteraction(broker.baseUrl, SECRET, p);
@@ -275,7 +322,14 @@ describe('Slack golden replays: captured payloads through the real entry point',
       // Our inputs, in the shapes the captured submission has for a static_select and a plain_text_input; the
       // captured inputs (a number_input, a file_input, …) stay, as inputs the product does not know.
       const selected = obj(obj(values.vendor).vendor_select);
-      const select = (value: string) => ({ ...selected, selected_option: { ...obj(selected.selected_option), text: { ...obj(obj(selected.selected_option).text), text: value }, value } });
+      const select = (value: string) => ({
+        ...selected,
+        selected_option: {
+          ...obj(selected.selected_option),
+          text: { ...obj(obj(selected.selected_option).text), text: value },
+          value,
+        },
+      });
       const text = (value: string | null) => ({ ...obj(obj(values.originator)['plain_text_input-action']), value });
       Object.assign(values, {
         [INPUT.database.block]: { [INPUT.database.action]: select(db()) },
@@ -301,7 +355,12 @@ describe('Slack golden replays: captured payloads through the real entry point',
       await slack.waitUntil(() => approvalMessages().length > before, { timeoutMs: 10_000 });
       const filed = (await store().listRequests({})).filter((r) => r.reason === reason);
       expect(filed).toHaveLength(1);
-      expect(filed[0]!).toMatchObject({ database: db(), ticket: 'INC-11', status: 'pending', requester: { id: requester } });
+      expect(filed[0]!).toMatchObject({
+        database: db(),
+        ticket: 'INC-11',
+        status: 'pending',
+        requester: { id: requester },
+      });
     });
 
     it('view-submission-grid.json: the Deny modal, submitted from a Grid workspace, denies with the reason given', async () => {
@@ -322,7 +381,11 @@ describe('Slack golden replays: captured payloads through the real entry point',
         bot_id: D.botId,
         callback_id: DENY_MODAL,
         private_metadata: String(requestId),
-        state: { values: { [INPUT.reason.block]: { [INPUT.reason.action]: { ...obj(captured), value: 'not during the freeze' } } } },
+        state: {
+          values: {
+            [INPUT.reason.block]: { [INPUT.reason.action]: { ...obj(captured), value: 'not during the freeze' } },
+          },
+        },
       });
       const res = await postInteraction(broker.baseUrl, SECRET, p);
       expect(res.status).toBe(200);
@@ -341,7 +404,9 @@ describe('Slack golden replays: captured payloads through the real entry point',
       const before = publishesFor(ALICE).length;
       const res = await postEvent(broker.baseUrl, SECRET, adaptEnvelope(envelope, obj(envelope.event), ALICE));
       expect(res.status).toBe(200);
-      const call = await slack.waitUntil(() => publishesFor(ALICE).length > before && publishesFor(ALICE).at(-1), { timeoutMs: 10_000 });
+      const call = await slack.waitUntil(() => publishesFor(ALICE).length > before && publishesFor(ALICE).at(-1), {
+        timeoutMs: 10_000,
+      });
       expect(obj(call.args.view).type).toBe('home');
       expect(slack.homeOf(ALICE)?.type).toBe('home');
     });

@@ -59,14 +59,30 @@ describe('Slack journey', () => {
     const res = await postSlashCommand(
       broker.baseUrl,
       SECRET,
-      slashCommand({ userId, text: cmdText, channelId: INCIDENT, responseUrl, ...(opts.triggerId && { triggerId: opts.triggerId }) }),
+      slashCommand({
+        userId,
+        text: cmdText,
+        channelId: INCIDENT,
+        responseUrl,
+        ...(opts.triggerId && { triggerId: opts.triggerId }),
+      }),
     );
     return { res, responseUrl };
   }
 
-  async function click(userId: string, actionId: string, value: string, message: { ts: string; text?: string; blocks?: unknown[] }, channelId = CHANNEL) {
+  async function click(
+    userId: string,
+    actionId: string,
+    value: string,
+    message: { ts: string; text?: string; blocks?: unknown[] },
+    channelId = CHANNEL,
+  ) {
     const triggerId = slack.issueTriggerId({ userId });
-    return postInteraction(broker.baseUrl, SECRET, blockActionsPayload({ userId, actionId, value, channelId, message, triggerId }));
+    return postInteraction(
+      broker.baseUrl,
+      SECRET,
+      blockActionsPayload({ userId, actionId, value, channelId, message, triggerId }),
+    );
   }
 
   /** Opens a request inline as alice and returns its approval message. */
@@ -95,11 +111,20 @@ describe('Slack journey', () => {
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, CAROL, DAVE, ERIN, MALLORY] });
     slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB, CAROL, DAVE, ERIN, MALLORY] });
     slack.addChannel('C0SECURITY', { name: 'security', members: [BOB, CAROL] });
-    const approval = { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }, { slackUsergroup: 'S0DBAS' }], required: 1, timeout: '30m' };
+    const approval = {
+      slackChannel: CHANNEL,
+      approvers: [{ email: 'bob@example.com' }, { slackUsergroup: 'S0DBAS' }],
+      required: 1,
+      timeout: '30m',
+    };
     const catalog = writeCatalog(
       [
         target.entry,
-        { ...target.entry, name: 'appdb-broken', levels: new Map([['read', { ...target.levels.read, roles: ['no_such_role'] }]]) },
+        {
+          ...target.entry,
+          name: 'appdb-broken',
+          levels: new Map([['read', { ...target.levels.read, roles: ['no_such_role'] }]]),
+        },
         { ...target.entry, name: 'appdb-quick' },
         { ...target.entry, name: 'appdb-msg' },
         { ...target.entry, name: 'appdb-policy' },
@@ -117,7 +142,12 @@ describe('Slack journey', () => {
                       slackChannel: CHANNEL,
                       approvers: [{ email: 'bob@example.com' }],
                       escalation: [{ after: '2s', approvers: [{ email: 'carol@example.com' }] }],
-                      breakGlass: { users: ['alice@example.com'], alertChannel: 'C0SECURITY', maxDuration: '30m', reviewWithin: '1h' },
+                      breakGlass: {
+                        users: ['alice@example.com'],
+                        alertChannel: 'C0SECURITY',
+                        maxDuration: '30m',
+                        reviewWithin: '1h',
+                      },
                     },
                   }
                 : { approval },
@@ -144,7 +174,11 @@ describe('Slack journey', () => {
     // 1. alice asks inline; the bot answers her ephemerally, naming who was asked.
     const { res, responseUrl } = await command(ALICE, 'appdb read 14s INC-42 checking stuck orders');
     expect(res.status).toBe(200);
-    const answer = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
+    const answer = await slack.waitForCall(
+      RESPONSE_URL_METHOD,
+      (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+      { timeoutMs: 10_000 },
+    );
     expect(String(answer.args.text)).toMatch(/Request #\d+ for .* sent to/);
     expect(slack.renderText({ text: String(answer.args.text) })).toMatch(/@bob/);
 
@@ -152,7 +186,19 @@ describe('Slack journey', () => {
     await slack.waitUntil(() => approvalMessages().length > 0, { timeoutMs: 10_000 });
     const msg = latestApproval();
     const shown = text(msg);
-    for (const s of ['alice', 'appdb', 'read', '14s', 'INC-42', 'checking stuck orders', '@bob', '@carol', '@dave', '@erin']) expect(shown).toContain(s);
+    for (const s of [
+      'alice',
+      'appdb',
+      'read',
+      '14s',
+      'INC-42',
+      'checking stuck orders',
+      '@bob',
+      '@carol',
+      '@dave',
+      '@erin',
+    ])
+      expect(shown).toContain(s);
     const approveBtn = buttonsIn(msg).find((b) => b.actionId === APPROVE)!;
     expect(buttonsIn(msg).map((b) => b.actionId)).toEqual([APPROVE, DENY]);
     const requestId = Number(approveBtn.value);
@@ -160,7 +206,9 @@ describe('Slack journey', () => {
     // 3. mallory (not an approver) and alice (the requester) are told no, ephemerally; nothing moves.
     const updatesBefore = slack.callsTo('chat.update').length;
     expect((await click(MALLORY, APPROVE, String(requestId), msg)).status).toBe(200);
-    const noToMallory = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === MALLORY, { timeoutMs: 5_000 });
+    const noToMallory = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === MALLORY, {
+      timeoutMs: 5_000,
+    });
     expect(String(noToMallory.args.text)).toMatch(/can't approve/i);
     await click(ALICE, APPROVE, String(requestId), msg);
     const noToAlice = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === ALICE, { timeoutMs: 5_000 });
@@ -175,13 +223,18 @@ describe('Slack journey', () => {
     expect(text(active)).toMatch(/approved by @carol/i);
     expect(buttonsIn(active).map((b) => b.actionId)).toEqual(['revoke']);
     const grant = (await store().getGrantByRequest(requestId))!;
-    const dm = await slack.waitUntil(() => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)), { timeoutMs: 10_000 });
+    const dm = await slack.waitUntil(
+      () => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)),
+      { timeoutMs: 10_000 },
+    );
     expect(text(dm)).toMatch(/active until/i);
 
     // 5. Show credentials rotates the password and shows it in a modal — the only place it appears.
     const reveal = buttonsIn(dm).find((b) => b.actionId === REVEAL)!;
     await click(ALICE, REVEAL, reveal.value!, dm, slack.dmChannelId(ALICE));
-    const opened = await slack.waitForCall('views.open', (c) => JSON.stringify(c.args).includes(grant.username), { timeoutMs: 10_000 });
+    const opened = await slack.waitForCall('views.open', (c) => JSON.stringify(c.args).includes(grant.username), {
+      timeoutMs: 10_000,
+    });
     const modalText = JSON.stringify(opened.args.view);
     const password = /[A-Za-z0-9]{32}/.exec(modalText.slice(modalText.indexOf('assword')))?.[0];
     expect(password).toBeDefined();
@@ -192,7 +245,10 @@ describe('Slack journey', () => {
     await session.query('SELECT 1');
 
     // 6. Before expiry, a DM with Extend and I'm done.
-    const reminder = await slack.waitUntil(() => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === DONE) && /Extend/.test(text(m))), { timeoutMs: 20_000 });
+    const reminder = await slack.waitUntil(
+      () => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === DONE) && /Extend/.test(text(m))),
+      { timeoutMs: 20_000 },
+    );
     expect(text(reminder)).toMatch(/expires/i);
 
     // 7. At expiry: session terminated, user dropped, the channel message says so, with a receipt in the thread.
@@ -200,16 +256,23 @@ describe('Slack journey', () => {
     await slack.waitUntil(() => /Expired/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 20_000 });
     const ended = slack.messageAt(CHANNEL, msg.ts)!;
     expect(buttonsIn(ended)).toEqual([]);
-    const receipt = await slack.waitUntil(() => slack.messageAt(CHANNEL, msg.ts)!.replies?.find((r) => /session/.test(text(r))), { timeoutMs: 10_000 });
+    const receipt = await slack.waitUntil(
+      () => slack.messageAt(CHANNEL, msg.ts)!.replies?.find((r) => /session/.test(text(r))),
+      { timeoutMs: 10_000 },
+    );
     expect(text(receipt)).toMatch(/1 session terminated/);
     expect(text(receipt)).toContain(grant.username);
     expect(await target.userExists(grant.username)).toBe(false);
     await expect(target.connectAs(grant.username, password!)).rejects.toThrow();
     // The DM was edited: no button left to reveal anything.
-    await slack.waitUntil(() => slack.dmOf(ALICE).every((m) => !buttonsIn(m).some((b) => b.actionId === REVEAL)), { timeoutMs: 10_000 });
+    await slack.waitUntil(() => slack.dmOf(ALICE).every((m) => !buttonsIn(m).some((b) => b.actionId === REVEAL)), {
+      timeoutMs: 10_000,
+    });
 
     // The password is in no recorded Slack call except the reveal modal.
-    const leaks = slack.calls.filter((c) => JSON.stringify(c.args).includes(password!) || JSON.stringify(c.response ?? {}).includes(password!));
+    const leaks = slack.calls.filter(
+      (c) => JSON.stringify(c.args).includes(password!) || JSON.stringify(c.response ?? {}).includes(password!),
+    );
     expect(leaks.map((c) => c.method)).toEqual(['views.open']);
   });
 
@@ -235,7 +298,10 @@ describe('Slack journey', () => {
     try {
       const { msg, requestId } = await requestAs(ALICE, 'appdb-slow read 30m INC-47 slow target');
       await click(BOB, APPROVE, String(requestId), msg);
-      await slack.waitUntil(() => slack.messageAt(CHANNEL, msg.ts)!.history.some((h) => PROVISIONING_NOTICE.test(text(h))), { timeoutMs: 15_000 });
+      await slack.waitUntil(
+        () => slack.messageAt(CHANNEL, msg.ts)!.history.some((h) => PROVISIONING_NOTICE.test(text(h))),
+        { timeoutMs: 15_000 },
+      );
       const request = (await store().getRequest(requestId))!;
       const notice = slack.messageAt(CHANNEL, msg.ts)!.history.find((h) => PROVISIONING_NOTICE.test(text(h)))!;
       expect(notice.at - request.decidedAt!).toBeGreaterThanOrEqual(NOTICE_AFTER_MS - 50);
@@ -243,7 +309,11 @@ describe('Slack journey', () => {
       expect(buttonsIn(notice as Parameters<typeof buttonsIn>[0]).map((b) => b.actionId)).not.toContain(APPROVE);
       targetProxy.delayMs = 0;
       await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 30_000 });
-      expect(slack.messageAt(CHANNEL, msg.ts)!.history.map((h) => h.by)).toEqual(['chat.postMessage', 'chat.update', 'chat.update']);
+      expect(slack.messageAt(CHANNEL, msg.ts)!.history.map((h) => h.by)).toEqual([
+        'chat.postMessage',
+        'chat.update',
+        'chat.update',
+      ]);
       const grant = (await store().getGrantByRequest(requestId))!;
       await revoke(broker.app.deps, grant.id);
     } finally {
@@ -258,7 +328,16 @@ describe('Slack journey', () => {
     expect((await postSlashCommand(broker.baseUrl, SECRET, body, { forgeSignature: true })).status).toBe(401);
     expect((await postSlashCommand(broker.baseUrl, SECRET, body, { staleTimestamp: true })).status).toBe(401);
     expect((await postSlashCommand(broker.baseUrl, 'another-secret', body)).status).toBe(401);
-    expect((await postInteraction(broker.baseUrl, SECRET, blockActionsPayload({ userId: BOB, actionId: APPROVE, value: '1', channelId: CHANNEL, messageTs: '1.1' }), { forgeSignature: true })).status).toBe(401);
+    expect(
+      (
+        await postInteraction(
+          broker.baseUrl,
+          SECRET,
+          blockActionsPayload({ userId: BOB, actionId: APPROVE, value: '1', channelId: CHANNEL, messageTs: '1.1' }),
+          { forgeSignature: true },
+        )
+      ).status,
+    ).toBe(401);
     expect(slack.calls.length).toBe(callsBefore);
     expect((await store().listRequests({})).length).toBe(requestsBefore);
   });
@@ -277,7 +356,9 @@ describe('Slack journey', () => {
 
   it('ten concurrent Approve clicks (repeats and different approvers): one grant, one credentials DM, the final state written once', async () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb read 30m INC-9 racing approvers');
-    const dmsBefore = slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel))).length;
+    const dmsBefore = slack
+      .callsTo('chat.postMessage')
+      .filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel))).length;
     const clickers = [BOB, BOB, BOB, BOB, CAROL, CAROL, DAVE, DAVE, ERIN, ERIN];
     const results = await Promise.all(clickers.map((u) => click(u, APPROVE, String(requestId), msg)));
     expect(results.every((r) => r.status === 200)).toBe(true);
@@ -285,14 +366,25 @@ describe('Slack journey', () => {
     const grants = (await store().listGrants({})).filter((g: Grant) => g.requestId === requestId);
     expect(grants).toHaveLength(1);
     // Every click but one is told the request was already decided.
-    await slack.waitUntil(() => slack.callsTo('chat.postEphemeral').filter((c) => /already/i.test(String(c.args.text))).length >= 9, { timeoutMs: 10_000 });
-    const aliceDms = () => slack.callsTo('chat.postMessage').filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel)));
+    await slack.waitUntil(
+      () => slack.callsTo('chat.postEphemeral').filter((c) => /already/i.test(String(c.args.text))).length >= 9,
+      { timeoutMs: 10_000 },
+    );
+    const aliceDms = () =>
+      slack
+        .callsTo('chat.postMessage')
+        .filter((c) => [ALICE, slack.dmChannelId(ALICE)].includes(String(c.args.channel)));
     await slack.waitUntil(() => aliceDms().length > dmsBefore, { timeoutMs: 10_000 });
     // Settle: the worker's last notification for this grant (the approval message update) has been written.
-    await waitFor('the provisioning to be fully notified', async () => (await store().getGrantByRequest(requestId))?.status === 'active');
+    await waitFor(
+      'the provisioning to be fully notified',
+      async () => (await store().getGrantByRequest(requestId))?.status === 'active',
+    );
     const dms = aliceDms();
     expect(dms.length - dmsBefore).toBe(1);
-    const activeWrites = slack.callsTo('chat.update').filter((c) => c.args.ts === msg.ts && /Active until/.test(slack.renderText(c.args as never)));
+    const activeWrites = slack
+      .callsTo('chat.update')
+      .filter((c) => c.args.ts === msg.ts && /Active until/.test(slack.renderText(c.args as never)));
     expect(activeWrites).toHaveLength(1);
     const approvedWrites = slack.callsTo('chat.update').filter((c) => c.args.ts === msg.ts);
     expect(approvedWrites.length).toBeLessThanOrEqual(2); // provisioning… then active, never backwards
@@ -303,18 +395,37 @@ describe('Slack journey', () => {
   it('deny asks for a reason; a click on a decided request gets an explanation and changes nothing', async () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb write 1h INC-11 please');
     await click(BOB, DENY, String(requestId), msg);
-    const modal = await slack.waitForCall('views.open', (c) => (c.args.view as { callback_id?: string }).callback_id === 'db_access_deny', { timeoutMs: 5_000 });
-    const view = { ...(modal.args.view as object), id: String((modal.response as { view?: { id?: string } }).view?.id ?? 'V1') } as never;
-    const empty = await postInteraction(broker.baseUrl, SECRET, viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: '  ' } } }));
+    const modal = await slack.waitForCall(
+      'views.open',
+      (c) => (c.args.view as { callback_id?: string }).callback_id === 'db_access_deny',
+      { timeoutMs: 5_000 },
+    );
+    const view = {
+      ...(modal.args.view as object),
+      id: String((modal.response as { view?: { id?: string } }).view?.id ?? 'V1'),
+    } as never;
+    const empty = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: '  ' } } }),
+    );
     expect(empty.json).toMatchObject({ response_action: 'errors' });
     expect((await store().getRequest(requestId))!.status).toBe('pending');
-    const ok = await postInteraction(broker.baseUrl, SECRET, viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: 'use the replica <!here>' } } }));
+    const ok = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: 'use the replica <!here>' } } }),
+    );
     expect(ok.status).toBe(200);
     await slack.waitUntil(() => /Denied by @bob/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });
     expect(JSON.stringify(slack.messageAt(CHANNEL, msg.ts)!.blocks)).not.toContain('<!here>');
     const updates = slack.callsTo('chat.update').length;
     await click(CAROL, APPROVE, String(requestId), slack.messageAt(CHANNEL, msg.ts)!);
-    const told = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === CAROL && /denied/i.test(String(c.args.text)), { timeoutMs: 5_000 });
+    const told = await slack.waitForCall(
+      'chat.postEphemeral',
+      (c) => c.args.user === CAROL && /denied/i.test(String(c.args.text)),
+      { timeoutMs: 5_000 },
+    );
     expect(told).toBeTruthy();
     expect(slack.callsTo('chat.update').length).toBe(updates);
     expect(await store().getGrantByRequest(requestId)).toBeUndefined();
@@ -324,29 +435,71 @@ describe('Slack journey', () => {
     const triggerId = slack.issueTriggerId({ userId: ALICE });
     await command(ALICE, '', { triggerId });
     const opened = await slack.waitForCall('views.open', (c) => c.args.trigger_id === triggerId, { timeoutMs: 5_000 });
-    const view = { ...(opened.args.view as object), id: String((opened.response as { view?: { id?: string } }).view?.id) } as never;
-    const sel = (v: string) => ({ type: 'static_select', selected_option: { text: { type: 'plain_text', text: v }, value: v } }) as never;
+    const view = {
+      ...(opened.args.view as object),
+      id: String((opened.response as { view?: { id?: string } }).view?.id),
+    } as never;
+    const sel = (v: string) =>
+      ({ type: 'static_select', selected_option: { text: { type: 'plain_text', text: v }, value: v } }) as never;
     const before = (await store().listRequests({})).length;
-    const bad = await postInteraction(broker.baseUrl, SECRET, viewSubmissionPayload({
-      userId: ALICE,
-      view,
-      values: { database: { database_select: sel('appdb') }, level: { level_select: sel('superuser') }, duration: { duration_input: '1h' }, reason: { reason_input: 'x' } },
-    }));
-    expect(bad.json).toMatchObject({ response_action: 'errors', errors: { level: expect.stringMatching(/read, write, template/) } });
-    const tooLong = await postInteraction(broker.baseUrl, SECRET, viewSubmissionPayload({
-      userId: ALICE,
-      view,
-      values: { database: { database_select: sel('appdb') }, level: { level_select: sel('read') }, duration: { duration_input: '9h' }, reason: { reason_input: 'x' } },
-    }));
-    expect(tooLong.json).toMatchObject({ response_action: 'errors', errors: { duration: expect.stringMatching(/1h/) } });
+    const bad = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      viewSubmissionPayload({
+        userId: ALICE,
+        view,
+        values: {
+          database: { database_select: sel('appdb') },
+          level: { level_select: sel('superuser') },
+          duration: { duration_input: '1h' },
+          reason: { reason_input: 'x' },
+        },
+      }),
+    );
+    expect(bad.json).toMatchObject({
+      response_action: 'errors',
+      errors: { level: expect.stringMatching(/read, write, template/) },
+    });
+    const tooLong = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      viewSubmissionPayload({
+        userId: ALICE,
+        view,
+        values: {
+          database: { database_select: sel('appdb') },
+          level: { level_select: sel('read') },
+          duration: { duration_input: '9h' },
+          reason: { reason_input: 'x' },
+        },
+      }),
+    );
+    expect(tooLong.json).toMatchObject({
+      response_action: 'errors',
+      errors: { duration: expect.stringMatching(/1h/) },
+    });
     expect((await store().listRequests({})).length).toBe(before);
-    const good = await postInteraction(broker.baseUrl, SECRET, viewSubmissionPayload({
-      userId: ALICE,
-      view,
-      values: { database: { database_select: sel('appdb') }, level: { level_select: sel('read') }, duration: { duration_input: '15m' }, reason: { reason_input: 'from the modal' }, ticket: { ticket_input: 'INC-77' } },
-    }));
+    const good = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      viewSubmissionPayload({
+        userId: ALICE,
+        view,
+        values: {
+          database: { database_select: sel('appdb') },
+          level: { level_select: sel('read') },
+          duration: { duration_input: '15m' },
+          reason: { reason_input: 'from the modal' },
+          ticket: { ticket_input: 'INC-77' },
+        },
+      }),
+    );
     expect(good.status).toBe(200);
-    const sent = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === ALICE && /sent to/.test(String(c.args.text)), { timeoutMs: 10_000 });
+    const sent = await slack.waitForCall(
+      'chat.postEphemeral',
+      (c) => c.args.user === ALICE && /sent to/.test(String(c.args.text)),
+      { timeoutMs: 10_000 },
+    );
     expect(sent.args.channel).toBe(INCIDENT);
     const req = (await store().listRequests({})).at(-1)!;
     expect(req).toMatchObject({ reason: 'from the modal', ticket: 'INC-77', status: 'pending' });
@@ -368,7 +521,9 @@ describe('Slack journey', () => {
 
   it('a request nobody decides expires and the message says so', async () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb-quick read 10m INC-13 nobody home');
-    await slack.waitUntil(() => /Expired: nobody approved/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 15_000 });
+    await slack.waitUntil(() => /Expired: nobody approved/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), {
+      timeoutMs: 15_000,
+    });
     expect((await store().getRequest(requestId))!.status).toBe('expired');
     expect(buttonsIn(slack.messageAt(CHANNEL, msg.ts)!)).toEqual([]);
   });
@@ -376,11 +531,21 @@ describe('Slack journey', () => {
   it('a provisioning failure updates the message and tells the requester what failed, without secrets', async () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb-broken read 10m INC-14 broken role');
     await click(BOB, APPROVE, String(requestId), msg);
-    await slack.waitUntil(() => /Provisioning failed/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 20_000 });
+    await slack.waitUntil(() => /Provisioning failed/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), {
+      timeoutMs: 20_000,
+    });
     const told = await slack
-      .waitUntil(() => slack.dmOf(ALICE).find((m) => /Could not create your user/.test(text(m)) && /no_such_role/.test(text(m))), { timeoutMs: 10_000 })
+      .waitUntil(
+        () => slack.dmOf(ALICE).find((m) => /Could not create your user/.test(text(m)) && /no_such_role/.test(text(m))),
+        { timeoutMs: 10_000 },
+      )
       .catch((err: Error) => {
-        throw new Error(`${err.message}\nDMs: ${slack.dmOf(ALICE).map((m) => text(m)).join('\n---\n')}`);
+        throw new Error(
+          `${err.message}\nDMs: ${slack
+            .dmOf(ALICE)
+            .map((m) => text(m))
+            .join('\n---\n')}`,
+        );
       });
     expect(text(told)).toMatch(/will not be retried/);
     expect((await store().getGrantByRequest(requestId))!.status).toBe('failed');
@@ -393,12 +558,17 @@ describe('Slack journey', () => {
       const g = await store().getGrantByRequest(requestId);
       return g?.status === 'active' ? g : undefined;
     });
-    const dm = await slack.waitUntil(() => slack.dmOf(ALICE).find((m) => text(m).includes(grant.username) && /[A-Za-z0-9]{32}/.test(text(m))), { timeoutMs: 10_000 });
+    const dm = await slack.waitUntil(
+      () => slack.dmOf(ALICE).find((m) => text(m).includes(grant.username) && /[A-Za-z0-9]{32}/.test(text(m))),
+      { timeoutMs: 10_000 },
+    );
     const password = /[A-Za-z0-9]{32}/.exec(text(dm))![0];
     passwords.push(password);
     const s = await target.connectAs(grant.username, password);
     await s.close();
-    await slack.waitUntil(() => !text(slack.messageAt(dm.channel, dm.ts) ?? dm).includes(password), { timeoutMs: 20_000 });
+    await slack.waitUntil(() => !text(slack.messageAt(dm.channel, dm.ts) ?? dm).includes(password), {
+      timeoutMs: 20_000,
+    });
     expect(await target.userExists(grant.username)).toBe(false);
   });
 
@@ -418,20 +588,30 @@ describe('Slack journey', () => {
     expect(text(ext)).toContain('still digging');
     // Someone else cannot ask to extend alice's grant.
     const { responseUrl } = await command(MALLORY, `extend ${grant.id} 20m mine now`);
-    const refused = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 5_000 });
+    const refused = await slack.waitForCall(
+      RESPONSE_URL_METHOD,
+      (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+      { timeoutMs: 5_000 },
+    );
     expect(String(refused.args.text)).toMatch(/not yours/i);
     await click(CAROL, APPROVE, extId, ext);
     const extended = await waitFor('the expiry to move', async () => {
       const g = (await store().getGrant(grant.id))!;
       return g.expiresAt === grant.expiresAt + 20 * 60_000 ? g : undefined;
     });
-    await slack.waitUntil(() => /Extended: active/.test(text(slack.messageAt(CHANNEL, ext.ts)!)), { timeoutMs: 10_000 });
+    await slack.waitUntil(() => /Extended: active/.test(text(slack.messageAt(CHANNEL, ext.ts)!)), {
+      timeoutMs: 10_000,
+    });
     expect(extended.status).toBe('active');
     // "I'm done" from the DM revokes now.
-    const dm = slack.dmOf(ALICE).find((m) => text(m).includes(grant.username) && buttonsIn(m).some((b) => b.actionId === DONE))!;
+    const dm = slack
+      .dmOf(ALICE)
+      .find((m) => text(m).includes(grant.username) && buttonsIn(m).some((b) => b.actionId === DONE))!;
     await click(ALICE, DONE, String(grant.id), dm, slack.dmChannelId(ALICE));
     await waitFor('the grant to end', async () => (await store().getGrant(grant.id))!.status === 'revoked');
-    await slack.waitUntil(() => /ended early by alice/i.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 10_000 });
+    await slack.waitUntil(() => /ended early by alice/i.test(text(slack.messageAt(CHANNEL, msg.ts)!)), {
+      timeoutMs: 10_000,
+    });
     expect(await target.userExists(grant.username)).toBe(false);
   });
 
@@ -439,7 +619,10 @@ describe('Slack journey', () => {
     const { msg, requestId } = await requestAs(ERIN, 'appdb-policy read 10m INC-30 escalate me');
     expect(text(msg)).toContain('@bob');
     expect(text(msg)).not.toContain('@carol');
-    const reply = await slack.waitUntil(() => slack.messageAt(CHANNEL, msg.ts)!.replies.find((r) => /tier 1/.test(text(r))), { timeoutMs: 15_000 });
+    const reply = await slack.waitUntil(
+      () => slack.messageAt(CHANNEL, msg.ts)!.replies.find((r) => /tier 1/.test(text(r))),
+      { timeoutMs: 15_000 },
+    );
     expect(text(reply)).toContain('@carol');
     await click(CAROL, APPROVE, String(requestId), slack.messageAt(CHANNEL, msg.ts)!);
     await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 15_000 });
@@ -453,11 +636,23 @@ describe('Slack journey', () => {
     expect(text(alert)).toContain('primary is down');
     const reviewed = buttonsIn(alert).find((b) => b.actionId === 'break_glass_reviewed')!;
     const requestId = Number(reviewed.value);
-    await waitFor('the break-glass grant to be active', async () => (await store().getGrantByRequest(requestId))?.status === 'active');
+    await waitFor(
+      'the break-glass grant to be active',
+      async () => (await store().getGrantByRequest(requestId))?.status === 'active',
+    );
     await click(MALLORY, 'break_glass_reviewed', reviewed.value!, alert, 'C0SECURITY');
-    await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === MALLORY && /can't review/i.test(String(c.args.text)), { timeoutMs: 5_000 });
+    await slack.waitForCall(
+      'chat.postEphemeral',
+      (c) => c.args.user === MALLORY && /can't review/i.test(String(c.args.text)),
+      { timeoutMs: 5_000 },
+    );
     await click(BOB, 'break_glass_reviewed', reviewed.value!, alert, 'C0SECURITY');
-    await slack.waitUntil(() => /Reviewed/.test(text(slack.messageAt('C0SECURITY', alert.ts)!)) && buttonsIn(slack.messageAt('C0SECURITY', alert.ts)!).length === 0, { timeoutMs: 10_000 });
+    await slack.waitUntil(
+      () =>
+        /Reviewed/.test(text(slack.messageAt('C0SECURITY', alert.ts)!)) &&
+        buttonsIn(slack.messageAt('C0SECURITY', alert.ts)!).length === 0,
+      { timeoutMs: 10_000 },
+    );
     expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
   });
 
@@ -468,8 +663,14 @@ describe('Slack journey', () => {
       const before = approvalMessages().length;
       const { res } = await command(ALICE, 'break-glass appdb-policy read 10m replica lag');
       expect(res.status).toBe(200);
-      const msg = await slack.waitUntil(() => (approvalMessages().length > before ? latestApproval() : undefined), { timeoutMs: 15_000 });
-      const requestId = Math.max(...(await store().listRequests({ requesterId: ALICE })).filter((r) => r.breakGlass && r.reason === 'replica lag').map((r) => r.id));
+      const msg = await slack.waitUntil(() => (approvalMessages().length > before ? latestApproval() : undefined), {
+        timeoutMs: 15_000,
+      });
+      const requestId = Math.max(
+        ...(await store().listRequests({ requesterId: ALICE }))
+          .filter((r) => r.breakGlass && r.reason === 'replica lag')
+          .map((r) => r.id),
+      );
       const grant = await waitFor('the break-glass grant to be active', async () => {
         const g = await store().getGrantByRequest(requestId);
         return g?.status === 'active' ? g : undefined;
@@ -492,7 +693,9 @@ describe('Slack journey', () => {
     expect(journey).toMatch(/^appdb,read,alice@example\.com,jit_alice_[a-z0-9]+,20\d\d-/);
     expect(journey).toContain('carol@example.com');
     expect(journey).toContain('INC-42');
-    expect(lines.some((l) => l.startsWith('appdb-policy,read,alice@example.com') && l.includes('break-glass (no approval)'))).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith('appdb-policy,read,alice@example.com') && l.includes('break-glass (no approval)')),
+    ).toBe(true);
     slack.addChannel('C0REPORTS', { name: 'access-reports', members: [BOB] });
     const posted = await runCli(['report', '--since', '2h', '--post', 'C0REPORTS'], env);
     expect(posted.code, posted.stderr).toBe(0);
@@ -503,7 +706,21 @@ describe('Slack journey', () => {
 
   it('every step of the journey left its audit row, and the chain verifies', async () => {
     const types = new Set((await store().listAudit({})).map((e) => e.type));
-    for (const t of ['request.created', 'approval.recorded', 'request.approved', 'request.denied', 'request.expired', 'request.escalated', 'request.break_glass', 'break_glass.reviewed', 'grant.provisioned', 'grant.provision_failed', 'grant.credentials_issued', 'grant.extended', 'grant.revoked']) {
+    for (const t of [
+      'request.created',
+      'approval.recorded',
+      'request.approved',
+      'request.denied',
+      'request.expired',
+      'request.escalated',
+      'request.break_glass',
+      'break_glass.reviewed',
+      'grant.provisioned',
+      'grant.provision_failed',
+      'grant.credentials_issued',
+      'grant.extended',
+      'grant.revoked',
+    ]) {
       expect(types.has(t as never), t).toBe(true);
     }
     const verify = await runCli(['audit', 'verify'], env);
@@ -574,11 +791,17 @@ describe('Slack acks within 3 s when the state DB is slow', () => {
           database: 'postgres',
           admin: { user: 'postgres', password: 'unused' },
           // A role that does not exist: provisioning fails cleanly, so this test leaves no user on the shared server.
-          levels: new Map([['read', { name: 'read', roles: ['db_access_no_such_role'], grants: [], guardRails: { connectionLimit: 2 } }]]),
+          levels: new Map([
+            [
+              'read',
+              { name: 'read', roles: ['db_access_no_such_role'], grants: [], guardRails: { connectionLimit: 2 } },
+            ],
+          ]),
           maxDuration: 3_600_000,
           brokerSchema: 'db_access',
           delivery: 'reveal',
-          approval: { required: 1, timeoutMs: 1_800_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
+          approval: { required: 1, timeoutMs: 1_800_000, approvers: [], escalation: [], autoApprove: [] },
+          limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
         },
       ],
       { perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }) },
@@ -608,7 +831,11 @@ describe('Slack acks within 3 s when the state DB is slow', () => {
   it('the slash command and the Approve click are acked fast; the work finishes after the ack', async () => {
     proxy.delayMs = 700; // every round trip to the state DB now takes ≥ 0.7 s
     const responseUrl = slack.respondUrl(undefined, { userId: ALICE, channel: INCIDENT });
-    const res = await postSlashCommand(broker.baseUrl, SECRET, slashCommand({ userId: ALICE, text: 'remote read 10m INC-1 slow db', channelId: INCIDENT, responseUrl }));
+    const res = await postSlashCommand(
+      broker.baseUrl,
+      SECRET,
+      slashCommand({ userId: ALICE, text: 'remote read 10m INC-1 slow db', channelId: INCIDENT, responseUrl }),
+    );
     expect(res.status).toBe(200);
     expect(res.elapsedMs).toBeLessThan(3_000);
     const answer = await slack.waitForCall(RESPONSE_URL_METHOD, undefined, { timeoutMs: 30_000 });
@@ -616,7 +843,11 @@ describe('Slack acks within 3 s when the state DB is slow', () => {
     await slack.waitUntil(() => slack.messagesIn(CHANNEL).length > 0, { timeoutMs: 30_000 });
     const msg = slack.messagesIn(CHANNEL)[0]!;
     const approve = buttonsIn(msg).find((b) => b.actionId === APPROVE)!;
-    const clickRes = await postInteraction(broker.baseUrl, SECRET, blockActionsPayload({ userId: BOB, actionId: APPROVE, value: approve.value!, channelId: CHANNEL, message: msg }));
+    const clickRes = await postInteraction(
+      broker.baseUrl,
+      SECRET,
+      blockActionsPayload({ userId: BOB, actionId: APPROVE, value: approve.value!, channelId: CHANNEL, message: msg }),
+    );
     expect(clickRes.status).toBe(200);
     expect(clickRes.elapsedMs).toBeLessThan(3_000);
     await slack.waitForCall('chat.update', (c) => c.args.ts === msg.ts, { timeoutMs: 30_000 });

@@ -7,7 +7,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, DENY, REVEAL } from '../../src/chat/slack/ids.js';
-import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
+import {
+  buttonsIn,
+  RESPONSE_URL_METHOD,
+  startSlackDouble,
+  type SlackDouble,
+  type SlackMessage,
+} from '../../dev/slack/double.js';
 import { blockActionsPayload, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
 import { APPS_CONNECTIONS_OPEN, attachSocketMode, type SocketModeServer } from '../../dev/slack/socket-mode.js';
 import { startBroker, type TestBroker } from '../support/broker.js';
@@ -36,7 +42,14 @@ describe('Slack in Socket Mode', () => {
 
   function click(userId: string, actionId: string, value: string, message: SlackMessage) {
     return sm.sendInteraction(
-      blockActionsPayload({ userId, actionId, value, channelId: CHANNEL, message, ...slack.interaction(userId, { channelId: CHANNEL, messageTs: message.ts }) }),
+      blockActionsPayload({
+        userId,
+        actionId,
+        value,
+        channelId: CHANNEL,
+        message,
+        ...slack.interaction(userId, { channelId: CHANNEL, messageTs: message.ts }),
+      }),
     );
   }
 
@@ -45,11 +58,18 @@ describe('Slack in Socket Mode', () => {
     target = await setupPgTarget(cluster);
     slack = await startSlackDouble();
     sm = await attachSocketMode(slack);
-    for (const [id, name] of [[ALICE, 'alice'], [BOB, 'bob'], [MALLORY, 'mallory']] as const) slack.addUser({ id, email: `${name}@example.com`, name });
+    for (const [id, name] of [
+      [ALICE, 'alice'],
+      [BOB, 'bob'],
+      [MALLORY, 'mallory'],
+    ] as const)
+      slack.addUser({ id, email: `${name}@example.com`, name });
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, BOB, MALLORY] });
     slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, BOB, MALLORY] });
     const catalog = writeCatalog([target.entry], {
-      perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' } }),
+      perEntry: () => ({
+        approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' },
+      }),
     });
     broker = await startBroker({
       ...catalog.env,
@@ -85,7 +105,11 @@ describe('Slack in Socket Mode', () => {
     expect(sm.issuedUrls[0]).toContain(`ticket=${conn!.ticket}`);
     // Bolt verified the BOT token over the Web API; the app token was only used for apps.connections.open.
     expect(slack.calls.filter((c) => c.token === sm.appToken).map((c) => c.method)).toEqual([APPS_CONNECTIONS_OPEN]);
-    const res = await fetch(`${broker!.baseUrl}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${broker!.baseUrl}/slack/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(404);
   });
 
@@ -95,17 +119,29 @@ describe('Slack in Socket Mode', () => {
   it('a slash command envelope is acked within 3 s and files a request whose approval message reaches the channel', async () => {
     const responseUrl = slack.respondUrl(undefined, { userId: ALICE, channel: INCIDENT });
     const ack = await sm.sendSlashCommand(
-      slashCommand({ userId: ALICE, userName: 'alice', text: 'appdb read 10m INC-1 checking stuck orders', channelId: INCIDENT, responseUrl }),
+      slashCommand({
+        userId: ALICE,
+        userName: 'alice',
+        text: 'appdb read 10m INC-1 checking stuck orders',
+        channelId: INCIDENT,
+        responseUrl,
+      }),
       { timeoutMs: ACK_MS },
     );
     expect(ack.elapsedMs).toBeLessThan(ACK_MS);
     expect(ack.payload).toEqual({}); // a bare ack(); the answer goes to the response_url
-    const answer = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => responseUrl.endsWith(c.responseUrlId ?? '\0'), { timeoutMs: 10_000 });
+    const answer = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => responseUrl.endsWith(c.responseUrlId ?? '\0'), {
+      timeoutMs: 10_000,
+    });
     expect(String(answer.args.text)).toMatch(/Request #\d+ for .* sent to/);
 
-    approval = await slack.waitUntil(() => approvalMessages()[0], { timeoutMs: 10_000, description: 'the approval message' });
+    approval = await slack.waitUntil(() => approvalMessages()[0], {
+      timeoutMs: 10_000,
+      description: 'the approval message',
+    });
     const shown = text(approval);
-    for (const s of ['alice', 'appdb', 'read', '10m', 'INC-1', 'checking stuck orders', '@bob']) expect(shown).toContain(s);
+    for (const s of ['alice', 'appdb', 'read', '10m', 'INC-1', 'checking stuck orders', '@bob'])
+      expect(shown).toContain(s);
     expect(buttonsIn(approval).map((b) => b.actionId)).toEqual([APPROVE, DENY]);
     requestId = Number(buttonsIn(approval).find((b) => b.actionId === APPROVE)!.value);
     expect((await store().getRequest(requestId))!.status).toBe('pending');
@@ -122,9 +158,15 @@ describe('Slack in Socket Mode', () => {
 
     const approved = await click(BOB, APPROVE, String(requestId), approval);
     expect(approved.elapsedMs).toBeLessThan(ACK_MS);
-    await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, approval.ts)!)), { timeoutMs: 20_000, description: '"Active until" on the approval message' });
+    await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, approval.ts)!)), {
+      timeoutMs: 20_000,
+      description: '"Active until" on the approval message',
+    });
     expect(text(slack.messageAt(CHANNEL, approval.ts)!)).toMatch(/approved by @bob/i);
-    const dm = await slack.waitUntil(() => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)), { timeoutMs: 10_000, description: "alice's DM" });
+    const dm = await slack.waitUntil(
+      () => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)),
+      { timeoutMs: 10_000, description: "alice's DM" },
+    );
     expect(text(dm)).toMatch(/active until/i);
     const grant = (await store().getGrantByRequest(requestId))!;
     expect(grant.status).toBe('active');
@@ -133,21 +175,37 @@ describe('Slack in Socket Mode', () => {
 
   it('a view submission with an invalid level is answered in the ack with response_action: errors', async () => {
     const triggerId = slack.issueTriggerId({ userId: ALICE });
-    const opening = await sm.sendSlashCommand(slashCommand({ userId: ALICE, text: '', channelId: INCIDENT, triggerId }));
+    const opening = await sm.sendSlashCommand(
+      slashCommand({ userId: ALICE, text: '', channelId: INCIDENT, triggerId }),
+    );
     expect(opening.elapsedMs).toBeLessThan(ACK_MS);
-    const opened = await slack.waitForCall('views.open', (c) => c.args.trigger_id === triggerId && c.ok, { timeoutMs: 5_000 });
-    const view = { ...(opened.args.view as object), id: String((opened.response as { view?: { id?: string } }).view?.id) } as never;
-    const sel = (v: string) => ({ type: 'static_select', selected_option: { text: { type: 'plain_text', text: v }, value: v } }) as never;
+    const opened = await slack.waitForCall('views.open', (c) => c.args.trigger_id === triggerId && c.ok, {
+      timeoutMs: 5_000,
+    });
+    const view = {
+      ...(opened.args.view as object),
+      id: String((opened.response as { view?: { id?: string } }).view?.id),
+    } as never;
+    const sel = (v: string) =>
+      ({ type: 'static_select', selected_option: { text: { type: 'plain_text', text: v }, value: v } }) as never;
     const before = (await store().listRequests({})).length;
     const ack = await sm.sendInteraction(
       viewSubmissionPayload({
         userId: ALICE,
         view,
-        values: { database: { database_select: sel('appdb') }, level: { level_select: sel('superuser') }, duration: { duration_input: '1h' }, reason: { reason_input: 'x' } },
+        values: {
+          database: { database_select: sel('appdb') },
+          level: { level_select: sel('superuser') },
+          duration: { duration_input: '1h' },
+          reason: { reason_input: 'x' },
+        },
       }),
       { timeoutMs: ACK_MS },
     );
-    expect(ack.payload).toMatchObject({ response_action: 'errors', errors: { level: expect.stringMatching(/read, write, template/) } });
+    expect(ack.payload).toMatchObject({
+      response_action: 'errors',
+      errors: { level: expect.stringMatching(/read, write, template/) },
+    });
     expect((await store().listRequests({})).length).toBe(before);
   });
 
@@ -160,12 +218,19 @@ describe('Slack in Socket Mode', () => {
     expect(old).toMatchObject({ closeCode: 1000, closedBy: 'client' });
     // @slack/socket-mode 3.1 waits clientPingTimeout (5 s) before asking for a new URL.
     const next = await sm.waitForConnection({ count, timeoutMs: 15_000 });
-    expect(slack.callsTo(APPS_CONNECTIONS_OPEN).slice(opens)).toEqual([expect.objectContaining({ ok: true, token: sm.appToken })]);
+    expect(slack.callsTo(APPS_CONNECTIONS_OPEN).slice(opens)).toEqual([
+      expect.objectContaining({ ok: true, token: sm.appToken }),
+    ]);
     expect(next.ticket).not.toBe(first!.ticket);
     const responseUrl = slack.respondUrl(undefined, { userId: ALICE, channel: INCIDENT });
-    const ack = await sm.sendSlashCommand(slashCommand({ userId: ALICE, text: 'help', channelId: INCIDENT, responseUrl }), { timeoutMs: ACK_MS });
+    const ack = await sm.sendSlashCommand(
+      slashCommand({ userId: ALICE, text: 'help', channelId: INCIDENT, responseUrl }),
+      { timeoutMs: ACK_MS },
+    );
     expect(ack.connectionId).toBe(next.id);
-    await slack.waitForCall(RESPONSE_URL_METHOD, (c) => responseUrl.endsWith(c.responseUrlId ?? '\0'), { timeoutMs: 10_000 });
+    await slack.waitForCall(RESPONSE_URL_METHOD, (c) => responseUrl.endsWith(c.responseUrlId ?? '\0'), {
+      timeoutMs: 10_000,
+    });
   }, 30_000);
 
   it('stops cleanly: the broker closes its socket (1000) and does not reconnect', async () => {

@@ -13,7 +13,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE, INPUT, REQUEST_MODAL, REVEAL } from '../../src/chat/slack/ids.js';
 import type { AuditEvent } from '../../src/core/model.js';
-import { buttonsIn, RESPONSE_URL_METHOD, SLACK_DOUBLE_DEFAULTS, startSlackDouble, type SlackDouble, type SlackMessage } from '../../dev/slack/double.js';
+import {
+  buttonsIn,
+  RESPONSE_URL_METHOD,
+  SLACK_DOUBLE_DEFAULTS,
+  startSlackDouble,
+  type SlackDouble,
+  type SlackMessage,
+} from '../../dev/slack/double.js';
 import {
   appHomeOpenedEvent,
   blockActionsPayload,
@@ -63,7 +70,8 @@ describe('Slack trust boundary: two web replicas', () => {
   /** Lines where either replica logged a replay it ignored. */
   const replaysLogged = () => web.flatMap((b) => b.logs).filter((l) => l.includes('slack: replay ignored')).length;
   const requestsWith = async (reason: string) => (await store().listRequests({})).filter((r) => r.reason === reason);
-  const refusalsOf = async (userId: string): Promise<AuditEvent[]> => (await store().listAudit({ type: 'access.refused' })).filter((e) => e.actor.id === userId);
+  const refusalsOf = async (userId: string): Promise<AuditEvent[]> =>
+    (await store().listAudit({ type: 'access.refused' })).filter((e) => e.actor.id === userId);
 
   async function adminQuery(sql: string) {
     const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
@@ -83,15 +91,34 @@ describe('Slack trust boundary: two web replicas', () => {
 
   async function requestAs(userId: string, reason: string, teamId = OUR_TEAM) {
     const before = approvalMessages().length;
-    const res = await postSlashCommand(web[0].baseUrl, SECRET, command(userId, `${db()} read 10m INC-1 ${reason}`, teamId).fields);
+    const res = await postSlashCommand(
+      web[0].baseUrl,
+      SECRET,
+      command(userId, `${db()} read 10m INC-1 ${reason}`, teamId).fields,
+    );
     expect(res.status).toBe(200);
     await slack.waitUntil(() => approvalMessages().length > before, { timeoutMs: 10_000 });
     const msg = approvalMessages().at(-1)!;
     return { msg, requestId: Number(buttonsIn(msg).find((b) => b.actionId === APPROVE)!.value) };
   }
 
-  function click(userId: string, actionId: string, value: string, message: SlackMessage, channelId: string, team: { teamId?: string; userTeamId?: string } = {}) {
-    return blockActionsPayload({ userId, actionId, value, channelId, message, triggerId: slack.issueTriggerId({ userId }), ...team });
+  function click(
+    userId: string,
+    actionId: string,
+    value: string,
+    message: SlackMessage,
+    channelId: string,
+    team: { teamId?: string; userTeamId?: string } = {},
+  ) {
+    return blockActionsPayload({
+      userId,
+      actionId,
+      value,
+      channelId,
+      message,
+      triggerId: slack.issueTriggerId({ userId }),
+      ...team,
+    });
   }
 
   beforeAll(async () => {
@@ -109,7 +136,16 @@ describe('Slack trust boundary: two web replicas', () => {
     slack.addChannel(INCIDENT, { name: 'incident', members: everyone });
     const catalog = writeCatalog([target.entry], {
       perEntry: () => ({
-        approval: { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }, { email: 'pat@partner.example' }, { email: 'eve@stranger.example' }], required: 1, timeout: '30m' },
+        approval: {
+          slackChannel: CHANNEL,
+          approvers: [
+            { email: 'bob@example.com' },
+            { email: 'pat@partner.example' },
+            { email: 'eve@stranger.example' },
+          ],
+          required: 1,
+          timeout: '30m',
+        },
         limits: { pendingRequestsPerPerson: 20 },
       }),
     });
@@ -146,7 +182,11 @@ describe('Slack trust boundary: two web replicas', () => {
       const replaysBefore = replaysLogged();
       const answers = await Promise.all(web.map((b) => postSlashCommand(b.baseUrl, SECRET, fields, { timestamp: ts })));
       answers.push(await postSlashCommand(web[1].baseUrl, SECRET, fields, { timestamp: ts }));
-      expect(answers.map((a) => [a.status, a.body])).toEqual([[200, ''], [200, ''], [200, '']]);
+      expect(answers.map((a) => [a.status, a.body])).toEqual([
+        [200, ''],
+        [200, ''],
+        [200, ''],
+      ]);
       // Two of the three deliveries were recognised and dropped; the third opened the request.
       await waitFor('two replays to be logged', () => replaysLogged() - replaysBefore === 2);
       await slack.waitUntil(() => approvalMessages().length > messagesBefore, { timeoutMs: 10_000 });
@@ -161,14 +201,22 @@ describe('Slack trust boundary: two web replicas', () => {
         const g = await store().getGrantByRequest(requestId);
         return g?.status === 'active' ? g : undefined;
       });
-      const dm = await slack.waitUntil(() => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL && b.value === String(grant.id))), { timeoutMs: 10_000 });
+      const dm = await slack.waitUntil(
+        () =>
+          slack
+            .dmOf(ALICE)
+            .find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL && b.value === String(grant.id))),
+        { timeoutMs: 10_000 },
+      );
       const payload = click(ALICE, REVEAL, String(grant.id), dm, slack.dmChannelId(ALICE));
       const ts = now();
       const replaysBefore = replaysLogged();
       const answers = await Promise.all(web.map((b) => postInteraction(b.baseUrl, SECRET, payload, { timestamp: ts })));
       expect(answers.map((a) => a.status)).toEqual([200, 200]);
       await waitFor('the replay to be logged', () => replaysLogged() - replaysBefore === 1);
-      await slack.waitForCall('views.open', (c) => c.ok && JSON.stringify(c.args).includes(grant.username), { timeoutMs: 10_000 });
+      await slack.waitForCall('views.open', (c) => c.ok && JSON.stringify(c.args).includes(grant.username), {
+        timeoutMs: 10_000,
+      });
       expect(await store().listAudit({ grantId: grant.id, type: 'grant.credentials_issued' })).toHaveLength(1);
       expect(slack.callsTo('views.open').filter((c) => c.args.trigger_id === payload.trigger_id)).toHaveLength(1);
     });
@@ -179,7 +227,10 @@ describe('Slack trust boundary: two web replicas', () => {
       const ts = now();
       const genuine = signSlackRequest(SECRET, slashCommandBody(fields), ts);
       const tampered = { ...fields, text: `${db()} write 1h INC-1 ${reason}` };
-      const forged = await postSlashCommand(web[0].baseUrl, SECRET, tampered, { omitSignature: true, headers: { ...genuine } });
+      const forged = await postSlashCommand(web[0].baseUrl, SECRET, tampered, {
+        omitSignature: true,
+        headers: { ...genuine },
+      });
       expect(forged.status).toBe(401);
       const res = await postSlashCommand(web[1].baseUrl, SECRET, fields, { timestamp: ts });
       expect(res.status).toBe(200);
@@ -192,12 +243,22 @@ describe('Slack trust boundary: two web replicas', () => {
 
     it('a timestamp more than five minutes in the future is refused with 401; one minute ahead is accepted', async () => {
       const reason = 'from the future';
-      const ahead = await postSlashCommand(web[0].baseUrl, SECRET, command(ALICE, `${db()} read 10m INC-1 ${reason}`).fields, { timestamp: now() + 6 * 60 });
+      const ahead = await postSlashCommand(
+        web[0].baseUrl,
+        SECRET,
+        command(ALICE, `${db()} read 10m INC-1 ${reason}`).fields,
+        { timestamp: now() + 6 * 60 },
+      );
       expect(ahead.status).toBe(401);
       expect(ahead.body).toBe('');
       // The 401 was answered before Bolt: nothing ran.
       expect(await requestsWith(reason)).toEqual([]);
-      const skewed = await postSlashCommand(web[0].baseUrl, SECRET, command(ALICE, `${db()} read 10m INC-1 slightly ahead`).fields, { timestamp: now() + 60 });
+      const skewed = await postSlashCommand(
+        web[0].baseUrl,
+        SECRET,
+        command(ALICE, `${db()} read 10m INC-1 slightly ahead`).fields,
+        { timestamp: now() + 60 },
+      );
       expect(skewed.status).toBe(200);
       await waitFor('the slightly-ahead request', async () => (await requestsWith('slightly ahead')).length === 1);
     });
@@ -210,9 +271,15 @@ describe('Slack trust boundary: two web replicas', () => {
       expect((await postEvent(web[0].baseUrl, SECRET, event, { timestamp: ts })).status).toBe(200);
       await slack.waitUntil(() => published() === before + 1, { timeoutMs: 10_000 });
       // Slack re-signs a retry: another timestamp, so another signature; only the event id says it is the same.
-      const retry = await postEvent(web[1].baseUrl, SECRET, event, { timestamp: ts + 1, retryNum: 1, retryReason: 'http_timeout' });
+      const retry = await postEvent(web[1].baseUrl, SECRET, event, {
+        timestamp: ts + 1,
+        retryNum: 1,
+        retryReason: 'http_timeout',
+      });
       expect(retry.status).toBe(200);
-      await waitFor('the retry to be logged as a replay', () => web.flatMap((b) => b.logs).some((l) => l.includes('event Ev0TRUSTRETRY was delivered again')));
+      await waitFor('the retry to be logged as a replay', () =>
+        web.flatMap((b) => b.logs).some((l) => l.includes('event Ev0TRUSTRETRY was delivered again')),
+      );
       expect(published()).toBe(before + 1);
       await postEvent(web[1].baseUrl, SECRET, appHomeOpenedEvent(ALICE, { eventId: 'Ev0TRUSTNEXT' }));
       await slack.waitUntil(() => published() === before + 2, { timeoutMs: 10_000 });
@@ -224,11 +291,20 @@ describe('Slack trust boundary: two web replicas', () => {
       const { fields, responseUrl } = command(EVE, `${db()} read 10m INC-1 outsider command`, STRANGER_TEAM);
       const res = await postSlashCommand(web[0].baseUrl, SECRET, fields);
       expect(res.status).toBe(200);
-      const told = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
+      const told = await slack.waitForCall(
+        RESPONSE_URL_METHOD,
+        (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+        { timeoutMs: 10_000 },
+      );
       expect(told.args).toMatchObject({ response_type: 'ephemeral' });
-      expect(String(told.args.text)).toMatch(new RegExp(`your team \\(${STRANGER_TEAM}\\) is not one of them, so nothing was done`));
+      expect(String(told.args.text)).toMatch(
+        new RegExp(`your team \\(${STRANGER_TEAM}\\) is not one of them, so nothing was done`),
+      );
       const [refusal] = await refusalsOf(EVE);
-      expect(refusal).toMatchObject({ actor: { platform: 'slack', id: EVE }, detail: { action: 'command', code: 'FORBIDDEN' } });
+      expect(refusal).toMatchObject({
+        actor: { platform: 'slack', id: EVE },
+        detail: { action: 'command', code: 'FORBIDDEN' },
+      });
       expect(String((refusal!.detail as { reason: string }).reason)).toContain(STRANGER_TEAM);
       expect((await store().listRequests({})).filter((r) => r.requester.id === EVE)).toEqual([]);
     });
@@ -238,7 +314,11 @@ describe('Slack trust boundary: two web replicas', () => {
       const updatesBefore = slack.callsTo('chat.update').length;
       const refusalsBefore = (await refusalsOf(EVE)).length;
       // A Slack Connect click: it happens in our workspace (team), by a user whose own team is another organisation's.
-      const res = await postInteraction(web[1].baseUrl, SECRET, click(EVE, APPROVE, String(requestId), msg, CHANNEL, { teamId: OUR_TEAM, userTeamId: STRANGER_TEAM }));
+      const res = await postInteraction(
+        web[1].baseUrl,
+        SECRET,
+        click(EVE, APPROVE, String(requestId), msg, CHANNEL, { teamId: OUR_TEAM, userTeamId: STRANGER_TEAM }),
+      );
       expect(res.status).toBe(200);
       const told = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === EVE, { timeoutMs: 10_000 });
       expect(String(told.args.text)).toContain(STRANGER_TEAM);
@@ -250,9 +330,12 @@ describe('Slack trust boundary: two web replicas', () => {
       expect(slack.callsTo('chat.update').length).toBe(updatesBefore);
     });
 
-    it("a request modal submitted by an external user is answered in the modal, audited, and requests nothing", async () => {
+    it('a request modal submitted by an external user is answered in the modal, audited, and requests nothing', async () => {
       const refusalsBefore = (await refusalsOf(EVE)).length;
-      const select = (value: string) => ({ type: 'static_select', selected_option: { text: { type: 'plain_text' as const, text: value }, value } });
+      const select = (value: string) => ({
+        type: 'static_select',
+        selected_option: { text: { type: 'plain_text' as const, text: value }, value },
+      });
       const payload = viewSubmissionPayload({
         userId: EVE,
         callbackId: REQUEST_MODAL,
@@ -286,7 +369,11 @@ describe('Slack trust boundary: two web replicas', () => {
 
     it('SLACK_ALLOWED_TEAMS admits a second team: its people request and approve; the installing team needs no listing', async () => {
       const { msg, requestId } = await requestAs(ALICE, 'partner approves');
-      await postInteraction(web[1].baseUrl, SECRET, click(PAT, APPROVE, String(requestId), msg, CHANNEL, { teamId: OUR_TEAM, userTeamId: PARTNER_TEAM }));
+      await postInteraction(
+        web[1].baseUrl,
+        SECRET,
+        click(PAT, APPROVE, String(requestId), msg, CHANNEL, { teamId: OUR_TEAM, userTeamId: PARTNER_TEAM }),
+      );
       await waitFor('the partner approval', async () => (await store().getRequest(requestId))!.status === 'approved');
       expect((await store().listApprovals(requestId)).map((a) => a.approver.id)).toEqual([PAT]);
       const own = await requestAs(PAT, 'partner asks', PARTNER_TEAM);
@@ -312,7 +399,11 @@ describe('Slack trust boundary: Socket Mode', () => {
     slack.addUser({ id: EVE, email: 'eve@stranger.example', name: 'eve' });
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [ALICE, EVE] });
     slack.addChannel(INCIDENT, { name: 'incident', members: [ALICE, EVE] });
-    const catalog = writeCatalog([target.entry], { perEntry: () => ({ approval: { slackChannel: CHANNEL, approvers: [{ email: 'eve@stranger.example' }], required: 1 } }) });
+    const catalog = writeCatalog([target.entry], {
+      perEntry: () => ({
+        approval: { slackChannel: CHANNEL, approvers: [{ email: 'eve@stranger.example' }], required: 1 },
+      }),
+    });
     broker = await startBroker({
       ...catalog.env,
       CATALOG_PATH: catalog.path,
@@ -335,14 +426,34 @@ describe('Slack trust boundary: Socket Mode', () => {
 
   it('a slash command from another organisation over the socket is explained, audited, and requests nothing; ours goes through', async () => {
     const responseUrl = slack.respondUrl(undefined, { userId: EVE, channel: INCIDENT });
-    await sm.sendSlashCommand(slashCommand({ userId: EVE, teamId: STRANGER_TEAM, text: `${target.entry.name} read 10m INC-1 over the socket`, channelId: INCIDENT, responseUrl }));
-    const told = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
+    await sm.sendSlashCommand(
+      slashCommand({
+        userId: EVE,
+        teamId: STRANGER_TEAM,
+        text: `${target.entry.name} read 10m INC-1 over the socket`,
+        channelId: INCIDENT,
+        responseUrl,
+      }),
+    );
+    const told = await slack.waitForCall(
+      RESPONSE_URL_METHOD,
+      (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+      { timeoutMs: 10_000 },
+    );
     expect(String(told.args.text)).toContain(STRANGER_TEAM);
-    const refusals = (await broker.app.deps.store.listAudit({ type: 'access.refused' })).filter((e) => e.actor.id === EVE);
+    const refusals = (await broker.app.deps.store.listAudit({ type: 'access.refused' })).filter(
+      (e) => e.actor.id === EVE,
+    );
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatchObject({ detail: { action: 'command', code: 'FORBIDDEN' } });
     expect(await broker.app.deps.store.listRequests({})).toEqual([]);
-    await sm.sendSlashCommand(slashCommand({ userId: ALICE, text: `${target.entry.name} read 10m INC-1 ours over the socket`, channelId: INCIDENT }));
+    await sm.sendSlashCommand(
+      slashCommand({
+        userId: ALICE,
+        text: `${target.entry.name} read 10m INC-1 ours over the socket`,
+        channelId: INCIDENT,
+      }),
+    );
     await slack.waitUntil(() => slack.messagesIn(CHANNEL).length === 1, { timeoutMs: 10_000 });
     expect((await broker.app.deps.store.listRequests({})).map((r) => r.requester.id)).toEqual([ALICE]);
   });

@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actionActivity, cardOf, messageActivity, postActivity, type Where } from '../../dev/teams/activities.js';
-import { startTeamsConnectorDouble, type TeamsConnectorDouble, type TeamsUser } from '../../dev/teams/connector-double.js';
+import {
+  startTeamsConnectorDouble,
+  type TeamsConnectorDouble,
+  type TeamsUser,
+} from '../../dev/teams/connector-double.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { teamsAnonymousEnv } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
@@ -19,7 +23,12 @@ import { freePort, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
-const user = (n: number, name: string): TeamsUser => ({ aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`, id: `29:${name}-teams-id`, name, email: `${name}@example.com` });
+const user = (n: number, name: string): TeamsUser => ({
+  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
+  id: `29:${name}-teams-id`,
+  name,
+  email: `${name}@example.com`,
+});
 const ALICE = user(1, 'alice');
 const BOB = user(2, 'bob');
 
@@ -33,7 +42,12 @@ describe('Teams: a crash before the answer is a failed click the person can retr
   let dir: string;
   let baseUrl: string;
 
-  const where = (conversation: string, replyToId?: string): Where => ({ serviceUrl: teams.url, tenantId: teams.tenantId, conversation, ...(replyToId && { replyToId }) });
+  const where = (conversation: string, replyToId?: string): Where => ({
+    serviceUrl: teams.url,
+    tenantId: teams.tenantId,
+    conversation,
+    ...(replyToId && { replyToId }),
+  });
   const cards = () => teams.messagesIn(CHANNEL).filter((m) => !m.replyToId);
   async function start(extra: Record<string, string> = {}, group = false): Promise<void> {
     const port = await freePort();
@@ -54,7 +68,9 @@ describe('Teams: a crash before the answer is a failed click the person can retr
       teams.install(u.aadObjectId);
     }
     const catalog = writeCatalog([target.entry], {
-      perEntry: () => ({ approval: { teamsChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' } }),
+      perEntry: () => ({
+        approval: { teamsChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' },
+      }),
     });
     env = {
       ...catalog.env,
@@ -78,9 +94,20 @@ describe('Teams: a crash before the answer is a failed click the person can retr
   }, 60_000);
 
   it('Approve held, process group killed: no answer and nothing changed; after a restart the same click approves once', async () => {
-    expect((await postActivity(baseUrl, messageActivity(ALICE, where('personal'), `db-access ${target.entry.name} read 30m INC-9 crash test`))).status).toBe(200);
+    expect(
+      (
+        await postActivity(
+          baseUrl,
+          messageActivity(ALICE, where('personal'), `db-access ${target.entry.name} read 30m INC-9 crash test`),
+        )
+      ).status,
+    ).toBe(200);
     const card = await teams.waitUntil(() => cards().at(-1), { timeoutMs: 15_000, what: 'an approval card' });
-    const requestId = Number((cardOf(card.activity) as { actions?: Array<{ verb?: string; data?: { requestId?: number } }> }).actions?.find((a) => a.verb === 'approve')?.data?.requestId);
+    const requestId = Number(
+      (cardOf(card.activity) as { actions?: Array<{ verb?: string; data?: { requestId?: number } }> }).actions?.find(
+        (a) => a.verb === 'approve',
+      )?.data?.requestId,
+    );
     expect((await store.getRequest(requestId))?.status).toBe('pending');
 
     await proc!.stop();
@@ -89,7 +116,11 @@ describe('Teams: a crash before the answer is a failed click the person can retr
       (r) => r.status,
       (err: unknown) => `no answer: ${err instanceof Error ? err.message : String(err)}`,
     );
-    await waitFor('the click to reach the held handler', () => proc!.output().includes('failpoint: holding here until killed'), { timeoutMs: 15_000 });
+    await waitFor(
+      'the click to reach the held handler',
+      () => proc!.output().includes('failpoint: holding here until killed'),
+      { timeoutMs: 15_000 },
+    );
     await proc!.kill();
     expect(await clicked).toMatch(/^no answer/);
     expect((await store.getRequest(requestId))?.status).toBe('pending');
@@ -103,10 +134,14 @@ describe('Teams: a crash before the answer is a failed click the person can retr
     expect((retry.body as { type?: string }).type).toBe('application/vnd.microsoft.card.adaptive');
     expect((await store.getRequest(requestId))?.status).toBe('approved');
     expect(await store.listApprovals(requestId)).toHaveLength(1);
-    const grant = await waitFor('the grant active', async () => {
-      const g = await store.getGrantByRequest(requestId);
-      return g?.status === 'active' ? g : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const grant = await waitFor(
+      'the grant active',
+      async () => {
+        const g = await store.getGrantByRequest(requestId);
+        return g?.status === 'active' ? g : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     const roles = (await target.query('SELECT rolname FROM pg_roles WHERE rolname = $1', [grant.username])).length;
     expect(roles).toBe(1);
   }, 180_000);

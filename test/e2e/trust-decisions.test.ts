@@ -23,7 +23,11 @@ import type { StateStore } from '../../src/core/ports.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
 import { actionActivity, postActivity } from '../../dev/teams/activities.js';
-import { startTeamsConnectorDouble, type TeamsConnectorDouble, type TeamsUser } from '../../dev/teams/connector-double.js';
+import {
+  startTeamsConnectorDouble,
+  type TeamsConnectorDouble,
+  type TeamsUser,
+} from '../../dev/teams/connector-double.js';
 import { startServices, type Services } from '../../src/services.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
@@ -38,7 +42,16 @@ const INCIDENT = 'C0INCIDENT';
 const TEAMS_CHANNEL = '19:db-approvals@thread.tacv2';
 
 /** One requester per case: each person's requests are rate-limited (five at once). */
-const SLACK = { ALICE: 'U0ALICE', BOB: 'U0BOB', CAROL: 'U0CAROL', ERIN: 'U0ERIN', FRED: 'U0FRED', GINA: 'U0GINA', HANK: 'U0HANK', IVY: 'U0IVY' } as const;
+const SLACK = {
+  ALICE: 'U0ALICE',
+  BOB: 'U0BOB',
+  CAROL: 'U0CAROL',
+  ERIN: 'U0ERIN',
+  FRED: 'U0FRED',
+  GINA: 'U0GINA',
+  HANK: 'U0HANK',
+  IVY: 'U0IVY',
+} as const;
 const teamsUser = (n: number, name: string): TeamsUser => ({
   aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
   id: `29:${name}-teams-id`,
@@ -59,7 +72,10 @@ function entry(name: string): DatabaseEntry {
     port: 5432,
     database: 'appdb',
     admin: { user: 'jit_admin', password: 'unused-admin-password' },
-    levels: new Map([['read', level('read')], ['write', level('write')]]),
+    levels: new Map([
+      ['read', level('read')],
+      ['write', level('write')],
+    ]),
     maxDuration: 3_600_000,
     brokerSchema: 'db_access',
     delivery: 'reveal',
@@ -102,16 +118,27 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     const merged = { ...process.env, PORT: '0', ...env };
     const settings = loadSettings(merged);
     const { logger, logs } = capturingLogger();
-    const services = await startServices({ settings, catalog: loadCatalog(settings.CATALOG_PATH, merged), logger }, { http: true, worker: false });
+    const services = await startServices(
+      { settings, catalog: loadCatalog(settings.CATALOG_PATH, merged), logger },
+      { http: true, worker: false },
+    );
     replicas.push({ ...services, baseUrl: `http://127.0.0.1:${services.port}`, logs });
   }
 
   /** A slash command on replica `via`; resolves with the text of its (first) answer through the response_url. */
   async function command(userId: string, text: string, via = 0): Promise<string> {
     const responseUrl = slack.respondUrl(undefined, { userId, channel: INCIDENT });
-    const res = await postSlashCommand(replica(via).baseUrl, SECRET, slashCommand({ userId, text, channelId: INCIDENT, responseUrl }));
+    const res = await postSlashCommand(
+      replica(via).baseUrl,
+      SECRET,
+      slashCommand({ userId, text, channelId: INCIDENT, responseUrl }),
+    );
     expect(res.status).toBe(200);
-    const answer = await slack.waitForCall(RESPONSE_URL_METHOD, (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId), { timeoutMs: 10_000 });
+    const answer = await slack.waitForCall(
+      RESPONSE_URL_METHOD,
+      (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+      { timeoutMs: 10_000 },
+    );
     return slack.renderText(answer.args as { text?: string });
   }
 
@@ -120,28 +147,49 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     const answer = await command(userId, text, via);
     const id = Number(/Request #(\d+)/.exec(answer)?.[1]);
     expect(id, answer).toBeGreaterThan(0);
-    await slack.waitUntil(() => approvalMessageOf(id), { timeoutMs: 10_000, description: `approval message of #${id}` });
+    await slack.waitUntil(() => approvalMessageOf(id), {
+      timeoutMs: 10_000,
+      description: `approval message of #${id}`,
+    });
     return id;
   }
 
   const approvalMessageOf = (requestId: number) =>
-    slack.messagesIn(CHANNEL).find((m) => buttonsIn(m).some((b) => b.actionId === APPROVE && b.value === String(requestId)));
+    slack
+      .messagesIn(CHANNEL)
+      .find((m) => buttonsIn(m).some((b) => b.actionId === APPROVE && b.value === String(requestId)));
 
   /** A click on the Slack approval message of `requestId`; resolves with what the clicker was told, or — with
    *  `quiet`, for a click expected to succeed (its effect is awaited by the caller) — '' at once. */
-  async function slackClick(userId: string, actionId: string, requestId: number, via = 0, quiet = false): Promise<string> {
+  async function slackClick(
+    userId: string,
+    actionId: string,
+    requestId: number,
+    via = 0,
+    quiet = false,
+  ): Promise<string> {
     const message = approvalMessageOf(requestId)!;
     const before = slack.ephemeralsFor(userId).length;
     const { triggerId, responseUrl } = slack.interaction(userId, { channelId: CHANNEL, messageTs: message.ts });
     const res = await postInteraction(
       replica(via).baseUrl,
       SECRET,
-      blockActionsPayload({ userId, actionId, value: String(requestId), channelId: CHANNEL, message, triggerId, responseUrl }),
+      blockActionsPayload({
+        userId,
+        actionId,
+        value: String(requestId),
+        channelId: CHANNEL,
+        message,
+        triggerId,
+        responseUrl,
+      }),
     );
     expect(res.status).toBe(200);
     if (quiet) return '';
     return slack
-      .waitUntil(() => slack.ephemeralsFor(userId).length > before && slack.ephemeralsFor(userId).at(-1), { timeoutMs: 5_000 })
+      .waitUntil(() => slack.ephemeralsFor(userId).length > before && slack.ephemeralsFor(userId).at(-1), {
+        timeoutMs: 5_000,
+      })
       .then((e) => slack.renderText(e))
       .catch(() => '');
   }
@@ -156,13 +204,16 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
   }
 
   const refusals = async (requestId?: number): Promise<AuditEvent[]> =>
-    (await store().listAudit({ type: 'access.refused', ...(requestId !== undefined && { requestId }) })).filter((e) => e.type === 'access.refused');
+    (await store().listAudit({ type: 'access.refused', ...(requestId !== undefined && { requestId }) })).filter(
+      (e) => e.type === 'access.refused',
+    );
 
   beforeAll(async () => {
     state = await makeStateUrl();
     await migrateLatest(state.url);
     slack = await startSlackDouble();
-    for (const [name, id] of Object.entries(SLACK)) slack.addUser({ id, email: `${name.toLowerCase()}@example.com`, name: name.toLowerCase() });
+    for (const [name, id] of Object.entries(SLACK))
+      slack.addUser({ id, email: `${name.toLowerCase()}@example.com`, name: name.toLowerCase() });
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: Object.values(SLACK) });
     slack.addChannel(INCIDENT, { name: 'incident', members: Object.values(SLACK) });
     teams = await startTeamsConnectorDouble();
@@ -170,7 +221,13 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
       teams.addUser(u);
       teams.install(u.aadObjectId);
     }
-    const approval = { slackChannel: CHANNEL, teamsChannel: TEAMS_CHANNEL, approvers: [{ email: 'bob@example.com' }, { email: 'carol@example.com' }], required: 1, timeout: '30m' };
+    const approval = {
+      slackChannel: CHANNEL,
+      teamsChannel: TEAMS_CHANNEL,
+      approvers: [{ email: 'bob@example.com' }, { email: 'carol@example.com' }],
+      required: 1,
+      timeout: '30m',
+    };
     const catalog = writeCatalog(['two', 'limit', 'same', 'race', 'cap', 'burst', 'quick'].map(entry), {
       perEntry: (d) => {
         switch (d.name) {
@@ -271,7 +328,10 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     const read = await request(SLACK.GINA, 'race read 30m racing');
     const write = await request(SLACK.GINA, 'race write 30m racing');
     const told = await Promise.all([slackClick(SLACK.BOB, APPROVE, read, 0), teamsClick(T_CAROL, 'approve', write, 1)]);
-    await waitFor('one decision', async () => (await store().getGrantByRequest(read)) ?? (await store().getGrantByRequest(write)));
+    await waitFor(
+      'one decision',
+      async () => (await store().getGrantByRequest(read)) ?? (await store().getGrantByRequest(write)),
+    );
     const statuses = [(await store().getRequest(read))?.status, (await store().getRequest(write))?.status].sort();
     expect(statuses).toEqual(['approved', 'pending']);
     expect(told.filter((t) => /already holds 1 live grant/.test(t))).toHaveLength(1);
@@ -286,12 +346,16 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     expect(answer).toMatch(/already have 2 request\(s\) waiting on cap \(the limit is 2\)/);
     expect(await store().listRequests({ database: 'cap' })).toHaveLength(2);
     const refused = (await refusals()).filter((e) => e.database === 'cap');
-    expect(refused.map((e) => [e.actor.id, e.detail.action, e.detail.code])).toEqual([[SLACK.HANK, 'request', 'FORBIDDEN']]);
+    expect(refused.map((e) => [e.actor.id, e.detail.action, e.detail.code])).toEqual([
+      [SLACK.HANK, 'request', 'FORBIDDEN'],
+    ]);
   });
 
   it('a burst of 12 requests from one person across both replicas posts at most 5 approval messages; each refused one is told why', async () => {
     const before = slack.messagesIn(CHANNEL).length;
-    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => command(SLACK.ERIN, `burst read 30m burst number ${i}`, i)));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => command(SLACK.ERIN, `burst read 30m burst number ${i}`, i)),
+    );
     const filed = answers.filter((a) => /Request #\d+/.test(a));
     const slowed = answers.filter((a) => /too many requests in a short time; try again in \d+s/.test(a));
     expect(filed.length).toBeGreaterThanOrEqual(1);

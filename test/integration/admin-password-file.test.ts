@@ -36,15 +36,19 @@ const writeSecret = (file: string, password: string) => writeFileSync(file, `${p
 
 /** Resolves with the TargetError of the first call that fails with `kind`; a call that succeeds is a failure. */
 async function failsWith(kind: string, call: () => Promise<unknown>): Promise<TargetError> {
-  return waitFor(`a ${kind} refusal`, async () => {
-    const err = await call().then(
-      () => {
-        throw new Error('the call succeeded with the old password in the file');
-      },
-      (e: unknown) => e,
-    );
-    return err instanceof TargetError && err.kind === kind ? err : undefined;
-  }, { timeoutMs: 15_000, intervalMs: 100 });
+  return waitFor(
+    `a ${kind} refusal`,
+    async () => {
+      const err = await call().then(
+        () => {
+          throw new Error('the call succeeded with the old password in the file');
+        },
+        (e: unknown) => e,
+      );
+      return err instanceof TargetError && err.kind === kind ? err : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
 }
 
 describe('PostgreSQL: admin.passwordFile rotated while the broker runs', () => {
@@ -73,11 +77,19 @@ describe('PostgreSQL: admin.passwordFile rotated while the broker runs', () => {
 
   it('logs in with the file, and after a rotation uses the new password at the next new connection', async () => {
     const username = generateUsername('pwfile.pg@example.com');
-    await oneUser(engine).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 600_000, level: target.levels.read });
+    await oneUser(engine).newUser({
+      grantId: grantId++,
+      username,
+      password: generatePassword(),
+      expiresAt: Date.now() + 600_000,
+      level: target.levels.read,
+    });
     expect(await target.userExists(username)).toBe(true);
 
     const rotated = generatePassword();
-    await cluster.query(`ALTER ROLE ${escapeIdentifier('jit_admin')} PASSWORD ${escapeLiteral(scramSha256Verifier(rotated))}`);
+    await cluster.query(
+      `ALTER ROLE ${escapeIdentifier('jit_admin')} PASSWORD ${escapeLiteral(scramSha256Verifier(rotated))}`,
+    );
     await endAdminSessions();
     // The file still holds the old password: a new connection is refused (28P01), so the file is what is read.
     const refused = await failsWith('permission', () => engine.listManagedUsers());
@@ -108,7 +120,11 @@ describe('MariaDB: admin.passwordFile rotated while the broker runs', () => {
     level = t.levels.read;
     file = join(dir, 'mariadb-admin-password');
     writeSecret(file, oldPassword);
-    const entry: DatabaseEntry = { ...t.entry, admin: { user: 'jit_admin', passwordFile: file }, tls: { mode: 'verify-full', ca: pki.ca } };
+    const entry: DatabaseEntry = {
+      ...t.entry,
+      admin: { user: 'jit_admin', passwordFile: file },
+      tls: { mode: 'verify-full', ca: pki.ca },
+    };
     engine = createMysqlEngine(entry, { logger: capturingLogger().logger });
   }, 120_000);
   afterAll(async () => {
@@ -117,7 +133,8 @@ describe('MariaDB: admin.passwordFile rotated while the broker runs', () => {
     pki?.remove();
   }, 60_000);
 
-  const adminSessions = async () => server.query("SELECT id FROM information_schema.processlist WHERE user = 'jit_admin'");
+  const adminSessions = async () =>
+    server.query("SELECT id FROM information_schema.processlist WHERE user = 'jit_admin'");
   const endAdminSessions = async () => {
     for (const { id } of await adminSessions()) await server.query(`KILL ${Number(id)}`).catch(() => undefined);
     await waitFor('the admin sessions to end', async () => (await adminSessions()).length === 0);
@@ -125,7 +142,13 @@ describe('MariaDB: admin.passwordFile rotated while the broker runs', () => {
 
   it('logs in with the file, and after a rotation uses the new password at the next new connection', async () => {
     const username = generateUsername('pwfile.maria@example.com');
-    await oneUser(engine).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 600_000, level });
+    await oneUser(engine).newUser({
+      grantId: grantId++,
+      username,
+      password: generatePassword(),
+      expiresAt: Date.now() + 600_000,
+      level,
+    });
 
     const rotated = generatePassword();
     await server.query("ALTER USER 'jit_admin'@'%' IDENTIFIED BY ?", [rotated]);
@@ -136,7 +159,11 @@ describe('MariaDB: admin.passwordFile rotated while the broker runs', () => {
     expect(refused.message).not.toContain(oldPassword);
 
     writeSecret(file, rotated);
-    const users = await waitFor('a login with the rotated password', async () => engine.listManagedUsers().catch(() => undefined), { timeoutMs: 10_000 });
+    const users = await waitFor(
+      'a login with the rotated password',
+      async () => engine.listManagedUsers().catch(() => undefined),
+      { timeoutMs: 10_000 },
+    );
     expect(users.map((u) => u.username)).toContain(username);
     expect((await adminSessions()).length).toBeGreaterThan(0);
   });

@@ -21,19 +21,35 @@ describe('audit webhook', () => {
   const received: Array<{ id: number; body: string; signature: string | undefined }> = [];
   let failNext = 0;
 
-  const catalog = parseCatalog('databases:\n  - { name: orders, engine: postgres, host: 127.0.0.1, database: postgres, admin: { user: postgres, password: x }, levels: { read: { roles: [r] } } }\n', {});
+  const catalog = parseCatalog(
+    'databases:\n  - { name: orders, engine: postgres, host: 127.0.0.1, database: postgres, admin: { user: postgres, password: x }, levels: { read: { roles: [r] } } }\n',
+    {},
+  );
   const prefix = uniquePrefix('webhook');
   const start = (): Promise<Services> =>
     startServices(
       {
-        settings: loadSettings({ DATABASE_URL: dbUrl, REDIS_URL: sharedRedisUrl, QUEUE_PREFIX: prefix, AUDIT_WEBHOOK_URL: url, AUDIT_WEBHOOK_SECRET: SECRET }),
+        settings: loadSettings({
+          DATABASE_URL: dbUrl,
+          REDIS_URL: sharedRedisUrl,
+          QUEUE_PREFIX: prefix,
+          AUDIT_WEBHOOK_URL: url,
+          AUDIT_WEBHOOK_SECRET: SECRET,
+        }),
         catalog,
         logger: capturingLogger().logger,
       },
       { http: false, worker: true },
     );
   const append = (n: number, tag: string) =>
-    store.appendAudit(Array.from({ length: n }, (_, i) => ({ at: Date.now(), type: 'request.created' as const, actor: { platform: 'cli' as const, id: 'cli:test' }, detail: { tag, i } })));
+    store.appendAudit(
+      Array.from({ length: n }, (_, i) => ({
+        at: Date.now(),
+        type: 'request.created' as const,
+        actor: { platform: 'cli' as const, id: 'cli:test' },
+        detail: { tag, i },
+      })),
+    );
   const allIds = async () => (await store.listAudit({})).map((e) => e.id!);
 
   beforeAll(async () => {
@@ -46,7 +62,11 @@ describe('audit webhook', () => {
           res.writeHead(503).end();
           return;
         }
-        received.push({ id: Number(req.headers['x-dbaccess-event-id']), body, signature: req.headers['x-dbaccess-signature'] as string | undefined });
+        received.push({
+          id: Number(req.headers['x-dbaccess-event-id']),
+          body,
+          signature: req.headers['x-dbaccess-signature'] as string | undefined,
+        });
         res.writeHead(204).end();
       });
     });

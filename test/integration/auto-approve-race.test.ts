@@ -83,12 +83,17 @@ describe('auto-approval budget under concurrency (PostgreSQL state store)', () =
 
   it('three requests racing for a budget of one: one auto-approved, two sent to people with the reason', async () => {
     const levels = ['read', 'write', 'audit'];
-    const reqs = await Promise.all(levels.map((level) => requestAccess(deps, priya, { database: 'orders', level, duration: '30m', reason: 'INC-7 racing' })));
+    const reqs = await Promise.all(
+      levels.map((level) =>
+        requestAccess(deps, priya, { database: 'orders', level, duration: '30m', reason: 'INC-7 racing' }),
+      ),
+    );
     expect(reqs.filter((r) => r.status === 'approved')).toHaveLength(1);
     const pending = reqs.filter((r) => r.status === 'pending');
     expect(pending).toHaveLength(2);
     for (const r of pending) {
-      const why = (await store.listAudit({ requestId: r.id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+      const why = (await store.listAudit({ requestId: r.id, type: 'request.created' }))[0]!.detail
+        .autoApprove as string[];
       expect(why).toEqual(['rule 1: daily auto-approval budget used (1 of 1 in the last 24 h)']);
     }
     expect(await store.listAudit({ type: 'request.auto_approved' })).toHaveLength(1);

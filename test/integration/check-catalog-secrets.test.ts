@@ -57,7 +57,10 @@ describe('db-access check: the catalog file', () => {
     const closed = await runCli(['check'], { ...env, CATALOG_PATH: catalog('private.yaml', PASSWORD, 0o600) });
     expect(closed.stdout).toContain('catalog: 1 database(s), valid');
     expect(closed.stdout).not.toContain('[WARN]');
-    const referenced = await runCli(['check'], { ...env, CATALOG_PATH: catalog('referenced.yaml', '${ORDERS_ADMIN_PASSWORD}', 0o644) });
+    const referenced = await runCli(['check'], {
+      ...env,
+      CATALOG_PATH: catalog('referenced.yaml', '${ORDERS_ADMIN_PASSWORD}', 0o644),
+    });
     expect(referenced.stdout).toContain('catalog: 1 database(s), valid');
     expect(referenced.stdout).not.toContain('[WARN]');
   });

@@ -44,13 +44,17 @@ describe('the handed-out psql command, with the real psql', () => {
   const cleanEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' });
 
   /** `script` as typed into sh: sh reads it from stdin, so sh's own argument list is just `sh`. */
-  function sh(script: string): ChildProcess & { done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  function sh(
+    script: string,
+  ): ChildProcess & { done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
     const child = spawn('sh', ['-s'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      child.on('close', (code) => resolve({ code, stdout, stderr })),
+    );
     child.stdin!.end(`${script}\n`);
     return Object.assign(child, { done });
   }
@@ -67,8 +71,12 @@ describe('the handed-out psql command, with the real psql', () => {
   afterAll(async () => {
     for (const u of made) {
       if (!engine) break;
-      await oneUser(engine).disableUser(u).catch(() => undefined);
-      await oneUser(engine).deleteUser(u).catch(() => undefined);
+      await oneUser(engine)
+        .disableUser(u)
+        .catch(() => undefined);
+      await oneUser(engine)
+        .deleteUser(u)
+        .catch(() => undefined);
     }
     await engine?.close();
     await cluster?.stop();
@@ -108,11 +116,17 @@ describe('the handed-out psql command, with the real psql', () => {
       // … and this is what anyone on the machine sees.
       const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
       expect(ps.status).toBe(0);
-      const processes = ps.stdout.split('\n').map((l) => /^\s*(\d+)\s(.*)$/.exec(l)).filter((m) => m !== null).map((m) => ({ pid: Number(m[1]), args: m[2]! }));
+      const processes = ps.stdout
+        .split('\n')
+        .map((l) => /^\s*(\d+)\s(.*)$/.exec(l))
+        .filter((m) => m !== null)
+        .map((m) => ({ pid: Number(m[1]), args: m[2]! }));
       // Debian's psql is a wrapper that execs /usr/lib/postgresql/<v>/bin/psql with the same arguments.
       const psql = processes.filter((p) => /^(\S*\/)?psql /.test(p.args) && p.args.includes(c.username));
       expect(psql, ps.stdout).toHaveLength(1);
-      expect(psql[0]!.args.replace(/^\S*\/psql /, 'psql ')).toBe(`psql host=${c.host} port=${c.port} dbname=${c.database} user=${c.username} -X -A -t -c select pg_sleep(3)`);
+      expect(psql[0]!.args.replace(/^\S*\/psql /, 'psql ')).toBe(
+        `psql host=${c.host} port=${c.port} dbname=${c.database} user=${c.username} -X -A -t -c select pg_sleep(3)`,
+      );
       expect(ps.stdout).not.toContain(c.password);
       const pid = psql[0]!.pid;
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(c.password);

@@ -52,9 +52,19 @@ const catalog = parseCatalog(
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const person = (name: string): Actor => ({ platform: 'slack', id: `U${name.toUpperCase()}`, email: `${name}@example.com`, name });
+const person = (name: string): Actor => ({
+  platform: 'slack',
+  id: `U${name.toUpperCase()}`,
+  email: `${name}@example.com`,
+  name,
+});
 const people = Object.fromEntries(['alice', 'bob', 'olga', 'oscar'].map((n) => [`U${n.toUpperCase()}`, person(n)]));
-const requester = (n: number): Actor => ({ platform: 'slack', id: `UREQ${n}`, email: `req${n}@example.com`, name: `req${n}` });
+const requester = (n: number): Actor => ({
+  platform: 'slack',
+  id: `UREQ${n}`,
+  email: `req${n}@example.com`,
+  name: `req${n}`,
+});
 
 describe('a recovered chat action and the on-call rota of when it was received', () => {
   const t0 = Date.UTC(2026, 11, 7, 12, 0, 0);
@@ -84,7 +94,11 @@ describe('a recovered chat action and the on-call rota of when it was received',
     store = await openStateStore(url);
     const pagerduty = new PagerDutyClient({ token: pd.token, apiUrl: pd.url, clock });
     const opsgenie = new OpsgenieClient({ apiKey: og.apiKey, apiUrl: og.url, clock });
-    deps = coreDeps(catalog, store, { clock, approvers: new ApproverResolver(undefined, clock, { pagerduty, opsgenie }), inboxEdges: { slack: edge } });
+    deps = coreDeps(catalog, store, {
+      clock,
+      approvers: new ApproverResolver(undefined, clock, { pagerduty, opsgenie }),
+      inboxEdges: { slack: edge },
+    });
   });
   afterAll(async () => {
     await deps?.engines.close();
@@ -94,11 +108,18 @@ describe('a recovered chat action and the on-call rota of when it was received',
   });
 
   it('counts a click from whoever was on call when it was received, and refuses one from whoever came on call after it', async () => {
-    const open = (n: number, database: string) => requestAccess(deps, requester(n), { database, level: 'read', duration: '1h', reason: 'INC-7' });
-    const [byOutgoingPd, byIncomingPd, byOutgoingOg, byIncomingOg] = [await open(1, 'orders'), await open(2, 'orders'), await open(3, 'ledger'), await open(4, 'ledger')];
+    const open = (n: number, database: string) =>
+      requestAccess(deps, requester(n), { database, level: 'read', duration: '1h', reason: 'INC-7' });
+    const [byOutgoingPd, byIncomingPd, byOutgoingOg, byIncomingOg] = [
+      await open(1, 'orders'),
+      await open(2, 'orders'),
+      await open(3, 'ledger'),
+      await open(4, 'ledger'),
+    ];
 
     now = t0 + MIN; // four Approve clicks are acknowledged, then the process dies before processing them
-    const click = async (actorId: string, requestId: number) => (await recordAction(deps, { platform: 'slack', kind: 'approve', actorId, requestId, payload: { requestId } }))!;
+    const click = async (actorId: string, requestId: number) =>
+      (await recordAction(deps, { platform: 'slack', kind: 'approve', actorId, requestId, payload: { requestId } }))!;
     const actions = {
       alice: await click('UALICE', byOutgoingPd.id),
       bob: await click('UBOB', byIncomingPd.id),
@@ -109,8 +130,12 @@ describe('a recovered chat action and the on-call rota of when it was received',
     // Recovery comes after the hand-over. Who is on call now is Bob and Oscar (and the resolver has cached it).
     now = handOver + 3 * MIN;
     expect(now).toBeGreaterThan(actions.alice.receivedAt + INBOX_LEASE_MS);
-    expect((await deps.approvers.resolve(catalog.databases.get('orders')!)).approvers.map((a) => a.email)).toEqual(['bob@example.com']);
-    expect((await deps.approvers.resolve(catalog.databases.get('ledger')!)).approvers.map((a) => a.email)).toEqual(['oscar@example.com']);
+    expect((await deps.approvers.resolve(catalog.databases.get('orders')!)).approvers.map((a) => a.email)).toEqual([
+      'bob@example.com',
+    ]);
+    expect((await deps.approvers.resolve(catalog.databases.get('ledger')!)).approvers.map((a) => a.email)).toEqual([
+      'oscar@example.com',
+    ]);
 
     expect(await recoverInbox(deps, { slack: edge })).toBe(4);
 
@@ -121,13 +146,17 @@ describe('a recovered chat action and the on-call rota of when it was received',
     }
     for (const req of [byIncomingPd, byIncomingOg]) expect((await store.getRequest(req.id))!.status).toBe('pending');
     const resultOf = (a: InboxAction) => answers.find((x) => x.action.id === a.id)!.result;
-    for (const a of [actions.alice, actions.olga]) expect(resultOf(a)).toMatchObject({ ok: true, effect: { kind: 'approve', result: { status: 'approved' } } });
+    for (const a of [actions.alice, actions.olga])
+      expect(resultOf(a)).toMatchObject({ ok: true, effect: { kind: 'approve', result: { status: 'approved' } } });
     for (const a of [actions.bob, actions.oscar]) {
       const result = resultOf(a) as { ok: false; error: unknown };
       expect(result.ok).toBe(false);
       expect(result.error).toBeInstanceOf(BrokerError);
       expect((result.error as BrokerError).code).toBe('FORBIDDEN');
-      expect((await store.listInboxActions()).find((x) => x.id === a.id)).toMatchObject({ status: 'done', outcome: expect.stringMatching(/^refused: FORBIDDEN/) });
+      expect((await store.listInboxActions()).find((x) => x.id === a.id)).toMatchObject({
+        status: 'done',
+        outcome: expect.stringMatching(/^refused: FORBIDDEN/),
+      });
     }
 
     // The vendors were asked about the second each click was received, not about now.

@@ -7,7 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import { BrokerError } from '../../src/core/errors.js';
-import { INBOX_LEASE_MS, INBOX_MAX_ATTEMPTS, INBOX_RETENTION_MS, processAction, pruneInbox, recordAction, recoverInbox, type InboxEdge, type InboxResult } from '../../src/core/inbox.js';
+import {
+  INBOX_LEASE_MS,
+  INBOX_MAX_ATTEMPTS,
+  INBOX_RETENTION_MS,
+  processAction,
+  pruneInbox,
+  recordAction,
+  recoverInbox,
+  type InboxEdge,
+  type InboxResult,
+} from '../../src/core/inbox.js';
 import { escalateDue } from '../../src/core/escalation.js';
 import { Sweeper } from '../../src/core/sweeper.js';
 import type { Actor } from '../../src/core/model.js';
@@ -53,7 +63,12 @@ const people: Record<string, Actor> = {
   UBOB: { platform: 'slack', id: 'UBOB', email: 'bob@example.com', name: 'bob' },
   UCAROL: { platform: 'slack', id: 'UCAROL', email: 'carol@example.com', name: 'carol' },
 };
-const requester = (n: number): Actor => ({ platform: 'slack', id: `UREQ${n}`, email: `req${n}@example.com`, name: `req${n}` });
+const requester = (n: number): Actor => ({
+  platform: 'slack',
+  id: `UREQ${n}`,
+  email: `req${n}@example.com`,
+  name: `req${n}`,
+});
 
 describe('chat inbox', () => {
   let store: OpenStateStore;
@@ -65,8 +80,10 @@ describe('chat inbox', () => {
     actor: async (a) => people[a.actorId] ?? { platform: 'slack', id: a.actorId },
     answer: async (action, result) => void answers.push({ action, result }),
   };
-  const newRequest = () => requestAccess(deps, requester(++n), { database: 'orders', level: 'read', duration: '1h', reason: 'INC-1' });
-  const recordApprove = (requestId: number, actorId = 'UBOB') => recordAction(deps, { platform: 'slack', kind: 'approve', actorId, requestId, payload: { requestId } });
+  const newRequest = () =>
+    requestAccess(deps, requester(++n), { database: 'orders', level: 'read', duration: '1h', reason: 'INC-1' });
+  const recordApprove = (requestId: number, actorId = 'UBOB') =>
+    recordAction(deps, { platform: 'slack', kind: 'approve', actorId, requestId, payload: { requestId } });
 
   beforeAll(async () => {
     const url = tempSqliteUrl();
@@ -86,7 +103,10 @@ describe('chat inbox', () => {
     now += 2 * MIN; // past decideBy (10 min)
     // Decided now, without the action's time, it would be refused:
     const other = await newRequest();
-    expect(await processAction(deps, action, edge)).toMatchObject({ ok: true, effect: { kind: 'approve', result: { status: 'approved' } } });
+    expect(await processAction(deps, action, edge)).toMatchObject({
+      ok: true,
+      effect: { kind: 'approve', result: { status: 'approved' } },
+    });
     const decided = (await store.getRequest(req.id))!;
     expect(decided.status).toBe('approved');
     expect(decided.decidedAt).toBe(action.receivedAt);
@@ -94,7 +114,10 @@ describe('chat inbox', () => {
     expect(audit).toHaveLength(1);
     expect(audit[0]!.detail.receivedAt).toBe(action.receivedAt);
     expect(audit[0]!.at).toBe(now);
-    expect((await store.listInboxActions()).find((a) => a.id === action.id)).toMatchObject({ status: 'done', outcome: expect.stringMatching(/approved: grant #/) });
+    expect((await store.listInboxActions()).find((a) => a.id === action.id)).toMatchObject({
+      status: 'done',
+      outcome: expect.stringMatching(/approved: grant #/),
+    });
 
     // A second processing of the same action (another replica, a recovery) is told it is done, and nothing moves.
     expect(await processAction(deps, { ...action, attempts: 2 }, edge)).toEqual({ ok: 'done' });
@@ -109,13 +132,24 @@ describe('chat inbox', () => {
 
   it('a refusal finishes the action with the refusal as its outcome; it is not taken again', async () => {
     const req = await newRequest();
-    const action = (await recordAction(deps, { platform: 'slack', kind: 'approve', actorId: req.requester.id, requestId: req.id, payload: { requestId: req.id } }))!;
+    const action = (await recordAction(deps, {
+      platform: 'slack',
+      kind: 'approve',
+      actorId: req.requester.id,
+      requestId: req.id,
+      payload: { requestId: req.id },
+    }))!;
     const result = await processAction(deps, action, { ...edge, actor: async () => req.requester });
     expect(result.ok).toBe(false);
     expect((result as { error: unknown }).error).toBeInstanceOf(BrokerError);
-    expect((await store.listInboxActions()).find((a) => a.id === action.id)).toMatchObject({ status: 'done', outcome: expect.stringMatching(/^refused: SELF_APPROVAL/) });
+    expect((await store.listInboxActions()).find((a) => a.id === action.id)).toMatchObject({
+      status: 'done',
+      outcome: expect.stringMatching(/^refused: SELF_APPROVAL/),
+    });
     now += INBOX_LEASE_MS + 1;
-    expect((await store.claimInboxActions('other', now, now + 1000, now, 100)).map((a) => a.id)).not.toContain(action.id);
+    expect((await store.claimInboxActions('other', now, now + 1000, now, 100)).map((a) => a.id)).not.toContain(
+      action.id,
+    );
   });
 
   it('recovery takes an unfinished action only once its lease has lapsed, processes it once and answers the person', async () => {
@@ -149,18 +183,32 @@ describe('chat inbox', () => {
     const action = (await recordApprove(req.id))!;
     const crashed = await processAction(deps, { ...action, attempts: INBOX_MAX_ATTEMPTS + 1 }, edge);
     expect(crashed.ok).toBe(false);
-    expect((await store.listInboxActions()).find((a) => a.id === action.id)).toMatchObject({ status: 'failed', outcome: expect.stringMatching(/given up/) });
+    expect((await store.listInboxActions()).find((a) => a.id === action.id)).toMatchObject({
+      status: 'failed',
+      outcome: expect.stringMatching(/given up/),
+    });
     expect((await store.getRequest(req.id))!.status).toBe('pending');
 
     const req2 = await newRequest();
     const action2 = (await recordApprove(req2.id))!;
-    const broken = await processAction(deps, action2, { ...edge, actor: async () => Promise.reject(new Error('users.info timed out')) });
+    const broken = await processAction(deps, action2, {
+      ...edge,
+      actor: async () => Promise.reject(new Error('users.info timed out')),
+    });
     expect(broken.ok).toBe(false);
-    expect((await store.listInboxActions()).find((a) => a.id === action2.id)).toMatchObject({ status: 'failed', outcome: 'failed: users.info timed out' });
+    expect((await store.listInboxActions()).find((a) => a.id === action2.id)).toMatchObject({
+      status: 'failed',
+      outcome: 'failed: users.info timed out',
+    });
   });
 
   it('eligibility is judged at the escalation tier the request had when the click was received', async () => {
-    const req = await requestAccess(deps, requester(++n), { database: 'ledger', level: 'read', duration: '1h', reason: 'INC-2' });
+    const req = await requestAccess(deps, requester(++n), {
+      database: 'ledger',
+      level: 'read',
+      duration: '1h',
+      reason: 'INC-2',
+    });
     now += 3 * MIN;
     // carol is asked only from the first escalation (5 min): her click now is not an approver's. The process dies.
     const early = (await recordApprove(req.id, 'UCAROL'))!;
@@ -174,15 +222,21 @@ describe('chat inbox', () => {
     expect(answers).toHaveLength(1);
     expect(answers[0]!.result).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect((await store.getRequest(req.id))!.status).toBe('pending');
-    expect((await store.listInboxActions()).find((a) => a.id === early.id)).toMatchObject({ status: 'done', outcome: expect.stringMatching(/^refused: FORBIDDEN/) });
-    const refused = (await store.listAudit({ requestId: req.id, type: 'access.refused' }));
+    expect((await store.listInboxActions()).find((a) => a.id === early.id)).toMatchObject({
+      status: 'done',
+      outcome: expect.stringMatching(/^refused: FORBIDDEN/),
+    });
+    const refused = await store.listAudit({ requestId: req.id, type: 'access.refused' });
     expect(refused).toHaveLength(1);
     expect(refused[0]!.detail).toMatchObject({ action: 'approve', code: 'FORBIDDEN', receivedAt: early.receivedAt });
     expect(refused[0]!.at).toBe(now);
 
     // The same person clicking once the request has escalated is an approver.
     const late = (await recordApprove(req.id, 'UCAROL'))!;
-    expect(await processAction(deps, late, edge)).toMatchObject({ ok: true, effect: { kind: 'approve', result: { status: 'approved' } } });
+    expect(await processAction(deps, late, edge)).toMatchObject({
+      ok: true,
+      effect: { kind: 'approve', result: { status: 'approved' } },
+    });
   });
 
   it('a processing that outlives its lease, overtaken by a recovery, recognises its own action: no refusal audited or told', async () => {
@@ -210,7 +264,11 @@ describe('chat inbox', () => {
     const held = gate();
     const req1 = await newRequest();
     const action1 = (await recordApprove(req1.id))!;
-    const first1 = processAction({ ...deps, hold: async (name) => (name === 'inbox.before-process' ? held.wait() : undefined) }, action1, edge);
+    const first1 = processAction(
+      { ...deps, hold: async (name) => (name === 'inbox.before-process' ? held.wait() : undefined) },
+      action1,
+      edge,
+    );
     await held.arrived;
     now += INBOX_LEASE_MS + 1;
     answers.length = 0;
@@ -261,7 +319,8 @@ describe('chat inbox pruning', () => {
     await store.close();
   });
 
-  const record = async (grantId: number) => (await recordAction(deps, { platform: 'slack', kind: 'revoke', actorId: 'UBOB', grantId, payload: { grantId } }))!;
+  const record = async (grantId: number) =>
+    (await recordAction(deps, { platform: 'slack', kind: 'revoke', actorId: 'UBOB', grantId, payload: { grantId } }))!;
 
   it('finished actions older than the retention go, in bounded batches; unfinished ones and recent ones stay', async () => {
     const t0 = now;
@@ -287,7 +346,10 @@ describe('chat inbox pruning', () => {
 
     // Long after, the sweeper prunes the recent one too; the unfinished one is never pruned.
     now += 30 * DAY;
-    const sweeper = new Sweeper({ ...deps, engines: { all: () => [] } as unknown as CoreDeps['engines'] }, { graceMs: 0, staleProvisioningMs: MIN, retryEveryMs: MIN, incidentPollMs: MIN });
+    const sweeper = new Sweeper(
+      { ...deps, engines: { all: () => [] } as unknown as CoreDeps['engines'] },
+      { graceMs: 0, staleProvisioningMs: MIN, retryEveryMs: MIN, incidentPollMs: MIN },
+    );
     expect((await sweeper.sweep()).inboxPruned).toBe(1);
     expect(await ids()).toEqual([unfinished.id]);
     expect((await store.listInboxActions())[0]!.status).toBe('pending');

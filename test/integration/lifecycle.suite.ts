@@ -49,7 +49,23 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
     const grantOf = async (id: number) => (await app.app.deps.store.getGrant(id))!;
 
     async function cliGrant(duration: string, user = 'alice@example.com'): Promise<IssuedGrant> {
-      const r = await runCli(['grant', '--db', db(), '--level', 'read', '--user', user, '--duration', duration, '--reason', 'INC-4211 checking stuck orders', '--json'], env);
+      const r = await runCli(
+        [
+          'grant',
+          '--db',
+          db(),
+          '--level',
+          'read',
+          '--user',
+          user,
+          '--duration',
+          duration,
+          '--reason',
+          'INC-4211 checking stuck orders',
+          '--json',
+        ],
+        env,
+      );
       expect(r.code, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout) as IssuedGrant;
       passwords.push(out.credentials.password);
@@ -92,12 +108,18 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       await s.query('BEGIN');
       await s.query(target.sql.select);
 
-      await waitFor('the open session to be terminated at expiry', () => s.ended.then(() => true), { timeoutMs: 30_000 });
-      const ended = await waitFor('the grant to be revoked', async () => ((await grantOf(grant.id)).status === 'revoked' ? grantOf(grant.id) : undefined));
+      await waitFor('the open session to be terminated at expiry', () => s.ended.then(() => true), {
+        timeoutMs: 30_000,
+      });
+      const ended = await waitFor('the grant to be revoked', async () =>
+        (await grantOf(grant.id)).status === 'revoked' ? grantOf(grant.id) : undefined,
+      );
       expect(ended.revokedAt!).toBeGreaterThanOrEqual(ended.expiresAt); // never early
       await expect(target.connect(credentials.username, credentials.password)).rejects.toThrow();
       expect(await target.userExists(credentials.username)).toBe(false);
-      const revoked = (await app.app.deps.store.listAudit({ grantId: grant.id })).filter((a) => a.type === 'grant.revoked');
+      const revoked = (await app.app.deps.store.listAudit({ grantId: grant.id })).filter(
+        (a) => a.type === 'grant.revoked',
+      );
       expect(revoked).toHaveLength(1);
       expect(revoked[0]!.detail).toMatchObject({ sessionsTerminated: 1, user: 'dropped' });
     });
@@ -111,7 +133,9 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       const second = await runCli(['revoke', String(grant.id)], env);
       expect(second.code, second.stderr).toBe(0);
       expect(second.stdout).toContain('had already ended');
-      const rows = (await app.app.deps.store.listAudit({ grantId: grant.id })).filter((a) => a.type === 'grant.revoked');
+      const rows = (await app.app.deps.store.listAudit({ grantId: grant.id })).filter(
+        (a) => a.type === 'grant.revoked',
+      );
       expect(rows).toHaveLength(1);
       expect(rows[0]!.detail).toMatchObject({ user: 'already_absent', sessionsTerminated: 0 });
       expect((await grantOf(grant.id)).status).toBe('revoked');
@@ -122,20 +146,28 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       const approver = { platform: 'slack' as const, id: 'UAPPROVER', email: 'bob@example.com', name: 'bob' };
       const requests = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
-          requestAccess(deps, { platform: 'slack', id: `UREQ${i}`, email: `eng${i}@example.com` }, {
-            database: db(),
-            level: 'read',
-            duration: '30m',
-            reason: 'incident',
-          }),
+          requestAccess(
+            deps,
+            { platform: 'slack', id: `UREQ${i}`, email: `eng${i}@example.com` },
+            {
+              database: db(),
+              level: 'read',
+              duration: '30m',
+              reason: 'incident',
+            },
+          ),
         ),
       );
       const results = await Promise.allSettled(requests.map((r) => approve(deps, r.id, approver)));
-      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
-      const grantIds = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof approve>>>).value).map((v) => {
-        expect(v.status).toBe('approved');
-        return v.status === 'approved' ? v.grant.id : -1;
-      });
+      expect(
+        results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      ).toEqual([]);
+      const grantIds = results
+        .map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof approve>>>).value)
+        .map((v) => {
+          expect(v.status).toBe('approved');
+          return v.status === 'approved' ? v.grant.id : -1;
+        });
       const active = await waitFor(
         '50 grants to become active',
         async () => {
@@ -147,7 +179,9 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       expect(active).toHaveLength(50);
       const users = new Set(await target.jitUsers());
       for (const g of active) expect(users.has(g.username), g.username).toBe(true);
-      const failures = (await deps.store.listAudit({ type: 'grant.provision_failed' })).filter((a) => grantIds.includes(a.grantId!));
+      const failures = (await deps.store.listAudit({ type: 'grant.provision_failed' })).filter((a) =>
+        grantIds.includes(a.grantId!),
+      );
       expect(failures).toEqual([]);
       // Revealing rotates the password: these are passwords that existed, for the leak scan below.
       for (const id of grantIds.slice(0, 3)) {
@@ -156,7 +190,9 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       }
       // And 50 concurrent early revocations.
       const revoked = await Promise.allSettled(grantIds.map((id) => revoke(deps, id, approver, 'incident over')));
-      expect(revoked.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      expect(
+        revoked.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      ).toEqual([]);
       const left = new Set(await target.jitUsers());
       for (const g of active) expect(left.has(g.username)).toBe(false);
     });
@@ -165,12 +201,16 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       await worker.stop();
       const crashing = await startWorker({ ...env, DB_ACCESS_FAILPOINT: 'provision.after-create-user' });
       const deps = app.app.deps;
-      const req = await requestAccess(deps, { platform: 'slack', id: 'UCRASH', email: 'crash@example.com' }, {
-        database: db(),
-        level: 'read',
-        duration: '25s',
-        reason: 'crash test',
-      });
+      const req = await requestAccess(
+        deps,
+        { platform: 'slack', id: 'UCRASH', email: 'crash@example.com' },
+        {
+          database: db(),
+          level: 'read',
+          duration: '25s',
+          reason: 'crash test',
+        },
+      );
       const res = await approve(deps, req.id, { platform: 'slack', id: 'UAPPROVER2', name: 'carol' });
       if (res.status !== 'approved') throw new Error('not approved');
       const { signal } = await crashing.exited;
@@ -179,36 +219,54 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       expect(await target.userExists(res.grant.username)).toBe(true);
 
       worker = await startWorker(env);
-      const active = await waitFor('the grant to be recovered and active', async () => {
-        const g = await grantOf(res.grant.id);
-        return g.status === 'active' ? g : undefined;
-      }, { timeoutMs: 45_000, intervalMs: 200 });
+      const active = await waitFor(
+        'the grant to be recovered and active',
+        async () => {
+          const g = await grantOf(res.grant.id);
+          return g.status === 'active' ? g : undefined;
+        },
+        { timeoutMs: 45_000, intervalMs: 200 },
+      );
       const managed = (await deps.engines.get(db()).listManagedUsers()).filter((m) => m.grantId === res.grant.id);
       expect(managed.map((m) => m.username)).toEqual([res.grant.username]);
       expect((await target.jitUsers()).filter((u) => u === res.grant.username)).toHaveLength(1);
-      const provisioned = (await deps.store.listAudit({ grantId: res.grant.id, type: 'grant.provisioned' }));
+      const provisioned = await deps.store.listAudit({ grantId: res.grant.id, type: 'grant.provisioned' });
       expect(provisioned).toHaveLength(1);
       expect(provisioned[0]!.detail).toMatchObject({ user: 'adopted' });
 
-      const ended = await waitFor('the recovered grant to be revoked at expiry', async () => {
-        const g = await grantOf(res.grant.id);
-        return g.status === 'revoked' ? g : undefined;
-      }, { timeoutMs: 45_000, intervalMs: 200 });
+      const ended = await waitFor(
+        'the recovered grant to be revoked at expiry',
+        async () => {
+          const g = await grantOf(res.grant.id);
+          return g.status === 'revoked' ? g : undefined;
+        },
+        { timeoutMs: 45_000, intervalMs: 200 },
+      );
       expect(ended.revokedAt!).toBeGreaterThanOrEqual(active.expiresAt);
       expect(await target.userExists(res.grant.username)).toBe(false);
     });
 
     it('Redis FLUSHALL with pending grants: every grant is still revoked within 15 s of its expiry', async () => {
-      const issued = await Promise.all([cliGrant('5s', 'f1@example.com'), cliGrant('7s', 'f2@example.com'), cliGrant('9s', 'f3@example.com')]);
+      const issued = await Promise.all([
+        cliGrant('5s', 'f1@example.com'),
+        cliGrant('7s', 'f2@example.com'),
+        cliGrant('9s', 'f3@example.com'),
+      ]);
       expect(await redis.client.flushall()).toBe('OK');
       // The running worker may write its own bookkeeping keys again at once (stalled check, markers); what matters is
       // that no job and no schedule survived.
-      expect((await redis.client.keys('*')).filter((k) => /:(revoke|provision)-\d+$|:(delayed|wait|prioritized)$/.test(k))).toEqual([]);
+      expect(
+        (await redis.client.keys('*')).filter((k) => /:(revoke|provision)-\d+$|:(delayed|wait|prioritized)$/.test(k)),
+      ).toEqual([]);
       for (const { grant } of issued) {
-        const ended = await waitFor(`grant #${grant.id} to be revoked`, async () => {
-          const g = await grantOf(grant.id);
-          return g.status === 'revoked' ? g : undefined;
-        }, { timeoutMs: 40_000, intervalMs: 100 });
+        const ended = await waitFor(
+          `grant #${grant.id} to be revoked`,
+          async () => {
+            const g = await grantOf(grant.id);
+            return g.status === 'revoked' ? g : undefined;
+          },
+          { timeoutMs: 40_000, intervalMs: 100 },
+        );
         expect(ended.revokedAt! - ended.expiresAt).toBeGreaterThanOrEqual(0);
         expect(ended.revokedAt! - ended.expiresAt).toBeLessThanOrEqual(15_000);
         expect(await target.userExists(grant.username)).toBe(false);
@@ -218,7 +276,19 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
     it('bad input: a clear error naming the field, and nothing executed on any target', async () => {
       const before = await target.jitUsers();
       const grantsBefore = (await app.app.deps.store.listGrants({})).length;
-      const base = ['grant', '--db', db(), '--level', 'read', '--user', 'mallory@example.com', '--duration', '30m', '--reason', 'x'];
+      const base = [
+        'grant',
+        '--db',
+        db(),
+        '--level',
+        'read',
+        '--user',
+        'mallory@example.com',
+        '--duration',
+        '30m',
+        '--reason',
+        'x',
+      ];
       const withArg = (flag: string, value: string) => {
         const args = [...base];
         args[args.indexOf(flag) + 1] = value;
@@ -248,7 +318,10 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
         );
         return path;
       };
-      const quoteRole = await runCli(base, { ...env, CATALOG_PATH: hostile('role', `{ roles: ['app_read"; DROP ROLE postgres; --'] }`) });
+      const quoteRole = await runCli(base, {
+        ...env,
+        CATALOG_PATH: hostile('role', `{ roles: ['app_read"; DROP ROLE postgres; --'] }`),
+      });
       expect(quoteRole.code).toBe(2);
       expect(quoteRole.stderr).toContain('databases[0].levels.read.roles[0]: role names may hold only letters, digits');
       const twoStatements = await runCli(base, {
@@ -256,7 +329,9 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
         CATALOG_PATH: hostile('tpl', `{ grants: ["GRANT SELECT ON items TO {{user}}; DROP TABLE items"] }`),
       });
       expect(twoStatements.code).toBe(2);
-      expect(twoStatements.stderr).toContain('databases[0].levels.read.grants[0]: grant template must be a single statement');
+      expect(twoStatements.stderr).toContain(
+        'databases[0].levels.read.grants[0]: grant template must be a single statement',
+      );
 
       expect(await target.jitUsers()).toEqual(before);
       expect((await app.app.deps.store.listGrants({})).length).toBe(grantsBefore);
@@ -270,16 +345,22 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       expect(ext.code, ext.stderr).toBe(0);
       const extended = await grantOf(grant.id);
       expect(extended.expiresAt).toBe(grant.expiresAt + 12_000);
-      const managed = (await app.app.deps.engines.get(db()).listManagedUsers()).find((m) => m.username === credentials.username);
+      const managed = (await app.app.deps.engines.get(db()).listManagedUsers()).find(
+        (m) => m.username === credentials.username,
+      );
       expect(managed?.expiresAt).toBe(extended.expiresAt);
       // Past the old expiry, the session and the grant are still alive.
       await waitFor('the old expiry to pass', () => Date.now() > grant.expiresAt + 3_000, { timeoutMs: 30_000 });
       expect((await s.query(target.sql.select)).length).toBeGreaterThan(0);
       expect((await grantOf(grant.id)).status).toBe('active');
-      const ended = await waitFor('the extended grant to be revoked', async () => {
-        const g = await grantOf(grant.id);
-        return g.status === 'revoked' ? g : undefined;
-      }, { timeoutMs: 30_000, intervalMs: 100 });
+      const ended = await waitFor(
+        'the extended grant to be revoked',
+        async () => {
+          const g = await grantOf(grant.id);
+          return g.status === 'revoked' ? g : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
       expect(ended.revokedAt!).toBeGreaterThanOrEqual(extended.expiresAt);
       await waitFor('the session to be ended', () => s.ended.then(() => true), { timeoutMs: 5_000 });
       expect(await target.userExists(credentials.username)).toBe(false);
@@ -289,9 +370,20 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       const { grant, credentials } = await cliGrant('1h', 'orphan@example.com');
       expect(await target.userExists(credentials.username)).toBe(true);
       const store = app.app.deps.store;
-      expect(await store.transitionGrant(grant.id, ['active'], { status: 'revoked', revokedAt: Date.now(), endReason: 'test: row lost' })).toBe(true);
-      await waitFor('the sweeper to drop the orphan', async () => !(await target.userExists(credentials.username)), { timeoutMs: 15_000, intervalMs: 100 });
-      const rows = (await store.listAudit({ type: 'sweeper.orphan_dropped' })).filter((a) => a.detail.username === credentials.username);
+      expect(
+        await store.transitionGrant(grant.id, ['active'], {
+          status: 'revoked',
+          revokedAt: Date.now(),
+          endReason: 'test: row lost',
+        }),
+      ).toBe(true);
+      await waitFor('the sweeper to drop the orphan', async () => !(await target.userExists(credentials.username)), {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      });
+      const rows = (await store.listAudit({ type: 'sweeper.orphan_dropped' })).filter(
+        (a) => a.detail.username === credentials.username,
+      );
       expect(rows).toHaveLength(1);
       expect(rows[0]!.detail).toMatchObject({ markerGrantId: grant.id, grantStatus: 'revoked', user: 'dropped' });
     });
@@ -322,8 +414,14 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
         const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
         expect(ready.status).toBe(200);
         expect(await ready.json()).toEqual({ ok: true });
-        const detail = await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { authorization: 'Bearer readyz-detail-token' } });
-        expect(await detail.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' }, targets: { [db()]: 'ok' } });
+        const detail = await fetch(`http://127.0.0.1:${port}/readyz`, {
+          headers: { authorization: 'Bearer readyz-detail-token' },
+        });
+        expect(await detail.json()).toEqual({
+          ok: true,
+          checks: { stateStore: 'ok', redis: 'ok' },
+          targets: { [db()]: 'ok' },
+        });
       } finally {
         await all.stop();
       }
@@ -338,13 +436,19 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       for (const key of keys) {
         const type = await redis.client.type(key);
         const value =
-          type === 'hash' ? await redis.client.hgetall(key)
-          : type === 'zset' ? await redis.client.call('ZRANGE', key, '0', '-1', 'WITHSCORES')
-          : type === 'list' ? await redis.client.lrange(key, 0, -1)
-          : type === 'set' ? await redis.client.smembers(key)
-          : type === 'string' ? await redis.client.get(key)
-          : type === 'stream' ? await redis.client.xrange(key, '-', '+')
-          : type;
+          type === 'hash'
+            ? await redis.client.hgetall(key)
+            : type === 'zset'
+              ? await redis.client.call('ZRANGE', key, '0', '-1', 'WITHSCORES')
+              : type === 'list'
+                ? await redis.client.lrange(key, 0, -1)
+                : type === 'set'
+                  ? await redis.client.smembers(key)
+                  : type === 'string'
+                    ? await redis.client.get(key)
+                    : type === 'stream'
+                      ? await redis.client.xrange(key, '-', '+')
+                      : type;
         haystacks.push([`redis ${key}`, JSON.stringify(value)]);
       }
       haystacks.push(['worker output', worker.output()]);

@@ -13,7 +13,13 @@ import { writeCatalog, tempSqliteUrl } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgTarget } from '../support/pg-cluster.js';
 import { runCli } from '../support/processes.js';
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
+const quiet: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => quiet,
+};
 
 let t: PgTarget;
 
@@ -76,14 +82,18 @@ describe('managed PostgreSQL services in check', () => {
         const cs = await checks();
         const service = named(cs, 'managed service')!;
         expect(service).toMatchObject({ ok: true, severity: 'warning' });
-        expect(service.detail).toMatch(/^Amazon RDS for PostgreSQL \(recognised by role rds_superuser, setting rds\.extensions, setting rds\.force_ssl\)\. There is no superuser/);
+        expect(service.detail).toMatch(
+          /^Amazon RDS for PostgreSQL \(recognised by role rds_superuser, setting rds\.extensions, setting rds\.force_ssl\)\. There is no superuser/,
+        );
         expect(service.detail).toContain('run the admin setup as the master user');
         expect(service.detail).toContain('through its membership in each user it creates');
         expect(service.detail).toContain('read replicas refuse CREATE ROLE');
         const tls = named(cs, 'service tls')!;
         expect(tls).toMatchObject({ ok: false, severity: 'warning' });
         expect(tls.detail).toContain('rds.force_ssl is 1: the server refuses connections without TLS');
-        expect(tls.detail).toContain('set tls: { mode: verify-full, ca: <the AWS RDS CA bundle for the region (global-bundle.pem)> }');
+        expect(tls.detail).toContain(
+          'set tls: { mode: verify-full, ca: <the AWS RDS CA bundle for the region (global-bundle.pem)> }',
+        );
         const member = named(cs, 'service admin role')!;
         expect(member).toMatchObject({ ok: false, severity: 'warning', fix: 'REVOKE rds_superuser FROM "jit_admin"' });
         // The fix, run verbatim, clears that line; the service is still recognised.
@@ -98,18 +108,29 @@ describe('managed PostgreSQL services in check', () => {
   });
 
   it('RDS with rds.force_ssl off says so (and that 15+ turns it on by default)', async () => {
-    await dressedAs(['CREATE ROLE rds_superuser NOLOGIN', `ALTER DATABASE appdb SET "rds.force_ssl" = '0'`], [RESET, 'DROP ROLE rds_superuser'], async () => {
-      expect(named(await checks(), 'service tls')!.detail).toContain('rds.force_ssl is off here (RDS for PostgreSQL 15 and later turn it on by default)');
-    });
+    await dressedAs(
+      ['CREATE ROLE rds_superuser NOLOGIN', `ALTER DATABASE appdb SET "rds.force_ssl" = '0'`],
+      [RESET, 'DROP ROLE rds_superuser'],
+      async () => {
+        expect(named(await checks(), 'service tls')!.detail).toContain(
+          'rds.force_ssl is off here (RDS for PostgreSQL 15 and later turn it on by default)',
+        );
+      },
+    );
   });
 
   it('Aurora: aurora_version() makes it Aurora, with the writer-endpoint caveat', async () => {
     await dressedAs(
-      ['CREATE ROLE rds_superuser NOLOGIN', `CREATE FUNCTION public.aurora_version() RETURNS text LANGUAGE sql AS $$SELECT '16.4.1'$$`],
+      [
+        'CREATE ROLE rds_superuser NOLOGIN',
+        `CREATE FUNCTION public.aurora_version() RETURNS text LANGUAGE sql AS $$SELECT '16.4.1'$$`,
+      ],
       ['DROP FUNCTION public.aurora_version()', 'DROP ROLE rds_superuser'],
       async () => {
         const service = named(await checks(), 'managed service')!;
-        expect(service.detail).toMatch(/^Amazon Aurora PostgreSQL \(recognised by function aurora_version\(\), role rds_superuser\)/);
+        expect(service.detail).toMatch(
+          /^Amazon Aurora PostgreSQL \(recognised by function aurora_version\(\), role rds_superuser\)/,
+        );
         expect(service.detail).toContain('cluster (writer) endpoint');
       },
     );
@@ -117,15 +138,26 @@ describe('managed PostgreSQL services in check', () => {
 
   it('Cloud SQL: cloudsqlsuperuser + cloudsql.iam_authentication → named, with the create-the-admin-with-SQL caveat', async () => {
     await dressedAs(
-      ['CREATE ROLE cloudsqlsuperuser NOLOGIN', `ALTER DATABASE appdb SET "cloudsql.iam_authentication" = 'on'`, 'GRANT cloudsqlsuperuser TO jit_admin'],
+      [
+        'CREATE ROLE cloudsqlsuperuser NOLOGIN',
+        `ALTER DATABASE appdb SET "cloudsql.iam_authentication" = 'on'`,
+        'GRANT cloudsqlsuperuser TO jit_admin',
+      ],
       [RESET, 'DROP ROLE cloudsqlsuperuser'],
       async () => {
         const cs = await checks();
         const service = named(cs, 'managed service')!;
-        expect(service.detail).toMatch(/^Google Cloud SQL for PostgreSQL \(recognised by role cloudsqlsuperuser, setting cloudsql\.iam_authentication\)/);
+        expect(service.detail).toMatch(
+          /^Google Cloud SQL for PostgreSQL \(recognised by role cloudsqlsuperuser, setting cloudsql\.iam_authentication\)/,
+        );
         expect(service.detail).toContain('Create the admin with SQL, not in the console or gcloud');
-        expect(named(cs, 'service admin role')).toMatchObject({ ok: false, fix: 'REVOKE cloudsqlsuperuser FROM "jit_admin"' });
-        expect(named(cs, 'service admin role')!.detail).toContain('users made in the Cloud SQL console or with gcloud join cloudsqlsuperuser');
+        expect(named(cs, 'service admin role')).toMatchObject({
+          ok: false,
+          fix: 'REVOKE cloudsqlsuperuser FROM "jit_admin"',
+        });
+        expect(named(cs, 'service admin role')!.detail).toContain(
+          'users made in the Cloud SQL console or with gcloud join cloudsqlsuperuser',
+        );
         expect(named(cs, 'service tls')!.detail).toContain('server-ca.pem');
       },
     );
@@ -137,7 +169,9 @@ describe('managed PostgreSQL services in check', () => {
       [RESET, 'DROP ROLE azure_pg_admin'],
       async () => {
         const service = named(await checks(), 'managed service')!;
-        expect(service.detail).toMatch(/^Azure Database for PostgreSQL \(recognised by role azure_pg_admin, setting azure\.extensions\)\. There is no superuser \(azure_superuser belongs to the service\)/);
+        expect(service.detail).toMatch(
+          /^Azure Database for PostgreSQL \(recognised by role azure_pg_admin, setting azure\.extensions\)\. There is no superuser \(azure_superuser belongs to the service\)/,
+        );
       },
     );
   });
@@ -148,9 +182,17 @@ describe('managed PostgreSQL services in check', () => {
       [RESET, 'DROP ROLE rds_superuser'],
       async () => {
         const catalog = writeCatalog([t.entry]);
-        const out = await runCli(['check'], { ...catalog.env, CATALOG_PATH: catalog.path, DATABASE_URL: tempSqliteUrl() });
-        expect(out.stdout).toMatch(/\[ok {2}\] managed service: Amazon RDS for PostgreSQL \(recognised by role rds_superuser, setting rds\.force_ssl\)/);
-        expect(out.stdout).toMatch(/\[WARN\] service tls: rds\.force_ssl is 1: the server refuses connections without TLS/);
+        const out = await runCli(['check'], {
+          ...catalog.env,
+          CATALOG_PATH: catalog.path,
+          DATABASE_URL: tempSqliteUrl(),
+        });
+        expect(out.stdout).toMatch(
+          /\[ok {2}\] managed service: Amazon RDS for PostgreSQL \(recognised by role rds_superuser, setting rds\.force_ssl\)/,
+        );
+        expect(out.stdout).toMatch(
+          /\[WARN\] service tls: rds\.force_ssl is 1: the server refuses connections without TLS/,
+        );
         expect(out.stdout).toContain('All checks passed.');
         expect(out.code, out.stderr).toBe(0);
       },

@@ -52,12 +52,27 @@ describe('BrokerMetrics', () => {
 
   async function grantFor(n: number, createdAt: number) {
     const request: NewRequest = {
-      requester: who, database: 'orders', level: 'read', durationMs: 3_600_000, reason: `r${n}`, status: 'pending',
-      createdAt: createdAt - 30_000, approvers: [], requiredApprovals: 1, tier: 0, breakGlass: false,
+      requester: who,
+      database: 'orders',
+      level: 'read',
+      durationMs: 3_600_000,
+      reason: `r${n}`,
+      status: 'pending',
+      createdAt: createdAt - 30_000,
+      approvers: [],
+      requiredApprovals: 1,
+      tier: 0,
+      breakGlass: false,
     };
     const req = await store.createRequest(request);
     const grant = await store.createGrant({
-      requestId: req.id, requester: who, database: 'orders', level: 'read', username: `jit_metrics_${n}`, createdAt, expiresAt: createdAt + 3_600_000,
+      requestId: req.id,
+      requester: who,
+      database: 'orders',
+      level: 'read',
+      username: `jit_metrics_${n}`,
+      createdAt,
+      expiresAt: createdAt + 3_600_000,
     });
     return { req, grant };
   }
@@ -66,13 +81,32 @@ describe('BrokerMetrics', () => {
     const made = [];
     for (let i = 0; i < 6; i++) made.push(await grantFor(i, T0 + i * 1000));
     const [, a1, a2, r, f, d] = made; // the first stays provisioning
-    for (const g of [a1!, a2!, r!, f!]) expect(await store.transitionGrant(g.grant.id, ['provisioning'], { status: 'active' })).toBe(true);
+    for (const g of [a1!, a2!, r!, f!])
+      expect(await store.transitionGrant(g.grant.id, ['provisioning'], { status: 'active' })).toBe(true);
     expect(await store.transitionGrant(r!.grant.id, ['active'], { status: 'revoking' })).toBe(true);
     expect(await store.transitionGrant(f!.grant.id, ['active'], { status: 'revoking', flaggedAt: T0 + 9 })).toBe(true);
     expect(await store.transitionGrant(d!.grant.id, ['provisioning'], { status: 'failed' })).toBe(true);
     const events: AuditEvent[] = made.flatMap(({ req, grant }, i) => [
-      { at: req.createdAt + 5_000 + i, type: 'request.approved' as const, actor: who, requestId: req.id, grantId: grant.id, database: 'orders', level: 'read', detail: {} },
-      { at: grant.createdAt + 40 + i, type: 'grant.provisioned' as const, actor: who, requestId: req.id, grantId: grant.id, database: 'orders', level: 'read', detail: {} },
+      {
+        at: req.createdAt + 5_000 + i,
+        type: 'request.approved' as const,
+        actor: who,
+        requestId: req.id,
+        grantId: grant.id,
+        database: 'orders',
+        level: 'read',
+        detail: {},
+      },
+      {
+        at: grant.createdAt + 40 + i,
+        type: 'grant.provisioned' as const,
+        actor: who,
+        requestId: req.id,
+        grantId: grant.id,
+        database: 'orders',
+        level: 'read',
+        detail: {},
+      },
     ]);
     await store.transaction((tx) => tx.appendAudit(events));
 
@@ -100,6 +134,7 @@ describe('BrokerMetrics', () => {
     const metrics = new BrokerMetrics(store);
     const [a, b] = await Promise.all([metrics.render(), metrics.render()]);
     const c = await metrics.render();
-    for (const text of [a, b, c]) expect(value(text, 'db_access_requests_total{outcome="approved",database="orders"}')).toBe(6);
+    for (const text of [a, b, c])
+      expect(value(text, 'db_access_requests_total{outcome="approved",database="orders"}')).toBe(6);
   });
 });

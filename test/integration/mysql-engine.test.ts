@@ -11,9 +11,21 @@ import { generatePassword, generateUsername } from '../../src/core/identifiers.j
 import type { DatabaseEngine, Logger } from '../../src/core/ports.js';
 import { createMysqlEngine, mysqlAdminSetupSql } from '../../src/targets/mysql/index.js';
 import { schemaPatternMatches } from '../../src/targets/mysql/checks.js';
-import { ERRNO, classifyMysqlError, isAccountLocked, isUnknownThread, toTargetError } from '../../src/targets/mysql/errors.js';
+import {
+  ERRNO,
+  classifyMysqlError,
+  isAccountLocked,
+  isUnknownThread,
+  toTargetError,
+} from '../../src/targets/mysql/errors.js';
 import { parseServerVersion } from '../../src/targets/mysql/server-info.js';
-import { createUserSql, createUsersSql, convergeUserSql, expiryEventBody, resourceOptions } from '../../src/targets/mysql/sql.js';
+import {
+  createUserSql,
+  createUsersSql,
+  convergeUserSql,
+  expiryEventBody,
+  resourceOptions,
+} from '../../src/targets/mysql/sql.js';
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
 import { mariadbEngineFixture, setupMariadbTarget, type MariadbTarget } from '../support/mariadb-target.js';
 import { waitFor } from '../support/wait.js';
@@ -71,8 +83,12 @@ describe('MariaDB specifics', () => {
   afterAll(async () => {
     if (!target) return;
     for (const u of made) {
-      await oneUser(engine).disableUser(u).catch(() => undefined);
-      await oneUser(engine).deleteUser(u).catch(() => undefined);
+      await oneUser(engine)
+        .disableUser(u)
+        .catch(() => undefined);
+      await oneUser(engine)
+        .deleteUser(u)
+        .catch(() => undefined);
     }
     await engine.close();
     await target.teardown();
@@ -92,7 +108,13 @@ describe('MariaDB specifics', () => {
   it('refuses a name carrying another grant marker, and leaves that user working', async () => {
     const g = await grant(target.levels.read);
     const err = await rejection(
-      oneUser(engine).newUser({ grantId: g.grantId + 50_000, username: g.username, password: generatePassword(), expiresAt: hour(), level: target.levels.read }),
+      oneUser(engine).newUser({
+        grantId: g.grantId + 50_000,
+        username: g.username,
+        password: generatePassword(),
+        expiresAt: hour(),
+        level: target.levels.read,
+      }),
     );
     expect(err).toBeInstanceOf(TargetError);
     expect(err.kind).toBe('conflict');
@@ -167,9 +189,22 @@ describe('MariaDB specifics', () => {
       expect((await other.query("SELECT GET_LOCK('db_access_ddl', 5) AS got"))[0]?.got).toBe(1);
       const username = generateUsername('lock@example.com');
       made.push(username);
-      const pending = oneUser(engine).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: hour(), level: target.levels.read });
-      await waitFor('the engine to queue on the lock', async () =>
-        (await target.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT GET_LOCK%'", [target.names.adminUser])).length > 0,
+      const pending = oneUser(engine).newUser({
+        grantId: nextGrant++,
+        username,
+        password: generatePassword(),
+        expiresAt: hour(),
+        level: target.levels.read,
+      });
+      await waitFor(
+        'the engine to queue on the lock',
+        async () =>
+          (
+            await target.query(
+              "SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT GET_LOCK%'",
+              [target.names.adminUser],
+            )
+          ).length > 0,
       );
       expect(await target.userExists(username)).toBe(false);
       await other.query("SELECT RELEASE_LOCK('db_access_ddl')");
@@ -182,7 +217,8 @@ describe('MariaDB specifics', () => {
   it('the default-role procedure serves jit_ accounts only', async () => {
     const admin = await target.connectAs(target.entry.admin.user, target.entry.admin.password!);
     try {
-      const call = (user: string) => admin.query(`CALL \`${target.names.brokerSchema}\`.set_default_role('${user}', '${target.names.readRole}')`);
+      const call = (user: string) =>
+        admin.query(`CALL \`${target.names.brokerSchema}\`.set_default_role('${user}', '${target.names.readRole}')`);
       await expect(call('root')).rejects.toThrow(/outside jit_/);
       await expect(call('JIT_X')).rejects.toThrow(/outside jit_/);
       // …and the admin cannot set another user's default role without it.
@@ -194,7 +230,11 @@ describe('MariaDB specifics', () => {
   });
 
   it('guard-rails: MAX_USER_CONNECTIONS and MAX_STATEMENT_TIME take effect', async () => {
-    const level: AccessLevel = { ...target.levels.read, name: 'limited', guardRails: { connectionLimit: 2, statementTimeoutMs: 500 } };
+    const level: AccessLevel = {
+      ...target.levels.read,
+      name: 'limited',
+      guardRails: { connectionLimit: 2, statementTimeoutMs: 500 },
+    };
     const g = await grant(level);
     const a = await target.connectAs(g.username, g.password);
     const b = await target.connectAs(g.username, g.password);
@@ -212,9 +252,21 @@ describe('MariaDB specifics', () => {
   });
 
   it('refuses what MariaDB cannot enforce (idle-in-transaction timeout) before touching anything', async () => {
-    const level: AccessLevel = { ...target.levels.read, name: 'idle', guardRails: { connectionLimit: 2, idleInTransactionTimeoutMs: 1000 } };
+    const level: AccessLevel = {
+      ...target.levels.read,
+      name: 'idle',
+      guardRails: { connectionLimit: 2, idleInTransactionTimeoutMs: 1000 },
+    };
     const username = generateUsername('idle@example.com');
-    const err = await rejection(oneUser(engine).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: hour(), level }));
+    const err = await rejection(
+      oneUser(engine).newUser({
+        grantId: nextGrant++,
+        username,
+        password: generatePassword(),
+        expiresAt: hour(),
+        level,
+      }),
+    );
     expect(err.kind).toBe('invalid');
     expect(err.message).toMatch(/idleInTransactionTimeoutMs/);
     expect(await target.userExists(username)).toBe(false);
@@ -261,7 +313,9 @@ describe('MariaDB specifics', () => {
       const s = await target.connectAs(g.username, g.password);
       await s.query('BEGIN');
       await s.query(target.sql.select);
-      await waitFor('the expiry event to drop the user', async () => !(await target.userExists(g.username)), { timeoutMs: 15_000 });
+      await waitFor('the expiry event to drop the user', async () => !(await target.userExists(g.username)), {
+        timeoutMs: 15_000,
+      });
       await waitFor('the session to be ended', () => s.ended.then(() => true), { timeoutMs: 5_000 });
       expect(await target.sessionsOf(g.username)).toBe(0);
       expect(await target.markerOf(g.username)).toBeUndefined();
@@ -305,8 +359,13 @@ describe('MariaDB specifics', () => {
   it('a failed templated grant leaves nothing behind and names no password', async () => {
     const password = generatePassword();
     const username = generateUsername('tpl@example.com');
-    const level: AccessLevel = { ...target.levels.template, grants: ['GRANT SELECT ON `no_such_db_x`.`t` TO {{user}}'] };
-    const err = await rejection(oneUser(engine).newUser({ grantId: nextGrant++, username, password, expiresAt: hour(), level }));
+    const level: AccessLevel = {
+      ...target.levels.template,
+      grants: ['GRANT SELECT ON `no_such_db_x`.`t` TO {{user}}'],
+    };
+    const err = await rejection(
+      oneUser(engine).newUser({ grantId: nextGrant++, username, password, expiresAt: hour(), level }),
+    );
     expect(err).toBeInstanceOf(TargetError);
     expect(JSON.stringify(err) + err.message).not.toContain(password);
     expect(await target.userExists(username)).toBe(false);
@@ -315,7 +374,13 @@ describe('MariaDB specifics', () => {
 
   it('newUsers undoes a failing user as newUser does (account, bundle role, marker) while the others are made', async () => {
     const request = (level: AccessLevel) => {
-      const req = { grantId: nextGrant++, username: generateUsername('batch@example.com'), password: generatePassword(), expiresAt: hour(), level };
+      const req = {
+        grantId: nextGrant++,
+        username: generateUsername('batch@example.com'),
+        password: generatePassword(),
+        expiresAt: hour(),
+        level,
+      };
       made.push(req.username);
       return req;
     };
@@ -337,29 +402,52 @@ describe('MariaDB specifics', () => {
     await s.close();
   });
 
-  it('newUsers with the scheduler ON creates each user\'s backstop event; an adopted user\'s is replaced', async () => {
+  it("newUsers with the scheduler ON creates each user's backstop event; an adopted user's is replaced", async () => {
     await withScheduler(true, async () => {
       const leftover = await grant(target.levels.read);
-      const fresh = { grantId: nextGrant++, username: generateUsername('batch.event@example.com'), password: generatePassword(), expiresAt: hour(), level: target.levels.read };
+      const fresh = {
+        grantId: nextGrant++,
+        username: generateUsername('batch.event@example.com'),
+        password: generatePassword(),
+        expiresAt: hour(),
+        level: target.levels.read,
+      };
       made.push(fresh.username);
-      const adopt = { grantId: leftover.grantId, username: leftover.username, password: generatePassword(), expiresAt: hour() + 3_600_000, level: target.levels.read };
+      const adopt = {
+        grantId: leftover.grantId,
+        username: leftover.username,
+        password: generatePassword(),
+        expiresAt: hour() + 3_600_000,
+        level: target.levels.read,
+      };
       const res = await engine.newUsers([fresh, adopt]);
       expect(res.get(fresh.username)).toEqual({ outcome: 'created' });
       expect(res.get(adopt.username)).toEqual({ outcome: 'adopted' });
       expect((await target.eventOf(fresh.username))?.secondsLeft).toBeGreaterThan(3_500);
       expect((await target.eventOf(adopt.username))?.secondsLeft).toBeGreaterThan(7_100);
-      expect(Date.parse(`${(await target.markerOf(adopt.username))!.expiresAt.replace(' ', 'T')}Z`)).toBe(adopt.expiresAt);
+      expect(Date.parse(`${(await target.markerOf(adopt.username))!.expiresAt.replace(' ', 'T')}Z`)).toBe(
+        adopt.expiresAt,
+      );
     });
   });
 
   it("installations: each lists and touches only its own users; markers without an id count as anyone's", async () => {
     const a = createMysqlEngine(target.entry, { logger: silent, installation: 'aaaaaaaaaaaaaaaa' });
     const b = createMysqlEngine(target.entry, { logger: silent, installation: 'bbbbbbbbbbbbbbbb' });
-    const mine = { grantId: nextGrant++, username: generateUsername('inst.a@example.com'), password: generatePassword(), expiresAt: hour(), level: target.levels.read };
+    const mine = {
+      grantId: nextGrant++,
+      username: generateUsername('inst.a@example.com'),
+      password: generatePassword(),
+      expiresAt: hour(),
+      level: target.levels.read,
+    };
     made.push(mine.username);
     try {
       await oneUser(a).newUser(mine);
-      const [row] = await target.query(`SELECT installation FROM \`${target.names.brokerSchema}\`.managed_users WHERE \`user\` = ?`, [mine.username]);
+      const [row] = await target.query(
+        `SELECT installation FROM \`${target.names.brokerSchema}\`.managed_users WHERE \`user\` = ?`,
+        [mine.username],
+      );
       expect(row?.installation).toBe('aaaaaaaaaaaaaaaa');
       expect((await a.listManagedUsers()).map((u) => u.username)).toContain(mine.username);
       expect((await b.listManagedUsers()).map((u) => u.username)).not.toContain(mine.username);
@@ -371,7 +459,10 @@ describe('MariaDB specifics', () => {
       const s = await target.connectAs(mine.username, mine.password);
       await s.close();
       // A marker written before installation ids (NULL) is listed by every installation, as before.
-      await target.query(`UPDATE \`${target.names.brokerSchema}\`.managed_users SET installation = NULL WHERE \`user\` = ?`, [mine.username]);
+      await target.query(
+        `UPDATE \`${target.names.brokerSchema}\`.managed_users SET installation = NULL WHERE \`user\` = ?`,
+        [mine.username],
+      );
       expect((await b.listManagedUsers()).map((u) => u.username)).toContain(mine.username);
     } finally {
       await Promise.all([a.close(), b.close()]);
@@ -387,9 +478,14 @@ describe('MariaDB specifics', () => {
         `CREATE TABLE ${table} (\`user\` VARCHAR(80) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, grant_id BIGINT NOT NULL, expires_at DATETIME(3) NOT NULL, created_at DATETIME(3) NOT NULL) ENGINE=InnoDB`,
       );
       const legacy = generateUsername('legacy@example.com');
-      await older.query(`INSERT INTO ${table} VALUES (?, 7, UTC_TIMESTAMP(3) + INTERVAL 1 HOUR, UTC_TIMESTAMP(3))`, [legacy]);
+      await older.query(`INSERT INTO ${table} VALUES (?, 7, UTC_TIMESTAMP(3) + INTERVAL 1 HOUR, UTC_TIMESTAMP(3))`, [
+        legacy,
+      ]);
       expect((await eng.listManagedUsers()).map((u) => [u.username, u.grantId])).toEqual([[legacy, 7]]);
-      const cols = await older.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [older.names.brokerSchema, 'managed_users']);
+      const cols = await older.query(
+        'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+        [older.names.brokerSchema, 'managed_users'],
+      );
       expect(cols.map((c) => c.c)).toContain('installation');
     } finally {
       await eng.close();
@@ -405,8 +501,15 @@ describe('MariaDB specifics', () => {
       expect(err.kind).toBe('retryable');
       // The batch forms throw too, rather than answering a map of per-user errors.
       const names = [generateUsername('down@example.com'), generateUsername('down@example.com')];
-      const reqs = names.map((username, i) => ({ grantId: i + 1, username, password: generatePassword(), expiresAt: hour(), level: target.levels.read }));
-      for (const call of [() => dead.newUsers(reqs), () => dead.disableUsers(names), () => dead.deleteUsers(names)]) expect((await rejection(call())).kind).toBe('retryable');
+      const reqs = names.map((username, i) => ({
+        grantId: i + 1,
+        username,
+        password: generatePassword(),
+        expiresAt: hour(),
+        level: target.levels.read,
+      }));
+      for (const call of [() => dead.newUsers(reqs), () => dead.disableUsers(names), () => dead.deleteUsers(names)])
+        expect((await rejection(call())).kind).toBe('retryable');
     } finally {
       await dead.close();
     }
@@ -425,9 +528,12 @@ describe('MySQL/MariaDB errno classification', () => {
     expect(classifyMysqlError(e(1290), 'mariadb')).toBe('read_only');
     expect(classifyMysqlError(e(1290), 'mysql')).toBe('read_only');
     for (const n of [1213, 1205]) expect(classifyMysqlError(e(n), 'mariadb')).toBe('retryable');
-    expect(classifyMysqlError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', errno: -111 }), 'mariadb')).toBe(
-      'retryable',
-    );
+    expect(
+      classifyMysqlError(
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', errno: -111 }),
+        'mariadb',
+      ),
+    ).toBe('retryable');
     expect(classifyMysqlError(e(1064), 'mariadb')).toBe('invalid');
     expect(classifyMysqlError(e(99_999), 'mariadb')).toBe('permanent');
   });
@@ -460,12 +566,19 @@ describe('MySQL/MariaDB errno classification', () => {
 });
 
 describe('MySQL 8 branches (pure; no MySQL server here)', () => {
-  const level: AccessLevel = { name: 'read', roles: ['r'], grants: [], guardRails: { connectionLimit: 3, statementTimeoutMs: 2_000 } };
+  const level: AccessLevel = {
+    name: 'read',
+    roles: ['r'],
+    grants: [],
+    guardRails: { connectionLimit: 3, statementTimeoutMs: 2_000 },
+  };
 
   it('refuses a statement timeout on MySQL, maps it to MAX_STATEMENT_TIME on MariaDB', () => {
     expect(resourceOptions(level, 'mariadb')).toBe('WITH MAX_USER_CONNECTIONS 3 MAX_STATEMENT_TIME 2.000');
     expect(() => resourceOptions(level, 'mysql')).toThrow(TargetError);
-    expect(resourceOptions({ ...level, guardRails: { connectionLimit: 3 } }, 'mysql')).toBe('WITH MAX_USER_CONNECTIONS 3');
+    expect(resourceOptions({ ...level, guardRails: { connectionLimit: 3 } }, 'mysql')).toBe(
+      'WITH MAX_USER_CONNECTIONS 3',
+    );
   });
 
   it('a user with no password yet: the invalid hash MySQL gives its own system accounts, never an empty one', () => {
@@ -474,7 +587,16 @@ describe('MySQL 8 branches (pure; no MySQL server here)', () => {
     expect(createUserSql('jit_a', undefined, plain, 'mysql')).toBe(
       `CREATE USER 'jit_a'@'%' ${invalid} WITH MAX_USER_CONNECTIONS 3 ACCOUNT UNLOCK PASSWORD EXPIRE NEVER`,
     );
-    expect(createUsersSql([{ user: 'jit_a', password: undefined }, { user: 'jit_b', password: 'x'.repeat(32) }], plain, 'mysql')).toBe(
+    expect(
+      createUsersSql(
+        [
+          { user: 'jit_a', password: undefined },
+          { user: 'jit_b', password: 'x'.repeat(32) },
+        ],
+        plain,
+        'mysql',
+      ),
+    ).toBe(
       `CREATE USER 'jit_a'@'%' ${invalid}, 'jit_b'@'%' IDENTIFIED BY '${'x'.repeat(32)}' WITH MAX_USER_CONNECTIONS 3 ACCOUNT UNLOCK PASSWORD EXPIRE NEVER`,
     );
     expect(convergeUserSql('jit_a', undefined, plain, 'mysql')).toBe(
@@ -489,10 +611,19 @@ describe('MySQL 8 branches (pure; no MySQL server here)', () => {
   });
 
   it('admin setup: CONNECTION_ADMIN and mysql.user on MySQL, no default-role procedure', () => {
-    const sql = mysqlAdminSetupSql({ adminUser: 'broker', adminHost: '10.0.%', database: 'app', roles: ['app_ro'], brokerSchema: 'db_access', flavour: 'mysql' });
+    const sql = mysqlAdminSetupSql({
+      adminUser: 'broker',
+      adminHost: '10.0.%',
+      database: 'app',
+      roles: ['app_ro'],
+      brokerSchema: 'db_access',
+      flavour: 'mysql',
+    });
     expect(sql).toContain("GRANT CREATE USER, PROCESS, CONNECTION_ADMIN ON *.* TO 'broker'@'10.0.%'");
     expect(sql).toContain("GRANT SELECT (User, Host) ON mysql.user TO 'broker'@'10.0.%'");
-    expect(sql).toContain("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, EVENT ON `db\\_access`.* TO 'broker'@'10.0.%'");
+    expect(sql).toContain(
+      "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, EVENT ON `db\\_access`.* TO 'broker'@'10.0.%'",
+    );
     expect(sql.join('\n')).not.toContain('PROCEDURE');
     expect(sql[0]).toContain('<password>');
   });

@@ -38,11 +38,15 @@ describe('operational endpoints', () => {
   function downStore(): StateStore {
     return new Proxy(store, {
       get: (target, prop, receiver) =>
-        prop === 'ping' ? () => Promise.reject(new Error(`connect ECONNREFUSED state-db.internal:5432 (${LEAK})`)) : Reflect.get(target, prop, receiver),
+        prop === 'ping'
+          ? () => Promise.reject(new Error(`connect ECONNREFUSED state-db.internal:5432 (${LEAK})`))
+          : Reflect.get(target, prop, receiver),
     });
   }
 
-  async function serve(opts: { token?: string; store?: StateStore; targets?: () => Promise<Record<string, string>> } = {}): Promise<Served> {
+  async function serve(
+    opts: { token?: string; store?: StateStore; targets?: () => Promise<Record<string, string>> } = {},
+  ): Promise<Served> {
     const app = createHttpApp({
       store: opts.store ?? store,
       redis,
@@ -103,8 +107,11 @@ describe('operational endpoints', () => {
       expect(res.status).toBe(503);
       const text = await res.text();
       expect(JSON.parse(text)).toEqual({ ok: false });
-      for (const s of ['checks', 'targets', 'orders-prod', 'state-db', 'ECONNREFUSED', LEAK]) expect(text).not.toContain(s);
-      await waitFor('the reason in the log', () => logs.some((l) => l.includes('not ready') && l.includes('ECONNREFUSED state-db.internal')));
+      for (const s of ['checks', 'targets', 'orders-prod', 'state-db', 'ECONNREFUSED', LEAK])
+        expect(text).not.toContain(s);
+      await waitFor('the reason in the log', () =>
+        logs.some((l) => l.includes('not ready') && l.includes('ECONNREFUSED state-db.internal')),
+      );
     });
 
     it('/metrics stays open', async () => {
@@ -120,7 +127,11 @@ describe('operational endpoints', () => {
       const { base } = await serve({ token: TOKEN });
       const detail = await fetch(`${base}/readyz`, { headers: bearer(TOKEN) });
       expect(detail.status).toBe(200);
-      expect(await detail.json()).toEqual({ ok: true, checks: { stateStore: 'ok', redis: 'ok' }, targets: { 'orders-prod': 'ok' } });
+      expect(await detail.json()).toEqual({
+        ok: true,
+        checks: { stateStore: 'ok', redis: 'ok' },
+        targets: { 'orders-prod': 'ok' },
+      });
       for (const headers of [{}, bearer('wrong-token'), bearer(`${TOKEN}x`), { authorization: TOKEN }]) {
         const res = await fetch(`${base}/readyz`, { headers });
         expect(res.status).toBe(200);
@@ -141,7 +152,11 @@ describe('operational endpoints', () => {
       expect(text).not.toContain(LEAK);
       const detail = await fetch(`${base}/readyz`, { headers: bearer(TOKEN) });
       expect(detail.status).toBe(503);
-      const body = (await detail.json()) as { ok: boolean; checks: Record<string, string>; targets: Record<string, string> };
+      const body = (await detail.json()) as {
+        ok: boolean;
+        checks: Record<string, string>;
+        targets: Record<string, string>;
+      };
       expect(body.ok).toBe(false);
       expect(body.checks.stateStore).toMatch(/^down: connect ECONNREFUSED state-db\.internal:5432/);
       expect(body.checks.redis).toBe('ok');
@@ -150,7 +165,11 @@ describe('operational endpoints', () => {
 
     it('/metrics refuses a caller without the bearer (401) and serves the one with it', async () => {
       const { base } = await serve({ token: TOKEN });
-      for (const headers of [{}, bearer('wrong-token'), { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` }]) {
+      for (const headers of [
+        {},
+        bearer('wrong-token'),
+        { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
+      ]) {
         const res = await fetch(`${base}/metrics`, { headers });
         expect(res.status).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer');
@@ -171,18 +190,35 @@ describe('operational endpoints', () => {
     });
 
     /** A Node stack frame, a source path or the parser's own words. */
-    const INTERNALS = [/\n\s+at /, /node_modules/, /SyntaxError/, /Unexpected token/, /JSON at position|is not valid JSON/, /\.(ts|js):\d+/];
+    const INTERNALS = [
+      /\n\s+at /,
+      /node_modules/,
+      /SyntaxError/,
+      /Unexpected token/,
+      /JSON at position|is not valid JSON/,
+      /\.(ts|js):\d+/,
+    ];
 
     it('a malformed JSON body is a 400 with a fixed sentence; the parser message goes to the log', async () => {
-      const res = await fetch(`${base}/api/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"activity": oops' });
+      const res = await fetch(`${base}/api/json`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"activity": oops',
+      });
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       const text = await res.text();
       expect(JSON.parse(text)).toEqual({ error: 'the request could not be read' });
       for (const re of INTERNALS) expect(text).not.toMatch(re);
-      await waitFor('the parser error in the log', () => logs.some((l) => l.includes('http request refused') && l.includes('/api/json')));
+      await waitFor('the parser error in the log', () =>
+        logs.some((l) => l.includes('http request refused') && l.includes('/api/json')),
+      );
       // The route itself works: it is the malformed body that was refused.
-      const good = await fetch(`${base}/api/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      const good = await fetch(`${base}/api/json`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
       expect(await good.json()).toEqual({ got: { a: 1 } });
     });
 
@@ -193,7 +229,8 @@ describe('operational endpoints', () => {
       expect(JSON.parse(text)).toEqual({ error: 'internal error; the details are in the server log' });
       expect(text).not.toContain(LEAK);
       for (const re of INTERNALS) expect(text).not.toMatch(re);
-      const logged = (l: string) => l.includes('http request failed') && l.includes('query failed on orders-prod') && l.includes('"stack"');
+      const logged = (l: string) =>
+        l.includes('http request failed') && l.includes('query failed on orders-prod') && l.includes('"stack"');
       await waitFor('the failure in the log', () => logs.some(logged));
     });
 

@@ -25,7 +25,12 @@ import { coreDeps } from '../support/core-deps.js';
 import { recordingNotifier } from '../support/notifiers.js';
 
 const MIN = 60_000;
-const person = (name: string): Actor => ({ platform: 'slack', id: `U0${name.toUpperCase()}`, email: `${name}@example.com`, name });
+const person = (name: string): Actor => ({
+  platform: 'slack',
+  id: `U0${name.toUpperCase()}`,
+  email: `${name}@example.com`,
+  name,
+});
 const primary = person('priya'); // on call, PagerDuty schedule PPRIMARY
 const secondary = person('sam'); // escalation policy PEPOLICY level 2
 const lead = { ...person('lena'), email: 'dba-lead@example.com' }; // tier 2
@@ -78,20 +83,28 @@ describe('access policy', () => {
   const provisioned: number[] = [];
 
   const code = async (p: Promise<unknown>) => {
-    const err = await p.then(() => undefined, (e: unknown) => e);
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(BrokerError);
     return err as BrokerError;
   };
   /** Ends a grant as if it had expired, so per-person limits do not carry over between cases. */
   const endGrantOf = async (requestId: number) => {
     const g = await store.getGrantByRequest(requestId);
-    if (g) await store.transitionGrant(g.id, ['provisioning', 'active', 'revoking'], { status: 'revoked', revokedAt: now });
+    if (g)
+      await store.transitionGrant(g.id, ['provisioning', 'active', 'revoking'], { status: 'revoked', revokedAt: now });
   };
 
   beforeAll(async () => {
     pd = await startPagerDutyDouble({ token: 'pd-token', pageSize: 2 });
     og = await startOpsgenieDouble({ apiKey: 'og-key' });
-    pd.setOnCall('PPRIMARY', [{ email: primary.email!, name: 'Priya' }, { email: 'other1@example.com' }, { email: 'other2@example.com' }]);
+    pd.setOnCall('PPRIMARY', [
+      { email: primary.email!, name: 'Priya' },
+      { email: 'other1@example.com' },
+      { email: 'other2@example.com' },
+    ]);
     pd.setEscalationLevel('PEPOLICY', 1, [{ email: primary.email! }]);
     pd.setEscalationLevel('PEPOLICY', 2, [{ email: secondary.email! }]);
     og.setOnCall('sre-oncall', [{ email: opsOnCall.email! }]);
@@ -125,9 +138,16 @@ describe('access policy', () => {
 
   describe('auto-approval', () => {
     it('approves a read ≤ 1h for someone on call for the PagerDuty schedule, and says why', async () => {
-      const req = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '30m', reason: 'INC-1' });
+      const req = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'read',
+        duration: '30m',
+        reason: 'INC-1',
+      });
       expect(req.status).toBe('approved');
-      expect(req.decisionNote).toBe('auto-approved: read ≤ 1h, you are on call for PagerDuty schedule PPRIMARY (1 of 2 today)');
+      expect(req.decisionNote).toBe(
+        'auto-approved: read ≤ 1h, you are on call for PagerDuty schedule PPRIMARY (1 of 2 today)',
+      );
       const grant = (await store.getGrantByRequest(req.id))!;
       expect(provisioned).toContain(grant.id);
       const audit = await store.listAudit({ requestId: req.id, type: 'request.auto_approved' });
@@ -137,11 +157,27 @@ describe('access policy', () => {
     });
 
     it('refuses (sends to people) a level the rule does not cover, a longer duration, and someone not on call — each explained', async () => {
-      const write = await requestAccess(deps, primary, { database: 'orders', level: 'write', duration: '30m', reason: 'x' });
-      const long = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '2h', reason: 'x' });
-      const notOnCall = await requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'x' });
+      const write = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'write',
+        duration: '30m',
+        reason: 'x',
+      });
+      const long = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'read',
+        duration: '2h',
+        reason: 'x',
+      });
+      const notOnCall = await requestAccess(deps, dev, {
+        database: 'orders',
+        level: 'read',
+        duration: '10m',
+        reason: 'x',
+      });
       for (const r of [write, long, notOnCall]) expect(r.status).toBe('pending');
-      const why = async (id: number) => (await store.listAudit({ requestId: id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+      const why = async (id: number) =>
+        (await store.listAudit({ requestId: id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
       expect(await why(write.id)).toContain('rule 1: level write is not one of read');
       expect(await why(long.id)).toContain('rule 1: 2h is longer than 1h');
       expect(await why(notOnCall.id)).toContain('rule 1: you are not on call for PagerDuty schedule PPRIMARY');
@@ -149,25 +185,51 @@ describe('access policy', () => {
     });
 
     it('a second rule approves someone on call in Opsgenie (≤ 30m), and not for longer', async () => {
-      const ok = await requestAccess(deps, opsOnCall, { database: 'orders', level: 'read', duration: '20m', reason: 'x' });
+      const ok = await requestAccess(deps, opsOnCall, {
+        database: 'orders',
+        level: 'read',
+        duration: '20m',
+        reason: 'x',
+      });
       expect(ok.decisionNote).toMatch(/^auto-approved: read ≤ 30m, you are on call for Opsgenie schedule sre-oncall/);
       await endGrantOf(ok.id);
-      const longer = await requestAccess(deps, opsOnCall, { database: 'orders', level: 'read', duration: '45m', reason: 'x' });
+      const longer = await requestAccess(deps, opsOnCall, {
+        database: 'orders',
+        level: 'read',
+        duration: '45m',
+        reason: 'x',
+      });
       expect(longer.status).toBe('pending');
     });
 
     it('each rule has a daily budget per person; it refills after a day', async () => {
       for (let i = 0; i < 2; i++) {
-        const r = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: `r${i}` });
+        const r = await requestAccess(deps, primary, {
+          database: 'orders',
+          level: 'read',
+          duration: '10m',
+          reason: `r${i}`,
+        });
         expect(r.status).toBe('approved');
         await endGrantOf(r.id);
       }
-      const third = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: 'r3' });
+      const third = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'read',
+        duration: '10m',
+        reason: 'r3',
+      });
       expect(third.status).toBe('pending');
-      const why = (await store.listAudit({ requestId: third.id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+      const why = (await store.listAudit({ requestId: third.id, type: 'request.created' }))[0]!.detail
+        .autoApprove as string[];
       expect(why).toContain('rule 1: daily auto-approval budget used (2 of 2 in the last 24 h)');
       now += 24 * 3_600_000 + 1;
-      const nextDay = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: 'r4' });
+      const nextDay = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'read',
+        duration: '10m',
+        reason: 'r4',
+      });
       expect(nextDay.status).toBe('approved');
       await endGrantOf(nextDay.id);
     });
@@ -181,7 +243,12 @@ describe('access policy', () => {
       expect(req.unavailableSources?.join(' ')).toMatch(/PagerDuty schedule PPRIMARY/);
       expect(req.approvers.map((a) => a.email)).toEqual(['dba-lead@example.com']);
       // An on-call check that cannot be made never auto-approves.
-      const onCall = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '10m', reason: 'x' }).catch((e: unknown) => e);
+      const onCall = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'read',
+        duration: '10m',
+        reason: 'x',
+      }).catch((e: unknown) => e);
       expect(onCall).toBeInstanceOf(BrokerError); // nobody resolvable for orders while PagerDuty is down
       expect((onCall as BrokerError).message).toMatch(/nobody could be found .*PagerDuty schedule PPRIMARY/);
       pd.clearFaults();
@@ -190,13 +257,26 @@ describe('access policy', () => {
     });
 
     it('an N-of-M level needs distinct approvers and the requester never counts', async () => {
-      const req = await requestAccess(deps, primary, { database: 'orders', level: 'write', duration: '30m', reason: 'x' });
+      const req = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'write',
+        duration: '30m',
+        reason: 'x',
+      });
       expect(req.requiredApprovals).toBe(2);
       const err = await code(approve(deps, req.id, primary));
       expect(err.code).toBe('SELF_APPROVAL');
-      pd.setOnCall('PPRIMARY', [{ email: primary.email! }, { email: 'other1@example.com' }, { email: 'other2@example.com' }]);
-      expect((await approve(deps, req.id, { platform: 'slack', id: 'U0O1', email: 'other1@example.com' })).status).toBe('pending');
-      expect((await approve(deps, req.id, { platform: 'slack', id: 'U0O2', email: 'other2@example.com' })).status).toBe('approved');
+      pd.setOnCall('PPRIMARY', [
+        { email: primary.email! },
+        { email: 'other1@example.com' },
+        { email: 'other2@example.com' },
+      ]);
+      expect((await approve(deps, req.id, { platform: 'slack', id: 'U0O1', email: 'other1@example.com' })).status).toBe(
+        'pending',
+      );
+      expect((await approve(deps, req.id, { platform: 'slack', id: 'U0O2', email: 'other2@example.com' })).status).toBe(
+        'approved',
+      );
       await endGrantOf(req.id);
     });
   });
@@ -204,9 +284,15 @@ describe('access policy', () => {
   describe('escalation tiers', () => {
     it('asks the next tier only after its delay, mentions it, and lets it approve from then on', async () => {
       // Earlier cases leave pending requests behind: settle them first so only this request can escalate.
-      for (const r of await store.listRequests({ statuses: ['pending'] })) await store.decideRequest(r.id, 'cancelled', now);
+      for (const r of await store.listRequests({ statuses: ['pending'] }))
+        await store.decideRequest(r.id, 'cancelled', now);
       const t0 = now;
-      const req = await requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'stuck' });
+      const req = await requestAccess(deps, dev, {
+        database: 'orders',
+        level: 'read',
+        duration: '10m',
+        reason: 'stuck',
+      });
       const tierOf = async () => (await store.getRequest(req.id))!.tier;
       expect(req.nextEscalationAt).toBe(t0 + 5 * MIN);
       expect((await code(approve(deps, req.id, secondary))).code).toBe('FORBIDDEN');
@@ -225,7 +311,9 @@ describe('access policy', () => {
       const atTier2 = (await store.getRequest(req.id))!;
       expect(atTier2.tier).toBe(2);
       expect(atTier2.nextEscalationAt).toBeUndefined();
-      expect(atTier2.approvers.map((a) => a.email)).toEqual(expect.arrayContaining([primary.email, secondary.email, 'dba-lead@example.com']));
+      expect(atTier2.approvers.map((a) => a.email)).toEqual(
+        expect.arrayContaining([primary.email, secondary.email, 'dba-lead@example.com']),
+      );
       expect((await approve(deps, req.id, secondary)).status).toBe('approved');
       const audit = await store.listAudit({ requestId: req.id, type: 'request.escalated' });
       expect(audit.map((a) => a.detail.tier)).toEqual([1, 2]);
@@ -234,7 +322,12 @@ describe('access policy', () => {
 
     it('a request decided before its delay is never escalated', async () => {
       const t0 = now;
-      const req = await requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'quick' });
+      const req = await requestAccess(deps, dev, {
+        database: 'orders',
+        level: 'read',
+        duration: '10m',
+        reason: 'quick',
+      });
       await approve(deps, req.id, primary);
       now = t0 + 20 * MIN;
       await escalateDue(deps);
@@ -247,10 +340,17 @@ describe('access policy', () => {
   describe('break-glass', () => {
     it('gives a listed user access at once with a mandatory reason and a short cap, alerts, and chases the review', async () => {
       const t0 = now;
-      const req = await requestAccess(deps, sre, { database: 'orders', level: 'write', duration: '45m', reason: 'primary is down' }, { breakGlass: true });
+      const req = await requestAccess(
+        deps,
+        sre,
+        { database: 'orders', level: 'write', duration: '45m', reason: 'primary is down' },
+        { breakGlass: true },
+      );
       expect(req).toMatchObject({ status: 'approved', breakGlass: true, reviewBy: t0 + 30 * MIN });
       expect(provisioned).toContain((await store.getGrantByRequest(req.id))!.id);
-      expect(notifier.events.filter((e) => e.event === 'breakGlassUsed' && e.view.request.id === req.id)).toHaveLength(1);
+      expect(notifier.events.filter((e) => e.event === 'breakGlassUsed' && e.view.request.id === req.id)).toHaveLength(
+        1,
+      );
       expect((await code(reviewBreakGlass(deps, req.id, dev))).code).toBe('FORBIDDEN');
       expect((await code(reviewBreakGlass(deps, req.id, sre))).code).toBe('SELF_APPROVAL');
       now = t0 + 30 * MIN - 1;
@@ -258,21 +358,69 @@ describe('access policy', () => {
       now = t0 + 30 * MIN;
       expect(await chaseOverdueReviews(deps)).toBe(1);
       expect(await chaseOverdueReviews(deps)).toBe(0);
-      expect(notifier.events.filter((e) => e.event === 'reviewOverdue' && e.view.request.id === req.id)).toHaveLength(1);
+      expect(notifier.events.filter((e) => e.event === 'reviewOverdue' && e.view.request.id === req.id)).toHaveLength(
+        1,
+      );
       await reviewBreakGlass(deps, req.id, lead);
       expect((await store.getRequest(req.id))!.reviewedAt).toBe(now);
       expect((await code(reviewBreakGlass(deps, req.id, primary))).code).toBe('ALREADY_DECIDED');
       const types = (await store.listAudit({ requestId: req.id })).map((a) => a.type);
-      expect(types).toEqual(expect.arrayContaining(['request.break_glass', 'break_glass.review_escalated', 'break_glass.reviewed']));
+      expect(types).toEqual(
+        expect.arrayContaining(['request.break_glass', 'break_glass.review_escalated', 'break_glass.reviewed']),
+      );
       await endGrantOf(req.id);
     });
 
     it('refuses someone not on the list, a duration over the cap, and an empty reason — nothing is created', async () => {
       const before = (await store.listRequests({})).length;
-      expect((await code(requestAccess(deps, dev, { database: 'orders', level: 'read', duration: '10m', reason: 'x' }, { breakGlass: true }))).code).toBe('FORBIDDEN');
-      expect((await code(requestAccess(deps, sre, { database: 'orders', level: 'read', duration: '2h', reason: 'x' }, { breakGlass: true }))).code).toBe('DURATION_TOO_LONG');
-      expect((await code(requestAccess(deps, sre, { database: 'orders', level: 'read', duration: '10m', reason: ' ' }, { breakGlass: true }))).details.field).toBe('reason');
-      expect((await code(requestAccess(deps, sre, { database: 'billing', level: 'read', duration: '10m', reason: 'x' }, { breakGlass: true }))).message).toMatch(/no break-glass/);
+      expect(
+        (
+          await code(
+            requestAccess(
+              deps,
+              dev,
+              { database: 'orders', level: 'read', duration: '10m', reason: 'x' },
+              { breakGlass: true },
+            ),
+          )
+        ).code,
+      ).toBe('FORBIDDEN');
+      expect(
+        (
+          await code(
+            requestAccess(
+              deps,
+              sre,
+              { database: 'orders', level: 'read', duration: '2h', reason: 'x' },
+              { breakGlass: true },
+            ),
+          )
+        ).code,
+      ).toBe('DURATION_TOO_LONG');
+      expect(
+        (
+          await code(
+            requestAccess(
+              deps,
+              sre,
+              { database: 'orders', level: 'read', duration: '10m', reason: ' ' },
+              { breakGlass: true },
+            ),
+          )
+        ).details.field,
+      ).toBe('reason');
+      expect(
+        (
+          await code(
+            requestAccess(
+              deps,
+              sre,
+              { database: 'billing', level: 'read', duration: '10m', reason: 'x' },
+              { breakGlass: true },
+            ),
+          )
+        ).message,
+      ).toMatch(/no break-glass/);
       expect((await store.listRequests({})).length).toBe(before);
     });
   });
@@ -284,7 +432,10 @@ describe('access policy', () => {
         slack.addUser({ id: 'U0GINA', email: 'gina@example.com', name: 'gina' });
         slack.addUser({ id: 'U0HUGO', email: 'hugo@example.com', name: 'hugo' });
         slack.addUsergroup('S0SRE', ['U0GINA']);
-        const people = new SlackPeople(new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 } }), deps.clock);
+        const people = new SlackPeople(
+          new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 } }),
+          deps.clock,
+        );
         const catalog = parseCatalog(
           `databases:
   - name: grp
@@ -302,11 +453,22 @@ describe('access policy', () => {
         const groupDeps = { ...deps, catalog, approvers: new ApproverResolver(people, deps.clock, {}, 0) };
         const gina = { platform: 'slack' as const, id: 'U0GINA', email: 'gina@example.com' };
         const hugo = { platform: 'slack' as const, id: 'U0HUGO', email: 'hugo@example.com' };
-        const yes = await requestAccess(groupDeps, gina, { database: 'grp', level: 'read', duration: '15m', reason: 'x' });
+        const yes = await requestAccess(groupDeps, gina, {
+          database: 'grp',
+          level: 'read',
+          duration: '15m',
+          reason: 'x',
+        });
         expect(yes.decisionNote).toBe('auto-approved: read ≤ 30m, you are in group S0SRE (1 of 2 today)');
-        const no = await requestAccess(groupDeps, hugo, { database: 'grp', level: 'read', duration: '15m', reason: 'x' });
+        const no = await requestAccess(groupDeps, hugo, {
+          database: 'grp',
+          level: 'read',
+          duration: '15m',
+          reason: 'x',
+        });
         expect(no.status).toBe('pending');
-        const why = (await store.listAudit({ requestId: no.id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+        const why = (await store.listAudit({ requestId: no.id, type: 'request.created' }))[0]!.detail
+          .autoApprove as string[];
         expect(why).toEqual(['rule 1: you are not in group S0SRE']);
         await endGrantOf(yes.id);
       } finally {
@@ -317,14 +479,30 @@ describe('access policy', () => {
 
   describe('per-person limits', () => {
     it('a second request for the same level extends the live grant instead of duplicating it; over the limit is refused', async () => {
-      const first = await requestAccess(deps, dev, { database: 'billing', level: 'read', duration: '30m', reason: 'a' });
+      const first = await requestAccess(deps, dev, {
+        database: 'billing',
+        level: 'read',
+        duration: '30m',
+        reason: 'a',
+      });
       await approve(deps, first.id, lead);
       const grant = (await store.getGrantByRequest(first.id))!;
       await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
-      const again = await requestAccess(deps, dev, { database: 'billing', level: 'read', duration: '15m', reason: 'more time' });
+      const again = await requestAccess(deps, dev, {
+        database: 'billing',
+        level: 'read',
+        duration: '15m',
+        reason: 'more time',
+      });
       expect(again.extendsGrantId).toBe(grant.id);
-      expect((await store.listGrants({ database: 'billing', statuses: ['provisioning', 'active'] })).filter((g) => g.requester.id === dev.id)).toHaveLength(1);
-      const other = await code(requestAccess(deps, dev, { database: 'billing', level: 'write', duration: '15m', reason: 'b' }));
+      expect(
+        (await store.listGrants({ database: 'billing', statuses: ['provisioning', 'active'] })).filter(
+          (g) => g.requester.id === dev.id,
+        ),
+      ).toHaveLength(1);
+      const other = await code(
+        requestAccess(deps, dev, { database: 'billing', level: 'write', duration: '15m', reason: 'b' }),
+      );
       expect(other.code).toBe('FORBIDDEN');
       expect(other.message).toMatch(/limit is 1/);
       await store.decideRequest(again.id, 'cancelled', now);
@@ -336,8 +514,26 @@ describe('access policy', () => {
     it('a grant tied to a PagerDuty incident ends when the incident resolves; a resolved incident is refused up front', async () => {
       pd.setIncident('PINC0001', { status: 'triggered', title: 'orders stuck' });
       pd.setIncident('PINC0002', { status: 'resolved', title: 'old' });
-      expect((await code(requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '30m', reason: 'x', incident: 'PINC0002' }))).details.field).toBe('incident');
-      const req = await requestAccess(deps, primary, { database: 'orders', level: 'read', duration: '30m', reason: 'x', incident: 'https://acme.pagerduty.com/incidents/PINC0001' });
+      expect(
+        (
+          await code(
+            requestAccess(deps, primary, {
+              database: 'orders',
+              level: 'read',
+              duration: '30m',
+              reason: 'x',
+              incident: 'PINC0002',
+            }),
+          )
+        ).details.field,
+      ).toBe('incident');
+      const req = await requestAccess(deps, primary, {
+        database: 'orders',
+        level: 'read',
+        duration: '30m',
+        reason: 'x',
+        incident: 'https://acme.pagerduty.com/incidents/PINC0001',
+      });
       expect(req.incidentId).toBe('PINC0001');
       const grant = (await store.getGrantByRequest(req.id))!;
       await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });

@@ -9,13 +9,24 @@ import type { AccessLevel } from '../../src/core/catalog.js';
 import { TargetError } from '../../src/core/errors.js';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import type { DatabaseEngine, Logger } from '../../src/core/ports.js';
-import { classifyCode, classifyError, createPostgresEngine, postgresAdminSetupSql } from '../../src/targets/postgres/index.js';
+import {
+  classifyCode,
+  classifyError,
+  createPostgresEngine,
+  postgresAdminSetupSql,
+} from '../../src/targets/postgres/index.js';
 import { adminOfUserSql, grantRoleToAdminSql } from '../../src/targets/postgres/admin-setup.js';
 import { encodeMarker } from '../../src/targets/postgres/marker.js';
 import { databaseEngineContract } from '../contract/database-engine.contract.js';
 import { writeCatalog } from '../support/catalog.js';
 import { runCli } from '../support/processes.js';
-import { pgEngineFixture, setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
+import {
+  pgEngineFixture,
+  setupPgTarget,
+  startScramCluster,
+  type PgCluster,
+  type PgTarget,
+} from '../support/pg-cluster.js';
 import { oneUser } from '../support/one-user.js';
 
 interface LogLine {
@@ -27,8 +38,16 @@ interface LogLine {
 /** A Logger that keeps what it is told, so tests can wait on "retried" instead of sleeping. */
 function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
   const make = (bindings: Record<string, unknown>): Logger & { lines: LogLine[] } => {
-    const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: { ...bindings, ...obj }, ...(msg ? { msg } : {}) });
-    return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => make({ ...bindings, ...b }) };
+    const at = (level: string) => (obj: object, msg?: string) =>
+      void lines.push({ level, obj: { ...bindings, ...obj }, ...(msg ? { msg } : {}) });
+    return {
+      lines,
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (b) => make({ ...bindings, ...b }),
+    };
   };
   return make({});
 }
@@ -99,8 +118,12 @@ describe('PostgreSQL engine specifics', () => {
 
   afterAll(async () => {
     for (const u of made) {
-      await oneUser(engine).disableUser(u).catch(() => undefined);
-      await oneUser(engine).deleteUser(u).catch(() => undefined);
+      await oneUser(engine)
+        .disableUser(u)
+        .catch(() => undefined);
+      await oneUser(engine)
+        .deleteUser(u)
+        .catch(() => undefined);
     }
     await engine.close();
   }, 30_000);
@@ -128,7 +151,12 @@ describe('PostgreSQL engine specifics', () => {
     expect((await target.query('SHOW log_statement'))[0]?.log_statement).toBe('all');
     const g = await grant(target.levels.read);
     const rotated = generatePassword();
-    await engine.updateUser({ grantId: g.grantId, username: g.username, newPassword: rotated, newExpiresAt: Date.now() + 7_200_000 });
+    await engine.updateUser({
+      grantId: g.grantId,
+      username: g.username,
+      newPassword: rotated,
+      newExpiresAt: Date.now() + 7_200_000,
+    });
     const adoptedPassword = generatePassword();
     const adopted = await oneUser(engine).newUser({
       grantId: g.grantId,
@@ -146,7 +174,8 @@ describe('PostgreSQL engine specifics', () => {
     const serverLog = cluster.readLog();
     expect(serverLog).toContain(`CREATE ROLE "${g.username}"`); // the statements were logged …
     expect(serverLog).toContain(`ALTER ROLE "${g.username}" WITH PASSWORD 'SCRAM-SHA-256$`);
-    for (const secret of [g.password, rotated, adoptedPassword, target.entry.admin.password]) expect(serverLog).not.toContain(secret); // … no password
+    for (const secret of [g.password, rotated, adoptedPassword, target.entry.admin.password])
+      expect(serverLog).not.toContain(secret); // … no password
   });
 
   it('applies the guard-rails: statement_timeout, idle_in_transaction_session_timeout, CONNECTION LIMIT', async () => {
@@ -159,7 +188,9 @@ describe('PostgreSQL engine specifics', () => {
     const g = await grant(guarded);
     const [role] = await target.query('SELECT rolconnlimit, rolconfig FROM pg_roles WHERE rolname = $1', [g.username]);
     expect(role?.rolconnlimit).toBe(1);
-    expect(role?.rolconfig).toEqual(expect.arrayContaining(['statement_timeout=300', 'idle_in_transaction_session_timeout=500']));
+    expect(role?.rolconfig).toEqual(
+      expect.arrayContaining(['statement_timeout=300', 'idle_in_transaction_session_timeout=500']),
+    );
 
     const s = await target.connectAs(g.username, g.password);
     expect(await s.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '300ms' }]);
@@ -171,7 +202,9 @@ describe('PostgreSQL engine specifics', () => {
     await Promise.race([s.ended, waitFor('the idle transaction to be ended', () => false, 10_000)]);
     // The server ended it (pg reports only "Connection terminated unexpectedly"); its log says why.
     expect(s.lastError).toBeDefined();
-    expect(cluster.readLog()).toMatch(new RegExp(`${g.username}@appdb FATAL:\\s+terminating connection due to idle-in-transaction timeout`));
+    expect(cluster.readLog()).toMatch(
+      new RegExp(`${g.username}@appdb FATAL:\\s+terminating connection due to idle-in-transaction timeout`),
+    );
     await s.close();
   });
 
@@ -211,7 +244,13 @@ describe('PostgreSQL engine specifics', () => {
       await dba.query("SELECT pg_advisory_xact_lock('7233184875441820531'::bigint)"); // another broker's DDL
       const username = generateUsername('locked@example.com');
       const err = await rejection(
-        oneUser(impatient).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }),
+        oneUser(impatient).newUser({
+          grantId: nextGrant++,
+          username,
+          password: generatePassword(),
+          expiresAt: Date.now() + 60_000,
+          level: target.levels.read,
+        }),
       );
       expect(err).toBeInstanceOf(TargetError);
       expect((err as TargetError).kind).toBe('retryable');
@@ -272,7 +311,13 @@ describe('PostgreSQL engine specifics', () => {
 
   it('newUsers: one transaction for the batch, no password in the server log; a failing user redoes it one by one', async () => {
     const request = (level: AccessLevel) => {
-      const req = { grantId: nextGrant++, username: generateUsername('pg.batch@example.com'), password: generatePassword(), expiresAt: Date.now() + 3_600_000, level };
+      const req = {
+        grantId: nextGrant++,
+        username: generateUsername('pg.batch@example.com'),
+        password: generatePassword(),
+        expiresAt: Date.now() + 3_600_000,
+        level,
+      };
       made.push(req.username);
       return req;
     };
@@ -282,7 +327,9 @@ describe('PostgreSQL engine specifics', () => {
     for (const r of reqs) expect(res.get(r.username)).toEqual({ outcome: 'created' });
     const lines = log.lines.slice(before);
     expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
-    expect(lines.filter((l) => l.level === 'info').map((l) => [l.msg, l.obj.users, l.obj.created])).toEqual([['PostgreSQL users ready', 3, 3]]);
+    expect(lines.filter((l) => l.level === 'info').map((l) => [l.msg, l.obj.users, l.obj.created])).toEqual([
+      ['PostgreSQL users ready', 3, 3],
+    ]);
     // Every role was created by one statement string: the server logged all three CREATE ROLEs in one entry.
     const serverLog = cluster.readLog();
     const entry = serverLog.split(/\n(?=\S)/).find((e) => e.includes(`CREATE ROLE "${reqs[0]!.username}"`));
@@ -299,14 +346,27 @@ describe('PostgreSQL engine specifics', () => {
     expect(await target.userExists(bad.username)).toBe(false);
     await (await target.connectAs(good.username, good.password)).close();
     expect(log.lines.slice(mark).some((l) => l.msg === 'batch create failed; creating one user at a time')).toBe(true);
-    expect(log.lines.slice(mark).find((l) => l.msg === 'PostgreSQL users ready')?.obj).toMatchObject({ users: 2, created: 1, failed: 1 });
+    expect(log.lines.slice(mark).find((l) => l.msg === 'PostgreSQL users ready')?.obj).toMatchObject({
+      users: 2,
+      created: 1,
+      failed: 1,
+    });
   });
 
   it('newUsers, disableUsers and deleteUsers on an unreachable server throw TargetError(retryable) instead of a map of errors', async () => {
-    const gone = createPostgresEngine({ ...target.entry, port: 1 }, { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10, retryAttempts: 2 } });
+    const gone = createPostgresEngine(
+      { ...target.entry, port: 1 },
+      { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10, retryAttempts: 2 } },
+    );
     try {
       const names = [generateUsername('down@example.com'), generateUsername('down@example.com')];
-      const reqs = names.map((username, i) => ({ grantId: i + 1, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }));
+      const reqs = names.map((username, i) => ({
+        grantId: i + 1,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level: target.levels.read,
+      }));
       for (const call of [() => gone.newUsers(reqs), () => gone.disableUsers(names), () => gone.deleteUsers(names)]) {
         const err = await rejection(call());
         expect(err).toBeInstanceOf(TargetError);
@@ -353,24 +413,47 @@ describe('PostgreSQL engine specifics', () => {
   });
 
   it('a templated grant the admin cannot give fails newUser (nothing left) and initialize names the fix', async () => {
-    const level: AccessLevel = { name: 'update', roles: [], grants: ['GRANT UPDATE ON items TO {{user}}'], guardRails: { connectionLimit: 1 } };
+    const level: AccessLevel = {
+      name: 'update',
+      roles: [],
+      grants: ['GRANT UPDATE ON items TO {{user}}'],
+      guardRails: { connectionLimit: 1 },
+    };
     const username = generateUsername('tmpl@example.com');
     const err = await rejection(
-      oneUser(engine).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level }),
+      oneUser(engine).newUser({
+        grantId: nextGrant++,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level,
+      }),
     );
     expect((err as TargetError).kind).toBe('permission');
     expect(await target.userExists(username)).toBe(false);
 
-    const missing: AccessLevel = { name: 'ghost', roles: ['no_such_role'], grants: [], guardRails: { connectionLimit: 1 } };
+    const missing: AccessLevel = {
+      name: 'ghost',
+      roles: ['no_such_role'],
+      grants: [],
+      guardRails: { connectionLimit: 1 },
+    };
     const checker = createPostgresEngine(
       { ...target.entry, levels: new Map([...target.entry.levels, ['update', level], ['ghost', missing]]) },
       { logger: recordingLogger() },
     );
     try {
       const caps = await checker.initialize();
-      expect(caps).toMatchObject({ engine: 'postgres', flavour: 'postgresql', readOnly: false, expiryBackstop: 'valid_until' });
+      expect(caps).toMatchObject({
+        engine: 'postgres',
+        flavour: 'postgresql',
+        readOnly: false,
+        expiryBackstop: 'valid_until',
+      });
       const failed = caps.checks.filter((c) => !c.ok);
-      expect(failed.find((c) => c.name === 'level update')?.fix).toBe('GRANT UPDATE ON items TO "jit_admin" WITH GRANT OPTION');
+      expect(failed.find((c) => c.name === 'level update')?.fix).toBe(
+        'GRANT UPDATE ON items TO "jit_admin" WITH GRANT OPTION',
+      );
       expect(failed.find((c) => c.name === 'role no_such_role')?.fix).toBe('CREATE ROLE "no_such_role" NOLOGIN');
       expect(failed.map((c) => c.name).sort()).toEqual(['level ghost', 'level update', 'role no_such_role']);
       expect(caps.checks.find((c) => c.name === 'level template')?.ok).toBe(true);
@@ -378,7 +461,9 @@ describe('PostgreSQL engine specifics', () => {
       await checker.close();
     }
     // The DBA's doctor says the same, with the statements to run.
-    const catalog = writeCatalog([{ ...target.entry, levels: new Map([...target.entry.levels, ['update', level], ['ghost', missing]]) }]);
+    const catalog = writeCatalog([
+      { ...target.entry, levels: new Map([...target.entry.levels, ['update', level], ['ghost', missing]]) },
+    ]);
     const doctor = await runCli(['check'], { ...catalog.env, CATALOG_PATH: catalog.path });
     expect(doctor.code, doctor.stderr).toBe(1);
     expect(doctor.stdout).toContain('fix: GRANT UPDATE ON items TO "jit_admin" WITH GRANT OPTION');
@@ -391,7 +476,13 @@ describe('PostgreSQL engine specifics', () => {
     const legacy = createPostgresEngine(target.entry, { logger: recordingLogger() });
     const username = generateUsername('inst@example.com');
     try {
-      await oneUser(a).newUser({ grantId: nextGrant++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read });
+      await oneUser(a).newUser({
+        grantId: nextGrant++,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level: target.levels.read,
+      });
       expect((await a.listManagedUsers()).map((u) => u.username)).toContain(username);
       expect((await b.listManagedUsers()).map((u) => u.username)).not.toContain(username);
       expect((await legacy.listManagedUsers()).map((u) => u.username)).toContain(username);
@@ -403,7 +494,10 @@ describe('PostgreSQL engine specifics', () => {
   });
 
   it('initialize on an unreachable server throws TargetError(retryable)', async () => {
-    const gone = createPostgresEngine({ ...target.entry, port: 1 }, { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10 } });
+    const gone = createPostgresEngine(
+      { ...target.entry, port: 1 },
+      { logger: recordingLogger(), tuning: { retryBaseDelayMs: 10 } },
+    );
     try {
       const err = await rejection(gone.initialize());
       expect(err).toBeInstanceOf(TargetError);
@@ -428,7 +522,12 @@ describe('PostgreSQL engine specifics', () => {
 
 describe('PostgreSQL admin setup SQL', () => {
   it('PostgreSQL 16+: ADMIN OPTION per granted role and createrole_self_grant become statements', () => {
-    const sql = postgresAdminSetupSql({ adminUser: 'jit_admin', database: 'appdb', roles: ['app_read'], serverVersionNum: 160004 });
+    const sql = postgresAdminSetupSql({
+      adminUser: 'jit_admin',
+      database: 'appdb',
+      roles: ['app_read'],
+      serverVersionNum: 160004,
+    });
     expect(sql).toContain('GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE');
     expect(sql).toContain(`ALTER ROLE "jit_admin" SET createrole_self_grant = 'set, inherit'`);
     const pg15 = postgresAdminSetupSql({ adminUser: 'jit_admin', database: 'appdb', roles: ['app_read'] });
@@ -437,17 +536,30 @@ describe('PostgreSQL admin setup SQL', () => {
       'GRANT CONNECT ON DATABASE "appdb" TO "jit_admin"',
     ]);
     // Version unknown (docs/targets.md): the 16+ statements as comments; a known ≤ 15 server gets none of them.
-    expect(pg15).toContain('-- PostgreSQL 16 and later only: GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;');
-    const known15 = postgresAdminSetupSql({ adminUser: 'jit_admin', database: 'appdb', roles: ['app_read'], serverVersionNum: 150018 });
+    expect(pg15).toContain(
+      '-- PostgreSQL 16 and later only: GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;',
+    );
+    const known15 = postgresAdminSetupSql({
+      adminUser: 'jit_admin',
+      database: 'appdb',
+      roles: ['app_read'],
+      serverVersionNum: 150018,
+    });
     expect(known15.filter((s) => s.includes('ADMIN OPTION') || s.includes('createrole_self_grant'))).toEqual([]);
     expect(sql.join('\n')).not.toMatch(/PASSWORD/);
   });
 
   it('fixes use only syntax the server has: INHERIT / SET options of a membership exist from PostgreSQL 16', () => {
-    expect(grantRoleToAdminSql('app_read', 'jit_admin', 150018)).toBe('GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION');
-    expect(grantRoleToAdminSql('app_read', 'jit_admin', 180004)).toBe('GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE');
+    expect(grantRoleToAdminSql('app_read', 'jit_admin', 150018)).toBe(
+      'GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION',
+    );
+    expect(grantRoleToAdminSql('app_read', 'jit_admin', 180004)).toBe(
+      'GRANT "app_read" TO "jit_admin" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE',
+    );
     expect(adminOfUserSql('jit_x', 'jit_admin', 140023)).toBe('GRANT "jit_x" TO "jit_admin"');
-    expect(adminOfUserSql('jit_x', 'jit_admin', 160014)).toBe('GRANT "jit_x" TO "jit_admin" WITH ADMIN OPTION, INHERIT TRUE');
+    expect(adminOfUserSql('jit_x', 'jit_admin', 160014)).toBe(
+      'GRANT "jit_x" TO "jit_admin" WITH ADMIN OPTION, INHERIT TRUE',
+    );
   });
 });
 
@@ -475,7 +587,9 @@ describe('PostgreSQL error classification (SQLSTATE / errno only)', () => {
   });
 
   it('ignores message text and treats programming errors as permanent', () => {
-    expect(classifyError(Object.assign(new Error('permission denied for table items'), { code: 'XX000' }))).toBe('retryable');
+    expect(classifyError(Object.assign(new Error('permission denied for table items'), { code: 'XX000' }))).toBe(
+      'retryable',
+    );
     expect(classifyError(new Error('cannot execute CREATE ROLE in a read-only transaction'))).toBe('retryable'); // code-less: a driver error
     expect(classifyError(new TypeError('x is undefined'))).toBe('permanent');
     expect(classifyError(new TargetError('conflict', 'x'))).toBe('conflict');

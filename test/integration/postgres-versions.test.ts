@@ -19,7 +19,13 @@ import { MACHINE_PG, PG_SERVERS, type PgServer } from '../support/pg-versions.js
 import { waitFor } from '../support/wait.js';
 import { oneUser } from '../support/one-user.js';
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
+const quiet: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => quiet,
+};
 
 /** A level that hands out a predefined role (PostgreSQL 14+; 16+ needs ADMIN OPTION on it like on any role) and may
  *  create tables (so revocation has something to DROP OWNED). */
@@ -76,7 +82,13 @@ function versionSuite(server: PgServer): void {
         const pg16 = server.major >= 16;
         // A user issued by the documented admin: to a second admin account it is someone else's (an admin rotation).
         const first = engineFor(t.entry);
-        const rotated = { grantId: 41, username: generateUsername('rotated@example.com'), password: generatePassword(), expiresAt: Date.now() + 600_000, level: t.levels.read };
+        const rotated = {
+          grantId: 41,
+          username: generateUsername('rotated@example.com'),
+          password: generatePassword(),
+          expiresAt: Date.now() + 600_000,
+          level: t.levels.read,
+        };
         await oneUser(first).newUser(rotated);
 
         const admin2 = 'jit_admin2';
@@ -101,16 +113,21 @@ function versionSuite(server: PgServer): void {
             applied.push(fix);
           }
         }
-        expect(checks.filter((c) => !c.ok), JSON.stringify(checks.filter((c) => !c.ok))).toEqual([]);
+        expect(
+          checks.filter((c) => !c.ok),
+          JSON.stringify(checks.filter((c) => !c.ok)),
+        ).toEqual([]);
         expect(checks.find((c) => c.name === 'managed users')?.ok).toBe(true);
 
-        const grantOption = (role: string) => `GRANT "${role}" TO "${admin2}" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`;
+        const grantOption = (role: string) =>
+          `GRANT "${role}" TO "${admin2}" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`;
         expect(applied).toContain(`ALTER ROLE "${admin2}" CREATEROLE`);
         expect(applied).toContain(`GRANT SELECT ON items TO "${admin2}" WITH GRANT OPTION`);
         if (pg16) {
           // 16+: ADMIN OPTION on every granted role (predefined ones too), the self-grant setting, ADMIN on the
           // rotated user; NOINHERIT is fine (the self-grant names INHERIT on each membership).
-          for (const role of ['app_read', 'app_write', 'pg_read_all_data']) expect(applied).toContain(grantOption(role));
+          for (const role of ['app_read', 'app_write', 'pg_read_all_data'])
+            expect(applied).toContain(grantOption(role));
           expect(applied).toContain(`ALTER ROLE "${admin2}" SET createrole_self_grant = 'set, inherit'`);
           expect(applied).toContain(`GRANT "${rotated.username}" TO "${admin2}" WITH ADMIN OPTION, INHERIT TRUE`);
           expect(applied).not.toContain(`ALTER ROLE "${admin2}" INHERIT`);
@@ -123,7 +140,13 @@ function versionSuite(server: PgServer): void {
 
         // The fixed admin issues a user of the predefined-role level (every level passed its dry run above) …
         const engine = engineFor(entry);
-        const g = { grantId: 42, username: generateUsername('fixed@example.com'), password: generatePassword(), expiresAt: Date.now() + 600_000, level: READ_ALL };
+        const g = {
+          grantId: 42,
+          username: generateUsername('fixed@example.com'),
+          password: generatePassword(),
+          expiresAt: Date.now() + 600_000,
+          level: READ_ALL,
+        };
         expect(await oneUser(engine).newUser(g)).toEqual({ outcome: 'created' });
         const s = await t.connectAs(g.username, g.password);
         expect(await s.query('SELECT name FROM items')).not.toHaveLength(0); // through pg_read_all_data alone
@@ -135,7 +158,11 @@ function versionSuite(server: PgServer): void {
         const disabled = await engine.disableUsers([g.username, rotated.username]);
         expect(disabled.get(g.username)).toEqual({ existed: true, sessionsTerminated: 1 });
         expect(disabled.get(rotated.username)).toEqual({ existed: true, sessionsTerminated: 1 });
-        await waitFor('both sessions to be ended by the server', async () => (await t.sessionsOf(g.username)) + (await t.sessionsOf(rotated.username)) === 0, { timeoutMs: 10_000 });
+        await waitFor(
+          'both sessions to be ended by the server',
+          async () => (await t.sessionsOf(g.username)) + (await t.sessionsOf(rotated.username)) === 0,
+          { timeoutMs: 10_000 },
+        );
         const deleted = await engine.deleteUsers([g.username, rotated.username]);
         expect(deleted.get(g.username)).toEqual({ outcome: 'dropped' });
         expect(deleted.get(rotated.username)).toEqual({ outcome: 'dropped' });
@@ -150,7 +177,11 @@ function versionSuite(server: PgServer): void {
         await t.query(`ALTER ROLE "${t.entry.admin.user}" SET password_encryption = 'md5'`);
         try {
           const check = (await engineFor(t.entry).initialize()).checks.find((c) => c.name === 'password encryption');
-          expect(check).toMatchObject({ ok: false, severity: 'warning', fix: `ALTER SYSTEM SET password_encryption = 'scram-sha-256'` });
+          expect(check).toMatchObject({
+            ok: false,
+            severity: 'warning',
+            fix: `ALTER SYSTEM SET password_encryption = 'scram-sha-256'`,
+          });
           expect(check?.detail.includes('deprecated')).toBe(server.major >= 18);
         } finally {
           await t.query(`ALTER ROLE "${t.entry.admin.user}" RESET password_encryption`);

@@ -81,18 +81,24 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
   async function approvedGrants(n: number, duration = '1h'): Promise<Grant[]> {
     const out: Grant[] = [];
     for (let i = 0; i < n; i++) {
-      const { grant } = await createAdminGrant(deps, { platform: 'cli', id: 'cli:test' }, { platform: 'cli', id: `email:p${i}@example.com`, email: `p${i}@example.com` }, {
-        database: target.entry.name,
-        level: 'read',
-        duration,
-        reason: 'batch provisioning test',
-      });
+      const { grant } = await createAdminGrant(
+        deps,
+        { platform: 'cli', id: 'cli:test' },
+        { platform: 'cli', id: `email:p${i}@example.com`, email: `p${i}@example.com` },
+        {
+          database: target.entry.name,
+          level: 'read',
+          duration,
+          reason: 'batch provisioning test',
+        },
+      );
       out.push(grant);
     }
     return out;
   }
 
-  const activated = (ids: number[]) => notifier.events.filter((e) => e.event === 'grantActivated' && ids.includes(e.view.grant!.id));
+  const activated = (ids: number[]) =>
+    notifier.events.filter((e) => e.event === 'grantActivated' && ids.includes(e.view.grant!.id));
   const active = (r: ProvisionResult) => {
     if (r.outcome !== 'active') throw new Error(`grant ${r.grant.id} is ${r.grant.status}, not active`);
     return r;
@@ -160,20 +166,52 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
   it("each activation's view carries its own request's message references, read with the batch", async () => {
     const grants = await approvedGrants(3);
     const [a, b] = grants;
-    await store.saveMessageRef({ requestId: a!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'a.1' });
-    await store.saveMessageRef({ requestId: b!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'b.1' });
-    await store.saveMessageRef({ requestId: b!.requestId, platform: 'teams', kind: 'approval', channel: '19:x@thread', messageId: 'b.2' });
+    await store.saveMessageRef({
+      requestId: a!.requestId,
+      platform: 'slack',
+      kind: 'approval',
+      channel: 'C1',
+      messageId: 'a.1',
+    });
+    await store.saveMessageRef({
+      requestId: b!.requestId,
+      platform: 'slack',
+      kind: 'approval',
+      channel: 'C1',
+      messageId: 'b.1',
+    });
+    await store.saveMessageRef({
+      requestId: b!.requestId,
+      platform: 'teams',
+      kind: 'approval',
+      channel: '19:x@thread',
+      messageId: 'b.2',
+    });
 
     await Promise.all(grants.map((g) => provision(deps, g.id)));
 
-    const seen = new Map(activated(grants.map((g) => g.id)).map((e) => [e.view.grant!.id, e.view.messages?.map((m) => m.messageId)]));
-    expect(seen).toEqual(new Map([[a!.id, ['a.1']], [b!.id, ['b.1', 'b.2']], [grants[2]!.id, []]]));
+    const seen = new Map(
+      activated(grants.map((g) => g.id)).map((e) => [e.view.grant!.id, e.view.messages?.map((m) => m.messageId)]),
+    );
+    expect(seen).toEqual(
+      new Map([
+        [a!.id, ['a.1']],
+        [b!.id, ['b.1', 'b.2']],
+        [grants[2]!.id, []],
+      ]),
+    );
   }, 120_000);
 
   it('someone else’s name, an ended grant and an expired one are handled alone; the others go active', async () => {
     const [taken, ended, expired, ...good] = await approvedGrants(6);
     await target.createForeignUser(taken!.username);
-    expect(await store.transitionGrant(ended!.id, ['provisioning'], { status: 'failed', endReason: 'cancelled', revokedAt: now })).toBe(true);
+    expect(
+      await store.transitionGrant(ended!.id, ['provisioning'], {
+        status: 'failed',
+        endReason: 'cancelled',
+        revokedAt: now,
+      }),
+    ).toBe(true);
     expect(await store.transitionGrant(expired!.id, ['provisioning'], { expiresAt: now - 1 })).toBe(true);
 
     const results = await Promise.allSettled([taken, ended, expired, ...good].map((g) => provision(deps, g!.id)));
@@ -204,7 +242,13 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
   it('a grant revoked while its user is being made loses that user; the rest of the batch is active', async () => {
     const [revoked, ...rest] = await approvedGrants(4);
     duringNewUsers = async () => {
-      expect(await store.transitionGrant(revoked!.id, ['provisioning'], { status: 'revoked', endReason: 'revoked by Bob', revokedAt: now })).toBe(true);
+      expect(
+        await store.transitionGrant(revoked!.id, ['provisioning'], {
+          status: 'revoked',
+          endReason: 'revoked by Bob',
+          revokedAt: now,
+        }),
+      ).toBe(true);
     };
 
     const results = await Promise.all([revoked, ...rest].map((g) => provision(deps, g!.id)));
@@ -234,7 +278,11 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     }
     for (const g of grants) {
       const stored = (await store.getGrant(g.id))!;
-      expect([stored.status, stored.provisionAttempts, stored.lastError]).toEqual(['provisioning', 1, expect.stringMatching(/ECONNREFUSED/)]);
+      expect([stored.status, stored.provisionAttempts, stored.lastError]).toEqual([
+        'provisioning',
+        1,
+        expect.stringMatching(/ECONNREFUSED/),
+      ]);
       expect(await target.userExists(g.username)).toBe(false);
     }
     // The retry (the job's next attempt) makes them.

@@ -15,13 +15,23 @@ import { TargetError } from '../../src/core/errors.js';
 import { generatePassword, generateUsername } from '../../src/core/identifiers.js';
 import type { DatabaseEngine, EngineCheck, Logger } from '../../src/core/ports.js';
 import { createPostgresEngine, postgresAdminSetupSql } from '../../src/targets/postgres/index.js';
-import { createSchemasOf, reassignTargetGrantSql, receiverSchemaGrantSql } from '../../src/targets/postgres/admin-setup.js';
+import {
+  createSchemasOf,
+  reassignTargetGrantSql,
+  receiverSchemaGrantSql,
+} from '../../src/targets/postgres/admin-setup.js';
 import { parseMarker } from '../../src/targets/postgres/marker.js';
 import { setupPgTarget, startScramCluster, type PgTarget } from '../support/pg-cluster.js';
 import { MACHINE_PG, NEWEST_PG, type PgServer } from '../support/pg-versions.js';
 import { oneUser } from '../support/one-user.js';
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
+const quiet: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => quiet,
+};
 
 const RECEIVER = 'incident_owner';
 
@@ -110,13 +120,19 @@ function suite(server: PgServer): void {
                 (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = to_regprocedure($3)) AS fn`,
         [`public.${tag}_fix`, `public.${tag}_fix_idx`, `public.${tag}_fn()`],
       );
-      const [o] = await t.cluster.query(`SELECT (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)) AS other`, [`public.${tag}_other`], 'otherdb');
+      const [o] = await t.cluster.query(
+        `SELECT (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)) AS other`,
+        [`public.${tag}_other`],
+        'otherdb',
+      );
       const v = (x: unknown) => (x === null || x === undefined ? undefined : String(x));
       return { table: v(r?.tbl), index: v(r?.idx), function: v(r?.fn), other: v(o?.other) };
     }
 
     async function marker(username: string) {
-      const [r] = await t.query(`SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1`, [username]);
+      const [r] = await t.query(`SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1`, [
+        username,
+      ]);
       return parseMarker(r?.c as string | null);
     }
 
@@ -139,7 +155,9 @@ function suite(server: PgServer): void {
       expect(await oneUser(engine).deleteUser(username)).toEqual({ outcome: 'dropped' });
       expect(await t.userExists(username)).toBe(false);
       expect(await owners('kept')).toEqual({ table: RECEIVER, index: RECEIVER, function: RECEIVER, other: RECEIVER });
-      const [row] = await t.query(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'kept_fix' AND indexname = 'kept_fix_idx'`);
+      const [row] = await t.query(
+        `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'kept_fix' AND indexname = 'kept_fix_idx'`,
+      );
       expect(row?.n).toBe(1);
     });
 
@@ -150,7 +168,12 @@ function suite(server: PgServer): void {
       await oneUser(engine).disableUser(username);
       expect(await oneUser(engine).deleteUser(username)).toEqual({ outcome: 'dropped' });
       expect(await t.userExists(username)).toBe(false);
-      expect(await owners('gone')).toEqual({ table: undefined, index: undefined, function: undefined, other: undefined });
+      expect(await owners('gone')).toEqual({
+        table: undefined,
+        index: undefined,
+        function: undefined,
+        other: undefined,
+      });
     });
 
     it('one deleteUsers batch keeps what the reassignTo user made and drops what the other made', async () => {
@@ -162,26 +185,45 @@ function suite(server: PgServer): void {
       expect(await t.userExists(kept)).toBe(false);
       expect(await t.userExists(gone)).toBe(false);
       expect(await owners('bkept')).toEqual({ table: RECEIVER, index: RECEIVER, function: RECEIVER, other: RECEIVER });
-      expect(await owners('bgone')).toEqual({ table: undefined, index: undefined, function: undefined, other: undefined });
+      expect(await owners('bgone')).toEqual({
+        table: undefined,
+        index: undefined,
+        function: undefined,
+        other: undefined,
+      });
     });
 
     it('a receiving role that is missing, or whose privileges the admin lacks, fails check with the fix that makes it pass', async () => {
       const ghost = { ...keep, name: 'ghost', onExpiry: { reassignTo: 'ghost_owner' } };
       const ghostEntry = { ...entry, levels: new Map([['ghost', ghost]]) };
-      const before = (await engineFor(ghostEntry).initialize()).checks.find((c) => c.name === 'reassign to ghost_owner');
+      const before = (await engineFor(ghostEntry).initialize()).checks.find(
+        (c) => c.name === 'reassign to ghost_owner',
+      );
       expect(before).toMatchObject({ ok: false, severity: 'error' });
-      expect(before!.fix).toBe(`CREATE ROLE "ghost_owner" NOLOGIN; ${reassignTargetGrantSql('ghost_owner', entry.admin.user, t.cluster.versionNum)}`);
+      expect(before!.fix).toBe(
+        `CREATE ROLE "ghost_owner" NOLOGIN; ${reassignTargetGrantSql('ghost_owner', entry.admin.user, t.cluster.versionNum)}`,
+      );
 
       // Exists, but the admin lacks its privileges: the fix is the admin-setup line, run verbatim by a superuser.
       await t.query('CREATE ROLE ghost_owner NOLOGIN');
       const lacking = (await engineFor(ghostEntry).initialize()).checks;
       const c = lacking.find((x) => x.name === 'reassign to ghost_owner');
-      expect(c).toMatchObject({ ok: false, severity: 'error', fix: reassignTargetGrantSql('ghost_owner', entry.admin.user, t.cluster.versionNum) });
+      expect(c).toMatchObject({
+        ok: false,
+        severity: 'error',
+        fix: reassignTargetGrantSql('ghost_owner', entry.admin.user, t.cluster.versionNum),
+      });
       expect(lacking.find((x) => x.name === 'level ghost')).toMatchObject({ ok: false });
       await t.query(c!.fix!);
       // Then it must be able to take over functions in the schema the level lets users create in.
-      const schema = (await engineFor(ghostEntry).initialize()).checks.find((x) => x.name === 'reassign to ghost_owner');
-      expect(schema).toMatchObject({ ok: false, severity: 'error', fix: receiverSchemaGrantSql('public', 'ghost_owner') });
+      const schema = (await engineFor(ghostEntry).initialize()).checks.find(
+        (x) => x.name === 'reassign to ghost_owner',
+      );
+      expect(schema).toMatchObject({
+        ok: false,
+        severity: 'error',
+        fix: receiverSchemaGrantSql('public', 'ghost_owner'),
+      });
       await t.query(schema!.fix!);
       const fixed = (await engineFor(ghostEntry).initialize()).checks;
       expect(fixed.find((x) => x.name === 'reassign to ghost_owner')).toMatchObject({ ok: true });
@@ -198,10 +240,12 @@ function suite(server: PgServer): void {
       await t.query('DROP ROLE vanishing_owner');
 
       await oneUser(engine).disableUser(username);
-      const err = await oneUser(engine).deleteUser(username).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await oneUser(engine)
+        .deleteUser(username)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(TargetError);
       expect((err as TargetError).message).toContain('vanishing_owner');
       expect(await t.userExists(username)).toBe(true);
@@ -213,17 +257,24 @@ function suite(server: PgServer): void {
       await t.query('CREATE ROLE vanishing_owner NOLOGIN');
       await t.query(receiverSchemaGrantSql('public', 'vanishing_owner'));
       const grantSql = reassignTargetGrantSql('vanishing_owner', entry.admin.user, t.cluster.versionNum);
-      const denied = await oneUser(engine).deleteUser(username).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const denied = await oneUser(engine)
+        .deleteUser(username)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(denied).toMatchObject({ kind: 'permission', code: '42501' });
       expect((denied as TargetError).message).toContain(`the admin needs the privileges of that role (${grantSql})`);
       expect(await t.userExists(username)).toBe(true);
 
       await t.query(grantSql);
       expect(await oneUser(engine).deleteUser(username)).toEqual({ outcome: 'dropped' });
-      expect(await owners('vanish')).toEqual({ table: 'vanishing_owner', index: 'vanishing_owner', function: 'vanishing_owner', other: 'vanishing_owner' });
+      expect(await owners('vanish')).toEqual({
+        table: 'vanishing_owner',
+        index: 'vanishing_owner',
+        function: 'vanishing_owner',
+        other: 'vanishing_owner',
+      });
     });
   });
 }

@@ -16,7 +16,8 @@ describe('Redis eviction policy', () => {
   let evicting: PrivateRedis;
   let safe: PrivateRedis;
   let dbUrl: string;
-  const catalogText = 'databases:\n  - { name: orders, engine: postgres, host: 127.0.0.1, database: postgres, admin: { user: postgres, password: x }, levels: { read: { roles: [r] } } }\n';
+  const catalogText =
+    'databases:\n  - { name: orders, engine: postgres, host: 127.0.0.1, database: postgres, admin: { user: postgres, password: x }, levels: { read: { roles: [r] } } }\n';
 
   beforeAll(async () => {
     evicting = await startPrivateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
@@ -31,7 +32,11 @@ describe('Redis eviction policy', () => {
 
   const start = (redisUrl: string) =>
     startServices(
-      { settings: loadSettings({ DATABASE_URL: dbUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: 'policy' }), catalog: parseCatalog(catalogText, {}), logger: capturingLogger().logger },
+      {
+        settings: loadSettings({ DATABASE_URL: dbUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: 'policy' }),
+        catalog: parseCatalog(catalogText, {}),
+        logger: capturingLogger().logger,
+      },
       { http: false, worker: true },
     );
 
@@ -49,4 +54,3 @@ describe('Redis eviction policy', () => {
     expect(r.stderr).toContain('Set maxmemory-policy noeviction');
   });
 });
-

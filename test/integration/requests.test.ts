@@ -40,7 +40,10 @@ const carol: Actor = { platform: 'slack', id: 'UCAROL', email: 'carol@example.co
 const input = { database: 'orders', level: 'read', duration: '1h', reason: 'INC-1' };
 
 async function code(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(BrokerError);
   return (err as BrokerError).code;
 }
@@ -70,8 +73,14 @@ describe('requests and decisions', () => {
       }
       throw new Error('no error');
     };
-    expect(err(() => validateRequest(deps, { ...input, database: 'nope' })).details).toEqual({ field: 'database', valid: ['orders', 'billing'] });
-    expect(err(() => validateRequest(deps, { ...input, level: 'admin' })).details).toEqual({ field: 'level', valid: ['read', 'write'] });
+    expect(err(() => validateRequest(deps, { ...input, database: 'nope' })).details).toEqual({
+      field: 'database',
+      valid: ['orders', 'billing'],
+    });
+    expect(err(() => validateRequest(deps, { ...input, level: 'admin' })).details).toEqual({
+      field: 'level',
+      valid: ['read', 'write'],
+    });
     expect(err(() => validateRequest(deps, { ...input, duration: '3h' })).code).toBe('DURATION_TOO_LONG');
     expect(err(() => validateRequest(deps, { ...input, duration: 'soon' })).details.field).toBe('duration');
     expect(err(() => validateRequest(deps, { ...input, reason: '  ' })).details.field).toBe('reason');
@@ -93,7 +102,10 @@ describe('requests and decisions', () => {
       'databases:\n  - { name: bare, engine: postgres, host: 127.0.0.1, database: d, admin: { user: a, password: x }, levels: { read: { roles: [r] } } }\n',
       {},
     );
-    const err = await requestAccess({ ...deps, catalog: bare }, alice, { ...input, database: 'bare' }).then(() => undefined, (e: unknown) => e as BrokerError);
+    const err = await requestAccess({ ...deps, catalog: bare }, alice, { ...input, database: 'bare' }).then(
+      () => undefined,
+      (e: unknown) => e as BrokerError,
+    );
     expect(err?.code).toBe('FORBIDDEN');
     expect(err?.message).toContain('no approvers configured');
   });
@@ -131,13 +143,20 @@ describe('requests and decisions', () => {
     // Someone who holds no grant yet (alice's earlier grants are still provisioning: no worker runs here).
     const zed: Actor = { platform: 'slack', id: 'UZED', email: 'zed@example.com', name: 'zed' };
     const req = await requestAccess(deps, zed, input);
-    const approvers = [bob, bob, carol, carol, ...Array.from({ length: 6 }, (_, i) => ({ platform: 'slack' as const, id: `U${i}` }))];
+    const approvers = [
+      bob,
+      bob,
+      carol,
+      carol,
+      ...Array.from({ length: 6 }, (_, i) => ({ platform: 'slack' as const, id: `U${i}` })),
+    ];
     const results = await Promise.allSettled(approvers.map((a) => approve(deps, req.id, a)));
     const approved = results.filter((r) => r.status === 'fulfilled' && r.value.status === 'approved');
     expect(approved).toHaveLength(1);
-    for (const r of results) if (r.status === 'rejected') expect((r.reason as BrokerError).code).toBe('ALREADY_DECIDED');
+    for (const r of results)
+      if (r.status === 'rejected') expect((r.reason as BrokerError).code).toBe('ALREADY_DECIDED');
     expect((await store.listGrants({})).filter((g) => g.requestId === req.id)).toHaveLength(1);
-    expect((await store.listAudit({ requestId: req.id, type: 'request.approved' }))).toHaveLength(1);
+    expect(await store.listAudit({ requestId: req.id, type: 'request.approved' })).toHaveLength(1);
   });
 
   it('deny needs a reason, ends the request and blocks later approvals', async () => {

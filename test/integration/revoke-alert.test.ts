@@ -40,7 +40,12 @@ describe('revocation while the target is down', () => {
     const url = tempSqliteUrl();
     await migrateLatest(url);
     store = await openStateStore(url);
-    const scheduler: Scheduler = { provision: async () => {}, revokeAt: async () => {}, scheduleRevokes: async () => {}, cancelRevoke: async () => {} };
+    const scheduler: Scheduler = {
+      provision: async () => {},
+      revokeAt: async () => {},
+      scheduleRevokes: async () => {},
+      cancelRevoke: async () => {},
+    };
     const notifier: Notifier = { ...recordingNotifier(), revocationStuck: async (v) => void stuck.push(v.grant!) };
     deps = coreDeps(catalog, store, { scheduler, notifier, clock: { now: () => now } });
   });
@@ -51,18 +56,26 @@ describe('revocation while the target is down', () => {
   });
 
   it('retries, keeps the grant live, and flags it exactly once after ten minutes', async () => {
-    const { grant } = await createAdminGrant(deps, { platform: 'cli', id: 'cli:test' }, { platform: 'cli', id: 'email:a@b.c', email: 'a@b.c' }, {
-      database: 'down',
-      level: 'read',
-      duration: '1h',
-      reason: 'test',
-    });
+    const { grant } = await createAdminGrant(
+      deps,
+      { platform: 'cli', id: 'cli:test' },
+      { platform: 'cli', id: 'email:a@b.c', email: 'a@b.c' },
+      {
+        database: 'down',
+        level: 'read',
+        duration: '1h',
+        reason: 'test',
+      },
+    );
     // The user was provisioned before the target went down.
     expect(await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now })).toBe(true);
     now = grant.expiresAt;
 
     const attempt = async () => {
-      const err = await revoke(deps, grant.id).then(() => undefined, (e: unknown) => e);
+      const err = await revoke(deps, grant.id).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(TargetError);
       expect((err as TargetError).kind).toBe('retryable');
       return (await store.getGrant(grant.id))!;

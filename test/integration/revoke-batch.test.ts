@@ -87,12 +87,17 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
   async function activeGrants(n: number, duration = '1h'): Promise<Array<{ grant: Grant; password: string }>> {
     const out: Array<{ grant: Grant; password: string }> = [];
     for (let i = 0; i < n; i++) {
-      const { grant } = await createAdminGrant(deps, { platform: 'cli', id: 'cli:test' }, { platform: 'cli', id: `email:b${i}@example.com`, email: `b${i}@example.com` }, {
-        database: target.entry.name,
-        level: 'read',
-        duration,
-        reason: 'batch revocation test',
-      });
+      const { grant } = await createAdminGrant(
+        deps,
+        { platform: 'cli', id: 'cli:test' },
+        { platform: 'cli', id: `email:b${i}@example.com`, email: `b${i}@example.com` },
+        {
+          database: target.entry.name,
+          level: 'read',
+          duration,
+          reason: 'batch revocation test',
+        },
+      );
       const res = await provision(deps, grant.id, { credentials: true });
       if (res.outcome !== 'active' || !res.credentials) throw new Error(`grant ${grant.id} was not provisioned`);
       out.push({ grant: res.grant, password: res.credentials.password });
@@ -100,7 +105,8 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     return out;
   }
 
-  const ended = (ids: number[]) => notifier.events.filter((e) => e.event === 'grantEnded' && ids.includes(e.view.grant!.id));
+  const ended = (ids: number[]) =>
+    notifier.events.filter((e) => e.event === 'grantEnded' && ids.includes(e.view.grant!.id));
 
   it('40 grants due at once: a few batches, each grant ended once, sessions ended, users gone, audited once', async () => {
     const issued = await activeGrants(40);
@@ -119,12 +125,19 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     for (const g of grants) expect(g.revokedAt!).toBeGreaterThanOrEqual(g.expiresAt);
     const closed = sessions.map(() => false);
     sessions.forEach((s, i) => void s.ended.then(() => (closed[i] = true)));
-    await waitFor('the sessions of revoked users to be ended by the server', () => closed.every(Boolean), { timeoutMs: 10_000 });
+    await waitFor('the sessions of revoked users to be ended by the server', () => closed.every(Boolean), {
+      timeoutMs: 10_000,
+    });
     for (const i of issued) expect(await target.userExists(i.grant.username)).toBe(false);
     const audit = (await store.listAudit({ type: 'grant.revoked' })).filter((a) => ids.includes(a.grantId!));
     expect(audit.map((a) => a.grantId).sort((a, b) => a! - b!)).toEqual(ids);
     const terminated = audit.filter((a) => a.detail.sessionsTerminated === 1).map((a) => a.grantId);
-    expect(terminated.sort()).toEqual(issued.slice(0, 3).map((i) => i.grant.id).sort());
+    expect(terminated.sort()).toEqual(
+      issued
+        .slice(0, 3)
+        .map((i) => i.grant.id)
+        .sort(),
+    );
     expect((await store.verifyAudit()).ok).toBe(true);
     expect(ended(ids)).toHaveLength(40);
     // Handing the same grants over again changes nothing.
@@ -133,12 +146,30 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     expect(ended(ids)).toHaveLength(40);
   }, 120_000);
 
-  it("the batch's \"ended\" views carry each request and its message references, read once for the batch", async () => {
+  it('the batch\'s "ended" views carry each request and its message references, read once for the batch', async () => {
     const issued = await activeGrants(6);
     const [a, b] = issued.map((i) => i.grant);
-    await store.saveMessageRef({ requestId: a!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'a.1' });
-    await store.saveMessageRef({ requestId: b!.requestId, platform: 'slack', kind: 'approval', channel: 'C1', messageId: 'b.1' });
-    await store.saveMessageRef({ requestId: b!.requestId, platform: 'slack', kind: 'dm', channel: 'D1', messageId: 'b.2' });
+    await store.saveMessageRef({
+      requestId: a!.requestId,
+      platform: 'slack',
+      kind: 'approval',
+      channel: 'C1',
+      messageId: 'a.1',
+    });
+    await store.saveMessageRef({
+      requestId: b!.requestId,
+      platform: 'slack',
+      kind: 'approval',
+      channel: 'C1',
+      messageId: 'b.1',
+    });
+    await store.saveMessageRef({
+      requestId: b!.requestId,
+      platform: 'slack',
+      kind: 'dm',
+      channel: 'D1',
+      messageId: 'b.2',
+    });
     const ids = issued.map((i) => i.grant.id);
     now = Math.max(...issued.map((i) => i.grant.expiresAt)) + 1;
     // Per-request reads while the batch ends the grants and tells the people (spied on this store only).
@@ -185,7 +216,7 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     expect(stuck.revokeAttempts).toBe(1);
     expect(stuck.lastError).toMatch(/someone else|not carry|marker|not ours/i);
     expect(await target.userExists(foreign!.grant.username)).toBe(true); // someone else's: untouched
-    expect((await store.listAudit({ grantId: foreign!.grant.id, type: 'grant.revoke_failed' }))).toHaveLength(1);
+    expect(await store.listAudit({ grantId: foreign!.grant.id, type: 'grant.revoke_failed' })).toHaveLength(1);
     const absent = (await store.listAudit({ grantId: dropped!.grant.id, type: 'grant.revoked' }))[0]!;
     expect(absent.detail.user).toBe('already_absent');
     for (const i of rest) {
@@ -231,7 +262,12 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     const issued = await activeGrants(10);
     now = Math.max(...issued.map((i) => i.grant.expiresAt)) + 5_000;
     const before = { ...calls };
-    const sweeper = new Sweeper(deps, { graceMs: 1_000, staleProvisioningMs: 30_000, retryEveryMs: 60_000, incidentPollMs: 60_000 });
+    const sweeper = new Sweeper(deps, {
+      graceMs: 1_000,
+      staleProvisioningMs: 30_000,
+      retryEveryMs: 60_000,
+      incidentPollMs: 60_000,
+    });
 
     const report = await sweeper.sweep();
 
@@ -240,15 +276,27 @@ describe.each(targets)('revocation in batches on %s', (_label, makeTarget) => {
     expect(calls.batches - before.batches).toBe(1);
     for (const i of issued) expect(await target.userExists(i.grant.username)).toBe(false);
     expect(ended(issued.map((i) => i.grant.id))).toHaveLength(10);
-    for (const g of await store.listGrants({ ids: issued.map((i) => i.grant.id) })) expect(g).toMatchObject({ status: 'revoked', endKind: 'overdue' });
+    for (const g of await store.listGrants({ ids: issued.map((i) => i.grant.id) }))
+      expect(g).toMatchObject({ status: 'revoked', endKind: 'overdue' });
   }, 120_000);
 
   it('the sweeper leaves a revocation started elsewhere a moment ago to its owner; one older than the grace it finishes', async () => {
     const [issued] = await activeGrants(1);
     const id = issued!.grant.id;
     // What revoke() writes before its DDL: the CLI or a job is now between this and its own final transition.
-    expect(await store.transitionGrant(id, ['active'], { status: 'revoking', revokeStartedAt: now, endReason: 'done early' })).toBe(true);
-    const sweeper = new Sweeper(deps, { graceMs: 1_000, staleProvisioningMs: 30_000, retryEveryMs: 60_000, incidentPollMs: 60_000 });
+    expect(
+      await store.transitionGrant(id, ['active'], {
+        status: 'revoking',
+        revokeStartedAt: now,
+        endReason: 'done early',
+      }),
+    ).toBe(true);
+    const sweeper = new Sweeper(deps, {
+      graceMs: 1_000,
+      staleProvisioningMs: 30_000,
+      retryEveryMs: 60_000,
+      incidentPollMs: 60_000,
+    });
 
     expect((await sweeper.sweep()).revoked).toBe(0);
     expect(await target.userExists(issued!.grant.username)).toBe(true);

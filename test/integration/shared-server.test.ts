@@ -34,10 +34,13 @@ const TARGETS: Array<[string, () => Promise<SharedTarget>]> = [
       };
     },
   ],
-  ['MariaDB', async () => {
-    const target = await setupMariadbTarget();
-    return { entry: target.entry, userExists: (u) => target.userExists(u), teardown: () => target.teardown() };
-  }],
+  [
+    'MariaDB',
+    async () => {
+      const target = await setupMariadbTarget();
+      return { entry: target.entry, userExists: (u) => target.userExists(u), teardown: () => target.teardown() };
+    },
+  ],
 ];
 
 const ADMIN: Actor = { platform: 'cli', id: 'shared-server-test' };
@@ -73,7 +76,12 @@ describe.each(TARGETS)('two installations sharing one %s server', (_engine, make
 
   async function grantIn(install: TestApp, who: string) {
     const grantee: Actor = { platform: 'cli', id: `email:${who}`, email: who };
-    const { grant } = await createAdminGrant(install.app.deps, ADMIN, grantee, { database: target.entry.name, level: 'read', duration: '1h', reason: 'shared server' });
+    const { grant } = await createAdminGrant(install.app.deps, ADMIN, grantee, {
+      database: target.entry.name,
+      level: 'read',
+      duration: '1h',
+      reason: 'shared server',
+    });
     const result = await provision(install.app.deps, grant.id);
     expect(result.outcome).toBe('active');
     return result.grant;
@@ -87,19 +95,37 @@ describe.each(TARGETS)('two installations sharing one %s server', (_engine, make
     const orphanA = await grantIn(a, 'orphan-a@example.com');
     const orphanB = await grantIn(b, 'orphan-b@example.com');
     // Each installation loses the row of one of its grants (a restored backup): that user is its orphan.
-    for (const [install, g] of [[a, orphanA], [b, orphanB]] as const) {
-      expect(await install.app.deps.store.transitionGrant(g.id, ['active'], { status: 'revoked', revokedAt: Date.now(), endReason: 'test: row lost' })).toBe(true);
+    for (const [install, g] of [
+      [a, orphanA],
+      [b, orphanB],
+    ] as const) {
+      expect(
+        await install.app.deps.store.transitionGrant(g.id, ['active'], {
+          status: 'revoked',
+          revokedAt: Date.now(),
+          endReason: 'test: row lost',
+        }),
+      ).toBe(true);
     }
     // A pass that dropped an installation's orphan listed the server's users with the other's live user among them
     // (a user whose name is not among the installation's live grants is an orphan to it, whatever its grant id).
-    await waitFor('both orphans to be dropped', async () => !(await target.userExists(orphanA.username)) && !(await target.userExists(orphanB.username)), {
-      timeoutMs: 20_000,
-      intervalMs: 100,
-    });
+    await waitFor(
+      'both orphans to be dropped',
+      async () => !(await target.userExists(orphanA.username)) && !(await target.userExists(orphanB.username)),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      },
+    );
     expect(await target.userExists(liveA.username)).toBe(true);
     expect(await target.userExists(liveB.username)).toBe(true);
-    for (const [install, g] of [[a, orphanA], [b, orphanB]] as const) {
-      const dropped = (await install.app.deps.store.listAudit({ type: 'sweeper.orphan_dropped' })).map((e) => e.detail.username);
+    for (const [install, g] of [
+      [a, orphanA],
+      [b, orphanB],
+    ] as const) {
+      const dropped = (await install.app.deps.store.listAudit({ type: 'sweeper.orphan_dropped' })).map(
+        (e) => e.detail.username,
+      );
       expect(dropped).toEqual([g.username]);
     }
     // Each still ends its own grant.

@@ -26,7 +26,18 @@ import {
 import { stateStoreContract, type StateStoreSubject } from '../contract/state-store.contract.js';
 
 /** Every migration, in order: a fresh database has all of them pending. */
-const ALL_MIGRATIONS = ['0001_init', '0002_chat', '0003_policy', '0004_audit_chain', '0005_audit_stream', '0006_chat_conversations', '0007_installation', '0008_people', '0009_inbox', '0010_end_kind'];
+const ALL_MIGRATIONS = [
+  '0001_init',
+  '0002_chat',
+  '0003_policy',
+  '0004_audit_chain',
+  '0005_audit_stream',
+  '0006_chat_conversations',
+  '0007_installation',
+  '0008_people',
+  '0009_inbox',
+  '0010_end_kind',
+];
 
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';
 const MY_SERVER = 'mysql://root@127.0.0.1:3306';
@@ -200,7 +211,12 @@ for (const dialect of dialects) {
             await store.transaction(async (tx) => {
               await tx.getRequest(req.id);
               await new Promise((r) => setTimeout(r, 3));
-              await tx.recordApproval({ requestId: req.id, approver: { platform: 'cli', id: `parent-${i}` }, decision: 'approve', at: i });
+              await tx.recordApproval({
+                requestId: req.id,
+                approver: { platform: 'cli', id: `parent-${i}` },
+                decision: 'approve',
+                at: i,
+              });
             });
           }
           expect(await child.exit).toBe(0);
@@ -215,7 +231,8 @@ for (const dialect of dialects) {
         try {
           const file = url.slice('sqlite:'.length);
           expect(existsSync(file)).toBe(true);
-          const one = async (sql: string) => Object.values(((await store.knex.raw(sql)) as Array<Record<string, unknown>>)[0] ?? {})[0];
+          const one = async (sql: string) =>
+            Object.values(((await store.knex.raw(sql)) as Array<Record<string, unknown>>)[0] ?? {})[0];
           expect(await one('pragma journal_mode')).toBe('wal');
           expect(Number(await one('pragma busy_timeout'))).toBeGreaterThan(0);
           expect(Number(await one('pragma foreign_keys'))).toBe(1);

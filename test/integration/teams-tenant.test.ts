@@ -9,14 +9,28 @@ import { activityOf, createTeamsAdapter } from '../../src/chat/teams/adapter.js'
 import { TeamsConversations } from '../../src/chat/teams/conversations.js';
 import { TeamsSender } from '../../src/chat/teams/send.js';
 import { messageActivity } from '../../dev/teams/activities.js';
-import { startTeamsConnectorDouble, type TeamsConnectorDouble, type TeamsUser } from '../../dev/teams/connector-double.js';
+import {
+  startTeamsConnectorDouble,
+  type TeamsConnectorDouble,
+  type TeamsUser,
+} from '../../dev/teams/connector-double.js';
 import { createLogger } from '../../src/logging.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
-const ALICE: TeamsUser = { aadObjectId: '00000001-aaaa-4bbb-8ccc-000000000001', id: '29:alice-teams-id', name: 'alice', email: 'alice@example.com' };
-const BOB: TeamsUser = { aadObjectId: '00000002-aaaa-4bbb-8ccc-000000000002', id: '29:bob-teams-id', name: 'bob', email: 'bob@example.com' };
+const ALICE: TeamsUser = {
+  aadObjectId: '00000001-aaaa-4bbb-8ccc-000000000001',
+  id: '29:alice-teams-id',
+  name: 'alice',
+  email: 'alice@example.com',
+};
+const BOB: TeamsUser = {
+  aadObjectId: '00000002-aaaa-4bbb-8ccc-000000000002',
+  id: '29:bob-teams-id',
+  name: 'bob',
+  email: 'bob@example.com',
+};
 
 describe('proactive 1:1 chats on Teams', () => {
   let teams: TeamsConnectorDouble;
@@ -43,7 +57,10 @@ describe('proactive 1:1 chats on Teams', () => {
     stores.push(store);
     const conversations = new TeamsConversations(store, { now: () => Date.now() });
     const adapter = createTeamsAdapter({ appId: '', pinnedServiceUrl: teams.url });
-    return { send: new TeamsSender(adapter, conversations, { appId: '', serviceUrl: teams.url }, createLogger('silent')), conversations };
+    return {
+      send: new TeamsSender(adapter, conversations, { appId: '', serviceUrl: teams.url }, createLogger('silent')),
+      conversations,
+    };
   }
 
   const creates = () => teams.calls.filter((c) => c.method === 'POST' && c.conversationId === undefined);
@@ -68,7 +85,10 @@ describe('proactive 1:1 chats on Teams', () => {
     const sent = await send.toUser(ALICE.aadObjectId, message);
     const create = creates()[before];
     expect(create?.status).toBe(200);
-    expect(create?.body).toMatchObject({ tenantId: 'tenant-from-references', channelData: { tenant: { id: 'tenant-from-references' } } });
+    expect(create?.body).toMatchObject({
+      tenantId: 'tenant-from-references',
+      channelData: { tenant: { id: 'tenant-from-references' } },
+    });
     expect(sent?.conversationId).toBe(teams.chats.get(ALICE.aadObjectId));
     expect(teams.messagesIn(sent!.conversationId).map((m) => m.activity.text)).toEqual(['hello']);
   });

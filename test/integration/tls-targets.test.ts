@@ -37,7 +37,11 @@ const OTHER_LOOPBACK_NAME = [hostname(), 'vm', 'runsc'].find((n) => {
   return res.status === 0 && /^127\./.test(res.stdout);
 });
 
-const CHAIN_CODES = ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN'];
+const CHAIN_CODES = [
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+];
 
 let pki: TestPki;
 let home: string;
@@ -55,8 +59,14 @@ afterAll(async () => {
 });
 
 /** `script` typed into sh (stdin, so no argument list holds it) with only `env` and PATH/HOME/LANG. */
-function sh(script: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('sh', ['-s'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+function sh(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('sh', ['-s'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -69,7 +79,12 @@ function withTls(entry: DatabaseEntry, tls: TargetTls, over: Partial<DatabaseEnt
   return { ...entry, ...over, tls };
 }
 
-async function issue(engine: DatabaseEngine, db: DatabaseEntry, level: DatabaseEntry['levels'] extends ReadonlyMap<string, infer L> ? L : never, ttlMs = 3_600_000): Promise<Credentials> {
+async function issue(
+  engine: DatabaseEngine,
+  db: DatabaseEntry,
+  level: DatabaseEntry['levels'] extends ReadonlyMap<string, infer L> ? L : never,
+  ttlMs = 3_600_000,
+): Promise<Credentials> {
   const username = generateUsername('tls.test@example.com');
   const password = generatePassword();
   const expiresAt = Date.now() + ttlMs;
@@ -91,7 +106,10 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
   let target: PgTarget;
   let entry: DatabaseEntry;
   const pg = (db: DatabaseEntry) => {
-    const e = createPostgresEngine(db, { logger: capturingLogger().logger, tuning: { retryAttempts: 2, retryBaseDelayMs: 10 } });
+    const e = createPostgresEngine(db, {
+      logger: capturingLogger().logger,
+      tuning: { retryAttempts: 2, retryBaseDelayMs: 10 },
+    });
     engines.push(e);
     return e;
   };
@@ -104,7 +122,14 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
   afterAll(async () => cluster?.stop(), 60_000);
 
   it('refuses a login without TLS (so what follows proves TLS)', async () => {
-    const c = new Client({ host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.superuserPassword, database: 'postgres', ssl: false });
+    const c = new Client({
+      host: cluster.host,
+      port: cluster.port,
+      user: 'postgres',
+      password: cluster.superuserPassword,
+      database: 'postgres',
+      ssl: false,
+    });
     c.on('error', () => undefined);
     await expect(c.connect()).rejects.toMatchObject({ code: '28000' });
     await c.end().catch(() => undefined);
@@ -115,7 +140,10 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
     const c = await issue(engine, entry, target.levels.read);
     expect(c.command).toContain('sslmode=verify-full');
     expect(c.url).toMatch(/\?sslmode=verify-full$/);
-    const res = await sh(`${c.command} -X -A -t -c 'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()'`, { PGSSLROOTCERT: pki.ca });
+    const res = await sh(
+      `${c.command} -X -A -t -c 'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()'`,
+      { PGSSLROOTCERT: pki.ca },
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout.trim()).toBe(`${c.username}|t`);
     // The person's client does verify: without the CA, or with another one, it refuses to connect.
@@ -130,7 +158,15 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
   it('a CA that did not sign the server certificate: a TargetError naming the database and the CA, and nothing created', async () => {
     const db = withTls(entry, { mode: 'verify-full', ca: pki.wrongCa });
     const username = generateUsername('tls.wrongca@example.com');
-    const err = await refusal(oneUser(pg(db)).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }));
+    const err = await refusal(
+      oneUser(pg(db)).newUser({
+        grantId: grantId++,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level: target.levels.read,
+      }),
+    );
     expect(err.kind).toBe('permanent');
     expect(CHAIN_CODES).toContain(err.code);
     expect(err.message).toContain(`orders-pg: the server's certificate is not signed by the CA in ${pki.wrongCa}`);
@@ -141,7 +177,13 @@ describe('PostgreSQL that accepts TLS only (hostssl)', () => {
     const byIp = (tls: TargetTls) => withTls(entry, tls, { host: '127.0.0.1' });
     const username = generateUsername('tls.host@example.com');
     const err = await refusal(
-      oneUser(pg(byIp({ mode: 'verify-full', ca: pki.ca }))).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: target.levels.read }),
+      oneUser(pg(byIp({ mode: 'verify-full', ca: pki.ca }))).newUser({
+        grantId: grantId++,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level: target.levels.read,
+      }),
     );
     expect(err).toMatchObject({ kind: 'permanent', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     expect(err.message).toContain("orders-pg: the server's certificate does not name the host 127.0.0.1");
@@ -180,7 +222,8 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
     engines.push(e);
     return e;
   };
-  const userExists = async (u: string) => (await server.query("SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%'", [u])).length > 0;
+  const userExists = async (u: string) =>
+    (await server.query("SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%'", [u])).length > 0;
   /** The person's ~/.my.cnf naming the CA their client verifies against. */
   const myCnf = (dir: string, ca: string) => {
     writeFileSync(join(dir, '.my.cnf'), `[client]\nssl-ca=${ca}\n`, { mode: 0o600 });
@@ -201,7 +244,12 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
 
   it('refuses a TCP login without TLS (so what follows proves TLS)', async () => {
     await expect(
-      createConnection({ host: server.host, port: server.port, user: entry.admin.user, password: entry.admin.password }).then((c) => c.end()),
+      createConnection({
+        host: server.host,
+        port: server.port,
+        user: entry.admin.user,
+        password: entry.admin.password,
+      }).then((c) => c.end()),
     ).rejects.toMatchObject({ errno: expect.any(Number) });
   });
 
@@ -210,7 +258,10 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
     const c = await issue(engine, entry, levels.read);
     expect(c.command).toContain('--loose-ssl-verify-server-cert');
     expect(c.command).toContain('--protocol=TCP');
-    const res = await sh(`${c.command} -N -B -e "select current_user(), variable_value <> '' from information_schema.session_status where variable_name = 'Ssl_cipher'"`, myCnf(goodHome, pki.ca));
+    const res = await sh(
+      `${c.command} -N -B -e "select current_user(), variable_value <> '' from information_schema.session_status where variable_name = 'Ssl_cipher'"`,
+      myCnf(goodHome, pki.ca),
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout.trim()).toBe(`${c.username}@%\t1`);
     // What require and verify-ca hand out works with this client too.
@@ -228,19 +279,35 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
   it('a CA that did not sign the server certificate: a TargetError naming the database and the CA, and nothing created', async () => {
     const db = withTls(entry, { mode: 'verify-full', ca: pki.wrongCa });
     const username = generateUsername('tls.wrongca@example.com');
-    const err = await refusal(oneUser(maria(db)).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }));
+    const err = await refusal(
+      oneUser(maria(db)).newUser({
+        grantId: grantId++,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level: levels.read,
+      }),
+    );
     expect(err.kind).toBe('permanent');
     expect(CHAIN_CODES).toContain(err.code);
     expect(err.message).toContain(`orders-maria: the server's certificate is not signed by the CA in ${pki.wrongCa}`);
     expect(await userExists(username)).toBe(false);
-    expect(await server.query('SELECT 1 FROM dbaccess.managed_users WHERE `user` = ?', [username]).catch(() => [])).toHaveLength(0);
+    expect(
+      await server.query('SELECT 1 FROM dbaccess.managed_users WHERE `user` = ?', [username]).catch(() => []),
+    ).toHaveLength(0);
   });
 
   it('verify-full to an IP address is refused before connecting (mysql2 would check the name localhost); verify-ca connects', async () => {
     const byIp = (tls: TargetTls) => withTls(entry, tls, { host: '127.0.0.1' });
     const username = generateUsername('tls.ip@example.com');
     const err = await refusal(
-      oneUser(maria(byIp({ mode: 'verify-full', ca: pki.ca }))).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }),
+      oneUser(maria(byIp({ mode: 'verify-full', ca: pki.ca }))).newUser({
+        grantId: grantId++,
+        username,
+        password: generatePassword(),
+        expiresAt: Date.now() + 60_000,
+        level: levels.read,
+      }),
     );
     expect(err.kind).toBe('invalid');
     expect(err.message).toMatch(/^orders-maria: tls.mode verify-full needs the server's DNS name/);
@@ -249,14 +316,27 @@ describe('MariaDB that accepts TLS only (--require-secure-transport)', () => {
     expect(await userExists(viaCa.username)).toBe(true);
   });
 
-  it.skipIf(!OTHER_LOOPBACK_NAME)(`verify-full checks the host name: ${OTHER_LOOPBACK_NAME ?? '(no other loopback name here)'} is not in the certificate`, async () => {
-    const username = generateUsername('tls.host@example.com');
-    const db = withTls(entry, { mode: 'verify-full', ca: pki.ca }, { host: OTHER_LOOPBACK_NAME! });
-    const err = await refusal(oneUser(maria(db)).newUser({ grantId: grantId++, username, password: generatePassword(), expiresAt: Date.now() + 60_000, level: levels.read }));
-    expect(err).toMatchObject({ kind: 'permanent', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
-    expect(err.message).toContain(`orders-maria: the server's certificate does not name the host ${OTHER_LOOPBACK_NAME}`);
-    expect(await userExists(username)).toBe(false);
-  });
+  it.skipIf(!OTHER_LOOPBACK_NAME)(
+    `verify-full checks the host name: ${OTHER_LOOPBACK_NAME ?? '(no other loopback name here)'} is not in the certificate`,
+    async () => {
+      const username = generateUsername('tls.host@example.com');
+      const db = withTls(entry, { mode: 'verify-full', ca: pki.ca }, { host: OTHER_LOOPBACK_NAME! });
+      const err = await refusal(
+        oneUser(maria(db)).newUser({
+          grantId: grantId++,
+          username,
+          password: generatePassword(),
+          expiresAt: Date.now() + 60_000,
+          level: levels.read,
+        }),
+      );
+      expect(err).toMatchObject({ kind: 'permanent', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+      expect(err.message).toContain(
+        `orders-maria: the server's certificate does not name the host ${OTHER_LOOPBACK_NAME}`,
+      );
+      expect(await userExists(username)).toBe(false);
+    },
+  );
 
   it('revocation at expiry works over TLS: the handed-out command stops working', async () => {
     const engine = maria(entry);

@@ -15,7 +15,10 @@ export interface TestBroker extends Services {
 
 /** The settings an end-to-end journey runs with: its catalog, a fresh SQLite store, a private queue prefix on the
  *  shared Redis, a 1 s sweeper and a 5 s reminder window, debug logs (captured). */
-export function journeyEnv(catalog: { path: string; env: Record<string, string> }, prefix: string): Record<string, string> {
+export function journeyEnv(
+  catalog: { path: string; env: Record<string, string> },
+  prefix: string,
+): Record<string, string> {
   return {
     ...catalog.env,
     CATALOG_PATH: catalog.path,
@@ -33,7 +36,12 @@ export function journeyEnv(catalog: { path: string; env: Record<string, string> 
 /** Teams as local development runs it against a Bot Connector double: anonymous mode on a loopback HOST, the
  *  double as the only Bot Connector, its tenant as this installation's. */
 export function teamsAnonymousEnv(connector: { url: string; tenantId: string }): Record<string, string> {
-  return { TEAMS_ANONYMOUS: 'true', HOST: '127.0.0.1', TEAMS_SERVICE_URL: connector.url, TEAMS_TENANT_ID: connector.tenantId };
+  return {
+    TEAMS_ANONYMOUS: 'true',
+    HOST: '127.0.0.1',
+    TEAMS_SERVICE_URL: connector.url,
+    TEAMS_TENANT_ID: connector.tenantId,
+  };
 }
 
 export async function startBroker(env: Record<string, string>): Promise<TestBroker> {

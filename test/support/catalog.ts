@@ -26,7 +26,8 @@ export function writeCatalog(
   const env: Record<string, string> = {};
   const databases = entries.map((d) => {
     const varName = `TEST_${d.name.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_ADMIN_PASSWORD`;
-    if (d.admin.password === undefined) throw new Error(`writeCatalog: ${d.name} has no admin password (test targets give one)`);
+    if (d.admin.password === undefined)
+      throw new Error(`writeCatalog: ${d.name} has no admin password (test targets give one)`);
     env[varName] = d.admin.password;
     const levels = Object.fromEntries(
       [...d.levels.values()].map((l) => [
@@ -35,7 +36,9 @@ export function writeCatalog(
           ...(l.roles.length && { roles: [...l.roles] }),
           ...(l.grants.length && { grants: [...l.grants] }),
           connectionLimit: l.guardRails.connectionLimit,
-          ...(l.guardRails.statementTimeoutMs && { statementTimeout: `${Math.round(l.guardRails.statementTimeoutMs / 1000)}s` }),
+          ...(l.guardRails.statementTimeoutMs && {
+            statementTimeout: `${Math.round(l.guardRails.statementTimeoutMs / 1000)}s`,
+          }),
           ...(l.onExpiry && { onExpiry: l.onExpiry }),
         },
       ]),

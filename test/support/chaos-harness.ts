@@ -110,7 +110,11 @@ export async function startChaosStage(
     },
     async approvedGrant(database, duration, level = 'read') {
       const n = ++requesters;
-      const req = await requestAccess(deps, { platform: 'slack', id: `UCHAOS${n}`, email: `chaos${n}@example.com` }, { database, level, duration, reason: `chaos ${name}` });
+      const req = await requestAccess(
+        deps,
+        { platform: 'slack', id: `UCHAOS${n}`, email: `chaos${n}@example.com` },
+        { database, level, duration, reason: `chaos ${name}` },
+      );
       const res = await approve(deps, req.id, APPROVER);
       if (res.status !== 'approved') throw new Error(`request #${req.id} was not approved: ${res.status}`);
       return res.grant;
@@ -119,7 +123,8 @@ export async function startChaosStage(
     async stopWorkers() {
       await Promise.all(workers.splice(0).map((w) => w.stop()));
     },
-    violations: (targets, opts = {}) => invariantViolations({ store: deps.store, engines: deps.engines, targets, ...opts }),
+    violations: (targets, opts = {}) =>
+      invariantViolations({ store: deps.store, engines: deps.engines, targets, ...opts }),
     async close() {
       await Promise.all(workers.splice(0).map((w) => w.stop()));
       await app.close();
@@ -162,9 +167,12 @@ export function pgProbe(target: PgTarget): TargetProbe {
     sessionsOf: (u) => target.sessionsOf(u),
     // The cluster is private to the test file: every jit_ role on it must belong to a live grant.
     jitUsers: async () =>
-      (await target.cluster.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!' AND rolname <> $1", [target.entry.admin.user])).map((r) =>
-        String(r.rolname),
-      ),
+      (
+        await target.cluster.query(
+          "SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!' AND rolname <> $1",
+          [target.entry.admin.user],
+        )
+      ).map((r) => String(r.rolname)),
   };
 }
 
@@ -180,16 +188,41 @@ const PG_CTL = join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', 'pg_ctl'
 
 /** Stops the cluster like a crash or a power cut (immediate): every session ends, nothing answers on the port. */
 export async function stopPgServer(cluster: PgCluster): Promise<void> {
-  await run('runuser', ['-u', 'postgres', '--', PG_CTL, '-D', cluster.dataDir, '-m', 'immediate', '-w', 'stop'], { timeout: 60_000 });
+  await run('runuser', ['-u', 'postgres', '--', PG_CTL, '-D', cluster.dataDir, '-m', 'immediate', '-w', 'stop'], {
+    timeout: 60_000,
+  });
 }
 
 /** Starts the stopped cluster again on its port and waits until a superuser login works. */
 export async function startPgServer(cluster: PgCluster): Promise<void> {
-  await run('runuser', ['-u', 'postgres', '--', PG_CTL, '-D', cluster.dataDir, '-l', cluster.logFile, '-w', '-t', '30', '-o', `-p ${cluster.port}`, 'start'], {
-    timeout: 60_000,
-    cwd: cluster.dir,
-  });
-  await waitFor('the PostgreSQL cluster to accept logins again', async () => (await cluster.query('SELECT 1 AS ok'))[0]?.ok === 1, { timeoutMs: 30_000, intervalMs: 100 });
+  await run(
+    'runuser',
+    [
+      '-u',
+      'postgres',
+      '--',
+      PG_CTL,
+      '-D',
+      cluster.dataDir,
+      '-l',
+      cluster.logFile,
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-p ${cluster.port}`,
+      'start',
+    ],
+    {
+      timeout: 60_000,
+      cwd: cluster.dir,
+    },
+  );
+  await waitFor(
+    'the PostgreSQL cluster to accept logins again',
+    async () => (await cluster.query('SELECT 1 AS ok'))[0]?.ok === 1,
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 /** An empty redis-server on a given port (startPrivateRedis picks a free one; a restart must reuse the old one). */

@@ -69,10 +69,15 @@ export async function invariantViolations(input: InvariantInput): Promise<string
       usersOf.set(m.grantId, [...(usersOf.get(m.grantId) ?? []), m.username]);
       const grant = grantById.get(m.grantId);
       if (!grant || ended(grant) || grant.username !== m.username)
-        out.push(`I1 orphan on ${t.database}: ${m.username} (marker grant #${m.grantId}, grant ${grant ? grant.status : 'missing'})`);
+        out.push(
+          `I1 orphan on ${t.database}: ${m.username} (marker grant #${m.grantId}, grant ${grant ? grant.status : 'missing'})`,
+        );
     }
-    for (const [grantId, users] of usersOf) if (users.length > 1) out.push(`I3 grant #${grantId} has ${users.length} users on ${t.database}: ${users.join(', ')}`);
-    for (const u of (await t.jitUsers?.()) ?? []) if (!liveUsers.has(u)) out.push(`I1 unmarked or orphaned jit_ user on ${t.database}: ${u}`);
+    for (const [grantId, users] of usersOf)
+      if (users.length > 1)
+        out.push(`I3 grant #${grantId} has ${users.length} users on ${t.database}: ${users.join(', ')}`);
+    for (const u of (await t.jitUsers?.()) ?? [])
+      if (!liveUsers.has(u)) out.push(`I1 unmarked or orphaned jit_ user on ${t.database}: ${u}`);
   }
 
   // I1 + I2: an ended grant leaves no user and no session behind (probed 16 at a time: cases end thousands).
@@ -82,9 +87,11 @@ export async function invariantViolations(input: InvariantInput): Promise<string
       endedGrants.slice(i, i + 16).map(async (g) => {
         const probe = probeOf.get(g.database);
         if (!probe) return;
-        if (await probe.userExists(g.username)) out.push(`I1 grant #${g.id} is ${g.status} but ${g.username} still exists`);
+        if (await probe.userExists(g.username))
+          out.push(`I1 grant #${g.id} is ${g.status} but ${g.username} still exists`);
         const sessions = await probe.sessionsOf(g.username);
-        if (sessions > 0) out.push(`I2 grant #${g.id} is ${g.status} but ${g.username} has ${sessions} live session(s)`);
+        if (sessions > 0)
+          out.push(`I2 grant #${g.id} is ${g.status} but ${g.username} has ${sessions} live session(s)`);
       }),
     );
   }
@@ -92,19 +99,25 @@ export async function invariantViolations(input: InvariantInput): Promise<string
   for (const g of grants) {
     // I4: never early.
     if (g.status === 'revoked' && (g.endKind === 'expired' || g.endKind === 'overdue')) {
-      if (g.revokedAt === undefined || g.revokedAt < g.expiresAt) out.push(`I4 grant #${g.id} revoked early: revokedAt ${g.revokedAt} < expiresAt ${g.expiresAt}`);
-      for (const e of auditOf(g, 'grant.revoked')) if (e.at < g.expiresAt) out.push(`I4 grant #${g.id}: grant.revoked audited at ${e.at} < expiresAt ${g.expiresAt}`);
+      if (g.revokedAt === undefined || g.revokedAt < g.expiresAt)
+        out.push(`I4 grant #${g.id} revoked early: revokedAt ${g.revokedAt} < expiresAt ${g.expiresAt}`);
+      for (const e of auditOf(g, 'grant.revoked'))
+        if (e.at < g.expiresAt)
+          out.push(`I4 grant #${g.id}: grant.revoked audited at ${e.at} < expiresAt ${g.expiresAt}`);
     }
     // I5.
     if (input.terminal !== false && !ended(g)) out.push(`I5 grant #${g.id} is still ${g.status}`);
     // I3 + I6: the grant's steps, each audited the right number of times.
     const provisioned = auditOf(g, 'grant.provisioned').length;
     if (provisioned > 1) out.push(`I3 grant #${g.id} provisioned ${provisioned} times`);
-    if (g.activatedAt !== undefined && provisioned !== 1) out.push(`I6 grant #${g.id} was activated but has ${provisioned} grant.provisioned rows`);
+    if (g.activatedAt !== undefined && provisioned !== 1)
+      out.push(`I6 grant #${g.id} was activated but has ${provisioned} grant.provisioned rows`);
     const revokedRows = auditOf(g, 'grant.revoked').length;
-    if (g.status === 'revoked' && revokedRows !== 1) out.push(`I6 grant #${g.id} is revoked with ${revokedRows} grant.revoked rows`);
+    if (g.status === 'revoked' && revokedRows !== 1)
+      out.push(`I6 grant #${g.id} is revoked with ${revokedRows} grant.revoked rows`);
     if (g.status === 'failed') {
-      if (auditOf(g, 'grant.provision_failed').length === 0) out.push(`I6 grant #${g.id} failed without a grant.provision_failed row`);
+      if (auditOf(g, 'grant.provision_failed').length === 0)
+        out.push(`I6 grant #${g.id} failed without a grant.provision_failed row`);
       if (revokedRows > 1) out.push(`I6 grant #${g.id} failed with ${revokedRows} grant.revoked rows`);
     }
     if (auditOf(g, 'request.approved').length + auditOf(g, 'grant.admin_issued').length !== 1)
@@ -116,7 +129,8 @@ export async function invariantViolations(input: InvariantInput): Promise<string
   for (const r of requests) {
     if (input.terminal !== false && r.status === 'pending') out.push(`I5 request #${r.id} is still pending`);
     const types = new Set((byRequest.get(r.id) ?? []).map((e) => e.type));
-    if (!types.has('grant.admin_issued') && !types.has('request.created')) out.push(`I6 request #${r.id} has no request.created row`);
+    if (!types.has('grant.admin_issued') && !types.has('request.created'))
+      out.push(`I6 request #${r.id} has no request.created row`);
     if (r.status === 'approved' && r.extendsGrantId === undefined) {
       const n = grantsPerRequest.get(r.id) ?? 0;
       if (n !== 1) out.push(`I3 approved request #${r.id} has ${n} grants`);

@@ -12,7 +12,11 @@ import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/st
 import { tempSqliteUrl } from './catalog.js';
 import { recordingNotifier } from './notifiers.js';
 
-export function coreDeps(catalog: Catalog, store: StateStore, over: Partial<CoreDeps> & { clock?: Clock; enqueued?: number[] } = {}): CoreDeps {
+export function coreDeps(
+  catalog: Catalog,
+  store: StateStore,
+  over: Partial<CoreDeps> & { clock?: Clock; enqueued?: number[] } = {},
+): CoreDeps {
   const { enqueued = [], ...rest } = over;
   const clock = over.clock ?? { now: () => Date.now() };
   const logger = createLogger('silent');
@@ -20,7 +24,12 @@ export function coreDeps(catalog: Catalog, store: StateStore, over: Partial<Core
     catalog,
     store,
     engines: new CatalogEngines(catalog, logger),
-    scheduler: { provision: async (id) => void enqueued.push(id), revokeAt: async () => {}, scheduleRevokes: async () => {}, cancelRevoke: async () => {} },
+    scheduler: {
+      provision: async (id) => void enqueued.push(id),
+      revokeAt: async () => {},
+      scheduleRevokes: async () => {},
+      cancelRevoke: async () => {},
+    },
     notifier: recordingNotifier(),
     approvers: new ApproverResolver(undefined, clock),
     clock,

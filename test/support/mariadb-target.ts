@@ -82,11 +82,20 @@ export interface MariadbTarget {
   teardown(): Promise<void>;
 }
 
-export function mariadbLevels(database: string, roles: { read: string; write: string }, guardRails: GuardRails = { connectionLimit: 5 }): MariadbTarget['levels'] {
+export function mariadbLevels(
+  database: string,
+  roles: { read: string; write: string },
+  guardRails: GuardRails = { connectionLimit: 5 },
+): MariadbTarget['levels'] {
   return {
     read: { name: 'read', roles: [roles.read], grants: [], guardRails },
     write: { name: 'write', roles: [roles.read, roles.write], grants: [], guardRails },
-    template: { name: 'template', roles: [], grants: [`GRANT SELECT, CREATE ON \`${database}\`.* TO {{user}}`], guardRails },
+    template: {
+      name: 'template',
+      roles: [],
+      grants: [`GRANT SELECT, CREATE ON \`${database}\`.* TO {{user}}`],
+      guardRails,
+    },
   };
 }
 
@@ -185,7 +194,8 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
     maxDuration: 8 * 3_600_000,
     brokerSchema: names.brokerSchema,
     delivery: 'reveal',
-    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
+    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] },
+    limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
   };
 
   return {
@@ -201,7 +211,12 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
     },
     query: rootQuery,
     rootSession: async () => {
-      const conn = await createConnection({ host: MARIADB_HOST, port: MARIADB_PORT, user: ROOT_USER, password: ROOT_PASSWORD });
+      const conn = await createConnection({
+        host: MARIADB_HOST,
+        port: MARIADB_PORT,
+        user: ROOT_USER,
+        password: ROOT_PASSWORD,
+      });
       conn.on('error', () => undefined);
       return {
         query: async (sql, values) => {
@@ -212,16 +227,26 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
       };
     },
     connectAs: (username, password, database) => connectMariadb(username, password, database),
-    userExists: async (u) => (await rootQuery("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = '%'", [u])).length > 0,
+    userExists: async (u) =>
+      (await rootQuery("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = '%'", [u])).length > 0,
     hasPassword: async (u) => {
-      const [row] = await rootQuery("SELECT authentication_string AS a FROM mysql.user WHERE User = ? AND Host = '%'", [u]);
+      const [row] = await rootQuery("SELECT authentication_string AS a FROM mysql.user WHERE User = ? AND Host = '%'", [
+        u,
+      ]);
       if (!row) throw new Error(`no account ${u}`);
       return /^\*[0-9A-F]{40}$/.test(String(row.a));
     },
-    roleExists: async (r) => (await rootQuery("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = ''", [r])).length > 0,
-    sessionsOf: async (u) => Number((await rootQuery('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [u]))[0]?.n ?? 0),
+    roleExists: async (r) =>
+      (await rootQuery("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = ''", [r])).length > 0,
+    sessionsOf: async (u) =>
+      Number(
+        (await rootQuery('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [u]))[0]?.n ?? 0,
+      ),
     markerOf: async (u) => {
-      const [row] = await rootQuery(`SELECT grant_id, expires_at FROM \`${names.brokerSchema}\`.managed_users WHERE \`user\` = ?`, [u]);
+      const [row] = await rootQuery(
+        `SELECT grant_id, expires_at FROM \`${names.brokerSchema}\`.managed_users WHERE \`user\` = ?`,
+        [u],
+      );
       return row ? { grantId: Number(row.grant_id), expiresAt: String(row.expires_at) } : undefined;
     },
     eventOf: async (u) => {
@@ -237,7 +262,10 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
     dropUserByHand: async (u) => {
       await rootQuery("DROP USER IF EXISTS ?@'%'", [u]);
     },
-    jitUsers: async () => (await rootQuery("SELECT User AS u FROM mysql.global_priv WHERE User LIKE 'jit!_%' ESCAPE '!' AND Host = '%'")).map((r) => String(r.u)),
+    jitUsers: async () =>
+      (
+        await rootQuery("SELECT User AS u FROM mysql.global_priv WHERE User LIKE 'jit!_%' ESCAPE '!' AND Host = '%'")
+      ).map((r) => String(r.u)),
     teardown,
   };
 }
@@ -279,7 +307,11 @@ export async function connectMariadb(username: string, password: string, databas
 }
 
 /** The contract suite's fixture for an engine on `target`; `teardown` defaults to the target's. */
-export function mariadbEngineFixture(target: MariadbTarget, engine: DatabaseEngine, teardown: () => Promise<void> = target.teardown): EngineFixture {
+export function mariadbEngineFixture(
+  target: MariadbTarget,
+  engine: DatabaseEngine,
+  teardown: () => Promise<void> = target.teardown,
+): EngineFixture {
   return {
     engine,
     levels: target.levels,

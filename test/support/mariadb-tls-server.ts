@@ -48,15 +48,29 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startMariadbTlsServer(tls: { certFile: string; keyFile: string; caFile: string }): Promise<MariadbTlsServer> {
+export async function startMariadbTlsServer(tls: {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}): Promise<MariadbTlsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'db-access-mariadb-tls-'));
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'mysqld.sock');
   const errLog = join(dir, 'error.log');
   try {
-    await run('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=socket', '--skip-test-db'], {
-      timeout: 60_000,
-    });
+    await run(
+      'mariadb-install-db',
+      [
+        '--no-defaults',
+        `--datadir=${dataDir}`,
+        '--user=root',
+        '--auth-root-authentication-method=socket',
+        '--skip-test-db',
+      ],
+      {
+        timeout: 60_000,
+      },
+    );
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`mariadb-install-db failed: ${(err as { stderr?: string }).stderr ?? String(err)}`, { cause: err });
@@ -65,17 +79,34 @@ export async function startMariadbTlsServer(tls: { certFile: string; keyFile: st
   const child = spawn(
     'mariadbd',
     [
-      '--no-defaults', '--user=root', `--datadir=${dataDir}`, `--socket=${socket}`, `--port=${port}`, `--bind-address=${HOST}`,
-      `--pid-file=${join(dir, 'mysqld.pid')}`, `--log-error=${errLog}`, '--skip-log-bin', '--skip-name-resolve',
-      '--innodb-buffer-pool-size=16M', '--event-scheduler=ON', '--require-secure-transport=ON',
-      `--ssl-cert=${tls.certFile}`, `--ssl-key=${tls.keyFile}`, `--ssl-ca=${tls.caFile}`,
+      '--no-defaults',
+      '--user=root',
+      `--datadir=${dataDir}`,
+      `--socket=${socket}`,
+      `--port=${port}`,
+      `--bind-address=${HOST}`,
+      `--pid-file=${join(dir, 'mysqld.pid')}`,
+      `--log-error=${errLog}`,
+      '--skip-log-bin',
+      '--skip-name-resolve',
+      '--innodb-buffer-pool-size=16M',
+      '--event-scheduler=ON',
+      '--require-secure-transport=ON',
+      `--ssl-cert=${tls.certFile}`,
+      `--ssl-key=${tls.keyFile}`,
+      `--ssl-ca=${tls.caFile}`,
     ],
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stopped = false;
   const query = async (sql: string, values?: unknown[]): Promise<RowDataPacket[]> => {
-    const conn = await createConnection({ socketPath: socket, user: 'root', multipleStatements: false, dateStrings: true });
+    const conn = await createConnection({
+      socketPath: socket,
+      user: 'root',
+      multipleStatements: false,
+      dateStrings: true,
+    });
     try {
       const [res] = await conn.query(sql, values);
       return Array.isArray(res) ? (res as RowDataPacket[]) : [];
@@ -99,23 +130,37 @@ export async function startMariadbTlsServer(tls: { certFile: string; keyFile: st
     },
   };
   try {
-    await waitFor('the test mariadbd to accept root over its socket', async () => existsSync(socket) && (await query('SELECT 1 AS ok')).length === 1, {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-    });
+    await waitFor(
+      'the test mariadbd to accept root over its socket',
+      async () => existsSync(socket) && (await query('SELECT 1 AS ok')).length === 1,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      },
+    );
     const [ssl] = await query("SHOW GLOBAL VARIABLES LIKE 'have_ssl'");
     if (ssl?.Value !== 'YES') throw new Error(`mariadbd does not serve TLS (have_ssl=${String(ssl?.Value)})`);
   } catch (err) {
     const log = existsSync(errLog) ? readFileSync(errLog, 'utf8').split('\n').slice(-30).join('\n') : '';
     await server.stop();
-    throw new Error(`could not start the test mariadbd: ${String(err)}\n--- error log tail ---\n${log}`, { cause: err });
+    throw new Error(`could not start the test mariadbd: ${String(err)}\n--- error log tail ---\n${log}`, {
+      cause: err,
+    });
   }
   return server;
 }
 
 /** Database `appdb` with `items`, roles `app_read` / `app_write` and the admin `jit_admin` from mysqlAdminSetupSql. */
-export async function setupTlsTarget(server: MariadbTlsServer): Promise<{ entry: DatabaseEntry; levels: { read: AccessLevel; write: AccessLevel }; adminPassword: string }> {
-  const names = { database: 'appdb', brokerSchema: 'dbaccess', readRole: 'app_read', writeRole: 'app_write', adminUser: 'jit_admin' };
+export async function setupTlsTarget(
+  server: MariadbTlsServer,
+): Promise<{ entry: DatabaseEntry; levels: { read: AccessLevel; write: AccessLevel }; adminPassword: string }> {
+  const names = {
+    database: 'appdb',
+    brokerSchema: 'dbaccess',
+    readRole: 'app_read',
+    writeRole: 'app_write',
+    adminUser: 'jit_admin',
+  };
   const adminPassword = generatePassword();
   const guardRails = { connectionLimit: 5 };
   const levels = {
@@ -131,8 +176,14 @@ export async function setupTlsTarget(server: MariadbTlsServer): Promise<{ entry:
     'CREATE ROLE app_write',
     'GRANT SELECT, INSERT ON appdb.* TO app_write',
     ...mysqlAdminSetupSql({
-      adminUser: names.adminUser, adminHost: '%', adminPassword, database: names.database, roles: [names.readRole, names.writeRole],
-      brokerSchema: names.brokerSchema, flavour: 'mariadb', templates: [],
+      adminUser: names.adminUser,
+      adminHost: '%',
+      adminPassword,
+      database: names.database,
+      roles: [names.readRole, names.writeRole],
+      brokerSchema: names.brokerSchema,
+      flavour: 'mariadb',
+      templates: [],
     }),
   ])
     await server.query(sql);

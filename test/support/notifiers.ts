@@ -6,7 +6,10 @@ export type NotifierEvent = { event: keyof Notifier; view: RequestView; extra?: 
 
 export function recordingNotifier(): Notifier & { events: NotifierEvent[] } {
   const events: NotifierEvent[] = [];
-  const rec = (event: keyof Notifier) => async (view: RequestView, ...extra: unknown[]) => void events.push({ event, view, extra });
+  const rec =
+    (event: keyof Notifier) =>
+    async (view: RequestView, ...extra: unknown[]) =>
+      void events.push({ event, view, extra });
   return {
     events,
     requestOpened: rec('requestOpened'),

@@ -23,7 +23,16 @@
  * (superuser, connectAs) then use TLS without verification — the code under test does the verifying.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,9 +97,13 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const [dir, binDir] of live) {
       try {
-        execFileSync('runuser', ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop'], {
-          stdio: 'ignore',
-        });
+        execFileSync(
+          'runuser',
+          ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop'],
+          {
+            stdio: 'ignore',
+          },
+        );
       } catch {
         /* already stopped */
       }
@@ -132,12 +145,25 @@ function tail(file: string, lines = 40): string {
 const harnessSsl = (tls: boolean) => (tls ? { rejectUnauthorized: false } : false);
 
 function superClient(port: number, password: string, database: string, tls = false): Client {
-  const c = new Client({ host: HOST, port, user: 'postgres', password, database, connectionTimeoutMillis: 5_000, ssl: harnessSsl(tls) });
+  const c = new Client({
+    host: HOST,
+    port,
+    user: 'postgres',
+    password,
+    database,
+    connectionTimeoutMillis: 5_000,
+    ssl: harnessSsl(tls),
+  });
   c.on('error', () => undefined); // terminated sessions must not crash the test process
   return c;
 }
 
-async function waitForLogin(port: number, password: string, deadline: number, tls = false): Promise<{ version: string; versionNum: number }> {
+async function waitForLogin(
+  port: number,
+  password: string,
+  deadline: number,
+  tls = false,
+): Promise<{ version: string; versionNum: number }> {
   let last: unknown;
   while (Date.now() < deadline) {
     const c = superClient(port, password, 'postgres', tls);
@@ -164,8 +190,15 @@ export interface ScramClusterOptions {
 
 /** Copies the TLS certificate and key into the data dir (the key must be the server's own, mode 0600) and allows
  *  TCP logins over TLS only. */
-function configureTls(dataDir: string, tls: NonNullable<ScramClusterOptions['tls']>, ids: { uid: number; gid: number }): string[] {
-  for (const [from, to] of [[tls.certFile, 'server.crt'], [tls.keyFile, 'server.key']] as const) {
+function configureTls(
+  dataDir: string,
+  tls: NonNullable<ScramClusterOptions['tls']>,
+  ids: { uid: number; gid: number },
+): string[] {
+  for (const [from, to] of [
+    [tls.certFile, 'server.crt'],
+    [tls.keyFile, 'server.key'],
+  ] as const) {
     copyFileSync(from, join(dataDir, to));
     chownSync(join(dataDir, to), ids.uid, ids.gid);
     chmodSync(join(dataDir, to), 0o600);
@@ -176,7 +209,10 @@ function configureTls(dataDir: string, tls: NonNullable<ScramClusterOptions['tls
 }
 
 /** Creates, starts and returns a throwaway scram-sha-256 cluster of `server` (see the file header). */
-export async function startScramCluster(server: PgServer = MACHINE_PG, opts: ScramClusterOptions = {}): Promise<PgCluster> {
+export async function startScramCluster(
+  server: PgServer = MACHINE_PG,
+  opts: ScramClusterOptions = {},
+): Promise<PgCluster> {
   const tls = opts.tls !== undefined;
   installExitHook();
   const { uid, gid } = postgresIds();
@@ -194,8 +230,18 @@ export async function startScramCluster(server: PgServer = MACHINE_PG, opts: Scr
     writeFileSync(pwFile, `${superuserPassword}\n`, { mode: 0o600 });
     chownSync(pwFile, uid, gid);
     await asPostgres(binDir, 'initdb', [
-      '-D', dataDir, '-U', 'postgres', `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust',
-      '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      `--pwfile=${pwFile}`,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
     ]);
     rmSync(pwFile, { force: true });
     const conf = [
@@ -211,7 +257,10 @@ export async function startScramCluster(server: PgServer = MACHINE_PG, opts: Scr
       "shared_buffers = '32MB'",
       ...(opts.tls ? configureTls(dataDir, opts.tls, { uid, gid }) : []),
     ].join('\n');
-    writeFileSync(join(dataDir, 'postgresql.conf'), `${readFileSync(join(dataDir, 'postgresql.conf'), 'utf8')}\n${conf}\n`);
+    writeFileSync(
+      join(dataDir, 'postgresql.conf'),
+      `${readFileSync(join(dataDir, 'postgresql.conf'), 'utf8')}\n${conf}\n`,
+    );
   } catch (err) {
     live.delete(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -377,7 +426,8 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     maxDuration: 8 * 3_600_000,
     brokerSchema: 'db_access',
     delivery: 'reveal',
-    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
+    approval: { required: 1, timeoutMs: 30 * 60_000, approvers: [], escalation: [], autoApprove: [] },
+    limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
   };
 
   const target: PgTarget = {
@@ -388,7 +438,13 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
     query: q,
     async connectAs(username, password, db = database) {
       const client = new Client({
-        host: cluster.host, port: cluster.port, user: username, password, database: db, connectionTimeoutMillis: 5_000, ssl: harnessSsl(cluster.tls),
+        host: cluster.host,
+        port: cluster.port,
+        user: username,
+        password,
+        database: db,
+        connectionTimeoutMillis: 5_000,
+        ssl: harnessSsl(cluster.tls),
       });
       let lastError: (Error & { code?: string }) | undefined;
       client.on('error', (err) => (lastError = err)); // the server ending the session must not crash the process
@@ -412,7 +468,9 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
       return (await cluster.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).length > 0;
     },
     async hasPassword(username) {
-      const [r] = await cluster.query('SELECT rolpassword IS NOT NULL AS set FROM pg_authid WHERE rolname = $1', [username]);
+      const [r] = await cluster.query('SELECT rolpassword IS NOT NULL AS set FROM pg_authid WHERE rolname = $1', [
+        username,
+      ]);
       if (!r) throw new Error(`no role ${username}`);
       return r.set === true;
     },
@@ -434,7 +492,11 @@ export async function setupPgTarget(cluster: PgCluster, opts: PgTargetOptions = 
 }
 
 /** The contract suite's fixture for an engine on `target`. `teardown` defaults to stopping the cluster. */
-export function pgEngineFixture(target: PgTarget, engine: DatabaseEngine, teardown: () => Promise<void> = () => target.cluster.stop()): EngineFixture {
+export function pgEngineFixture(
+  target: PgTarget,
+  engine: DatabaseEngine,
+  teardown: () => Promise<void> = () => target.cluster.stop(),
+): EngineFixture {
   return {
     engine,
     levels: target.levels,

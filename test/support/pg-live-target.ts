@@ -17,7 +17,9 @@ export async function pgLiveTarget(server: PgServer): Promise<LiveTarget> {
       userExists: (u) => target.userExists(u),
       dropUserByHand: (u) => target.dropUserByHand(u),
       jitUsers: async () =>
-        (await target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!' ORDER BY 1")).map((r) => String(r.rolname)),
+        (await target.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'jit!_%' ESCAPE '!' ORDER BY 1")).map(
+          (r) => String(r.rolname),
+        ),
       teardown: () => cluster.stop(),
     };
   } catch (err) {

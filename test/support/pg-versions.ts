@@ -64,7 +64,10 @@ function npmServer(major: number, pkg: string): PgServer {
 function hydrateSymlinks(root: string): void {
   const list = join(root, 'native', 'pg-symlinks.json');
   if (!existsSync(list)) return;
-  for (const { source, target } of JSON.parse(readFileSync(list, 'utf8')) as Array<{ source: string; target: string }>) {
+  for (const { source, target } of JSON.parse(readFileSync(list, 'utf8')) as Array<{
+    source: string;
+    target: string;
+  }>) {
     const link = join(root, target);
     if (lstatSync(link, { throwIfNoEntry: false })) continue;
     symlinkSync(relative(dirname(link), join(root, source)), link);

@@ -17,7 +17,11 @@ export interface CliResult {
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...MAIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...MAIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -49,8 +53,17 @@ export interface StartOptions {
 }
 
 /** Starts `db-access worker` and resolves once it logged that it started. */
-export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all' | 'serve' = 'worker', opts: StartOptions = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [...MAIN, role], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
+export async function startWorker(
+  env: NodeJS.ProcessEnv,
+  role: 'worker' | 'all' | 'serve' = 'worker',
+  opts: StartOptions = {},
+): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [...MAIN, role], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
+  });
   let out = '';
   const record = (d: Buffer) => (out += d.toString());
   child.stdout!.on('data', record);
@@ -64,10 +77,14 @@ export async function startWorker(env: NodeJS.ProcessEnv, role: 'worker' | 'all'
   let gone = false;
   void exited.then(() => (gone = true));
   try {
-    await waitFor('the worker to start', () => {
-      if (gone) throw new Error(`worker exited early:\n${out}`);
-      return out.includes('db-access started');
-    }, { timeoutMs: 30_000 });
+    await waitFor(
+      'the worker to start',
+      () => {
+        if (gone) throw new Error(`worker exited early:\n${out}`);
+        return out.includes('db-access started');
+      },
+      { timeoutMs: 30_000 },
+    );
   } catch (err) {
     child.kill('SIGKILL'); // never leave a half-started process behind
     throw err;

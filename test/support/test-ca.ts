@@ -29,8 +29,30 @@ function openssl(args: string[], cwd: string): void {
 function makeCa(dir: string, name: string): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.pem`);
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=db-access test ${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=db-access test ${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   return { cert, key };
 }
 
@@ -44,12 +66,60 @@ export function makeTestPki(names: readonly string[] = ['localhost']): TestPki {
     const csr = join(dir, 'server.csr');
     const serverCert = join(dir, 'server.pem');
     const ext = join(dir, 'server.ext');
-    writeFileSync(ext, `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', serverKey, '-out', csr, '-subj', `/CN=${names[0]}`], dir);
-    openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', serverCert, '-days', '2', '-extfile', ext], dir);
-    return { dir, ca: ca.cert, wrongCa: wrong.cert, serverCert, serverKey, remove: () => rmSync(dir, { recursive: true, force: true }) };
+    writeFileSync(
+      ext,
+      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`,
+    );
+    openssl(
+      [
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        serverKey,
+        '-out',
+        csr,
+        '-subj',
+        `/CN=${names[0]}`,
+      ],
+      dir,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        ca.cert,
+        '-CAkey',
+        ca.key,
+        '-CAcreateserial',
+        '-out',
+        serverCert,
+        '-days',
+        '2',
+        '-extfile',
+        ext,
+      ],
+      dir,
+    );
+    return {
+      dir,
+      ca: ca.cert,
+      wrongCa: wrong.cert,
+      serverCert,
+      serverKey,
+      remove: () => rmSync(dir, { recursive: true, force: true }),
+    };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`openssl could not make the test certificates: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`, { cause: err });
+    throw new Error(
+      `openssl could not make the test certificates: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`,
+      { cause: err },
+    );
   }
 }

@@ -49,7 +49,11 @@ describe('admin.passwordFile', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(TargetError);
-    expect(err).toMatchObject({ kind: 'invalid', code: 'ENOENT', message: `orders-prod: cannot read admin.passwordFile ${missing} (ENOENT)` });
+    expect(err).toMatchObject({
+      kind: 'invalid',
+      code: 'ENOENT',
+      message: `orders-prod: cannot read admin.passwordFile ${missing} (ENOENT)`,
+    });
     expect(adminSecrets(target({ user: 'a', passwordFile: missing }))).toEqual([]);
   });
 
@@ -62,10 +66,21 @@ describe('admin.passwordFile', () => {
 describe('PostgreSQL connections', () => {
   it('an unreadable admin.passwordFile fails the connection with the named TargetError, before any network traffic', async () => {
     const missing = join(dir, 'gone');
-    const db = { name: 'orders-prod', engine: 'postgres', host: '192.0.2.1', port: 5432, database: 'x', admin: { user: 'a', passwordFile: missing } } as unknown as DatabaseEntry;
+    const db = {
+      name: 'orders-prod',
+      engine: 'postgres',
+      host: '192.0.2.1',
+      port: 5432,
+      database: 'x',
+      admin: { user: 'a', passwordFile: missing },
+    } as unknown as DatabaseEntry;
     const conn = new Connections(db, capturingLogger().logger, DEFAULT_TUNING);
     try {
-      await expect(conn.withClient(async () => 1)).rejects.toMatchObject({ name: 'TargetError', kind: 'invalid', message: `orders-prod: cannot read admin.passwordFile ${missing} (ENOENT)` });
+      await expect(conn.withClient(async () => 1)).rejects.toMatchObject({
+        name: 'TargetError',
+        kind: 'invalid',
+        message: `orders-prod: cannot read admin.passwordFile ${missing} (ENOENT)`,
+      });
     } finally {
       await conn.close();
     }
@@ -75,7 +90,14 @@ describe('PostgreSQL connections', () => {
 describe("the file's current content is scrubbed from target errors", () => {
   it('PostgreSQL (Connections.secrets feeds every toTargetError) and MySQL', async () => {
     writeFileSync(file, 'Rotated-Admin-Pw-1\n');
-    const db = { name: 'orders-prod', engine: 'postgres', host: '127.0.0.1', port: 1, database: 'x', admin: { user: 'a', passwordFile: file } } as unknown as DatabaseEntry;
+    const db = {
+      name: 'orders-prod',
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port: 1,
+      database: 'x',
+      admin: { user: 'a', passwordFile: file },
+    } as unknown as DatabaseEntry;
     const conn = new Connections(db, capturingLogger().logger, DEFAULT_TUNING);
     try {
       expect(conn.secrets()).toContain('Rotated-Admin-Pw-1');

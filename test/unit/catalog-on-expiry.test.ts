@@ -29,7 +29,9 @@ describe('catalog onExpiry', () => {
     const db = parseCatalog(catalog('postgres', '{ reassignTo: incident_owner }'), {}).databases.get('orders')!;
     expect(db.levels.get('fix')!.onExpiry).toEqual({ reassignTo: 'incident_owner' });
     expect(db.levels.get('read')!.onExpiry).toBeUndefined();
-    expect(parseCatalog(catalog('postgres', 'drop'), {}).databases.get('orders')!.levels.get('fix')!.onExpiry).toBeUndefined();
+    expect(
+      parseCatalog(catalog('postgres', 'drop'), {}).databases.get('orders')!.levels.get('fix')!.onExpiry,
+    ).toBeUndefined();
   });
 
   it('MySQL/MariaDB: reassignTo is a config error at its path; drop is fine', () => {

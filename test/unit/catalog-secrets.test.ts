@@ -30,7 +30,8 @@ function catalog(fields: Record<string, string> = {}): string {
     database: 'orders',
     admin: '{ user: jit_admin, password: "${ORDERS_ADMIN_PASSWORD}" }',
     levels: '{ read: { roles: [orders_read] } }',
-    approval: '{ slackChannel: C0123456789, teamsChannel: "19:abc@thread.tacv2", approvers: [{ email: dba@example.com }] }',
+    approval:
+      '{ slackChannel: C0123456789, teamsChannel: "19:abc@thread.tacv2", approvers: [{ email: dba@example.com }] }',
     ...fields,
   };
   return `databases:\n${Object.entries(d)
@@ -54,7 +55,8 @@ function problems(path: string, e: NodeJS.ProcessEnv = env): string[] {
   return [];
 }
 
-const ONLY_SECRETS = 'interpolation is only allowed in secret fields (databases[].admin.password, databases[].admin.passwordFile, databases[].tls.ca)';
+const ONLY_SECRETS =
+  'interpolation is only allowed in secret fields (databases[].admin.password, databases[].admin.passwordFile, databases[].tls.ca)';
 
 describe('${VAR} interpolation', () => {
   it('reads admin.password from the environment, whole or as part of the value', () => {
@@ -65,15 +67,25 @@ describe('${VAR} interpolation', () => {
 
   it('refuses a reference in a description, naming the path and the rule, and never reads the variable', () => {
     const path = file(catalog({ description: '"Orders (signed with ${SLACK_SIGNING_SECRET})"' }));
-    expect(problems(path)).toEqual([`databases[0].description: \${SLACK_SIGNING_SECRET} is not allowed here: \${VAR} ${ONLY_SECRETS}`]);
+    expect(problems(path)).toEqual([
+      `databases[0].description: \${SLACK_SIGNING_SECRET} is not allowed here: \${VAR} ${ONLY_SECRETS}`,
+    ]);
     // Unset or set, the answer is the same: the value is never looked up.
     expect(problems(path, { ORDERS_ADMIN_PASSWORD: 'admin-pw' })).toEqual(problems(path));
   });
 
   it.each([
     ['host', { host: '"${DB_HOST}"' }, 'databases[0].host'],
-    ['the admin user', { admin: '{ user: "${DB_HOST}", password: "${ORDERS_ADMIN_PASSWORD}" }' }, 'databases[0].admin.user'],
-    ['a Teams channel', { approval: '{ teamsChannel: "${SLACK_SIGNING_SECRET}" }' }, 'databases[0].approval.teamsChannel'],
+    [
+      'the admin user',
+      { admin: '{ user: "${DB_HOST}", password: "${ORDERS_ADMIN_PASSWORD}" }' },
+      'databases[0].admin.user',
+    ],
+    [
+      'a Teams channel',
+      { approval: '{ teamsChannel: "${SLACK_SIGNING_SECRET}" }' },
+      'databases[0].approval.teamsChannel',
+    ],
     ['a list item', { levels: '{ read: { roles: ["${DB_HOST}"] } }' }, 'databases[0].levels.read.roles[0]'],
     ['a malformed reference', { description: '"see ${ not a name }"' }, 'databases[0].description'],
   ])('refuses a reference in %s', (_what, fields, at) => {
@@ -90,7 +102,9 @@ describe('${VAR} interpolation', () => {
   });
 
   it('still names a variable that is not set', () => {
-    expect(problems(file(catalog()), {})).toEqual(['databases[0].admin.password: environment variable ORDERS_ADMIN_PASSWORD is not set']);
+    expect(problems(file(catalog()), {})).toEqual([
+      'databases[0].admin.password: environment variable ORDERS_ADMIN_PASSWORD is not set',
+    ]);
   });
 });
 
@@ -100,7 +114,9 @@ describe('plaintext secrets in the catalog file', () => {
   it('names the secret fields written literally, not those referenced as ${VAR}', () => {
     expect(plaintextSecrets(catalog())).toEqual([]);
     expect(plaintextSecrets(plaintext)).toEqual(['databases[0].admin.password']);
-    expect(plaintextSecrets(catalog({ admin: '{ user: jit_admin, password: "x${ORDERS_ADMIN_PASSWORD}" }' }))).toEqual(['databases[0].admin.password']);
+    expect(plaintextSecrets(catalog({ admin: '{ user: jit_admin, password: "x${ORDERS_ADMIN_PASSWORD}" }' }))).toEqual([
+      'databases[0].admin.password',
+    ]);
   });
 
   it('warns when other accounts can read a file holding one, saying what to do', () => {

@@ -52,7 +52,10 @@ describe('catalog', () => {
     const orders = c.databases.get('orders-prod')!;
     expect(orders.admin.password).toBe('s3cret');
     expect(orders.maxDuration).toBe(4 * 3_600_000);
-    expect(orders.levels.get('read')).toMatchObject({ roles: ['orders_read'], guardRails: { statementTimeoutMs: 30_000, connectionLimit: 10 } });
+    expect(orders.levels.get('read')).toMatchObject({
+      roles: ['orders_read'],
+      guardRails: { statementTimeoutMs: 30_000, connectionLimit: 10 },
+    });
     expect(orders.levels.get('write')!.guardRails.connectionLimit).toBe(3);
     const billing = c.databases.get('billing')!;
     expect(billing.port).toBe(3306);
@@ -60,12 +63,16 @@ describe('catalog', () => {
   });
 
   it('a missing variable names itself and where it is used', () => {
-    expect(problems(good)).toEqual(['databases[0].admin.password: environment variable ORDERS_ADMIN_PASSWORD is not set']);
+    expect(problems(good)).toEqual([
+      'databases[0].admin.password: environment variable ORDERS_ADMIN_PASSWORD is not set',
+    ]);
   });
 
   it('a wrong engine names the YAML path and the accepted values', () => {
     const bad = good.replace('engine: mysql', 'engine: oracle');
-    expect(problems(bad, { ORDERS_ADMIN_PASSWORD: 'x' })).toEqual(['databases[1].engine: expected "postgres" or "mysql"']);
+    expect(problems(bad, { ORDERS_ADMIN_PASSWORD: 'x' })).toEqual([
+      'databases[1].engine: expected "postgres" or "mysql"',
+    ]);
   });
 
   it('refuses a role name with a quote', () => {
@@ -76,7 +83,10 @@ describe('catalog', () => {
   });
 
   it('refuses a template that is more than one statement', () => {
-    const bad = good.replace('"GRANT CREATE ON SCHEMA public TO {{user}}"', '"GRANT CREATE ON SCHEMA public TO {{user}}; DROP ROLE admin"');
+    const bad = good.replace(
+      '"GRANT CREATE ON SCHEMA public TO {{user}}"',
+      '"GRANT CREATE ON SCHEMA public TO {{user}}; DROP ROLE admin"',
+    );
     expect(problems(bad, { ORDERS_ADMIN_PASSWORD: 'x' })).toEqual([
       'databases[0].levels.ddl.grants[0]: grant template must be a single statement (no ";")',
     ]);
@@ -92,12 +102,19 @@ describe('catalog', () => {
     expect(problems(good.replace('name: billing', 'name: orders-prod'), { ORDERS_ADMIN_PASSWORD: 'x' })).toEqual([
       'databases[1].name: "orders-prod" is listed twice',
     ]);
-    expect(problems(good.replace('name: billing', 'name: Billing_DB'), { ORDERS_ADMIN_PASSWORD: 'x' })[0]).toMatch(/^databases\[1\]\.name:/);
+    expect(problems(good.replace('name: billing', 'name: Billing_DB'), { ORDERS_ADMIN_PASSWORD: 'x' })[0]).toMatch(
+      /^databases\[1\]\.name:/,
+    );
   });
 
   it('refuses an idle-in-transaction timeout on MySQL (no per-account setting exists)', () => {
-    const bad = good.replace('read: { roles: [billing_ro] }', 'read: { roles: [billing_ro], idleInTransactionTimeout: 5m }');
-    expect(problems(bad, { ORDERS_ADMIN_PASSWORD: 'x' })[0]).toMatch(/^databases\[1\]\.levels\.read\.idleInTransactionTimeout: MySQL and MariaDB/);
+    const bad = good.replace(
+      'read: { roles: [billing_ro] }',
+      'read: { roles: [billing_ro], idleInTransactionTimeout: 5m }',
+    );
+    expect(problems(bad, { ORDERS_ADMIN_PASSWORD: 'x' })[0]).toMatch(
+      /^databases\[1\]\.levels\.read\.idleInTransactionTimeout: MySQL and MariaDB/,
+    );
   });
 
   it('reports YAML syntax errors', () => {

@@ -50,10 +50,19 @@ const carol: Actor = { platform: 'slack', id: 'UCAROL', email: 'carol@example.co
 const dave: Actor = { platform: 'slack', id: 'UDAVE', email: 'dave@example.com', name: 'dave' };
 const mallory: Actor = { platform: 'slack', id: 'UMALLORY', email: 'mallory@example.com', name: 'mallory' };
 
-const orders = (over: Partial<RequestInput> = {}): RequestInput => ({ database: 'orders', level: 'read', duration: '1h', reason: 'INC-7 stuck orders', ...over });
+const orders = (over: Partial<RequestInput> = {}): RequestInput => ({
+  database: 'orders',
+  level: 'read',
+  duration: '1h',
+  reason: 'INC-7 stuck orders',
+  ...over,
+});
 
 async function refusal(p: Promise<unknown>): Promise<BrokerError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(BrokerError);
   return err as BrokerError;
 }
@@ -133,9 +142,22 @@ describe('approval', () => {
     const deadline = req.decideBy!;
     expect(deadline).toBe(core.clock.now() + 30 * MIN);
     const clickedAt = deadline - 1;
-    const inbox = (await core.store.recordInboxAction({ platform: 'slack', kind: 'approve', actorId: bob.id, requestId: req.id, payload: {}, receivedAt: clickedAt, claimedBy: 't', claimedUntil: clickedAt + 10_000 }))!;
+    const inbox = (await core.store.recordInboxAction({
+      platform: 'slack',
+      kind: 'approve',
+      actorId: bob.id,
+      requestId: req.id,
+      payload: {},
+      receivedAt: clickedAt,
+      claimedBy: 't',
+      claimedUntil: clickedAt + 10_000,
+    }))!;
     core.clock.set(deadline + 5 * MIN); // processed after the deadline
-    const res = await approve(core.deps, req.id, bob, undefined, { inboxId: inbox.id, receivedAt: clickedAt, attempt: 2 });
+    const res = await approve(core.deps, req.id, bob, undefined, {
+      inboxId: inbox.id,
+      receivedAt: clickedAt,
+      attempt: 2,
+    });
     expect(res.status).toBe('approved');
     expect((await core.store.getRequest(req.id))!.decidedAt).toBe(clickedAt);
 
@@ -226,7 +248,11 @@ describe('escalation', () => {
     const escalated = (await core.store.getRequest(req.id))!;
     expect(escalated.tier).toBe(1);
     expect(escalated.nextEscalationAt).toBeUndefined();
-    expect(escalated.approvers.map((a) => a.email ?? a.id).sort()).toEqual(['UCAROL', 'bob@example.com', 'dave@example.com']);
+    expect(escalated.approvers.map((a) => a.email ?? a.id).sort()).toEqual([
+      'UCAROL',
+      'bob@example.com',
+      'dave@example.com',
+    ]);
     const asked = events.filter((e) => e.event === 'requestEscalated').map((e) => e.extra as [number, ApproverRef[]]);
     expect(asked.map(([tier, who]) => [tier, who.map((a) => a.email ?? a.id)])).toEqual([[1, ['dave@example.com']]]);
     expect((await approve(core.deps, req.id, dave)).status).toBe('approved');
@@ -243,7 +269,12 @@ describe('revocation decisions', () => {
     core.clock.set(grant.expiresAt);
     await core.scheduler.runDue(core.clock.now(), core.handlers);
     const ended = (await core.store.getGrant(grant.id))!;
-    expect(ended).toMatchObject({ status: 'revoked', revokedAt: grant.expiresAt, endReason: 'expired', endKind: 'expired' });
+    expect(ended).toMatchObject({
+      status: 'revoked',
+      revokedAt: grant.expiresAt,
+      endReason: 'expired',
+      endKind: 'expired',
+    });
     expect(session.alive).toBe(false);
     expect(core.engine('orders').users.has(grant.username)).toBe(false);
     const [audit] = await core.store.listAudit({ grantId: grant.id, type: 'grant.revoked' });
@@ -271,10 +302,14 @@ describe('revocation decisions', () => {
     expect(core.scheduler.job('revoke', grant.id)).toBeUndefined();
   });
 
-  it('an approver may end someone else\'s grant early', async () => {
+  it("an approver may end someone else's grant early", async () => {
     const grant = await activeGrant();
     const res = await revokeAsUser(core.deps, grant.id, carol, 'suspicious queries');
-    expect(res.grant).toMatchObject({ status: 'revoked', endReason: 'revoked by carol: suspicious queries', endKind: 'revoked_early' });
+    expect(res.grant).toMatchObject({
+      status: 'revoked',
+      endReason: 'revoked by carol: suspicious queries',
+      endKind: 'revoked_early',
+    });
   });
 
   it('an already ended grant is left as it is: no receipt, no engine call, no second audit row', async () => {

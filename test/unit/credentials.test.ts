@@ -19,7 +19,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // The stand-in client: its argv (after the shell parsed the command) and its password variables, NUL-separated.
 for (const tool of ['psql', 'mysql']) {
   const path = join(dir, tool);
-  writeFileSync(path, `#!/bin/sh\nprintf '%s\\0' "$@" > "$ARGV_OUT"\nprintf '%s\\0' "\${PGPASSWORD-(unset)}" "\${MYSQL_PWD-(unset)}" > "$ENV_OUT"\n`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\nprintf '%s\\0' "$@" > "$ARGV_OUT"\nprintf '%s\\0' "\${PGPASSWORD-(unset)}" "\${MYSQL_PWD-(unset)}" > "$ENV_OUT"\n`,
+  );
   chmodSync(path, 0o755);
 }
 
@@ -35,7 +38,11 @@ function runInShell(shell: string, command: string): Run {
   const out = mkdtempSync(join(dir, 'run-'));
   const ARGV_OUT = join(out, 'argv');
   const ENV_OUT = join(out, 'env');
-  const res = spawnSync(shell, ['-s'], { input: command, env: { PATH: `${dir}:/usr/bin:/bin`, ARGV_OUT, ENV_OUT }, encoding: 'utf8' });
+  const res = spawnSync(shell, ['-s'], {
+    input: command,
+    env: { PATH: `${dir}:/usr/bin:/bin`, ARGV_OUT, ENV_OUT },
+    encoding: 'utf8',
+  });
   expect(res.status, res.stderr).toBe(0);
   const split = (f: string) => readFileSync(f, 'utf8').split('\0').slice(0, -1);
   const [PGPASSWORD = '', MYSQL_PWD = ''] = split(ENV_OUT);
@@ -56,7 +63,13 @@ function parseConninfo(s: string): Record<string, string> {
 }
 
 function entry(engine: DatabaseEntry['engine'], over: Partial<DatabaseEntry> = {}): DatabaseEntry {
-  return { engine, host: 'orders-db.internal', port: engine === 'postgres' ? 5432 : 3306, database: 'orders', ...over } as DatabaseEntry;
+  return {
+    engine,
+    host: 'orders-db.internal',
+    port: engine === 'postgres' ? 5432 : 3306,
+    database: 'orders',
+    ...over,
+  } as DatabaseEntry;
 }
 
 const PASSWORD = 'Pw0rdXq9Zt3LmN8vB2cR7yHs4KdJ1fGa';
@@ -67,28 +80,61 @@ const HOSTILE_DB = `it's a $db\\ \`x\` -x`;
 
 const cases: Array<[string, Credentials]> = [
   ['postgres', buildCredentials(entry('postgres'), 'jit_alice_x7k2', PASSWORD, 0)],
-  ['postgres, IPv6, public host/port', buildCredentials(entry('postgres', { publicHost: '[2001:db8::5]', publicPort: 6432 }), 'jit_alice_x7k2', PASSWORD, 0)],
-  ['postgres, hostile values', buildCredentials(entry('postgres', { host: 'db host', database: HOSTILE_DB }), 'jit_o\'brien', HOSTILE_PASSWORD, 0)],
+  [
+    'postgres, IPv6, public host/port',
+    buildCredentials(
+      entry('postgres', { publicHost: '[2001:db8::5]', publicPort: 6432 }),
+      'jit_alice_x7k2',
+      PASSWORD,
+      0,
+    ),
+  ],
+  [
+    'postgres, hostile values',
+    buildCredentials(entry('postgres', { host: 'db host', database: HOSTILE_DB }), "jit_o'brien", HOSTILE_PASSWORD, 0),
+  ],
   ['mysql', buildCredentials(entry('mysql'), 'jit_alice_x7k2', PASSWORD, 0)],
-  ['mysql, hostile values', buildCredentials(entry('mysql', { host: '-h evil', database: '-D$db' }), 'jit_o\'brien', HOSTILE_PASSWORD, 0)],
-  ['mysql, hostile password and database, IPv6', buildCredentials(entry('mysql', { host: '2001:db8::5', database: HOSTILE_DB }), 'jit_alice_x7k2', HOSTILE_PASSWORD, 0)],
+  [
+    'mysql, hostile values',
+    buildCredentials(entry('mysql', { host: '-h evil', database: '-D$db' }), "jit_o'brien", HOSTILE_PASSWORD, 0),
+  ],
+  [
+    'mysql, hostile password and database, IPv6',
+    buildCredentials(
+      entry('mysql', { host: '2001:db8::5', database: HOSTILE_DB }),
+      'jit_alice_x7k2',
+      HOSTILE_PASSWORD,
+      0,
+    ),
+  ],
 ];
 
 /** What the person's client is asked for, per catalog tls.mode (no key = disable). */
 const TLS_MODES = [undefined, 'disable', 'require', 'verify-ca', 'verify-full'] as const;
-const PG_SSLMODE: Record<string, string | undefined> = { require: 'require', 'verify-ca': 'verify-ca', 'verify-full': 'verify-full' };
+const PG_SSLMODE: Record<string, string | undefined> = {
+  require: 'require',
+  'verify-ca': 'verify-ca',
+  'verify-full': 'verify-full',
+};
 const MYSQL_TLS_ARGS: Record<string, string[]> = {
   require: ['--loose-ssl-mode=REQUIRED', '--loose-ssl'],
   'verify-ca': ['--loose-ssl-mode=VERIFY_CA', '--loose-ssl'],
   'verify-full': ['--loose-ssl-mode=VERIFY_IDENTITY', '--loose-ssl', '--loose-ssl-verify-server-cert'],
 };
-const withMode = (engine: DatabaseEntry['engine'], mode: (typeof TLS_MODES)[number], over: Partial<DatabaseEntry> = {}) =>
-  entry(engine, { ...over, ...(mode && { tls: { mode, ca: '/etc/db-access/ca.pem' } }) });
+const withMode = (
+  engine: DatabaseEntry['engine'],
+  mode: (typeof TLS_MODES)[number],
+  over: Partial<DatabaseEntry> = {},
+) => entry(engine, { ...over, ...(mode && { tls: { mode, ca: '/etc/db-access/ca.pem' } }) });
 
 describe('the handed-out command', () => {
   it('reads as a person expects', () => {
-    expect(cases[0]![1].command).toBe(`PGPASSWORD='${PASSWORD}' psql 'host=orders-db.internal port=5432 dbname=orders user=jit_alice_x7k2'`);
-    expect(cases[3]![1].command).toBe(`MYSQL_PWD='${PASSWORD}' mysql -h orders-db.internal -P 3306 -u jit_alice_x7k2 -D orders`);
+    expect(cases[0]![1].command).toBe(
+      `PGPASSWORD='${PASSWORD}' psql 'host=orders-db.internal port=5432 dbname=orders user=jit_alice_x7k2'`,
+    );
+    expect(cases[3]![1].command).toBe(
+      `MYSQL_PWD='${PASSWORD}' mysql -h orders-db.internal -P 3306 -u jit_alice_x7k2 -D orders`,
+    );
   });
 
   for (const shell of SHELLS) {
@@ -119,7 +165,13 @@ describe('the handed-out command asks for the protection the broker uses (tls.mo
       for (const shell of SHELLS) {
         const { argv } = runInShell(shell, c.command);
         expect(argv).toHaveLength(1);
-        expect(parseConninfo(argv[0]!)).toEqual({ host: 'orders-db.internal', port: '5432', dbname: 'orders', user: 'jit_alice_x7k2', ...(sslmode && { sslmode }) });
+        expect(parseConninfo(argv[0]!)).toEqual({
+          host: 'orders-db.internal',
+          port: '5432',
+          dbname: 'orders',
+          user: 'jit_alice_x7k2',
+          ...(sslmode && { sslmode }),
+        });
       }
       expect(new URL(c.url).searchParams.get('sslmode')).toBe(sslmode ?? null);
       expect(c.command + c.url).not.toContain('/etc/db-access/ca.pem');
@@ -131,7 +183,17 @@ describe('the handed-out command asks for the protection the broker uses (tls.mo
       for (const shell of SHELLS) {
         const { argv, env } = runInShell(shell, c.command);
         expect(env.MYSQL_PWD).toBe(PASSWORD);
-        expect(argv).toEqual(['-h', 'orders-db.internal', '-P', '3306', '-u', 'jit_alice_x7k2', ...tls, '-D', 'orders']);
+        expect(argv).toEqual([
+          '-h',
+          'orders-db.internal',
+          '-P',
+          '3306',
+          '-u',
+          'jit_alice_x7k2',
+          ...tls,
+          '-D',
+          'orders',
+        ]);
       }
       const sslMode = new URL(c.url).searchParams.get('ssl-mode');
       expect(sslMode).toBe(mode === undefined || mode === 'disable' ? null : tls[0]!.replace('--loose-ssl-mode=', ''));
@@ -140,8 +202,24 @@ describe('the handed-out command asks for the protection the broker uses (tls.mo
   }
 
   it('mysql to localhost (a tunnel) says --protocol=TCP: both clients would otherwise use their Unix socket and ignore -P', () => {
-    const c = buildCredentials(withMode('mysql', 'require', { publicHost: 'localhost', publicPort: 13306 }), 'jit_alice_x7k2', PASSWORD, 0);
-    expect(runInShell(SHELLS[0]!, c.command).argv).toEqual(['-h', 'localhost', '-P', '13306', '--protocol=TCP', '-u', 'jit_alice_x7k2', ...MYSQL_TLS_ARGS.require!, '-D', 'orders']);
+    const c = buildCredentials(
+      withMode('mysql', 'require', { publicHost: 'localhost', publicPort: 13306 }),
+      'jit_alice_x7k2',
+      PASSWORD,
+      0,
+    );
+    expect(runInShell(SHELLS[0]!, c.command).argv).toEqual([
+      '-h',
+      'localhost',
+      '-P',
+      '13306',
+      '--protocol=TCP',
+      '-u',
+      'jit_alice_x7k2',
+      ...MYSQL_TLS_ARGS.require!,
+      '-D',
+      'orders',
+    ]);
   });
 });
 

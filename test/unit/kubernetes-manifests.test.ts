@@ -20,7 +20,17 @@ function containers(d: Doc): Array<{ image: string; args: string[]; env?: Array<
 describe('Kubernetes manifests', () => {
   it('has web and worker Deployments, a Service, a migration Job, PDBs, an HPA, the catalog ConfigMap and a report CronJob', () => {
     const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
-    for (const k of ['Deployment/db-access-web', 'Deployment/db-access-worker', 'Service/db-access', 'Job/db-access-migrate', 'PodDisruptionBudget/db-access-web', 'PodDisruptionBudget/db-access-worker', 'HorizontalPodAutoscaler/db-access-web', 'ConfigMap/db-access-catalog', 'CronJob/db-access-report']) {
+    for (const k of [
+      'Deployment/db-access-web',
+      'Deployment/db-access-worker',
+      'Service/db-access',
+      'Job/db-access-migrate',
+      'PodDisruptionBudget/db-access-web',
+      'PodDisruptionBudget/db-access-worker',
+      'HorizontalPodAutoscaler/db-access-web',
+      'ConfigMap/db-access-catalog',
+      'CronJob/db-access-report',
+    ]) {
       expect(kinds).toContain(k);
     }
   });

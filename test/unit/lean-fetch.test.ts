@@ -20,7 +20,9 @@ describe('leanFetch', () => {
         } else if (req.url === '/broken') {
           res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream down');
         } else {
-          res.writeHead(200, { 'content-type': 'application/json', 'x-oauth-scopes': 'chat:write,im:write' }).end(JSON.stringify({ ok: true, echo: body }));
+          res
+            .writeHead(200, { 'content-type': 'application/json', 'x-oauth-scopes': 'chat:write,im:write' })
+            .end(JSON.stringify({ ok: true, echo: body }));
         }
       });
     });
@@ -32,8 +34,15 @@ describe('leanFetch', () => {
 
   it('answers like fetch: status, headers, body as JSON / text / bytes, and sends method, headers and body', async () => {
     const lean = leanFetch();
-    const init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer xoxb-test' }, body: 'channel=C1&text=hi' };
-    const [a, b] = await Promise.all([lean(`${base}/api/chat.postMessage`, init), fetch(`${base}/api/chat.postMessage`, init)]);
+    const init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer xoxb-test' },
+      body: 'channel=C1&text=hi',
+    };
+    const [a, b] = await Promise.all([
+      lean(`${base}/api/chat.postMessage`, init),
+      fetch(`${base}/api/chat.postMessage`, init),
+    ]);
     expect(a.status).toBe(b.status);
     expect(a.statusText).toBe(b.statusText);
     expect(a.headers.get('content-type')).toBe(b.headers.get('content-type'));
@@ -42,7 +51,9 @@ describe('leanFetch', () => {
     expect(seen.at(-1)).toMatchObject({ method: 'POST', body: 'channel=C1&text=hi' });
     expect(seen.at(-1)!.headers.authorization).toBe('Bearer xoxb-test');
     const again = await lean(`${base}/api/x`, init);
-    expect(Buffer.from(await again.arrayBuffer()).toString()).toBe(JSON.stringify({ ok: true, echo: 'channel=C1&text=hi' }));
+    expect(Buffer.from(await again.arrayBuffer()).toString()).toBe(
+      JSON.stringify({ ok: true, echo: 'channel=C1&text=hi' }),
+    );
   });
 
   it('passes 429 Retry-After and a 5xx body through for the client to retry on', async () => {
@@ -69,6 +80,8 @@ describe('leanFetch', () => {
   it('gives up when the caller aborts', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(leanFetch()(`${base}/api/x`, { method: 'POST', body: 'x', signal: controller.signal })).rejects.toThrow();
+    await expect(
+      leanFetch()(`${base}/api/x`, { method: 'POST', body: 'x', signal: controller.signal }),
+    ).rejects.toThrow();
   });
 });

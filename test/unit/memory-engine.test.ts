@@ -24,10 +24,17 @@ const sql = {
 };
 
 databaseEngineContract('in memory (dev/fakes)', async () => {
-  const engine = new MemoryEngine({ roles: { items_read: ['select'], items_write: ['insert'] }, grants: { [TEMPLATE]: ['select', 'create'] } });
+  const engine = new MemoryEngine({
+    roles: { items_read: ['select'], items_write: ['insert'] },
+    grants: { [TEMPLATE]: ['select', 'create'] },
+  });
   return {
     engine,
-    levels: { read: level('read', ['items_read']), write: level('write', ['items_read', 'items_write']), template: level('template', [], [TEMPLATE]) },
+    levels: {
+      read: level('read', ['items_read']),
+      write: level('write', ['items_read', 'items_write']),
+      template: level('template', [], [TEMPLATE]),
+    },
     sql,
     async connectAs(username, password): Promise<TestSession> {
       const session = engine.connect(username, password);
@@ -37,8 +44,7 @@ databaseEngineContract('in memory (dev/fakes)', async () => {
         async query(text) {
           if (text === 'BEGIN') {
             if (!session.alive) throw new Error('the session has ended');
-          }
-          else if (text === sql.select) await session.use('select');
+          } else if (text === sql.select) await session.use('select');
           else if (text === sql.insert) await session.use('insert');
           else if (text.startsWith('CREATE TABLE ')) await session.use('create', text.split(' ')[2]);
           else throw new Error(`the in-memory fixture does not know the statement ${JSON.stringify(text)}`);
@@ -62,7 +68,10 @@ describe('in-memory engine: faults and what the core asked for', () => {
   it('down: every call fails as retryable, and works again once up', async () => {
     const engine = new MemoryEngine({ roles: { r: ['select'] } });
     engine.down = true;
-    const err = await engine.newUsers([user(1)]).then(() => undefined, (e: unknown) => e);
+    const err = await engine.newUsers([user(1)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as TargetError).kind).toBe('retryable');
     await expect(engine.initialize()).rejects.toBeInstanceOf(TargetError);
     expect(engine.users.size).toBe(0);
@@ -75,7 +84,10 @@ describe('in-memory engine: faults and what the core asked for', () => {
     await engine.newUsers([user(1), user(2)]);
     engine.failNext('disableUsers', new TargetError('permission', 'no CREATEROLE'));
     await expect(engine.disableUsers(['jit_fault_1'])).rejects.toThrow('no CREATEROLE');
-    expect((await engine.disableUsers(['jit_fault_1'])).get('jit_fault_1')).toEqual({ existed: true, sessionsTerminated: 0 });
+    expect((await engine.disableUsers(['jit_fault_1'])).get('jit_fault_1')).toEqual({
+      existed: true,
+      sessionsTerminated: 0,
+    });
     expect(engine.calls.map((c) => [c.op, c.usernames])).toEqual([
       ['newUsers', ['jit_fault_1', 'jit_fault_2']],
       ['disableUsers', ['jit_fault_1']],
@@ -85,7 +97,11 @@ describe('in-memory engine: faults and what the core asked for', () => {
 
   it('objects of a user whose level hands them on at expiry go to that role, not away', async () => {
     const engine = new MemoryEngine({ roles: { r: ['select', 'create'] } });
-    await oneUser(engine).newUser({ ...user(3), password: 'A'.repeat(32), level: { ...read, onExpiry: { reassignTo: 'app_owner' } } });
+    await oneUser(engine).newUser({
+      ...user(3),
+      password: 'A'.repeat(32),
+      level: { ...read, onExpiry: { reassignTo: 'app_owner' } },
+    });
     await engine.connect('jit_fault_3', 'A'.repeat(32)).use('create', 'report_2031');
     expect(await oneUser(engine).deleteUser('jit_fault_3')).toEqual({ outcome: 'dropped' });
     expect([...(engine.reassigned.get('app_owner') ?? [])]).toEqual(['report_2031']);

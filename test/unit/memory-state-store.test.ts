@@ -43,7 +43,9 @@ describe('in-memory store: the audit chain names tampered rows', () => {
     rows().set(edited, { ...rows().get(edited)!, detail: '{"i":"tampered"}' });
     const afterEdit = await store.verifyAudit();
     expect(afterEdit.ok).toBe(false);
-    expect(afterEdit.problems.map((p) => p.problem)).toContain(`row ${edited} was modified (its hash does not match its content)`);
+    expect(afterEdit.problems.map((p) => p.problem)).toContain(
+      `row ${edited} was modified (its hash does not match its content)`,
+    );
 
     const deleted = pickRow(6);
     const next = pickRow(5);
@@ -73,7 +75,9 @@ describe('in-memory store: the audit chain names tampered rows', () => {
     rows.set(lastId, cut);
     expect((await store.verifyAudit()).ok).toBe(true);
     rows.set(lastId + 1, { ...cut, id: lastId + 1, seq: null, prev_hash: null, hash: null });
-    expect((await store.verifyAudit()).problems.map((p) => p.problem)).toEqual(['1 row(s) carry no chain position (inserted outside the broker)']);
+    expect((await store.verifyAudit()).problems.map((p) => p.problem)).toEqual([
+      '1 row(s) carry no chain position (inserted outside the broker)',
+    ]);
   });
 
   it('a handle used after its transaction ended is refused (as a committed knex transaction is)', async () => {

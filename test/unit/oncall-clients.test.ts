@@ -128,7 +128,11 @@ describe('PagerDutyClient against the PagerDuty double', () => {
 
     pd.failNext({ status: 500 }, { times: 5 });
     pd.clearFaults();
-    expect(await client().incident('QNONE').catch((e: unknown) => e)).toBeInstanceOf(OnCallError);
+    expect(
+      await client()
+        .incident('QNONE')
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(OnCallError);
     expect(pd.requests.at(-1)).toMatchObject({ path: '/incidents/QNONE', status: 404, injected: false });
   });
 
@@ -236,7 +240,11 @@ describe('PagerDutyClient against the PagerDuty double', () => {
     expect(await c.escalationPolicyOnCall('PEP1', 2)).toEqual([CAROL]);
     expect(await c.escalationPolicyOnCall('PEP1', 2, t0 + MIN)).toEqual([ALICE]);
     expect(await c.escalationPolicyOnCall('PEP1', 1, t0 + MIN)).toEqual([BOB]); // a permanent on-call is on call at every time
-    expect(oncallRequests().at(-1)?.query).toMatchObject({ 'escalation_policy_ids[]': ['PEP1'], since: ['2026-12-07T12:01:00Z'], until: ['2026-12-07T12:01:00Z'] });
+    expect(oncallRequests().at(-1)?.query).toMatchObject({
+      'escalation_policy_ids[]': ['PEP1'],
+      since: ['2026-12-07T12:01:00Z'],
+      until: ['2026-12-07T12:01:00Z'],
+    });
   });
 
   it('reads an incident fresh while open, so a resolution mid-grant is seen at once', async () => {
@@ -365,9 +373,12 @@ describe('OpsgenieClient against the Opsgenie double', () => {
     expect(og.requests).toHaveLength(2);
 
     // The double reads `date` as Opsgenie documents it: an unencoded "+" arrives as a space and is refused.
-    const raw = await fetch(`${og.url}/v2/schedules/DB%20Primary/on-calls?scheduleIdentifierType=name&date=2026-12-07T12:01:00+00:00`, {
-      headers: { Authorization: `GenieKey ${og.apiKey}` },
-    });
+    const raw = await fetch(
+      `${og.url}/v2/schedules/DB%20Primary/on-calls?scheduleIdentifierType=name&date=2026-12-07T12:01:00+00:00`,
+      {
+        headers: { Authorization: `GenieKey ${og.apiKey}` },
+      },
+    );
     expect(raw.status).toBe(422);
   });
 });

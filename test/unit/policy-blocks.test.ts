@@ -22,8 +22,18 @@ const base: AccessRequest = {
   breakGlass: false,
 };
 const grant: Grant = {
-  id: 3, requestId: 7, requester: base.requester, database: 'orders', level: 'read', username: 'jit_alice_abcd1234', status: 'active',
-  createdAt: NOW, expiresAt: NOW + 3_600_000, activatedAt: NOW, provisionAttempts: 1, revokeAttempts: 0,
+  id: 3,
+  requestId: 7,
+  requester: base.requester,
+  database: 'orders',
+  level: 'read',
+  username: 'jit_alice_abcd1234',
+  status: 'active',
+  createdAt: NOW,
+  expiresAt: NOW + 3_600_000,
+  activatedAt: NOW,
+  provisionAttempts: 1,
+  revokeAttempts: 0,
 };
 const view = (request: Partial<AccessRequest>, phase: RequestView['phase'] = 'active'): RequestView => ({
   request: { ...base, ...request },
@@ -37,12 +47,16 @@ const all = (m: { text: string; blocks: unknown[] }) => JSON.stringify(m);
 
 describe('policy in Slack messages', () => {
   it('an auto-approved request says which rule approved it and why', () => {
-    const m = approvalMessage(view({ decisionNote: 'auto-approved: read ≤ 1h, you are on call for PagerDuty schedule PABC123 (1 of 3 today)' }));
+    const m = approvalMessage(
+      view({ decisionNote: 'auto-approved: read ≤ 1h, you are on call for PagerDuty schedule PABC123 (1 of 3 today)' }),
+    );
     expect(all(m)).toContain('auto-approved: read ≤ 1h, you are on call for PagerDuty schedule PABC123 (1 of 3 today)');
   });
 
   it('a request scoped to an incident links it (a URL from PagerDuty) and says access ends with it', () => {
-    const m = approvalMessage(view({ incidentId: 'PINC0001', incidentUrl: 'https://acme.pagerduty.com/incidents/PINC0001' }));
+    const m = approvalMessage(
+      view({ incidentId: 'PINC0001', incidentUrl: 'https://acme.pagerduty.com/incidents/PINC0001' }),
+    );
     expect(all(m)).toContain('<https://acme.pagerduty.com/incidents/PINC0001|PINC0001>');
     expect(all(m)).toContain('access ends when it resolves');
     // A URL that does not look like PagerDuty's is shown as code, never as a link.
@@ -64,7 +78,9 @@ describe('policy in Slack messages', () => {
   });
 
   it('an escalation reply names the tier and mentions who is asked now', () => {
-    const r = escalationReply(view({ status: 'pending' }, 'pending'), 2, [{ platform: 'slack', id: 'U0CAROL', name: 'carol', via: 'tier 2' }]);
+    const r = escalationReply(view({ status: 'pending' }, 'pending'), 2, [
+      { platform: 'slack', id: 'U0CAROL', name: 'carol', via: 'tier 2' },
+    ]);
     expect(all(r)).toContain('escalation tier 2');
     expect(all(r)).toContain('<@U0CAROL>');
   });

@@ -22,7 +22,11 @@ function sourceFiles(dir: string): string[] {
 /** Module specifiers of `from '…'`, `import '…'` and `import('…')`. */
 function specifiers(source: string): string[] {
   const out: string[] = [];
-  for (const re of [/\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g]) {
+  for (const re of [
+    /\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ]) {
     for (const m of source.matchAll(re)) out.push(m[1]!);
   }
   return out;
@@ -36,12 +40,11 @@ function landsIn(file: string, spec: string): string | undefined {
 
 describe('the production tree', () => {
   it('finds the specifiers it checks', () => {
-    expect(specifiers(`import a from './a.js';\nexport { b } from "../b.js";\nimport './c.js';\nawait import('../../dev/d.js');`)).toEqual([
-      './a.js',
-      '../b.js',
-      './c.js',
-      '../../dev/d.js',
-    ]);
+    expect(
+      specifiers(
+        `import a from './a.js';\nexport { b } from "../b.js";\nimport './c.js';\nawait import('../../dev/d.js');`,
+      ),
+    ).toEqual(['./a.js', '../b.js', './c.js', '../../dev/d.js']);
   });
 
   it('src/ imports nothing from dev/, test/ or bench/', () => {

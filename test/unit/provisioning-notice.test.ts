@@ -30,7 +30,13 @@ function recordingNotifier() {
   return { n, seen };
 }
 
-const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn(), child: () => logger } as unknown as Logger;
+const logger = {
+  debug: vi.fn(),
+  info: vi.fn(),
+  warn: vi.fn(),
+  error: vi.fn(),
+  child: () => logger,
+} as unknown as Logger;
 
 describe('DeferredProvisioningNotice', () => {
   let statuses: Map<number, Grant['status']>;

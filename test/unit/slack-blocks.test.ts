@@ -15,12 +15,30 @@ import { revocationStuckAlert } from '../../src/chat/slack/blocks/alerts.js';
 import { approvalMessage } from '../../src/chat/slack/blocks/approval-message.js';
 import { credentialsDm, credentialsDmEnded, credentialsModal } from '../../src/chat/slack/blocks/credentials.js';
 import { denyModal, parseDenyModal } from '../../src/chat/slack/blocks/deny-modal.js';
-import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm, requestDeniedDm, requestExpiredDm } from '../../src/chat/slack/blocks/dm.js';
-import { errorText, helpText, inlineErrorText, listText, requestSentText } from '../../src/chat/slack/blocks/ephemeral.js';
+import {
+  accessActiveDm,
+  accessEndedDm,
+  expiresSoonDm,
+  provisionFailedDm,
+  requestDeniedDm,
+  requestExpiredDm,
+} from '../../src/chat/slack/blocks/dm.js';
+import {
+  errorText,
+  helpText,
+  inlineErrorText,
+  listText,
+  requestSentText,
+} from '../../src/chat/slack/blocks/ephemeral.js';
 import { extendModal, parseExtendModal } from '../../src/chat/slack/blocks/extend-modal.js';
 import { homeView } from '../../src/chat/slack/blocks/home.js';
 import { revocationReceipt } from '../../src/chat/slack/blocks/receipt.js';
-import { parseRequestModal, requestModal, requestModalChannel, type ModalValues } from '../../src/chat/slack/blocks/request-modal.js';
+import {
+  parseRequestModal,
+  requestModal,
+  requestModalChannel,
+  type ModalValues,
+} from '../../src/chat/slack/blocks/request-modal.js';
 import { APPROVE, DENY, INPUT, REVOKE } from '../../src/chat/slack/ids.js';
 import * as L from '../../src/chat/slack/limits.js';
 import { code, escapeMrkdwn, mention, slackDate } from '../../src/chat/slack/mrkdwn.js';
@@ -29,53 +47,137 @@ const NOW = Date.UTC(2025, 4, 1, 12, 0);
 const EVIL = '<!channel> <https://evil.example|click> & <@U0EVIL>';
 const ALICE: Actor = { platform: 'slack', id: 'U0ALICE', email: 'alice@example.com', name: 'alice' };
 const BOB: Actor = { platform: 'slack', id: 'U0BOB', name: 'bob' };
-const PHASES: Phase[] = ['pending', 'denied', 'expired', 'cancelled', 'provisioning', 'active', 'revoking', 'ended', 'failed'];
+const PHASES: Phase[] = [
+  'pending',
+  'denied',
+  'expired',
+  'cancelled',
+  'provisioning',
+  'active',
+  'revoking',
+  'ended',
+  'failed',
+];
 
 function level(name: string): AccessLevel {
   return { name, roles: [], grants: [], guardRails: { connectionLimit: 5 } };
 }
 function entry(name: string, over: Partial<DatabaseEntry> = {}): DatabaseEntry {
   return {
-    name, engine: 'postgres', host: 'db.internal', port: 5432, database: 'orders', admin: { user: 'admin', password: 'ADMINPW' },
-    levels: new Map([['read', level('read')], ['write', level('write')]]), maxDuration: 4 * 3_600_000, brokerSchema: 'db_access',
-    delivery: 'reveal', approval: { required: 1, timeoutMs: 3_600_000, approvers: [], escalation: [], autoApprove: [] }, limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 }, ...over,
+    name,
+    engine: 'postgres',
+    host: 'db.internal',
+    port: 5432,
+    database: 'orders',
+    admin: { user: 'admin', password: 'ADMINPW' },
+    levels: new Map([
+      ['read', level('read')],
+      ['write', level('write')],
+    ]),
+    maxDuration: 4 * 3_600_000,
+    brokerSchema: 'db_access',
+    delivery: 'reveal',
+    approval: { required: 1, timeoutMs: 3_600_000, approvers: [], escalation: [], autoApprove: [] },
+    limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 },
+    ...over,
   };
 }
 const CATALOG: Catalog = {
   databases: new Map([
     ['orders-prod', entry('orders-prod', { description: 'Orders, production' })],
-    ['billing', entry('billing', { engine: 'mysql', levels: new Map([['ddl', level('ddl')]]), maxDuration: 3_600_000 })],
+    [
+      'billing',
+      entry('billing', { engine: 'mysql', levels: new Map([['ddl', level('ddl')]]), maxDuration: 3_600_000 }),
+    ],
   ]),
 };
 const CREDS = buildCredentials(entry('orders-prod'), 'jit_alice_x7k2', 'Pw0rdXq9Zt3LmN8vB2cR', NOW + 3_600_000);
 
 /** A RequestView in any phase; `worst` fills every free-text field to its maximum with hostile text. */
-function makeView(phase: Phase, opts: { worst?: boolean; approvers?: number; extension?: boolean; id?: number } = {}): RequestView {
+function makeView(
+  phase: Phase,
+  opts: { worst?: boolean; approvers?: number; extension?: boolean; id?: number } = {},
+): RequestView {
   const w = opts.worst ?? false;
-  const approvers: ApproverRef[] = Array.from({ length: opts.approvers ?? 2 }, (_, i) => ({ platform: 'slack', id: `U0APP${i}`, via: 'email' }));
+  const approvers: ApproverRef[] = Array.from({ length: opts.approvers ?? 2 }, (_, i) => ({
+    platform: 'slack',
+    id: `U0APP${i}`,
+    via: 'email',
+  }));
   const id = opts.id ?? 42;
   const request: AccessRequest = {
-    id, requester: w ? { ...ALICE, name: EVIL } : ALICE, database: 'orders-prod', level: 'read', durationMs: 3_600_000, tier: 0, breakGlass: false,
-    reason: w ? (EVIL + ' ').repeat(20).slice(0, 500) : 'checking stuck orders', ...(w && { ticket: (EVIL + '`').repeat(5).slice(0, 200) }),
-    status: phase === 'pending' ? 'pending' : ['denied', 'expired', 'cancelled'].includes(phase) ? (phase as 'denied') : 'approved',
-    requiredApprovals: 2, createdAt: NOW - 60_000, decidedAt: NOW, approvers, decideBy: NOW + 3_600_000,
-    ...(w && { unavailableSources: [`pagerduty ${EVIL}`] }), ...(opts.extension && { extendsGrantId: 7 }),
+    id,
+    requester: w ? { ...ALICE, name: EVIL } : ALICE,
+    database: 'orders-prod',
+    level: 'read',
+    durationMs: 3_600_000,
+    tier: 0,
+    breakGlass: false,
+    reason: w ? (EVIL + ' ').repeat(20).slice(0, 500) : 'checking stuck orders',
+    ...(w && { ticket: (EVIL + '`').repeat(5).slice(0, 200) }),
+    status:
+      phase === 'pending'
+        ? 'pending'
+        : ['denied', 'expired', 'cancelled'].includes(phase)
+          ? (phase as 'denied')
+          : 'approved',
+    requiredApprovals: 2,
+    createdAt: NOW - 60_000,
+    decidedAt: NOW,
+    approvers,
+    decideBy: NOW + 3_600_000,
+    ...(w && { unavailableSources: [`pagerduty ${EVIL}`] }),
+    ...(opts.extension && { extendsGrantId: 7 }),
   };
   const grant: Grant = {
-    id: 7, requestId: id, requester: ALICE, database: 'orders-prod', level: 'read', username: 'jit_alice_x7k2',
-    status: phase === 'ended' ? 'revoked' : phase === 'failed' ? 'failed' : phase === 'revoking' ? 'revoking' : phase === 'provisioning' ? 'provisioning' : 'active',
-    createdAt: NOW, expiresAt: NOW + 3_600_000, provisionAttempts: 1, revokeAttempts: 3, revokeFailingSince: NOW,
+    id: 7,
+    requestId: id,
+    requester: ALICE,
+    database: 'orders-prod',
+    level: 'read',
+    username: 'jit_alice_x7k2',
+    status:
+      phase === 'ended'
+        ? 'revoked'
+        : phase === 'failed'
+          ? 'failed'
+          : phase === 'revoking'
+            ? 'revoking'
+            : phase === 'provisioning'
+              ? 'provisioning'
+              : 'active',
+    createdAt: NOW,
+    expiresAt: NOW + 3_600_000,
+    provisionAttempts: 1,
+    revokeAttempts: 3,
+    revokeFailingSince: NOW,
     ...(w && { lastError: `permanent: ${EVIL}`.repeat(10), endReason: `revoked by ${EVIL}` }),
   };
   const hasGrant = ['provisioning', 'active', 'revoking', 'ended', 'failed'].includes(phase);
   return {
-    request, phase, now: NOW,
-    database: { name: 'orders-prod', engine: 'postgres', description: w ? EVIL.repeat(10).slice(0, 200) : 'Orders, production' },
-    approvals: phase === 'pending' || hasGrant ? [{ requestId: id, approver: w ? { ...BOB, name: EVIL } : BOB, decision: 'approve', at: NOW }] : [],
-    ...(phase === 'denied' && { denial: { requestId: id, approver: BOB, decision: 'deny' as const, note: w ? EVIL : 'use the replica', at: NOW } }),
+    request,
+    phase,
+    now: NOW,
+    database: {
+      name: 'orders-prod',
+      engine: 'postgres',
+      description: w ? EVIL.repeat(10).slice(0, 200) : 'Orders, production',
+    },
+    approvals:
+      phase === 'pending' || hasGrant
+        ? [{ requestId: id, approver: w ? { ...BOB, name: EVIL } : BOB, decision: 'approve', at: NOW }]
+        : [],
+    ...(phase === 'denied' && {
+      denial: { requestId: id, approver: BOB, decision: 'deny' as const, note: w ? EVIL : 'use the replica', at: NOW },
+    }),
     ...(hasGrant && { grant }),
     ...((phase === 'ended' || phase === 'failed') && {
-      receipt: { at: NOW + 3_600_000, sessionsTerminated: 1, userOutcome: 'dropped' as const, reason: w ? `revoked by ${EVIL}` : 'expired' },
+      receipt: {
+        at: NOW + 3_600_000,
+        sessionsTerminated: 1,
+        userOutcome: 'dropped' as const,
+        reason: w ? `revoked by ${EVIL}` : 'expired',
+      },
     }),
   };
 }
@@ -84,17 +186,35 @@ type Out = { name: string; value: unknown };
 /** Every builder's output for one view, except the two that hold a password. */
 function outputs(v: RequestView): Out[] {
   const err = (c: BrokerErrorCode) => new BrokerError(c, `unknown thing "${EVIL}"`, { valid: ['a', EVIL] });
-  const codes: BrokerErrorCode[] = ['INVALID_INPUT', 'UNKNOWN_DATABASE', 'UNKNOWN_LEVEL', 'DURATION_TOO_LONG', 'NOT_FOUND', 'ALREADY_DECIDED', 'FORBIDDEN', 'SELF_APPROVAL', 'TARGET_ERROR'];
+  const codes: BrokerErrorCode[] = [
+    'INVALID_INPUT',
+    'UNKNOWN_DATABASE',
+    'UNKNOWN_LEVEL',
+    'DURATION_TOO_LONG',
+    'NOT_FOUND',
+    'ALREADY_DECIDED',
+    'FORBIDDEN',
+    'SELF_APPROVAL',
+    'TARGET_ERROR',
+  ];
   return [
-    { name: 'approvalMessage', value: approvalMessage(v) }, { name: 'credentialsDmEnded', value: credentialsDmEnded(v) },
-    { name: 'denyModal', value: denyModal(v) }, { name: 'extendModal', value: extendModal(v, { maxDurationMs: 4 * 3_600_000 }) },
-    { name: 'accessActiveDm', value: accessActiveDm(v) }, { name: 'accessEndedDm', value: accessEndedDm(v) },
-    { name: 'expiresSoonDm', value: expiresSoonDm(v, 300_000) }, { name: 'provisionFailedDm', value: provisionFailedDm(v, `x ${EVIL}`.repeat(200), true) },
-    { name: 'requestDeniedDm', value: requestDeniedDm(v) }, { name: 'requestExpiredDm', value: requestExpiredDm(v) },
-    { name: 'revocationReceipt', value: revocationReceipt(v) }, { name: 'revocationStuckAlert', value: revocationStuckAlert(v, EVIL.repeat(300)) },
+    { name: 'approvalMessage', value: approvalMessage(v) },
+    { name: 'credentialsDmEnded', value: credentialsDmEnded(v) },
+    { name: 'denyModal', value: denyModal(v) },
+    { name: 'extendModal', value: extendModal(v, { maxDurationMs: 4 * 3_600_000 }) },
+    { name: 'accessActiveDm', value: accessActiveDm(v) },
+    { name: 'accessEndedDm', value: accessEndedDm(v) },
+    { name: 'expiresSoonDm', value: expiresSoonDm(v, 300_000) },
+    { name: 'provisionFailedDm', value: provisionFailedDm(v, `x ${EVIL}`.repeat(200), true) },
+    { name: 'requestDeniedDm', value: requestDeniedDm(v) },
+    { name: 'requestExpiredDm', value: requestExpiredDm(v) },
+    { name: 'revocationReceipt', value: revocationReceipt(v) },
+    { name: 'revocationStuckAlert', value: revocationStuckAlert(v, EVIL.repeat(300)) },
     { name: 'home', value: homeView({ userId: 'U0BOB', mine: [v], toApprove: [v], now: NOW }) },
-    { name: 'requestSentText', value: { text: requestSentText(v), blocks: [] } }, { name: 'listText', value: { text: listText([v]), blocks: [] } },
-    { name: 'helpText', value: { text: helpText(CATALOG), blocks: [] } }, { name: 'requestModal', value: requestModal(CATALOG, { channelId: 'C1' }) },
+    { name: 'requestSentText', value: { text: requestSentText(v), blocks: [] } },
+    { name: 'listText', value: { text: listText([v]), blocks: [] } },
+    { name: 'helpText', value: { text: helpText(CATALOG), blocks: [] } },
+    { name: 'requestModal', value: requestModal(CATALOG, { channelId: 'C1' }) },
     ...codes.map((c) => ({ name: `errorText ${c}`, value: { text: errorText(err(c), v), blocks: [] } })),
   ];
 }
@@ -108,7 +228,11 @@ function violations(node: unknown, path = '$'): string[] {
   const max = (v: unknown, n: number, what: string) => {
     if (typeof v === 'string' && v.length > n) bad.push(`${path}.${what}: ${v.length} > ${n}`);
   };
-  if ((o.type === 'plain_text' || o.type === 'mrkdwn') && (typeof o.text !== 'string' || o.text.length === 0 || o.text.length > L.TEXT_OBJECT)) bad.push(`${path}: text length`);
+  if (
+    (o.type === 'plain_text' || o.type === 'mrkdwn') &&
+    (typeof o.text !== 'string' || o.text.length === 0 || o.text.length > L.TEXT_OBJECT)
+  )
+    bad.push(`${path}: text length`);
   if (o.type === 'header') max(o.text?.text, L.HEADER_TEXT, 'header');
   if (o.type === 'section') {
     max(o.text?.text, L.SECTION_TEXT, 'section');
@@ -158,10 +282,13 @@ function violations(node: unknown, path = '$'): string[] {
  */
 function unsafe(value: unknown): string[] {
   const json = JSON.stringify(value);
-  return [...json.matchAll(/<(?!@U0(?:ALICE|BOB|APP\d+)>|!date\^\d+\^)/g)].map((m) => json.slice(Math.max(0, m.index - 20), m.index + 30));
+  return [...json.matchAll(/<(?!@U0(?:ALICE|BOB|APP\d+)>|!date\^\d+\^)/g)].map((m) =>
+    json.slice(Math.max(0, m.index - 20), m.index + 30),
+  );
 }
 
-const actionIds = (msg: { blocks: any[] }) => msg.blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements.map((e: any) => e.action_id));
+const actionIds = (msg: { blocks: any[] }) =>
+  msg.blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements.map((e: any) => e.action_id));
 
 describe('mrkdwn helpers', () => {
   it('escapes exactly &, < and >, which neutralises pings and disguised links', () => {
@@ -203,7 +330,11 @@ describe('every builder, worst-case input', () => {
     for (const extension of [false, true]) {
       it(`${phase}${extension ? ' (extension)' : ''}: stays within Slack limits, escapes user text, never leaks the password`, () => {
         const v = makeView(phase, { worst: true, approvers: 300, extension });
-        const all = [...outputs(v), { name: 'credentialsModal', value: credentialsModal(v, CREDS) }, { name: 'credentialsDm', value: credentialsDm(v, CREDS) }];
+        const all = [
+          ...outputs(v),
+          { name: 'credentialsModal', value: credentialsModal(v, CREDS) },
+          { name: 'credentialsDm', value: credentialsDm(v, CREDS) },
+        ];
         for (const { name, value } of all) {
           expect(violations(value), name).toEqual([]);
           expect(unsafe(value), name).toEqual([]);
@@ -236,7 +367,9 @@ describe('approval message', () => {
       const expected = phase === 'pending' ? [APPROVE, DENY] : phase === 'active' ? [REVOKE] : [];
       expect(actionIds(msg), phase).toEqual(expected);
     }
-    const [approve] = approvalMessage(makeView('pending')).blocks.filter((b: any) => b.type === 'actions').flatMap((b: any) => b.elements);
+    const [approve] = approvalMessage(makeView('pending'))
+      .blocks.filter((b: any) => b.type === 'actions')
+      .flatMap((b: any) => b.elements);
     expect(approve.value).toBe('42');
     const revoke = approvalMessage(makeView('active')).blocks.find((b: any) => b.type === 'actions') as any;
     expect(revoke.elements[0]).toMatchObject({ value: '7', style: 'danger', confirm: expect.any(Object) });
@@ -251,7 +384,9 @@ describe('approval message', () => {
     expect(text('denied')).toContain('Denied by <@U0BOB>: use the replica');
     expect(text('expired')).toContain('Expired: nobody approved by <!date');
     expect(text('pending', true)).toContain('Extension request #42 for grant #7');
-    expect(JSON.stringify(approvalMessage(makeView('failed', { worst: true })).blocks)).toContain('Provisioning failed: permanent: &lt;!channel&gt;');
+    expect(JSON.stringify(approvalMessage(makeView('failed', { worst: true })).blocks)).toContain(
+      'Provisioning failed: permanent: &lt;!channel&gt;',
+    );
   });
 });
 
@@ -262,7 +397,12 @@ describe('modals', () => {
     const values: ModalValues = {};
     for (const b of modal.blocks as any[]) {
       const e = b.element;
-      values[b.block_id] = { [e.action_id]: e.type === 'static_select' ? { type: e.type, selected_option: e.initial_option } : { type: e.type, value: e.initial_value } };
+      values[b.block_id] = {
+        [e.action_id]:
+          e.type === 'static_select'
+            ? { type: e.type, selected_option: e.initial_option }
+            : { type: e.type, value: e.initial_value },
+      };
     }
     expect(parseRequestModal(values)).toEqual(prefill);
     expect(requestModalChannel(modal.private_metadata!)).toBe('C0123');
@@ -278,12 +418,19 @@ describe('modals', () => {
   });
 
   it('deny and extend modals carry the id in private_metadata and parse back', () => {
-    expect(parseDenyModal({ private_metadata: denyModal(makeView('pending')).private_metadata!, state: { values: values('', ' no ') } })).toEqual({ requestId: 42, reason: 'no' });
-    expect(parseExtendModal({ private_metadata: extendModal(7).private_metadata!, state: { values: values('1h', '') } })).toEqual({ grantId: 7, duration: '1h' });
+    expect(
+      parseDenyModal({
+        private_metadata: denyModal(makeView('pending')).private_metadata!,
+        state: { values: values('', ' no ') },
+      }),
+    ).toEqual({ requestId: 42, reason: 'no' });
+    expect(
+      parseExtendModal({ private_metadata: extendModal(7).private_metadata!, state: { values: values('1h', '') } }),
+    ).toEqual({ grantId: 7, duration: '1h' });
     expect(parseDenyModal({ private_metadata: 'x', state: { values: {} } })).toEqual({});
   });
 
-  it('reads a modal\'s id from private_metadata as decimal and nothing else', () => {
+  it("reads a modal's id from private_metadata as decimal and nothing else", () => {
     const submitted = (private_metadata: string) => ({ private_metadata, state: { values: values('1h', 'why') } });
     expect(parseDenyModal(submitted('42'))).toEqual({ requestId: 42, reason: 'why' });
     expect(parseExtendModal(submitted('7'))).toEqual({ grantId: 7, duration: '1h', reason: 'why' });
@@ -294,7 +441,10 @@ describe('modals', () => {
   });
 
   it('cleans modal inputs: no bidi, invisible or control characters; a multi-line reason keeps its lines', () => {
-    const parsed = parseDenyModal({ private_metadata: '42', state: { values: values('', 'fix\u202Egnp.exe\u0000\r\nsee\u200B INC-1\t!') } });
+    const parsed = parseDenyModal({
+      private_metadata: '42',
+      state: { values: values('', 'fix\u202Egnp.exe\u0000\r\nsee\u200B INC-1\t!') },
+    });
     expect(parsed.reason).toBe('fixgnp.exe\nsee INC-1 !');
   });
 });
@@ -305,15 +455,24 @@ describe('DMs, home and ephemeral text', () => {
     expect(actionIds(accessActiveDm(makeView('active'), { showCredentials: false }))).toEqual(['done']);
     expect(actionIds(expiresSoonDm(makeView('active'), 300_000))).toEqual(['extend_open', 'done']);
     expect(actionIds(accessEndedDm(makeView('ended')))).toEqual([]);
-    expect(JSON.stringify(credentialsDmEnded(makeView('ended')))).toContain('1 session terminated, user `jit_alice_x7k2` dropped');
-    expect(credentialsDm(makeView('active'), CREDS).blocks.map((b) => JSON.stringify(b)).join()).toContain(CREDS.password);
+    expect(JSON.stringify(credentialsDmEnded(makeView('ended')))).toContain(
+      '1 session terminated, user `jit_alice_x7k2` dropped',
+    );
+    expect(
+      credentialsDm(makeView('active'), CREDS)
+        .blocks.map((b) => JSON.stringify(b))
+        .join(),
+    ).toContain(CREDS.password);
   });
 
   it('credentials show host, port, database, user, password, the command and the URL, which is labelled as holding the password', () => {
     for (const shown of [credentialsDm(makeView('active'), CREDS), credentialsModal(makeView('active'), CREDS)]) {
       const blocks = JSON.stringify(shown.blocks);
-      for (const s of [CREDS.host, String(CREDS.port), CREDS.database, CREDS.username, CREDS.password]) expect(blocks).toContain(s);
-      expect(blocks).toContain(`PGPASSWORD='${CREDS.password}' psql 'host=${CREDS.host} port=${CREDS.port} dbname=${CREDS.database} user=${CREDS.username}'`);
+      for (const s of [CREDS.host, String(CREDS.port), CREDS.database, CREDS.username, CREDS.password])
+        expect(blocks).toContain(s);
+      expect(blocks).toContain(
+        `PGPASSWORD='${CREDS.password}' psql 'host=${CREDS.host} port=${CREDS.port} dbname=${CREDS.database} user=${CREDS.username}'`,
+      );
       expect(blocks).toContain(CREDS.url);
       expect(blocks).toMatch(/\*URL\* \(includes the password/);
     }
@@ -321,44 +480,88 @@ describe('DMs, home and ephemeral text', () => {
 
   it('the receipt says what the revocation did', () => {
     const v = makeView('ended');
-    expect(JSON.stringify(revocationReceipt(v).blocks)).toMatch(/Revoked at <!date[^>]+> \(expired\): 1 session terminated, user `jit_alice_x7k2` dropped/);
+    expect(JSON.stringify(revocationReceipt(v).blocks)).toMatch(
+      /Revoked at <!date[^>]+> \(expired\): 1 session terminated, user `jit_alice_x7k2` dropped/,
+    );
     v.receipt = { ...v.receipt!, userOutcome: 'already_absent', sessionsTerminated: 0 };
-    expect(JSON.stringify(revocationReceipt(v).blocks)).toContain('0 sessions terminated, user `jit_alice_x7k2` was already absent');
+    expect(JSON.stringify(revocationReceipt(v).blocks)).toContain(
+      '0 sessions terminated, user `jit_alice_x7k2` was already absent',
+    );
   });
 
   it('the home tab caps long lists within 100 blocks, hides your own requests from approval, and has an empty state', () => {
     const many = (p: Phase) => Array.from({ length: 60 }, (_, i) => makeView(p, { worst: true, id: i + 1 }));
-    const home = homeView({ userId: 'U0BOB', mine: [...many('active'), ...many('pending')], toApprove: many('pending'), now: NOW });
+    const home = homeView({
+      userId: 'U0BOB',
+      mine: [...many('active'), ...many('pending')],
+      toApprove: many('pending'),
+      now: NOW,
+    });
     expect(violations(home)).toEqual([]);
     expect(JSON.stringify(home)).toMatch(/and 45 more.*and 50 more.*and 40 more/);
     const own = homeView({ userId: 'U0ALICE', mine: [], toApprove: [makeView('pending')], now: NOW });
     expect(JSON.stringify(own)).not.toContain('home_approve');
-    expect(JSON.stringify(homeView({ userId: 'U0BOB', mine: [], toApprove: [], now: NOW }))).toContain('Nothing here yet');
+    expect(JSON.stringify(homeView({ userId: 'U0BOB', mine: [], toApprove: [], now: NOW }))).toContain(
+      'Nothing here yet',
+    );
   });
 
   it('help lists the grammar and every database with its levels; errors are one escaped sentence', () => {
     const help = helpText(CATALOG);
-    for (const s of ['`orders-prod`: `read`, `write` · up to 4h', '`billing`: `ddl` · up to 1h', '/db-access <database> <level> <duration> [TICKET] <reason…>', 'list', 'revoke', 'extend', 'help']) {
+    for (const s of [
+      '`orders-prod`: `read`, `write` · up to 4h',
+      '`billing`: `ddl` · up to 1h',
+      '/db-access <database> <level> <duration> [TICKET] <reason…>',
+      'list',
+      'revoke',
+      'extend',
+      'help',
+    ]) {
       expect(help).toContain(s.replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;')));
     }
-    expect(errorText(new BrokerError('SELF_APPROVAL', 'x'))).toBe("You can't approve your own request: someone else has to.");
-    expect(errorText(new BrokerError('ALREADY_DECIDED', 'x'), makeView('provisioning'))).toBe('Request #42 was already approved by <@U0BOB>.');
-    expect(errorText(new BrokerError('UNKNOWN_DATABASE', `unknown database "${EVIL}"`, { valid: ['orders-prod', 'billing'] }))).toBe(
+    expect(errorText(new BrokerError('SELF_APPROVAL', 'x'))).toBe(
+      "You can't approve your own request: someone else has to.",
+    );
+    expect(errorText(new BrokerError('ALREADY_DECIDED', 'x'), makeView('provisioning'))).toBe(
+      'Request #42 was already approved by <@U0BOB>.',
+    );
+    expect(
+      errorText(
+        new BrokerError('UNKNOWN_DATABASE', `unknown database "${EVIL}"`, { valid: ['orders-prod', 'billing'] }),
+      ),
+    ).toBe(
       'Unknown database "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; &lt;@U0EVIL&gt;". Choose one of: `orders-prod`, `billing`.',
     );
-    expect(errorText(new BrokerError('DURATION_TOO_LONG', "duration 5h is longer than orders-prod's maximum of 4h"))).toContain('maximum of 4h');
-    expect(inlineErrorText(new BrokerError('UNKNOWN_LEVEL', 'unknown level "x" for billing', { valid: ['ddl'] }))).toBe('Unknown level "x" for billing. Valid: ddl.');
-    expect(listText([makeView('active'), makeView('pending', { id: 43 })])).toMatch(/\*Active\*\n• grant #7: .*\n\*Pending\*\n• Access request #43/);
+    expect(
+      errorText(new BrokerError('DURATION_TOO_LONG', "duration 5h is longer than orders-prod's maximum of 4h")),
+    ).toContain('maximum of 4h');
+    expect(inlineErrorText(new BrokerError('UNKNOWN_LEVEL', 'unknown level "x" for billing', { valid: ['ddl'] }))).toBe(
+      'Unknown level "x" for billing. Valid: ddl.',
+    );
+    expect(listText([makeView('active'), makeView('pending', { id: 43 })])).toMatch(
+      /\*Active\*\n• grant #7: .*\n\*Pending\*\n• Access request #43/,
+    );
   });
 });
 
 describe('manifest', () => {
   it('points every URL at /slack/events and asks only for the scopes it uses', () => {
     const m = parse(readFileSync(new URL('../../manifests/slack/manifest.yaml', import.meta.url), 'utf8'));
-    const urls = [m.settings.event_subscriptions.request_url, m.settings.interactivity.request_url, m.features.slash_commands[0].url];
+    const urls = [
+      m.settings.event_subscriptions.request_url,
+      m.settings.interactivity.request_url,
+      m.features.slash_commands[0].url,
+    ];
     for (const u of urls) expect(u).toBe('https://YOUR_HOST/slack/events');
     expect(m.features.slash_commands[0]).toMatchObject({ command: '/db-access', should_escape: false });
-    expect([...m.oauth_config.scopes.bot].sort()).toEqual(['chat:write', 'commands', 'im:write', 'usergroups:read', 'users:read', 'users:read.email']);
+    expect([...m.oauth_config.scopes.bot].sort()).toEqual([
+      'chat:write',
+      'commands',
+      'im:write',
+      'usergroups:read',
+      'users:read',
+      'users:read.email',
+    ]);
     expect(m.settings.event_subscriptions.bot_events).toEqual(['app_home_opened']);
     expect(m.settings.socket_mode_enabled).toBe(false);
   });

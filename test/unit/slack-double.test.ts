@@ -34,7 +34,8 @@ import {
   viewSubmissionPayload,
 } from '../../dev/slack/sign.js';
 
-const { WebClient, WebClientEvent, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIHTTPError, WebAPIRequestError } = webApi;
+const { WebClient, WebClientEvent, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIHTTPError, WebAPIRequestError } =
+  webApi;
 type WebClientT = InstanceType<typeof WebClient>;
 
 const ALICE = 'U0ALICE';
@@ -44,7 +45,10 @@ const APPROVALS = 'C0APPROVALS';
 /** A @slack/logger Logger that records instead of printing. */
 function captureLogger(lines: string[] = []): Logger & { lines: string[] } {
   let level = LogLevel.DEBUG;
-  const push = (lvl: string) => (...msg: unknown[]) => void lines.push(`${lvl} ${msg.map(String).join(' ')}`);
+  const push =
+    (lvl: string) =>
+    (...msg: unknown[]) =>
+      void lines.push(`${lvl} ${msg.map(String).join(' ')}`);
   return {
     lines,
     debug: push('debug'),
@@ -92,19 +96,40 @@ const approvalBlocks = (requestId: string) => [
   {
     type: 'section',
     block_id: 'summary',
-    text: { type: 'mrkdwn', text: `*<@${ALICE}>* wants \`orders\` (read) for 1h — <https://tickets.example/42|INC-42>` },
+    text: {
+      type: 'mrkdwn',
+      text: `*<@${ALICE}>* wants \`orders\` (read) for 1h — <https://tickets.example/42|INC-42>`,
+    },
     fields: [
       { type: 'mrkdwn', text: '*Target*\norders' },
       { type: 'mrkdwn', text: '*Expires*\nin 1 hour' },
     ],
   },
-  { type: 'context', elements: [{ type: 'mrkdwn', text: 'Requested via /db-access' }, { type: 'plain_text', text: 'id 42' }] },
+  {
+    type: 'context',
+    elements: [
+      { type: 'mrkdwn', text: 'Requested via /db-access' },
+      { type: 'plain_text', text: 'id 42' },
+    ],
+  },
   {
     type: 'actions',
     block_id: 'decision',
     elements: [
-      { type: 'button', action_id: 'approve', text: { type: 'plain_text', text: 'Approve' }, style: 'primary', value: requestId },
-      { type: 'button', action_id: 'deny', text: { type: 'plain_text', text: 'Deny' }, style: 'danger', value: requestId },
+      {
+        type: 'button',
+        action_id: 'approve',
+        text: { type: 'plain_text', text: 'Approve' },
+        style: 'primary',
+        value: requestId,
+      },
+      {
+        type: 'button',
+        action_id: 'deny',
+        text: { type: 'plain_text', text: 'Deny' },
+        style: 'danger',
+        value: requestId,
+      },
     ],
   },
 ];
@@ -133,7 +158,11 @@ describe('Slack double × real WebClient', () => {
   beforeAll(async () => {
     slack = await startSlackDouble();
     seed(slack);
-    client = new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, logger: captureLogger() });
+    client = new WebClient(slack.botToken, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      logger: captureLogger(),
+    });
   });
   afterAll(async () => {
     await slack.stop();
@@ -146,15 +175,27 @@ describe('Slack double × real WebClient', () => {
     expect(slack.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/$/);
     expect(slack.callsTo('auth.test')[0]?.token).toBe(slack.botToken);
 
-    const anonymous = new WebClient(undefined, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, logger: captureLogger() });
+    const anonymous = new WebClient(undefined, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      logger: captureLogger(),
+    });
     expect(await platformError(() => anonymous.chat.postMessage({ channel: APPROVALS, text: 'x' }))).toBe('not_authed');
-    const wrong = new WebClient('xoxb-wrong', { slackApiUrl: slack.url, retryConfig: { retries: 0 }, logger: captureLogger() });
+    const wrong = new WebClient('xoxb-wrong', {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      logger: captureLogger(),
+    });
     expect(await platformError(() => wrong.auth.test())).toBe('invalid_auth');
     expect(await platformError(() => client.apiCall('chat.fly', {}))).toBe('unknown_method');
   });
 
   it('posts, threads, updates and deletes messages; records parsed args', async () => {
-    const posted = await client.chat.postMessage({ channel: APPROVALS, text: 'Access request 42', blocks: approvalBlocks('req-42') });
+    const posted = await client.chat.postMessage({
+      channel: APPROVALS,
+      text: 'Access request 42',
+      blocks: approvalBlocks('req-42'),
+    });
     expect(posted.channel).toBe(APPROVALS);
     expect(posted.ts).toMatch(/^\d{10}\.\d{6}$/);
     const ts = posted.ts!;
@@ -186,10 +227,18 @@ describe('Slack double × real WebClient', () => {
     await client.chat.delete({ channel: APPROVALS, ts: byName.ts! });
     expect(slack.messagesIn(APPROVALS).map((m) => m.ts)).toEqual([ts]);
 
-    expect(await platformError(() => client.chat.update({ channel: APPROVALS, ts: '1.000001', text: 'x' }))).toBe('message_not_found');
-    expect(await platformError(() => client.chat.delete({ channel: APPROVALS, ts: byName.ts! }))).toBe('message_not_found');
-    expect(await platformError(() => client.chat.postMessage({ channel: 'C0NOPE', text: 'x' }))).toBe('channel_not_found');
-    expect(await platformError(() => client.chat.update({ channel: 'C0NOPE', ts, text: 'x' }))).toBe('channel_not_found');
+    expect(await platformError(() => client.chat.update({ channel: APPROVALS, ts: '1.000001', text: 'x' }))).toBe(
+      'message_not_found',
+    );
+    expect(await platformError(() => client.chat.delete({ channel: APPROVALS, ts: byName.ts! }))).toBe(
+      'message_not_found',
+    );
+    expect(await platformError(() => client.chat.postMessage({ channel: 'C0NOPE', text: 'x' }))).toBe(
+      'channel_not_found',
+    );
+    expect(await platformError(() => client.chat.update({ channel: 'C0NOPE', ts, text: 'x' }))).toBe(
+      'channel_not_found',
+    );
     expect(await platformError(() => client.apiCall('chat.postMessage', { channel: APPROVALS }))).toBe('no_text');
   });
 
@@ -207,17 +256,25 @@ describe('Slack double × real WebClient', () => {
     expect(slack.dmOf(BOB)).toEqual([]);
 
     expect(await platformError(() => client.conversations.open({ users: 'U0GHOST' }))).toBe('user_not_found');
-    expect(await platformError(() => client.chat.postMessage({ channel: 'U0GHOST', text: 'x' }))).toBe('channel_not_found');
+    expect(await platformError(() => client.chat.postMessage({ channel: 'U0GHOST', text: 'x' }))).toBe(
+      'channel_not_found',
+    );
 
     const eph = await client.chat.postEphemeral({ channel: APPROVALS, user: BOB, text: 'You are not on call' });
     expect(eph.message_ts).toMatch(/^\d{10}\.\d{6}$/);
-    expect(slack.ephemeralsFor(BOB)).toMatchObject([{ channel: APPROVALS, text: 'You are not on call', ts: eph.message_ts }]);
+    expect(slack.ephemeralsFor(BOB)).toMatchObject([
+      { channel: APPROVALS, text: 'You are not on call', ts: eph.message_ts },
+    ]);
     expect(slack.messagesIn(APPROVALS)).toEqual([]); // ephemerals are not channel messages
 
     slack.addChannel('C0PRIVATE', { members: [ALICE] });
-    expect(await platformError(() => client.chat.postEphemeral({ channel: 'C0PRIVATE', user: BOB, text: 'x' }))).toBe('user_not_in_channel');
+    expect(await platformError(() => client.chat.postEphemeral({ channel: 'C0PRIVATE', user: BOB, text: 'x' }))).toBe(
+      'user_not_in_channel',
+    );
     slack.addChannel('C0OUTSIDE', { botIsMember: false });
-    expect(await platformError(() => client.chat.postMessage({ channel: 'C0OUTSIDE', text: 'x' }))).toBe('not_in_channel');
+    expect(await platformError(() => client.chat.postMessage({ channel: 'C0OUTSIDE', text: 'x' }))).toBe(
+      'not_in_channel',
+    );
   });
 
   it('opens a modal only with a fresh, unused trigger id; updates, pushes and publishes views', async () => {
@@ -228,48 +285,100 @@ describe('Slack double × real WebClient', () => {
     expect(slack.viewsOpenedBy(ALICE).map((v) => v.callback_id)).toEqual(['request_modal']);
     expect(slack.callsTo('views.open')[0]?.args.view).toMatchObject({ callback_id: 'request_modal' });
 
-    expect(await platformError(() => client.views.open({ trigger_id: trigger, view: modal() }))).toBe('exchanged_trigger_id');
+    expect(await platformError(() => client.views.open({ trigger_id: trigger, view: modal() }))).toBe(
+      'exchanged_trigger_id',
+    );
     const stale = slack.issueTriggerId({ userId: ALICE, ageMs: TRIGGER_ID_TTL_MS + 1 });
-    expect(await platformError(() => client.views.open({ trigger_id: stale, view: modal() }))).toBe('expired_trigger_id');
-    expect(await platformError(() => client.views.open({ trigger_id: '123.456.nope', view: modal() }))).toBe('invalid_trigger_id');
+    expect(await platformError(() => client.views.open({ trigger_id: stale, view: modal() }))).toBe(
+      'expired_trigger_id',
+    );
+    expect(await platformError(() => client.views.open({ trigger_id: '123.456.nope', view: modal() }))).toBe(
+      'invalid_trigger_id',
+    );
     slack.registerTriggerId('999.888.from-a-payload', { userId: BOB });
     await client.views.open({ trigger_id: '999.888.from-a-payload', view: modal({ callback_id: 'bobs' }) });
     expect(slack.viewsOpenedBy(BOB).map((v) => v.callback_id)).toEqual(['bobs']);
 
-    const updated = await client.views.update({ view_id: viewId!, hash: opened.view!.hash!, view: modal({ private_metadata: '{"step":2}' }) });
+    const updated = await client.views.update({
+      view_id: viewId!,
+      hash: opened.view!.hash!,
+      view: modal({ private_metadata: '{"step":2}' }),
+    });
     expect(updated.view?.id).toBe(viewId);
     expect(slack.viewById(viewId!)?.private_metadata).toBe('{"step":2}');
-    expect(await platformError(() => client.views.update({ view_id: viewId!, hash: opened.view!.hash!, view: modal() }))).toBe('hash_conflict');
+    expect(
+      await platformError(() => client.views.update({ view_id: viewId!, hash: opened.view!.hash!, view: modal() })),
+    ).toBe('hash_conflict');
     expect(await platformError(() => client.views.update({ view_id: 'V0NOPE', view: modal() }))).toBe('not_found');
 
-    await client.views.push({ trigger_id: slack.issueTriggerId({ userId: ALICE }), view: modal({ callback_id: 'step2' }) });
-    const third = await client.views.push({ trigger_id: slack.issueTriggerId({ userId: ALICE }), view: modal({ callback_id: 'step3' }) });
+    await client.views.push({
+      trigger_id: slack.issueTriggerId({ userId: ALICE }),
+      view: modal({ callback_id: 'step2' }),
+    });
+    const third = await client.views.push({
+      trigger_id: slack.issueTriggerId({ userId: ALICE }),
+      view: modal({ callback_id: 'step3' }),
+    });
     expect(third.view).toMatchObject({ root_view_id: viewId });
     expect(slack.currentModalOf(ALICE)?.callback_id).toBe('step3');
-    expect(await platformError(() => client.views.push({ trigger_id: slack.issueTriggerId({ userId: ALICE }), view: modal() }))).toBe('push_limit_reached');
+    expect(
+      await platformError(() =>
+        client.views.push({ trigger_id: slack.issueTriggerId({ userId: ALICE }), view: modal() }),
+      ),
+    ).toBe('push_limit_reached');
 
-    await client.views.publish({ user_id: ALICE, view: { type: 'home', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*No active grants*' } }] } });
+    await client.views.publish({
+      user_id: ALICE,
+      view: { type: 'home', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*No active grants*' } }] },
+    });
     expect(slack.renderText(slack.homeOf(ALICE)!)).toBe('No active grants');
-    expect(await platformError(() => client.views.publish({ user_id: 'U0GHOST', view: { type: 'home', blocks: [] } }))).toBe('invalid_arguments');
+    expect(
+      await platformError(() => client.views.publish({ user_id: 'U0GHOST', view: { type: 'home', blocks: [] } })),
+    ).toBe('invalid_arguments');
   });
 
   const button = (over: Record<string, unknown>) => ({
     type: 'actions',
-    elements: [{ type: 'button', action_id: 'approve', text: { type: 'plain_text', text: 'Approve' }, value: 'req-1', ...over }],
+    elements: [
+      { type: 'button', action_id: 'approve', text: { type: 'plain_text', text: 'Approve' }, value: 'req-1', ...over },
+    ],
   });
   const section = { type: 'section', text: { type: 'plain_text', text: 'x' } };
   const messageLimits: Array<{ name: string; args: Record<string, unknown>; code: string }> = [
     { name: 'text > 4000', args: { text: 'x'.repeat(MAX_MESSAGE_TEXT_CHARS + 1) }, code: 'msg_too_long' },
-    { name: '> 50 blocks', args: { text: 't', blocks: Array.from({ length: MAX_MESSAGE_BLOCKS + 1 }, () => section) }, code: 'invalid_blocks' },
-    { name: 'button value > 2000', args: { text: 't', blocks: [button({ value: 'v'.repeat(MAX_BUTTON_VALUE_CHARS + 1) })] }, code: 'invalid_blocks' },
-    { name: 'action_id > 255', args: { text: 't', blocks: [button({ action_id: 'a'.repeat(256) })] }, code: 'invalid_blocks' },
-    { name: 'block_id > 255', args: { text: 't', blocks: [{ ...section, block_id: 'b'.repeat(256) }] }, code: 'invalid_blocks' },
     {
-      name: 'button text > 75',
-      args: { text: 't', blocks: [button({ text: { type: 'plain_text', text: 'B'.repeat(MAX_BUTTON_TEXT_CHARS + 1) } })] },
+      name: '> 50 blocks',
+      args: { text: 't', blocks: Array.from({ length: MAX_MESSAGE_BLOCKS + 1 }, () => section) },
       code: 'invalid_blocks',
     },
-    { name: 'section text > 3000', args: { text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 's'.repeat(3001) } }] }, code: 'invalid_blocks' },
+    {
+      name: 'button value > 2000',
+      args: { text: 't', blocks: [button({ value: 'v'.repeat(MAX_BUTTON_VALUE_CHARS + 1) })] },
+      code: 'invalid_blocks',
+    },
+    {
+      name: 'action_id > 255',
+      args: { text: 't', blocks: [button({ action_id: 'a'.repeat(256) })] },
+      code: 'invalid_blocks',
+    },
+    {
+      name: 'block_id > 255',
+      args: { text: 't', blocks: [{ ...section, block_id: 'b'.repeat(256) }] },
+      code: 'invalid_blocks',
+    },
+    {
+      name: 'button text > 75',
+      args: {
+        text: 't',
+        blocks: [button({ text: { type: 'plain_text', text: 'B'.repeat(MAX_BUTTON_TEXT_CHARS + 1) } })],
+      },
+      code: 'invalid_blocks',
+    },
+    {
+      name: 'section text > 3000',
+      args: { text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 's'.repeat(3001) } }] },
+      code: 'invalid_blocks',
+    },
   ];
   it.each(messageLimits)('message limit: $name → $code', async ({ args, code }) => {
     expect(await platformError(() => client.apiCall('chat.postMessage', { channel: APPROVALS, ...args }))).toBe(code);
@@ -282,37 +391,66 @@ describe('Slack double × real WebClient', () => {
       text: 'x'.repeat(MAX_MESSAGE_TEXT_CHARS),
       blocks: [
         ...Array.from({ length: MAX_MESSAGE_BLOCKS - 1 }, () => section),
-        button({ value: 'v'.repeat(MAX_BUTTON_VALUE_CHARS), action_id: 'a'.repeat(255), text: { type: 'plain_text', text: 'B'.repeat(75) } }),
+        button({
+          value: 'v'.repeat(MAX_BUTTON_VALUE_CHARS),
+          action_id: 'a'.repeat(255),
+          text: { type: 'plain_text', text: 'B'.repeat(75) },
+        }),
       ],
     });
     expect(slack.messagesIn(APPROVALS)).toHaveLength(1);
   });
 
   it('explains block errors the way Slack does (response_metadata.messages)', async () => {
-    const err = await client.chat.postMessage({ channel: APPROVALS, text: 't', blocks: [button({ value: 'v'.repeat(2001) })] }).catch((e: unknown) => e);
+    const err = await client.chat
+      .postMessage({ channel: APPROVALS, text: 't', blocks: [button({ value: 'v'.repeat(2001) })] })
+      .catch((e: unknown) => e);
     expect((err as InstanceType<typeof WebAPIPlatformError>).data.response_metadata?.messages).toEqual([
       '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]',
     ]);
   });
 
   const viewLimits: Array<{ name: string; over: Record<string, unknown>; code: string }> = [
-    { name: 'title > 24', over: { title: { type: 'plain_text', text: 'T'.repeat(MAX_VIEW_TITLE_CHARS + 1) } }, code: 'invalid_arguments' },
+    {
+      name: 'title > 24',
+      over: { title: { type: 'plain_text', text: 'T'.repeat(MAX_VIEW_TITLE_CHARS + 1) } },
+      code: 'invalid_arguments',
+    },
     { name: 'submit > 24', over: { submit: { type: 'plain_text', text: 'S'.repeat(25) } }, code: 'invalid_arguments' },
     { name: 'close > 24', over: { close: { type: 'plain_text', text: 'C'.repeat(25) } }, code: 'invalid_arguments' },
-    { name: 'private_metadata > 3000', over: { private_metadata: 'm'.repeat(MAX_PRIVATE_METADATA_CHARS + 1) }, code: 'invalid_arguments' },
-    { name: '> 100 blocks', over: { blocks: Array.from({ length: MAX_VIEW_BLOCKS + 1 }, () => section) }, code: 'invalid_arguments' },
-    { name: 'button value > 2000 inside a view', over: { blocks: [button({ value: 'v'.repeat(2001) })] }, code: 'invalid_arguments' },
+    {
+      name: 'private_metadata > 3000',
+      over: { private_metadata: 'm'.repeat(MAX_PRIVATE_METADATA_CHARS + 1) },
+      code: 'invalid_arguments',
+    },
+    {
+      name: '> 100 blocks',
+      over: { blocks: Array.from({ length: MAX_VIEW_BLOCKS + 1 }, () => section) },
+      code: 'invalid_arguments',
+    },
+    {
+      name: 'button value > 2000 inside a view',
+      over: { blocks: [button({ value: 'v'.repeat(2001) })] },
+      code: 'invalid_arguments',
+    },
   ];
   it.each(viewLimits)('view limit: $name → $code', async ({ over, code }) => {
     const trigger = slack.issueTriggerId({ userId: ALICE });
-    expect(await platformError(() => client.apiCall('views.open', { trigger_id: trigger, view: modal(over) }))).toBe(code);
+    expect(await platformError(() => client.apiCall('views.open', { trigger_id: trigger, view: modal(over) }))).toBe(
+      code,
+    );
     expect(slack.viewsOpenedBy(ALICE)).toEqual([]);
     // A rejected view does not burn the trigger.
     await client.views.open({ trigger_id: trigger, view: modal() });
   });
 
   it('429 + Retry-After surfaces as WebAPIRateLimitedError when rejectRateLimitedCalls is set', async () => {
-    const strict = new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger: captureLogger() });
+    const strict = new WebClient(slack.botToken, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      logger: captureLogger(),
+    });
     const seen: number[] = [];
     strict.on(WebClientEvent.RATE_LIMITED, (retrySec: number) => seen.push(retrySec));
     slack.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 7 });
@@ -320,7 +458,9 @@ describe('Slack double × real WebClient', () => {
     expect(err).toBeInstanceOf(WebAPIRateLimitedError);
     expect((err as InstanceType<typeof WebAPIRateLimitedError>).retryAfter).toBe(7);
     expect(seen).toEqual([7]);
-    expect(slack.callsTo('chat.postMessage')).toMatchObject([{ status: 429, ok: false, error: 'ratelimited', injected: true }]);
+    expect(slack.callsTo('chat.postMessage')).toMatchObject([
+      { status: 429, ok: false, error: 'ratelimited', injected: true },
+    ]);
     // The fault was consumed: the next call goes through.
     await strict.chat.postMessage({ channel: APPROVALS, text: 'x' });
     expect(slack.messagesIn(APPROVALS)).toHaveLength(1);
@@ -333,7 +473,11 @@ describe('Slack double × real WebClient', () => {
     expect(noRetry).not.toBeInstanceOf(WebAPIRateLimitedError);
     expect((noRetry as Error).message).toMatch(/A rate limit was exceeded/);
 
-    const patient = new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 1, minTimeout: 0, maxTimeout: 0 }, logger: captureLogger() });
+    const patient = new WebClient(slack.botToken, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 1, minTimeout: 0, maxTimeout: 0 },
+      logger: captureLogger(),
+    });
     slack.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 0 });
     await patient.chat.postMessage({ channel: APPROVALS, text: 'after the pause' });
     expect(slack.callsTo('chat.postMessage').map((c) => c.status)).toEqual([429, 429, 200]);
@@ -346,16 +490,30 @@ describe('Slack double × real WebClient', () => {
     expect(http).toBeInstanceOf(WebAPIHTTPError);
     expect((http as InstanceType<typeof WebAPIHTTPError>).statusCode).toBe(500);
 
-    const patient = new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 0 }, logger: captureLogger() });
+    const patient = new WebClient(slack.botToken, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 0 },
+      logger: captureLogger(),
+    });
     slack.failNext('users.info', { status: 503 }, { times: 2 });
     expect((await patient.users.info({ user: ALICE })).user?.name).toBe('alice');
-    expect(slack.callsTo('users.info').slice(-3).map((c) => c.status)).toEqual([503, 503, 200]);
+    expect(
+      slack
+        .callsTo('users.info')
+        .slice(-3)
+        .map((c) => c.status),
+    ).toEqual([503, 503, 200]);
 
     slack.failNext('chat.postMessage', { error: 'ratelimited' });
     expect(await platformError(() => client.chat.postMessage({ channel: APPROVALS, text: 'x' }))).toBe('ratelimited');
 
     slack.setLatency('auth.test', 300);
-    const hasty = new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, timeout: 50, logger: captureLogger() });
+    const hasty = new WebClient(slack.botToken, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      timeout: 50,
+      logger: captureLogger(),
+    });
     const timedOut = await hasty.auth.test().catch((e: unknown) => e);
     expect(timedOut).toBeInstanceOf(WebAPIRequestError);
     const started = Date.now();
@@ -365,11 +523,18 @@ describe('Slack double × real WebClient', () => {
 
   it('looks users up from the seeded directory', async () => {
     const info = await client.users.info({ user: ALICE });
-    expect(info.user).toMatchObject({ id: ALICE, name: 'alice', real_name: 'Alice Liddell', profile: { email: 'alice@example.com' } });
+    expect(info.user).toMatchObject({
+      id: ALICE,
+      name: 'alice',
+      real_name: 'Alice Liddell',
+      profile: { email: 'alice@example.com' },
+    });
     expect(await platformError(() => client.users.info({ user: 'U0GHOST' }))).toBe('user_not_found');
 
     expect((await client.users.lookupByEmail({ email: 'bob@example.com' })).user?.id).toBe(BOB);
-    expect(await platformError(() => client.users.lookupByEmail({ email: 'nobody@example.com' }))).toBe('users_not_found');
+    expect(await platformError(() => client.users.lookupByEmail({ email: 'nobody@example.com' }))).toBe(
+      'users_not_found',
+    );
 
     expect((await client.usergroups.users.list({ usergroup: 'S0DBAS' })).users).toEqual([BOB]);
     expect(await platformError(() => client.usergroups.users.list({ usergroup: 'S0NOPE' }))).toBe('no_such_subteam');
@@ -377,7 +542,10 @@ describe('Slack double × real WebClient', () => {
 
   it('waits on calls event-driven, from a mark, and fails with a useful message', async () => {
     const mark = slack.calls.length;
-    const waiting = slack.waitForCall('chat.postMessage', (c) => c.args.text === 'second', { fromIndex: mark, timeoutMs: 2000 });
+    const waiting = slack.waitForCall('chat.postMessage', (c) => c.args.text === 'second', {
+      fromIndex: mark,
+      timeoutMs: 2000,
+    });
     await client.chat.postMessage({ channel: APPROVALS, text: 'first' });
     await client.chat.postMessage({ channel: APPROVALS, text: 'second' });
     expect((await waiting).args.text).toBe('second');
@@ -386,11 +554,17 @@ describe('Slack double × real WebClient', () => {
     void client.chat.postMessage({ channel: ALICE, text: 'hello' });
     expect((await dm).text).toBe('hello');
 
-    await expect(slack.waitForCall('views.open', undefined, { timeoutMs: 50 })).rejects.toThrow(/timed out after 50 ms waiting for a matching views.open call[\s\S]*chat.postMessage → 200 ok/);
+    await expect(slack.waitForCall('views.open', undefined, { timeoutMs: 50 })).rejects.toThrow(
+      /timed out after 50 ms waiting for a matching views.open call[\s\S]*chat.postMessage → 200 ok/,
+    );
   });
 
   it('renders what a person would see', async () => {
-    const { ts } = await client.chat.postMessage({ channel: APPROVALS, text: 'fallback', blocks: approvalBlocks('req-42') });
+    const { ts } = await client.chat.postMessage({
+      channel: APPROVALS,
+      text: 'fallback',
+      blocks: approvalBlocks('req-42'),
+    });
     const msg = slack.messageAt(APPROVALS, ts!)!;
     expect(slack.renderText(msg)).toBe(
       [
@@ -404,7 +578,9 @@ describe('Slack double × real WebClient', () => {
     );
     expect(renderText(msg)).toContain(`@${ALICE} wants`); // without a directory, mentions stay ids
     expect(renderText(msg, { includeFallbackText: true }).split('\n')[0]).toBe('fallback');
-    expect(renderText({ text: 'a &lt;b&gt; &amp; <!here> <#C0APPROVALS|db-approvals>' })).toBe('a <b> & @here #db-approvals');
+    expect(renderText({ text: 'a &lt;b&gt; &amp; <!here> <#C0APPROVALS|db-approvals>' })).toBe(
+      'a <b> & @here #db-approvals',
+    );
     expect(renderText({ ...modal(), blocks: modal().blocks })).toBe('Request access\nReason: []\n[Submit] [Cancel]');
     expect(buttonsIn(msg)).toEqual([
       { actionId: 'approve', blockId: 'decision', value: 'req-42', text: 'Approve', style: 'primary' },
@@ -415,7 +591,8 @@ describe('Slack double × real WebClient', () => {
   it('honours response_url semantics and its 5-use limit', async () => {
     const { ts } = await client.chat.postMessage({ channel: APPROVALS, text: 'pending', blocks: approvalBlocks('r') });
     const url = slack.respondUrl('r1', { channel: APPROVALS, userId: BOB, messageTs: ts! });
-    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     expect((await post({ text: 'only you can see this' })).status).toBe(200);
     expect(slack.ephemeralsFor(BOB).map((e) => e.text)).toEqual(['only you can see this']);
@@ -433,7 +610,11 @@ describe('Slack double × real WebClient', () => {
     expect(slack.callsTo(RESPONSE_URL_METHOD)).toHaveLength(RESPONSE_URL_MAX_USES + 1);
     expect(slack.callsTo(RESPONSE_URL_METHOD).every((c) => c.responseUrlId === 'r1')).toBe(true);
 
-    const unknown = await fetch(`${slack.baseUrl}/respond/never-issued`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"x"}' });
+    const unknown = await fetch(`${slack.baseUrl}/respond/never-issued`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":"x"}',
+    });
     expect(unknown.status).toBe(404);
   });
 });
@@ -504,7 +685,12 @@ describe('Slack double × Bolt App (HTTP mode, ExpressReceiver)', () => {
     app.event('app_home_opened', async ({ event, client }) => {
       await client.views.publish({
         user_id: event.user,
-        view: { type: 'home', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `Hello <@${event.user}>, you have *no* active grants` } }] },
+        view: {
+          type: 'home',
+          blocks: [
+            { type: 'section', text: { type: 'mrkdwn', text: `Hello <@${event.user}>, you have *no* active grants` } },
+          ],
+        },
       });
     });
 
@@ -524,7 +710,12 @@ describe('Slack double × Bolt App (HTTP mode, ExpressReceiver)', () => {
 
   it('a signed slash command is acked in the HTTP response and respond() reaches the response_url', async () => {
     const mark = slack.calls.length;
-    const cmd = slashCommand({ userId: ALICE, text: 'orders read 1h', channelId: APPROVALS, ...slack.interaction(ALICE, { channelId: APPROVALS }) });
+    const cmd = slashCommand({
+      userId: ALICE,
+      text: 'orders read 1h',
+      channelId: APPROVALS,
+      ...slack.interaction(ALICE, { channelId: APPROVALS }),
+    });
     const res = await postSlashCommand(base, SECRET, cmd);
     expect(res.status).toBe(200);
     expect(res.body).toBe('Got it: orders read 1h');
@@ -537,23 +728,47 @@ describe('Slack double × Bolt App (HTTP mode, ExpressReceiver)', () => {
 
   it('a slash command can open a modal with its trigger id; the view submission ack carries validation errors', async () => {
     const mark = slack.calls.length;
-    const res = await postSlashCommand(base, SECRET, slashCommand({ userId: BOB, text: 'modal', ...slack.interaction(BOB) }));
+    const res = await postSlashCommand(
+      base,
+      SECRET,
+      slashCommand({ userId: BOB, text: 'modal', ...slack.interaction(BOB) }),
+    );
     expect([res.status, res.body]).toEqual([200, '']);
     const opened = await slack.waitForCall('views.open', undefined, { fromIndex: mark, timeoutMs: 3000 });
     expect(opened.ok).toBe(true);
     const view = slack.viewsOpenedBy(BOB).at(-1)!;
     expect(view.callback_id).toBe('request_modal');
 
-    const empty = await postInteraction(base, SECRET, viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: '  ' } } }));
+    const empty = await postInteraction(
+      base,
+      SECRET,
+      viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: '  ' } } }),
+    );
     expect(empty.status).toBe(200);
     expect(empty.json).toEqual({ response_action: 'errors', errors: { reason: 'Tell us why' } });
-    const ok = await postInteraction(base, SECRET, viewSubmissionPayload({ userId: BOB, callbackId: 'request_modal', values: { reason: { reason_input: 'INC-42' } } }));
+    const ok = await postInteraction(
+      base,
+      SECRET,
+      viewSubmissionPayload({
+        userId: BOB,
+        callbackId: 'request_modal',
+        values: { reason: { reason_input: 'INC-42' } },
+      }),
+    );
     expect([ok.status, ok.body]).toEqual([200, '']);
   });
 
   it('a signed block action is acked and respond({ replace_original }) rewrites the approval message', async () => {
-    const client = new WebClient(slack.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, logger: captureLogger() });
-    const { ts } = await client.chat.postMessage({ channel: APPROVALS, text: 'Access request 42', blocks: approvalBlocks('req-42') });
+    const client = new WebClient(slack.botToken, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      logger: captureLogger(),
+    });
+    const { ts } = await client.chat.postMessage({
+      channel: APPROVALS,
+      text: 'Access request 42',
+      blocks: approvalBlocks('req-42'),
+    });
     const message = slack.messageAt(APPROVALS, ts!)!;
     const approve = buttonsIn(message).find((b) => b.actionId === 'approve')!;
 
@@ -577,7 +792,11 @@ describe('Slack double × Bolt App (HTTP mode, ExpressReceiver)', () => {
 
   it('respond() throws RespondError(404) once the response_url is used up', async () => {
     const settled = new Promise<void>((resolve) => (respondSettled = resolve));
-    const res = await postInteraction(base, SECRET, blockActionsPayload({ userId: ALICE, actionId: 'spam', ...slack.interaction(ALICE) }));
+    const res = await postInteraction(
+      base,
+      SECRET,
+      blockActionsPayload({ userId: ALICE, actionId: 'spam', ...slack.interaction(ALICE) }),
+    );
     expect(res.status).toBe(200);
     await withDeadline(settled, 3000, 'the spam handler to give up');
     const [outcome] = respondOutcomes;
@@ -602,7 +821,12 @@ describe('Slack double × Bolt App (HTTP mode, ExpressReceiver)', () => {
       const res = await postSlashCommand(base, SECRET, cmd, opts);
       expect([res.status, res.body]).toEqual([401, '']);
     }
-    const forgedAction = await postInteraction(base, SECRET, blockActionsPayload({ userId: ALICE, actionId: 'approve', value: 'x' }), { forgeSignature: true });
+    const forgedAction = await postInteraction(
+      base,
+      SECRET,
+      blockActionsPayload({ userId: ALICE, actionId: 'approve', value: 'x' }),
+      { forgeSignature: true },
+    );
     expect(forgedAction.status).toBe(401);
     expect(handled.length).toBe(before);
     expect(slack.calls.length).toBe(mark);
@@ -611,7 +835,11 @@ describe('Slack double × Bolt App (HTTP mode, ExpressReceiver)', () => {
     // The signature covers the exact raw body: same body, same timestamp, tampered text → rejected.
     const body = new URLSearchParams({ ...cmd, text: 'tampered' } as Record<string, string>).toString();
     const headers = signSlackRequest(SECRET, new URLSearchParams(cmd as unknown as Record<string, string>).toString());
-    const tampered = await fetch(`${base}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+    const tampered = await fetch(`${base}/slack/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body,
+    });
     expect(tampered.status).toBe(401);
   });
 });

@@ -14,20 +14,55 @@ import { SlackNotifier } from '../../src/chat/slack/notifier.js';
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0);
 const ALICE: Actor = { platform: 'slack', id: 'U0ALICE', name: 'alice' };
-const APPROVAL: MessageRef = { requestId: 42, platform: 'slack', kind: 'approval', channel: 'C0DB', messageId: '1700000000.000100', version: 1 };
+const APPROVAL: MessageRef = {
+  requestId: 42,
+  platform: 'slack',
+  kind: 'approval',
+  channel: 'C0DB',
+  messageId: '1700000000.000100',
+  version: 1,
+};
 
 function activeView(messages?: MessageRef[]): RequestView {
   const request: AccessRequest = {
-    id: 42, requester: ALICE, database: 'orders', level: 'read', durationMs: 3_600_000, tier: 0, breakGlass: false, reason: 'stuck orders',
-    status: 'approved', requiredApprovals: 1, createdAt: NOW - 60_000, decidedAt: NOW, approvers: [], decideBy: NOW + 3_600_000,
+    id: 42,
+    requester: ALICE,
+    database: 'orders',
+    level: 'read',
+    durationMs: 3_600_000,
+    tier: 0,
+    breakGlass: false,
+    reason: 'stuck orders',
+    status: 'approved',
+    requiredApprovals: 1,
+    createdAt: NOW - 60_000,
+    decidedAt: NOW,
+    approvers: [],
+    decideBy: NOW + 3_600_000,
   };
   const grant: Grant = {
-    id: 7, requestId: 42, requester: ALICE, database: 'orders', level: 'read', username: 'jit_alice_x7k2', status: 'active',
-    createdAt: NOW, activatedAt: NOW, expiresAt: NOW + 3_600_000, provisionAttempts: 1, revokeAttempts: 0,
+    id: 7,
+    requestId: 42,
+    requester: ALICE,
+    database: 'orders',
+    level: 'read',
+    username: 'jit_alice_x7k2',
+    status: 'active',
+    createdAt: NOW,
+    activatedAt: NOW,
+    expiresAt: NOW + 3_600_000,
+    provisionAttempts: 1,
+    revokeAttempts: 0,
   };
   return {
-    request, grant, phase: 'active', now: NOW, database: { name: 'orders', engine: 'postgres' },
-    approvals: [{ requestId: 42, approver: { platform: 'slack', id: 'U0BOB', name: 'bob' }, decision: 'approve', at: NOW }],
+    request,
+    grant,
+    phase: 'active',
+    now: NOW,
+    database: { name: 'orders', engine: 'postgres' },
+    approvals: [
+      { requestId: 42, approver: { platform: 'slack', id: 'U0BOB', name: 'bob' }, decision: 'approve', at: NOW },
+    ],
     ...(messages && { messages }),
   };
 }
@@ -42,7 +77,10 @@ function stage(stored: MessageRef[]) {
   } as unknown as StateStore;
   const client = {
     chat: {
-      postMessage: async (m: { channel: string }) => (calls.push(`post ${m.channel}`), { ok: true, channel: 'D0ALICE', ts: '1700000001.000200' }),
+      postMessage: async (m: { channel: string }) => (
+        calls.push(`post ${m.channel}`),
+        { ok: true, channel: 'D0ALICE', ts: '1700000001.000200' }
+      ),
       update: async (m: { channel: string; ts: string }) => (calls.push(`update ${m.channel} ${m.ts}`), { ok: true }),
     },
   } as unknown as WebClient;
@@ -70,7 +108,13 @@ describe('SlackNotifier.grantActivated: message references', () => {
   });
 
   it('an existing DM (a retried activation) is edited, not posted again', async () => {
-    const dm: MessageRef = { requestId: 42, platform: 'slack', kind: 'dm', channel: 'D0ALICE', messageId: '1700000001.000200' };
+    const dm: MessageRef = {
+      requestId: 42,
+      platform: 'slack',
+      kind: 'dm',
+      channel: 'D0ALICE',
+      messageId: '1700000001.000200',
+    };
     const s = stage([APPROVAL, dm]);
     await s.notifier.grantActivated(activeView([APPROVAL, dm]));
     expect(s.reads()).toBe(0);

@@ -85,7 +85,12 @@ describe('Socket Mode server of the Slack double', () => {
   });
 
   const openUrl = async (token = sm.appToken) => {
-    const client = new WebClient(undefined, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, headers: { Authorization: `Bearer ${token}` }, logger: silent });
+    const client = new WebClient(undefined, {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      headers: { Authorization: `Bearer ${token}` },
+      logger: silent,
+    });
     return (await client.apps.connections.open({})).url!;
   };
 
@@ -115,28 +120,48 @@ describe('Socket Mode server of the Slack double', () => {
     const c = rawClient(await openUrl());
     await c.opened;
     const hello = await c.next((f) => f.type === 'hello');
-    expect(hello).toMatchObject({ type: 'hello', num_connections: 1, connection_info: { app_id: slack.appId }, debug_info: { host: expect.any(String) } });
+    expect(hello).toMatchObject({
+      type: 'hello',
+      num_connections: 1,
+      connection_info: { app_id: slack.appId },
+      debug_info: { host: expect.any(String) },
+    });
     const [conn] = sm.openConnections();
     expect(conn).toMatchObject({ open: true, appToken: sm.appToken });
 
     // An envelope, acked with a payload.
     const acked = sm.sendInteraction({ type: 'view_submission', view: { id: 'V1' } });
     const env = await c.next((f) => f.type === 'interactive');
-    expect(env).toMatchObject({ envelope_id: expect.any(String), accepts_response_payload: true, payload: { type: 'view_submission' } });
+    expect(env).toMatchObject({
+      envelope_id: expect.any(String),
+      accepts_response_payload: true,
+      payload: { type: 'view_submission' },
+    });
     c.ws.send(JSON.stringify({ envelope_id: env.envelope_id, payload: { response_action: 'clear' } }));
     const ack = await acked;
-    expect(ack).toMatchObject({ envelope_id: env.envelope_id, payload: { response_action: 'clear' }, connectionId: conn!.id });
+    expect(ack).toMatchObject({
+      envelope_id: env.envelope_id,
+      payload: { response_action: 'clear' },
+      connectionId: conn!.id,
+    });
     expect(ack.elapsedMs).toBeGreaterThanOrEqual(0);
 
     // events_api envelopes carry the event_callback body and retry fields; bare events are wrapped.
     const evAck = sm.sendEvent({ type: 'app_mention', user: 'U0ALICE', text: 'hi' });
     const ev = await c.next((f) => f.type === 'events_api');
-    expect(ev).toMatchObject({ accepts_response_payload: false, retry_attempt: 0, retry_reason: '', payload: { type: 'event_callback', event: { type: 'app_mention' } } });
+    expect(ev).toMatchObject({
+      accepts_response_payload: false,
+      retry_attempt: 0,
+      retry_reason: '',
+      payload: { type: 'event_callback', event: { type: 'app_mention' } },
+    });
     c.ws.send(JSON.stringify({ envelope_id: ev.envelope_id }));
     expect((await evAck).payload).toBeUndefined();
 
     // No ack → rejected at the deadline.
-    await expect(sm.sendSlashCommand(slashCommand({ userId: 'U0ALICE', text: 'x' }), { timeoutMs: 100 })).rejects.toThrow(/no ack for slash_commands envelope/);
+    await expect(
+      sm.sendSlashCommand(slashCommand({ userId: 'U0ALICE', text: 'x' }), { timeoutMs: 100 }),
+    ).rejects.toThrow(/no ack for slash_commands envelope/);
 
     // The server pings; the ws client answers with pongs. Client pings are answered too.
     await sm.waitUntil(() => sm.openConnections()[0]!.pongsFromClient >= 1, { timeoutMs: 3000 });
@@ -161,7 +186,13 @@ describe('Socket Mode server of the Slack double', () => {
     const events: string[] = [];
 
     beforeAll(async () => {
-      app = new App({ token: slack.botToken, appToken: sm.appToken, socketMode: true, logger: silent, clientOptions: { slackApiUrl: slack.url, retryConfig: { retries: 0 } } });
+      app = new App({
+        token: slack.botToken,
+        appToken: sm.appToken,
+        socketMode: true,
+        logger: silent,
+        clientOptions: { slackApiUrl: slack.url, retryConfig: { retries: 0 } },
+      });
       app.command('/db-access', async ({ ack }) => {
         await ack('got it');
       });
@@ -202,7 +233,10 @@ describe('Socket Mode server of the Slack double', () => {
       await sm.waitForClose({ connectionId: conn.id });
       const again = await sm.waitForConnection({ count: before + 2, timeoutMs: 15_000 });
       expect(slack.callsTo(APPS_CONNECTIONS_OPEN).length).toBe(opens + 2);
-      expect((await sm.sendSlashCommand(slashCommand({ userId: 'U0ALICE', text: 'again' }), { connectionId: again.id })).payload).toEqual({ text: 'got it' });
+      expect(
+        (await sm.sendSlashCommand(slashCommand({ userId: 'U0ALICE', text: 'again' }), { connectionId: again.id }))
+          .payload,
+      ).toEqual({ text: 'got it' });
 
       await app.stop();
       const [closed] = (await sm.waitForClose()).filter((x) => x.id === again.id);

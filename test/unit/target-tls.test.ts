@@ -53,8 +53,17 @@ function db(host: string, tls?: TargetTls, over: Partial<DatabaseEntry> = {}): D
 
 describe('loopback', () => {
   it.each([
-    ['127.0.0.1', true], ['127.8.9.10', true], ['localhost', true], ['LOCALHOST', true], ['::1', true], ['[::1]', true],
-    ['10.0.0.5', false], ['128.0.0.1', false], ['db.internal', false], ['localhost.example.com', false], ['2001:db8::1', false],
+    ['127.0.0.1', true],
+    ['127.8.9.10', true],
+    ['localhost', true],
+    ['LOCALHOST', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['10.0.0.5', false],
+    ['128.0.0.1', false],
+    ['db.internal', false],
+    ['localhost.example.com', false],
+    ['2001:db8::1', false],
   ])('%s → %s', (host, loopback) => expect(isLoopbackHost(host)).toBe(loopback));
 });
 
@@ -67,30 +76,50 @@ describe('what each mode asks of the drivers', () => {
   });
   it('require: encrypted, nothing verified', () => {
     expect(pgSslOptions(tlsPlan(db('h', { mode: 'require' })))).toEqual({ rejectUnauthorized: false });
-    expect(mysqlSslOptions(tlsPlan(db('h', { mode: 'require' })))).toEqual({ rejectUnauthorized: false, verifyIdentity: false });
+    expect(mysqlSslOptions(tlsPlan(db('h', { mode: 'require' })))).toEqual({
+      rejectUnauthorized: false,
+      verifyIdentity: false,
+    });
   });
   it('verify-ca: the chain against the CA bundle read from the file; the host name is not checked', () => {
     const plan = tlsPlan(db('h', { mode: 'verify-ca', ca: CA_FILE }));
-    const pg = pgSslOptions(plan) as { rejectUnauthorized: boolean; ca: string; checkServerIdentity: (h: string, c: unknown) => unknown };
+    const pg = pgSslOptions(plan) as {
+      rejectUnauthorized: boolean;
+      ca: string;
+      checkServerIdentity: (h: string, c: unknown) => unknown;
+    };
     expect(pg).toMatchObject({ rejectUnauthorized: true, ca: expect.stringContaining('not a real one') });
     expect(pg.checkServerIdentity('other.host', {})).toBeUndefined();
-    expect(mysqlSslOptions(plan)).toEqual({ rejectUnauthorized: true, verifyIdentity: false, ca: expect.stringContaining('not a real one') });
+    expect(mysqlSslOptions(plan)).toEqual({
+      rejectUnauthorized: true,
+      verifyIdentity: false,
+      ca: expect.stringContaining('not a real one'),
+    });
   });
   it("verify-full: chain and host name (the driver's own host-name check stays on); no ca = the system's roots", () => {
     const pg = pgSslOptions(tlsPlan(db('h', { mode: 'verify-full', ca: CA_FILE }))) as Record<string, unknown>;
     expect(pg).toMatchObject({ rejectUnauthorized: true });
     expect(pg).not.toHaveProperty('checkServerIdentity');
-    expect(mysqlSslOptions(tlsPlan(db('h', { mode: 'verify-full' })))).toEqual({ rejectUnauthorized: true, verifyIdentity: true });
+    expect(mysqlSslOptions(tlsPlan(db('h', { mode: 'verify-full' })))).toEqual({
+      rejectUnauthorized: true,
+      verifyIdentity: true,
+    });
   });
   it('an unreadable CA bundle is a TargetError naming the database and the file, raised at connection time', () => {
     const plan = tlsPlan(db('h', { mode: 'verify-full', ca: join(dir, 'missing.pem') }));
     expect(plan.problem).toBeInstanceOf(TargetError);
     expect(plan.problem).toMatchObject({ kind: 'invalid', code: 'ENOENT' });
-    expect(plan.problem!.message).toBe(`orders-prod: cannot read the TLS CA bundle ${join(dir, 'missing.pem')} (ENOENT)`);
+    expect(plan.problem!.message).toBe(
+      `orders-prod: cannot read the TLS CA bundle ${join(dir, 'missing.pem')} (ENOENT)`,
+    );
   });
   it('MySQL verify-full to an IP address is refused (mysql2 would check the name localhost); by name it is not', () => {
-    expect(verifyFullByIpProblem(db('10.0.0.5'), tlsPlan(db('10.0.0.5', { mode: 'verify-full' })))?.kind).toBe('invalid');
-    expect(verifyFullByIpProblem(db('db.internal'), tlsPlan(db('db.internal', { mode: 'verify-full' })))).toBeUndefined();
+    expect(verifyFullByIpProblem(db('10.0.0.5'), tlsPlan(db('10.0.0.5', { mode: 'verify-full' })))?.kind).toBe(
+      'invalid',
+    );
+    expect(
+      verifyFullByIpProblem(db('db.internal'), tlsPlan(db('db.internal', { mode: 'verify-full' }))),
+    ).toBeUndefined();
     expect(verifyFullByIpProblem(db('10.0.0.5'), tlsPlan(db('10.0.0.5', { mode: 'verify-ca' })))).toBeUndefined();
   });
 });
@@ -99,19 +128,36 @@ describe('a certificate that does not verify', () => {
   const target = db('db.internal', { mode: 'verify-full', ca: '/etc/db-access/ca.pem' });
   const tlsError = (code: string) => Object.assign(new Error('ignored text'), { code });
   it.each([
-    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', "orders-prod: the server's certificate is not signed by the CA in /etc/db-access/ca.pem (UNABLE_TO_VERIFY_LEAF_SIGNATURE)"],
-    ['SELF_SIGNED_CERT_IN_CHAIN', "orders-prod: the server's certificate is not signed by the CA in /etc/db-access/ca.pem (SELF_SIGNED_CERT_IN_CHAIN)"],
-    ['DEPTH_ZERO_SELF_SIGNED_CERT', "orders-prod: the server's certificate is not signed by the CA in /etc/db-access/ca.pem (DEPTH_ZERO_SELF_SIGNED_CERT)"],
+    [
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      "orders-prod: the server's certificate is not signed by the CA in /etc/db-access/ca.pem (UNABLE_TO_VERIFY_LEAF_SIGNATURE)",
+    ],
+    [
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      "orders-prod: the server's certificate is not signed by the CA in /etc/db-access/ca.pem (SELF_SIGNED_CERT_IN_CHAIN)",
+    ],
+    [
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      "orders-prod: the server's certificate is not signed by the CA in /etc/db-access/ca.pem (DEPTH_ZERO_SELF_SIGNED_CERT)",
+    ],
     ['CERT_HAS_EXPIRED', "orders-prod: the server's certificate is expired or not yet valid (CERT_HAS_EXPIRED)"],
-    ['ERR_TLS_CERT_ALTNAME_INVALID', "orders-prod: the server's certificate does not name the host db.internal (ERR_TLS_CERT_ALTNAME_INVALID)"],
-    ['HANDSHAKE_NO_SSL_SUPPORT', 'orders-prod: the server does not offer TLS but tls.mode is verify-full (HANDSHAKE_NO_SSL_SUPPORT)'],
+    [
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      "orders-prod: the server's certificate does not name the host db.internal (ERR_TLS_CERT_ALTNAME_INVALID)",
+    ],
+    [
+      'HANDSHAKE_NO_SSL_SUPPORT',
+      'orders-prod: the server does not offer TLS but tls.mode is verify-full (HANDSHAKE_NO_SSL_SUPPORT)',
+    ],
   ])('%s → permanent, by code', (code, message) => {
     const err = certificateError(tlsError(code), target);
     expect(err).toBeInstanceOf(TargetError);
     expect({ kind: err!.kind, code: err!.code, message: err!.message }).toEqual({ kind: 'permanent', code, message });
   });
   it("names the system's roots when there is no ca; other errors are not TLS errors", () => {
-    expect(certificateError(tlsError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), db('h', { mode: 'verify-full' }))!.message).toContain("not signed by the system's trusted CAs");
+    expect(
+      certificateError(tlsError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), db('h', { mode: 'verify-full' }))!.message,
+    ).toContain("not signed by the system's trusted CAs");
     expect(certificateError(tlsError('ECONNREFUSED'), target)).toBeUndefined();
     expect(certificateError(Object.assign(new Error('x'), { code: '28P01' }), target)).toBeUndefined();
     expect(certificateError(new TargetError('retryable', 'x', 'CERT_HAS_EXPIRED'), target)).toBeUndefined();
@@ -141,7 +187,13 @@ describe('MySQL/MariaDB: a plaintext password never crosses a network without TL
   // 192.0.2.1 is TEST-NET-1 (never routed): were a connection attempted, the call would end in a timeout after
   // seconds with a retryable error, not at once with 'invalid'.
   const remote = db('192.0.2.1');
-  const request = () => ({ grantId: 1, username: 'jit_alice_x7k2', password: generatePassword(), expiresAt: Date.now() + 60_000, level: read });
+  const request = () => ({
+    grantId: 1,
+    username: 'jit_alice_x7k2',
+    password: generatePassword(),
+    expiresAt: Date.now() + 60_000,
+    level: read,
+  });
 
   it('the decision: refused only for a non-loopback host without TLS', () => {
     expect(plaintextPasswordRefusal(remote)?.message).toBe(
@@ -159,7 +211,9 @@ describe('MySQL/MariaDB: a plaintext password never crosses a network without TL
       await expect(oneUser(engine).newUser(request())).rejects.toMatchObject({ name: 'TargetError', kind: 'invalid' });
       const batch = await engine.newUsers([request()]);
       expect(batch.get('jit_alice_x7k2')).toMatchObject({ name: 'TargetError', kind: 'invalid' });
-      await expect(engine.updateUser({ grantId: 1, username: 'jit_alice_x7k2', newPassword: generatePassword() })).rejects.toMatchObject({ kind: 'invalid' });
+      await expect(
+        engine.updateUser({ grantId: 1, username: 'jit_alice_x7k2', newPassword: generatePassword() }),
+      ).rejects.toMatchObject({ kind: 'invalid' });
       expect(Date.now() - started).toBeLessThan(1_000);
     } finally {
       await engine.close();

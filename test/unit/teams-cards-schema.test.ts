@@ -8,7 +8,14 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { approvalMessage } from '../../src/chat/teams/cards/approval.js';
-import { accessActiveMessage, accessEndedMessage, credentialsDialog, credentialsInChatMessage, expiresSoonMessage, provisionFailedMessage } from '../../src/chat/teams/cards/dm.js';
+import {
+  accessActiveMessage,
+  accessEndedMessage,
+  credentialsDialog,
+  credentialsInChatMessage,
+  expiresSoonMessage,
+  provisionFailedMessage,
+} from '../../src/chat/teams/cards/dm.js';
 import type { AdaptiveCard } from '../../src/chat/teams/cards/kit.js';
 import {
   breakGlassMessage,
@@ -35,7 +42,10 @@ interface ParseContext {
   getEventAt(i: number): { phase: number; event: number; message: string };
 }
 interface AdaptiveCardsModule {
-  AdaptiveCard: new () => { parse(json: unknown, ctx: ParseContext): void; validateProperties(): { validationEvents: Array<{ phase: number; event: number; message: string }> } };
+  AdaptiveCard: new () => {
+    parse(json: unknown, ctx: ParseContext): void;
+    validateProperties(): { validationEvents: Array<{ phase: number; event: number; message: string }> };
+  };
   SerializationContext: new (version: unknown) => ParseContext;
   Versions: { v1_5: unknown };
 }
@@ -65,7 +75,12 @@ const APPROVERS: ApproverRef[] = Array.from({ length: 200 }, (_, i) => ({
   name: `${long(60, 'Approver *of* [things] ')} ${i}`,
   via: 'pagerduty schedule PABC123',
 }));
-const requester = { platform: 'teams' as const, id: '00000001-aaaa-4bbb-8ccc-000000000001', name: NAME, email: 'alice@example.com' };
+const requester = {
+  platform: 'teams' as const,
+  id: '00000001-aaaa-4bbb-8ccc-000000000001',
+  name: NAME,
+  email: 'alice@example.com',
+};
 const DB_NAME = long(63, 'orders-prod-eu-west-');
 
 function grant(over: Partial<Grant> = {}): Grant {
@@ -95,7 +110,12 @@ function view(phase: Phase, over: Partial<RequestView['request']> = {}, extra: P
       durationMs: 8 * 3_600_000,
       reason: long(MAX_REASON_LENGTH),
       ticket: long(MAX_TICKET_LENGTH),
-      status: phase === 'pending' ? 'pending' : phase === 'denied' || phase === 'expired' || phase === 'cancelled' ? phase : 'approved',
+      status:
+        phase === 'pending'
+          ? 'pending'
+          : phase === 'denied' || phase === 'expired' || phase === 'cancelled'
+            ? phase
+            : 'approved',
       requiredApprovals: 3,
       createdAt: T0,
       decideBy: T0 + 1_800_000,
@@ -108,26 +128,62 @@ function view(phase: Phase, over: Partial<RequestView['request']> = {}, extra: P
       ...over,
     },
     database: { name: DB_NAME, engine: 'postgres', description: long(1000) },
-    approvals: APPROVERS.slice(0, 2).map((a) => ({ requestId: 654321, approver: { ...a, platform: 'teams' as const }, decision: 'approve' as const, at: T0 })),
-    ...(phase === 'denied' && { denial: { requestId: 654321, approver: { ...APPROVERS[1]!, platform: 'teams' as const }, decision: 'deny' as const, note: long(300), at: T0 } }),
-    ...(phase !== 'pending' && phase !== 'denied' && phase !== 'expired' && phase !== 'cancelled' && phase !== 'provisioning' && {
-      grant: grant({
-        status: phase === 'ended' ? 'revoked' : phase === 'failed' ? 'failed' : phase === 'revoking' ? 'revoking' : 'active',
-        revokedAt: T0 + 10,
-        endReason: long(500),
-        lastError: long(2000),
-        revokeFailingSince: T0,
-        revokeAttempts: 12,
-      }),
+    approvals: APPROVERS.slice(0, 2).map((a) => ({
+      requestId: 654321,
+      approver: { ...a, platform: 'teams' as const },
+      decision: 'approve' as const,
+      at: T0,
+    })),
+    ...(phase === 'denied' && {
+      denial: {
+        requestId: 654321,
+        approver: { ...APPROVERS[1]!, platform: 'teams' as const },
+        decision: 'deny' as const,
+        note: long(300),
+        at: T0,
+      },
     }),
-    ...((phase === 'ended' || phase === 'failed') && { receipt: { sessionsTerminated: 3, userOutcome: 'dropped' as const, at: T0 + 10, reason: long(500) } }),
+    ...(phase !== 'pending' &&
+      phase !== 'denied' &&
+      phase !== 'expired' &&
+      phase !== 'cancelled' &&
+      phase !== 'provisioning' && {
+        grant: grant({
+          status:
+            phase === 'ended'
+              ? 'revoked'
+              : phase === 'failed'
+                ? 'failed'
+                : phase === 'revoking'
+                  ? 'revoking'
+                  : 'active',
+          revokedAt: T0 + 10,
+          endReason: long(500),
+          lastError: long(2000),
+          revokeFailingSince: T0,
+          revokeAttempts: 12,
+        }),
+      }),
+    ...((phase === 'ended' || phase === 'failed') && {
+      receipt: { sessionsTerminated: 3, userOutcome: 'dropped' as const, at: T0 + 10, reason: long(500) },
+    }),
     phase,
     now: T0,
     ...extra,
   };
 }
 
-const PHASES: Phase[] = ['pending', 'provisioning', 'active', 'revoking', 'ended', 'denied', 'expired', 'cancelled', 'failed'];
+const PHASES: Phase[] = [
+  'pending',
+  'provisioning',
+  'active',
+  'revoking',
+  'ended',
+  'denied',
+  'expired',
+  'cancelled',
+  'failed',
+];
 
 const entry = (i: number): DatabaseEntry =>
   ({
@@ -137,9 +193,16 @@ const entry = (i: number): DatabaseEntry =>
     levels: new Map(Array.from({ length: 8 }, (_, j) => [`level-${j}-${long(20, 'x')}`, {}])),
     maxDuration: 24 * 3_600_000,
   }) as unknown as DatabaseEntry;
-const CATALOG = { databases: new Map(Array.from({ length: 150 }, (_, i) => [entry(i).name, entry(i)])) } as unknown as Catalog;
+const CATALOG = {
+  databases: new Map(Array.from({ length: 150 }, (_, i) => [entry(i).name, entry(i)])),
+} as unknown as Catalog;
 const creds = (engine: 'postgres' | 'mysql') =>
-  buildCredentials({ engine, host: `${long(200, 'db-host.')}internal`, port: 65535, database: long(63, 'db_') } as DatabaseEntry, 'jit_alice_x7k2abcdefgh', 'Pw0rdXq9Zt3LmN8vB2cRPw0rdXq9Zt3L', T0);
+  buildCredentials(
+    { engine, host: `${long(200, 'db-host.')}internal`, port: 65535, database: long(63, 'db_') } as DatabaseEntry,
+    'jit_alice_x7k2abcdefgh',
+    'Pw0rdXq9Zt3LmN8vB2cRPw0rdXq9Zt3L',
+    T0,
+  );
 
 type Message = { attachments: Array<{ content: AdaptiveCard }> };
 
@@ -198,9 +261,19 @@ describe('every Teams card', () => {
 
   it('the checker is not blind: an unknown element, a required input without an error message and a too-new version are reported', () => {
     const base = cards[0]![1];
-    expect(problems({ ...base, body: [...base.body, { type: 'CodeBlock', codeSnippet: 'x' }] }).join()).toMatch(/Unknown element type "CodeBlock"/);
-    expect(problems({ ...base, body: [{ type: 'Input.Text', id: 'x', label: 'X', isRequired: true }] }).join()).toMatch(/error message/i);
-    expect(problems({ ...base, body: [{ type: 'TextBlock', text: 'x', wrap: true, style: 'heading', fallback: 'drop' }], version: '9.9' as '1.5' }).length).toBeGreaterThan(0);
+    expect(problems({ ...base, body: [...base.body, { type: 'CodeBlock', codeSnippet: 'x' }] }).join()).toMatch(
+      /Unknown element type "CodeBlock"/,
+    );
+    expect(problems({ ...base, body: [{ type: 'Input.Text', id: 'x', label: 'X', isRequired: true }] }).join()).toMatch(
+      /error message/i,
+    );
+    expect(
+      problems({
+        ...base,
+        body: [{ type: 'TextBlock', text: 'x', wrap: true, style: 'heading', fallback: 'drop' }],
+        version: '9.9' as '1.5',
+      }).length,
+    ).toBeGreaterThan(0);
   });
 
   it('fits in one Teams activity', () => {
@@ -215,12 +288,19 @@ describe('every Teams card', () => {
       walk(card, (n) => {
         if (n.type === 'Action.Execute') {
           executes++;
-          expect(n.fallback, name).toEqual({ type: 'Action.Submit', title: n.title, data: n.data, ...(n.style !== undefined && { style: n.style }) });
+          expect(n.fallback, name).toEqual({
+            type: 'Action.Submit',
+            title: n.title,
+            data: n.data,
+            ...(n.style !== undefined && { style: n.style }),
+          });
           expect((n.data as { verb?: unknown }).verb, name).toBe(n.verb);
         }
         if (n.isRequired === true) {
           required++;
-          expect(typeof n.errorMessage === 'string' && n.errorMessage.length > 0, `${name}: ${String(n.id)}`).toBe(true);
+          expect(typeof n.errorMessage === 'string' && n.errorMessage.length > 0, `${name}: ${String(n.id)}`).toBe(
+            true,
+          );
         }
       });
     }

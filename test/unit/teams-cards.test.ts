@@ -18,7 +18,12 @@ function view(over: Partial<RequestView['request']> = {}): RequestView {
   return {
     request: {
       id: 7,
-      requester: { platform: 'teams', id: '00000001-aaaa-4bbb-8ccc-000000000001', name: 'alice', email: 'alice@example.com' },
+      requester: {
+        platform: 'teams',
+        id: '00000001-aaaa-4bbb-8ccc-000000000001',
+        name: 'alice',
+        email: 'alice@example.com',
+      },
       database: 'orders',
       level: 'read',
       durationMs: 3_600_000,
@@ -50,7 +55,9 @@ describe('Teams text', () => {
     expect(escapeCard('a\u0000b\u0007c\u009fd\ne')).toBe('abcd\ne');
     expect(escapeCard('fix\u202Egnp.exe \u200Bnow\u2066')).toBe('fixgnp.exe now');
     const t = new TeamsText();
-    expect(t.mention({ platform: 'email', id: 'bob@example.com', email: 'bob@example.com', name: 'B\u202Eob\u200B' })).toBe('<at>Bob</at>');
+    expect(
+      t.mention({ platform: 'email', id: 'bob@example.com', email: 'bob@example.com', name: 'B\u202Eob\u200B' }),
+    ).toBe('<at>Bob</at>');
     expect(t.entities()[0]!.mentioned.name).toBe('Bob');
   });
 
@@ -58,13 +65,17 @@ describe('Teams text', () => {
     const t = new TeamsText();
     const m = t.mention({ platform: 'email', id: 'bob@example.com', email: 'bob@example.com', name: 'Bob <b>*' });
     expect(m).toBe('<at>Bob b</at>');
-    expect(t.entities()).toEqual([{ type: 'mention', text: '<at>Bob b</at>', mentioned: { id: 'bob@example.com', name: 'Bob b' } }]);
+    expect(t.entities()).toEqual([
+      { type: 'mention', text: '<at>Bob b</at>', mentioned: { id: 'bob@example.com', name: 'Bob b' } },
+    ]);
     expect(t.mention({ platform: 'slack', id: 'U0BOB', name: 'no email' })).toBe('no email');
     expect(t.entities()).toHaveLength(1);
   });
 
   it('dates are Teams date functions, shown to each reader in their own time zone', () => {
-    expect(new TeamsText().date(T0 + 1234)).toBe('{{DATE(2026-11-28T10:00:01Z, SHORT)}} {{TIME(2026-11-28T10:00:01Z)}}');
+    expect(new TeamsText().date(T0 + 1234)).toBe(
+      '{{DATE(2026-11-28T10:00:01Z, SHORT)}} {{TIME(2026-11-28T10:00:01Z)}}',
+    );
   });
 });
 
@@ -79,7 +90,12 @@ describe('the approval card', () => {
         verb: 'approve',
         data: { verb: 'approve', requestId: 7 },
         style: 'positive',
-        fallback: { type: 'Action.Submit', title: 'Approve', data: { verb: 'approve', requestId: 7 }, style: 'positive' },
+        fallback: {
+          type: 'Action.Submit',
+          title: 'Approve',
+          data: { verb: 'approve', requestId: 7 },
+          style: 'positive',
+        },
       },
       {
         type: 'Action.Execute',
@@ -121,7 +137,11 @@ describe('the credentials cards', () => {
   });
 
   it('hold every value to copy (user, password, host, port, database, command, URL) as a TextRun with exactly its characters, never as escaped markdown', () => {
-    const cards = [credentialsDialog(grantView(), creds), credentialsInChatMessage(grantView(), creds).attachments[0]!.content, accessActiveCard(grantView())];
+    const cards = [
+      credentialsDialog(grantView(), creds),
+      credentialsInChatMessage(grantView(), creds).attachments[0]!.content,
+      accessActiveCard(grantView()),
+    ];
     for (const card of cards) {
       const runs = elements(card, 'TextRun').map((r) => r.text);
       expect(runs).toContain('jit_alice_x7k2');
@@ -130,7 +150,10 @@ describe('the credentials cards', () => {
     }
     const dialog = elements(credentialsDialog(grantView(), creds), 'TextRun');
     for (const exact of ['orders-db.internal', '5432', 'orders', 'Pw0rdXq9Zt3LmN8vB2cR', creds.command, creds.url]) {
-      expect(dialog.some((r) => r.text === exact && r.fontType === 'Monospace'), exact).toBe(true);
+      expect(
+        dialog.some((r) => r.text === exact && r.fontType === 'Monospace'),
+        exact,
+      ).toBe(true);
     }
   });
 
@@ -147,10 +170,16 @@ describe('the credentials cards', () => {
   });
 
   it('show host, port, database, user, password, the command exactly as it must be pasted, and the URL labelled as holding the password', () => {
-    for (const card of [credentialsDialog(view(), creds), credentialsInChatMessage(view(), creds).attachments[0]!.content]) {
+    for (const card of [
+      credentialsDialog(view(), creds),
+      credentialsInChatMessage(view(), creds).attachments[0]!.content,
+    ]) {
       const shown = cardText(card).replace(/\u200b/g, '');
-      for (const s of ['orders-db.internal', '5432', 'orders', 'jit_alice_x7k2', 'Pw0rdXq9Zt3LmN8vB2cR', creds.url]) expect(shown).toContain(s);
-      expect(shown).toContain(`PGPASSWORD='Pw0rdXq9Zt3LmN8vB2cR' psql 'host=orders-db.internal port=5432 dbname=orders user=jit_alice_x7k2'`);
+      for (const s of ['orders-db.internal', '5432', 'orders', 'jit_alice_x7k2', 'Pw0rdXq9Zt3LmN8vB2cR', creds.url])
+        expect(shown).toContain(s);
+      expect(shown).toContain(
+        `PGPASSWORD='Pw0rdXq9Zt3LmN8vB2cR' psql 'host=orders-db.internal port=5432 dbname=orders user=jit_alice_x7k2'`,
+      );
       expect(shown).toMatch(/URL.*includes the password/);
     }
   });
@@ -174,7 +203,14 @@ describe('the Teams app manifest', () => {
   });
 
   it('lists only commands the bot understands', () => {
-    const examples: Record<string, string> = { 'db-access': '', list: 'list', revoke: 'revoke 1', extend: 'extend 1 30m', 'break-glass': 'break-glass orders read 1h down', help: 'help' };
+    const examples: Record<string, string> = {
+      'db-access': '',
+      list: 'list',
+      revoke: 'revoke 1',
+      extend: 'extend 1 30m',
+      'break-glass': 'break-glass orders read 1h down',
+      help: 'help',
+    };
     for (const { title } of manifest.bots[0]!.commandLists.flatMap((l) => l.commands)) {
       expect(examples[title], title).toBeDefined();
       expect(parseCommand(examples[title]!, 'db-access').kind, title).not.toBe('invalid');

@@ -54,7 +54,8 @@ export function createWebClient(s: SlackSettings, logger: Logger): WebClient {
 function boltLogger(logger: Logger): BoltLogger {
   const log = logger.child({ component: 'slack' });
   let level = LogLevel.INFO;
-  const text = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
+  const text = (msg: unknown[]) =>
+    msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
   return {
     debug: () => undefined,
     info: (...m: unknown[]) => log.info({}, text(m)),
@@ -79,20 +80,29 @@ export interface SlackGuardDeps {
   keyPrefix: string;
 }
 
-export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Express | undefined, guards: SlackGuardDeps): SlackRuntime {
+export function createSlackApp(
+  s: SlackSettings,
+  ctx: SlackContext,
+  express: Express | undefined,
+  guards: SlackGuardDeps,
+): SlackRuntime {
   const logger = boltLogger(ctx.logger);
   const clientOptions = webClientOptions(s, ctx.logger);
   let app: App;
   let socket = false;
   if (s.appToken) {
     // A bot token here makes the Socket Mode client retry forever and the broker never finishes starting.
-    if (!s.appToken.startsWith('xapp-')) throw new Error('SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write');
+    if (!s.appToken.startsWith('xapp-'))
+      throw new Error('SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write');
     socket = true;
     // Socket Mode requests carry no signature (they arrive on the app's own authenticated WebSocket, each envelope
     // acknowledged once by the SDK): the replay guard only de-duplicates Events API event ids there.
     app = new App({ token: s.botToken, appToken: s.appToken, socketMode: true, logger, clientOptions });
   } else {
-    if (!s.signingSecret) throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+    if (!s.signingSecret)
+      throw new Error(
+        'SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+      );
     if (!express) throw new Error('Slack in HTTP mode needs the HTTP server (run serve or all)');
     // Registered before the receiver, so it runs before Bolt's own handler on the same route.
     express.post('/slack/events', refuseFutureTimestamps(ctx.logger));
@@ -124,7 +134,10 @@ export function createSlackApp(s: SlackSettings, ctx: SlackContext, express: Exp
     app,
     start: async () => {
       const self = await app.client.auth.test();
-      allowed = new Set([...allowed, ...[self.team_id, self.enterprise_id].filter((id): id is string => typeof id === 'string' && id !== '')]);
+      allowed = new Set([
+        ...allowed,
+        ...[self.team_id, self.enterprise_id].filter((id): id is string => typeof id === 'string' && id !== ''),
+      ]);
       ctx.logger.info({ teams: [...allowed] }, 'slack: serving the people of these teams');
       if (socket) await app.start();
     },

@@ -61,4 +61,3 @@ export const INPUT = {
 } as const;
 
 export type InputField = keyof typeof INPUT;
-

@@ -53,7 +53,12 @@ export function slackDate(ms: number, format: DateFormat = '{date_short_pretty} 
 
 /** Inline code that cannot be broken out of: backticks are removed, newlines flattened, the rest escaped. */
 export function code(text: string): string {
-  const inner = escapeMrkdwn(text.replace(/`/g, '').replace(/\s*[\r\n]+\s*/g, ' ').trim());
+  const inner = escapeMrkdwn(
+    text
+      .replace(/`/g, '')
+      .replace(/\s*[\r\n]+\s*/g, ' ')
+      .trim(),
+  );
   return inner ? `\`${inner}\`` : '—';
 }
 

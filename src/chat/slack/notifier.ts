@@ -57,7 +57,10 @@ export class SlackNotifier implements Notifier {
   async requestOpened(v: RequestView): Promise<void> {
     const channel = this.catalog.databases.get(v.request.database)?.approval.slackChannel;
     if (!channel) {
-      this.logger.warn({ requestId: v.request.id, database: v.request.database }, 'no slackChannel for this database: approval message not posted');
+      this.logger.warn(
+        { requestId: v.request.id, database: v.request.database },
+        'no slackChannel for this database: approval message not posted',
+      );
       return;
     }
     const msg = approvalMessage(v);
@@ -99,14 +102,23 @@ export class SlackNotifier implements Notifier {
     // Posting to a user id lands in the app's DM with them (no conversations.open); the answer names the D… channel
     // that later edits need.
     const res = await this.client.chat.postMessage({ channel: user, ...msg });
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind, channel: res.channel ?? user, messageId: String(res.ts) });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'slack',
+      kind,
+      channel: res.channel ?? user,
+      messageId: String(res.ts),
+    });
   }
 
   /** The requester's message does not wait for the channel's: the two are independent. */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
     const refs = this.refsOf(v);
     // The DM first: it is what the requester waits for.
-    await Promise.all([this.dm(v, 'dm', credentials ? credentialsDm(v, credentials) : accessActiveDm(v), refs), this.updateApproval(v, refs)]);
+    await Promise.all([
+      this.dm(v, 'dm', credentials ? credentialsDm(v, credentials) : accessActiveDm(v), refs),
+      this.updateApproval(v, refs),
+    ]);
   }
 
   /** The channel (message + receipt) and the requester's DMs are updated side by side. */
@@ -124,7 +136,12 @@ export class SlackNotifier implements Notifier {
       const reminder = mine.find((r) => r.kind === 'reminder');
       const delivery = this.catalog.databases.get(v.request.database)?.delivery;
       await Promise.all([
-        dm && this.client.chat.update({ channel: dm.channel, ts: dm.messageId, ...(delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)) }),
+        dm &&
+          this.client.chat.update({
+            channel: dm.channel,
+            ts: dm.messageId,
+            ...(delivery === 'message' ? credentialsDmEnded(v) : accessEndedDm(v)),
+          }),
         reminder && this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...accessEndedDm(v) }),
       ]);
     };
@@ -147,13 +164,23 @@ export class SlackNotifier implements Notifier {
     const user = this.slackRequester(v);
     if (!user) return;
     const res = await this.client.chat.postMessage({ channel: user, ...expiresSoonDm(v, this.opts.remindBeforeMs) });
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'reminder', channel: res.channel ?? user, messageId: String(res.ts) });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'slack',
+      kind: 'reminder',
+      channel: res.channel ?? user,
+      messageId: String(res.ts),
+    });
   }
 
   async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {
     const ref = await this.ref(v, 'approval');
     if (!ref) return;
-    await this.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.messageId, ...escalationReply(v, tier, asked) });
+    await this.client.chat.postMessage({
+      channel: ref.channel,
+      thread_ts: ref.messageId,
+      ...escalationReply(v, tier, asked),
+    });
     // The main message now names the wider set of approvers (unless it has moved on meanwhile).
     await this.updateApproval(v);
   }
@@ -163,7 +190,13 @@ export class SlackNotifier implements Notifier {
     const channel = db?.approval.breakGlass?.alertChannel ?? db?.approval.slackChannel;
     if (!channel) return;
     const res = await this.client.chat.postMessage({ channel, ...breakGlassAlert(v) });
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'slack', kind: 'break-glass', channel: res.channel ?? channel, messageId: String(res.ts) });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'slack',
+      kind: 'break-glass',
+      channel: res.channel ?? channel,
+      messageId: String(res.ts),
+    });
   }
 
   async reviewOverdue(v: RequestView): Promise<void> {

@@ -64,7 +64,8 @@ function kindOf(body: Body): Kind | undefined {
 export function senderOf(body: Body): Sender | undefined {
   const kind = kindOf(body);
   if (!kind) return undefined;
-  if (kind === 'command') return { kind, ...user(str(body.user_id), str(body.user_name)), teams: ids(body.team_id, body.enterprise_id) };
+  if (kind === 'command')
+    return { kind, ...user(str(body.user_id), str(body.user_name)), teams: ids(body.team_id, body.enterprise_id) };
   if (kind === 'event') {
     const event = obj(body.event) ?? {};
     const u = obj(event.user);
@@ -79,7 +80,10 @@ export function senderOf(body: Body): Sender | undefined {
   return { kind, ...user(str(u?.id), str(u?.name) ?? str(u?.username)), teams };
 }
 
-const user = (userId: string | undefined, userName?: string) => ({ ...(userId && { userId }), ...(userName && { userName }) });
+const user = (userId: string | undefined, userName?: string) => ({
+  ...(userId && { userId }),
+  ...(userName && { userName }),
+});
 
 export function refusalText(sender: Sender): string {
   const team = sender.teams[0];
@@ -107,10 +111,14 @@ async function explain(args: AnyMiddlewareArgs & { client: WebClient }, sender: 
       await ack?.();
       const channel = str(obj(body.channel)?.id);
       if (channel && body.message && sender.userId) {
-        const ok = await args.client.chat.postEphemeral({ channel, user: sender.userId, text }).then(() => true, () => false);
+        const ok = await args.client.chat.postEphemeral({ channel, user: sender.userId, text }).then(
+          () => true,
+          () => false,
+        );
         if (ok) return;
       }
-      if (respond && str(body.response_url)) await respond({ response_type: 'ephemeral', replace_original: false, text });
+      if (respond && str(body.response_url))
+        await respond({ response_type: 'ephemeral', replace_original: false, text });
       return;
     }
     case 'submit':
@@ -124,13 +132,17 @@ async function explain(args: AnyMiddlewareArgs & { client: WebClient }, sender: 
       await ack?.();
       return;
     case 'event':
-      if (obj(body.event)?.type === 'app_home_opened' && sender.userId) await args.client.views.publish({ user_id: sender.userId, view: refusalHome(text) });
+      if (obj(body.event)?.type === 'app_home_opened' && sender.userId)
+        await args.client.views.publish({ user_id: sender.userId, view: refusalHome(text) });
       return;
   }
 }
 
 /** `allowed()` is read per payload: the installing team is only known once `auth.test` has answered at start. */
-export function orgGuard(ctx: Pick<SlackContext, 'core' | 'logger'>, allowed: () => ReadonlySet<string>): Middleware<AnyMiddlewareArgs> {
+export function orgGuard(
+  ctx: Pick<SlackContext, 'core' | 'logger'>,
+  allowed: () => ReadonlySet<string>,
+): Middleware<AnyMiddlewareArgs> {
   return async (args) => {
     const sender = senderOf(args.body as Body);
     const ours = allowed();
@@ -138,12 +150,22 @@ export function orgGuard(ctx: Pick<SlackContext, 'core' | 'logger'>, allowed: ()
       await args.next();
       return;
     }
-    const actor: Actor = { platform: 'slack', id: sender.userId ?? 'unknown', ...(sender.userName && { name: sender.userName }) };
+    const actor: Actor = {
+      platform: 'slack',
+      id: sender.userId ?? 'unknown',
+      ...(sender.userName && { name: sender.userName }),
+    };
     const reason = `Slack team ${sender.teams.join(' / ') || '(not stated)'} is not this installation's organisation (${[...ours].join(', ')}) nor in SLACK_ALLOWED_TEAMS`;
-    ctx.logger.warn({ kind: sender.kind, userId: sender.userId, teams: sender.teams }, 'slack: refused a person from another organisation');
+    ctx.logger.warn(
+      { kind: sender.kind, userId: sender.userId, teams: sender.teams },
+      'slack: refused a person from another organisation',
+    );
     await recordRefusal(ctx.core, actor, { action: sender.kind }, 'FORBIDDEN', reason);
     await explain(args, sender, refusalText(sender)).catch((err: unknown) => {
-      ctx.logger.warn({ err: err instanceof Error ? err.message : String(err), kind: sender.kind }, 'slack: could not explain a refusal');
+      ctx.logger.warn(
+        { err: err instanceof Error ? err.message : String(err), kind: sender.kind },
+        'slack: could not explain a refusal',
+      );
     });
   };
 }

@@ -72,22 +72,37 @@ export function replayGuard(opts: ReplayGuardOptions): Middleware<AnyMiddlewareA
     try {
       return (await redis.set(key, '1', 'EX', ttlS, 'NX')) === 'OK';
     } catch (err) {
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'slack: cannot reach Redis to detect replayed requests; processing this one');
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'slack: cannot reach Redis to detect replayed requests; processing this one',
+      );
       return true;
     }
   };
   return async (args) => {
     const { context, body, next } = args;
     const digest = context[DIGEST] as string | undefined;
-    const eventId = (body as { type?: unknown; event_id?: unknown }).type === 'event_callback' ? (body as { event_id?: unknown }).event_id : undefined;
+    const eventId =
+      (body as { type?: unknown; event_id?: unknown }).type === 'event_callback'
+        ? (body as { event_id?: unknown }).event_id
+        : undefined;
     let repeat: string | undefined;
-    if (digest !== undefined && !(await first(`${keyPrefix}:slack:signature:${digest}`, SIGNATURE_MEMORY_S))) repeat = 'the same signed request was delivered again';
-    else if (typeof eventId === 'string' && !(await first(`${keyPrefix}:slack:event:${eventId}`, EVENT_ID_MEMORY_S))) repeat = `event ${eventId} was delivered again`;
+    if (digest !== undefined && !(await first(`${keyPrefix}:slack:signature:${digest}`, SIGNATURE_MEMORY_S)))
+      repeat = 'the same signed request was delivered again';
+    else if (typeof eventId === 'string' && !(await first(`${keyPrefix}:slack:event:${eventId}`, EVENT_ID_MEMORY_S)))
+      repeat = `event ${eventId} was delivered again`;
     if (repeat === undefined) {
       await next();
       return;
     }
-    logger.warn({ retryNum: context.retryNum, retryReason: context.retryReason, ...(digest !== undefined && { digest: digest.slice(0, 12) }) }, `slack: replay ignored (${repeat})`);
+    logger.warn(
+      {
+        retryNum: context.retryNum,
+        retryReason: context.retryReason,
+        ...(digest !== undefined && { digest: digest.slice(0, 12) }),
+      },
+      `slack: replay ignored (${repeat})`,
+    );
     // Events were acknowledged by Bolt before any middleware ran; everything else is acknowledged here, empty.
     const ack = (args as { ack?: () => Promise<void> }).ack;
     await ack?.();

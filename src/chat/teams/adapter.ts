@@ -9,7 +9,13 @@
  * sends: every Bot Connector client — replies in the turn, member lookups, proactive messages, new 1:1 chats —
  * is created for TEAMS_SERVICE_URL, whatever the activity or a stored conversation reference names.
  */
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity, type InvokeResponse, type TurnContext } from 'botbuilder';
+import {
+  CloudAdapter,
+  ConfigurationBotFrameworkAuthentication,
+  type Activity,
+  type InvokeResponse,
+  type TurnContext,
+} from 'botbuilder';
 import type { Logger } from '../../core/ports.js';
 import { statusOf } from './send.js';
 
@@ -35,12 +41,17 @@ class PinnedConnectorAuthentication extends ConfigurationBotFrameworkAuthenticat
     return { ...result, ...(result.connectorFactory && { connectorFactory: this.pin(result.connectorFactory) }) };
   }
 
-  override async authenticateStreamingRequest(authHeader: string, channelIdHeader: string): Promise<AuthenticateRequestResult> {
+  override async authenticateStreamingRequest(
+    authHeader: string,
+    channelIdHeader: string,
+  ): Promise<AuthenticateRequestResult> {
     const result = await super.authenticateStreamingRequest(authHeader, channelIdHeader);
     return { ...result, ...(result.connectorFactory && { connectorFactory: this.pin(result.connectorFactory) }) };
   }
 
-  override createConnectorFactory(claimsIdentity: Parameters<ConfigurationBotFrameworkAuthentication['createConnectorFactory']>[0]): ConnectorFactory {
+  override createConnectorFactory(
+    claimsIdentity: Parameters<ConfigurationBotFrameworkAuthentication['createConnectorFactory']>[0],
+  ): ConnectorFactory {
     return this.pin(super.createConnectorFactory(claimsIdentity));
   }
 }
@@ -56,7 +67,11 @@ export class TeamsAdapter extends CloudAdapter {
   }
 
   /** Runs an authenticated activity; the invoke response, if the activity was an invoke. */
-  run(auth: AuthenticateRequestResult, activity: Activity, logic: (ctx: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined> {
+  run(
+    auth: AuthenticateRequestResult,
+    activity: Activity,
+    logic: (ctx: TurnContext) => Promise<void>,
+  ): Promise<InvokeResponse | undefined> {
     return this.processActivity(auth, activity, logic);
   }
 }
@@ -78,13 +93,19 @@ export function createTeamsAdapter(s: AdapterSettings): TeamsAdapter {
     MicrosoftAppType: singleTenant ? 'SingleTenant' : 'MultiTenant',
     MicrosoftAppTenantId: singleTenant ? s.tenantId! : '',
   };
-  return new TeamsAdapter(s.pinnedServiceUrl ? new PinnedConnectorAuthentication(options, s.pinnedServiceUrl) : new ConfigurationBotFrameworkAuthentication(options));
+  return new TeamsAdapter(
+    s.pinnedServiceUrl
+      ? new PinnedConnectorAuthentication(options, s.pinnedServiceUrl)
+      : new ConfigurationBotFrameworkAuthentication(options),
+  );
 }
 
 /** A refused or unverifiable token (botframework-connector's AuthenticationError, or jsonwebtoken's errors). */
 export function isAuthenticationFailure(err: unknown): boolean {
   const name = err instanceof Error ? err.name : '';
-  return statusOf(err) === 401 || name === 'JsonWebTokenError' || name === 'TokenExpiredError' || name === 'NotBeforeError';
+  return (
+    statusOf(err) === 401 || name === 'JsonWebTokenError' || name === 'TokenExpiredError' || name === 'NotBeforeError'
+  );
 }
 
 /**
@@ -95,7 +116,11 @@ export function activityOf(body: unknown): Activity | undefined {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const a = body as Record<string, unknown>;
   if (typeof a.type !== 'string' || a.type === '') return undefined;
-  for (const [field, raw] of [['timestamp', 'rawTimestamp'], ['expiration', 'rawExpiration'], ['localTimestamp', 'rawLocalTimestamp']] as const) {
+  for (const [field, raw] of [
+    ['timestamp', 'rawTimestamp'],
+    ['expiration', 'rawExpiration'],
+    ['localTimestamp', 'rawLocalTimestamp'],
+  ] as const) {
     if (typeof a[field] === 'string') {
       a[raw] = a[field];
       a[field] = new Date(a[field]);
@@ -106,5 +131,12 @@ export function activityOf(body: unknown): Activity | undefined {
 
 /** Logs a failed authentication (never the token) and says why in the log only. */
 export function logRefusedToken(logger: Logger, err: unknown, activity: Activity): void {
-  logger.warn({ reason: err instanceof Error ? err.message : String(err), activityType: activity.type, channelId: activity.channelId }, 'teams: activity refused: Bot Framework authentication failed');
+  logger.warn(
+    {
+      reason: err instanceof Error ? err.message : String(err),
+      activityType: activity.type,
+      channelId: activity.channelId,
+    },
+    'teams: activity refused: Bot Framework authentication failed',
+  );
 }

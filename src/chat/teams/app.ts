@@ -61,10 +61,16 @@ export function createTeams(s: TeamsSettings, deps: TeamsDeps): TeamsRuntime {
   });
   adapter.onTurnError = async (ctx: TurnContext, err: Error) => {
     logger.error({ err: err.message, activityType: ctx.activity.type }, 'teams turn failed');
-    if (ctx.activity.type === 'message') await ctx.sendActivity('Something went wrong on our side; nothing was changed.').catch(() => undefined);
+    if (ctx.activity.type === 'message')
+      await ctx.sendActivity('Something went wrong on our side; nothing was changed.').catch(() => undefined);
   };
   const conversations = new TeamsConversations(deps.store, deps.clock);
-  const sender = new TeamsSender(adapter, conversations, { appId: s.appId, serviceUrl: s.serviceUrl, ...(s.tenantId && { tenantId: s.tenantId }) }, logger);
+  const sender = new TeamsSender(
+    adapter,
+    conversations,
+    { appId: s.appId, serviceUrl: s.serviceUrl, ...(s.tenantId && { tenantId: s.tenantId }) },
+    logger,
+  );
   const notifier = new TeamsNotifier(sender, deps.store, deps.catalog, logger, { remindBeforeMs: deps.remindBeforeMs });
   const people = new TeamsPeople(deps.clock, logger);
   return {
@@ -73,12 +79,18 @@ export function createTeams(s: TeamsSettings, deps: TeamsDeps): TeamsRuntime {
     mount(app, core) {
       const bot = new DbAccessTeamsBot({ core, people, conversations, notifier });
       const guard = new TenantGuard(s.tenantId, conversations, core, logger);
-      if (anonymous) logger.warn({ serviceUrl: s.serviceUrl }, 'Teams in local anonymous mode (TEAMS_ANONYMOUS=true): /api/messages accepts unsigned activities from this machine only');
+      if (anonymous)
+        logger.warn(
+          { serviceUrl: s.serviceUrl },
+          'Teams in local anonymous mode (TEAMS_ANONYMOUS=true): /api/messages accepts unsigned activities from this machine only',
+        );
       app.post('/api/messages', express.json({ limit: '256kb' }), (req, res) => {
         // A proxy on this host would make every caller look local: anything forwarded is refused too.
         const forwarded = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
         if (anonymous && (forwarded || !LOOPBACK.has(req.socket.remoteAddress ?? ''))) {
-          res.status(401).json({ error: 'Teams is in local anonymous mode (TEAMS_ANONYMOUS=true): only local callers are accepted' });
+          res.status(401).json({
+            error: 'Teams is in local anonymous mode (TEAMS_ANONYMOUS=true): only local callers are accepted',
+          });
           return;
         }
         const activity = activityOf(req.body);
@@ -102,7 +114,10 @@ export function createTeams(s: TeamsSettings, deps: TeamsDeps): TeamsRuntime {
           else res.end();
         };
         answer().catch((err: unknown) => {
-          logger.error({ err: err instanceof Error ? err.message : String(err), activityType: activity.type }, 'teams: activity processing failed');
+          logger.error(
+            { err: err instanceof Error ? err.message : String(err), activityType: activity.type },
+            'teams: activity processing failed',
+          );
           if (!res.headersSent) res.status(500).json({ error: 'internal error' });
         });
       });

@@ -32,7 +32,14 @@ import { parseCommand } from '../grammar.js';
 import { approvalCard } from './cards/approval.js';
 import { accessEndedMessage, credentialsDialog } from './cards/dm.js';
 import { attachment, ADAPTIVE_CARD, type AdaptiveCard } from './cards/kit.js';
-import { breakGlassMessage, helpMessage, listMessage, requestFormMessage, requestSentMessage, textMessage } from './cards/replies.js';
+import {
+  breakGlassMessage,
+  helpMessage,
+  listMessage,
+  requestFormMessage,
+  requestSentMessage,
+  textMessage,
+} from './cards/replies.js';
 import type { TeamsConversations } from './conversations.js';
 import { plainMarkup, TeamsText } from './markup.js';
 import type { TeamsNotifier } from './notifier.js';
@@ -58,7 +65,11 @@ function cardResponse(value: AdaptiveCard): AdaptiveCardInvokeResponse {
 
 /** A sentence only the clicker sees; the card stays as it was. */
 function messageResponse(text: string): AdaptiveCardInvokeResponse {
-  return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: text as unknown as Record<string, unknown> };
+  return {
+    statusCode: 200,
+    type: 'application/vnd.microsoft.activity.message',
+    value: text as unknown as Record<string, unknown>,
+  };
 }
 
 /** The data of an Action.Submit click (a message whose `value` names one of our verbs), if this is one. */
@@ -113,7 +124,9 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
   /** Text after the bot's mention and an optional leading "db-access". */
   private async command(ctx: TurnContext): Promise<void> {
     const { core, people } = this.deps;
-    const raw = cleanText(TurnContext.removeRecipientMention(ctx.activity) ?? ctx.activity.text ?? '').replace(/<[^>]*>/g, ' ').replace(/&(nbsp|lt|gt|quot|amp);/g, (_m, e: string) => ENTITIES[e] ?? ' ');
+    const raw = cleanText(TurnContext.removeRecipientMention(ctx.activity) ?? ctx.activity.text ?? '')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&(nbsp|lt|gt|quot|amp);/g, (_m, e: string) => ENTITIES[e] ?? ' ');
     const text = raw.trim().replace(/^\/?db-access\b/i, '');
     const parsed = parseCommand(text, COMMAND);
     switch (parsed.kind) {
@@ -125,7 +138,12 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         return;
       case 'invalid':
         // The grammar marks commands up as Slack code spans; a card shows them as plain text.
-        await ctx.sendActivity(textMessage([new TeamsText().escape(parsed.problem.replace(/`/g, '')), 'Say **help** for the databases and levels.'], 'db-access: usage'));
+        await ctx.sendActivity(
+          textMessage(
+            [new TeamsText().escape(parsed.problem.replace(/`/g, '')), 'Say **help** for the databases and levels.'],
+            'db-access: usage',
+          ),
+        );
         return;
     }
     const actor = await people.actor(ctx);
@@ -137,14 +155,24 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         const res = await revokeAsUser(core, parsed.grantId, actor);
         await ctx.sendActivity(
           textMessage(
-            [res.receipt ? `Grant #${parsed.grantId} revoked: ${res.receipt.sessionsTerminated} session(s) terminated, user ${res.receipt.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}.` : `Grant #${parsed.grantId} had already ended.`],
+            [
+              res.receipt
+                ? `Grant #${parsed.grantId} revoked: ${res.receipt.sessionsTerminated} session(s) terminated, user ${res.receipt.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}.`
+                : `Grant #${parsed.grantId} had already ended.`,
+            ],
             `Grant #${parsed.grantId} revoked`,
           ),
         );
         return;
       }
       case 'extend': {
-        const req = await requestExtension(core, actor, parsed.grantId, parsed.duration, parsed.reason ?? 'extension requested');
+        const req = await requestExtension(
+          core,
+          actor,
+          parsed.grantId,
+          parsed.duration,
+          parsed.reason ?? 'extension requested',
+        );
         await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
         return;
       }
@@ -170,14 +198,22 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     }
     const replyTo = ctx.activity.replyToId;
     if (answer.type === ADAPTIVE_CARD && replyTo) {
-      await ctx.updateActivity({ type: 'message', id: replyTo, attachments: [attachment(answer.value as unknown as AdaptiveCard)] });
+      await ctx.updateActivity({
+        type: 'message',
+        id: replyTo,
+        attachments: [attachment(answer.value as unknown as AdaptiveCard)],
+      });
       return;
     }
-    if (answer.type === ADAPTIVE_CARD) await ctx.sendActivity({ type: 'message', attachments: [attachment(answer.value as unknown as AdaptiveCard)] });
+    if (answer.type === ADAPTIVE_CARD)
+      await ctx.sendActivity({ type: 'message', attachments: [attachment(answer.value as unknown as AdaptiveCard)] });
     else await ctx.sendActivity(textMessage([new TeamsText().escape(String(answer.value))], 'db-access'));
   }
 
-  protected override async onAdaptiveCardInvoke(ctx: TurnContext, invoke: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+  protected override async onAdaptiveCardInvoke(
+    ctx: TurnContext,
+    invoke: AdaptiveCardInvokeValue,
+  ): Promise<AdaptiveCardInvokeResponse> {
     await this.deps.conversations.remember(ctx.activity);
     await this.deps.core.hold?.('teams.before-process');
     try {
@@ -210,10 +246,18 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         await revokeAsUser(core, grantId, actor);
         const grant = await core.store.getGrant(grantId);
         const view = await loadRequestView(core, grant!.requestId);
-        return verb === VERBS.revoke ? cardResponse(approvalCard(view)) : cardResponse(cardOf(accessEndedMessage(view)));
+        return verb === VERBS.revoke
+          ? cardResponse(approvalCard(view))
+          : cardResponse(cardOf(accessEndedMessage(view)));
       }
       case VERBS.extend: {
-        const req = await requestExtension(core, actor, requireDecimalId(data.grantId, 'grant'), str(data.duration) || '1h', 'extension requested');
+        const req = await requestExtension(
+          core,
+          actor,
+          requireDecimalId(data.grantId, 'grant'),
+          str(data.duration) || '1h',
+          'extension requested',
+        );
         return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
       }
       case VERBS.request: {
@@ -249,7 +293,10 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
   }
 
   /** Show credentials: rotates the password and shows it in a dialog, which leaves nothing in the chat history. */
-  protected override async handleTeamsTaskModuleFetch(ctx: TurnContext, request: TaskModuleRequest): Promise<TaskModuleResponse> {
+  protected override async handleTeamsTaskModuleFetch(
+    ctx: TurnContext,
+    request: TaskModuleRequest,
+  ): Promise<TaskModuleResponse> {
     await this.deps.conversations.remember(ctx.activity);
     const data = (request.data ?? {}) as Data;
     try {
@@ -259,7 +306,17 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       const credentials = await revealCredentials(core, grantId, await people.actor(ctx));
       const grant = await core.store.getGrant(grantId);
       const view = await loadRequestView(core, grant!.requestId);
-      return { task: { type: 'continue', value: { title: 'Your credentials', width: 'medium', height: 'medium', card: attachment(credentialsDialog(view, credentials)) } } };
+      return {
+        task: {
+          type: 'continue',
+          value: {
+            title: 'Your credentials',
+            width: 'medium',
+            height: 'medium',
+            card: attachment(credentialsDialog(view, credentials)),
+          },
+        },
+      };
     } catch (err) {
       return { task: { type: 'message', value: this.sentence(err, toast) } };
     }

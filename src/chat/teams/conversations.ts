@@ -31,13 +31,19 @@ export class TeamsConversations {
     const conv = activity.conversation;
     const tenant = conv?.tenantId ?? (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id;
     const writes: Array<[string, Reference]> = [];
-    if (conv?.conversationType === 'personal' && activity.from?.aadObjectId) writes.push([`user:${activity.from.aadObjectId}`, ref]);
+    if (conv?.conversationType === 'personal' && activity.from?.aadObjectId)
+      writes.push([`user:${activity.from.aadObjectId}`, ref]);
     if (conv?.conversationType === 'channel' && conv.id) {
-      const channel = (activity.channelData as { channel?: { id?: string } } | undefined)?.channel?.id ?? channelOf(conv.id);
+      const channel =
+        (activity.channelData as { channel?: { id?: string } } | undefined)?.channel?.id ?? channelOf(conv.id);
       writes.push([`channel:${channel}`, { ...ref, conversation: { ...ref.conversation!, id: channel } }]);
     }
     if (tenant && activity.serviceUrl) {
-      const service: Reference = { serviceUrl: activity.serviceUrl, channelId: 'msteams', conversation: { id: '', tenantId: tenant, isGroup: false, conversationType: '', name: '' } };
+      const service: Reference = {
+        serviceUrl: activity.serviceUrl,
+        channelId: 'msteams',
+        conversation: { id: '', tenantId: tenant, isGroup: false, conversationType: '', name: '' },
+      };
       // Per tenant, and the latest of any tenant (for a bot that was not told its tenant).
       writes.push([`tenant:${tenant}`, service], ['tenant:*', service]);
     }
@@ -90,7 +96,12 @@ export class TeamsConversations {
 
   /** Pins `tenantId` unless a tenant is pinned already; returns the pinned one. The first writer wins, atomically. */
   async pinTenant(tenantId: string): Promise<string> {
-    const row = await this.store.claimConversation({ platform: 'teams', key: PINNED_TENANT, reference: JSON.stringify({ tenantId }), updatedAt: this.clock.now() });
+    const row = await this.store.claimConversation({
+      platform: 'teams',
+      key: PINNED_TENANT,
+      reference: JSON.stringify({ tenantId }),
+      updatedAt: this.clock.now(),
+    });
     return (JSON.parse(row.reference) as { tenantId: string }).tenantId;
   }
 }

@@ -23,7 +23,9 @@ const MARKS = /[\\*_[\]()#`~>|!]/g;
  * markdown marks, and gives `<at` / `</at` a zero-width space so no text can become a mention.
  */
 export function escapeCard(text: string): string {
-  return cleanText(text).replace(MARKS, (c) => `\\${c}`).replace(/<(\/?)(at)/gi, '<\u200b$1$2');
+  return cleanText(text)
+    .replace(MARKS, (c) => `\\${c}`)
+    .replace(/<(\/?)(at)/gi, '<\u200b$1$2');
 }
 
 /** Newlines flattened, for one-line values (reasons in facts, names). */

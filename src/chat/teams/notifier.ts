@@ -10,7 +10,13 @@ import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.
 import { messageRefsOf, type RequestView } from '../../core/view.js';
 import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './cards/approval.js';
-import { accessActiveMessage, accessEndedMessage, credentialsInChatMessage, expiresSoonMessage, provisionFailedMessage } from './cards/dm.js';
+import {
+  accessActiveMessage,
+  accessEndedMessage,
+  credentialsInChatMessage,
+  expiresSoonMessage,
+  provisionFailedMessage,
+} from './cards/dm.js';
 import {
   breakGlassMessage,
   escalationMessage,
@@ -46,7 +52,14 @@ export class TeamsNotifier implements Notifier {
     const channel = this.channelOf(v);
     if (!channel) return;
     const id = await this.send.toChannel(channel, approvalMessage(v));
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'teams', kind: 'approval', channel, messageId: id, version: renderVersion(v) });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'teams',
+      kind: 'approval',
+      channel,
+      messageId: id,
+      version: renderVersion(v),
+    });
   }
 
   /** Replaces the approval card, only when this state is newer than the one it shows. */
@@ -77,18 +90,33 @@ export class TeamsNotifier implements Notifier {
     }
     const sent = await this.send.toUser(r.id, msg);
     if (sent) {
-      await this.store.saveMessageRef({ requestId: v.request.id, platform: 'teams', kind, channel: sent.conversationId, messageId: sent.activityId });
+      await this.store.saveMessageRef({
+        requestId: v.request.id,
+        platform: 'teams',
+        kind,
+        channel: sent.conversationId,
+        messageId: sent.activityId,
+      });
       return;
     }
     const approval = await this.ref(v, 'approval');
     if (!approval || (await this.ref(v, 'unreachable'))) return;
     const id = await this.send.reply(approval.channel, approval.messageId, unreachableMessage(v));
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'teams', kind: 'unreachable', channel: approval.channel, messageId: id });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'teams',
+      kind: 'unreachable',
+      channel: approval.channel,
+      messageId: id,
+    });
   }
 
   /** The requester's message does not wait for the channel's: the two are independent. */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
-    await Promise.all([this.updateApproval(v), this.dm(v, 'dm', credentials ? credentialsInChatMessage(v, credentials) : accessActiveMessage(v))]);
+    await Promise.all([
+      this.updateApproval(v),
+      this.dm(v, 'dm', credentials ? credentialsInChatMessage(v, credentials) : accessActiveMessage(v)),
+    ]);
   }
 
   async grantEnded(v: RequestView): Promise<void> {
@@ -96,7 +124,8 @@ export class TeamsNotifier implements Notifier {
     if (ref && v.receipt) await this.send.reply(ref.channel, ref.messageId, receiptMessage(v));
     const delivery = this.catalog.databases.get(v.request.database)?.delivery;
     for (const kind of ['dm', 'reminder']) {
-      if (await this.ref(v, kind)) await this.dm(v, kind, accessEndedMessage(v, { passwordRemoved: kind === 'dm' && delivery === 'message' }));
+      if (await this.ref(v, kind))
+        await this.dm(v, kind, accessEndedMessage(v, { passwordRemoved: kind === 'dm' && delivery === 'message' }));
     }
   }
 
@@ -126,10 +155,17 @@ export class TeamsNotifier implements Notifier {
   }
 
   async breakGlassUsed(v: RequestView): Promise<void> {
-    const channel = this.catalog.databases.get(v.request.database)?.approval.breakGlass?.teamsAlertChannel ?? this.channelOf(v);
+    const channel =
+      this.catalog.databases.get(v.request.database)?.approval.breakGlass?.teamsAlertChannel ?? this.channelOf(v);
     if (!channel) return;
     const id = await this.send.toChannel(channel, breakGlassMessage(v));
-    await this.store.saveMessageRef({ requestId: v.request.id, platform: 'teams', kind: 'break-glass', channel, messageId: id });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'teams',
+      kind: 'break-glass',
+      channel,
+      messageId: id,
+    });
   }
 
   async reviewOverdue(v: RequestView): Promise<void> {
@@ -145,5 +181,4 @@ export class TeamsNotifier implements Notifier {
     const ref = await this.ref(v, 'break-glass');
     if (ref) await this.send.update(await this.send.channelRef(ref.channel), ref.messageId, breakGlassMessage(v));
   }
-
 }

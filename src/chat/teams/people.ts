@@ -42,11 +42,19 @@ export class TeamsPeople {
         known = { ...known, ...(email && { email }), ...(name && { name }) };
       } catch (err) {
         // Without an email the person can still request; approver sources listed by email will not match them.
-        this.logger.warn({ aadObjectId: id, err: err instanceof Error ? err.message : String(err) }, 'teams: member lookup failed');
+        this.logger.warn(
+          { aadObjectId: id, err: err instanceof Error ? err.message : String(err) },
+          'teams: member lookup failed',
+        );
         known.at = this.clock.now() - this.ttlMs + 30_000; // asked again in 30 s, not in 10 min
       }
       this.byAad.set(id, known);
     }
-    return { platform: 'teams', id, ...(known.email && { email: known.email }), ...(known.name && { name: known.name }) };
+    return {
+      platform: 'teams',
+      id,
+      ...(known.email && { email: known.email }),
+      ...(known.name && { name: known.name }),
+    };
   }
 }

@@ -75,14 +75,21 @@ export class TeamsSender {
   }
 
   private outgoing(ref: Reference, activity: OutgoingActivity): Partial<Activity> {
-    return { ...activity, channelId: 'msteams', ...(ref.bot && { from: ref.bot }), conversation: ref.conversation! } as Partial<Activity>;
+    return {
+      ...activity,
+      channelId: 'msteams',
+      ...(ref.bot && { from: ref.bot }),
+      conversation: ref.conversation!,
+    } as Partial<Activity>;
   }
 
   /** Sends a new message into the conversation `ref` names; returns its activity id. */
   async send(ref: Reference, activity: OutgoingActivity): Promise<string> {
     let id = '';
     await this.proactive(ref, async (ctx) => {
-      id = (await this.connector(ctx).conversations.sendToConversation(ref.conversation!.id, this.outgoing(ref, activity))).id ?? '';
+      id =
+        (await this.connector(ctx).conversations.sendToConversation(ref.conversation!.id, this.outgoing(ref, activity)))
+          .id ?? '';
     });
     if (!id) throw new Error('Teams accepted the message but returned no id');
     return id;
@@ -90,7 +97,10 @@ export class TeamsSender {
 
   async update(ref: Reference, activityId: string, activity: OutgoingActivity): Promise<void> {
     await this.proactive(ref, async (ctx) => {
-      await this.connector(ctx).conversations.updateActivity(ref.conversation!.id, activityId, { ...this.outgoing(ref, activity), id: activityId });
+      await this.connector(ctx).conversations.updateActivity(ref.conversation!.id, activityId, {
+        ...this.outgoing(ref, activity),
+        id: activityId,
+      });
     });
   }
 
@@ -102,7 +112,13 @@ export class TeamsSender {
     return {
       channelId: 'msteams',
       serviceUrl: await this.serviceUrl(),
-      conversation: { id: channelId, isGroup: true, conversationType: 'channel', name: '', ...(tenantId && { tenantId }) },
+      conversation: {
+        id: channelId,
+        isGroup: true,
+        conversationType: 'channel',
+        name: '',
+        ...(tenantId && { tenantId }),
+      },
     };
   }
 
@@ -114,7 +130,13 @@ export class TeamsSender {
     return {
       channelId: 'msteams',
       serviceUrl: seen?.serviceUrl ?? (await this.serviceUrl()),
-      conversation: { id: conversationId, isGroup: false, conversationType: 'personal', name: '', ...(tenantId && { tenantId }) },
+      conversation: {
+        id: conversationId,
+        isGroup: false,
+        conversationType: 'personal',
+        name: '',
+        ...(tenantId && { tenantId }),
+      },
     };
   }
 
@@ -126,16 +148,23 @@ export class TeamsSender {
   /** A reply in the thread under `rootId`. */
   async reply(channelId: string, rootId: string, activity: OutgoingActivity): Promise<string> {
     const ref = await this.channelRef(channelId);
-    return this.send({ ...ref, conversation: { ...ref.conversation!, id: `${channelId};messageid=${rootId}` } }, activity);
+    return this.send(
+      { ...ref, conversation: { ...ref.conversation!, id: `${channelId};messageid=${rootId}` } },
+      activity,
+    );
   }
 
   /**
    * Into the person's 1:1 chat, opening it when the bot has none yet. `undefined` when Teams refuses (the app is
    * not installed for them): the caller tells them in the channel instead.
    */
-  async toUser(aadObjectId: string, activity: OutgoingActivity): Promise<{ conversationId: string; activityId: string } | undefined> {
+  async toUser(
+    aadObjectId: string,
+    activity: OutgoingActivity,
+  ): Promise<{ conversationId: string; activityId: string } | undefined> {
     const ref = await this.conversations.user(aadObjectId);
-    if (ref?.conversation?.id) return { conversationId: ref.conversation.id, activityId: await this.send(ref, activity) };
+    if (ref?.conversation?.id)
+      return { conversationId: ref.conversation.id, activityId: await this.send(ref, activity) };
     // Teams opens a 1:1 chat only within a tenant it is told (400 "Could not parse tenant id" otherwise).
     const tenantId = await this.tenantId();
     const params = {
@@ -147,10 +176,17 @@ export class TeamsSender {
     let created: Reference | undefined;
     try {
       // Only opens the chat (and keeps its address); the message goes through send() like any other.
-      await this.adapter.createConversationAsync(this.opts.appId, 'msteams', await this.serviceUrl(), CONNECTOR_AUDIENCE, params, async (ctx) => {
-        created = TurnContext.getConversationReference(ctx.activity);
-        delete created.activityId;
-      });
+      await this.adapter.createConversationAsync(
+        this.opts.appId,
+        'msteams',
+        await this.serviceUrl(),
+        CONNECTOR_AUDIENCE,
+        params,
+        async (ctx) => {
+          created = TurnContext.getConversationReference(ctx.activity);
+          delete created.activityId;
+        },
+      );
     } catch (err) {
       const status = statusOf(err);
       if (status === 403 || status === 404) {
@@ -164,4 +200,3 @@ export class TeamsSender {
     return { conversationId: created.conversation.id, activityId: await this.send(created, activity) };
   }
 }
-

@@ -132,7 +132,10 @@ export function mysqlAdminSetupSql(opts: MysqlAdminSetupOptions): string[] {
     grantBrokerSchemaSql(admin, opts.brokerSchema),
   ];
   if (opts.flavour === 'mariadb') {
-    statements.push(createDefaultRoleProcedureSql(opts.brokerSchema), grantDefaultRoleProcedureSql(admin, opts.brokerSchema));
+    statements.push(
+      createDefaultRoleProcedureSql(opts.brokerSchema),
+      grantDefaultRoleProcedureSql(admin, opts.brokerSchema),
+    );
   }
   for (const t of opts.templates ?? []) statements.push(grantTemplateToAdminSql(admin, t));
   return statements;

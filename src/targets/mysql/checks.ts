@@ -43,10 +43,16 @@ interface Grants {
   roleAdmin: boolean;
 }
 
-export async function inspectServer({ pool, db, server, ensureMarkerTable }: InspectInput): Promise<EngineCapabilities> {
+export async function inspectServer({
+  pool,
+  db,
+  server,
+  ensureMarkerTable,
+}: InspectInput): Promise<EngineCapabilities> {
   const { flavour } = server;
   const checks: EngineCheck[] = [];
-  const ok = (name: string, detail: string, severity: 'error' | 'warning' = 'error') => checks.push({ name, ok: true, detail, severity });
+  const ok = (name: string, detail: string, severity: 'error' | 'warning' = 'error') =>
+    checks.push({ name, ok: true, detail, severity });
   const fail = (name: string, detail: string, fix?: string, severity: 'error' | 'warning' = 'error') =>
     checks.push({ name, ok: false, detail, severity, ...(fix ? { fix } : {}) });
 
@@ -68,19 +74,39 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
   ok('connect', `connected as ${me} to ${flavour === 'mariadb' ? 'MariaDB' : 'MySQL'} ${server.version}`);
   if (isSupported(server)) ok('server version', `${server.version} is supported`);
   else fail('server version', `${server.version} is too old: MariaDB 10.5.2 or MySQL 8.0 is needed`);
-  if (readOnly) fail('read-only', 'the server is read-only (a replica?): users cannot be created here; point the catalog at the primary');
+  if (readOnly)
+    fail(
+      'read-only',
+      'the server is read-only (a replica?): users cannot be created here; point the catalog at the primary',
+    );
   else ok('read-only', 'the server accepts writes');
 
   const grants = await readGrants(pool, user, host, db.brokerSchema, flavour);
   const has = (p: string) => grants.global.has(p) || grants.global.has('ALL PRIVILEGES');
 
   if (has('CREATE USER')) ok('create users', 'may create, alter and drop users and roles');
-  else fail('create users', 'the admin lacks CREATE USER: it cannot create or drop users', forCli(grantGlobalSql(admin, flavour)));
+  else
+    fail(
+      'create users',
+      'the admin lacks CREATE USER: it cannot create or drop users',
+      forCli(grantGlobalSql(admin, flavour)),
+    );
   if (has('PROCESS')) ok('see sessions', "may list other accounts' sessions");
-  else fail('see sessions', "the admin lacks PROCESS: it cannot see the issued users' sessions to end them", forCli(grantGlobalSql(admin, flavour)));
+  else
+    fail(
+      'see sessions',
+      "the admin lacks PROCESS: it cannot see the issued users' sessions to end them",
+      forCli(grantGlobalSql(admin, flavour)),
+    );
   const killPriv = flavour === 'mariadb' ? 'CONNECTION ADMIN' : 'CONNECTION_ADMIN';
-  if (has(killPriv) || has('SUPER')) ok('kill sessions', `may end other accounts' sessions (${has(killPriv) ? killPriv : 'SUPER'})`);
-  else fail('kill sessions', `the admin lacks ${killPriv}: it cannot end the sessions of a revoked user`, forCli(grantGlobalSql(admin, flavour)));
+  if (has(killPriv) || has('SUPER'))
+    ok('kill sessions', `may end other accounts' sessions (${has(killPriv) ? killPriv : 'SUPER'})`);
+  else
+    fail(
+      'kill sessions',
+      `the admin lacks ${killPriv}: it cannot end the sessions of a revoked user`,
+      forCli(grantGlobalSql(admin, flavour)),
+    );
 
   const lookupOk = await rows(pool, `SELECT User, Host FROM ${accountTable(flavour)} WHERE 1 = 0`).then(
     () => true,
@@ -95,7 +121,8 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
     );
 
   const missingSchemaPrivs = BROKER_SCHEMA_PRIVILEGES.filter((p) => !grants.brokerSchema.has(p) && !has(p));
-  if (missingSchemaPrivs.length === 0) ok('broker schema', `may keep its marker table and events in ${db.brokerSchema}`);
+  if (missingSchemaPrivs.length === 0)
+    ok('broker schema', `may keep its marker table and events in ${db.brokerSchema}`);
   else
     fail(
       'broker schema',
@@ -115,7 +142,8 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
 
   // RDS / Aurora, Cloud SQL, Azure: what the service is and how the setup, session kills and TLS differ there.
   const serviceFacts = await readMysqlServiceFacts(pool, flavour, lookupOk);
-  for (const c of mysqlServiceChecks(serviceFacts, { server, tls: db.tls, canKill: has(killPriv) || has('SUPER') })) checks.push(c);
+  for (const c of mysqlServiceChecks(serviceFacts, { server, tls: db.tls, canKill: has(killPriv) || has('SUPER') }))
+    checks.push(c);
 
   const levels = [...db.levels.values()];
   const levelRoles = [...new Set(levels.flatMap((l) => l.roles))];
@@ -126,7 +154,11 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
       'SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_NAME = ?',
       [db.brokerSchema, DEFAULT_ROLE_PROCEDURE],
     );
-    if (found.length > 0) ok('default roles', `may set the issued users' default role through ${db.brokerSchema}.${DEFAULT_ROLE_PROCEDURE}`);
+    if (found.length > 0)
+      ok(
+        'default roles',
+        `may set the issued users' default role through ${db.brokerSchema}.${DEFAULT_ROLE_PROCEDURE}`,
+      );
     else
       fail(
         'default roles',
@@ -138,7 +170,8 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
 
   const scheduler = String(state?.scheduler ?? '').toUpperCase();
   const eventsUsable = scheduler === 'ON' && (grants.brokerSchema.has('EVENT') || has('EVENT'));
-  if (scheduler === 'ON') ok('event scheduler', 'on: an expiry event drops each user even when the broker is down', 'warning');
+  if (scheduler === 'ON')
+    ok('event scheduler', 'on: an expiry event drops each user even when the broker is down', 'warning');
   else
     fail(
       'event scheduler',
@@ -151,7 +184,8 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
   if (lookupOk) {
     // MariaDB 10.11 keeps the PUBLIC role as User = '' with Host = ''; anonymous accounts have a host.
     const anonymous = await rows(pool, `SELECT Host FROM ${accountTable(flavour)} WHERE User = '' AND Host <> ''`);
-    if (anonymous.length === 0) ok('anonymous accounts', "no anonymous account could shadow 'jit_…'@'%' logins", 'warning');
+    if (anonymous.length === 0)
+      ok('anonymous accounts', "no anonymous account could shadow 'jit_…'@'%' logins", 'warning');
     else
       fail(
         'anonymous accounts',
@@ -178,12 +212,21 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
     }
     const roleHost = flavour === 'mariadb' ? '' : '%';
     const exists = lookupOk
-      ? (await rows(pool, `SELECT User FROM ${accountTable(flavour)} WHERE User = ? AND Host = ?`, [r, roleHost])).length > 0
+      ? (await rows(pool, `SELECT User FROM ${accountTable(flavour)} WHERE User = ? AND Host = ?`, [r, roleHost]))
+          .length > 0
       : undefined;
     if (exists === false) {
-      fail(name, `role ${r} does not exist on the server`, `CREATE ROLE ${role(r)};\n${forCli(grantRoleAdminSql(admin, r))}`);
+      fail(
+        name,
+        `role ${r} does not exist on the server`,
+        `CREATE ROLE ${role(r)};\n${forCli(grantRoleAdminSql(admin, r))}`,
+      );
     } else {
-      fail(name, `the admin may not grant role ${r} (it needs the role WITH ADMIN OPTION)`, forCli(grantRoleAdminSql(admin, r)));
+      fail(
+        name,
+        `the admin may not grant role ${r} (it needs the role WITH ADMIN OPTION)`,
+        forCli(grantRoleAdminSql(admin, r)),
+      );
     }
   }
 
@@ -197,7 +240,10 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
     if (level.grants.length === 0) return;
     const bad = level.grants.filter((t) => !isValidTemplate(t));
     if (bad.length > 0) {
-      fail(`templates ${level.name}`, `level ${level.name}: not a single "GRANT … TO {{user}}" statement: ${bad.join(' | ')}`);
+      fail(
+        `templates ${level.name}`,
+        `level ${level.name}: not a single "GRANT … TO {{user}}" statement: ${bad.join(' | ')}`,
+      );
     } else {
       ok(
         `templates ${level.name}`,
@@ -209,17 +255,31 @@ export async function inspectServer({ pool, db, server, ensureMarkerTable }: Ins
   }
 }
 
-async function readGrants(pool: Queryable, user: string, host: string, schema: string, flavour: 'mysql' | 'mariadb'): Promise<Grants> {
+async function readGrants(
+  pool: Queryable,
+  user: string,
+  host: string,
+  schema: string,
+  flavour: 'mysql' | 'mariadb',
+): Promise<Grants> {
   // MariaDB lists CONNECTION ADMIN here; MySQL 8 is believed to list dynamic privileges (CONNECTION_ADMIN,
   // ROLE_ADMIN) in USER_PRIVILEGES too (untested here).
   const grantee = `'${user}'@'${host}'`;
   const global = new Set(
-    (await rows(pool, 'SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?', [grantee])).map((r) =>
-      String(r.p).toUpperCase(),
-    ),
+    (
+      await rows(pool, 'SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?', [
+        grantee,
+      ])
+    ).map((r) => String(r.p).toUpperCase()),
   );
   const brokerSchema = new Set(
-    (await rows(pool, 'SELECT TABLE_SCHEMA AS s, PRIVILEGE_TYPE AS p FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ?', [grantee]))
+    (
+      await rows(
+        pool,
+        'SELECT TABLE_SCHEMA AS s, PRIVILEGE_TYPE AS p FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ?',
+        [grantee],
+      )
+    )
       .filter((r) => schemaPatternMatches(String(r.s), schema))
       .map((r) => String(r.p).toUpperCase()),
   );

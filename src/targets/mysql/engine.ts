@@ -27,7 +27,16 @@ import { adminPassword, adminSecrets } from '../admin-password.js';
 import { certificateError, plaintextPasswordRefusal, tlsPlan, type TlsPlan } from '../tls.js';
 import { HANDSHAKE_SSL_ERROR, probeTlsFailure, verifyFullByIpProblem } from './tls-diagnosis.js';
 import { createAdminPool, delay, rows, run, withDdlLock, type Queryable } from './session.js';
-import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
+import {
+  asError,
+  batchItems,
+  batchNames,
+  disabledNames,
+  newUsersTally,
+  oneByOne,
+  oneByOneOf,
+  type PerUser,
+} from '../batch.js';
 import {
   DEFAULT_ROLE_PROCEDURE,
   MARKER_TABLE,
@@ -105,7 +114,9 @@ export class MysqlEngine implements DatabaseEngine {
       // Everything the catalog could get wrong is refused before the first write.
       const access = accessStatements(server.flavour, this.db.brokerSchema, req.username, req.level);
       await this.ensureMarkerTable();
-      const made = await withDdlLock(this.pool, this.db, (conn) => this.provision(conn, server.flavour, [{ req, access }]));
+      const made = await withDdlLock(this.pool, this.db, (conn) =>
+        this.provision(conn, server.flavour, [{ req, access }]),
+      );
       const res = made.get(req.username)!;
       if (res instanceof Error) throw res;
       this.log.info({ grant_id: req.grantId, user: req.username, outcome: res.outcome }, 'mysql user provisioned');
@@ -120,7 +131,11 @@ export class MysqlEngine implements DatabaseEngine {
    * falls back to newUser per user.
    */
   async newUsers(reqs: readonly NewUserRequest[]): Promise<Map<string, NewUserResponse | Error>> {
-    const { items, out } = batchItems<NewUserRequest, NewUserResponse>(reqs, (r) => r.username, (r) => assertJitUser(r.username));
+    const { items, out } = batchItems<NewUserRequest, NewUserResponse>(
+      reqs,
+      (r) => r.username,
+      (r) => assertJitUser(r.username),
+    );
     if (items.length === 0) return out;
     const refusal = plaintextPasswordRefusal(this.db);
     if (refusal) {
@@ -135,7 +150,10 @@ export class MysqlEngine implements DatabaseEngine {
         const refused: PerUser<NewUserResponse> = new Map();
         for (const req of items) {
           try {
-            planned.push({ req, access: accessStatements(server.flavour, this.db.brokerSchema, req.username, req.level) });
+            planned.push({
+              req,
+              access: accessStatements(server.flavour, this.db.brokerSchema, req.username, req.level),
+            });
           } catch (err) {
             refused.set(req.username, toTargetError(err, server.flavour, passwords));
           }
@@ -147,7 +165,12 @@ export class MysqlEngine implements DatabaseEngine {
       });
     } catch (err) {
       if (err instanceof TargetError && err.kind === 'retryable') throw err;
-      made = await oneByOneOf(items, (r) => r.username, new Map(), (r) => this.newUser(r));
+      made = await oneByOneOf(
+        items,
+        (r) => r.username,
+        new Map(),
+        (r) => this.newUser(r),
+      );
     }
     for (const [u, res] of made) out.set(u, res);
     this.log.info(newUsersTally(made), 'mysql users provisioned');
@@ -163,14 +186,21 @@ export class MysqlEngine implements DatabaseEngine {
       await withDdlLock(this.pool, this.db, async (conn) => {
         const marker = await this.readMarker(conn, user);
         if (!marker || marker.grantId !== grantId) {
-          throw new TargetError('conflict', `${user} is not managed for grant ${grantId} (marker: ${marker ? `grant ${marker.grantId}` : 'none'})`);
+          throw new TargetError(
+            'conflict',
+            `${user} is not managed for grant ${grantId} (marker: ${marker ? `grant ${marker.grantId}` : 'none'})`,
+          );
         }
         if (req.newPassword !== undefined) {
           try {
             await run(conn, `ALTER USER ${account(user)} IDENTIFIED BY ${q(req.newPassword)}`);
           } catch (err) {
             if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) {
-              throw new TargetError('permanent', `${user} no longer exists on the server (dropped by hand or by its expiry event)`, String(ERRNO.ACCOUNT_OPERATION_FAILED));
+              throw new TargetError(
+                'permanent',
+                `${user} no longer exists on the server (dropped by hand or by its expiry event)`,
+                String(ERRNO.ACCOUNT_OPERATION_FAILED),
+              );
             }
             throw err;
           }
@@ -184,10 +214,16 @@ export class MysqlEngine implements DatabaseEngine {
               await run(conn, createExpiryEventSql(this.db.brokerSchema, user, grantId, seconds, server.flavour));
             }
           });
-          await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = ? WHERE \`user\` = ?`, [utcDatetime(req.newExpiresAt), user]);
+          await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = ? WHERE \`user\` = ?`, [
+            utcDatetime(req.newExpiresAt),
+            user,
+          ]);
         }
       });
-      this.log.info({ grant_id: grantId, user, rotated: req.newPassword !== undefined, moved: req.newExpiresAt !== undefined }, 'mysql user updated');
+      this.log.info(
+        { grant_id: grantId, user, rotated: req.newPassword !== undefined, moved: req.newExpiresAt !== undefined },
+        'mysql user updated',
+      );
     });
   }
 
@@ -235,7 +271,11 @@ export class MysqlEngine implements DatabaseEngine {
           else if (server.flavour === 'mysql' && isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER)) {
             // MySQL ≥ 8.0.22 (untested): the user is the DEFINER of a stored object. It stays locked, with its
             // marker, until a human drops those objects. MariaDB drops the user and leaves the objects orphaned.
-            throw new TargetError('permanent', `${username} is the DEFINER of stored objects: left locked; drop its objects, then retry`, String(ERRNO.MYSQL_USER_IS_DEFINER));
+            throw new TargetError(
+              'permanent',
+              `${username} is the DEFINER of stored objects: left locked; drop its objects, then retry`,
+              String(ERRNO.MYSQL_USER_IS_DEFINER),
+            );
           } else throw err;
         }
         // The marker goes last: until then a retry or the sweeper still finds what is left.
@@ -268,7 +308,8 @@ export class MysqlEngine implements DatabaseEngine {
           const toLock: string[] = [];
           for (const u of names) {
             if (!marked.has(u)) result.set(u, accounts?.has(u) === true ? 'foreign' : 'never');
-            else if (accounts && !accounts.has(u)) result.set(u, 'gone'); // dropped already; sessions may survive DROP USER
+            else if (accounts && !accounts.has(u))
+              result.set(u, 'gone'); // dropped already; sessions may survive DROP USER
             else toLock.push(u);
           }
           if (toLock.length > 0) {
@@ -304,7 +345,11 @@ export class MysqlEngine implements DatabaseEngine {
         counts = await this.guard('disableUsers', [], () => this.killSessionsOf(toKill));
       } catch (err) {
         if (err instanceof TargetError && err.kind === 'retryable') throw err;
-        for (const u of toKill) counts.set(u, await this.guard('disableUser', [], () => this.killSessions(u)).catch((e: unknown) => asError(e)));
+        for (const u of toKill)
+          counts.set(
+            u,
+            await this.guard('disableUser', [], () => this.killSessions(u)).catch((e: unknown) => asError(e)),
+          );
       }
     }
     let sessionsTerminated = 0;
@@ -358,7 +403,8 @@ export class MysqlEngine implements DatabaseEngine {
               for (const u of toDrop) res.set(u, { outcome: 'dropped' });
               cleanUp.push(...toDrop);
             } catch (err) {
-              if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED) && !isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER)) throw err;
+              if (!isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED) && !isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER))
+                throw err;
               // Per user, to attribute the failure. MariaDB applies a list to every account it can (an account
               // seen a moment ago under this lock and now absent was dropped by that list); MySQL 8 is atomic.
               for (const u of toDrop) {
@@ -367,10 +413,19 @@ export class MysqlEngine implements DatabaseEngine {
                   res.set(u, { outcome: 'dropped' });
                 } catch (e) {
                   if (isErrno(e, ERRNO.ACCOUNT_OPERATION_FAILED)) {
-                    res.set(u, { outcome: server.flavour === 'mariadb' && accounts?.has(u) === true ? 'dropped' : 'already_absent' });
+                    res.set(u, {
+                      outcome: server.flavour === 'mariadb' && accounts?.has(u) === true ? 'dropped' : 'already_absent',
+                    });
                   } else if (server.flavour === 'mysql' && isErrno(e, ERRNO.MYSQL_USER_IS_DEFINER)) {
                     // MySQL ≥ 8.0.22 (untested): as deleteUser, left locked with its marker until a human acts.
-                    res.set(u, new TargetError('permanent', `${u} is the DEFINER of stored objects: left locked; drop its objects, then retry`, String(ERRNO.MYSQL_USER_IS_DEFINER)));
+                    res.set(
+                      u,
+                      new TargetError(
+                        'permanent',
+                        `${u} is the DEFINER of stored objects: left locked; drop its objects, then retry`,
+                        String(ERRNO.MYSQL_USER_IS_DEFINER),
+                      ),
+                    );
                     continue;
                   } else throw e;
                 }
@@ -388,7 +443,8 @@ export class MysqlEngine implements DatabaseEngine {
               const drop = present ? bundles.filter((r) => present.has(r)) : bundles;
               if (drop.length > 0) await run(conn, `DROP ROLE IF EXISTS ${drop.map(role).join(', ')}`);
             }
-            for (const u of await this.expiryEventsOf(conn, cleanUp)) await run(conn, dropExpiryEventSql(this.db.brokerSchema, u));
+            for (const u of await this.expiryEventsOf(conn, cleanUp))
+              await run(conn, dropExpiryEventSql(this.db.brokerSchema, u));
             await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [cleanUp]);
           }
           return res;
@@ -400,7 +456,10 @@ export class MysqlEngine implements DatabaseEngine {
     }
     for (const u of names) out.set(u, result.get(u) ?? { outcome: 'already_absent' });
     this.log.info(
-      { users: names.length, dropped: [...result.values()].filter((r) => !(r instanceof Error) && r.outcome === 'dropped').length },
+      {
+        users: names.length,
+        dropped: [...result.values()].filter((r) => !(r instanceof Error) && r.outcome === 'dropped').length,
+      },
       'mysql users deleted',
     );
     return out;
@@ -410,7 +469,11 @@ export class MysqlEngine implements DatabaseEngine {
     return this.guard('listManagedUsers', [], async () => {
       await this.ensureMarkerTable();
       const [ours, args] = this.oursFilter();
-      const markers = await rows(this.pool, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE ${ours} ORDER BY \`user\``, args);
+      const markers = await rows(
+        this.pool,
+        `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE ${ours} ORDER BY \`user\``,
+        args,
+      );
       const counts = await rows(
         this.pool,
         "SELECT USER AS u, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER LIKE 'jit!_%' ESCAPE '!' GROUP BY USER",
@@ -453,7 +516,11 @@ export class MysqlEngine implements DatabaseEngine {
   // --------------------------------------------------------------------------------------------------------------
 
   /** Server info first (cached), then `fn`; any failure leaves as a scrubbed TargetError. */
-  private async guard<T>(op: string, secrets: ReadonlyArray<string | undefined>, fn: (server: ServerInfo) => Promise<T>): Promise<T> {
+  private async guard<T>(
+    op: string,
+    secrets: ReadonlyArray<string | undefined>,
+    fn: (server: ServerInfo) => Promise<T>,
+  ): Promise<T> {
     const allSecrets = [...secrets, ...adminSecrets(this.db)];
     try {
       // Configuration problems first, each naming its file: an unreadable CA bundle or admin.passwordFile.
@@ -465,7 +532,8 @@ export class MysqlEngine implements DatabaseEngine {
       this.lastFlavour = server.flavour;
       return await fn(server);
     } catch (err) {
-      const error = (await this.tlsFailure(err)) ?? toTargetError(err, this.lastFlavour, allSecrets, `${op} on ${this.db.name}`);
+      const error =
+        (await this.tlsFailure(err)) ?? toTargetError(err, this.lastFlavour, allSecrets, `${op} on ${this.db.name}`);
       this.log.warn({ op, kind: error.kind, code: error.code, err: error.message }, 'mysql engine call failed');
       throw error;
     }
@@ -503,7 +571,9 @@ export class MysqlEngine implements DatabaseEngine {
 
   /** Markers this installation may act on: its own and those written before installation ids existed. */
   private oursFilter(): [string, unknown[]] {
-    return this.installation === undefined ? ['1 = 1', []] : ['(installation IS NULL OR installation = ?)', [this.installation]];
+    return this.installation === undefined
+      ? ['1 = 1', []]
+      : ['(installation IS NULL OR installation = ?)', [this.installation]];
   }
 
   private markerTableName(): string {
@@ -512,7 +582,11 @@ export class MysqlEngine implements DatabaseEngine {
 
   private async readMarker(conn: Queryable, user: string): Promise<Marker | undefined> {
     const [ours, args] = this.oursFilter();
-    const [row] = await rows(conn, `SELECT grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` = ? AND ${ours}`, [user, ...args]);
+    const [row] = await rows(
+      conn,
+      `SELECT grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` = ? AND ${ours}`,
+      [user, ...args],
+    );
     return row ? toMarker(row) : undefined;
   }
 
@@ -520,7 +594,11 @@ export class MysqlEngine implements DatabaseEngine {
    *  installation's marker reads as none, so its user is "not ours" and left untouched. */
   private async readMarkers(conn: Queryable, users: readonly string[]): Promise<Map<string, Marker>> {
     const [ours, args] = this.oursFilter();
-    const found = await rows(conn, `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` IN (?) AND ${ours}`, [users, ...args]);
+    const found = await rows(
+      conn,
+      `SELECT \`user\`, grant_id, expires_at FROM ${this.markerTableName()} WHERE \`user\` IN (?) AND ${ours}`,
+      [users, ...args],
+    );
     return new Map(found.map((row) => [String(row.user), toMarker(row)]));
   }
 
@@ -528,9 +606,17 @@ export class MysqlEngine implements DatabaseEngine {
    * The names among `names` in the account table with that host: '%' for the broker's users, '' for MariaDB roles.
    * undefined when the admin may not read the table (then callers act as if every name might exist).
    */
-  private async inAccountTable(conn: Queryable, names: readonly string[], host: '%' | '', flavour: Flavour): Promise<Set<string> | undefined> {
+  private async inAccountTable(
+    conn: Queryable,
+    names: readonly string[],
+    host: '%' | '',
+    flavour: Flavour,
+  ): Promise<Set<string> | undefined> {
     try {
-      const found = await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User IN (?) AND Host = ?`, [names, host]);
+      const found = await rows(conn, `SELECT User FROM ${accountTable(flavour)} WHERE User IN (?) AND Host = ?`, [
+        names,
+        host,
+      ]);
       return new Set(found.map((r) => String(r.User)));
     } catch (err) {
       if (toTargetError(err, flavour, []).kind === 'permission') return undefined;
@@ -545,10 +631,11 @@ export class MysqlEngine implements DatabaseEngine {
   private async expiryEventsOf(conn: Queryable, users: readonly string[]): Promise<string[]> {
     const names = new Map(users.map((u) => [eventName(u), u]));
     try {
-      const found = await rows(conn, 'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME IN (?)', [
-        this.db.brokerSchema,
-        [...names.keys()],
-      ]);
+      const found = await rows(
+        conn,
+        'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME IN (?)',
+        [this.db.brokerSchema, [...names.keys()]],
+      );
       return found.map((r) => names.get(String(r.name))).filter((u): u is string => u !== undefined);
     } catch (err) {
       if (toTargetError(err, this.lastFlavour, []).kind !== 'permission') throw err;
@@ -564,7 +651,11 @@ export class MysqlEngine implements DatabaseEngine {
     const killed = new Map<string, Set<number>>(users.map((u) => [u, new Set<number>()]));
     const deadline = Date.now() + KILL_DEADLINE_MS;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
-      const listed = (await rows(this.pool, 'SELECT ID AS id, USER AS user FROM information_schema.PROCESSLIST WHERE USER IN (?)', [users]))
+      const listed = (
+        await rows(this.pool, 'SELECT ID AS id, USER AS user FROM information_schema.PROCESSLIST WHERE USER IN (?)', [
+          users,
+        ])
+      )
         .map((r) => ({ id: Number(r.id), user: String(r.user) }))
         .filter((r) => Number.isSafeInteger(r.id) && r.id > 0 && killed.has(r.user));
       if (listed.length === 0 || Date.now() > deadline) {
@@ -577,7 +668,10 @@ export class MysqlEngine implements DatabaseEngine {
               u,
               n === undefined
                 ? (killed.get(u)?.size ?? 0)
-                : new TargetError('retryable', `${u} still has ${n} session(s) after ${KILL_DEADLINE_MS / 1000}s of KILL`),
+                : new TargetError(
+                    'retryable',
+                    `${u} still has ${n} session(s) after ${KILL_DEADLINE_MS / 1000}s of KILL`,
+                  ),
             ];
           }),
         );
@@ -620,7 +714,10 @@ export class MysqlEngine implements DatabaseEngine {
         .filter((id) => Number.isSafeInteger(id) && id > 0);
       if (ids.length === 0) return killed.size;
       if (Date.now() > deadline) {
-        throw new TargetError('retryable', `${user} still has ${ids.length} session(s) after ${KILL_DEADLINE_MS / 1000}s of KILL`);
+        throw new TargetError(
+          'retryable',
+          `${user} still has ${ids.length} session(s) after ${KILL_DEADLINE_MS / 1000}s of KILL`,
+        );
       }
       for (const id of ids) {
         if (killed.has(id)) continue;
@@ -641,7 +738,11 @@ export class MysqlEngine implements DatabaseEngine {
    * each user. The map holds each user's outcome or its (scrubbed) error. Throws when the batch as a whole failed
    * before any account was touched, or when the connection died before any user was made.
    */
-  private async provision(conn: PoolConnection, flavour: Flavour, planned: readonly Planned[]): Promise<PerUser<NewUserResponse>> {
+  private async provision(
+    conn: PoolConnection,
+    flavour: Flavour,
+    planned: readonly Planned[],
+  ): Promise<PerUser<NewUserResponse>> {
     const result: PerUser<NewUserResponse> = new Map();
     const names = planned.map((p) => p.req.username);
     const markers = await this.readMarkers(conn, names);
@@ -652,7 +753,13 @@ export class MysqlEngine implements DatabaseEngine {
       const { username: user, grantId } = p.req;
       const marker = markers.get(user);
       if (marker && marker.grantId !== grantId) {
-        result.set(user, new TargetError('conflict', `${user} carries the marker of grant ${marker.grantId}, not ${grantId}: left untouched`));
+        result.set(
+          user,
+          new TargetError(
+            'conflict',
+            `${user} carries the marker of grant ${marker.grantId}, not ${grantId}: left untouched`,
+          ),
+        );
       } else if (!marker && accounts?.has(user) === true) result.set(user, notOurs(user));
       else go.push({ ...p, adopt: marker !== undefined });
     }
@@ -662,17 +769,28 @@ export class MysqlEngine implements DatabaseEngine {
     const schedulerOn = await this.schedulerOn(conn);
     const adopts = go.filter((p) => p.adopt);
     if (adopts.length > 0) {
-      await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = CASE \`user\` ${adopts.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE \`user\` IN (?)`, [
-        ...adopts.flatMap((p) => [p.req.username, utcDatetime(p.req.expiresAt)]),
-        adopts.map((p) => p.req.username),
-      ]);
+      await run(
+        conn,
+        `UPDATE ${this.markerTableName()} SET expires_at = CASE \`user\` ${adopts.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE \`user\` IN (?)`,
+        [...adopts.flatMap((p) => [p.req.username, utcDatetime(p.req.expiresAt)]), adopts.map((p) => p.req.username)],
+      );
     }
     const fresh = go.filter((p) => !p.adopt);
     if (fresh.length > 0) {
       const now = utcDatetime(Date.now());
-      await run(conn, `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at, installation) VALUES ?`, [
-        fresh.map((p) => [p.req.username, p.req.grantId, utcDatetime(p.req.expiresAt), now, this.installation ?? null]),
-      ]);
+      await run(
+        conn,
+        `INSERT INTO ${this.markerTableName()} (\`user\`, grant_id, expires_at, created_at, installation) VALUES ?`,
+        [
+          fresh.map((p) => [
+            p.req.username,
+            p.req.grantId,
+            utcDatetime(p.req.expiresAt),
+            now,
+            this.installation ?? null,
+          ]),
+        ],
+      );
     }
 
     // Only when the lookup showed every fresh name free: a list must not run into someone else's account.
@@ -704,7 +822,11 @@ export class MysqlEngine implements DatabaseEngine {
    * a list fails, the accounts it made anyway (MariaDB applies a list to every account it can; MySQL 8 to none) are
    * found in the account table: the others are left to makeUser, which creates each alone and tells its error.
    */
-  private async createAccounts(conn: PoolConnection, flavour: Flavour, fresh: readonly Planned[]): Promise<Set<string>> {
+  private async createAccounts(
+    conn: PoolConnection,
+    flavour: Flavour,
+    fresh: readonly Planned[],
+  ): Promise<Set<string>> {
     const groups = new Map<string, Planned[]>();
     for (const p of fresh) {
       const options = resourceOptions(p.req.level, flavour);
@@ -715,7 +837,14 @@ export class MysqlEngine implements DatabaseEngine {
       if (group.length < 2) continue;
       const users = group.map((p) => p.req.username);
       try {
-        await run(conn, createUsersSql(group.map((p) => ({ user: p.req.username, password: p.req.password })), group[0]!.req.level, flavour));
+        await run(
+          conn,
+          createUsersSql(
+            group.map((p) => ({ user: p.req.username, password: p.req.password })),
+            group[0]!.req.level,
+            flavour,
+          ),
+        );
         for (const u of users) made.add(u);
       } catch (err) {
         if (isFatal(err)) throw err;
@@ -729,7 +858,13 @@ export class MysqlEngine implements DatabaseEngine {
    * One user's account (created unless `accountMade`, or converged when adopted), access and backstop event; its
    * marker is already written. On failure, what was made for it is undone (compensate) before the error is rethrown.
    */
-  private async makeUser(conn: PoolConnection, flavour: Flavour, p: Planned & { adopt: boolean }, schedulerOn: boolean, accountMade: boolean): Promise<void> {
+  private async makeUser(
+    conn: PoolConnection,
+    flavour: Flavour,
+    p: Planned & { adopt: boolean },
+    schedulerOn: boolean,
+    accountMade: boolean,
+  ): Promise<void> {
     const { req, access, adopt } = p;
     const user = req.username;
     let accountIsOurs = adopt || accountMade;
@@ -767,7 +902,12 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   /** Undo a failed newUser. Best effort: what cannot be undone is found again by a retry (adopt) or the sweeper. */
-  private async compensate(conn: PoolConnection, user: string, flavour: Flavour, what: { dropAccount: boolean; dropBundle: boolean }): Promise<void> {
+  private async compensate(
+    conn: PoolConnection,
+    user: string,
+    flavour: Flavour,
+    what: { dropAccount: boolean; dropBundle: boolean },
+  ): Promise<void> {
     const steps = [
       what.dropAccount ? `DROP USER IF EXISTS ${account(user)}` : undefined,
       what.dropBundle && flavour === 'mariadb' ? `DROP ROLE IF EXISTS ${role(bundleRoleName(user))}` : undefined,
@@ -776,11 +916,17 @@ export class MysqlEngine implements DatabaseEngine {
     for (const sql of steps) {
       if (!sql) continue;
       await run(conn, sql).catch((err: unknown) =>
-        this.log.warn({ user, err: toTargetError(err, flavour, adminSecrets(this.db)).message }, 'mysql compensation step failed'),
+        this.log.warn(
+          { user, err: toTargetError(err, flavour, adminSecrets(this.db)).message },
+          'mysql compensation step failed',
+        ),
       );
     }
     await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]).catch((err: unknown) =>
-      this.log.warn({ user, err: toTargetError(err, flavour, adminSecrets(this.db)).message }, 'mysql compensation: marker not removed'),
+      this.log.warn(
+        { user, err: toTargetError(err, flavour, adminSecrets(this.db)).message },
+        'mysql compensation: marker not removed',
+      ),
     );
   }
 }
@@ -791,7 +937,11 @@ function toMarker(row: RowDataPacket): Marker {
 }
 
 function notOurs(user: string): TargetError {
-  return new TargetError('conflict', `${user} exists and carries no marker of this broker: left untouched`, String(ERRNO.ACCOUNT_OPERATION_FAILED));
+  return new TargetError(
+    'conflict',
+    `${user} exists and carries no marker of this broker: left untouched`,
+    String(ERRNO.ACCOUNT_OPERATION_FAILED),
+  );
 }
 
 /**

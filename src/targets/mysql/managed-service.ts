@@ -24,7 +24,12 @@ export interface MysqlServiceFacts {
 }
 
 /** Variables that only a service defines, plus require_secure_transport (standard, but services turn it on). */
-export const SERVICE_VARIABLES = ['aurora_version', 'aad_auth_only', 'cloudsql_iam_authentication', 'require_secure_transport'] as const;
+export const SERVICE_VARIABLES = [
+  'aurora_version',
+  'aad_auth_only',
+  'cloudsql_iam_authentication',
+  'require_secure_transport',
+] as const;
 /** Accounts and roles the services create for themselves or their admins. */
 export const SERVICE_ACCOUNTS = ['rdsadmin', 'cloudsqlsuperuser', 'azure_superuser'] as const;
 
@@ -36,12 +41,22 @@ export const MYSQL_SERVICE_NAMES: Readonly<Record<MysqlService, string>> = {
 };
 
 /** The facts, read with what the documented admin setup grants (SELECT (User, Host) on the account table). */
-export async function readMysqlServiceFacts(pool: Queryable, flavour: ServerInfo['flavour'], accountLookup: boolean): Promise<MysqlServiceFacts> {
+export async function readMysqlServiceFacts(
+  pool: Queryable,
+  flavour: ServerInfo['flavour'],
+  accountLookup: boolean,
+): Promise<MysqlServiceFacts> {
   const none = () => [] as Array<Record<string, unknown>>;
   const [dir] = await rows(pool, 'SELECT @@GLOBAL.basedir AS basedir').catch(none);
-  const vars = await rows(pool, `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${SERVICE_VARIABLES.map((v) => `'${v}'`).join(', ')})`).catch(none);
+  const vars = await rows(
+    pool,
+    `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${SERVICE_VARIABLES.map((v) => `'${v}'`).join(', ')})`,
+  ).catch(none);
   const accounts = accountLookup
-    ? await rows(pool, `SELECT DISTINCT User FROM ${accountTable(flavour)} WHERE User IN (${SERVICE_ACCOUNTS.map((a) => `'${a}'`).join(', ')})`).catch(none)
+    ? await rows(
+        pool,
+        `SELECT DISTINCT User FROM ${accountTable(flavour)} WHERE User IN (${SERVICE_ACCOUNTS.map((a) => `'${a}'`).join(', ')})`,
+      ).catch(none)
     : [];
   return {
     basedir: dir?.basedir === undefined || dir.basedir === null ? null : String(dir.basedir),
@@ -56,14 +71,18 @@ export function detectMysqlService(f: MysqlServiceFacts): { service: MysqlServic
     ...(f.basedir !== null && f.basedir.startsWith('/rdsdbbin/') ? [`basedir ${f.basedir}`] : []),
     ...(has('rdsadmin') ? ['account rdsadmin'] : []),
   ];
-  if (f.variables.aurora_version !== undefined) return { service: 'aurora', evidence: [`aurora_version ${f.variables.aurora_version}`, ...rds] };
+  if (f.variables.aurora_version !== undefined)
+    return { service: 'aurora', evidence: [`aurora_version ${f.variables.aurora_version}`, ...rds] };
   if (rds.length > 0) return { service: 'rds', evidence: rds };
   const cloudsql = [
     ...(has('cloudsqlsuperuser') ? ['role cloudsqlsuperuser'] : []),
     ...(f.variables.cloudsql_iam_authentication !== undefined ? ['flag cloudsql_iam_authentication'] : []),
   ];
   if (cloudsql.length > 0) return { service: 'cloudsql', evidence: cloudsql };
-  const azure = [...(has('azure_superuser') ? ['account azure_superuser'] : []), ...(f.variables.aad_auth_only !== undefined ? ['parameter aad_auth_only'] : [])];
+  const azure = [
+    ...(has('azure_superuser') ? ['account azure_superuser'] : []),
+    ...(f.variables.aad_auth_only !== undefined ? ['parameter aad_auth_only'] : []),
+  ];
   if (azure.length > 0) return { service: 'azure', evidence: azure };
   return undefined;
 }
@@ -88,8 +107,18 @@ export function mysqlServiceChecks(f: MysqlServiceFacts, ctx: MysqlServiceContex
   const found = detectMysqlService(f);
   if (!found) return [];
   const { service, evidence } = found;
-  const product = service === 'rds' ? `Amazon RDS for ${ctx.server.flavour === 'mariadb' ? 'MariaDB' : 'MySQL'}` : MYSQL_SERVICE_NAMES[service];
-  const checks: EngineCheck[] = [{ name: 'managed service', ok: true, severity: 'warning', detail: `${product} (recognised by ${evidence.join(', ')}). ${notes(service)}` }];
+  const product =
+    service === 'rds'
+      ? `Amazon RDS for ${ctx.server.flavour === 'mariadb' ? 'MariaDB' : 'MySQL'}`
+      : MYSQL_SERVICE_NAMES[service];
+  const checks: EngineCheck[] = [
+    {
+      name: 'managed service',
+      ok: true,
+      severity: 'warning',
+      detail: `${product} (recognised by ${evidence.join(', ')}). ${notes(service)}`,
+    },
+  ];
   if ((service === 'rds' || service === 'aurora') && !ctx.canKill) {
     checks.push({
       name: 'kill sessions on RDS',
@@ -110,7 +139,7 @@ function notes(service: MysqlService): string {
     case 'rds':
       return 'The master user has no SUPER: run the admin setup as the master user. Point the catalog at the primary instance: read replicas are read-only and refuse CREATE USER.';
     case 'aurora':
-      return "The master user has no SUPER: run the admin setup as the master user. Point the catalog at the cluster (writer) endpoint: the reader endpoint is read-only, and sessions on reader instances are not ended from the writer (the account lock still stops new logins).";
+      return 'The master user has no SUPER: run the admin setup as the master user. Point the catalog at the cluster (writer) endpoint: the reader endpoint is read-only, and sessions on reader instances are not ended from the writer (the account lock still stops new logins).';
     case 'cloudsql':
       return 'Cloud SQL grants no SUPER: run the admin setup as a user with the cloudsqlsuperuser role (e.g. root), and create the admin with SQL so it gets only the grants below. Point the catalog at the primary instance.';
     case 'azure':

@@ -46,7 +46,8 @@ export function createAdminPool(db: DatabaseEntry, log: Logger, tls: TlsPlan): P
   });
   // An unreadable file must not throw inside mysql2's handshake; the engine reports it (adminPassword) before use.
   if (db.admin.passwordFile !== undefined) passwordPerConnection(pool, () => adminSecrets(db)[0]);
-  const onError = (err: Error) => log.warn({ err: scrub(err.message, adminSecrets(db)) }, 'mysql admin connection error');
+  const onError = (err: Error) =>
+    log.warn({ err: scrub(err.message, adminSecrets(db)) }, 'mysql admin connection error');
   // A connection killed by a DBA or a failover must not crash the process with an unhandled 'error' event.
   pool.pool.on('error', onError);
   pool.on('connection', (conn) => conn.on('error', onError));
@@ -55,7 +56,8 @@ export function createAdminPool(db: DatabaseEntry, log: Logger, tls: TlsPlan): P
 
 /** Makes `password` of every connection the pool opens from now on the value of `read()` at that moment. */
 function passwordPerConnection(pool: Pool, read: () => string | undefined): void {
-  const config = (pool as unknown as { pool?: { config?: { connectionConfig?: object } } }).pool?.config?.connectionConfig;
+  const config = (pool as unknown as { pool?: { config?: { connectionConfig?: object } } }).pool?.config
+    ?.connectionConfig;
   if (!config) throw new Error('mysql2 pool internals changed: cannot re-read admin.passwordFile per connection');
   Object.defineProperty(config, 'password', { get: read, enumerable: true, configurable: true });
 }
@@ -86,14 +88,21 @@ export function delay(ms: number): Promise<void> {
  * park many pool connections on the lock) and across broker processes (GET_LOCK is server-wide and released
  * when the connection ends, so a crashed broker never holds it).
  */
-export async function withDdlLock<T>(pool: Pool, db: DatabaseEntry, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+export async function withDdlLock<T>(
+  pool: Pool,
+  db: DatabaseEntry,
+  fn: (conn: PoolConnection) => Promise<T>,
+): Promise<T> {
   return serialized(serverKey(db), async () => {
     const conn = await pool.getConnection();
     let healthy = true;
     try {
       const [lock] = await rows(conn, `SELECT GET_LOCK(${q(DDL_LOCK_NAME)}, ${GET_LOCK_TIMEOUT_S}) AS got`);
       if (Number(lock?.got) !== 1) {
-        throw new TargetError('retryable', `another broker held the DDL lock ${DDL_LOCK_NAME} for more than ${GET_LOCK_TIMEOUT_S}s`);
+        throw new TargetError(
+          'retryable',
+          `another broker held the DDL lock ${DDL_LOCK_NAME} for more than ${GET_LOCK_TIMEOUT_S}s`,
+        );
       }
       try {
         return await fn(conn);

@@ -38,11 +38,13 @@ export function assertJitUser(user: string): void {
 }
 
 export function assertRoleName(role: string): void {
-  if (!ROLE_NAME.test(role)) throw new TargetError('invalid', `role name ${JSON.stringify(role)} is outside ${ROLE_NAME}`);
+  if (!ROLE_NAME.test(role))
+    throw new TargetError('invalid', `role name ${JSON.stringify(role)} is outside ${ROLE_NAME}`);
 }
 
 export function assertSchemaName(schema: string): void {
-  if (!SCHEMA_NAME.test(schema)) throw new TargetError('invalid', `broker schema ${JSON.stringify(schema)} is outside ${SCHEMA_NAME}`);
+  if (!SCHEMA_NAME.test(schema))
+    throw new TargetError('invalid', `broker schema ${JSON.stringify(schema)} is outside ${SCHEMA_NAME}`);
 }
 
 /** `'jit_x'@'%'`: every issued account has the any-host form. */
@@ -98,7 +100,8 @@ export function markerTableDdl(schema: string): string {
 }
 
 /** Which installation wrote the marker (two brokers may share a server); NULL on markers written before it existed. */
-const MARKER_INSTALLATION_COLUMN = "`installation` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL COMMENT 'db-access installation id'";
+const MARKER_INSTALLATION_COLUMN =
+  "`installation` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL COMMENT 'db-access installation id'";
 
 /** For marker tables created before installation ids (MySQL 8 has no ADD COLUMN IF NOT EXISTS: callers check first). */
 export function addMarkerInstallationSql(schema: string): string {
@@ -178,7 +181,12 @@ function identified(password: string | undefined, flavour: Flavour): string {
   return password === undefined ? NO_PASSWORD[flavour] : `IDENTIFIED BY ${q(password)}`;
 }
 
-export function createUserSql(user: string, password: string | undefined, level: AccessLevel, flavour: Flavour): string {
+export function createUserSql(
+  user: string,
+  password: string | undefined,
+  level: AccessLevel,
+  flavour: Flavour,
+): string {
   return `CREATE USER ${account(user)} ${identified(password, flavour)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
 }
 
@@ -193,7 +201,12 @@ export function createUsersSql(
 }
 
 /** The adopt path: converge a leftover of the same grant (new password or none, guard-rails, unlocked). */
-export function convergeUserSql(user: string, password: string | undefined, level: AccessLevel, flavour: Flavour): string {
+export function convergeUserSql(
+  user: string,
+  password: string | undefined,
+  level: AccessLevel,
+  flavour: Flavour,
+): string {
   return `ALTER USER ${account(user)} ${identified(password, flavour)} ${resourceOptions(level, flavour)} ${UNLOCKED}`;
 }
 
@@ -271,7 +284,13 @@ export function expiryEventBody(schema: string, user: string, flavour: Flavour):
   ].join('\n');
 }
 
-export function createExpiryEventSql(schema: string, user: string, grantId: number, seconds: number, flavour: Flavour): string {
+export function createExpiryEventSql(
+  schema: string,
+  user: string,
+  grantId: number,
+  seconds: number,
+  flavour: Flavour,
+): string {
   return (
     `CREATE EVENT ${inSchema(schema, eventName(user))} ` +
     `ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL ${Math.trunc(seconds)} SECOND ` +

@@ -16,7 +16,10 @@ import type { TlsPlan } from '../tls.js';
 export const HANDSHAKE_SSL_ERROR = 'HANDSHAKE_SSL_ERROR';
 
 /** verify-full with an IP-literal host: refused before connecting (see the file header). */
-export function verifyFullByIpProblem(db: Pick<DatabaseEntry, 'name' | 'host'>, plan: TlsPlan): TargetError | undefined {
+export function verifyFullByIpProblem(
+  db: Pick<DatabaseEntry, 'name' | 'host'>,
+  plan: TlsPlan,
+): TargetError | undefined {
   if (plan.mode !== 'verify-full' || isIP(db.host.replace(/^\[(.*)\]$/, '$1')) === 0) return undefined;
   return new TargetError(
     'invalid',
@@ -59,7 +62,11 @@ function greeting(socket: Socket): Promise<void> {
  * The Node/OpenSSL code of the TLS failure against `db` with `plan`'s checks, or undefined when the handshake
  * succeeds now or the server cannot be reached. Never throws.
  */
-export async function probeTlsFailure(db: Pick<DatabaseEntry, 'host' | 'port'>, plan: TlsPlan, timeoutMs = 5_000): Promise<string | undefined> {
+export async function probeTlsFailure(
+  db: Pick<DatabaseEntry, 'host' | 'port'>,
+  plan: TlsPlan,
+  timeoutMs = 5_000,
+): Promise<string | undefined> {
   const host = db.host.replace(/^\[(.*)\]$/, '$1');
   const socket = netConnect(db.port, host);
   socket.setTimeout(timeoutMs, () => socket.destroy());
@@ -74,7 +81,8 @@ export async function probeTlsFailure(db: Pick<DatabaseEntry, 'host' | 'port'>, 
         rejectUnauthorized: verify,
         ...(plan.ca !== undefined && { ca: plan.ca }),
         ...(isIP(host) === 0 && { servername: host }),
-        checkServerIdentity: (_name, cert) => (plan.mode === 'verify-full' ? checkServerIdentity(host, cert) : undefined),
+        checkServerIdentity: (_name, cert) =>
+          plan.mode === 'verify-full' ? checkServerIdentity(host, cert) : undefined,
       });
       secure.once('secureConnect', () => {
         secure.destroy();

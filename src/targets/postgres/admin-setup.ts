@@ -102,11 +102,17 @@ export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
     '-- It also needs CONNECT on any other database an issued user could create objects in (PUBLIC has it by default), to DROP OWNED there.',
   ];
   const roles = [...new Set(opts.roles)];
-  const pg16Lines = [...roles.map((role) => grantRoleToAdminSql(role, opts.adminUser)), selfGrantSettingSql(opts.adminUser)];
+  const pg16Lines = [
+    ...roles.map((role) => grantRoleToAdminSql(role, opts.adminUser)),
+    selfGrantSettingSql(opts.adminUser),
+  ];
   if (pg16) {
-    if (roles.length > 0) out.push('-- PostgreSQL 16+: ADMIN OPTION on each role an access level grants (without using the role itself).');
+    if (roles.length > 0)
+      out.push('-- PostgreSQL 16+: ADMIN OPTION on each role an access level grants (without using the role itself).');
     out.push(...pg16Lines.slice(0, -1));
-    out.push('-- PostgreSQL 16+: become an INHERIT+SET member of the users it creates (db-access also sets this per transaction).');
+    out.push(
+      '-- PostgreSQL 16+: become an INHERIT+SET member of the users it creates (db-access also sets this per transaction).',
+    );
     out.push(...pg16Lines.slice(-1));
   } else {
     out.push(
@@ -115,7 +121,8 @@ export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
     if (!known) out.push(...pg16Lines.map((sql) => `-- PostgreSQL 16 and later only: ${sql};`));
   }
   const receivers = new Map<string, Set<string>>();
-  for (const r of opts.reassignTo ?? []) receivers.set(r.role, new Set([...(receivers.get(r.role) ?? []), ...(r.schemas ?? [])]));
+  for (const r of opts.reassignTo ?? [])
+    receivers.set(r.role, new Set([...(receivers.get(r.role) ?? []), ...(r.schemas ?? [])]));
   if (receivers.size > 0) {
     out.push(
       '-- onExpiry reassignTo: what an issued user created goes to these roles at expiry. REASSIGN OWNED needs the privileges of the receiving role (keep it an unprivileged NOLOGIN role), and the role needs CREATE on the schemas users create in.',
@@ -126,9 +133,13 @@ export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
     }
   }
   const templates = [...new Set(opts.templates ?? [])];
-  const prerequisites = templates.map((t) => templatePrerequisiteSql(t, admin)).filter((s): s is string => s !== undefined);
+  const prerequisites = templates
+    .map((t) => templatePrerequisiteSql(t, admin))
+    .filter((s): s is string => s !== undefined);
   if (prerequisites.length > 0) {
-    out.push('-- Templated grants: the admin hands out only what it holds WITH GRANT OPTION (run in the database they name).');
+    out.push(
+      '-- Templated grants: the admin hands out only what it holds WITH GRANT OPTION (run in the database they name).',
+    );
     out.push(...new Set(prerequisites));
   }
   return out;

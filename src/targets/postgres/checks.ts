@@ -62,7 +62,12 @@ interface RoleInfo {
 }
 
 /** `installation`: the engine's (see marker.ts); the managed-users check looks at this installation's users only. */
-export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun: DryRun, installation?: string): Promise<InitializeResult> {
+export async function runInitialize(
+  db: DatabaseEntry,
+  conn: Connections,
+  dryRun: DryRun,
+  installation?: string,
+): Promise<InitializeResult> {
   const s = await conn.retrying(
     'connect',
     [],
@@ -91,7 +96,12 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
   const checks: EngineCheck[] = [];
   const check = (c: EngineCheck) => checks.push(c);
 
-  check({ name: 'connect', ok: true, severity: 'error', detail: `connected to ${s.dbname} as ${s.me}: PostgreSQL ${s.version}` });
+  check({
+    name: 'connect',
+    ok: true,
+    severity: 'error',
+    detail: `connected to ${s.dbname} as ${s.me}: PostgreSQL ${s.version}`,
+  });
   check({
     name: 'read-only',
     ok: !readOnly,
@@ -162,7 +172,9 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
       s.password_encryption === 'scram-sha-256'
         ? 'password_encryption is scram-sha-256; db-access sends SCRAM verifiers, never plaintext'
         : `password_encryption is ${s.password_encryption}${s.version_num >= PG18 ? ' (MD5 passwords are deprecated since PostgreSQL 18)' : ''}; db-access still sends SCRAM-SHA-256 verifiers, so its users need pg_hba methods scram-sha-256 or md5`,
-    ...(s.password_encryption === 'scram-sha-256' ? {} : { fix: `ALTER SYSTEM SET password_encryption = 'scram-sha-256'` }),
+    ...(s.password_encryption === 'scram-sha-256'
+      ? {}
+      : { fix: `ALTER SYSTEM SET password_encryption = 'scram-sha-256'` }),
   });
   check({
     name: 'database access',
@@ -175,7 +187,8 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
     name: 'expiry backstop',
     ok: true,
     severity: 'warning',
-    detail: 'VALID UNTIL refuses password logins after expiry even while db-access is down (open sessions are ended by db-access)',
+    detail:
+      'VALID UNTIL refuses password logins after expiry even while db-access is down (open sessions are ended by db-access)',
   });
 
   if (!s.rolsuper) {
@@ -208,9 +221,21 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
   for (const name of roleNames) {
     const r = roles.get(name);
     let c: EngineCheck;
-    if (!r) c = { name: `role ${name}`, ok: false, severity: 'error', detail: `role ${name} does not exist`, fix: `CREATE ROLE ${escapeIdentifier(name)} NOLOGIN` };
+    if (!r)
+      c = {
+        name: `role ${name}`,
+        ok: false,
+        severity: 'error',
+        detail: `role ${name} does not exist`,
+        fix: `CREATE ROLE ${escapeIdentifier(name)} NOLOGIN`,
+      };
     else if (r.rolsuper)
-      c = { name: `role ${name}`, ok: false, severity: 'error', detail: `role ${name} is a superuser role; db-access will not hand it out` };
+      c = {
+        name: `role ${name}`,
+        ok: false,
+        severity: 'error',
+        detail: `role ${name} is a superuser role; db-access will not hand it out`,
+      };
     else if (s.rolsuper || (pg16 ? r.admin_option : s.rolcreaterole))
       c = { name: `role ${name}`, ok: true, severity: 'error', detail: `${s.me} may grant ${name}` };
     else
@@ -218,7 +243,9 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
         name: `role ${name}`,
         ok: false,
         severity: 'error',
-        detail: pg16 ? `${s.me} lacks ADMIN OPTION on ${name} (PostgreSQL 16+ requires it to grant a role)` : `${s.me} cannot grant ${name}`,
+        detail: pg16
+          ? `${s.me} lacks ADMIN OPTION on ${name} (PostgreSQL 16+ requires it to grant a role)`
+          : `${s.me} cannot grant ${name}`,
         fix: pg16 ? grantRoleToAdminSql(name, s.me, s.version_num) : `ALTER ROLE ${admin} CREATEROLE`,
       };
     if (!c.ok) badRoles.add(name);
@@ -229,7 +256,10 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
   const receivers = new Map<string, Set<string>>();
   for (const l of levels)
     if (l.onExpiry && l.onExpiry !== 'drop')
-      receivers.set(l.onExpiry.reassignTo, new Set([...(receivers.get(l.onExpiry.reassignTo) ?? []), ...createSchemasOf(l.grants)]));
+      receivers.set(
+        l.onExpiry.reassignTo,
+        new Set([...(receivers.get(l.onExpiry.reassignTo) ?? []), ...createSchemasOf(l.grants)]),
+      );
   for (const c of await reassignChecks(conn, receivers, s.me, s.rolsuper, s.version_num)) {
     if (!c.ok && c.severity === 'error') badRoles.add(c.name.slice('reassign to '.length));
     check(c);
@@ -238,8 +268,18 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
   // Each level, proven by a rolled-back dry run.
   for (const level of levels) {
     const receiver = level.onExpiry && level.onExpiry !== 'drop' ? level.onExpiry.reassignTo : undefined;
-    if (readOnly || !canCreate || level.roles.some((r) => badRoles.has(r)) || (receiver !== undefined && badRoles.has(receiver))) {
-      check({ name: `level ${level.name}`, ok: false, severity: 'error', detail: `not tried: fix the failed checks above first` });
+    if (
+      readOnly ||
+      !canCreate ||
+      level.roles.some((r) => badRoles.has(r)) ||
+      (receiver !== undefined && badRoles.has(receiver))
+    ) {
+      check({
+        name: `level ${level.name}`,
+        ok: false,
+        severity: 'error',
+        detail: `not tried: fix the failed checks above first`,
+      });
       continue;
     }
     check(await dryRunLevel(level, s.me, s.version_num, conn, dryRun));
@@ -259,7 +299,13 @@ export async function runInitialize(db: DatabaseEntry, conn: Connections, dryRun
   };
 }
 
-async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: number, conn: Connections, dryRun: DryRun): Promise<EngineCheck> {
+async function dryRunLevel(
+  level: AccessLevel,
+  adminUser: string,
+  versionNum: number,
+  conn: Connections,
+  dryRun: DryRun,
+): Promise<EngineCheck> {
   const name = `level ${level.name}`;
   for (const t of level.grants) {
     const problem = templateProblem(t);
@@ -267,7 +313,10 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: nu
   }
   const probe = `jit_probe_${randomSuffix()}`;
   const receiver = level.onExpiry && level.onExpiry !== 'drop' ? level.onExpiry.reassignTo : undefined;
-  let step: { kind: 'create' | 'role' | 'template' | 'guard' | 'reassign'; what: string } = { kind: 'create', what: probe };
+  let step: { kind: 'create' | 'role' | 'template' | 'guard' | 'reassign'; what: string } = {
+    kind: 'create',
+    what: probe,
+  };
   try {
     await dryRun(`check level ${level.name}`, async (exec, info) => {
       // As newUser does: on 16+ the admin becomes an inheriting member of what it creates (REASSIGN needs that).
@@ -294,24 +343,25 @@ async function dryRunLevel(level: AccessLevel, adminUser: string, versionNum: nu
       name,
       ok: true,
       severity: 'error',
-      detail: `a rolled-back dry run granted ${[
-        ...level.roles.map((r) => `role ${r}`),
-        ...(level.grants.length > 0 ? [`${level.grants.length} templated grant(s)`] : []),
-      ].join(', ') || 'nothing'} and set the guard-rails${receiver !== undefined ? `; at expiry what the user created goes to ${receiver} (REASSIGN OWNED proven)` : ''}`,
+      detail: `a rolled-back dry run granted ${
+        [
+          ...level.roles.map((r) => `role ${r}`),
+          ...(level.grants.length > 0 ? [`${level.grants.length} templated grant(s)`] : []),
+        ].join(', ') || 'nothing'
+      } and set the guard-rails${receiver !== undefined ? `; at expiry what the user created goes to ${receiver} (REASSIGN OWNED proven)` : ''}`,
     };
   } catch (err) {
     const e = toTargetError(err, `dry run of level ${level.name}`, conn.secrets());
     const denied = e.code === '42501' || e.code === '01007';
-    const fix =
-      !denied
-        ? undefined
-        : step.kind === 'template'
-          ? templatePrerequisiteSql(step.what, escapeIdentifier(adminUser))
-          : step.kind === 'role'
-            ? grantRoleToAdminSql(step.what, adminUser, versionNum)
-            : step.kind === 'reassign'
-              ? reassignTargetGrantSql(step.what, adminUser, versionNum)
-              : undefined;
+    const fix = !denied
+      ? undefined
+      : step.kind === 'template'
+        ? templatePrerequisiteSql(step.what, escapeIdentifier(adminUser))
+        : step.kind === 'role'
+          ? grantRoleToAdminSql(step.what, adminUser, versionNum)
+          : step.kind === 'reassign'
+            ? reassignTargetGrantSql(step.what, adminUser, versionNum)
+            : undefined;
     return {
       name,
       ok: false,
@@ -361,11 +411,22 @@ async function reassignChecks(
     const name = `reassign to ${role}`;
     const r = byName.get(role);
     if (!r) {
-      out.push({ name, ok: false, severity: 'error', detail: `role ${role} (onExpiry reassignTo) does not exist: revocation would stop before dropping the user`, fix: `CREATE ROLE ${escapeIdentifier(role)} NOLOGIN; ${reassignTargetGrantSql(role, me, versionNum)}` });
+      out.push({
+        name,
+        ok: false,
+        severity: 'error',
+        detail: `role ${role} (onExpiry reassignTo) does not exist: revocation would stop before dropping the user`,
+        fix: `CREATE ROLE ${escapeIdentifier(role)} NOLOGIN; ${reassignTargetGrantSql(role, me, versionNum)}`,
+      });
       continue;
     }
     if (r.rolsuper === true) {
-      out.push({ name, ok: false, severity: 'error', detail: `role ${role} is a superuser: what an issued user created would then run with superuser rights; name an unprivileged NOLOGIN role` });
+      out.push({
+        name,
+        ok: false,
+        severity: 'error',
+        detail: `role ${role} is a superuser: what an issued user created would then run with superuser rights; name an unprivileged NOLOGIN role`,
+      });
       continue;
     }
     if (!superuser && (r.privileges !== true || r.can_set !== true)) {
@@ -391,7 +452,16 @@ async function reassignChecks(
     }
     const powers = (['rolcanlogin', 'rolcreaterole', 'rolcreatedb', 'rolreplication', 'rolbypassrls'] as const)
       .filter((k) => r[k] === true)
-      .map((k) => ({ rolcanlogin: 'LOGIN', rolcreaterole: 'CREATEROLE', rolcreatedb: 'CREATEDB', rolreplication: 'REPLICATION', rolbypassrls: 'BYPASSRLS' })[k]);
+      .map(
+        (k) =>
+          ({
+            rolcanlogin: 'LOGIN',
+            rolcreaterole: 'CREATEROLE',
+            rolcreatedb: 'CREATEDB',
+            rolreplication: 'REPLICATION',
+            rolbypassrls: 'BYPASSRLS',
+          })[k],
+      );
     out.push(
       powers.length === 0
         ? { name, ok: true, severity: 'error', detail: `${me} may hand what issued users created to ${role} at expiry` }
@@ -416,7 +486,12 @@ const MAX_USERS_NAMED = 5;
  * it creates; users made by another admin account, or before a pg_upgrade to 16, lack them. A superuser cannot be
  * altered by a non-superuser at all. Undefined when there are no issued users.
  */
-async function managedUsersCheck(conn: Connections, me: string, versionNum: number, installation: string | undefined): Promise<EngineCheck | undefined> {
+async function managedUsersCheck(
+  conn: Connections,
+  me: string,
+  versionNum: number,
+  installation: string | undefined,
+): Promise<EngineCheck | undefined> {
   const pg16 = versionNum >= PG16;
   const revocable = pg16
     ? `pg_catalog.pg_has_role(current_user, r.oid, 'USAGE') AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')`
@@ -437,7 +512,12 @@ async function managedUsersCheck(conn: Connections, me: string, versionNum: numb
   if (ours.length === 0) return undefined;
   const stuck = ours.filter((r) => r.rolsuper === true || r.revocable !== true);
   if (stuck.length === 0)
-    return { name: 'managed users', ok: true, severity: 'error', detail: `${me} may revoke each of the ${ours.length} user(s) db-access issued here` };
+    return {
+      name: 'managed users',
+      ok: true,
+      severity: 'error',
+      detail: `${me} may revoke each of the ${ours.length} user(s) db-access issued here`,
+    };
   const named = stuck.slice(0, MAX_USERS_NAMED).map((r) => String(r.rolname));
   const more = stuck.length > named.length ? ` and ${stuck.length - named.length} more` : '';
   const fixable = stuck.filter((r) => r.rolsuper !== true).slice(0, MAX_USERS_NAMED);
@@ -453,8 +533,12 @@ async function managedUsersCheck(conn: Connections, me: string, versionNum: numb
           ? 'PostgreSQL 16+ lets it alter and drop only roles it holds ADMIN OPTION on: it has that on the users it created, not on users created by another admin account or before an upgrade to 16 (a superuser can run the fix)'
           : 'It is not a member of them (another admin account created them), so it cannot end their sessions or drop what they own'
         : '') +
-      (supers > 0 ? `${fixable.length > 0 ? '; ' : ''}${supers} of them are superusers: only a superuser can lock and drop those` : ''),
-    ...(fixable.length > 0 ? { fix: fixable.map((r) => adminOfUserSql(String(r.rolname), me, versionNum)).join('; ') } : {}),
+      (supers > 0
+        ? `${fixable.length > 0 ? '; ' : ''}${supers} of them are superusers: only a superuser can lock and drop those`
+        : ''),
+    ...(fixable.length > 0
+      ? { fix: fixable.map((r) => adminOfUserSql(String(r.rolname), me, versionNum)).join('; ') }
+      : {}),
   };
 }
 

@@ -66,7 +66,9 @@ export class Connections {
   ) {
     this.tls = tlsPlan(db);
     this.pool = new Pool({ ...this.config(db.database), max: 4, idleTimeoutMillis: 10_000 });
-    this.pool.on('error', (err) => this.logger.warn({ code: errorCode(err) }, 'an idle PostgreSQL admin connection failed'));
+    this.pool.on('error', (err) =>
+      this.logger.warn({ code: errorCode(err) }, 'an idle PostgreSQL admin connection failed'),
+    );
   }
 
   config(database: string): ClientConfig {
@@ -75,7 +77,8 @@ export class Connections {
       port: this.db.port,
       user: this.db.admin.user,
       // passwordFile: node-postgres calls this for every new connection, so a rotated secret is picked up.
-      password: this.db.admin.passwordFile === undefined ? this.db.admin.password : async () => adminPassword(this.db) ?? '',
+      password:
+        this.db.admin.passwordFile === undefined ? this.db.admin.password : async () => adminPassword(this.db) ?? '',
       // No `tls` key: node-postgres's default, exactly as before (no TLS unless PGSSLMODE says otherwise).
       ...(this.db.tls && { ssl: pgSslOptions(this.tls) }),
       database,
@@ -114,7 +117,9 @@ export class Connections {
   /** A one-off client for another database of the same server (DROP OWNED there). */
   async withDatabase<T>(database: string, fn: (exec: Exec) => Promise<T>): Promise<T> {
     const client = new Client(this.config(database));
-    client.on('error', (err) => this.logger.warn({ code: errorCode(err), database }, 'PostgreSQL admin connection failed'));
+    client.on('error', (err) =>
+      this.logger.warn({ code: errorCode(err), database }, 'PostgreSQL admin connection failed'),
+    );
     await this.connecting(() => client.connect());
     try {
       return await fn(execOn(client));
@@ -143,7 +148,11 @@ export class Connections {
    * same round trip as BEGIN, once the lock is held (so it sees what the lock protects); its rows are handed to
    * `fn`. It goes by the simple protocol with the rest: constants only, no parameters.
    */
-  async lockedTransaction<T>(exec: Exec, fn: (exec: Exec, firstRows: Row[]) => Promise<T>, opts: LockedOptions = {}): Promise<T> {
+  async lockedTransaction<T>(
+    exec: Exec,
+    fn: (exec: Exec, firstRows: Row[]) => Promise<T>,
+    opts: LockedOptions = {},
+  ): Promise<T> {
     const { rollback = false, first } = opts;
     try {
       const firstRows = await exec(
@@ -162,7 +171,12 @@ export class Connections {
   }
 
   /** Runs `fn`, retrying retryable failures with jittered exponential backoff; throws a scrubbed TargetError. */
-  async retrying<T>(op: string, secrets: ReadonlyArray<string | undefined>, fn: () => Promise<T>, attempts = this.tuning.retryAttempts): Promise<T> {
+  async retrying<T>(
+    op: string,
+    secrets: ReadonlyArray<string | undefined>,
+    fn: () => Promise<T>,
+    attempts = this.tuning.retryAttempts,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
@@ -170,7 +184,10 @@ export class Connections {
         const kind = classifyError(err);
         if (kind !== 'retryable' || attempt >= attempts) throw toTargetError(err, op, this.secrets(secrets));
         const wait = Math.round(this.tuning.retryBaseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
-        this.logger.warn({ op, attempt, code: errorCode(err), retryInMs: wait }, 'transient PostgreSQL failure, retrying');
+        this.logger.warn(
+          { op, attempt, code: errorCode(err), retryInMs: wait },
+          'transient PostgreSQL failure, retrying',
+        );
         await delay(wait);
       }
     }
@@ -197,7 +214,11 @@ function execOn(client: Client | PoolClient): Exec {
       const res = (await client.query(sql, params)) as unknown as { rows: Row[] } | Array<{ rows: Row[] }>;
       const rows = (Array.isArray(res) ? res[res.length - 1]!.rows : res.rows) ?? [];
       if (notGranted !== undefined)
-        throw new TargetError('permission', `${notGranted}: the admin lacks the GRANT OPTION for a templated grant`, '01007');
+        throw new TargetError(
+          'permission',
+          `${notGranted}: the admin lacks the GRANT OPTION for a templated grant`,
+          '01007',
+        );
       return rows;
     } finally {
       client.off('notice', onNotice);

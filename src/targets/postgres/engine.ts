@@ -21,10 +21,28 @@ import type {
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { scrub } from '../scrub.js';
 import { serialized } from '../serialize.js';
-import { asError, batchItems, batchNames, disabledNames, newUsersTally, oneByOne, oneByOneOf, type PerUser } from '../batch.js';
+import {
+  asError,
+  batchItems,
+  batchNames,
+  disabledNames,
+  newUsersTally,
+  oneByOne,
+  oneByOneOf,
+  type PerUser,
+} from '../batch.js';
 import { connectGrantSql, reassignTargetGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
-import { Connections, DEFAULT_TUNING, delay, type Exec, type LockedOptions, type Row, type ServerInfo, type Tuning } from './connection.js';
+import {
+  Connections,
+  DEFAULT_TUNING,
+  delay,
+  type Exec,
+  type LockedOptions,
+  type Row,
+  type ServerInfo,
+  type Tuning,
+} from './connection.js';
 import { classifyError, errorCode } from './errors.js';
 import { encodeMarker, isOurs, parseMarker, type RoleMarker } from './marker.js';
 import { scramSha256VerifierAsync } from './scram.js';
@@ -80,7 +98,12 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   async initialize(): Promise<EngineCapabilities> {
-    const caps = await runInitialize(this.db, this.conn, (op, fn) => this.ddl(op, [], fn, { rollback: true }), this.installation);
+    const caps = await runInitialize(
+      this.db,
+      this.conn,
+      (op, fn) => this.ddl(op, [], fn, { rollback: true }),
+      this.installation,
+    );
     this.info = { versionNum: caps.versionNum, superuser: caps.superuser };
     return caps.capabilities;
   }
@@ -89,15 +112,24 @@ export class PostgresEngine implements DatabaseEngine {
   private async newUser(req: NewUserRequest): Promise<NewUserResponse> {
     checkNewUser(req);
     const verifier = await verifierOf(req.password);
-    return this.ddl(`create user ${req.username}`, [req.password, verifier], async (exec, info, found) => {
-      const existing = rolesFrom(found).get(req.username);
-      if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
-      const outcome = existing ? 'adopted' : 'created';
-      // Generated, quoted statements (templates are single GRANTs without ";"), sent as one round trip.
-      await exec([...(outcome === 'created' ? selfGrantSql(info) : []), ...this.userSql(req, verifier, outcome, info)].join(';\n'));
-      this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
-      return { outcome };
-    }, { first: lookupRolesSql([req.username]) }); // the lookup rides with BEGIN and the lock
+    return this.ddl(
+      `create user ${req.username}`,
+      [req.password, verifier],
+      async (exec, info, found) => {
+        const existing = rolesFrom(found).get(req.username);
+        if (existing && existing.marker?.grantId !== req.grantId) throw notOurs(req.username, req.grantId);
+        const outcome = existing ? 'adopted' : 'created';
+        // Generated, quoted statements (templates are single GRANTs without ";"), sent as one round trip.
+        await exec(
+          [...(outcome === 'created' ? selfGrantSql(info) : []), ...this.userSql(req, verifier, outcome, info)].join(
+            ';\n',
+          ),
+        );
+        this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
+        return { outcome };
+      },
+      { first: lookupRolesSql([req.username]) },
+    ); // the lookup rides with BEGIN and the lock
   }
 
   /**
@@ -113,29 +145,43 @@ export class PostgresEngine implements DatabaseEngine {
     const verifiers = await Promise.all(items.map((r) => verifierOf(r.password)));
     let made: PerUser<NewUserResponse>;
     try {
-      made = await this.ddl(`create ${items.length} users`, [...items.map((r) => r.password), ...verifiers], async (exec, info, found) => {
-        const result: PerUser<NewUserResponse> = new Map();
-        const roles = rolesFrom(found);
-        const statements: string[] = [];
-        items.forEach((req, i) => {
-          const existing = roles.get(req.username);
-          if (existing && existing.marker?.grantId !== req.grantId) return void result.set(req.username, notOurs(req.username, req.grantId));
-          const outcome = existing ? 'adopted' : 'created';
-          try {
-            statements.push(...this.userSql(req, verifiers[i], outcome, info));
-            result.set(req.username, { outcome });
-          } catch (err) {
-            result.set(req.username, asError(err));
-          }
-        });
-        const creates = [...result.values()].some((r) => !(r instanceof Error) && r.outcome === 'created');
-        if (statements.length > 0) await exec([...(creates ? selfGrantSql(info) : []), ...statements].join(';\n'));
-        return result;
-      }, { first: lookupRolesSql(items.map((r) => r.username)) });
+      made = await this.ddl(
+        `create ${items.length} users`,
+        [...items.map((r) => r.password), ...verifiers],
+        async (exec, info, found) => {
+          const result: PerUser<NewUserResponse> = new Map();
+          const roles = rolesFrom(found);
+          const statements: string[] = [];
+          items.forEach((req, i) => {
+            const existing = roles.get(req.username);
+            if (existing && existing.marker?.grantId !== req.grantId)
+              return void result.set(req.username, notOurs(req.username, req.grantId));
+            const outcome = existing ? 'adopted' : 'created';
+            try {
+              statements.push(...this.userSql(req, verifiers[i], outcome, info));
+              result.set(req.username, { outcome });
+            } catch (err) {
+              result.set(req.username, asError(err));
+            }
+          });
+          const creates = [...result.values()].some((r) => !(r instanceof Error) && r.outcome === 'created');
+          if (statements.length > 0) await exec([...(creates ? selfGrantSql(info) : []), ...statements].join(';\n'));
+          return result;
+        },
+        { first: lookupRolesSql(items.map((r) => r.username)) },
+      );
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
-      this.logger.warn({ users: items.length, code: errorCode(err) }, 'batch create failed; creating one user at a time');
-      made = await oneByOneOf(items, (r) => r.username, new Map(), (r) => this.newUser(r));
+      this.logger.warn(
+        { users: items.length, code: errorCode(err) },
+        'batch create failed; creating one user at a time',
+      );
+      made = await oneByOneOf(
+        items,
+        (r) => r.username,
+        new Map(),
+        (r) => this.newUser(r),
+      );
     }
     for (const [u, res] of made) out.set(u, res);
     this.logger.info(newUsersTally(made), 'PostgreSQL users ready');
@@ -154,7 +200,12 @@ export class PostgresEngine implements DatabaseEngine {
       if (req.newExpiresAt !== undefined) {
         await exec(validUntilSql(req.username, req.newExpiresAt));
         // The onExpiry role stays the one recorded at creation.
-        await exec(commentSql(req.username, encodeMarker(req.grantId, req.newExpiresAt, this.installation, existing.marker?.reassignTo)));
+        await exec(
+          commentSql(
+            req.username,
+            encodeMarker(req.grantId, req.newExpiresAt, this.installation, existing.marker?.reassignTo),
+          ),
+        );
       }
     });
   }
@@ -237,7 +288,10 @@ export class PostgresEngine implements DatabaseEngine {
       }
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
-      this.logger.warn({ users: names.length, code: errorCode(err) }, 'batch disable failed; disabling one user at a time');
+      this.logger.warn(
+        { users: names.length, code: errorCode(err) },
+        'batch disable failed; disabling one user at a time',
+      );
       return oneByOne(names, out, (u) => this.disableUser(u));
     }
     if (locked.length === 0) return out;
@@ -246,7 +300,10 @@ export class PostgresEngine implements DatabaseEngine {
       counts = await this.terminateSessionsOf(locked);
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
-      this.logger.warn({ users: locked.length, code: errorCode(err) }, 'batch session sweep failed; one user at a time');
+      this.logger.warn(
+        { users: locked.length, code: errorCode(err) },
+        'batch session sweep failed; one user at a time',
+      );
       counts = new Map();
       for (const u of locked) counts.set(u, await this.terminateSessions(u).catch((e: unknown) => asError(e)));
     }
@@ -291,7 +348,11 @@ export class PostgresEngine implements DatabaseEngine {
               // Re-read under the lock: a role dropped meanwhile would make DROP OWNED BY fail for all.
               const still = await lookupRoles(x, owners);
               const mine = owners.filter((u) => still.get(u)?.marker !== undefined);
-              if (mine.length > 0) await this.cleanupOwned(x, mine.map((u) => ({ username: u, reassignTo: still.get(u)!.marker!.reassignTo })));
+              if (mine.length > 0)
+                await this.cleanupOwned(
+                  x,
+                  mine.map((u) => ({ username: u, reassignTo: still.get(u)!.marker!.reassignTo })),
+                );
             });
           }
           const dropped = await this.conn.withClient((exec) =>
@@ -305,7 +366,11 @@ export class PostgresEngine implements DatabaseEngine {
               }
               // One round trip: the statements in one simple-protocol query, inside this transaction.
               if (mine.length > 0)
-                await this.cleanupOwned(x, mine.map((u) => ({ username: u, reassignTo: still.get(u)!.marker!.reassignTo })), DROP_ROLES(mine));
+                await this.cleanupOwned(
+                  x,
+                  mine.map((u) => ({ username: u, reassignTo: still.get(u)!.marker!.reassignTo })),
+                  DROP_ROLES(mine),
+                );
               return mine;
             }),
           );
@@ -315,12 +380,18 @@ export class PostgresEngine implements DatabaseEngine {
       );
     } catch (err) {
       if (classifyError(err) === 'retryable') throw err;
-      this.logger.warn({ users: names.length, code: errorCode(err) }, 'batch delete failed; deleting one user at a time');
+      this.logger.warn(
+        { users: names.length, code: errorCode(err) },
+        'batch delete failed; deleting one user at a time',
+      );
       return oneByOne(names, out, (u) => this.deleteUser(u));
     }
     for (const u of names) out.set(u, outcomes.get(u) ?? { outcome: 'already_absent' });
     this.logger.info(
-      { users: names.length, dropped: [...outcomes.values()].filter((r) => !(r instanceof Error) && r.outcome === 'dropped').length },
+      {
+        users: names.length,
+        dropped: [...outcomes.values()].filter((r) => !(r instanceof Error) && r.outcome === 'dropped').length,
+      },
       'PostgreSQL users deleted',
     );
     return out;
@@ -363,7 +434,12 @@ export class PostgresEngine implements DatabaseEngine {
 
   /** One user's statements after the lookup: the role created or (same grant) converged, its marker, access and
    *  guard-rails. Throws TargetError('invalid') for what the catalog got wrong, before anything is sent. */
-  private userSql(req: NewUserRequest, verifier: string | undefined, outcome: NewUserResponse['outcome'], info: ServerInfo): string[] {
+  private userSql(
+    req: NewUserRequest,
+    verifier: string | undefined,
+    outcome: NewUserResponse['outcome'],
+    info: ServerInfo,
+  ): string[] {
     const role = {
       username: req.username,
       verifier,
@@ -387,7 +463,11 @@ export class PostgresEngine implements DatabaseEngine {
    * revocation with a TargetError naming the fix, rather than dropping objects the catalog said to keep: the user
    * is already locked and its sessions ended, so it can wait for the operator.
    */
-  private async cleanupOwned(x: Exec, users: Array<{ username: string; reassignTo?: string | undefined }>, then?: string): Promise<void> {
+  private async cleanupOwned(
+    x: Exec,
+    users: Array<{ username: string; reassignTo?: string | undefined }>,
+    then?: string,
+  ): Promise<void> {
     const statements = ownedCleanupSql(users);
     try {
       await x([...statements, ...(then ? [then] : [])].join(';\n'));
@@ -404,7 +484,9 @@ export class PostgresEngine implements DatabaseEngine {
           ? `cannot hand what ${who} owns to ${roles.join(', ')} (onExpiry reassignTo): ${said}; create the role (CREATE ROLE … NOLOGIN). The user stays locked until then`
           : `cannot hand what ${who} owns to ${roles.join(', ')} (onExpiry reassignTo): ${said}; the admin needs the privileges of that role (${roles
               .map((r) => reassignTargetGrantSql(r, this.db.admin.user, info.versionNum))
-              .join('; ')}) and the role CREATE on each schema the user created functions or types in (\`db-access check\` names them). The user stays locked until then`,
+              .join(
+                '; ',
+              )}) and the role CREATE on each schema the user created functions or types in (\`db-access check\` names them). The user stays locked until then`,
         code,
       );
     }
@@ -420,7 +502,9 @@ export class PostgresEngine implements DatabaseEngine {
     return serialized(serverKey(this.db), () =>
       this.conn.retrying(op, secrets, async () => {
         const info = await this.serverInfo();
-        return this.conn.withClient((exec) => this.conn.lockedTransaction(exec, (x, firstRows) => fn(x, info, firstRows), opts));
+        return this.conn.withClient((exec) =>
+          this.conn.lockedTransaction(exec, (x, firstRows) => fn(x, info, firstRows), opts),
+        );
       }),
     );
   }
@@ -558,7 +642,10 @@ export class PostgresEngine implements DatabaseEngine {
   private async terminateSessions(username: string): Promise<number> {
     const info = await this.conn.retrying('server info', [], () => this.serverInfo());
     // PG14+: wait (up to 3 s) for each backend to actually exit.
-    const terminate = info.versionNum >= PG14 ? 'pg_catalog.pg_terminate_backend(a.pid, 3000)' : 'pg_catalog.pg_terminate_backend(a.pid)';
+    const terminate =
+      info.versionNum >= PG14
+        ? 'pg_catalog.pg_terminate_backend(a.pid, 3000)'
+        : 'pg_catalog.pg_terminate_backend(a.pid)';
     const deadline = Date.now() + this.conn.tuning.terminateDeadlineMs;
     const terminated = new Set<number>();
     for (;;) {
@@ -580,7 +667,10 @@ export class PostgresEngine implements DatabaseEngine {
       const remaining = Number(left?.n ?? 0);
       if (remaining === 0) return terminated.size;
       if (Date.now() > deadline)
-        throw new TargetError('retryable', `${remaining} session(s) of ${username} still open after terminating them; will retry`);
+        throw new TargetError(
+          'retryable',
+          `${remaining} session(s) of ${username} still open after terminating them; will retry`,
+        );
       await delay(50);
     }
   }

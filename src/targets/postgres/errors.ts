@@ -68,7 +68,12 @@ export function classifyError(err: unknown): TargetErrorKind {
   if (err instanceof TargetError) return err.kind;
   const code = errorCode(err);
   if (code !== undefined) return classifyCode(code);
-  if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError)
+  if (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    err instanceof SyntaxError ||
+    err instanceof ReferenceError
+  )
     return 'permanent';
   return err instanceof Error ? 'retryable' : 'permanent';
 }

@@ -54,8 +54,16 @@ export async function readPgServiceFacts(exec: Exec): Promise<PgServiceFacts> {
   const r = row ?? {};
   const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
-    roles: { rds_superuser: r.has_rds_superuser === true, cloudsqlsuperuser: r.has_cloudsqlsuperuser === true, azure_pg_admin: r.has_azure_pg_admin === true },
-    memberOf: { rds_superuser: r.in_rds_superuser === true, cloudsqlsuperuser: r.in_cloudsqlsuperuser === true, azure_pg_admin: r.in_azure_pg_admin === true },
+    roles: {
+      rds_superuser: r.has_rds_superuser === true,
+      cloudsqlsuperuser: r.has_cloudsqlsuperuser === true,
+      azure_pg_admin: r.has_azure_pg_admin === true,
+    },
+    memberOf: {
+      rds_superuser: r.in_rds_superuser === true,
+      cloudsqlsuperuser: r.in_cloudsqlsuperuser === true,
+      azure_pg_admin: r.in_azure_pg_admin === true,
+    },
     auroraVersionFunction: r.aurora_fn === true,
     settings: {
       'rds.extensions': str(r.rds_extensions),
@@ -77,9 +85,15 @@ export function detectPgService(f: PgServiceFacts): { service: PgService; eviden
   ];
   if (f.auroraVersionFunction) return { service: 'aurora', evidence: ['function aurora_version()', ...rds] };
   if (rds.length > 0) return { service: 'rds', evidence: rds };
-  const cloudsql = [...(f.roles.cloudsqlsuperuser ? ['role cloudsqlsuperuser'] : []), ...(set('cloudsql.iam_authentication') ? ['setting cloudsql.iam_authentication'] : [])];
+  const cloudsql = [
+    ...(f.roles.cloudsqlsuperuser ? ['role cloudsqlsuperuser'] : []),
+    ...(set('cloudsql.iam_authentication') ? ['setting cloudsql.iam_authentication'] : []),
+  ];
   if (cloudsql.length > 0) return { service: 'cloudsql', evidence: cloudsql };
-  const azure = [...(f.roles.azure_pg_admin ? ['role azure_pg_admin'] : []), ...(set('azure.extensions') ? ['setting azure.extensions'] : [])];
+  const azure = [
+    ...(f.roles.azure_pg_admin ? ['role azure_pg_admin'] : []),
+    ...(set('azure.extensions') ? ['setting azure.extensions'] : []),
+  ];
   if (azure.length > 0) return { service: 'azure', evidence: azure };
   return undefined;
 }
@@ -102,9 +116,15 @@ export function pgServiceChecks(f: PgServiceFacts, ctx: PgServiceContext): Engin
   const { service, evidence } = found;
   const name = PG_SERVICE_NAMES[service];
   const checks: EngineCheck[] = [
-    { name: 'managed service', ok: true, severity: 'warning', detail: `${name} (recognised by ${evidence.join(', ')}). ${setupNotes(service)}` },
+    {
+      name: 'managed service',
+      ok: true,
+      severity: 'warning',
+      detail: `${name} (recognised by ${evidence.join(', ')}). ${setupNotes(service)}`,
+    },
   ];
-  const adminRole = service === 'cloudsql' ? 'cloudsqlsuperuser' : service === 'azure' ? 'azure_pg_admin' : 'rds_superuser';
+  const adminRole =
+    service === 'cloudsql' ? 'cloudsqlsuperuser' : service === 'azure' ? 'azure_pg_admin' : 'rds_superuser';
   if (f.memberOf[adminRole])
     checks.push({
       name: 'service admin role',
@@ -112,7 +132,9 @@ export function pgServiceChecks(f: PgServiceFacts, ctx: PgServiceContext): Engin
       severity: 'warning',
       detail:
         `${ctx.adminUser} is a member of ${adminRole}: more than db-access needs (LOGIN CREATEROLE and the grants of the admin setup)` +
-        (service === 'cloudsql' ? '; users made in the Cloud SQL console or with gcloud join cloudsqlsuperuser, so create the admin with SQL' : ''),
+        (service === 'cloudsql'
+          ? '; users made in the Cloud SQL console or with gcloud join cloudsqlsuperuser, so create the admin with SQL'
+          : ''),
       fix: `REVOKE ${adminRole} FROM ${escapeIdentifier(ctx.adminUser)}`,
     });
   checks.push(tlsCheck(service, f, ctx.tls));
@@ -125,7 +147,7 @@ function setupNotes(service: PgService): string {
     case 'aurora':
       return (
         'There is no superuser: run the admin setup as the master user (a member of rds_superuser: CREATEROLE, CREATEDB, not SUPERUSER). ' +
-        'AWS documents that rds_superuser may end other connections (pg_terminate_backend); db-access\'s admin needs no such role: it ends its users\' sessions through its membership in each user it creates. ' +
+        "AWS documents that rds_superuser may end other connections (pg_terminate_backend); db-access's admin needs no such role: it ends its users' sessions through its membership in each user it creates. " +
         (service === 'aurora'
           ? 'Point the catalog at the cluster (writer) endpoint: reader instances refuse CREATE ROLE, and sessions an issued user opens on a reader are not ended from the writer (NOLOGIN and VALID UNTIL still stop new logins there).'
           : 'Point the catalog at the primary instance: read replicas refuse CREATE ROLE, and sessions an issued user opens on a replica are not ended from the primary (NOLOGIN and VALID UNTIL still stop new logins there).')
@@ -133,20 +155,24 @@ function setupNotes(service: PgService): string {
     case 'cloudsql':
       return (
         'There is no superuser: run the admin setup as the postgres user (a member of cloudsqlsuperuser: CREATEROLE, CREATEDB, not SUPERUSER). ' +
-        'Create the admin with SQL, not in the console or gcloud (those users join cloudsqlsuperuser). db-access\'s admin ends its users\' sessions through its membership in each user it creates, not through cloudsqlsuperuser. ' +
+        "Create the admin with SQL, not in the console or gcloud (those users join cloudsqlsuperuser). db-access's admin ends its users' sessions through its membership in each user it creates, not through cloudsqlsuperuser. " +
         'Point the catalog at the primary instance: read replicas refuse CREATE ROLE.'
       );
     case 'azure':
       return (
         'There is no superuser (azure_superuser belongs to the service): run the admin setup as the server admin (a member of azure_pg_admin: CREATEROLE, CREATEDB, not SUPERUSER). ' +
-        'db-access\'s admin ends its users\' sessions through its membership in each user it creates. Point the catalog at the primary server: read replicas refuse CREATE ROLE.'
+        "db-access's admin ends its users' sessions through its membership in each user it creates. Point the catalog at the primary server: read replicas refuse CREATE ROLE."
       );
   }
 }
 
 function tlsCheck(service: PgService, f: PgServiceFacts, tls: TargetTls | undefined): EngineCheck {
   const required =
-    service === 'rds' || service === 'aurora' ? on(f.settings['rds.force_ssl']) : service === 'azure' ? on(f.settings.require_secure_transport) : false;
+    service === 'rds' || service === 'aurora'
+      ? on(f.settings['rds.force_ssl'])
+      : service === 'azure'
+        ? on(f.settings.require_secure_transport)
+        : false;
   const requirement =
     service === 'rds' || service === 'aurora'
       ? required
@@ -156,6 +182,6 @@ function tlsCheck(service: PgService, f: PgServiceFacts, tls: TargetTls | undefi
         ? required
           ? 'require_secure_transport is on: the server refuses connections without TLS (issued users need sslmode=require or stronger too)'
           : 'the server does not require TLS'
-        : 'Cloud SQL requires TLS when the instance\'s SSL mode says so';
+        : "Cloud SQL requires TLS when the instance's SSL mode says so";
   return serviceTlsCheck(service, tls, requirement);
 }

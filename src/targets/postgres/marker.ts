@@ -23,7 +23,8 @@ export interface RoleMarker {
 }
 
 export function encodeMarker(grantId: number, expiresAt: number, installation?: string, reassignTo?: string): string {
-  if (reassignTo !== undefined && !REASSIGN_ROLE.test(reassignTo)) throw new TargetError('invalid', `invalid reassignTo role ${JSON.stringify(reassignTo)}`);
+  if (reassignTo !== undefined && !REASSIGN_ROLE.test(reassignTo))
+    throw new TargetError('invalid', `invalid reassignTo role ${JSON.stringify(reassignTo)}`);
   return JSON.stringify({
     by: MARKER_BY,
     ...(installation && { inst: installation }),

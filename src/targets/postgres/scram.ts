@@ -10,12 +10,20 @@ const pbkdf2Async = promisify(pbkdf2);
 export const SCRAM_ITERATIONS = 4096;
 
 /** `SCRAM-SHA-256$<iterations>:<salt b64>$<StoredKey b64>:<ServerKey b64>` for `password`. */
-export function scramSha256Verifier(password: string, iterations = SCRAM_ITERATIONS, salt: Buffer = randomBytes(16)): string {
+export function scramSha256Verifier(
+  password: string,
+  iterations = SCRAM_ITERATIONS,
+  salt: Buffer = randomBytes(16),
+): string {
   return encode(pbkdf2Sync(saslPrep(password), salt, iterations, 32, 'sha256'), iterations, salt);
 }
 
 /** The same, with the key derivation (4096 × HMAC) on libuv's thread pool instead of the event loop. */
-export async function scramSha256VerifierAsync(password: string, iterations = SCRAM_ITERATIONS, salt: Buffer = randomBytes(16)): Promise<string> {
+export async function scramSha256VerifierAsync(
+  password: string,
+  iterations = SCRAM_ITERATIONS,
+  salt: Buffer = randomBytes(16),
+): Promise<string> {
   return encode(await pbkdf2Async(saslPrep(password), salt, iterations, 32, 'sha256'), iterations, salt);
 }
 

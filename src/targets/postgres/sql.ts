@@ -19,13 +19,15 @@ export const DDL_ADVISORY_LOCK_KEY = '7233184875441820531';
 
 /** Quoted user name, after checking it is one of ours (prefix, lowercase, short). */
 export function userIdent(username: string): string {
-  if (!USERNAME_PATTERN.test(username)) invalid(`refusing a user name outside ${USERNAME_PATTERN}: ${JSON.stringify(username)}`);
+  if (!USERNAME_PATTERN.test(username))
+    invalid(`refusing a user name outside ${USERNAME_PATTERN}: ${JSON.stringify(username)}`);
   return escapeIdentifier(username);
 }
 
 /** Quoted role name (catalog roles were validated already; quote anyway). */
 export function roleIdent(role: string): string {
-  if (role.length === 0 || role.length > 63 || role.includes('\0')) invalid(`invalid role name ${JSON.stringify(role)}`);
+  if (role.length === 0 || role.length > 63 || role.includes('\0'))
+    invalid(`invalid role name ${JSON.stringify(role)}`);
   return escapeIdentifier(role);
 }
 
@@ -101,17 +103,22 @@ export function guardRailSql(username: string, g: GuardRails): string[] {
   const user = userIdent(username);
   const set = (name: string, ms: number | undefined) => {
     if (ms === undefined) return `ALTER ROLE ${user} RESET ${name}`;
-    if (!Number.isInteger(ms) || ms < 0 || ms > 2_147_483_647) invalid(`${name} ${ms} is not an integer of milliseconds`);
+    if (!Number.isInteger(ms) || ms < 0 || ms > 2_147_483_647)
+      invalid(`${name} ${ms} is not an integer of milliseconds`);
     return `ALTER ROLE ${user} SET ${name} = ${ms}`;
   };
-  return [set('statement_timeout', g.statementTimeoutMs), set('idle_in_transaction_session_timeout', g.idleInTransactionTimeoutMs)];
+  return [
+    set('statement_timeout', g.statementTimeoutMs),
+    set('idle_in_transaction_session_timeout', g.idleInTransactionTimeoutMs),
+  ];
 }
 
 export const DROP_OWNED = (username: string) => `DROP OWNED BY ${userIdent(username)}`;
 export const DROP_ROLE = (username: string) => `DROP ROLE IF EXISTS ${userIdent(username)}`;
 
 /** `REASSIGN OWNED BY a, b TO r`: what the users own in this database becomes r's (onExpiry reassignTo). */
-export const REASSIGN_OWNED = (usernames: readonly string[], role: string) => `REASSIGN OWNED BY ${identList(usernames)} TO ${roleIdent(role)}`;
+export const REASSIGN_OWNED = (usernames: readonly string[], role: string) =>
+  `REASSIGN OWNED BY ${identList(usernames)} TO ${roleIdent(role)}`;
 
 /**
  * The per-database cleanup before DROP ROLE, for users each with its onExpiry role (undefined = drop): one REASSIGN
@@ -121,8 +128,12 @@ export const REASSIGN_OWNED = (usernames: readonly string[], role: string) => `R
 export function ownedCleanupSql(users: ReadonlyArray<{ username: string; reassignTo?: string | undefined }>): string[] {
   if (users.length === 0) invalid('an empty list of users');
   const byRole = new Map<string, string[]>();
-  for (const u of users) if (u.reassignTo !== undefined) byRole.set(u.reassignTo, [...(byRole.get(u.reassignTo) ?? []), u.username]);
-  return [...[...byRole].map(([role, names]) => REASSIGN_OWNED(names, role)), DROP_OWNED_MANY(users.map((u) => u.username))];
+  for (const u of users)
+    if (u.reassignTo !== undefined) byRole.set(u.reassignTo, [...(byRole.get(u.reassignTo) ?? []), u.username]);
+  return [
+    ...[...byRole].map(([role, names]) => REASSIGN_OWNED(names, role)),
+    DROP_OWNED_MANY(users.map((u) => u.username)),
+  ];
 }
 
 /** Batch forms (disableUsers / deleteUsers). Each refuses an empty list: `DROP OWNED BY` with no role is a syntax error. */
@@ -164,13 +175,19 @@ export function renderTemplate(template: string, username: string): string {
   const problem = templateProblem(template);
   if (problem) invalid(`${problem}: ${template}`);
   const user = userIdent(username);
-  return template.trim().replace(/;\s*$/, '').replace(USER_PLACEHOLDER, () => user);
+  return template
+    .trim()
+    .replace(/;\s*$/, '')
+    .replace(USER_PLACEHOLDER, () => user);
 }
 
 /** What the admin needs to run `template` itself: the same privileges WITH GRANT OPTION (roles: WITH ADMIN OPTION). */
 export function templatePrerequisiteSql(template: string, adminIdent: string): string | undefined {
   if (templateProblem(template)) return undefined;
-  const t = template.trim().replace(/;\s*$/, '').replace(USER_PLACEHOLDER, () => adminIdent);
+  const t = template
+    .trim()
+    .replace(/;\s*$/, '')
+    .replace(USER_PLACEHOLDER, () => adminIdent);
   return /\sON\s/i.test(t) ? `${t} WITH GRANT OPTION` : `${t} WITH ADMIN OPTION`;
 }
 

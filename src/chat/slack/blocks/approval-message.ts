@@ -7,19 +7,38 @@ import type { RequestView } from '../../../core/view.js';
 import { APPROVE, DENY, REVOKE } from '../ids.js';
 import { code, escapeMrkdwn, mention, mentionList, slackDate } from '../mrkdwn.js';
 import { MENTION_BUDGET, plainSummary, requesterName, statusLine, title } from './describe.js';
-import { actions, button, context, fields, header, message, section, type Button, type KnownBlock, type SlackMessage } from './kit.js';
+import {
+  actions,
+  button,
+  context,
+  fields,
+  header,
+  message,
+  section,
+  type Button,
+  type KnownBlock,
+  type SlackMessage,
+} from './kit.js';
 
 /** Catalog descriptions are operator text but still escaped; 300 characters is plenty for a field. */
 const DESCRIPTION_MAX = 300;
 
 export function approvalMessage(view: RequestView): SlackMessage {
   const r = view.request;
-  const blocks: KnownBlock[] = [header(title(view)), fields(requestFields(view)), section(`*Reason*\n${escapeMrkdwn(r.reason)}`)];
+  const blocks: KnownBlock[] = [
+    header(title(view)),
+    fields(requestFields(view)),
+    section(`*Reason*\n${escapeMrkdwn(r.reason)}`),
+  ];
   if (view.phase === 'pending') {
     const who = mentionList(r.approvers, MENTION_BUDGET);
-    blocks.push(section(who ? `*Can approve:* ${who}` : '*Can approve:* nobody could be resolved; ask an administrator'));
+    blocks.push(
+      section(who ? `*Can approve:* ${who}` : '*Can approve:* nobody could be resolved; ask an administrator'),
+    );
     if (r.unavailableSources?.length) {
-      blocks.push(context(`:warning: Could not ask these approver sources: ${escapeMrkdwn(r.unavailableSources.join('; '))}`));
+      blocks.push(
+        context(`:warning: Could not ask these approver sources: ${escapeMrkdwn(r.unavailableSources.join('; '))}`),
+      );
     }
   }
   blocks.push(section(statusLine(view)));
@@ -30,17 +49,26 @@ export function approvalMessage(view: RequestView): SlackMessage {
   blocks.push(context(`Requested ${slackDate(r.createdAt)}${view.grant ? ` · grant #${view.grant.id}` : ''}`));
   // The notification text: escaped like the blocks, names without pings, the reason last so truncation cuts it.
   const reason = escapeMrkdwn(r.reason.replace(/\s+/g, ' '));
-  return message(`${title(view)}: ${requesterName(view)} asks for ${plainSummary(view)}. ${plainStatus(view)} Reason: ${reason}`, blocks);
+  return message(
+    `${title(view)}: ${requesterName(view)} asks for ${plainSummary(view)}. ${plainStatus(view)} Reason: ${reason}`,
+    blocks,
+  );
 }
 
 /** Why access needed nobody (auto-approval, break-glass): every decision explains itself. */
 function policyLine(view: RequestView): string | undefined {
   const r = view.request;
   if (r.breakGlass) {
-    const review = r.reviewedAt !== undefined ? `reviewed ${slackDate(r.reviewedAt)}` : r.reviewBy !== undefined ? `review due ${slackDate(r.reviewBy)}` : '';
+    const review =
+      r.reviewedAt !== undefined
+        ? `reviewed ${slackDate(r.reviewedAt)}`
+        : r.reviewBy !== undefined
+          ? `review due ${slackDate(r.reviewBy)}`
+          : '';
     return `:fire_extinguisher: Break-glass: granted without approval${review ? ` · ${review}` : ''}`;
   }
-  if (r.status === 'approved' && r.decisionNote?.startsWith('auto-approved')) return `:robot_face: ${escapeMrkdwn(r.decisionNote)}`;
+  if (r.status === 'approved' && r.decisionNote?.startsWith('auto-approved'))
+    return `:robot_face: ${escapeMrkdwn(r.decisionNote)}`;
   return undefined;
 }
 
@@ -52,7 +80,9 @@ function requestFields(view: RequestView): string[] {
     `*Requested by*\n${mention(r.requester)}`,
     `*Database*\n${code(db.name)} (${db.engine})${description}`,
     `*Level*\n${code(r.level)}`,
-    r.extendsGrantId !== undefined ? `*Extend by*\n${formatDuration(r.durationMs)}` : `*Duration*\n${formatDuration(r.durationMs)}`,
+    r.extendsGrantId !== undefined
+      ? `*Extend by*\n${formatDuration(r.durationMs)}`
+      : `*Duration*\n${formatDuration(r.durationMs)}`,
   ];
   if (r.extendsGrantId !== undefined && view.grant && view.phase === 'pending') {
     out.push(`*Currently expires*\n${slackDate(view.grant.expiresAt)}`);
@@ -60,7 +90,10 @@ function requestFields(view: RequestView): string[] {
   // A ticket is shown as code: never a link, whatever it contains.
   if (r.ticket) out.push(`*Ticket*\n${code(r.ticket)}`);
   // The incident's URL comes from PagerDuty's API, not from the requester, so it may be a link.
-  if (r.incidentId) out.push(`*Incident*\n${r.incidentUrl && /^https:\/\/[\w.-]+\/incidents\/\w+$/.test(r.incidentUrl) ? `<${r.incidentUrl}|${r.incidentId}>` : code(r.incidentId)} (access ends when it resolves)`);
+  if (r.incidentId)
+    out.push(
+      `*Incident*\n${r.incidentUrl && /^https:\/\/[\w.-]+\/incidents\/\w+$/.test(r.incidentUrl) ? `<${r.incidentUrl}|${r.incidentId}>` : code(r.incidentId)} (access ends when it resolves)`,
+    );
   return out;
 }
 

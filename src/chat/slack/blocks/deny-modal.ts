@@ -20,13 +20,21 @@ export function denyModal(target: RequestView | number): ModalView {
     close: plain('Cancel', L.VIEW_TITLE),
     private_metadata: String(id),
     blocks: [
-      ...(typeof target === 'number' ? [] : [section(`${mention(target.request.requester)} asked for ${summary(target)}.`)]),
+      ...(typeof target === 'number'
+        ? []
+        : [section(`${mention(target.request.requester)} asked for ${summary(target)}.`)]),
       {
         type: 'input',
         block_id: INPUT.reason.block,
         label: plain('Why are you denying it?'),
         hint: plain('The requester sees this, and it is kept in the audit log.', L.INPUT_HINT),
-        element: { type: 'plain_text_input', action_id: INPUT.reason.action, multiline: true, min_length: 1, max_length: MAX_REASON_LENGTH },
+        element: {
+          type: 'plain_text_input',
+          action_id: INPUT.reason.action,
+          multiline: true,
+          min_length: 1,
+          max_length: MAX_REASON_LENGTH,
+        },
       },
     ],
   };

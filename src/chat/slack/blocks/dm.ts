@@ -17,7 +17,11 @@ function doneButton(grantId: number): Button {
     actionId: DONE,
     value: grantId,
     style: 'danger',
-    confirm: { title: 'End your access now?', text: 'The user is locked, its sessions are ended and it is dropped.', confirm: 'End access' },
+    confirm: {
+      title: 'End your access now?',
+      text: 'The user is locked, its sessions are ended and it is dropped.',
+      confirm: 'End access',
+    },
   });
 }
 
@@ -30,13 +34,17 @@ export function accessActiveDm(view: RequestView, opts: { showCredentials?: bool
   if (!g) return message(`${title(view)}: ${plainText(summary(view))}`, [section(statusLine(view))]);
   const line = `Your ${accessTo(view)} is active until ${slackDate(g.expiresAt)}.`;
   const buttons = [
-    ...(opts.showCredentials === false ? [] : [button({ text: 'Show credentials', actionId: REVEAL, value: g.id, style: 'primary' })]),
+    ...(opts.showCredentials === false
+      ? []
+      : [button({ text: 'Show credentials', actionId: REVEAL, value: g.id, style: 'primary' })]),
     doneButton(g.id),
   ];
   return message(plainText(line), [
     section(`:white_check_mark: ${line}`),
     actions(buttons, `grant_${g.id}`),
-    context(`User ${code(g.username)} · grant #${g.id} · ${title(view)}. Showing credentials sets a new password each time.`),
+    context(
+      `User ${code(g.username)} · grant #${g.id} · ${title(view)}. Showing credentials sets a new password each time.`,
+    ),
   ]);
 }
 
@@ -57,7 +65,10 @@ export function expiresSoonDm(view: RequestView, remindBefore: number): SlackMes
   const line = `Your ${accessTo(view)} expires in ${left}, at ${slackDate(g.expiresAt, '{time}')}.`;
   return message(plainText(`Your ${accessTo(view)} expires in ${left}.`), [
     section(`:alarm_clock: ${line}`),
-    actions([button({ text: 'Extend', actionId: EXTEND_OPEN, value: g.id, style: 'primary' }), doneButton(g.id)], `grant_${g.id}`),
+    actions(
+      [button({ text: 'Extend', actionId: EXTEND_OPEN, value: g.id, style: 'primary' }), doneButton(g.id)],
+      `grant_${g.id}`,
+    ),
     context('Extending asks the approvers again, as the policy says.'),
   ]);
 }

@@ -22,7 +22,9 @@ export function requestSentText(view: RequestView): string {
   const kind = r.extendsGrantId !== undefined ? `Extension request #${r.id}` : `Request #${r.id}`;
   if (view.phase !== 'pending') return L.truncate(`${kind} for ${summary(view)}: ${statusLine(view)}`, L.MESSAGE_TEXT);
   const who = mentionList(r.approvers, MENTION_BUDGET);
-  const missing = r.unavailableSources?.length ? `\n:warning: Could not ask: ${escapeMrkdwn(r.unavailableSources.join('; '))}` : '';
+  const missing = r.unavailableSources?.length
+    ? `\n:warning: Could not ask: ${escapeMrkdwn(r.unavailableSources.join('; '))}`
+    : '';
   const need = r.requiredApprovals > 1 ? ` (${r.requiredApprovals} approvals needed)` : '';
   return L.truncate(`${kind} for ${summary(view)} sent to ${who || 'the approvers'}${need}.${missing}`, L.MESSAGE_TEXT);
 }
@@ -31,8 +33,12 @@ export function helpText(catalog: Catalog): string {
   const dbs = [...catalog.databases.values()].sort((a, b) => a.name.localeCompare(b.name));
   const lines = dbs
     .slice(0, HELP_DATABASES)
-    .map((d) => `• ${code(d.name)}: ${[...d.levels.keys()].map(code).join(', ')} · up to ${formatDuration(d.maxDuration)}${d.description ? ` · ${escapeMrkdwn(d.description)}` : ''}`);
-  if (dbs.length > HELP_DATABASES) lines.push(`…and ${dbs.length - HELP_DATABASES} more (the request form lists them all).`);
+    .map(
+      (d) =>
+        `• ${code(d.name)}: ${[...d.levels.keys()].map(code).join(', ')} · up to ${formatDuration(d.maxDuration)}${d.description ? ` · ${escapeMrkdwn(d.description)}` : ''}`,
+    );
+  if (dbs.length > HELP_DATABASES)
+    lines.push(`…and ${dbs.length - HELP_DATABASES} more (the request form lists them all).`);
   // The grammar's placeholders are written with < >: escaped, or Slack would parse them as links.
   const grammar = escapeMrkdwn(
     [
@@ -52,13 +58,23 @@ export function helpText(catalog: Catalog): string {
 export function listText(views: readonly RequestView[]): string {
   const active = views.filter((v) => v.phase === 'active' && v.grant);
   const pending = views.filter((v) => v.phase === 'pending' || v.phase === 'provisioning');
-  if (active.length + pending.length === 0) return 'You have no pending requests and no active access. `/db-access` to ask for some.';
+  if (active.length + pending.length === 0)
+    return 'You have no pending requests and no active access. `/db-access` to ask for some.';
   const section = (heading: string, items: RequestView[], line: (v: RequestView) => string) =>
     items.length === 0
       ? []
-      : [heading, ...items.slice(0, LIST_MAX).map(line), ...(items.length > LIST_MAX ? [`…and ${items.length - LIST_MAX} more`] : [])];
+      : [
+          heading,
+          ...items.slice(0, LIST_MAX).map(line),
+          ...(items.length > LIST_MAX ? [`…and ${items.length - LIST_MAX} more`] : []),
+        ];
   const out = [
-    ...section('*Active*', active, (v) => `• grant #${v.grant!.id}: ${summary(v)}, until ${slackDate(v.grant!.expiresAt)} · ${code(`/db-access revoke ${v.grant!.id}`)}`),
+    ...section(
+      '*Active*',
+      active,
+      (v) =>
+        `• grant #${v.grant!.id}: ${summary(v)}, until ${slackDate(v.grant!.expiresAt)} · ${code(`/db-access revoke ${v.grant!.id}`)}`,
+    ),
     ...section('*Pending*', pending, (v) => `• ${title(v)}: ${summary(v)} · ${statusLine(v)}`),
   ];
   return L.truncate(out.join('\n'), L.MESSAGE_TEXT);
@@ -78,6 +94,9 @@ export const INLINE_ERROR = 300;
 export function inlineErrorText(err: BrokerError): string {
   const valid = err.details.valid?.length ? ` Valid: ${err.details.valid.join(', ')}.` : '';
   const m = err.message.trim();
-  const text = err.code === 'SELF_APPROVAL' ? "You can't approve your own request." : `${capitalize(m)}${/[.!?]$/.test(m) ? '' : '.'}${valid}`;
+  const text =
+    err.code === 'SELF_APPROVAL'
+      ? "You can't approve your own request."
+      : `${capitalize(m)}${/[.!?]$/.test(m) ? '' : '.'}${valid}`;
   return text.length <= INLINE_ERROR ? text : `${text.slice(0, INLINE_ERROR - 1)}…`;
 }

@@ -16,7 +16,9 @@ import { inputValue, type ModalValues } from './request-modal.js';
 export function extendModal(target: RequestView | number, opts: { maxDurationMs?: number } = {}): ModalView {
   const g = typeof target === 'number' ? undefined : target.grant;
   const grantId = typeof target === 'number' ? target : (g?.id ?? target.request.extendsGrantId ?? 0);
-  const now = g ? `Your ${code(g.level)} access to ${code(g.database)} ends ${slackDate(g.expiresAt)}.` : `Extend grant #${grantId}.`;
+  const now = g
+    ? `Your ${code(g.level)} access to ${code(g.database)} ends ${slackDate(g.expiresAt)}.`
+    : `Extend grant #${grantId}.`;
   const max = opts.maxDurationMs ? ` The time left may not exceed ${formatDuration(opts.maxDurationMs)} in all.` : '';
   return {
     type: 'modal',
@@ -32,14 +34,24 @@ export function extendModal(target: RequestView | number, opts: { maxDurationMs?
         block_id: INPUT.duration.block,
         label: plain('Extend by'),
         hint: plain(`Such as 30m or 1h.${max}`, L.INPUT_HINT),
-        element: { type: 'plain_text_input', action_id: INPUT.duration.action, placeholder: plain('30m', L.PLACEHOLDER), max_length: 20 },
+        element: {
+          type: 'plain_text_input',
+          action_id: INPUT.duration.action,
+          placeholder: plain('30m', L.PLACEHOLDER),
+          max_length: 20,
+        },
       },
       {
         type: 'input',
         block_id: INPUT.reason.block,
         label: plain('Reason'),
         hint: plain('The approvers see this.', L.INPUT_HINT),
-        element: { type: 'plain_text_input', action_id: INPUT.reason.action, multiline: true, max_length: MAX_REASON_LENGTH },
+        element: {
+          type: 'plain_text_input',
+          action_id: INPUT.reason.action,
+          multiline: true,
+          max_length: MAX_REASON_LENGTH,
+        },
       },
     ],
   };

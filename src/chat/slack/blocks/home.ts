@@ -8,7 +8,17 @@ import { HOME_APPROVE, HOME_DENY, HOME_REQUEST, HOME_REVEAL, HOME_REVOKE } from 
 import * as L from '../limits.js';
 import { code, escapeMrkdwn, mention, slackDate } from '../mrkdwn.js';
 import { accessTo, approvalProgress, statusLine, summary, title } from './describe.js';
-import { actions, button, capBlocks, context, divider, header, section, type HomeView, type KnownBlock } from './kit.js';
+import {
+  actions,
+  button,
+  capBlocks,
+  context,
+  divider,
+  header,
+  section,
+  type HomeView,
+  type KnownBlock,
+} from './kit.js';
 
 /** Items shown per list; with the fixed blocks the worst case is 2 + (2 + 2·15 + 1) + (2 + 10 + 1) + (2 + 2·20 + 1) + 1 = 92 ≤ 100. */
 const MAX_ACTIVE = 15;
@@ -36,14 +46,17 @@ function list(
   const blocks: KnownBlock[] = [divider(), section(`*${heading}*`)];
   if (views.length === 0) return [...blocks, context(empty)];
   for (const v of views.slice(0, max)) blocks.push(...render(v));
-  if (views.length > max) blocks.push(context(`…and ${views.length - max} more. Type \`/db-access list\` to see them all.`));
+  if (views.length > max)
+    blocks.push(context(`…and ${views.length - max} more. Type \`/db-access list\` to see them all.`));
   return blocks;
 }
 
 function activeItem(v: RequestView, now: number): KnownBlock[] {
   const g = v.grant!;
   return [
-    section(`${accessTo(v)} until ${slackDate(g.expiresAt)} (${formatDuration(Math.max(0, g.expiresAt - now))} left) · user ${code(g.username)} · grant #${g.id}`),
+    section(
+      `${accessTo(v)} until ${slackDate(g.expiresAt)} (${formatDuration(Math.max(0, g.expiresAt - now))} left) · user ${code(g.username)} · grant #${g.id}`,
+    ),
     actions([
       button({ text: 'Show credentials', actionId: HOME_REVEAL, value: g.id, style: 'primary' }),
       button({
@@ -51,7 +64,11 @@ function activeItem(v: RequestView, now: number): KnownBlock[] {
         actionId: HOME_REVOKE,
         value: g.id,
         style: 'danger',
-        confirm: { title: 'End your access now?', text: 'The user is locked, its sessions are ended and it is dropped.', confirm: 'End access' },
+        confirm: {
+          title: 'End your access now?',
+          text: 'The user is locked, its sessions are ended and it is dropped.',
+          confirm: 'End access',
+        },
       }),
     ]),
   ];
@@ -66,7 +83,9 @@ function toApproveItem(v: RequestView): KnownBlock[] {
   const reason = L.truncate(escapeMrkdwn(r.reason.replace(/\s+/g, ' ')), REASON_PREVIEW);
   const ticket = r.ticket ? ` · ${code(r.ticket.slice(0, 100))}` : '';
   return [
-    section(`*${title(v)}*: ${mention(r.requester)} asks for ${summary(v)}${ticket}\n>${reason}\n${approvalProgress(v)}`),
+    section(
+      `*${title(v)}*: ${mention(r.requester)} asks for ${summary(v)}${ticket}\n>${reason}\n${approvalProgress(v)}`,
+    ),
     actions([
       button({ text: 'Approve', actionId: HOME_APPROVE, value: r.id, style: 'primary' }),
       button({ text: 'Deny', actionId: HOME_DENY, value: r.id, style: 'danger' }),
@@ -78,7 +97,10 @@ export function homeView(input: HomeInput): HomeView {
   const active = input.mine.filter((v) => v.phase === 'active' && v.grant && v.request.extendsGrantId === undefined);
   const pending = input.mine.filter((v) => v.phase === 'pending' || v.phase === 'provisioning');
   // Nobody may decide their own request: never offer the buttons.
-  const toApprove = input.toApprove.filter((v) => v.phase === 'pending' && !(v.request.requester.platform === 'slack' && v.request.requester.id === input.userId));
+  const toApprove = input.toApprove.filter(
+    (v) =>
+      v.phase === 'pending' && !(v.request.requester.platform === 'slack' && v.request.requester.id === input.userId),
+  );
   const intro: KnownBlock[] = [
     header('Database access'),
     section(
@@ -89,7 +111,13 @@ export function homeView(input: HomeInput): HomeView {
   if (active.length + pending.length + toApprove.length === 0) {
     return {
       type: 'home',
-      blocks: [...intro, divider(), section('Nothing here yet: no access, no pending requests, nothing waiting for your approval.\nType `/db-access` in any channel, or press *Request access*.')],
+      blocks: [
+        ...intro,
+        divider(),
+        section(
+          'Nothing here yet: no access, no pending requests, nothing waiting for your approval.\nType `/db-access` in any channel, or press *Request access*.',
+        ),
+      ],
     };
   }
   const blocks: KnownBlock[] = [

@@ -20,10 +20,17 @@ export function breakGlassAlert(view: RequestView): SlackMessage {
   const due = r.reviewBy !== undefined ? ` An approver must review it by ${slackDate(r.reviewBy)}.` : '';
   const reviewed = r.reviewedAt !== undefined;
   return message(`Break-glass access: ${title(view)}.`, [
-    section(`:fire_extinguisher: *Break-glass:* ${mention(r.requester)} took ${summary(view)} without approval.\n*Reason:* ${escapeMrkdwn(r.reason)}${reviewed ? '' : due}`),
+    section(
+      `:fire_extinguisher: *Break-glass:* ${mention(r.requester)} took ${summary(view)} without approval.\n*Reason:* ${escapeMrkdwn(r.reason)}${reviewed ? '' : due}`,
+    ),
     ...(reviewed
       ? [section(`:white_check_mark: Reviewed ${slackDate(r.reviewedAt!)}`)]
-      : [actions([button({ text: 'Reviewed', actionId: BREAK_GLASS_REVIEWED, value: r.id, style: 'primary' })], `review_${r.id}`)]),
+      : [
+          actions(
+            [button({ text: 'Reviewed', actionId: BREAK_GLASS_REVIEWED, value: r.id, style: 'primary' })],
+            `review_${r.id}`,
+          ),
+        ]),
   ]);
 }
 
@@ -32,7 +39,12 @@ export function reviewOverdueAlert(view: RequestView): SlackMessage {
   const r = view.request;
   const who = mentionList(r.approvers, MENTION_BUDGET);
   return message(`Break-glass review overdue: ${title(view)}.`, [
-    section(`:warning: Nobody has reviewed ${mention(r.requester)}'s break-glass access (${summary(view)}) since ${slackDate(r.createdAt)}. ${who ? `${who}: please review it.` : ''}`),
-    actions([button({ text: 'Reviewed', actionId: BREAK_GLASS_REVIEWED, value: r.id, style: 'primary' })], `review_overdue_${r.id}`),
+    section(
+      `:warning: Nobody has reviewed ${mention(r.requester)}'s break-glass access (${summary(view)}) since ${slackDate(r.createdAt)}. ${who ? `${who}: please review it.` : ''}`,
+    ),
+    actions(
+      [button({ text: 'Reviewed', actionId: BREAK_GLASS_REVIEWED, value: r.id, style: 'primary' })],
+      `review_overdue_${r.id}`,
+    ),
   ]);
 }

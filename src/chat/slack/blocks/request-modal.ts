@@ -32,7 +32,11 @@ export interface RequestModalOptions {
 type Option = { text: ReturnType<typeof plain>; value: string; description?: ReturnType<typeof plain> };
 
 function option(value: string, description?: string): Option {
-  return { text: plain(value, L.OPTION_TEXT), value, ...(description && { description: plain(description, L.OPTION_DESCRIPTION) }) };
+  return {
+    text: plain(value, L.OPTION_TEXT),
+    value,
+    ...(description && { description: plain(description, L.OPTION_DESCRIPTION) }),
+  };
 }
 
 /** Every database (first 100 by name; a larger catalog needs external_select) and every level name. */

@@ -14,7 +14,20 @@ import { credentialsModal } from '../blocks/credentials.js';
 import { denyModal } from '../blocks/deny-modal.js';
 import { errorText } from '../blocks/ephemeral.js';
 import { extendModal } from '../blocks/extend-modal.js';
-import { BREAK_GLASS_REVIEWED, APPROVE, DENY, DONE, EXTEND_OPEN, HOME_APPROVE, HOME_DENY, HOME_REQUEST, HOME_REVEAL, HOME_REVOKE, REVEAL, REVOKE } from '../ids.js';
+import {
+  BREAK_GLASS_REVIEWED,
+  APPROVE,
+  DENY,
+  DONE,
+  EXTEND_OPEN,
+  HOME_APPROVE,
+  HOME_DENY,
+  HOME_REQUEST,
+  HOME_REVEAL,
+  HOME_REVOKE,
+  REVEAL,
+  REVOKE,
+} from '../ids.js';
 import { homeView } from '../blocks/home.js';
 import { OOPS } from './inbox-edge.js';
 import { requestModal } from '../blocks/request-modal.js';
@@ -28,7 +41,9 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareAr
 async function tell(args: ButtonArgs, text: string): Promise<void> {
   const { body, client, respond } = args;
   if (body.channel?.id && body.message) {
-    await client.chat.postEphemeral({ channel: body.channel.id, user: body.user.id, text }).catch(() => respond({ response_type: 'ephemeral', replace_original: false, text }));
+    await client.chat
+      .postEphemeral({ channel: body.channel.id, user: body.user.id, text })
+      .catch(() => respond({ response_type: 'ephemeral', replace_original: false, text }));
     return;
   }
   await client.chat.postMessage({ channel: body.user.id, text });
@@ -39,25 +54,36 @@ async function refreshHome(ctx: SlackContext, args: ButtonArgs): Promise<void> {
   if (!args.body.view || args.body.view.type !== 'home') return;
   const actor = await ctx.people.actor(args.body.user.id, args.body.user.name);
   const [mine, toApprove] = await Promise.all([ctx.viewsOf(actor), ctx.approvableBy(actor)]);
-  await args.client.views.publish({ user_id: args.body.user.id, view: homeView({ userId: args.body.user.id, mine, toApprove, now: ctx.core.clock.now() }) });
+  await args.client.views.publish({
+    user_id: args.body.user.id,
+    view: homeView({ userId: args.body.user.id, mine, toApprove, now: ctx.core.clock.now() }),
+  });
 }
 
 export function registerActions(app: App, ctx: SlackContext): void {
   /** `idKind`: what the button's value names (a request or a grant); `none` for a button that carries no id. */
-  const on = (actionIds: string[], idKind: IdKind | 'none', handle: (args: ButtonArgs, id: number) => Promise<void>) => {
-    for (const actionId of actionIds) app.action<BlockButtonAction>(actionId, async (args) => {
-      await args.ack();
-      let id: number | undefined;
-      try {
-        id = idKind === 'none' ? 0 : requireDecimalId(args.action.value, idKind);
-        await handle(args, id);
-        await refreshHome(ctx, args).catch(() => undefined);
-      } catch (err) {
-        if (err instanceof BrokerError) return tell(args, errorText(err));
-        ctx.logger.error({ actionId, id, err: err instanceof Error ? err.message : String(err) }, 'slack action failed');
-        await tell(args, OOPS).catch(() => undefined);
-      }
-    });
+  const on = (
+    actionIds: string[],
+    idKind: IdKind | 'none',
+    handle: (args: ButtonArgs, id: number) => Promise<void>,
+  ) => {
+    for (const actionId of actionIds)
+      app.action<BlockButtonAction>(actionId, async (args) => {
+        await args.ack();
+        let id: number | undefined;
+        try {
+          id = idKind === 'none' ? 0 : requireDecimalId(args.action.value, idKind);
+          await handle(args, id);
+          await refreshHome(ctx, args).catch(() => undefined);
+        } catch (err) {
+          if (err instanceof BrokerError) return tell(args, errorText(err));
+          ctx.logger.error(
+            { actionId, id, err: err instanceof Error ? err.message : String(err) },
+            'slack action failed',
+          );
+          await tell(args, OOPS).catch(() => undefined);
+        }
+      });
   };
   const actor = (args: ButtonArgs) => ctx.people.actor(args.body.user.id, args.body.user.name);
 
@@ -65,31 +91,36 @@ export function registerActions(app: App, ctx: SlackContext): void {
    *  is recorded → acked → processed → answered. */
   const inboxed = (actionIds: string[], kind: 'approve' | 'revoke' | 'review') => {
     const idKind: IdKind = kind === 'revoke' ? 'grant' : 'request';
-    for (const actionId of actionIds) app.action<BlockButtonAction>(actionId, async (args) => {
-      let id: number;
-      try {
-        id = requireDecimalId(args.action.value, idKind);
-      } catch (err) {
+    for (const actionId of actionIds)
+      app.action<BlockButtonAction>(actionId, async (args) => {
+        let id: number;
+        try {
+          id = requireDecimalId(args.action.value, idKind);
+        } catch (err) {
+          await args.ack();
+          return tell(args, err instanceof BrokerError ? errorText(err) : OOPS);
+        }
+        const { body } = args;
+        const channelId = body.channel?.id && body.message ? body.channel.id : undefined;
+        const action = await recordSlackAction<typeof kind>(ctx, {
+          kind,
+          userId: body.user.id,
+          ...(body.user.name && { userName: body.user.name }),
+          ...(idKind === 'grant' ? { grantId: id } : { requestId: id }),
+          payload: (idKind === 'grant' ? { grantId: id } : { requestId: id }) as InboxPayloads[typeof kind],
+          reply: {
+            source: 'button',
+            ...(channelId && { channelId }),
+            ...(body.response_url && { responseUrl: body.response_url }),
+          },
+          context: args.context,
+          triggerId: body.trigger_id,
+        });
         await args.ack();
-        return tell(args, err instanceof BrokerError ? errorText(err) : OOPS);
-      }
-      const { body } = args;
-      const channelId = body.channel?.id && body.message ? body.channel.id : undefined;
-      const action = await recordSlackAction<typeof kind>(ctx, {
-        kind,
-        userId: body.user.id,
-        ...(body.user.name && { userName: body.user.name }),
-        ...(idKind === 'grant' ? { grantId: id } : { requestId: id }),
-        payload: (idKind === 'grant' ? { grantId: id } : { requestId: id }) as InboxPayloads[typeof kind],
-        reply: { source: 'button', ...(channelId && { channelId }), ...(body.response_url && { responseUrl: body.response_url }) },
-        context: args.context,
-        triggerId: body.trigger_id,
+        if (!action) return;
+        await processSlackAction(ctx, args.client, action);
+        await refreshHome(ctx, args).catch(() => undefined);
       });
-      await args.ack();
-      if (!action) return;
-      await processSlackAction(ctx, args.client, action);
-      await refreshHome(ctx, args).catch(() => undefined);
-    });
   };
 
   inboxed([APPROVE, HOME_APPROVE], 'approve');
@@ -114,6 +145,9 @@ export function registerActions(app: App, ctx: SlackContext): void {
   });
 
   on([HOME_REQUEST], 'none', async (args) => {
-    await args.client.views.open({ trigger_id: args.body.trigger_id, view: requestModal(ctx.core.catalog, { channelId: '' }) });
+    await args.client.views.open({
+      trigger_id: args.body.trigger_id,
+      view: requestModal(ctx.core.catalog, { channelId: '' }),
+    });
   });
 }

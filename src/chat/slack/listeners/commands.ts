@@ -18,17 +18,35 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
   app.command(command, async ({ command: cmd, ack, respond, client, context }) => {
     const parsed = parseCommand(decodeCommandText(cmd.text ?? ''));
     const who = { userId: cmd.user_id, ...(cmd.user_name && { userName: cmd.user_name }) };
-    const base = { ...who, reply: { source: 'command' as const, responseUrl: cmd.response_url, channelId: cmd.channel_id }, context, triggerId: cmd.trigger_id };
+    const base = {
+      ...who,
+      reply: { source: 'command' as const, responseUrl: cmd.response_url, channelId: cmd.channel_id },
+      context,
+      triggerId: cmd.trigger_id,
+    };
     let record: SlackActionRecord | undefined;
     switch (parsed.kind) {
       case 'request':
-        record = { ...base, kind: 'request', payload: { input: parsed.input, ...(parsed.breakGlass && { breakGlass: true }) } };
+        record = {
+          ...base,
+          kind: 'request',
+          payload: { input: parsed.input, ...(parsed.breakGlass && { breakGlass: true }) },
+        };
         break;
       case 'revoke':
         record = { ...base, kind: 'revoke', grantId: parsed.grantId, payload: { grantId: parsed.grantId } };
         break;
       case 'extend':
-        record = { ...base, kind: 'extend', grantId: parsed.grantId, payload: { grantId: parsed.grantId, duration: parsed.duration, reason: parsed.reason ?? 'extension requested' } };
+        record = {
+          ...base,
+          kind: 'extend',
+          grantId: parsed.grantId,
+          payload: {
+            grantId: parsed.grantId,
+            duration: parsed.duration,
+            reason: parsed.reason ?? 'extension requested',
+          },
+        };
         break;
     }
     if (record) {
@@ -42,7 +60,10 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
     try {
       switch (parsed.kind) {
         case 'modal':
-          await client.views.open({ trigger_id: cmd.trigger_id, view: requestModal(ctx.core.catalog, { channelId: cmd.channel_id }) });
+          await client.views.open({
+            trigger_id: cmd.trigger_id,
+            view: requestModal(ctx.core.catalog, { channelId: cmd.channel_id }),
+          });
           return;
         case 'help':
           await reply(helpText(ctx.core.catalog));
@@ -61,13 +82,19 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
 }
 
 /** A BrokerError becomes one friendly sentence; anything else is logged and answered without detail. */
-export async function answerError(ctx: SlackContext, reply: (text: string) => Promise<unknown>, err: unknown): Promise<void> {
+export async function answerError(
+  ctx: SlackContext,
+  reply: (text: string) => Promise<unknown>,
+  err: unknown,
+): Promise<void> {
   if (err instanceof BrokerError) {
     await reply(errorText(err)).catch(() => undefined);
     return;
   }
   ctx.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'slack command failed');
-  await reply('Something went wrong on our side; nothing was changed. Try again, or ask in the approval channel.').catch(() => undefined);
+  await reply(
+    'Something went wrong on our side; nothing was changed. Try again, or ask in the approval channel.',
+  ).catch(() => undefined);
 }
 
 export type { RespondFn };

@@ -8,6 +8,9 @@ export function registerEvents(app: App, ctx: SlackContext): void {
     if (event.tab && event.tab !== 'home') return;
     const actor = await ctx.people.actor(event.user);
     const [mine, toApprove] = await Promise.all([ctx.viewsOf(actor), ctx.approvableBy(actor)]);
-    await client.views.publish({ user_id: event.user, view: homeView({ userId: event.user, mine, toApprove, now: ctx.core.clock.now() }) });
+    await client.views.publish({
+      user_id: event.user,
+      view: homeView({ userId: event.user, mine, toApprove, now: ctx.core.clock.now() }),
+    });
   });
 }

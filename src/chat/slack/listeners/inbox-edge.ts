@@ -38,7 +38,10 @@ export function slackInboxEdge(ctx: SlackContext, client: WebClient): InboxEdge 
         const text = await answerText(ctx, action, result);
         if (text) await deliver(client, action, text, ctx.core.clock.now());
       } catch (err) {
-        ctx.logger.warn({ inboxId: action.id, err: err instanceof Error ? err.message : String(err) }, 'slack: could not answer a chat action');
+        ctx.logger.warn(
+          { inboxId: action.id, err: err instanceof Error ? err.message : String(err) },
+          'slack: could not answer a chat action',
+        );
       }
     },
   };
@@ -46,7 +49,11 @@ export function slackInboxEdge(ctx: SlackContext, client: WebClient): InboxEdge 
 
 function replyTo(action: InboxAction): SlackReplyTo {
   const r = (action.payload.reply ?? {}) as Partial<SlackReplyTo>;
-  return { source: r.source ?? 'view', ...(r.responseUrl && { responseUrl: r.responseUrl }), ...(r.channelId && { channelId: r.channelId }) };
+  return {
+    source: r.source ?? 'view',
+    ...(r.responseUrl && { responseUrl: r.responseUrl }),
+    ...(r.channelId && { channelId: r.channelId }),
+  };
 }
 
 /** What the person is told; undefined when the changed messages say it (an approval, a denial, a review). */
@@ -73,7 +80,9 @@ async function answerText(ctx: SlackContext, action: InboxAction, result: InboxR
       const req = effect.request;
       // A request just opened for the approvers has no decision and no grant yet: its view needs no read.
       const fresh = req.status === 'pending' && req.extendsGrantId === undefined;
-      return requestSentText(await loadRequestView(ctx.core, req.id, fresh ? { grant: null, ahead: Promise.resolve([req, []]) } : {}));
+      return requestSentText(
+        await loadRequestView(ctx.core, req.id, fresh ? { grant: null, ahead: Promise.resolve([req, []]) } : {}),
+      );
     }
   }
 }
@@ -82,7 +91,13 @@ async function deliver(client: WebClient, action: InboxAction, text: string, now
   const to = replyTo(action);
   const user = action.actorId;
   if (to.source !== 'command' && to.channelId) {
-    if (await client.chat.postEphemeral({ channel: to.channelId, user, text }).then(() => true, () => false)) return;
+    if (
+      await client.chat.postEphemeral({ channel: to.channelId, user, text }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
   }
   if (to.source !== 'view' && to.responseUrl && now - action.receivedAt < RESPONSE_URL_TTL_MS) {
     if (await respond(to.responseUrl, text)) return;

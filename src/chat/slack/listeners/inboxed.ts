@@ -37,7 +37,10 @@ export class ActionNotRecorded extends Error {
 }
 
 /** Records the action (call before ack()). Undefined for a redelivery; rejects with ActionNotRecorded. */
-export async function recordSlackAction<K extends InboxKind>(ctx: SlackContext, a: SlackActionRecord<K>): Promise<InboxAction | undefined> {
+export async function recordSlackAction<K extends InboxKind>(
+  ctx: SlackContext,
+  a: SlackActionRecord<K>,
+): Promise<InboxAction | undefined> {
   const digest = a.context.slackSignatureDigest;
   const dedupeKey = typeof digest === 'string' ? `sig:${digest}` : a.triggerId ? `trigger:${a.triggerId}` : undefined;
   const recorded = recordAction(ctx.core, {
@@ -58,7 +61,11 @@ export async function recordSlackAction<K extends InboxKind>(ctx: SlackContext, 
 }
 
 /** Processes a just-recorded action (after ack()) and answers the person. */
-export async function processSlackAction(ctx: SlackContext, client: WebClient, action: InboxAction): Promise<InboxResult> {
+export async function processSlackAction(
+  ctx: SlackContext,
+  client: WebClient,
+  action: InboxAction,
+): Promise<InboxResult> {
   const edge = slackInboxEdge(ctx, client);
   const result = await processAction(ctx.core, action, edge);
   await edge.answer(action, result);

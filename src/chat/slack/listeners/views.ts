@@ -64,7 +64,14 @@ export function registerViews(app: App, ctx: SlackContext): void {
     }
     const channelId = requestModalChannel(view.private_metadata);
     const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
-    const action = await recordSlackAction(ctx, { ...who, kind: 'request', payload: { input }, reply: { source: 'view', ...(channelId && { channelId }) }, context, ...triggerOf(body) });
+    const action = await recordSlackAction(ctx, {
+      ...who,
+      kind: 'request',
+      payload: { input },
+      reply: { source: 'view', ...(channelId && { channelId }) },
+      context,
+      ...triggerOf(body),
+    });
     await ack();
     if (action) await processSlackAction(ctx, client, action);
   });
@@ -73,15 +80,29 @@ export function registerViews(app: App, ctx: SlackContext): void {
     const { requestId, reason } = parseDenyModal(view);
     if (requestId === undefined) {
       await ack();
-      await client.chat.postMessage({ channel: body.user.id, text: errorText(notAnId(view.private_metadata, 'request')) });
+      await client.chat.postMessage({
+        channel: body.user.id,
+        text: errorText(notAnId(view.private_metadata, 'request')),
+      });
       return;
     }
     if (!reason?.trim()) {
-      await ack({ response_action: 'errors', errors: { [INPUT.reason.block]: 'Say why, so the requester knows what to do next.' } });
+      await ack({
+        response_action: 'errors',
+        errors: { [INPUT.reason.block]: 'Say why, so the requester knows what to do next.' },
+      });
       return;
     }
     const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
-    const action = await recordSlackAction(ctx, { ...who, kind: 'deny', requestId, payload: { requestId, reason }, reply: { source: 'view' }, context, ...triggerOf(body) });
+    const action = await recordSlackAction(ctx, {
+      ...who,
+      kind: 'deny',
+      requestId,
+      payload: { requestId, reason },
+      reply: { source: 'view' },
+      context,
+      ...triggerOf(body),
+    });
     await ack();
     if (action) await processSlackAction(ctx, client, action);
   });
@@ -90,7 +111,10 @@ export function registerViews(app: App, ctx: SlackContext): void {
     const { grantId, duration, reason } = parseExtendModal(view);
     if (grantId === undefined) {
       await ack();
-      await client.chat.postMessage({ channel: body.user.id, text: errorText(notAnId(view.private_metadata, 'grant')) });
+      await client.chat.postMessage({
+        channel: body.user.id,
+        text: errorText(notAnId(view.private_metadata, 'grant')),
+      });
       return;
     }
     if (!duration || parseDuration(duration) === undefined) {
@@ -99,7 +123,15 @@ export function registerViews(app: App, ctx: SlackContext): void {
     }
     const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
     const payload = { grantId, duration, reason: reason?.trim() || 'extension requested' };
-    const action = await recordSlackAction(ctx, { ...who, kind: 'extend', grantId, payload, reply: { source: 'view' }, context, ...triggerOf(body) });
+    const action = await recordSlackAction(ctx, {
+      ...who,
+      kind: 'extend',
+      grantId,
+      payload,
+      reply: { source: 'view' },
+      context,
+      ...triggerOf(body),
+    });
     await ack();
     if (action) await processSlackAction(ctx, client, action);
   });

@@ -14,15 +14,31 @@ export function approvalCard(view: RequestView): AdaptiveCard {
   const t = new TeamsText();
   const d = describe(t);
   const r = view.request;
-  const body: Element[] = [heading(title(view)), ...facts(requestFacts(view, t)), text(`**Reason:** ${t.escape(r.reason)}`)];
+  const body: Element[] = [
+    heading(title(view)),
+    ...facts(requestFacts(view, t)),
+    text(`**Reason:** ${t.escape(r.reason)}`),
+  ];
   if (view.phase === 'pending') {
     const who = mentionList(r.approvers, MENTION_BUDGET, t.mention);
-    body.push(text(who ? `**Can approve:** ${who}` : '**Can approve:** nobody could be resolved; ask an administrator'));
-    if (r.unavailableSources?.length) body.push(text(`⚠️ Could not ask these approver sources: ${t.escape(r.unavailableSources.join('; '))}`, { isSubtle: true }));
+    body.push(
+      text(who ? `**Can approve:** ${who}` : '**Can approve:** nobody could be resolved; ask an administrator'),
+    );
+    if (r.unavailableSources?.length)
+      body.push(
+        text(`⚠️ Could not ask these approver sources: ${t.escape(r.unavailableSources.join('; '))}`, {
+          isSubtle: true,
+        }),
+      );
   }
   body.push(text(d.statusLine(view), { weight: 'Bolder' }));
   if (r.breakGlass) {
-    const review = r.reviewedAt !== undefined ? `reviewed ${t.date(r.reviewedAt)}` : r.reviewBy !== undefined ? `review due ${t.date(r.reviewBy)}` : '';
+    const review =
+      r.reviewedAt !== undefined
+        ? `reviewed ${t.date(r.reviewedAt)}`
+        : r.reviewBy !== undefined
+          ? `review due ${t.date(r.reviewBy)}`
+          : '';
     body.push(text(`🧯 Break-glass: granted without approval${review ? ` · ${review}` : ''}`, { isSubtle: true }));
   } else if (r.status === 'approved' && r.decisionNote?.startsWith('auto-approved')) {
     body.push(text(`🤖 ${t.escape(r.decisionNote)}`, { isSubtle: true }));
@@ -30,11 +46,16 @@ export function approvalCard(view: RequestView): AdaptiveCard {
   const actions: Element[] = [];
   if (view.phase === 'pending') {
     body.push(input('note', 'Reason (needed to deny)', { placeholder: 'Why not?', maxLength: 300 }));
-    actions.push(execute('Approve', VERBS.approve, { requestId: r.id }, 'positive'), execute('Deny', VERBS.deny, { requestId: r.id }, 'destructive'));
+    actions.push(
+      execute('Approve', VERBS.approve, { requestId: r.id }, 'positive'),
+      execute('Deny', VERBS.deny, { requestId: r.id }, 'destructive'),
+    );
   } else if (view.phase === 'active' && view.grant) {
     actions.push(execute('Revoke now', VERBS.revoke, { grantId: view.grant.id }, 'destructive'));
   }
-  body.push(text(`Requested ${t.date(r.createdAt)}${view.grant ? ` · grant #${view.grant.id}` : ''}`, { isSubtle: true }));
+  body.push(
+    text(`Requested ${t.date(r.createdAt)}${view.grant ? ` · grant #${view.grant.id}` : ''}`, { isSubtle: true }),
+  );
   return card(body, actions, t.entities());
 }
 
@@ -43,14 +64,21 @@ function requestFacts(view: RequestView, t: TeamsText): Array<[string, string]> 
   const db = view.database;
   const out: Array<[string, string]> = [
     ['Requested by', t.mention(r.requester)],
-    ['Database', `${t.code(db.name)} (${db.engine})${db.description ? ` · ${t.escape(oneLine(db.description).slice(0, 300))}` : ''}`],
+    [
+      'Database',
+      `${t.code(db.name)} (${db.engine})${db.description ? ` · ${t.escape(oneLine(db.description).slice(0, 300))}` : ''}`,
+    ],
     ['Level', t.code(r.level)],
     [r.extendsGrantId !== undefined ? 'Extend by' : 'Duration', formatDuration(r.durationMs)],
   ];
-  if (r.extendsGrantId !== undefined && view.grant && view.phase === 'pending') out.push(['Currently expires', t.date(view.grant.expiresAt)]);
+  if (r.extendsGrantId !== undefined && view.grant && view.phase === 'pending')
+    out.push(['Currently expires', t.date(view.grant.expiresAt)]);
   if (r.ticket) out.push(['Ticket', t.code(r.ticket)]);
   if (r.incidentId) {
-    const link = r.incidentUrl && /^https:\/\/[\w.-]+\/incidents\/\w+$/.test(r.incidentUrl) ? `[${t.escape(r.incidentId)}](${r.incidentUrl})` : t.code(r.incidentId);
+    const link =
+      r.incidentUrl && /^https:\/\/[\w.-]+\/incidents\/\w+$/.test(r.incidentUrl)
+        ? `[${t.escape(r.incidentId)}](${r.incidentUrl})`
+        : t.code(r.incidentId);
     out.push(['Incident', `${link} (access ends when it resolves)`]);
   }
   return out;
@@ -58,5 +86,8 @@ function requestFacts(view: RequestView, t: TeamsText): Array<[string, string]> 
 
 export function approvalMessage(view: RequestView) {
   const r = view.request;
-  return cardMessage(approvalCard(view), `${title(view)}: ${oneLine(r.requester.name ?? r.requester.email ?? r.requester.id)} asks for ${r.level} on ${r.database}`);
+  return cardMessage(
+    approvalCard(view),
+    `${title(view)}: ${oneLine(r.requester.name ?? r.requester.email ?? r.requester.id)} asks for ${r.level} on ${r.database}`,
+  );
 }

@@ -9,7 +9,18 @@ import type { RequestView } from '../../../core/view.js';
 import { describe, title } from '../../describe.js';
 import { TeamsText } from '../markup.js';
 import { REVEAL_DIALOG, VERBS } from '../verbs.js';
-import { card, cardMessage, choices, execute, facts, heading, openDialog, text, type AdaptiveCard, type Element } from './kit.js';
+import {
+  card,
+  cardMessage,
+  choices,
+  execute,
+  facts,
+  heading,
+  openDialog,
+  text,
+  type AdaptiveCard,
+  type Element,
+} from './kit.js';
 
 /** Extension lengths offered by the reminder; the catalog's maximum still applies when it is requested. */
 export const EXTEND_CHOICES = ['30m', '1h', '2h', '4h'] as const;
@@ -32,7 +43,10 @@ export function accessActiveCard(view: RequestView, opts: { showCredentials?: bo
   return card(
     [
       text(`✅ Your ${d.accessTo(view)} is active until ${t.date(g.expiresAt)}.`),
-      text(`User ${t.code(g.username)} · grant #${g.id} · ${title(view)}. Showing credentials sets a new password each time; it is shown in a dialog and kept nowhere.`, { isSubtle: true }),
+      text(
+        `User ${t.code(g.username)} · grant #${g.id} · ${title(view)}. Showing credentials sets a new password each time; it is shown in a dialog and kept nowhere.`,
+        { isSubtle: true },
+      ),
     ],
     [...(opts.showCredentials === false ? [] : [revealButton(g.id)]), doneButton(g.id)],
     t.entities(),
@@ -63,7 +77,13 @@ export function expiresSoonMessage(view: RequestView, remindBeforeMs: number) {
   const c = card(
     [
       text(`⏰ Your ${d.accessTo(view)} expires in ${left}, at ${t.date(g.expiresAt)}.`),
-      choices('duration', 'Extend by', EXTEND_CHOICES.map((c) => [c, c]), 'Choose how long to extend by.', '1h'),
+      choices(
+        'duration',
+        'Extend by',
+        EXTEND_CHOICES.map((c) => [c, c]),
+        'Choose how long to extend by.',
+        '1h',
+      ),
       text('Extending asks the approvers again, as the policy says.', { isSubtle: true }),
     ],
     [execute('Extend', VERBS.extend, { grantId: g.id }, 'positive'), doneButton(g.id)],
@@ -78,7 +98,11 @@ export function provisionFailedMessage(view: RequestView, error: string, willRet
   const next = willRetry
     ? 'This is being retried automatically; you will get a message when the access is ready.'
     : `It will not be retried (${title(view)}). Ask a DBA, or try again with **db-access**.`;
-  const c = card([text(`⚠️ Could not create your user for ${d.summary(view)}: ${t.escape(error)}`), text(next, { isSubtle: true })], [], t.entities());
+  const c = card(
+    [text(`⚠️ Could not create your user for ${d.summary(view)}: ${t.escape(error)}`), text(next, { isSubtle: true })],
+    [],
+    t.entities(),
+  );
   return cardMessage(c, `${title(view)}: provisioning failed. ${willRetry ? 'Retrying.' : 'Not retrying.'}`);
 }
 
@@ -122,7 +146,9 @@ export function credentialsInChatMessage(view: RequestView, c: Credentials) {
   const body = [
     text(`✅ Your access is ready: ${d.summary(view)}, until ${t.date(c.expiresAt)}.`),
     ...credentialFacts(c, t),
-    text('🔑 The password is stored nowhere else, and it is removed from this message when the access ends.', { isSubtle: true }),
+    text('🔑 The password is stored nowhere else, and it is removed from this message when the access ends.', {
+      isSubtle: true,
+    }),
   ];
   const g = view.grant;
   return cardMessage(card(body, g ? [doneButton(g.id)] : [], t.entities()), `Your access is ready: ${plain(view)}`);

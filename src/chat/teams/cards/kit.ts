@@ -40,7 +40,12 @@ export function card(body: Element[], actions: Element[] = [], mentions: Mention
   };
 }
 
-type TextOptions = { weight?: 'Bolder'; size?: 'Medium' | 'Large'; isSubtle?: boolean; color?: 'Attention' | 'Good' | 'Warning' };
+type TextOptions = {
+  weight?: 'Bolder';
+  size?: 'Medium' | 'Large';
+  isSubtle?: boolean;
+  color?: 'Attention' | 'Good' | 'Warning';
+};
 
 /** One stretch of text in one style. */
 export interface Run {
@@ -70,11 +75,18 @@ export function parseMarkup(value: string): { runs: Run[]; markdown: string } {
     if (!buf) return;
     const last = runs.at(-1);
     // Merged into the run before unless that one is outside a link this text is in.
-    if (last && last.bold === bold && last.code === code && last.url === undefined && (linkFrom === undefined || runs.length > linkFrom)) last.text += buf;
+    if (
+      last &&
+      last.bold === bold &&
+      last.code === code &&
+      last.url === undefined &&
+      (linkFrom === undefined || runs.length > linkFrom)
+    )
+      last.text += buf;
     else runs.push({ text: buf, bold, code });
     buf = '';
   };
-  for (let i = 0; i < value.length; ) {
+  for (let i = 0; i < value.length;) {
     const c = value[i]!;
     if (c === '\\' && i + 1 < value.length && ESCAPED.test(value[i + 1]!)) {
       buf += value[i + 1];
@@ -157,9 +169,21 @@ export function facts(pairs: ReadonlyArray<readonly [string, string]>): Element[
  * A Universal Action. Its `fallback` is an Action.Submit with the same data, for clients without Universal Actions:
  * the click then arrives as a message whose `value` is that data, and the bot runs the same verb (bot.ts).
  */
-export function execute(title: string, verb: string, data: Record<string, unknown>, style?: 'positive' | 'destructive'): Element {
+export function execute(
+  title: string,
+  verb: string,
+  data: Record<string, unknown>,
+  style?: 'positive' | 'destructive',
+): Element {
   const payload = { verb, ...data };
-  return { type: 'Action.Execute', title, verb, data: payload, ...(style && { style }), fallback: { type: 'Action.Submit', title, data: payload, ...(style && { style }) } };
+  return {
+    type: 'Action.Execute',
+    title,
+    verb,
+    data: payload,
+    ...(style && { style }),
+    fallback: { type: 'Action.Submit', title, data: payload, ...(style && { style }) },
+  };
 }
 
 /** A button that opens a dialog (task module) through `task/fetch`. */
@@ -168,7 +192,13 @@ export function openDialog(title: string, data: Record<string, unknown>): Elemen
 }
 
 /** A required compact choice; `errorMessage` is what the client shows when nothing is chosen. */
-export function choices(id: string, label: string, options: ReadonlyArray<readonly [title: string, value: string]>, errorMessage: string, value?: string): Element {
+export function choices(
+  id: string,
+  label: string,
+  options: ReadonlyArray<readonly [title: string, value: string]>,
+  errorMessage: string,
+  value?: string,
+): Element {
   return {
     type: 'Input.ChoiceSet',
     id,
@@ -182,7 +212,11 @@ export function choices(id: string, label: string, options: ReadonlyArray<readon
 }
 
 /** A text input; `required` makes it required and is what the client shows when it is left empty. */
-export function input(id: string, label: string, opts: { placeholder?: string; multiline?: boolean; maxLength?: number; required?: string } = {}): Element {
+export function input(
+  id: string,
+  label: string,
+  opts: { placeholder?: string; multiline?: boolean; maxLength?: number; required?: string } = {},
+): Element {
   return {
     type: 'Input.Text',
     id,
@@ -201,6 +235,9 @@ export function attachment(c: AdaptiveCard): { contentType: typeof ADAPTIVE_CARD
 }
 
 /** A message activity carrying one card; `summary` is what notifications and the chat list show. */
-export function cardMessage(c: AdaptiveCard, summary: string): { type: 'message'; summary: string; attachments: ReturnType<typeof attachment>[] } {
+export function cardMessage(
+  c: AdaptiveCard,
+  summary: string,
+): { type: 'message'; summary: string; attachments: ReturnType<typeof attachment>[] } {
   return { type: 'message', summary: truncate(summary, 250), attachments: [attachment(c)] };
 }

@@ -25,7 +25,14 @@ const shortDescription = (d: string) => {
 
 /** A card of plain sentences: every reply that is not a form. */
 export function textMessage(lines: string[], summary: string, t = new TeamsText()) {
-  return cardMessage(card(lines.map((l) => text(l)), [], t.entities()), summary);
+  return cardMessage(
+    card(
+      lines.map((l) => text(l)),
+      [],
+      t.entities(),
+    ),
+    summary,
+  );
 }
 
 export function helpMessage(catalog: Catalog) {
@@ -39,7 +46,8 @@ export function helpMessage(catalog: Catalog) {
     lines.push(line);
     used += line.length;
   }
-  if (dbs.length > lines.length) lines.push(`…and ${dbs.length - lines.length} more (the request form lists them all).`);
+  if (dbs.length > lines.length)
+    lines.push(`…and ${dbs.length - lines.length} more (the request form lists them all).`);
   const c = card([
     heading('Database access'),
     ...[
@@ -62,18 +70,29 @@ export function listMessage(views: readonly RequestView[]) {
   const d = describe(t);
   const active = views.filter((v) => v.phase === 'active' && v.grant).slice(0, LIST_MAX);
   const pending = views.filter((v) => v.phase === 'pending' || v.phase === 'provisioning').slice(0, LIST_MAX);
-  if (active.length + pending.length === 0) return textMessage(['You have no pending requests and no active access. Say **db-access** to ask for some.'], 'Nothing active');
+  if (active.length + pending.length === 0)
+    return textMessage(
+      ['You have no pending requests and no active access. Say **db-access** to ask for some.'],
+      'Nothing active',
+    );
   const body: Element[] = [];
   const actions: Element[] = [];
   if (active.length) body.push(text('**Active**'));
   for (const v of active) {
-    body.push(text(`- grant #${v.grant!.id}: ${d.summary(v)}, until ${t.date(v.grant!.expiresAt)} · **revoke ${v.grant!.id}** ends it`));
+    body.push(
+      text(
+        `- grant #${v.grant!.id}: ${d.summary(v)}, until ${t.date(v.grant!.expiresAt)} · **revoke ${v.grant!.id}** ends it`,
+      ),
+    );
     actions.push({ ...revealButton(v.grant!.id), title: `Credentials #${v.grant!.id}` });
   }
   if (pending.length) body.push(text('**Pending**'));
   for (const v of pending) body.push(text(`- ${title(v)}: ${d.summary(v)} · ${d.statusLine(v)}`));
   // Teams shows at most a handful of buttons; the rest are reachable by grant id.
-  return cardMessage(card(body, actions.slice(0, 5), t.entities()), `${active.length} active, ${pending.length} pending`);
+  return cardMessage(
+    card(body, actions.slice(0, 5), t.entities()),
+    `${active.length} active, ${pending.length} pending`,
+  );
 }
 
 /** "Request #42 sent to @alice, @bob" — or, when the policy decided at once, what it decided. */
@@ -82,7 +101,8 @@ export function requestSentMessage(view: RequestView) {
   const d = describe(t);
   const r = view.request;
   const kind = r.extendsGrantId !== undefined ? `Extension request #${r.id}` : `Request #${r.id}`;
-  if (view.phase !== 'pending') return textMessage([`${kind} for ${d.summary(view)}: ${d.statusLine(view)}`], `${kind}: ${view.phase}`, t);
+  if (view.phase !== 'pending')
+    return textMessage([`${kind} for ${d.summary(view)}: ${d.statusLine(view)}`], `${kind}: ${view.phase}`, t);
   const who = mentionList(r.approvers, MENTION_BUDGET, t.plainName);
   const need = r.requiredApprovals > 1 ? ` (${r.requiredApprovals} approvals needed)` : '';
   const lines = [`${kind} for ${d.summary(view)} sent to ${who || 'the approvers'}${need}.`];
@@ -100,11 +120,36 @@ export function requestFormMessage(catalog: Catalog) {
   const c = card(
     [
       heading('Request database access'),
-      choices('database', 'Database', dbs.map((d) => [d.description && dbs.length <= FORM_DESCRIBED ? `${d.name} · ${shortDescription(d.description)}` : d.name, d.name]), 'Choose a database.'),
-      choices('level', 'Level', levels.map((l) => [l, l]), 'Choose a level.'),
-      input('duration', 'For how long', { placeholder: 'e.g. 30m, 1h, 2h', maxLength: 16, required: 'Say for how long, e.g. 1h.' }),
-      input('ticket', 'Ticket or incident (optional)', { placeholder: 'INC-4211, a URL, or pd:PABC123', maxLength: 200 }),
-      input('reason', 'Reason', { placeholder: 'What you need to look at, and why', multiline: true, maxLength: 1000, required: 'Say why you need the access.' }),
+      choices(
+        'database',
+        'Database',
+        dbs.map((d) => [
+          d.description && dbs.length <= FORM_DESCRIBED ? `${d.name} · ${shortDescription(d.description)}` : d.name,
+          d.name,
+        ]),
+        'Choose a database.',
+      ),
+      choices(
+        'level',
+        'Level',
+        levels.map((l) => [l, l]),
+        'Choose a level.',
+      ),
+      input('duration', 'For how long', {
+        placeholder: 'e.g. 30m, 1h, 2h',
+        maxLength: 16,
+        required: 'Say for how long, e.g. 1h.',
+      }),
+      input('ticket', 'Ticket or incident (optional)', {
+        placeholder: 'INC-4211, a URL, or pd:PABC123',
+        maxLength: 200,
+      }),
+      input('reason', 'Reason', {
+        placeholder: 'What you need to look at, and why',
+        multiline: true,
+        maxLength: 1000,
+        required: 'Say why you need the access.',
+      }),
     ],
     [execute('Request', VERBS.request, {}, 'positive')],
   );
@@ -119,18 +164,31 @@ export function receiptMessage(view: RequestView) {
   const at = rc?.at ?? view.grant?.revokedAt;
   const reason = t.escape(rc?.reason ?? view.grant?.endReason ?? 'ended');
   const verb = view.phase === 'failed' ? 'Cleaned up' : 'Revoked';
-  return textMessage([`🔒 ${verb}${at !== undefined ? ` at ${t.date(at)}` : ''} (${reason}): ${d.receiptDetail(view) || 'no details were recorded'}`], `${title(view)}: ${verb.toLowerCase()}`, t);
+  return textMessage(
+    [
+      `🔒 ${verb}${at !== undefined ? ` at ${t.date(at)}` : ''} (${reason}): ${d.receiptDetail(view) || 'no details were recorded'}`,
+    ],
+    `${title(view)}: ${verb.toLowerCase()}`,
+    t,
+  );
 }
 
 export function revocationStuckMessage(view: RequestView, error: string) {
   const t = new TeamsText();
   const g = view.grant;
-  const grant = g ? `grant #${g.id} (user ${t.code(g.username)} on ${t.code(g.database)})` : `the grant of ${title(view)}`;
+  const grant = g
+    ? `grant #${g.id} (user ${t.code(g.username)} on ${t.code(g.database)})`
+    : `the grant of ${title(view)}`;
   const since = g?.revokeFailingSince !== undefined ? ` since ${t.date(g.revokeFailingSince)}` : '';
   const attempts = g ? ` after ${g.revokeAttempts} attempt${g.revokeAttempts === 1 ? '' : 's'}` : '';
   const cli = g ? ` Run **db-access revoke ${g.id}** (the CLI) once the cause is fixed, or drop the user by hand.` : '';
   return textMessage(
-    ['🚨 **Revocation is failing**', `Revoking ${grant} has been failing${since}${attempts}. The user may still be able to log in.`, `**Last error:** ${t.escape(error)}`, `Retries continue with backoff.${cli}`],
+    [
+      '🚨 **Revocation is failing**',
+      `Revoking ${grant} has been failing${since}${attempts}. The user may still be able to log in.`,
+      `**Last error:** ${t.escape(error)}`,
+      `Retries continue with backoff.${cli}`,
+    ],
     `Revocation is failing for ${title(view)}`,
     t,
   );
@@ -139,7 +197,11 @@ export function revocationStuckMessage(view: RequestView, error: string) {
 export function escalationMessage(view: RequestView, tier: number, asked: readonly ApproverRef[]) {
   const t = new TeamsText();
   const who = mentionList(asked, MENTION_BUDGET, t.mention) || 'nobody could be resolved for this tier';
-  return textMessage([`🚨 Nobody decided yet, so escalation tier ${tier} is asked too: ${who}`], `${title(view)}: escalated to tier ${tier}`, t);
+  return textMessage(
+    [`🚨 Nobody decided yet, so escalation tier ${tier} is asked too: ${who}`],
+    `${title(view)}: escalated to tier ${tier}`,
+    t,
+  );
 }
 
 /** The alert for break-glass access: who, what, why, and a Reviewed button for approvers. */
@@ -149,7 +211,10 @@ export function breakGlassMessage(view: RequestView) {
   const r = view.request;
   const due = r.reviewBy !== undefined ? ` An approver must review it by ${t.date(r.reviewBy)}.` : '';
   const reviewed = r.reviewedAt !== undefined;
-  const body = [text(`🧯 **Break-glass:** ${t.mention(r.requester)} took ${d.summary(view)} without approval.`), text(`**Reason:** ${t.escape(r.reason)}${reviewed ? '' : due}`)];
+  const body = [
+    text(`🧯 **Break-glass:** ${t.mention(r.requester)} took ${d.summary(view)} without approval.`),
+    text(`**Reason:** ${t.escape(r.reason)}${reviewed ? '' : due}`),
+  ];
   if (reviewed) body.push(text(`✅ Reviewed ${t.date(r.reviewedAt!)}`));
   const actions = reviewed ? [] : [execute('Reviewed', VERBS.reviewed, { requestId: r.id }, 'positive')];
   return cardMessage(card(body, actions, t.entities()), `Break-glass access: ${title(view)}`);
@@ -161,7 +226,11 @@ export function reviewOverdueMessage(view: RequestView) {
   const r = view.request;
   const who = mentionList(r.approvers, MENTION_BUDGET, t.mention);
   const c = card(
-    [text(`⚠️ Nobody has reviewed ${t.mention(r.requester)}'s break-glass access (${d.summary(view)}) since ${t.date(r.createdAt)}. ${who ? `${who}: please review it.` : ''}`)],
+    [
+      text(
+        `⚠️ Nobody has reviewed ${t.mention(r.requester)}'s break-glass access (${d.summary(view)}) since ${t.date(r.createdAt)}. ${who ? `${who}: please review it.` : ''}`,
+      ),
+    ],
     [execute('Reviewed', VERBS.reviewed, { requestId: r.id }, 'positive')],
     t.entities(),
   );
