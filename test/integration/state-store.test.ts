@@ -23,6 +23,7 @@ import {
   pendingMigrations,
   StateStoreError,
 } from '../../src/store/index.js';
+import { MARIADB_HOST, MARIADB_PORT } from '../support/mariadb-target.js';
 import { stateStoreContract, type StateStoreSubject } from '../contract/state-store.contract.js';
 
 /** Every migration, in order: a fresh database has all of them pending. */
@@ -40,7 +41,7 @@ const ALL_MIGRATIONS = [
 ];
 
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';
-const MY_SERVER = 'mysql://root@127.0.0.1:3306';
+const MY_SERVER = `mysql://root@${MARIADB_HOST}:${MARIADB_PORT}`;
 const STORE_TABLES = ['approvals', 'audit_events', 'chat_messages', 'grants', 'requests'];
 
 const STORE_MODULE = fileURLToPath(new URL('../../src/store/index.ts', import.meta.url));
