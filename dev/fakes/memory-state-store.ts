@@ -41,7 +41,7 @@ import type {
   RequestFilter,
   StateStore,
 } from '../../src/core/ports.js';
-import { GENESIS_HASH, rowHash } from '../../src/store/audit-chain.js';
+import { ChainWalk, GENESIS_HASH, rowHash } from '../../src/store/audit-chain.js';
 import { inboxFromRow, newInboxToRow, outcomeText } from '../../src/store/inbox-rows.js';
 import {
   approvalFromRow,
@@ -599,50 +599,16 @@ export class MemoryStateStore implements StateStore {
     return out.slice(0, filter.limit ?? out.length).map(auditFromRow);
   }
 
-  /** The real store's chain walk (src/store/audit-chain.ts verifyChain), over these rows. */
+  /** The real store's chain walk (src/store/audit-chain.ts), over these rows. */
   async verifyAudit(): Promise<AuditVerification> {
     const t = this.read();
-    const problems: AuditVerification['problems'] = [];
     const all = [...t.audit_events.values()];
     const chained = all
       .filter((r) => r.seq !== null && r.seq !== undefined)
       .sort((a, b) => Number(a.seq) - Number(b.seq));
-    let prev = GENESIS_HASH;
-    let expectedSeq = 1;
-    for (const r of chained) {
-      const id = Number(r.id);
-      const seq = Number(r.seq);
-      if (seq !== expectedSeq) {
-        problems.push({
-          id,
-          seq,
-          problem:
-            seq > expectedSeq
-              ? `row(s) with seq ${expectedSeq}${seq - 1 > expectedSeq ? `–${seq - 1}` : ''} are missing before row ${id} (deleted)`
-              : `row ${id} repeats seq ${seq} (inserted)`,
-        });
-      }
-      if (String(r.prev_hash) !== prev)
-        problems.push({
-          id,
-          seq,
-          problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)`,
-        });
-      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash))
-        problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
-      prev = String(r.hash);
-      expectedSeq = seq + 1;
-    }
-    const unchained = all.length - chained.length;
-    if (unchained > 0)
-      problems.push({ problem: `${unchained} row(s) carry no chain position (inserted outside the broker)` });
-    const head = t.audit_head;
-    if (Number(head.last_seq) !== expectedSeq - 1 || String(head.last_hash) !== prev) {
-      problems.push({
-        problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered`,
-      });
-    }
-    return { ok: problems.length === 0, rows: chained.length, problems };
+    const walk = new ChainWalk();
+    for (const r of chained) walk.visit(r);
+    return walk.finish(all.length - chained.length, t.audit_head);
   }
 
   async leaseAuditCursor(name: string, owner: string, now: number, until: number): Promise<number | undefined> {

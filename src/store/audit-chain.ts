@@ -53,53 +53,76 @@ export interface ChainVerification {
   problems: ChainProblem[];
 }
 
-/** Walks the whole chain in order; names every row at which it breaks. */
-export async function verifyChain(knex: Knex): Promise<ChainVerification> {
-  const problems: ChainProblem[] = [];
-  let prev = GENESIS_HASH;
-  let expectedSeq = 1;
-  let rows = 0;
-  const PAGE = 1000;
-  let after = 0;
-  for (;;) {
-    const page = (await knex('audit_events').where('seq', '>', after).orderBy('seq', 'asc').limit(PAGE)) as Row[];
-    for (const r of page) {
-      rows++;
-      const id = Number(r.id);
-      const seq = Number(r.seq);
-      if (seq !== expectedSeq) {
-        problems.push({
-          id,
-          seq,
-          problem:
-            seq > expectedSeq
-              ? `row(s) with seq ${expectedSeq}${seq - 1 > expectedSeq ? `–${seq - 1}` : ''} are missing before row ${id} (deleted)`
-              : `row ${id} repeats seq ${seq} (inserted)`,
-        });
-      }
-      if (String(r.prev_hash) !== prev)
-        problems.push({
-          id,
-          seq,
-          problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)`,
-        });
-      if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash))
-        problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
-      prev = String(r.hash);
-      expectedSeq = seq + 1;
-      after = seq;
+/**
+ * The chain check over rows given in `seq` order: `visit` each chained row, then `finish` with the number of rows
+ * that carry no position and the head row. One walk, whatever holds the rows (this store pages them; the in-memory
+ * store has them at hand).
+ */
+export class ChainWalk {
+  private prev = GENESIS_HASH;
+  private expectedSeq = 1;
+  private rows = 0;
+  private readonly problems: ChainProblem[] = [];
+
+  /** The last position visited (where the next page starts). */
+  get lastSeq(): number {
+    return this.expectedSeq - 1;
+  }
+
+  visit(r: Row): void {
+    this.rows++;
+    const id = Number(r.id);
+    const seq = Number(r.seq);
+    const expected = this.expectedSeq;
+    if (seq !== expected) {
+      this.problems.push({
+        id,
+        seq,
+        problem:
+          seq > expected
+            ? `row(s) with seq ${expected}${seq - 1 > expected ? `–${seq - 1}` : ''} are missing before row ${id} (deleted)`
+            : `row ${id} repeats seq ${seq} (inserted)`,
+      });
     }
+    if (String(r.prev_hash) !== this.prev)
+      this.problems.push({
+        id,
+        seq,
+        problem: `row ${id} does not follow the row before it (a row was deleted or inserted before it)`,
+      });
+    if (rowHash(seq, String(r.prev_hash), r) !== String(r.hash))
+      this.problems.push({ id, seq, problem: `row ${id} was modified (its hash does not match its content)` });
+    this.prev = String(r.hash);
+    this.expectedSeq = seq + 1;
+  }
+
+  finish(unchained: number, head: Row | undefined): ChainVerification {
+    const problems = [...this.problems];
+    if (unchained > 0)
+      problems.push({ problem: `${unchained} row(s) carry no chain position (inserted outside the broker)` });
+    if (!head) problems.push({ problem: 'the chain head is missing' });
+    else if (Number(head.last_seq) !== this.expectedSeq - 1 || String(head.last_hash) !== this.prev) {
+      problems.push({
+        problem: `the log ends at seq ${this.expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered`,
+      });
+    }
+    return { ok: problems.length === 0, rows: this.rows, problems };
+  }
+}
+
+/** Walks the whole chain in order, a page at a time; names every row at which it breaks. */
+export async function verifyChain(knex: Knex): Promise<ChainVerification> {
+  const walk = new ChainWalk();
+  const PAGE = 1000;
+  for (;;) {
+    const page = (await knex('audit_events')
+      .where('seq', '>', walk.lastSeq)
+      .orderBy('seq', 'asc')
+      .limit(PAGE)) as Row[];
+    for (const r of page) walk.visit(r);
     if (page.length < PAGE) break;
   }
   const unchained = (await knex('audit_events').whereNull('seq').count({ n: '*' })) as Array<{ n: number | string }>;
-  if (Number(unchained[0]?.n ?? 0) > 0)
-    problems.push({ problem: `${unchained[0]!.n} row(s) carry no chain position (inserted outside the broker)` });
   const head = (await knex(AUDIT_HEAD).where({ id: 1 }).first()) as Row | undefined;
-  if (!head) problems.push({ problem: 'the chain head is missing' });
-  else if (Number(head.last_seq) !== expectedSeq - 1 || String(head.last_hash) !== prev) {
-    problems.push({
-      problem: `the log ends at seq ${expectedSeq - 1} but the head says ${String(head.last_seq)}: rows were deleted from the end, or the head was altered`,
-    });
-  }
-  return { ok: problems.length === 0, rows, problems };
+  return walk.finish(Number(unchained[0]?.n ?? 0), head);
 }
