@@ -12,6 +12,7 @@
 import { Queue } from 'bullmq';
 import { BullScheduler } from '../src/jobs/scheduler.js';
 import { connectRedis } from '../src/jobs/queues.js';
+import type { GrantId } from '../src/core/model.js';
 import { QUEUE_PREFIX, rssOf, type Stage } from './stage.js';
 
 export interface MemoryResult {
@@ -50,7 +51,7 @@ export async function measureMemory(stage: Stage, pending: number): Promise<Memo
     const rss0 = await rssOf(pid);
     const mem0 = await usedMemory(stage);
     const dueAt = Date.now() + DUE_IN_MS;
-    await inBatches(pending, (i) => scheduler.revokeAt(FIRST_ID + i, dueAt));
+    await inBatches(pending, (i) => scheduler.revokeAt((FIRST_ID + i) as GrantId, dueAt));
     const delayed = await scheduler.revokeQueue.getDelayedCount();
     if (delayed < pending) throw new Error(`expected ≥ ${pending} delayed revoke jobs, Redis holds ${delayed}`);
     const mem1 = await usedMemory(stage);

@@ -8,6 +8,7 @@ import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } 
 import type { App } from '../../src/wiring.js';
 import { utc } from '../../src/cli/format.js';
 import { openSession } from './session.js';
+import { requireRequestId } from '../../src/core/ids.js';
 
 export const DEMO_SECRET = 'demo-signing-secret-not-for-production';
 export const PEOPLE = {
@@ -113,7 +114,7 @@ export async function slackScenario(
   say(bold('modal for alice'));
   say(indent(slack.renderText(modal)));
 
-  const grant = (await app.deps.store.getGrantByRequest(Number(requestId)))!;
+  const grant = (await app.deps.store.getGrantByRequest(requireRequestId(requestId)))!;
   const password = /[A-Za-z0-9]{32}/.exec(JSON.stringify(modal).slice(JSON.stringify(modal).indexOf('assword')))![0];
   const db = app.deps.catalog.databases.get(database)!;
   const session = await openSession({

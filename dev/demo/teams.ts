@@ -16,6 +16,7 @@ import type { PostedActivity, TeamsConnectorDouble, TeamsUser } from '../teams/c
 import type { App } from '../../src/wiring.js';
 import { openSession } from './session.js';
 import { utc } from '../../src/cli/format.js';
+import type { RequestId } from '../../src/core/model.js';
 
 export const TEAMS_CHANNEL = '19:db-approvals@thread.tacv2';
 const person = (n: number, name: string): TeamsUser => ({
@@ -75,7 +76,7 @@ export async function teamsScenario(
   const answer = await teams.waitUntil(() => teams.messagesIn(chat).at(-1), { timeoutMs: 15_000, what: 'the answer' });
   show('chat with db-access', cardOf(answer.activity));
   show('#db-approvals', cardOf(card.activity));
-  const requestId = (cardOf(card.activity) as { actions: Array<{ data: { requestId: number } }> }).actions[0]!.data
+  const requestId = (cardOf(card.activity) as { actions: Array<{ data: { requestId: RequestId } }> }).actions[0]!.data
     .requestId;
 
   say(dim('mallory clicks Approve'));

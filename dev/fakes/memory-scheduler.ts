@@ -5,19 +5,20 @@
  * job succeeds.
  */
 import type { Scheduler } from '../../src/core/ports.js';
+import type { GrantId } from '../../src/core/model.js';
 
 export type JobKind = 'provision' | 'revoke';
 
 export interface ScheduledJob {
   kind: JobKind;
-  grantId: number;
+  grantId: GrantId;
   /** When it may run (epoch ms); provisioning runs at once. */
   at: number;
 }
 
 export interface JobHandlers {
-  provision(grantId: number): Promise<void>;
-  revoke(grantId: number): Promise<void>;
+  provision(grantId: GrantId): Promise<void>;
+  revoke(grantId: GrantId): Promise<void>;
 }
 
 export interface FiredJob extends ScheduledJob {
@@ -35,18 +36,18 @@ export class MemoryScheduler implements Scheduler {
     if (this.down) throw new Error('scheduler unavailable (in memory: down)');
   }
 
-  async provision(grantId: number): Promise<void> {
+  async provision(grantId: GrantId): Promise<void> {
     this.check();
     const id = `provision:${grantId}`;
     if (!this.jobs.has(id)) this.jobs.set(id, { kind: 'provision', grantId, at: Number.NEGATIVE_INFINITY });
   }
 
-  async revokeAt(grantId: number, at: number): Promise<void> {
+  async revokeAt(grantId: GrantId, at: number): Promise<void> {
     this.check();
     this.jobs.set(`revoke:${grantId}`, { kind: 'revoke', grantId, at });
   }
 
-  async scheduleRevokes(grants: ReadonlyArray<{ grantId: number; at: number }>): Promise<void> {
+  async scheduleRevokes(grants: ReadonlyArray<{ grantId: GrantId; at: number }>): Promise<void> {
     this.check();
     for (const { grantId, at } of grants) {
       const id = `revoke:${grantId}`;
@@ -54,13 +55,13 @@ export class MemoryScheduler implements Scheduler {
     }
   }
 
-  async cancelRevoke(grantId: number): Promise<void> {
+  async cancelRevoke(grantId: GrantId): Promise<void> {
     this.check();
     this.jobs.delete(`revoke:${grantId}`);
   }
 
   /** The pending job of `kind` for the grant, if any. */
-  job(kind: JobKind, grantId: number): ScheduledJob | undefined {
+  job(kind: JobKind, grantId: GrantId): ScheduledJob | undefined {
     return this.jobs.get(`${kind}:${grantId}`);
   }
 

@@ -20,11 +20,13 @@ import type {
   AccessRequest,
   Actor,
   Approval,
+  ApproverRef,
   AuditEvent,
   Grant,
+  GrantId,
   GrantStatus,
+  RequestId,
   RequestStatus,
-  ApproverRef,
 } from '../../src/core/model.js';
 import type {
   AuditFilter,
@@ -54,6 +56,7 @@ import {
   messageRefToRow,
   newGrantToRow,
   requestFromRow,
+  requestIdOf,
   requestToRow,
   type Row,
 } from '../../src/store/rows.js';
@@ -139,13 +142,15 @@ const COLUMNS: Record<keyof MemoryTables, readonly string[]> = {
   ],
   approvals: [
     'id',
-    ...Object.keys(approvalToRow({ requestId: 0, approver: { platform: 'cli', id: 'x' }, decision: 'approve', at: 0 })),
+    ...Object.keys(
+      approvalToRow({ requestId: 0 as RequestId, approver: { platform: 'cli', id: 'x' }, decision: 'approve', at: 0 }),
+    ),
   ],
   grants: [
     'id',
     ...Object.keys(
       newGrantToRow({
-        requestId: 0,
+        requestId: 0 as RequestId,
         requester: { platform: 'cli', id: 'x' },
         database: '',
         level: '',
@@ -458,16 +463,16 @@ export class MemoryStateStore implements StateStore {
     if (!this.tx) throw new Error('state store: lockPerson needs a transaction');
   }
 
-  async listApprovals(requestId: number): Promise<Approval[]> {
+  async listApprovals(requestId: RequestId): Promise<Approval[]> {
     return byId(this.read().approvals)
       .filter((a) => a.request_id === requestId)
       .map(approvalFromRow);
   }
 
-  async listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]> {
+  async listApprovalsFor(requestIds: readonly RequestId[]): Promise<Approval[]> {
     const wanted = new Set(requestIds);
     return byId(this.read().approvals)
-      .filter((a) => wanted.has(Number(a.request_id)))
+      .filter((a) => wanted.has(requestIdOf(a.request_id, 'approvals.request_id')))
       .map(approvalFromRow);
   }
 
@@ -498,7 +503,7 @@ export class MemoryStateStore implements StateStore {
     return row ? grantFromRow(row) : undefined;
   }
 
-  async getGrantByRequest(requestId: number): Promise<Grant | undefined> {
+  async getGrantByRequest(requestId: RequestId): Promise<Grant | undefined> {
     const row = byId(this.read().grants).find((g) => g.request_id === requestId);
     return row ? grantFromRow(row) : undefined;
   }
@@ -542,11 +547,11 @@ export class MemoryStateStore implements StateStore {
   }
 
   async transitionGrants(
-    ids: readonly number[],
+    ids: readonly GrantId[],
     from: readonly GrantStatus[],
     patch: GrantPatch,
     expiresAtOrBefore?: number,
-  ): Promise<number[]> {
+  ): Promise<GrantId[]> {
     if (ids.length === 0 || from.length === 0) return [];
     const set = grantPatchToRow(patch);
     return this.write((t) => {
@@ -676,16 +681,16 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async getMessageRefs(requestId: number): Promise<MessageRef[]> {
+  async getMessageRefs(requestId: RequestId): Promise<MessageRef[]> {
     return byId(this.read().chat_messages)
       .filter((r) => r.request_id === requestId)
       .map(messageRefFromRow);
   }
 
-  async listMessageRefsFor(requestIds: readonly number[]): Promise<MessageRef[]> {
+  async listMessageRefsFor(requestIds: readonly RequestId[]): Promise<MessageRef[]> {
     const wanted = new Set(requestIds);
     return byId(this.read().chat_messages)
-      .filter((r) => wanted.has(Number(r.request_id)))
+      .filter((r) => wanted.has(requestIdOf(r.request_id, 'chat_messages.request_id')))
       .map(messageRefFromRow);
   }
 
@@ -786,7 +791,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async listInboxActions(
-    filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {},
+    filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly RequestId[] } = {},
   ): Promise<InboxAction[]> {
     const statuses = filter.statuses ? new Set<unknown>(filter.statuses) : undefined;
     const requestIds = filter.requestIds ? new Set<unknown>(filter.requestIds) : undefined;

@@ -11,16 +11,17 @@
  * grant id is decimal only (core/ids.ts): "0x2", "1e1", "+3" or "2.0" is refused by name, never read as 2.
  */
 import { parseDuration } from '../core/duration.js';
-import { parseDecimalId, quoteId } from '../core/ids.js';
+import { parseGrantId, quoteId } from '../core/ids.js';
 import type { RequestInput } from '../core/asking.js';
 import { cleanText } from '../core/text.js';
+import type { GrantId } from '../core/model.js';
 
 export type Command =
   | { kind: 'modal' }
   | { kind: 'help' }
   | { kind: 'list' }
-  | { kind: 'revoke'; grantId: number }
-  | { kind: 'extend'; grantId: number; duration: string; reason?: string }
+  | { kind: 'revoke'; grantId: GrantId }
+  | { kind: 'extend'; grantId: GrantId; duration: string; reason?: string }
   | { kind: 'request'; input: RequestInput; breakGlass?: boolean }
   | { kind: 'invalid'; problem: string };
 
@@ -44,13 +45,13 @@ export function parseCommand(text: string, command = '/db-access'): Command {
       return { kind: 'list' };
     case 'revoke': {
       const usage = `Usage: \`${command} revoke <grant id>\``;
-      const id = parseDecimalId(rest[0]);
+      const id = parseGrantId(rest[0]);
       if (id) return { kind: 'revoke', grantId: id };
       return rest[0] ? notAGrant(rest[0], usage) : { kind: 'invalid', problem: usage };
     }
     case 'extend': {
       const usage = `Usage: \`${command} extend <grant id> <duration> [reason]\`, e.g. \`${command} extend 42 30m still digging\``;
-      const id = parseDecimalId(rest[0]);
+      const id = parseGrantId(rest[0]);
       if (rest[0] && !id) return notAGrant(rest[0], usage);
       const duration = rest[1];
       if (!id || !duration || parseDuration(duration) === undefined) return { kind: 'invalid', problem: usage };

@@ -4,11 +4,11 @@ import { z } from 'zod';
 import type { Catalog } from '../core/catalog.js';
 import { describeError } from '../core/errors.js';
 import { extend, provision, revoke } from '../core/lifecycle.js';
-import type { Actor, GrantStatus } from '../core/model.js';
+import type { Actor, GrantId, GrantStatus } from '../core/model.js';
 import { LIVE_GRANT_STATUSES } from '../core/model.js';
 import { createAdminGrant } from '../core/asking.js';
 import { parseDuration } from '../core/duration.js';
-import { parseDecimalId } from '../core/ids.js';
+import { parseGrantId } from '../core/ids.js';
 import { BrokerError } from '../core/errors.js';
 import type { Settings } from '../config/settings.js';
 import { catalogFileWarnings } from '../config/catalog.js';
@@ -223,8 +223,8 @@ export async function runRoles(ctx: CliContext, roles: Roles): Promise<void> {
   await services.stop();
 }
 
-function parseId(id: string): number {
-  const n = parseDecimalId(id);
+function parseId(id: string): GrantId {
+  const n = parseGrantId(id);
   if (n === undefined)
     throw new BrokerError('INVALID_INPUT', `"${id}" is not a grant id (a number such as 42)`, { field: 'id' });
   return n;

@@ -14,6 +14,7 @@ import { auditingRefusals } from './refusals.js';
 import { cleanLine, cleanText } from './text.js';
 import { notify } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
+import type { GrantId } from './model.js';
 
 export interface RequestInput {
   database: string;
@@ -375,7 +376,7 @@ async function openApproved(
 export async function requestExtension(
   deps: CoreDeps,
   requester: Actor,
-  grantId: number,
+  grantId: GrantId,
   duration: string | number,
   reason: string,
   act?: ActionContext,
@@ -395,7 +396,7 @@ export async function requestExtension(
 async function openExtension(
   deps: CoreDeps,
   requester: Actor,
-  grantId: number,
+  grantId: GrantId,
   duration: string | number,
   reason: string,
   act?: ActionContext,

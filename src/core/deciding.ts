@@ -11,11 +11,12 @@ import { auditingRefusals } from './refusals.js';
 import { cleanText } from './text.js';
 import { notify } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
+import type { RequestId } from './model.js';
 
 /** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
 export async function reviewBreakGlass(
   deps: CoreDeps,
-  requestId: number,
+  requestId: RequestId,
   reviewer: Actor,
   act?: ActionContext,
 ): Promise<AccessRequest> {
@@ -28,7 +29,12 @@ export async function reviewBreakGlass(
   );
 }
 
-async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
+async function review(
+  deps: CoreDeps,
+  requestId: RequestId,
+  reviewer: Actor,
+  act?: ActionContext,
+): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
   if (isRequester(reviewer, req))
@@ -86,14 +92,14 @@ async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor,
 }
 
 /** Throws the reason `actor` may not decide request `requestId` now (not pending, their own, not an approver). */
-export async function mayDecide(deps: CoreDeps, requestId: number, actor: Actor, action = 'deny'): Promise<void> {
+export async function mayDecide(deps: CoreDeps, requestId: RequestId, actor: Actor, action = 'deny'): Promise<void> {
   await auditingRefusals(deps, actor, { action, requestId }, async () =>
     assertMayDecide(deps, await pendingRequest(deps, requestId), actor),
   );
 }
 
 /** `at`: when the decision was made (a chat action's receivedAt; now otherwise). */
-async function pendingRequest(deps: CoreDeps, requestId: number, at = deps.clock.now()): Promise<AccessRequest> {
+async function pendingRequest(deps: CoreDeps, requestId: RequestId, at = deps.clock.now()): Promise<AccessRequest> {
   const req = await deps.store.getRequest(requestId);
   if (!req) throw new BrokerError('NOT_FOUND', `request #${requestId} does not exist`);
   if (req.status !== 'pending')
@@ -109,7 +115,7 @@ async function pendingRequest(deps: CoreDeps, requestId: number, at = deps.clock
  */
 export async function approve(
   deps: CoreDeps,
-  requestId: number,
+  requestId: RequestId,
   approver: Actor,
   note?: string,
   act?: ActionContext,
@@ -127,7 +133,7 @@ export async function approve(
  *  expiry counts from now, when access is actually given. */
 async function recordApprove(
   deps: CoreDeps,
-  requestId: number,
+  requestId: RequestId,
   approver: Actor,
   note?: string,
   act?: ActionContext,
@@ -238,7 +244,7 @@ function assertBeforeDeadline(req: AccessRequest, now: number): void {
 }
 
 /** Why a conditional decision changed nothing: decided by someone else, no longer pending, or past its deadline. */
-async function notDecidable(tx: StateStore, requestId: number, now: number): Promise<BrokerError> {
+async function notDecidable(tx: StateStore, requestId: RequestId, now: number): Promise<BrokerError> {
   const req = await tx.getRequest(requestId);
   if (req?.status === 'pending') {
     assertBeforeDeadline(req, now);
@@ -253,7 +259,7 @@ async function notDecidable(tx: StateStore, requestId: number, now: number): Pro
 }
 
 /** The approval the store refused: this account's own earlier decision, or the same person's from another account. */
-async function alreadyDecided(tx: StateStore, requestId: number, approver: Actor): Promise<BrokerError> {
+async function alreadyDecided(tx: StateStore, requestId: RequestId, approver: Actor): Promise<BrokerError> {
   const key = personKey(approver);
   const earlier = (await tx.listApprovals(requestId)).find(
     (a) =>
@@ -270,7 +276,7 @@ async function alreadyDecided(tx: StateStore, requestId: number, approver: Actor
 
 export async function deny(
   deps: CoreDeps,
-  requestId: number,
+  requestId: RequestId,
   approver: Actor,
   reason: string,
   act?: ActionContext,
@@ -286,7 +292,7 @@ export async function deny(
 
 async function recordDeny(
   deps: CoreDeps,
-  requestId: number,
+  requestId: RequestId,
   approver: Actor,
   reason: string,
   act?: ActionContext,

@@ -7,13 +7,13 @@ import { formatDuration } from './duration.js';
 import { BrokerError } from './errors.js';
 import { getGrant } from './grant-access.js';
 import { generatePassword } from './identifiers.js';
-import type { Actor, Grant } from './model.js';
+import type { Actor, Grant, GrantId } from './model.js';
 import { isRequester, matchApprover } from './policy.js';
 import { revoke, type RevokeResult } from './revocation.js';
 import { notify } from './view.js';
 
 /** Moves the expiry later by `extraMs`; the new total remaining may not exceed the database's maxDuration. */
-export async function extend(deps: CoreDeps, grantId: number, extraMs: number, actor: Actor): Promise<Grant> {
+export async function extend(deps: CoreDeps, grantId: GrantId, extraMs: number, actor: Actor): Promise<Grant> {
   const grant = await getGrant(deps, grantId);
   if (grant.status !== 'active')
     throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);
@@ -60,11 +60,11 @@ export async function extend(deps: CoreDeps, grantId: number, extraMs: number, a
 }
 
 /** Rotates the password and returns fresh credentials: the only way a password leaves the broker after creation. */
-export async function revealCredentials(deps: CoreDeps, grantId: number, actor: Actor): Promise<Credentials> {
+export async function revealCredentials(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Credentials> {
   return auditingRefusals(deps, actor, { action: 'reveal', grantId }, () => rotateAndReveal(deps, grantId, actor));
 }
 
-async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): Promise<Credentials> {
+async function rotateAndReveal(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Credentials> {
   const grant = await getGrant(deps, grantId);
   if (actor.platform !== 'cli' && !isRequester(actor, grant)) {
     throw new BrokerError('FORBIDDEN', 'only the requester can see these credentials');
@@ -92,7 +92,7 @@ async function rotateAndReveal(deps: CoreDeps, grantId: number, actor: Actor): P
 /** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */
 export async function revokeAsUser(
   deps: CoreDeps,
-  grantId: number,
+  grantId: GrantId,
   actor: Actor,
   reason?: string,
   act?: ActionContext,
@@ -108,7 +108,7 @@ export async function revokeAsUser(
 
 async function endEarly(
   deps: CoreDeps,
-  grantId: number,
+  grantId: GrantId,
   actor: Actor,
   reason?: string,
   act?: ActionContext,

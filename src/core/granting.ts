@@ -7,6 +7,7 @@ import type { DatabaseEntry } from './catalog.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor } from './model.js';
 import { personKey } from './policy.js';
 import type { NewGrant, StateStore } from './ports.js';
+import type { GrantId } from './model.js';
 
 /** The grant row of an approved request: user name and expiry are fixed here, before any DDL. */
 export function grantRowFor(req: AccessRequest, now: number): NewGrant {
@@ -52,7 +53,7 @@ export async function assertRoomFor(
 }
 
 /** Redis down must not lose an approval: the grant row exists and the sweeper re-enqueues stale provisioning. */
-export async function enqueueProvision(deps: CoreDeps, grantId: number): Promise<void> {
+export async function enqueueProvision(deps: CoreDeps, grantId: GrantId): Promise<void> {
   try {
     await deps.scheduler.provision(grantId);
   } catch (err) {

@@ -3,6 +3,7 @@
  * hex ("0x2" is not 2), no leading zero, a safe integer; a leading "#" is allowed where people type one.
  */
 import { BrokerError } from './errors.js';
+import type { GrantId, RequestId } from './model.js';
 import { cleanLine } from './text.js';
 
 const DECIMAL_ID = /^#?[1-9]\d{0,15}$/;
@@ -41,8 +42,28 @@ export function notAnId(value: unknown, what: IdKind): BrokerError {
 }
 
 /** The id `value` spells, or throws `notAnId(value, what)`. */
-export function requireDecimalId(value: unknown, what: IdKind): number {
+function requireDecimalId(value: unknown, what: IdKind): number {
   const id = parseDecimalId(value);
   if (id === undefined) throw notAnId(value, what);
   return id;
+}
+
+/** The request id `value` spells, or undefined. */
+export function parseRequestId(value: unknown): RequestId | undefined {
+  return parseDecimalId(value) as RequestId | undefined;
+}
+
+/** The grant id `value` spells, or undefined. */
+export function parseGrantId(value: unknown): GrantId | undefined {
+  return parseDecimalId(value) as GrantId | undefined;
+}
+
+/** The request id `value` spells (a button's value, a typed "#12"), or throws `notAnId(value, 'request')`. */
+export function requireRequestId(value: unknown): RequestId {
+  return requireDecimalId(value, 'request') as RequestId;
+}
+
+/** The grant id `value` spells, or throws `notAnId(value, 'grant')`. */
+export function requireGrantId(value: unknown): GrantId {
+  return requireDecimalId(value, 'grant') as GrantId;
 }

@@ -19,7 +19,8 @@ import { ActionRefused, AlreadyProcessed, refusedOutcome, type ActionContext } f
 import type { CoreDeps } from './deps.js';
 import { BrokerError, describeError } from './errors.js';
 import { revokeAsUser } from './grant-changes.js';
-import type { AccessRequest, Actor } from './model.js';
+import { requireGrantId, requireRequestId } from './ids.js';
+import type { AccessRequest, Actor, GrantId, RequestId } from './model.js';
 import type { InboxAction, NewInboxAction } from './ports.js';
 import { requestAccess, requestExtension, type RequestInput } from './asking.js';
 import { approve, deny, reviewBreakGlass, type ApproveResult } from './deciding.js';
@@ -63,12 +64,12 @@ export type InboxEdges = Partial<Record<InboxAction['platform'], InboxEdge>>;
 
 /** What `payload` holds for each kind (besides where to answer, which is the edge's). */
 export interface InboxPayloads {
-  approve: { requestId: number };
-  deny: { requestId: number; reason: string };
-  revoke: { grantId: number };
-  review: { requestId: number };
+  approve: { requestId: RequestId };
+  deny: { requestId: RequestId; reason: string };
+  revoke: { grantId: GrantId };
+  review: { requestId: RequestId };
   request: { input: RequestInput; breakGlass?: boolean };
-  extend: { grantId: number; duration: string; reason: string };
+  extend: { grantId: GrantId; duration: string; reason: string };
 }
 
 /** Records an action before it is acknowledged, leased to this process (which processes it at once). Undefined
@@ -123,13 +124,16 @@ async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: 
   const p = action.payload;
   switch (action.kind) {
     case 'approve':
-      return { kind: 'approve', result: await approve(deps, num(p.requestId), actor, undefined, act) };
+      return { kind: 'approve', result: await approve(deps, requireRequestId(p.requestId), actor, undefined, act) };
     case 'deny':
-      return { kind: 'deny', request: await deny(deps, num(p.requestId), actor, String(p.reason ?? ''), act) };
+      return {
+        kind: 'deny',
+        request: await deny(deps, requireRequestId(p.requestId), actor, String(p.reason ?? ''), act),
+      };
     case 'revoke':
-      return { kind: 'revoke', result: await revokeAsUser(deps, num(p.grantId), actor, undefined, act) };
+      return { kind: 'revoke', result: await revokeAsUser(deps, requireGrantId(p.grantId), actor, undefined, act) };
     case 'review':
-      return { kind: 'review', request: await reviewBreakGlass(deps, num(p.requestId), actor, act) };
+      return { kind: 'review', request: await reviewBreakGlass(deps, requireRequestId(p.requestId), actor, act) };
     case 'request':
       return {
         kind: 'request',
@@ -141,14 +145,16 @@ async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: 
     case 'extend':
       return {
         kind: 'extend',
-        request: await requestExtension(deps, actor, num(p.grantId), String(p.duration), String(p.reason), act),
+        request: await requestExtension(
+          deps,
+          actor,
+          requireGrantId(p.grantId),
+          String(p.duration),
+          String(p.reason),
+          act,
+        ),
       };
   }
-}
-
-function num(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new Error(`inbox payload: ${String(v)} is not an id`);
-  return v;
 }
 
 /**

@@ -1,5 +1,17 @@
 /** Domain records. Times are epoch milliseconds from the injected Clock; ids are store-assigned integers. */
 
+declare const idKind: unique symbol;
+
+/**
+ * A request's id. Branded, so a grant's id (or any other number) cannot be passed where a request's is meant: a
+ * value becomes one only where the store reads it back (store/rows.ts) or where text from a person or a button is
+ * parsed as one (ids.ts `requireRequestId`).
+ */
+export type RequestId = number & { readonly [idKind]: 'request' };
+
+/** A grant's id, branded like RequestId (ids.ts `requireGrantId`). */
+export type GrantId = number & { readonly [idKind]: 'grant' };
+
 /** Who did something. `id` is the platform's immutable id (Slack U…, Teams AAD object id, or `cli:<os user>`). */
 export interface Actor {
   platform: 'slack' | 'teams' | 'cli' | 'system';
@@ -24,7 +36,7 @@ export interface ApproverRef {
 }
 
 export interface AccessRequest {
-  id: number;
+  id: RequestId;
   requester: Actor;
   database: string;
   level: string;
@@ -44,7 +56,7 @@ export interface AccessRequest {
   /** Undecided at this time → expired (the approval timeout). */
   decideBy?: number;
   /** Set on a request to extend an existing grant instead of creating one. */
-  extendsGrantId?: number;
+  extendsGrantId?: GrantId;
   /** Escalation tier reached (0 = the approvers; k = approval.escalation[k-1] has been asked too). */
   tier: number;
   /** When the next escalation tier is asked, if nobody decides before. */
@@ -64,7 +76,7 @@ export interface AccessRequest {
 export type Decision = 'approve' | 'deny';
 
 export interface Approval {
-  requestId: number;
+  requestId: RequestId;
   approver: Actor;
   decision: Decision;
   note?: string;
@@ -100,8 +112,8 @@ export const END_KINDS: readonly EndKind[] = [
 ];
 
 export interface Grant {
-  id: number;
-  requestId: number;
+  id: GrantId;
+  requestId: RequestId;
   requester: Actor;
   database: string;
   level: string;
@@ -166,8 +178,8 @@ export interface AuditEvent {
   at: number;
   type: AuditType;
   actor: Actor;
-  requestId?: number;
-  grantId?: number;
+  requestId?: RequestId;
+  grantId?: GrantId;
   database?: string;
   level?: string;
   /** Secret-free structured detail. */

@@ -8,11 +8,13 @@ import type { RequestView } from './view.js';
 import type {
   AccessRequest,
   Actor,
-  ApproverRef,
   Approval,
+  ApproverRef,
   AuditEvent,
   Grant,
+  GrantId,
   GrantStatus,
+  RequestId,
   RequestStatus,
 } from './model.js';
 
@@ -201,8 +203,8 @@ export interface RequestFilter {
 }
 
 export interface AuditFilter {
-  grantId?: number;
-  requestId?: number;
+  grantId?: GrantId;
+  requestId?: RequestId;
   type?: string;
   /** at >= since */
   since?: number;
@@ -220,7 +222,7 @@ export interface AuditVerification {
 }
 
 export interface MessageRef {
-  requestId: number;
+  requestId: RequestId;
   platform: 'slack' | 'teams';
   /** approval | dm | reminder … — one reference per (request, platform, kind). */
   kind: string;
@@ -250,8 +252,8 @@ export interface NewInboxAction {
   /** The platform's user id of who acted (resolved to an Actor when processed), and the name it sent. */
   actorId: string;
   actorName?: string;
-  requestId?: number;
-  grantId?: number;
+  requestId?: RequestId;
+  grantId?: GrantId;
   /** What is needed to redo the work (ids, typed text, where to answer). JSON-serialisable; never a secret. */
   payload: Record<string, unknown>;
   receivedAt: number;
@@ -283,23 +285,23 @@ export interface StateStore {
   transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T>;
 
   createRequest(req: NewRequest): Promise<AccessRequest>;
-  getRequest(id: number): Promise<AccessRequest | undefined>;
+  getRequest(id: RequestId): Promise<AccessRequest | undefined>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** How many requests are in each of `statuses` (0 when none). */
   countRequests(statuses: readonly RequestStatus[]): Promise<Map<RequestStatus, number>>;
   /** pending → status; false when the request is no longer pending, or — for 'approved' and 'denied' — when its
    *  approval deadline (decideBy) is not after `at`: no approver decides a request once its deadline has passed. */
-  decideRequest(id: number, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
+  decideRequest(id: RequestId, status: Exclude<RequestStatus, 'pending'>, at: number, note?: string): Promise<boolean>;
   /** A pending request at tier `fromTier` moves to `toTier` with these approvers; false when someone got there first. */
   escalateRequest(
-    id: number,
+    id: RequestId,
     fromTier: number,
     toTier: number,
     approvers: readonly ApproverRef[],
     nextEscalationAt: number | null,
   ): Promise<boolean>;
   /** Break-glass review: sets reviewedAt (first review wins) or reviewEscalatedAt (once); false when already set. */
-  markReview(id: number, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean>;
+  markReview(id: RequestId, field: 'reviewedAt' | 'reviewEscalatedAt', at: number): Promise<boolean>;
 
   /** false when this approver has already decided this request: one row per account and one per person
    *  (personKey: the same email from Slack and Teams is one person), both unique constraints of the store. */
@@ -307,29 +309,29 @@ export interface StateStore {
   /** Inside a transaction: serialises it with every other transaction that locks the same person key, until it
    *  ends. Checks of a person's limits (live grants, pending requests) run under it, so races cannot exceed them. */
   lockPerson(key: string): Promise<void>;
-  listApprovals(requestId: number): Promise<Approval[]>;
+  listApprovals(requestId: RequestId): Promise<Approval[]>;
   /** listApprovals of many requests in one read (in id order; a batch's views read them at once). */
-  listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]>;
+  listApprovalsFor(requestIds: readonly RequestId[]): Promise<Approval[]>;
 
   /** Unique per requestId and per username: a second insert for the same request throws. */
   createGrant(grant: NewGrant): Promise<Grant>;
-  getGrant(id: number): Promise<Grant | undefined>;
-  getGrantByRequest(requestId: number): Promise<Grant | undefined>;
+  getGrant(id: GrantId): Promise<Grant | undefined>;
+  getGrantByRequest(requestId: RequestId): Promise<Grant | undefined>;
   listGrants(filter: GrantFilter): Promise<Grant[]>;
   /** How many grants are in each of `statuses` (0 when none), and how many of those are flagged: gauges, not rows. */
   countGrants(statuses: readonly GrantStatus[]): Promise<Map<GrantStatus, { count: number; flagged: number }>>;
   /** Sets `patch` when the grant's status is one of `from`; false (nothing changed) otherwise. */
-  transitionGrant(id: number, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
+  transitionGrant(id: GrantId, from: readonly GrantStatus[], patch: GrantPatch): Promise<boolean>;
   /** transitionGrant for many grants with one patch, atomically: the ids that were in one of `from` (and, with
    *  `expiresAtOrBefore`, expire by then) and now carry `patch`; the others are untouched. */
   transitionGrants(
-    ids: readonly number[],
+    ids: readonly GrantId[],
     from: readonly GrantStatus[],
     patch: GrantPatch,
     expiresAtOrBefore?: number,
-  ): Promise<number[]>;
+  ): Promise<GrantId[]>;
   /** Sets remindedAt on an active grant whose reminder has not been sent; false when it was (or it ended). */
-  claimReminder(id: number, at: number): Promise<boolean>;
+  claimReminder(id: GrantId, at: number): Promise<boolean>;
 
   /** Appends to the hash-chained audit log (in order, atomically with the enclosing transaction). */
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
@@ -347,9 +349,9 @@ export interface StateStore {
   /** Raises the message's version to `version` when it is lower; false (nothing changed) otherwise. Renderers
    *  update a message only after winning this, so racing processes never move a message backwards. */
   claimMessageVersion(ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>, version: number): Promise<boolean>;
-  getMessageRefs(requestId: number): Promise<MessageRef[]>;
+  getMessageRefs(requestId: RequestId): Promise<MessageRef[]>;
   /** The references of all these requests (in id order), for views built in a batch. */
-  listMessageRefsFor(requestIds: readonly number[]): Promise<MessageRef[]>;
+  listMessageRefsFor(requestIds: readonly RequestId[]): Promise<MessageRef[]>;
   /** Insert or replace the conversation at (platform, key). */
   saveConversation(c: ChatConversation): Promise<void>;
   getConversation(platform: ChatConversation['platform'], key: string): Promise<ChatConversation | undefined>;
@@ -381,7 +383,7 @@ export interface StateStore {
   /** Actions in `statuses` (all when absent), oldest first. */
   listInboxActions(filter?: {
     statuses?: readonly InboxStatus[];
-    requestIds?: readonly number[];
+    requestIds?: readonly RequestId[];
   }): Promise<InboxAction[]>;
   /** Deletes up to `limit` finished actions (done or failed) that finished before `finishedBefore`; returns how many.
    *  A pending action is never deleted. */
@@ -401,13 +403,13 @@ export interface StateStore {
 
 export interface Scheduler {
   /** Enqueue provisioning now. Idempotent per grant (deterministic job id). */
-  provision(grantId: number): Promise<void>;
+  provision(grantId: GrantId): Promise<void>;
   /** Revoke at `at` (never earlier). Idempotent; moves an existing pending job. */
-  revokeAt(grantId: number, at: number): Promise<void>;
+  revokeAt(grantId: GrantId, at: number): Promise<void>;
   /** Revoke jobs for grants just activated (none has one yet), in one call. Idempotent per grant. */
-  scheduleRevokes(grants: ReadonlyArray<{ grantId: number; at: number }>): Promise<void>;
+  scheduleRevokes(grants: ReadonlyArray<{ grantId: GrantId; at: number }>): Promise<void>;
   /** Remove a pending revoke job (after an early revoke). Absent job = success. */
-  cancelRevoke(grantId: number): Promise<void>;
+  cancelRevoke(grantId: GrantId): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import { SYSTEM_ACTOR, type AuditEvent, type Grant } from './model.js';
 import type { NewUserResponse } from './ports.js';
 import { expiredBeforeProvisioning, provisionFailed, removeUnwanted } from './provision-failure.js';
 import { notify, readAheadMany } from './view.js';
+import type { GrantId } from './model.js';
 
 export { MAX_PROVISION_ATTEMPTS } from './provision-failure.js';
 
@@ -42,7 +43,7 @@ export interface ProvisionOptions {
  * first one is set when the person reveals it, so a grant nobody opened never had a password.
  * Throws on a retryable failure while attempts remain; otherwise the grant ends `failed`, cleaned up.
  */
-export function provision(deps: CoreDeps, grantId: number, opts: ProvisionOptions = {}): Promise<ProvisionResult> {
+export function provision(deps: CoreDeps, grantId: GrantId, opts: ProvisionOptions = {}): Promise<ProvisionResult> {
   return exclusive(grantId, () => batcherOf(deps).provision(grantId, opts.credentials === true));
 }
 
@@ -63,12 +64,12 @@ interface Work {
 
 class ProvisionBatcher {
   /** Grant id → callers waiting for it, not yet taken by a batch. */
-  private readonly pending = new Map<number, Waiter[]>();
+  private readonly pending = new Map<GrantId, Waiter[]>();
   private draining: Promise<void> | undefined;
 
   constructor(private readonly deps: CoreDeps) {}
 
-  provision(grantId: number, credentials: boolean): Promise<ProvisionResult> {
+  provision(grantId: GrantId, credentials: boolean): Promise<ProvisionResult> {
     return new Promise<ProvisionResult>((resolve, reject) => {
       const waiters = this.pending.get(grantId);
       if (waiters) waiters.push({ resolve, reject, credentials });
@@ -92,10 +93,10 @@ class ProvisionBatcher {
     }
   }
 
-  private async runBatch(taken: Map<number, Waiter[]>): Promise<void> {
+  private async runBatch(taken: Map<GrantId, Waiter[]>): Promise<void> {
     const { store, clock, catalog, logger } = this.deps;
     const started = clock.now();
-    const settle = (id: number, result: Promise<ProvisionResult>) => {
+    const settle = (id: GrantId, result: Promise<ProvisionResult>) => {
       const waiters = taken.get(id)!;
       taken.delete(id); // settled once; what is left in `taken` when runBatch throws is rejected by drain
       result.then(
@@ -152,7 +153,7 @@ class ProvisionBatcher {
 
     const now = clock.now();
     const won = await store.transaction(async (tx) => {
-      const ids = new Set<number>();
+      const ids = new Set<GrantId>();
       for (const group of groupBy(ok, (w) => String(w.grant.provisionAttempts)).values()) {
         const patch = {
           status: 'active' as const,
@@ -238,8 +239,8 @@ class ProvisionBatcher {
   }
 
   /** One engine call per database, all at once; per grant its response or its error. */
-  private async newUsers(work: readonly Work[]): Promise<Map<number, NewUserResponse | Error>> {
-    const out = new Map<number, NewUserResponse | Error>();
+  private async newUsers(work: readonly Work[]): Promise<Map<GrantId, NewUserResponse | Error>> {
+    const out = new Map<GrantId, NewUserResponse | Error>();
     await Promise.all(
       [...groupBy(work, (w) => w.grant.database)].map(async ([database, group]) => {
         try {

@@ -6,14 +6,14 @@
 import { ActionRefused, AlreadyProcessed, refusedOutcome, type ActionContext } from './action-context.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError, describeError } from './errors.js';
-import type { Actor, AuditEvent } from './model.js';
+import type { Actor, AuditEvent, GrantId, RequestId } from './model.js';
 
 /** What the refused person was trying to do, for the audit row. */
 export interface RefusedAction {
   /** "request", "approve", "deny", "extend", "revoke", "reveal", "review", "command", "click" … */
   action: string;
-  requestId?: number;
-  grantId?: number;
+  requestId?: RequestId;
+  grantId?: GrantId;
   database?: string;
   level?: string;
   /** The entry point ("slack", "teams", "cli", "api") when it is not the actor's platform. */

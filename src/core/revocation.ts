@@ -33,6 +33,7 @@ import {
 } from './model.js';
 import type { DatabaseEngine, DeleteUserResponse, DisableUserResponse } from './ports.js';
 import { notify, readAheadMany, type KnownState } from './view.js';
+import type { GrantId, RequestId } from './model.js';
 
 /** Grants ended by one batch at most (one engine call, one state-DB transaction). */
 export const MAX_REVOKE_BATCH = 500;
@@ -133,7 +134,7 @@ function asError(err: unknown): Error {
 
 class RevocationBatcher {
   /** Per catalog database: grants handed over and not yet taken by a batch. */
-  private readonly pending = new Map<string, Map<number, Pending>>();
+  private readonly pending = new Map<string, Map<GrantId, Pending>>();
   private readonly draining = new Map<string, Promise<void>>();
   private readonly notifications = new Set<Promise<void>>();
   private notifySlots = NOTIFY_CONCURRENCY;
@@ -244,7 +245,7 @@ class RevocationBatcher {
     );
     failpoint('revoke.after-delete');
     const at = clock.now();
-    const failed = new Map<number, unknown>();
+    const failed = new Map<GrantId, unknown>();
     const done: Array<{ grant: Grant; receipt: RevocationReceipt; status: 'revoked' | 'failed' }> = [];
     for (const g of revoking) {
       const res = dropped.get(g.username)!;
@@ -263,7 +264,7 @@ class RevocationBatcher {
     }
 
     const won = await store.transaction(async (tx) => {
-      const ids = new Set<number>();
+      const ids = new Set<GrantId>();
       for (const group of groupBy(done, (d) => `${d.status}:${d.grant.revokeAttempts}`).values()) {
         const { status, grant } = group[0]!;
         const changed = await tx.transitionGrants(
@@ -348,7 +349,7 @@ class RevocationBatcher {
    * The "ended" message to the people, NOTIFY_CONCURRENCY at a time; never rejects (notify logs failures). None
    * starts while a batch runs (revocation comes first on a busy event loop) unless it has waited NOTIFY_MAX_WAIT_MS.
    */
-  private notifyEnded(requestId: number, known: KnownState): Promise<void> {
+  private notifyEnded(requestId: RequestId, known: KnownState): Promise<void> {
     const told = new Promise<void>((resolve) => {
       const queuedAt = Date.now();
       const start = () => {
@@ -413,7 +414,7 @@ function batcherOf(deps: CoreDeps): RevocationBatcher {
  */
 export function revoke(
   deps: CoreDeps,
-  grantId: number,
+  grantId: GrantId,
   actor: Actor = SYSTEM_ACTOR,
   reason = 'expired',
   kind: EndKind = 'expired',
@@ -428,7 +429,7 @@ export function revoke(
 export type DueCheck = { due: false; dueAt: number } | { due: true; result?: RevokeResult };
 
 /** The revoke job's entry: never revokes before expiresAt (re-read from the state DB, which extensions move). */
-export async function revokeIfDue(deps: CoreDeps, grantId: number): Promise<DueCheck> {
+export async function revokeIfDue(deps: CoreDeps, grantId: GrantId): Promise<DueCheck> {
   const grant = await deps.store.getGrant(grantId);
   if (!grant) return { due: true };
   if (grant.status === 'revoked' || grant.status === 'failed') return { due: true, result: { grant } };

@@ -15,7 +15,7 @@ import { expireUndecided } from './deciding.js';
 import { pruneInbox, recoverInbox } from './inbox.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
-import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant } from './model.js';
+import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant, type GrantId } from './model.js';
 
 /** A live grant past its expiry and the grace, ended by the sweeper rather than its revoke job. */
 const OVERDUE: Ending = { kind: 'overdue', reason: 'expired (sweeper)' };
@@ -47,7 +47,7 @@ export interface SweepReport {
 }
 
 export class Sweeper {
-  private readonly lastTry = new Map<number, number>();
+  private readonly lastTry = new Map<GrantId, number>();
   private lastIncidentCheck = 0;
   constructor(
     private readonly deps: CoreDeps,

@@ -5,7 +5,7 @@
 import type { EngineName } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
-import type { AccessRequest, Approval, Grant, RevocationReceipt } from './model.js';
+import type { AccessRequest, Approval, Grant, RequestId, RevocationReceipt } from './model.js';
 import type { MessageRef, StateStore } from './ports.js';
 
 export type Phase =
@@ -98,8 +98,8 @@ export type RequestAndDecisions = [AccessRequest | undefined, Approval[], Messag
  */
 export function readAheadMany(
   deps: Pick<CoreDeps, 'store'>,
-  requestIds: readonly number[],
-): Promise<Map<number, RequestAndDecisions>> {
+  requestIds: readonly RequestId[],
+): Promise<Map<RequestId, RequestAndDecisions>> {
   const { store } = deps;
   return Promise.all([
     store.listRequests({ ids: requestIds }),
@@ -107,7 +107,9 @@ export function readAheadMany(
     store.listMessageRefsFor(requestIds),
   ]).then(
     ([requests, approvals, refs]) => {
-      const out = new Map<number, [AccessRequest, Approval[], MessageRef[]]>(requests.map((r) => [r.id, [r, [], []]]));
+      const out = new Map<RequestId, [AccessRequest, Approval[], MessageRef[]]>(
+        requests.map((r) => [r.id, [r, [], []]]),
+      );
       for (const a of approvals) out.get(a.requestId)?.[1].push(a);
       for (const m of refs) out.get(m.requestId)?.[2].push(m);
       return out;
@@ -116,13 +118,13 @@ export function readAheadMany(
   );
 }
 
-function readBoth(deps: Pick<CoreDeps, 'store'>, requestId: number): Promise<RequestAndDecisions> {
+function readBoth(deps: Pick<CoreDeps, 'store'>, requestId: RequestId): Promise<RequestAndDecisions> {
   return Promise.all([deps.store.getRequest(requestId), deps.store.listApprovals(requestId)]);
 }
 
 export async function loadRequestView(
   deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>,
-  requestId: number,
+  requestId: RequestId,
   known: KnownState = {},
 ): Promise<RequestView> {
   const { store } = deps;
@@ -178,7 +180,7 @@ export async function loadRequestView(
 /** Builds the view and hands it to a notifier method; a failure is logged, never thrown into the lifecycle. */
 export async function notify(
   deps: CoreDeps,
-  requestId: number,
+  requestId: RequestId,
   send: (view: RequestView) => Promise<void>,
   known?: KnownState,
 ): Promise<void> {

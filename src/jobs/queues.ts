@@ -1,16 +1,17 @@
 /** Queue names, job ids and Redis connections. Job data holds ids only: never a password (it rests in Redis). */
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import type { GrantId } from '../core/model.js';
 
 export const PROVISION_QUEUE = 'provision';
 export const REVOKE_QUEUE = 'revoke';
 
 /** BullMQ custom ids must not contain ":" nor be all digits. */
-export const provisionJobId = (grantId: number) => `provision-${grantId}`;
-export const revokeJobId = (grantId: number) => `revoke-${grantId}`;
+export const provisionJobId = (grantId: GrantId) => `provision-${grantId}`;
+export const revokeJobId = (grantId: GrantId) => `revoke-${grantId}`;
 
 export interface GrantJobData {
-  grantId: number;
+  grantId: GrantId;
 }
 
 /** Revoke jobs are due this much before expiry; the processor then waits out the rest (never early). */

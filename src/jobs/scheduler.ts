@@ -11,6 +11,7 @@ import {
   revokeJobId,
   type GrantJobData,
 } from './queues.js';
+import type { GrantId } from '../core/model.js';
 
 /** Revocation is retried without a cap; the custom backoff (see worker.ts) caps the wait between attempts. */
 const REVOKE_ATTEMPTS = Number.MAX_SAFE_INTEGER;
@@ -30,7 +31,7 @@ export class BullScheduler implements Scheduler {
     this.revokeQueue.on('error', () => undefined);
   }
 
-  async provision(grantId: number): Promise<void> {
+  async provision(grantId: GrantId): Promise<void> {
     await this.provisionQueue.add(
       'provision',
       { grantId },
@@ -45,7 +46,7 @@ export class BullScheduler implements Scheduler {
     );
   }
 
-  async revokeAt(grantId: number, at: number): Promise<void> {
+  async revokeAt(grantId: GrantId, at: number): Promise<void> {
     const delay = Math.max(0, at - REVOKE_LEAD_MS - this.clock.now());
     const existing = await this.revokeQueue.getJob(revokeJobId(grantId));
     if (existing) {
@@ -59,12 +60,12 @@ export class BullScheduler implements Scheduler {
   }
 
   /** Adds the revoke job unless one exists (startup reconciliation after a Redis loss). */
-  async ensureRevoke(grantId: number, at: number): Promise<void> {
+  async ensureRevoke(grantId: GrantId, at: number): Promise<void> {
     await this.addRevoke(grantId, Math.max(0, at - REVOKE_LEAD_MS - this.clock.now()));
   }
 
   /** One round of Redis calls for a batch of activations: a job id that exists already is left as it is. */
-  async scheduleRevokes(grants: ReadonlyArray<{ grantId: number; at: number }>): Promise<void> {
+  async scheduleRevokes(grants: ReadonlyArray<{ grantId: GrantId; at: number }>): Promise<void> {
     if (grants.length === 0) return;
     const now = this.clock.now();
     await this.revokeQueue.addBulk(
@@ -76,11 +77,11 @@ export class BullScheduler implements Scheduler {
     );
   }
 
-  private async addRevoke(grantId: number, delay: number): Promise<void> {
+  private async addRevoke(grantId: GrantId, delay: number): Promise<void> {
     await this.revokeQueue.add('revoke', { grantId }, this.revokeOpts(grantId, delay));
   }
 
-  private revokeOpts(grantId: number, delay: number) {
+  private revokeOpts(grantId: GrantId, delay: number) {
     return {
       jobId: revokeJobId(grantId),
       delay,
@@ -91,7 +92,7 @@ export class BullScheduler implements Scheduler {
     };
   }
 
-  async cancelRevoke(grantId: number): Promise<void> {
+  async cancelRevoke(grantId: GrantId): Promise<void> {
     const job = await this.revokeQueue.getJob(revokeJobId(grantId));
     if (!job) return;
     const state = await job.getState();

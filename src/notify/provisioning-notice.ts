@@ -13,6 +13,7 @@
 import type { Logger, Notifier, StateStore } from '../core/ports.js';
 import type { RequestView } from '../core/view.js';
 import { FanOutNotifier } from './log-notifier.js';
+import type { RequestId } from '../core/model.js';
 
 export class DeferredProvisioningNotice extends FanOutNotifier {
   /** Pending notices by request id. */
@@ -73,7 +74,7 @@ export class DeferredProvisioningNotice extends FanOutNotifier {
     return super.grantEnded(v);
   }
 
-  private cancel(requestId: number): void {
+  private cancel(requestId: RequestId): void {
     const t = this.timers.get(requestId);
     if (t) clearTimeout(t);
     this.timers.delete(requestId);

@@ -1,6 +1,7 @@
 /** Rows of `chat_inbox` (migrations/0009_inbox.ts) ↔ InboxAction. */
 import type { InboxAction, InboxKind, InboxStatus, NewInboxAction } from '../core/ports.js';
 import { MAX_ERROR_TEXT, num, type Row } from './rows.js';
+import type { GrantId, RequestId } from '../core/model.js';
 
 export const INBOX_TABLE = 'chat_inbox';
 
@@ -27,8 +28,8 @@ const opt = (v: unknown, column: string): number | undefined =>
 const text = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
 export function inboxFromRow(r: Row): InboxAction {
-  const requestId = opt(r.request_id, 'chat_inbox.request_id');
-  const grantId = opt(r.grant_id, 'chat_inbox.grant_id');
+  const requestId = opt(r.request_id, 'chat_inbox.request_id') as RequestId | undefined;
+  const grantId = opt(r.grant_id, 'chat_inbox.grant_id') as GrantId | undefined;
   const doneAt = opt(r.done_at, 'chat_inbox.done_at');
   const actorName = text(r.actor_name);
   const dedupeKey = text(r.dedupe_key);

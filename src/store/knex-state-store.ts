@@ -6,11 +6,21 @@
  * CLIENT_FOUND_ROWS, like pg and SQLite), and uniqueness is enforced by unique indexes.
  */
 import { AUDIT_HEAD, GENESIS_HASH, rowHash, verifyChain, type ChainVerification } from './audit-chain.js';
-import type { ApproverRef } from '../core/model.js';
+import type {
+  AccessRequest,
+  Actor,
+  Approval,
+  ApproverRef,
+  AuditEvent,
+  Grant,
+  GrantId,
+  GrantStatus,
+  RequestId,
+  RequestStatus,
+} from '../core/model.js';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { BrokerError } from '../core/errors.js';
-import type { AccessRequest, Actor, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
 import type {
   AuditFilter,
   InboxAction,
@@ -34,6 +44,7 @@ import {
   auditFromRow,
   auditToRow,
   grantFromRow,
+  grantIdOf,
   grantPatchToRow,
   messageRefFromRow,
   messageRefToRow,
@@ -234,12 +245,12 @@ export class KnexStateStore implements StateStore {
     await this.knex(TABLES.personLocks).insert({ person_key: key }).onConflict('person_key').merge();
   }
 
-  async listApprovals(requestId: number): Promise<Approval[]> {
+  async listApprovals(requestId: RequestId): Promise<Approval[]> {
     const rows = (await this.knex(TABLES.approvals).where({ request_id: requestId }).orderBy('id', 'asc')) as Row[];
     return rows.map(approvalFromRow);
   }
 
-  async listApprovalsFor(requestIds: readonly number[]): Promise<Approval[]> {
+  async listApprovalsFor(requestIds: readonly RequestId[]): Promise<Approval[]> {
     if (requestIds.length === 0) return [];
     const rows = (await this.knex(TABLES.approvals)
       .whereIn('request_id', [...requestIds])
@@ -275,7 +286,7 @@ export class KnexStateStore implements StateStore {
     return row ? grantFromRow(row) : undefined;
   }
 
-  async getGrantByRequest(requestId: number): Promise<Grant | undefined> {
+  async getGrantByRequest(requestId: RequestId): Promise<Grant | undefined> {
     const row = (await this.knex(TABLES.grants).where({ request_id: requestId }).first()) as Row | undefined;
     return row ? grantFromRow(row) : undefined;
   }
@@ -328,11 +339,11 @@ export class KnexStateStore implements StateStore {
   }
 
   async transitionGrants(
-    ids: readonly number[],
+    ids: readonly GrantId[],
     from: readonly GrantStatus[],
     patch: GrantPatch,
     expiresAtOrBefore?: number,
-  ): Promise<number[]> {
+  ): Promise<GrantId[]> {
     if (ids.length === 0 || from.length === 0) return [];
     const set = grantPatchToRow(patch);
     const changes = Object.keys(set).length > 0 ? set : { status: this.knex.ref('status') };
@@ -343,7 +354,9 @@ export class KnexStateStore implements StateStore {
         .whereIn('id', [...ids])
         .whereIn('status', [...from]);
       if (expiresAtOrBefore !== undefined) u.where('expires_at', '<=', expiresAtOrBefore);
-      return ((await u.update(changes).returning('id')) as Row[]).map((r) => Number(r.id)).sort((a, b) => a - b);
+      return ((await u.update(changes).returning('id')) as Row[])
+        .map((r) => grantIdOf(r.id, 'grants.id'))
+        .sort((a, b) => a - b);
     }
     if (!this.inTransaction) return this.transaction((tx) => tx.transitionGrants(ids, from, patch, expiresAtOrBefore));
     // Which rows qualify is read under a row lock (SQLite: the transaction already holds the write lock), so the
@@ -353,7 +366,9 @@ export class KnexStateStore implements StateStore {
       .whereIn('id', [...ids])
       .whereIn('status', [...from]);
     if (expiresAtOrBefore !== undefined) q.where('expires_at', '<=', expiresAtOrBefore);
-    const won = ((await (this.dialect === 'sqlite' ? q : q.forUpdate())) as Row[]).map((r) => Number(r.id));
+    const won = ((await (this.dialect === 'sqlite' ? q : q.forUpdate())) as Row[]).map((r) =>
+      grantIdOf(r.id, 'grants.id'),
+    );
     if (won.length === 0) return [];
     await this.knex(TABLES.grants).whereIn('id', won).update(changes);
     return won.sort((a, b) => a - b);
@@ -452,12 +467,12 @@ export class KnexStateStore implements StateStore {
     return changed === 1;
   }
 
-  async getMessageRefs(requestId: number): Promise<MessageRef[]> {
+  async getMessageRefs(requestId: RequestId): Promise<MessageRef[]> {
     const rows = (await this.knex(TABLES.chatMessages).where({ request_id: requestId }).orderBy('id', 'asc')) as Row[];
     return rows.map(messageRefFromRow);
   }
 
-  async listMessageRefsFor(requestIds: readonly number[]): Promise<MessageRef[]> {
+  async listMessageRefsFor(requestIds: readonly RequestId[]): Promise<MessageRef[]> {
     if (requestIds.length === 0) return [];
     const rows = (await this.knex(TABLES.chatMessages)
       .whereIn('request_id', [...requestIds])
@@ -554,7 +569,7 @@ export class KnexStateStore implements StateStore {
   }
 
   async listInboxActions(
-    filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly number[] } = {},
+    filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly RequestId[] } = {},
   ): Promise<InboxAction[]> {
     const q = this.knex(INBOX_TABLE).select('*').orderBy('id', 'asc');
     if (filter.statuses) q.whereIn('status', [...filter.statuses]);

@@ -14,7 +14,9 @@ import type {
   Decision,
   EndKind,
   Grant,
+  GrantId,
   GrantStatus,
+  RequestId,
   RequestStatus,
 } from '../core/model.js';
 
@@ -37,6 +39,12 @@ export function num(v: unknown, column: string): number {
   if (!Number.isFinite(n)) throw new Error(`state store: column ${column} holds a non-number: ${String(v)}`);
   return n;
 }
+
+/** A stored request id: where a number from the state DB becomes a RequestId. */
+export const requestIdOf = (v: unknown, column: string): RequestId => num(v, column) as RequestId;
+
+/** A stored grant id: where a number from the state DB becomes a GrantId. */
+export const grantIdOf = (v: unknown, column: string): GrantId => num(v, column) as GrantId;
 
 function optNum(v: unknown, column: string): number | undefined {
   return v === null || v === undefined ? undefined : num(v, column);
@@ -120,7 +128,7 @@ function jsonArray<T>(v: unknown): T[] {
 
 export function requestFromRow(r: Row): AccessRequest {
   const req: AccessRequest = {
-    id: num(r.id, 'requests.id'),
+    id: requestIdOf(r.id, 'requests.id'),
     requester: actorFromRow('requester', r),
     database: str(r.database_name, 'requests.database_name'),
     level: str(r.level, 'requests.level'),
@@ -164,7 +172,7 @@ export function approvalToRow(a: Approval): Row {
 
 export function approvalFromRow(r: Row): Approval {
   const a: Approval = {
-    requestId: num(r.request_id, 'approvals.request_id'),
+    requestId: requestIdOf(r.request_id, 'approvals.request_id'),
     approver: actorFromRow('approver', r),
     decision: str(r.decision, 'approvals.decision') as Decision,
     at: num(r.at, 'approvals.at'),
@@ -192,8 +200,8 @@ export function newGrantToRow(g: NewGrant): Row {
 
 export function grantFromRow(r: Row): Grant {
   const g: Grant = {
-    id: num(r.id, 'grants.id'),
-    requestId: num(r.request_id, 'grants.request_id'),
+    id: grantIdOf(r.id, 'grants.id'),
+    requestId: requestIdOf(r.request_id, 'grants.request_id'),
     requester: actorFromRow('requester', r),
     database: str(r.database_name, 'grants.database_name'),
     level: str(r.level, 'grants.level'),
@@ -265,7 +273,7 @@ export function messageRefToRow(m: MessageRef): Row {
 
 export function messageRefFromRow(r: Row): MessageRef {
   return {
-    requestId: num(r.request_id, 'chat_messages.request_id'),
+    requestId: requestIdOf(r.request_id, 'chat_messages.request_id'),
     platform: str(r.platform, 'chat_messages.platform') as MessageRef['platform'],
     kind: str(r.kind, 'chat_messages.kind'),
     channel: str(r.channel, 'chat_messages.channel'),

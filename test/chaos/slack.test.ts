@@ -11,6 +11,7 @@ import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } 
 import { startBroker, type TestBroker } from '../support/broker.js';
 import { pgProbe, startChaosStage, type ChaosStage } from '../support/chaos-harness.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'chaos-signing-secret-0123456789abcdef';
 const CHANNEL = 'C0CHAOS';
@@ -68,7 +69,7 @@ describe('chaos: Slack rate limits, errors and redeliveries', () => {
   }
 
   async function grantOf(requestId: number) {
-    const g = await stage.deps.store.getGrantByRequest(requestId);
+    const g = await stage.deps.store.getGrantByRequest(rid(requestId));
     if (!g) throw new Error(`no grant for request #${requestId}`);
     return g;
   }

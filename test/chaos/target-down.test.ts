@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { revealCredentials } from '../../src/core/lifecycle.js';
 import { usePgChaosStage, startPgServer, stopPgServer } from '../support/chaos-harness.js';
 import { waitFor } from '../support/wait.js';
+import { gid } from '../support/ids.js';
 
 describe('chaos: target server down', () => {
   const chaos = usePgChaosStage('target-down');
   const db = () => chaos.target.entry.name;
   const auditCount = async (grantId: number, type: string) =>
-    (await chaos.stage.deps.store.listAudit({ grantId, type })).length;
+    (await chaos.stage.deps.store.listAudit({ grantId: gid(grantId), type })).length;
 
   it('down during provisioning: the failure is audited and retried; once it is back, one user, revoked at expiry [I1 I3 I4 I5 I6]', async () => {
     await chaos.stage.worker();

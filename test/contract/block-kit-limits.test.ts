@@ -60,6 +60,7 @@ import { homeView } from '../../src/chat/slack/blocks/home.js';
 import { breakGlassAlert, escalationReply, reviewOverdueAlert } from '../../src/chat/slack/blocks/policy.js';
 import { revocationReceipt } from '../../src/chat/slack/blocks/receipt.js';
 import { requestModal } from '../../src/chat/slack/blocks/request-modal.js';
+import { rid, gid } from '../support/ids.js';
 
 const LIMIT = {
   messageBlocks: 50,
@@ -259,7 +260,7 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
     via: 'email',
   }));
   const request: AccessRequest = {
-    id,
+    id: rid(id),
     requester: PERSON,
     database: BIG.name,
     level: levelName(9),
@@ -280,11 +281,11 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
     approvers,
     decideBy: NOW + 3_600_000,
     unavailableSources: Array.from({ length: 5 }, (_, i) => `opsgenie schedule ${i} ${fill(200)}`),
-    ...(opts.extension && { extendsGrantId: 999_999_999 }),
+    ...(opts.extension && { extendsGrantId: gid(999_999_999) }),
   };
   const grant: Grant = {
-    id: 999_999_999,
-    requestId: id,
+    id: gid(999_999_999),
+    requestId: rid(id),
     requester: PERSON,
     database: BIG.name,
     level: levelName(9),
@@ -314,14 +315,20 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
     now: NOW,
     database: { name: BIG.name, engine: 'postgres', description: fill(200) },
     approvals: Array.from({ length: 4 }, (_, i) => ({
-      requestId: id,
+      requestId: rid(id),
       approver: { ...APPROVER, id: `${APPROVER.id}${i}` },
       decision: 'approve' as const,
       note: fill(500),
       at: NOW,
     })),
     ...(phase === 'denied' && {
-      denial: { requestId: id, approver: APPROVER, decision: 'deny' as const, note: fill(MAX_REASON_LENGTH), at: NOW },
+      denial: {
+        requestId: rid(id),
+        approver: APPROVER,
+        decision: 'deny' as const,
+        note: fill(MAX_REASON_LENGTH),
+        at: NOW,
+      },
     }),
     ...(hasGrant && { grant }),
     ...((phase === 'ended' || phase === 'failed') && {

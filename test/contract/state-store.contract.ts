@@ -9,6 +9,7 @@ import { generatePassword, generateUsername } from '../../src/core/identifiers.j
 import { isRequester } from '../../src/core/policy.js';
 import type { Actor, AuditEvent, Grant } from '../../src/core/model.js';
 import type { GrantPatch, NewGrant, NewInboxAction, NewRequest, StateStore } from '../../src/core/ports.js';
+import { rid, gid } from '../support/ids.js';
 
 export interface TableContents {
   columns: string[];
@@ -62,7 +63,7 @@ function newRequest(over: Partial<NewRequest> = {}): NewRequest {
 
 function newGrant(requestId: number, requester: Actor, over: Partial<NewGrant> = {}): NewGrant {
   return {
-    requestId,
+    requestId: rid(requestId),
     requester,
     database: 'orders-prod',
     level: 'read',
@@ -120,7 +121,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(Object.keys(readB!)).not.toContain('ticket');
         expect(Object.keys(readB!)).not.toContain('decidedAt');
         expect(Object.keys(readB!.requester)).toEqual(['platform', 'id']);
-        expect(await store.getRequest(a.id + 1_000_000)).toBeUndefined();
+        expect(await store.getRequest(rid(a.id + 1_000_000))).toBeUndefined();
       });
 
       it('stores approvers, unavailable sources, the approval deadline and the grant an extension targets', async () => {
@@ -139,7 +140,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
             approvers,
             unavailableSources: ['pagerduty schedule P1'],
             decideBy: T0 + 30 * MIN,
-            extendsGrantId: 7,
+            extendsGrantId: gid(7),
           }),
         );
         const back = await store.getRequest(req.id);
@@ -213,7 +214,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
 
       it('decideRequest of an unknown request is false', async () => {
-        expect(await store.decideRequest(987_654_321, 'approved', T0)).toBe(false);
+        expect(await store.decideRequest(rid(987_654_321), 'approved', T0)).toBe(false);
       });
 
       it('10 concurrent decideRequest on one request: exactly one wins, and its decision is the one stored', async () => {
@@ -260,7 +261,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           { requestId: req.id, approver: bob, decision: 'approve', at: T0 + 1 },
           { requestId: req.id, approver: carol, decision: 'deny', note: 'no', at: T0 + 3 },
         ]);
-        expect(await store.listApprovals(req.id + 1_000_000)).toEqual([]);
+        expect(await store.listApprovals(rid(req.id + 1_000_000))).toEqual([]);
         // Many requests' approvals in one read: only theirs, in id order.
         const other = await store.createRequest(newRequest());
         const third = await store.createRequest(newRequest());
@@ -319,7 +320,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
 
       it('recordApproval for a request that does not exist throws', async () => {
         await expect(
-          store.recordApproval({ requestId: 987_654_321, approver: actor(), decision: 'approve', at: T0 }),
+          store.recordApproval({ requestId: rid(987_654_321), approver: actor(), decision: 'approve', at: T0 }),
         ).rejects.toThrow();
       });
     });
@@ -447,8 +448,8 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(Number.isInteger(grant.id)).toBe(true);
         expect(await store.getGrant(grant.id)).toStrictEqual(grant);
         expect(await store.getGrantByRequest(req.id)).toStrictEqual(grant);
-        expect(await store.getGrant(grant.id + 1_000_000)).toBeUndefined();
-        expect(await store.getGrantByRequest(req.id + 1_000_000)).toBeUndefined();
+        expect(await store.getGrant(gid(grant.id + 1_000_000))).toBeUndefined();
+        expect(await store.getGrantByRequest(rid(req.id + 1_000_000))).toBeUndefined();
       });
 
       it('a second grant for the same request throws, and so does a username already taken', async () => {
@@ -604,7 +605,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         ).toBe(false);
         expect(await store.getGrant(grant.id)).toStrictEqual(grant);
         expect(await store.transitionGrant(grant.id, [], { status: 'failed' })).toBe(false);
-        expect(await store.transitionGrant(987_654_321, ['provisioning'], { status: 'failed' })).toBe(false);
+        expect(await store.transitionGrant(gid(987_654_321), ['provisioning'], { status: 'failed' })).toBe(false);
         expect(await store.getGrant(grant.id)).toStrictEqual(grant);
       });
 
@@ -612,7 +613,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         const a = await activeGrant();
         const b = await activeGrant();
         const { grant: c } = await requestWithGrant(); // provisioning: not in `from`
-        const won = await store.transitionGrants([b.id, a.id, c.id, 987_654_321], ['active'], {
+        const won = await store.transitionGrants([b.id, a.id, c.id, gid(987_654_321)], ['active'], {
           status: 'revoking',
           revokeStartedAt: T0 + 5,
         });
@@ -850,7 +851,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           .transaction(async (tx) => {
             const a = await tx.createRequest(newRequest({ requester: who }));
             await tx
-              .recordApproval({ requestId: 987_654_321, approver: who, decision: 'approve', at: T0 })
+              .recordApproval({ requestId: rid(987_654_321), approver: who, decision: 'approve', at: T0 })
               .catch(() => false);
             return a;
           })
@@ -944,7 +945,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         await store.appendAudit([]);
         await store.appendAudit(events.slice(2));
         await store.appendAudit([
-          { at: T0 + 3, type: 'grant.revoked', actor: SYSTEM, grantId: grant.id + 1_000_000, detail: {} },
+          { at: T0 + 3, type: 'grant.revoked', actor: SYSTEM, grantId: gid(grant.id + 1_000_000), detail: {} },
         ]);
 
         const all = await store.listAudit({ requestId: req.id });
@@ -1077,7 +1078,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         kind: 'approve',
         actorId: `U${uniq().toUpperCase()}`,
         actorName: 'bob',
-        requestId: 7,
+        requestId: rid(7),
         payload: { requestId: 7, responseUrl: 'https://hooks.slack.test/r/1' },
         receivedAt: T0,
         claimedBy: 'web-a',
@@ -1159,7 +1160,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
             (c) => c.id === lapsed1!.id || c.id === lapsed2!.id,
           ),
         ).toEqual([]);
-        expect((await store.listInboxActions({ requestIds: [7] })).some((r) => r.id === live!.id)).toBe(true);
+        expect((await store.listInboxActions({ requestIds: [rid(7)] })).some((r) => r.id === live!.id)).toBe(true);
       });
 
       it('prunes finished actions that finished before a time, a bounded batch at a time; never a pending one', async () => {
@@ -1294,7 +1295,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
           ]),
         );
         expect(await store.getMessageRefs(other.id)).toHaveLength(1);
-        expect(await store.getMessageRefs(req.id + 1_000_000)).toEqual([]);
+        expect(await store.getMessageRefs(rid(req.id + 1_000_000))).toEqual([]);
       });
 
       it('listMessageRefsFor returns the references of exactly the requests asked for, in id order', async () => {
@@ -1311,7 +1312,7 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         ] as const;
         for (const [r, platform, messageId] of saved)
           await store.saveMessageRef({ requestId: r.id, platform, kind: 'approval', channel: 'C1', messageId });
-        const refs = await store.listMessageRefsFor([b.id, a.id, 987_654_321]);
+        const refs = await store.listMessageRefsFor([b.id, a.id, rid(987_654_321)]);
         expect(refs.map((r) => r.messageId)).toEqual(['b1', 'a1', 'b2']);
         expect(refs.map((r) => r.requestId)).toEqual([b.id, a.id, b.id]);
         expect(await store.listMessageRefsFor([])).toEqual([]);

@@ -26,6 +26,7 @@ import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from 
 import { startWorker, type WorkerProcess } from '../support/processes.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'inbox-crash-secret';
 const CHANNEL = 'C0APPROVALS';
@@ -81,7 +82,8 @@ describe.each(SETUPS)('an acknowledged action survives SIGKILL: $name', (setup) 
     // The reference is saved just after the message is posted.
     const ref = await waitFor(
       `request #${requestId}'s message reference`,
-      async () => (await store.getMessageRefs(requestId)).find((r) => r.platform === 'slack' && r.kind === 'approval'),
+      async () =>
+        (await store.getMessageRefs(rid(requestId))).find((r) => r.platform === 'slack' && r.kind === 'approval'),
       {
         timeoutMs: 10_000,
         intervalMs: 100,

@@ -20,6 +20,7 @@ import {
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
 import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'inbox-unacked-secret-0123456789';
 const CHANNEL = 'C0APPROVALS';
@@ -138,8 +139,8 @@ describe('Slack HTTP: an action the inbox could not record is not acknowledged',
 
     // Nothing changed: the request pending with no decision, no request for carol, no audit row, no inbox row, and
     // nobody told anything.
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
-    expect(await store().listApprovals(requestId)).toEqual([]);
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
+    expect(await store().listApprovals(rid(requestId))).toEqual([]);
     expect(await store().listRequests({ requestedBy: { platform: 'slack', id: CAROL } })).toEqual([]);
     expect((await store().listAudit({})).length).toBe(before.audit);
     expect(await store().listInboxActions()).toEqual(before.inbox);
@@ -149,7 +150,7 @@ describe('Slack HTTP: an action the inbox could not record is not acknowledged',
     expect((await approveClick(requestId, message)).status).toBe(200);
     await waitFor(
       'the request to be approved',
-      async () => ((await store().getRequest(requestId))!.status === 'approved' ? true : undefined),
+      async () => ((await store().getRequest(rid(requestId)))!.status === 'approved' ? true : undefined),
       { timeoutMs: 10_000 },
     );
     expect((await store().listInboxActions()).filter((a) => a.requestId === requestId)).toMatchObject([

@@ -19,6 +19,7 @@ import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'test-signing-secret-forged-ids-0123';
 const CHANNEL = 'C0APPROVALS';
@@ -174,17 +175,17 @@ describe('Slack: forged request and grant ids are refused by name and change not
     // Nothing changed: no message edited, no dialog opened, no decision recorded, both requests pending.
     expect(slack.callsTo('chat.update').length).toBe(updatesBefore);
     expect(slack.callsTo('views.open').length).toBe(opensBefore);
-    expect(await store().listApprovals(requestId)).toEqual([]);
-    expect((await store().getRequest(1))!.status).toBe('pending');
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect(await store().listApprovals(rid(requestId))).toEqual([]);
+    expect((await store().getRequest(rid(1)))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
 
     // The same approver with the real id: approved (so every refusal above was about the id alone).
     await click(BOB, APPROVE, String(requestId), msg);
     const grant = await waitFor('the grant to be active', async () => {
-      const g = await store().getGrantByRequest(requestId);
+      const g = await store().getGrantByRequest(rid(requestId));
       return g?.status === 'active' ? g : undefined;
     });
-    expect((await store().getRequest(1))!.status).toBe('pending');
+    expect((await store().getRequest(rid(1)))!.status).toBe('pending');
 
     // Grant ids: "I'm done" and a typed revoke carrying a forged grant id leave the grant active.
     const dmChannel = slack.dmChannelId(ALICE);

@@ -25,6 +25,7 @@ import { journeyEnv, startBroker, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/real/slack/', import.meta.url));
 const SECRET = 'golden-signing-secret-0123456789abcdef';
@@ -254,11 +255,11 @@ describe('Slack golden replays: captured payloads through the real entry point',
         const res = await postInteraction(broker.baseUrl, SECRET, adaptMessageClick(load(name), BOB, msg, APPROVE));
         expect(res.status).toBe(200);
         const approvals = await waitFor(`an approval of request ${requestId}`, async () => {
-          const list = await store().listApprovals(requestId);
+          const list = await store().listApprovals(rid(requestId));
           return list.length > 0 && list;
         });
         expect(approvals).toMatchObject([{ approver: { platform: 'slack', id: BOB }, decision: 'approve' }]);
-        expect((await store().getRequest(requestId))!.status).not.toBe('pending');
+        expect((await store().getRequest(rid(requestId)))!.status).not.toBe('pending');
       });
     }
 
@@ -300,7 +301,7 @@ describe('Slack golden replays: captured payloads through the real entry point',
       const res = await postInteraction(broker.baseUrl, SECRET, p);
       expect(res.status).toBe(200);
       const approvals = await waitFor(`an approval of request ${requestId}`, async () => {
-        const list = await store().listApprovals(requestId);
+        const list = await store().listApprovals(rid(requestId));
         return list.length > 0 && list;
       });
       expect(approvals).toMatchObject([{ approver: { platform: 'slack', id: BOB }, decision: 'approve' }]);
@@ -391,7 +392,7 @@ describe('Slack golden replays: captured payloads through the real entry point',
       expect(res.status).toBe(200);
       expect(res.body).toBe('');
       const denied = await waitFor(`request ${requestId} denied`, async () => {
-        const r = await store().getRequest(requestId);
+        const r = await store().getRequest(rid(requestId));
         return r?.status === 'denied' && r;
       });
       expect(denied.decisionNote ?? JSON.stringify(denied)).toContain('not during the freeze');

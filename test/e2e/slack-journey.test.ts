@@ -25,6 +25,7 @@ import {
 } from '../../dev/slack/sign.js';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
 const CHANNEL = 'C0APPROVALS';
@@ -214,7 +215,7 @@ describe('Slack journey', () => {
     const noToAlice = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === ALICE, { timeoutMs: 5_000 });
     expect(String(noToAlice.args.text)).toMatch(/your own request/i);
     expect(slack.callsTo('chat.update').length).toBe(updatesBefore);
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
 
     // 4. carol (via the user group) approves: the message moves to active with a Revoke button; alice gets a DM.
     await click(CAROL, APPROVE, String(requestId), msg);
@@ -222,7 +223,7 @@ describe('Slack journey', () => {
     const active = slack.messageAt(CHANNEL, msg.ts)!;
     expect(text(active)).toMatch(/approved by @carol/i);
     expect(buttonsIn(active).map((b) => b.actionId)).toEqual(['revoke']);
-    const grant = (await store().getGrantByRequest(requestId))!;
+    const grant = (await store().getGrantByRequest(rid(requestId)))!;
     const dm = await slack.waitUntil(
       () => slack.dmOf(ALICE).find((m) => buttonsIn(m).some((b) => b.actionId === REVEAL)),
       { timeoutMs: 10_000 },
@@ -280,8 +281,8 @@ describe('Slack journey', () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb read 30m INC-46 quick look');
     await click(BOB, APPROVE, String(requestId), msg);
     await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 15_000 });
-    const request = (await store().getRequest(requestId))!;
-    const grant = (await store().getGrantByRequest(requestId))!;
+    const request = (await store().getRequest(rid(requestId)))!;
+    const grant = (await store().getGrantByRequest(rid(requestId)))!;
     // The claim holds only when the user was ready within the notice delay (it is, by far, unless the machine stalls).
     if (grant.activatedAt! - request.decidedAt! < NOTICE_AFTER_MS) {
       // Past the delay, the notice that was held back must not arrive either.
@@ -302,10 +303,10 @@ describe('Slack journey', () => {
         () => slack.messageAt(CHANNEL, msg.ts)!.history.some((h) => PROVISIONING_NOTICE.test(text(h))),
         { timeoutMs: 15_000 },
       );
-      const request = (await store().getRequest(requestId))!;
+      const request = (await store().getRequest(rid(requestId)))!;
       const notice = slack.messageAt(CHANNEL, msg.ts)!.history.find((h) => PROVISIONING_NOTICE.test(text(h)))!;
       expect(notice.at - request.decidedAt!).toBeGreaterThanOrEqual(NOTICE_AFTER_MS - 50);
-      expect((await store().getGrantByRequest(requestId))!.status).toBe('provisioning');
+      expect((await store().getGrantByRequest(rid(requestId)))!.status).toBe('provisioning');
       expect(buttonsIn(notice as Parameters<typeof buttonsIn>[0]).map((b) => b.actionId)).not.toContain(APPROVE);
       targetProxy.delayMs = 0;
       await slack.waitUntil(() => /Active until/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), { timeoutMs: 30_000 });
@@ -314,7 +315,7 @@ describe('Slack journey', () => {
         'chat.update',
         'chat.update',
       ]);
-      const grant = (await store().getGrantByRequest(requestId))!;
+      const grant = (await store().getGrantByRequest(rid(requestId)))!;
       await revoke(broker.app.deps, grant.id);
     } finally {
       targetProxy.delayMs = 0;
@@ -351,7 +352,7 @@ describe('Slack journey', () => {
     expect(json).not.toContain('<@U0BOB> &');
     expect(json).toContain('&lt;!channel&gt; &lt;https://evil.example|click&gt;');
     expect(text(msg)).toContain('<!channel> <https://evil.example|click>');
-    await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+    await store().decideRequest(rid(requestId), 'cancelled', Date.now(), 'test cleanup');
   });
 
   it('ten concurrent Approve clicks (repeats and different approvers): one grant, one credentials DM, the final state written once', async () => {
@@ -378,7 +379,7 @@ describe('Slack journey', () => {
     // Settle: the worker's last notification for this grant (the approval message update) has been written.
     await waitFor(
       'the provisioning to be fully notified',
-      async () => (await store().getGrantByRequest(requestId))?.status === 'active',
+      async () => (await store().getGrantByRequest(rid(requestId)))?.status === 'active',
     );
     const dms = aliceDms();
     expect(dms.length - dmsBefore).toBe(1);
@@ -410,7 +411,7 @@ describe('Slack journey', () => {
       viewSubmissionPayload({ userId: BOB, view, values: { reason: { reason_input: '  ' } } }),
     );
     expect(empty.json).toMatchObject({ response_action: 'errors' });
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
     const ok = await postInteraction(
       broker.baseUrl,
       SECRET,
@@ -428,7 +429,7 @@ describe('Slack journey', () => {
     );
     expect(told).toBeTruthy();
     expect(slack.callsTo('chat.update').length).toBe(updates);
-    expect(await store().getGrantByRequest(requestId)).toBeUndefined();
+    expect(await store().getGrantByRequest(rid(requestId))).toBeUndefined();
   });
 
   it('the modal: inline validation errors change nothing; a valid submission files the request', async () => {
@@ -516,7 +517,7 @@ describe('Slack journey', () => {
     await postEvent(broker.baseUrl, SECRET, appHomeOpenedEvent(MALLORY));
     await slack.waitForCall('views.publish', (c) => c.args.user_id === MALLORY, { timeoutMs: 10_000 });
     expect(JSON.stringify(slack.homeOf(MALLORY))).not.toContain(`"value":"${requestId}"`);
-    await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+    await store().decideRequest(rid(requestId), 'cancelled', Date.now(), 'test cleanup');
   });
 
   it('a request nobody decides expires and the message says so', async () => {
@@ -524,7 +525,7 @@ describe('Slack journey', () => {
     await slack.waitUntil(() => /Expired: nobody approved/.test(text(slack.messageAt(CHANNEL, msg.ts)!)), {
       timeoutMs: 15_000,
     });
-    expect((await store().getRequest(requestId))!.status).toBe('expired');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('expired');
     expect(buttonsIn(slack.messageAt(CHANNEL, msg.ts)!)).toEqual([]);
   });
 
@@ -548,14 +549,14 @@ describe('Slack journey', () => {
         );
       });
     expect(text(told)).toMatch(/will not be retried/);
-    expect((await store().getGrantByRequest(requestId))!.status).toBe('failed');
+    expect((await store().getGrantByRequest(rid(requestId)))!.status).toBe('failed');
   });
 
   it('delivery: message puts the credentials in the DM and edits the password out at expiry', async () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb-msg read 6s INC-15 message delivery');
     await click(BOB, APPROVE, String(requestId), msg);
     const grant = await waitFor('grant active', async () => {
-      const g = await store().getGrantByRequest(requestId);
+      const g = await store().getGrantByRequest(rid(requestId));
       return g?.status === 'active' ? g : undefined;
     });
     const dm = await slack.waitUntil(
@@ -576,7 +577,7 @@ describe('Slack journey', () => {
     const { msg, requestId } = await requestAs(ALICE, 'appdb read 10m INC-20 extend me');
     await click(BOB, APPROVE, String(requestId), msg);
     const grant = await waitFor('grant active', async () => {
-      const g = await store().getGrantByRequest(requestId);
+      const g = await store().getGrantByRequest(rid(requestId));
       return g?.status === 'active' ? g : undefined;
     });
     // The grant's owner asks for more time; it needs an approver like any request.
@@ -638,7 +639,7 @@ describe('Slack journey', () => {
     const requestId = Number(reviewed.value);
     await waitFor(
       'the break-glass grant to be active',
-      async () => (await store().getGrantByRequest(requestId))?.status === 'active',
+      async () => (await store().getGrantByRequest(rid(requestId)))?.status === 'active',
     );
     await click(MALLORY, 'break_glass_reviewed', reviewed.value!, alert, 'C0SECURITY');
     await slack.waitForCall(
@@ -653,7 +654,7 @@ describe('Slack journey', () => {
         buttonsIn(slack.messageAt('C0SECURITY', alert.ts)!).length === 0,
       { timeoutMs: 10_000 },
     );
-    expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
+    expect((await store().getRequest(rid(requestId)))!.reviewedAt).toBeDefined();
   });
 
   it('access approved by policy, ready before its approval message is posted: the message still ends up saying it is active', async () => {
@@ -672,7 +673,7 @@ describe('Slack journey', () => {
           .map((r) => r.id),
       );
       const grant = await waitFor('the break-glass grant to be active', async () => {
-        const g = await store().getGrantByRequest(requestId);
+        const g = await store().getGrantByRequest(rid(requestId));
         return g?.status === 'active' ? g : undefined;
       });
       // The race this test is about: active before the approval message existed.
@@ -750,7 +751,7 @@ describe('Slack journey', () => {
     const second = await scrape();
     expect(value(second, 'db_access_requests_total{outcome="requested",database="appdb-quick"}')).toBe(requested + 1);
     expect(value(second, 'db_access_pending_requests')).toBeGreaterThanOrEqual(1);
-    await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+    await store().decideRequest(rid(requestId), 'cancelled', Date.now(), 'test cleanup');
   });
 
   it('no password appears in the broker logs', () => {

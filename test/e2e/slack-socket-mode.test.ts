@@ -20,6 +20,7 @@ import { startBroker, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { rid } from '../support/ids.js';
 
 const CHANNEL = 'C0APPROVALS';
 const INCIDENT = 'C0INCIDENT';
@@ -144,7 +145,7 @@ describe('Slack in Socket Mode', () => {
       expect(shown).toContain(s);
     expect(buttonsIn(approval).map((b) => b.actionId)).toEqual([APPROVE, DENY]);
     requestId = Number(buttonsIn(approval).find((b) => b.actionId === APPROVE)!.value);
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
   });
 
   it('a non-approver is refused ephemerally; an eligible approver makes the grant active and the requester gets a DM', async () => {
@@ -154,7 +155,7 @@ describe('Slack in Socket Mode', () => {
     const no = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === MALLORY, { timeoutMs: 10_000 });
     expect(String(no.args.text)).toMatch(/can't approve/i);
     expect(slack.callsTo('chat.update').length).toBe(updatesBefore);
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
 
     const approved = await click(BOB, APPROVE, String(requestId), approval);
     expect(approved.elapsedMs).toBeLessThan(ACK_MS);
@@ -168,7 +169,7 @@ describe('Slack in Socket Mode', () => {
       { timeoutMs: 10_000, description: "alice's DM" },
     );
     expect(text(dm)).toMatch(/active until/i);
-    const grant = (await store().getGrantByRequest(requestId))!;
+    const grant = (await store().getGrantByRequest(rid(requestId)))!;
     expect(grant.status).toBe('active');
     expect(await target.userExists(grant.username)).toBe(true);
   });

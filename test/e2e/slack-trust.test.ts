@@ -40,6 +40,7 @@ import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'trust-signing-secret-0123456789abcdef';
 const CHANNEL = 'C0APPROVALS';
@@ -198,7 +199,7 @@ describe('Slack trust boundary: two web replicas', () => {
       const { msg, requestId } = await requestAs(ALICE, 'reveal replayed');
       await postInteraction(web[0].baseUrl, SECRET, click(BOB, APPROVE, String(requestId), msg, CHANNEL));
       const grant = await waitFor('the grant to be active', async () => {
-        const g = await store().getGrantByRequest(requestId);
+        const g = await store().getGrantByRequest(rid(requestId));
         return g?.status === 'active' ? g : undefined;
       });
       const dm = await slack.waitUntil(
@@ -325,8 +326,8 @@ describe('Slack trust boundary: two web replicas', () => {
       const refusals = await refusalsOf(EVE);
       expect(refusals).toHaveLength(refusalsBefore + 1);
       expect(refusals.at(-1)).toMatchObject({ detail: { action: 'click', code: 'FORBIDDEN' } });
-      expect((await store().getRequest(requestId))!.status).toBe('pending');
-      expect(await store().listApprovals(requestId)).toEqual([]);
+      expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
+      expect(await store().listApprovals(rid(requestId))).toEqual([]);
       expect(slack.callsTo('chat.update').length).toBe(updatesBefore);
     });
 
@@ -374,10 +375,13 @@ describe('Slack trust boundary: two web replicas', () => {
         SECRET,
         click(PAT, APPROVE, String(requestId), msg, CHANNEL, { teamId: OUR_TEAM, userTeamId: PARTNER_TEAM }),
       );
-      await waitFor('the partner approval', async () => (await store().getRequest(requestId))!.status === 'approved');
-      expect((await store().listApprovals(requestId)).map((a) => a.approver.id)).toEqual([PAT]);
+      await waitFor(
+        'the partner approval',
+        async () => (await store().getRequest(rid(requestId)))!.status === 'approved',
+      );
+      expect((await store().listApprovals(rid(requestId))).map((a) => a.approver.id)).toEqual([PAT]);
       const own = await requestAs(PAT, 'partner asks', PARTNER_TEAM);
-      expect((await store().getRequest(own.requestId))!.requester.id).toBe(PAT);
+      expect((await store().getRequest(rid(own.requestId)))!.requester.id).toBe(PAT);
       expect(await refusalsOf(PAT)).toEqual([]);
     });
   });

@@ -21,6 +21,7 @@ import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from 
 import { startWorker, type WorkerProcess } from '../support/processes.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
 const user = (n: number, name: string): TeamsUser => ({
@@ -108,7 +109,7 @@ describe('Teams: a crash before the answer is a failed click the person can retr
         (a) => a.verb === 'approve',
       )?.data?.requestId,
     );
-    expect((await store.getRequest(requestId))?.status).toBe('pending');
+    expect((await store.getRequest(rid(requestId)))?.status).toBe('pending');
 
     await proc!.stop();
     await start({ DB_ACCESS_FAILPOINT: 'teams.before-process' }, true);
@@ -123,21 +124,21 @@ describe('Teams: a crash before the answer is a failed click the person can retr
     );
     await proc!.kill();
     expect(await clicked).toMatch(/^no answer/);
-    expect((await store.getRequest(requestId))?.status).toBe('pending');
-    expect(await store.listApprovals(requestId)).toEqual([]);
-    expect(await store.getGrantByRequest(requestId)).toBeUndefined();
+    expect((await store.getRequest(rid(requestId)))?.status).toBe('pending');
+    expect(await store.listApprovals(rid(requestId))).toEqual([]);
+    expect(await store.getGrantByRequest(rid(requestId))).toBeUndefined();
     expect(await store.listInboxActions()).toEqual([]); // Teams actions are not inboxed: nothing was promised
 
     await start();
     const retry = await postActivity(baseUrl, actionActivity(BOB, where(CHANNEL, card.id), 'approve', { requestId }));
     expect(retry.status).toBe(200);
     expect((retry.body as { type?: string }).type).toBe('application/vnd.microsoft.card.adaptive');
-    expect((await store.getRequest(requestId))?.status).toBe('approved');
-    expect(await store.listApprovals(requestId)).toHaveLength(1);
+    expect((await store.getRequest(rid(requestId)))?.status).toBe('approved');
+    expect(await store.listApprovals(rid(requestId))).toHaveLength(1);
     const grant = await waitFor(
       'the grant active',
       async () => {
-        const g = await store.getGrantByRequest(requestId);
+        const g = await store.getGrantByRequest(rid(requestId));
         return g?.status === 'active' ? g : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200 },

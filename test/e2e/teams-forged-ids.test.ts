@@ -25,6 +25,7 @@ import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
 const user = (n: number, name: string): TeamsUser => ({
@@ -148,18 +149,18 @@ describe('Teams: forged request and grant ids are refused by name and change not
 
     // Nothing changed: no card written, no decision recorded, both requests pending.
     expect(writesSince(from)).toEqual([]);
-    expect(await store().listApprovals(requestId)).toEqual([]);
-    expect((await store().getRequest(1))!.status).toBe('pending');
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect(await store().listApprovals(rid(requestId))).toEqual([]);
+    expect((await store().getRequest(rid(1)))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
 
     // The same approver with the real id: approved (so every refusal above was about the id alone).
     const approved = await click(BOB, 'approve', { requestId }, card.id);
     expect(approved.type).toBe('application/vnd.microsoft.card.adaptive');
     const grant = await waitFor('the grant to be active', async () => {
-      const g = await store().getGrantByRequest(requestId);
+      const g = await store().getGrantByRequest(rid(requestId));
       return g?.status === 'active' ? g : undefined;
     });
-    expect((await store().getRequest(1))!.status).toBe('pending');
+    expect((await store().getRequest(rid(1)))!.status).toBe('pending');
 
     // Grant ids: I'm done, Extend, Show credentials and a typed revoke carrying a forged grant id leave the grant as it was.
     for (const forged of forgeries(grant.id)) {

@@ -29,6 +29,7 @@ import type { DatabaseEntry } from '../../src/core/catalog.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { REPO_ROOT } from '../support/processes.js';
+import { rid } from '../support/ids.js';
 
 type Json = Record<string, unknown>;
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/real/teams');
@@ -259,7 +260,7 @@ describe('Teams payloads as Microsoft documents them', () => {
     expect(help).toContain('Databases and levels\n- appdb: read');
     // A request command files a request: the approvers' channel gets its card, the thread gets the answer.
     const requestId = await requestInChannel('checking stuck orders');
-    const request = await broker.app.deps.store.getRequest(requestId);
+    const request = await broker.app.deps.store.getRequest(rid(requestId));
     expect(request).toMatchObject({
       status: 'pending',
       database: 'appdb',
@@ -288,7 +289,7 @@ describe('Teams payloads as Microsoft documents them', () => {
     expect(stray.status).toBe(200);
     expect(stray.body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message' });
     expect(String((stray.body as CardAnswer).value)).toMatch(/older version/);
-    expect((await broker.app.deps.store.getRequest(first))!.status).toBe('pending');
+    expect((await broker.app.deps.store.getRequest(rid(first)))!.status).toBe('pending');
 
     const denied = await postActivity(
       broker.baseUrl,
@@ -301,7 +302,7 @@ describe('Teams payloads as Microsoft documents them', () => {
       value: { type: 'AdaptiveCard' },
     });
     expect(cardText((denied.body as CardAnswer).value)).toMatch(/Denied by .*bob.*: use the replica/);
-    expect((await broker.app.deps.store.getRequest(first))!.status).toBe('denied');
+    expect((await broker.app.deps.store.getRequest(rid(first)))!.status).toBe('denied');
 
     const second = await requestInChannel('second try');
     const approved = await postActivity(broker.baseUrl, click(BOB, 'approve', { requestId: second }));
@@ -312,7 +313,7 @@ describe('Teams payloads as Microsoft documents them', () => {
       value: { type: 'AdaptiveCard' },
     });
     expect(cardText((approved.body as CardAnswer).value)).toMatch(/Approved by .*bob/);
-    expect((await broker.app.deps.store.getRequest(second))!.status).toBe('approved');
+    expect((await broker.app.deps.store.getRequest(rid(second)))!.status).toBe('approved');
   });
 
   it('task/fetch: our dialog button’s data is read (a grant that is not there is refused by number); another button’s data gets a sentence, not an error', async () => {

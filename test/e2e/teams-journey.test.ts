@@ -29,6 +29,7 @@ import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
 const SECURITY = '19:security@thread.tacv2';
@@ -105,7 +106,7 @@ describe('Teams journey', () => {
 
   async function activeGrant(requestId: number) {
     return waitFor('the grant to be active', async () => {
-      const g = await store().getGrantByRequest(requestId);
+      const g = await store().getGrantByRequest(rid(requestId));
       return g?.status === 'active' ? g : undefined;
     });
   }
@@ -195,7 +196,7 @@ describe('Teams journey', () => {
     expect(toastOf(await click(MALLORY, 'approve', { requestId }, card.id))).toMatch(/can't approve/i);
     expect(toastOf(await click(ALICE, 'approve', { requestId }, card.id))).toMatch(/your own request/i);
     expect(teams.calls.slice(callsBefore).filter((c) => c.method !== 'GET')).toEqual([]);
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
 
     // 4. carol approves: her answer is the updated card; everyone's card moves to Active; alice gets a 1:1 message.
     const approved = await click(CAROL, 'approve', { requestId }, card.id);
@@ -339,7 +340,7 @@ describe('Teams journey', () => {
     const entities =
       (cardOf(card.activity) as { msteams: { entities?: Array<{ text: string }> } }).msteams.entities ?? [];
     expect(entities.every((e) => json.split(JSON.stringify(e.text).slice(1, -1)).length > 1)).toBe(true);
-    await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+    await store().decideRequest(rid(requestId), 'cancelled', Date.now(), 'test cleanup');
   });
 
   it('ten concurrent Approve clicks (repeats and different approvers): one grant, one 1:1 message, the card written forward only', async () => {
@@ -367,7 +368,7 @@ describe('Teams journey', () => {
     expect(textOf(card)).toMatch(/0 of 2 approvals/);
     expect(cardText((await click(BOB, 'approve', { requestId }, card.id)).value)).toMatch(/1 of 2 approvals/);
     expect(toastOf(await click(BOB, 'approve', { requestId }, card.id))).toMatch(/already decided/i);
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
     await click(DAVE, 'approve', { requestId }, card.id);
     const grant = await activeGrant(requestId);
     await teams.waitUntil(() => /Active until/.test(textOf(latest(card.id))), { timeoutMs: 15_000, what: 'Active' });
@@ -377,14 +378,14 @@ describe('Teams journey', () => {
   it('deny needs a reason; a click on a decided request gets an explanation and changes nothing', async () => {
     const { card, requestId } = await requestAs(ALICE, 'db-access appdb write 1h INC-11 please');
     expect(toastOf(await click(BOB, 'deny', { requestId, note: '  ' }, card.id))).toMatch(/reason is required/i);
-    expect((await store().getRequest(requestId))!.status).toBe('pending');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('pending');
     const denied = await click(BOB, 'deny', { requestId, note: 'use the replica **now**' }, card.id);
     expect(cardText(denied.value)).toMatch(/Denied by <at>bob<\/at>: use the replica \*\*now\*\*/);
     await teams.waitUntil(() => /Denied by/.test(textOf(latest(card.id))), { what: 'Denied' });
     const puts = teams.calls.filter((c) => c.method === 'PUT').length;
     expect(toastOf(await click(CAROL, 'approve', { requestId }, card.id))).toMatch(/denied/i);
     expect(teams.calls.filter((c) => c.method === 'PUT').length).toBe(puts);
-    expect(await store().getGrantByRequest(requestId)).toBeUndefined();
+    expect(await store().getGrantByRequest(rid(requestId))).toBeUndefined();
   });
 
   it('a click on an Action.Execute fallback (Action.Submit: a message whose value is the button data) runs the same verb and replaces the card', async () => {
@@ -404,7 +405,7 @@ describe('Teams journey', () => {
     };
     const res = await postActivity(broker.baseUrl, submit);
     expect(res.status).toBe(200);
-    expect((await store().getRequest(requestId))!.status).toBe('denied');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('denied');
     await teams.waitUntil(() => /Denied by <at>bob<\/at>: not from here/.test(textOf(latest(card.id))), {
       what: 'the card to show Denied',
     });
@@ -555,7 +556,7 @@ describe('Teams journey', () => {
       .map((c) => c.status);
     expect(statuses.slice(0, 2)).toEqual([429, 503]);
     expect(cards().filter((c) => c.id === card.id)).toHaveLength(1);
-    await store().decideRequest(requestId, 'cancelled', Date.now(), 'test cleanup');
+    await store().decideRequest(rid(requestId), 'cancelled', Date.now(), 'test cleanup');
   });
 
   it('nobody decides: the next tier is asked in the thread and may then approve', async () => {
@@ -591,7 +592,7 @@ describe('Teams journey', () => {
       () => /✅ Reviewed/.test(textOf(latest(alert.id))) && !textOf(latest(alert.id)).includes('[Reviewed]'),
       { what: 'the alert to show the review' },
     );
-    expect((await store().getRequest(requestId))!.reviewedAt).toBeDefined();
+    expect((await store().getRequest(rid(requestId)))!.reviewedAt).toBeDefined();
     await revoke(broker.app.deps, grant.id);
   });
 
@@ -613,7 +614,7 @@ describe('Teams journey', () => {
       { timeoutMs: 10_000, what: 'the failure message' },
     );
     expect(textOf(told)).not.toMatch(/password/i);
-    expect((await store().getGrantByRequest(requestId))!.status).toBe('failed');
+    expect((await store().getGrantByRequest(rid(requestId)))!.status).toBe('failed');
   });
 
   it('a request nobody decides expires and the card says so', async () => {
@@ -622,7 +623,7 @@ describe('Teams journey', () => {
       timeoutMs: 15_000,
       what: 'Expired',
     });
-    expect((await store().getRequest(requestId))!.status).toBe('expired');
+    expect((await store().getRequest(rid(requestId)))!.status).toBe('expired');
     expect(textOf(latest(card.id))).not.toContain('[Approve]');
   });
 

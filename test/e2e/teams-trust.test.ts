@@ -32,6 +32,7 @@ import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
 const OTHER_TENANT = 'tenant-elsewhere';
@@ -304,8 +305,8 @@ describe('Teams trust boundary', () => {
         type: 'application/vnd.microsoft.activity.message',
         value: expect.stringMatching(/serves only the organisation it is installed for/),
       });
-      expect((await store.getRequest(requestId))!.status).toBe('pending');
-      expect(await store.listApprovals(requestId)).toEqual([]);
+      expect((await store.getRequest(rid(requestId)))!.status).toBe('pending');
+      expect(await store.listApprovals(rid(requestId))).toEqual([]);
       expect(teams.calls.filter((c) => c.method === 'PUT').length).toBe(puts);
       expect((await refusals(b, BOB_ELSEWHERE)).map((e) => e.detail)).toEqual([
         expect.objectContaining({ action: 'click', code: 'FORBIDDEN' }),
@@ -342,7 +343,7 @@ describe('Teams trust boundary', () => {
         actionActivity(BOB, ours(CHANNEL, card.id), 'approve', { requestId }),
       );
       expect((approved.body as InvokeAnswer).type).toBe('application/vnd.microsoft.card.adaptive');
-      expect((await store.getRequest(requestId))!.status).toBe('approved');
+      expect((await store.getRequest(rid(requestId)))!.status).toBe('approved');
     });
 
     it('installs from several tenants at once: exactly one tenant is pinned, every other is refused', async () => {

@@ -18,7 +18,7 @@ import { loadCatalog } from '../../src/config/catalog.js';
 import { loadSettings } from '../../src/config/settings.js';
 import { APPROVE, DENY } from '../../src/chat/slack/ids.js';
 import type { DatabaseEntry } from '../../src/core/catalog.js';
-import type { AuditEvent } from '../../src/core/model.js';
+import type { AuditEvent, RequestId } from '../../src/core/model.js';
 import type { StateStore } from '../../src/core/ports.js';
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../../dev/slack/sign.js';
@@ -35,6 +35,7 @@ import { capturingLogger } from '../support/logs.js';
 import { capturedOutput } from '../support/processes.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
 
 const SECRET = 'trust-signing-secret-0123456789';
 const CHANNEL = 'C0APPROVALS';
@@ -203,7 +204,7 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     return body.type === 'application/vnd.microsoft.activity.message' ? String(body.value) : '';
   }
 
-  const refusals = async (requestId?: number): Promise<AuditEvent[]> =>
+  const refusals = async (requestId?: RequestId): Promise<AuditEvent[]> =>
     (await store().listAudit({ type: 'access.refused', ...(requestId !== undefined && { requestId }) })).filter(
       (e) => e.type === 'access.refused',
     );
@@ -280,17 +281,17 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     const id = await request(SLACK.ALICE, 'two read 30m checking stuck orders');
 
     await slackClick(SLACK.BOB, APPROVE, id, 1, true);
-    await waitFor('bob’s approval', async () => (await store().listApprovals(id)).length === 1);
+    await waitFor('bob’s approval', async () => (await store().listApprovals(rid(id))).length === 1);
 
     const again = await teamsClick(T_BOB, 'approve', id, 0);
     expect(again).toMatch(/already decided request #\d+ from slack; one person counts once/i);
     const own = await teamsClick(T_ALICE, 'approve', id, 1);
     expect(own).toMatch(/your own request/i);
 
-    expect((await store().getRequest(id))?.status).toBe('pending');
-    expect(await store().listApprovals(id)).toHaveLength(1);
-    expect(await store().getGrantByRequest(id)).toBeUndefined();
-    const refused = await refusals(id);
+    expect((await store().getRequest(rid(id)))?.status).toBe('pending');
+    expect(await store().listApprovals(rid(id))).toHaveLength(1);
+    expect(await store().getGrantByRequest(rid(id))).toBeUndefined();
+    const refused = await refusals(rid(id));
     expect(refused.map((e) => [e.actor.platform, e.actor.email, e.detail.action, e.detail.code])).toEqual([
       ['teams', 'bob@example.com', 'approve', 'FORBIDDEN'],
       ['teams', 'alice@example.com', 'approve', 'SELF_APPROVAL'],
@@ -298,30 +299,30 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
 
     // A second person (from Teams) completes it.
     expect(await teamsClick(T_CAROL, 'approve', id, 0)).toBe('');
-    await waitFor('the request to be approved', async () => (await store().getRequest(id))?.status === 'approved');
-    expect(await store().getGrantByRequest(id)).toBeDefined();
+    await waitFor('the request to be approved', async () => (await store().getRequest(rid(id)))?.status === 'approved');
+    expect(await store().getGrantByRequest(rid(id))).toBeDefined();
   });
 
   it('limits are re-checked when access is given: over the live-grant limit, or a level already held, is refused at approval', async () => {
     const read = await request(SLACK.FRED, 'limit read 30m first');
     const write = await request(SLACK.FRED, 'limit write 30m second');
     await slackClick(SLACK.BOB, APPROVE, read, 0, true);
-    await waitFor('the first grant', () => store().getGrantByRequest(read));
+    await waitFor('the first grant', () => store().getGrantByRequest(rid(read)));
 
     const told = await slackClick(SLACK.BOB, APPROVE, write, 1);
     expect(told).toMatch(/fred already holds 1 live grant\(s\) on limit \(the limit is 1\)/);
-    expect((await store().getRequest(write))?.status).toBe('pending');
-    expect(await store().getGrantByRequest(write)).toBeUndefined();
-    expect(await store().listApprovals(write)).toEqual([]);
-    expect((await refusals(write)).map((e) => e.detail.action)).toEqual(['approve']);
+    expect((await store().getRequest(rid(write)))?.status).toBe('pending');
+    expect(await store().getGrantByRequest(rid(write))).toBeUndefined();
+    expect(await store().listApprovals(rid(write))).toEqual([]);
+    expect((await refusals(rid(write))).map((e) => e.detail.action)).toEqual(['approve']);
 
     const first = await request(SLACK.FRED, 'same read 30m one');
     const second = await request(SLACK.FRED, 'same read 30m two');
     await slackClick(SLACK.CAROL, APPROVE, first, 0, true);
-    await waitFor('the first read grant', () => store().getGrantByRequest(first));
+    await waitFor('the first read grant', () => store().getGrantByRequest(rid(first)));
     expect(await teamsClick(T_CAROL, 'approve', second, 1)).toMatch(/fred already holds read on same \(grant #\d+\)/);
-    expect(await store().getGrantByRequest(second)).toBeUndefined();
-    expect((await store().getRequest(second))?.status).toBe('pending');
+    expect(await store().getGrantByRequest(rid(second))).toBeUndefined();
+    expect((await store().getRequest(rid(second)))?.status).toBe('pending');
   });
 
   it('two approvals racing on two replicas for two of one person’s requests give at most the limit', async () => {
@@ -330,9 +331,12 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
     const told = await Promise.all([slackClick(SLACK.BOB, APPROVE, read, 0), teamsClick(T_CAROL, 'approve', write, 1)]);
     await waitFor(
       'one decision',
-      async () => (await store().getGrantByRequest(read)) ?? (await store().getGrantByRequest(write)),
+      async () => (await store().getGrantByRequest(rid(read))) ?? (await store().getGrantByRequest(rid(write))),
     );
-    const statuses = [(await store().getRequest(read))?.status, (await store().getRequest(write))?.status].sort();
+    const statuses = [
+      (await store().getRequest(rid(read)))?.status,
+      (await store().getRequest(rid(write)))?.status,
+    ].sort();
     expect(statuses).toEqual(['approved', 'pending']);
     expect(told.filter((t) => /already holds 1 live grant/.test(t))).toHaveLength(1);
     const live = await store().listGrants({ database: 'race', statuses: ['provisioning', 'active', 'revoking'] });
@@ -370,16 +374,16 @@ describe.each(STORES)('rules at the moment of decision (%s state store, two web 
 
   it('an approval deadline is enforced at the click, though no sweeper has expired the request', async () => {
     const id = await request(SLACK.IVY, 'quick read 30m nobody answers in time');
-    const decideBy = (await store().getRequest(id))!.decideBy!;
+    const decideBy = (await store().getRequest(rid(id)))!.decideBy!;
     await waitFor('the approval deadline to pass', () => Date.now() > decideBy + 50, { timeoutMs: 10_000 });
 
     expect(await slackClick(SLACK.BOB, APPROVE, id)).toMatch(/can no longer be decided: its approval deadline passed/);
     expect(await teamsClick(T_CAROL, 'approve', id, 1)).toMatch(/can no longer be decided/);
     expect(await slackClick(SLACK.CAROL, DENY, id, 1)).toMatch(/can no longer be decided/);
     // Still pending (nothing swept it), never approved, no grant, no approval row.
-    expect((await store().getRequest(id))?.status).toBe('pending');
-    expect(await store().getGrantByRequest(id)).toBeUndefined();
-    expect(await store().listApprovals(id)).toEqual([]);
-    expect((await refusals(id)).map((e) => e.detail.action)).toEqual(['approve', 'approve', 'deny']);
+    expect((await store().getRequest(rid(id)))?.status).toBe('pending');
+    expect(await store().getGrantByRequest(rid(id))).toBeUndefined();
+    expect(await store().listApprovals(rid(id))).toEqual([]);
+    expect((await refusals(rid(id))).map((e) => e.detail.action)).toEqual(['approve', 'approve', 'deny']);
   });
 });

@@ -21,6 +21,7 @@ import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 import { coreDeps } from '../support/core-deps.js';
+import { rid } from '../support/ids.js';
 
 const catalog = parseCatalog(
   `databases:
@@ -119,7 +120,13 @@ describe('a recovered chat action and the on-call rota of when it was received',
 
     now = t0 + MIN; // four Approve clicks are acknowledged, then the process dies before processing them
     const click = async (actorId: string, requestId: number) =>
-      (await recordAction(deps, { platform: 'slack', kind: 'approve', actorId, requestId, payload: { requestId } }))!;
+      (await recordAction(deps, {
+        platform: 'slack',
+        kind: 'approve',
+        actorId,
+        requestId: rid(requestId),
+        payload: { requestId },
+      }))!;
     const actions = {
       alice: await click('UALICE', byOutgoingPd.id),
       bob: await click('UBOB', byIncomingPd.id),

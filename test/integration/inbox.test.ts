@@ -27,6 +27,7 @@ import { approve, expireUndecided } from '../../src/core/deciding.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 import { coreDeps } from '../support/core-deps.js';
+import { rid, gid } from '../support/ids.js';
 
 const catalog = parseCatalog(
   `databases:
@@ -83,7 +84,13 @@ describe('chat inbox', () => {
   const newRequest = () =>
     requestAccess(deps, requester(++n), { database: 'orders', level: 'read', duration: '1h', reason: 'INC-1' });
   const recordApprove = (requestId: number, actorId = 'UBOB') =>
-    recordAction(deps, { platform: 'slack', kind: 'approve', actorId, requestId, payload: { requestId } });
+    recordAction(deps, {
+      platform: 'slack',
+      kind: 'approve',
+      actorId,
+      requestId: rid(requestId),
+      payload: { requestId },
+    });
 
   beforeAll(async () => {
     const url = tempSqliteUrl();
@@ -248,12 +255,13 @@ describe('chat inbox', () => {
       const arrived = new Promise<void>((r) => (reached = r));
       return { release, arrived, wait: () => (reached(), released) };
     };
-    const audited = async (requestId: number) => (await store.listAudit({ requestId })).map((e) => e.type);
+    const audited = async (requestId: number) =>
+      (await store.listAudit({ requestId: rid(requestId) })).map((e) => e.type);
     const check = async (requestId: number, first: Promise<InboxResult>) => {
       expect(await first).toEqual({ ok: 'done' });
-      expect((await store.getRequest(requestId))!.status).toBe('approved');
-      expect(await store.listApprovals(requestId)).toHaveLength(1);
-      expect(await store.listGrants({ heldBy: (await store.getRequest(requestId))!.requester })).toHaveLength(1);
+      expect((await store.getRequest(rid(requestId)))!.status).toBe('approved');
+      expect(await store.listApprovals(rid(requestId))).toHaveLength(1);
+      expect(await store.listGrants({ heldBy: (await store.getRequest(rid(requestId)))!.requester })).toHaveLength(1);
       const types = await audited(requestId);
       expect(types.filter((t) => t === 'request.approved')).toHaveLength(1);
       expect(types).not.toContain('access.refused');
@@ -320,7 +328,13 @@ describe('chat inbox pruning', () => {
   });
 
   const record = async (grantId: number) =>
-    (await recordAction(deps, { platform: 'slack', kind: 'revoke', actorId: 'UBOB', grantId, payload: { grantId } }))!;
+    (await recordAction(deps, {
+      platform: 'slack',
+      kind: 'revoke',
+      actorId: 'UBOB',
+      grantId: gid(grantId),
+      payload: { grantId },
+    }))!;
 
   it('finished actions older than the retention go, in bounded batches; unfinished ones and recent ones stay', async () => {
     const t0 = now;

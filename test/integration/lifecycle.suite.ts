@@ -18,6 +18,7 @@ import { waitFor } from '../support/wait.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gid } from '../support/ids.js';
 
 /** A real target server prepared for the lifecycle tests. */
 export interface LiveTarget {
@@ -46,7 +47,7 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
     const passwords: string[] = [];
 
     const db = () => target.entry.name;
-    const grantOf = async (id: number) => (await app.app.deps.store.getGrant(id))!;
+    const grantOf = async (id: number) => (await app.app.deps.store.getGrant(gid(id)))!;
 
     async function cliGrant(duration: string, user = 'alice@example.com'): Promise<IssuedGrant> {
       const r = await runCli(
@@ -166,7 +167,7 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
         .map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof approve>>>).value)
         .map((v) => {
           expect(v.status).toBe('approved');
-          return v.status === 'approved' ? v.grant.id : -1;
+          return v.status === 'approved' ? v.grant.id : gid(-1);
         });
       const active = await waitFor(
         '50 grants to become active',

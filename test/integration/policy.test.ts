@@ -23,6 +23,7 @@ import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/st
 import { tempSqliteUrl } from '../support/catalog.js';
 import { coreDeps } from '../support/core-deps.js';
 import { recordingNotifier } from '../support/notifiers.js';
+import { rid } from '../support/ids.js';
 
 const MIN = 60_000;
 const person = (name: string): Actor => ({
@@ -92,7 +93,7 @@ describe('access policy', () => {
   };
   /** Ends a grant as if it had expired, so per-person limits do not carry over between cases. */
   const endGrantOf = async (requestId: number) => {
-    const g = await store.getGrantByRequest(requestId);
+    const g = await store.getGrantByRequest(rid(requestId));
     if (g)
       await store.transitionGrant(g.id, ['provisioning', 'active', 'revoking'], { status: 'revoked', revokedAt: now });
   };
@@ -177,7 +178,7 @@ describe('access policy', () => {
       });
       for (const r of [write, long, notOnCall]) expect(r.status).toBe('pending');
       const why = async (id: number) =>
-        (await store.listAudit({ requestId: id, type: 'request.created' }))[0]!.detail.autoApprove as string[];
+        (await store.listAudit({ requestId: rid(id), type: 'request.created' }))[0]!.detail.autoApprove as string[];
       expect(await why(write.id)).toContain('rule 1: level write is not one of read');
       expect(await why(long.id)).toContain('rule 1: 2h is longer than 1h');
       expect(await why(notOnCall.id)).toContain('rule 1: you are not on call for PagerDuty schedule PPRIMARY');

@@ -31,6 +31,7 @@ import { startWorker, type WorkerProcess } from './processes.js';
 import { startPrivateRedis, type PrivateRedis } from './redis.js';
 import { waitFor } from './wait.js';
 import { Redis } from 'ioredis';
+import { gid } from './ids.js';
 
 export const APPROVER = { platform: 'slack' as const, id: 'UAPPROVER', email: 'bob@example.com', name: 'bob' };
 
@@ -86,7 +87,7 @@ export async function startChaosStage(
     waitFor(
       `grant #${id} to be ${statuses.join(' or ')}`,
       async () => {
-        const g = await deps.store.getGrant(id);
+        const g = await deps.store.getGrant(gid(id));
         return g && statuses.includes(g.status) ? g : undefined;
       },
       { timeoutMs, intervalMs: 100 },

@@ -19,6 +19,7 @@
 import type { AuditEvent, Grant } from '../../src/core/model.js';
 import { LIVE_GRANT_STATUSES } from '../../src/core/model.js';
 import type { EngineRegistry, StateStore } from '../../src/core/ports.js';
+import { gid } from './ids.js';
 
 /** How the checker looks at one target database (as a superuser / root, never through the broker). */
 export interface TargetProbe {
@@ -67,7 +68,7 @@ export async function invariantViolations(input: InvariantInput): Promise<string
     const usersOf = new Map<number, string[]>();
     for (const m of managed) {
       usersOf.set(m.grantId, [...(usersOf.get(m.grantId) ?? []), m.username]);
-      const grant = grantById.get(m.grantId);
+      const grant = grantById.get(gid(m.grantId));
       if (!grant || ended(grant) || grant.username !== m.username)
         out.push(
           `I1 orphan on ${t.database}: ${m.username} (marker grant #${m.grantId}, grant ${grant ? grant.status : 'missing'})`,

@@ -1,7 +1,14 @@
 /** core/ids.ts: the one strict reading of request and grant ids, and how a refusal quotes what was sent. */
 import { describe, expect, it } from 'vitest';
 import { BrokerError } from '../../src/core/errors.js';
-import { notAnId, parseDecimalId, quoteId, requireDecimalId } from '../../src/core/ids.js';
+import {
+  notAnId,
+  parseDecimalId,
+  parseGrantId,
+  quoteId,
+  requireGrantId,
+  requireRequestId,
+} from '../../src/core/ids.js';
 
 describe('request and grant ids', () => {
   it('reads decimal ids, with an optional "#", and numbers that are positive safe integers', () => {
@@ -35,7 +42,9 @@ describe('request and grant ids', () => {
     '99999999999999999',
   ])('refuses %j', (v) => {
     expect(parseDecimalId(v)).toBeUndefined();
-    expect(() => requireDecimalId(v, 'request')).toThrow(BrokerError);
+    expect(parseGrantId(v)).toBeUndefined();
+    expect(() => requireRequestId(v)).toThrow(BrokerError);
+    expect(() => requireGrantId(v)).toThrow(BrokerError);
   });
 
   it.each([2.5, -1, 0, Number.NaN, Infinity, 2 ** 53, null, undefined, true, {}, ['2']])(
@@ -44,6 +53,12 @@ describe('request and grant ids', () => {
       expect(parseDecimalId(v)).toBeUndefined();
     },
   );
+
+  it('names the kind it reads in its refusal', () => {
+    expect(() => requireRequestId('x')).toThrow('"x" is not a request number');
+    expect(() => requireGrantId('x')).toThrow('"x" is not a grant number');
+    expect(requireGrantId('#42')).toBe(42);
+  });
 
   it('refuses by name: INVALID_INPUT on field id, saying what the value is not', () => {
     const err = notAnId('0x2', 'request');

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/core/model.js';
 import { MemoryStateStore } from '../../dev/fakes/memory-state-store.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
+import { rid } from '../support/ids.js';
 
 stateStoreContract('in memory (dev/fakes)', async () => {
   const store = new MemoryStateStore();
@@ -86,6 +87,6 @@ describe('in-memory store: the audit chain names tampered rows', () => {
     await store.transaction(async (tx) => {
       kept = tx;
     });
-    await expect(kept!.getRequest(1)).rejects.toThrow(/transaction has already ended/);
+    await expect(kept!.getRequest(rid(1))).rejects.toThrow(/transaction has already ended/);
   });
 });

@@ -5,10 +5,11 @@ import { breakGlassAlert, escalationReply, reviewOverdueAlert } from '../../src/
 import { BREAK_GLASS_REVIEWED } from '../../src/chat/slack/ids.js';
 import type { AccessRequest, Grant } from '../../src/core/model.js';
 import type { RequestView } from '../../src/core/view.js';
+import { rid, gid } from '../support/ids.js';
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0);
 const base: AccessRequest = {
-  id: 7,
+  id: rid(7),
   requester: { platform: 'slack', id: 'U0ALICE', email: 'alice@example.com', name: 'alice' },
   database: 'orders',
   level: 'read',
@@ -22,8 +23,8 @@ const base: AccessRequest = {
   breakGlass: false,
 };
 const grant: Grant = {
-  id: 3,
-  requestId: 7,
+  id: gid(3),
+  requestId: rid(7),
   requester: base.requester,
   database: 'orders',
   level: 'read',

@@ -42,6 +42,7 @@ import {
 import { APPROVE, DENY, INPUT, REVOKE } from '../../src/chat/slack/ids.js';
 import * as L from '../../src/chat/slack/limits.js';
 import { code, escapeMrkdwn, mention, slackDate } from '../../src/chat/slack/mrkdwn.js';
+import { rid, gid } from '../support/ids.js';
 
 const NOW = Date.UTC(2025, 4, 1, 12, 0);
 const EVIL = '<!channel> <https://evil.example|click> & <@U0EVIL>';
@@ -106,7 +107,7 @@ function makeView(
   }));
   const id = opts.id ?? 42;
   const request: AccessRequest = {
-    id,
+    id: rid(id),
     requester: w ? { ...ALICE, name: EVIL } : ALICE,
     database: 'orders-prod',
     level: 'read',
@@ -127,11 +128,11 @@ function makeView(
     approvers,
     decideBy: NOW + 3_600_000,
     ...(w && { unavailableSources: [`pagerduty ${EVIL}`] }),
-    ...(opts.extension && { extendsGrantId: 7 }),
+    ...(opts.extension && { extendsGrantId: gid(7) }),
   };
   const grant: Grant = {
-    id: 7,
-    requestId: id,
+    id: gid(7),
+    requestId: rid(id),
     requester: ALICE,
     database: 'orders-prod',
     level: 'read',
@@ -165,10 +166,16 @@ function makeView(
     },
     approvals:
       phase === 'pending' || hasGrant
-        ? [{ requestId: id, approver: w ? { ...BOB, name: EVIL } : BOB, decision: 'approve', at: NOW }]
+        ? [{ requestId: rid(id), approver: w ? { ...BOB, name: EVIL } : BOB, decision: 'approve', at: NOW }]
         : [],
     ...(phase === 'denied' && {
-      denial: { requestId: id, approver: BOB, decision: 'deny' as const, note: w ? EVIL : 'use the replica', at: NOW },
+      denial: {
+        requestId: rid(id),
+        approver: BOB,
+        decision: 'deny' as const,
+        note: w ? EVIL : 'use the replica',
+        at: NOW,
+      },
     }),
     ...(hasGrant && { grant }),
     ...((phase === 'ended' || phase === 'failed') && {

@@ -11,11 +11,12 @@ import type { AccessRequest, Actor, Grant } from '../../src/core/model.js';
 import type { Logger, MessageRef, StateStore } from '../../src/core/ports.js';
 import type { RequestView } from '../../src/core/view.js';
 import { SlackNotifier } from '../../src/chat/slack/notifier.js';
+import { rid, gid } from '../support/ids.js';
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0);
 const ALICE: Actor = { platform: 'slack', id: 'U0ALICE', name: 'alice' };
 const APPROVAL: MessageRef = {
-  requestId: 42,
+  requestId: rid(42),
   platform: 'slack',
   kind: 'approval',
   channel: 'C0DB',
@@ -25,7 +26,7 @@ const APPROVAL: MessageRef = {
 
 function activeView(messages?: MessageRef[]): RequestView {
   const request: AccessRequest = {
-    id: 42,
+    id: rid(42),
     requester: ALICE,
     database: 'orders',
     level: 'read',
@@ -41,8 +42,8 @@ function activeView(messages?: MessageRef[]): RequestView {
     decideBy: NOW + 3_600_000,
   };
   const grant: Grant = {
-    id: 7,
-    requestId: 42,
+    id: gid(7),
+    requestId: rid(42),
     requester: ALICE,
     database: 'orders',
     level: 'read',
@@ -61,7 +62,7 @@ function activeView(messages?: MessageRef[]): RequestView {
     now: NOW,
     database: { name: 'orders', engine: 'postgres' },
     approvals: [
-      { requestId: 42, approver: { platform: 'slack', id: 'U0BOB', name: 'bob' }, decision: 'approve', at: NOW },
+      { requestId: rid(42), approver: { platform: 'slack', id: 'U0BOB', name: 'bob' }, decision: 'approve', at: NOW },
     ],
     ...(messages && { messages }),
   };
@@ -109,7 +110,7 @@ describe('SlackNotifier.grantActivated: message references', () => {
 
   it('an existing DM (a retried activation) is edited, not posted again', async () => {
     const dm: MessageRef = {
-      requestId: 42,
+      requestId: rid(42),
       platform: 'slack',
       kind: 'dm',
       channel: 'D0ALICE',

@@ -35,6 +35,7 @@ import { buildCredentials } from '../../src/core/credentials.js';
 import type { ApproverRef, Grant } from '../../src/core/model.js';
 import { MAX_REASON_LENGTH, MAX_TICKET_LENGTH } from '../../src/core/asking.js';
 import type { Phase, RequestView } from '../../src/core/view.js';
+import { rid, gid } from '../support/ids.js';
 
 /** The parts of the adaptivecards API used here (its ESM build is not loadable by Node; the UMD bundle is). */
 interface ParseContext {
@@ -85,8 +86,8 @@ const DB_NAME = long(63, 'orders-prod-eu-west-');
 
 function grant(over: Partial<Grant> = {}): Grant {
   return {
-    id: 123456,
-    requestId: 654321,
+    id: gid(123456),
+    requestId: rid(654321),
     requester,
     database: DB_NAME,
     level: 'read',
@@ -103,7 +104,7 @@ function grant(over: Partial<Grant> = {}): Grant {
 function view(phase: Phase, over: Partial<RequestView['request']> = {}, extra: Partial<RequestView> = {}): RequestView {
   return {
     request: {
-      id: 654321,
+      id: rid(654321),
       requester,
       database: DB_NAME,
       level: 'read-write-with-a-long-level-name',
@@ -129,14 +130,14 @@ function view(phase: Phase, over: Partial<RequestView['request']> = {}, extra: P
     },
     database: { name: DB_NAME, engine: 'postgres', description: long(1000) },
     approvals: APPROVERS.slice(0, 2).map((a) => ({
-      requestId: 654321,
+      requestId: rid(654321),
       approver: { ...a, platform: 'teams' as const },
       decision: 'approve' as const,
       at: T0,
     })),
     ...(phase === 'denied' && {
       denial: {
-        requestId: 654321,
+        requestId: rid(654321),
         approver: { ...APPROVERS[1]!, platform: 'teams' as const },
         decision: 'deny' as const,
         note: long(300),
@@ -212,7 +213,7 @@ function allCards(): Array<[string, AdaptiveCard, Message | undefined]> {
   const msg = (name: string, m: Message) => out.push([name, m.attachments[0]!.content, m]);
   for (const p of PHASES) {
     msg(`approval ${p}`, approvalMessage(view(p)));
-    msg(`approval ${p} (extension)`, approvalMessage(view(p, { extendsGrantId: 99 }, { grant: grant() })));
+    msg(`approval ${p} (extension)`, approvalMessage(view(p, { extendsGrantId: gid(99) }, { grant: grant() })));
     msg(`request sent ${p}`, requestSentMessage(view(p)));
     msg(`receipt ${p}`, receiptMessage(view(p)));
   }

@@ -20,7 +20,7 @@ import {
 } from 'botbuilder';
 import type { CoreDeps } from '../../core/deps.js';
 import { BrokerError } from '../../core/errors.js';
-import { requireDecimalId } from '../../core/ids.js';
+import { requireGrantId, requireRequestId } from '../../core/ids.js';
 import { revealCredentials, revokeAsUser } from '../../core/lifecycle.js';
 import { viewsOf } from '../../core/listing.js';
 import { requestAccess, requestExtension } from '../../core/asking.js';
@@ -45,6 +45,7 @@ import { plainMarkup, TeamsText } from './markup.js';
 import type { TeamsNotifier } from './notifier.js';
 import type { TeamsPeople } from './people.js';
 import { REVEAL_DIALOG, VERBS } from './verbs.js';
+import type { RequestId } from '../../core/model.js';
 
 const COMMAND = 'db-access';
 const toast = errorSentences(plainMarkup, COMMAND);
@@ -226,23 +227,24 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
   private async execute(ctx: TurnContext, verb: string, data: Data): Promise<AdaptiveCardInvokeResponse> {
     const { core, people } = this.deps;
     const actor = await people.actor(ctx);
-    const requestCard = async (requestId: number) => cardResponse(approvalCard(await loadRequestView(core, requestId)));
+    const requestCard = async (requestId: RequestId) =>
+      cardResponse(approvalCard(await loadRequestView(core, requestId)));
     switch (verb) {
       case VERBS.approve: {
-        const id = requireDecimalId(data.requestId, 'request');
+        const id = requireRequestId(data.requestId);
         await approve(core, id, actor);
         return requestCard(id);
       }
       case VERBS.deny: {
-        const id = requireDecimalId(data.requestId, 'request');
+        const id = requireRequestId(data.requestId);
         await deny(core, id, actor, str(data.note));
         return requestCard(id);
       }
       case VERBS.refresh:
-        return requestCard(requireDecimalId(data.requestId, 'request'));
+        return requestCard(requireRequestId(data.requestId));
       case VERBS.revoke:
       case VERBS.done: {
-        const grantId = requireDecimalId(data.grantId, 'grant');
+        const grantId = requireGrantId(data.grantId);
         await revokeAsUser(core, grantId, actor);
         const grant = await core.store.getGrant(grantId);
         const view = await loadRequestView(core, grant!.requestId);
@@ -254,7 +256,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         const req = await requestExtension(
           core,
           actor,
-          requireDecimalId(data.grantId, 'grant'),
+          requireGrantId(data.grantId),
           str(data.duration) || '1h',
           'extension requested',
         );
@@ -272,7 +274,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
       }
       case VERBS.reviewed: {
-        const id = requireDecimalId(data.requestId, 'request');
+        const id = requireRequestId(data.requestId);
         await reviewBreakGlass(core, id, actor);
         const view = await loadRequestView(core, id);
         await this.deps.notifier?.breakGlassReviewed(view);
@@ -302,7 +304,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     try {
       if (data.kind !== REVEAL_DIALOG) throw new BrokerError('INVALID_INPUT', 'unknown dialog');
       const { core, people } = this.deps;
-      const grantId = requireDecimalId(data.grantId, 'grant');
+      const grantId = requireGrantId(data.grantId);
       const credentials = await revealCredentials(core, grantId, await people.actor(ctx));
       const grant = await core.store.getGrant(grantId);
       const view = await loadRequestView(core, grant!.requestId);

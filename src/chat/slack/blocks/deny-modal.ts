@@ -1,5 +1,5 @@
 /** The reason dialog behind the Deny button. The decision is made only when it is submitted. */
-import { parseDecimalId } from '../../../core/ids.js';
+import { parseRequestId } from '../../../core/ids.js';
 import { MAX_REASON_LENGTH } from '../../../core/asking.js';
 import type { RequestView } from '../../../core/view.js';
 import { DENY_MODAL, INPUT } from '../ids.js';
@@ -8,6 +8,7 @@ import { mention } from '../mrkdwn.js';
 import { summary } from './describe.js';
 import { plain, section, type ModalView } from './kit.js';
 import { inputValue, type ModalValues } from './request-modal.js';
+import type { RequestId } from '../../../core/model.js';
 
 /** private_metadata = the request id. Given the view, the modal also restates what is being denied. */
 export function denyModal(target: RequestView | number): ModalView {
@@ -41,10 +42,10 @@ export function denyModal(target: RequestView | number): ModalView {
 }
 
 export function parseDenyModal(submitted: { private_metadata: string; state: { values: ModalValues } }): {
-  requestId?: number;
+  requestId?: RequestId;
   reason?: string;
 } {
-  const requestId = parseDecimalId(submitted.private_metadata);
+  const requestId = parseRequestId(submitted.private_metadata);
   const reason = inputValue(submitted.state.values, 'reason');
   return { ...(requestId !== undefined && { requestId }), ...(reason !== undefined && { reason }) };
 }

@@ -8,10 +8,11 @@ import { DONE, EXTEND_OPEN, REVEAL } from '../ids.js';
 import { code, escapeMrkdwn, slackDate } from '../mrkdwn.js';
 import { accessTo, receiptDetail, statusLine, summary, title } from './describe.js';
 import { actions, button, context, message, section, type Button, type SlackMessage } from './kit.js';
+import type { GrantId } from '../../../core/model.js';
 
 const plainText = (mrkdwn: string) => mrkdwn.replace(/\*/g, '');
 
-function doneButton(grantId: number): Button {
+function doneButton(grantId: GrantId): Button {
   return button({
     text: "I'm done",
     actionId: DONE,

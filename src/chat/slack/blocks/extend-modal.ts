@@ -1,6 +1,6 @@
 /** The dialog behind Extend: how much longer, and why. Submitting files an extension request (approved per policy). */
 import { formatDuration } from '../../../core/duration.js';
-import { parseDecimalId } from '../../../core/ids.js';
+import { parseGrantId } from '../../../core/ids.js';
 import { MAX_REASON_LENGTH } from '../../../core/asking.js';
 import type { RequestView } from '../../../core/view.js';
 import { EXTEND_MODAL, INPUT } from '../ids.js';
@@ -8,6 +8,7 @@ import * as L from '../limits.js';
 import { code, slackDate } from '../mrkdwn.js';
 import { plain, section, type ModalView } from './kit.js';
 import { inputValue, type ModalValues } from './request-modal.js';
+import type { GrantId } from '../../../core/model.js';
 
 /**
  * private_metadata = the grant id. Given the view, the modal also says when the access ends now; the database's
@@ -58,11 +59,11 @@ export function extendModal(target: RequestView | number, opts: { maxDurationMs?
 }
 
 export function parseExtendModal(submitted: { private_metadata: string; state: { values: ModalValues } }): {
-  grantId?: number;
+  grantId?: GrantId;
   duration?: string;
   reason?: string;
 } {
-  const grantId = parseDecimalId(submitted.private_metadata);
+  const grantId = parseGrantId(submitted.private_metadata);
   const duration = inputValue(submitted.state.values, 'duration');
   const reason = inputValue(submitted.state.values, 'reason');
   return {

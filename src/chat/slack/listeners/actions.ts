@@ -6,7 +6,8 @@
  */
 import type { App, BlockButtonAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
-import { requireDecimalId, type IdKind } from '../../../core/ids.js';
+import { requireGrantId, requireRequestId } from '../../../core/ids.js';
+import type { GrantId, RequestId } from '../../../core/model.js';
 import { revealCredentials } from '../../../core/lifecycle.js';
 import { mayDecide } from '../../../core/deciding.js';
 import { loadRequestView } from '../../../core/view.js';
@@ -61,18 +62,19 @@ async function refreshHome(ctx: SlackContext, args: ButtonArgs): Promise<void> {
 }
 
 export function registerActions(app: App, ctx: SlackContext): void {
-  /** `idKind`: what the button's value names (a request or a grant); `none` for a button that carries no id. */
-  const on = (
+  /** `readId`: what the button's value names (requireRequestId, requireGrantId; noId for a button that carries
+   *  none). A malformed value is refused with its explanation before `handle` runs. */
+  const on = <I>(
     actionIds: string[],
-    idKind: IdKind | 'none',
-    handle: (args: ButtonArgs, id: number) => Promise<void>,
+    readId: (value: unknown) => I,
+    handle: (args: ButtonArgs, id: I) => Promise<void>,
   ) => {
     for (const actionId of actionIds)
       app.action<BlockButtonAction>(actionId, async (args) => {
         await args.ack();
-        let id: number | undefined;
+        let id: I | undefined;
         try {
-          id = idKind === 'none' ? 0 : requireDecimalId(args.action.value, idKind);
+          id = readId(args.action.value);
           await handle(args, id);
           await refreshHome(ctx, args).catch(() => undefined);
         } catch (err) {
@@ -85,17 +87,20 @@ export function registerActions(app: App, ctx: SlackContext): void {
         }
       });
   };
+  const noId = (): undefined => undefined;
   const actor = (args: ButtonArgs) => ctx.people.actor(args.body.user.id, args.body.user.name);
 
   /** A state-changing button: its id is read (a malformed one is refused at once, nothing recorded), then the click
    *  is recorded → acked → processed → answered. */
   const inboxed = (actionIds: string[], kind: 'approve' | 'revoke' | 'review') => {
-    const idKind: IdKind = kind === 'revoke' ? 'grant' : 'request';
     for (const actionId of actionIds)
       app.action<BlockButtonAction>(actionId, async (args) => {
-        let id: number;
+        let ids: { requestId: RequestId } | { grantId: GrantId };
         try {
-          id = requireDecimalId(args.action.value, idKind);
+          ids =
+            kind === 'revoke'
+              ? { grantId: requireGrantId(args.action.value) }
+              : { requestId: requireRequestId(args.action.value) };
         } catch (err) {
           await args.ack();
           return tell(args, err instanceof BrokerError ? errorText(err) : OOPS);
@@ -106,8 +111,8 @@ export function registerActions(app: App, ctx: SlackContext): void {
           kind,
           userId: body.user.id,
           ...(body.user.name && { userName: body.user.name }),
-          ...(idKind === 'grant' ? { grantId: id } : { requestId: id }),
-          payload: (idKind === 'grant' ? { grantId: id } : { requestId: id }) as InboxPayloads[typeof kind],
+          ...ids,
+          payload: ids as InboxPayloads[typeof kind],
           reply: {
             source: 'button',
             ...(channelId && { channelId }),
@@ -127,24 +132,24 @@ export function registerActions(app: App, ctx: SlackContext): void {
   inboxed([REVOKE, DONE, HOME_REVOKE], 'revoke');
   inboxed([BREAK_GLASS_REVIEWED], 'review');
 
-  on([DENY, HOME_DENY], 'request', async (args, requestId) => {
+  on([DENY, HOME_DENY], requireRequestId, async (args, requestId) => {
     // Check before asking for a reason: a non-approver gets the explanation, not a modal.
     await mayDecide(ctx.core, requestId, await actor(args));
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: denyModal(requestId) });
   });
 
-  on([REVEAL, HOME_REVEAL], 'grant', async (args, grantId) => {
+  on([REVEAL, HOME_REVEAL], requireGrantId, async (args, grantId) => {
     const credentials = await revealCredentials(ctx.core, grantId, await actor(args));
     const grant = await ctx.core.store.getGrant(grantId);
     const view = await loadRequestView(ctx.core, grant!.requestId);
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: credentialsModal(view, credentials) });
   });
 
-  on([EXTEND_OPEN], 'grant', async (args, grantId) => {
+  on([EXTEND_OPEN], requireGrantId, async (args, grantId) => {
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: extendModal(grantId) });
   });
 
-  on([HOME_REQUEST], 'none', async (args) => {
+  on([HOME_REQUEST], noId, async (args) => {
     await args.client.views.open({
       trigger_id: args.body.trigger_id,
       view: requestModal(ctx.core.catalog, { channelId: '' }),

@@ -9,13 +9,14 @@ import { processAction, recordAction, type InboxPayloads, type InboxResult } fro
 import type { InboxAction, InboxKind } from '../../../core/ports.js';
 import type { SlackContext } from './context.js';
 import { slackInboxEdge, type SlackReplyTo } from './inbox-edge.js';
+import type { GrantId, RequestId } from '../../../core/model.js';
 
 export interface SlackActionRecord<K extends InboxKind = InboxKind> {
   kind: K;
   userId: string;
   userName?: string;
-  requestId?: number;
-  grantId?: number;
+  requestId?: RequestId;
+  grantId?: GrantId;
   payload: InboxPayloads[K];
   reply: SlackReplyTo;
   /** Bolt's context: carries the verified signature's digest in HTTP mode. */

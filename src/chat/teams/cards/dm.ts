@@ -21,17 +21,18 @@ import {
   type AdaptiveCard,
   type Element,
 } from './kit.js';
+import type { GrantId } from '../../../core/model.js';
 
 /** Extension lengths offered by the reminder; the catalog's maximum still applies when it is requested. */
 export const EXTEND_CHOICES = ['30m', '1h', '2h', '4h'] as const;
 
 const plain = (view: RequestView) => `${view.request.level} on ${view.request.database}`;
 
-export function revealButton(grantId: number): Element {
+export function revealButton(grantId: GrantId): Element {
   return openDialog('Show credentials', { kind: REVEAL_DIALOG, grantId });
 }
 
-export function doneButton(grantId: number): Element {
+export function doneButton(grantId: GrantId): Element {
   return execute("I'm done", VERBS.done, { grantId }, 'destructive');
 }
 
