@@ -18,6 +18,8 @@ import { targetTlsWarnings } from '../targets/tls.js';
 import { startServices, type Roles } from '../services.js';
 import { exportAudit, parseWhen } from '../audit/export.js';
 import { accessReport, reportCsv, reportTable } from '../audit/report.js';
+import { reportLinkKey, reportLinkUrl } from '../audit/report-link.js';
+import { escapeMrkdwn } from '../chat/slack/mrkdwn.js';
 import { createWebClient } from '../chat/slack/app.js';
 import { openApp } from '../wiring.js';
 import type { Logger as Pino } from 'pino';
@@ -268,6 +270,27 @@ export async function auditExportCommand(
   }
 }
 
+/**
+ * The posted report's link to its page: signed for the channel it is posted in (anyone there may open it for
+ * REPORT_LINK_TTL_MS, a week — until the next weekly post), showing the same range. Empty without PUBLIC_URL and
+ * ADMIN_API_TOKEN (the link key is derived from the token).
+ */
+function reportPostLink(settings: Settings, channel: string, now: number, since: number, until: number): string {
+  if (!settings.PUBLIC_URL || !settings.ADMIN_API_TOKEN) return '';
+  const url = reportLinkUrl(
+    settings.PUBLIC_URL,
+    reportLinkKey(settings.ADMIN_API_TOKEN),
+    `slack-channel:${channel}`,
+    now,
+    {
+      from: new Date(since).toISOString().slice(0, 10),
+      to: new Date(until - 1).toISOString().slice(0, 10),
+    },
+  );
+  // A URL in mrkdwn is escaped like any text (& < >); the link text is this code's own.
+  return ` · <${escapeMrkdwn(url)}|Open the report page (timeline, filters, CSV)>`;
+}
+
 export async function reportCommand(
   ctx: CliContext,
   o: { since?: string; until?: string; format: 'table' | 'csv'; post?: string },
@@ -293,7 +316,11 @@ export async function reportCommand(
       let table = reportTable(rows);
       if (table.length > 3500)
         table = `${table.slice(0, 3500)}\n… (cut: run db-access report --format csv for all of it)`;
-      await client.chat.postMessage({ channel: o.post, text: `*${title}*\n\`\`\`${table.replace(/`/g, "'")}\`\`\`` });
+      const link = reportPostLink(ctx.settings, o.post, now, since, until);
+      await client.chat.postMessage({
+        channel: o.post,
+        text: `*${title}*${link}\n\`\`\`${table.replace(/`/g, "'")}\`\`\``,
+      });
       ctx.out(`Posted the report (${rows.length} grant(s)) to ${o.post}.`);
       return;
     }
