@@ -52,9 +52,10 @@ export interface ReportSource {
   selfExtended: Map<number, number[]>;
 }
 
-/** Reads what the page shows for `filter`'s date range from the state DB (the person filter is applied later). */
-export async function reportPageRows(store: StateStore, filter: ReportFilter): Promise<ReportSource> {
-  const rows = await accessReport(store, filter.since, filter.until);
+/** Reads what the page shows for `filter`'s date range from the state DB (the person filter is applied later).
+ *  A range reaching past `now` is read up to `now`: no access starts later, and live grants are held until now. */
+export async function reportPageRows(store: StateStore, filter: ReportFilter, now: number): Promise<ReportSource> {
+  const rows = await accessReport(store, filter.since, Math.min(filter.until, now));
   const selfExtended = new Map<number, number[]>();
   // An extension happens while its grant is live, so before `until`; it may precede `since` for a long grant.
   for (const e of await store.listAudit({ type: SELF_EXTENDED, until: filter.until })) {

@@ -31,9 +31,10 @@ a.button.secondary { background: #fff; color: var(--normal); }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); }
 th { background: var(--soft); font-weight: 600; white-space: nowrap; }
+td.t { white-space: nowrap; }
 tr.break-glass td:first-child { box-shadow: inset 4px 0 0 var(--glass); }
 tr.self-extended td:first-child { box-shadow: inset 4px 0 0 var(--self); }
-.tag { display: inline-block; font-size: .75rem; font-weight: 600; padding: 1px 6px; border-radius: 10px; margin: 0 4px 2px 0; white-space: nowrap; }
+.tag { display: inline-block; font-size: .75rem; font-weight: 600; padding: 1px 6px; border-radius: 10px; margin: 0 4px 2px 0; }
 .tag.glass { background: #fee2e2; color: #991b1b; } .tag.self { background: #fef3c7; color: #92400e; }
 .tag.live { background: #dcfce7; color: #166534; }
 .empty { padding: 24px; background: var(--soft); border-radius: 8px; }
@@ -45,6 +46,8 @@ tr.self-extended td:first-child { box-shadow: inset 4px 0 0 var(--self); }
   tr { border: 1px solid var(--line); border-radius: 8px; margin: 0 0 10px; padding: 4px 0; }
   td { border: 0; padding: 3px 10px; display: grid; grid-template-columns: 8.5em 1fr; gap: 8px; }
   td::before { content: attr(data-label); color: var(--muted); font-size: .8rem; }
+  td > div { min-width: 0; overflow-wrap: anywhere; }
+  td.t { white-space: normal; }
   tr.break-glass, tr.self-extended { box-shadow: none; }
   tr.break-glass { border-left: 4px solid var(--glass); } tr.self-extended { border-left: 4px solid var(--self); }
   tr.break-glass td:first-child, tr.self-extended td:first-child { box-shadow: none; }
@@ -61,15 +64,22 @@ export const REPORT_JS = `
   var data = JSON.parse(block.textContent);
   var COLORS = { normal: '#2563eb', glass: '#dc2626', self: '#d97706' };
   function two(n) { return (n < 10 ? '0' : '') + n; }
-  function when(ms, withDate) {
+  function when(ms, withDate, withSeconds) {
     var d = new Date(ms);
-    var hm = two(d.getUTCHours()) + ':' + two(d.getUTCMinutes());
+    var hm = two(d.getUTCHours()) + ':' + two(d.getUTCMinutes()) + (withSeconds ? ':' + two(d.getUTCSeconds()) : '');
     return withDate ? d.getUTCFullYear() + '-' + two(d.getUTCMonth() + 1) + '-' + two(d.getUTCDate()) + ' ' + hm : hm;
   }
-  var span = data.until - data.since;
   data.charts.forEach(function (c) {
     var canvas = document.getElementById(c.canvas);
     if (!canvas) return;
+    // The axis spans the bars (padded), within the range asked for: short grants in a month stay visible.
+    var lo = Math.min.apply(null, c.bars.map(function (b) { return b.from; }));
+    var hi = Math.max.apply(null, c.bars.map(function (b) { return b.to; }));
+    var pad = Math.max((hi - lo) * 0.05, 60000);
+    var min = Math.max(data.since, lo - pad);
+    var max = Math.min(data.until, hi + pad);
+    var span = max - min;
+    var narrow = canvas.parentNode.clientWidth < 520;
     canvas.parentNode.style.height = 60 + c.bars.length * 30 + 'px';
     new window.Chart(canvas, {
       type: 'bar',
@@ -93,11 +103,23 @@ export const REPORT_JS = `
         scales: {
           x: {
             type: 'linear',
-            min: data.since,
-            max: data.until,
-            ticks: { maxRotation: 0, autoSkipPadding: 16, callback: function (v) { return when(v, span > 86400000); } }
+            min: min,
+            max: max,
+            ticks: {
+              maxRotation: 0,
+              autoSkipPadding: 16,
+              callback: function (v) { return when(v, span > 86400000, span < 600000); }
+            }
           },
-          y: { ticks: { autoSkip: false } }
+          y: {
+            ticks: {
+              autoSkip: false,
+              callback: function (v) {
+                var label = c.bars[v].label;
+                return narrow && label.length > 18 ? label.slice(0, 17) + '…' : label;
+              }
+            }
+          }
         },
         plugins: {
           legend: { display: false },

@@ -48,6 +48,7 @@ function page(title: string, body: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${h(title)}</title>
 <link rel="stylesheet" href="${asset('report.css')}">
 </head>
@@ -118,6 +119,8 @@ function activity(r: ReportPageRow): string {
   return parts.map(h).join('<br>');
 }
 
+const TIMES = new Set(['From', 'To']);
+
 function rowHtml(r: ReportPageRow): string {
   const cls = [r.breakGlass && 'break-glass', r.selfExtendedAt.length > 0 && 'self-extended'].filter(Boolean).join(' ');
   const cells: Array<[string, string]> = [
@@ -133,8 +136,11 @@ function rowHtml(r: ReportPageRow): string {
     ['Activity', activity(r)],
     ['Ended', h(r.endReason ?? '')],
   ];
+  // One element per cell: on a phone each cell is a two-column grid (its label, then this).
   return `<tr data-grant="${h(r.grantId)}"${cls ? ` class="${cls}"` : ''}>${cells
-    .map(([label, html]) => `<td data-label="${h(label)}">${html}</td>`)
+    .map(
+      ([label, html]) => `<td data-label="${h(label)}"${TIMES.has(label) ? ' class="t"' : ''}><div>${html}</div></td>`,
+    )
     .join('')}</tr>`;
 }
 

@@ -167,7 +167,7 @@ export function mountReport(app: express.Express, deps: ReportRouteDeps): void {
       return;
     }
     const csv = csvPath || q.format === 'csv';
-    const source = await reportPageRows(deps.store, filter);
+    const source = await reportPageRows(deps.store, filter, now());
     const activity = deps.reportActivity ? await deps.reportActivity(source.rows.map((r) => r.grantId)) : undefined;
     const data = reportPageData(source, filter, activity);
     await deps.store.appendAudit([
