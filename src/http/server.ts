@@ -1,5 +1,6 @@
 /**
- * The project's one Express app: health, readiness, metrics and the admin API here; the chat endpoints (Slack
+ * The project's one Express app: health, readiness, metrics, the admin API and the report page (report-routes.ts)
+ * here; the chat endpoints (Slack
  * /slack/events, Teams /api/messages) are mounted onto it afterwards, and finishHttpApp closes it with the 404 and
  * error handlers. Nothing internal reaches an unauthenticated caller: no target names, no error text, no stack.
  */
