@@ -1,7 +1,8 @@
 /**
  * The project's one Express app: health, readiness, metrics, the admin API and the report page (report-routes.ts)
  * here; the chat endpoints (Slack /slack/events, Teams /api/messages) are mounted onto it afterwards, and
- * finishHttpApp closes it with the 404 and error handlers. Nothing internal reaches an unauthenticated caller: no target names, no error text, no stack.
+ * finishHttpApp closes it with the 404 and error handlers. Nothing internal reaches an unauthenticated caller: no
+ * target names, no error text, no stack.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
