@@ -3,14 +3,14 @@
  * static files under `/report/assets/`. Readable with the admin token (Authorization: Bearer) or a signed link
  * (report-link.ts); off without ADMIN_API_TOKEN, from which the link key is derived. Every view is audited
  * (`report.viewed`); a refused link gets a 403 page saying why, and an expired one — signed by us, so its holder is
- * known — is audited too (`access.refused`). A link with a bad signature is only logged: anyone can make one, and
+ * known — is audited too (`access.refused`, once per link and process). A link with a bad signature is only logged: anyone can make one, and
  * the audit log is not theirs to fill.
  */
 import type express from 'express';
 import type { Request, Response } from 'express';
 import type { Actor } from '../core/model.js';
 import type { Logger, StateStore } from '../core/ports.js';
-import { reportLinkKey, verifyReportLink, type ReportLinkKey } from '../audit/report-link.js';
+import { reportLinkKey, verifyReportLink, type ReportLink, type ReportLinkKey } from '../audit/report-link.js';
 import {
   reportPageCsv,
   reportPageData,
@@ -101,6 +101,32 @@ export function mountReport(app: express.Express, deps: ReportRouteDeps): void {
     res.set({ 'Cache-Control': ASSET_CACHE, 'X-Content-Type-Options': 'nosniff' }).type(asset.type).send(asset.body);
   });
 
+  /** Expired links already audited by this process: reloading one must not add a row each time (bounded). */
+  const refusedLinks = new Set<string>();
+  const firstRefusal = (link: ReportLink): boolean => {
+    const id = `${link.issuedTo} ${link.expiresAt}`;
+    if (refusedLinks.has(id)) return false;
+    if (refusedLinks.size >= 1000) refusedLinks.clear();
+    refusedLinks.add(id);
+    return true;
+  };
+  const auditExpired = (req: Request, link: ReportLink) =>
+    deps.store.appendAudit([
+      {
+        at: now(),
+        type: 'access.refused',
+        actor: linkActor(link.issuedTo),
+        detail: {
+          action: 'report.view',
+          code: 'LINK_EXPIRED',
+          reason: 'the report link has expired',
+          issuedTo: link.issuedTo,
+          linkExpiresAt: link.expiresAt,
+          remote: req.ip ?? null,
+        },
+      },
+    ]);
+
   /** Who may read, or undefined once the refusal is sent. */
   async function admit(req: Request, res: Response): Promise<ReportAccess | undefined> {
     if (!key) {
@@ -125,21 +151,7 @@ export function mountReport(app: express.Express, deps: ReportRouteDeps): void {
         'Open this page from the link db-access sent you (the weekly access report carries one), or with the admin token.',
       ]);
     } else if (check.why === 'expired') {
-      await deps.store.appendAudit([
-        {
-          at: now(),
-          type: 'access.refused',
-          actor: linkActor(check.link.issuedTo),
-          detail: {
-            action: 'report.view',
-            code: 'LINK_EXPIRED',
-            reason: 'the report link has expired',
-            issuedTo: check.link.issuedTo,
-            linkExpiresAt: check.link.expiresAt,
-            remote: req.ip ?? null,
-          },
-        },
-      ]);
+      if (firstRefusal(check.link)) await auditExpired(req, check.link);
       refuse(res, 403, 'This link has expired', [
         `This link to the access report was issued to ${check.link.issuedTo} and expired on ${new Date(check.link.expiresAt).toISOString().replace('T', ' ').slice(0, 16)} UTC.`,
         'Use the link in the latest weekly access report, or ask an administrator for a new one.',

@@ -288,6 +288,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the access report page in a browser', () => {
     expect(old!.status()).toBe(403);
     expect(await page.locator('h1').innerText()).toBe('This link has expired');
     expect(await page.locator('body').innerText()).toContain('issued to erin@example.com');
+    expect((await page.reload())!.status()).toBe(403); // reloading it adds no second audit row (below)
 
     const bare = await page.goto(`${broker.baseUrl}/report`);
     expect(bare!.status()).toBe(401);
