@@ -19,7 +19,9 @@ export type ReportAccess =
   | { via: 'admin-token' }
   | { via: 'link'; issuedTo: string; expiresAt: number; params: { for: string; exp: string; sig: string } };
 
-const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/** A time in the table, whose headers say UTC. */
+const at = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+const utc = (ms: number) => `${at(ms)} UTC`;
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const asset = (name: string) => `report/assets/${name}?v=${REPORT_ASSETS[name]!().version}`;
 
@@ -99,9 +101,9 @@ function tags(r: ReportPageRow): string {
   const out: string[] = [];
   if (r.breakGlass)
     out.push(
-      `<span class="tag glass">break-glass${r.reviewedAt !== undefined ? `, reviewed ${h(utc(r.reviewedAt))}` : ', not reviewed'}</span>`,
+      `<span class="tag glass">break-glass${r.reviewedAt !== undefined ? `, reviewed ${h(at(r.reviewedAt))}` : ', not reviewed'}</span>`,
     );
-  for (const t of r.selfExtendedAt) out.push(`<span class="tag self">self-extended ${h(utc(t))}</span>`);
+  for (const t of r.selfExtendedAt) out.push(`<span class="tag self">self-extended ${h(at(t))}</span>`);
   if (r.to === undefined) out.push('<span class="tag live">active</span>');
   return out.join('');
 }
@@ -114,8 +116,7 @@ function activity(r: ReportPageRow): string {
     a.statements === null ? 'statements not audited' : `${a.statements} statement${a.statements === 1 ? '' : 's'}`,
   ];
   if (a.clients.length) parts.push(`from ${a.clients.join(', ')}`);
-  if (a.firstSeen !== undefined)
-    parts.push(`${utc(a.firstSeen)} → ${a.lastSeen !== undefined ? utc(a.lastSeen) : '…'}`);
+  if (a.firstSeen !== undefined) parts.push(`${at(a.firstSeen)} → ${a.lastSeen !== undefined ? at(a.lastSeen) : '…'}`);
   return parts.map(h).join('<br>');
 }
 
@@ -127,8 +128,8 @@ function rowHtml(r: ReportPageRow): string {
     ['Grant', `#${h(r.grantId)}`],
     ['Who', h(r.who)],
     ['Level', h(r.level)],
-    ['From', h(utc(r.from))],
-    ['To', r.to === undefined ? 'still active' : h(utc(r.to))],
+    ['From', h(at(r.from))],
+    ['To', r.to === undefined ? 'still active' : h(at(r.to))],
     ['Held', h(formatDuration(r.durationMs))],
     ['Approved by', h(r.approvedBy)],
     ['Reason', `${r.ticket ? `<strong>${h(r.ticket)}</strong> ` : ''}${h(r.reason)}`],
@@ -182,7 +183,7 @@ export function reportPage(data: ReportPageData, access: ReportAccess, now: numb
 <h2 id="db-${i}">${h(db)} <span class="muted">· ${byDb.get(db)!.length} grant(s)</span></h2>
 <div class="chart"><canvas id="chart-${i}" role="img" aria-label="${h(`Timeline of access to ${db}`)}"></canvas></div>
 <div class="table-wrap"><table>
-<thead><tr><th>Grant</th><th>Who</th><th>Level</th><th>From</th><th>To</th><th>Held</th><th>Approved by</th><th>Reason</th><th>Marks</th><th>Activity</th><th>Ended</th></tr></thead>
+<thead><tr><th>Grant</th><th>Who</th><th>Level</th><th>From (UTC)</th><th>To (UTC)</th><th>Held</th><th>Approved by</th><th>Reason</th><th>Marks</th><th>Activity</th><th>Ended</th></tr></thead>
 <tbody>${byDb.get(db)!.map(rowHtml).join('\n')}</tbody>
 </table></div>
 </section>`,

@@ -90,7 +90,7 @@ describe('report page data', () => {
     expect(html).toMatch(/<tr data-grant="2" class="break-glass">/);
     expect(html).toContain('break-glass, not reviewed');
     expect(html).toMatch(/<tr data-grant="4" class="self-extended">/);
-    expect(html).toContain('self-extended 2026-11-30 13:30 UTC');
+    expect(html).toContain('self-extended 2026-11-30 13:30');
     expect(html).toContain('2 sessions<br>17 statements<br>from 10.0.0.7');
     expect(html).toContain('statements not audited');
   });
