@@ -105,6 +105,7 @@ program
   .option('--until <when>', 'exclusive end, same forms')
   .addOption(new Option('--format <format>', 'table or csv').choices(['table', 'csv']).default('table'))
   .option('--post <channel>', 'post it to this Slack channel instead (run it from cron for a schedule)')
+  .option('--dm-approvers', 'with --post: DM every approver a link to the report page of their own (PUBLIC_URL)')
   .action((o) => reportCommand(context(), o));
 
 program

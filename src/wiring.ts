@@ -60,6 +60,29 @@ export class PendingMigrationsError extends Error {
   }
 }
 
+/** The on-call sources the settings configure (PagerDuty, Opsgenie), each absent without its key. */
+export function onCallClients(
+  settings: Settings,
+  clock: Clock,
+): { pagerduty?: PagerDutyClient; opsgenie?: OpsgenieClient } {
+  return {
+    ...(settings.PAGERDUTY_TOKEN && {
+      pagerduty: new PagerDutyClient({
+        token: settings.PAGERDUTY_TOKEN,
+        clock,
+        ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }),
+      }),
+    }),
+    ...(settings.OPSGENIE_API_KEY && {
+      opsgenie: new OpsgenieClient({
+        apiKey: settings.OPSGENIE_API_KEY,
+        clock,
+        ...(settings.OPSGENIE_API_URL && { apiUrl: settings.OPSGENIE_API_URL }),
+      }),
+    }),
+  };
+}
+
 export async function openApp(opts: AppOptions): Promise<App> {
   const { settings, catalog } = opts;
   const logger = loggerPort(opts.logger);
@@ -120,20 +143,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     ? new DeferredProvisioningNotice(chat, store, settings.PROVISIONING_NOTICE_AFTER, logger)
     : undefined;
   const notifier = opts.notifier ?? (deferred ? new FanOutNotifier([log, deferred], logger) : log);
-  const pagerduty = settings.PAGERDUTY_TOKEN
-    ? new PagerDutyClient({
-        token: settings.PAGERDUTY_TOKEN,
-        clock,
-        ...(settings.PAGERDUTY_API_URL && { apiUrl: settings.PAGERDUTY_API_URL }),
-      })
-    : undefined;
-  const opsgenie = settings.OPSGENIE_API_KEY
-    ? new OpsgenieClient({
-        apiKey: settings.OPSGENIE_API_KEY,
-        clock,
-        ...(settings.OPSGENIE_API_URL && { apiUrl: settings.OPSGENIE_API_URL }),
-      })
-    : undefined;
+  const { pagerduty, opsgenie } = onCallClients(settings, clock);
   const deps: CoreDeps = {
     catalog,
     store,

@@ -7,6 +7,8 @@ import { formatDuration } from '../core/duration.js';
 import type { StateStore } from '../core/ports.js';
 
 export interface AccessRow {
+  grantId: number;
+  requestId: number;
   database: string;
   level: string;
   who: string;
@@ -19,12 +21,21 @@ export interface AccessRow {
   reason: string;
   ticket?: string;
   endReason?: string;
+  /** Granted at once by a break-glass user (audited as request.break_glass), to be reviewed afterwards. */
+  breakGlass: boolean;
+  /** When an approver reviewed that break-glass access. */
+  reviewedAt?: number;
 }
 
-/** Grants whose access overlapped [since, until). Ordered by database, then start. */
-export async function accessReport(store: StateStore, since: number, until: number): Promise<AccessRow[]> {
+/** Grants whose access overlapped [since, until) (of one database, if given). Ordered by database, then start. */
+export async function accessReport(
+  store: StateStore,
+  since: number,
+  until: number,
+  opts: { database?: string } = {},
+): Promise<AccessRow[]> {
   const rows: AccessRow[] = [];
-  for (const g of await store.listGrants({})) {
+  for (const g of await store.listGrants(opts.database === undefined ? {} : { database: opts.database })) {
     const from = g.activatedAt;
     if (from === undefined) continue; // never active: no access was held
     const to = g.revokedAt;
@@ -35,6 +46,8 @@ export async function accessReport(store: StateStore, since: number, until: numb
       approvals.map((a) => a.approver.email ?? a.approver.name ?? a.approver.id).join(', ') ||
       (req?.breakGlass ? 'break-glass (no approval)' : (req?.decisionNote ?? ''));
     rows.push({
+      grantId: g.id,
+      requestId: g.requestId,
       database: g.database,
       level: g.level,
       who: g.requester.email ?? g.requester.name ?? g.requester.id,
@@ -46,6 +59,8 @@ export async function accessReport(store: StateStore, since: number, until: numb
       reason: req?.reason ?? '',
       ...(req?.ticket && { ticket: req.ticket }),
       ...(g.endReason && { endReason: g.endReason }),
+      breakGlass: req?.breakGlass ?? false,
+      ...(req?.reviewedAt !== undefined && { reviewedAt: req.reviewedAt }),
     });
   }
   return rows.sort((a, b) => a.database.localeCompare(b.database) || a.from - b.from);
@@ -78,7 +93,8 @@ export function reportTable(rows: readonly AccessRow[]): string {
     .join('\n');
 }
 
-function csvCell(v: string | number | undefined): string {
+/** One CSV cell: quoted when it must be, and a leading = + - @ (a spreadsheet formula) neutralised with a quote. */
+export function csvCell(v: string | number | undefined): string {
   const s = v === undefined ? '' : String(v);
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;

@@ -18,8 +18,14 @@ import { targetTlsWarnings } from '../targets/tls.js';
 import { startServices, type Roles } from '../services.js';
 import { exportAudit, parseWhen } from '../audit/export.js';
 import { accessReport, reportCsv, reportTable } from '../audit/report.js';
+import { reportLinkKey, reportLinkUrl } from '../audit/report-link.js';
+import { escapeMrkdwn } from '../chat/slack/mrkdwn.js';
 import { createWebClient } from '../chat/slack/app.js';
-import { openApp } from '../wiring.js';
+import { onCallClients, openApp, systemClock } from '../wiring.js';
+import { ApproverResolver } from '../oncall/resolver.js';
+import { SlackPeople } from '../chat/slack/people.js';
+import type { ApproverRef } from '../core/model.js';
+import type { WebClient } from '@slack/web-api';
 import type { Logger as Pino } from 'pino';
 import { formatChecks, formatCredentials, formatGrantTable } from './format.js';
 
@@ -268,13 +274,86 @@ export async function auditExportCommand(
   }
 }
 
+/**
+ * The posted report's link to its page: signed for the channel it is posted in (anyone there may open it for
+ * REPORT_LINK_TTL_MS, a week — until the next weekly post), showing the same range. Empty without PUBLIC_URL and
+ * ADMIN_API_TOKEN (the link key is derived from the token).
+ */
+function reportPostLink(settings: Settings, channel: string, now: number, since: number, until: number): string {
+  if (!settings.PUBLIC_URL || !settings.ADMIN_API_TOKEN) return '';
+  const url = reportLinkUrl(
+    settings.PUBLIC_URL,
+    reportLinkKey(settings.ADMIN_API_TOKEN),
+    `slack-channel:${channel}`,
+    now,
+    {
+      from: new Date(since).toISOString().slice(0, 10),
+      to: new Date(until - 1).toISOString().slice(0, 10),
+    },
+  );
+  // A URL in mrkdwn is escaped like any text (& < >); the link text is this code's own.
+  return ` · <${escapeMrkdwn(url)}|Open the report page (timeline, filters, CSV)>`;
+}
+
+/**
+ * Each approver of any database (as the catalog's sources name them now, Slack users only) gets a DM with a link to
+ * the report page issued to them (their email, else their Slack id). Returns how many were sent; a DM that fails is
+ * logged and the others still go.
+ */
+async function dmReportLinks(
+  ctx: CliContext,
+  client: WebClient,
+  title: string,
+  now: number,
+  since: number,
+  until: number,
+): Promise<number> {
+  const { PUBLIC_URL, ADMIN_API_TOKEN } = ctx.settings;
+  if (!PUBLIC_URL || !ADMIN_API_TOKEN) return 0; // refused before anything was posted (reportCommand)
+  const key = reportLinkKey(ADMIN_API_TOKEN);
+  const resolver = new ApproverResolver(
+    new SlackPeople(client, systemClock),
+    systemClock,
+    onCallClients(ctx.settings, systemClock),
+  );
+  const approvers = new Map<string, ApproverRef>();
+  for (const db of ctx.loadCatalog().databases.values()) {
+    const { approvers: found, unavailable } = await resolver.resolve(db);
+    if (unavailable.length) ctx.logger.warn({ database: db.name, unavailable }, 'report: approver sources unavailable');
+    for (const a of found) if (a.platform === 'slack') approvers.set(a.id, a);
+  }
+  let sent = 0;
+  for (const a of approvers.values()) {
+    const url = reportLinkUrl(PUBLIC_URL, key, a.email ?? `slack:${a.id}`, now, {
+      from: new Date(since).toISOString().slice(0, 10),
+      to: new Date(until - 1).toISOString().slice(0, 10),
+    });
+    try {
+      await client.chat.postMessage({
+        channel: a.id,
+        text: `*${title}*\n<${escapeMrkdwn(url)}|Open the report page> — a link for you alone, valid for 7 days.`,
+      });
+      sent++;
+    } catch (err) {
+      ctx.logger.warn({ user: a.id, err: err instanceof Error ? err.message : String(err) }, 'report: DM failed');
+    }
+  }
+  return sent;
+}
+
 export async function reportCommand(
   ctx: CliContext,
-  o: { since?: string; until?: string; format: 'table' | 'csv'; post?: string },
+  o: { since?: string; until?: string; format: 'table' | 'csv'; post?: string; dmApprovers?: boolean },
 ): Promise<void> {
   const now = Date.now();
   const since = parseWhen(o.since ?? '30d', 'since', now)!;
   const until = parseWhen(o.until, 'until', now) ?? now;
+  if (o.dmApprovers && (!o.post || !ctx.settings.PUBLIC_URL || !ctx.settings.ADMIN_API_TOKEN))
+    throw new BrokerError(
+      'INVALID_INPUT',
+      '--dm-approvers goes with --post and needs PUBLIC_URL and ADMIN_API_TOKEN (the links are signed with it)',
+      { field: 'dm-approvers' },
+    );
   const store = await openStateStore(ctx.settings.DATABASE_URL);
   try {
     const rows = await accessReport(store, since, until);
@@ -293,8 +372,16 @@ export async function reportCommand(
       let table = reportTable(rows);
       if (table.length > 3500)
         table = `${table.slice(0, 3500)}\n… (cut: run db-access report --format csv for all of it)`;
-      await client.chat.postMessage({ channel: o.post, text: `*${title}*\n\`\`\`${table.replace(/`/g, "'")}\`\`\`` });
+      const link = reportPostLink(ctx.settings, o.post, now, since, until);
+      await client.chat.postMessage({
+        channel: o.post,
+        text: `*${title}*${link}\n\`\`\`${table.replace(/`/g, "'")}\`\`\``,
+      });
       ctx.out(`Posted the report (${rows.length} grant(s)) to ${o.post}.`);
+      if (o.dmApprovers) {
+        const sent = await dmReportLinks(ctx, client, title, now, since, until);
+        ctx.out(`Sent a personal link to the report page to ${sent} approver(s).`);
+      }
       return;
     }
     ctx.out(o.format === 'csv' ? reportCsv(rows) : `${title}\n\n${reportTable(rows)}`);

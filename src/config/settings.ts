@@ -54,6 +54,9 @@ export const settingsSchema = z.object({
   OPSGENIE_API_KEY: optionalString,
   OPSGENIE_API_URL: optionalString,
   ADMIN_API_TOKEN: optionalString,
+  /** The broker's address as people's browsers reach it (https://db-access.example.com): signed links to the
+   *  access report page (GET /report) in chat start with it. Without it, the posted report carries no link. */
+  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** Bearer token for /metrics and the detail of /readyz (without it /metrics is open and /readyz says status only). */
   METRICS_TOKEN: optionalString,
   /** Every audit event is POSTed here (a SIEM), in order, with retries and no loss across restarts. */

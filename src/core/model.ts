@@ -169,6 +169,8 @@ export type AuditType =
   | 'grant.revoke_failed'
   | 'grant.revoke_flagged'
   | 'sweeper.orphan_dropped'
+  /** Someone opened the access report page or downloaded its CSV (`detail.access`: admin-token or link). */
+  | 'report.viewed'
   /** Someone asked for something the rules refuse (not an approver, over a limit, outside the organisation …):
    *  nothing else changed. `detail.action` says what was asked, `detail.code` / `detail.reason` why not. */
   | 'access.refused';

@@ -1,7 +1,8 @@
 /**
- * The project's one Express app: health, readiness, metrics and the admin API here; the chat endpoints (Slack
- * /slack/events, Teams /api/messages) are mounted onto it afterwards, and finishHttpApp closes it with the 404 and
- * error handlers. Nothing internal reaches an unauthenticated caller: no target names, no error text, no stack.
+ * The project's one Express app: health, readiness, metrics, the admin API and the report page (report-routes.ts)
+ * here; the chat endpoints (Slack /slack/events, Teams /api/messages) are mounted onto it afterwards, and
+ * finishHttpApp closes it with the 404 and error handlers. Nothing internal reaches an unauthenticated caller: no
+ * target names, no error text, no stack.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -10,6 +11,8 @@ import type { BrokerMetrics } from '../observability/metrics.js';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger, StateStore } from '../core/ports.js';
+import type { GrantActivityMap } from '../audit/report-page.js';
+import { mountReport } from './report-routes.js';
 
 export interface HttpDeps {
   store: StateStore;
@@ -22,6 +25,8 @@ export interface HttpDeps {
   targets?: () => Promise<Record<string, string>>;
   /** Bearer token for /metrics and the detail of /readyz. Without one /metrics is open and /readyz says status only. */
   metricsToken?: string;
+  /** Sessions and statements per grant for GET /report (see report-routes.ts); unset, the page shows none. */
+  reportActivity?: (grantIds: number[]) => Promise<GrantActivityMap>;
   logger: Logger;
 }
 
@@ -100,6 +105,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       res.write(`${line}\n`);
     }
     res.end();
+  });
+  mountReport(app, {
+    store: deps.store,
+    logger: deps.logger,
+    ...(deps.adminToken && { adminToken: deps.adminToken }),
+    isAdmin: (req) => deps.adminToken !== undefined && bearerOk(req.headers.authorization, deps.adminToken),
+    ...(deps.reportActivity && { reportActivity: deps.reportActivity }),
   });
   return app;
 }
