@@ -26,6 +26,7 @@ import { DEFAULT_TEST_APPROVERS, writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster } from '../support/pg-cluster.js';
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+import { gid } from '../support/ids.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -139,7 +140,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the access report page in a browser', () => {
         at: Date.now(),
         type: 'grant.self_extended' as AuditType,
         actor: alice,
-        grantId: grants.alice,
+        grantId: gid(grants.alice),
         database: db,
         level: 'read',
         detail: { durationMs: 900_000 },
