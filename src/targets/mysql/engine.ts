@@ -1026,7 +1026,7 @@ function notOurs(user: string): TargetError {
  * roles go into a per-user bundle role. MySQL 8 (untested): `GRANT r1, r2 TO u` then `SET DEFAULT ROLE ALL TO u`
  * (CREATE USER suffices), because roles are inactive at login unless they are default roles.
  */
-function accessStatements(flavour: Flavour, schema: string, user: string, level: AccessLevel) {
+export function accessStatements(flavour: Flavour, schema: string, user: string, level: AccessLevel) {
   if (level.auditStatements && flavour === 'mysql') throw refuseOnMysql(level);
   resourceOptions(level, flavour);
   const roles = [...new Set(level.roles)].map((r) => role(r));

@@ -21,7 +21,7 @@ import { ERRNO, serverErrno } from './errors.js';
 import { grantAuditListSql } from './admin-setup.js';
 import { rows, run, type Queryable } from './session.js';
 
-/** The plugin keeps the list in a 1024-byte buffer (with its terminating NUL) and refuses a longer value. */
+/** The plugin keeps the list in a 1024-byte buffer: 1024 bytes are silently cut to 1023 (MariaDB 10.11), more refused. */
 export const AUDIT_LIST_MAX_BYTES = 1023;
 
 const CAS_ATTEMPTS = 5;
