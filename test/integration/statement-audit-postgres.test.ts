@@ -13,7 +13,9 @@ import { generatePassword, generateUsername } from '../../src/core/identifiers.j
 import type { DatabaseEngine, EngineCheck } from '../../src/core/ports.js';
 import { createPostgresEngine, postgresAdminSetupSql } from '../../src/targets/postgres/index.js';
 import { logStatementGrantSql } from '../../src/targets/postgres/admin-setup.js';
+import { writeCatalog } from '../support/catalog.js';
 import { capturingLogger } from '../support/logs.js';
+import { runCli } from '../support/processes.js';
 import { oneUser } from '../support/one-user.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 import { MACHINE_PG, NEWEST_PG, type PgServer } from '../support/pg-versions.js';
@@ -73,6 +75,16 @@ describe.each([MACHINE_PG, NEWEST_PG])('auditStatements on PostgreSQL $major', (
     expect(c?.detail).toContain('level audited asks for auditStatements');
     expect(c?.detail).toContain('jit_admin may not set log_statement');
     expect(c?.fix).toBe('GRANT SET ON PARAMETER log_statement TO "jit_admin"');
+    if (server === MACHINE_PG) {
+      // What `db-access check` prints from it, and its exit code.
+      const catalog = writeCatalog([entry]);
+      const doctor = await runCli(['check'], { ...catalog.env, CATALOG_PATH: catalog.path });
+      expect(doctor.code, doctor.stderr).toBe(1);
+      expect(doctor.stdout).toContain(
+        'level audited asks for auditStatements, but jit_admin may not set log_statement',
+      );
+      expect(doctor.stdout).toContain('fix: GRANT SET ON PARAMETER log_statement TO "jit_admin"');
+    }
 
     const req = request(audited);
     const err = await oneUser(engine)
@@ -103,6 +115,12 @@ describe.each([MACHINE_PG, NEWEST_PG])('auditStatements on PostgreSQL $major', (
     const c = statementCheck((await engine.initialize()).checks);
     expect(c).toMatchObject({ ok: true });
     expect(c?.detail).toContain('jit_admin may set log_statement');
+    if (server === MACHINE_PG) {
+      const catalog = writeCatalog([entry]);
+      const doctor = await runCli(['check'], { ...catalog.env, CATALOG_PATH: catalog.path });
+      expect(doctor.stdout).toMatch(/statement logging: jit_admin may set log_statement/);
+      expect(doctor.stdout).not.toContain('GRANT SET ON PARAMETER');
+    }
 
     const loud = request(audited);
     const quiet = request(target.levels.read);
@@ -134,6 +152,16 @@ describe.each([MACHINE_PG, NEWEST_PG])('auditStatements on PostgreSQL $major', (
         await s.close();
       }
     }
+    // The user cannot turn it off: in its session, or on its role.
+    const s = await target.connectAs(loud.username, loud.password);
+    try {
+      await expect(s.query(`SET log_statement = 'none'`)).rejects.toMatchObject({ code: '42501' });
+      await expect(s.query(`ALTER ROLE CURRENT_USER RESET log_statement`)).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await s.close();
+    }
+    expect(await settings(loud.username)).toContain('log_statement=all');
+
     const logged = await waitFor('the audited statement in the server log', () => {
       const log = cluster.readLog();
       return log.includes(marks.loud) ? log : undefined;
