@@ -244,6 +244,41 @@ describe('auditStatements on MariaDB (server_audit)', () => {
     }
   });
 
+  it('without the plugin (installed by this file, so it may take it away), check and provisioning say to install it', async (ctx) => {
+    if (!installedHere) ctx.skip(); // someone else's plugin (perhaps FORCE_PLUS_PERMANENT): leave it
+    await target.query("UNINSTALL SONAME 'server_audit'");
+    try {
+      const caps = await engine.initialize();
+      expect(byName(caps.checks, 'audit plugin')).toMatchObject({
+        ok: false,
+        fix: "INSTALL SONAME 'server_audit';\nSET GLOBAL server_audit_logging = ON;",
+      });
+      expect(byName(caps.checks, 'audit plugin')?.detail).toContain('not installed');
+      const req = request(audited);
+      const err = await oneUser(engine)
+        .newUser(req)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect((err as TargetError).kind).toBe('invalid');
+      expect((err as TargetError).message).toContain(
+        "server_audit plugin, which is not loaded: INSTALL SONAME 'server_audit'",
+      );
+      expect(await target.userExists(req.username)).toBe(false);
+      // Revoking other users does not depend on the plugin.
+      const plain = request(target.levels.read);
+      await oneUser(engine).newUser(plain);
+      expect(await oneUser(engine).deleteUser(plain.username)).toEqual({ outcome: 'dropped' });
+    } finally {
+      await target.query("INSTALL SONAME 'server_audit'");
+      await target.query('SET GLOBAL server_audit_file_path = ?', [logFile]);
+      await target.query("SET GLOBAL server_audit_events = 'QUERY'");
+      await target.query('SET GLOBAL server_audit_incl_users = ?', [DBA_LIST]);
+      await target.query('SET GLOBAL server_audit_logging = ON');
+    }
+  });
+
   it('with server_audit_logging OFF, check fails and an audited user is refused', async () => {
     await target.query('SET GLOBAL server_audit_logging = OFF');
     try {
