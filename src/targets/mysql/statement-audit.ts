@@ -16,7 +16,7 @@
  * not drive it), so a level with auditStatements is refused there.
  */
 import { TargetError } from '../../core/errors.js';
-import type { AccessLevel, DatabaseEntry } from '../../core/catalog.js';
+import type { AccessLevel } from '../../core/catalog.js';
 import { ERRNO, serverErrno } from './errors.js';
 import { grantAuditListSql } from './admin-setup.js';
 import { rows, run, type Queryable } from './session.js';
@@ -25,11 +25,6 @@ import { rows, run, type Queryable } from './session.js';
 export const AUDIT_LIST_MAX_BYTES = 1023;
 
 const CAS_ATTEMPTS = 5;
-
-/** Some level of the database asks for auditStatements. */
-export function auditsStatements(db: Pick<DatabaseEntry, 'levels'>): boolean {
-  return [...db.levels.values()].some((l) => l.auditStatements === true);
-}
 
 /** Why MySQL refuses a level with auditStatements (check and provisioning say the same). */
 export function mysqlAuditRefusal(levels: readonly string[]): string {
