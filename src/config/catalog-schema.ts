@@ -68,6 +68,8 @@ const levelSchema = z
           .strict(),
       ])
       .default('drop'),
+    /** Log every statement of the issued user on the target server (PostgreSQL log_statement, MariaDB server_audit). */
+    auditStatements: z.boolean().default(false),
   })
   .strict()
   .refine((l) => l.roles.length + l.grants.length > 0, { message: 'a level needs "roles" or "grants"' });

@@ -160,6 +160,7 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
         grants: l.grants.map((g) => g.trim().replace(/;$/, '').trim()),
         ...(l.required !== undefined && { required: l.required }),
         ...(l.onExpiry !== 'drop' && { onExpiry: l.onExpiry }),
+        ...(l.auditStatements && { auditStatements: true }),
         guardRails: {
           connectionLimit: l.connectionLimit,
           ...(l.statementTimeout !== undefined && { statementTimeoutMs: l.statementTimeout }),

@@ -23,6 +23,9 @@ export interface AccessLevel {
   required?: number;
   /** At expiry, objects the user created are dropped with it, or handed to an existing role first. */
   onExpiry?: 'drop' | { reassignTo: string };
+  /** Every statement the issued user runs is logged by the target server (PostgreSQL log_statement, MariaDB
+   *  server_audit); MySQL 8 has no such per-account switch and refuses it. */
+  auditStatements?: boolean;
 }
 
 /** `true`: on call in any on-call source among the database's approvers. */

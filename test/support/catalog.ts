@@ -40,6 +40,7 @@ export function writeCatalog(
             statementTimeout: `${Math.round(l.guardRails.statementTimeoutMs / 1000)}s`,
           }),
           ...(l.onExpiry && { onExpiry: l.onExpiry }),
+          ...(l.auditStatements && { auditStatements: true }),
         },
       ]),
     );

@@ -16,6 +16,7 @@
  *   that only runs SET DEFAULT ROLE for `jit_` accounts, and the broker gets EXECUTE on it alone (no ALTER ROUTINE,
  *   so it cannot replace it). MySQL 8 allows SET DEFAULT ROLE for others with CREATE USER (untested here).
  * - Templated grants: the grantor must hold what it hands out, WITH GRANT OPTION; each template is mirrored.
+ * - auditStatements (MariaDB): SUPER, to add issued users to server_audit_incl_users (grantAuditListSql).
  */
 import { q, qid, DEFAULT_ROLE_PROCEDURE, assertRoleName, assertSchemaName, role } from './sql.js';
 import type { Flavour } from './errors.js';
@@ -33,6 +34,8 @@ export interface MysqlAdminSetupOptions {
   flavour: Flavour;
   /** Templated grants of the levels (`GRANT … TO {{user}}`); each is mirrored to the admin WITH GRANT OPTION. */
   templates?: readonly string[];
+  /** Some level has auditStatements (MariaDB): the admin needs SUPER to change server_audit_incl_users. */
+  auditStatements?: boolean;
   /** Used in CREATE USER when given; otherwise the statement carries a `<password>` placeholder that will not parse. */
   adminPassword?: string;
 }
@@ -107,6 +110,15 @@ export function grantDefaultRoleProcedureSql(admin: string, schema: string): str
   return `GRANT EXECUTE ON PROCEDURE ${qid(schema)}.${qid(DEFAULT_ROLE_PROCEDURE)} TO ${admin}`;
 }
 
+/**
+ * auditStatements on MariaDB: adding and removing issued users in server_audit_incl_users is SET GLOBAL, which
+ * MariaDB allows only with SUPER (it has no narrower privilege for plugin variables). The server_audit plugin itself
+ * is server configuration (docs/targets.md).
+ */
+export function grantAuditListSql(admin: string): string {
+  return `GRANT SUPER ON *.* TO ${admin}`;
+}
+
 /** `GRANT <privs> ON <object> TO {{user}}` → the same privileges to the admin, WITH GRANT OPTION. */
 export function grantTemplateToAdminSql(admin: string, template: string): string {
   return `${template.trim().replace('{{user}}', admin)} WITH GRANT OPTION`;
@@ -138,6 +150,7 @@ export function mysqlAdminSetupSql(opts: MysqlAdminSetupOptions): string[] {
     );
   }
   for (const t of opts.templates ?? []) statements.push(grantTemplateToAdminSql(admin, t));
+  if (opts.auditStatements && opts.flavour === 'mariadb') statements.push(grantAuditListSql(admin));
   return statements;
 }
 

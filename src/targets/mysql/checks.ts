@@ -17,6 +17,7 @@ import {
   grantDefaultRoleProcedureSql,
   grantGlobalSql,
   grantRoleAdminSql,
+  grantAuditListSql,
   grantTemplateToAdminSql,
 } from './admin-setup.js';
 import { toTargetError } from './errors.js';
@@ -25,6 +26,7 @@ import { isSupported, type ServerInfo } from './server-info.js';
 import { rows, type Queryable } from './session.js';
 import { DEFAULT_ROLE_PROCEDURE, isValidTemplate, q, resourceOptions, role } from './sql.js';
 import { adminSecrets } from '../admin-password.js';
+import { AUDIT_LIST_MAX_BYTES, mysqlAuditRefusal, parseAuditList } from './statement-audit.js';
 
 export interface InspectInput {
   pool: Queryable;
@@ -167,6 +169,7 @@ export async function inspectServer({
       );
   }
   for (const level of levels) checkLevel(level);
+  checks.push(...(await statementAuditChecks(pool, levels, flavour, has('SUPER'), admin)));
 
   const scheduler = String(state?.scheduler ?? '').toUpperCase();
   const eventsUsable = scheduler === 'ON' && (grants.brokerSchema.has('EVENT') || has('EVENT'));
@@ -253,6 +256,98 @@ export async function inspectServer({
       );
     }
   }
+}
+
+/**
+ * auditStatements: MySQL refuses it; on MariaDB the server_audit plugin must be active and logging queries, and the
+ * admin needs SUPER to change server_audit_incl_users (statement-audit.ts). Nothing when no level asks.
+ */
+export async function statementAuditChecks(
+  pool: Queryable,
+  levels: readonly AccessLevel[],
+  flavour: 'mysql' | 'mariadb',
+  hasSuper: boolean,
+  admin: string,
+): Promise<EngineCheck[]> {
+  const audited = levels.filter((l) => l.auditStatements).map((l) => l.name);
+  if (audited.length === 0) return [];
+  const which = `level${audited.length > 1 ? 's' : ''} ${audited.join(', ')}`;
+  const check = (name: string, ok: boolean, detail: string, fix?: string, severity: 'error' | 'warning' = 'error') =>
+    ({ name, ok, detail, severity, ...(fix && !ok ? { fix } : {}) }) satisfies EngineCheck;
+  if (flavour === 'mysql') return [check('statement logging', false, mysqlAuditRefusal(audited))];
+
+  const out: EngineCheck[] = [];
+  const [plugin] = await rows(
+    pool,
+    "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'SERVER_AUDIT'",
+  );
+  const active = String(plugin?.status ?? '').toUpperCase() === 'ACTIVE';
+  out.push(
+    check(
+      'audit plugin',
+      active,
+      active
+        ? `the server_audit plugin is active: it logs the statements of the users of ${which} (auditStatements)`
+        : `${which} ask${audited.length > 1 ? '' : 's'} for auditStatements, but the server_audit plugin is ${plugin ? String(plugin.status).toLowerCase() : 'not installed'}: those users cannot be created. Install it, and load it in the server configuration too (plugin_load_add = server_audit, server_audit = FORCE_PLUS_PERMANENT) so it survives a restart`,
+      "INSTALL SONAME 'server_audit';\nSET GLOBAL server_audit_logging = ON;",
+    ),
+  );
+  out.push(
+    check(
+      'audit privilege',
+      hasSuper,
+      hasSuper
+        ? 'may add and remove issued users in server_audit_incl_users (SUPER)'
+        : `the admin lacks SUPER, which MariaDB requires to change server_audit_incl_users: users of ${which} cannot be created. SUPER is broad (any global variable, any session): grant it only if statement logging is worth that`,
+      forCli(grantAuditListSql(admin)),
+    ),
+  );
+  if (!active) return out;
+
+  const [v] = await rows(
+    pool,
+    'SELECT @@GLOBAL.server_audit_logging AS logging, @@GLOBAL.server_audit_events AS events, @@GLOBAL.server_audit_incl_users AS incl, @@GLOBAL.server_audit_output_type AS output',
+  );
+  const logging = Number(v?.logging) === 1;
+  out.push(
+    check(
+      'audit logging',
+      logging,
+      logging
+        ? `server_audit_logging is ON (output: ${String(v?.output ?? '')})`
+        : 'server_audit_logging is OFF: the plugin logs nothing, so users of audited levels are refused. Turn it on, and set server_audit_logging = ON in the server configuration',
+      'SET GLOBAL server_audit_logging = ON;',
+    ),
+  );
+  const events = String(v?.events ?? '')
+    .split(',')
+    .map((e) => e.trim().toUpperCase())
+    .filter((e) => e.length > 0);
+  const queries = events.length === 0 || events.includes('QUERY');
+  out.push(
+    check(
+      'audit events',
+      queries,
+      queries
+        ? `server_audit_events ${events.length === 0 ? 'is empty (every event)' : `includes QUERY (${events.join(',')})`}: every statement is logged`
+        : `server_audit_events is ${events.join(',')}: without QUERY not every statement of an issued user is logged`,
+      `SET GLOBAL server_audit_events = ${q([...events, 'QUERY'].join(','))};`,
+    ),
+  );
+  const list = parseAuditList(v?.incl);
+  const bytes = list.join(',').length;
+  out.push(
+    check(
+      'audit user list',
+      bytes <= AUDIT_LIST_MAX_BYTES - 200,
+      list.length === 0
+        ? 'server_audit_incl_users is empty, so the plugin logs every account (except server_audit_excl_users); db-access leaves it empty, since naming one account would narrow the log to the listed ones. The list is not persisted: a value in the server configuration comes back at a restart'
+        : `server_audit_incl_users holds ${list.length} name(s), ${bytes} of ${AUDIT_LIST_MAX_BYTES} bytes; db-access adds each audited user while it lives. The list is not persisted: after a server restart the configured value comes back without the live users`,
+      undefined,
+      'warning',
+    ),
+  );
+  return out;
 }
 
 async function readGrants(

@@ -19,7 +19,8 @@ import type {
   UpdateUserRequest,
 } from '../../core/ports.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
-import { accountTable } from './admin-setup.js';
+import { accountTable, adminAccount } from './admin-setup.js';
+import { addToAuditList, auditListProblem, refuseOnMysql, removeFromAuditList } from './statement-audit.js';
 import { inspectServer } from './checks.js';
 import { ERRNO, isErrno, isFatal, isUnknownThread, toTargetError, type Flavour } from './errors.js';
 import { fetchServerInfo, type ServerInfo } from './server-info.js';
@@ -281,6 +282,7 @@ export class MysqlEngine implements DatabaseEngine {
         // The marker goes last: until then a retry or the sweeper still finds what is left.
         if (server.flavour === 'mariadb') await run(conn, `DROP ROLE IF EXISTS ${role(bundleRoleName(username))}`);
         await run(conn, dropExpiryEventSql(this.db.brokerSchema, username));
+        await this.unlistAudited(conn, [username]);
         await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [username]);
         return result;
       });
@@ -445,6 +447,7 @@ export class MysqlEngine implements DatabaseEngine {
             }
             for (const u of await this.expiryEventsOf(conn, cleanUp))
               await run(conn, dropExpiryEventSql(this.db.brokerSchema, u));
+            await this.unlistAudited(conn, cleanUp);
             await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [cleanUp]);
           }
           return res;
@@ -793,11 +796,28 @@ export class MysqlEngine implements DatabaseEngine {
       );
     }
 
+    // auditStatements: listed before the account exists, so nothing it runs goes unlogged. Refused together.
+    const audited = go.filter((p) => p.req.level.auditStatements);
+    const unlisted = await this.listForAudit(conn, audited);
+    if (unlisted) {
+      for (const p of audited) result.set(p.req.username, unlisted);
+      const dropMarkers = audited.filter((p) => !p.adopt).map((p) => p.req.username);
+      if (dropMarkers.length > 0)
+        await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` IN (?)`, [dropMarkers]);
+    }
+    const ready = unlisted ? go.filter((p) => !p.req.level.auditStatements) : go;
+
     // Only when the lookup showed every fresh name free: a list must not run into someone else's account.
-    const accountsMade = accounts ? await this.createAccounts(conn, flavour, fresh) : new Set<string>();
+    const accountsMade = accounts
+      ? await this.createAccounts(
+          conn,
+          flavour,
+          ready.filter((p) => !p.adopt),
+        )
+      : new Set<string>();
     const secrets = [...planned.map((p) => p.req.password), ...adminSecrets(this.db)];
     let made = 0;
-    for (const [i, p] of go.entries()) {
+    for (const [i, p] of ready.entries()) {
       try {
         await this.makeUser(conn, flavour, p, schedulerOn, accountsMade.has(p.req.username));
         result.set(p.req.username, { outcome: p.adopt ? 'adopted' : 'created' });
@@ -810,7 +830,7 @@ export class MysqlEngine implements DatabaseEngine {
         // The connection is gone: the rest cannot be made now (their markers stay, harmless; a retry adopts them).
         if (made === 0) throw err;
         const lost = toTargetError(err, flavour, secrets, `newUser on ${this.db.name}`);
-        for (const rest of go.slice(i)) result.set(rest.req.username, lost);
+        for (const rest of ready.slice(i)) result.set(rest.req.username, lost);
         break;
       }
     }
@@ -896,7 +916,11 @@ export class MysqlEngine implements DatabaseEngine {
         await run(conn, createExpiryEventSql(this.db.brokerSchema, user, req.grantId, seconds, flavour));
       }
     } catch (err) {
-      await this.compensate(conn, user, flavour, { dropAccount: accountIsOurs, dropBundle: bundleIsOurs });
+      await this.compensate(conn, user, flavour, {
+        dropAccount: accountIsOurs,
+        dropBundle: bundleIsOurs,
+        audited: req.level.auditStatements === true,
+      });
       throw err;
     }
   }
@@ -906,7 +930,7 @@ export class MysqlEngine implements DatabaseEngine {
     conn: PoolConnection,
     user: string,
     flavour: Flavour,
-    what: { dropAccount: boolean; dropBundle: boolean },
+    what: { dropAccount: boolean; dropBundle: boolean; audited: boolean },
   ): Promise<void> {
     const steps = [
       what.dropAccount ? `DROP USER IF EXISTS ${account(user)}` : undefined,
@@ -922,12 +946,62 @@ export class MysqlEngine implements DatabaseEngine {
         ),
       );
     }
+    if (what.audited) await this.unlistAudited(conn, [user]);
     await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [user]).catch((err: unknown) =>
       this.log.warn(
         { user, err: toTargetError(err, flavour, adminSecrets(this.db)).message },
         'mysql compensation: marker not removed',
       ),
     );
+  }
+
+  /**
+   * addToAuditList for the users of auditStatements levels; undefined when done, else the error each of them gets
+   * (plugin missing, logging off, SUPER missing, list full), explained. The connection dying is thrown.
+   */
+  private async listForAudit(conn: PoolConnection, audited: readonly Planned[]): Promise<TargetError | undefined> {
+    if (audited.length === 0) return undefined;
+    try {
+      const outcome = await addToAuditList(
+        conn,
+        audited.map((p) => p.req.username),
+      );
+      if (outcome === 'everyone')
+        this.log.info(
+          { users: audited.length },
+          'server_audit_incl_users is empty, so server_audit logs every account: left empty',
+        );
+      return undefined;
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      const [me] = await rows(conn, 'SELECT CURRENT_USER() AS me').catch(() => []);
+      const who = String(me?.me ?? this.db.admin.user);
+      const at = who.lastIndexOf('@');
+      const admin = at < 0 ? q(who) : adminAccount(who.slice(0, at), who.slice(at + 1));
+      return (
+        auditListProblem(err, admin) ??
+        toTargetError(err, 'mariadb', adminSecrets(this.db), `auditStatements on ${this.db.name}`)
+      );
+    }
+  }
+
+  /**
+   * Takes dropped users out of server_audit_incl_users (MariaDB; whatever their level said, so a catalog edit cannot
+   * strand a name). Best effort: a name left behind names an account that no longer exists, and the revocation it
+   * belongs to has done its work; no plugin means no list.
+   */
+  private async unlistAudited(conn: PoolConnection, users: readonly string[]): Promise<void> {
+    if (users.length === 0 || this.lastFlavour !== 'mariadb') return;
+    try {
+      await removeFromAuditList(conn, users);
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      if (isErrno(err, ERRNO.UNKNOWN_SYSTEM_VARIABLE)) return;
+      this.log.warn(
+        { users: users.length, err: toTargetError(err, 'mariadb', adminSecrets(this.db)).message },
+        'could not take dropped users out of server_audit_incl_users',
+      );
+    }
   }
 }
 
@@ -952,7 +1026,8 @@ function notOurs(user: string): TargetError {
  * roles go into a per-user bundle role. MySQL 8 (untested): `GRANT r1, r2 TO u` then `SET DEFAULT ROLE ALL TO u`
  * (CREATE USER suffices), because roles are inactive at login unless they are default roles.
  */
-function accessStatements(flavour: Flavour, schema: string, user: string, level: AccessLevel) {
+export function accessStatements(flavour: Flavour, schema: string, user: string, level: AccessLevel) {
+  if (level.auditStatements && flavour === 'mysql') throw refuseOnMysql(level);
   resourceOptions(level, flavour);
   const roles = [...new Set(level.roles)].map((r) => role(r));
   const templates = level.grants.map((t) => renderTemplate(t, user, level.name));

@@ -28,6 +28,10 @@ export const ERRNO = {
   MYSQL_USER_IS_DEFINER: 4006,
   /** MariaDB: the statement ran past MAX_STATEMENT_TIME. */
   MARIADB_STATEMENT_TIMEOUT: 1969,
+  /** SET/SELECT of a system variable the server does not have (e.g. a plugin's, when the plugin is not loaded). */
+  UNKNOWN_SYSTEM_VARIABLE: 1193,
+  /** A statement needs a global privilege the account lacks (SUPER, CREATE USER, …). */
+  SPECIFIC_ACCESS_DENIED: 1227,
 } as const;
 
 const COMMON: ReadonlyMap<number, TargetErrorKind> = new Map<number, TargetErrorKind>([

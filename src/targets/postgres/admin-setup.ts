@@ -4,7 +4,7 @@
  */
 import { escapeIdentifier } from 'pg';
 import { templatePrerequisiteSql } from './sql.js';
-import { PG16 } from './versions.js';
+import { PG15, PG16 } from './versions.js';
 
 export interface AdminSetupOptions {
   adminUser: string;
@@ -17,6 +17,8 @@ export interface AdminSetupOptions {
   /** Levels' `onExpiry: { reassignTo }`: each receiving role, with the schemas those levels let users create in
    *  (createSchemasOf(level.grants)). The admin needs the role's privileges; the role needs CREATE on those schemas. */
   reassignTo?: ReadonlyArray<{ role: string; schemas?: readonly string[] }>;
+  /** Some level has auditStatements: the admin must be able to store log_statement on the users it creates. */
+  auditStatements?: boolean;
   /** server_version_num when known: the statements that version needs. Unknown (docs/targets.md): the 16+ lines as comments. */
   serverVersionNum?: number;
 }
@@ -76,6 +78,18 @@ export function selfGrantSettingSql(adminUser: string): string {
   return `ALTER ROLE ${escapeIdentifier(adminUser)} SET createrole_self_grant = 'set, inherit'`;
 }
 
+/** auditStatements: the right to store log_statement on the users it creates (PostgreSQL 15+; run as a superuser). */
+export function logStatementGrantSql(adminUser: string): string {
+  return `GRANT SET ON PARAMETER log_statement TO ${escapeIdentifier(adminUser)}`;
+}
+
+/** Why the admin may not store log_statement on a role, and what fixes it, in words (for `check` and refusals). */
+export function logStatementPrivilegeProblem(adminUser: string, info: { versionNum: number }): string {
+  return info.versionNum >= PG15
+    ? `${adminUser} may not set log_statement (a superuser-only parameter); a superuser runs: ${logStatementGrantSql(adminUser)}`
+    : `before PostgreSQL 15 only a superuser may set log_statement on a role; upgrade to 15+ (then ${logStatementGrantSql(adminUser)}), log every statement server-wide (log_statement = 'all' in postgresql.conf), or remove auditStatements`;
+}
+
 export function connectGrantSql(database: string, adminUser: string): string {
   return `GRANT CONNECT ON DATABASE ${escapeIdentifier(database)} TO ${escapeIdentifier(adminUser)}`;
 }
@@ -131,6 +145,14 @@ export function postgresAdminSetupSql(opts: AdminSetupOptions): string[] {
       out.push(reassignTargetGrantSql(role, opts.adminUser, known ? opts.serverVersionNum : 0));
       out.push(...[...schemas].map((schema) => receiverSchemaGrantSql(schema, role)));
     }
+  }
+  if (opts.auditStatements) {
+    out.push(
+      "-- auditStatements: db-access runs ALTER ROLE <user> SET log_statement = 'all' for those levels' users; log_statement is superuser-only, so the admin needs SET on it (PostgreSQL 15+).",
+    );
+    if (!known) out.push(`-- PostgreSQL 15 and later only: ${logStatementGrantSql(opts.adminUser)};`);
+    else if (opts.serverVersionNum! >= PG15) out.push(logStatementGrantSql(opts.adminUser));
+    else out.push(`-- ${logStatementPrivilegeProblem(opts.adminUser, { versionNum: opts.serverVersionNum! })}`);
   }
   const templates = [...new Set(opts.templates ?? [])];
   const prerequisites = templates

@@ -12,6 +12,8 @@ import {
   connectGrantSql,
   createSchemasOf,
   grantRoleToAdminSql,
+  logStatementGrantSql,
+  logStatementPrivilegeProblem,
   reassignTargetGrantSql,
   receiverSchemaGrantSql,
   selfGrantSettingSql,
@@ -29,7 +31,7 @@ import {
   templatePrerequisiteSql,
   templateProblem,
 } from './sql.js';
-import { PG16, PG18 } from './versions.js';
+import { PG15, PG16, PG18 } from './versions.js';
 
 export type DryRun = <T>(op: string, fn: (exec: Exec, info: ServerInfo) => Promise<T>) => Promise<T>;
 
@@ -265,6 +267,9 @@ export async function runInitialize(
     check(c);
   }
 
+  const audit = await statementAuditCheck(conn, levels, s.me, s.rolsuper, s.version_num);
+  if (audit) check(audit);
+
   // Each level, proven by a rolled-back dry run.
   for (const level of levels) {
     const receiver = level.onExpiry && level.onExpiry !== 'drop' ? level.onExpiry.reassignTo : undefined;
@@ -474,6 +479,44 @@ async function reassignChecks(
     );
   }
   return out;
+}
+
+/**
+ * auditStatements: the admin may store log_statement on the users it creates — a superuser-only parameter, so it
+ * needs SET on it (has_parameter_privilege, PostgreSQL 15+) or to be a superuser. Undefined when no level asks.
+ */
+export async function statementAuditCheck(
+  conn: Connections,
+  levels: readonly AccessLevel[],
+  me: string,
+  superuser: boolean,
+  versionNum: number,
+): Promise<EngineCheck | undefined> {
+  const audited = levels.filter((l) => l.auditStatements).map((l) => l.name);
+  if (audited.length === 0) return undefined;
+  const name = 'statement logging';
+  let allowed = superuser;
+  if (!allowed && versionNum >= PG15) {
+    const [row] = await conn.retrying('read log_statement privilege', [], () =>
+      conn.withClient((exec) => exec(`SELECT pg_catalog.has_parameter_privilege('log_statement', 'SET') AS ok`)),
+    );
+    allowed = row?.ok === true;
+  }
+  const which = `level${audited.length > 1 ? 's' : ''} ${audited.join(', ')}`;
+  if (allowed)
+    return {
+      name,
+      ok: true,
+      severity: 'error',
+      detail: `${me} may set log_statement = 'all' on the users of ${which} (auditStatements): their statements go to the server log`,
+    };
+  return {
+    name,
+    ok: false,
+    severity: 'error',
+    detail: `${which} ask${audited.length > 1 ? '' : 's'} for auditStatements, but ${logStatementPrivilegeProblem(me, { versionNum })}. Until then those users cannot be created`,
+    ...(versionNum >= PG15 ? { fix: logStatementGrantSql(me) } : {}),
+  };
 }
 
 /** At most this many users are named in the managed-users check (with their fixes); the rest are counted. */

@@ -31,7 +31,7 @@ import {
   oneByOneOf,
   type PerUser,
 } from '../batch.js';
-import { connectGrantSql, reassignTargetGrantSql } from './admin-setup.js';
+import { connectGrantSql, logStatementPrivilegeProblem, reassignTargetGrantSql } from './admin-setup.js';
 import { runInitialize } from './checks.js';
 import {
   Connections,
@@ -51,6 +51,7 @@ import {
   DROP_ROLES,
   adoptRoleSql,
   assertPassword,
+  auditStatementsSql,
   commentSql,
   createRoleSql,
   disableRoleSql,
@@ -125,6 +126,7 @@ export class PostgresEngine implements DatabaseEngine {
             ';\n',
           ),
         );
+        if (req.level.auditStatements) await this.auditStatements(exec, req, info);
         this.logger.info({ username: req.username, grantId: req.grantId, outcome }, 'PostgreSQL user ready');
         return { outcome };
       },
@@ -152,6 +154,7 @@ export class PostgresEngine implements DatabaseEngine {
           const result: PerUser<NewUserResponse> = new Map();
           const roles = rolesFrom(found);
           const statements: string[] = [];
+          const audits: string[] = [];
           items.forEach((req, i) => {
             const existing = roles.get(req.username);
             if (existing && existing.marker?.grantId !== req.grantId)
@@ -159,13 +162,15 @@ export class PostgresEngine implements DatabaseEngine {
             const outcome = existing ? 'adopted' : 'created';
             try {
               statements.push(...this.userSql(req, verifiers[i], outcome, info));
+              if (req.level.auditStatements) audits.push(auditStatementsSql(req.username));
               result.set(req.username, { outcome });
             } catch (err) {
               result.set(req.username, asError(err));
             }
           });
           const creates = [...result.values()].some((r) => !(r instanceof Error) && r.outcome === 'created');
-          if (statements.length > 0) await exec([...(creates ? selfGrantSql(info) : []), ...statements].join(';\n'));
+          if (statements.length > 0)
+            await exec([...(creates ? selfGrantSql(info) : []), ...statements, ...audits].join(';\n'));
           return result;
         },
         { first: lookupRolesSql(items.map((r) => r.username)) },
@@ -455,6 +460,23 @@ export class PostgresEngine implements DatabaseEngine {
     for (const t of req.level.grants) statements.push(renderTemplate(t, req.username));
     statements.push(...guardRailSql(req.username, req.level.guardRails));
     return statements;
+  }
+
+  /**
+   * auditStatementsSql in newUser's transaction, its own statement so that a refusal names the missing privilege:
+   * nothing of the user is committed without its statement logging.
+   */
+  private async auditStatements(exec: Exec, req: NewUserRequest, info: ServerInfo): Promise<void> {
+    try {
+      await exec(auditStatementsSql(req.username));
+    } catch (err) {
+      if (errorCode(err) !== '42501') throw err;
+      throw new TargetError(
+        'permission',
+        `cannot turn on statement logging for ${req.username} (level ${req.level.name} has auditStatements): ${logStatementPrivilegeProblem(this.db.admin.user, info)}`,
+        '42501',
+      );
+    }
   }
 
   /**

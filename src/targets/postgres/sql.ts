@@ -113,6 +113,14 @@ export function guardRailSql(username: string, g: GuardRails): string[] {
   ];
 }
 
+/**
+ * auditStatements: every statement of the user's sessions goes to the server log. log_statement is superuser-only
+ * (the user cannot SET it back), so storing it on a role needs a superuser or, from 15, SET on the parameter.
+ */
+export function auditStatementsSql(username: string): string {
+  return `ALTER ROLE ${userIdent(username)} SET log_statement = 'all'`;
+}
+
 export const DROP_OWNED = (username: string) => `DROP OWNED BY ${userIdent(username)}`;
 export const DROP_ROLE = (username: string) => `DROP ROLE IF EXISTS ${userIdent(username)}`;
 

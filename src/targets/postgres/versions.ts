@@ -6,6 +6,9 @@
 /** pg_terminate_backend(pid, timeout) waits for the backend to exit. */
 export const PG14 = 140000;
 
+/** Superuser-only parameters can be granted (GRANT SET ON PARAMETER; has_parameter_privilege). */
+export const PG15 = 150000;
+
 /**
  * CREATEROLE was narrowed: granting, altering, commenting on and dropping a role needs ADMIN OPTION on it (the creator
  * gets it on roles it creates); membership grants take INHERIT / SET options; createrole_self_grant makes the creator
