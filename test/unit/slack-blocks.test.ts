@@ -511,7 +511,7 @@ describe('DMs, home and ephemeral text', () => {
     for (const s of [
       '`orders-prod`: `read`, `write` · up to 4h',
       '`billing`: `ddl` · up to 1h',
-      '/db-access <database> <level> <duration> [TICKET] <reason…>',
+      '/db-access <database> <level> <duration> [for @person] [TICKET] <reason…>',
       'list',
       'revoke',
       'extend',
@@ -553,7 +553,7 @@ describe('manifest', () => {
       m.features.slash_commands[0].url,
     ];
     for (const u of urls) expect(u).toBe('https://YOUR_HOST/slack/events');
-    expect(m.features.slash_commands[0]).toMatchObject({ command: '/db-access', should_escape: false });
+    expect(m.features.slash_commands[0]).toMatchObject({ command: '/db-access', should_escape: true });
     expect([...m.oauth_config.scopes.bot].sort()).toEqual([
       'chat:write',
       'commands',
