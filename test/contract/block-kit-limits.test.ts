@@ -21,6 +21,7 @@
  *                    description 75; value 150 on that page, 75 in @slack/types: the stricter one is checked)
  *   static_select:   https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element  (100 options,
  *                    placeholder 150)
+ *   users_select:    the same page (placeholder 150; a user id, no options)
  *   plain_text_input https://docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element
  *                    (max_length ≤ 3000, placeholder 150)
  *   modal / home:    https://docs.slack.dev/reference/views  (title, submit, close 24; private_metadata 3000;
@@ -161,6 +162,9 @@ function checkNode(node: J, path: string, out: string[]): void {
         if (o.description) text(o.description, LIMIT.optionDescription, `options[${i}].description`);
         len(o.value, LIMIT.optionValue, `options[${i}].value`);
       });
+      return;
+    case 'users_select':
+      if (node.placeholder) text(node.placeholder, LIMIT.placeholder, 'placeholder');
       return;
     case 'plain_text_input':
       if (node.placeholder) text(node.placeholder, LIMIT.placeholder, 'placeholder');
