@@ -265,6 +265,8 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
   const request: AccessRequest = {
     id,
     requester: PERSON,
+    // Asked on their behalf: the approval message names both people (its largest form).
+    askedBy: PERSON,
     database: BIG.name,
     level: levelName(9),
     durationMs: BIG.maxDuration,
