@@ -11,6 +11,7 @@ import type { Actor } from '../../src/core/model.js';
 import { requestAccess } from '../../src/core/asking.js';
 import { approve, deny } from '../../src/core/deciding.js';
 import { revokeAsUser } from '../../src/core/grant-changes.js';
+import { INBOX_LEASE_MS, recordAction, recoverInbox, type InboxEdge } from '../../src/core/inbox.js';
 import { approvableBy } from '../../src/core/listing.js';
 import { RedisRateLimiter } from '../../src/jobs/rate-limit.js';
 import { createLogger } from '../../src/logging.js';
@@ -239,5 +240,47 @@ describe('access for someone else', () => {
     expect(outside.message).toBe('eve is not in this organisation');
     const audited = (await store.listAudit({ type: 'access.refused' })).filter((e) => e.actor.id === 'UCAROL');
     expect(audited.map((e) => e.detail.reason)).toContain('eve is not in this organisation');
+  });
+
+  it('a Slack request "for" someone, recovered after a crash, resolves the person then; an edge that cannot is refused', async () => {
+    let now = Date.UTC(2026, 11, 7, 12, 0, 0);
+    const clocked: CoreDeps = { ...deps, clock: { now: () => now } };
+    const people: Record<string, Actor> = { UBOB: bob, UALICE: alice };
+    const asked: string[] = [];
+    const edge: InboxEdge = {
+      actor: async (a) => people[a.actorId]!,
+      person: async (userId) => {
+        asked.push(userId);
+        if (!people[userId]) throw new BrokerError('FORBIDDEN', `${userId} is not in this organisation`);
+        return people[userId]!;
+      },
+      answer: async () => {},
+    };
+    const record = (forWhom: string, reason: string) =>
+      recordAction(clocked, {
+        platform: 'slack',
+        kind: 'request',
+        actorId: 'UBOB',
+        payload: { input: { database: 'billing', level: 'read', duration: '10m', reason }, for: forWhom },
+      });
+    await record('UALICE', 'recovered for alice'); // recorded, then the process "died"
+    await record('UEVE', 'recovered for eve');
+    now += INBOX_LEASE_MS + 1;
+    expect(await recoverInbox(clocked, { slack: edge })).toBe(2);
+    expect(asked).toEqual(['UALICE', 'UEVE']);
+    const all = await store.listRequests({});
+    expect(all.find((r) => r.reason === 'recovered for alice')).toMatchObject({ requester: alice, askedBy: bob });
+    expect(all.find((r) => r.reason === 'recovered for eve')).toBeUndefined();
+    const inbox = await store.listInboxActions();
+    expect(inbox.find((a) => (a.payload.input as { reason: string }).reason === 'recovered for eve')).toMatchObject({
+      status: 'done',
+      outcome: expect.stringMatching(/UEVE is not in this organisation/),
+    });
+
+    // A platform edge that cannot resolve people refuses the request rather than filing it for the asker.
+    await record('UALICE', 'no resolver');
+    now += INBOX_LEASE_MS + 1;
+    expect(await recoverInbox(clocked, { slack: { ...edge, person: undefined } })).toBe(1);
+    expect((await store.listRequests({})).find((r) => r.reason === 'no resolver')).toBeUndefined();
   });
 });
