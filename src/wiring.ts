@@ -121,7 +121,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
       }
     : undefined;
   const slackClient = slackSettings && createWebClient(slackSettings, logger);
-  const people = slackClient && new SlackPeople(slackClient, clock);
+  const people = slackClient && new SlackPeople(slackClient, clock, undefined, slackSettings?.allowedTeams);
   const log = new LogNotifier(logger);
   const slackNotifier =
     slackClient && new SlackNotifier(slackClient, store, catalog, logger, { remindBeforeMs: settings.REMIND_BEFORE });

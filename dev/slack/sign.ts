@@ -223,6 +223,9 @@ export interface SlashCommandInput {
   command?: string;
   /** As the person typed it; the builder escapes it the way Slack does. */
   text?: string;
+  /** The text exactly as Slack sends it with `should_escape: true` (what was picked from the autocomplete escaped
+   *  as `<@U…|name>`, `<#C…|name>`, `<https://…>`; typed `&`, `<`, `>` as entities): used instead of `text`. */
+  escapedText?: string;
   userName?: string;
   channelId?: string;
   channelName?: string;
@@ -247,7 +250,7 @@ export function slashCommand(input: SlashCommandInput): SlashCommand {
     token: 'legacy-verification-token',
     command: input.command ?? '/db-access',
     // What the person typed, as Slack sends it: `&`, `<` and `>` escaped (should_escape does not turn this off).
-    text: (input.text ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+    text: input.escapedText ?? (input.text ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
     response_url: input.responseUrl ?? UNSET_RESPONSE_URL,
     trigger_id: input.triggerId ?? newTriggerId(),
     user_id: input.userId,

@@ -141,7 +141,7 @@ export class SlackState {
     const displayName = input.display_name ?? input.name;
     const user: SlackUser = {
       id: input.id,
-      team_id: this.teamId,
+      team_id: input.team_id ?? this.teamId,
       name: input.name,
       real_name: realName,
       deleted: input.deleted ?? false,

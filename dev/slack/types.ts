@@ -142,6 +142,8 @@ export interface AddUserInput {
   is_bot?: boolean;
   is_admin?: boolean;
   tz?: string;
+  /** The user's home team when it is not the workspace's: an external (Slack Connect) user, as users.info shows them. */
+  team_id?: string;
 }
 
 export interface AddChannelOptions {

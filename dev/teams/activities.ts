@@ -43,16 +43,31 @@ function base(user: TeamsUser, where: Where): Record<string, unknown> {
   };
 }
 
-/** A typed message; in a channel it starts with the bot's mention, as Teams sends it. */
-export function messageActivity(user: TeamsUser, where: Where, text: string): Record<string, unknown> {
+/**
+ * A typed message; in a channel it starts with the bot's mention, as Teams sends it. `mentions`: people picked from
+ * the @-mention list, each written `<at>name</at>` in `text`; each gets its `mention` entity (their `29:` id and
+ * name), as Teams adds it.
+ */
+export function messageActivity(
+  user: TeamsUser,
+  where: Where,
+  text: string,
+  mentions: readonly TeamsUser[] = [],
+): Record<string, unknown> {
   const personal = where.conversation === 'personal';
   const mention = `<at>${BOT.name}</at>`;
+  const people = mentions.map((m) => ({
+    type: 'mention',
+    text: `<at>${m.name}</at>`,
+    mentioned: { id: m.id, name: m.name },
+  }));
+  const entities = [...(personal ? [] : [{ type: 'mention', text: mention, mentioned: BOT }]), ...people];
   return {
     ...base(user, where),
     type: 'message',
     text: personal ? text : `${mention} ${text}`,
     textFormat: 'plain',
-    ...(!personal && { entities: [{ type: 'mention', text: mention, mentioned: BOT }] }),
+    ...(entities.length > 0 && { entities }),
   };
 }
 

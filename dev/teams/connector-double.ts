@@ -26,6 +26,8 @@ export interface TeamsUser {
   id: string;
   name: string;
   email: string;
+  /** Their home tenant when it is not the double's (a person of another organisation). */
+  tenantId?: string;
 }
 
 export interface ConnectorCall {
@@ -200,7 +202,7 @@ export async function startTeamsConnectorDouble(opts: { tenantId?: string } = {}
         aadObjectId: user.aadObjectId,
         email: user.email,
         userPrincipalName: user.email,
-        tenantId,
+        tenantId: user.tenantId ?? tenantId,
         userRole: 'user',
       });
       return;

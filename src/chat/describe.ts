@@ -114,10 +114,11 @@ export function describe(m: Markup) {
     return `${b(view.request.level)} access to ${b(view.request.database)}`;
   }
 
-  /** The requester, without a ping. */
-  function requesterName(view: RequestView): string {
-    return m.plainName(view.request.requester);
+  /** Who asks, without a ping: the requester, or "bob on behalf of alice" when someone asked for them. */
+  function askerName(view: RequestView): string {
+    const r = view.request;
+    return r.askedBy ? `${m.plainName(r.askedBy)} on behalf of ${m.plainName(r.requester)}` : m.plainName(r.requester);
   }
 
-  return { summary, approvedBy, approvalProgress, statusLine, receiptDetail, accessTo, requesterName };
+  return { summary, approvedBy, approvalProgress, statusLine, receiptDetail, accessTo, askerName };
 }

@@ -61,7 +61,9 @@ export function errorSentences(m: Markup, command: string): (err: BrokerError, v
       case 'FORBIDDEN':
         return /^you can't/i.test(err.message) ? capitalize(told(err)) : `You can't do that: ${told(err)}`;
       case 'SELF_APPROVAL':
-        return "You can't approve your own request: someone else has to.";
+        return /someone else/.test(err.message)
+          ? "You can't approve a request you made for someone else: another approver has to."
+          : "You can't approve your own request: someone else has to.";
       case 'RATE_LIMITED':
         return `Slow down: ${told(err)}`;
       case 'TARGET_ERROR':

@@ -2,10 +2,16 @@
  * The inline grammar of `/db-access` on Slack and `db-access` on Teams (pure):
  *   (nothing)                                  → the request modal
  *   help | list | revoke <id> | extend <id> <duration> [reason…]
- *   <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>
+ *   <database> <level> <duration> [for <@person>] [TICKET] [pd:INCIDENT] <reason…>
  *   break-glass <database> <level> <duration> <reason…>
  * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL)
  * scopes the access to that incident; everything after them is the reason.
+ *
+ * `for <@id>` asks for someone else. The platforms turn a mention picked from their autocomplete into `<@id>`
+ * (Slack: slack/command-text.ts; Teams: the mention's entity) before the grammar runs; only that form names a
+ * person. `for` followed by anything that looks like a name (`@alice`, `@here`, `#channel`) is refused: a typed
+ * name could be several people. `for @me` (or `for me`) is the asker. Any other word after `for` is the reason
+ * ("1h for the migration").
  *
  * The whole text is cleaned first (core/text.ts: no bidi, invisible or control characters reach a reason), and a
  * grant id is decimal only (core/ids.ts): "0x2", "1e1", "+3" or "2.0" is refused by name, never read as 2.
@@ -22,11 +28,41 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'revoke'; grantId: GrantId }
   | { kind: 'extend'; grantId: GrantId; duration: string; reason?: string }
-  | { kind: 'request'; input: RequestInput; breakGlass?: boolean }
+  /** `forWhom`: the platform id of the person the access is for, as `for <@id>` named them. */
+  | { kind: 'request'; input: RequestInput; breakGlass?: boolean; forWhom?: string }
   | { kind: 'invalid'; problem: string };
 
 const INCIDENT = /^(?:pd:([A-Z0-9]{5,20})|https?:\/\/[^/\s]+\.pagerduty\.com\/incidents\/([A-Z0-9]{5,20})\S*)$/;
 const TICKET = /^(?:[A-Z][A-Z0-9]{1,15}-\d{1,9}|https?:\/\/\S+)$/;
+/** A person, as the platforms write a mention picked from their autocomplete. */
+const PERSON = /^<@([^<>@\s|]{1,255})>$/;
+/** What is not a person but reads as someone: a typed name, a special mention, a channel. */
+const NOT_A_PERSON = /^[@#<]/;
+const EVERYONE = new Set(['@here', '@channel', '@everyone']);
+const SELF = new Set(['me', '@me']);
+
+/** `for <@id>` at the head of `tail` (taken off it): the id; undefined when there is no `for` clause. */
+function forClause(tail: string[]): { forWhom?: string } | { problem: string } {
+  if (tail[0]?.toLowerCase() !== 'for' || tail[1] === undefined) return {};
+  const who = tail[1];
+  const person = PERSON.exec(who);
+  if (person) {
+    tail.splice(0, 2);
+    return { forWhom: person[1]! };
+  }
+  if (SELF.has(who.toLowerCase())) {
+    tail.splice(0, 2);
+    return {};
+  }
+  if (!NOT_A_PERSON.test(who)) return {};
+  const named = `\`${who.replace(/[^\p{L}\p{N}@#._-]/gu, '?').slice(0, 40)}\``;
+  if (EVERYONE.has(who.toLowerCase()))
+    return { problem: `${named} notifies everyone in a channel; access is asked for one person.` };
+  if (who.startsWith('#')) return { problem: `${named} is a channel, not a person.` };
+  return {
+    problem: `${named} could be more than one person. Pick them from the @-mention list as you type, so the command carries who they are.`,
+  };
+}
 
 /** The refusal of a token that was meant as a grant id, with the usage after it. */
 function notAGrant(token: string, usage: string): Command {
@@ -66,9 +102,13 @@ export function parseCommand(text: string, command = '/db-access'): Command {
       kind: 'invalid',
       problem: breakGlass
         ? `Usage: \`${command} break-glass <database> <level> <duration> <reason…>\``
-        : `Usage: \`${command} <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>\``,
+        : `Usage: \`${command} <database> <level> <duration> [for @person] [TICKET] [pd:INCIDENT] <reason…>\``,
     };
   }
+  const forWhom = forClause(tail);
+  if ('problem' in forWhom) return { kind: 'invalid', problem: `${forWhom.problem} Nothing was asked for.` };
+  if (breakGlass && forWhom.forWhom)
+    return { kind: 'invalid', problem: 'Break-glass access is only ever for yourself. Nothing was asked for.' };
   let ticket: string | undefined;
   let incident: string | undefined;
   for (let i = 0; i < 2 && tail[0]; i++) {
@@ -90,5 +130,6 @@ export function parseCommand(text: string, command = '/db-access'): Command {
       ...(incident && { incident }),
     },
     ...(breakGlass && { breakGlass }),
+    ...forWhom,
   };
 }

@@ -32,6 +32,14 @@ export interface RequestOptions {
   breakGlass?: boolean;
   /** A chat action from the inbox: its row is finished in the transaction that opens the request. */
   action?: ActionContext;
+  /**
+   * Who the access is for, when someone asks on their behalf (`… for @person`): the chat edge's resolution of the
+   * person named, which throws a BrokerError (FORBIDDEN) for anyone who is not a person of this organisation. Called
+   * after the asker's rate is taken, inside the refusal audit. They become the request's requester (holder of the
+   * grant, counted by the limits and the rate) and the asker is recorded as `askedBy`; neither may approve. The
+   * asker themselves (`for @me`) makes an ordinary request.
+   */
+  beneficiary?: () => Promise<Actor>;
 }
 
 const INCIDENT_ID = /^[A-Z0-9]{5,20}$/;
@@ -127,7 +135,7 @@ async function openRequest(
   const now = deps.clock.now();
   const firstTier = db.approval.escalation[0];
   const req = await deps.store.transaction(async (tx) => {
-    await assertFewPending(tx, db, row.requester);
+    await assertFewPending(tx, db, row.requester, row.askedBy && row.requester);
     const created = await tx.createRequest({
       ...row,
       status: 'pending',
@@ -143,7 +151,7 @@ async function openRequest(
       {
         at: now,
         type: 'request.created',
-        actor: row.requester,
+        actor: row.askedBy ?? row.requester,
         requestId: created.id,
         ...(created.extendsGrantId !== undefined && { grantId: created.extendsGrantId }),
         database: created.database,
@@ -156,6 +164,8 @@ async function openRequest(
           approvers: approvers.map((a) => a.email ?? a.id),
           unavailable,
           incident: created.incidentId ?? null,
+          requester: personRef(row.askedBy ?? row.requester),
+          beneficiary: personRef(row.requester),
           ...(policyNotes.length > 0 && { autoApprove: policyNotes }),
           ...receivedDetail(act),
         },
@@ -186,42 +196,69 @@ export async function requestAccess(
     requester,
     what,
     async () => {
+      // The asker's own bucket first: someone flooding another person with requests is stopped by their own rate
+      // before they can spend the other person's (or make a single directory lookup).
       await admit(deps, requester, opts.action);
-      return routeRequest(deps, requester, input, opts);
+      const forWhom = opts.beneficiary && (await opts.beneficiary());
+      const other = forWhom && !isRequester(requester, { requester: forWhom }) ? forWhom : undefined;
+      if (other) await admit(deps, other, opts.action, other);
+      return routeRequest(deps, requester, input, opts, other);
     },
     opts.action,
   );
 }
 
+/** How refusals name the person the access is for: "you", or them. */
+function whoIs(beneficiary: Actor | undefined): { you: string; hold: string; have: string; your: string } {
+  if (!beneficiary) return { you: 'you', hold: 'you already hold', have: 'you already have', your: 'your' };
+  const name = beneficiary.name ?? beneficiary.email ?? beneficiary.id;
+  return { you: name, hold: `${name} already holds`, have: `${name} already has`, your: `${name}'s` };
+}
+
+/** `beneficiary`: the person the access is for when not `asker` (they hold it; the asker is recorded). */
 async function routeRequest(
   deps: CoreDeps,
-  requester: Actor,
+  asker: Actor,
   input: RequestInput,
   opts: RequestOptions,
+  beneficiary?: Actor,
 ): Promise<AccessRequest> {
   const valid = validateRequest(deps, input);
   const db = databaseOf(deps.catalog, valid.database);
-  const incident = await checkIncident(deps, input.incident);
-  const row = { ...valid, requester, ...(incident && { incidentId: incident.id, incidentUrl: incident.url }) };
   const act = opts.action;
+  if (opts.breakGlass && beneficiary)
+    throw new BrokerError('FORBIDDEN', 'break-glass access is only ever for yourself; ask for someone else normally');
+  const incident = await checkIncident(deps, input.incident);
+  const requester = beneficiary ?? asker;
+  const row = {
+    ...valid,
+    requester,
+    ...(beneficiary && { askedBy: asker }),
+    ...(incident && { incidentId: incident.id, incidentUrl: incident.url }),
+  };
   if (opts.breakGlass) return breakGlass(deps, db, row, act);
 
+  const who = whoIs(beneficiary);
   const live = await deps.store.listGrants({ statuses: LIVE_GRANT_STATUSES, database: db.name, heldBy: requester });
   const same = live.find((g) => g.level === valid.level && g.status !== 'revoking');
-  if (same?.status === 'active') return openExtension(deps, requester, same.id, valid.durationMs, valid.reason, act);
+  if (same?.status === 'active')
+    return openExtension(deps, requester, same.id, valid.durationMs, valid.reason, act, beneficiary && asker);
   if (same) {
     throw new BrokerError(
       'FORBIDDEN',
-      `your ${valid.level} access to ${db.name} (grant #${same.id}) is being set up; once it is active, ask to extend it instead`,
+      `${who.your} ${valid.level} access to ${db.name} (grant #${same.id}) is being set up; once it is active, ask to extend it instead`,
     );
   }
   if (live.length >= db.limits.activeGrantsPerPerson) {
     throw new BrokerError(
       'FORBIDDEN',
-      `you already hold ${live.length} live grant(s) on ${db.name} (the limit is ${db.limits.activeGrantsPerPerson}); end one first`,
+      `${who.hold} ${live.length} live grant(s) on ${db.name} (the limit is ${db.limits.activeGrantsPerPerson}); end one first`,
     );
   }
 
+  // Access nobody asked for themselves is always decided by a person: a rule about the requester (on call, in a
+  // group) says nothing about whoever asked for them.
+  if (beneficiary) return openRequest(deps, row, ['asked for someone else: auto-approval does not apply'], act);
   const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt);
   if (auto.approved) {
     try {
@@ -393,6 +430,7 @@ export async function requestExtension(
   );
 }
 
+/** `askedBy`: who asked, when it was not the grant's holder (`requester`) but someone on their behalf. */
 async function openExtension(
   deps: CoreDeps,
   requester: Actor,
@@ -400,6 +438,7 @@ async function openExtension(
   duration: string | number,
   reason: string,
   act?: ActionContext,
+  askedBy?: Actor,
 ): Promise<AccessRequest> {
   const grant = await getGrant(deps, grantId);
   if (!isRequester(requester, grant)) throw new BrokerError('FORBIDDEN', `grant #${grantId} is not yours to extend`);
@@ -420,6 +459,7 @@ async function openExtension(
     deps,
     {
       requester,
+      ...(askedBy && { askedBy }),
       database: grant.database,
       level: grant.level,
       durationMs,
@@ -432,29 +472,47 @@ async function openExtension(
   );
 }
 
-/** Commands per person are rate-limited across replicas (one bucket per person, whichever platform they use). */
-async function admit(deps: CoreDeps, requester: Actor, act?: ActionContext): Promise<void> {
+/**
+ * Commands per person are rate-limited across replicas (one bucket per person, whichever platform they use). A
+ * request for someone else takes from the asker's bucket and from theirs (`beneficiary`): many people cannot
+ * flood one person with requests either.
+ */
+async function admit(deps: CoreDeps, person: Actor, act?: ActionContext, beneficiary?: Actor): Promise<void> {
   // An action processed again after a crash was admitted when it first arrived.
   if (!deps.requestLimiter || (act && act.attempt > 1)) return;
-  const { allowed, retryAfterMs } = await deps.requestLimiter.take(`requests:${personKey(requester)}`);
+  const { allowed, retryAfterMs } = await deps.requestLimiter.take(`requests:${personKey(person)}`);
   if (!allowed) {
+    const wait = formatDuration(Math.max(1_000, retryAfterMs));
     throw new BrokerError(
       'RATE_LIMITED',
-      `you have sent too many requests in a short time; try again in ${formatDuration(Math.max(1_000, retryAfterMs))}`,
+      beneficiary
+        ? `too many requests for ${whoIs(beneficiary).you} in a short time; try again in ${wait}`
+        : `you have sent too many requests in a short time; try again in ${wait}`,
     );
   }
 }
 
-/** Under the requester's lock: pending requests on this database stay under the catalog's cap. */
-async function assertFewPending(tx: StateStore, db: DatabaseEntry, requester: Actor): Promise<void> {
+/** Under the requester's lock: pending requests on this database stay under the catalog's cap. `beneficiary`: the
+ *  requester, when someone else asked for them (named in the refusal). */
+async function assertFewPending(
+  tx: StateStore,
+  db: DatabaseEntry,
+  requester: Actor,
+  beneficiary?: Actor,
+): Promise<void> {
   await tx.lockPerson(personKey(requester));
   const pending = await tx.listRequests({ statuses: ['pending'], database: db.name, requestedBy: requester });
   if (pending.length >= db.limits.pendingRequestsPerPerson) {
     throw new BrokerError(
       'FORBIDDEN',
-      `you already have ${pending.length} request(s) waiting on ${db.name} (the limit is ${db.limits.pendingRequestsPerPerson}); wait for a decision first`,
+      `${whoIs(beneficiary).have} ${pending.length} request(s) waiting on ${db.name} (the limit is ${db.limits.pendingRequestsPerPerson}); wait for a decision first`,
     );
   }
+}
+
+/** A person as the audit names them: their email, or their platform id. */
+function personRef(a: Actor): string {
+  return a.email ?? `${a.platform}:${a.id}`;
 }
 
 /**

@@ -5,7 +5,7 @@ import { databaseOf, type CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
 import { extend } from './grant-changes.js';
 import { type AccessRequest, type Actor, type Approval, type AuditEvent, type Grant } from './model.js';
-import { isRequester, matchApprover, personKey } from './policy.js';
+import { isAsker, isPartyTo, isRequester, matchApprover, personKey } from './policy.js';
 import type { StateStore } from './ports.js';
 import { auditingRefusals } from './refusals.js';
 import { cleanText } from './text.js';
@@ -76,11 +76,14 @@ export type ApproveResult =
   | { status: 'extended'; request: AccessRequest; grant: Grant }
   | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
 
-/** The clicker must be an eligible approver (re-resolved, not trusted from the button) and not the requester. A chat
- *  action is judged at the escalation tier the request had, and against who was on call, when it was received (see
- *  action-context.ts for what else is, and is not, known as of receipt); anything else as of now. */
+/** The clicker must be an eligible approver (re-resolved, not trusted from the button) and neither the requester nor
+ *  whoever asked on their behalf. A chat action is judged at the escalation tier the request had, and against who
+ *  was on call, when it was received (see action-context.ts for what else is, and is not, known as of receipt);
+ *  anything else as of now. */
 async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor, act?: ActionContext): Promise<void> {
   if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
+  if (isAsker(actor, req))
+    throw new BrokerError('SELF_APPROVAL', 'you cannot decide a request you made for someone else');
   const { approvers } = await deps.approvers.resolve(
     databaseOf(deps.catalog, req.database),
     await tierWhenReceived(deps.store, req, act),
@@ -166,8 +169,8 @@ async function recordApprove(
     };
     // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
     // only N-of-M reads the others back.
-    if (req.requiredApprovals > 1 || isRequester(approver, req)) decisions = await tx.listApprovals(requestId);
-    const approvals = decisions.filter((a) => a.decision === 'approve' && !isRequester(a.approver, req));
+    if (req.requiredApprovals > 1 || isPartyTo(approver, req)) decisions = await tx.listApprovals(requestId);
+    const approvals = decisions.filter((a) => a.decision === 'approve' && !isPartyTo(a.approver, req));
     const distinct = new Set(approvals.map((a) => personKey(a.approver))).size;
     if (distinct < req.requiredApprovals) {
       await tx.appendAudit([recordedEvent]);

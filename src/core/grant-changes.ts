@@ -67,7 +67,7 @@ export async function revealCredentials(deps: CoreDeps, grantId: GrantId, actor:
 async function rotateAndReveal(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Credentials> {
   const grant = await getGrant(deps, grantId);
   if (actor.platform !== 'cli' && !isRequester(actor, grant)) {
-    throw new BrokerError('FORBIDDEN', 'only the requester can see these credentials');
+    throw new BrokerError('FORBIDDEN', 'only the person this access is for can see these credentials');
   }
   if (grant.status !== 'active')
     throw new BrokerError('ALREADY_DECIDED', `grant #${grantId} is ${grant.status}, not active`);

@@ -56,6 +56,9 @@ export type InboxResult = { ok: true; effect: InboxEffect } | { ok: false; error
 /** What each chat platform provides for its actions: who the person is, and how to tell them the result. */
 export interface InboxEdge {
   actor(action: InboxAction): Promise<Actor>;
+  /** The person a request names as who it is for (`payload.for`, a platform user id); throws a BrokerError
+   *  (FORBIDDEN) for anyone who is not a person of this organisation. */
+  person?(userId: string): Promise<Actor>;
   /** Tells the person what came of their action (never throws: a failed answer is logged). */
   answer(action: InboxAction, result: InboxResult): Promise<void>;
 }
@@ -68,7 +71,8 @@ export interface InboxPayloads {
   deny: { requestId: RequestId; reason: string };
   revoke: { grantId: GrantId };
   review: { requestId: RequestId };
-  request: { input: RequestInput; breakGlass?: boolean };
+  /** `for`: the platform user id of the person the access is for, when someone asks on their behalf. */
+  request: { input: RequestInput; breakGlass?: boolean; for?: string };
   extend: { grantId: GrantId; duration: string; reason: string };
 }
 
@@ -95,7 +99,7 @@ export async function processAction(deps: CoreDeps, action: InboxAction, edge: I
     if (action.attempts > INBOX_MAX_ATTEMPTS)
       throw new Error(`given up after ${action.attempts - 1} processings that did not finish`);
     const actor = await edge.actor(action);
-    return { ok: true, effect: await dispatch(deps, action, actor, act) };
+    return { ok: true, effect: await dispatch(deps, action, actor, act, edge) };
   } catch (err) {
     if (err instanceof AlreadyProcessed) return { ok: 'done' };
     if (err instanceof ActionRefused) return { ok: false, error: err.refusal }; // its row was finished with it
@@ -120,7 +124,13 @@ export async function processAction(deps: CoreDeps, action: InboxAction, edge: I
   }
 }
 
-async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: ActionContext): Promise<InboxEffect> {
+async function dispatch(
+  deps: CoreDeps,
+  action: InboxAction,
+  actor: Actor,
+  act: ActionContext,
+  edge: InboxEdge,
+): Promise<InboxEffect> {
   const p = action.payload;
   switch (action.kind) {
     case 'approve':
@@ -140,6 +150,7 @@ async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: 
         request: await requestAccess(deps, actor, p.input as RequestInput, {
           breakGlass: p.breakGlass === true,
           action: act,
+          ...(typeof p.for === 'string' && { beneficiary: () => personFor(edge, String(p.for)) }),
         }),
       };
     case 'extend':
@@ -155,6 +166,11 @@ async function dispatch(deps: CoreDeps, action: InboxAction, actor: Actor, act: 
         ),
       };
   }
+}
+
+async function personFor(edge: InboxEdge, userId: string): Promise<Actor> {
+  if (!edge.person) throw new BrokerError('FORBIDDEN', 'access for someone else cannot be asked for from here');
+  return edge.person(userId);
 }
 
 /**

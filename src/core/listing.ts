@@ -1,7 +1,7 @@
 /** What a person's lists are made of, on any chat platform: their live requests and grants, and what waits for them. */
 import type { CoreDeps } from './deps.js';
 import type { Actor } from './model.js';
-import { isRequester, matchApprover } from './policy.js';
+import { isPartyTo, matchApprover } from './policy.js';
 import { loadRequestView, type RequestView } from './view.js';
 
 const LIVE_PHASES = new Set(['pending', 'provisioning', 'active', 'revoking']);
@@ -16,12 +16,12 @@ export async function viewsOf(core: CoreDeps, actor: Actor): Promise<RequestView
     .reverse();
 }
 
-/** Pending requests I may decide (eligible now, not mine), oldest first. */
+/** Pending requests I may decide (eligible now, neither mine nor asked by me for someone else), oldest first. */
 export async function approvableBy(core: CoreDeps, actor: Actor): Promise<RequestView[]> {
   const pending = await core.store.listRequests({ statuses: ['pending'] });
   const out: RequestView[] = [];
   for (const req of pending) {
-    if (isRequester(actor, req)) continue;
+    if (isPartyTo(actor, req)) continue;
     const db = core.catalog.databases.get(req.database);
     if (!db) continue;
     const { approvers } = await core.approvers.resolve(db, req.tier);

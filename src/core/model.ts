@@ -37,7 +37,10 @@ export interface ApproverRef {
 
 export interface AccessRequest {
   id: RequestId;
+  /** The person the access is for: they hold the grant, get the DMs and credentials, and are counted by the limits. */
   requester: Actor;
+  /** Who asked, when it was someone else on the requester's behalf (`… for @person`). Neither may approve. */
+  askedBy?: Actor;
   database: string;
   level: string;
   durationMs: number;

@@ -33,3 +33,14 @@ export function isRequester(
   const email = actor.email?.toLowerCase();
   return email !== undefined && request.requester.email?.toLowerCase() === email;
 }
+
+/** Whether `actor` asked for this request on someone else's behalf (same account, or the same person by key). */
+export function isAsker(actor: Actor, request: Pick<AccessRequest, 'askedBy'>): boolean {
+  const by = request.askedBy;
+  return by !== undefined && (sameActor(actor, by) || personKey(actor) === personKey(by));
+}
+
+/** The requester or whoever asked on their behalf: neither may decide the request. */
+export function isPartyTo(actor: Actor, request: Pick<AccessRequest, 'requester' | 'askedBy'>): boolean {
+  return isRequester(actor, request) || isAsker(actor, request);
+}

@@ -95,6 +95,7 @@ export function actorFromRow(prefix: string, r: Row): Actor {
 export function requestToRow(req: NewRequest): Row {
   return {
     ...actorToRow('requester', req.requester),
+    ...(req.askedBy ? actorToRow('asked_by', req.askedBy) : {}),
     database_name: req.database,
     level: req.level,
     duration_ms: req.durationMs,
@@ -154,6 +155,7 @@ export function requestFromRow(r: Row): AccessRequest {
   put(req, 'ticket', optStr(r.ticket));
   put(req, 'decidedAt', optNum(r.decided_at, 'requests.decided_at'));
   put(req, 'decisionNote', optStr(r.decision_note));
+  if (r.asked_by_id !== null && r.asked_by_id !== undefined) req.askedBy = actorFromRow('asked_by', r);
   return req;
 }
 

@@ -21,6 +21,7 @@
  *                    description 75; value 150 on that page, 75 in @slack/types: the stricter one is checked)
  *   static_select:   https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element  (100 options,
  *                    placeholder 150)
+ *   users_select:    the same page (placeholder 150; a user id, no options)
  *   plain_text_input https://docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element
  *                    (max_length ≤ 3000, placeholder 150)
  *   modal / home:    https://docs.slack.dev/reference/views  (title, submit, close 24; private_metadata 3000;
@@ -163,6 +164,9 @@ function checkNode(node: J, path: string, out: string[]): void {
         len(o.value, LIMIT.optionValue, `options[${i}].value`);
       });
       return;
+    case 'users_select':
+      if (node.placeholder) text(node.placeholder, LIMIT.placeholder, 'placeholder');
+      return;
     case 'plain_text_input':
       if (node.placeholder) text(node.placeholder, LIMIT.placeholder, 'placeholder');
       if ((node.max_length ?? 0) > LIMIT.textInputMaxLength) out.push(`${path}.max_length: ${node.max_length}`);
@@ -262,6 +266,8 @@ function view(phase: Phase, id: number, opts: { extension?: boolean; breakGlass?
   const request: AccessRequest = {
     id: rid(id),
     requester: PERSON,
+    // Asked on their behalf: the approval message names both people (its largest form).
+    askedBy: PERSON,
     database: BIG.name,
     level: levelName(9),
     durationMs: BIG.maxDuration,

@@ -124,6 +124,21 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.getRequest(rid(a.id + 1_000_000))).toBeUndefined();
       });
 
+      it('stores who asked for someone else beside the person it is for; absent when they asked for themselves', async () => {
+        const alice = actor({ platform: 'slack', id: 'UALICE', email: 'alice@example.com', name: 'Alice' });
+        const bob = actor({ platform: 'teams', id: 'aad-bob' });
+        const proxied = await store.createRequest(newRequest({ requester: alice, askedBy: bob }));
+        expect(proxied.askedBy).toStrictEqual(bob);
+        expect(proxied.requester).toStrictEqual(alice);
+        expect(await store.getRequest(proxied.id)).toStrictEqual(proxied);
+        // The person it is for is who the request is filed under: the limits count them, not the asker.
+        const forAlice = await store.listRequests({ requestedBy: alice });
+        expect(forAlice.map((r) => r.id)).toContain(proxied.id);
+        expect((await store.listRequests({ requestedBy: bob })).map((r) => r.id)).not.toContain(proxied.id);
+        const own = await store.createRequest(newRequest({ requester: alice }));
+        expect(Object.keys((await store.getRequest(own.id))!)).not.toContain('askedBy');
+      });
+
       it('stores approvers, unavailable sources, the approval deadline and the grant an extension targets', async () => {
         const approvers = [
           {

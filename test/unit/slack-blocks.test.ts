@@ -496,6 +496,23 @@ describe('DMs, home and ephemeral text', () => {
     );
   });
 
+  it('a request made for someone else names both people, and the asker is offered no approve button', () => {
+    const v = makeView('pending');
+    v.request.askedBy = { platform: 'slack', id: 'U0BOB', email: 'bob@example.com', name: 'bob' };
+    const msg = JSON.stringify(approvalMessage(v).blocks);
+    expect(msg).toContain('*Requested by*\\n<@U0BOB>');
+    expect(msg).toContain('*For*\\n<@U0ALICE> (gets the access)');
+    expect(approvalMessage(v).text).toMatch(/^.*: bob on behalf of .* asks for /);
+    for (const userId of ['U0BOB', 'U0ALICE']) {
+      const home = JSON.stringify(homeView({ userId, mine: [], toApprove: [v], now: NOW }));
+      expect(home).not.toContain('home_approve');
+    }
+    const carol = JSON.stringify(homeView({ userId: 'U0CAROL', mine: [], toApprove: [v], now: NOW }));
+    expect(carol).toContain('home_approve');
+    expect(carol).toContain('<@U0BOB> asks for');
+    expect(carol).toContain('for <@U0ALICE>');
+  });
+
   it('the home tab caps long lists within 100 blocks, hides your own requests from approval, and has an empty state', () => {
     const many = (p: Phase) => Array.from({ length: 60 }, (_, i) => makeView(p, { worst: true, id: i + 1 }));
     const home = homeView({
@@ -518,7 +535,7 @@ describe('DMs, home and ephemeral text', () => {
     for (const s of [
       '`orders-prod`: `read`, `write` · up to 4h',
       '`billing`: `ddl` · up to 1h',
-      '/db-access <database> <level> <duration> [TICKET] <reason…>',
+      '/db-access <database> <level> <duration> [for @person] [TICKET] <reason…>',
       'list',
       'revoke',
       'extend',
@@ -560,7 +577,7 @@ describe('manifest', () => {
       m.features.slash_commands[0].url,
     ];
     for (const u of urls) expect(u).toBe('https://YOUR_HOST/slack/events');
-    expect(m.features.slash_commands[0]).toMatchObject({ command: '/db-access', should_escape: false });
+    expect(m.features.slash_commands[0]).toMatchObject({ command: '/db-access', should_escape: true });
     expect([...m.oauth_config.scopes.bot].sort()).toEqual([
       'chat:write',
       'commands',

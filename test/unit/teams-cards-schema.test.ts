@@ -106,6 +106,8 @@ function view(phase: Phase, over: Partial<RequestView['request']> = {}, extra: P
     request: {
       id: rid(654321),
       requester,
+      // Asked on their behalf: the cards name both people (their largest form).
+      askedBy: { ...requester, id: '00000002-aaaa-4bbb-8ccc-000000000002', email: 'bob@example.com' },
       database: DB_NAME,
       level: 'read-write-with-a-long-level-name',
       durationMs: 8 * 3_600_000,

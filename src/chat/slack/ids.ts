@@ -58,6 +58,8 @@ export const INPUT = {
   duration: { block: 'duration', action: 'duration_input' },
   reason: { block: 'reason', action: 'reason_input' },
   ticket: { block: 'ticket', action: 'ticket_input' },
+  /** users_select: the person the access is for (optional; empty = the person filling the form). */
+  for: { block: 'for', action: 'for_user_select' },
 } as const;
 
 export type InputField = keyof typeof INPUT;

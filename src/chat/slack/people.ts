@@ -4,6 +4,7 @@
  * profile text anyone can set: they are cleaned (core/text.ts, one line) before they are stored or shown.
  */
 import type { WebClient } from '@slack/web-api';
+import { BrokerError } from '../../core/errors.js';
 import type { Actor } from '../../core/model.js';
 import type { Clock } from '../../core/ports.js';
 import { cleanLine } from '../../core/text.js';
@@ -29,11 +30,62 @@ export class SlackPeople implements PeopleDirectory {
   private readonly byId = new Map<string, { at: number; person: Person | undefined }>();
   private readonly byEmail = new Map<string, { at: number; person: Person | undefined }>();
 
+  private organisation: Promise<ReadonlySet<string>> | undefined;
+
+  /** `allowedTeams`: SLACK_ALLOWED_TEAMS, admitted besides the installing team and Grid organisation. */
   constructor(
     private readonly client: WebClient,
     private readonly clock: Clock,
     private readonly ttlMs = 10 * 60_000,
+    private readonly allowedTeams: readonly string[] = [],
   ) {}
+
+  /** The team and Enterprise Grid ids whose people this installation serves (`auth.test`, asked once). */
+  private ownTeams(): Promise<ReadonlySet<string>> {
+    this.organisation ??= this.client.auth.test().then(
+      (self) =>
+        new Set([
+          ...this.allowedTeams,
+          ...[self.team_id, self.enterprise_id].filter((t): t is string => typeof t === 'string' && t !== ''),
+        ]),
+      (err: unknown) => {
+        this.organisation = undefined; // asked again next time
+        throw err;
+      },
+    );
+    return this.organisation;
+  }
+
+  /**
+   * The person a request names as who it is for (`for <@U…>`, the form's person picker), read fresh from Slack:
+   * a person (not a bot, not deactivated) of this organisation — their own team, or their Grid organisation, is
+   * the installing one or in SLACK_ALLOWED_TEAMS. Anyone else is refused (FORBIDDEN), so access is never asked
+   * for a Slack Connect guest from another company.
+   */
+  async person(userId: string): Promise<Actor> {
+    if (!/^[UW][A-Z0-9]{2,20}$/.test(userId))
+      throw new BrokerError('FORBIDDEN', 'access can only be asked for a Slack user');
+    let user;
+    try {
+      user = (await this.client.users.info({ user: userId })).user;
+    } catch (err) {
+      if (platformError(err) !== 'user_not_found') throw err;
+    }
+    if (!user?.id || user.deleted)
+      throw new BrokerError('FORBIDDEN', `user ${userId} is not an active Slack user here`);
+    const name = displayName(user.profile?.display_name, user.profile?.real_name, user.real_name, user.name);
+    const shown = name ?? `user ${userId}`;
+    if (user.is_bot || user.id === 'USLACKBOT') throw new BrokerError('FORBIDDEN', `${shown} is a bot, not a person`);
+    const ours = await this.ownTeams();
+    const theirs = [user.team_id, user.enterprise_user?.enterprise_id, ...(user.enterprise_user?.teams ?? [])];
+    if (!theirs.some((t) => t !== undefined && ours.has(t)))
+      throw new BrokerError(
+        'FORBIDDEN',
+        `${shown} is not in this organisation (an external or Slack Connect user): access is only asked for its own people`,
+      );
+    const email = user.profile?.email?.toLowerCase();
+    return { platform: 'slack', id: user.id, ...(email && { email }), ...(name && { name }) };
+  }
 
   private fresh<T>(entry: { at: number; person: T } | undefined): entry is { at: number; person: T } {
     return entry !== undefined && this.clock.now() - entry.at < this.ttlMs;

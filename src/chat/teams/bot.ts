@@ -44,6 +44,7 @@ import type { TeamsConversations } from './conversations.js';
 import { plainMarkup, TeamsText } from './markup.js';
 import type { TeamsNotifier } from './notifier.js';
 import type { TeamsPeople } from './people.js';
+import { readableMentions, typedText } from './typed-text.js';
 import { REVEAL_DIALOG, VERBS } from './verbs.js';
 import type { RequestId } from '../../core/model.js';
 
@@ -53,9 +54,6 @@ const inCard = errorSentences(new TeamsText(), COMMAND);
 const OOPS = 'Something went wrong on our side; nothing was changed.';
 
 type Data = Record<string, unknown>;
-
-/** Teams sends message text as HTML: tags dropped, these entities decoded (the card escapes them again). */
-const ENTITIES: Record<string, string> = { nbsp: ' ', lt: '<', gt: '>', quot: '"', amp: '&' };
 
 /** A card input as text, cleaned; '' when the input is absent or not text. */
 const str = (v: unknown): string => (typeof v === 'string' ? cleanText(v) : '');
@@ -125,9 +123,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
   /** Text after the bot's mention and an optional leading "db-access". */
   private async command(ctx: TurnContext): Promise<void> {
     const { core, people } = this.deps;
-    const raw = cleanText(TurnContext.removeRecipientMention(ctx.activity) ?? ctx.activity.text ?? '')
-      .replace(/<[^>]*>/g, ' ')
-      .replace(/&(nbsp|lt|gt|quot|amp);/g, (_m, e: string) => ENTITIES[e] ?? ' ');
+    const { text: raw, mentioned } = typedText(ctx.activity);
     const text = raw.trim().replace(/^\/?db-access\b/i, '');
     const parsed = parseCommand(text, COMMAND);
     switch (parsed.kind) {
@@ -178,7 +174,18 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
         return;
       }
       case 'request': {
-        const req = await requestAccess(core, actor, parsed.input, { breakGlass: parsed.breakGlass ?? false });
+        const forWhom = parsed.forWhom;
+        // Only a mention Teams tagged names a person; `<@…>` typed as text has no entity behind it.
+        if (forWhom !== undefined && !mentioned.has(forWhom))
+          throw new BrokerError(
+            'INVALID_INPUT',
+            'name the person with an @mention picked from the list as you type, so Teams says who they are',
+          );
+        const input = { ...parsed.input, reason: readableMentions(parsed.input.reason, mentioned) };
+        const req = await requestAccess(core, actor, input, {
+          breakGlass: parsed.breakGlass ?? false,
+          ...(forWhom !== undefined && { beneficiary: () => people.person(ctx, forWhom) }),
+        });
         await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
         return;
       }

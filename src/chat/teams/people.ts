@@ -4,9 +4,11 @@
  * profile text: they are cleaned (core/text.ts, one line) before they are stored or shown.
  */
 import { TeamsInfo, type TurnContext } from 'botbuilder';
+import { BrokerError } from '../../core/errors.js';
 import type { Actor } from '../../core/model.js';
 import type { Clock, Logger } from '../../core/ports.js';
 import { cleanLine } from '../../core/text.js';
+import { tenantsOf } from './tenant-guard.js';
 
 /** A profile name, cleaned; undefined when nothing visible is left. */
 function cleanName(name: string | undefined): string | undefined {
@@ -27,6 +29,35 @@ export class TeamsPeople {
     private readonly logger: Logger,
     private readonly ttlMs = 10 * 60_000,
   ) {}
+
+  /**
+   * The person a request names as who it is for (an @mention's `29:` id), read fresh from Teams
+   * (`TeamsInfo.getMember`): a person with an AAD object id — their identity here, as when they act themselves — of
+   * the tenant this activity came from (the tenant guard admitted only ours). Anyone else, or anyone Teams cannot
+   * tell us about, is refused (FORBIDDEN).
+   */
+  async person(ctx: TurnContext, id: string): Promise<Actor> {
+    let member;
+    try {
+      member = await TeamsInfo.getMember(ctx, id);
+    } catch (err) {
+      this.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'teams: mentioned member lookup failed',
+      );
+      throw new BrokerError('FORBIDDEN', 'Teams could not say who the person mentioned is, so nothing was asked for');
+    }
+    const name = cleanName(member.name);
+    const shown = name ?? 'the person mentioned';
+    if (!member.aadObjectId) throw new BrokerError('FORBIDDEN', `${shown} is not a person (a bot or an app)`);
+    if (!member.tenantId || !tenantsOf(ctx.activity).includes(member.tenantId))
+      throw new BrokerError(
+        'FORBIDDEN',
+        `${shown} is not in this organisation (another tenant): access is only asked for its own people`,
+      );
+    const email = (member.email ?? member.userPrincipalName)?.toLowerCase();
+    return { platform: 'teams', id: member.aadObjectId, ...(email && { email }), ...(name && { name }) };
+  }
 
   async actor(ctx: TurnContext): Promise<Actor> {
     const from = ctx.activity.from;

@@ -6,7 +6,7 @@ import { formatDuration } from '../../../core/duration.js';
 import type { RequestView } from '../../../core/view.js';
 import { APPROVE, DENY, REVOKE } from '../ids.js';
 import { code, escapeMrkdwn, mention, mentionList, slackDate } from '../mrkdwn.js';
-import { MENTION_BUDGET, plainSummary, requesterName, statusLine, title } from './describe.js';
+import { askerName, MENTION_BUDGET, plainSummary, statusLine, title } from './describe.js';
 import {
   actions,
   button,
@@ -50,7 +50,7 @@ export function approvalMessage(view: RequestView): SlackMessage {
   // The notification text: escaped like the blocks, names without pings, the reason last so truncation cuts it.
   const reason = escapeMrkdwn(r.reason.replace(/\s+/g, ' '));
   return message(
-    `${title(view)}: ${requesterName(view)} asks for ${plainSummary(view)}. ${plainStatus(view)} Reason: ${reason}`,
+    `${title(view)}: ${askerName(view)} asks for ${plainSummary(view)}. ${plainStatus(view)} Reason: ${reason}`,
     blocks,
   );
 }
@@ -77,7 +77,10 @@ function requestFields(view: RequestView): string[] {
   const db = view.database;
   const description = db.description ? `\n${escapeMrkdwn(db.description.slice(0, DESCRIPTION_MAX))}` : '';
   const out = [
-    `*Requested by*\n${mention(r.requester)}`,
+    // Asked on someone's behalf: approvers see both, and that the access (and the credentials) go to the latter.
+    ...(r.askedBy
+      ? [`*Requested by*\n${mention(r.askedBy)}`, `*For*\n${mention(r.requester)} (gets the access)`]
+      : [`*Requested by*\n${mention(r.requester)}`]),
     `*Database*\n${code(db.name)} (${db.engine})${description}`,
     `*Level*\n${code(r.level)}`,
     r.extendsGrantId !== undefined

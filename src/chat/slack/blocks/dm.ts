@@ -5,7 +5,7 @@
 import { formatDuration } from '../../../core/duration.js';
 import type { RequestView } from '../../../core/view.js';
 import { DONE, EXTEND_OPEN, REVEAL } from '../ids.js';
-import { code, escapeMrkdwn, slackDate } from '../mrkdwn.js';
+import { code, escapeMrkdwn, mention, slackDate } from '../mrkdwn.js';
 import { accessTo, receiptDetail, statusLine, summary, title } from './describe.js';
 import { actions, button, context, message, section, type Button, type SlackMessage } from './kit.js';
 import type { GrantId } from '../../../core/model.js';
@@ -34,6 +34,7 @@ export function accessActiveDm(view: RequestView, opts: { showCredentials?: bool
   const g = view.grant;
   if (!g) return message(`${title(view)}: ${plainText(summary(view))}`, [section(statusLine(view))]);
   const line = `Your ${accessTo(view)} is active until ${slackDate(g.expiresAt)}.`;
+  const askedBy = view.request.askedBy;
   const buttons = [
     ...(opts.showCredentials === false
       ? []
@@ -41,7 +42,7 @@ export function accessActiveDm(view: RequestView, opts: { showCredentials?: bool
     doneButton(g.id),
   ];
   return message(plainText(line), [
-    section(`:white_check_mark: ${line}`),
+    section(`:white_check_mark: ${line}${askedBy ? `\n${mention(askedBy)} asked for it on your behalf.` : ''}`),
     actions(buttons, `grant_${g.id}`),
     context(
       `User ${code(g.username)} · grant #${g.id} · ${title(view)}. Showing credentials sets a new password each time.`,

@@ -44,7 +44,7 @@ export function helpText(catalog: Catalog): string {
     [
       '*Database access*',
       '`/db-access` opens the request form. Or type it in one go:',
-      '`/db-access <database> <level> <duration> [TICKET] <reason…>`  e.g. `/db-access orders-prod read 1h INC-4211 checking stuck orders`',
+      '`/db-access <database> <level> <duration> [for @person] [TICKET] <reason…>`  e.g. `/db-access orders-prod read 1h INC-4211 checking stuck orders`',
       '`/db-access list`: your pending and active access',
       '`/db-access revoke <grant id>`: end access now',
       '`/db-access extend <grant id> <duration> [reason]`: ask for more time',

@@ -84,7 +84,7 @@ function toApproveItem(v: RequestView): KnownBlock[] {
   const ticket = r.ticket ? ` · ${code(r.ticket.slice(0, 100))}` : '';
   return [
     section(
-      `*${title(v)}*: ${mention(r.requester)} asks for ${summary(v)}${ticket}\n>${reason}\n${approvalProgress(v)}`,
+      `*${title(v)}*: ${mention(r.askedBy ?? r.requester)} asks for ${summary(v)}${r.askedBy ? ` for ${mention(r.requester)}` : ''}${ticket}\n>${reason}\n${approvalProgress(v)}`,
     ),
     actions([
       button({ text: 'Approve', actionId: HOME_APPROVE, value: r.id, style: 'primary' }),
@@ -96,10 +96,10 @@ function toApproveItem(v: RequestView): KnownBlock[] {
 export function homeView(input: HomeInput): HomeView {
   const active = input.mine.filter((v) => v.phase === 'active' && v.grant && v.request.extendsGrantId === undefined);
   const pending = input.mine.filter((v) => v.phase === 'pending' || v.phase === 'provisioning');
-  // Nobody may decide their own request: never offer the buttons.
+  // Nobody may decide their own request, nor one they asked for someone else: never offer the buttons.
+  const mine = (p: { platform: string; id: string } | undefined) => p?.platform === 'slack' && p.id === input.userId;
   const toApprove = input.toApprove.filter(
-    (v) =>
-      v.phase === 'pending' && !(v.request.requester.platform === 'slack' && v.request.requester.id === input.userId),
+    (v) => v.phase === 'pending' && !mine(v.request.requester) && !mine(v.request.askedBy),
   );
   const intro: KnownBlock[] = [
     header('Database access'),

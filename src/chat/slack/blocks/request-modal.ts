@@ -121,6 +121,7 @@ export function requestModal(catalog: Catalog, opts: RequestModalOptions): Modal
         ...(pre.ticket && { initial_value: pre.ticket.slice(0, MAX_TICKET_LENGTH) }),
       },
     },
+    forPersonInput(),
   ];
   return {
     type: 'modal',
@@ -133,11 +134,36 @@ export function requestModal(catalog: Catalog, opts: RequestModalOptions): Modal
   };
 }
 
+/** Whom the access is for: a person picked from Slack's directory (an id, never a typed name); empty = yourself. */
+function forPersonInput(): KnownBlock {
+  return {
+    type: 'input',
+    block_id: INPUT.for.block,
+    optional: true,
+    label: plain('For someone else'),
+    hint: plain(
+      'Leave empty for yourself. They get the access and the credentials; you cannot approve it.',
+      L.INPUT_HINT,
+    ),
+    element: {
+      type: 'users_select',
+      action_id: INPUT.for.action,
+      placeholder: plain('Choose a person', L.PLACEHOLDER),
+    },
+  };
+}
+
+/** The person picked in the form's "For someone else", if any (a Slack user id as Slack sent it; checked later). */
+export function requestModalFor(values: ModalValues): string | undefined {
+  const id = values[INPUT.for.block]?.[INPUT.for.action]?.selected_user;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 /**
  * One input's submitted value: the selected option's value or the text, cleaned (core/text.ts: no bidi, invisible or
  * control characters; newlines kept for multi-line reasons) and trimmed; undefined when nothing is left.
  */
-export function inputValue(values: ModalValues, field: keyof typeof INPUT): string | undefined {
+export function inputValue(values: ModalValues, field: Exclude<keyof typeof INPUT, 'for'>): string | undefined {
   const v = values[INPUT[field].block]?.[INPUT[field].action];
   const raw = v?.selected_option?.value ?? v?.value ?? undefined;
   const text = raw === undefined || raw === null ? undefined : cleanText(raw).trim();

@@ -11,7 +11,7 @@ import { errorText, helpText, listText } from '../blocks/ephemeral.js';
 import { requestModal } from '../blocks/request-modal.js';
 import { parseCommand } from '../../grammar.js';
 import type { SlackContext } from './context.js';
-import { decodeCommandText } from '../command-text.js';
+import { decodeCommandText, readableMentions } from '../command-text.js';
 import { processSlackAction, recordSlackAction, type SlackActionRecord } from './inboxed.js';
 
 export function registerCommands(app: App, ctx: SlackContext, command = '/db-access'): void {
@@ -30,7 +30,11 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
         record = {
           ...base,
           kind: 'request',
-          payload: { input: parsed.input, ...(parsed.breakGlass && { breakGlass: true }) },
+          payload: {
+            input: { ...parsed.input, reason: readableMentions(parsed.input.reason, cmd.text ?? '') },
+            ...(parsed.breakGlass && { breakGlass: true }),
+            ...(parsed.forWhom && { for: parsed.forWhom }),
+          },
         };
         break;
       case 'revoke':

@@ -30,6 +30,7 @@ const OOPS_COMMAND = `${OOPS} Try again, or ask in the approval channel.`;
 export function slackInboxEdge(ctx: SlackContext, client: WebClient): InboxEdge {
   return {
     actor: (action) => ctx.people.actor(action.actorId, action.actorName),
+    person: (userId) => ctx.people.person(userId),
     answer: async (action, result) => {
       try {
         if (result.ok === true && result.effect.kind === 'review') {

@@ -13,7 +13,7 @@ import { parseDuration } from '../../../core/duration.js';
 import { parseDenyModal } from '../blocks/deny-modal.js';
 import { errorText, inlineErrorText } from '../blocks/ephemeral.js';
 import { parseExtendModal } from '../blocks/extend-modal.js';
-import { parseRequestModal, requestModalChannel } from '../blocks/request-modal.js';
+import { parseRequestModal, requestModalChannel, requestModalFor } from '../blocks/request-modal.js';
 import { DENY_MODAL, EXTEND_MODAL, REQUEST_MODAL, INPUT } from '../ids.js';
 import type { SlackContext } from './context.js';
 import { processSlackAction, recordSlackAction } from './inboxed.js';
@@ -63,11 +63,12 @@ export function registerViews(app: App, ctx: SlackContext): void {
       throw err;
     }
     const channelId = requestModalChannel(view.private_metadata);
+    const forWhom = requestModalFor(view.state.values);
     const who = { userId: body.user.id, ...(body.user.name && { userName: body.user.name }) };
     const action = await recordSlackAction(ctx, {
       ...who,
       kind: 'request',
-      payload: { input },
+      payload: { input, ...(forWhom && { for: forWhom }) },
       reply: { source: 'view', ...(channelId && { channelId }) },
       context,
       ...triggerOf(body),

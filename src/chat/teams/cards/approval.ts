@@ -63,7 +63,13 @@ function requestFacts(view: RequestView, t: TeamsText): Array<[string, string]> 
   const r = view.request;
   const db = view.database;
   const out: Array<[string, string]> = [
-    ['Requested by', t.mention(r.requester)],
+    // Asked on someone's behalf: approvers see both, and that the access (and the credentials) go to the latter.
+    ...(r.askedBy
+      ? ([
+          ['Requested by', t.mention(r.askedBy)],
+          ['For', `${t.mention(r.requester)} (gets the access)`],
+        ] as Array<[string, string]>)
+      : ([['Requested by', t.mention(r.requester)]] as Array<[string, string]>)),
     [
       'Database',
       `${t.code(db.name)} (${db.engine})${db.description ? ` · ${t.escape(oneLine(db.description).slice(0, 300))}` : ''}`,
@@ -84,10 +90,12 @@ function requestFacts(view: RequestView, t: TeamsText): Array<[string, string]> 
   return out;
 }
 
+const nameOf = (p: { id: string; name?: string; email?: string }): string => oneLine(p.name ?? p.email ?? p.id);
+
 export function approvalMessage(view: RequestView) {
   const r = view.request;
   return cardMessage(
     approvalCard(view),
-    `${title(view)}: ${oneLine(r.requester.name ?? r.requester.email ?? r.requester.id)} asks for ${r.level} on ${r.database}`,
+    `${title(view)}: ${nameOf(r.askedBy ?? r.requester)} asks for ${r.level} on ${r.database}${r.askedBy ? ` for ${nameOf(r.requester)}` : ''}`,
   );
 }

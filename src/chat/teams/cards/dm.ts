@@ -44,6 +44,7 @@ export function accessActiveCard(view: RequestView, opts: { showCredentials?: bo
   return card(
     [
       text(`✅ Your ${d.accessTo(view)} is active until ${t.date(g.expiresAt)}.`),
+      ...(view.request.askedBy ? [text(`${t.mention(view.request.askedBy)} asked for it on your behalf.`)] : []),
       text(
         `User ${t.code(g.username)} · grant #${g.id} · ${title(view)}. Showing credentials sets a new password each time; it is shown in a dialog and kept nowhere.`,
         { isSubtle: true },

@@ -52,7 +52,7 @@ export function helpMessage(catalog: Catalog) {
     heading('Database access'),
     ...[
       '**db-access** opens the request form. Or type it in one go:',
-      `**db-access** ${t.escape('<database> <level> <duration> [TICKET] <reason…>')}, e.g. ${t.code('db-access orders-prod read 1h INC-4211 checking stuck orders')}`,
+      `**db-access** ${t.escape('<database> <level> <duration> [for @person] [TICKET] <reason…>')}, e.g. ${t.code('db-access orders-prod read 1h INC-4211 checking stuck orders')}`,
       '**list**: your pending and active access',
       `**revoke** ${t.escape('<grant id>')}: end access now`,
       `**extend** ${t.escape('<grant id> <duration> [reason]')}: ask for more time`,
