@@ -5,7 +5,7 @@ import { databaseOf, type CoreDeps } from './deps.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
 import { getGrant } from './grant-access.js';
-import { autoApprovalsUsed, budgetUsed, decideAutomatically } from './auto-approve.js';
+import { autoApprovalsUsed, budgetUsed, decideAutomatically, type NamedIncident } from './auto-approve.js';
 import type { DatabaseEntry } from './catalog.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type ApproverRef, type Grant } from './model.js';
 import { isRequester, personKey } from './policy.js';
@@ -201,7 +201,10 @@ async function routeRequest(
   const valid = validateRequest(deps, input);
   const db = databaseOf(deps.catalog, valid.database);
   const incident = await checkIncident(deps, input.incident);
-  const row = { ...valid, requester, ...(incident && { incidentId: incident.id, incidentUrl: incident.url }) };
+  const url = incident?.info?.url;
+  const row = { ...valid, requester, ...(incident && { incidentId: incident.id }), ...(url && { incidentUrl: url }) };
+  // An incident that could not be read still scopes the access (the sweeper keeps asking); approvers are told.
+  const notes = incident?.error ? [`incident ${incident.id} could not be read: ${incident.error}`] : [];
   const act = opts.action;
   if (opts.breakGlass) return breakGlass(deps, db, row, act);
 
@@ -221,32 +224,38 @@ async function routeRequest(
     );
   }
 
-  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt);
+  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt, incident);
   if (auto.approved) {
+    let req: AccessRequest;
     try {
       const budget = { rule: auto.rule, limit: auto.budget };
-      return await openApproved(
+      req = await openApproved(
         deps,
         { ...row, tier: 0, breakGlass: false },
         auto.explanation,
         'request.auto_approved',
-        { rule: auto.rule + 1 },
+        { rule: auto.rule + 1, ...(auto.respondingTo && { respondingTo: auto.respondingTo }) },
         act,
         budget,
       );
     } catch (err) {
       // Spent by a request of the same person that committed first: this one goes to people, saying so.
       if (!(err instanceof BudgetSpent)) throw err;
-      return openRequest(deps, row, [err.message], act);
+      return openRequest(deps, row, [...notes, err.message], act);
     }
+    const channel = auto.respondingTo ? incident?.info?.slackChannel : undefined;
+    if (channel) await notify(deps, req.id, (v) => deps.notifier.incidentAccessGranted(v, channel));
+    return req;
   }
-  return openRequest(deps, row, auto.reasons, act);
+  return openRequest(deps, row, [...notes, ...auto.reasons], act);
 }
 
-async function checkIncident(
-  deps: CoreDeps,
-  incident: string | undefined,
-): Promise<{ id: string; url: string } | undefined> {
+/**
+ * The incident a request names: its id checked, and what its source says about it. A source that does not answer
+ * is not a refusal (the access is still scoped to the incident; no rule that needs the incident approves); an
+ * incident the source says does not exist, or that has resolved, is.
+ */
+async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<NamedIncident | undefined> {
   if (!incident) return undefined;
   const id = incident
     .trim()
@@ -262,15 +271,14 @@ async function checkIncident(
   try {
     info = await deps.incidents.incident(id);
   } catch (err) {
-    throw new BrokerError(
-      'INVALID_INPUT',
-      `incident ${id} could not be read: ${err instanceof Error ? err.message : String(err)}`,
-      { field: 'incident' },
-    );
+    const message = err instanceof Error ? err.message : String(err);
+    if ((err as { notFound?: unknown }).notFound === true)
+      throw new BrokerError('INVALID_INPUT', `incident ${id} could not be read: ${message}`, { field: 'incident' });
+    return { id, error: message };
   }
   if (info.status === 'resolved')
     throw new BrokerError('INVALID_INPUT', `incident ${id} is already resolved`, { field: 'incident' });
-  return { id, url: info.url };
+  return { id, info };
 }
 
 /** Break-glass: a listed user, a reason, a short cap; access now, an alert, and a review that is chased if ignored. */
