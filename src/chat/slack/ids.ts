@@ -58,6 +58,8 @@ export const INPUT = {
   duration: { block: 'duration', action: 'duration_input' },
   reason: { block: 'reason', action: 'reason_input' },
   ticket: { block: 'ticket', action: 'ticket_input' },
+  /** Offered only when the requester has open incidents (filled in after the modal opens). */
+  incident: { block: 'incident', action: 'incident_select' },
 } as const;
 
 export type InputField = keyof typeof INPUT;

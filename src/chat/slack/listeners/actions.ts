@@ -30,7 +30,7 @@ import {
 } from '../ids.js';
 import { homeView } from '../blocks/home.js';
 import { OOPS } from './inbox-edge.js';
-import { requestModal } from '../blocks/request-modal.js';
+import { openRequestModal } from './request-modal-open.js';
 import type { SlackContext } from './context.js';
 import type { InboxPayloads } from '../../../core/inbox.js';
 import { processSlackAction, recordSlackAction } from './inboxed.js';
@@ -145,9 +145,6 @@ export function registerActions(app: App, ctx: SlackContext): void {
   });
 
   on([HOME_REQUEST], 'none', async (args) => {
-    await args.client.views.open({
-      trigger_id: args.body.trigger_id,
-      view: requestModal(ctx.core.catalog, { channelId: '' }),
-    });
+    await openRequestModal(ctx, args.client, args.body.trigger_id, args.body.user.id, { channelId: '' });
   });
 }
