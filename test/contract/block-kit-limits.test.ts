@@ -57,7 +57,12 @@ import {
 } from '../../src/chat/slack/blocks/ephemeral.js';
 import { extendModal } from '../../src/chat/slack/blocks/extend-modal.js';
 import { homeView } from '../../src/chat/slack/blocks/home.js';
-import { breakGlassAlert, escalationReply, reviewOverdueAlert } from '../../src/chat/slack/blocks/policy.js';
+import {
+  breakGlassAlert,
+  escalationReply,
+  incidentAccessLine,
+  reviewOverdueAlert,
+} from '../../src/chat/slack/blocks/policy.js';
 import { revocationReceipt } from '../../src/chat/slack/blocks/receipt.js';
 import { requestModal } from '../../src/chat/slack/blocks/request-modal.js';
 
@@ -382,6 +387,7 @@ function everything(): Built[] {
       msg(`escalationReply ${tag}`, escalationReply(v, 99, v.request.approvers));
       msg(`breakGlassAlert ${tag}`, breakGlassAlert(v));
       msg(`reviewOverdueAlert ${tag}`, reviewOverdueAlert(v));
+      msg(`incidentAccessLine ${tag}`, incidentAccessLine({ ...v, request: { ...v.request, incidentId: fill(20) } }));
       msg(`requestSentText ${tag}`, { text: requestSentText(v) });
       for (const c of ERROR_CODES) msg(`errorText ${c} ${tag}`, { text: errorText(bigError(c), v) });
       vw(`credentialsModal ${tag}`, credentialsModal(v, CREDENTIALS));
@@ -408,6 +414,16 @@ function everything(): Built[] {
         reason: fill(MAX_REASON_LENGTH),
         ticket: fill(MAX_TICKET_LENGTH),
       },
+    }),
+  );
+  vw(
+    'requestModal, 150 open incidents with long titles',
+    requestModal(CATALOG, {
+      channelId: 'C0INCIDENT',
+      incidents: Array.from({ length: 150 }, (_, i) => ({
+        id: `PINC${String(i).padStart(6, '0')}`,
+        title: fill(1000),
+      })),
     }),
   );
   vw('denyModal by id', denyModal(2_147_483_647));
