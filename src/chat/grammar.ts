@@ -4,8 +4,8 @@
  *   help | list | revoke <id> | extend <id> <duration> [reason…]
  *   <database> <level> <duration> [TICKET] [pd:INCIDENT] <reason…>
  *   break-glass <database> <level> <duration> <reason…>
- * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL)
- * scopes the access to that incident; everything after them is the reason.
+ * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL), or
+ * `og:<Opsgenie alert id>`, scopes the access to that incident; everything after them is the reason.
  *
  * The whole text is cleaned first (core/text.ts: no bidi, invisible or control characters reach a reason), and a
  * grant id is decimal only (core/ids.ts): "0x2", "1e1", "+3" or "2.0" is refused by name, never read as 2.
@@ -25,6 +25,8 @@ export type Command =
   | { kind: 'invalid'; problem: string };
 
 const INCIDENT = /^(?:pd:([A-Z0-9]{5,20})|https?:\/\/[^/\s]+\.pagerduty\.com\/incidents\/([A-Z0-9]{5,20})\S*)$/;
+/** An Opsgenie alert: `og:<alert id>` (kept with its prefix: that is how the core tells the vendors apart). */
+const OPSGENIE_ALERT = /^og:[0-9a-f][0-9a-f-]{7,59}$/;
 const TICKET = /^(?:[A-Z][A-Z0-9]{1,15}-\d{1,9}|https?:\/\/\S+)$/;
 
 /** The refusal of a token that was meant as a grant id, with the usage after it. */
@@ -72,8 +74,9 @@ export function parseCommand(text: string, command = '/db-access'): Command {
   let incident: string | undefined;
   for (let i = 0; i < 2 && tail[0]; i++) {
     const m = INCIDENT.exec(tail[0]);
-    if (m && !incident) {
-      incident = m[1] ?? m[2];
+    const og = OPSGENIE_ALERT.test(tail[0]) ? tail[0] : undefined;
+    if ((m || og) && !incident) {
+      incident = og ?? m![1] ?? m![2];
       tail.shift();
     } else if (!ticket && TICKET.test(tail[0])) ticket = tail.shift();
     else break;

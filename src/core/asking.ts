@@ -22,7 +22,7 @@ export interface RequestInput {
   duration: string | number;
   reason: string;
   ticket?: string;
-  /** A PagerDuty incident id: the grant also ends when the incident resolves. */
+  /** A PagerDuty incident id (or `og:<Opsgenie alert id>`): the grant also ends when the incident resolves. */
   incident?: string;
 }
 
@@ -33,7 +33,8 @@ export interface RequestOptions {
   action?: ActionContext;
 }
 
-const INCIDENT_ID = /^[A-Z0-9]{5,20}$/;
+/** A PagerDuty incident id, or `og:` and an Opsgenie alert id. */
+const INCIDENT_ID = /^(?:[A-Z0-9]{5,20}|og:[0-9a-f][0-9a-f-]{7,59})$/;
 
 export interface ValidRequest {
   database: string;
@@ -262,11 +263,17 @@ async function checkIncident(deps: CoreDeps, incident: string | undefined): Prom
     .replace(/^.*\/incidents\//, '')
     .replace(/[/?#].*$/, '');
   if (!INCIDENT_ID.test(id))
-    throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id`, { field: 'incident' });
-  if (!deps.incidents)
-    throw new BrokerError('INVALID_INPUT', 'incident-scoped access needs PagerDuty (PAGERDUTY_TOKEN)', {
+    throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id or og:<Opsgenie alert id>`, {
       field: 'incident',
     });
+  if (!deps.incidents)
+    throw new BrokerError(
+      'INVALID_INPUT',
+      'incident-scoped access needs PagerDuty or Opsgenie (PAGERDUTY_TOKEN, OPSGENIE_API_KEY)',
+      {
+        field: 'incident',
+      },
+    );
   let info;
   try {
     info = await deps.incidents.incident(id);

@@ -56,6 +56,11 @@ export interface PagerDutyDirectory {
 export interface OpsgenieDirectory {
   /** People on call for a schedule at `at` (now when omitted). */
   scheduleOnCall(scheduleIdOrName: string, at?: number): Promise<OnCallPerson[]>;
+  /** An alert as an incident (id `og:<alert id>`): open → triggered or acknowledged, closed → resolved; its
+   *  responders are its owner, whoever acknowledged it and its user responders, by username (email). */
+  alert(alertId: string): Promise<PagerDutyIncident>;
+  /** Open alerts owned by the user with this username (email). */
+  openAlertsOf(email: string): Promise<PagerDutyIncident[]>;
 }
 
 /** The whole second that `at` falls in, which is what the vendors are asked about (their times have no fraction). */

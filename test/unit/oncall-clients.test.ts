@@ -431,4 +431,43 @@ describe('OpsgenieClient against the Opsgenie double', () => {
     );
     expect(raw.status).toBe(422);
   });
+
+  it("an alert's responders are its owner, its acknowledger and its user responders; a person's open alerts are those they own", async () => {
+    const a = og.setAlert({
+      message: 'payments 500s',
+      status: 'open',
+      acknowledged: true,
+      owner: ALICE.email,
+      acknowledgedBy: BOB.email,
+      responders: [CAROL.email],
+    });
+    og.setAlert({ message: 'not hers', status: 'open', owner: BOB.email });
+    og.setAlert({ message: 'over', status: 'closed', owner: ALICE.email });
+    const c = client();
+    const info = await c.alert(a.id);
+    expect(info).toEqual({
+      id: `og:${a.id}`,
+      status: 'acknowledged',
+      title: 'payments 500s',
+      url: '',
+      responders: ['alice@example.com', 'bob@example.com', 'carol@example.com'],
+    });
+    expect(og.requests.find((r) => r.path === `/v2/alerts/${a.id}`)?.query.identifierType).toEqual(['id']);
+    expect(og.requests.filter((r) => r.path.startsWith('/v2/users/'))).toHaveLength(1);
+
+    const mine = await c.openAlertsOf('Alice@Example.com');
+    expect(mine.map((i) => [i.id, i.title])).toEqual([[`og:${a.id}`, 'payments 500s']]);
+    expect(og.requests.find((r) => r.path === '/v2/alerts')?.query.query).toEqual([
+      'status:open AND owner:"alice@example.com"',
+    ]);
+
+    og.setAlert({ id: a.id, status: 'closed' });
+    expect(await c.alert(a.id)).toMatchObject({ status: 'resolved', responders: [] });
+    const missing = await rejection(c.alert('0000-nope'));
+    expect(missing.notFound).toBe(true);
+    og.failNext('/v2/alerts/*', { status: 503 }, { times: 10 });
+    const down = await rejection(client({ maxRetries: 0 }).alert(a.id));
+    expect(down.notFound).toBe(false);
+    expect(down.message).toContain('HTTP 503');
+  });
 });

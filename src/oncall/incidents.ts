@@ -1,0 +1,34 @@
+/**
+ * The incidents a grant may be scoped to, from PagerDuty and Opsgenie as one IncidentDirectory. An id `og:<alert id>`
+ * is an Opsgenie alert; any other id is a PagerDuty incident. A person's open incidents are both vendors' lists
+ * together; one vendor failing leaves the other's list (both failing throws the first failure).
+ */
+import type { IncidentDirectory, IncidentInfo } from '../core/ports.js';
+import type { OpsgenieDirectory, PagerDutyDirectory } from './sources.js';
+
+export const OPSGENIE_PREFIX = 'og:';
+
+export class VendorIncidents implements IncidentDirectory {
+  constructor(private readonly vendors: { pagerduty?: PagerDutyDirectory; opsgenie?: OpsgenieDirectory }) {}
+
+  incident(id: string): Promise<IncidentInfo> {
+    if (id.startsWith(OPSGENIE_PREFIX)) {
+      if (!this.vendors.opsgenie)
+        return Promise.reject(new Error(`${id}: Opsgenie is not configured (OPSGENIE_API_KEY)`));
+      return this.vendors.opsgenie.alert(id.slice(OPSGENIE_PREFIX.length));
+    }
+    if (!this.vendors.pagerduty)
+      return Promise.reject(new Error(`${id}: PagerDuty is not configured (PAGERDUTY_TOKEN)`));
+    return this.vendors.pagerduty.incident(id);
+  }
+
+  async openIncidentsOf(email: string): Promise<IncidentInfo[]> {
+    const asks = [this.vendors.pagerduty?.openIncidentsOf(email), this.vendors.opsgenie?.openAlertsOf(email)].filter(
+      (p): p is Promise<IncidentInfo[]> => p !== undefined,
+    );
+    const answers = await Promise.allSettled(asks);
+    const ok = answers.filter((a) => a.status === 'fulfilled');
+    if (ok.length === 0 && answers[0]?.status === 'rejected') throw answers[0].reason;
+    return ok.flatMap((a) => a.value);
+  }
+}
