@@ -181,17 +181,16 @@ export class PagerDutyClient implements PagerDutyDirectory {
   async openIncidentsOf(email: string): Promise<PagerDutyIncident[]> {
     const source = `PagerDuty incidents of ${email}`;
     try {
-      return await this.cached(`open-incidents:${email.toLowerCase()}`, async () => {
-        const userId = await this.userIdOf(email);
-        if (!userId) return [];
-        const raw = await this.listPages<PdIncident>('/incidents', 'incidents', [
-          ['user_ids[]', userId],
-          ['statuses[]', 'triggered'],
-          ['statuses[]', 'acknowledged'],
-          ...INCIDENT_INCLUDES,
-        ]);
-        return Promise.all(raw.map((i) => this.toIncident(i, i.id ?? '')));
-      });
+      // The user id is cached like any answer; the incidents are read fresh (they change by the minute).
+      const userId = await this.cached(`user-of:${email.trim().toLowerCase()}`, () => this.userIdOf(email));
+      if (!userId) return [];
+      const raw = await this.listPages<PdIncident>('/incidents', 'incidents', [
+        ['user_ids[]', userId],
+        ['statuses[]', 'triggered'],
+        ['statuses[]', 'acknowledged'],
+        ...INCIDENT_INCLUDES,
+      ]);
+      return await Promise.all(raw.map((i) => this.toIncident(i, i.id ?? '')));
     } catch (err) {
       throw this.wrap(source, err);
     }

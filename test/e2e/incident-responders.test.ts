@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE } from '../../src/chat/slack/ids.js';
 import type { AccessRequest } from '../../src/core/model.js';
+import { startOpsgenieDouble, type OpsgenieDouble } from '../../dev/oncall/opsgenie-double.js';
 import { startPagerDutyDouble, type PagerDutyDouble } from '../../dev/oncall/pagerduty-double.js';
 import { buttonsIn, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import { postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
@@ -45,6 +46,7 @@ describe('responders of a live incident', () => {
   let slack: SlackDouble;
   let teams: TeamsConnectorDouble;
   let pd: PagerDutyDouble;
+  let og: OpsgenieDouble;
   let broker: TestBroker;
 
   const store = () => broker.app.deps.store;
@@ -88,6 +90,7 @@ describe('responders of a live incident', () => {
     cluster = await startScramCluster();
     target = await setupPgTarget(cluster);
     pd = await startPagerDutyDouble();
+    og = await startOpsgenieDouble();
     slack = await startSlackDouble();
     for (const [id, name] of [
       [ALICE, 'alice'],
@@ -124,6 +127,8 @@ describe('responders of a live incident', () => {
       ...teamsAnonymousEnv(teams),
       PAGERDUTY_TOKEN: pd.token,
       PAGERDUTY_API_URL: pd.url,
+      OPSGENIE_API_KEY: og.apiKey,
+      OPSGENIE_API_URL: og.url,
       INCIDENT_POLL: '1s',
     });
   }, 120_000);
@@ -133,6 +138,7 @@ describe('responders of a live incident', () => {
     await teams?.stop();
     await slack?.stop();
     await pd?.stop();
+    await og?.stop();
     await cluster?.stop();
   }, 60_000);
 
@@ -222,6 +228,39 @@ describe('responders of a live incident', () => {
     expect(notes[1]).toMatch(/^rule 1: incident PINC300 could not be checked/);
     await slack.waitUntil(() => slack.messagesIn(APPROVALS).length > before, { timeoutMs: 10_000 });
     expect(await store().getGrantByRequest(req.id)).toBeUndefined();
+  });
+
+  it('Slack: an Opsgenie alert the requester owns counts too; the modal still lists it while PagerDuty is down, and opens plain when both are down', async () => {
+    const alert = og.setAlert({ message: 'checkout latency', status: 'open', owner: 'alice@example.com' });
+    pd.failNext('/incidents', { status: 503 }, { times: 50 });
+    const triggerId = slack.issueTriggerId({ userId: ALICE });
+    await slash(ALICE, '', triggerId);
+    const opened = await slack.waitForCall('views.open', (c) => c.args.trigger_id === triggerId, { timeoutMs: 5_000 });
+    const viewId = String((opened.response as { view?: { id?: string } }).view?.id);
+    const updated = await slack.waitForCall('views.update', (c) => c.args.view_id === viewId, { timeoutMs: 10_000 });
+    expect(JSON.stringify(updated.args.view)).toContain(`og:${alert.id} · checkout latency`);
+
+    og.failNext('/v2/alerts', { status: 503 }, { times: 50 });
+    const logged = broker.logs.length;
+    const again = slack.issueTriggerId({ userId: ALICE });
+    await slash(ALICE, '', again);
+    const plain = await slack.waitForCall('views.open', (c) => c.args.trigger_id === again, { timeoutMs: 5_000 });
+    const plainId = String((plain.response as { view?: { id?: string } }).view?.id);
+    await waitFor('the modal to give up on the incident list', () =>
+      broker.logs.slice(logged).some((l) => l.includes('open incidents not offered')),
+    );
+    expect(slack.callsTo('views.update').filter((c) => c.args.view_id === plainId)).toEqual([]);
+    pd.clearFaults();
+    og.clearFaults();
+
+    const after = await lastRequestId();
+    await slash(ALICE, `appdb read 30m og:${alert.id} checkout is slow`);
+    const req = await requestOf('alice@example.com', after);
+    expect(req.status).toBe('approved');
+    expect(req.incidentId).toBe(`og:${alert.id}`);
+    await grantIn(req.id, 'active');
+    og.setAlert({ id: alert.id, status: 'closed' });
+    expect((await grantIn(req.id, 'revoked')).endKind).toBe('incident_resolved');
   });
 
   it('Teams: the incident named in the command is enough — the acknowledger is approved at once and loses access when it resolves; someone else goes to the approvers', async () => {

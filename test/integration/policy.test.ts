@@ -18,6 +18,7 @@ import { SlackPeople } from '../../src/chat/slack/people.js';
 import { startSlackDouble } from '../../dev/slack/double.js';
 import { OpsgenieClient } from '../../src/oncall/opsgenie.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
+import { VendorIncidents } from '../../src/oncall/incidents.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
@@ -132,7 +133,7 @@ describe('access policy', () => {
       clock,
       enqueued: provisioned,
       approvers: new ApproverResolver(undefined, clock, { pagerduty, opsgenie }, 0),
-      incidents: pagerduty,
+      incidents: new VendorIncidents({ pagerduty, opsgenie }),
     });
   });
 
@@ -600,6 +601,26 @@ describe('access policy', () => {
       expect(notes[0]).toMatch(/^incident PRESP04 could not be read: PagerDuty incident PRESP04: .*HTTP 503/);
       expect(notes[1]).toMatch(/^rule 1: incident PRESP04 could not be checked/);
       await store.decideRequest(req.id, 'cancelled', now);
+    });
+
+    it('an Opsgenie alert works the same way: its owner is approved and loses access when it closes; others go to approvers', async () => {
+      const alert = og.setAlert({ message: 'payments 500s', status: 'open', owner: dev.email! });
+      const req = await ask(dev, `og:${alert.id}`);
+      expect(req.status).toBe('approved');
+      expect(req.incidentId).toBe(`og:${alert.id}`);
+      expect(req.decisionNote).toContain(`you are responding to incident og:${alert.id}`);
+      const other = await ask(primary, `og:${alert.id}`);
+      expect(other.status).toBe('pending');
+      expect(await createdNotes(other.id)).toEqual([
+        `rule 1: you are not assigned to incident og:${alert.id} and have not acknowledged it`,
+      ]);
+      await store.decideRequest(other.id, 'cancelled', now);
+      const grant = (await store.getGrantByRequest(req.id))!;
+      await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
+      expect(await endResolvedIncidents(deps)).toBe(0);
+      og.setAlert({ id: alert.id, status: 'closed' });
+      expect(await endResolvedIncidents(deps)).toBe(1);
+      expect((await store.getGrant(grant.id))!.endKind).toBe('incident_resolved');
     });
 
     it('a resolved or unknown incident is refused up front; per-person limits and the daily budget still apply', async () => {
