@@ -279,7 +279,7 @@ async function checkIncident(deps: CoreDeps, incident: string | undefined): Prom
     info = await deps.incidents.incident(id);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if ((err as { notFound?: unknown }).notFound === true)
+    if (err instanceof Error && (err as Error & { notFound?: unknown }).notFound === true)
       throw new BrokerError('INVALID_INPUT', `incident ${id} could not be read: ${message}`, { field: 'incident' });
     return { id, error: message };
   }

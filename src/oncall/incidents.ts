@@ -4,7 +4,7 @@
  * together; one vendor failing leaves the other's list (both failing throws the first failure).
  */
 import type { IncidentDirectory, IncidentInfo } from '../core/ports.js';
-import type { OpsgenieDirectory, PagerDutyDirectory } from './sources.js';
+import { OnCallError, type OpsgenieDirectory, type PagerDutyDirectory } from './sources.js';
 
 export const OPSGENIE_PREFIX = 'og:';
 
@@ -13,12 +13,10 @@ export class VendorIncidents implements IncidentDirectory {
 
   incident(id: string): Promise<IncidentInfo> {
     if (id.startsWith(OPSGENIE_PREFIX)) {
-      if (!this.vendors.opsgenie)
-        return Promise.reject(new Error(`${id}: Opsgenie is not configured (OPSGENIE_API_KEY)`));
+      if (!this.vendors.opsgenie) return Promise.reject(unconfigured(id, 'Opsgenie', 'OPSGENIE_API_KEY'));
       return this.vendors.opsgenie.alert(id.slice(OPSGENIE_PREFIX.length));
     }
-    if (!this.vendors.pagerduty)
-      return Promise.reject(new Error(`${id}: PagerDuty is not configured (PAGERDUTY_TOKEN)`));
+    if (!this.vendors.pagerduty) return Promise.reject(unconfigured(id, 'PagerDuty', 'PAGERDUTY_TOKEN'));
     return this.vendors.pagerduty.incident(id);
   }
 
@@ -31,4 +29,9 @@ export class VendorIncidents implements IncidentDirectory {
     if (ok.length === 0 && answers[0]?.status === 'rejected') throw answers[0].reason;
     return ok.flatMap((a) => a.value);
   }
+}
+
+/** An incident of a vendor this installation does not use: no source can have it (refused, not retried). */
+function unconfigured(id: string, vendor: string, setting: string): OnCallError {
+  return new OnCallError(`incident ${id}`, `${vendor} is not configured (${setting})`, { notFound: true });
 }
