@@ -150,6 +150,13 @@ export async function decideAutomatically(
   return { approved: false, reasons };
 }
 
+/** Why no auto-approval rule fitted a request that went to people, as audited when it was opened ([] if none). */
+export async function autoApproveNotes(store: Pick<StateStore, 'listAudit'>, requestId: number): Promise<string[]> {
+  const [created] = await store.listAudit({ requestId, type: 'request.created' });
+  const notes = created?.detail.autoApprove;
+  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === 'string') : [];
+}
+
 export function budgetUsed(rule: number, used: number, budget: number): string {
   return `rule ${rule + 1}: daily auto-approval budget used (${used} of ${budget} in the last 24 h)`;
 }

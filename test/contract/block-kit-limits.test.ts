@@ -389,6 +389,7 @@ function everything(): Built[] {
       msg(`reviewOverdueAlert ${tag}`, reviewOverdueAlert(v));
       msg(`incidentAccessLine ${tag}`, incidentAccessLine({ ...v, request: { ...v.request, incidentId: fill(20) } }));
       msg(`requestSentText ${tag}`, { text: requestSentText(v) });
+      msg(`requestSentText with notes ${tag}`, { text: requestSentText(v, [fill(5000), fill(5000)]) });
       for (const c of ERROR_CODES) msg(`errorText ${c} ${tag}`, { text: errorText(bigError(c), v) });
       vw(`credentialsModal ${tag}`, credentialsModal(v, CREDENTIALS));
       vw(`denyModal ${tag}`, denyModal(v));

@@ -10,7 +10,7 @@ import { APPROVE } from '../../src/chat/slack/ids.js';
 import type { AccessRequest } from '../../src/core/model.js';
 import { startOpsgenieDouble, type OpsgenieDouble } from '../../dev/oncall/opsgenie-double.js';
 import { startPagerDutyDouble, type PagerDutyDouble } from '../../dev/oncall/pagerduty-double.js';
-import { buttonsIn, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
+import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import { postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
 import { cardOf, cardText, messageActivity, postActivity } from '../../dev/teams/activities.js';
 import {
@@ -53,7 +53,9 @@ describe('responders of a live incident', () => {
   const sel = (v: string) =>
     ({ type: 'static_select', selected_option: { text: { type: 'plain_text', text: v }, value: v } }) as never;
 
-  async function slash(userId: string, text: string, triggerId?: string) {
+  /** Runs a slash command; returns its response_url (where the bot answers the person). */
+  async function slash(userId: string, text: string, triggerId?: string): Promise<string> {
+    const responseUrl = slack.respondUrl(undefined, { userId, channel: TYPED_IN });
     const res = await postSlashCommand(
       broker.baseUrl,
       SECRET,
@@ -61,12 +63,25 @@ describe('responders of a live incident', () => {
         userId,
         text,
         channelId: TYPED_IN,
-        responseUrl: slack.respondUrl(undefined, { userId, channel: TYPED_IN }),
+        responseUrl,
         ...(triggerId && { triggerId }),
       }),
     );
     expect(res.status).toBe(200);
+    return responseUrl;
   }
+  const answerAt = async (responseUrl: string) =>
+    slack.renderText({
+      text: String(
+        (
+          await slack.waitForCall(
+            RESPONSE_URL_METHOD,
+            (c) => c.responseUrlId !== undefined && responseUrl.endsWith(c.responseUrlId),
+            { timeoutMs: 10_000 },
+          )
+        ).args.text,
+      ),
+    });
 
   /** The newest request of the person with this email, once there is one newer than `after`. */
   async function requestOf(email: string, after = 0): Promise<AccessRequest> {
@@ -200,7 +215,7 @@ describe('responders of a live incident', () => {
     pd.setIncident('PINC200', { status: 'acknowledged', assignees: [{ email: 'alice@example.com' }] });
     const after = await lastRequestId();
     const before = slack.messagesIn(APPROVALS).length;
-    await slash(MALLORY, 'appdb read 30m pd:PINC200 want to look too');
+    const responseUrl = await slash(MALLORY, 'appdb read 30m pd:PINC200 want to look too');
     const req = await requestOf('mallory@example.com', after);
     expect(req.status).toBe('pending');
     expect(req.incidentId).toBe('PINC200');
@@ -211,6 +226,10 @@ describe('responders of a live incident', () => {
     const msg = slack.messagesIn(APPROVALS).at(-1)!;
     expect(buttonsIn(msg).find((b) => b.actionId === APPROVE)?.value).toBe(String(req.id));
     expect(await store().getGrantByRequest(req.id)).toBeUndefined();
+    // mallory is told why, not only the audit.
+    expect(await answerAt(responseUrl)).toMatch(
+      /sent to @bob\.\nNot approved automatically: rule 1: you are not assigned to incident PINC200 and have not acknowledged it/,
+    );
   });
 
   it('Slack: PagerDuty down — the responder is not auto-approved (fail closed); the request goes to the approvers, still scoped', async () => {
@@ -292,6 +311,16 @@ describe('responders of a live incident', () => {
     expect(other.status).toBe(200);
     const pending = await requestOf(TOM.email!, after);
     expect(pending.status).toBe('pending');
+    const told = await teams.waitUntil(
+      () =>
+        teams
+          .messagesIn(`a:chat-${TOM.aadObjectId}`)
+          .find((m) => cardText(cardOf(m.activity)).includes('Not approved automatically')),
+      { timeoutMs: 10_000, what: 'the answer to tom' },
+    );
+    expect(cardText(cardOf(told.activity))).toContain(
+      'rule 1: you are not assigned to incident PINC400 and have not acknowledged it',
+    );
     const card = await teams.waitUntil(() => cards().length > before && cards().at(-1), {
       timeoutMs: 10_000,
       what: "the approval card for tom's request",
