@@ -8,6 +8,7 @@ import type { ApproverDirectory, Clock, Notifier } from './core/ports.js';
 import { ApproverResolver } from './oncall/resolver.js';
 import { OpsgenieClient } from './oncall/opsgenie.js';
 import { PagerDutyClient } from './oncall/pagerduty.js';
+import { VendorIncidents } from './oncall/incidents.js';
 import type { Settings } from './config/settings.js';
 import { assertNoEviction, connectRedis } from './jobs/queues.js';
 import { BullScheduler } from './jobs/scheduler.js';
@@ -156,7 +157,9 @@ export async function openApp(opts: AppOptions): Promise<App> {
     approvers:
       opts.approvers ??
       new ApproverResolver(people, clock, { ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
-    ...(pagerduty && { incidents: pagerduty }),
+    ...((pagerduty || opsgenie) && {
+      incidents: new VendorIncidents({ ...(pagerduty && { pagerduty }), ...(opsgenie && { opsgenie }) }),
+    }),
     remindBeforeMs: settings.REMIND_BEFORE,
     revokeAlertAfterMs: settings.REVOKE_ALERT_AFTER,
     failpoint: makeFailpoint(settings.DB_ACCESS_FAILPOINT, () => process.kill(process.pid, 'SIGKILL')),

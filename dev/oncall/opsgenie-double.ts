@@ -26,6 +26,15 @@
  * Errors are `{ message, took, requestId }`: missing/wrong `Authorization: GenieKey <key>` → 401 "Could not
  * authenticate" [U: wording]; unknown schedule → 404 [U: wording]; unknown route → 404.
  *
+ * ## Alerts (docs.opsgenie.com "Alert API")
+ * `setAlert(...)` seeds an alert. `GET /v2/alerts/{id}?identifierType=id` → `{ data: { id, tinyId, message, status:
+ * open|closed, acknowledged, owner, responders: [{ type: 'user', id }], report: { acknowledgedBy }, … } }` (404
+ * for an unknown id; an identifierType other than id is a 422 — the double only knows ids). `GET /v2/users/{id}`
+ * → `{ data: { id, username, fullName } }` for every username the double has seen (ids as in `onCallParticipants`).
+ * `GET /v2/alerts?query=…&limit=&offset=` → `{ data: [alert, …] }`: the query is `field:value` terms joined by
+ * `AND` (values optionally in double quotes), over `status`, `owner`, `acknowledged` and `acknowledgedBy`; any
+ * other field or operator is a 422 [U: Opsgenie accepts far more; the double refuses what it cannot honour].
+ *
  * ## Faults and recording
  * `failNext([pathPattern,] fault, { times })` (no pattern = any path): 429 answers `X-RateLimit-State: THROTTLED`, `X-RateLimit-Reason`,
  * `X-RateLimit-Period-In-Sec` (names as in Opsgenie's SDKs) and `Retry-After` (not documented by Opsgenie [U]);
@@ -73,6 +82,29 @@ export interface OgRequest {
   injected: boolean;
 }
 
+export interface OgAlert {
+  id: string;
+  tinyId: string;
+  message: string;
+  status: 'open' | 'closed';
+  acknowledged: boolean;
+  /** Username (email) or ''. */
+  owner: string;
+  acknowledgedBy?: string;
+  /** Usernames of the user responders. */
+  responders: string[];
+}
+
+export interface OgAlertInput {
+  id?: string;
+  message?: string;
+  status: 'open' | 'closed';
+  acknowledged?: boolean;
+  owner?: string;
+  acknowledgedBy?: string;
+  responders?: string[];
+}
+
 export interface OpsgenieDoubleOptions {
   port?: number;
   /** The accepted API key (default {@link OG_DEFAULT_API_KEY}). */
@@ -98,6 +130,8 @@ export interface OpsgenieDouble {
     people: (string | OgPersonInput)[],
     shift: { start: number; end: number },
   ): OgSchedule;
+  /** Seed or update an alert (by `id`; a new one gets an Opsgenie-looking id). Omitted fields keep their value. */
+  setAlert(alert: OgAlertInput): OgAlert;
   /** Answer the next request(s) to any path with `fault`. */
   failNext(fault: OgFault, opts?: { times?: number }): void;
   /** Answer the next request(s) whose path matches `pathPattern` (exact, `prefix*`, or `*`) with `fault`. */
@@ -117,6 +151,8 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   readonly requests: OgRequest[] = [];
   private readonly server: Server;
   private readonly schedules = new Map<string, OgSchedule>();
+  private readonly alerts = new Map<string, OgAlert>();
+  private readonly usernames = new Set<string>();
   private readonly plan = new FaultPlan<OgFault>();
   private readonly clock: { now(): number };
 
@@ -169,6 +205,27 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
     return s;
   }
 
+  setAlert(input: OgAlertInput): OgAlert {
+    const prev = input.id !== undefined ? this.alerts.get(input.id) : undefined;
+    const id = input.id ?? `${randomUUID()}-${Date.now()}`;
+    const alert: OgAlert = {
+      id,
+      tinyId: prev?.tinyId ?? String(this.alerts.size + 1),
+      message: input.message ?? prev?.message ?? `Alert ${id}`,
+      status: input.status,
+      acknowledged: input.acknowledged ?? prev?.acknowledged ?? false,
+      owner: input.owner ?? prev?.owner ?? '',
+      ...((input.acknowledgedBy ?? prev?.acknowledgedBy) !== undefined && {
+        acknowledgedBy: input.acknowledgedBy ?? prev?.acknowledgedBy,
+      }),
+      responders: input.responders ?? prev?.responders ?? [],
+    };
+    for (const name of [alert.owner, alert.acknowledgedBy ?? '', ...alert.responders])
+      if (name) this.usernames.add(name);
+    this.alerts.set(id, alert);
+    return alert;
+  }
+
   failNext(fault: OgFault, opts?: { times?: number }): void;
   failNext(pathPattern: string, fault: OgFault, opts?: { times?: number }): void;
   failNext(a: string | OgFault, b?: OgFault | { times?: number }, c?: { times?: number }): void {
@@ -197,6 +254,60 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
+
+  /** Alerts and users; false when `path` is not theirs. */
+  private alertRoutes(
+    path: string,
+    query: Record<string, string[]>,
+    answer: (status: number, body: Json) => void,
+  ): boolean {
+    const user = /^\/v2\/users\/([^/]+)$/.exec(path);
+    if (user) {
+      const name = [...this.usernames].find((n) => participantId(n) === user[1]);
+      if (name) answer(200, { data: { id: participantId(name), username: name, fullName: name.split('@')[0] } });
+      else answer(404, { message: `User with id [${user[1]}] does not exist` });
+      return true;
+    }
+    const one = /^\/v2\/alerts\/([^/]+)$/.exec(path);
+    if (one) {
+      if ((query.identifierType?.[0] ?? 'id') !== 'id') {
+        answer(422, { message: 'the double only looks alerts up by id' });
+        return true;
+      }
+      const a = this.alerts.get(one[1]!);
+      if (a) answer(200, { data: this.alertJson(a) });
+      else answer(404, { message: `Alert with id [${one[1]}] does not exist` });
+      return true;
+    }
+    if (path !== '/v2/alerts') return false;
+    const terms = parseAlertQuery(query.query?.[0] ?? '');
+    if (!terms) {
+      answer(422, { message: `the double cannot honour the query [${query.query?.[0] ?? ''}]` });
+      return true;
+    }
+    const limit = Math.min(100, Number(query.limit?.[0] ?? 20));
+    const offset = Number(query.offset?.[0] ?? 0);
+    const value = (a: OgAlert, field: string) =>
+      field === 'acknowledged' ? String(a.acknowledged) : String((a as unknown as Json)[field] ?? '');
+    const list = [...this.alerts.values()]
+      .filter((a) => terms.every((t) => value(a, t.field).toLowerCase() === t.value.toLowerCase()))
+      .reverse();
+    answer(200, { data: list.slice(offset, offset + limit).map((a) => this.alertJson(a)) });
+    return true;
+  }
+
+  private alertJson(a: OgAlert): Json {
+    return {
+      id: a.id,
+      tinyId: a.tinyId,
+      message: a.message,
+      status: a.status,
+      acknowledged: a.acknowledged,
+      owner: a.owner,
+      responders: a.responders.map((name) => ({ type: 'user', id: participantId(name) })),
+      report: a.acknowledgedBy ? { acknowledgedBy: a.acknowledgedBy } : {},
+    };
+  }
 
   private findOrAdd(scheduleIdOrName: string): OgSchedule {
     return (
@@ -271,6 +382,7 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
       answer(401, { message: 'Could not authenticate' });
       return;
     }
+    if (record.method === 'GET' && this.alertRoutes(path, query, answer)) return;
     // Matched on the raw path so an encoded "/" inside a schedule name stays part of the identifier.
     const m = record.method === 'GET' ? /^\/v2\/schedules\/([^/]+)\/on-calls$/.exec(parsed.pathname) : null;
     if (!m) {
@@ -310,6 +422,17 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
           },
     });
   }
+}
+
+/** `field:value AND field:"value"` → terms; undefined when it uses anything else. */
+function parseAlertQuery(q: string): { field: string; value: string }[] | undefined {
+  const terms: { field: string; value: string }[] = [];
+  for (const part of q.split(/\s+AND\s+/)) {
+    const m = /^\s*(status|owner|acknowledged|acknowledgedBy)\s*:\s*(?:"([^"]*)"|([^\s"()]+))\s*$/.exec(part);
+    if (!m) return undefined;
+    terms.push({ field: m[1]!, value: m[2] ?? m[3]! });
+  }
+  return terms;
 }
 
 function username(p: string | OgPersonInput): string {

@@ -7,7 +7,7 @@
  * pd.setOnCall('PSCHED1', [{ email: 'alice@example.com', name: 'Alice' }], { escalationPolicyIds: ['PEP1', 'PEP2'] });
  * pd.setEscalationLevel('PEP1', 2, [{ email: 'bob@example.com', name: 'Bob' }]);
  * pd.addShift('PSCHED2', [{ email: 'carol@example.com' }], { start: t0, end: t0 + 8 * 3_600_000 });
- * pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag' });
+ * pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag', assignees: [{ email: 'alice@example.com' }] });
  * const client = new PagerDutyClient({ token: pd.token, apiUrl: pd.url });
  * pd.failNext('/oncalls', { status: 429, retryAfterSeconds: 1 });
  * await client.scheduleOnCall('PSCHED1');
@@ -30,8 +30,13 @@
  *   the earliest entry per (policy, level, user) is kept. Seeded shifts (`addShift`) carry their own `start`/`end`;
  *   what `setOnCall`/`setEscalationLevel` seed is on call at every time, and a schedule entry of it is shown as a
  *   shift around the range asked about. `time_zone` is accepted; times are written in UTC.
- * - `GET /users/{id}` → `{ user }`; `GET /incidents/{id}` → `{ incident: { id, type, incident_number, title, status,
- *   html_url, … } }`.
+ * - `GET /users/{id}` → `{ user }`; `GET /users?query=` → `{ users, limit, offset, more, total }`, the users whose
+ *   name or email contains the query (case-insensitive) [U: PagerDuty documents "name matches the query"].
+ * - `GET /incidents/{id}` → `{ incident: { id, type, incident_number, title, status, html_url, assignments,
+ *   acknowledgements, conference_bridge, … } }`; `GET /incidents` filters on `statuses[]` and `user_ids[]` (incidents
+ *   currently assigned to any of them), classic pagination. As PagerDuty documents, `assignments` is empty once
+ *   resolved and `acknowledgements` is empty unless acknowledged; `include[]=assignees` / `include[]=acknowledgers`
+ *   embed full users (with email), otherwise they are `user_reference`s.
  * - Errors: `{ error: { message, code, errors? } }`. Auth: `Authorization: Token token=<token>`, else 401
  *   (code 2006 [U]); unknown resource 404 (code 2100 [U]); bad `limit`/`offset` 400 (code 2001).
  *
@@ -74,6 +79,23 @@ export interface PdIncident {
   status: PdIncidentStatus;
   title: string;
   htmlUrl: string;
+  /** User ids it is assigned to. */
+  assignees: string[];
+  /** User ids who acknowledged it. */
+  acknowledgers: string[];
+  /** `conference_bridge.conference_url` (may be a Slack channel link). */
+  conferenceUrl?: string;
+}
+
+export interface PdIncidentInput {
+  status: PdIncidentStatus;
+  title?: string;
+  htmlUrl?: string;
+  /** Replaces the assignees (kept from before when omitted). */
+  assignees?: PdPersonInput[];
+  /** Replaces the acknowledgers (kept from before when omitted). */
+  acknowledgers?: PdPersonInput[];
+  conferenceUrl?: string;
 }
 
 export interface PdFault {
@@ -141,7 +163,7 @@ export interface PagerDutyDouble {
   ): void;
   /** Who is on call now at one level of a policy (replaces that level); entries carry `scheduleId` when given, else none. */
   setEscalationLevel(policyId: string, level: number, people: PdPersonInput[], opts?: { scheduleId?: string }): void;
-  setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident;
+  setIncident(id: string, incident: PdIncidentInput): PdIncident;
   /** Answer the next request(s) to any path with `fault`. */
   failNext(fault: PdFault, opts?: { times?: number }): void;
   /** Answer the next request(s) whose path matches `pathPattern` (exact, `prefix*`, or `*`) with `fault`. */
@@ -256,14 +278,18 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
       this.entries.push({ userId: this.addUser(p).id, scheduleId: opts.scheduleId ?? null, policyId, level });
   }
 
-  setIncident(id: string, incident: { status: PdIncidentStatus; title?: string; htmlUrl?: string }): PdIncident {
+  setIncident(id: string, incident: PdIncidentInput): PdIncident {
     const prev = this.incidents.get(id);
+    const conferenceUrl = incident.conferenceUrl ?? prev?.conferenceUrl;
     const next: PdIncident = {
       id,
       number: prev?.number ?? ++this.incidentNumber,
       status: incident.status,
       title: incident.title ?? prev?.title ?? `Incident ${id}`,
       htmlUrl: incident.htmlUrl ?? prev?.htmlUrl ?? `https://example.pagerduty.com/incidents/${id}`,
+      assignees: incident.assignees?.map((p) => this.addUser(p).id) ?? prev?.assignees ?? [],
+      acknowledgers: incident.acknowledgers?.map((p) => this.addUser(p).id) ?? prev?.acknowledgers ?? [],
+      ...(conferenceUrl && { conferenceUrl }),
     };
     this.incidents.set(id, next);
     return next;
@@ -364,6 +390,26 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
       this.listOnCalls(query, answer);
       return;
     }
+    if (path === '/users') {
+      const q = (query.query?.[0] ?? '').toLowerCase();
+      const list = [...this.users.values()].filter(
+        (u) => u.email.toLowerCase().includes(q) || u.name.toLowerCase().includes(q),
+      );
+      this.page(query, answer, 'users', list, (u) => this.fullUser(u));
+      return;
+    }
+    if (path === '/incidents') {
+      const statuses = query['statuses[]'];
+      const users = query['user_ids[]'];
+      const list = [...this.incidents.values()].filter(
+        (i) =>
+          (!statuses || statuses.includes(i.status)) &&
+          (!users || (i.status !== 'resolved' && i.assignees.some((a) => users.includes(a)))),
+      );
+      const includes = query['include[]'] ?? [];
+      this.page(query, answer, 'incidents', list, (i) => this.incidentJson(i, includes));
+      return;
+    }
     const user = /^\/users\/([^/]+)$/.exec(path);
     if (user) {
       const u = this.users.get(user[1]!);
@@ -374,14 +420,18 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     const incident = /^\/incidents\/([^/]+)$/.exec(path);
     if (incident) {
       const i = this.incidents.get(incident[1]!);
-      if (i) answer(200, { incident: this.incidentJson(i) });
+      if (i) answer(200, { incident: this.incidentJson(i, query['include[]'] ?? []) });
       else answer(404, notFound());
       return;
     }
     answer(404, notFound());
   }
 
-  private listOnCalls(query: Record<string, string[]>, answer: (status: number, body: unknown) => void): void {
+  /** `limit`/`offset` from the query, or a 400 answered (undefined). */
+  private paging(
+    query: Record<string, string[]>,
+    answer: (status: number, body: unknown) => void,
+  ): { limit: number; offset: number } | undefined {
     const limitRaw = query.limit?.[0];
     const offsetRaw = query.offset?.[0];
     const limit = limitRaw === undefined ? PD_DEFAULT_LIMIT : Number(limitRaw);
@@ -394,8 +444,35 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
           errors: ['limit must be a positive integer and offset a non-negative integer'],
         },
       });
-      return;
+      return undefined;
     }
+    return { limit, offset };
+  }
+
+  /** One page of a classic-paginated listing. */
+  private page<T>(
+    query: Record<string, string[]>,
+    answer: (status: number, body: unknown) => void,
+    key: string,
+    list: T[],
+    json: (item: T) => Json,
+  ): void {
+    const paging = this.paging(query, answer);
+    if (!paging) return;
+    const effective = Math.min(paging.limit, this.pageSize);
+    answer(200, {
+      [key]: list.slice(paging.offset, paging.offset + effective).map(json),
+      limit: effective,
+      offset: paging.offset,
+      more: paging.offset + effective < list.length,
+      total: query.total?.[0] === 'true' ? list.length : null,
+    });
+  }
+
+  private listOnCalls(query: Record<string, string[]>, answer: (status: number, body: unknown) => void): void {
+    const paging = this.paging(query, answer);
+    if (!paging) return;
+    const { limit, offset } = paging;
     const now = this.clock.now();
     const since = query.since?.[0] === undefined ? now : Date.parse(query.since[0]);
     const until = query.until?.[0] === undefined ? now : Date.parse(query.until[0]);
@@ -481,8 +558,21 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     };
   }
 
-  private incidentJson(i: PdIncident): Json {
+  private incidentJson(i: PdIncident, includes: readonly string[]): Json {
+    const person = (id: string, include: string) => {
+      const u = this.users.get(id) ?? { id, email: '', name: id };
+      return this.expandIncludes && includes.includes(include)
+        ? this.fullUser(u)
+        : { ...this.ref('user', 'users', id), summary: u.name };
+    };
+    const at = new Date(this.startedAt).toISOString();
     return {
+      assignments: i.status === 'resolved' ? [] : i.assignees.map((id) => ({ at, assignee: person(id, 'assignees') })),
+      acknowledgements:
+        i.status === 'acknowledged'
+          ? i.acknowledgers.map((id) => ({ at, acknowledger: person(id, 'acknowledgers') }))
+          : [],
+      ...(i.conferenceUrl && { conference_bridge: { conference_number: null, conference_url: i.conferenceUrl } }),
       id: i.id,
       type: 'incident',
       summary: `[#${i.number}] ${i.title}`,

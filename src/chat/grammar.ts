@@ -4,8 +4,8 @@
  *   help | list | revoke <id> | extend <id> <duration> [reason…]
  *   <database> <level> <duration> [for <@person>] [TICKET] [pd:INCIDENT] <reason…>
  *   break-glass <database> <level> <duration> <reason…>
- * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL)
- * scopes the access to that incident; everything after them is the reason.
+ * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL), or
+ * `og:<Opsgenie alert id>`, scopes the access to that incident; everything after them is the reason.
  *
  * `for <@id>` asks for someone else. The platforms turn a mention picked from their autocomplete into `<@id>`
  * (Slack: slack/command-text.ts; Teams: the mention's entity) before the grammar runs; only that form names a
@@ -33,6 +33,8 @@ export type Command =
   | { kind: 'invalid'; problem: string };
 
 const INCIDENT = /^(?:pd:([A-Z0-9]{5,20})|https?:\/\/[^/\s]+\.pagerduty\.com\/incidents\/([A-Z0-9]{5,20})\S*)$/;
+/** An Opsgenie alert: `og:<alert id>` (kept with its prefix: that is how the core tells the vendors apart). */
+const OPSGENIE_ALERT = /^og:[0-9a-f][0-9a-f-]{7,59}$/;
 const TICKET = /^(?:[A-Z][A-Z0-9]{1,15}-\d{1,9}|https?:\/\/\S+)$/;
 /** A person, as the platforms write a mention picked from their autocomplete. */
 const PERSON = /^<@([^<>@\s|]{1,255})>$/;
@@ -113,8 +115,9 @@ export function parseCommand(text: string, command = '/db-access'): Command {
   let incident: string | undefined;
   for (let i = 0; i < 2 && tail[0]; i++) {
     const m = INCIDENT.exec(tail[0]);
-    if (m && !incident) {
-      incident = m[1] ?? m[2];
+    const og = OPSGENIE_ALERT.test(tail[0]) ? tail[0] : undefined;
+    if ((m || og) && !incident) {
+      incident = og ?? m![1] ?? m![2];
       tail.shift();
     } else if (!ticket && TICKET.test(tail[0])) ticket = tail.shift();
     else break;

@@ -124,6 +124,9 @@ const autoApproveSchema = z
       .string()
       .regex(/^S[A-Z0-9]+$/, 'expected a Slack user group id such as S0DBAS')
       .optional(),
+    /** The requester must be responding to the incident named in the request (assigned to it or having
+     *  acknowledged it, while it is open); the grant then ends when that incident resolves. */
+    whenResponding: z.literal(true).optional(),
     /** At most this many auto-approvals per person per day under this database (default 5). */
     budget: z.number().int().min(1).max(1000).default(5),
   })

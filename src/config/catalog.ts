@@ -199,6 +199,7 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
           ...(r.maxDuration !== undefined && { maxDurationMs: r.maxDuration }),
           ...(r.requesterOnCall !== undefined && { requesterOnCall: r.requesterOnCall }),
           ...(r.requesterInGroup !== undefined && { requesterInGroup: r.requesterInGroup }),
+          ...(r.whenResponding && { whenResponding: true as const }),
         })),
         ...(d.approval.breakGlass && {
           breakGlass: {

@@ -86,7 +86,7 @@ export const settingsSchema = z.object({
   REVOKE_ALERT_AFTER: durationMs('10m'),
   /** The "expires soon" DM with Extend / I'm done goes out this long before expiry. */
   REMIND_BEFORE: durationMs('5m'),
-  /** How often grants scoped to a PagerDuty incident check whether it resolved. */
+  /** How often grants scoped to an incident (PagerDuty, Opsgenie) check whether it resolved. */
   INCIDENT_POLL: durationMs('30s'),
   /** Longest wait between two revocation attempts (backoff is capped here; attempts are never capped). */
   REVOKE_RETRY_MAX: durationMs('60s'),

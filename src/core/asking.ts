@@ -5,7 +5,7 @@ import { databaseOf, type CoreDeps } from './deps.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
 import { getGrant } from './grant-access.js';
-import { autoApprovalsUsed, budgetUsed, decideAutomatically } from './auto-approve.js';
+import { autoApprovalsUsed, budgetUsed, decideAutomatically, type NamedIncident } from './auto-approve.js';
 import type { DatabaseEntry } from './catalog.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type ApproverRef, type Grant } from './model.js';
 import { isRequester, personKey } from './policy.js';
@@ -23,7 +23,7 @@ export interface RequestInput {
   duration: string | number;
   reason: string;
   ticket?: string;
-  /** A PagerDuty incident id: the grant also ends when the incident resolves. */
+  /** A PagerDuty incident id (or `og:<Opsgenie alert id>`): the grant also ends when the incident resolves. */
   incident?: string;
 }
 
@@ -42,7 +42,8 @@ export interface RequestOptions {
   beneficiary?: () => Promise<Actor>;
 }
 
-const INCIDENT_ID = /^[A-Z0-9]{5,20}$/;
+/** A PagerDuty incident id, or `og:` and an Opsgenie alert id. */
+const INCIDENT_ID = /^(?:[A-Z0-9]{5,20}|og:[0-9a-f][0-9a-f-]{7,59})$/;
 
 export interface ValidRequest {
   database: string;
@@ -229,13 +230,17 @@ async function routeRequest(
   if (opts.breakGlass && beneficiary)
     throw new BrokerError('FORBIDDEN', 'break-glass access is only ever for yourself; ask for someone else normally');
   const incident = await checkIncident(deps, input.incident);
+  const url = incident?.info?.url;
   const requester = beneficiary ?? asker;
   const row = {
     ...valid,
     requester,
     ...(beneficiary && { askedBy: asker }),
-    ...(incident && { incidentId: incident.id, incidentUrl: incident.url }),
+    ...(incident && { incidentId: incident.id }),
+    ...(url && { incidentUrl: url }),
   };
+  // An incident that could not be read still scopes the access (the sweeper keeps asking); approvers are told.
+  const notes = incident?.error ? [`incident ${incident.id} could not be read: ${incident.error}`] : [];
   if (opts.breakGlass) return breakGlass(deps, db, row, act);
 
   const who = whoIs(beneficiary);
@@ -257,58 +262,70 @@ async function routeRequest(
   }
 
   // Access nobody asked for themselves is always decided by a person: a rule about the requester (on call, in a
-  // group) says nothing about whoever asked for them.
-  if (beneficiary) return openRequest(deps, row, ['asked for someone else: auto-approval does not apply'], act);
-  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt);
+  // group, responding to an incident) says nothing about whoever asked for them.
+  if (beneficiary)
+    return openRequest(deps, row, [...notes, 'asked for someone else: auto-approval does not apply'], act);
+  const auto = await decideAutomatically(deps, db, requester, valid.level, valid.durationMs, act?.receivedAt, incident);
   if (auto.approved) {
+    let req: AccessRequest;
     try {
       const budget = { rule: auto.rule, limit: auto.budget };
-      return await openApproved(
+      req = await openApproved(
         deps,
         { ...row, tier: 0, breakGlass: false },
         auto.explanation,
         'request.auto_approved',
-        { rule: auto.rule + 1 },
+        { rule: auto.rule + 1, ...(auto.respondingTo && { respondingTo: auto.respondingTo }) },
         act,
         budget,
       );
     } catch (err) {
       // Spent by a request of the same person that committed first: this one goes to people, saying so.
       if (!(err instanceof BudgetSpent)) throw err;
-      return openRequest(deps, row, [err.message], act);
+      return openRequest(deps, row, [...notes, err.message], act);
     }
+    const channel = auto.respondingTo ? incident?.info?.slackChannel : undefined;
+    if (channel) await notify(deps, req.id, (v) => deps.notifier.incidentAccessGranted(v, channel));
+    return req;
   }
-  return openRequest(deps, row, auto.reasons, act);
+  return openRequest(deps, row, [...notes, ...auto.reasons], act);
 }
 
-async function checkIncident(
-  deps: CoreDeps,
-  incident: string | undefined,
-): Promise<{ id: string; url: string } | undefined> {
+/**
+ * The incident a request names: its id checked, and what its source says about it. A source that does not answer
+ * is not a refusal (the access is still scoped to the incident; no rule that needs the incident approves); an
+ * incident the source says does not exist, or that has resolved, is.
+ */
+async function checkIncident(deps: CoreDeps, incident: string | undefined): Promise<NamedIncident | undefined> {
   if (!incident) return undefined;
   const id = incident
     .trim()
     .replace(/^.*\/incidents\//, '')
     .replace(/[/?#].*$/, '');
   if (!INCIDENT_ID.test(id))
-    throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id`, { field: 'incident' });
-  if (!deps.incidents)
-    throw new BrokerError('INVALID_INPUT', 'incident-scoped access needs PagerDuty (PAGERDUTY_TOKEN)', {
+    throw new BrokerError('INVALID_INPUT', `"${incident}" is not a PagerDuty incident id or og:<Opsgenie alert id>`, {
       field: 'incident',
     });
+  if (!deps.incidents)
+    throw new BrokerError(
+      'INVALID_INPUT',
+      'incident-scoped access needs PagerDuty or Opsgenie (PAGERDUTY_TOKEN, OPSGENIE_API_KEY)',
+      {
+        field: 'incident',
+      },
+    );
   let info;
   try {
     info = await deps.incidents.incident(id);
   } catch (err) {
-    throw new BrokerError(
-      'INVALID_INPUT',
-      `incident ${id} could not be read: ${err instanceof Error ? err.message : String(err)}`,
-      { field: 'incident' },
-    );
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof Error && (err as Error & { notFound?: unknown }).notFound === true)
+      throw new BrokerError('INVALID_INPUT', `incident ${id} could not be read: ${message}`, { field: 'incident' });
+    return { id, error: message };
   }
   if (info.status === 'resolved')
     throw new BrokerError('INVALID_INPUT', `incident ${id} is already resolved`, { field: 'incident' });
-  return { id, url: info.url };
+  return { id, info };
 }
 
 /** Break-glass: a listed user, a reason, a short cap; access now, an alert, and a review that is chased if ignored. */

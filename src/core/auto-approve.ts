@@ -7,15 +7,45 @@
 import type { AutoApproveRule, DatabaseEntry } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { formatDuration } from './duration.js';
-import type { Actor } from './model.js';
-import type { StateStore } from './ports.js';
+import type { Actor, RequestId } from './model.js';
+import type { IncidentInfo, StateStore } from './ports.js';
 import { sameActor } from './policy.js';
 
 export const BUDGET_WINDOW_MS = 24 * 3_600_000;
 
-/** `budget`: the approving rule's; the transaction that writes the approval counts again under the person's lock. */
+/** `budget`: the approving rule's; the transaction that writes the approval counts again under the person's lock.
+ *  `respondingTo`: the incident whose responder the requester is, when the approving rule is `whenResponding`. */
 export type AutoDecision =
-  { approved: true; rule: number; budget: number; explanation: string } | { approved: false; reasons: string[] };
+  | { approved: true; rule: number; budget: number; explanation: string; respondingTo?: string }
+  | { approved: false; reasons: string[] };
+
+/** The incident a request names, as its source answered — or why it could not be asked. */
+export interface NamedIncident {
+  id: string;
+  info?: IncidentInfo;
+  error?: string;
+}
+
+/** Why `actor` counts as responding to `incident`, or why not. Anything unknown means "not responding". */
+export function respondingTo(
+  incident: NamedIncident | undefined,
+  actor: Actor,
+): { ok: true; why: string } | { ok: false; why: string } {
+  if (!incident) return { ok: false, why: 'no incident is named in the request' };
+  const { id, info } = incident;
+  if (!info) return { ok: false, why: `incident ${id} could not be checked (${incident.error ?? 'no answer'})` };
+  if (info.status === 'resolved') return { ok: false, why: `incident ${id} is resolved` };
+  if (!info.responders) return { ok: false, why: `the incident source does not say who responds to ${id}` };
+  const email = actor.email?.trim().toLowerCase();
+  if (!email)
+    return {
+      ok: false,
+      why: `your email address is not known, so whether you respond to incident ${id} cannot be checked`,
+    };
+  if (!info.responders.includes(email))
+    return { ok: false, why: `you are not assigned to incident ${id} and have not acknowledged it` };
+  return { ok: true, why: `you are responding to incident ${id}` };
+}
 
 /** Auto-approvals `actor` received on this database in the 24 h before `now`. `store` may be a transaction. */
 export async function autoApprovalsUsed(
@@ -43,6 +73,7 @@ async function check(
   level: string,
   durationMs: number,
   at?: number,
+  incident?: NamedIncident,
 ): Promise<{ ok: true; why: string[] } | { ok: false; why: string }> {
   const why: string[] = [];
   if (rule.levels && !rule.levels.includes(level))
@@ -74,10 +105,16 @@ async function check(
       };
     }
   }
+  if (rule.whenResponding) {
+    const res = respondingTo(incident, actor);
+    if (!res.ok) return res;
+    why.push(res.why);
+  }
   return { ok: true, why };
 }
 
-/** `at`: when the request was received (a chat action's receivedAt): the requester's on-call status is judged then. */
+/** `at`: when the request was received (a chat action's receivedAt): the requester's on-call status is judged then.
+ *  `incident`: the incident the request names, for `whenResponding` rules. */
 export async function decideAutomatically(
   deps: CoreDeps,
   db: DatabaseEntry,
@@ -85,13 +122,14 @@ export async function decideAutomatically(
   level: string,
   durationMs: number,
   at?: number,
+  incident?: NamedIncident,
 ): Promise<AutoDecision> {
   const rules = db.approval.autoApprove;
   if (rules.length === 0) return { approved: false, reasons: [] };
   const reasons: string[] = [];
   let used: number | undefined;
   for (const [i, rule] of rules.entries()) {
-    const res = await check(deps, db, rule, actor, level, durationMs, at);
+    const res = await check(deps, db, rule, actor, level, durationMs, at, incident);
     if (!res.ok) {
       reasons.push(`rule ${i + 1}: ${res.why}`);
       continue;
@@ -106,9 +144,17 @@ export async function decideAutomatically(
       rule: i,
       budget: rule.budget,
       explanation: `auto-approved: ${res.why.join(', ')} (${used + 1} of ${rule.budget} today)`,
+      ...(rule.whenResponding && incident && { respondingTo: incident.id }),
     };
   }
   return { approved: false, reasons };
+}
+
+/** Why no auto-approval rule fitted a request that went to people, as audited when it was opened ([] if none). */
+export async function autoApproveNotes(store: Pick<StateStore, 'listAudit'>, requestId: RequestId): Promise<string[]> {
+  const [created] = await store.listAudit({ requestId, type: 'request.created' });
+  const notes = created?.detail.autoApprove;
+  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === 'string') : [];
 }
 
 export function budgetUsed(rule: number, used: number, budget: number): string {

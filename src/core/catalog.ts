@@ -39,6 +39,8 @@ export interface AutoApproveRule {
   maxDurationMs?: number;
   requesterOnCall?: OnCallRef;
   requesterInGroup?: string;
+  /** Only for a requester responding to the request's incident (assigned to it or having acknowledged it). */
+  whenResponding?: true;
   /** Auto-approvals per person per rolling day under this database. */
   budget: number;
 }

@@ -21,7 +21,7 @@ export interface CoreDeps {
   scheduler: Scheduler;
   notifier: Notifier;
   approvers: ApproverDirectory;
-  /** PagerDuty incidents, when configured (incident-scoped access). */
+  /** PagerDuty incidents and Opsgenie alerts (`og:<id>`), when configured (incident-scoped access, `whenResponding`). */
   incidents?: IncidentDirectory;
   clock: Clock;
   /** Requests and extension requests per person, across replicas; absent = not limited (one-process tools). */

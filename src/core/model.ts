@@ -70,7 +70,8 @@ export interface AccessRequest {
   reviewedAt?: number;
   /** When the overdue review was escalated (once). */
   reviewEscalatedAt?: number;
-  /** PagerDuty incident the access is scoped to: the grant ends when it resolves. */
+  /** Incident the access is scoped to (a PagerDuty incident id, or `og:<Opsgenie alert id>`): the grant ends when
+   *  it resolves. */
   incidentId?: string;
   /** The incident's page, as PagerDuty's API gave it. */
   incidentUrl?: string;

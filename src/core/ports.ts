@@ -445,11 +445,21 @@ export interface IncidentInfo {
   status: 'triggered' | 'acknowledged' | 'resolved';
   title: string;
   url: string;
+  /** Lower-cased emails of the people responding to it: assigned to it or having acknowledged it (absent when the
+   *  source did not say; an empty list means nobody). */
+  responders?: readonly string[];
+  /** The Slack channel linked to it (a channel id), when the source links one. */
+  slackChannel?: string;
 }
 
 /** Incidents a grant may be scoped to (PagerDuty). */
 export interface IncidentDirectory {
+  /** Throws when the source cannot tell; the error has `notFound: true` when the source says there is no such
+   *  incident. */
   incident(id: string): Promise<IncidentInfo>;
+  /** Open incidents `email` is assigned to or has acknowledged (for choosing one in a form). Throws when the
+   *  source cannot be asked. */
+  openIncidentsOf?(email: string): Promise<IncidentInfo[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -478,6 +488,9 @@ export interface Notifier {
   breakGlassUsed(view: RequestView): Promise<void>;
   /** A break-glass grant was not reviewed in time. */
   reviewOverdue(view: RequestView): Promise<void>;
+  /** Auto-approved because the requester responds to the request's incident: a line in that incident's Slack
+   *  channel (`slackChannel`, from the incident source). */
+  incidentAccessGranted(view: RequestView, slackChannel: string): Promise<void>;
 }
 
 export type { Actor };

@@ -27,7 +27,7 @@ export interface SweepOptions {
   staleProvisioningMs: number;
   /** A failing revocation is retried by the sweeper at most this often. */
   retryEveryMs: number;
-  /** How often incident-scoped grants ask PagerDuty whether their incident resolved. */
+  /** How often incident-scoped grants ask whether their incident resolved (PagerDuty, Opsgenie). */
   incidentPollMs: number;
 }
 

@@ -56,6 +56,10 @@ export class LogNotifier implements Notifier {
   async reviewOverdue(v: RequestView): Promise<void> {
     this.logger.error({ ...summary(v) }, 'ALERT: break-glass review overdue');
   }
+
+  async incidentAccessGranted(v: RequestView, slackChannel: string): Promise<void> {
+    this.logger.info({ ...summary(v), incident: v.request.incidentId, slackChannel }, 'incident responder approved');
+  }
 }
 
 /** Fans one event out to several notifiers (Slack, Teams, log); one failing is logged and does not stop the others. */
@@ -102,6 +106,9 @@ export class FanOutNotifier implements Notifier {
   }
   breakGlassUsed(v: RequestView) {
     return this.all((n) => n.breakGlassUsed(v));
+  }
+  incidentAccessGranted(v: RequestView, slackChannel: string) {
+    return this.all((n) => n.incidentAccessGranted(v, slackChannel));
   }
   reviewOverdue(v: RequestView) {
     return this.all((n) => n.reviewOverdue(v));

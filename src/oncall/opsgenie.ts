@@ -14,11 +14,23 @@
  *   call at once. 5xx, timeouts and network errors: exponential backoff. At most `maxRetries` retries; other 4xx fail
  *   at once. Answers are cached per schedule and moment asked about ("now" is its own key) for `ttlMs`; concurrent
  *   identical queries share one request.
+ * - Alerts (incident scope, `whenResponding`): `GET /v2/alerts/{id}?identifierType=id` →
+ *   `{ data: { id, message, status: open|closed, acknowledged, owner, responders: [{ type, id }],
+ *   report: { acknowledgedBy } } }`; a responder of type `user` is read with `GET /v2/users/{id}` (`{ data:
+ *   { username } }`). A person's open alerts: `GET /v2/alerts?query=status:open AND owner:"<email>"` with
+ *   `limit`/`offset` until a page is short. Opsgenie's API gives no link for people to an alert, so `url` is empty.
  * - Failures throw OnCallError('Opsgenie schedule db-primary', 'GET /v2/schedules/db-primary/on-calls: HTTP 401 …').
  *   The key never appears in a message.
  */
 import { getJson, RequestFailure } from './http.js';
-import { forgetExpired, OnCallError, onCallSecond, type OnCallPerson, type OpsgenieDirectory } from './sources.js';
+import {
+  forgetExpired,
+  OnCallError,
+  onCallSecond,
+  type OnCallPerson,
+  type OpsgenieDirectory,
+  type PagerDutyIncident,
+} from './sources.js';
 
 export const OPSGENIE_API_URL = 'https://api.opsgenie.com';
 
@@ -51,6 +63,20 @@ interface OgParticipant {
   onCallParticipants?: OgParticipant[];
 }
 
+interface OgAlert {
+  id?: string;
+  message?: string;
+  status?: string;
+  acknowledged?: boolean;
+  owner?: string;
+  responders?: Array<{ type?: string; id?: string } | null>;
+  report?: { acknowledgedBy?: string } | null;
+}
+
+/** Opsgenie's page size for alert listings (its maximum is 100). */
+const ALERT_PAGE = 100;
+const MAX_ALERT_PAGES = 20;
+
 interface OgOnCallsAnswer {
   data?: { onCallRecipients?: unknown; onCallParticipants?: OgParticipant[] };
 }
@@ -77,6 +103,7 @@ export class OpsgenieClient implements OpsgenieDirectory {
   private readonly fetchImpl: typeof fetch;
   private readonly cache = new Map<string, { at: number; value: OnCallPerson[] }>();
   private readonly inflight = new Map<string, Promise<OnCallPerson[]>>();
+  private readonly users = new Map<string, { at: number; value: string }>();
 
   constructor(opts: OpsgenieClientOptions) {
     if (!opts.apiKey) throw new Error('OpsgenieClient: an apiKey is required');
@@ -115,6 +142,84 @@ export class OpsgenieClient implements OpsgenieDirectory {
       .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
+  }
+
+  async alert(alertId: string): Promise<PagerDutyIncident> {
+    try {
+      const path = `/v2/alerts/${encodeURIComponent(alertId)}`;
+      const body = await this.get<{ data?: OgAlert }>(path, { identifierType: 'id' });
+      if (!body.data) throw new RequestFailure(`GET ${path}: the answer has no "data"`);
+      return await this.toIncident(body.data, alertId);
+    } catch (err) {
+      throw this.wrap(`Opsgenie alert ${alertId}`, err);
+    }
+  }
+
+  async openAlertsOf(email: string): Promise<PagerDutyIncident[]> {
+    try {
+      const query = `status:open AND owner:"${email.trim().toLowerCase().replace(/["\\]/g, '')}"`;
+      const all: OgAlert[] = [];
+      for (let page = 0; page < MAX_ALERT_PAGES; page++) {
+        const body = await this.get<{ data?: OgAlert[] }>('/v2/alerts', {
+          query,
+          limit: String(ALERT_PAGE),
+          offset: String(page * ALERT_PAGE),
+          sort: 'createdAt',
+          order: 'desc',
+        });
+        if (!Array.isArray(body.data)) throw new RequestFailure('GET /v2/alerts: the answer has no "data" array');
+        all.push(...body.data);
+        if (body.data.length < ALERT_PAGE) break;
+      }
+      return all
+        .filter((a) => a.id && a.status === 'open')
+        .map((a) => ({
+          id: `og:${a.id}`,
+          status: a.acknowledged ? 'acknowledged' : 'triggered',
+          title: a.message ?? '',
+          url: '',
+        }));
+    } catch (err) {
+      throw this.wrap(`Opsgenie alerts of ${email}`, err);
+    }
+  }
+
+  private async toIncident(a: OgAlert, alertId: string): Promise<PagerDutyIncident> {
+    if (a.status !== 'open' && a.status !== 'closed')
+      throw new RequestFailure(`GET /v2/alerts/${alertId}: unexpected status "${String(a.status)}"`);
+    const userIds = (a.responders ?? []).filter((r) => r?.type === 'user' && r.id).map((r) => r!.id!);
+    const names = [a.owner, a.report?.acknowledgedBy, ...(await Promise.all(userIds.map((id) => this.username(id))))];
+    const responders = [
+      ...new Set(names.map((n) => n?.trim().toLowerCase()).filter((n): n is string => !!n && EMAIL.test(n))),
+    ];
+    return {
+      id: `og:${a.id ?? alertId}`,
+      status: a.status === 'closed' ? 'resolved' : a.acknowledged ? 'acknowledged' : 'triggered',
+      title: a.message ?? '',
+      url: '',
+      responders: a.status === 'closed' ? [] : responders,
+    };
+  }
+
+  /** A user's username (their email), cached like on-call answers. */
+  private async username(userId: string): Promise<string | undefined> {
+    const key = `user:${userId}`;
+    const hit = this.users.get(key);
+    if (hit && this.clock.now() - hit.at < this.ttlMs) return hit.value;
+    const path = `/v2/users/${encodeURIComponent(userId)}`;
+    const body = await this.get<{ data?: { username?: string } }>(path, { identifierType: 'id' });
+    const name = body.data?.username;
+    if (!name) throw new RequestFailure(`GET ${path}: the answer has no username`);
+    forgetExpired(this.users, this.clock.now(), this.ttlMs);
+    this.users.set(key, { at: this.clock.now(), value: name });
+    return name;
+  }
+
+  private wrap(source: string, err: unknown): OnCallError {
+    if (err instanceof OnCallError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    const notFound = err instanceof RequestFailure && err.status === 404;
+    return new OnCallError(source, message.split(this.apiKey).join('[redacted]'), { cause: err, notFound });
   }
 
   private async load(identifier: string, type: 'id' | 'name', date: string | undefined): Promise<OnCallPerson[]> {
@@ -161,7 +266,7 @@ export class OpsgenieClient implements OpsgenieDirectory {
 const HINTS: Record<number, string> = {
   401: ' (the API key was rejected or its integration is disabled: check OPSGENIE_API_KEY)',
   403: ' (the API key may not read this schedule)',
-  404: ' (no such schedule)',
+  404: ' (not found)',
 };
 
 function collectUsers(participants: OgParticipant[], out: string[]): void {

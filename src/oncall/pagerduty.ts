@@ -12,7 +12,14 @@
  *   escalation policies, or at several levels, appears once per policy/level).
  * - An escalation-policy level is the policy's on-calls filtered on `escalation_level` (client side: one fetch per
  *   policy serves every level).
- * - `GET /incidents/{id}` → `{ incident: { id, status, title, html_url } }`.
+ * - `GET /incidents/{id}?include[]=assignees&include[]=acknowledgers` → `{ incident: { id, status, title, html_url,
+ *   assignments: [{ assignee }], acknowledgements: [{ acknowledger }], conference_bridge: { conference_url } } }`;
+ *   its responders are the assignees' and acknowledgers' emails (a user reference without one is read with
+ *   `GET /users/{id}`, as for on-calls). PagerDuty has no field for a linked Slack channel; a `conference_url` that
+ *   is a Slack channel link (`https://<workspace>.slack.com/archives/C…`, `https://app.slack.com/client/T…/C…`,
+ *   `slack://channel?…&id=C…`) names it.
+ * - A person's open incidents: `GET /users?query=<email>` (the user whose email is exactly that), then
+ *   `GET /incidents?user_ids[]=…&statuses[]=triggered&statuses[]=acknowledged` with the same includes, paginated.
  * - Auth `Authorization: Token token=<key>`, `Accept: application/vnd.pagerduty+json;version=2`.
  * - 429: waits `Retry-After` (or `ratelimit-reset`) seconds and retries; when the server asks for longer than
  *   `maxWaitMs` the call fails at once instead of retrying too early. 5xx, timeouts and network errors: retried with
@@ -84,7 +91,39 @@ interface PdOnCallsPage {
   total?: number | null;
 }
 
+interface PdIncident {
+  id?: string;
+  status?: string;
+  title?: string;
+  summary?: string;
+  html_url?: string;
+  assignments?: Array<{ assignee?: PdUser | null } | null>;
+  acknowledgements?: Array<{ acknowledger?: PdUser | null } | null>;
+  conference_bridge?: { conference_url?: string | null; conference_number?: string | null } | null;
+}
+
 const INCIDENT_STATUSES = new Set<PagerDutyIncident['status']>(['triggered', 'acknowledged', 'resolved']);
+const INCIDENT_INCLUDES: [string, string][] = [
+  ['include[]', 'assignees'],
+  ['include[]', 'acknowledgers'],
+];
+
+const SLACK_CHANNEL_LINKS = [
+  /^https:\/\/[a-z0-9-]+\.slack\.com\/archives\/([CG][A-Z0-9]{2,20})(?:[/?#]|$)/,
+  /^https:\/\/app\.slack\.com\/client\/T[A-Z0-9]+\/([CG][A-Z0-9]{2,20})(?:[/?#]|$)/,
+  /^slack:\/\/channel\?(?:.*&)?id=([CG][A-Z0-9]{2,20})(?:&|$)/,
+];
+
+/** The channel id of a Slack channel link; undefined for anything else (a Zoom link, a phone bridge …). */
+export function slackChannelOf(url: string | null | undefined): string | undefined {
+  const u = url?.trim();
+  if (!u) return undefined;
+  for (const re of SLACK_CHANNEL_LINKS) {
+    const m = re.exec(u);
+    if (m) return m[1];
+  }
+  return undefined;
+}
 
 export class PagerDutyClient implements PagerDutyDirectory {
   private readonly token: string;
@@ -139,6 +178,24 @@ export class PagerDutyClient implements PagerDutyDirectory {
     }
   }
 
+  async openIncidentsOf(email: string): Promise<PagerDutyIncident[]> {
+    const source = `PagerDuty incidents of ${email}`;
+    try {
+      // The user id is cached like any answer; the incidents are read fresh (they change by the minute).
+      const userId = await this.cached(`user-of:${email.trim().toLowerCase()}`, () => this.userIdOf(email));
+      if (!userId) return [];
+      const raw = await this.listPages<PdIncident>('/incidents', 'incidents', [
+        ['user_ids[]', userId],
+        ['statuses[]', 'triggered'],
+        ['statuses[]', 'acknowledged'],
+        ...INCIDENT_INCLUDES,
+      ]);
+      return await Promise.all(raw.map((i) => this.toIncident(i, i.id ?? '')));
+    } catch (err) {
+      throw this.wrap(source, err);
+    }
+  }
+
   async incident(incidentId: string): Promise<PagerDutyIncident> {
     const source = `PagerDuty incident ${incidentId}`;
     try {
@@ -157,21 +214,58 @@ export class PagerDutyClient implements PagerDutyDirectory {
   // ---------------------------------------------------------------------------------------------------------------
 
   private async readIncident(incidentId: string): Promise<PagerDutyIncident> {
-    const body = await this.get<{
-      incident?: { id?: string; status?: string; title?: string; summary?: string; html_url?: string };
-    }>(`/incidents/${encodeURIComponent(incidentId)}`, []);
-    const i = body.incident;
-    if (!i || typeof i.status !== 'string')
-      throw new RequestFailure(`GET /incidents/${incidentId}: the answer has no incident`);
-    if (!INCIDENT_STATUSES.has(i.status as PagerDutyIncident['status'])) {
-      throw new RequestFailure(`GET /incidents/${incidentId}: unexpected status "${i.status}"`);
+    const body = await this.get<{ incident?: PdIncident }>(
+      `/incidents/${encodeURIComponent(incidentId)}`,
+      INCIDENT_INCLUDES,
+    );
+    if (!body.incident) throw new RequestFailure(`GET /incidents/${incidentId}: the answer has no incident`);
+    return this.toIncident(body.incident, incidentId);
+  }
+
+  private async toIncident(i: PdIncident, incidentId: string): Promise<PagerDutyIncident> {
+    if (typeof i.status !== 'string' || !INCIDENT_STATUSES.has(i.status as PagerDutyIncident['status'])) {
+      throw new RequestFailure(`GET /incidents/${incidentId}: unexpected status "${String(i.status)}"`);
     }
+    const people = [
+      ...(i.assignments ?? []).map((a) => a?.assignee),
+      ...(i.acknowledgements ?? []).map((a) => a?.acknowledger),
+    ].filter((u): u is PdUser => !!u?.id && (u.type === undefined || u.type === 'user' || u.type === 'user_reference'));
+    const responders = (await this.people(people.map((user) => ({ user })))).map((p) => p.email.toLowerCase());
+    const slackChannel = slackChannelOf(i.conference_bridge?.conference_url);
     return {
       id: i.id ?? incidentId,
       status: i.status as PagerDutyIncident['status'],
       title: i.title ?? i.summary ?? '',
       url: i.html_url ?? '',
+      responders,
+      ...(slackChannel && { slackChannel }),
     };
+  }
+
+  /** The PagerDuty user whose email is `email` (case-insensitive), if any. */
+  private async userIdOf(email: string): Promise<string | undefined> {
+    const want = email.trim().toLowerCase();
+    const users = await this.listPages<PdUser>('/users', 'users', [['query', want]]);
+    return users.find((u) => u.email?.trim().toLowerCase() === want)?.id;
+  }
+
+  /** Every item of a classic-paginated listing (`limit`/`offset` in, `{ <key>: […], more }` out). */
+  private async listPages<T>(path: string, key: string, query: [string, string][]): Promise<T[]> {
+    const all: T[] = [];
+    let offset = 0;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const body = await this.get<Record<string, unknown> & { more?: boolean; offset?: number }>(path, [
+        ...query,
+        ['limit', String(this.pageSize)],
+        ['offset', String(offset)],
+      ]);
+      const items = body[key];
+      if (!Array.isArray(items)) throw new RequestFailure(`GET ${path}: the answer has no "${key}" array`);
+      all.push(...(items as T[]));
+      if (!body.more || items.length === 0) return all;
+      offset = (body.offset ?? offset) + items.length;
+    }
+    throw new RequestFailure(`GET ${path}: still "more" after ${MAX_PAGES} pages; refusing to read further`);
   }
 
   /** Every on-call entry for one filter, now or at `when` (an ISO time), following `more`/`offset`. */
@@ -256,7 +350,8 @@ export class PagerDutyClient implements PagerDutyDirectory {
   private wrap(source: string, err: unknown): OnCallError {
     if (err instanceof OnCallError) return err;
     const message = err instanceof Error ? err.message : String(err);
-    return new OnCallError(source, this.redact(message), { cause: err });
+    const notFound = err instanceof RequestFailure && err.status === 404;
+    return new OnCallError(source, this.redact(message), { cause: err, notFound });
   }
 
   private redact(text: string): string {

@@ -17,13 +17,16 @@ export interface OnCallPerson {
 
 export class OnCallError extends Error {
   override readonly name = 'OnCallError';
+  /** The vendor answered that the thing asked about does not exist (HTTP 404), as opposed to not answering. */
+  readonly notFound: boolean;
   constructor(
     /** "PagerDuty schedule PABC123" */
     readonly source: string,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { notFound?: boolean },
   ) {
     super(`${source}: ${message}`, options);
+    this.notFound = options?.notFound ?? false;
   }
 }
 
@@ -33,6 +36,10 @@ export interface PagerDutyIncident {
   title: string;
   /** The incident's page for people (html_url). */
   url: string;
+  /** Lower-cased emails of its assignees and acknowledgers (read with the incident). */
+  responders?: readonly string[];
+  /** A Slack channel id, when the incident's conference bridge URL is a Slack channel link. */
+  slackChannel?: string;
 }
 
 export interface PagerDutyDirectory {
@@ -41,11 +48,19 @@ export interface PagerDutyDirectory {
   /** People on call at one level (1 = first) of an escalation policy at `at` (now when omitted). */
   escalationPolicyOnCall(policyId: string, level: number, at?: number): Promise<OnCallPerson[]>;
   incident(incidentId: string): Promise<PagerDutyIncident>;
+  /** Triggered or acknowledged incidents assigned to the user with this email (none when PagerDuty has no such
+   *  user). */
+  openIncidentsOf(email: string): Promise<PagerDutyIncident[]>;
 }
 
 export interface OpsgenieDirectory {
   /** People on call for a schedule at `at` (now when omitted). */
   scheduleOnCall(scheduleIdOrName: string, at?: number): Promise<OnCallPerson[]>;
+  /** An alert as an incident (id `og:<alert id>`): open → triggered or acknowledged, closed → resolved; its
+   *  responders are its owner, whoever acknowledged it and its user responders, by username (email). */
+  alert(alertId: string): Promise<PagerDutyIncident>;
+  /** Open alerts owned by the user with this username (email). */
+  openAlertsOf(email: string): Promise<PagerDutyIncident[]>;
 }
 
 /** The whole second that `at` falls in, which is what the vendors are asked about (their times have no fraction). */

@@ -58,7 +58,12 @@ import {
 } from '../../src/chat/slack/blocks/ephemeral.js';
 import { extendModal } from '../../src/chat/slack/blocks/extend-modal.js';
 import { homeView } from '../../src/chat/slack/blocks/home.js';
-import { breakGlassAlert, escalationReply, reviewOverdueAlert } from '../../src/chat/slack/blocks/policy.js';
+import {
+  breakGlassAlert,
+  escalationReply,
+  incidentAccessLine,
+  reviewOverdueAlert,
+} from '../../src/chat/slack/blocks/policy.js';
 import { revocationReceipt } from '../../src/chat/slack/blocks/receipt.js';
 import { requestModal } from '../../src/chat/slack/blocks/request-modal.js';
 import { rid, gid } from '../support/ids.js';
@@ -395,7 +400,9 @@ function everything(): Built[] {
       msg(`escalationReply ${tag}`, escalationReply(v, 99, v.request.approvers));
       msg(`breakGlassAlert ${tag}`, breakGlassAlert(v));
       msg(`reviewOverdueAlert ${tag}`, reviewOverdueAlert(v));
+      msg(`incidentAccessLine ${tag}`, incidentAccessLine({ ...v, request: { ...v.request, incidentId: fill(20) } }));
       msg(`requestSentText ${tag}`, { text: requestSentText(v) });
+      msg(`requestSentText with notes ${tag}`, { text: requestSentText(v, [fill(5000), fill(5000)]) });
       for (const c of ERROR_CODES) msg(`errorText ${c} ${tag}`, { text: errorText(bigError(c), v) });
       vw(`credentialsModal ${tag}`, credentialsModal(v, CREDENTIALS));
       vw(`denyModal ${tag}`, denyModal(v));
@@ -421,6 +428,16 @@ function everything(): Built[] {
         reason: fill(MAX_REASON_LENGTH),
         ticket: fill(MAX_TICKET_LENGTH),
       },
+    }),
+  );
+  vw(
+    'requestModal, 150 open incidents with long titles',
+    requestModal(CATALOG, {
+      channelId: 'C0INCIDENT',
+      incidents: Array.from({ length: 150 }, (_, i) => ({
+        id: `PINC${String(i).padStart(6, '0')}`,
+        title: fill(1000),
+      })),
     }),
   );
   vw('denyModal by id', denyModal(2_147_483_647));

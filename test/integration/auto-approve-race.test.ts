@@ -39,6 +39,21 @@ databases:
       approvers: [{ email: dba-lead@example.com }]
       autoApprove:
         - { levels: [read, write, audit], maxDuration: 1h, requesterOnCall: { pagerduty: { schedule: PPRIMARY } }, budget: 1 }
+  - name: payments
+    engine: postgres
+    host: 127.0.0.1
+    port: 5432
+    database: postgres
+    admin: { user: postgres, password: unused }
+    levels:
+      read: { roles: [pg_read_all_data] }
+      write: { roles: [pg_write_all_data] }
+      audit: { roles: [pg_read_all_stats] }
+    limits: { activeGrantsPerPerson: 1, pendingRequestsPerPerson: 5 }
+    approval:
+      approvers: [{ email: dba-lead@example.com }]
+      autoApprove:
+        - { maxDuration: 1h, whenResponding: true, budget: 5 }
 `;
 
 async function onServer(sql: string): Promise<void> {
@@ -71,6 +86,7 @@ describe('auto-approval budget under concurrency (PostgreSQL state store)', () =
       clock,
       enqueued: [],
       approvers: new ApproverResolver(undefined, clock, { pagerduty }, 60_000),
+      incidents: pagerduty,
     });
   }, 60_000);
 
@@ -97,5 +113,28 @@ describe('auto-approval budget under concurrency (PostgreSQL state store)', () =
       expect(why).toEqual(['rule 1: daily auto-approval budget used (1 of 1 in the last 24 h)']);
     }
     expect(await store.listAudit({ type: 'request.auto_approved' })).toHaveLength(1);
+  }, 30_000);
+
+  it('an incident responder racing three levels with a limit of one live grant: one approved, the others refused under the lock', async () => {
+    pd.setIncident('PRACE01', { status: 'triggered', assignees: [{ email: priya.email! }] });
+    const outcomes = await Promise.allSettled(
+      ['read', 'write', 'audit'].map((level) =>
+        requestAccess(deps, priya, {
+          database: 'payments',
+          level,
+          duration: '30m',
+          reason: 'racing',
+          incident: 'PRACE01',
+        }),
+      ),
+    );
+    const approved = outcomes.filter((o) => o.status === 'fulfilled' && o.value.status === 'approved');
+    expect(approved).toHaveLength(1);
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(refused).toHaveLength(2);
+    for (const r of refused) expect(String((r as PromiseRejectedResult).reason)).toMatch(/limit is 1/);
+    const live = await store.listGrants({ statuses: ['provisioning', 'active'], database: 'payments' });
+    expect(live).toHaveLength(1);
+    expect((await store.getRequest(live[0]!.requestId))!.incidentId).toBe('PRACE01');
   }, 30_000);
 });

@@ -18,6 +18,7 @@ import { SlackPeople } from '../../src/chat/slack/people.js';
 import { startSlackDouble } from '../../dev/slack/double.js';
 import { OpsgenieClient } from '../../src/oncall/opsgenie.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
+import { VendorIncidents } from '../../src/oncall/incidents.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
@@ -72,6 +73,18 @@ databases:
     limits: { activeGrantsPerPerson: 1 }
     approval:
       approvers: [{ pagerduty: { schedule: PPRIMARY } }, { email: dba-lead@example.com }]
+  - name: payments
+    engine: postgres
+    host: 127.0.0.1
+    port: 5432
+    database: postgres
+    admin: { user: postgres, password: unused }
+    levels: { read: { roles: [pg_read_all_data] }, write: { roles: [pg_write_all_data] } }
+    limits: { activeGrantsPerPerson: 1, pendingRequestsPerPerson: 20 }
+    approval:
+      approvers: [{ email: dba-lead@example.com }]
+      autoApprove:
+        - { levels: [read], maxDuration: 1h, whenResponding: true, budget: 2 }
 `;
 
 describe('access policy', () => {
@@ -121,7 +134,7 @@ describe('access policy', () => {
       clock,
       enqueued: provisioned,
       approvers: new ApproverResolver(undefined, clock, { pagerduty, opsgenie }, 0),
-      incidents: pagerduty,
+      incidents: new VendorIncidents({ pagerduty, opsgenie }),
     });
   });
 
@@ -508,6 +521,131 @@ describe('access policy', () => {
       expect(other.message).toMatch(/limit is 1/);
       await store.decideRequest(again.id, 'cancelled', now);
       await endGrantOf(first.id);
+    });
+  });
+
+  describe('responders of a live incident (whenResponding)', () => {
+    const ask = (who: Actor, incident?: string, level = 'read') =>
+      requestAccess(deps, who, {
+        database: 'payments',
+        level,
+        duration: '30m',
+        reason: 'payments failing',
+        ...(incident && { incident }),
+      });
+    const createdNotes = async (requestId: number) =>
+      (await store.listAudit({ requestId: rid(requestId), type: 'request.created' }))[0]!.detail
+        .autoApprove as string[];
+
+    it('an assignee is approved at once, audited with the rule and the incident, told in the incident channel; the grant ends when it resolves', async () => {
+      pd.setIncident('PRESP01', {
+        status: 'triggered',
+        title: 'payments 500s',
+        assignees: [{ email: dev.email! }],
+        conferenceUrl: 'https://acme.slack.com/archives/C0INCPAY',
+      });
+      const req = await ask(dev, 'PRESP01');
+      expect(req.status).toBe('approved');
+      expect(req.incidentId).toBe('PRESP01');
+      expect(req.decisionNote).toBe('auto-approved: read ≤ 1h, you are responding to incident PRESP01 (1 of 2 today)');
+      const audit = (await store.listAudit({ requestId: req.id, type: 'request.auto_approved' }))[0]!;
+      expect(audit.detail).toMatchObject({ rule: 1, respondingTo: 'PRESP01', incident: 'PRESP01' });
+      const line = notifier.events.find((e) => e.event === 'incidentAccessGranted' && e.view.request.id === req.id);
+      expect(line?.extra).toEqual(['C0INCPAY']);
+
+      const grant = (await store.getGrantByRequest(req.id))!;
+      await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
+      expect(await endResolvedIncidents(deps)).toBe(0);
+      pd.setIncident('PRESP01', { status: 'resolved' });
+      expect(await endResolvedIncidents(deps)).toBe(1);
+      const ended = (await store.getGrant(grant.id))!;
+      expect(ended.endKind).toBe('incident_resolved');
+    });
+
+    it('an acknowledger counts too; no line is posted when the incident links no Slack channel', async () => {
+      pd.setIncident('PRESP02', {
+        status: 'acknowledged',
+        assignees: [{ email: 'someone@example.com' }],
+        acknowledgers: [{ email: opsOnCall.email! }],
+      });
+      const req = await ask(opsOnCall, 'https://acme.pagerduty.com/incidents/PRESP02');
+      expect(req.status).toBe('approved');
+      expect(notifier.events.some((e) => e.event === 'incidentAccessGranted' && e.view.request.id === req.id)).toBe(
+        false,
+      );
+      await endGrantOf(req.id);
+    });
+
+    it("someone else's incident, no incident at all, or a level the rule does not cover goes to approvers, saying why", async () => {
+      pd.setIncident('PRESP03', { status: 'triggered', assignees: [{ email: primary.email! }] });
+      const notMine = await ask(dev, 'PRESP03');
+      expect(notMine.status).toBe('pending');
+      expect(notMine.incidentId).toBe('PRESP03'); // still scoped: it ends with the incident if approved
+      expect(await createdNotes(notMine.id)).toEqual([
+        'rule 1: you are not assigned to incident PRESP03 and have not acknowledged it',
+      ]);
+      const none = await ask(dev);
+      expect(await createdNotes(none.id)).toEqual(['rule 1: no incident is named in the request']);
+      const write = await ask(primary, 'PRESP03', 'write');
+      expect(write.status).toBe('pending');
+      expect(await createdNotes(write.id)).toEqual(['rule 1: level write is not one of read']);
+      expect(await store.listAudit({ type: 'request.auto_approved', since: now - 1 })).toHaveLength(0);
+      for (const r of [notMine, none, write]) await store.decideRequest(r.id, 'cancelled', now);
+    });
+
+    it('PagerDuty down: not auto-approved (fail closed) — the request goes to approvers, still scoped, and says why', async () => {
+      pd.setIncident('PRESP04', { status: 'triggered', assignees: [{ email: dev.email! }] });
+      pd.failNext('/incidents/*', { status: 503 }, { times: 8 });
+      const req = await ask(dev, 'PRESP04');
+      expect(req.status).toBe('pending');
+      expect(req.incidentId).toBe('PRESP04');
+      const notes = await createdNotes(req.id);
+      expect(notes[0]).toMatch(/^incident PRESP04 could not be read: PagerDuty incident PRESP04: .*HTTP 503/);
+      expect(notes[1]).toMatch(/^rule 1: incident PRESP04 could not be checked/);
+      await store.decideRequest(req.id, 'cancelled', now);
+    });
+
+    it('an Opsgenie alert works the same way: its owner is approved and loses access when it closes; others go to approvers', async () => {
+      const alert = og.setAlert({ message: 'payments 500s', status: 'open', owner: dev.email! });
+      const req = await ask(dev, `og:${alert.id}`);
+      expect(req.status).toBe('approved');
+      expect(req.incidentId).toBe(`og:${alert.id}`);
+      expect(req.decisionNote).toContain(`you are responding to incident og:${alert.id}`);
+      const other = await ask(primary, `og:${alert.id}`);
+      expect(other.status).toBe('pending');
+      expect(await createdNotes(other.id)).toEqual([
+        `rule 1: you are not assigned to incident og:${alert.id} and have not acknowledged it`,
+      ]);
+      await store.decideRequest(other.id, 'cancelled', now);
+      const grant = (await store.getGrantByRequest(req.id))!;
+      await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
+      expect(await endResolvedIncidents(deps)).toBe(0);
+      og.setAlert({ id: alert.id, status: 'closed' });
+      expect(await endResolvedIncidents(deps)).toBe(1);
+      expect((await store.getGrant(grant.id))!.endKind).toBe('incident_resolved');
+    });
+
+    it('a resolved or unknown incident is refused up front; per-person limits and the daily budget still apply', async () => {
+      pd.setIncident('PRESP05', { status: 'resolved', assignees: [{ email: dev.email! }] });
+      expect((await code(ask(dev, 'PRESP05'))).details.field).toBe('incident');
+      expect((await code(ask(dev, 'PNOSUCH1'))).message).toMatch(/could not be read: .*HTTP 404/);
+
+      pd.setIncident('PRESP06', { status: 'triggered', assignees: [{ email: dev.email! }] });
+      const first = await ask(dev, 'PRESP06');
+      expect(first.status).toBe('approved');
+      // activeGrantsPerPerson is 1 on payments: a second live grant is refused, responder or not.
+      const over = await code(ask(dev, 'PRESP06', 'write'));
+      expect(over.message).toMatch(/limit is 1/);
+      await endGrantOf(first.id);
+      const second = await ask(dev, 'PRESP06');
+      expect(second.status).toBe('approved');
+      await endGrantOf(second.id);
+      const third = await ask(dev, 'PRESP06');
+      expect(third.status).toBe('pending');
+      expect(await createdNotes(third.id)).toEqual([
+        'rule 1: daily auto-approval budget used (2 of 2 in the last 24 h)',
+      ]);
+      await store.decideRequest(third.id, 'cancelled', now);
     });
   });
 

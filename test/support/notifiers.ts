@@ -22,5 +22,6 @@ export function recordingNotifier(): Notifier & { events: NotifierEvent[] } {
     requestEscalated: rec('requestEscalated'),
     breakGlassUsed: rec('breakGlassUsed'),
     reviewOverdue: rec('reviewOverdue'),
+    incidentAccessGranted: rec('incidentAccessGranted'),
   };
 }

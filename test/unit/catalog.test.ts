@@ -27,6 +27,7 @@ databases:
       required: 1
       autoApprove:
         - { levels: [read], maxDuration: 1h, requesterOnCall: true }
+        - { levels: [read], maxDuration: 2h, whenResponding: true, budget: 3 }
       breakGlass: { users: [sre-lead@example.com], alertChannel: C0SECURITY, maxDuration: 1h }
   - name: billing
     engine: mysql
@@ -60,6 +61,19 @@ describe('catalog', () => {
     const billing = c.databases.get('billing')!;
     expect(billing.port).toBe(3306);
     expect(billing.brokerSchema).toBe('db_access');
+    expect(orders.approval.autoApprove[1]).toEqual({
+      levels: ['read'],
+      maxDurationMs: 2 * 3_600_000,
+      whenResponding: true,
+      budget: 3,
+    });
+  });
+
+  it('whenResponding is true or absent', () => {
+    const bad = good.replace('whenResponding: true', 'whenResponding: false');
+    expect(problems(bad, { ORDERS_ADMIN_PASSWORD: 'x' })).toEqual([
+      expect.stringMatching(/^databases\[0\]\.approval\.autoApprove\[1\]\.whenResponding: /),
+    ]);
   });
 
   it('a missing variable names itself and where it is used', () => {

@@ -50,6 +50,26 @@ describe('/db-access grammar', () => {
       },
     ],
     [
+      'orders-prod read 1h og:70413a06-38d6-4c85-92b8-5ebc900d42e2-1568045093253 why',
+      {
+        kind: 'request',
+        input: {
+          database: 'orders-prod',
+          level: 'read',
+          duration: '1h',
+          incident: 'og:70413a06-38d6-4c85-92b8-5ebc900d42e2-1568045093253',
+          reason: 'why',
+        },
+      },
+    ],
+    [
+      'orders-prod read 1h og:NOT-AN-ID why',
+      {
+        kind: 'request',
+        input: { database: 'orders-prod', level: 'read', duration: '1h', reason: 'og:NOT-AN-ID why' },
+      },
+    ],
+    [
       'break-glass orders-prod write 30m primary is down',
       {
         kind: 'request',

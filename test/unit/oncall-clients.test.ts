@@ -42,6 +42,10 @@ describe('PagerDutyClient against the PagerDuty double', () => {
   beforeEach(async () => {
     pd = await startPagerDutyDouble({ pageSize: 2 });
   });
+  const restartWith = async (opts: Parameters<typeof startPagerDutyDouble>[0]) => {
+    await pd.stop();
+    return startPagerDutyDouble(opts);
+  };
   afterEach(async () => {
     await pd.stop();
   });
@@ -257,6 +261,7 @@ describe('PagerDutyClient against the PagerDuty double', () => {
       status: 'triggered',
       title: 'orders-db replica lag',
       url: 'https://example.pagerduty.com/incidents/Q1ABC',
+      responders: [],
     });
     pd.setIncident('Q1ABC', { status: 'resolved' });
     expect((await c.incident('Q1ABC')).status).toBe('resolved');
@@ -266,6 +271,51 @@ describe('PagerDutyClient against the PagerDuty double', () => {
     const err = await rejection(c.incident('QNOPE'));
     expect(err.source).toBe('PagerDuty incident QNOPE');
     expect(err.message).toContain('HTTP 404');
+    expect(err.notFound).toBe(true);
+    pd.failNext('/incidents/*', { status: 503 }, { times: 10 });
+    const down = await rejection(client({ maxRetries: 0 }).incident('Q1ABC'));
+    expect(down.notFound).toBe(false);
+  });
+
+  it("an incident's responders are its assignees and acknowledgers by email; a Slack link as its bridge names the channel", async () => {
+    pd = await restartWith({ pageSize: 2, expandIncludes: false }); // references only: emails come from /users/{id}
+    pd.setIncident('Q2DEF', {
+      status: 'acknowledged',
+      assignees: [ALICE, BOB],
+      acknowledgers: [CAROL],
+      conferenceUrl: 'https://acme.slack.com/archives/C0INC42',
+    });
+    const c = client();
+    const info = await c.incident('Q2DEF');
+    expect(info.responders).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
+    expect(info.slackChannel).toBe('C0INC42');
+    const read = pd.requests.find((r) => r.path === '/incidents/Q2DEF')!;
+    expect(read.query['include[]']).toEqual(['assignees', 'acknowledgers']);
+    expect(pd.requests.filter((r) => r.path.startsWith('/users/')).length).toBe(3);
+
+    pd.setIncident('Q2DEF', { status: 'triggered', conferenceUrl: 'https://zoom.example.com/j/1' });
+    const triggered = await c.incident('Q2DEF');
+    expect(triggered.responders).toEqual(['alice@example.com', 'bob@example.com']); // no acknowledgements yet
+    expect(triggered.slackChannel).toBeUndefined();
+    pd.setIncident('Q2DEF', { status: 'resolved' });
+    expect((await c.incident('Q2DEF')).responders).toEqual([]);
+  });
+
+  it("a person's open incidents: their user by email, then the incidents assigned to them, page by page", async () => {
+    pd.addUser({ email: 'malice@example.com' }); // contains the query, is not the person
+    pd.setIncident('Q1', { status: 'triggered', assignees: [ALICE] });
+    pd.setIncident('Q2', { status: 'acknowledged', assignees: [ALICE, BOB], acknowledgers: [ALICE] });
+    pd.setIncident('Q3', { status: 'triggered', assignees: [ALICE] });
+    pd.setIncident('Q4', { status: 'resolved', assignees: [ALICE] });
+    pd.setIncident('Q5', { status: 'triggered', assignees: [BOB] });
+    const mine = await client().openIncidentsOf('ALICE@example.com');
+    expect(mine.map((i) => i.id)).toEqual(['Q1', 'Q2', 'Q3']);
+    const list = pd.requests.filter((r) => r.path === '/incidents');
+    expect(list.map((r) => r.query.offset?.[0])).toEqual(['0', '2']);
+    expect(list[0]!.query['statuses[]']).toEqual(['triggered', 'acknowledged']);
+    expect(list[0]!.query['user_ids[]']).toHaveLength(1);
+    expect(pd.requests.find((r) => r.path === '/users')!.query.query).toEqual(['alice@example.com']);
+    expect(await client().openIncidentsOf('nobody@example.com')).toEqual([]);
   });
 });
 
@@ -380,5 +430,44 @@ describe('OpsgenieClient against the Opsgenie double', () => {
       },
     );
     expect(raw.status).toBe(422);
+  });
+
+  it("an alert's responders are its owner, its acknowledger and its user responders; a person's open alerts are those they own", async () => {
+    const a = og.setAlert({
+      message: 'payments 500s',
+      status: 'open',
+      acknowledged: true,
+      owner: ALICE.email,
+      acknowledgedBy: BOB.email,
+      responders: [CAROL.email],
+    });
+    og.setAlert({ message: 'not hers', status: 'open', owner: BOB.email });
+    og.setAlert({ message: 'over', status: 'closed', owner: ALICE.email });
+    const c = client();
+    const info = await c.alert(a.id);
+    expect(info).toEqual({
+      id: `og:${a.id}`,
+      status: 'acknowledged',
+      title: 'payments 500s',
+      url: '',
+      responders: ['alice@example.com', 'bob@example.com', 'carol@example.com'],
+    });
+    expect(og.requests.find((r) => r.path === `/v2/alerts/${a.id}`)?.query.identifierType).toEqual(['id']);
+    expect(og.requests.filter((r) => r.path.startsWith('/v2/users/'))).toHaveLength(1);
+
+    const mine = await c.openAlertsOf('Alice@Example.com');
+    expect(mine.map((i) => [i.id, i.title])).toEqual([[`og:${a.id}`, 'payments 500s']]);
+    expect(og.requests.find((r) => r.path === '/v2/alerts')?.query.query).toEqual([
+      'status:open AND owner:"alice@example.com"',
+    ]);
+
+    og.setAlert({ id: a.id, status: 'closed' });
+    expect(await c.alert(a.id)).toMatchObject({ status: 'resolved', responders: [] });
+    const missing = await rejection(c.alert('0000-nope'));
+    expect(missing.notFound).toBe(true);
+    og.failNext('/v2/alerts/*', { status: 503 }, { times: 10 });
+    const down = await rejection(client({ maxRetries: 0 }).alert(a.id));
+    expect(down.notFound).toBe(false);
+    expect(down.message).toContain('HTTP 503');
   });
 });

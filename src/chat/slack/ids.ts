@@ -60,6 +60,8 @@ export const INPUT = {
   ticket: { block: 'ticket', action: 'ticket_input' },
   /** users_select: the person the access is for (optional; empty = the person filling the form). */
   for: { block: 'for', action: 'for_user_select' },
+  /** Offered only when the requester has open incidents (filled in after the modal opens). */
+  incident: { block: 'incident', action: 'incident_select' },
 } as const;
 
 export type InputField = keyof typeof INPUT;

@@ -14,7 +14,7 @@ import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
 import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from './blocks/dm.js';
 import { revocationReceipt } from './blocks/receipt.js';
 import { revocationStuckAlert } from './blocks/alerts.js';
-import { breakGlassAlert, escalationReply, reviewOverdueAlert } from './blocks/policy.js';
+import { breakGlassAlert, escalationReply, incidentAccessLine, reviewOverdueAlert } from './blocks/policy.js';
 import type { SlackMessage } from './blocks/kit.js';
 import type { ApproverRef } from '../../core/model.js';
 
@@ -205,6 +205,10 @@ export class SlackNotifier implements Notifier {
     const channel = ref?.channel ?? db?.approval.breakGlass?.alertChannel ?? db?.approval.slackChannel;
     if (!channel) return;
     await this.client.chat.postMessage(alertArgs(channel, ref, reviewOverdueAlert(v)));
+  }
+
+  async incidentAccessGranted(v: RequestView, slackChannel: string): Promise<void> {
+    await this.client.chat.postMessage({ channel: slackChannel, ...incidentAccessLine(v) });
   }
 
   /** After a review: the alert shows who reviewed, without the button. */

@@ -19,11 +19,13 @@ import {
   type TaskModuleResponse,
 } from 'botbuilder';
 import type { CoreDeps } from '../../core/deps.js';
+import type { AccessRequest } from '../../core/model.js';
 import { BrokerError } from '../../core/errors.js';
 import { requireGrantId, requireRequestId } from '../../core/ids.js';
 import { revealCredentials, revokeAsUser } from '../../core/lifecycle.js';
 import { viewsOf } from '../../core/listing.js';
 import { requestAccess, requestExtension } from '../../core/asking.js';
+import { autoApproveNotes } from '../../core/auto-approve.js';
 import { approve, deny, reviewBreakGlass } from '../../core/deciding.js';
 import { cleanText } from '../../core/text.js';
 import { loadRequestView } from '../../core/view.js';
@@ -186,7 +188,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           breakGlass: parsed.breakGlass ?? false,
           ...(forWhom !== undefined && { beneficiary: () => people.person(ctx, forWhom) }),
         });
-        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
+        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id), await notesOf(core, req)));
         return;
       }
     }
@@ -278,7 +280,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           reason: str(data.reason),
           ...(ticket && { ticket }),
         });
-        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
+        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id), await notesOf(core, req))));
       }
       case VERBS.reviewed: {
         const id = requireRequestId(data.requestId);
@@ -330,4 +332,9 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       return { task: { type: 'message', value: this.sentence(err, toast) } };
     }
   }
+}
+
+/** Why a request just opened for people was not auto-approved (nothing for one decided at once). */
+async function notesOf(core: CoreDeps, req: AccessRequest): Promise<string[]> {
+  return req.status === 'pending' ? autoApproveNotes(core.store, req.id) : [];
 }

@@ -176,6 +176,9 @@ export class TeamsNotifier implements Notifier {
     else await this.send.toChannel(channel, reviewOverdueMessage(v));
   }
 
+  /** The incident's channel is a Slack channel: nothing to post on Teams (the approval card names the incident). */
+  async incidentAccessGranted(): Promise<void> {}
+
   /** After a review: the alert shows who reviewed, without the button. */
   async breakGlassReviewed(v: RequestView): Promise<void> {
     const ref = await this.ref(v, 'break-glass');

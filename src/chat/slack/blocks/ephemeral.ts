@@ -17,7 +17,8 @@ const HELP_DATABASES = 30;
 const LIST_MAX = 25;
 
 /** "Request #42 sent to @alice, @bob" — or, when the policy approved it at once, that it was. */
-export function requestSentText(view: RequestView): string {
+/** `notes`: why no auto-approval rule fitted (core/auto-approve.ts autoApproveNotes), told to the requester. */
+export function requestSentText(view: RequestView, notes: readonly string[] = []): string {
   const r = view.request;
   const kind = r.extendsGrantId !== undefined ? `Extension request #${r.id}` : `Request #${r.id}`;
   if (view.phase !== 'pending') return L.truncate(`${kind} for ${summary(view)}: ${statusLine(view)}`, L.MESSAGE_TEXT);
@@ -26,7 +27,11 @@ export function requestSentText(view: RequestView): string {
     ? `\n:warning: Could not ask: ${escapeMrkdwn(r.unavailableSources.join('; '))}`
     : '';
   const need = r.requiredApprovals > 1 ? ` (${r.requiredApprovals} approvals needed)` : '';
-  return L.truncate(`${kind} for ${summary(view)} sent to ${who || 'the approvers'}${need}.${missing}`, L.MESSAGE_TEXT);
+  const why = notes.length ? `\nNot approved automatically: ${escapeMrkdwn(notes.join('; '))}` : '';
+  return L.truncate(
+    `${kind} for ${summary(view)} sent to ${who || 'the approvers'}${need}.${missing}${why}`,
+    L.MESSAGE_TEXT,
+  );
 }
 
 export function helpText(catalog: Catalog): string {

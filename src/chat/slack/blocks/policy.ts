@@ -2,7 +2,7 @@
 import type { ApproverRef } from '../../../core/model.js';
 import type { RequestView } from '../../../core/view.js';
 import { BREAK_GLASS_REVIEWED } from '../ids.js';
-import { escapeMrkdwn, mention, mentionList, slackDate } from '../mrkdwn.js';
+import { code, escapeMrkdwn, mention, mentionList, slackDate } from '../mrkdwn.js';
 import { MENTION_BUDGET, summary, title } from './describe.js';
 import { actions, button, message, section, type SlackMessage } from './kit.js';
 
@@ -45,6 +45,17 @@ export function reviewOverdueAlert(view: RequestView): SlackMessage {
     actions(
       [button({ text: 'Reviewed', actionId: BREAK_GLASS_REVIEWED, value: r.id, style: 'primary' })],
       `review_overdue_${r.id}`,
+    ),
+  ]);
+}
+
+/** The line posted in an incident's Slack channel when a responder's request was approved because of it. */
+export function incidentAccessLine(view: RequestView): SlackMessage {
+  const r = view.request;
+  const incident = r.incidentId ? ` for incident ${code(r.incidentId)}` : '';
+  return message(`${title(view)}: approved for an incident responder.`, [
+    section(
+      `:key: ${mention(r.requester)} has ${summary(view)}${incident}, auto-approved as a responder; it ends when the incident resolves.\n*Reason:* ${escapeMrkdwn(r.reason)}`,
     ),
   ]);
 }

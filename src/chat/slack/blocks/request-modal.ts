@@ -20,6 +20,14 @@ export interface RequestModalFields {
   duration?: string;
   reason?: string;
   ticket?: string;
+  /** An incident id chosen from the requester's open incidents. */
+  incident?: string;
+}
+
+/** An open incident the requester responds to, offered in the modal. */
+export interface IncidentChoice {
+  id: string;
+  title: string;
 }
 
 export interface RequestModalOptions {
@@ -27,6 +35,8 @@ export interface RequestModalOptions {
   channelId: string;
   /** Values to start from (e.g. a partly typed inline command). */
   prefill?: RequestModalFields;
+  /** The requester's open incidents (from the on-call source): a select is added when there are any. */
+  incidents?: readonly IncidentChoice[];
 }
 
 type Option = { text: ReturnType<typeof plain>; value: string; description?: ReturnType<typeof plain> };
@@ -123,6 +133,7 @@ export function requestModal(catalog: Catalog, opts: RequestModalOptions): Modal
     },
     forPersonInput(),
   ];
+  if (opts.incidents?.length) blocks.push(incidentBlock(opts.incidents));
   return {
     type: 'modal',
     callback_id: REQUEST_MODAL,
@@ -153,6 +164,26 @@ function forPersonInput(): KnownBlock {
   };
 }
 
+/** "Incident you are responding to": its id as the value, its title (the source's text, cleaned) shown. */
+function incidentBlock(incidents: readonly IncidentChoice[]): KnownBlock {
+  return {
+    type: 'input',
+    block_id: INPUT.incident.block,
+    optional: true,
+    label: plain('Incident you are responding to'),
+    hint: plain('The access then ends when the incident resolves.', L.INPUT_HINT),
+    element: {
+      type: 'static_select',
+      action_id: INPUT.incident.action,
+      placeholder: plain('Choose one of your open incidents', L.PLACEHOLDER),
+      options: incidents.slice(0, L.SELECT_OPTIONS).map((i) => ({
+        text: plain(cleanText(`${i.id} · ${i.title}`).replace(/\s+/g, ' ').trim(), L.OPTION_TEXT),
+        value: i.id,
+      })),
+    },
+  };
+}
+
 /** The person picked in the form's "For someone else", if any (a Slack user id as Slack sent it; checked later). */
 export function requestModalFor(values: ModalValues): string | undefined {
   const id = values[INPUT.for.block]?.[INPUT.for.action]?.selected_user;
@@ -172,7 +203,7 @@ export function inputValue(values: ModalValues, field: Exclude<keyof typeof INPU
 
 export function parseRequestModal(values: ModalValues): RequestModalFields {
   const out: RequestModalFields = {};
-  for (const field of ['database', 'level', 'duration', 'reason', 'ticket'] as const) {
+  for (const field of ['database', 'level', 'duration', 'reason', 'ticket', 'incident'] as const) {
     const v = inputValue(values, field);
     if (v !== undefined) out[field] = v;
   }

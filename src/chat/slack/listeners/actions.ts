@@ -31,7 +31,7 @@ import {
 } from '../ids.js';
 import { homeView } from '../blocks/home.js';
 import { OOPS } from './inbox-edge.js';
-import { requestModal } from '../blocks/request-modal.js';
+import { openRequestModal } from './request-modal-open.js';
 import type { SlackContext } from './context.js';
 import type { InboxPayloads } from '../../../core/inbox.js';
 import { processSlackAction, recordSlackAction } from './inboxed.js';
@@ -150,9 +150,6 @@ export function registerActions(app: App, ctx: SlackContext): void {
   });
 
   on([HOME_REQUEST], noId, async (args) => {
-    await args.client.views.open({
-      trigger_id: args.body.trigger_id,
-      view: requestModal(ctx.core.catalog, { channelId: '' }),
-    });
+    await openRequestModal(ctx, args.client, args.body.trigger_id, args.body.user.id, { channelId: '' });
   });
 }

@@ -8,11 +8,11 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
 import { errorText, helpText, listText } from '../blocks/ephemeral.js';
-import { requestModal } from '../blocks/request-modal.js';
 import { parseCommand } from '../../grammar.js';
 import type { SlackContext } from './context.js';
 import { decodeCommandText, readableMentions } from '../command-text.js';
 import { processSlackAction, recordSlackAction, type SlackActionRecord } from './inboxed.js';
+import { openRequestModal } from './request-modal-open.js';
 
 export function registerCommands(app: App, ctx: SlackContext, command = '/db-access'): void {
   app.command(command, async ({ command: cmd, ack, respond, client, context }) => {
@@ -64,10 +64,7 @@ export function registerCommands(app: App, ctx: SlackContext, command = '/db-acc
     try {
       switch (parsed.kind) {
         case 'modal':
-          await client.views.open({
-            trigger_id: cmd.trigger_id,
-            view: requestModal(ctx.core.catalog, { channelId: cmd.channel_id }),
-          });
+          await openRequestModal(ctx, client, cmd.trigger_id, cmd.user_id, { channelId: cmd.channel_id });
           return;
         case 'help':
           await reply(helpText(ctx.core.catalog));

@@ -10,6 +10,7 @@ import { BrokerError } from '../../../core/errors.js';
 import type { InboxEdge, InboxResult } from '../../../core/inbox.js';
 import type { InboxAction } from '../../../core/ports.js';
 import { loadRequestView } from '../../../core/view.js';
+import { autoApproveNotes } from '../../../core/auto-approve.js';
 import { errorText, requestSentText } from '../blocks/ephemeral.js';
 import type { SlackContext } from './context.js';
 
@@ -83,6 +84,7 @@ async function answerText(ctx: SlackContext, action: InboxAction, result: InboxR
       const fresh = req.status === 'pending' && req.extendsGrantId === undefined;
       return requestSentText(
         await loadRequestView(ctx.core, req.id, fresh ? { grant: null, ahead: Promise.resolve([req, []]) } : {}),
+        fresh ? await autoApproveNotes(ctx.core.store, req.id) : [],
       );
     }
   }

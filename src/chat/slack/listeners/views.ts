@@ -51,6 +51,7 @@ export function registerViews(app: App, ctx: SlackContext): void {
       duration: values.duration ?? '',
       reason: values.reason ?? '',
       ...(values.ticket && { ticket: values.ticket }),
+      ...(values.incident && { incident: values.incident }),
     };
     try {
       validateRequest(ctx.core, input);

@@ -96,7 +96,8 @@ export function listMessage(views: readonly RequestView[]) {
 }
 
 /** "Request #42 sent to @alice, @bob" — or, when the policy decided at once, what it decided. */
-export function requestSentMessage(view: RequestView) {
+/** `notes`: why no auto-approval rule fitted (core/auto-approve.ts autoApproveNotes), told to the requester. */
+export function requestSentMessage(view: RequestView, notes: readonly string[] = []) {
   const t = new TeamsText();
   const d = describe(t);
   const r = view.request;
@@ -107,6 +108,7 @@ export function requestSentMessage(view: RequestView) {
   const need = r.requiredApprovals > 1 ? ` (${r.requiredApprovals} approvals needed)` : '';
   const lines = [`${kind} for ${d.summary(view)} sent to ${who || 'the approvers'}${need}.`];
   if (r.unavailableSources?.length) lines.push(`⚠️ Could not ask: ${t.escape(r.unavailableSources.join('; '))}`);
+  if (notes.length) lines.push(`Not approved automatically: ${t.escape(notes.join('; '))}`);
   return textMessage(lines, `${kind} sent`, t);
 }
 
