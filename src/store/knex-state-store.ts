@@ -10,7 +10,17 @@ import type { ApproverRef } from '../core/model.js';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { BrokerError } from '../core/errors.js';
-import type { AccessRequest, Actor, Approval, AuditEvent, Grant, GrantStatus, RequestStatus } from '../core/model.js';
+import type {
+  AccessRequest,
+  Actor,
+  Approval,
+  AuditEvent,
+  Grant,
+  GrantActivity,
+  GrantStatus,
+  RequestStatus,
+  StatementSummary,
+} from '../core/model.js';
 import type {
   AuditFilter,
   InboxAction,
@@ -23,8 +33,10 @@ import type {
   NewGrant,
   NewRequest,
   RequestFilter,
+  SeenSession,
   StateStore,
 } from '../core/ports.js';
+import { closeGrantActivityIn, readGrantActivity, recordSessionsIn } from './grant-activity.js';
 import type { StoreDialect } from './url.js';
 import { INBOX_TABLE, inboxFromRow, newInboxToRow, outcomeText } from './inbox-rows.js';
 import {
@@ -390,6 +402,26 @@ export class KnexStateStore implements StateStore {
   }
 
   // --- audit (append-only: there is no update or delete) -------------------------------------------------------
+
+  async recordSessions(
+    at: number,
+    sampledGrantIds: readonly number[],
+    seen: readonly SeenSession[],
+  ): Promise<SeenSession[]> {
+    if (seen.length === 0 && sampledGrantIds.length === 0) return [];
+    return this.transaction((tx) =>
+      recordSessionsIn((tx as KnexStateStore).knex, this.dialect, at, sampledGrantIds, seen),
+    );
+  }
+
+  async closeGrantActivity(ended: ReadonlyArray<{ grantId: number; statements: StatementSummary }>): Promise<void> {
+    if (ended.length === 0) return;
+    await this.transaction((tx) => closeGrantActivityIn((tx as KnexStateStore).knex, ended));
+  }
+
+  grantActivity(grantIds: readonly number[]): Promise<Map<number, GrantActivity>> {
+    return readGrantActivity(this.knex, grantIds);
+  }
 
   async appendAudit(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;

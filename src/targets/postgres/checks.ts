@@ -191,6 +191,8 @@ export async function runInitialize(
       'VALID UNTIL refuses password logins after expiry even while db-access is down (open sessions are ended by db-access)',
   });
 
+  check(await statementStatisticsCheck(conn));
+
   if (!s.rolsuper) {
     const c = await managedUsersCheck(conn, s.me, s.version_num, installation);
     if (c) check(c);
@@ -547,4 +549,50 @@ function randomSuffix(): string {
   let out = '';
   for (let i = 0; i < 8; i++) out += alphabet[randomInt(alphabet.length)];
   return out;
+}
+
+/**
+ * Whether revocation receipts can say what a user ran: pg_stat_statements loaded (shared_preload_libraries),
+ * installed in this database, and readable with its statement text (pg_read_all_stats). A warning: access works
+ * without it, the receipt then says the statements are not available.
+ */
+async function statementStatisticsCheck(conn: Connections): Promise<EngineCheck> {
+  const [r] = await conn.retrying('read statement statistics setup', [], () =>
+    conn.withClient((exec) =>
+      exec(
+        `SELECT current_user AS me, current_database() AS dbname,
+                current_setting('shared_preload_libraries') AS preload,
+                EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements') AS installed,
+                pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read`,
+      ),
+    ),
+  );
+  const me = String(r?.me);
+  const dbname = String(r?.dbname);
+  const loaded = String(r?.preload ?? '')
+    .split(',')
+    .some((l) => l.trim().replace(/^"|"$/g, '') === 'pg_stat_statements');
+  const fixes: string[] = [];
+  if (!loaded)
+    fixes.push(
+      `ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements' (added to any libraries already listed; then restart the server)`,
+    );
+  if (r?.installed !== true) fixes.push(`CREATE EXTENSION pg_stat_statements (in database ${dbname}, as a superuser)`);
+  if (r?.can_read !== true) fixes.push(`GRANT pg_read_all_stats TO ${escapeIdentifier(me)}`);
+  const ok = fixes.length === 0;
+  return {
+    name: 'statement statistics',
+    ok,
+    severity: 'warning',
+    detail: ok
+      ? `pg_stat_statements is loaded and installed in ${dbname}: revocation receipts say what each user ran`
+      : `revocation receipts cannot say what each user ran: ${[
+          !loaded && 'pg_stat_statements is not in shared_preload_libraries',
+          r?.installed !== true && `the extension is not installed in ${dbname}`,
+          r?.can_read !== true && `${me} may not read other users' statement text (pg_read_all_stats)`,
+        ]
+          .filter(Boolean)
+          .join('; ')}`,
+    ...(ok ? {} : { fix: fixes.join(';\n') }),
+  };
 }
