@@ -58,7 +58,6 @@ export class MemorySession {
   private open = true;
   /** Unique in this process (observeSessions' session key). */
   readonly id = ++sessionIds;
-  readonly startedAt = Date.now();
   /** Resolves when the session ends (closed by the client or terminated by the server). */
   readonly ended = new Promise<void>((r) => (this.end = r));
 
@@ -303,14 +302,14 @@ export class MemoryEngine implements DatabaseEngine {
     return n;
   }
 
-  /** The open sessions of these users (no address or application: the in-memory server has no clients). */
+  /** The open sessions of these users (no start, address or application: the in-memory server has no clients and
+   *  no clock of the test's). */
   async observeSessions(usernames: readonly string[]): Promise<ObservedSession[]> {
     this.enter('observeSessions', usernames);
     return usernames.flatMap((u) =>
       [...(this.users.get(u)?.sessions ?? [])].map((session) => ({
         username: u,
         sessionKey: String(session.id),
-        startedAt: session.startedAt,
       })),
     );
   }

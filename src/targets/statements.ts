@@ -4,6 +4,7 @@
  * (utility statements, which PostgreSQL before 16 keeps verbatim, comments, which it keeps too) is reduced here.
  */
 import type { StatementShape, StatementSummary } from '../core/model.js';
+import { cleanLine } from '../core/text.js';
 
 /** Characters of a statement shape kept. */
 export const MAX_SHAPE_CHARS = 200;
@@ -25,17 +26,17 @@ function stripComments(text: string): string {
 
 /**
  * What may be shown of a recorded statement: the text of a statement the server normalised, without comments,
- * with any quoted or dollar-quoted string and any number still in it replaced by `?` (defence in depth), on one
+ * with any quoted or dollar-quoted string and any number still in it replaced by `?` (defence in depth; a backslash
+ * is taken as an escape, so a string may swallow more than itself, never less), on one
  * line, at most MAX_SHAPE_CHARS; for any other statement only its kind.
  */
 export function statementShape(text: string): string {
   const kind = statementKind(text);
   if (!NORMALISED_KINDS.has(kind)) return kind;
-  const reduced = stripComments(text)
+  const reduced = cleanLine(stripComments(text))
     .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$/g, '?')
-    .replace(/[EeBbXxNn]?'(?:[^']|'')*'?/g, '?')
+    .replace(/(?:(?<!\w)[EeBbXxNn])?'(?:[^'\\]|\\[\s\S]|'')*'?/g, '?')
     .replace(/(?<![\w$."])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b/g, '?')
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   return reduced.length > MAX_SHAPE_CHARS ? `${reduced.slice(0, MAX_SHAPE_CHARS - 1)}…` : reduced;

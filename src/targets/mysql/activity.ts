@@ -8,7 +8,7 @@ import type { ObservedSession } from '../../core/ports.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { summarise, type StatementEntry } from '../statements.js';
 import { serverErrno } from './errors.js';
-import { rows, type Queryable } from './session.js';
+import { delay, rows, type Queryable } from './session.js';
 
 /** ER_TABLEACCESS_DENIED_ERROR / ER_DBACCESS_DENIED_ERROR: the admin may not read performance_schema. */
 const DENIED = new Set([1142, 1044]);
@@ -62,6 +62,27 @@ function clientAddress(host: unknown): string | undefined {
   return host.replace(/:\d+$/, '');
 }
 
+/** How long statementSummaries waits for the users' ended sessions to leave performance_schema. */
+const THREADS_GONE_MS = 2_000;
+
+/**
+ * Waits (at most THREADS_GONE_MS) until performance_schema holds no thread of these users. A killed session leaves
+ * PROCESSLIST before performance_schema has folded its statements into the per-user summary; read in between, the
+ * summary misses that session's statements (seen on MariaDB 10.11).
+ */
+async function threadsEnded(db: Queryable, names: readonly string[]): Promise<void> {
+  const deadline = Date.now() + THREADS_GONE_MS;
+  for (;;) {
+    const [left] = await rows(
+      db,
+      'SELECT COUNT(*) AS n FROM performance_schema.threads WHERE PROCESSLIST_USER IN (?)',
+      [names],
+    );
+    if (Number(left?.n ?? 0) === 0 || Date.now() > deadline) return;
+    await delay(20);
+  }
+}
+
 /** performance_schema.events_statements_summary_by_user_by_event_name of these users (SQL statements only). */
 export async function statementSummaries(
   db: Queryable,
@@ -74,6 +95,7 @@ export async function statementSummaries(
   if (names.length === 0) return none('not a db-access user name');
   let found;
   try {
+    await threadsEnded(db, names);
     found = await rows(
       db,
       `SELECT USER AS user, EVENT_NAME AS ev, COUNT_STAR AS n, SUM_TIMER_WAIT AS t,
