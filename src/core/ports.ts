@@ -382,7 +382,15 @@ export interface StateStore {
    *  is stored (a later call for the same grant replaces it). */
   closeGrantActivity(ended: ReadonlyArray<{ grantId: number; statements: StatementSummary }>): Promise<void>;
   /**
-   * What was done with each grant's access, for receipts and reports: an entry for every id given that exists
+   * What was done with each grant's access, for receipts and reports (GrantActivity in model.ts), e.g.
+   *   { sessions: [{ clientAddress: '10.0.4.7', application: 'psql', count: 3, firstSeenAt, lastSeenAt,
+   *                  endedByRevocation: 1 }],
+   *     sessionsDropped: 0,
+   *     statements: { available: true, source: 'pg_stat_statements', calls: 42, totalMs: 12.5, rows: 310,
+   *                   byKind: { SELECT: 30, UPDATE: 12 }, top: [{ query: 'SELECT … WHERE status = $1', calls: 30,
+   *                   totalMs: 8.1, rows: 300 }] } }
+   * or `statements: { available: false, why: 'pg_stat_statements is not installed in database appdb' }`.
+   * An entry for every id given that exists
    * (grants with no session seen have `sessions: []`, `sessionsDropped: 0`; `statements` is absent until the grant
    * is revoked). Sessions are grouped by (clientAddress, application), earliest first. One or two queries, whatever
    * the number of ids.

@@ -48,6 +48,11 @@ interface Target {
   sql: { withLiteral: string; plain: string };
   /** How often the server has run the broker's sampling query so far (its own statement statistics). */
   samplingQueries(): Promise<number>;
+  /** A third catalog database on the server whose admin was NOT given what statement statistics need. */
+  bare: DatabaseEntry;
+  /** Why the bare one has no statement figures, and the fix `check` names. */
+  bareWhy: RegExp;
+  bareFix: RegExp;
   /** What the receipt's statement part must say. */
   expectedStatements: { source: string; topHasPlaceholder: boolean };
   teardown(): Promise<void>;
@@ -67,8 +72,12 @@ const targets: Array<[string, () => Promise<Target>]> = [
         await cluster.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', [], db);
         await cluster.query(`GRANT pg_read_all_stats TO ${admin}`);
       }
+      const bare = await setupPgTarget(cluster, { database: 'appdb3', adminUser: 'jit_admin3' });
       return {
         entries: [t.entry, t2.entry],
+        bare: bare.entry,
+        bareWhy: /^pg_stat_statements is not installed in database appdb3$/,
+        bareFix: /CREATE EXTENSION pg_stat_statements;\nGRANT pg_read_all_stats TO "jit_admin3"/,
         async connect(user, password) {
           const c = new Client({
             host: '127.0.0.1',
@@ -104,8 +113,12 @@ const targets: Array<[string, () => Promise<Target>]> = [
       // The second target is a second catalog database on the same server. What `check` asks the DBA for:
       for (const admin of [t.names.adminUser, t2.names.adminUser])
         await t.query(`GRANT SELECT ON performance_schema.* TO ?@'%'`, [admin]);
+      const bare = await setupMariadbTarget();
       return {
         entries: [t.entry, t2.entry],
+        bare: bare.entry,
+        bareWhy: /^the admin may not read performance_schema$/,
+        bareFix: /^GRANT SELECT ON performance_schema\.\* TO 'dbacc_adm_[0-9a-f]+'@'%';$/,
         async connect(user, password) {
           const c: Connection = await createConnection({
             host: '127.0.0.1',
@@ -130,6 +143,7 @@ const targets: Array<[string, () => Promise<Target>]> = [
         },
         expectedStatements: { source: 'performance_schema', topHasPlaceholder: false },
         teardown: async () => {
+          await bare.teardown();
           await t2.teardown();
           await t.teardown();
         },
@@ -154,7 +168,7 @@ describe.each(targets)('activity on %s', (_label, makeTarget) => {
     const url = tempSqliteUrl();
     await migrateLatest(url);
     store = await openStateStore(url);
-    const catalog = { databases: new Map(target.entries.map((e) => [e.name, e])) };
+    const catalog = { databases: new Map([...target.entries, target.bare].map((e) => [e.name, e])) };
     const captured = capturingLogger();
     logs = captured.logs;
     deps = coreDeps(catalog, store, {
@@ -254,6 +268,17 @@ describe.each(targets)('activity on %s', (_label, makeTarget) => {
     ];
     for (const [where, text] of haystacks) expect(text.includes(LITERAL), where).toBe(false);
     expect(logs.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('check: statement statistics pass where set up, and where not warn with the fix; the engine then says why not', async () => {
+    const ready = (await deps.engines.get(target.entries[0].name).initialize()).checks;
+    expect(ready.find((c) => c.name === 'statement statistics')).toMatchObject({ ok: true, severity: 'warning' });
+    const bareEngine = deps.engines.get(target.bare.name);
+    const warned = (await bareEngine.initialize()).checks.find((c) => c.name === 'statement statistics');
+    expect(warned).toMatchObject({ ok: false, severity: 'warning' });
+    expect(warned!.fix).toMatch(target.bareFix);
+    const none = await bareEngine.statementSummaries(['jit_nobody_here']);
+    expect(none.get('jit_nobody_here')).toMatchObject({ available: false, why: expect.stringMatching(target.bareWhy) });
   }, 120_000);
 
   it('1,000 live grants on one server (two catalog databases there): each sweep samples it with ONE query', async () => {

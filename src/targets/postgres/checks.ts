@@ -552,47 +552,65 @@ function randomSuffix(): string {
 }
 
 /**
- * Whether revocation receipts can say what a user ran: pg_stat_statements loaded (shared_preload_libraries),
- * installed in this database, and readable with its statement text (pg_read_all_stats). A warning: access works
- * without it, the receipt then says the statements are not available.
+ * Whether revocation receipts can say what a user ran: pg_stat_statements installed in this database and loaded
+ * (shared_preload_libraries — told by reading the view: only a superuser may read that setting), and readable with
+ * other users' statement text (pg_read_all_stats). A warning: access works without it; the receipt then says the
+ * statements are not available.
  */
 async function statementStatisticsCheck(conn: Connections): Promise<EngineCheck> {
-  const [r] = await conn.retrying('read statement statistics setup', [], () =>
-    conn.withClient((exec) =>
-      exec(
+  const state = await conn.retrying('read statement statistics setup', [], () =>
+    conn.withClient(async (exec) => {
+      const [r] = await exec(
         `SELECT current_user AS me, current_database() AS dbname,
-                current_setting('shared_preload_libraries') AS preload,
-                EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements') AS installed,
+                (SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                  WHERE e.extname = 'pg_stat_statements') AS schema,
                 pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read`,
-      ),
-    ),
+      );
+      let loaded: boolean | undefined;
+      if (typeof r?.schema === 'string') {
+        loaded = await exec(`SELECT 1 FROM ${escapeIdentifier(r.schema)}.pg_stat_statements WHERE false`).then(
+          () => true,
+          (err: unknown) => {
+            if ((err as { code?: unknown }).code === '55000') return false; // not in shared_preload_libraries
+            throw err;
+          },
+        );
+      }
+      return {
+        me: String(r?.me),
+        dbname: String(r?.dbname),
+        installed: typeof r?.schema === 'string',
+        loaded,
+        canRead: r?.can_read === true,
+      };
+    }),
   );
-  const me = String(r?.me);
-  const dbname = String(r?.dbname);
-  const loaded = String(r?.preload ?? '')
-    .split(',')
-    .some((l) => l.trim().replace(/^"|"$/g, '') === 'pg_stat_statements');
+  const { me, dbname, installed, loaded, canRead } = state;
+  const problems: string[] = [];
   const fixes: string[] = [];
-  if (!loaded)
-    fixes.push(
-      `ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements' (added to any libraries already listed; then restart the server)`,
+  if (!installed || loaded === false) {
+    problems.push(
+      installed
+        ? 'pg_stat_statements is not loaded (shared_preload_libraries)'
+        : `pg_stat_statements is not installed in ${dbname}`,
     );
-  if (r?.installed !== true) fixes.push(`CREATE EXTENSION pg_stat_statements (in database ${dbname}, as a superuser)`);
-  if (r?.can_read !== true) fixes.push(`GRANT pg_read_all_stats TO ${escapeIdentifier(me)}`);
-  const ok = fixes.length === 0;
+    fixes.push(
+      `-- postgresql.conf: shared_preload_libraries = 'pg_stat_statements' (with any libraries already listed), then restart`,
+    );
+  }
+  if (!installed) fixes.push('CREATE EXTENSION pg_stat_statements');
+  if (!canRead) {
+    problems.push(`${me} may not read other users' statement text (pg_read_all_stats)`);
+    fixes.push(`GRANT pg_read_all_stats TO ${escapeIdentifier(me)}`);
+  }
+  const ok = problems.length === 0;
   return {
     name: 'statement statistics',
     ok,
     severity: 'warning',
     detail: ok
       ? `pg_stat_statements is loaded and installed in ${dbname}: revocation receipts say what each user ran`
-      : `revocation receipts cannot say what each user ran: ${[
-          !loaded && 'pg_stat_statements is not in shared_preload_libraries',
-          r?.installed !== true && `the extension is not installed in ${dbname}`,
-          r?.can_read !== true && `${me} may not read other users' statement text (pg_read_all_stats)`,
-        ]
-          .filter(Boolean)
-          .join('; ')}`,
+      : `revocation receipts cannot say what each user ran: ${problems.join('; ')}`,
     ...(ok ? {} : { fix: fixes.join(';\n') }),
   };
 }
