@@ -116,7 +116,8 @@ export function describe(m: Markup) {
     const n = rc.sessionsTerminated;
     const sessions = `${n} session${n === 1 ? '' : 's'} terminated`;
     const done = `${sessions}, ${user} ${rc.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}`;
-    return rc.activity ? `${done} · ${activityLine(rc.activity)}` : done;
+    const activity = rc.activity ? activityLine(rc.activity, n) : '';
+    return activity ? `${done} · ${activity}` : done;
   }
 
   /**
@@ -124,11 +125,12 @@ export function describe(m: Markup) {
    * what the server's own statistics say was done with the access. Addresses and application names are escaped,
    * statement shapes (normalised by the server and the engine: no literal) shown as code.
    */
-  function activityLine(a: GrantActivity): string {
+  function activityLine(a: GrantActivity, terminated: number): string {
     const parts: string[] = [];
     const n = a.sessions.reduce((sum, g) => sum + g.count, 0) + a.sessionsDropped;
-    if (n === 0) parts.push('no session seen');
-    else {
+    // None sampled but some ended by the revocation: the count above already says so.
+    if (n === 0 && terminated === 0) parts.push('no session seen');
+    else if (n > 0) {
       const groups = a.sessions.slice(0, ACTIVITY_GROUPS).map((g, i) => {
         const from = g.clientAddress !== undefined ? ` from ${m.escape(g.clientAddress)}` : '';
         const app = g.application !== undefined ? ` (${m.escape(g.application)})` : '';

@@ -124,25 +124,35 @@ export function startedSince(s: Pick<SeenSession, 'startedAt'>, lastSampleAt: nu
   return s.startedAt !== undefined && s.startedAt > lastSampleAt;
 }
 
-/** StateStore.closeGrantActivity inside a transaction. */
+/**
+ * StateStore.closeGrantActivity inside a transaction. Like recordSessionsIn, the grant_activity rows are locked (in
+ * grant order) before the sessions are touched, so a sweep recording the same grants waits instead of deadlocking.
+ * Grants with the same summary (typically "not available") are written by one statement.
+ */
 export async function closeGrantActivityIn(
   trx: Knex,
+  dialect: StoreDialect,
   ended: ReadonlyArray<{ grantId: number; statements: StatementSummary }>,
 ): Promise<void> {
   if (ended.length === 0) return;
-  const ids = [...new Set(ended.map((e) => e.grantId))];
+  const ids = [...new Set(ended.map((e) => e.grantId))].sort((a, b) => a - b);
   for (const part of chunks(ids)) {
     await trx(ACTIVITY_TABLE)
       .insert(part.map((id) => ({ grant_id: id, sessions_kept: 0, sessions_dropped: 0 })))
       .onConflict('grant_id')
       .ignore();
+    if (dialect !== 'sqlite')
+      await trx(ACTIVITY_TABLE).select('grant_id').whereIn('grant_id', part).orderBy('grant_id').forUpdate();
     await trx(SESSIONS_TABLE).whereIn('grant_id', part).whereNull('ended').update({ ended: 'revoked' });
   }
+  const bySummary = new Map<string, number[]>();
   for (const e of ended) {
-    await trx(ACTIVITY_TABLE)
-      .where({ grant_id: e.grantId })
-      .update({ statements: JSON.stringify(e.statements) });
+    const json = JSON.stringify(e.statements);
+    bySummary.set(json, [...(bySummary.get(json) ?? []), e.grantId]);
   }
+  for (const [json, grantIds] of bySummary)
+    for (const part of chunks(grantIds))
+      await trx(ACTIVITY_TABLE).whereIn('grant_id', part).update({ statements: json });
 }
 
 /** StateStore.grantActivity: two reads per 500 ids. */

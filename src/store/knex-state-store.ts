@@ -416,7 +416,7 @@ export class KnexStateStore implements StateStore {
 
   async closeGrantActivity(ended: ReadonlyArray<{ grantId: number; statements: StatementSummary }>): Promise<void> {
     if (ended.length === 0) return;
-    await this.transaction((tx) => closeGrantActivityIn((tx as KnexStateStore).knex, ended));
+    await this.transaction((tx) => closeGrantActivityIn((tx as KnexStateStore).knex, this.dialect, ended));
   }
 
   grantActivity(grantIds: readonly number[]): Promise<Map<number, GrantActivity>> {
