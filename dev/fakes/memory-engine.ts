@@ -23,8 +23,10 @@ import type {
   ManagedUser,
   NewUserRequest,
   NewUserResponse,
+  ObservedSession,
   UpdateUserRequest,
 } from '../../src/core/ports.js';
+import type { StatementSummary } from '../../src/core/model.js';
 
 const PASSWORD = /^[A-Za-z0-9]{32,}$/;
 
@@ -49,9 +51,13 @@ export interface MemoryUser {
 }
 
 /** A login of a user, ended by the server when the user is disabled or dropped. */
+let sessionIds = 0;
+
 export class MemorySession {
   private end!: () => void;
   private open = true;
+  /** Unique in this process (observeSessions' session key). */
+  readonly id = ++sessionIds;
   /** Resolves when the session ends (closed by the client or terminated by the server). */
   readonly ended = new Promise<void>((r) => (this.end = r));
 
@@ -87,7 +93,14 @@ export class MemorySession {
   }
 }
 
-export type MemoryEngineOperation = 'newUsers' | 'updateUser' | 'disableUsers' | 'deleteUsers' | 'listManagedUsers';
+export type MemoryEngineOperation =
+  | 'newUsers'
+  | 'updateUser'
+  | 'disableUsers'
+  | 'deleteUsers'
+  | 'listManagedUsers'
+  | 'observeSessions'
+  | 'statementSummaries';
 
 export interface MemoryEngineOptions {
   engine?: EngineName;
@@ -287,6 +300,26 @@ export class MemoryEngine implements DatabaseEngine {
     let n = 0;
     for (const s of [...user.sessions]) if (s.terminate()) n++;
     return n;
+  }
+
+  /** The open sessions of these users (no start, address or application: the in-memory server has no clients and
+   *  no clock of the test's). */
+  async observeSessions(usernames: readonly string[]): Promise<ObservedSession[]> {
+    this.enter('observeSessions', usernames);
+    return usernames.flatMap((u) =>
+      [...(this.users.get(u)?.sessions ?? [])].map((session) => ({
+        username: u,
+        sessionKey: String(session.id),
+      })),
+    );
+  }
+
+  /** The in-memory server keeps no statement statistics. */
+  async statementSummaries(usernames: readonly string[]): Promise<Map<string, StatementSummary>> {
+    this.enter('statementSummaries', usernames);
+    return new Map(
+      usernames.map((u) => [u, { available: false, why: 'the in-memory server keeps no statement statistics' }]),
+    );
   }
 
   async listManagedUsers(): Promise<ManagedUser[]> {

@@ -27,6 +27,8 @@ import type {
   GrantStatus,
   RequestId,
   RequestStatus,
+  GrantActivity,
+  StatementSummary,
 } from '../../src/core/model.js';
 import type {
   AuditFilter,
@@ -41,9 +43,13 @@ import type {
   NewInboxAction,
   NewRequest,
   RequestFilter,
+  SeenSession,
   StateStore,
 } from '../../src/core/ports.js';
 import { ChainWalk, GENESIS_HASH, rowHash } from '../../src/store/audit-chain.js';
+import { MAX_SESSIONS_PER_GRANT } from '../../src/core/ports.js';
+import { addToGroups } from '../../src/core/activity.js';
+import { sessionOf, startedSince } from '../../src/store/grant-activity.js';
 import { inboxFromRow, newInboxToRow, outcomeText } from '../../src/store/inbox-rows.js';
 import {
   approvalFromRow,
@@ -51,6 +57,7 @@ import {
   auditFromRow,
   auditToRow,
   grantFromRow,
+  grantIdOf,
   grantPatchToRow,
   messageRefFromRow,
   messageRefToRow,
@@ -73,9 +80,13 @@ export interface MemoryTables {
   chat_conversations: Map<string, Row>;
   chat_inbox: Map<number, Row>;
   installation: Map<number, Row>;
+  grant_sessions: Map<number, Row>;
+  /** Keyed by grant id. */
+  grant_activity: Map<number, Row>;
 }
 
-type AutoTable = 'requests' | 'approvals' | 'grants' | 'chat_messages' | 'audit_events' | 'chat_inbox';
+type AutoTable =
+  'requests' | 'approvals' | 'grants' | 'chat_messages' | 'audit_events' | 'chat_inbox' | 'grant_sessions';
 
 function emptyTables(): MemoryTables {
   return {
@@ -89,6 +100,8 @@ function emptyTables(): MemoryTables {
     chat_conversations: new Map(),
     chat_inbox: new Map(),
     installation: new Map(),
+    grant_sessions: new Map(),
+    grant_activity: new Map(),
   };
 }
 
@@ -104,6 +117,8 @@ function copyTables(t: MemoryTables): MemoryTables {
     chat_conversations: new Map(t.chat_conversations),
     chat_inbox: new Map(t.chat_inbox),
     installation: new Map(t.installation),
+    grant_sessions: new Map(t.grant_sessions),
+    grant_activity: new Map(t.grant_activity),
   };
 }
 
@@ -201,6 +216,18 @@ const COLUMNS: Record<keyof MemoryTables, readonly string[]> = {
     'outcome',
   ],
   installation: ['id', 'installation_id'],
+  grant_sessions: [
+    'id',
+    'grant_id',
+    'session_key',
+    'started_at',
+    'client_address',
+    'application',
+    'first_seen_at',
+    'last_seen_at',
+    'ended',
+  ],
+  grant_activity: ['grant_id', 'sessions_kept', 'sessions_dropped', 'last_sample_at', 'statements'],
 };
 
 /** One at a time, in arrival order. */
@@ -228,6 +255,7 @@ export class MemoryDatabase {
     chat_messages: 0,
     audit_events: 0,
     chat_inbox: 0,
+    grant_sessions: 0,
   };
   readonly writer = new Mutex();
   closed = false;
@@ -577,6 +605,96 @@ export class MemoryStateStore implements StateStore {
       t.grants.set(id, Object.freeze({ ...row, reminded_at: at }));
       return true;
     });
+  }
+
+  // --- grant activity (sessions seen, statement summaries) ------------------------------------------------------
+
+  async recordSessions(
+    at: number,
+    sampledGrantIds: readonly GrantId[],
+    seen: readonly SeenSession[],
+  ): Promise<SeenSession[]> {
+    return this.write((t) => {
+      const fresh: SeenSession[] = [];
+      const previous = new Map(seen.map((x) => [x.grantId, t.grant_activity.get(x.grantId)?.last_sample_at]));
+      const keys = new Map<string, number>();
+      for (const [id, r] of t.grant_sessions) keys.set(`${String(r.grant_id)} ${String(r.session_key)}`, id);
+      for (const s of seen) {
+        const key = `${s.grantId} ${s.sessionKey}`;
+        const id = keys.get(key);
+        if (id !== undefined) {
+          t.grant_sessions.set(id, Object.freeze({ ...t.grant_sessions.get(id)!, last_seen_at: at, ended: null }));
+          continue;
+        }
+        const a = t.grant_activity.get(s.grantId) ?? { grant_id: s.grantId, sessions_kept: 0, sessions_dropped: 0 };
+        if (Number(a.sessions_kept) >= MAX_SESSIONS_PER_GRANT) {
+          const last = previous.get(s.grantId);
+          if (startedSince(s, last === null || last === undefined ? undefined : Number(last)))
+            t.grant_activity.set(s.grantId, Object.freeze({ ...a, sessions_dropped: Number(a.sessions_dropped) + 1 }));
+          continue;
+        }
+        t.grant_activity.set(s.grantId, Object.freeze({ ...a, sessions_kept: Number(a.sessions_kept) + 1 }));
+        const newId = this.db.nextId('grant_sessions');
+        t.grant_sessions.set(
+          newId,
+          Object.freeze({
+            id: newId,
+            grant_id: s.grantId,
+            session_key: s.sessionKey,
+            started_at: s.startedAt ?? null,
+            client_address: s.clientAddress?.slice(0, 64) ?? null,
+            application: s.application?.slice(0, 64) ?? null,
+            first_seen_at: at,
+            last_seen_at: at,
+            ended: null,
+          }),
+        );
+        keys.set(key, newId);
+        fresh.push(s);
+      }
+      for (const id of previous.keys()) {
+        const a = t.grant_activity.get(id) ?? { grant_id: id, sessions_kept: 0, sessions_dropped: 0 };
+        t.grant_activity.set(id, Object.freeze({ ...a, last_sample_at: at }));
+      }
+      const sampled = new Set(sampledGrantIds);
+      for (const [id, r] of t.grant_sessions) {
+        if (
+          sampled.has(grantIdOf(r.grant_id, 'grant_sessions.grant_id')) &&
+          r.ended === null &&
+          Number(r.last_seen_at) < at
+        )
+          t.grant_sessions.set(id, Object.freeze({ ...r, ended: 'closed' }));
+      }
+      return fresh;
+    });
+  }
+
+  async closeGrantActivity(ended: ReadonlyArray<{ grantId: GrantId; statements: StatementSummary }>): Promise<void> {
+    await this.write((t) => {
+      for (const e of ended) {
+        for (const [id, r] of t.grant_sessions)
+          if (r.grant_id === e.grantId && r.ended === null)
+            t.grant_sessions.set(id, Object.freeze({ ...r, ended: 'revoked' }));
+        const a = t.grant_activity.get(e.grantId) ?? { grant_id: e.grantId, sessions_kept: 0, sessions_dropped: 0 };
+        t.grant_activity.set(e.grantId, Object.freeze({ ...a, statements: JSON.stringify(e.statements) }));
+      }
+    });
+  }
+
+  async grantActivity(grantIds: readonly GrantId[]): Promise<Map<GrantId, GrantActivity>> {
+    const t = this.read();
+    const out = new Map<GrantId, GrantActivity>();
+    for (const id of grantIds) {
+      if (!t.grants.has(id) || out.has(id)) continue;
+      const a = t.grant_activity.get(id);
+      const entry: GrantActivity = { sessions: [], sessionsDropped: Number(a?.sessions_dropped ?? 0) };
+      if (typeof a?.statements === 'string') entry.statements = JSON.parse(a.statements) as StatementSummary;
+      const rows = byId(t.grant_sessions).filter((r) => r.grant_id === id);
+      rows.sort((x, y) => Number(x.first_seen_at) - Number(y.first_seen_at) || Number(x.id) - Number(y.id));
+      for (const r of rows) addToGroups(entry.sessions, sessionOf(r));
+      out.set(id, entry);
+    }
+    return out;
   }
 
   // --- audit (append-only: there is no update or delete) -------------------------------------------------------

@@ -4,8 +4,17 @@
  * return is escaped for it.
  */
 import { formatDuration } from '../core/duration.js';
+import type { GrantActivity } from '../core/model.js';
 import type { RequestView } from '../core/view.js';
 import { capitalize, mentionList, type Markup } from './markup.js';
+
+/** Session groups and statement kinds named on a receipt (the rest are counted). */
+const ACTIVITY_GROUPS = 3;
+const ACTIVITY_KINDS = 3;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
 
 /** How many characters a list of approver mentions may take in one line. */
 export const MENTION_BUDGET = 1500;
@@ -106,7 +115,46 @@ export function describe(m: Markup) {
     const user = view.grant ? `user ${m.code(view.grant.username)}` : 'the user';
     const n = rc.sessionsTerminated;
     const sessions = `${n} session${n === 1 ? '' : 's'} terminated`;
-    return `${sessions}, ${user} ${rc.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}`;
+    const done = `${sessions}, ${user} ${rc.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}`;
+    const activity = rc.activity ? activityLine(rc.activity, n) : '';
+    return activity ? `${done} · ${activity}` : done;
+  }
+
+  /**
+   * "3 sessions from 10.0.4.7 (psql), first 14:02, last 14:37 · 42 statements, 30 SELECT · top: `SELECT … $1` (30×)":
+   * what the server's own statistics say was done with the access. Addresses and application names are escaped,
+   * statement shapes (normalised by the server and the engine: no literal) shown as code.
+   */
+  function activityLine(a: GrantActivity, terminated: number): string {
+    const parts: string[] = [];
+    const n = a.sessions.reduce((sum, g) => sum + g.count, 0) + a.sessionsDropped;
+    // None sampled but some ended by the revocation: the count above already says so.
+    if (n === 0 && terminated === 0) parts.push('no session seen');
+    else if (n > 0) {
+      const groups = a.sessions.slice(0, ACTIVITY_GROUPS).map((g, i) => {
+        const from = g.clientAddress !== undefined ? ` from ${m.escape(g.clientAddress)}` : '';
+        const app = g.application !== undefined ? ` (${m.escape(g.application)})` : '';
+        return i === 0 ? `${plural(g.count, 'session')}${from}${app}` : `${g.count}${from}${app}`;
+      });
+      const others = a.sessions.slice(ACTIVITY_GROUPS).reduce((sum, g) => sum + g.count, 0) + a.sessionsDropped;
+      if (others > 0) groups.push(`${others} more`);
+      const first = Math.min(...a.sessions.map((g) => g.firstSeenAt));
+      const last = Math.max(...a.sessions.map((g) => g.lastSeenAt));
+      const when = a.sessions.length > 0 ? `, first ${m.date(first)}, last ${m.date(last)}` : '';
+      parts.push(`${groups.join(', ')}${when}`);
+    }
+    const st = a.statements;
+    if (st && !st.available) parts.push(`statements not available: ${m.escape(st.why)}`);
+    else if (st) {
+      const kinds = Object.entries(st.byKind)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, ACTIVITY_KINDS)
+        .map(([kind, calls]) => `${calls} ${m.escape(kind)}`);
+      parts.push(`${plural(st.calls, 'statement')}${kinds.length > 0 ? `, ${kinds.join(', ')}` : ''}`);
+      const top = st.top[0];
+      if (top) parts.push(`top: ${m.code(top.query)} (${top.calls}×)`);
+    }
+    return parts.join(' · ');
   }
 
   /** "**read** access to **orders-prod**" */

@@ -148,6 +148,64 @@ export interface RevocationReceipt {
   sessionsTerminated: number;
   userOutcome: 'dropped' | 'already_absent';
   at: number;
+  /** What was done with the access, from the server's own statistics (absent on receipts from before it existed). */
+  activity?: GrantActivity;
+}
+
+/**
+ * Sessions of a grant's user that the sweeper saw on the server, grouped by where they came from. Times are when
+ * the broker saw them (sampling), not exact connect/disconnect times; `firstSeenAt` is the earliest session start
+ * the server reported when it reported one.
+ */
+export interface SessionGroup {
+  /** Client IP address as the server saw it; 'local' for a Unix socket; undefined when the server did not say. */
+  clientAddress?: string;
+  /** PostgreSQL application_name, MySQL/MariaDB connection attribute program_name; undefined when not known. */
+  application?: string;
+  /** Sessions in the group. */
+  count: number;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  /** Of `count`, how many were still open when the revocation ended them. */
+  endedByRevocation: number;
+}
+
+/** One normalised statement shape (constants replaced by $1, ?, …; comments removed; at most 200 characters). */
+export interface StatementShape {
+  query: string;
+  calls: number;
+  totalMs: number;
+  rows: number;
+}
+
+/** The user's statements, read from the server before the user was dropped. Never holds a literal. */
+export type StatementSummary =
+  | {
+      available: true;
+      /** Where the figures come from. */
+      source: 'pg_stat_statements' | 'performance_schema';
+      calls: number;
+      totalMs: number;
+      rows: number;
+      /** Calls per statement kind ("SELECT", "INSERT", "SHOW DATABASES" …). */
+      byKind: Record<string, number>;
+      /** The most called shapes (pg_stat_statements only; at most 3). */
+      top: StatementShape[];
+    }
+  | {
+      available: false;
+      /** In plain words: what is missing on the server. */
+      why: string;
+    };
+
+/** What was done with a grant's access (StateStore.grantActivity, the receipt, the grant.revoked audit row). */
+export interface GrantActivity {
+  /** By (clientAddress, application), earliest first. */
+  sessions: SessionGroup[];
+  /** Sessions not kept because the grant already had the maximum kept (they are counted, not described). */
+  sessionsDropped: number;
+  /** Absent until the grant is revoked (it is read just before the user is dropped). */
+  statements?: StatementSummary;
 }
 
 export type AuditType =
@@ -175,6 +233,8 @@ export type AuditType =
   | 'sweeper.orphan_dropped'
   /** Someone opened the access report page or downloaded its CSV (`detail.access`: admin-token or link). */
   | 'report.viewed'
+  /** The sweeper saw a session of a grant's user for the first time (detail: session, clientAddress, application). */
+  | 'session.seen'
   /** Someone asked for something the rules refuse (not an approver, over a limit, outside the organisation …):
    *  nothing else changed. `detail.action` says what was asked, `detail.code` / `detail.reason` why not. */
   | 'access.refused';

@@ -13,9 +13,11 @@ import type {
   AuditEvent,
   Grant,
   GrantId,
+  GrantActivity,
   GrantStatus,
   RequestId,
   RequestStatus,
+  StatementSummary,
 } from './model.js';
 
 export interface Clock {
@@ -102,6 +104,22 @@ export interface ManagedUser {
   sessions: number;
 }
 
+/** A session of a managed user as the server reports it (DatabaseEngine.observeSessions). Never statement text. */
+export interface ObservedSession {
+  username: string;
+  /** Stable for the session's life on its server: PostgreSQL "<pid>@<backend_start ms>", MySQL/MariaDB the
+   *  connection id. */
+  sessionKey: string;
+  /** When the session started (PostgreSQL backend_start; MySQL/MariaDB now − TIME, to the second). */
+  startedAt?: number;
+  /** Client IP address; 'local' for a Unix socket. */
+  clientAddress?: string;
+  /** PostgreSQL application_name; MySQL/MariaDB connection attribute program_name where performance_schema is on. */
+  application?: string;
+  /** PostgreSQL state (active, idle …); MySQL/MariaDB COMMAND (Query, Sleep …). */
+  state?: string;
+}
+
 export interface DatabaseEngine {
   readonly engine: EngineName;
   /** Connect; report version, read-only state, privileges and capabilities in plain words. Never throws for a
@@ -131,6 +149,15 @@ export interface DatabaseEngine {
   deleteUsers(usernames: readonly string[]): Promise<Map<string, DeleteUserResponse | Error>>;
   /** Users carrying the broker's prefix and marker, for the orphan sweep. */
   listManagedUsers(): Promise<ManagedUser[]>;
+  /** Every session, on the whole server, of these users (allow-listed names; others are ignored), in ONE query
+   *  whatever their number: the sweeper samples each server once per pass for all its live grants. Throws
+   *  TargetError('retryable') when the server cannot be asked. */
+  observeSessions(usernames: readonly string[]): Promise<ObservedSession[]>;
+  /** What these users ran, from the server's statement statistics (PostgreSQL pg_stat_statements in this database,
+   *  MySQL/MariaDB performance_schema), read before they are dropped: an entry for every name given, only
+   *  normalised statement text, never a literal. Statistics the server does not keep are `{ available: false, why }`,
+   *  not an error; throws only when the server cannot be asked. */
+  statementSummaries(usernames: readonly string[]): Promise<Map<string, StatementSummary>>;
   close(): Promise<void>;
 }
 
@@ -214,6 +241,18 @@ export interface AuditFilter {
   afterId?: number;
   limit?: number;
 }
+
+/** A session seen by a sweep, for StateStore.recordSessions (text already cleaned and cut by the core). */
+export interface SeenSession {
+  grantId: GrantId;
+  sessionKey: string;
+  startedAt?: number;
+  clientAddress?: string;
+  application?: string;
+}
+
+/** Sessions kept per grant; more are counted (GrantActivity.sessionsDropped), not described. */
+export const MAX_SESSIONS_PER_GRANT = 50;
 
 export interface AuditVerification {
   ok: boolean;
@@ -332,6 +371,33 @@ export interface StateStore {
   ): Promise<GrantId[]>;
   /** Sets remindedAt on an active grant whose reminder has not been sent; false when it was (or it ended). */
   claimReminder(id: GrantId, at: number): Promise<boolean>;
+
+  /**
+   * One sweep's sample of sessions at `at`. A session not seen before is kept (first and last seen = `at`) unless
+   * its grant already keeps MAX_SESSIONS_PER_GRANT (the earliest are kept), in which case it is only counted in
+   * sessionsDropped; one seen before gets lastSeenAt = `at`; an open session of a grant in `sampledGrantIds` that
+   * is not in `seen` is marked closed. Returns the sessions kept for the first time by this call (two sweepers
+   * racing report each session once) — the caller audits them as `session.seen`.
+   */
+  recordSessions(at: number, sampledGrantIds: readonly GrantId[], seen: readonly SeenSession[]): Promise<SeenSession[]>;
+  /** At revocation: each grant's sessions still open are marked ended by the revocation, and its statement summary
+   *  is stored (a later call for the same grant replaces it). */
+  closeGrantActivity(ended: ReadonlyArray<{ grantId: GrantId; statements: StatementSummary }>): Promise<void>;
+  /**
+   * What was done with each grant's access, for receipts and reports (GrantActivity in model.ts), e.g.
+   *   { sessions: [{ clientAddress: '10.0.4.7', application: 'psql', count: 3, firstSeenAt, lastSeenAt,
+   *                  endedByRevocation: 1 }],
+   *     sessionsDropped: 0,
+   *     statements: { available: true, source: 'pg_stat_statements', calls: 42, totalMs: 12.5, rows: 310,
+   *                   byKind: { SELECT: 30, UPDATE: 12 }, top: [{ query: 'SELECT … WHERE status = $1', calls: 30,
+   *                   totalMs: 8.1, rows: 300 }] } }
+   * or `statements: { available: false, why: 'pg_stat_statements is not installed in database appdb' }`.
+   * An entry for every id given that exists
+   * (grants with no session seen have `sessions: []`, `sessionsDropped: 0`; `statements` is absent until the grant
+   * is revoked). Sessions are grouped by (clientAddress, application), earliest first. One or two queries, whatever
+   * the number of ids.
+   */
+  grantActivity(grantIds: readonly GrantId[]): Promise<Map<GrantId, GrantActivity>>;
 
   /** Appends to the hash-chained audit log (in order, atomically with the enclosing transaction). */
   appendAudit(events: readonly AuditEvent[]): Promise<void>;

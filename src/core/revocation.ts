@@ -18,6 +18,7 @@
  * revokeDue() (the sweeper's overdue grants), revokeNow() (a failed provisioning's cleanup). Users with no grant
  * to end (orphans, a user made for a grant that ended meanwhile) go through dropUsers.
  */
+import { readStatements, sampleBeforeRevoke } from './activity.js';
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { exclusive, getGrant } from './grant-access.js';
@@ -30,6 +31,7 @@ import {
   type Grant,
   type GrantStatus,
   type RevocationReceipt,
+  type StatementSummary,
 } from './model.js';
 import type { DatabaseEngine, DeleteUserResponse, DisableUserResponse } from './ports.js';
 import { notify, readAheadMany, type KnownState } from './view.js';
@@ -81,12 +83,13 @@ export interface UserDropped {
 /**
  * Disable (lock → kill sessions) then drop each user, as two engine batches. Per user: what was done, or the error
  * that user alone failed with (a user that failed to disable is not dropped); an engine call that throws is that
- * error for every user it concerned. `between` runs after the disable step (failpoints, timing).
+ * error for every user it concerned. `between` runs (and is awaited) after the disable step: failpoints, timing,
+ * reading what the users did while they still exist.
  */
 export async function dropUsers(
   engine: DatabaseEngine,
   usernames: readonly string[],
-  between: () => void = () => undefined,
+  between: () => void | Promise<void> = () => undefined,
 ): Promise<Map<string, UserDropped | Error>> {
   const out = new Map<string, UserDropped | Error>();
   let disabled: Map<string, DisableUserResponse | Error>;
@@ -96,7 +99,7 @@ export async function dropUsers(
     for (const u of usernames) out.set(u, asError(err));
     disabled = new Map();
   }
-  between();
+  await between();
   const toDelete = usernames.filter((u) => !out.has(u) && isResult(out, u, disabled.get(u)));
   let deleted: Map<string, DeleteUserResponse | Error> = new Map();
   if (toDelete.length > 0) {
@@ -235,12 +238,22 @@ class RevocationBatcher {
     const claimedAt = clock.now();
 
     let disabledAt = claimedAt;
+    const engine = engines.get(database);
+    // Sessions opened since the last sweep are sampled before they are ended; statements are read after the
+    // sessions ended and before the users (and their statistics) are dropped.
+    await sampleBeforeRevoke(this.deps, engine, revoking);
+    let statements = new Map<string, StatementSummary>();
     const dropped = await dropUsers(
-      engines.get(database),
+      engine,
       revoking.map((g) => g.username),
-      () => {
+      async () => {
         failpoint('revoke.after-disable');
         disabledAt = clock.now();
+        statements = await readStatements(
+          this.deps,
+          engine,
+          revoking.map((g) => g.username),
+        );
       },
     );
     failpoint('revoke.after-delete');
@@ -281,6 +294,18 @@ class RevocationBatcher {
         for (const id of changed) ids.add(id);
       }
       const winners = done.filter((d) => ids.has(d.grant.id));
+      // The sessions still open are tied to this revocation; the receipt and its audit row carry the activity.
+      await tx.closeGrantActivity(
+        winners.map((d) => ({
+          grantId: d.grant.id,
+          statements: statements.get(d.grant.username) ?? { available: false, why: 'not read' },
+        })),
+      );
+      const activity = await tx.grantActivity(winners.map((d) => d.grant.id));
+      for (const d of winners) {
+        const a = activity.get(d.grant.id);
+        if (a) d.receipt.activity = a;
+      }
       await tx.appendAudit(
         winners.map((d) => {
           const { end } = byId.get(d.grant.id)!;
@@ -477,6 +502,7 @@ function revokedEvent(grant: Grant, actor: Actor, reason: string, receipt: Revoc
       user: receipt.userOutcome,
       expiresAt: grant.expiresAt,
       lateMs: Math.max(0, receipt.at - grant.expiresAt),
+      ...(receipt.activity && { activity: receipt.activity }),
     },
   };
 }

@@ -6,7 +6,9 @@
  * 2. re-enqueues provisioning that has been waiting too long (a job lost with Redis);
  * 3. drops managed users on each target whose grant is not live (orphans: crashes, restores, lost rows), in one
  *    engine batch per target;
- * 4. deletes chat actions finished longer ago than the inbox's retention (never an unfinished one).
+ * 4. samples the sessions of every active grant's user: one query per target server, whatever the number of grants
+ *    (core/activity.ts);
+ * 5. deletes chat actions finished longer ago than the inbox's retention (never an unfinished one).
  */
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
@@ -16,6 +18,7 @@ import { pruneInbox, recoverInbox } from './inbox.js';
 import { chaseOverdueReviews, endResolvedIncidents, escalateDue } from './escalation.js';
 import { notify } from './view.js';
 import { LIVE_GRANT_STATUSES, SYSTEM_ACTOR, type Grant, type GrantId } from './model.js';
+import { sampleSessions } from './activity.js';
 
 /** A live grant past its expiry and the grace, ended by the sweeper rather than its revoke job. */
 const OVERDUE: Ending = { kind: 'overdue', reason: 'expired (sweeper)' };
@@ -44,6 +47,9 @@ export interface SweepReport {
   requeued: number;
   orphansDropped: number;
   targetsUnreachable: string[];
+  /** Sessions of live grants' users seen by this pass's sample, and how many of them for the first time. */
+  sessionsSeen: number;
+  sessionsFirstSeen: number;
 }
 
 export class Sweeper {
@@ -68,6 +74,8 @@ export class Sweeper {
       requeued: 0,
       orphansDropped: 0,
       targetsUnreachable: [],
+      sessionsSeen: 0,
+      sessionsFirstSeen: 0,
     };
     if (this.deps.inboxEdges) report.inboxRecovered = await recoverInbox(this.deps, this.deps.inboxEdges);
     report.requestsExpired = await expireUndecided(this.deps);
@@ -81,6 +89,13 @@ export class Sweeper {
     await this.revokeOverdue(report);
     await this.requeueStaleProvisioning(report);
     await this.dropOrphans(report);
+    try {
+      const sample = await sampleSessions(this.deps);
+      report.sessionsSeen = sample.sessionsSeen;
+      report.sessionsFirstSeen = sample.firstSeen;
+    } catch (err) {
+      this.deps.logger.warn({ error: describeError(err) }, 'sweeper: cannot record the session sample');
+    }
     report.inboxPruned = await pruneInbox(this.deps);
     return report;
   }

@@ -5,7 +5,7 @@
 import type { EngineName } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
-import type { AccessRequest, Approval, Grant, RequestId, RevocationReceipt } from './model.js';
+import type { AccessRequest, Approval, Grant, GrantActivity, RequestId, RevocationReceipt } from './model.js';
 import type { MessageRef, StateStore } from './ports.js';
 
 export type Phase =
@@ -165,12 +165,18 @@ export async function loadRequestView(
   } else if (grant && (grant.status === 'revoked' || grant.status === 'failed')) {
     const row = (await store.listAudit({ grantId: grant.id, type: 'grant.revoked' }))[0];
     if (row) {
-      const d = row.detail as { sessionsTerminated?: number; user?: 'dropped' | 'already_absent'; reason?: string };
+      const d = row.detail as {
+        sessionsTerminated?: number;
+        user?: 'dropped' | 'already_absent';
+        reason?: string;
+        activity?: GrantActivity;
+      };
       view.receipt = {
         at: row.at,
         sessionsTerminated: d.sessionsTerminated ?? 0,
         userOutcome: d.user ?? 'dropped',
         reason: d.reason ?? grant.endReason ?? 'ended',
+        ...(d.activity && { activity: d.activity }),
       };
     }
   }

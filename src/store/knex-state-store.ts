@@ -13,10 +13,12 @@ import type {
   ApproverRef,
   AuditEvent,
   Grant,
+  GrantActivity,
   GrantId,
   GrantStatus,
   RequestId,
   RequestStatus,
+  StatementSummary,
 } from '../core/model.js';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -33,8 +35,10 @@ import type {
   NewGrant,
   NewRequest,
   RequestFilter,
+  SeenSession,
   StateStore,
 } from '../core/ports.js';
+import { closeGrantActivityIn, readGrantActivity, recordSessionsIn } from './grant-activity.js';
 import type { StoreDialect } from './url.js';
 import { INBOX_TABLE, inboxFromRow, newInboxToRow, outcomeText } from './inbox-rows.js';
 import {
@@ -405,6 +409,26 @@ export class KnexStateStore implements StateStore {
   }
 
   // --- audit (append-only: there is no update or delete) -------------------------------------------------------
+
+  async recordSessions(
+    at: number,
+    sampledGrantIds: readonly GrantId[],
+    seen: readonly SeenSession[],
+  ): Promise<SeenSession[]> {
+    if (seen.length === 0 && sampledGrantIds.length === 0) return [];
+    return this.transaction((tx) =>
+      recordSessionsIn((tx as KnexStateStore).knex, this.dialect, at, sampledGrantIds, seen),
+    );
+  }
+
+  async closeGrantActivity(ended: ReadonlyArray<{ grantId: GrantId; statements: StatementSummary }>): Promise<void> {
+    if (ended.length === 0) return;
+    await this.transaction((tx) => closeGrantActivityIn((tx as KnexStateStore).knex, this.dialect, ended));
+  }
+
+  grantActivity(grantIds: readonly GrantId[]): Promise<Map<GrantId, GrantActivity>> {
+    return readGrantActivity(this.knex, grantIds);
+  }
 
   async appendAudit(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;

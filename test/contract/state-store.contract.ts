@@ -10,6 +10,7 @@ import { isRequester } from '../../src/core/policy.js';
 import type { Actor, AuditEvent, Grant } from '../../src/core/model.js';
 import type { GrantPatch, NewGrant, NewInboxAction, NewRequest, StateStore } from '../../src/core/ports.js';
 import { rid, gid } from '../support/ids.js';
+import { MAX_SESSIONS_PER_GRANT } from '../../src/core/ports.js';
 
 export interface TableContents {
   columns: string[];
@@ -1202,6 +1203,97 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await left()).toEqual([pending, recent]);
         expect(await store.pruneInboxActions(T0 - 1, 100)).toBe(1);
         expect(await left()).toEqual([pending]);
+      });
+    });
+
+    describe('grant activity', () => {
+      const summary = {
+        available: true as const,
+        source: 'pg_stat_statements' as const,
+        calls: 3,
+        totalMs: 1.5,
+        rows: 9,
+        byKind: { SELECT: 3 },
+        top: [{ query: 'SELECT name FROM items WHERE id = $1', calls: 3, totalMs: 1.5, rows: 9 }],
+      };
+
+      it('records sessions once (first seen returned once, even to racing stores), moves last seen, closes the unseen, groups by address and application', async () => {
+        const g = await activeGrant();
+        const other = await activeGrant();
+        const a = {
+          grantId: g.id,
+          sessionKey: '101@1',
+          startedAt: T0 - 5_000,
+          clientAddress: '10.0.4.7',
+          application: 'psql',
+        };
+        const b = { grantId: g.id, sessionKey: '102@2', clientAddress: '10.0.4.7', application: 'psql' };
+        const c = { grantId: g.id, sessionKey: '103@3', clientAddress: '10.0.4.8' };
+        const first = await Promise.all([0, 1].map((i) => pick(i).recordSessions(T0, [g.id], [a, b])));
+        expect(
+          first
+            .flat()
+            .map((s) => s.sessionKey)
+            .sort(),
+        ).toEqual(['101@1', '102@2']);
+        // Seen again a minute later with a new one; `b` is gone (closed).
+        expect((await store.recordSessions(T0 + MIN, [g.id, other.id], [a, c])).map((s) => s.sessionKey)).toEqual([
+          '103@3',
+        ]);
+        const act = (await store.grantActivity([g.id, other.id, gid(987654321)])).get(g.id)!;
+        expect(act).toEqual({
+          sessions: [
+            {
+              clientAddress: '10.0.4.7',
+              application: 'psql',
+              count: 2,
+              firstSeenAt: T0 - 5_000,
+              lastSeenAt: T0 + MIN,
+              endedByRevocation: 0,
+            },
+            { clientAddress: '10.0.4.8', count: 1, firstSeenAt: T0 + MIN, lastSeenAt: T0 + MIN, endedByRevocation: 0 },
+          ],
+          sessionsDropped: 0,
+        });
+        expect((await store.grantActivity([other.id])).get(other.id)).toEqual({ sessions: [], sessionsDropped: 0 });
+        expect((await store.grantActivity([gid(987654321)])).size).toBe(0);
+
+        // Revocation: the still-open ones (a, c) are tied to it; b had closed before. The summary is stored.
+        await store.closeGrantActivity([{ grantId: g.id, statements: summary }]);
+        const ended = (await store.grantActivity([g.id])).get(g.id)!;
+        expect(ended.sessions.map((x) => x.endedByRevocation)).toEqual([1, 1]);
+        expect(ended.statements).toEqual(summary);
+        const none = { available: false as const, why: 'pg_stat_statements is not installed in database appdb' };
+        await store.closeGrantActivity([{ grantId: other.id, statements: none }]);
+        expect((await store.grantActivity([other.id])).get(other.id)).toEqual({
+          sessions: [],
+          sessionsDropped: 0,
+          statements: none,
+        });
+      });
+
+      it('keeps at most MAX_SESSIONS_PER_GRANT sessions per grant (the earliest) and counts the others once each', async () => {
+        const g = await activeGrant();
+        const batch = (from: number, n: number, startedAt: number) =>
+          Array.from({ length: n }, (_, i) => ({
+            grantId: g.id,
+            sessionKey: `s${from + i}`,
+            startedAt,
+            clientAddress: '10.0.0.1',
+          }));
+        expect(await store.recordSessions(T0, [], batch(0, 30, T0 - 1))).toHaveLength(30);
+        expect(await store.recordSessions(T0 + 10, [], batch(30, 30, T0 + 5))).toHaveLength(
+          MAX_SESSIONS_PER_GRANT - 30,
+        );
+        const act = (await store.grantActivity([g.id])).get(g.id)!;
+        expect(act.sessions[0]!.count).toBe(MAX_SESSIONS_PER_GRANT);
+        expect(act.sessionsDropped).toBe(60 - MAX_SESSIONS_PER_GRANT);
+        // Seen again: not new, not counted again; one that started after the last sample is counted.
+        const late = { grantId: g.id, sessionKey: 'late', startedAt: T0 + 15, clientAddress: '10.0.0.1' };
+        expect(
+          await store.recordSessions(T0 + 20, [], [...batch(0, 30, T0 - 1), ...batch(30, 30, T0 + 5), late]),
+        ).toEqual([]);
+        expect((await store.grantActivity([g.id])).get(g.id)!.sessionsDropped).toBe(60 - MAX_SESSIONS_PER_GRANT + 1);
       });
     });
 

@@ -39,6 +39,7 @@ const ALL_MIGRATIONS = [
   '0009_inbox',
   '0010_end_kind',
   '0012_asked_by',
+  '0014_grant_activity',
 ];
 
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';

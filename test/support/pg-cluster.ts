@@ -186,6 +186,8 @@ async function waitForLogin(
 export interface ScramClusterOptions {
   /** Serve TLS with this PEM certificate and key, and accept TCP logins over TLS only (`hostssl`). */
   tls?: { certFile: string; keyFile: string };
+  /** shared_preload_libraries, e.g. ['pg_stat_statements'] (the library must be in the server's lib dir). */
+  preload?: string[];
 }
 
 /** Copies the TLS certificate and key into the data dir (the key must be the server's own, mode 0600) and allows
@@ -256,6 +258,7 @@ export async function startScramCluster(
       'max_connections = 60',
       "shared_buffers = '32MB'",
       ...(opts.tls ? configureTls(dataDir, opts.tls, { uid, gid }) : []),
+      ...(opts.preload ? [`shared_preload_libraries = '${opts.preload.join(',')}'`] : []),
     ].join('\n');
     writeFileSync(
       join(dataDir, 'postgresql.conf'),

@@ -142,6 +142,8 @@ export async function inspectServer({
     );
   }
 
+  checks.push(await statementStatisticsCheck(pool, admin));
+
   // RDS / Aurora, Cloud SQL, Azure: what the service is and how the setup, session kills and TLS differ there.
   const serviceFacts = await readMysqlServiceFacts(pool, flavour, lookupOk);
   for (const c of mysqlServiceChecks(serviceFacts, { server, tls: db.tls, canKill: has(killPriv) || has('SUPER') }))
@@ -408,4 +410,39 @@ export function schemaPatternMatches(pattern: string, schema: string): boolean {
 
 function escapeRegex(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Whether revocation receipts can say what a user ran (statement counts by kind) and which program each session
+ * came from: performance_schema on, and readable by the admin. A warning: access works without it.
+ */
+async function statementStatisticsCheck(pool: InspectInput['pool'], admin: string): Promise<EngineCheck> {
+  const [ps] = await rows(pool, 'SELECT @@GLOBAL.performance_schema AS ps');
+  const on = Number(ps?.ps) === 1;
+  const readable = await rows(
+    pool,
+    'SELECT 1 FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE 1 = 0',
+  ).then(
+    () => true,
+    () => false,
+  );
+  const ok = on && readable;
+  const fixes = [
+    ...(on ? [] : ['performance_schema = ON under [mysqld] in the server configuration, then restart the server']),
+    ...(readable ? [] : [`GRANT SELECT ON performance_schema.* TO ${admin};`]),
+  ];
+  return {
+    name: 'statement statistics',
+    ok,
+    severity: 'warning',
+    detail: ok
+      ? 'performance_schema is on and readable: revocation receipts count what each user ran, by kind'
+      : `revocation receipts cannot count what each user ran: ${[
+          !on && 'performance_schema is off',
+          !readable && 'the admin may not read performance_schema',
+        ]
+          .filter(Boolean)
+          .join('; ')}`,
+    ...(ok ? {} : { fix: fixes.join('\n') }),
+  };
 }

@@ -16,8 +16,11 @@ import type {
   ManagedUser,
   NewUserRequest,
   NewUserResponse,
+  ObservedSession,
   UpdateUserRequest,
 } from '../../core/ports.js';
+import type { StatementSummary } from '../../core/model.js';
+import * as activity from './activity.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { accountTable, adminAccount } from './admin-setup.js';
 import { addToAuditList, auditListProblem, refuseOnMysql, removeFromAuditList } from './statement-audit.js';
@@ -88,6 +91,7 @@ export class MysqlEngine implements DatabaseEngine {
   private markerTable?: Promise<void>;
   /** For classifying errors that happen before the flavour is known (network, login: same numbers on both). */
   private lastFlavour: Flavour = 'mysql';
+  private readonly sampler = new activity.SessionSampler();
 
   constructor(
     private readonly db: DatabaseEntry,
@@ -494,6 +498,14 @@ export class MysqlEngine implements DatabaseEngine {
           };
         });
     });
+  }
+
+  observeSessions(usernames: readonly string[]): Promise<ObservedSession[]> {
+    return this.guard('observeSessions', [], () => this.sampler.observe(this.pool, usernames));
+  }
+
+  statementSummaries(usernames: readonly string[]): Promise<Map<string, StatementSummary>> {
+    return this.guard('statementSummaries', [], () => activity.statementSummaries(this.pool, usernames));
   }
 
   async close(): Promise<void> {

@@ -193,6 +193,8 @@ export async function runInitialize(
       'VALID UNTIL refuses password logins after expiry even while db-access is down (open sessions are ended by db-access)',
   });
 
+  check(await statementStatisticsCheck(conn));
+
   if (!s.rolsuper) {
     const c = await managedUsersCheck(conn, s.me, s.version_num, installation);
     if (c) check(c);
@@ -590,4 +592,68 @@ function randomSuffix(): string {
   let out = '';
   for (let i = 0; i < 8; i++) out += alphabet[randomInt(alphabet.length)];
   return out;
+}
+
+/**
+ * Whether revocation receipts can say what a user ran: pg_stat_statements installed in this database and loaded
+ * (shared_preload_libraries — told by reading the view: only a superuser may read that setting), and readable with
+ * other users' statement text (pg_read_all_stats). A warning: access works without it; the receipt then says the
+ * statements are not available.
+ */
+async function statementStatisticsCheck(conn: Connections): Promise<EngineCheck> {
+  const state = await conn.retrying('read statement statistics setup', [], () =>
+    conn.withClient(async (exec) => {
+      const [r] = await exec(
+        `SELECT current_user AS me, current_database() AS dbname,
+                (SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                  WHERE e.extname = 'pg_stat_statements') AS schema,
+                pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read`,
+      );
+      let loaded: boolean | undefined;
+      if (typeof r?.schema === 'string') {
+        loaded = await exec(`SELECT 1 FROM ${escapeIdentifier(r.schema)}.pg_stat_statements WHERE false`).then(
+          () => true,
+          (err: unknown) => {
+            if ((err as { code?: unknown }).code === '55000') return false; // not in shared_preload_libraries
+            throw err;
+          },
+        );
+      }
+      return {
+        me: String(r?.me),
+        dbname: String(r?.dbname),
+        installed: typeof r?.schema === 'string',
+        loaded,
+        canRead: r?.can_read === true,
+      };
+    }),
+  );
+  const { me, dbname, installed, loaded, canRead } = state;
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (!installed || loaded === false) {
+    problems.push(
+      installed
+        ? 'pg_stat_statements is not loaded (shared_preload_libraries)'
+        : `pg_stat_statements is not installed in ${dbname}`,
+    );
+    fixes.push(
+      `-- postgresql.conf: shared_preload_libraries = 'pg_stat_statements' (with any libraries already listed), then restart`,
+    );
+  }
+  if (!installed) fixes.push('CREATE EXTENSION pg_stat_statements');
+  if (!canRead) {
+    problems.push(`${me} may not read other users' statement text (pg_read_all_stats)`);
+    fixes.push(`GRANT pg_read_all_stats TO ${escapeIdentifier(me)}`);
+  }
+  const ok = problems.length === 0;
+  return {
+    name: 'statement statistics',
+    ok,
+    severity: 'warning',
+    detail: ok
+      ? `pg_stat_statements is loaded and installed in ${dbname}: revocation receipts say what each user ran`
+      : `revocation receipts cannot say what each user ran: ${problems.join('; ')}`,
+    ...(ok ? {} : { fix: fixes.join(';\n') }),
+  };
 }

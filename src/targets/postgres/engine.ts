@@ -16,8 +16,11 @@ import type {
   ManagedUser,
   NewUserRequest,
   NewUserResponse,
+  ObservedSession,
   UpdateUserRequest,
 } from '../../core/ports.js';
+import type { StatementSummary } from '../../core/model.js';
+import * as activity from './activity.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { scrub } from '../scrub.js';
 import { serialized } from '../serialize.js';
@@ -427,6 +430,18 @@ export class PostgresEngine implements DatabaseEngine {
       });
     }
     return out;
+  }
+
+  observeSessions(usernames: readonly string[]): Promise<ObservedSession[]> {
+    return this.conn.retrying('observe sessions', [], () =>
+      this.conn.withClient((exec) => activity.observeSessions(exec, usernames)),
+    );
+  }
+
+  statementSummaries(usernames: readonly string[]): Promise<Map<string, StatementSummary>> {
+    return this.conn.retrying('read statement statistics', [], () =>
+      this.conn.withClient((exec) => activity.statementSummaries(exec, usernames, this.db.name)),
+    );
   }
 
   async close(): Promise<void> {
