@@ -20,7 +20,7 @@ import type {
 } from '../../core/ports.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { scrub } from '../scrub.js';
-import { serialized } from '../serialize.js';
+import { ServerQueues } from '../serialize.js';
 import {
   asError,
   batchItems,
@@ -74,6 +74,8 @@ export interface PostgresEngineDeps {
   installation?: string;
   /** Timeouts and retry policy; the defaults suit production, tests shorten them. */
   tuning?: Partial<Tuning>;
+  /** DDL turns per server, shared with the other engines of a registry; absent = this engine's own. */
+  queues?: ServerQueues;
 }
 
 interface RoleRow {
@@ -87,6 +89,7 @@ export class PostgresEngine implements DatabaseEngine {
   private info: ServerInfo | undefined;
   private closed = false;
   private readonly installation: string | undefined;
+  private readonly queues: ServerQueues;
 
   constructor(
     private readonly db: DatabaseEntry,
@@ -94,6 +97,7 @@ export class PostgresEngine implements DatabaseEngine {
   ) {
     this.logger = deps.logger.child({ engine: 'postgres', database: db.name });
     this.installation = deps.installation;
+    this.queues = deps.queues ?? new ServerQueues();
     this.conn = new Connections(db, this.logger, { ...DEFAULT_TUNING, ...deps.tuning });
   }
 
@@ -234,7 +238,7 @@ export class PostgresEngine implements DatabaseEngine {
     // (DROP ROLE does not end sessions). It also refuses a role that is not ours.
     await this.disableUser(username);
     const op = `delete user ${username}`;
-    return serialized(serverKey(this.db), () =>
+    return this.queues.serialized(serverKey(this.db), () =>
       this.conn.retrying(op, [], async () => {
         const existing = await this.conn.withClient((exec) => lookupRole(exec, username));
         if (!existing) return { outcome: 'already_absent' as const };
@@ -331,7 +335,7 @@ export class PostgresEngine implements DatabaseEngine {
     if (names.length === 0) return out;
     let outcomes: Map<string, DeleteUserResponse | Error>;
     try {
-      outcomes = await serialized(serverKey(this.db), () =>
+      outcomes = await this.queues.serialized(serverKey(this.db), () =>
         this.conn.retrying(`delete ${names.length} users`, [], async () => {
           const result = new Map<string, DeleteUserResponse | Error>();
           const roles = await this.conn.withClient((exec) => lookupRoles(exec, names));
@@ -499,7 +503,7 @@ export class PostgresEngine implements DatabaseEngine {
     fn: (exec: Exec, info: ServerInfo, firstRows: Row[]) => Promise<T>,
     opts: LockedOptions = {},
   ): Promise<T> {
-    return serialized(serverKey(this.db), () =>
+    return this.queues.serialized(serverKey(this.db), () =>
       this.conn.retrying(op, secrets, async () => {
         const info = await this.serverInfo();
         return this.conn.withClient((exec) =>
