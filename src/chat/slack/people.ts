@@ -5,9 +5,8 @@
  */
 import type { WebClient } from '@slack/web-api';
 import type { Actor } from '../../core/model.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock, PeopleDirectory } from '../../core/ports.js';
 import { cleanLine } from '../../core/text.js';
-import type { PeopleDirectory } from '../../oncall/resolver.js';
 
 interface Person {
   id: string;
