@@ -9,16 +9,17 @@ import { isRequester, matchApprover, personKey } from './policy.js';
 import type { StateStore } from './ports.js';
 import { auditingRefusals } from './refusals.js';
 import { cleanText } from './text.js';
-import { notify } from './view.js';
+import { loadRequestView, notify, type RequestView } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
 
-/** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
+/** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. Returns
+ *  the request's view as reviewed (the one the chat messages were updated with). */
 export async function reviewBreakGlass(
   deps: CoreDeps,
   requestId: number,
   reviewer: Actor,
   act?: ActionContext,
-): Promise<AccessRequest> {
+): Promise<RequestView> {
   return auditingRefusals(
     deps,
     reviewer,
@@ -28,7 +29,7 @@ export async function reviewBreakGlass(
   );
 }
 
-async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<AccessRequest> {
+async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: ActionContext): Promise<RequestView> {
   const req = await deps.store.getRequest(requestId);
   if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
   if (isRequester(reviewer, req))
@@ -61,8 +62,8 @@ async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: 
     ]);
     await finishAction(tx, act, 'reviewed', now);
   });
-  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
-  return (await deps.store.getRequest(requestId))!;
+  const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+  return view ?? loadRequestView(deps, requestId);
 }
 
 export type ApproveResult =

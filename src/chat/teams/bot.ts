@@ -26,7 +26,7 @@ import { viewsOf } from '../../core/listing.js';
 import { requestAccess, requestExtension } from '../../core/asking.js';
 import { approve, deny, reviewBreakGlass } from '../../core/deciding.js';
 import { cleanText } from '../../core/text.js';
-import { loadRequestView } from '../../core/view.js';
+import { loadRequestView, viewOfReturned } from '../../core/view.js';
 import { errorSentences } from '../error-text.js';
 import { parseCommand } from '../grammar.js';
 import { approvalCard } from './cards/approval.js';
@@ -173,12 +173,12 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           parsed.duration,
           parsed.reason ?? 'extension requested',
         );
-        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
+        await ctx.sendActivity(requestSentMessage(await viewOfReturned(core, req)));
         return;
       }
       case 'request': {
         const req = await requestAccess(core, actor, parsed.input, { breakGlass: parsed.breakGlass ?? false });
-        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
+        await ctx.sendActivity(requestSentMessage(await viewOfReturned(core, req)));
         return;
       }
     }
@@ -243,9 +243,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       case VERBS.revoke:
       case VERBS.done: {
         const grantId = requireDecimalId(data.grantId, 'grant');
-        await revokeAsUser(core, grantId, actor);
-        const grant = await core.store.getGrant(grantId);
-        const view = await loadRequestView(core, grant!.requestId);
+        const { grant } = await revokeAsUser(core, grantId, actor);
+        const view = await loadRequestView(core, grant.requestId);
         return verb === VERBS.revoke
           ? cardResponse(approvalCard(view))
           : cardResponse(cardOf(accessEndedMessage(view)));
@@ -258,7 +257,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           str(data.duration) || '1h',
           'extension requested',
         );
-        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
+        return cardResponse(cardOf(requestSentMessage(await viewOfReturned(core, req))));
       }
       case VERBS.request: {
         const ticket = str(data.ticket).trim();
@@ -269,12 +268,10 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           reason: str(data.reason),
           ...(ticket && { ticket }),
         });
-        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
+        return cardResponse(cardOf(requestSentMessage(await viewOfReturned(core, req))));
       }
       case VERBS.reviewed: {
-        const id = requireDecimalId(data.requestId, 'request');
-        await reviewBreakGlass(core, id, actor);
-        const view = await loadRequestView(core, id);
+        const view = await reviewBreakGlass(core, requireDecimalId(data.requestId, 'request'), actor);
         await this.deps.notifier?.breakGlassReviewed(view);
         return cardResponse(cardOf(breakGlassMessage(view)));
       }
