@@ -66,10 +66,14 @@ async function review(deps: CoreDeps, requestId: number, reviewer: Actor, act?: 
   return view ?? loadRequestView(deps, requestId);
 }
 
-export type ApproveResult =
+export type ApproveResult = (
   | { status: 'approved'; request: AccessRequest; grant: Grant }
   | { status: 'extended'; request: AccessRequest; grant: Grant }
-  | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
+  | { status: 'pending'; request: AccessRequest; approvals: number; required: number }
+) & {
+  /** The request's view the chat messages were updated with; absent when it could not be built. */
+  view?: RequestView;
+};
 
 /** The clicker must be an eligible approver (re-resolved, not trusted from the button) and not the requester. A chat
  *  action is judged at the escalation tier the request had, and against who was on call, when it was received (see
@@ -217,15 +221,15 @@ async function recordApprove(
   if (result.status === 'approved') await enqueueProvision(deps, result.grant.id);
   if (result.status === 'extended') {
     const grant = await extend(deps, result.grant.id, result.request.durationMs, approver);
-    await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
-    return { ...result, grant };
+    const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+    return { ...result, grant, ...(view && { view }) };
   }
   // The transaction's own results: the request as decided (or still pending), its decisions, its new grant.
-  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), {
+  const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), {
     grant: result.status === 'approved' ? result.grant : null,
     ahead: Promise.resolve([result.request, decisions]),
   });
-  return result;
+  return view ? { ...result, view } : result;
 }
 
 /** Nobody decides a request once its approval deadline has passed (whether or not the sweeper has expired it). */

@@ -230,8 +230,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     switch (verb) {
       case VERBS.approve: {
         const id = requireDecimalId(data.requestId, 'request');
-        await approve(core, id, actor);
-        return requestCard(id);
+        const { view } = await approve(core, id, actor);
+        return view ? cardResponse(approvalCard(view)) : requestCard(id);
       }
       case VERBS.deny: {
         const id = requireDecimalId(data.requestId, 'request');
