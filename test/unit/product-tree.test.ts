@@ -64,6 +64,10 @@ function offendersIn(layer: string, refused: (file: string, spec: string) => boo
 
 const CHAT_MAY_NOT_IMPORT = ['store', 'targets', 'oncall'];
 
+/** A top-level `let`/`var`, or a top-level collection (its contents can change); READONLY exempts a constant one. */
+const MODULE_STATE = /^(export )?((let|var) |const \w+(: [^=]+)? = (new (Map|Set|WeakMap|WeakSet|Array)\b|\[\]|\{\}))/;
+const READONLY = /^(export )?const \w+: Readonly(Map|Set)</;
+
 /** The ESLint messages of the repository's configuration for `source` as if it were the file `path`. */
 async function lint(path: string, source: string): Promise<string[]> {
   const [result] = await new ESLint({ cwd: REPO_ROOT }).lintText(source, { filePath: join(REPO_ROOT, path) });
@@ -98,6 +102,20 @@ describe('the layers', () => {
         spec.startsWith('.') ? layerOf(file, spec) !== 'core' : !spec.startsWith('node:'),
       ),
     ).toEqual([]);
+  });
+
+  it('src/core keeps no state at module level: a Broker per application holds it (core/broker.ts)', () => {
+    const files = sourceFiles(join(SRC, 'core'));
+    const offenders = files.flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => MODULE_STATE.test(line) && !READONLY.test(line))
+        .map((line) => `${relative(REPO_ROOT, file)}: ${line.trim()}`),
+    );
+    expect(offenders).toEqual([]);
+    expect(MODULE_STATE.test('const batchers = new WeakMap<CoreDeps, Batcher>();')).toBe(true);
+    expect(MODULE_STATE.test('let shared: Agent | undefined;')).toBe(true);
+    expect(MODULE_STATE.test('  private readonly inFlight = new Map<number, Promise<unknown>>();')).toBe(false);
   });
 
   it('src/chat imports no store, target or on-call module', () => {
