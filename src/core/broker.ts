@@ -37,8 +37,10 @@ export class Broker {
     }
   }
 
-  /** Resolves when no provisioning or revocation batch runs and every revocation notification is out. */
+  /** Resolves when no lifecycle step runs, no provisioning or revocation batch runs and every revocation
+   *  notification is out. */
   async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
     // Provisioning first: a failed one hands its cleanup to the revocation batcher.
     await this.provisioning.idle();
     await this.revocation.idle();
