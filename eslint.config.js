@@ -1,4 +1,5 @@
-// Flat config. The rules that matter most: src/core imports no adapter, and src/ imports nothing from dev/ or test/.
+// Flat config. The rules that matter most: src/core imports no adapter, src/chat no store, target or on-call module,
+// and src/ imports nothing from dev/ or test/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -6,6 +7,13 @@ import tseslint from 'typescript-eslint';
 const NOT_PRODUCT = {
   regex: '^(\\.\\./)+(dev|test)(/|$)',
   message: 'src/ is the product: it imports nothing from dev/ or test/.',
+};
+
+// The chat adapters talk to the core only: the state store, the targets and the on-call sources are reached through
+// the core's ports (core/ports.ts), wired together in src/app.ts.
+const CHAT_BYPASS = {
+  regex: '^(\\.\\./)+(store|targets|oncall)(/|$)',
+  message: 'src/chat imports no store, target or on-call module: use the core (a port in core/ports.ts).',
 };
 
 const ADAPTERS = [
@@ -68,6 +76,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Replaces the src/** rule above for the chat adapters, so it repeats NOT_PRODUCT.
+    files: ['src/chat/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [CHAT_BYPASS, NOT_PRODUCT] }] },
   },
   {
     files: ['test/**/*.ts', 'dev/demo.ts', 'dev/demo/**/*.ts'],

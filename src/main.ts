@@ -1,36 +1,21 @@
 #!/usr/bin/env node
-/** db-access CLI entry: serve | worker | all | migrate | check | grant | grants | revoke | extend. */
+/** db-access CLI entry: parses the command line (serve | worker | all | migrate | check | grant | grants | revoke |
+ *  extend | audit | report) and runs the verb; the verbs are src/cli/commands.ts, the broker is built by src/app.ts. */
 import { Command, Option } from 'commander';
-import { BrokerError, TargetError, describeError } from './core/errors.js';
-import { ConfigError, loadCatalog } from './config/catalog.js';
-import { loadSettings } from './config/settings.js';
-import { createLogger } from './logging.js';
-import { PendingMigrationsError } from './wiring.js';
-import { explainError } from './cli/format.js';
 import {
   auditExportCommand,
   reportCommand,
   auditVerifyCommand,
   checkCommand,
+  cliContext as context,
+  exitCodeOf,
   extendCommand,
   grantCommand,
   grantsListCommand,
   migrateCommand,
   revokeCommand,
   runRoles,
-  type CliContext,
 } from './cli/commands.js';
-
-function context(): CliContext {
-  const settings = loadSettings();
-  const logger = createLogger(settings.LOG_LEVEL);
-  return {
-    settings,
-    logger,
-    loadCatalog: () => loadCatalog(settings.CATALOG_PATH),
-    out: (text) => process.stdout.write(`${text}\n`),
-  };
-}
 
 const program = new Command()
   .name('db-access')
@@ -124,17 +109,5 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exitCode = 2;
-  } else if (err instanceof BrokerError) {
-    process.stderr.write(`error: ${explainError(err)}\n`);
-    process.exitCode = 1;
-  } else if (err instanceof TargetError || err instanceof PendingMigrationsError) {
-    process.stderr.write(`error: ${describeError(err)}\n`);
-    process.exitCode = 1;
-  } else {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
+  process.exitCode = exitCodeOf(err, (text) => process.stderr.write(`${text}\n`));
 }

@@ -5,7 +5,7 @@
 import { APPROVE, REVEAL } from '../../src/chat/slack/ids.js';
 import { buttonsIn, type SlackDouble, type SlackMessage } from '../slack/double.js';
 import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../slack/sign.js';
-import type { App } from '../../src/wiring.js';
+import type { App } from '../../src/app.js';
 import { utc } from '../../src/cli/format.js';
 import { openSession } from './session.js';
 import { requireRequestId } from '../../src/core/ids.js';

@@ -13,7 +13,7 @@ import {
   type Where,
 } from '../teams/activities.js';
 import type { PostedActivity, TeamsConnectorDouble, TeamsUser } from '../teams/connector-double.js';
-import type { App } from '../../src/wiring.js';
+import type { App } from '../../src/app.js';
 import { openSession } from './session.js';
 import { utc } from '../../src/cli/format.js';
 import type { RequestId } from '../../src/core/model.js';

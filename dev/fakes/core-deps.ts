@@ -3,6 +3,7 @@
  * MemoryScheduler, the real approver resolver (catalog emails and Slack users need no network) and a clock the
  * caller moves. Core rules run on these in milliseconds; the real-server suites cover the adapters.
  */
+import { Broker, type CorePorts } from '../../src/core/broker.js';
 import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import { provision, revokeIfDue } from '../../src/core/lifecycle.js';
@@ -45,7 +46,7 @@ export interface MemoryCore {
 
 export function memoryCore(
   databases: readonly DatabaseEntry[],
-  opts: { notifier: Notifier; clock?: ManualClock; engine?: MemoryEngineOptions; over?: Partial<CoreDeps> },
+  opts: { notifier: Notifier; clock?: ManualClock; engine?: MemoryEngineOptions; over?: Partial<CorePorts> },
 ): MemoryCore {
   const catalog: Catalog = { databases: new Map(databases.map((d) => [d.name, d])) };
   const clock = opts.clock ?? new ManualClock(Date.UTC(2031, 0, 2, 3, 0, 0));
@@ -55,7 +56,7 @@ export function memoryCore(
     (name) => new MemoryEngine({ engine: catalog.databases.get(name)!.engine, ...opts.engine }),
   );
   const scheduler = new MemoryScheduler();
-  const deps: CoreDeps = {
+  const { deps } = new Broker({
     catalog,
     store,
     engines,
@@ -68,7 +69,7 @@ export function memoryCore(
     remindBeforeMs: 5 * 60_000,
     failpoint: () => {},
     ...opts.over,
-  };
+  });
   const handlers: JobHandlers = {
     provision: async (grantId) => void (await provision(deps, grantId)),
     revoke: async (grantId) => {

@@ -4,6 +4,7 @@
  * extensions people gave themselves — and, when known, what was done with the grant (sessions, statements).
  * Pure apart from `reportPageRows`, which reads the state DB.
  */
+import type { GrantActivity as RecordedActivity } from '../core/model.js';
 import type { StateStore } from '../core/ports.js';
 import { accessReport, csvCell, type AccessRow } from './report.js';
 
@@ -19,6 +20,26 @@ export interface GrantActivity {
 
 /** Activity per grant id; grants absent from the map show no activity figures. */
 export type GrantActivityMap = Map<number, GrantActivity>;
+
+/** The page's figures from what the store recorded (StateStore.grantActivity): sessions, when, from where, statements. */
+export function pageActivity(recorded: ReadonlyMap<number, RecordedActivity>): GrantActivityMap {
+  const out: GrantActivityMap = new Map();
+  for (const [id, a] of recorded) {
+    const groups = a.sessions;
+    out.set(id, {
+      sessions: groups.reduce((n, g) => n + g.count, 0) + a.sessionsDropped,
+      ...(groups.length > 0 && {
+        firstSeen: Math.min(...groups.map((g) => g.firstSeenAt)),
+        lastSeen: Math.max(...groups.map((g) => g.lastSeenAt)),
+      }),
+      clients: [
+        ...new Set(groups.map((g) => `${g.clientAddress ?? '?'}${g.application ? ` (${g.application})` : ''}`)),
+      ],
+      statements: a.statements?.available ? a.statements.calls : null,
+    });
+  }
+  return out;
+}
 
 export interface ReportFilter {
   since: number;

@@ -4,11 +4,12 @@
  * cron job or Kubernetes CronJob runs on a schedule).
  */
 import { formatDuration } from '../core/duration.js';
+import type { GrantId, RequestId } from '../core/model.js';
 import type { StateStore } from '../core/ports.js';
 
 export interface AccessRow {
-  grantId: number;
-  requestId: number;
+  grantId: GrantId;
+  requestId: RequestId;
   database: string;
   level: string;
   who: string;

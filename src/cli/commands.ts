@@ -2,38 +2,60 @@
 import { userInfo } from 'node:os';
 import { z } from 'zod';
 import type { Catalog } from '../core/catalog.js';
-import { describeError } from '../core/errors.js';
+import { BrokerError, TargetError, describeError } from '../core/errors.js';
 import { extend, provision, revoke } from '../core/lifecycle.js';
-import type { Actor, GrantId, GrantStatus } from '../core/model.js';
+import type { Actor, ApproverRef, GrantId, GrantStatus } from '../core/model.js';
 import { LIVE_GRANT_STATUSES } from '../core/model.js';
 import { createAdminGrant } from '../core/asking.js';
 import { parseDuration } from '../core/duration.js';
 import { parseGrantId } from '../core/ids.js';
-import { BrokerError } from '../core/errors.js';
-import type { Settings } from '../config/settings.js';
-import { catalogFileWarnings } from '../config/catalog.js';
+import { loadSettings, type Settings } from '../config/settings.js';
+import { ConfigError, catalogFileWarnings, loadCatalog } from '../config/catalog.js';
 import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
 import { CatalogEngines } from '../targets/registry.js';
 import { targetTlsWarnings } from '../targets/tls.js';
-import { startServices, type Roles } from '../services.js';
 import { exportAudit, parseWhen } from '../audit/export.js';
 import { accessReport, reportCsv, reportTable } from '../audit/report.js';
 import { reportLinkKey, reportLinkUrl } from '../audit/report-link.js';
 import { escapeMrkdwn } from '../chat/slack/mrkdwn.js';
 import { createWebClient } from '../chat/slack/app.js';
-import { onCallClients, openApp, systemClock } from '../wiring.js';
+import { onCallClients, openApp, PendingMigrationsError, startServices, systemClock, type Roles } from '../app.js';
 import { ApproverResolver } from '../oncall/resolver.js';
 import { SlackPeople } from '../chat/slack/people.js';
-import type { ApproverRef } from '../core/model.js';
 import type { WebClient } from '@slack/web-api';
 import type { Logger as Pino } from 'pino';
-import { formatChecks, formatCredentials, formatGrantTable } from './format.js';
+import { createLogger } from '../logging.js';
+import { explainError, formatChecks, formatCredentials, formatGrantTable } from './format.js';
 
 export interface CliContext {
   settings: Settings;
   loadCatalog: () => Catalog;
   logger: Pino;
   out: (text: string) => void;
+}
+
+/** The settings (environment), the logger and the catalog (read when a verb needs it) of one CLI run. */
+export function cliContext(): CliContext {
+  const settings = loadSettings();
+  const logger = createLogger(settings.LOG_LEVEL);
+  return {
+    settings,
+    logger,
+    loadCatalog: () => loadCatalog(settings.CATALOG_PATH),
+    out: (text) => process.stdout.write(`${text}\n`),
+  };
+}
+
+/** A failed verb's message (written with `err`) and exit code: 2 for a configuration error, else 1. */
+export function exitCodeOf(err: unknown, write: (text: string) => void): number {
+  if (err instanceof ConfigError) {
+    write(`error: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof BrokerError) write(`error: ${explainError(err)}`);
+  else if (err instanceof TargetError || err instanceof PendingMigrationsError) write(`error: ${describeError(err)}`);
+  else write(`error: ${err instanceof Error ? err.message : String(err)}`);
+  return 1;
 }
 
 export function cliActor(): Actor {

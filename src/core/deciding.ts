@@ -9,17 +9,18 @@ import { isAsker, isPartyTo, isRequester, matchApprover, personKey } from './pol
 import type { StateStore } from './ports.js';
 import { auditingRefusals } from './refusals.js';
 import { cleanText } from './text.js';
-import { notify } from './view.js';
+import { loadRequestView, notify, type RequestView } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
 import type { RequestId } from './model.js';
 
-/** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. */
+/** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. Returns
+ *  the request's view as reviewed (the one the chat messages were updated with). */
 export async function reviewBreakGlass(
   deps: CoreDeps,
   requestId: RequestId,
   reviewer: Actor,
   act?: ActionContext,
-): Promise<AccessRequest> {
+): Promise<RequestView> {
   return auditingRefusals(
     deps,
     reviewer,
@@ -34,7 +35,7 @@ async function review(
   requestId: RequestId,
   reviewer: Actor,
   act?: ActionContext,
-): Promise<AccessRequest> {
+): Promise<RequestView> {
   const req = await deps.store.getRequest(requestId);
   if (!req || !req.breakGlass) throw new BrokerError('NOT_FOUND', `request #${requestId} is not a break-glass request`);
   if (isRequester(reviewer, req))
@@ -67,14 +68,18 @@ async function review(
     ]);
     await finishAction(tx, act, 'reviewed', now);
   });
-  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
-  return (await deps.store.getRequest(requestId))!;
+  const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+  return view ?? loadRequestView(deps, requestId);
 }
 
-export type ApproveResult =
+export type ApproveResult = (
   | { status: 'approved'; request: AccessRequest; grant: Grant }
   | { status: 'extended'; request: AccessRequest; grant: Grant }
-  | { status: 'pending'; request: AccessRequest; approvals: number; required: number };
+  | { status: 'pending'; request: AccessRequest; approvals: number; required: number }
+) & {
+  /** The request's view the chat messages were updated with; absent when it could not be built. */
+  view?: RequestView;
+};
 
 /** The clicker must be an eligible approver (re-resolved, not trusted from the button) and neither the requester nor
  *  whoever asked on their behalf. A chat action is judged at the escalation tier the request had, and against who
@@ -225,15 +230,15 @@ async function recordApprove(
   if (result.status === 'approved') await enqueueProvision(deps, result.grant.id);
   if (result.status === 'extended') {
     const grant = await extend(deps, result.grant.id, result.request.durationMs, approver);
-    await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
-    return { ...result, grant };
+    const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+    return { ...result, grant, ...(view && { view }) };
   }
   // The transaction's own results: the request as decided (or still pending), its decisions, its new grant.
-  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), {
+  const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), {
     grant: result.status === 'approved' ? result.grant : null,
     ahead: Promise.resolve([result.request, decisions]),
   });
-  return result;
+  return view ? { ...result, view } : result;
 }
 
 /** Nobody decides a request once its approval deadline has passed (whether or not the sweeper has expired it). */

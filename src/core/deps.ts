@@ -1,3 +1,4 @@
+import type { Broker } from './broker.js';
 import type { Catalog, DatabaseEntry } from './catalog.js';
 import { BrokerError } from './errors.js';
 import type { InboxEdges } from './inbox.js';
@@ -13,7 +14,7 @@ import type {
   StateStore,
 } from './ports.js';
 
-/** Everything the use cases need, injected by the composition root (src/main.ts and src/wiring.ts). */
+/** Everything the use cases need, injected by the composition root (src/app.ts). */
 export interface CoreDeps {
   catalog: Catalog;
   store: StateStore;
@@ -38,6 +39,8 @@ export interface CoreDeps {
   hold?: (name: FailpointName) => Promise<void>;
   /** How each chat platform's inbox actions learn who acted and answer them (recovery after a crash). */
   inboxEdges?: InboxEdges;
+  /** This application's in-process state (batchers, grants being worked on); made with these deps. */
+  broker: Broker;
 }
 
 export type FailpointName =

@@ -25,6 +25,7 @@ import type { InboxAction, NewInboxAction } from './ports.js';
 import { requestAccess, requestExtension, type RequestInput } from './asking.js';
 import { approve, deny, reviewBreakGlass, type ApproveResult } from './deciding.js';
 import type { RevokeResult } from './revocation.js';
+import type { RequestView } from './view.js';
 
 /** The recording process holds an action this long: another process takes it over only after that. */
 export const INBOX_LEASE_MS = 10_000;
@@ -47,7 +48,8 @@ export const INBOX_OWNER = `p${process.pid}-${randomUUID().slice(0, 8)}`;
 /** What a processed action did, for the edge to tell the person. */
 export type InboxEffect =
   | { kind: 'approve'; result: ApproveResult }
-  | { kind: 'deny' | 'review' | 'request' | 'extend'; request: AccessRequest }
+  | { kind: 'deny' | 'request' | 'extend'; request: AccessRequest }
+  | { kind: 'review'; view: RequestView }
   | { kind: 'revoke'; result: RevokeResult };
 
 /** ok: the effect happened now. refused: a BrokerError (told to the person). done: an earlier processing did it. */
@@ -143,7 +145,7 @@ async function dispatch(
     case 'revoke':
       return { kind: 'revoke', result: await revokeAsUser(deps, requireGrantId(p.grantId), actor, undefined, act) };
     case 'review':
-      return { kind: 'review', request: await reviewBreakGlass(deps, requireRequestId(p.requestId), actor, act) };
+      return { kind: 'review', view: await reviewBreakGlass(deps, requireRequestId(p.requestId), actor, act) };
     case 'request':
       return {
         kind: 'request',

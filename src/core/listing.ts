@@ -4,7 +4,7 @@ import type { Actor } from './model.js';
 import { isPartyTo, matchApprover } from './policy.js';
 import { loadRequestView, type RequestView } from './view.js';
 
-const LIVE_PHASES = new Set(['pending', 'provisioning', 'active', 'revoking']);
+const LIVE_PHASES: ReadonlySet<string> = new Set(['pending', 'provisioning', 'active', 'revoking']);
 
 /** My pending requests and live grants, newest first. */
 export async function viewsOf(core: CoreDeps, actor: Actor): Promise<RequestView[]> {

@@ -488,6 +488,16 @@ export interface ApproverResolution {
   unavailable: string[];
 }
 
+/** What the chat platform can tell about people (Slack: users.lookupByEmail, usergroups.users.list, users.info):
+ *  the approver resolver maps catalog emails and user groups to chat users with it. */
+export interface PeopleDirectory {
+  readonly platform: 'slack' | 'teams';
+  lookupByEmail(email: string): Promise<{ id: string; name?: string; email?: string } | undefined>;
+  userInfo(id: string): Promise<{ id: string; name?: string; email?: string } | undefined>;
+  /** Slack user-group members; undefined when the platform has no such thing. */
+  groupMembers?(groupId: string): Promise<string[]>;
+}
+
 /**
  * Resolves a database's approver sources to people, at request time and again at click time. Implementations
  * may cache for a short TTL. A failing source never throws: it is reported in `unavailable`.

@@ -13,7 +13,6 @@ import { buildCredentials, type Credentials } from './credentials.js';
 import type { AccessLevel, DatabaseEntry } from './catalog.js';
 import { databaseOf, type CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
-import { exclusive } from './grant-access.js';
 import { groupBy } from './group-by.js';
 import { generatePassword } from './identifiers.js';
 import { SYSTEM_ACTOR, type AuditEvent, type Grant } from './model.js';
@@ -44,7 +43,8 @@ export interface ProvisionOptions {
  * Throws on a retryable failure while attempts remain; otherwise the grant ends `failed`, cleaned up.
  */
 export function provision(deps: CoreDeps, grantId: GrantId, opts: ProvisionOptions = {}): Promise<ProvisionResult> {
-  return exclusive(grantId, () => batcherOf(deps).provision(grantId, opts.credentials === true));
+  const { broker } = deps;
+  return broker.exclusive(grantId, () => broker.provisioning.provision(grantId, opts.credentials === true));
 }
 
 interface Waiter {
@@ -62,7 +62,8 @@ interface Work {
   password: string | undefined;
 }
 
-class ProvisionBatcher {
+/** The provisioning batches of one Broker (core/broker.ts). */
+export class ProvisionBatcher {
   /** Grant id → callers waiting for it, not yet taken by a batch. */
   private readonly pending = new Map<GrantId, Waiter[]>();
   private draining: Promise<void> | undefined;
@@ -77,6 +78,11 @@ class ProvisionBatcher {
       // Started on the next turn, so grants handed over in the same turn share the first batch.
       this.draining ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
     });
+  }
+
+  /** Resolves when no batch runs (for shutdown). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
   }
 
   private async drain(): Promise<void> {
@@ -278,12 +284,4 @@ function provisionedEvent(grant: Grant, user: NewUserResponse['outcome'], at: nu
     level: grant.level,
     detail: { username: grant.username, user, expiresAt: grant.expiresAt },
   };
-}
-
-const batchers = new WeakMap<CoreDeps, ProvisionBatcher>();
-
-function batcherOf(deps: CoreDeps): ProvisionBatcher {
-  let b = batchers.get(deps);
-  if (!b) batchers.set(deps, (b = new ProvisionBatcher(deps)));
-  return b;
 }

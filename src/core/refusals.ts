@@ -21,7 +21,13 @@ export interface RefusedAction {
 }
 
 /** Codes that are a rule saying no (audited). Malformed input and unknown names are answered, not audited. */
-const REFUSAL_CODES = new Set(['FORBIDDEN', 'SELF_APPROVAL', 'ALREADY_DECIDED', 'DURATION_TOO_LONG', 'RATE_LIMITED']);
+const REFUSAL_CODES: ReadonlySet<string> = new Set([
+  'FORBIDDEN',
+  'SELF_APPROVAL',
+  'ALREADY_DECIDED',
+  'DURATION_TOO_LONG',
+  'RATE_LIMITED',
+]);
 
 export function isRefusal(err: unknown): err is BrokerError {
   return err instanceof BrokerError && REFUSAL_CODES.has(err.code);

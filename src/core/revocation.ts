@@ -21,7 +21,7 @@
 import { readStatements, sampleBeforeRevoke } from './activity.js';
 import type { CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
-import { exclusive, getGrant } from './grant-access.js';
+import { getGrant } from './grant-access.js';
 import { groupBy } from './group-by.js';
 import {
   SYSTEM_ACTOR,
@@ -135,7 +135,8 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-class RevocationBatcher {
+/** The revocation batches of one Broker (core/broker.ts). */
+export class RevocationBatcher {
   /** Per catalog database: grants handed over and not yet taken by a batch. */
   private readonly pending = new Map<string, Map<GrantId, Pending>>();
   private readonly draining = new Map<string, Promise<void>>();
@@ -423,14 +424,6 @@ function settleLater(p: Pending, result: Promise<RevokeResult>): void {
   );
 }
 
-const batchers = new WeakMap<CoreDeps, RevocationBatcher>();
-
-function batcherOf(deps: CoreDeps): RevocationBatcher {
-  let b = batchers.get(deps);
-  if (!b) batchers.set(deps, (b = new RevocationBatcher(deps)));
-  return b;
-}
-
 /**
  * Lock → kill sessions → drop, then mark the grant ended, now. Idempotent: an ended grant is returned as is; a
  * user already gone is success ("already_absent"); only the caller whose conditional update wins writes the audit
@@ -444,7 +437,7 @@ export function revoke(
   reason = 'expired',
   kind: EndKind = 'expired',
 ): Promise<RevokeResult> {
-  return exclusive(grantId, async () => {
+  return deps.broker.exclusive(grantId, async () => {
     const grant = await getGrant(deps, grantId);
     if (grant.status === 'revoked' || grant.status === 'failed') return { grant };
     return revokeNow(deps, grant, { kind, reason, actor });
@@ -472,17 +465,17 @@ export function revokeDue(deps: CoreDeps, grant: Grant, end: Ending = EXPIRED): 
   if (grant.status !== 'revoking' && deps.clock.now() < grant.expiresAt) {
     return Promise.reject(new Error(`grant #${grant.id} is not due until ${new Date(grant.expiresAt).toISOString()}`));
   }
-  return batcherOf(deps).end(grant, end, true);
+  return deps.broker.revocation.end(grant, end, true);
 }
 
 /** Ends a live (or `revoking`) grant now, whatever its expiry: an early revoke, or a failed provisioning's cleanup. */
 export function revokeNow(deps: CoreDeps, grant: Grant, end: Ending): Promise<RevokeResult> {
-  return batcherOf(deps).end(grant, end, false);
+  return deps.broker.revocation.end(grant, end, false);
 }
 
 /** Waits for running revocation batches and their notifications (shutdown). */
 export function revocationsIdle(deps: CoreDeps): Promise<void> {
-  return batchers.get(deps)?.idle() ?? Promise.resolve();
+  return deps.broker.revocation.idle();
 }
 
 /** The audit row of a finished revocation. */

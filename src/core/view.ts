@@ -183,16 +183,34 @@ export async function loadRequestView(
   return view;
 }
 
-/** Builds the view and hands it to a notifier method; a failure is logged, never thrown into the lifecycle. */
+/**
+ * The view of a request a use case has just returned: one just opened for the approvers (pending, not an extension)
+ * has no decision and no grant yet, so its view needs no read; any other is read.
+ */
+export function viewOfReturned(
+  deps: Pick<CoreDeps, 'store' | 'catalog' | 'clock'>,
+  request: AccessRequest,
+): Promise<RequestView> {
+  const fresh = request.status === 'pending' && request.extendsGrantId === undefined;
+  return loadRequestView(deps, request.id, fresh ? { grant: null, ahead: Promise.resolve([request, []]) } : {});
+}
+
+/**
+ * Builds the view and hands it to a notifier method; a failure is logged, never thrown into the lifecycle. Returns
+ * the view it built (undefined when it could not be built), so a use case can hand it on instead of reading again.
+ */
 export async function notify(
   deps: CoreDeps,
   requestId: RequestId,
   send: (view: RequestView) => Promise<void>,
   known?: KnownState,
-): Promise<void> {
+): Promise<RequestView | undefined> {
+  let view: RequestView | undefined;
   try {
-    await send(await loadRequestView(deps, requestId, known));
+    view = await loadRequestView(deps, requestId, known);
+    await send(view);
   } catch (err) {
     deps.logger.warn({ requestId, err: err instanceof Error ? err.message : String(err) }, 'notification failed');
   }
+  return view;
 }

@@ -8,10 +8,11 @@
  */
 import type express from 'express';
 import type { Request, Response } from 'express';
-import type { Actor } from '../core/model.js';
+import type { Actor, GrantId } from '../core/model.js';
 import type { Logger, StateStore } from '../core/ports.js';
 import { reportLinkKey, verifyReportLink, type ReportLink, type ReportLinkKey } from '../audit/report-link.js';
 import {
+  pageActivity,
   reportPageCsv,
   reportPageData,
   reportPageRows,
@@ -28,11 +29,9 @@ export interface ReportRouteDeps {
   adminToken?: string;
   /** Whether the request carries the admin bearer token (the server's constant-time check). */
   isAdmin: (req: Request) => boolean;
-  /**
-   * Sessions and statements per grant, for the page's Activity column and CSV. Unset: the column shows "—".
-   * The seam the statement-audit store read plugs into: `(ids) => store.grantActivity(ids)`.
-   */
-  reportActivity?: (grantIds: number[]) => Promise<GrantActivityMap>;
+  /** Sessions and statements per grant, for the page's Activity column and CSV. Default: what the store recorded
+   *  (StateStore.grantActivity, see pageActivity). */
+  reportActivity?: (grantIds: GrantId[]) => Promise<GrantActivityMap>;
   now?: () => number;
 }
 
@@ -180,7 +179,10 @@ export function mountReport(app: express.Express, deps: ReportRouteDeps): void {
     }
     const csv = csvPath || q.format === 'csv';
     const source = await reportPageRows(deps.store, filter, now());
-    const activity = deps.reportActivity ? await deps.reportActivity(source.rows.map((r) => r.grantId)) : undefined;
+    const ids = source.rows.map((r) => r.grantId);
+    const activity = deps.reportActivity
+      ? await deps.reportActivity(ids)
+      : pageActivity(await deps.store.grantActivity(ids));
     const data = reportPageData(source, filter, activity);
     await deps.store.appendAudit([
       {

@@ -12,6 +12,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger, StateStore } from '../core/ports.js';
 import type { GrantActivityMap } from '../audit/report-page.js';
+import type { GrantId } from '../core/model.js';
 import { mountReport } from './report-routes.js';
 
 export interface HttpDeps {
@@ -26,7 +27,7 @@ export interface HttpDeps {
   /** Bearer token for /metrics and the detail of /readyz. Without one /metrics is open and /readyz says status only. */
   metricsToken?: string;
   /** Sessions and statements per grant for GET /report (see report-routes.ts); unset, the page shows none. */
-  reportActivity?: (grantIds: number[]) => Promise<GrantActivityMap>;
+  reportActivity?: (grantIds: GrantId[]) => Promise<GrantActivityMap>;
   logger: Logger;
 }
 

@@ -13,7 +13,7 @@
  */
 import type { ApproverSource, DatabaseEntry, OnCallRef } from '../core/catalog.js';
 import type { Actor, ApproverRef } from '../core/model.js';
-import type { ApproverDirectory, ApproverResolution, Clock } from '../core/ports.js';
+import type { ApproverDirectory, ApproverResolution, Clock, PeopleDirectory } from '../core/ports.js';
 import {
   forgetExpired,
   OnCallError,
@@ -23,15 +23,6 @@ import {
   type PagerDutyDirectory,
 } from './sources.js';
 import { dedupeApprovers, staticApprovers } from './static.js';
-
-/** What the chat platform can tell us about people (Slack: users.lookupByEmail, usergroups.users.list, users.info). */
-export interface PeopleDirectory {
-  readonly platform: 'slack' | 'teams';
-  lookupByEmail(email: string): Promise<{ id: string; name?: string; email?: string } | undefined>;
-  userInfo(id: string): Promise<{ id: string; name?: string; email?: string } | undefined>;
-  /** Slack user-group members; undefined when the platform has no such thing. */
-  groupMembers?(groupId: string): Promise<string[]>;
-}
 
 export interface OnCallDirectories {
   pagerduty?: PagerDutyDirectory;

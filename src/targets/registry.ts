@@ -4,9 +4,12 @@ import { BrokerError } from '../core/errors.js';
 import type { DatabaseEngine, EngineRegistry, Logger } from '../core/ports.js';
 import { createMysqlEngine } from './mysql/index.js';
 import { createPostgresEngine } from './postgres/index.js';
+import { ServerQueues } from './serialize.js';
 
 export class CatalogEngines implements EngineRegistry {
   private readonly engines = new Map<string, DatabaseEngine>();
+  /** Engines of databases on the same server take their DDL turns here (and across processes on the server). */
+  private readonly queues = new ServerQueues();
 
   constructor(
     private readonly catalog: Catalog,
@@ -25,7 +28,7 @@ export class CatalogEngines implements EngineRegistry {
         valid: [...this.catalog.databases.keys()],
       });
     const logger = this.logger.child({ target: db.name });
-    const deps = { logger, ...(this.installation && { installation: this.installation }) };
+    const deps = { logger, queues: this.queues, ...(this.installation && { installation: this.installation }) };
     engine = db.engine === 'postgres' ? createPostgresEngine(db, deps) : createMysqlEngine(db, deps);
     this.engines.set(database, engine);
     return engine;

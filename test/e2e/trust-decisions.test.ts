@@ -28,7 +28,7 @@ import {
   type TeamsConnectorDouble,
   type TeamsUser,
 } from '../../dev/teams/connector-double.js';
-import { startServices, type Services } from '../../src/services.js';
+import { startServices, type Services } from '../../src/app.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
 import { capturingLogger } from '../support/logs.js';

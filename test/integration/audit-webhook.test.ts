@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog.js';
 import { loadSettings } from '../../src/config/settings.js';
-import { startServices, type Services } from '../../src/services.js';
+import { startServices, type Services } from '../../src/app.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 import { capturingLogger } from '../support/logs.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog.js';
 import { loadSettings } from '../../src/config/settings.js';
 import type { AuditEvent } from '../../src/core/model.js';
-import { startServices, type Services } from '../../src/services.js';
+import { startServices, type Services } from '../../src/app.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 import { capturingLogger } from '../support/logs.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog.js';
 import { loadSettings } from '../../src/config/settings.js';
-import { startServices } from '../../src/services.js';
+import { startServices } from '../../src/app.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { tempSqliteUrl } from '../support/catalog.js';
 import { capturingLogger } from '../support/logs.js';

@@ -2,7 +2,7 @@
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { migrateLatest } from '../../src/store/index.js';
-import { createWorker, openApp, type App } from '../../src/wiring.js';
+import { createWorker, openApp, type App } from '../../src/app.js';
 import type { GrantWorker } from '../../src/jobs/worker.js';
 import { capturingLogger } from './logs.js';
 import { capturedOutput } from './processes.js';

@@ -1,7 +1,7 @@
 /** The broker in-process exactly as `db-access all` runs it (HTTP + Slack + worker), with its logs captured. */
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadSettings } from '../../src/config/settings.js';
-import { startServices, type Services } from '../../src/services.js';
+import { startServices, type Services } from '../../src/app.js';
 import { migrateLatest } from '../../src/store/index.js';
 import { capturingLogger } from './logs.js';
 import { tempSqliteUrl } from './catalog.js';

@@ -2,6 +2,7 @@
  * The core's dependencies for core-level tests: the real store and engines, our own ports recorded (scheduler,
  * notifier), and a clock the test controls. Override any part.
  */
+import { Broker, type CorePorts } from '../../src/core/broker.js';
 import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import type { Clock, StateStore } from '../../src/core/ports.js';
@@ -15,12 +16,12 @@ import { recordingNotifier } from './notifiers.js';
 export function coreDeps(
   catalog: Catalog,
   store: StateStore,
-  over: Partial<CoreDeps> & { clock?: Clock; enqueued?: number[] } = {},
+  over: Partial<CorePorts> & { clock?: Clock; enqueued?: number[] } = {},
 ): CoreDeps {
   const { enqueued = [], ...rest } = over;
   const clock = over.clock ?? { now: () => Date.now() };
   const logger = createLogger('silent');
-  return {
+  return new Broker({
     catalog,
     store,
     engines: new CatalogEngines(catalog, logger),
@@ -38,7 +39,7 @@ export function coreDeps(
     remindBeforeMs: 5 * 60_000,
     failpoint: () => {},
     ...rest,
-  };
+  }).deps;
 }
 
 /** A fresh migrated SQLite state store and the core's dependencies on it for these databases, messages recorded. */

@@ -5,12 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessRow } from '../../src/audit/report.js';
 import {
+  pageActivity,
   reportPageCsv,
   reportPageData,
   type GrantActivityMap,
   type ReportSource,
 } from '../../src/audit/report-page.js';
 import { reportPage } from '../../src/http/report-html.js';
+import { rid, gid } from '../support/ids.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
@@ -18,8 +20,8 @@ const HOSTILE = '</script><script>alert(1)</script> =HYPERLINK("https://evil.exa
 
 function row(grantId: number, over: Partial<AccessRow>): AccessRow {
   return {
-    grantId,
-    requestId: grantId,
+    grantId: gid(grantId),
+    requestId: rid(grantId),
     database: 'orders-prod',
     level: 'read',
     who: 'alice@example.com',
@@ -108,5 +110,46 @@ describe('report page data', () => {
     );
     expect(html).toContain('<option value="carol@example.com" selected>');
     expect(html).toContain('Link for bob@example.com');
+  });
+
+  it("reads the store's record of a grant: sessions counted (dropped ones too), first and last seen, clients, calls", () => {
+    const recorded = new Map([
+      [
+        gid(1),
+        {
+          sessions: [
+            {
+              clientAddress: '10.0.0.7',
+              application: 'psql',
+              count: 2,
+              firstSeenAt: T0,
+              lastSeenAt: T0 + H,
+              endedByRevocation: 1,
+            },
+            { clientAddress: 'local', count: 1, firstSeenAt: T0 - H, lastSeenAt: T0, endedByRevocation: 0 },
+          ],
+          sessionsDropped: 3,
+          statements: {
+            available: true as const,
+            source: 'pg_stat_statements' as const,
+            calls: 17,
+            totalMs: 3,
+            rows: 40,
+            byKind: { SELECT: 17 },
+            top: [],
+          },
+        },
+      ],
+      [gid(2), { sessions: [], sessionsDropped: 0, statements: { available: false as const, why: 'not installed' } }],
+    ]);
+    expect(pageActivity(recorded)).toEqual(
+      new Map([
+        [
+          1,
+          { sessions: 6, firstSeen: T0 - H, lastSeen: T0 + H, clients: ['10.0.0.7 (psql)', 'local'], statements: 17 },
+        ],
+        [2, { sessions: 0, clients: [], statements: null }],
+      ]),
+    );
   });
 });

@@ -6,9 +6,8 @@
 import type { WebClient } from '@slack/web-api';
 import { BrokerError } from '../../core/errors.js';
 import type { Actor } from '../../core/model.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock, PeopleDirectory } from '../../core/ports.js';
 import { cleanLine } from '../../core/text.js';
-import type { PeopleDirectory } from '../../oncall/resolver.js';
 
 interface Person {
   id: string;

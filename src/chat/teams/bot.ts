@@ -19,16 +19,16 @@ import {
   type TaskModuleResponse,
 } from 'botbuilder';
 import type { CoreDeps } from '../../core/deps.js';
-import type { AccessRequest } from '../../core/model.js';
+import type { AccessRequest, RequestId } from '../../core/model.js';
 import { BrokerError } from '../../core/errors.js';
 import { requireGrantId, requireRequestId } from '../../core/ids.js';
 import { revealCredentials, revokeAsUser } from '../../core/lifecycle.js';
 import { viewsOf } from '../../core/listing.js';
 import { requestAccess, requestExtension } from '../../core/asking.js';
-import { autoApproveNotes } from '../../core/auto-approve.js';
+import { notesOfReturned } from '../../core/auto-approve.js';
 import { approve, deny, reviewBreakGlass } from '../../core/deciding.js';
 import { cleanText } from '../../core/text.js';
-import { loadRequestView } from '../../core/view.js';
+import { loadRequestView, viewOfReturned } from '../../core/view.js';
 import { errorSentences } from '../error-text.js';
 import { parseCommand } from '../grammar.js';
 import { approvalCard } from './cards/approval.js';
@@ -48,7 +48,6 @@ import type { TeamsNotifier } from './notifier.js';
 import type { TeamsPeople } from './people.js';
 import { readableMentions, typedText } from './typed-text.js';
 import { REVEAL_DIALOG, VERBS } from './verbs.js';
-import type { RequestId } from '../../core/model.js';
 
 const COMMAND = 'db-access';
 const toast = errorSentences(plainMarkup, COMMAND);
@@ -172,7 +171,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           parsed.duration,
           parsed.reason ?? 'extension requested',
         );
-        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id)));
+        await ctx.sendActivity(requestSentMessage(await viewOfReturned(core, req)));
         return;
       }
       case 'request': {
@@ -188,7 +187,9 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           breakGlass: parsed.breakGlass ?? false,
           ...(forWhom !== undefined && { beneficiary: () => people.person(ctx, forWhom) }),
         });
-        await ctx.sendActivity(requestSentMessage(await loadRequestView(core, req.id), await notesOf(core, req)));
+        await ctx.sendActivity(
+          requestSentMessage(await viewOfReturned(core, req), await notesOfReturned(core.store, req)),
+        );
         return;
       }
     }
@@ -241,8 +242,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
     switch (verb) {
       case VERBS.approve: {
         const id = requireRequestId(data.requestId);
-        await approve(core, id, actor);
-        return requestCard(id);
+        const { view } = await approve(core, id, actor);
+        return view ? cardResponse(approvalCard(view)) : requestCard(id);
       }
       case VERBS.deny: {
         const id = requireRequestId(data.requestId);
@@ -254,9 +255,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       case VERBS.revoke:
       case VERBS.done: {
         const grantId = requireGrantId(data.grantId);
-        await revokeAsUser(core, grantId, actor);
-        const grant = await core.store.getGrant(grantId);
-        const view = await loadRequestView(core, grant!.requestId);
+        const { grant } = await revokeAsUser(core, grantId, actor);
+        const view = await loadRequestView(core, grant.requestId);
         return verb === VERBS.revoke
           ? cardResponse(approvalCard(view))
           : cardResponse(cardOf(accessEndedMessage(view)));
@@ -269,7 +269,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           str(data.duration) || '1h',
           'extension requested',
         );
-        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id))));
+        return cardResponse(cardOf(requestSentMessage(await viewOfReturned(core, req))));
       }
       case VERBS.request: {
         const ticket = str(data.ticket).trim();
@@ -280,12 +280,12 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           reason: str(data.reason),
           ...(ticket && { ticket }),
         });
-        return cardResponse(cardOf(requestSentMessage(await loadRequestView(core, req.id), await notesOf(core, req))));
+        return cardResponse(
+          cardOf(requestSentMessage(await viewOfReturned(core, req), await notesOfReturned(core.store, req))),
+        );
       }
       case VERBS.reviewed: {
-        const id = requireRequestId(data.requestId);
-        await reviewBreakGlass(core, id, actor);
-        const view = await loadRequestView(core, id);
+        const view = await reviewBreakGlass(core, requireRequestId(data.requestId), actor);
         await this.deps.notifier?.breakGlassReviewed(view);
         return cardResponse(cardOf(breakGlassMessage(view)));
       }
@@ -335,6 +335,3 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
 }
 
 /** Why a request just opened for people was not auto-approved (nothing for one decided at once). */
-async function notesOf(core: CoreDeps, req: AccessRequest): Promise<string[]> {
-  return req.status === 'pending' ? autoApproveNotes(core.store, req.id) : [];
-}

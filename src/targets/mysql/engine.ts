@@ -31,6 +31,7 @@ import { adminPassword, adminSecrets } from '../admin-password.js';
 import { certificateError, plaintextPasswordRefusal, tlsPlan, type TlsPlan } from '../tls.js';
 import { HANDSHAKE_SSL_ERROR, probeTlsFailure, verifyFullByIpProblem } from './tls-diagnosis.js';
 import { createAdminPool, delay, rows, run, withDdlLock, type Queryable } from './session.js';
+import { ServerQueues } from '../serialize.js';
 import {
   asError,
   batchItems,
@@ -98,6 +99,8 @@ export class MysqlEngine implements DatabaseEngine {
     logger: Logger,
     /** This installation's id, written into its markers; undefined = every marker counts as ours (inspection). */
     private readonly installation?: string,
+    /** DDL turns per server, shared with the other engines of a registry. */
+    private readonly queues: ServerQueues = new ServerQueues(),
   ) {
     assertSchemaName(db.brokerSchema);
     this.log = logger.child({ database: db.name, engine: 'mysql' });
@@ -119,7 +122,7 @@ export class MysqlEngine implements DatabaseEngine {
       // Everything the catalog could get wrong is refused before the first write.
       const access = accessStatements(server.flavour, this.db.brokerSchema, req.username, req.level);
       await this.ensureMarkerTable();
-      const made = await withDdlLock(this.pool, this.db, (conn) =>
+      const made = await withDdlLock(this.queues, this.pool, this.db, (conn) =>
         this.provision(conn, server.flavour, [{ req, access }]),
       );
       const res = made.get(req.username)!;
@@ -165,7 +168,9 @@ export class MysqlEngine implements DatabaseEngine {
         }
         if (planned.length === 0) return refused;
         await this.ensureMarkerTable();
-        const result = await withDdlLock(this.pool, this.db, (conn) => this.provision(conn, server.flavour, planned));
+        const result = await withDdlLock(this.queues, this.pool, this.db, (conn) =>
+          this.provision(conn, server.flavour, planned),
+        );
         return new Map([...refused, ...result]);
       });
     } catch (err) {
@@ -188,7 +193,7 @@ export class MysqlEngine implements DatabaseEngine {
       const { username: user, grantId } = req;
       assertJitUser(user);
       await this.ensureMarkerTable();
-      await withDdlLock(this.pool, this.db, async (conn) => {
+      await withDdlLock(this.queues, this.pool, this.db, async (conn) => {
         const marker = await this.readMarker(conn, user);
         if (!marker || marker.grantId !== grantId) {
           throw new TargetError(
@@ -237,7 +242,7 @@ export class MysqlEngine implements DatabaseEngine {
     return this.guard('disableUser', [], async (server) => {
       assertJitUser(username);
       await this.ensureMarkerTable();
-      const existed = await withDdlLock(this.pool, this.db, async (conn) => {
+      const existed = await withDdlLock(this.queues, this.pool, this.db, async (conn) => {
         if (!(await this.readMarker(conn, username))) {
           if ((await this.accountExists(conn, username, server.flavour)) === true) throw notOurs(username);
           return undefined; // never ours, or fully deleted: nothing to do
@@ -263,33 +268,38 @@ export class MysqlEngine implements DatabaseEngine {
     return this.guard('deleteUser', [], async (server) => {
       assertJitUser(username);
       await this.ensureMarkerTable();
-      const outcome = await withDdlLock(this.pool, this.db, async (conn): Promise<DeleteUserResponse['outcome']> => {
-        if (!(await this.readMarker(conn, username))) {
-          if ((await this.accountExists(conn, username, server.flavour)) === true) throw notOurs(username);
-          return 'already_absent';
-        }
-        let result: DeleteUserResponse['outcome'] = 'dropped';
-        try {
-          await run(conn, `DROP USER ${account(username)}`);
-        } catch (err) {
-          if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) result = 'already_absent';
-          else if (server.flavour === 'mysql' && isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER)) {
-            // MySQL ≥ 8.0.22 (untested): the user is the DEFINER of a stored object. It stays locked, with its
-            // marker, until a human drops those objects. MariaDB drops the user and leaves the objects orphaned.
-            throw new TargetError(
-              'permanent',
-              `${username} is the DEFINER of stored objects: left locked; drop its objects, then retry`,
-              String(ERRNO.MYSQL_USER_IS_DEFINER),
-            );
-          } else throw err;
-        }
-        // The marker goes last: until then a retry or the sweeper still finds what is left.
-        if (server.flavour === 'mariadb') await run(conn, `DROP ROLE IF EXISTS ${role(bundleRoleName(username))}`);
-        await run(conn, dropExpiryEventSql(this.db.brokerSchema, username));
-        await this.unlistAudited(conn, [username]);
-        await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [username]);
-        return result;
-      });
+      const outcome = await withDdlLock(
+        this.queues,
+        this.pool,
+        this.db,
+        async (conn): Promise<DeleteUserResponse['outcome']> => {
+          if (!(await this.readMarker(conn, username))) {
+            if ((await this.accountExists(conn, username, server.flavour)) === true) throw notOurs(username);
+            return 'already_absent';
+          }
+          let result: DeleteUserResponse['outcome'] = 'dropped';
+          try {
+            await run(conn, `DROP USER ${account(username)}`);
+          } catch (err) {
+            if (isErrno(err, ERRNO.ACCOUNT_OPERATION_FAILED)) result = 'already_absent';
+            else if (server.flavour === 'mysql' && isErrno(err, ERRNO.MYSQL_USER_IS_DEFINER)) {
+              // MySQL ≥ 8.0.22 (untested): the user is the DEFINER of a stored object. It stays locked, with its
+              // marker, until a human drops those objects. MariaDB drops the user and leaves the objects orphaned.
+              throw new TargetError(
+                'permanent',
+                `${username} is the DEFINER of stored objects: left locked; drop its objects, then retry`,
+                String(ERRNO.MYSQL_USER_IS_DEFINER),
+              );
+            } else throw err;
+          }
+          // The marker goes last: until then a retry or the sweeper still finds what is left.
+          if (server.flavour === 'mariadb') await run(conn, `DROP ROLE IF EXISTS ${role(bundleRoleName(username))}`);
+          await run(conn, dropExpiryEventSql(this.db.brokerSchema, username));
+          await this.unlistAudited(conn, [username]);
+          await run(conn, `DELETE FROM ${this.markerTableName()} WHERE \`user\` = ?`, [username]);
+          return result;
+        },
+      );
       this.log.info({ user: username, outcome }, 'mysql user deleted');
       return { outcome };
     });
@@ -307,7 +317,7 @@ export class MysqlEngine implements DatabaseEngine {
     try {
       plan = await this.guard('disableUsers', [], async (server) => {
         await this.ensureMarkerTable();
-        return withDdlLock(this.pool, this.db, async (conn) => {
+        return withDdlLock(this.queues, this.pool, this.db, async (conn) => {
           const marked = await this.readMarkers(conn, names);
           const accounts = await this.inAccountTable(conn, names, '%', server.flavour);
           const result = new Map<string, 'locked' | 'gone' | 'never' | 'foreign'>();
@@ -390,7 +400,7 @@ export class MysqlEngine implements DatabaseEngine {
     try {
       result = await this.guard('deleteUsers', [], async (server) => {
         await this.ensureMarkerTable();
-        return withDdlLock(this.pool, this.db, async (conn) => {
+        return withDdlLock(this.queues, this.pool, this.db, async (conn) => {
           const res = new Map<string, DeleteUserResponse | Error>();
           const marked = await this.readMarkers(conn, names);
           const accounts = await this.inAccountTable(conn, names, '%', server.flavour);

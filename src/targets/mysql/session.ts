@@ -9,7 +9,7 @@ import { TargetError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { adminSecrets } from '../admin-password.js';
 import { scrub } from '../scrub.js';
-import { serialized } from '../serialize.js';
+import type { ServerQueues } from '../serialize.js';
 import { isFatal, isLockContention } from './errors.js';
 import { mysqlSslOptions, type TlsPlan } from '../tls.js';
 import { DDL_LOCK_NAME, q } from './sql.js';
@@ -89,11 +89,12 @@ export function delay(ms: number): Promise<void> {
  * when the connection ends, so a crashed broker never holds it).
  */
 export async function withDdlLock<T>(
+  queues: ServerQueues,
   pool: Pool,
   db: DatabaseEntry,
   fn: (conn: PoolConnection) => Promise<T>,
 ): Promise<T> {
-  return serialized(serverKey(db), async () => {
+  return queues.serialized(serverKey(db), async () => {
     const conn = await pool.getConnection();
     let healthy = true;
     try {

@@ -23,7 +23,7 @@ import type { StatementSummary } from '../../core/model.js';
 import * as activity from './activity.js';
 import { USERNAME_PATTERN } from '../../core/identifiers.js';
 import { scrub } from '../scrub.js';
-import { serialized } from '../serialize.js';
+import { ServerQueues } from '../serialize.js';
 import {
   asError,
   batchItems,
@@ -78,6 +78,8 @@ export interface PostgresEngineDeps {
   installation?: string;
   /** Timeouts and retry policy; the defaults suit production, tests shorten them. */
   tuning?: Partial<Tuning>;
+  /** DDL turns per server, shared with the other engines of a registry; absent = this engine's own. */
+  queues?: ServerQueues;
 }
 
 interface RoleRow {
@@ -91,6 +93,7 @@ export class PostgresEngine implements DatabaseEngine {
   private info: ServerInfo | undefined;
   private closed = false;
   private readonly installation: string | undefined;
+  private readonly queues: ServerQueues;
 
   constructor(
     private readonly db: DatabaseEntry,
@@ -98,6 +101,7 @@ export class PostgresEngine implements DatabaseEngine {
   ) {
     this.logger = deps.logger.child({ engine: 'postgres', database: db.name });
     this.installation = deps.installation;
+    this.queues = deps.queues ?? new ServerQueues();
     this.conn = new Connections(db, this.logger, { ...DEFAULT_TUNING, ...deps.tuning });
   }
 
@@ -242,7 +246,7 @@ export class PostgresEngine implements DatabaseEngine {
     // (DROP ROLE does not end sessions). It also refuses a role that is not ours.
     await this.disableUser(username);
     const op = `delete user ${username}`;
-    return serialized(serverKey(this.db), () =>
+    return this.queues.serialized(serverKey(this.db), () =>
       this.conn.retrying(op, [], async () => {
         const existing = await this.conn.withClient((exec) => lookupRole(exec, username));
         if (!existing) return { outcome: 'already_absent' as const };
@@ -339,7 +343,7 @@ export class PostgresEngine implements DatabaseEngine {
     if (names.length === 0) return out;
     let outcomes: Map<string, DeleteUserResponse | Error>;
     try {
-      outcomes = await serialized(serverKey(this.db), () =>
+      outcomes = await this.queues.serialized(serverKey(this.db), () =>
         this.conn.retrying(`delete ${names.length} users`, [], async () => {
           const result = new Map<string, DeleteUserResponse | Error>();
           const roles = await this.conn.withClient((exec) => lookupRoles(exec, names));
@@ -536,7 +540,7 @@ export class PostgresEngine implements DatabaseEngine {
     fn: (exec: Exec, info: ServerInfo, firstRows: Row[]) => Promise<T>,
     opts: LockedOptions = {},
   ): Promise<T> {
-    return serialized(serverKey(this.db), () =>
+    return this.queues.serialized(serverKey(this.db), () =>
       this.conn.retrying(op, secrets, async () => {
         const info = await this.serverInfo();
         return this.conn.withClient((exec) =>

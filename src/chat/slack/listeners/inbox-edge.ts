@@ -9,8 +9,8 @@ import type { WebClient } from '@slack/web-api';
 import { BrokerError } from '../../../core/errors.js';
 import type { InboxEdge, InboxResult } from '../../../core/inbox.js';
 import type { InboxAction } from '../../../core/ports.js';
-import { loadRequestView } from '../../../core/view.js';
-import { autoApproveNotes } from '../../../core/auto-approve.js';
+import { viewOfReturned } from '../../../core/view.js';
+import { notesOfReturned } from '../../../core/auto-approve.js';
 import { errorText, requestSentText } from '../blocks/ephemeral.js';
 import type { SlackContext } from './context.js';
 
@@ -35,7 +35,7 @@ export function slackInboxEdge(ctx: SlackContext, client: WebClient): InboxEdge 
     answer: async (action, result) => {
       try {
         if (result.ok === true && result.effect.kind === 'review') {
-          await ctx.notifier?.breakGlassReviewed(await loadRequestView(ctx.core, result.effect.request.id));
+          await ctx.notifier?.breakGlassReviewed(result.effect.view);
         }
         const text = await answerText(ctx, action, result);
         if (text) await deliver(client, action, text, ctx.core.clock.now());
@@ -78,15 +78,11 @@ async function answerText(ctx: SlackContext, action: InboxAction, result: InboxR
       return `Grant #${grant.id} revoked: ${receipt.sessionsTerminated} session(s) terminated, user ${receipt.userOutcome === 'dropped' ? 'dropped' : 'was already absent'}.`;
     }
     case 'request':
-    case 'extend': {
-      const req = effect.request;
-      // A request just opened for the approvers has no decision and no grant yet: its view needs no read.
-      const fresh = req.status === 'pending' && req.extendsGrantId === undefined;
+    case 'extend':
       return requestSentText(
-        await loadRequestView(ctx.core, req.id, fresh ? { grant: null, ahead: Promise.resolve([req, []]) } : {}),
-        fresh ? await autoApproveNotes(ctx.core.store, req.id) : [],
+        await viewOfReturned(ctx.core, effect.request),
+        await notesOfReturned(ctx.core.store, effect.request),
       );
-    }
   }
 }
 

@@ -1,8 +1,16 @@
-/** The composition root: the one place that wires adapters to the core. */
+/**
+ * The composition root: the one place that wires adapters to the core. openApp builds the broker (state store,
+ * Redis, engines, chat, on-call, the core's Broker) from the settings and the catalog; startServices runs the
+ * long-lived roles on it (worker: queues and sweeper; HTTP: health, Slack, Teams, admin API). Every CLI verb that
+ * needs the broker comes here (src/cli/commands.ts).
+ */
+import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger as Pino } from 'pino';
 import type { Catalog } from './core/catalog.js';
+import { Broker } from './core/broker.js';
 import type { CoreDeps } from './core/deps.js';
+import { recoverInbox } from './core/inbox.js';
 import { makeFailpoint, makeHold } from './core/failpoints.js';
 import type { ApproverDirectory, Clock, Notifier } from './core/ports.js';
 import { ApproverResolver } from './oncall/resolver.js';
@@ -17,7 +25,7 @@ import { GrantWorker } from './jobs/worker.js';
 import { FanOutNotifier, LogNotifier } from './notify/log-notifier.js';
 import { DeferredProvisioningNotice } from './notify/provisioning-notice.js';
 import type { WebClient } from '@slack/web-api';
-import { createWebClient, type SlackSettings } from './chat/slack/app.js';
+import { createSlackApp, createWebClient, type SlackSettings } from './chat/slack/app.js';
 import { SlackNotifier } from './chat/slack/notifier.js';
 import { SlackPeople } from './chat/slack/people.js';
 import { makeSlackContext } from './chat/slack/listeners/context.js';
@@ -27,6 +35,10 @@ import { teamsMode } from './chat/teams/mode.js';
 import { openStateStore, pendingMigrations } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
 import { loggerPort } from './logging.js';
+import { createHttpApp, finishHttpApp, listen } from './http/server.js';
+import { BrokerMetrics } from './observability/metrics.js';
+import { AuditWebhook } from './audit/webhook.js';
+import { targetHealth } from './observability/targets.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
@@ -145,7 +157,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
     : undefined;
   const notifier = opts.notifier ?? (deferred ? new FanOutNotifier([log, deferred], logger) : log);
   const { pagerduty, opsgenie } = onCallClients(settings, clock);
-  const deps: CoreDeps = {
+  // One Broker per application: it owns the core's in-process state (batchers, grants being worked on).
+  const broker = new Broker({
     catalog,
     store,
     engines,
@@ -166,7 +179,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
     hold: makeHold(settings.DB_ACCESS_FAILPOINT, (name) =>
       logger.warn({ failpoint: name }, 'failpoint: holding here until killed'),
     ),
-  };
+  });
+  const deps = broker.deps;
   // Chat actions left unfinished by a crash are processed again by whichever process recovers them (core/inbox.ts).
   if (slackClient && people)
     deps.inboxEdges = { slack: slackInboxEdge(makeSlackContext(deps, people, slackNotifier), slackClient) };
@@ -183,6 +197,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
     logger: opts.logger,
     async close() {
       deferred?.close();
+      await broker.close();
       await scheduler.close().catch(() => undefined);
       await engines.close();
       await store.close();
@@ -202,4 +217,96 @@ export function createWorker(app: App, settings: Settings): GrantWorker {
     revokeRetryMaxMs: settings.REVOKE_RETRY_MAX,
     incidentPollMs: settings.INCIDENT_POLL,
   });
+}
+
+/** The long-running roles started together: worker (queues + sweeper), HTTP server (health, Slack, Teams), or both. */
+export interface Roles {
+  http: boolean;
+  worker: boolean;
+}
+
+export interface Services {
+  app: App;
+  worker?: GrantWorker;
+  /** The HTTP port actually bound (PORT=0 picks a free one). */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles): Promise<Services> {
+  const app = await openApp({ ...opts, role: roles.worker ? 'worker' : 'producer' });
+  let worker: GrantWorker | undefined;
+  let server: Server | undefined;
+  let slack: ReturnType<typeof createSlackApp> | undefined;
+  let webhook: AuditWebhook | undefined;
+  try {
+    // Slack first: a bad token fails here, before anything else holds connections open.
+    const http = roles.http
+      ? createHttpApp({
+          store: app.deps.store,
+          redis: app.redis,
+          metrics: new BrokerMetrics(app.deps.store, { counts: () => app.scheduler.jobCounts() }),
+          targets: targetHealth(app.engines),
+          ...(opts.settings.ADMIN_API_TOKEN && { adminToken: opts.settings.ADMIN_API_TOKEN }),
+          ...(opts.settings.METRICS_TOKEN && { metricsToken: opts.settings.METRICS_TOKEN }),
+          logger: app.deps.logger,
+        })
+      : undefined;
+    slack =
+      app.slack && roles.http
+        ? createSlackApp(app.slack.settings, makeSlackContext(app.deps, app.slack.people, app.slack.notifier), http, {
+            redis: app.redis,
+            keyPrefix: opts.settings.QUEUE_PREFIX,
+          })
+        : undefined;
+    if (http) app.teams?.mount(http, app.deps);
+    if (http) finishHttpApp(http, app.deps.logger);
+    await slack?.start();
+    worker = roles.worker ? createWorker(app, opts.settings) : undefined;
+    await worker?.start();
+    if (roles.worker && opts.settings.AUDIT_WEBHOOK_URL) {
+      webhook = new AuditWebhook(app.deps.store, app.deps.clock, app.deps.logger, {
+        url: opts.settings.AUDIT_WEBHOOK_URL,
+        ...(opts.settings.AUDIT_WEBHOOK_SECRET && { secret: opts.settings.AUDIT_WEBHOOK_SECRET }),
+      });
+      webhook.start();
+    }
+    server = http ? await listen(http, opts.settings.PORT, opts.settings.HOST) : undefined;
+  } catch (err) {
+    await slack?.stop().catch(() => undefined);
+    await webhook?.stop();
+    await worker?.stop().catch(() => undefined);
+    await app.close();
+    throw err;
+  }
+  // Chat actions a crashed web process acknowledged but did not finish: processed now (those whose lease has not
+  // lapsed yet are left to the sweeper, which tries every pass).
+  const recovering = roles.http && app.deps.inboxEdges ? recoverAtStart(app) : Promise.resolve();
+  const address = server?.address();
+  return {
+    app,
+    ...(worker && { worker }),
+    ...(typeof address === 'object' && address && { port: address.port }),
+    async stop() {
+      await recovering;
+      await slack?.stop();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+      await webhook?.stop();
+      await worker?.stop();
+      await app.close();
+    },
+  };
+}
+
+async function recoverAtStart(app: App): Promise<void> {
+  try {
+    const n = await recoverInbox(app.deps, app.deps.inboxEdges ?? {});
+    if (n > 0) app.deps.logger.info({ recovered: n }, 'inbox: unfinished chat actions processed at start');
+  } catch (err) {
+    app.deps.logger.error(
+      { err: err instanceof Error ? err.message : String(err) },
+      'inbox: recovery at start failed; the sweeper retries',
+    );
+  }
 }
