@@ -19,7 +19,7 @@ import {
   type TaskModuleResponse,
 } from 'botbuilder';
 import type { CoreDeps } from '../../core/deps.js';
-import type { AccessRequest, RequestId } from '../../core/model.js';
+import type { RequestId } from '../../core/model.js';
 import { BrokerError } from '../../core/errors.js';
 import { requireGrantId, requireRequestId } from '../../core/ids.js';
 import { revealCredentials, revokeAsUser } from '../../core/lifecycle.js';
