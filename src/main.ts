@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** db-access CLI entry: serve | worker | all | migrate | check | grant | grants | revoke | extend. */
+/** db-access CLI entry: serve | worker | all | migrate | check | grant | grants | revoke | extend | request. */
 import { Command, Option } from 'commander';
 import { BrokerError, TargetError, describeError } from './core/errors.js';
 import { ConfigError, loadCatalog } from './config/catalog.js';
@@ -7,6 +7,7 @@ import { loadSettings } from './config/settings.js';
 import { createLogger } from './logging.js';
 import { PendingMigrationsError } from './wiring.js';
 import { explainError } from './cli/format.js';
+import { readFirstLine, requestCommand, type RequestCliOptions } from './cli/request.js';
 import {
   auditExportCommand,
   reportCommand,
@@ -106,6 +107,28 @@ program
   .addOption(new Option('--format <format>', 'table or csv').choices(['table', 'csv']).default('table'))
   .option('--post <channel>', 'post it to this Slack channel instead (run it from cron for a schedule)')
   .action((o) => reportCommand(context(), o));
+
+program
+  .command('request <db> <level> <duration> <reason...>')
+  .description('ask for access from a shell: a code sent to you in chat signs you in, then wait for the decision')
+  .option('--as <person>', 'who you are in chat: your email, slack:U… or teams:<AAD object id>')
+  .option('--broker <url>', "the broker's URL (default: DB_ACCESS_URL)")
+  .option('--ticket <ref>', 'incident or ticket reference')
+  .option('--json', 'one JSON object on stdout (messages on stderr)')
+  .action(async (db: string, level: string, duration: string, reason: string[], o: RequestCliOptions) => {
+    const settings = loadSettings();
+    process.exitCode = await requestCommand(
+      {
+        out: (text) => process.stdout.write(`${text}\n`),
+        err: (text) => process.stderr.write(`${text}\n`),
+        readLine: readFirstLine,
+        onInterrupt: (fn) => process.once('SIGINT', fn),
+        ...(settings.DB_ACCESS_URL && { brokerUrl: settings.DB_ACCESS_URL }),
+      },
+      { db, level, duration, reason: reason.join(' ') },
+      o,
+    );
+  });
 
 program
   .command('worker')

@@ -8,7 +8,8 @@ import { AuditWebhook } from './audit/webhook.js';
 import { targetHealth } from './observability/targets.js';
 import type { GrantWorker } from './jobs/worker.js';
 import { recoverInbox } from './core/inbox.js';
-import { createWorker, openApp, type App, type AppOptions } from './wiring.js';
+import { createWorker, openApp, terminalDeps, type App, type AppOptions } from './wiring.js';
+import { mountTerminalApi } from './http/terminal-api.js';
 
 export interface Roles {
   http: boolean;
@@ -50,6 +51,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
           })
         : undefined;
     if (http) app.teams?.mount(http, app.deps);
+    if (http) mountTerminalApi(http, terminalDeps(app, opts.settings));
     if (http) finishHttpApp(http, app.deps.logger);
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;

@@ -44,6 +44,8 @@ export interface TeamsDeps {
 export interface TeamsRuntime {
   notifier: TeamsNotifier;
   anonymous: boolean;
+  /** A proactive message to a person's 1:1 chat with the bot (terminal sign-in codes). */
+  toUser: TeamsSender['toUser'];
   /** Mounts POST /api/messages (web processes only). */
   mount(app: Express, core: CoreDeps): void;
 }
@@ -76,6 +78,7 @@ export function createTeams(s: TeamsSettings, deps: TeamsDeps): TeamsRuntime {
   return {
     notifier,
     anonymous,
+    toUser: (aadObjectId, activity) => sender.toUser(aadObjectId, activity),
     mount(app, core) {
       const bot = new DbAccessTeamsBot({ core, people, conversations, notifier });
       const guard = new TenantGuard(s.tenantId, conversations, core, logger);
