@@ -204,7 +204,12 @@ const TERMINAL_PER_ADDRESS = { capacity: 60, refillMs: 5_000 };
 export function terminalDeps(app: App, settings: Settings): TerminalDeps | undefined {
   const platforms = [
     ...(app.slack
-      ? [{ platform: 'slack' as const, chat: new SlackTerminalChat(app.slack.client, app.slack.people) }]
+      ? [
+          {
+            platform: 'slack' as const,
+            chat: new SlackTerminalChat(app.slack.client, app.slack.people, app.slack.settings.allowedTeams),
+          },
+        ]
       : []),
     ...(app.teams ? [{ platform: 'teams' as const, chat: new TeamsTerminalChat(app.teams.toUser) }] : []),
   ];

@@ -133,6 +133,8 @@ describe('db-access request (terminal)', () => {
     slack = await startSlackDouble();
     slack.addUser({ id: BOB, email: 'bob@example.com', name: 'bob' });
     for (const p of PEOPLE) slack.addUser({ id: id(p), email: email(p), name: p.toLowerCase() });
+    slack.addUser({ id: 'U0GONE', email: 'gone@example.com', name: 'gone', deleted: true });
+    slack.addUser({ id: 'U0ABOT', email: 'bot@example.com', name: 'a-bot', is_bot: true });
     slack.addChannel(CHANNEL, { name: 'db-approvals', members: [BOB, ...PEOPLE.map(id)] });
     const approval = { slackChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }], required: 1, timeout: '30m' };
     const catalog = writeCatalog([target.entry, { ...target.entry, name: `${db}-quick` }], {
@@ -452,12 +454,12 @@ describe('db-access request (terminal)', () => {
       const result = await session.done;
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`error: unknown database "nope". Valid: ${db}, ${db}-quick.`);
-      const tooLong = cli('JUDY', [db, 'read', '9h', 'long'], ['--json']);
+      const tooLong = cli('JUDY', [db, 'read', '2h', 'long'], ['--json']);
       tooLong.type(await tooLong.code());
       const r = await tooLong.done;
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'error', request: null, credentials: null });
-      expect(JSON.parse(r.stdout).error).toMatch(/duration 9h is longer than .*maximum of 8h/);
+      expect(JSON.parse(r.stdout).error).toMatch(/^duration 2h is longer than .*'s maximum of 1h\.$/);
     },
     CASE_MS,
   );
@@ -489,11 +491,16 @@ describe('db-access request (terminal)', () => {
       }
       expect(statuses).toEqual([202, 202, 202, 202, 202, 429]);
       expect(slack.dmOf(id('LIAM')).filter((m) => CODE.test(text(m)))).toHaveLength(5);
-      // Someone unknown gets the same answer as someone known: nothing tells who exists.
-      const nobody = await api('/terminal/v1/login', {
-        body: { as: 'nobody@example.com', database: db, level: 'read', duration: '5m', reason: 'probe' },
-      });
-      expect(nobody.status).toBe(202);
+      // Someone unknown, deactivated or a bot gets the same answer as someone known, and no message goes anywhere.
+      const dmsBefore = slack.callsTo('chat.postMessage').length;
+      for (const as of ['nobody@example.com', 'gone@example.com', 'bot@example.com', 'slack:U0GONE']) {
+        const r = await api('/terminal/v1/login', {
+          body: { as, database: db, level: 'read', duration: '5m', reason: 'probe' },
+        });
+        expect(r.status).toBe(202);
+        expect(Object.keys(r.body).sort()).toEqual(['expiresAt', 'loginId']);
+      }
+      expect(slack.callsTo('chat.postMessage').length).toBe(dmsBefore);
     },
     CASE_MS,
   );
