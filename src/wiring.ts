@@ -211,7 +211,9 @@ export function terminalDeps(app: App, settings: Settings): TerminalDeps | undef
           },
         ]
       : []),
-    ...(app.teams ? [{ platform: 'teams' as const, chat: new TeamsTerminalChat(app.teams.toUser) }] : []),
+    ...(app.teams
+      ? [{ platform: 'teams' as const, chat: new TeamsTerminalChat(app.teams.toUser, app.teams.member) }]
+      : []),
   ];
   if (!settings.TERMINAL_TOKEN_SECRET || platforms.length === 0) return undefined;
   const logger = app.deps.logger;

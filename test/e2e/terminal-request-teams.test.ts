@@ -17,6 +17,12 @@ const ALICE = {
   name: 'alice',
   email: 'alice@example.com',
 };
+const ZOE = {
+  aadObjectId: '00000006-aaaa-4bbb-8ccc-000000000006',
+  id: '29:zoe',
+  name: 'zoe',
+  email: 'zoe@example.com',
+};
 const CODE = /Your code: (\d{6}) /;
 
 describe('db-access request through Teams', () => {
@@ -30,6 +36,7 @@ describe('db-access request through Teams', () => {
     target = await setupPgTarget(cluster);
     teams = await startTeamsConnectorDouble();
     teams.addUser(ALICE);
+    teams.addUser(ZOE); // the app is not installed for her: the bot cannot reach her
     teams.install(ALICE.aadObjectId);
     const catalog = writeCatalog([target.entry], {
       perEntry: () => ({ approval: { teamsChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] } }),
@@ -78,11 +85,31 @@ describe('db-access request through Teams', () => {
     expect(verified.status).toBe(201);
     const requestId = (verified.body.request as { id: number }).id;
     const request = (await broker.app.deps.store.getRequest(requestId))!;
-    expect(request.requester).toMatchObject({ platform: 'teams', id: ALICE.aadObjectId });
+    // Teams stated her email: she is the same person as alice@example.com anywhere else.
+    expect(request.requester).toMatchObject({ platform: 'teams', id: ALICE.aadObjectId, email: ALICE.email });
     const card = await teams.waitUntil(() => teams.messagesIn(CHANNEL).find((m) => !m.replyToId), {
       timeoutMs: 10_000,
       what: 'the approval card',
     });
     expect(cardText(cardOf(card.activity))).toContain('from my shell');
+  }, 60_000);
+
+  it('someone the bot cannot reach, or an id Teams does not know, gets the usual answer and no message goes out', async () => {
+    const before = teams.messages().length;
+    for (const id of [ZOE.aadObjectId, '0000000f-aaaa-4bbb-8ccc-00000000000f']) {
+      const r = await post('/terminal/v1/login', {
+        as: `teams:${id}`,
+        database: target.entry.name,
+        level: 'read',
+        duration: '30m',
+        reason: 'probe',
+      });
+      expect(r.status).toBe(202);
+    }
+    expect(teams.messages().length).toBe(before);
+    const failed = (await broker.app.deps.store.listAudit({ type: 'terminal.login' })).filter(
+      (e) => e.detail.outcome === 'failed',
+    );
+    expect(failed).toHaveLength(2);
   }, 60_000);
 });
