@@ -36,9 +36,15 @@ import { openStateStore, pendingMigrations } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
 import { loggerPort } from './logging.js';
 import { createHttpApp, finishHttpApp, listen } from './http/server.js';
+import { mountTerminalApi } from './http/terminal-api.js';
 import { BrokerMetrics } from './observability/metrics.js';
 import { AuditWebhook } from './audit/webhook.js';
 import { targetHealth } from './observability/targets.js';
+import type { TerminalDeps } from './core/terminal-login.js';
+import { AnyTerminalChat } from './chat/terminal-chat.js';
+import { SlackTerminalChat } from './chat/slack/terminal-chat.js';
+import { TeamsTerminalChat } from './chat/teams/terminal-chat.js';
+import { RedisLoginStore } from './jobs/terminal-logins.js';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
@@ -260,6 +266,7 @@ export async function startServices(opts: Omit<AppOptions, 'role'>, roles: Roles
           })
         : undefined;
     if (http) app.teams?.mount(http, app.deps);
+    if (http) mountTerminalApi(http, terminalDeps(app, opts.settings));
     if (http) finishHttpApp(http, app.deps.logger);
     await slack?.start();
     worker = roles.worker ? createWorker(app, opts.settings) : undefined;
@@ -309,4 +316,34 @@ async function recoverAtStart(app: App): Promise<void> {
       'inbox: recovery at start failed; the sweeper retries',
     );
   }
+}
+/** Sign-in codes per person: 5 at once, then one every 2 minutes. Terminal calls per client address: 60, then 1/5 s. */
+const TERMINAL_PER_PERSON = { capacity: 5, refillMs: 120_000 };
+const TERMINAL_PER_ADDRESS = { capacity: 60, refillMs: 5_000 };
+
+/** The terminal API's dependencies; undefined (the API is off) without TERMINAL_TOKEN_SECRET or a chat platform. */
+export function terminalDeps(app: App, settings: Settings): TerminalDeps | undefined {
+  const platforms = [
+    ...(app.slack
+      ? [
+          {
+            platform: 'slack' as const,
+            chat: new SlackTerminalChat(app.slack.client, app.slack.people, app.slack.settings.allowedTeams),
+          },
+        ]
+      : []),
+    ...(app.teams
+      ? [{ platform: 'teams' as const, chat: new TeamsTerminalChat(app.teams.toUser, app.teams.member) }]
+      : []),
+  ];
+  if (!settings.TERMINAL_TOKEN_SECRET || platforms.length === 0) return undefined;
+  const logger = app.deps.logger;
+  return {
+    core: app.deps,
+    chat: new AnyTerminalChat(platforms),
+    logins: new RedisLoginStore(app.redis, settings.QUEUE_PREFIX),
+    secret: settings.TERMINAL_TOKEN_SECRET,
+    perPerson: new RedisRateLimiter(app.redis, settings.QUEUE_PREFIX, TERMINAL_PER_PERSON, logger),
+    perAddress: new RedisRateLimiter(app.redis, settings.QUEUE_PREFIX, TERMINAL_PER_ADDRESS, logger),
+  };
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /** db-access CLI entry: parses the command line (serve | worker | all | migrate | check | grant | grants | revoke |
- *  extend | audit | report) and runs the verb; the verbs are src/cli/commands.ts, the broker is built by src/app.ts. */
+ *  extend | audit | report | request) and runs the verb; the verbs are src/cli/commands.ts and src/cli/request.ts,
+ *  the broker is built by src/app.ts. */
 import { Command, Option } from 'commander';
+import { loadSettings } from './config/settings.js';
+import { readFirstLine, requestCommand, type RequestCliOptions } from './cli/request.js';
 import {
   auditExportCommand,
   reportCommand,
@@ -92,6 +95,28 @@ program
   .option('--post <channel>', 'post it to this Slack channel instead (run it from cron for a schedule)')
   .option('--dm-approvers', 'with --post: DM every approver a link to the report page of their own (PUBLIC_URL)')
   .action((o) => reportCommand(context(), o));
+
+program
+  .command('request <db> <level> <duration> <reason...>')
+  .description('ask for access from a shell: a code sent to you in chat signs you in, then wait for the decision')
+  .option('--as <person>', 'who you are in chat: your email, slack:U… or teams:<AAD object id>')
+  .option('--broker <url>', "the broker's URL (default: DB_ACCESS_URL)")
+  .option('--ticket <ref>', 'incident or ticket reference')
+  .option('--json', 'one JSON object on stdout (messages on stderr)')
+  .action(async (db: string, level: string, duration: string, reason: string[], o: RequestCliOptions) => {
+    const settings = loadSettings();
+    process.exitCode = await requestCommand(
+      {
+        out: (text) => process.stdout.write(`${text}\n`),
+        err: (text) => process.stderr.write(`${text}\n`),
+        readLine: readFirstLine,
+        onInterrupt: (fn) => process.once('SIGINT', fn),
+        ...(settings.DB_ACCESS_URL && { brokerUrl: settings.DB_ACCESS_URL }),
+      },
+      { db, level, duration, reason: reason.join(' ') },
+      o,
+    );
+  });
 
 program
   .command('worker')

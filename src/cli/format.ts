@@ -12,7 +12,11 @@ export function utc(ms: number): string {
     .replace(/\.\d+Z$/, ' UTC');
 }
 
-export function formatCredentials(grant: Grant, c: Credentials, now: number): string {
+export function formatCredentials(
+  grant: Pick<Grant, 'id' | 'level' | 'database'> & { requester: Pick<Grant['requester'], 'id' | 'email'> },
+  c: Credentials,
+  now: number,
+): string {
   const rows: Array<[string, string]> = [
     ['host', c.host],
     ['port', String(c.port)],

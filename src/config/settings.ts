@@ -59,6 +59,13 @@ export const settingsSchema = z.object({
   PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** Bearer token for /metrics and the detail of /readyz (without it /metrics is open and /readyz says status only). */
   METRICS_TOKEN: optionalString,
+  /** HMAC key for terminal sign-in codes and tokens (`db-access request`); empty = the terminal API is off. At least
+   *  32 characters, the same on every replica. */
+  TERMINAL_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters',
+  }),
+  /** Where `db-access request` finds the broker (its HTTP server), e.g. https://db-access.example.com. */
+  DB_ACCESS_URL: optionalString,
   /** Every audit event is POSTed here (a SIEM), in order, with retries and no loss across restarts. */
   AUDIT_WEBHOOK_URL: optionalString,
   /** HMAC-SHA256 key for the X-DbAccess-Signature header of those POSTs. */

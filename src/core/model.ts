@@ -237,7 +237,10 @@ export type AuditType =
   | 'session.seen'
   /** Someone asked for something the rules refuse (not an approver, over a limit, outside the organisation …):
    *  nothing else changed. `detail.action` says what was asked, `detail.code` / `detail.reason` why not. */
-  | 'access.refused';
+  | 'access.refused'
+  /** A sign-in from a terminal (`db-access request`): `detail.outcome` code_sent | ok | failed, with the client's
+   *  address and user agent and, when failed, why. */
+  | 'terminal.login';
 
 export interface AuditEvent {
   id?: number;

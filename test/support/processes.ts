@@ -108,3 +108,43 @@ export async function startWorker(
     },
   };
 }
+
+export interface CliSession {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Types a line into its stdin. */
+  type(line: string): void;
+  done: Promise<CliResult>;
+}
+
+/** Runs the real CLI with a pipe on stdin, for verbs that ask the person something (`db-access request`). */
+export function startCliSession(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): CliSession {
+  const child = spawn(process.execPath, [...MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`db-access ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      capturedOutput.push(stderr);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    type: (line) => child.stdin!.write(`${line}\n`),
+    done,
+  };
+}

@@ -44,6 +44,10 @@ export interface TeamsDeps {
 export interface TeamsRuntime {
   notifier: TeamsNotifier;
   anonymous: boolean;
+  /** A proactive message to a person's 1:1 chat with the bot (terminal sign-in codes). */
+  toUser: TeamsSender['toUser'];
+  /** Who a person is as Teams states it (email, name), asked in their 1:1 chat (terminal sign-in). */
+  member: TeamsSender['member'];
   /** Mounts POST /api/messages (web processes only). */
   mount(app: Express, core: CoreDeps): void;
 }
@@ -76,6 +80,8 @@ export function createTeams(s: TeamsSettings, deps: TeamsDeps): TeamsRuntime {
   return {
     notifier,
     anonymous,
+    toUser: (aadObjectId, activity) => sender.toUser(aadObjectId, activity),
+    member: (aadObjectId) => sender.member(aadObjectId),
     mount(app, core) {
       const bot = new DbAccessTeamsBot({ core, people, conversations, notifier });
       const guard = new TenantGuard(s.tenantId, conversations, core, logger);

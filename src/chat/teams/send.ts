@@ -3,7 +3,7 @@
  * thread, into a person's 1:1 chat (opened on first use), and in-place updates. Throttling (429 with
  * Retry-After) and 5xx are retried by the connector client's own pipeline.
  */
-import { TurnContext, type Activity, type CloudAdapter, type ConversationParameters } from 'botbuilder';
+import { TeamsInfo, TurnContext, type Activity, type CloudAdapter, type ConversationParameters } from 'botbuilder';
 import type { Logger } from '../../core/ports.js';
 import type { Reference, TeamsConversations } from './conversations.js';
 
@@ -162,9 +162,28 @@ export class TeamsSender {
     aadObjectId: string,
     activity: OutgoingActivity,
   ): Promise<{ conversationId: string; activityId: string } | undefined> {
+    const ref = await this.chatWith(aadObjectId);
+    if (!ref?.conversation?.id) return undefined;
+    return { conversationId: ref.conversation.id, activityId: await this.send(ref, activity) };
+  }
+
+  /** The person's email (lower-case) and name as Teams states them in their 1:1 chat; undefined when unreachable. */
+  async member(aadObjectId: string): Promise<{ email?: string; name?: string } | undefined> {
+    const ref = await this.chatWith(aadObjectId);
+    if (!ref) return undefined;
+    let found: { email?: string; name?: string } | undefined;
+    await this.proactive(ref, async (ctx) => {
+      const m = await TeamsInfo.getMember(ctx, aadObjectId);
+      const email = (m.email ?? m.userPrincipalName)?.toLowerCase();
+      found = { ...(email && { email }), ...(m.name && { name: m.name }) };
+    });
+    return found;
+  }
+
+  /** The address of the person's 1:1 chat, opened (and kept) when the bot has none yet; undefined when Teams refuses. */
+  private async chatWith(aadObjectId: string): Promise<Reference | undefined> {
     const ref = await this.conversations.user(aadObjectId);
-    if (ref?.conversation?.id)
-      return { conversationId: ref.conversation.id, activityId: await this.send(ref, activity) };
+    if (ref?.conversation?.id) return ref;
     // Teams opens a 1:1 chat only within a tenant it is told (400 "Could not parse tenant id" otherwise).
     const tenantId = await this.tenantId();
     const params = {
@@ -175,7 +194,7 @@ export class TeamsSender {
     } as ConversationParameters;
     let created: Reference | undefined;
     try {
-      // Only opens the chat (and keeps its address); the message goes through send() like any other.
+      // Only opens the chat (and keeps its address); messages go through send() like any other.
       await this.adapter.createConversationAsync(
         this.opts.appId,
         'msteams',
@@ -197,6 +216,6 @@ export class TeamsSender {
     }
     if (!created?.conversation?.id) throw new Error('Teams opened a 1:1 chat but returned no conversation id');
     await this.conversations.save(`user:${aadObjectId}`, created);
-    return { conversationId: created.conversation.id, activityId: await this.send(created, activity) };
+    return created;
   }
 }
