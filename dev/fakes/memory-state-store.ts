@@ -39,6 +39,7 @@ import type {
   NewInboxAction,
   NewRequest,
   RequestFilter,
+  SelfExtendCondition,
   StateStore,
 } from '../../src/core/ports.js';
 import { GENESIS_HASH, rowHash } from '../../src/store/audit-chain.js';
@@ -570,6 +571,19 @@ export class MemoryStateStore implements StateStore {
       const row = t.grants.get(id);
       if (!row || row.status !== 'active' || (row.reminded_at !== null && row.reminded_at !== undefined)) return false;
       t.grants.set(id, Object.freeze({ ...row, reminded_at: at }));
+      return true;
+    });
+  }
+
+  async selfExtendGrant(id: number, c: SelfExtendCondition): Promise<boolean> {
+    return this.write((t) => {
+      const row = t.grants.get(id);
+      if (!row || row.status !== 'active' || Number(row.expires_at) !== c.from) return false;
+      if (Number(row.self_extensions ?? 0) >= c.below) return false;
+      if (row.activated_at === null || row.activated_at === undefined) return false;
+      if (Number(row.activated_at) + c.maxLifetimeMs < c.to) return false;
+      const self_extensions = Number(row.self_extensions ?? 0) + 1;
+      t.grants.set(id, Object.freeze({ ...row, expires_at: c.to, reminded_at: null, self_extensions }));
       return true;
     });
   }

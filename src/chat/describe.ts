@@ -4,6 +4,7 @@
  * return is escaped for it.
  */
 import { formatDuration } from '../core/duration.js';
+import type { SelfExtension } from '../core/model.js';
 import type { RequestView } from '../core/view.js';
 import { capitalize, mentionList, type Markup } from './markup.js';
 
@@ -71,7 +72,8 @@ export function describe(m: Markup) {
         return `${icon} Waiting for approval: ${approvalProgress(view)}${deadline}`;
       }
       case 'provisioning':
-        return `${icon} Approved by ${approvedBy(view) || 'policy'} · provisioning…`;
+        // No deadline yet: the grant's clock starts when its user exists.
+        return `${icon} Approved by ${approvedBy(view) || 'policy'} · provisioning… the user is being created; its ${formatDuration(r.durationMs)} start when it exists`;
       case 'active': {
         const until = g ? `until ${m.date(g.expiresAt)}` : '';
         const by = view.approvals.length ? ` · approved by ${approvedBy(view)}` : '';
@@ -119,5 +121,20 @@ export function describe(m: Markup) {
     return m.plainName(view.request.requester);
   }
 
-  return { summary, approvedBy, approvalProgress, statusLine, receiptDetail, accessTo, requesterName };
+  /** The approval thread's line when the holder extended without approval: who, to when, which of how many. */
+  function selfExtendedLine(ext: SelfExtension): string {
+    const held = ext.capped ? ' (less than asked: held to the limit)' : '';
+    return `⏩ ${m.plainName(ext.by)} extended this access without approval (self-extension ${ext.count} of ${ext.of}): from ${m.date(ext.from)} to ${m.date(ext.to)}${held}`;
+  }
+
+  return {
+    summary,
+    approvedBy,
+    approvalProgress,
+    statusLine,
+    receiptDetail,
+    accessTo,
+    requesterName,
+    selfExtendedLine,
+  };
 }

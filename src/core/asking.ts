@@ -14,6 +14,7 @@ import { auditingRefusals } from './refusals.js';
 import { cleanLine, cleanText } from './text.js';
 import { notify } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
+import { trySelfExtension } from './self-extension.js';
 
 export interface RequestInput {
   database: string;
@@ -371,7 +372,8 @@ async function openApproved(
   return req;
 }
 
-/** Asks to extend one's own active grant; approved like a request, then applied with `extend`. */
+/** Asks to extend one's own active grant: applied at once when the database's self-extension policy allows it
+ *  (self-extension.ts), else approved like a request, then applied with `extend`. */
 export async function requestExtension(
   deps: CoreDeps,
   requester: Actor,
@@ -414,6 +416,9 @@ async function openExtension(
       { field: 'duration' },
     );
   }
+  const why = validReason(reason);
+  const applied = await trySelfExtension(deps, requester, grantId, durationMs, why, act);
+  if (applied) return applied;
   const original = await deps.store.getRequest(grant.requestId);
   return openRequest(
     deps,
@@ -422,7 +427,7 @@ async function openExtension(
       database: grant.database,
       level: grant.level,
       durationMs,
-      reason: validReason(reason),
+      reason: why,
       extendsGrantId: grantId,
       ...(original?.ticket !== undefined && { ticket: original.ticket }),
     },

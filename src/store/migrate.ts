@@ -18,6 +18,7 @@ import * as m0007 from '../../migrations/0007_installation.js';
 import * as m0008 from '../../migrations/0008_people.js';
 import * as m0009 from '../../migrations/0009_inbox.js';
 import * as m0010 from '../../migrations/0010_end_kind.js';
+import * as m0011 from '../../migrations/0011_self_extensions.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
 
@@ -41,6 +42,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0008_people', m0008],
   ['0009_inbox', m0009],
   ['0010_end_kind', m0010],
+  ['0011_self_extensions', m0011],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

@@ -38,6 +38,7 @@ const ALL_MIGRATIONS = [
   '0008_people',
   '0009_inbox',
   '0010_end_kind',
+  '0011_self_extensions',
 ];
 
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';
