@@ -40,17 +40,21 @@ export async function trySelfExtension(
   if (limits.count === 0) return undefined;
   const original = await deps.store.getRequest(first.requestId);
   if (!original) return undefined;
+  let moved = false;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const grant = attempt === 0 ? first : await getGrant(deps, grantId);
     const used = grant.selfExtensions ?? 0;
-    if (grant.status !== 'active' || grant.activatedAt === undefined || used >= limits.count) return undefined;
     const now = deps.clock.now();
     const base = Math.max(grant.expiresAt, now);
-    const extraMs = Math.min(askedMs, original.durationMs, grant.activatedAt + limits.maxLifetimeMs - base);
-    if (extraMs <= 0) return undefined;
+    const extraMs = Math.min(askedMs, original.durationMs, (grant.activatedAt ?? 0) + limits.maxLifetimeMs - base);
+    if (grant.status !== 'active' || grant.activatedAt === undefined || used >= limits.count || extraMs <= 0) {
+      if (moved) await restoreBackstop(deps, grant);
+      return undefined;
+    }
     const to = base + extraMs;
     // The target's backstop moves first: should the state DB not apply it, the backstop is only late.
     await deps.engines.get(grant.database).updateUser({ grantId, username: grant.username, newExpiresAt: to });
+    moved = true;
     const ext: SelfExtension = {
       by: actor,
       from: grant.expiresAt,
@@ -108,7 +112,22 @@ export async function trySelfExtension(
     await afterSelfExtension(deps, grant, ext);
     return applied;
   }
+  await restoreBackstop(deps, await getGrant(deps, grantId));
   return undefined;
+}
+
+/**
+ * After a backstop move that the state DB did not apply (another change to the grant won): the backstop goes back
+ * to the grant's expiry as it now stands, which a concurrent extension may have moved past the value just set.
+ */
+async function restoreBackstop(deps: CoreDeps, grant: Grant): Promise<void> {
+  if (grant.status !== 'active') return;
+  await deps.engines
+    .get(grant.database)
+    .updateUser({ grantId: grant.id, username: grant.username, newExpiresAt: grant.expiresAt })
+    .catch((err: unknown) =>
+      deps.logger.warn({ grantId: grant.id, err: String(err) }, 'could not put the backstop back to the expiry'),
+    );
 }
 
 function noteOf(ext: SelfExtension, extraMs: number): string {
