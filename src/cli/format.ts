@@ -44,7 +44,7 @@ export function formatGrantTable(grants: readonly Grant[], now: number): string 
     g.status === 'active'
       ? `${utc(g.expiresAt)} (in ${formatDuration(Math.max(0, g.expiresAt - now))})`
       : g.status === 'provisioning'
-        ? `being created: ${formatDuration(grantedDuration(g))} from then`
+        ? `being created (${formatDuration(grantedDuration(g))} once the user exists)`
         : utc(g.revokedAt ?? g.expiresAt),
     g.lastError ?? g.endReason ?? '',
   ]);
