@@ -76,7 +76,12 @@ export function describe(m: Markup) {
         return `${icon} Approved by ${approvedBy(view) || 'policy'} · provisioning… the user is being created; its ${formatDuration(r.durationMs)} start when it exists`;
       case 'active': {
         const until = g ? `until ${m.date(g.expiresAt)}` : '';
-        const by = view.approvals.length ? ` · approved by ${approvedBy(view)}` : '';
+        // An extension its holder applied (no approvals) says so, and whether it was held to a limit.
+        const by = view.approvals.length
+          ? ` · approved by ${approvedBy(view)}`
+          : r.extendsGrantId !== undefined && r.decisionNote
+            ? ` · ${m.escape(r.decisionNote)}`
+            : '';
         return `${icon} ${r.extendsGrantId !== undefined ? 'Extended: active' : 'Active'} ${until}${by}`;
       }
       case 'revoking': {

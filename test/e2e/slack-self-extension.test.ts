@@ -193,7 +193,7 @@ describe('Slack: self-extension by policy', () => {
     // Time passes, so 7 s more stays within maxDuration from now (while the lifetime allows only 5 s).
     await waitFor('3 s since activation', () => Date.now() >= grant.activatedAt! + 3_000);
     const first = await command(ALICE, `extend ${grant.id} 7s a bit longer`);
-    expect(first).toMatch(/Extended: active until/);
+    expect(first).toMatch(/Extended: active until .* · self-extended by alice \(1 of 3\): held to 5s/);
     const held = (await store().getGrant(grant.id))!;
     expect(held.expiresAt).toBe(grant.activatedAt! + 15_000);
     expect(held.selfExtensions).toBe(1);

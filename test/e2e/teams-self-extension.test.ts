@@ -159,9 +159,12 @@ describe('Teams: self-extension by policy', () => {
     const { card, grant } = await activeGrant('db-access appdb-short read 10s INC-2 quick look');
     await waitFor('3 s since activation', () => Date.now() >= grant.activatedAt! + 3_000);
     await say(ALICE, `extend ${grant.id} 7s a bit longer`);
-    await teams.waitUntil(() => chatOf(ALICE).find((m) => /Extended: active until/.test(textOf(m))), {
-      what: 'the answer with the new expiry',
-    });
+    await teams.waitUntil(
+      () => chatOf(ALICE).find((m) => /self-extended by alice \(1 of 3\): held to 5s/.test(textOf(m))),
+      {
+        what: 'the answer with the new expiry',
+      },
+    );
     const held = (await store().getGrant(grant.id))!;
     expect(held.expiresAt).toBe(grant.activatedAt! + 15_000);
     const [audit] = await store().listAudit({ type: 'grant.self_extended', grantId: grant.id });
