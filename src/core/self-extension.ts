@@ -66,6 +66,8 @@ export async function trySelfExtension(
     const applied = await deps.store.transaction(async (tx) => {
       const c = { from: grant.expiresAt, to, below: limits.count, maxLifetimeMs: limits.maxLifetimeMs };
       if (!(await tx.selfExtendGrant(grantId, c))) return undefined;
+      // The count as the update left it (the same as read, since the expiry it matched has not moved since).
+      ext.count = (await tx.getGrant(grantId))?.selfExtensions ?? ext.count;
       const request = await tx.createRequest({
         requester: actor,
         database: grant.database,
