@@ -1,9 +1,10 @@
 /**
  * Self-extensions hold under concurrency: Extend clicks of one holder racing on two replicas (two state-store
- * connections, two sets of engines, one PostgreSQL state DB) for the last self-extension are decided by the
- * conditional update that applies it, so exactly one is applied at once and the others go to the approvers.
+ * connections, two sets of engines, one state DB: PostgreSQL, then MariaDB) for the last self-extension are decided
+ * by the conditional update that applies it, so exactly one is applied at once and the others go to the approvers.
  * A real PostgreSQL target: the user's VALID UNTIL is never left before the expiry the state DB holds.
  */
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminGrant, requestExtension } from '../../src/core/asking.js';
@@ -13,24 +14,57 @@ import { provision } from '../../src/core/lifecycle.js';
 import type { Actor } from '../../src/core/model.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { coreDeps } from '../support/core-deps.js';
+import { MARIADB_HOST, MARIADB_PORT } from '../support/mariadb-target.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
 
-const SERVER = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const PG_SERVER = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const MY_SERVER = { host: MARIADB_HOST, port: MARIADB_PORT, user: 'root', password: '' };
 const DB = `dbaccess_selfext_${process.pid}`;
 const alice: Actor = { platform: 'slack', id: 'U0ALICE', email: 'alice@example.com', name: 'alice' };
 const MIN = 60_000;
 
-async function onServer(sql: string): Promise<void> {
-  const c = new pg.Client(SERVER);
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
+interface StateServer {
+  url: string;
+  /** Runs one statement as the server's administrator. */
+  run(sql: string): Promise<void>;
+  dropSql: string;
 }
 
-describe('self-extensions under concurrency (PostgreSQL state store, two replicas)', () => {
+const servers: Array<[string, StateServer]> = [
+  [
+    'PostgreSQL',
+    {
+      url: `postgres://postgres@127.0.0.1:5432/${DB}`,
+      dropSql: `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`,
+      async run(sql) {
+        const c = new pg.Client(PG_SERVER);
+        await c.connect();
+        try {
+          await c.query(sql);
+        } finally {
+          await c.end();
+        }
+      },
+    },
+  ],
+  [
+    'MariaDB',
+    {
+      url: `mysql://root@${MARIADB_HOST}:${MARIADB_PORT}/${DB}`,
+      dropSql: `DROP DATABASE IF EXISTS ${DB}`,
+      async run(sql) {
+        const c = await mysql.createConnection(MY_SERVER);
+        try {
+          await c.query(sql);
+        } finally {
+          await c.end();
+        }
+      },
+    },
+  ],
+];
+
+describe.each(servers)('self-extensions under concurrency (%s state store, two replicas)', (_name, server) => {
   let cluster: PgCluster;
   let target: PgTarget;
   const stores: OpenStateStore[] = [];
@@ -45,12 +79,11 @@ describe('self-extensions under concurrency (PostgreSQL state store, two replica
       approval: { ...target.entry.approval, approvers: [{ email: 'bob@example.com' }] },
       limits: { activeGrantsPerPerson: 3, pendingRequestsPerPerson: 5, selfExtensions: 1 },
     };
-    await onServer(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await onServer(`CREATE DATABASE ${DB}`);
-    const url = `postgres://postgres@127.0.0.1:5432/${DB}`;
-    await migrateLatest(url);
+    await server.run(server.dropSql);
+    await server.run(`CREATE DATABASE ${DB}`);
+    await migrateLatest(server.url);
     for (let i = 0; i < 2; i++) {
-      const store = await openStateStore(url);
+      const store = await openStateStore(server.url);
       stores.push(store);
       replicas.push(coreDeps({ databases: new Map([[entry.name, entry]]) }, store));
     }
@@ -59,7 +92,7 @@ describe('self-extensions under concurrency (PostgreSQL state store, two replica
   afterAll(async () => {
     for (const d of replicas) await d.engines.close();
     for (const s of stores) await s.close();
-    await onServer(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => undefined);
+    await server.run(server.dropSql).catch(() => undefined);
     await cluster?.stop();
   }, 60_000);
 
