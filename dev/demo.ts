@@ -35,7 +35,8 @@ import { explainError, formatCredentials, utc } from '../src/cli/format.js';
 import { BrokerError, describeError } from '../src/core/errors.js';
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
-const MARIA = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
+/** MARIADB_PORT: another local MariaDB (root, empty password) than the one on 3306, as the tests allow. */
+const MARIA = { host: '127.0.0.1', port: Number(process.env.MARIADB_PORT ?? 3306), user: 'root', password: '' };
 const DEMO_DB = 'db_access_demo';
 const ADMIN = 'db_access_demo_admin';
 const DURATION = '8s';
@@ -223,7 +224,7 @@ async function runDemo(): Promise<void> {
     await prepareMariadb(mariaPassword);
   } catch (err) {
     throw new Error(
-      `MariaDB on 127.0.0.1:3306 (root, empty password) is needed for the demo: ${(err as Error).message}`,
+      `MariaDB on 127.0.0.1:${MARIA.port} (root, empty password) is needed for the demo: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -243,6 +244,7 @@ async function runDemo(): Promise<void> {
           admin: { user: ADMIN, password: '${DEMO_PG_ADMIN_PASSWORD}' },
           levels,
           maxDuration: '1h',
+          limits: { selfExtensions: 1 },
           approval: {
             slackChannel: APPROVAL_CHANNEL,
             approvers: [{ email: PEOPLE.bob.email }, { slackUsergroup: 'S0DBAS' }],

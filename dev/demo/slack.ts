@@ -137,11 +137,43 @@ export async function slackScenario(
     timeoutMs: 60_000,
   });
   show('DM to alice', reminder, '(before expiry)');
-  say(dim(`… waiting for expiry at ${utc(grant.expiresAt)}`));
+
+  // The catalog allows one self-extension on this database: applied at once, no approver needed.
+  const extendText = `extend ${grant.id} 6s still digging`;
+  say(`${bold('#incident-4211')}  alice: /db-access ${extendText}`);
+  const ephemeralsBefore = slack.ephemeralsFor(alice.id).length;
+  await postSlashCommand(
+    baseUrl,
+    DEMO_SECRET,
+    slashCommand({
+      userId: alice.id,
+      userName: alice.name,
+      text: extendText,
+      channelId: INCIDENT_CHANNEL,
+      responseUrl: slack.respondUrl(undefined, { userId: alice.id, channel: INCIDENT_CHANNEL }),
+    }),
+  );
+  show(
+    'only visible to alice',
+    (await slack.waitUntil(() => slack.ephemeralsFor(alice.id).slice(ephemeralsBefore).at(-1), {
+      timeoutMs: 15_000,
+    })) as SlackMessage,
+  );
+  const selfExtended = await slack.waitUntil(
+    () =>
+      slack.messageAt(APPROVAL_CHANNEL, approval.ts)?.replies.find((r) => /without approval/.test(slack.renderText(r))),
+    { timeoutMs: 15_000 },
+  );
+  show('#db-approvals thread', selfExtended);
+  const expiresAt = (await app.deps.store.getGrant(grant.id))!.expiresAt;
+
+  say(dim(`… waiting for expiry at ${utc(expiresAt)}`));
   const ended = await slack.waitUntil(
     () => {
       const m = slack.messageAt(APPROVAL_CHANNEL, approval.ts);
-      return m && /Expired/.test(slack.renderText(m)) && m.replies.length > 0 ? m : undefined;
+      return m && /Expired/.test(slack.renderText(m)) && m.replies.some((r) => /session/.test(slack.renderText(r)))
+        ? m
+        : undefined;
     },
     { timeoutMs: 60_000 },
   );

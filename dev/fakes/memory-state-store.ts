@@ -44,6 +44,7 @@ import type {
   NewRequest,
   RequestFilter,
   SeenSession,
+  SelfExtendCondition,
   StateStore,
 } from '../../src/core/ports.js';
 import { ChainWalk, GENESIS_HASH, rowHash } from '../../src/store/audit-chain.js';
@@ -695,6 +696,19 @@ export class MemoryStateStore implements StateStore {
       out.set(id, entry);
     }
     return out;
+  }
+
+  async selfExtendGrant(id: GrantId, c: SelfExtendCondition): Promise<boolean> {
+    return this.write((t) => {
+      const row = t.grants.get(id);
+      if (!row || row.status !== 'active' || Number(row.expires_at) !== c.from) return false;
+      if (Number(row.self_extensions ?? 0) >= c.below) return false;
+      if (row.activated_at === null || row.activated_at === undefined) return false;
+      if (Number(row.activated_at) + c.maxLifetimeMs < c.to) return false;
+      const self_extensions = Number(row.self_extensions ?? 0) + 1;
+      t.grants.set(id, Object.freeze({ ...row, expires_at: c.to, reminded_at: null, self_extensions }));
+      return true;
+    });
   }
 
   // --- audit (append-only: there is no update or delete) -------------------------------------------------------

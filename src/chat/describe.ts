@@ -4,7 +4,7 @@
  * return is escaped for it.
  */
 import { formatDuration } from '../core/duration.js';
-import type { GrantActivity } from '../core/model.js';
+import type { GrantActivity, SelfExtension } from '../core/model.js';
 import type { RequestView } from '../core/view.js';
 import { capitalize, mentionList, type Markup } from './markup.js';
 
@@ -80,10 +80,16 @@ export function describe(m: Markup) {
         return `${icon} Waiting for approval: ${approvalProgress(view)}${deadline}`;
       }
       case 'provisioning':
-        return `${icon} Approved by ${approvedBy(view) || 'policy'} · provisioning…`;
+        // No deadline yet: the grant's clock starts when its user exists.
+        return `${icon} Approved by ${approvedBy(view) || 'policy'} · provisioning… the user is being created; its ${formatDuration(r.durationMs)} start when it exists`;
       case 'active': {
         const until = g ? `until ${m.date(g.expiresAt)}` : '';
-        const by = view.approvals.length ? ` · approved by ${approvedBy(view)}` : '';
+        // An extension its holder applied (no approvals) says so, and whether it was held to a limit.
+        const by = view.approvals.length
+          ? ` · approved by ${approvedBy(view)}`
+          : r.extendsGrantId !== undefined && r.decisionNote
+            ? ` · ${m.escape(r.decisionNote)}`
+            : '';
         return `${icon} ${r.extendsGrantId !== undefined ? 'Extended: active' : 'Active'} ${until}${by}`;
       }
       case 'revoking': {
@@ -168,5 +174,20 @@ export function describe(m: Markup) {
     return r.askedBy ? `${m.plainName(r.askedBy)} on behalf of ${m.plainName(r.requester)}` : m.plainName(r.requester);
   }
 
-  return { summary, approvedBy, approvalProgress, statusLine, receiptDetail, accessTo, askerName };
+  /** The approval thread's line when the holder extended without approval: who, to when, which of how many. */
+  function selfExtendedLine(ext: SelfExtension): string {
+    const held = ext.capped ? ' (less than asked: held to the limit)' : '';
+    return `⏩ ${m.plainName(ext.by)} extended this access without approval (self-extension ${ext.count} of ${ext.of}): from ${m.date(ext.from)} to ${m.date(ext.to)}${held}`;
+  }
+
+  return {
+    summary,
+    approvedBy,
+    approvalProgress,
+    statusLine,
+    receiptDetail,
+    accessTo,
+    askerName,
+    selfExtendedLine,
+  };
 }

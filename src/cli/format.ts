@@ -1,5 +1,6 @@
 /** Plain-text rendering for the CLI. Pure. */
 import type { Credentials } from '../core/credentials.js';
+import { grantedDuration } from '../core/activation.js';
 import { formatDuration } from '../core/duration.js';
 import { BrokerError } from '../core/errors.js';
 import type { EngineCheck } from '../core/ports.js';
@@ -46,7 +47,9 @@ export function formatGrantTable(grants: readonly Grant[], now: number): string 
     g.flaggedAt ? `${g.status} (FLAGGED)` : g.status,
     g.status === 'active'
       ? `${utc(g.expiresAt)} (in ${formatDuration(Math.max(0, g.expiresAt - now))})`
-      : utc(g.revokedAt ?? g.expiresAt),
+      : g.status === 'provisioning'
+        ? `being created (${formatDuration(grantedDuration(g))} once the user exists)`
+        : utc(g.revokedAt ?? g.expiresAt),
     g.lastError ?? g.endReason ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -226,9 +226,13 @@ export const databaseSchema = z
         activeGrantsPerPerson: z.number().int().min(1).max(100).default(3),
         /** Requests one person may have waiting for a decision on this database at once. */
         pendingRequestsPerPerson: z.number().int().min(1).max(100).default(3),
+        /** Extensions a holder may apply to their own live grant without approval (beyond them: approvers). */
+        selfExtensions: z.number().int().min(0).max(100).default(0),
+        /** How long a grant may run from its activation, extensions included; default 3 × maxDuration. */
+        maxLifetime: duration('duration').optional(),
       })
       .strict()
-      .default({ activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3 }),
+      .default({ activeGrantsPerPerson: 3, pendingRequestsPerPerson: 3, selfExtensions: 0 }),
   })
   .strict();
 
@@ -241,6 +245,12 @@ export const catalogSchema = z
       if (seen.has(d.name))
         ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `"${d.name}" is listed twice` });
       seen.add(d.name);
+      if (d.limits.maxLifetime !== undefined && d.limits.maxLifetime < d.maxDuration)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'limits', 'maxLifetime'],
+          message: 'limits.maxLifetime must be at least maxDuration (a grant may run that long from activation)',
+        });
       if (d.engine === 'mysql') {
         for (const [name, level] of Object.entries(d.levels)) {
           // MySQL/MariaDB accounts own no objects (tables belong to schemas; routines and views carry a DEFINER,

@@ -15,6 +15,7 @@ import { cleanLine, cleanText } from './text.js';
 import { notify } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
 import type { GrantId } from './model.js';
+import { trySelfExtension } from './self-extension.js';
 
 export interface RequestInput {
   database: string;
@@ -426,7 +427,8 @@ async function openApproved(
   return req;
 }
 
-/** Asks to extend one's own active grant; approved like a request, then applied with `extend`. */
+/** Asks to extend one's own active grant: applied at once when the database's self-extension policy allows it
+ *  (self-extension.ts), else approved like a request, then applied with `extend`. */
 export async function requestExtension(
   deps: CoreDeps,
   requester: Actor,
@@ -471,6 +473,9 @@ async function openExtension(
       { field: 'duration' },
     );
   }
+  const why = validReason(reason);
+  const applied = await trySelfExtension(deps, requester, grantId, durationMs, why, act);
+  if (applied) return applied;
   const original = await deps.store.getRequest(grant.requestId);
   return openRequest(
     deps,
@@ -480,7 +485,7 @@ async function openExtension(
       database: grant.database,
       level: grant.level,
       durationMs,
-      reason: validReason(reason),
+      reason: why,
       extendsGrantId: grantId,
       ...(original?.ticket !== undefined && { ticket: original.ticket }),
     },

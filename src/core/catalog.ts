@@ -110,7 +110,14 @@ export interface DatabaseEntry {
     autoApprove: readonly AutoApproveRule[];
     breakGlass?: BreakGlass;
   };
-  limits: { activeGrantsPerPerson: number; pendingRequestsPerPerson: number };
+  limits: {
+    activeGrantsPerPerson: number;
+    pendingRequestsPerPerson: number;
+    /** Extensions a holder may apply to their own grant without approval (absent: 0). */
+    selfExtensions?: number;
+    /** Milliseconds a grant may run from activation, extensions included (absent: 3 × maxDuration). */
+    maxLifetime?: number;
+  };
 }
 
 export type ApproverSource =

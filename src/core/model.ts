@@ -124,8 +124,13 @@ export interface Grant {
   username: string;
   status: GrantStatus;
   createdAt: number;
+  /** While `provisioning`: createdAt + the granted duration, the latest its user may still be made. From
+   *  activation: activatedAt + that duration (the grant's clock starts when its user exists), moved by extensions. */
   expiresAt: number;
+  /** When the user came to exist: the start of the grant's clock. */
   activatedAt?: number;
+  /** Extensions its holder applied without approval (catalog limits.selfExtensions); absent = none. */
+  selfExtensions?: number;
   revokeStartedAt?: number;
   revokedAt?: number;
   /** Why it ended, in words for people: 'expired', 'revoked by …', 'provisioning failed: …'. */
@@ -141,6 +146,19 @@ export interface Grant {
   flaggedAt?: number;
   /** When the "expires soon" reminder was sent (cleared by an extension). */
   remindedAt?: number;
+}
+
+/** What a holder's own extension did (catalog limits.selfExtensions): shown in the approval thread. */
+export interface SelfExtension {
+  by: Actor;
+  /** The expiry before and after. */
+  from: number;
+  to: number;
+  /** This was self-extension `count` of `of`. */
+  count: number;
+  of: number;
+  /** Less than asked: held to the grant's original duration or to limits.maxLifetime. */
+  capped: boolean;
 }
 
 /** What a revocation did on the target; stored with the grant and in the audit row. */
@@ -224,6 +242,8 @@ export type AuditType =
   | 'grant.provision_failed'
   | 'grant.credentials_issued'
   | 'grant.extended'
+  /** The holder extended their own grant without approval, within limits.selfExtensions and limits.maxLifetime. */
+  | 'grant.self_extended'
   | 'grant.revoked'
   /** A chat action asked to end a grant early: `at` when it was processed, `detail.receivedAt` when it was clicked
    *  (written with the grant's move to `revoking`; `grant.revoked` follows when the user is gone). */

@@ -18,6 +18,7 @@ import type {
   RequestId,
   RequestStatus,
   StatementSummary,
+  SelfExtension,
 } from './model.js';
 
 export interface Clock {
@@ -189,9 +190,20 @@ export type NewGrant = Pick<
 
 /** Columns of a grant that a transition or patch may set. `null` clears an optional column. */
 export type GrantPatch = {
-  [K in Exclude<keyof Grant, 'id' | 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt'>]?:
-    Grant[K] | null;
+  [
+    K in Exclude<
+      keyof Grant,
+      'id' | 'requestId' | 'requester' | 'database' | 'level' | 'username' | 'createdAt' | 'selfExtensions'
+    >
+  ]?: Grant[K] | null;
 };
+
+export interface SelfExtendCondition {
+  from: number;
+  to: number;
+  below: number;
+  maxLifetimeMs: number;
+}
 
 export interface GrantFilter {
   statuses?: readonly GrantStatus[];
@@ -398,6 +410,10 @@ export interface StateStore {
    * the number of ids.
    */
   grantActivity(grantIds: readonly GrantId[]): Promise<Map<GrantId, GrantActivity>>;
+  /** The holder's own extension, as one conditional update: moves an active grant's expiry from `from` to `to`,
+   *  counts it and clears remindedAt, only while its expiry is still `from`, it has fewer than `below`
+   *  self-extensions and `to` is at most `maxLifetimeMs` after its activation; false (nothing changed) otherwise. */
+  selfExtendGrant(id: GrantId, c: SelfExtendCondition): Promise<boolean>;
 
   /** Appends to the hash-chained audit log (in order, atomically with the enclosing transaction). */
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
@@ -558,6 +574,8 @@ export interface Notifier {
   revocationStuck(view: RequestView, error: string): Promise<void>;
   /** The grant expires within the reminder window. */
   expiresSoon(view: RequestView): Promise<void>;
+  /** The holder extended the grant of `view` (its own request's view) without approval: a line in its thread. */
+  grantSelfExtended(view: RequestView, ext: SelfExtension): Promise<void>;
   /** Nobody decided in time: escalation tier `tier` was reached and `asked` are now asked too. */
   requestEscalated(view: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void>;
   /** Access was granted by break-glass: alert the security channel; an approver must review it. */

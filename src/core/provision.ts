@@ -9,6 +9,7 @@
  * guarantees are per grant, as if alone: only a `provisioning` grant is worked on, activation is conditional, a
  * failure is recorded for that grant alone (provisionFailed) and rethrown to its caller.
  */
+import { backstopSlack, grantedDuration } from './activation.js';
 import { buildCredentials, type Credentials } from './credentials.js';
 import type { AccessLevel, DatabaseEntry } from './catalog.js';
 import { databaseOf, type CoreDeps } from './deps.js';
@@ -60,6 +61,14 @@ interface Work {
   level: AccessLevel;
   /** Undefined: the user is created with no usable password. */
   password: string | undefined;
+  /** The granted duration: the grant's clock runs from the moment its user exists. */
+  durationMs: number;
+}
+
+/** A grant of the batch whose user exists: its expiry, now on the activation clock. */
+interface Made extends Work {
+  user: NewUserResponse['outcome'];
+  expiresAt: number;
 }
 
 /** The provisioning batches of one Broker (core/broker.ts). */
@@ -130,7 +139,13 @@ export class ProvisionBatcher {
           const level = db.levels.get(grant.level);
           if (!level) throw new BrokerError('UNKNOWN_LEVEL', `level "${grant.level}" is no longer in the catalog`);
           const handedOver = db.delivery === 'message' || taken.get(grant.id)!.some((w) => w.credentials);
-          work.push({ grant, db, level, password: handedOver ? generatePassword() : undefined });
+          work.push({
+            grant,
+            db,
+            level,
+            password: handedOver ? generatePassword() : undefined,
+            durationMs: grantedDuration(grant),
+          });
         } catch (err) {
           settle(grant.id, Promise.reject(err));
         }
@@ -142,9 +157,13 @@ export class ProvisionBatcher {
       this.deps,
       work.map((w) => w.grant.requestId),
     );
-    const made = await this.newUsers(work);
+    // The backstop is set before the activation moment is known: later than any expiry a prompt creation gives.
+    const askedAt = clock.now();
+    const backstopOf = (w: Work) => askedAt + w.durationMs + backstopSlack(w.durationMs);
+    const made = await this.newUsers(work, backstopOf);
+    // The users exist: each grant's clock starts now.
     const createdAt = clock.now();
-    const ok: Array<Work & { user: NewUserResponse['outcome'] }> = [];
+    const ok: Made[] = [];
     for (const w of work) {
       const res = made.get(w.grant.id)!;
       if (res instanceof Error)
@@ -152,18 +171,20 @@ export class ProvisionBatcher {
           w.grant.id,
           provisionFailed(this.deps, w.grant, res).then(() => Promise.reject(res)),
         );
-      else ok.push({ ...w, user: res.outcome });
+      else ok.push({ ...w, user: res.outcome, expiresAt: createdAt + w.durationMs });
     }
     if (ok.length === 0) return;
+    await this.catchUpBackstops(ok, backstopOf);
     this.deps.failpoint('provision.after-create-user');
 
     const now = clock.now();
     const won = await store.transaction(async (tx) => {
       const ids = new Set<GrantId>();
-      for (const group of groupBy(ok, (w) => String(w.grant.provisionAttempts)).values()) {
+      for (const group of groupBy(ok, (w) => `${w.grant.provisionAttempts}:${w.expiresAt}`).values()) {
         const patch = {
           status: 'active' as const,
-          activatedAt: now,
+          activatedAt: createdAt,
+          expiresAt: group[0]!.expiresAt,
           provisionAttempts: group[0]!.grant.provisionAttempts + 1,
           lastError: null,
         };
@@ -174,7 +195,11 @@ export class ProvisionBatcher {
         ))
           ids.add(id);
       }
-      await tx.appendAudit(ok.filter((w) => ids.has(w.grant.id)).map((w) => provisionedEvent(w.grant, w.user, now)));
+      await tx.appendAudit(
+        ok
+          .filter((w) => ids.has(w.grant.id))
+          .map((w) => provisionedEvent(w.grant, w.user, now, createdAt, w.expiresAt)),
+      );
       return ids;
     });
     const active = ok.filter((w) => won.has(w.grant.id));
@@ -200,7 +225,7 @@ export class ProvisionBatcher {
     // The people are told while the revoke jobs are scheduled: neither waits for the other (the sweeper backs the
     // jobs). Each caller's promise settles after its own message and the scheduling.
     const scheduled = this.deps.scheduler
-      .scheduleRevokes(active.map((w) => ({ grantId: w.grant.id, at: w.grant.expiresAt })))
+      .scheduleRevokes(active.map((w) => ({ grantId: w.grant.id, at: w.expiresAt })))
       .catch((err: unknown) => {
         logger.warn(
           { err: String(err), grants: active.length },
@@ -212,7 +237,8 @@ export class ProvisionBatcher {
       const grant: Grant = {
         ...rest,
         status: 'active',
-        activatedAt: now,
+        activatedAt: createdAt,
+        expiresAt: w.expiresAt,
         provisionAttempts: w.grant.provisionAttempts + 1,
       };
       logger.info(
@@ -244,8 +270,36 @@ export class ProvisionBatcher {
     }
   }
 
+  /**
+   * A user whose creation outlasted the backstop's slack gets its backstop moved to its expiry. Should that fail,
+   * the expiry is held to the backstop instead: the target never refuses the user before the broker ends it, and
+   * the broker never promises more than the target will allow.
+   */
+  private async catchUpBackstops(ok: Made[], backstopOf: (w: Work) => number): Promise<void> {
+    await Promise.all(
+      ok
+        .filter((w) => w.expiresAt > backstopOf(w))
+        .map(async (w) => {
+          try {
+            await this.deps.engines
+              .get(w.grant.database)
+              .updateUser({ grantId: w.grant.id, username: w.grant.username, newExpiresAt: w.expiresAt });
+          } catch (err) {
+            this.deps.logger.warn(
+              { grantId: w.grant.id, err: String(err) },
+              'could not move the backstop to the activation clock; the expiry is held to the backstop',
+            );
+            w.expiresAt = backstopOf(w);
+          }
+        }),
+    );
+  }
+
   /** One engine call per database, all at once; per grant its response or its error. */
-  private async newUsers(work: readonly Work[]): Promise<Map<GrantId, NewUserResponse | Error>> {
+  private async newUsers(
+    work: readonly Work[],
+    backstopOf: (w: Work) => number,
+  ): Promise<Map<GrantId, NewUserResponse | Error>> {
     const out = new Map<GrantId, NewUserResponse | Error>();
     await Promise.all(
       [...groupBy(work, (w) => w.grant.database)].map(async ([database, group]) => {
@@ -255,7 +309,7 @@ export class ProvisionBatcher {
               grantId: w.grant.id,
               username: w.grant.username,
               ...(w.password !== undefined && { password: w.password }),
-              expiresAt: w.grant.expiresAt,
+              expiresAt: backstopOf(w),
               level: w.level,
             })),
           );
@@ -273,7 +327,13 @@ export class ProvisionBatcher {
   }
 }
 
-function provisionedEvent(grant: Grant, user: NewUserResponse['outcome'], at: number): AuditEvent {
+function provisionedEvent(
+  grant: Grant,
+  user: NewUserResponse['outcome'],
+  at: number,
+  activatedAt: number,
+  expiresAt: number,
+): AuditEvent {
   return {
     at,
     type: 'grant.provisioned',
@@ -282,6 +342,6 @@ function provisionedEvent(grant: Grant, user: NewUserResponse['outcome'], at: nu
     grantId: grant.id,
     database: grant.database,
     level: grant.level,
-    detail: { username: grant.username, user, expiresAt: grant.expiresAt },
+    detail: { username: grant.username, user, activatedAt, expiresAt },
   };
 }

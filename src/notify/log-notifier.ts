@@ -1,5 +1,5 @@
 /** A Notifier that only logs: the default until a chat adapter is configured, and the audit of what chat said. */
-import type { ApproverRef } from '../core/model.js';
+import type { ApproverRef, SelfExtension } from '../core/model.js';
 import type { Logger, Notifier } from '../core/ports.js';
 import type { RequestView } from '../core/view.js';
 
@@ -43,6 +43,13 @@ export class LogNotifier implements Notifier {
 
   async expiresSoon(v: RequestView): Promise<void> {
     this.logger.info({ ...summary(v), expiresAt: v.grant?.expiresAt }, 'access expires soon');
+  }
+
+  async grantSelfExtended(v: RequestView, ext: SelfExtension): Promise<void> {
+    this.logger.info(
+      { ...summary(v), from: ext.from, to: ext.to, count: ext.count, of: ext.of, capped: ext.capped },
+      'access extended by its holder',
+    );
   }
 
   async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {
@@ -100,6 +107,9 @@ export class FanOutNotifier implements Notifier {
   }
   expiresSoon(v: RequestView) {
     return this.all((n) => n.expiresSoon(v));
+  }
+  grantSelfExtended(v: RequestView, ext: SelfExtension) {
+    return this.all((n) => n.grantSelfExtended(v, ext));
   }
   requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]) {
     return this.all((n) => n.requestEscalated(v, tier, asked));

@@ -36,6 +36,7 @@ import type {
   NewRequest,
   RequestFilter,
   SeenSession,
+  SelfExtendCondition,
   StateStore,
 } from '../core/ports.js';
 import { closeGrantActivityIn, readGrantActivity, recordSessionsIn } from './grant-activity.js';
@@ -405,6 +406,18 @@ export class KnexStateStore implements StateStore {
       .where({ id, status: 'active' satisfies GrantStatus })
       .whereNull('reminded_at')
       .update({ reminded_at: at });
+    return changed === 1;
+  }
+
+  async selfExtendGrant(id: number, c: SelfExtendCondition): Promise<boolean> {
+    // One statement: the row lock and the re-check of every condition on its latest version decide which of two
+    // racing extensions counts.
+    const changed = await this.knex(TABLES.grants)
+      .where({ id, status: 'active' satisfies GrantStatus, expires_at: c.from })
+      .where('self_extensions', '<', c.below)
+      .whereNotNull('activated_at')
+      .whereRaw('activated_at + ? >= ?', [c.maxLifetimeMs, c.to])
+      .update({ expires_at: c.to, reminded_at: null, self_extensions: this.knex.raw('self_extensions + 1') });
     return changed === 1;
   }
 

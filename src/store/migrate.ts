@@ -18,6 +18,7 @@ import * as m0007 from '../../migrations/0007_installation.js';
 import * as m0008 from '../../migrations/0008_people.js';
 import * as m0009 from '../../migrations/0009_inbox.js';
 import * as m0010 from '../../migrations/0010_end_kind.js';
+import * as m0011 from '../../migrations/0011_self_extensions.js';
 import * as m0012 from '../../migrations/0012_asked_by.js';
 import * as m0014 from '../../migrations/0014_grant_activity.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
@@ -43,6 +44,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0008_people', m0008],
   ['0009_inbox', m0009],
   ['0010_end_kind', m0010],
+  ['0011_self_extensions', m0011],
   ['0012_asked_by', m0012],
   ['0014_grant_activity', m0014],
 ];

@@ -223,6 +223,8 @@ export function grantFromRow(r: Row): Grant {
   put(g, 'revokeFailingSince', optNum(r.revoke_failing_since, 'grants.revoke_failing_since'));
   put(g, 'flaggedAt', optNum(r.flagged_at, 'grants.flagged_at'));
   put(g, 'remindedAt', optNum(r.reminded_at, 'grants.reminded_at'));
+  const selfExtensions = optNum(r.self_extensions, 'grants.self_extensions');
+  if (selfExtensions) g.selfExtensions = selfExtensions;
   return g;
 }
 

@@ -792,6 +792,45 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       });
     });
 
+    describe('self-extensions', () => {
+      it('selfExtendGrant applies once per expected expiry, counts, stops at the limit and at the lifetime', async () => {
+        const req = await store.createRequest(newRequest());
+        const g = await store.createGrant({
+          requestId: req.id,
+          requester: req.requester,
+          database: req.database,
+          level: req.level,
+          username: `jit_self_${uniq().slice(0, 8)}`,
+          createdAt: T0,
+          expiresAt: T0 + 30 * MIN,
+        });
+        const c = { from: T0 + 30 * MIN, to: T0 + 60 * MIN, below: 2, maxLifetimeMs: 90 * MIN };
+        expect(await store.selfExtendGrant(g.id, c)).toBe(false); // still provisioning
+        expect(
+          await store.transitionGrant(g.id, ['provisioning'], { status: 'active', activatedAt: T0, remindedAt: T0 }),
+        ).toBe(true);
+        expect((await store.getGrant(g.id))?.selfExtensions).toBeUndefined();
+        // Racing on the same expected expiry: exactly one applies.
+        const first = await Promise.all(Array.from({ length: 5 }, () => store.selfExtendGrant(g.id, c)));
+        expect(first.filter(Boolean)).toHaveLength(1);
+        let now = (await store.getGrant(g.id))!;
+        expect(now.expiresAt).toBe(T0 + 60 * MIN);
+        expect(now.selfExtensions).toBe(1);
+        expect(now.remindedAt).toBeUndefined();
+        // Past the lifetime (activation + 90 min): refused, nothing moves.
+        const tooFar = { from: T0 + 60 * MIN, to: T0 + 91 * MIN, below: 2, maxLifetimeMs: 90 * MIN };
+        expect(await store.selfExtendGrant(g.id, tooFar)).toBe(false);
+        expect(await store.selfExtendGrant(g.id, { ...tooFar, to: T0 + 90 * MIN })).toBe(true);
+        // The limit (2) is reached: a third is refused even with the right expected expiry.
+        const third = { from: T0 + 90 * MIN, to: T0 + 95 * MIN, below: 2, maxLifetimeMs: 120 * MIN };
+        expect(await store.selfExtendGrant(g.id, third)).toBe(false);
+        now = (await store.getGrant(g.id))!;
+        expect(now.expiresAt).toBe(T0 + 90 * MIN);
+        expect(now.selfExtensions).toBe(2);
+        expect(await store.selfExtendGrant(g.id, { ...third, below: 3 })).toBe(true);
+      });
+    });
+
     describe('transactions', () => {
       it('commits every change and returns the value of fn', async () => {
         const who = actor();

@@ -382,9 +382,13 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
         timeoutMs: 15_000,
         intervalMs: 100,
       });
-      const rows = (await store.listAudit({ type: 'sweeper.orphan_dropped' })).filter(
-        (a) => a.detail.username === credentials.username,
-      );
+      // The sweeper audits the drop once the user is gone: waited for, not assumed to be there already.
+      const dropped = async () =>
+        (await store.listAudit({ type: 'sweeper.orphan_dropped' })).filter(
+          (a) => a.detail.username === credentials.username,
+        );
+      await waitFor('the audit row of the drop', async () => (await dropped()).length > 0, { timeoutMs: 10_000 });
+      const rows = await dropped();
       expect(rows).toHaveLength(1);
       expect(rows[0]!.detail).toMatchObject({ markerGrantId: grant.id, grantStatus: 'revoked', user: 'dropped' });
     });

@@ -38,6 +38,7 @@ const ALL_MIGRATIONS = [
   '0008_people',
   '0009_inbox',
   '0010_end_kind',
+  '0011_self_extensions',
   '0012_asked_by',
   '0014_grant_activity',
 ];

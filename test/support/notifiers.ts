@@ -19,6 +19,7 @@ export function recordingNotifier(): Notifier & { events: NotifierEvent[] } {
     provisionFailed: rec('provisionFailed'),
     revocationStuck: rec('revocationStuck'),
     expiresSoon: rec('expiresSoon'),
+    grantSelfExtended: rec('grantSelfExtended'),
     requestEscalated: rec('requestEscalated'),
     breakGlassUsed: rec('breakGlassUsed'),
     reviewOverdue: rec('reviewOverdue'),

@@ -151,3 +151,25 @@ describe('grant templates', () => {
     expect(grantTemplateProblem(template)).toBe(problem);
   });
 });
+
+describe('limits.selfExtensions and limits.maxLifetime', () => {
+  const env = { ORDERS_ADMIN_PASSWORD: 's3cret' };
+  const withLimits = (limits: string) =>
+    good.replace('    maxDuration: 4h\n', `    maxDuration: 4h\n    limits: ${limits}\n`);
+
+  it('are read as given; absent, no self-extension and a lifetime left to the default (3 × maxDuration)', () => {
+    const c = parseCatalog(withLimits('{ selfExtensions: 2, maxLifetime: 9h }'), env);
+    expect(c.databases.get('orders-prod')!.limits).toMatchObject({ selfExtensions: 2, maxLifetime: 9 * 3_600_000 });
+    const plain = parseCatalog(good, env).databases.get('orders-prod')!;
+    expect(plain.limits.selfExtensions).toBe(0);
+    expect(plain.limits.maxLifetime).toBeUndefined();
+  });
+
+  it('refuse a negative count and a lifetime shorter than maxDuration, naming the key', () => {
+    expect(problems(withLimits('{ selfExtensions: -1 }'), env).join('\n')).toMatch(/limits\.selfExtensions/);
+    expect(problems(withLimits('{ maxLifetime: 1h }'), env).join('\n')).toMatch(
+      /limits\.maxLifetime.*at least maxDuration/,
+    );
+    expect(problems(withLimits('{ maxLifetime: soon }'), env).join('\n')).toMatch(/limits\.maxLifetime/);
+  });
+});

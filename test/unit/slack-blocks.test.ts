@@ -386,6 +386,8 @@ describe('approval message', () => {
     const text = (p: Phase, extension = false) => JSON.stringify(approvalMessage(makeView(p, { extension })).blocks);
     expect(text('pending')).toContain('1 of 2 approvals: <@U0BOB>');
     expect(text('provisioning')).toContain('Approved by <@U0BOB> · provisioning…');
+    // Being created: the duration, not a deadline (the clock starts when the user exists).
+    expect(text('provisioning')).toMatch(/the user is being created; its 1h start when it exists/);
     expect(text('active')).toMatch(/Active until <!date\^\d+\^/);
     expect(text('ended')).toMatch(/Expired at <!date/);
     expect(text('denied')).toContain('Denied by <@U0BOB>: use the replica');

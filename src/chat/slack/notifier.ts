@@ -12,11 +12,11 @@ import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './blocks/approval-message.js';
 import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
 import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from './blocks/dm.js';
-import { revocationReceipt } from './blocks/receipt.js';
+import { revocationReceipt, selfExtensionReply } from './blocks/receipt.js';
 import { revocationStuckAlert } from './blocks/alerts.js';
 import { breakGlassAlert, escalationReply, incidentAccessLine, reviewOverdueAlert } from './blocks/policy.js';
 import type { SlackMessage } from './blocks/kit.js';
-import type { ApproverRef } from '../../core/model.js';
+import type { ApproverRef, SelfExtension } from '../../core/model.js';
 
 /**
  * An alert about an earlier message: a reply in its thread, broadcast so the channel sees it too; a message of its own
@@ -170,6 +170,17 @@ export class SlackNotifier implements Notifier {
       kind: 'reminder',
       channel: res.channel ?? user,
       messageId: String(res.ts),
+    });
+  }
+
+  /** A line in the approval thread; the requester's answer (with the new expiry) is the command's reply. */
+  async grantSelfExtended(v: RequestView, ext: SelfExtension): Promise<void> {
+    const ref = await this.ref(v, 'approval');
+    if (!ref) return;
+    await this.client.chat.postMessage({
+      channel: ref.channel,
+      thread_ts: ref.messageId,
+      ...selfExtensionReply(v, ext),
     });
   }
 

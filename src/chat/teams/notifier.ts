@@ -5,7 +5,7 @@
  */
 import type { Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
-import type { ApproverRef } from '../../core/model.js';
+import type { ApproverRef, SelfExtension } from '../../core/model.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
 import { messageRefsOf, type RequestView } from '../../core/view.js';
 import { renderVersion } from '../render-version.js';
@@ -23,6 +23,7 @@ import {
   receiptMessage,
   reviewOverdueMessage,
   revocationStuckMessage,
+  selfExtensionMessage,
   unreachableMessage,
 } from './cards/replies.js';
 import type { OutgoingActivity, TeamsSender } from './send.js';
@@ -145,6 +146,12 @@ export class TeamsNotifier implements Notifier {
 
   async expiresSoon(v: RequestView): Promise<void> {
     await this.dm(v, 'reminder', expiresSoonMessage(v, this.opts.remindBeforeMs));
+  }
+
+  /** A line in the approval card's conversation; the requester's answer (with the new expiry) is the reply. */
+  async grantSelfExtended(v: RequestView, ext: SelfExtension): Promise<void> {
+    const ref = await this.ref(v, 'approval');
+    if (ref) await this.send.reply(ref.channel, ref.messageId, selfExtensionMessage(v, ext));
   }
 
   async requestEscalated(v: RequestView, tier: number, asked: readonly ApproverRef[]): Promise<void> {

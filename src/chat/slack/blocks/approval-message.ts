@@ -132,7 +132,7 @@ function plainStatus(view: RequestView): string {
     case 'pending':
       return `Waiting for approval (${view.approvals.length} of ${view.request.requiredApprovals}).`;
     case 'provisioning':
-      return 'Approved; provisioning.';
+      return `Approved; the user is being created (${formatDuration(view.request.durationMs)} from when it exists).`;
     case 'active':
       return view.grant ? `Active until ${new Date(view.grant.expiresAt).toISOString().slice(11, 16)} UTC.` : 'Active.';
     case 'revoking':

@@ -71,7 +71,9 @@ export function expiresSoonDm(view: RequestView, remindBefore: number): SlackMes
       [button({ text: 'Extend', actionId: EXTEND_OPEN, value: g.id, style: 'primary' }), doneButton(g.id)],
       `grant_${g.id}`,
     ),
-    context('Extending asks the approvers again, as the policy says.'),
+    context(
+      'Within the self-extension policy of this database an extension applies at once; beyond it the approvers are asked.',
+    ),
   ]);
 }
 

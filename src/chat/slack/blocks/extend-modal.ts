@@ -1,4 +1,4 @@
-/** The dialog behind Extend: how much longer, and why. Submitting files an extension request (approved per policy). */
+/** The dialog behind Extend: how much longer, and why. Submitting extends at once within the self-extension policy, else files an extension request. */
 import { formatDuration } from '../../../core/duration.js';
 import { parseGrantId } from '../../../core/ids.js';
 import { MAX_REASON_LENGTH } from '../../../core/asking.js';

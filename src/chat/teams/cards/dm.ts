@@ -86,7 +86,10 @@ export function expiresSoonMessage(view: RequestView, remindBeforeMs: number) {
         'Choose how long to extend by.',
         '1h',
       ),
-      text('Extending asks the approvers again, as the policy says.', { isSubtle: true }),
+      text(
+        'Within the self-extension policy of this database an extension applies at once; beyond it the approvers are asked.',
+        { isSubtle: true },
+      ),
     ],
     [execute('Extend', VERBS.extend, { grantId: g.id }, 'positive'), doneButton(g.id)],
     t.entities(),

@@ -1,7 +1,7 @@
 /** Replies to commands, thread replies under the approval card, and alerts (pure). */
 import type { Catalog } from '../../../core/catalog.js';
 import { formatDuration } from '../../../core/duration.js';
-import type { ApproverRef } from '../../../core/model.js';
+import type { ApproverRef, SelfExtension } from '../../../core/model.js';
 import type { RequestView } from '../../../core/view.js';
 import { describe, MENTION_BUDGET, title } from '../../describe.js';
 import { mentionList } from '../../markup.js';
@@ -250,4 +250,10 @@ export function unreachableMessage(view: RequestView) {
     `${title(view)}: open a chat with db-access to get your credentials`,
     t,
   );
+}
+
+/** The line under the approval card when the holder extended the grant without approval. */
+export function selfExtensionMessage(view: RequestView, ext: SelfExtension) {
+  const t = new TeamsText();
+  return textMessage([describe(t).selfExtendedLine(ext)], `${title(view)}: extended by its holder`, t);
 }
