@@ -112,6 +112,11 @@ const targets: Array<[string, () => Promise<Target>]> = [
     'MariaDB (performance_schema on)',
     async () => {
       const t = await setupMariadbTarget();
+      const [pfs] = await t.query('SELECT @@performance_schema AS on_');
+      if (Number(pfs?.on_) !== 1)
+        throw new Error(
+          'this MariaDB runs without performance_schema: start it with performance_schema = ON (.ci/run does)',
+        );
       const t2 = await setupMariadbTarget();
       // The second target is a second catalog database on the same server. What `check` asks the DBA for:
       for (const admin of [t.names.adminUser, t2.names.adminUser])
