@@ -282,13 +282,19 @@ async function alreadyDecided(tx: StateStore, requestId: RequestId, approver: Ac
   return new BrokerError('ALREADY_DECIDED', `you have already decided request #${requestId}`);
 }
 
+/** The denied request, and the view the approvers were sent (absent only when it could not be built). */
+export interface DenyResult {
+  request: AccessRequest;
+  view?: RequestView;
+}
+
 export async function deny(
   deps: CoreDeps,
   requestId: RequestId,
   approver: Actor,
   reason: string,
   act?: ActionContext,
-): Promise<AccessRequest> {
+): Promise<DenyResult> {
   return auditingRefusals(
     deps,
     approver,
@@ -304,7 +310,7 @@ async function recordDeny(
   approver: Actor,
   reason: string,
   act?: ActionContext,
-): Promise<AccessRequest> {
+): Promise<DenyResult> {
   const text = cleanText(reason).trim();
   if (!text) throw new BrokerError('INVALID_INPUT', 'a reason is required to deny', { field: 'reason' });
   const now = deps.clock.now();
@@ -330,8 +336,8 @@ async function recordDeny(
     await finishAction(tx, act, `request #${requestId} denied`, now);
     return { ...checked, status: 'denied' as const, decidedAt, decisionNote: note };
   });
-  await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
-  return denied;
+  const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
+  return { request: denied, ...(view && { view }) };
 }
 
 /** Pending requests past their approval deadline expire (the sweeper calls this). Returns how many. */

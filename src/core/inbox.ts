@@ -140,7 +140,7 @@ async function dispatch(
     case 'deny':
       return {
         kind: 'deny',
-        request: await deny(deps, requireRequestId(p.requestId), actor, String(p.reason ?? ''), act),
+        request: (await deny(deps, requireRequestId(p.requestId), actor, String(p.reason ?? ''), act)).request,
       };
     case 'revoke':
       return { kind: 'revoke', result: await revokeAsUser(deps, requireGrantId(p.grantId), actor, undefined, act) };

@@ -163,7 +163,7 @@ describe('requests and decisions', () => {
     const yan: Actor = { platform: 'slack', id: 'UYAN', email: 'yan@example.com', name: 'yan' };
     const req = await requestAccess(deps, yan, input);
     expect(await code(deny(deps, req.id, bob, ' '))).toBe('INVALID_INPUT');
-    const denied = await deny(deps, req.id, bob, 'not during the freeze');
+    const { request: denied } = await deny(deps, req.id, bob, 'not during the freeze');
     expect(denied.status).toBe('denied');
     expect(denied.decisionNote).toBe('denied by bob: not during the freeze');
     expect(await code(approve(deps, req.id, carol))).toBe('ALREADY_DECIDED');

@@ -172,7 +172,7 @@ describe('approval', () => {
 
   it('a denied request cannot be approved afterwards', async () => {
     const req = await requestAccess(core.deps, alice, orders());
-    expect((await deny(core.deps, req.id, carol, 'not during the freeze')).status).toBe('denied');
+    expect((await deny(core.deps, req.id, carol, 'not during the freeze')).request.status).toBe('denied');
     expect((await refusal(approve(core.deps, req.id, bob))).code).toBe('ALREADY_DECIDED');
     expect(await core.store.getGrantByRequest(req.id)).toBeUndefined();
   });

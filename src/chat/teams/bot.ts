@@ -247,8 +247,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       }
       case VERBS.deny: {
         const id = requireRequestId(data.requestId);
-        await deny(core, id, actor, str(data.note));
-        return requestCard(id);
+        const { view } = await deny(core, id, actor, str(data.note));
+        return view ? cardResponse(approvalCard(view)) : requestCard(id);
       }
       case VERBS.refresh:
         return requestCard(requireRequestId(data.requestId));
