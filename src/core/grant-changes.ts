@@ -59,12 +59,18 @@ export async function extend(deps: CoreDeps, grantId: GrantId, extraMs: number, 
   return getGrant(deps, grantId);
 }
 
+/** Fresh credentials, and the grant they are for (as read to issue them: callers need not read it again). */
+export interface Revealed {
+  credentials: Credentials;
+  grant: Grant;
+}
+
 /** Rotates the password and returns fresh credentials: the only way a password leaves the broker after creation. */
-export async function revealCredentials(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Credentials> {
+export async function revealCredentials(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Revealed> {
   return auditingRefusals(deps, actor, { action: 'reveal', grantId }, () => rotateAndReveal(deps, grantId, actor));
 }
 
-async function rotateAndReveal(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Credentials> {
+async function rotateAndReveal(deps: CoreDeps, grantId: GrantId, actor: Actor): Promise<Revealed> {
   const grant = await getGrant(deps, grantId);
   if (actor.platform !== 'cli' && !isRequester(actor, grant)) {
     throw new BrokerError('FORBIDDEN', 'only the person this access is for can see these credentials');
@@ -86,7 +92,7 @@ async function rotateAndReveal(deps: CoreDeps, grantId: GrantId, actor: Actor): 
       detail: { username: grant.username },
     },
   ]);
-  return buildCredentials(db, grant.username, password, grant.expiresAt);
+  return { credentials: buildCredentials(db, grant.username, password, grant.expiresAt), grant };
 }
 
 /** Early revocation from chat: the requester ("I'm done") or an eligible approver of the database may end it. */

@@ -182,7 +182,7 @@ export function mountTerminalApi(app: express.Express, deps: TerminalDeps | unde
           status: 403,
           client: who,
         });
-      const credentials = await revealCredentials(core, grant.id, request.requester);
+      const { credentials } = await revealCredentials(core, grant.id, request.requester);
       res.json({ credentials });
     } catch (err) {
       fail(res, next, err);

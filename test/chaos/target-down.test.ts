@@ -39,7 +39,7 @@ describe('chaos: target server down', () => {
     await chaos.stage.worker();
     const grant = await chaos.stage.approvedGrant(db(), '5s');
     await chaos.stage.grantIn(grant.id, ['active']);
-    const { password } = await revealCredentials(chaos.stage.deps, grant.id, grant.requester);
+    const { password } = (await revealCredentials(chaos.stage.deps, grant.id, grant.requester)).credentials;
     const session = await chaos.target.connectAs(grant.username, password);
     await session.query('BEGIN');
     await stopPgServer(chaos.cluster);

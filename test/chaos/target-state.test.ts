@@ -33,7 +33,7 @@ describe('chaos: the target changes under the broker', () => {
     return stage.grantIn(g.id, ['active']);
   };
   const login = async (side: Side, g: Grant) =>
-    side.connectAs(g.username, (await revealCredentials(stage.deps, g.id, g.requester)).password);
+    side.connectAs(g.username, (await revealCredentials(stage.deps, g.id, g.requester)).credentials.password);
 
   beforeAll(async () => {
     cluster = await startScramCluster();

@@ -68,7 +68,7 @@ describe('chaos: worker SIGKILL', () => {
       const crashing = await chaos.stage.worker({ DB_ACCESS_FAILPOINT: failpoint });
       const grant = await chaos.stage.approvedGrant(db(), '5s');
       await chaos.stage.grantIn(grant.id, ['active']);
-      const { password } = await revealCredentials(chaos.stage.deps, grant.id, grant.requester);
+      const { password } = (await revealCredentials(chaos.stage.deps, grant.id, grant.requester)).credentials;
       const session = await chaos.target.connectAs(grant.username, password);
       await session.query('BEGIN');
       await session.query('SELECT count(*) FROM items');

@@ -187,7 +187,7 @@ export function lifecycleSuite(label: string, makeTarget: () => Promise<LiveTarg
       // Revealing rotates the password: these are passwords that existed, for the leak scan below.
       for (const id of grantIds.slice(0, 3)) {
         const g = active.find((x) => x.id === id)!;
-        passwords.push((await revealCredentials(deps, id, g.requester)).password);
+        passwords.push((await revealCredentials(deps, id, g.requester)).credentials.password);
       }
       // And 50 concurrent early revocations.
       const revoked = await Promise.allSettled(grantIds.map((id) => revoke(deps, id, approver, 'incident over')));

@@ -153,10 +153,10 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     // The reveal rotates on every click: the first one sets the first password, the next one replaces it.
     const requester = { platform: 'cli' as const, id: 'cli:test' };
     const g = results[0]!.grant;
-    const first = await revealCredentials(deps, g.id, requester);
+    const { credentials: first } = await revealCredentials(deps, g.id, requester);
     expect(await target.hasPassword(g.username)).toBe(true);
     await (await target.connectAs(g.username, first.password)).close();
-    const second = await revealCredentials(deps, g.id, requester);
+    const { credentials: second } = await revealCredentials(deps, g.id, requester);
     expect(second.password).not.toBe(first.password);
     await expect(target.connectAs(g.username, first.password)).rejects.toThrow();
     await (await target.connectAs(g.username, second.password)).close();

@@ -314,9 +314,8 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
       if (data.kind !== REVEAL_DIALOG) throw new BrokerError('INVALID_INPUT', 'unknown dialog');
       const { core, people } = this.deps;
       const grantId = requireGrantId(data.grantId);
-      const credentials = await revealCredentials(core, grantId, await people.actor(ctx));
-      const grant = await core.store.getGrant(grantId);
-      const view = await loadRequestView(core, grant!.requestId);
+      const { credentials, grant } = await revealCredentials(core, grantId, await people.actor(ctx));
+      const view = await loadRequestView(core, grant.requestId);
       return {
         task: {
           type: 'continue',

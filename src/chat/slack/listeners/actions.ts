@@ -139,9 +139,8 @@ export function registerActions(app: App, ctx: SlackContext): void {
   });
 
   on([REVEAL, HOME_REVEAL], requireGrantId, async (args, grantId) => {
-    const credentials = await revealCredentials(ctx.core, grantId, await actor(args));
-    const grant = await ctx.core.store.getGrant(grantId);
-    const view = await loadRequestView(ctx.core, grant!.requestId);
+    const { credentials, grant } = await revealCredentials(ctx.core, grantId, await actor(args));
+    const view = await loadRequestView(ctx.core, grant.requestId);
     await args.client.views.open({ trigger_id: args.body.trigger_id, view: credentialsModal(view, credentials) });
   });
 
