@@ -14,8 +14,11 @@ export interface GrantActivity {
   firstSeen?: number;
   lastSeen?: number;
   clients: string[];
-  /** null when statements are not audited for that level. */
+  /** null when there is no count: not audited, not available on the server, or not read yet (a live grant's
+   *  statements are read when it ends). */
   statements: number | null;
+  /** Why the server could not give the count, in plain words (the statement statistics' own reason). */
+  statementsWhy?: string;
 }
 
 /** Activity per grant id; grants absent from the map show no activity figures. */
@@ -36,6 +39,7 @@ export function pageActivity(recorded: ReadonlyMap<number, RecordedActivity>): G
         ...new Set(groups.map((g) => `${g.clientAddress ?? '?'}${g.application ? ` (${g.application})` : ''}`)),
       ],
       statements: a.statements?.available ? a.statements.calls : null,
+      ...(a.statements?.available === false && { statementsWhy: a.statements.why }),
     });
   }
   return out;
@@ -147,7 +151,7 @@ export function reportPageCsv(rows: readonly ReportPageRow[]): string {
         r.selfExtendedAt.map((t) => new Date(t).toISOString()).join(' '),
         r.activity?.sessions,
         r.activity?.statements ?? undefined,
-        r.activity?.clients.join(' '),
+        r.activity?.clients.join('; '),
         isoOrEmpty(r.activity?.firstSeen),
         isoOrEmpty(r.activity?.lastSeen),
       ]

@@ -5,7 +5,7 @@
  * broker's own files, as its Content-Security-Policy says.
  */
 import { formatDuration } from '../core/duration.js';
-import type { ReportPageData, ReportPageRow } from '../audit/report-page.js';
+import type { GrantActivity, ReportPageData, ReportPageRow } from '../audit/report-page.js';
 import { escapeHtml as h, jsonForScript } from './html.js';
 import { REPORT_ASSETS } from './report-assets.js';
 
@@ -108,13 +108,17 @@ function tags(r: ReportPageRow): string {
   return out.join('');
 }
 
+/** The statement count, or why there is none: the server's reason, or a live grant's (read when it ends). */
+function statements(r: ReportPageRow, a: GrantActivity): string {
+  if (a.statements !== null) return `${a.statements} statement${a.statements === 1 ? '' : 's'}`;
+  if (a.statementsWhy !== undefined) return `statements not available: ${a.statementsWhy}`;
+  return r.to === undefined ? 'statements counted when the access ends' : 'statements not audited';
+}
+
 function activity(r: ReportPageRow): string {
   const a = r.activity;
   if (!a) return '<span class="muted">—</span>';
-  const parts = [
-    `${a.sessions} session${a.sessions === 1 ? '' : 's'}`,
-    a.statements === null ? 'statements not audited' : `${a.statements} statement${a.statements === 1 ? '' : 's'}`,
-  ];
+  const parts = [`${a.sessions} session${a.sessions === 1 ? '' : 's'}`, statements(r, a)];
   if (a.clients.length) parts.push(`from ${a.clients.join(', ')}`);
   if (a.firstSeen !== undefined) parts.push(`${at(a.firstSeen)} → ${a.lastSeen !== undefined ? at(a.lastSeen) : '…'}`);
   return parts.map(h).join('<br>');

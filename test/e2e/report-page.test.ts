@@ -10,11 +10,11 @@
  * Without /usr/bin/chromium (or CHROMIUM_PATH) the file is skipped with a warning — except under CI=true, where it
  * fails: CI installs chromium (.ci/run), so its absence there is a broken setup, not a reason to pass.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportLinkKey, reportLinkUrl, REPORT_LINK_TTL_MS } from '../../src/audit/report-link.js';
 import { createAdminGrant, requestAccess } from '../../src/core/asking.js';
@@ -27,16 +27,9 @@ import { setupPgTarget, startScramCluster, type PgCluster } from '../support/pg-
 import { sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 import { gid } from '../support/ids.js';
+import { CHROMIUM, HAVE_CHROMIUM, openPage as open, warnIfNoChromium } from '../support/report-browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM && process.env.CI === 'true') {
-  throw new Error(
-    `report page browser test: no chromium at ${CHROMIUM} under CI=true (.ci/run installs the "chromium" package)`,
-  );
-}
-if (!HAVE_CHROMIUM)
-  console.warn(`report page browser test SKIPPED: no chromium at ${CHROMIUM} (apt-get install chromium)`);
+warnIfNoChromium('report page browser test');
 
 const TOKEN = 'report-admin-token-5e1f';
 const ARTIFACTS = process.env.CI_ARTIFACTS_DIR ?? tmpdir();
@@ -158,17 +151,6 @@ describe.skipIf(!HAVE_CHROMIUM)('the access report page in a browser', () => {
 
   const linkFor = (who: string, now = Date.now()) => reportLinkUrl(broker.baseUrl, reportLinkKey(TOKEN), who, now);
   const audit = async (type: string) => (await broker.app.deps.store.listAudit({ type })) as AuditEvent[];
-
-  /** Loads `url`, failing on any console error (a CSP violation is one) or failed request. */
-  async function open(page: Page, url: string) {
-    const problems: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
-    page.on('response', (r) => r.status() >= 400 && r.url() !== url && problems.push(`${r.url()}: ${r.status()}`));
-    const response = await page.goto(url);
-    return { response: response!, problems };
-  }
 
   it('an approver opens a signed link, filters to one person, finds the grant, sees the chart, downloads the CSV', async () => {
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });

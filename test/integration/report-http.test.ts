@@ -115,7 +115,7 @@ describe('GET /report over HTTP', () => {
     const lines = (await csv.text()).trim().split('\n');
     expect(asked.at(-1)).toEqual([ada, ben]); // asked for the range; the person filter applies after
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatch(new RegExp(`^${ada},orders-prod,read,ada@example.com,.*,no,,,3,42,10\\.1\\.2\\.3 psql,`));
+    expect(lines[1]).toMatch(new RegExp(`^${ada},orders-prod,read,ada@example.com,.*,no,,,3,42,10\\.1\\.2\\.3; psql,`));
   });
 
   it('is off without ADMIN_API_TOKEN, links and tokens alike', async () => {

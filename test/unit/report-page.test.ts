@@ -94,7 +94,33 @@ describe('report page data', () => {
     expect(html).toMatch(/<tr data-grant="4" class="self-extended">/);
     expect(html).toContain('self-extended 2026-11-30 13:30');
     expect(html).toContain('2 sessions<br>17 statements<br>from 10.0.0.7');
-    expect(html).toContain('statements not audited');
+    expect(html).toContain('statements counted when the access ends'); // grant 4 is live: read when it ends
+  });
+
+  it('HTML: why a grant has no statement count — the server, a live grant, or not audited', () => {
+    const why = 'pg_stat_statements is not installed in database <appdb3>';
+    const shown = (a: GrantActivityMap) => reportPage(reportPageData(source, filter, a), { via: 'admin-token' }, T0);
+    const html = shown(
+      new Map([
+        [2, { sessions: 0, clients: [], statements: null }],
+        [3, { sessions: 1, clients: [], statements: null, statementsWhy: why }],
+        [4, { sessions: 1, clients: [], statements: null }],
+      ]),
+    );
+    const cell = (id: number) =>
+      new RegExp(`<tr data-grant="${id}"[^]*?data-label="Activity"><div>(.*?)</div>`).exec(html)![1];
+    expect(cell(2)).toBe('0 sessions<br>statements not audited');
+    expect(cell(3)).toBe(
+      '1 session<br>statements not available: pg_stat_statements is not installed in database &lt;appdb3&gt;',
+    );
+    expect(cell(4)).toBe('1 session<br>statements counted when the access ends');
+  });
+
+  it('CSV: several clients are told apart ("; "), each "address (application)" keeping its own space', () => {
+    const two: GrantActivityMap = new Map([[1, { sessions: 3, clients: ['10.0.0.7 (psql)', 'local'], statements: 4 }]]);
+    expect(reportPageCsv(reportPageData(source, filter, two).rows).split('\n')[1]).toContain(
+      ',3,4,10.0.0.7 (psql); local,',
+    );
   });
 
   it('HTML for a link keeps the link in the form and the CSV link, escaped', () => {
@@ -148,7 +174,7 @@ describe('report page data', () => {
           1,
           { sessions: 6, firstSeen: T0 - H, lastSeen: T0 + H, clients: ['10.0.0.7 (psql)', 'local'], statements: 17 },
         ],
-        [2, { sessions: 0, clients: [], statements: null }],
+        [2, { sessions: 0, clients: [], statements: null, statementsWhy: 'not installed' }],
       ]),
     );
   });
