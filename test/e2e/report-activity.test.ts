@@ -139,7 +139,7 @@ describe.skipIf(!HAVE_CHROMIUM)('what was done with a grant, on the report page'
     await waitFor(`grant ${grantId} active`, async () => (await deps.store.getGrant(grantId))?.status === 'active', {
       timeoutMs: 30_000,
     });
-    const creds = await revealCredentials(deps, grantId, who);
+    const { credentials: creds } = await revealCredentials(deps, grantId, who);
     return { grantId, requestId: req.id as RequestId, creds };
   }
 
