@@ -178,7 +178,7 @@ async function openRequest(
   });
   // Just written: no approvals, no grant (the view need not read them).
   await notify(deps, req.id, (v) => deps.notifier.requestOpened(v), { grant: null, ahead: Promise.resolve([req, []]) });
-  return req;
+  return { ...req, autoApproveNotes: policyNotes };
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { AutoApproveRule, DatabaseEntry } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { formatDuration } from './duration.js';
-import type { AccessRequest, Actor, RequestId } from './model.js';
+import type { AccessRequest, Actor } from './model.js';
 import type { IncidentInfo, StateStore } from './ports.js';
 import { sameActor } from './policy.js';
 
@@ -150,16 +150,9 @@ export async function decideAutomatically(
   return { approved: false, reasons };
 }
 
-/** autoApproveNotes of a request a use case has just returned: [] unless it is waiting for people. */
-export function notesOfReturned(store: Pick<StateStore, 'listAudit'>, request: AccessRequest): Promise<string[]> {
-  return request.status === 'pending' ? autoApproveNotes(store, request.id) : Promise.resolve([]);
-}
-
-/** Why no auto-approval rule fitted a request that went to people, as audited when it was opened ([] if none). */
-export async function autoApproveNotes(store: Pick<StateStore, 'listAudit'>, requestId: RequestId): Promise<string[]> {
-  const [created] = await store.listAudit({ requestId, type: 'request.created' });
-  const notes = created?.detail.autoApprove;
-  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === 'string') : [];
+/** Why no auto-approval rule fitted a request a use case has just returned: [] unless it is waiting for people. */
+export function notesOfReturned(request: AccessRequest): string[] {
+  return request.status === 'pending' ? (request.autoApproveNotes ?? []) : [];
 }
 
 export function budgetUsed(rule: number, used: number, budget: number): string {

@@ -56,6 +56,9 @@ export interface AccessRequest {
   approvers: ApproverRef[];
   /** Approver sources that could not be resolved at request time (named in the approval message). */
   unavailableSources?: string[];
+  /** Only on the value a use case returns right after opening the request for people: why no auto-approval rule
+   *  fitted (the same list is in its request.created audit row). Never stored. */
+  autoApproveNotes?: string[];
   /** Undecided at this time → expired (the approval timeout). */
   decideBy?: number;
   /** Set on a request to extend an existing grant instead of creating one. */

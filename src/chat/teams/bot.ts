@@ -187,9 +187,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           breakGlass: parsed.breakGlass ?? false,
           ...(forWhom !== undefined && { beneficiary: () => people.person(ctx, forWhom) }),
         });
-        await ctx.sendActivity(
-          requestSentMessage(await viewOfReturned(core, req), await notesOfReturned(core.store, req)),
-        );
+        await ctx.sendActivity(requestSentMessage(await viewOfReturned(core, req), notesOfReturned(req)));
         return;
       }
     }
@@ -280,9 +278,7 @@ export class DbAccessTeamsBot extends TeamsActivityHandler {
           reason: str(data.reason),
           ...(ticket && { ticket }),
         });
-        return cardResponse(
-          cardOf(requestSentMessage(await viewOfReturned(core, req), await notesOfReturned(core.store, req))),
-        );
+        return cardResponse(cardOf(requestSentMessage(await viewOfReturned(core, req), notesOfReturned(req))));
       }
       case VERBS.reviewed: {
         const view = await reviewBreakGlass(core, requireRequestId(data.requestId), actor);

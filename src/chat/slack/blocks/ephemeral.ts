@@ -17,7 +17,7 @@ const HELP_DATABASES = 30;
 const LIST_MAX = 25;
 
 /** "Request #42 sent to @alice, @bob" — or, when the policy approved it at once, that it was. */
-/** `notes`: why no auto-approval rule fitted (core/auto-approve.ts autoApproveNotes), told to the requester. */
+/** `notes`: why no auto-approval rule fitted (core/auto-approve.ts notesOfReturned), told to the requester. */
 export function requestSentText(view: RequestView, notes: readonly string[] = []): string {
   const r = view.request;
   const kind = r.extendsGrantId !== undefined ? `Extension request #${r.id}` : `Request #${r.id}`;

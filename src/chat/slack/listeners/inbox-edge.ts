@@ -79,10 +79,7 @@ async function answerText(ctx: SlackContext, action: InboxAction, result: InboxR
     }
     case 'request':
     case 'extend':
-      return requestSentText(
-        await viewOfReturned(ctx.core, effect.request),
-        await notesOfReturned(ctx.core.store, effect.request),
-      );
+      return requestSentText(await viewOfReturned(ctx.core, effect.request), notesOfReturned(effect.request));
   }
 }
 

@@ -96,7 +96,7 @@ export function listMessage(views: readonly RequestView[]) {
 }
 
 /** "Request #42 sent to @alice, @bob" — or, when the policy decided at once, what it decided. */
-/** `notes`: why no auto-approval rule fitted (core/auto-approve.ts autoApproveNotes), told to the requester. */
+/** `notes`: why no auto-approval rule fitted (core/auto-approve.ts notesOfReturned), told to the requester. */
 export function requestSentMessage(view: RequestView, notes: readonly string[] = []) {
   const t = new TeamsText();
   const d = describe(t);
