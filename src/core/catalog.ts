@@ -127,8 +127,32 @@ export type ApproverSource =
   | { pagerduty: { schedule?: string; escalationPolicy?: string; level?: number } }
   | { opsgenie: { schedule: string } };
 
+/** One database of a bundle, at one of its levels. */
+export interface BundleMember {
+  database: string;
+  level: string;
+}
+
+/**
+ * Several databases asked for in one request (`<bundle> <duration> <reason…>`), decided once by the bundle's own
+ * approval block; each member is then a grant of its own on its own target. Bundle names share one namespace with
+ * database names (the loader refuses a clash). Auto-approval and break-glass are per database: never on a bundle.
+ */
+export interface Bundle {
+  /** What people type: `[a-z0-9-]+`, never a database's name. */
+  name: string;
+  description?: string;
+  /** Each database once, each level defined on it (checked at load). */
+  members: readonly BundleMember[];
+  /** The longest duration a bundle request may ask for: the smallest maxDuration of its members. */
+  maxDuration: number;
+  approval: Omit<DatabaseEntry['approval'], 'autoApprove' | 'breakGlass'>;
+}
+
 export interface Catalog {
   databases: ReadonlyMap<string, DatabaseEntry>;
+  /** Absent or empty: the catalog defines no bundles. */
+  bundles?: ReadonlyMap<string, Bundle>;
 }
 
 /**
