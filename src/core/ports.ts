@@ -238,6 +238,8 @@ export interface RequestFilter {
   withIncident?: boolean;
   createdAtOrAfter?: number;
   ids?: readonly number[];
+  /** The member requests of this bundle request. */
+  partOf?: RequestId;
   limit?: number;
 }
 
