@@ -149,6 +149,15 @@ export interface Bundle {
   approval: Omit<DatabaseEntry['approval'], 'autoApprove' | 'breakGlass'>;
 }
 
+/** Who decides requests made under a name: a database's approval block, or a bundle's. */
+export interface ApprovalScope {
+  name: string;
+  approval: Pick<
+    DatabaseEntry['approval'],
+    'required' | 'timeoutMs' | 'slackChannel' | 'teamsChannel' | 'approvers' | 'escalation'
+  >;
+}
+
 export interface Catalog {
   databases: ReadonlyMap<string, DatabaseEntry>;
   /** Absent or empty: the catalog defines no bundles. */
@@ -161,4 +170,9 @@ export interface Catalog {
  */
 export function serverKey(db: Pick<DatabaseEntry, 'engine' | 'host' | 'port'>): string {
   return `${db.engine}://${db.host}:${db.port}`;
+}
+
+/** The database or bundle people name with `name` (one namespace: the loader refuses a clash). */
+export function approvalScopeOf(catalog: Catalog, name: string): ApprovalScope | undefined {
+  return catalog.databases.get(name) ?? catalog.bundles?.get(name);
 }

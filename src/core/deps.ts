@@ -55,7 +55,7 @@ export function databaseOf(catalog: Catalog, name: string): DatabaseEntry {
   if (!db) {
     throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${name}"`, {
       field: 'database',
-      valid: [...catalog.databases.keys()],
+      valid: [...catalog.databases.keys(), ...(catalog.bundles?.keys() ?? [])],
     });
   }
   return db;

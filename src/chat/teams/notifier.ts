@@ -3,7 +3,7 @@
  * the requester's 1:1 chat (access active, reminder, failures), and the receipt in the approval thread. Runs in web
  * and worker processes alike; message references, versions and conversation addresses live in the state DB.
  */
-import type { Catalog } from '../../core/catalog.js';
+import { approvalScopeOf, type Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { ApproverRef, SelfExtension } from '../../core/model.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
@@ -46,7 +46,7 @@ export class TeamsNotifier implements Notifier {
   }
 
   private channelOf(v: RequestView): string | undefined {
-    return this.catalog.databases.get(v.request.database)?.approval.teamsChannel;
+    return approvalScopeOf(this.catalog, v.request.database)?.approval.teamsChannel;
   }
 
   async requestOpened(v: RequestView): Promise<void> {
