@@ -124,10 +124,15 @@ export function describe(m: Markup) {
   function memberLines(view: RequestView): string[] {
     return (view.bundle?.members ?? []).map((v) => {
       const what = `${b(v.request.database)} ${m.code(v.request.level)}${v.grant ? ` (grant #${v.grant.id})` : ''}`;
+      const g = v.grant;
       const state =
-        v.phase === 'provisioning'
-          ? `${m.icon('provisioning')} provisioning… the user is being created`
-          : statusLine(v);
+        v.phase === 'failed' || (v.phase === 'revoking' && g?.endKind === 'provision_failed')
+          ? `${m.icon('failed')} Provisioning failed: ${m.escape(failure(v))}`
+          : v.phase !== 'provisioning'
+            ? statusLine(v)
+            : g?.lastError && g.provisionAttempts > 0
+              ? `${m.icon('failed')} provisioning failed (retrying): ${m.escape(g.lastError)}`
+              : `${m.icon('provisioning')} provisioning… the user is being created`;
       return `${what}: ${state}`;
     });
   }

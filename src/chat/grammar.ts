@@ -129,7 +129,7 @@ export function parseCommand(text: string, command = '/db-access'): Command {
     kind: 'request',
     input: {
       database,
-      level,
+      level: level ?? '',
       duration,
       reason: tail.join(' '),
       ...(ticket && { ticket }),

@@ -10,17 +10,21 @@ import { accessActiveDm, accessEndedDm, provisionFailedDm } from './dm.js';
 import { accessTo, failure, title } from './describe.js';
 import { message, section, type KnownBlock, type SlackMessage } from './kit.js';
 
+/** One member's part: its own DM's blocks (a failed attempt is reported at once, while it is retried). */
 function memberBlocks(m: RequestView): KnownBlock[] {
+  const g = m.grant;
+  if (m.phase === 'failed' || (m.phase === 'revoking' && g?.endKind === 'provision_failed'))
+    return provisionFailedDm(m, failure(m), false).blocks;
   switch (m.phase) {
     case 'active':
       return accessActiveDm(m).blocks;
-    case 'failed':
-      return provisionFailedDm(m, failure(m), false).blocks;
     case 'revoking':
     case 'ended':
       return accessEndedDm(m).blocks;
     default:
-      return [section(`:gear: Your ${accessTo(m)} is being set up…`)];
+      return g?.lastError && g.provisionAttempts > 0
+        ? provisionFailedDm(m, g.lastError, true).blocks
+        : [section(`:gear: Your ${accessTo(m)} is being set up…`)];
   }
 }
 
