@@ -112,6 +112,12 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
   return { database: db.name, level: input.level, durationMs, reason, ...(ticket && { ticket }) };
 }
 
+/** A request as a form files it: for a database (validateRequest) or for a bundle (its members' checks). */
+export function validateAnyRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestInput): ValidRequest {
+  const bundle = deps.catalog.bundles?.get(input.database);
+  return bundle ? validateBundleRequest(deps.catalog, bundle, input) : validateRequest(deps, input);
+}
+
 /** Resolves who may approve; refuses at once when nobody can (rather than leaving a request nobody sees). */
 async function resolveApprovers(
   deps: CoreDeps,

@@ -193,6 +193,11 @@ describe('Slack bundle journey', () => {
     await slack.waitUntil(() => slack.dmOf(ALICE).every((m) => !buttonsIn(m).some((b) => b.actionId === REVEAL)), {
       timeoutMs: 10_000,
     });
+    // The passwords are in no recorded Slack call except their reveal modals.
+    const leaks = slack.calls.filter((c) =>
+      [pgPassword, mdbPassword].some((p) => JSON.stringify([c.args, c.response ?? {}]).includes(p)),
+    );
+    expect(leaks.map((c) => c.method)).toEqual(['views.open', 'views.open']);
     const created = await store().listAudit({ requestId: rid(requestId), type: 'request.created' });
     expect(created[0]!.detail).toMatchObject({
       bundle: 'shop-kit',
