@@ -41,8 +41,10 @@ export class TeamsNotifier implements Notifier {
     private readonly opts: TeamsNotifierOptions,
   ) {}
 
+  /** A bundle member's approval card is the bundle's; its 1:1 messages are its own. */
   private async ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
-    return (await messageRefsOf(this.store, v, 'teams')).find((r) => r.platform === 'teams' && r.kind === kind);
+    const of = kind === 'approval' && v.partOf ? v.partOf : v;
+    return (await messageRefsOf(this.store, of, 'teams')).find((r) => r.platform === 'teams' && r.kind === kind);
   }
 
   private channelOf(v: RequestView): string | undefined {
@@ -67,8 +69,9 @@ export class TeamsNotifier implements Notifier {
   async updateApproval(v: RequestView): Promise<MessageRef | undefined> {
     const ref = await this.ref(v, 'approval');
     if (!ref) return undefined;
-    if (await this.store.claimMessageVersion(ref, renderVersion(v))) {
-      await this.send.update(await this.send.channelRef(ref.channel), ref.messageId, approvalMessage(v));
+    const shown = v.partOf ?? v;
+    if (await this.store.claimMessageVersion(ref, renderVersion(shown))) {
+      await this.send.update(await this.send.channelRef(ref.channel), ref.messageId, approvalMessage(shown));
     }
     return ref;
   }
