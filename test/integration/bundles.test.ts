@@ -76,6 +76,9 @@ describe('bundles', () => {
     expect(long.code).toBe('DURATION_TOO_LONG');
     expect(long.message).toMatch(/billing's maximum of 2h/);
     expect((await refusal(requestAccess(deps, alice, { ...kit, level: 'read' }))).message).toMatch(/takes no level/);
+    // A database without a level (what the bundle form gives a database name) is told its levels.
+    const noLevel = await refusal(requestAccess(deps, alice, { ...kit, database: 'orders' }));
+    expect([noLevel.code, noLevel.message]).toEqual(['UNKNOWN_LEVEL', 'name a level for orders: read, write']);
     expect((await refusal(requestAccess(deps, alice, kit, { breakGlass: true }))).code).toBe('FORBIDDEN');
     expect((await refusal(requestAccess(deps, alice, { ...kit, incident: 'PABC123' }))).code).toBe('INVALID_INPUT');
     expect((await store.listRequests({})).length).toBe(before);

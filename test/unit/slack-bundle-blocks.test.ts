@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../src/config/catalog.js';
 import { bundleDm } from '../../src/chat/slack/blocks/bundle-dm.js';
 import { requestModal } from '../../src/chat/slack/blocks/request-modal.js';
+import { renderVersion } from '../../src/chat/render-version.js';
 import { DONE, INPUT, REVEAL } from '../../src/chat/slack/ids.js';
 import type { AccessRequest, Grant, GrantId, RequestId } from '../../src/core/model.js';
 import type { Phase, RequestView } from '../../src/core/view.js';
@@ -144,5 +145,25 @@ describe('Slack bundle blocks', () => {
     expect(text).toMatch(/read\*? access to \*?orders\*? is being set up/);
     expect(text).toMatch(/connection refused[\s\S]*retried automatically/);
     expect(buttons(msg.blocks)).toEqual([]);
+  });
+
+  it("the bundle's message version grows with every member's step, a failed attempt included", () => {
+    const at = (a: RequestView, b: RequestView, phase: Phase) => renderVersion({ ...bundleView([a, b]), phase });
+    const steps = [
+      at(member(2, 'orders', 'provisioning', {}), member(3, 'billing', 'provisioning', {}), 'provisioning'),
+      at(
+        member(2, 'orders', 'provisioning', {}),
+        member(3, 'billing', 'provisioning', { provisionAttempts: 1 }),
+        'provisioning',
+      ),
+      at(
+        member(2, 'orders', 'active', {}),
+        member(3, 'billing', 'provisioning', { provisionAttempts: 2 }),
+        'provisioning',
+      ),
+      at(member(2, 'orders', 'active', {}), member(3, 'billing', 'failed', { provisionAttempts: 5 }), 'active'),
+      at(member(2, 'orders', 'ended', {}), member(3, 'billing', 'failed', { provisionAttempts: 5 }), 'ended'),
+    ];
+    for (let i = 1; i < steps.length; i++) expect(steps[i]!).toBeGreaterThan(steps[i - 1]!);
   });
 });
