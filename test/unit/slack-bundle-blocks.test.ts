@@ -4,6 +4,8 @@ import { parseCatalog } from '../../src/config/catalog.js';
 import { bundleDm } from '../../src/chat/slack/blocks/bundle-dm.js';
 import { requestModal } from '../../src/chat/slack/blocks/request-modal.js';
 import { renderVersion } from '../../src/chat/render-version.js';
+import { helpText } from '../../src/chat/slack/blocks/ephemeral.js';
+import { helpMessage } from '../../src/chat/teams/cards/replies.js';
 import { DONE, INPUT, REVEAL } from '../../src/chat/slack/ids.js';
 import type { AccessRequest, Grant, GrantId, RequestId } from '../../src/core/model.js';
 import type { Phase, RequestView } from '../../src/core/view.js';
@@ -165,5 +167,16 @@ describe('Slack bundle blocks', () => {
       at(member(2, 'orders', 'ended', {}), member(3, 'billing', 'failed', { provisionAttempts: 5 }), 'ended'),
     ];
     for (let i = 1; i < steps.length; i++) expect(steps[i]!).toBeGreaterThan(steps[i - 1]!);
+  });
+
+  it('help names the bundles, their members and their one maximum (Slack and Teams); none when there are none', () => {
+    const slack = helpText(parseCatalog(withBundle, {}));
+    expect(slack).toContain('*Bundles*');
+    expect(slack).toMatch(/`kit`: `read` on `orders`, `read` on `billing` · up to 2h/);
+    expect(slack).toContain('&lt;bundle&gt;');
+    expect(helpText(parseCatalog(yaml, {}))).not.toContain('Bundles');
+    const teams = JSON.stringify(helpMessage(parseCatalog(withBundle, {})));
+    expect(teams).toContain('"text":"- bundle "},{"type":"TextRun","text":"kit","fontType":"Monospace"}');
+    expect(teams).toContain('up to 2h');
   });
 });

@@ -48,6 +48,12 @@ export function helpMessage(catalog: Catalog) {
   }
   if (dbs.length > lines.length)
     lines.push(`…and ${dbs.length - lines.length} more (the request form lists them all).`);
+  for (const b of [...(catalog.bundles?.values() ?? [])].sort((x, y) => x.name.localeCompare(y.name))) {
+    const line = `- bundle ${t.code(b.name)} (${t.escape('db-access <bundle> <duration> <reason…>')}): ${b.members.map((m) => `${t.code(m.level)} on ${t.code(m.database)}`).join(', ')} · up to ${formatDuration(b.maxDuration)}`;
+    if (used + line.length > HELP_BUDGET) break;
+    lines.push(line);
+    used += line.length;
+  }
   const c = card([
     heading('Database access'),
     ...[
