@@ -5,7 +5,7 @@ import { bundleDm } from '../../src/chat/slack/blocks/bundle-dm.js';
 import { requestModal } from '../../src/chat/slack/blocks/request-modal.js';
 import { renderVersion } from '../../src/chat/render-version.js';
 import { helpText } from '../../src/chat/slack/blocks/ephemeral.js';
-import { helpMessage } from '../../src/chat/teams/cards/replies.js';
+import { helpMessage, requestFormMessage } from '../../src/chat/teams/cards/replies.js';
 import { DONE, INPUT, REVEAL } from '../../src/chat/slack/ids.js';
 import type { AccessRequest, Grant, GrantId, RequestId } from '../../src/core/model.js';
 import type { Phase, RequestView } from '../../src/core/view.js';
@@ -178,5 +178,14 @@ describe('Slack bundle blocks', () => {
     const teams = JSON.stringify(helpMessage(parseCatalog(withBundle, {})));
     expect(teams).toContain('"text":"- bundle "},{"type":"TextRun","text":"kit","fontType":"Monospace"}');
     expect(teams).toContain('up to 2h');
+  });
+
+  it('the Teams request form offers bundles and lets the level be left empty only when there are bundles', () => {
+    const form = JSON.stringify(requestFormMessage(parseCatalog(withBundle, {})));
+    expect(form).toContain('"title":"kit · bundle: read on orders, read on billing","value":"kit"');
+    expect(form).toMatch(/"id":"level","label":"Level \(none for a bundle\)"[^}]*"isRequired":false/);
+    expect(JSON.stringify(requestFormMessage(parseCatalog(yaml, {})))).toMatch(
+      /"id":"level","label":"Level"[^}]*"isRequired":true/,
+    );
   });
 });
