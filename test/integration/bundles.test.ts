@@ -80,6 +80,9 @@ describe('bundles', () => {
     const noLevel = await refusal(requestAccess(deps, alice, { ...kit, database: 'orders' }));
     expect([noLevel.code, noLevel.message]).toEqual(['UNKNOWN_LEVEL', 'name a level for orders: read, write']);
     expect((await refusal(requestAccess(deps, alice, kit, { breakGlass: true }))).code).toBe('FORBIDDEN');
+    // An administrator's direct grant names one database.
+    const admin = await refusal(createAdminGrant(deps, dba, alice, { ...kit, level: 'read' }));
+    expect(admin.message).toMatch(/"kit" is a bundle, not a database/);
     expect((await refusal(requestAccess(deps, alice, { ...kit, incident: 'PABC123' }))).code).toBe('INVALID_INPUT');
     expect((await store.listRequests({})).length).toBe(before);
   });
