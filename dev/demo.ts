@@ -29,6 +29,7 @@ import { startSlackDouble } from './slack/double.js';
 import { startTeamsConnectorDouble } from './teams/connector-double.js';
 import { seedTeams, TEAMS_CHANNEL, teamsScenario } from './demo/teams.js';
 import { openSession } from './demo/session.js';
+import { bundleScenario } from './demo/bundle.js';
 import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE, seedSlack, slackScenario } from './demo/slack.js';
 import { cliActor } from '../src/cli/commands.js';
 import { explainError, formatCredentials, utc } from '../src/cli/format.js';
@@ -264,6 +265,17 @@ async function runDemo(): Promise<void> {
           approval: { teamsChannel: TEAMS_CHANNEL, approvers: [{ email: 'bob@example.com' }] },
         },
       ],
+      bundles: [
+        {
+          name: 'orders-both',
+          description: 'Orders on PostgreSQL and on MariaDB, read only',
+          members: [
+            { database: 'orders-pg', level: 'read' },
+            { database: 'orders-maria', level: 'read' },
+          ],
+          approval: { slackChannel: APPROVAL_CHANNEL, approvers: [{ email: PEOPLE.bob.email }] },
+        },
+      ],
     }),
   );
   const env = {
@@ -307,6 +319,7 @@ async function runDemo(): Promise<void> {
     await slackScenario(app, slack, baseUrl, 'orders-pg', '14s');
     await teamsScenario(app, teams, baseUrl, 'orders-maria', '8s');
     await cliScenario(app, 'orders-maria', 'MariaDB');
+    await bundleScenario(app, slack, baseUrl, 'orders-both', '8s');
     say();
     say(
       bold('Done.') +

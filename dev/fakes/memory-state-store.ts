@@ -404,7 +404,9 @@ export class MemoryStateStore implements StateStore {
             Number(r.review_by) <= filter.reviewOverdueAt)) &&
         (!filter.withIncident || r.incident_id !== null) &&
         (filter.createdAtOrAfter === undefined || Number(r.created_at) >= filter.createdAtOrAfter) &&
-        (!ids || ids.has(Number(r.id))),
+        (!ids || ids.has(Number(r.id))) &&
+        (filter.partOf === undefined ||
+          (r.part_of !== null && r.part_of !== undefined && Number(r.part_of) === filter.partOf)),
     );
     return out.slice(0, filter.limit ?? out.length).map(requestFromRow);
   }

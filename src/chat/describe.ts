@@ -36,9 +36,15 @@ export function failure(view: RequestView): string {
 export function describe(m: Markup) {
   const b = (s: string) => m.bold(m.escape(s));
 
-  /** "**read** on **orders-prod** for 1h" (or "… extended by 1h"). */
+  /** "**read** on **orders-prod** for 1h" (or "… extended by 1h"); a bundle: "bundle **kit** (read on orders-prod,
+   *  read on billing) for 1h". */
   function summary(view: RequestView, plain = false): string {
     const r = view.request;
+    if (view.bundle) {
+      const members = view.bundle.entries.map((e) => `${m.escape(e.level)} on ${m.escape(e.database)}`);
+      const name = plain ? m.escape(r.database) : b(r.database);
+      return `bundle ${name} (${members.join(', ')}) for ${formatDuration(r.durationMs)}`;
+    }
     const what = plain ? `${m.escape(r.level)} on ${m.escape(r.database)}` : `${b(r.level)} on ${b(r.database)}`;
     return r.extendsGrantId !== undefined
       ? `${what}, extended by ${formatDuration(r.durationMs)}`
@@ -114,6 +120,23 @@ export function describe(m: Markup) {
     }
   }
 
+  /** A bundle's members after its approval, one line each: where each member's own grant is. */
+  function memberLines(view: RequestView): string[] {
+    return (view.bundle?.members ?? []).map((v) => {
+      const what = `${b(v.request.database)} ${m.code(v.request.level)}${v.grant ? ` (grant #${v.grant.id})` : ''}`;
+      const g = v.grant;
+      const state =
+        v.phase === 'failed' || (v.phase === 'revoking' && g?.endKind === 'provision_failed')
+          ? `${m.icon('failed')} Provisioning failed: ${m.escape(failure(v))}`
+          : v.phase !== 'provisioning'
+            ? statusLine(v)
+            : g?.lastError && g.provisionAttempts > 0
+              ? `${m.icon('failed')} provisioning failed (retrying): ${m.escape(g.lastError)}`
+              : `${m.icon('provisioning')} provisioning… the user is being created`;
+      return `${what}: ${state}`;
+    });
+  }
+
   /** "1 session terminated, user `jit_alice_x7` dropped" */
   function receiptDetail(view: RequestView): string {
     const rc = view.receipt;
@@ -185,6 +208,7 @@ export function describe(m: Markup) {
     approvedBy,
     approvalProgress,
     statusLine,
+    memberLines,
     receiptDetail,
     accessTo,
     askerName,

@@ -3,6 +3,7 @@
  *   (nothing)                                  → the request modal
  *   help | list | revoke <id> | extend <id> <duration> [reason…]
  *   <database> <level> <duration> [for <@person>] [TICKET] [pd:INCIDENT] <reason…>
+ *   <bundle> <duration> [for <@person>] [TICKET] <reason…>     (level '': the bundle's members have theirs)
  *   break-glass <database> <level> <duration> <reason…>
  * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL), or
  * `og:<Opsgenie alert id>`, scopes the access to that incident; everything after them is the reason.
@@ -98,8 +99,10 @@ export function parseCommand(text: string, command = '/db-access'): Command {
     }
   }
   const breakGlass = first.toLowerCase() === 'break-glass';
-  const [database, level, duration, ...tail] = breakGlass ? rest : tokens;
-  if (!database || !level || !duration) {
+  // A bundle takes no level: its second word is a duration, which no level name can be (levels start with a letter).
+  const bundle = !breakGlass && tokens[1] !== undefined && parseDuration(tokens[1]) !== undefined;
+  const [database, level, duration, ...tail] = breakGlass ? rest : bundle ? [first, '', ...rest] : tokens;
+  if (!database || (!level && !bundle) || !duration) {
     return {
       kind: 'invalid',
       problem: breakGlass
@@ -126,7 +129,7 @@ export function parseCommand(text: string, command = '/db-access'): Command {
     kind: 'request',
     input: {
       database,
-      level,
+      level: level ?? '',
       duration,
       reason: tail.join(' '),
       ...(ticket && { ticket }),

@@ -19,6 +19,17 @@ const PHASE_RANK: Record<Phase, number> = {
  */
 export function renderVersion(v: RequestView): number {
   const rank = PHASE_RANK[v.phase];
+  // A bundle's message after its decision shows every member: each member's phase only moves forward, and its failed
+  // attempts (shown while it is retried) only grow.
+  if (v.bundle && v.phase !== 'pending')
+    return (
+      rank * 1e11 +
+      1 +
+      v.bundle.members.reduce(
+        (sum, m) => sum + (PHASE_RANK[m.phase] + 1) * 100 + Math.min(m.grant?.provisionAttempts ?? 0, 99),
+        0,
+      )
+    );
   const sub =
     v.phase === 'pending'
       ? v.request.tier * 1000 + v.approvals.length

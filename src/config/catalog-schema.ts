@@ -236,10 +236,90 @@ export const databaseSchema = z
   })
   .strict();
 
+/** Members a bundle may have: each is provisioned and revoked on its own target. */
+export const MAX_BUNDLE_MEMBERS = 10;
+
+/**
+ * A bundle: several databases, each at one level, asked for in one request and decided by the bundle's own approval
+ * block. Auto-approval and break-glass stay per database: a bundle is always decided by people.
+ */
+export const bundleSchema = z
+  .object({
+    name: z.string().regex(DATABASE_NAME, 'expected lowercase letters, digits and "-" (what people type)'),
+    description: z.string().max(200).optional(),
+    members: z
+      .array(
+        z
+          .object({
+            database: z.string().regex(DATABASE_NAME, 'expected the name of a database listed under databases'),
+            level: z.string().regex(LEVEL_NAME, 'level names are lowercase letters, digits, "_" or "-"'),
+          })
+          .strict(),
+      )
+      .min(2, 'a bundle groups at least two databases')
+      .max(MAX_BUNDLE_MEMBERS, `a bundle has at most ${MAX_BUNDLE_MEMBERS} members`),
+    approval: approvalSchema,
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.approval.autoApprove.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'autoApprove'],
+        message: 'a bundle is always decided by its approvers: auto-approval is set per database; remove it',
+      });
+    if (b.approval.breakGlass)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'breakGlass'],
+        message: 'break-glass is set per database, not on a bundle; remove it',
+      });
+  });
+
 export const catalogSchema = z
-  .object({ databases: z.array(databaseSchema).min(1, 'list at least one database') })
+  .object({
+    databases: z.array(databaseSchema).min(1, 'list at least one database'),
+    bundles: z.array(bundleSchema).default([]),
+  })
   .strict()
   .superRefine((c, ctx) => {
+    const byName = new Map(c.databases.map((d) => [d.name, d]));
+    const bundleNames = new Set<string>();
+    c.bundles.forEach((b, i) => {
+      // One namespace: what people type names exactly one thing.
+      if (byName.has(b.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['bundles', i, 'name'],
+          message: `"${b.name}" is already the name of a database; bundles and databases share one set of names`,
+        });
+      else if (bundleNames.has(b.name))
+        ctx.addIssue({ code: 'custom', path: ['bundles', i, 'name'], message: `"${b.name}" is listed twice` });
+      bundleNames.add(b.name);
+      const members = new Set<string>();
+      b.members.forEach((m, j) => {
+        const db = byName.get(m.database);
+        if (!db)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['bundles', i, 'members', j, 'database'],
+            message: `"${m.database}" is not a database listed under databases`,
+          });
+        else if (!Object.hasOwn(db.levels, m.level))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['bundles', i, 'members', j, 'level'],
+            message: `${m.database} has no level "${m.level}" (it has ${Object.keys(db.levels).join(', ')})`,
+          });
+        if (members.has(m.database))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['bundles', i, 'members', j, 'database'],
+            message: `${m.database} is a member twice; a bundle names each database once`,
+          });
+        members.add(m.database);
+      });
+    });
     const seen = new Set<string>();
     c.databases.forEach((d, i) => {
       if (seen.has(d.name))

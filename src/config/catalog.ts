@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { AccessLevel, Catalog, DatabaseEntry } from '../core/catalog.js';
+import type { AccessLevel, Bundle, Catalog, DatabaseEntry } from '../core/catalog.js';
 import { catalogSchema } from './catalog-schema.js';
 
 export class ConfigError extends Error {
@@ -217,7 +217,25 @@ export function parseCatalog(text: string, env: NodeJS.ProcessEnv, source = 'cat
       },
     });
   }
-  return { databases };
+  const bundles = new Map<string, Bundle>();
+  for (const b of parsed.data.bundles) {
+    const members = b.members.map((m) => ({ database: m.database, level: m.level }));
+    bundles.set(b.name, {
+      name: b.name,
+      ...(b.description !== undefined && { description: b.description }),
+      members,
+      maxDuration: Math.min(...members.map((m) => databases.get(m.database)!.maxDuration)),
+      approval: {
+        required: b.approval.required,
+        timeoutMs: b.approval.timeout,
+        approvers: b.approval.approvers,
+        escalation: b.approval.escalation.map((t) => ({ afterMs: t.after, approvers: t.approvers })),
+        ...(b.approval.slackChannel !== undefined && { slackChannel: b.approval.slackChannel }),
+        ...(b.approval.teamsChannel !== undefined && { teamsChannel: b.approval.teamsChannel }),
+      },
+    });
+  }
+  return { databases, bundles };
 }
 
 export function loadCatalog(path: string, env: NodeJS.ProcessEnv = process.env): Catalog {

@@ -6,7 +6,8 @@ import { formatDuration, parseDuration } from './duration.js';
 import { BrokerError } from './errors.js';
 import { getGrant } from './grant-access.js';
 import { autoApprovalsUsed, budgetUsed, decideAutomatically, type NamedIncident } from './auto-approve.js';
-import type { DatabaseEntry } from './catalog.js';
+import type { ApprovalScope, Bundle, DatabaseEntry } from './catalog.js';
+import { assertRoomForMembers, bundlePendingLimit, validateBundleRequest } from './bundles.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type ApproverRef, type Grant } from './model.js';
 import { isRequester, personKey } from './policy.js';
 import type { NewRequest, StateStore } from './ports.js';
@@ -82,6 +83,11 @@ function validReason(reason: string): string {
 /** Checks a request against the catalog. Throws a BrokerError naming the field; touches nothing. */
 export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestInput): ValidRequest {
   const db = databaseOf(deps.catalog, input.database);
+  if (input.level === '')
+    throw new BrokerError('UNKNOWN_LEVEL', `name a level for ${db.name}: ${[...db.levels.keys()].join(', ')}`, {
+      field: 'level',
+      valid: [...db.levels.keys()],
+    });
   if (!db.levels.has(input.level)) {
     throw new BrokerError('UNKNOWN_LEVEL', `unknown level "${input.level}" for ${db.name}`, {
       field: 'level',
@@ -106,12 +112,17 @@ export function validateRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestI
   return { database: db.name, level: input.level, durationMs, reason, ...(ticket && { ticket }) };
 }
 
+/** A request as a form files it: for a database (validateRequest) or for a bundle (its members' checks). */
+export function validateAnyRequest(deps: Pick<CoreDeps, 'catalog'>, input: RequestInput): ValidRequest {
+  const bundle = deps.catalog.bundles?.get(input.database);
+  return bundle ? validateBundleRequest(deps.catalog, bundle, input) : validateRequest(deps, input);
+}
+
 /** Resolves who may approve; refuses at once when nobody can (rather than leaving a request nobody sees). */
 async function resolveApprovers(
   deps: CoreDeps,
-  database: string,
+  db: ApprovalScope,
 ): Promise<{ approvers: ApproverRef[]; unavailable: string[] }> {
-  const db = databaseOf(deps.catalog, database);
   if (db.approval.approvers.length === 0) {
     throw new BrokerError(
       'FORBIDDEN',
@@ -126,22 +137,31 @@ async function resolveApprovers(
   return res;
 }
 
-async function openRequest(
+/** A request for the approvers. `bundle`: it names a bundle (row.database is its name), whose members are checked
+ *  against the person's limits now and again, under their lock, when it is approved. */
+export async function openRequest(
   deps: CoreDeps,
   row: Omit<NewRequest, 'approvers' | 'status' | 'createdAt' | 'requiredApprovals'>,
   policyNotes: string[] = [],
   act?: ActionContext,
+  bundle?: Bundle,
 ): Promise<AccessRequest> {
-  const db = databaseOf(deps.catalog, row.database);
-  const { approvers, unavailable } = await resolveApprovers(deps, row.database);
+  const db: ApprovalScope & { limits: Pick<DatabaseEntry['limits'], 'pendingRequestsPerPerson'> } = bundle
+    ? { ...bundle, limits: { pendingRequestsPerPerson: bundlePendingLimit(deps.catalog, bundle) } }
+    : databaseOf(deps.catalog, row.database);
+  const { approvers, unavailable } = await resolveApprovers(deps, db);
   const now = deps.clock.now();
   const firstTier = db.approval.escalation[0];
   const req = await deps.store.transaction(async (tx) => {
     await assertFewPending(tx, db, row.requester, row.askedBy && row.requester);
+    if (bundle)
+      await assertRoomForMembers(tx, deps.catalog, bundle, row.requester, whoIs(row.askedBy && row.requester).you);
     const created = await tx.createRequest({
       ...row,
       status: 'pending',
-      requiredApprovals: db.levels.get(row.level)?.required ?? db.approval.required,
+      requiredApprovals: bundle
+        ? bundle.approval.required
+        : (deps.catalog.databases.get(row.database)?.levels.get(row.level)?.required ?? db.approval.required),
       createdAt: now,
       approvers,
       decideBy: now + db.approval.timeoutMs,
@@ -166,6 +186,7 @@ async function openRequest(
           approvers: approvers.map((a) => a.email ?? a.id),
           unavailable,
           incident: created.incidentId ?? null,
+          ...(bundle && { bundle: bundle.name, members: bundle.members.map((m) => ({ ...m })) }),
           requester: personRef(row.askedBy ?? row.requester),
           beneficiary: personRef(row.requester),
           ...(policyNotes.length > 0 && { autoApprove: policyNotes }),
@@ -225,6 +246,8 @@ async function routeRequest(
   opts: RequestOptions,
   beneficiary?: Actor,
 ): Promise<AccessRequest> {
+  const bundle = deps.catalog.bundles?.get(input.database);
+  if (bundle) return requestBundle(deps, asker, bundle, input, opts, beneficiary);
   const valid = validateRequest(deps, input);
   const db = databaseOf(deps.catalog, valid.database);
   const act = opts.action;
@@ -518,7 +541,7 @@ async function admit(deps: CoreDeps, person: Actor, act?: ActionContext, benefic
  *  requester, when someone else asked for them (named in the refusal). */
 async function assertFewPending(
   tx: StateStore,
-  db: DatabaseEntry,
+  db: { name: string; limits: Pick<DatabaseEntry['limits'], 'pendingRequestsPerPerson'> },
   requester: Actor,
   beneficiary?: Actor,
 ): Promise<void> {
@@ -530,6 +553,34 @@ async function assertFewPending(
       `${whoIs(beneficiary).have} ${pending.length} request(s) waiting on ${db.name} (the limit is ${db.limits.pendingRequestsPerPerson}); wait for a decision first`,
     );
   }
+}
+
+/**
+ * A bundle: one request for all its members, always decided by the bundle's approvers (no auto-approval, no
+ * break-glass, no incident scope). Refused at once when any member could not be given now.
+ */
+async function requestBundle(
+  deps: CoreDeps,
+  asker: Actor,
+  bundle: Bundle,
+  input: RequestInput,
+  opts: RequestOptions,
+  beneficiary?: Actor,
+): Promise<AccessRequest> {
+  if (opts.breakGlass) throw new BrokerError('FORBIDDEN', `break-glass is per database; ${bundle.name} is a bundle`);
+  if (input.incident !== undefined)
+    throw new BrokerError('INVALID_INPUT', `a bundle's access is not scoped to an incident; ask without it`, {
+      field: 'incident',
+    });
+  const valid = validateBundleRequest(deps.catalog, bundle, input);
+  const requester = beneficiary ?? asker;
+  return openRequest(
+    deps,
+    { ...valid, requester, ...(beneficiary && { askedBy: asker }) },
+    beneficiary ? ['asked for someone else'] : [],
+    opts.action,
+    bundle,
+  );
 }
 
 /** A person as the audit names them: their email, or their platform id. */

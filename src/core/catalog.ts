@@ -127,8 +127,41 @@ export type ApproverSource =
   | { pagerduty: { schedule?: string; escalationPolicy?: string; level?: number } }
   | { opsgenie: { schedule: string } };
 
+/** One database of a bundle, at one of its levels. */
+export interface BundleMember {
+  database: string;
+  level: string;
+}
+
+/**
+ * Several databases asked for in one request (`<bundle> <duration> <reason…>`), decided once by the bundle's own
+ * approval block; each member is then a grant of its own on its own target. Bundle names share one namespace with
+ * database names (the loader refuses a clash). Auto-approval and break-glass are per database: never on a bundle.
+ */
+export interface Bundle {
+  /** What people type: `[a-z0-9-]+`, never a database's name. */
+  name: string;
+  description?: string;
+  /** Each database once, each level defined on it (checked at load). */
+  members: readonly BundleMember[];
+  /** The longest duration a bundle request may ask for: the smallest maxDuration of its members. */
+  maxDuration: number;
+  approval: Omit<DatabaseEntry['approval'], 'autoApprove' | 'breakGlass'>;
+}
+
+/** Who decides requests made under a name: a database's approval block, or a bundle's. */
+export interface ApprovalScope {
+  name: string;
+  approval: Pick<
+    DatabaseEntry['approval'],
+    'required' | 'timeoutMs' | 'slackChannel' | 'teamsChannel' | 'approvers' | 'escalation'
+  >;
+}
+
 export interface Catalog {
   databases: ReadonlyMap<string, DatabaseEntry>;
+  /** Absent or empty: the catalog defines no bundles. */
+  bundles?: ReadonlyMap<string, Bundle>;
 }
 
 /**
@@ -137,4 +170,9 @@ export interface Catalog {
  */
 export function serverKey(db: Pick<DatabaseEntry, 'engine' | 'host' | 'port'>): string {
   return `${db.engine}://${db.host}:${db.port}`;
+}
+
+/** The database or bundle people name with `name` (one namespace: the loader refuses a clash). */
+export function approvalScopeOf(catalog: Catalog, name: string): ApprovalScope | undefined {
+  return catalog.databases.get(name) ?? catalog.bundles?.get(name);
 }

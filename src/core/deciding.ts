@@ -11,6 +11,8 @@ import { auditingRefusals } from './refusals.js';
 import { cleanText } from './text.js';
 import { loadRequestView, notify, type RequestView } from './view.js';
 import { assertRoomFor, enqueueProvision, grantRowFor } from './granting.js';
+import { openMemberGrants } from './bundles.js';
+import { approvalScopeOf } from './catalog.js';
 import type { RequestId } from './model.js';
 
 /** An approver confirms they reviewed a break-glass grant. The first review counts; later ones are told so. Returns
@@ -72,14 +74,16 @@ async function review(
   return view ?? loadRequestView(deps, requestId);
 }
 
-export type ApproveResult = (
-  | { status: 'approved'; request: AccessRequest; grant: Grant }
-  | { status: 'extended'; request: AccessRequest; grant: Grant }
-  | { status: 'pending'; request: AccessRequest; approvals: number; required: number }
-) & {
-  /** The request's view the chat messages were updated with; absent when it could not be built. */
-  view?: RequestView;
-};
+export type ApproveResult =
+  /** `grants`: a bundle's, one per member (`grant` is the first). */
+  (
+    | { status: 'approved'; request: AccessRequest; grant: Grant; grants?: Grant[] }
+    | { status: 'extended'; request: AccessRequest; grant: Grant }
+    | { status: 'pending'; request: AccessRequest; approvals: number; required: number }
+  ) & {
+    /** The request's view the chat messages were updated with; absent when it could not be built. */
+    view?: RequestView;
+  };
 
 /** The clicker must be an eligible approver (re-resolved, not trusted from the button) and neither the requester nor
  *  whoever asked on their behalf. A chat action is judged at the escalation tier the request had, and against who
@@ -89,8 +93,10 @@ async function assertMayDecide(deps: CoreDeps, req: AccessRequest, actor: Actor,
   if (isRequester(actor, req)) throw new BrokerError('SELF_APPROVAL', 'you cannot decide your own request');
   if (isAsker(actor, req))
     throw new BrokerError('SELF_APPROVAL', 'you cannot decide a request you made for someone else');
+  const scope = approvalScopeOf(deps.catalog, req.database);
+  if (!scope) throw new BrokerError('UNKNOWN_DATABASE', `${req.database} is no longer in the catalog`);
   const { approvers } = await deps.approvers.resolve(
-    databaseOf(deps.catalog, req.database),
+    scope,
     await tierWhenReceived(deps.store, req, act),
     act?.receivedAt,
   );
@@ -203,6 +209,41 @@ async function recordApprove(
       await finishAction(tx, act, `request #${requestId} approved (extension)`, now);
       return { status: 'extended', request: decided, grant: (await tx.getGrant(req.extendsGrantId))! };
     }
+    const bundle = deps.catalog.bundles?.get(req.database);
+    if (bundle) {
+      const who = req.requester.name ?? req.requester.email ?? 'the requester';
+      const grants = await openMemberGrants(tx, deps.catalog, bundle, req, decidedAt, now, who);
+      await tx.appendAudit([
+        recordedEvent,
+        {
+          at: now,
+          type: 'request.approved',
+          actor: approver,
+          requestId,
+          database: req.database,
+          level: req.level,
+          detail: {
+            note: decisionNote,
+            bundle: bundle.name,
+            members: grants.map((g) => ({
+              database: g.database,
+              level: g.level,
+              requestId: g.requestId,
+              grantId: g.id,
+              username: g.username,
+            })),
+            ...receivedDetail(act),
+          },
+        },
+      ]);
+      await finishAction(
+        tx,
+        act,
+        `request #${requestId} approved: grants ${grants.map((g) => `#${g.id}`).join(', ')}`,
+        now,
+      );
+      return { status: 'approved', request: decided, grant: grants[0]!, grants };
+    }
     await assertRoomFor(
       tx,
       databaseOf(deps.catalog, req.database),
@@ -227,7 +268,13 @@ async function recordApprove(
     await finishAction(tx, act, `request #${requestId} approved: grant #${grant.id}`, now);
     return { status: 'approved', request: decided, grant };
   });
-  if (result.status === 'approved') await enqueueProvision(deps, result.grant.id);
+  // A bundle's message and DM are there before any member is provisioned (its members edit them).
+  const bundleView =
+    result.status === 'approved' && result.grants
+      ? await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), { grant: null })
+      : undefined;
+  if (result.status === 'approved') for (const g of result.grants ?? [result.grant]) await enqueueProvision(deps, g.id);
+  if (bundleView) return { ...result, view: bundleView };
   if (result.status === 'extended') {
     const grant = await extend(deps, result.grant.id, result.request.durationMs, approver);
     const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v));
@@ -235,7 +282,7 @@ async function recordApprove(
   }
   // The transaction's own results: the request as decided (or still pending), its decisions, its new grant.
   const view = await notify(deps, requestId, (v) => deps.notifier.requestChanged(v), {
-    grant: result.status === 'approved' ? result.grant : null,
+    grant: result.status === 'approved' && !result.grants ? result.grant : null,
     ahead: Promise.resolve([result.request, decisions]),
   });
   return view ? { ...result, view } : result;

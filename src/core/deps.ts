@@ -53,9 +53,15 @@ export type FailpointName =
 export function databaseOf(catalog: Catalog, name: string): DatabaseEntry {
   const db = catalog.databases.get(name);
   if (!db) {
+    if (catalog.bundles?.has(name))
+      throw new BrokerError(
+        'UNKNOWN_DATABASE',
+        `"${name}" is a bundle, not a database: ask for it in Slack or Teams with ${name} <duration> <reason>`,
+        { field: 'database' },
+      );
     throw new BrokerError('UNKNOWN_DATABASE', `unknown database "${name}"`, {
       field: 'database',
-      valid: [...catalog.databases.keys()],
+      valid: [...catalog.databases.keys(), ...(catalog.bundles?.keys() ?? [])],
     });
   }
   return db;

@@ -3,6 +3,7 @@
  * break-glass reviews nobody did, and end grants whose PagerDuty incident has resolved. Each step is claimed with
  * a conditional update, so several sweepers do it once.
  */
+import { approvalScopeOf } from './catalog.js';
 import { databaseOf, type CoreDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { SYSTEM_ACTOR } from './model.js';
@@ -15,7 +16,7 @@ export async function escalateDue(deps: CoreDeps): Promise<number> {
   const now = deps.clock.now();
   let n = 0;
   for (const req of await deps.store.listRequests({ statuses: ['pending'], nextEscalationAtOrBefore: now })) {
-    const db = deps.catalog.databases.get(req.database);
+    const db = approvalScopeOf(deps.catalog, req.database);
     if (!db) continue;
     const tier = req.tier + 1;
     if (tier > db.approval.escalation.length) continue;

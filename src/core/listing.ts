@@ -1,5 +1,6 @@
 /** What a person's lists are made of, on any chat platform: their live requests and grants, and what waits for them. */
 import type { CoreDeps } from './deps.js';
+import { approvalScopeOf } from './catalog.js';
 import type { Actor } from './model.js';
 import { isPartyTo, matchApprover } from './policy.js';
 import { loadRequestView, type RequestView } from './view.js';
@@ -22,7 +23,7 @@ export async function approvableBy(core: CoreDeps, actor: Actor): Promise<Reques
   const out: RequestView[] = [];
   for (const req of pending) {
     if (isPartyTo(actor, req)) continue;
-    const db = core.catalog.databases.get(req.database);
+    const db = approvalScopeOf(core.catalog, req.database);
     if (!db) continue;
     const { approvers } = await core.approvers.resolve(db, req.tier);
     if (matchApprover(actor, approvers)) out.push(await loadRequestView(core, req.id));

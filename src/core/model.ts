@@ -78,6 +78,9 @@ export interface AccessRequest {
   incidentId?: string;
   /** The incident's page, as PagerDuty's API gave it. */
   incidentUrl?: string;
+  /** A member's request, opened approved when the bundle request it belongs to was approved (its `database` is the
+   *  member database; the bundle request's `database` is the bundle's name). */
+  partOf?: RequestId;
 }
 
 export type Decision = 'approve' | 'deny';

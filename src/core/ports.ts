@@ -2,7 +2,7 @@
  * The core's ports: one per outside system, request/response shaped. Adapters implement them; the core never
  * imports an adapter (enforced by eslint). Contracts are stated on each method and checked by test/contract.
  */
-import type { AccessLevel, DatabaseEntry, EngineName, OnCallRef } from './catalog.js';
+import type { AccessLevel, ApprovalScope, DatabaseEntry, EngineName, OnCallRef } from './catalog.js';
 import type { Credentials } from './credentials.js';
 import type { RequestView } from './view.js';
 import type {
@@ -238,6 +238,8 @@ export interface RequestFilter {
   withIncident?: boolean;
   createdAtOrAfter?: number;
   ids?: readonly number[];
+  /** The member requests of this bundle request. */
+  partOf?: RequestId;
   limit?: number;
 }
 
@@ -522,9 +524,9 @@ export interface ApproverDirectory {
   /** The approvers, plus escalation tiers 1..`tier` when given (eligibility once a request has escalated). On-call
    *  sources are asked who was on call at `at` (ms since the epoch; now when omitted); Slack user groups always
    *  answer with their current members (they keep no history). */
-  resolve(db: DatabaseEntry, tier?: number, at?: number): Promise<ApproverResolution>;
+  resolve(db: ApprovalScope, tier?: number, at?: number): Promise<ApproverResolution>;
   /** Only escalation tier `tier` (1-based) — who to ask when it is reached; `at` as for resolve. */
-  resolveTier(db: DatabaseEntry, tier: number, at?: number): Promise<ApproverResolution>;
+  resolveTier(db: ApprovalScope, tier: number, at?: number): Promise<ApproverResolution>;
   /** Is `actor` on call at `at` (now when omitted)? `true` = in any on-call source among the database's approvers.
    *  Throws when the source cannot be asked (the caller then does not auto-approve). */
   isOnCall(db: DatabaseEntry, actor: Actor, ref: OnCallRef, at?: number): Promise<{ onCall: boolean; label: string }>;

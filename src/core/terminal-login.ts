@@ -12,6 +12,7 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { requestAccess, type RequestInput } from './asking.js';
 import type { CoreDeps } from './deps.js';
 import { formatDuration } from './duration.js';
+import { BrokerError } from './errors.js';
 import { randomToken } from './identifiers.js';
 import type { AccessRequest, Actor, RequestId } from './model.js';
 import { sameActor } from './policy.js';
@@ -163,6 +164,13 @@ export async function startTerminalLogin(
   input: RequestInput,
   client: TerminalClient,
 ): Promise<{ loginId: string; expiresAt: number }> {
+  // The terminal waits for one grant and prints its credentials: a bundle (one grant per member) is asked in chat.
+  if (deps.core.catalog.bundles?.has(input.database))
+    throw new BrokerError(
+      'INVALID_INPUT',
+      `${input.database} is a bundle: ask for it in Slack or Teams (the terminal asks for one database)`,
+      { field: 'database' },
+    );
   await limit(deps.perAddress, `terminal-address:${client.address}`, 'sign-in attempts from this address');
   const loginId = randomToken(18);
   const expiresAt = deps.core.clock.now() + CODE_TTL_MS;

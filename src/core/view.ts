@@ -2,7 +2,7 @@
  * The chat-neutral view of a request and its grant: what every chat adapter renders (Block Kit, Adaptive Cards,
  * CLI). Built from the state DB only, so any process can render the current truth.
  */
-import type { EngineName } from './catalog.js';
+import type { BundleMember, EngineName } from './catalog.js';
 import type { CoreDeps } from './deps.js';
 import { BrokerError } from './errors.js';
 import type { AccessRequest, Approval, Grant, GrantActivity, RequestId, RevocationReceipt } from './model.js';
@@ -36,7 +36,24 @@ export interface RequestView {
    * decided in the state DB (claimMessageVersion), so these may be a little old.
    */
   messages?: MessageRef[];
+  /** A bundle request: its name, and the views of its members' requests (none until it is approved). Its `phase`
+   *  is then its members': the earliest any of them is in (every member ended: ended; every member failed: failed). */
+  bundle?: { name: string; entries: readonly BundleMember[]; members: RequestView[] };
+  /** A member's request: the view of the bundle request it is part of (its approval message and the person's DM are
+   *  the bundle's). */
+  partOf?: RequestView;
   now: number;
+}
+
+const PHASE_ORDER: readonly Phase[] = ['provisioning', 'active', 'revoking', 'failed', 'ended'];
+
+/** An approved bundle request's phase, from its members' (each only moves forward, so this does too). */
+function bundlePhase(members: readonly RequestView[]): Phase {
+  if (members.length === 0) return 'provisioning';
+  if (members.every((m) => m.phase === 'failed')) return 'failed';
+  const rank = (p: Phase) => (PHASE_ORDER.indexOf(p) === -1 ? PHASE_ORDER.length : PHASE_ORDER.indexOf(p));
+  const earliest = members.reduce((a, m) => (rank(m.phase) < rank(a) ? m.phase : a), members[0]!.phase);
+  return earliest === 'failed' ? 'ended' : earliest;
 }
 
 export function phaseOf(request: AccessRequest, grant: Grant | undefined): Phase {
@@ -70,6 +87,8 @@ export interface KnownState {
   receipt?: NonNullable<RequestView['receipt']>;
   /** From readAheadMany: undefined when that read failed (the view then reads again). */
   ahead?: Promise<RequestAndDecisions | undefined>;
+  /** Building a bundle's view from inside a member's: the member does not read the bundle again. */
+  insideBundle?: true;
 }
 
 /**
@@ -155,6 +174,18 @@ export async function loadRequestView(
   if (denial) view.denial = denial;
   if (grant) view.grant = grant;
   if (messages) view.messages = messages;
+  const bundle = request.partOf === undefined ? deps.catalog.bundles?.get(request.database) : undefined;
+  if (bundle) {
+    const members = await store.listRequests({ partOf: request.id });
+    if (bundle.description !== undefined) view.database.description = bundle.description;
+    view.bundle = {
+      name: bundle.name,
+      entries: bundle.members,
+      members: await Promise.all(members.map((m) => loadRequestView(deps, m.id, { insideBundle: true }))),
+    };
+    if (request.status === 'approved') view.phase = bundlePhase(view.bundle.members);
+  }
+  if (request.partOf !== undefined && !known.insideBundle) view.partOf = await loadRequestView(deps, request.partOf);
   if (
     grant &&
     (grant.status === 'revoked' || grant.status === 'failed') &&

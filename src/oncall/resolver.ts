@@ -11,7 +11,7 @@
  * Answers are cached per database, tier and moment (the second asked about, or "now"): an answer about one moment
  * is never served for another.
  */
-import type { ApproverSource, DatabaseEntry, OnCallRef } from '../core/catalog.js';
+import type { ApprovalScope, ApproverSource, DatabaseEntry, OnCallRef } from '../core/catalog.js';
 import type { Actor, ApproverRef } from '../core/model.js';
 import type { ApproverDirectory, ApproverResolution, Clock, PeopleDirectory } from '../core/ports.js';
 import {
@@ -52,7 +52,7 @@ export class ApproverResolver implements ApproverDirectory {
     private readonly ttlMs = 30_000,
   ) {}
 
-  async resolve(db: DatabaseEntry, tier = 0, asOf?: number): Promise<ApproverResolution> {
+  async resolve(db: ApprovalScope, tier = 0, asOf?: number): Promise<ApproverResolution> {
     const at = this.past(asOf);
     const parts = [
       await this.cached(`${db.name}#0${momentKey(at)}`, () =>
@@ -67,7 +67,7 @@ export class ApproverResolver implements ApproverDirectory {
     };
   }
 
-  resolveTier(db: DatabaseEntry, tier: number, asOf?: number): Promise<ApproverResolution> {
+  resolveTier(db: ApprovalScope, tier: number, asOf?: number): Promise<ApproverResolution> {
     const at = this.past(asOf);
     const sources = db.approval.escalation[tier - 1]?.approvers ?? [];
     return this.cached(`${db.name}#${tier}${momentKey(at)}`, () => this.resolveSources(sources, `tier ${tier}`, at));

@@ -191,6 +191,7 @@ export class KnexStateStore implements StateStore {
     if (filter.withIncident) q.whereNotNull('incident_id');
     if (filter.createdAtOrAfter !== undefined) q.where('created_at', '>=', filter.createdAtOrAfter);
     if (filter.ids) q.whereIn('id', [...filter.ids]);
+    if (filter.partOf !== undefined) q.where('part_of', filter.partOf);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(requestFromRow);
   }

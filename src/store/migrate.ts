@@ -20,6 +20,7 @@ import * as m0009 from '../../migrations/0009_inbox.js';
 import * as m0010 from '../../migrations/0010_end_kind.js';
 import * as m0011 from '../../migrations/0011_self_extensions.js';
 import * as m0012 from '../../migrations/0012_asked_by.js';
+import * as m0015 from '../../migrations/0015_bundles.js';
 import * as m0014 from '../../migrations/0014_grant_activity.js';
 import { connectKnex, dialectOf, type KnexOptions } from './connect.js';
 import { StateStoreError } from './errors.js';
@@ -47,6 +48,7 @@ const MIGRATIONS: readonly Spec[] = [
   ['0011_self_extensions', m0011],
   ['0012_asked_by', m0012],
   ['0014_grant_activity', m0014],
+  ['0015_bundles', m0015],
 ];
 
 export const MIGRATION_TABLE = 'knex_migrations';

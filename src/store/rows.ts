@@ -118,6 +118,7 @@ export function requestToRow(req: NewRequest): Row {
     review_escalated_at: req.reviewEscalatedAt ?? null,
     incident_id: req.incidentId ?? null,
     incident_url: req.incidentUrl ?? null,
+    part_of: req.partOf ?? null,
   };
 }
 
@@ -155,6 +156,8 @@ export function requestFromRow(r: Row): AccessRequest {
   put(req, 'ticket', optStr(r.ticket));
   put(req, 'decidedAt', optNum(r.decided_at, 'requests.decided_at'));
   put(req, 'decisionNote', optStr(r.decision_note));
+  const partOf = optNum(r.part_of, 'requests.part_of');
+  if (partOf !== undefined) req.partOf = requestIdOf(partOf, 'requests.part_of');
   if (r.asked_by_id !== null && r.asked_by_id !== undefined) req.askedBy = actorFromRow('asked_by', r);
   return req;
 }

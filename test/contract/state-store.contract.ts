@@ -140,6 +140,17 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(Object.keys((await store.getRequest(own.id))!)).not.toContain('askedBy');
       });
 
+      it('links the member requests of a bundle request to it, and lists them by it', async () => {
+        const bundle = await store.createRequest(newRequest({ database: 'incident-kit', level: '' }));
+        const a = await store.createRequest(newRequest({ database: 'orders', partOf: bundle.id, status: 'approved' }));
+        const b = await store.createRequest(newRequest({ database: 'billing', partOf: bundle.id, status: 'approved' }));
+        const other = await store.createRequest(newRequest({ database: 'orders' }));
+        expect((await store.getRequest(a.id))!.partOf).toBe(bundle.id);
+        expect((await store.listRequests({ partOf: bundle.id })).map((r) => r.id)).toStrictEqual([a.id, b.id]);
+        expect(Object.keys((await store.getRequest(other.id))!)).not.toContain('partOf');
+        expect(await store.listRequests({ partOf: other.id })).toStrictEqual([]);
+      });
+
       it('stores approvers, unavailable sources, the approval deadline and the grant an extension targets', async () => {
         const approvers = [
           {

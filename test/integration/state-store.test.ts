@@ -41,6 +41,7 @@ const ALL_MIGRATIONS = [
   '0011_self_extensions',
   '0012_asked_by',
   '0014_grant_activity',
+  '0015_bundles',
 ];
 
 const PG_SERVER = 'postgres://postgres@127.0.0.1:5432';

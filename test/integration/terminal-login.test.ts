@@ -101,6 +101,30 @@ describe('terminal sign-in', () => {
     return err as TerminalRefusal;
   };
 
+  it('refuses a bundle before anything is sent: the terminal waits for one grant', async () => {
+    const kit = {
+      name: 'kit',
+      members: [{ database: 'orders', level: 'read' }],
+      maxDuration: 3_600_000,
+      approval: { required: 1, timeoutMs: 60_000, approvers: [{ email: 'bob@example.com' }], escalation: [] },
+    };
+    const withBundle = {
+      ...deps,
+      core: { ...deps.core, catalog: { ...deps.core.catalog, bundles: new Map([['kit', kit]]) } },
+    };
+    const err = await startTerminalLogin(
+      withBundle,
+      'alice@example.com',
+      { ...input, database: 'kit', level: '' },
+      client,
+    ).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/kit is a bundle: ask for it in Slack or Teams/);
+    expect(chat.sent).toEqual([]);
+  });
+
   it('sends a 6-digit code to the person, keeps only its HMAC for 5 minutes, and audits it', async () => {
     const { loginId, code } = await started();
     expect(code).toMatch(/^\d{6}$/);

@@ -21,6 +21,8 @@ export function writeCatalog(
     extra?: Record<string, unknown>;
     /** Keys merged into one database's YAML entry (after the defaults; e.g. its `approval` or `delivery`). */
     perEntry?: (d: DatabaseEntry) => Record<string, unknown>;
+    /** The catalog's top-level `bundles`, as YAML would hold them. */
+    bundles?: unknown[];
   } = {},
 ): TestCatalog {
   const env: Record<string, string> = {};
@@ -61,7 +63,7 @@ export function writeCatalog(
   });
   const dir = mkdtempSync(join(tmpdir(), 'db-access-catalog-'));
   const path = join(dir, 'catalog.yaml');
-  writeFileSync(path, stringify({ databases }));
+  writeFileSync(path, stringify({ databases, ...(opts.bundles && { bundles: opts.bundles }) }));
   return { path, env };
 }
 

@@ -21,6 +21,22 @@ describe('/db-access grammar', () => {
         },
       },
     ],
+    // A bundle: its second word is a duration (no level name can be one), so it has no level.
+    [
+      'incident-kit 2h INC-7 orders and billing',
+      {
+        kind: 'request',
+        input: { database: 'incident-kit', level: '', duration: '2h', ticket: 'INC-7', reason: 'orders and billing' },
+      },
+    ],
+    [
+      'incident-kit 30m for <@U0BOB> looking',
+      {
+        kind: 'request',
+        input: { database: 'incident-kit', level: '', duration: '30m', reason: 'looking' },
+        forWhom: 'U0BOB',
+      },
+    ],
     [
       'orders-prod read 1h checking stuck orders',
       {

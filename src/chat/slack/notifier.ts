@@ -4,12 +4,13 @@
  * Runs in web and worker processes alike; message references and versions live in the state DB.
  */
 import type { ChatPostMessageArguments, WebClient } from '@slack/web-api';
-import type { Catalog } from '../../core/catalog.js';
+import { approvalScopeOf, type Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
 import { messageRefsOf, type RequestView } from '../../core/view.js';
 import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './blocks/approval-message.js';
+import { bundleDm } from './blocks/bundle-dm.js';
 import { credentialsDm, credentialsDmEnded } from './blocks/credentials.js';
 import { accessActiveDm, accessEndedDm, expiresSoonDm, provisionFailedDm } from './blocks/dm.js';
 import { revocationReceipt, selfExtensionReply } from './blocks/receipt.js';
@@ -41,8 +42,12 @@ export class SlackNotifier implements Notifier {
     private readonly opts: SlackNotifierOptions,
   ) {}
 
+  /** A bundle member's: the bundle's (its approval message and DM) and its own (its reminder). */
   private refsOf(v: RequestView): Promise<MessageRef[]> {
-    return messageRefsOf(this.store, v, 'slack');
+    if (!v.partOf) return messageRefsOf(this.store, v, 'slack');
+    return Promise.all([messageRefsOf(this.store, v.partOf, 'slack'), this.store.getMessageRefs(v.request.id)]).then(
+      ([bundle, own]) => [...bundle, ...own],
+    );
   }
 
   /** `refs`: the request's references when the caller already asked for them (one read per event, not per message). */
@@ -55,7 +60,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async requestOpened(v: RequestView): Promise<void> {
-    const channel = this.catalog.databases.get(v.request.database)?.approval.slackChannel;
+    const channel = approvalScopeOf(this.catalog, v.request.database)?.approval.slackChannel;
     if (!channel) {
       this.logger.warn(
         { requestId: v.request.id, database: v.request.database },
@@ -75,19 +80,47 @@ export class SlackNotifier implements Notifier {
     });
   }
 
-  /** chat.update of the approval message, only when this state is newer than the one it shows. */
+  /** chat.update of the approval message, only when this state is newer than the one it shows. A bundle member's
+   *  change shows in the bundle's message. */
   private async updateApproval(v: RequestView, refs?: Promise<MessageRef[]>): Promise<MessageRef | undefined> {
     const ref = await this.ref(v, 'approval', refs);
     if (!ref) return undefined;
-    if (await this.store.claimMessageVersion(ref, renderVersion(v))) {
-      const msg = approvalMessage(v);
+    const shown = v.partOf ?? v;
+    if (await this.store.claimMessageVersion(ref, renderVersion(shown))) {
+      const msg = approvalMessage(shown);
       await this.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...msg });
     }
     return ref;
   }
 
   async requestChanged(v: RequestView): Promise<void> {
-    await this.updateApproval(v);
+    const refs = this.refsOf(v);
+    // A bundle's one DM is posted when it is approved, before any member is provisioned; members then edit it.
+    await Promise.all([
+      this.updateApproval(v, refs),
+      v.bundle && v.request.status === 'approved' && this.bundleDm(v, refs),
+    ]);
+  }
+
+  /** The bundle's DM (posted once, then edited only with a newer state than it shows). `v`: the bundle's view. */
+  private async bundleDm(v: RequestView, refs: Promise<MessageRef[]>): Promise<void> {
+    const user = this.slackRequester(v);
+    if (!user) return;
+    const existing = await this.ref(v, 'dm', refs);
+    if (existing) {
+      if (await this.store.claimMessageVersion(existing, renderVersion(v)))
+        await this.client.chat.update({ channel: existing.channel, ts: existing.messageId, ...bundleDm(v) });
+      return;
+    }
+    const res = await this.client.chat.postMessage({ channel: user, ...bundleDm(v) });
+    await this.store.saveMessageRef({
+      requestId: v.request.id,
+      platform: 'slack',
+      kind: 'dm',
+      channel: res.channel ?? user,
+      messageId: String(res.ts),
+      version: renderVersion(v),
+    });
   }
 
   /** Opens (or reuses) the DM with the requester and posts; the reference lets later events edit it. */
@@ -114,6 +147,10 @@ export class SlackNotifier implements Notifier {
   /** The requester's message does not wait for the channel's: the two are independent. */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
     const refs = this.refsOf(v);
+    if (v.partOf) {
+      await Promise.all([this.bundleDm(v.partOf, refs), this.updateApproval(v, refs)]);
+      return;
+    }
     // The DM first: it is what the requester waits for.
     await Promise.all([
       this.dm(v, 'dm', credentials ? credentialsDm(v, credentials) : accessActiveDm(v), refs),
@@ -132,6 +169,15 @@ export class SlackNotifier implements Notifier {
     };
     const dms = async () => {
       const mine = (await refs).filter((r) => r.platform === 'slack');
+      if (v.partOf) {
+        const reminder = mine.find((r) => r.kind === 'reminder' && r.requestId === v.request.id);
+        await Promise.all([
+          this.bundleDm(v.partOf, refs),
+          reminder &&
+            this.client.chat.update({ channel: reminder.channel, ts: reminder.messageId, ...accessEndedDm(v) }),
+        ]);
+        return;
+      }
       const dm = mine.find((r) => r.kind === 'dm');
       const reminder = mine.find((r) => r.kind === 'reminder');
       const delivery = this.catalog.databases.get(v.request.database)?.delivery;
@@ -149,6 +195,12 @@ export class SlackNotifier implements Notifier {
   }
 
   async provisionFailed(v: RequestView, error: string, willRetry: boolean): Promise<void> {
+    if (v.partOf) {
+      // The member's line in the bundle's message and DM says what failed, once it is final.
+      const refs = this.refsOf(v);
+      await Promise.all([this.updateApproval(v, refs), this.bundleDm(v.partOf, refs)]);
+      return;
+    }
     await this.updateApproval(v);
     await this.dm(v, willRetry ? 'provision-retry' : 'provision-failed', provisionFailedDm(v, error, willRetry));
   }

@@ -3,7 +3,7 @@
  * the requester's 1:1 chat (access active, reminder, failures), and the receipt in the approval thread. Runs in web
  * and worker processes alike; message references, versions and conversation addresses live in the state DB.
  */
-import type { Catalog } from '../../core/catalog.js';
+import { approvalScopeOf, type Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
 import type { ApproverRef, SelfExtension } from '../../core/model.js';
 import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.js';
@@ -41,12 +41,14 @@ export class TeamsNotifier implements Notifier {
     private readonly opts: TeamsNotifierOptions,
   ) {}
 
+  /** A bundle member's approval card is the bundle's; its 1:1 messages are its own. */
   private async ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
-    return (await messageRefsOf(this.store, v, 'teams')).find((r) => r.platform === 'teams' && r.kind === kind);
+    const of = kind === 'approval' && v.partOf ? v.partOf : v;
+    return (await messageRefsOf(this.store, of, 'teams')).find((r) => r.platform === 'teams' && r.kind === kind);
   }
 
   private channelOf(v: RequestView): string | undefined {
-    return this.catalog.databases.get(v.request.database)?.approval.teamsChannel;
+    return approvalScopeOf(this.catalog, v.request.database)?.approval.teamsChannel;
   }
 
   async requestOpened(v: RequestView): Promise<void> {
@@ -67,8 +69,9 @@ export class TeamsNotifier implements Notifier {
   async updateApproval(v: RequestView): Promise<MessageRef | undefined> {
     const ref = await this.ref(v, 'approval');
     if (!ref) return undefined;
-    if (await this.store.claimMessageVersion(ref, renderVersion(v))) {
-      await this.send.update(await this.send.channelRef(ref.channel), ref.messageId, approvalMessage(v));
+    const shown = v.partOf ?? v;
+    if (await this.store.claimMessageVersion(ref, renderVersion(shown))) {
+      await this.send.update(await this.send.channelRef(ref.channel), ref.messageId, approvalMessage(shown));
     }
     return ref;
   }

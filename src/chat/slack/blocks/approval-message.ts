@@ -6,7 +6,7 @@ import { formatDuration } from '../../../core/duration.js';
 import type { RequestView } from '../../../core/view.js';
 import { APPROVE, DENY, REVOKE } from '../ids.js';
 import { code, escapeMrkdwn, mention, mentionList, slackDate } from '../mrkdwn.js';
-import { askerName, MENTION_BUDGET, plainSummary, statusLine, title } from './describe.js';
+import { approvedBy, askerName, MENTION_BUDGET, memberLines, plainSummary, statusLine, title } from './describe.js';
 import {
   actions,
   button,
@@ -27,7 +27,7 @@ export function approvalMessage(view: RequestView): SlackMessage {
   const r = view.request;
   const blocks: KnownBlock[] = [
     header(title(view)),
-    fields(requestFields(view)),
+    fields(view.bundle ? bundleFields(view) : requestFields(view)),
     section(`*Reason*\n${escapeMrkdwn(r.reason)}`),
   ];
   if (view.phase === 'pending') {
@@ -41,7 +41,7 @@ export function approvalMessage(view: RequestView): SlackMessage {
       );
     }
   }
-  blocks.push(section(statusLine(view)));
+  blocks.push(section(view.bundle && r.status === 'approved' ? bundleStatus(view) : statusLine(view)));
   const policy = policyLine(view);
   if (policy) blocks.push(context(policy));
   const buttons = buttonsFor(view);
@@ -70,6 +70,33 @@ function policyLine(view: RequestView): string | undefined {
   if (r.status === 'approved' && r.decisionNote?.startsWith('auto-approved'))
     return `:robot_face: ${escapeMrkdwn(r.decisionNote)}`;
   return undefined;
+}
+
+/** A bundle: its name and description, its members, the one duration they share. */
+function bundleFields(view: RequestView): string[] {
+  const r = view.request;
+  const members = view.bundle?.members ?? [];
+  const description = view.database.description
+    ? `\n${escapeMrkdwn(view.database.description.slice(0, DESCRIPTION_MAX))}`
+    : '';
+  const out = [
+    ...(r.askedBy
+      ? [`*Requested by*\n${mention(r.askedBy)}`, `*For*\n${mention(r.requester)} (gets the access)`]
+      : [`*Requested by*\n${mention(r.requester)}`]),
+    `*Bundle*\n${code(r.database)}${description}`,
+    `*Duration*\n${formatDuration(r.durationMs)} on each member`,
+  ];
+  if (members.length === 0)
+    out.push(
+      `*Members*\n${(view.bundle?.entries ?? []).map((m) => `${code(m.database)} ${code(m.level)}`).join('\n')}`,
+    );
+  if (r.ticket) out.push(`*Ticket*\n${code(r.ticket)}`);
+  return out;
+}
+
+/** After the decision: who approved, then each member's own grant. */
+function bundleStatus(view: RequestView): string {
+  return [`:white_check_mark: Approved by ${approvedBy(view) || 'policy'}`, ...memberLines(view)].join('\n');
 }
 
 function requestFields(view: RequestView): string[] {
@@ -108,7 +135,7 @@ function buttonsFor(view: RequestView): Button[] {
       button({ text: 'Deny', actionId: DENY, value: r.id, style: 'danger' }),
     ];
   }
-  if (view.phase === 'active' && view.grant) {
+  if (view.phase === 'active' && view.grant && !view.bundle) {
     return [
       button({
         text: 'Revoke',

@@ -6,7 +6,16 @@ import { slackMarkup } from '../mrkdwn.js';
 export { failure, MENTION_BUDGET, title } from '../../describe.js';
 
 const d = describe(slackMarkup);
-export const { approvedBy, approvalProgress, statusLine, receiptDetail, accessTo, askerName, selfExtendedLine } = d;
+export const {
+  approvedBy,
+  approvalProgress,
+  statusLine,
+  memberLines,
+  receiptDetail,
+  accessTo,
+  askerName,
+  selfExtendedLine,
+} = d;
 
 /** "*read* on *orders-prod* for 1h" (or "… extended by 1h"). */
 export const summary = (view: RequestView): string => d.summary(view);

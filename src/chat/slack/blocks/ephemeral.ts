@@ -56,7 +56,20 @@ export function helpText(catalog: Catalog): string {
       '`/db-access help`: this message',
     ].join('\n'),
   );
-  return L.truncate([grammar, '', '*Databases and levels*', ...lines].join('\n'), L.MESSAGE_TEXT);
+  const bundles = [...(catalog.bundles?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+  const bundleLines = bundles.length
+    ? [
+        '',
+        `*Bundles* (${escapeMrkdwn('`/db-access <bundle> <duration> [for @person] [TICKET] <reason…>`')}: one approval, access to each)`,
+        ...bundles
+          .slice(0, HELP_DATABASES)
+          .map(
+            (b) =>
+              `• ${code(b.name)}: ${b.members.map((m) => `${code(m.level)} on ${code(m.database)}`).join(', ')} · up to ${formatDuration(b.maxDuration)}`,
+          ),
+      ]
+    : [];
+  return L.truncate([grammar, '', '*Databases and levels*', ...lines, ...bundleLines].join('\n'), L.MESSAGE_TEXT);
 }
 
 /** `/db-access list`: the person's pending requests and active grants. */

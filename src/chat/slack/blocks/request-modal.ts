@@ -49,18 +49,23 @@ function option(value: string, description?: string): Option {
   };
 }
 
-/** Every database (first 100 by name; a larger catalog needs external_select) and every level name. */
-function choices(catalog: Catalog): { databases: Option[]; levels: Option[]; maxima: string } {
+/** Every database, then every bundle (first 100 by name; a larger catalog needs external_select), and every level
+ *  name. */
+function choices(catalog: Catalog): { databases: Option[]; levels: Option[]; maxima: string; bundles: boolean } {
   const dbs = [...catalog.databases.values()].sort((a, b) => a.name.localeCompare(b.name));
-  const databases = dbs.slice(0, L.SELECT_OPTIONS).map((d) => option(d.name, d.description));
+  const bundles = [...(catalog.bundles?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+  const databases = [
+    ...dbs.map((d) => option(d.name, d.description)),
+    ...bundles.map((b) => option(b.name, `Bundle: ${b.members.map((m) => `${m.level} on ${m.database}`).join(', ')}`)),
+  ].slice(0, L.SELECT_OPTIONS);
   const levelNames = [...new Set(dbs.flatMap((d) => [...d.levels.keys()]))].sort();
   const levels = levelNames.slice(0, L.SELECT_OPTIONS).map((l) => option(l));
-  const maxima = dbs.map((d) => `${d.name} ${formatDuration(d.maxDuration)}`).join(', ');
-  return { databases, levels, maxima };
+  const maxima = [...dbs, ...bundles].map((d) => `${d.name} ${formatDuration(d.maxDuration)}`).join(', ');
+  return { databases, levels, maxima, bundles: bundles.length > 0 };
 }
 
 export function requestModal(catalog: Catalog, opts: RequestModalOptions): ModalView {
-  const { databases, levels, maxima } = choices(catalog);
+  const { databases, levels, maxima, bundles } = choices(catalog);
   const pre = opts.prefill ?? {};
   const initial = (list: Option[], value: string | undefined) => list.find((o) => o.value === value);
   const initialDb = initial(databases, pre.database);
@@ -82,7 +87,14 @@ export function requestModal(catalog: Catalog, opts: RequestModalOptions): Modal
       type: 'input',
       block_id: INPUT.level.block,
       label: plain('Access level'),
-      hint: plain('Not every database offers every level; you will be told which ones it has.', L.INPUT_HINT),
+      // A bundle has no level of its own (its members have theirs): the level may then be left empty.
+      ...(bundles && { optional: true }),
+      hint: plain(
+        bundles
+          ? 'Leave empty for a bundle. Not every database offers every level; you will be told which ones it has.'
+          : 'Not every database offers every level; you will be told which ones it has.',
+        L.INPUT_HINT,
+      ),
       element: {
         type: 'static_select',
         action_id: INPUT.level.action,

@@ -8,7 +8,7 @@
 import type { App } from '@slack/bolt';
 import { BrokerError } from '../../../core/errors.js';
 import { notAnId } from '../../../core/ids.js';
-import { validateRequest } from '../../../core/asking.js';
+import { validateAnyRequest } from '../../../core/asking.js';
 import { parseDuration } from '../../../core/duration.js';
 import { parseDenyModal } from '../blocks/deny-modal.js';
 import { errorText, inlineErrorText } from '../blocks/ephemeral.js';
@@ -54,7 +54,7 @@ export function registerViews(app: App, ctx: SlackContext): void {
       ...(values.incident && { incident: values.incident }),
     };
     try {
-      validateRequest(ctx.core, input);
+      validateAnyRequest(ctx.core, input);
     } catch (err) {
       const block = err instanceof BrokerError ? blockFor(err.details.field) : undefined;
       if (err instanceof BrokerError && block) {

@@ -31,7 +31,11 @@ export function approvalCard(view: RequestView): AdaptiveCard {
         }),
       );
   }
-  body.push(text(d.statusLine(view), { weight: 'Bolder' }));
+  if (view.bundle && r.status === 'approved') {
+    // A bundle after its decision: who approved, then each member's own grant.
+    body.push(text(`✅ Approved by ${d.approvedBy(view) || 'policy'}`, { weight: 'Bolder' }));
+    for (const line of d.memberLines(view)) body.push(text(line));
+  } else body.push(text(d.statusLine(view), { weight: 'Bolder' }));
   if (r.breakGlass) {
     const review =
       r.reviewedAt !== undefined
@@ -50,7 +54,7 @@ export function approvalCard(view: RequestView): AdaptiveCard {
       execute('Approve', VERBS.approve, { requestId: r.id }, 'positive'),
       execute('Deny', VERBS.deny, { requestId: r.id }, 'destructive'),
     );
-  } else if (view.phase === 'active' && view.grant) {
+  } else if (view.phase === 'active' && view.grant && !view.bundle) {
     actions.push(execute('Revoke now', VERBS.revoke, { grantId: view.grant.id }, 'destructive'));
   }
   body.push(
@@ -70,11 +74,21 @@ function requestFacts(view: RequestView, t: TeamsText): Array<[string, string]> 
           ['For', `${t.mention(r.requester)} (gets the access)`],
         ] as Array<[string, string]>)
       : ([['Requested by', t.mention(r.requester)]] as Array<[string, string]>)),
-    [
-      'Database',
-      `${t.code(db.name)} (${db.engine})${db.description ? ` · ${t.escape(oneLine(db.description).slice(0, 300))}` : ''}`,
-    ],
-    ['Level', t.code(r.level)],
+    ...((view.bundle
+      ? [
+          [
+            'Bundle',
+            `${t.code(db.name)}${db.description ? ` · ${t.escape(oneLine(db.description).slice(0, 300))}` : ''}`,
+          ],
+          ['Members', view.bundle.entries.map((e) => `${t.code(e.database)} ${t.code(e.level)}`).join(', ')],
+        ]
+      : [
+          [
+            'Database',
+            `${t.code(db.name)} (${db.engine})${db.description ? ` · ${t.escape(oneLine(db.description).slice(0, 300))}` : ''}`,
+          ],
+          ['Level', t.code(r.level)],
+        ]) as Array<[string, string]>),
     [r.extendsGrantId !== undefined ? 'Extend by' : 'Duration', formatDuration(r.durationMs)],
   ];
   if (r.extendsGrantId !== undefined && view.grant && view.phase === 'pending')
@@ -96,6 +110,6 @@ export function approvalMessage(view: RequestView) {
   const r = view.request;
   return cardMessage(
     approvalCard(view),
-    `${title(view)}: ${nameOf(r.askedBy ?? r.requester)} asks for ${r.level} on ${r.database}${r.askedBy ? ` for ${nameOf(r.requester)}` : ''}`,
+    `${title(view)}: ${nameOf(r.askedBy ?? r.requester)} asks for ${view.bundle ? `the bundle ${r.database}` : `${r.level} on ${r.database}`}${r.askedBy ? ` for ${nameOf(r.requester)}` : ''}`,
   );
 }

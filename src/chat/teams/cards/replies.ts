@@ -48,6 +48,12 @@ export function helpMessage(catalog: Catalog) {
   }
   if (dbs.length > lines.length)
     lines.push(`…and ${dbs.length - lines.length} more (the request form lists them all).`);
+  for (const b of [...(catalog.bundles?.values() ?? [])].sort((x, y) => x.name.localeCompare(y.name))) {
+    const line = `- bundle ${t.code(b.name)} (${t.escape('db-access <bundle> <duration> <reason…>')}): ${b.members.map((m) => `${t.code(m.level)} on ${t.code(m.database)}`).join(', ')} · up to ${formatDuration(b.maxDuration)}`;
+    if (used + line.length > HELP_BUDGET) break;
+    lines.push(line);
+    used += line.length;
+  }
   const c = card([
     heading('Database access'),
     ...[
@@ -119,24 +125,33 @@ const FORM_DESCRIBED = 50;
 export function requestFormMessage(catalog: Catalog) {
   const dbs = [...catalog.databases.values()].sort((a, b) => a.name.localeCompare(b.name));
   const levels = [...new Set(dbs.flatMap((d) => [...d.levels.keys()]))].sort();
+  const bundles = [...(catalog.bundles?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+  const levelChoice = choices(
+    'level',
+    bundles.length ? 'Level (none for a bundle)' : 'Level',
+    levels.map((l) => [l, l]),
+    'Choose a level.',
+  );
   const c = card(
     [
       heading('Request database access'),
       choices(
         'database',
         'Database',
-        dbs.map((d) => [
-          d.description && dbs.length <= FORM_DESCRIBED ? `${d.name} · ${shortDescription(d.description)}` : d.name,
-          d.name,
-        ]),
+        [
+          ...dbs.map((d): [string, string] => [
+            d.description && dbs.length <= FORM_DESCRIBED ? `${d.name} · ${shortDescription(d.description)}` : d.name,
+            d.name,
+          ]),
+          // A bundle has no level of its own: the level may then be left empty.
+          ...bundles.map((b): [string, string] => [
+            `${b.name} · bundle: ${b.members.map((m) => `${m.level} on ${m.database}`).join(', ')}`,
+            b.name,
+          ]),
+        ],
         'Choose a database.',
       ),
-      choices(
-        'level',
-        'Level',
-        levels.map((l) => [l, l]),
-        'Choose a level.',
-      ),
+      bundles.length ? { ...levelChoice, isRequired: false } : levelChoice,
       input('duration', 'For how long', {
         placeholder: 'e.g. 30m, 1h, 2h',
         maxLength: 16,

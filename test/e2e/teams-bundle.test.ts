@@ -1,0 +1,123 @@
+/**
+ * A bundle on Teams: the same command text as on Slack, Activities POSTed to the real /api/messages, the Bot
+ * Connector double, a real PostgreSQL target (two catalog databases on it), real Redis and a real state store. One
+ * card decided once; each member's state shows on that card, each member's access in its own 1:1 message, each
+ * member's receipt in the card's conversation.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revoke } from '../../src/core/lifecycle.js';
+import {
+  actionActivity,
+  cardOf,
+  cardText,
+  messageActivity,
+  postActivity,
+  type Where,
+} from '../../dev/teams/activities.js';
+import {
+  startTeamsConnectorDouble,
+  type TeamsConnectorDouble,
+  type TeamsUser,
+} from '../../dev/teams/connector-double.js';
+import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
+import { writeCatalog } from '../support/catalog.js';
+import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait.js';
+import { rid } from '../support/ids.js';
+
+const CHANNEL = '19:db-bundles@thread.tacv2';
+const user = (n: number, name: string): TeamsUser => ({
+  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
+  id: `29:${name}-teams-id`,
+  name,
+  email: `${name}@example.com`,
+});
+const ALICE = user(1, 'alice');
+const BOB = user(2, 'bob');
+
+describe('Teams bundle', () => {
+  let cluster: PgCluster;
+  let target: PgTarget;
+  let teams: TeamsConnectorDouble;
+  let broker: TestBroker;
+
+  const store = () => broker.app.deps.store;
+  const where = (conversation: string, replyToId?: string): Where => ({
+    serviceUrl: teams.url,
+    tenantId: teams.tenantId,
+    conversation,
+    ...(replyToId && { replyToId }),
+  });
+  const cards = () => teams.messagesIn(CHANNEL).filter((m) => !m.replyToId);
+  const textOf = (id: string) => cardText(cardOf(teams.message(id)?.activity));
+
+  beforeAll(async () => {
+    cluster = await startScramCluster();
+    target = await setupPgTarget(cluster);
+    teams = await startTeamsConnectorDouble();
+    for (const u of [ALICE, BOB]) {
+      teams.addUser(u);
+      teams.install(u.aadObjectId);
+    }
+    const catalog = writeCatalog([target.entry, { ...target.entry, name: 'appdb-copy' }], {
+      perEntry: () => ({ approval: { teamsChannel: CHANNEL, approvers: [{ email: 'alice@example.com' }] } }),
+      bundles: [
+        {
+          name: 'both-kit',
+          members: [
+            { database: target.entry.name, level: 'read' },
+            { database: 'appdb-copy', level: 'write' },
+          ],
+          approval: { teamsChannel: CHANNEL, approvers: [{ email: 'bob@example.com' }] },
+        },
+      ],
+    });
+    broker = await startBroker({ ...journeyEnv(catalog, 'teams-bundle'), ...teamsAnonymousEnv(teams) });
+  }, 120_000);
+
+  afterAll(async () => {
+    await broker?.stop();
+    await teams?.stop();
+    await cluster?.stop();
+  }, 60_000);
+
+  it('one card, one decision, one grant per member shown on the card, a receipt per member in its conversation', async () => {
+    const res = await postActivity(
+      broker.baseUrl,
+      messageActivity(ALICE, where('personal'), 'both-kit 30m INC-5 both copies'),
+    );
+    expect(res.status).toBe(200);
+    const card = await teams.waitUntil(() => cards().at(-1), { timeoutMs: 10_000, what: 'the bundle card' });
+    expect(textOf(card.id)).toMatch(/both-kit/);
+    expect(textOf(card.id)).toContain('appdb-copy');
+    const requestId = Number(
+      (cardOf(card.activity) as { actions?: Array<{ verb?: string; data?: { requestId?: number } }> }).actions?.find(
+        (a) => a.verb === 'approve',
+      )?.data?.requestId,
+    );
+    const clicked = await postActivity(
+      broker.baseUrl,
+      actionActivity(BOB, where(CHANNEL, card.id), 'approve', { requestId }),
+    );
+    expect(clicked.status).toBe(200);
+    const grants = await waitFor('both member grants active', async () => {
+      const members = await store().listRequests({ partOf: rid(requestId) });
+      const gs = await Promise.all(members.map((m) => store().getGrantByRequest(m.id)));
+      return gs.length === 2 && gs.every((g) => g?.status === 'active') ? gs.map((g) => g!) : undefined;
+    });
+    expect(grants.map((g) => [g.database, g.level])).toEqual([
+      [target.entry.name, 'read'],
+      ['appdb-copy', 'write'],
+    ]);
+    await waitFor('the card to show both grants', () =>
+      grants.every((g) => textOf(card.id).includes(`grant #${g.id}`)),
+    );
+    for (const g of grants) await revoke(broker.app.deps, g.id);
+    await waitFor('a receipt per member in the card conversation', () => {
+      const replies = teams.messagesIn(CHANNEL).filter((m) => m.replyToId === card.id);
+      return grants.every((g) => replies.some((r) => cardText(cardOf(r.activity)).includes(g.username)));
+    });
+    expect(await target.userExists(grants[0]!.username)).toBe(false);
+    expect(await target.userExists(grants[1]!.username)).toBe(false);
+  }, 60_000);
+});
