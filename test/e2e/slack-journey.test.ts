@@ -316,6 +316,9 @@ describe('Slack journey', () => {
         'chat.update',
       ]);
       const grant = (await store().getGrantByRequest(rid(requestId)))!;
+      // The 30 minutes run from when the user exists, seconds after the approval on this slow target.
+      expect(grant.activatedAt! - request.decidedAt!).toBeGreaterThan(NOTICE_AFTER_MS - 50);
+      expect(grant.expiresAt).toBe(grant.activatedAt! + 30 * 60_000);
       await revoke(broker.app.deps, grant.id);
     } finally {
       targetProxy.delayMs = 0;

@@ -209,6 +209,8 @@ describe('Teams journey', () => {
     expect(textOf(latest(card.id))).toMatch(/approved by <at>carol<\/at>/i);
     expect(textOf(latest(card.id))).toContain('[Revoke now]');
     const grant = await activeGrant(requestId);
+    // The granted 14 s run from when the user exists, not from the click.
+    expect(grant.expiresAt).toBe(grant.activatedAt! + 14_000);
     const dm = await teams.waitUntil(() => chatOf(ALICE).find((m) => /is active until/.test(textOf(m))), {
       what: "alice's access message",
     });
