@@ -3,7 +3,8 @@
  * pg_stat_statements preloaded in a throwaway scram cluster, and MariaDB with performance_schema on. The granted
  * user connects with a named application from 127.0.0.1 and runs a known number of statements (one carrying a
  * distinctive literal); a sweep samples the sessions; the revocation reads the statements before the drop. The
- * receipt (Slack and Teams renderings of the real notification), the audit export and grantActivity say where the
+ * receipt (Slack and Teams renderings of the real notification), the audit export, grantActivity and the report page
+ * (HTML and CSV) say where the
  * sessions came from and what ran — and the literal appears in none of them, nor in the logs or the state DB.
  * Then the cost: with 1,000 live grants on one server (spread over two catalog databases there), a sweep asks that
  * server ONE sampling query, counted by the server's own statement statistics.
@@ -18,6 +19,8 @@ import { generateUsername } from '../../src/core/identifiers.js';
 import { provision, revoke } from '../../src/core/lifecycle.js';
 import { Sweeper } from '../../src/core/sweeper.js';
 import { exportAudit } from '../../src/audit/export.js';
+import { pageActivity, reportPageCsv, reportPageData, reportPageRows } from '../../src/audit/report-page.js';
+import { reportPage } from '../../src/http/report-html.js';
 import { revocationReceipt } from '../../src/chat/slack/blocks/receipt.js';
 import { receiptMessage } from '../../src/chat/teams/cards/replies.js';
 import { accessEndedDm } from '../../src/chat/slack/blocks/dm.js';
@@ -269,8 +272,24 @@ describe.each(targets)('activity on %s', (_label, makeTarget) => {
     for await (const line of exportAudit(store, { grantId: grant.id }, 'csv')) csv.push(line);
     expect(csv.join('\n')).toContain(APP);
 
-    // The literal is nowhere: chat, audit (JSON and CSV), logs, the state DB.
+    // The report page and its CSV, built as GET /report builds them (the browser test drives the HTTP side).
+    const reportAt = Date.now() + 60_000;
+    const filter = { since: 0, until: reportAt };
+    const source = await reportPageRows(store, filter, reportAt);
+    const ids = source.rows.map((r) => r.grantId);
+    const page = reportPageData(source, filter, pageActivity(await store.grantActivity(ids)));
+    const pageRow = page.rows.find((r) => r.grantId === grant.id)!;
+    expect(pageRow.activity).toMatchObject({ sessions: 2, clients: [`127.0.0.1 (${APP})`], statements: STATEMENTS });
+    const html = reportPage(page, { via: 'admin-token' }, reportAt);
+    expect(html).toContain(`from 127.0.0.1 (${APP})`);
+    expect(html).toContain(`${STATEMENTS} statements`);
+    const pageCsv = reportPageCsv(page.rows);
+    expect(pageCsv).toContain(`127.0.0.1 (${APP})`);
+
+    // The literal is nowhere: chat, audit (JSON and CSV), the report page and its CSV, logs, the state DB.
     const haystacks: Array<[string, string]> = [
+      ['report page', html],
+      ['report csv', pageCsv],
       ['slack receipt', slack],
       ['teams receipt', teams],
       ['slack DM', slackDm],
