@@ -4,8 +4,8 @@
  * user connects with a named application from 127.0.0.1 and runs a known number of statements (one carrying a
  * distinctive literal); a sweep samples the sessions; the revocation reads the statements before the drop. The
  * receipt (Slack and Teams renderings of the real notification), the audit export, grantActivity and the report page
- * (HTML and CSV) say where the
- * sessions came from and what ran — and the literal appears in none of them, nor in the logs or the state DB.
+ * (HTML and CSV) say where the sessions came from and what ran — and the literal appears in none of them, nor in the
+ * logs or the state DB.
  * Then the cost: with 1,000 live grants on one server (spread over two catalog databases there), a sweep asks that
  * server ONE sampling query, counted by the server's own statement statistics.
  */
