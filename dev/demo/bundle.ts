@@ -3,21 +3,12 @@
  * listing both, a login to each, both revoked at expiry with a receipt each in the approval thread.
  */
 import { APPROVE, REVEAL } from '../../src/chat/slack/ids.js';
-import { buttonsIn, type SlackDouble, type SlackMessage } from '../slack/double.js';
-import { blockActionsPayload, postInteraction, postSlashCommand, slashCommand } from '../slack/sign.js';
+import { buttonsIn, type SlackDouble } from '../slack/double.js';
+import { postSlashCommand, slashCommand } from '../slack/sign.js';
 import type { App } from '../../src/app.js';
 import { requireRequestId } from '../../src/core/ids.js';
 import { openSession } from './session.js';
-import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE } from './slack.js';
-
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
-const say = (s = '') => console.log(s);
-const indent = (text: string) =>
-  text
-    .split('\n')
-    .map((l) => `    │ ${l}`)
-    .join('\n');
+import { APPROVAL_CHANNEL, DEMO_SECRET, PEOPLE, bold, demoSlackActions, dim, say } from './slack.js';
 
 export async function bundleScenario(
   app: App,
@@ -28,24 +19,7 @@ export async function bundleScenario(
 ): Promise<void> {
   const { alice, bob } = PEOPLE;
   const { store, catalog } = app.deps;
-  const show = (where: string, m: SlackMessage | undefined, note = '') => {
-    if (!m) return;
-    say(`${bold(where)}${note ? dim(`  ${note}`) : ''}`);
-    say(indent(slack.renderText(m)));
-  };
-  const click = (userId: string, actionId: string, value: string, m: SlackMessage) =>
-    postInteraction(
-      baseUrl,
-      DEMO_SECRET,
-      blockActionsPayload({
-        userId,
-        actionId,
-        value,
-        channelId: m.channel,
-        message: m,
-        triggerId: slack.issueTriggerId({ userId }),
-      }),
-    );
+  const { show, click } = demoSlackActions(slack, baseUrl);
 
   say();
   say(bold(`━━ Slack: the bundle ${bundle} ━━`));

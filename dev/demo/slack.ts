@@ -20,14 +20,38 @@ export const PEOPLE = {
 export const APPROVAL_CHANNEL = 'C0APPROVALS';
 const INCIDENT_CHANNEL = 'C0INCIDENT';
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
-const say = (s = '') => console.log(s);
-const indent = (text: string) =>
+export const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+export const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
+export const say = (s = '') => console.log(s);
+export const indent = (text: string) =>
   text
     .split('\n')
     .map((l) => `    │ ${l}`)
     .join('\n');
+
+/** The demo's way to show a Slack message and to click one of its buttons (a signed interaction). */
+export function demoSlackActions(slack: SlackDouble, baseUrl: string) {
+  return {
+    show(where: string, m: SlackMessage | undefined, note = ''): void {
+      if (!m) return;
+      say(`${bold(where)}${note ? dim(`  ${note}`) : ''}`);
+      say(indent(slack.renderText(m)));
+    },
+    click: (userId: string, actionId: string, value: string, m: SlackMessage) =>
+      postInteraction(
+        baseUrl,
+        DEMO_SECRET,
+        blockActionsPayload({
+          userId,
+          actionId,
+          value,
+          channelId: m.channel,
+          message: m,
+          triggerId: slack.issueTriggerId({ userId }),
+        }),
+      ),
+  };
+}
 
 export function seedSlack(slack: SlackDouble): void {
   for (const p of Object.values(PEOPLE)) slack.addUser(p);
@@ -45,24 +69,7 @@ export async function slackScenario(
   duration: string,
 ): Promise<void> {
   const { alice, bob, mallory } = PEOPLE;
-  const show = (where: string, m: SlackMessage | undefined, note = '') => {
-    if (!m) return;
-    say(`${bold(where)}${note ? dim(`  ${note}`) : ''}`);
-    say(indent(slack.renderText(m)));
-  };
-  const click = (userId: string, actionId: string, value: string, m: SlackMessage) =>
-    postInteraction(
-      baseUrl,
-      DEMO_SECRET,
-      blockActionsPayload({
-        userId,
-        actionId,
-        value,
-        channelId: m.channel,
-        message: m,
-        triggerId: slack.issueTriggerId({ userId }),
-      }),
-    );
+  const { show, click } = demoSlackActions(slack, baseUrl);
 
   say();
   say(bold(`━━ Slack: ${database} ━━`));
