@@ -97,6 +97,8 @@ export interface OgAlert {
 
 export interface OgAlertInput {
   id?: string;
+  /** Its `tinyId` (default: the double's next; kept from before when omitted). */
+  tinyId?: string;
   message?: string;
   status: 'open' | 'closed';
   acknowledged?: boolean;
@@ -210,7 +212,7 @@ class OpsgenieDoubleImpl implements OpsgenieDouble {
     const id = input.id ?? `${randomUUID()}-${Date.now()}`;
     const alert: OgAlert = {
       id,
-      tinyId: prev?.tinyId ?? String(this.alerts.size + 1),
+      tinyId: input.tinyId ?? prev?.tinyId ?? String(this.alerts.size + 1),
       message: input.message ?? prev?.message ?? `Alert ${id}`,
       status: input.status,
       acknowledged: input.acknowledged ?? prev?.acknowledged ?? false,

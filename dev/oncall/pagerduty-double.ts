@@ -89,6 +89,8 @@ export interface PdIncident {
 
 export interface PdIncidentInput {
   status: PdIncidentStatus;
+  /** Its `incident_number` (default: the next of the double's; kept from before when omitted). */
+  number?: number;
   title?: string;
   htmlUrl?: string;
   /** Replaces the assignees (kept from before when omitted). */
@@ -283,7 +285,7 @@ class PagerDutyDoubleImpl implements PagerDutyDouble {
     const conferenceUrl = incident.conferenceUrl ?? prev?.conferenceUrl;
     const next: PdIncident = {
       id,
-      number: prev?.number ?? ++this.incidentNumber,
+      number: incident.number ?? prev?.number ?? ++this.incidentNumber,
       status: incident.status,
       title: incident.title ?? prev?.title ?? `Incident ${id}`,
       htmlUrl: incident.htmlUrl ?? prev?.htmlUrl ?? `https://example.pagerduty.com/incidents/${id}`,

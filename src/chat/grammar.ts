@@ -6,7 +6,9 @@
  *   <bundle> <duration> [for <@person>] [TICKET] <reason…>     (level '': the bundle's members have theirs)
  *   break-glass <database> <level> <duration> <reason…>
  * A TICKET is an issue key (INC-4211, OPS-12) or an http(s) URL; `pd:PABC123` (or a PagerDuty incident URL), or
- * `og:<Opsgenie alert id>`, scopes the access to that incident; everything after them is the reason.
+ * `og:<Opsgenie alert id>`, scopes the access to that incident; everything after them is the reason. A ticket
+ * `INC-<n>` (any case) also names the requester's open incident numbered n, when no incident is named otherwise
+ * (core/incident-ticket.ts).
  *
  * `for <@id>` asks for someone else. The platforms turn a mention picked from their autocomplete into `<@id>`
  * (Slack: slack/command-text.ts; Teams: the mention's entity) before the grammar runs; only that form names a
@@ -19,6 +21,7 @@
  */
 import { parseDuration } from '../core/duration.js';
 import { parseGrantId, quoteId } from '../core/ids.js';
+import { incidentNumberOf } from '../core/incident-ticket.js';
 import type { RequestInput } from '../core/asking.js';
 import { cleanText } from '../core/text.js';
 import type { GrantId } from '../core/model.js';
@@ -122,7 +125,7 @@ export function parseCommand(text: string, command = '/db-access'): Command {
     if ((m || og) && !incident) {
       incident = og ?? m![1] ?? m![2];
       tail.shift();
-    } else if (!ticket && TICKET.test(tail[0])) ticket = tail.shift();
+    } else if (!ticket && (TICKET.test(tail[0]) || incidentNumberOf(tail[0]) !== undefined)) ticket = tail.shift();
     else break;
   }
   return {

@@ -8,6 +8,7 @@ import { getGrant } from './grant-access.js';
 import { autoApprovalsUsed, budgetUsed, decideAutomatically, type NamedIncident } from './auto-approve.js';
 import type { ApprovalScope, Bundle, DatabaseEntry } from './catalog.js';
 import { assertRoomForMembers, bundlePendingLimit, validateBundleRequest } from './bundles.js';
+import { incidentOfTicket } from './incident-ticket.js';
 import { LIVE_GRANT_STATUSES, type AccessRequest, type Actor, type ApproverRef, type Grant } from './model.js';
 import { isRequester, personKey } from './policy.js';
 import type { NewRequest, StateStore } from './ports.js';
@@ -253,18 +254,19 @@ async function routeRequest(
   const act = opts.action;
   if (opts.breakGlass && beneficiary)
     throw new BrokerError('FORBIDDEN', 'break-glass access is only ever for yourself; ask for someone else normally');
-  const incident = await checkIncident(deps, input.incident);
-  const url = incident?.info?.url;
   const requester = beneficiary ?? asker;
+  const incident = await namedIncident(deps, input, valid, requester);
+  const scope = incident?.unmatched ? undefined : incident;
+  const url = scope?.info?.url;
   const row = {
     ...valid,
     requester,
     ...(beneficiary && { askedBy: asker }),
-    ...(incident && { incidentId: incident.id }),
+    ...(scope && { incidentId: scope.id }),
     ...(url && { incidentUrl: url }),
   };
   // An incident that could not be read still scopes the access (the sweeper keeps asking); approvers are told.
-  const notes = incident?.error ? [`incident ${incident.id} could not be read: ${incident.error}`] : [];
+  const notes = scope?.error ? [`incident ${scope.id} could not be read: ${scope.error}`] : [];
   if (opts.breakGlass) return breakGlass(deps, db, row, act);
 
   const who = whoIs(beneficiary);
@@ -313,6 +315,20 @@ async function routeRequest(
     return req;
   }
   return openRequest(deps, row, [...notes, ...auto.reasons], act);
+}
+
+/** The incident a request names: as an id (`pd:`, a PagerDuty URL, `og:`, the Slack form's choice) or, failing
+ *  that, as its number in the ticket (`INC-<n>`, among `requester`'s open incidents: incident-ticket.ts). */
+async function namedIncident(
+  deps: CoreDeps,
+  input: RequestInput,
+  valid: ValidRequest,
+  requester: Actor,
+): Promise<NamedIncident | undefined> {
+  if (input.incident) return checkIncident(deps, input.incident);
+  const byNumber = await incidentOfTicket(deps, valid.ticket, requester);
+  if (byNumber?.unmatched !== undefined) return { id: valid.ticket!, unmatched: byNumber.unmatched };
+  return checkIncident(deps, byNumber?.id);
 }
 
 /**

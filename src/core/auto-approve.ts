@@ -24,6 +24,9 @@ export interface NamedIncident {
   id: string;
   info?: IncidentInfo;
   error?: string;
+  /** The ticket (`id`, e.g. INC-42) named no open incident of the requester (incident-ticket.ts): why. Nothing is
+   *  scoped to it. */
+  unmatched?: string;
 }
 
 /** Why `actor` counts as responding to `incident`, or why not. Anything unknown means "not responding". */
@@ -32,6 +35,7 @@ export function respondingTo(
   actor: Actor,
 ): { ok: true; why: string } | { ok: false; why: string } {
   if (!incident) return { ok: false, why: 'no incident is named in the request' };
+  if (incident.unmatched) return { ok: false, why: incident.unmatched };
   const { id, info } = incident;
   if (!info) return { ok: false, why: `incident ${id} could not be checked (${incident.error ?? 'no answer'})` };
   if (info.status === 'resolved') return { ok: false, why: `incident ${id} is resolved` };

@@ -539,6 +539,9 @@ export interface IncidentInfo {
   status: 'triggered' | 'acknowledged' | 'resolved';
   title: string;
   url: string;
+  /** The number people call it by (PagerDuty's incident number, Opsgenie's tiny id): `INC-<n>` in a request names
+   *  the requester's open incident numbered n. */
+  number?: number;
   /** Lower-cased emails of the people responding to it: assigned to it or having acknowledged it (absent when the
    *  source did not say; an empty list means nobody). */
   responders?: readonly string[];
@@ -551,8 +554,8 @@ export interface IncidentDirectory {
   /** Throws when the source cannot tell; the error has `notFound: true` when the source says there is no such
    *  incident. */
   incident(id: string): Promise<IncidentInfo>;
-  /** Open incidents `email` is assigned to or has acknowledged (for choosing one in a form). Throws when the
-   *  source cannot be asked. */
+  /** Open incidents `email` is assigned to or has acknowledged (for choosing one in a form, and for matching
+   *  `INC-<n>` to one). Throws when the source cannot be asked. */
   openIncidentsOf?(email: string): Promise<IncidentInfo[]>;
 }
 

@@ -15,7 +15,7 @@
  *   at once. Answers are cached per schedule and moment asked about ("now" is its own key) for `ttlMs`; concurrent
  *   identical queries share one request.
  * - Alerts (incident scope, `whenResponding`): `GET /v2/alerts/{id}?identifierType=id` →
- *   `{ data: { id, message, status: open|closed, acknowledged, owner, responders: [{ type, id }],
+ *   `{ data: { id, tinyId, message, status: open|closed, acknowledged, owner, responders: [{ type, id }],
  *   report: { acknowledgedBy } } }`; a responder of type `user` is read with `GET /v2/users/{id}` (`{ data:
  *   { username } }`). A person's open alerts: `GET /v2/alerts?query=status:open AND owner:"<email>"` with
  *   `limit`/`offset` until a page is short. Opsgenie's API gives no link for people to an alert, so `url` is empty.
@@ -65,6 +65,8 @@ interface OgParticipant {
 
 interface OgAlert {
   id?: string;
+  /** The short number people call the alert by (a string of digits; Opsgenie reuses them over time). */
+  tinyId?: string;
   message?: string;
   status?: string;
   acknowledged?: boolean;
@@ -178,6 +180,7 @@ export class OpsgenieClient implements OpsgenieDirectory {
           status: a.acknowledged ? 'acknowledged' : 'triggered',
           title: a.message ?? '',
           url: '',
+          ...numberOf(a),
         }));
     } catch (err) {
       throw this.wrap(`Opsgenie alerts of ${email}`, err);
@@ -197,6 +200,7 @@ export class OpsgenieClient implements OpsgenieDirectory {
       status: a.status === 'closed' ? 'resolved' : a.acknowledged ? 'acknowledged' : 'triggered',
       title: a.message ?? '',
       url: '',
+      ...numberOf(a),
       responders: a.status === 'closed' ? [] : responders,
     };
   }
@@ -268,6 +272,11 @@ const HINTS: Record<number, string> = {
   403: ' (the API key may not read this schedule)',
   404: ' (not found)',
 };
+
+/** An alert's `tinyId` as its number, when it is one. */
+function numberOf(a: OgAlert): { number?: number } {
+  return typeof a.tinyId === 'string' && /^\d{1,9}$/.test(a.tinyId) ? { number: Number(a.tinyId) } : {};
+}
 
 function collectUsers(participants: OgParticipant[], out: string[]): void {
   for (const p of participants) {

@@ -12,9 +12,9 @@
  *   escalation policies, or at several levels, appears once per policy/level).
  * - An escalation-policy level is the policy's on-calls filtered on `escalation_level` (client side: one fetch per
  *   policy serves every level).
- * - `GET /incidents/{id}?include[]=assignees&include[]=acknowledgers` → `{ incident: { id, status, title, html_url,
- *   assignments: [{ assignee }], acknowledgements: [{ acknowledger }], conference_bridge: { conference_url } } }`;
- *   its responders are the assignees' and acknowledgers' emails (a user reference without one is read with
+ * - `GET /incidents/{id}?include[]=assignees&include[]=acknowledgers` → `{ incident: { id, incident_number, status,
+ *   title, html_url, assignments: [{ assignee }], acknowledgements: [{ acknowledger }], conference_bridge:
+ *   { conference_url } } }`; its responders are the assignees' and acknowledgers' emails (a user reference without one is read with
  *   `GET /users/{id}`, as for on-calls). PagerDuty has no field for a linked Slack channel; a `conference_url` that
  *   is a Slack channel link (`https://<workspace>.slack.com/archives/C…`, `https://app.slack.com/client/T…/C…`,
  *   `slack://channel?…&id=C…`) names it.
@@ -93,6 +93,7 @@ interface PdOnCallsPage {
 
 interface PdIncident {
   id?: string;
+  incident_number?: number;
   status?: string;
   title?: string;
   summary?: string;
@@ -237,6 +238,7 @@ export class PagerDutyClient implements PagerDutyDirectory {
       status: i.status as PagerDutyIncident['status'],
       title: i.title ?? i.summary ?? '',
       url: i.html_url ?? '',
+      ...(Number.isSafeInteger(i.incident_number) && { number: i.incident_number }),
       responders,
       ...(slackChannel && { slackChannel }),
     };

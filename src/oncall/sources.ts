@@ -36,6 +36,8 @@ export interface PagerDutyIncident {
   title: string;
   /** The incident's page for people (html_url). */
   url: string;
+  /** The number people call it by (PagerDuty's `incident_number`, Opsgenie's `tinyId`): what `INC-<n>` names. */
+  number?: number;
   /** Lower-cased emails of its assignees and acknowledgers (read with the incident). */
   responders?: readonly string[];
   /** A Slack channel id, when the incident's conference bridge URL is a Slack channel link. */

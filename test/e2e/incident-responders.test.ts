@@ -3,7 +3,8 @@
  * (signed requests against the Slack Web API double) and Teams (Activities against the Bot Connector double), the
  * real PagerDuty client against the PagerDuty double (incidents with assignees and acknowledgers), a real PostgreSQL
  * target, real Redis and a real state store. A responder is approved at once and loses access when the double
- * resolves the incident; a non-responder, or anyone while PagerDuty is down, waits for the approvers.
+ * resolves the incident; a non-responder, or anyone while PagerDuty is down, waits for the approvers. The incident
+ * is named by id, picked in the Slack form, or named by its number (`INC-<n>`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE } from '../../src/chat/slack/ids.js';
@@ -281,6 +282,45 @@ describe('responders of a live incident', () => {
     await grantIn(req.id, 'active');
     og.setAlert({ id: alert.id, status: 'closed' });
     expect((await grantIn(req.id, 'revoked')).endKind).toBe('incident_resolved');
+  });
+
+  it("Slack: INC-<n> names the responder's open incident by its number — approved at once, scoped to it, ended when it resolves; someone else's number goes to the approvers, saying why", async () => {
+    pd.setIncident('PINC500', {
+      status: 'triggered',
+      number: 4242,
+      title: 'orders backlog',
+      assignees: [{ email: 'alice@example.com' }],
+    });
+    pd.setIncident('PINC501', { status: 'triggered', number: 4243, assignees: [{ email: 'bob@example.com' }] });
+    let after = await lastRequestId();
+    await slash(ALICE, 'appdb read 30m INC-4242 fixing the orders backlog');
+    const req = await requestOf('alice@example.com', after);
+    expect(req.status).toBe('approved');
+    expect(req.incidentId).toBe('PINC500');
+    expect(req.ticket).toBe('INC-4242');
+    expect(req.reason).toBe('fixing the orders backlog');
+    expect(req.decisionNote).toMatch(/^auto-approved: read ≤ 1h, you are responding to incident PINC500/);
+    const grant = await grantIn(req.id, 'active');
+    pd.setIncident('PINC500', { status: 'resolved' });
+    const ended = await grantIn(req.id, 'revoked');
+    expect(ended.endKind).toBe('incident_resolved');
+    expect(ended.endReason).toBe('incident PINC500 resolved');
+    expect(ended.revokedAt!).toBeLessThan(grant.expiresAt);
+
+    after = await lastRequestId();
+    const before = slack.messagesIn(APPROVALS).length;
+    const responseUrl = await slash(MALLORY, 'appdb read 30m inc-4243 want to look too');
+    const pending = await requestOf('mallory@example.com', after);
+    expect(pending.status).toBe('pending');
+    expect(pending.incidentId).toBeUndefined();
+    expect(await autoApprovePolicyNotes(pending.id)).toEqual([
+      'rule 1: inc-4243 is not the number of any open incident of yours',
+    ]);
+    expect(await answerAt(responseUrl)).toMatch(
+      /sent to @bob\.\nNot approved automatically: rule 1: inc-4243 is not the number of any open incident of yours/,
+    );
+    await slack.waitUntil(() => slack.messagesIn(APPROVALS).length > before, { timeoutMs: 10_000 });
+    expect(await store().getGrantByRequest(pending.id)).toBeUndefined();
   });
 
   it('Teams: the incident named in the command is enough — the acknowledger is approved at once and loses access when it resolves; someone else goes to the approvers', async () => {

@@ -625,6 +625,94 @@ describe('access policy', () => {
       expect((await store.getGrant(grant.id))!.endKind).toBe('incident_resolved');
     });
 
+    describe('named by its number: INC-<n>', () => {
+      const askTicket = (who: Actor, ticket: string, incident?: string) =>
+        requestAccess(deps, who, {
+          database: 'payments',
+          level: 'read',
+          duration: '30m',
+          reason: 'payments failing',
+          ticket,
+          ...(incident && { incident }),
+        });
+
+      it("resolves to the requester's open PagerDuty incident with that incident_number (any case): approved, scoped, ended when it resolves", async () => {
+        pd.setIncident('PNUM701', { status: 'triggered', number: 7001, assignees: [{ email: dev.email! }] });
+        const req = await askTicket(dev, 'inc-7001');
+        expect(req.status).toBe('approved');
+        expect(req.incidentId).toBe('PNUM701');
+        expect(req.ticket).toBe('inc-7001');
+        expect(req.decisionNote).toMatch(/^auto-approved: read ≤ 1h, you are responding to incident PNUM701 /);
+        const audit = (await store.listAudit({ requestId: req.id, type: 'request.auto_approved' }))[0]!;
+        expect(audit.detail).toMatchObject({ rule: 1, respondingTo: 'PNUM701', incident: 'PNUM701' });
+        const grant = (await store.getGrantByRequest(req.id))!;
+        await store.transitionGrant(grant.id, ['provisioning'], { status: 'active', activatedAt: now });
+        pd.setIncident('PNUM701', { status: 'resolved' });
+        expect(await endResolvedIncidents(deps)).toBe(1);
+        expect((await store.getGrant(grant.id))!.endKind).toBe('incident_resolved');
+      });
+
+      it("a number that is someone else's incident scopes nothing and is not auto-approved; the approvers decide, told why", async () => {
+        pd.setIncident('PNUM702', { status: 'triggered', number: 7002, assignees: [{ email: primary.email! }] });
+        const req = await askTicket(dev, 'INC-7002');
+        expect(req.status).toBe('pending');
+        expect(req.incidentId).toBeUndefined();
+        expect(req.ticket).toBe('INC-7002');
+        expect(req.autoApproveNotes).toEqual(['rule 1: INC-7002 is not the number of any open incident of yours']);
+        expect(await createdNotes(req.id)).toEqual([
+          'rule 1: INC-7002 is not the number of any open incident of yours',
+        ]);
+        expect((await store.listAudit({ requestId: req.id, type: 'request.created' }))[0]!.detail.incident).toBeNull();
+        // Its owner, naming the same number, is approved.
+        const theirs = await askTicket(primary, 'INC-7002');
+        expect(theirs.status).toBe('approved');
+        expect(theirs.incidentId).toBe('PNUM702');
+        await store.decideRequest(req.id, 'cancelled', now);
+        await endGrantOf(theirs.id);
+      });
+
+      it("an Opsgenie alert's tinyId counts the same way; a number two of one's incidents share names neither", async () => {
+        const alert = og.setAlert({ message: 'checkout slow', status: 'open', owner: dev.email!, tinyId: '7003' });
+        const req = await askTicket(dev, 'INC-7003');
+        expect(req.status).toBe('approved');
+        expect(req.incidentId).toBe(`og:${alert.id}`);
+        await endGrantOf(req.id);
+        og.setAlert({ id: alert.id, status: 'closed' });
+
+        pd.setIncident('PNUM704', { status: 'triggered', number: 7004, assignees: [{ email: dev.email! }] });
+        const twin = og.setAlert({ status: 'open', owner: dev.email!, tinyId: '7004' });
+        const both = await askTicket(dev, 'INC-7004');
+        expect(both.status).toBe('pending');
+        expect(both.incidentId).toBeUndefined();
+        expect(await createdNotes(both.id)).toEqual([
+          `rule 1: INC-7004 is the number of more than one of your open incidents (PNUM704, og:${twin.id}); name one as pd:<id> or og:<alert id>`,
+        ]);
+        await store.decideRequest(both.id, 'cancelled', now);
+        // An incident named by id wins over the ticket's number.
+        const named = await askTicket(dev, 'INC-7004', 'PNUM704');
+        expect(named.status).toBe('approved');
+        expect(named.incidentId).toBe('PNUM704');
+        await endGrantOf(named.id);
+        og.setAlert({ id: twin.id, status: 'closed' });
+        pd.setIncident('PNUM704', { status: 'resolved' });
+      });
+
+      it('both sources down: scoped to nothing, not auto-approved (fail closed), and the reason names the failure', async () => {
+        pd.setIncident('PNUM705', { status: 'triggered', number: 7005, assignees: [{ email: dev.email! }] });
+        pd.failNext('/incidents', { status: 503 }, { times: 8 });
+        og.failNext('/v2/alerts', { status: 503 }, { times: 8 });
+        const req = await askTicket(dev, 'INC-7005');
+        og.clearFaults();
+        expect(req.status).toBe('pending');
+        expect(req.incidentId).toBeUndefined();
+        const notes = await createdNotes(req.id);
+        expect(notes).toHaveLength(1);
+        expect(notes[0]).toMatch(/^rule 1: INC-7005 could not be matched to your open incidents \(.*HTTP 503/);
+        await store.decideRequest(req.id, 'cancelled', now);
+        pd.setIncident('PNUM705', { status: 'resolved' });
+      });
+    });
+
     it('a resolved or unknown incident is refused up front; per-person limits and the daily budget still apply', async () => {
       pd.setIncident('PRESP05', { status: 'resolved', assignees: [{ email: dev.email! }] });
       expect((await code(ask(dev, 'PRESP05'))).details.field).toBe('incident');

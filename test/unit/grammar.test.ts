@@ -58,6 +58,20 @@ describe('/db-access grammar', () => {
         },
       },
     ],
+    // INC-<n> is a ticket in any case (the core matches it to the requester's open incident numbered n).
+    [
+      'orders-prod read 1h inc-42 fixing the orders backlog',
+      {
+        kind: 'request',
+        input: {
+          database: 'orders-prod',
+          level: 'read',
+          duration: '1h',
+          ticket: 'inc-42',
+          reason: 'fixing the orders backlog',
+        },
+      },
+    ],
     [
       'orders-prod read 1h https://acme.pagerduty.com/incidents/Q1W2E3R4 why',
       {

@@ -46,6 +46,18 @@ describe('VendorIncidents', () => {
     expect((err as OnCallError).message).toMatch(/Opsgenie is not configured \(OPSGENIE_API_KEY\)/);
   });
 
+  it("each open incident carries the number people call it by: PagerDuty's incident_number, Opsgenie's tinyId", async () => {
+    pd.setIncident('PVI0003', { status: 'triggered', number: 4242, assignees: [{ email: 'cat@example.com' }] });
+    const alert = og.setAlert({ status: 'open', owner: 'cat@example.com', tinyId: '1791' });
+    const both = new VendorIncidents({ pagerduty, opsgenie });
+    expect((await both.openIncidentsOf('cat@example.com')).map((i) => [i.id, i.number])).toEqual([
+      ['PVI0003', 4242],
+      [`og:${alert.id}`, 1791],
+    ]);
+    expect((await both.incident('PVI0003')).number).toBe(4242);
+    expect((await both.incident(`og:${alert.id}`)).number).toBe(1791);
+  });
+
   it("a person's open incidents from both vendors; one vendor down leaves the other's; both down throws", async () => {
     pd.setIncident('PVI0002', { status: 'acknowledged', assignees: [{ email: 'ben@example.com' }] });
     const alert = og.setAlert({ status: 'open', owner: 'ben@example.com', message: 'disk full' });
