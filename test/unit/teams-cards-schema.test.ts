@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { approvalMessage } from '../../src/chat/teams/cards/approval.js';
+import { bundleDmMessage } from '../../src/chat/teams/cards/bundle-dm.js';
 import {
   accessActiveMessage,
   accessEndedMessage,
@@ -30,6 +31,7 @@ import {
   textMessage,
   unreachableMessage,
 } from '../../src/chat/teams/cards/replies.js';
+import { MAX_BUNDLE_MEMBERS } from '../../src/config/catalog-schema.js';
 import type { Catalog, DatabaseEntry } from '../../src/core/catalog.js';
 import { buildCredentials } from '../../src/core/credentials.js';
 import type { ApproverRef, Grant } from '../../src/core/model.js';
@@ -209,6 +211,25 @@ const creds = (engine: 'postgres' | 'mysql') =>
 
 type Message = { attachments: Array<{ content: AdaptiveCard }> };
 
+/** An approved bundle with the most members, each in `phases[i % phases.length]`. */
+function bundleView(phases: Phase[]): RequestView {
+  const members = Array.from({ length: MAX_BUNDLE_MEMBERS }, (_, i) => {
+    const m = view(phases[i % phases.length]!, { id: rid(700000 + i), database: `${DB_NAME.slice(0, 58)}-${i}` });
+    return m.grant ? { ...m, grant: { ...m.grant, id: gid(800000 + i), requestId: m.request.id } } : m;
+  });
+  return view(
+    'active',
+    { level: '' },
+    {
+      bundle: {
+        name: DB_NAME,
+        entries: members.map((m) => ({ database: m.request.database, level: m.request.level })),
+        members,
+      },
+    },
+  );
+}
+
 /** Every card, named. */
 function allCards(): Array<[string, AdaptiveCard, Message | undefined]> {
   const out: Array<[string, AdaptiveCard, Message | undefined]> = [];
@@ -228,6 +249,9 @@ function allCards(): Array<[string, AdaptiveCard, Message | undefined]> {
   msg('expires soon', expiresSoonMessage(view('active'), 300_000));
   msg('provision failed, retrying', provisionFailedMessage(view('failed'), long(2000), true));
   msg('provision failed', provisionFailedMessage(view('failed'), long(2000), false));
+  msg('bundle 1:1 message', bundleDmMessage(bundleView(['provisioning', 'active', 'revoking', 'ended', 'failed'])));
+  msg('bundle 1:1 message, all active', bundleDmMessage(bundleView(['active'])));
+  msg('bundle 1:1 message, all failed', bundleDmMessage(bundleView(['failed'])));
   for (const engine of ['postgres', 'mysql'] as const) {
     out.push([`credentials dialog ${engine}`, credentialsDialog(view('active'), creds(engine)), undefined]);
     msg(`credentials in chat ${engine}`, credentialsInChatMessage(view('active'), creds(engine)));

@@ -1,7 +1,8 @@
 /**
  * The Notifier on Teams: the approval card in the database's Teams channel (replaced in place, only ever forward),
- * the requester's 1:1 chat (access active, reminder, failures), and the receipt in the approval thread. Runs in web
- * and worker processes alike; message references, versions and conversation addresses live in the state DB.
+ * the requester's 1:1 chat (access active, reminder, failures; a bundle's members in one message), and the receipt
+ * in the approval thread. Runs in web and worker processes alike; message references, versions and conversation
+ * addresses live in the state DB.
  */
 import { approvalScopeOf, type Catalog } from '../../core/catalog.js';
 import type { Credentials } from '../../core/credentials.js';
@@ -10,6 +11,7 @@ import type { Logger, MessageRef, Notifier, StateStore } from '../../core/ports.
 import { messageRefsOf, type RequestView } from '../../core/view.js';
 import { renderVersion } from '../render-version.js';
 import { approvalMessage } from './cards/approval.js';
+import { bundleDmMessage } from './cards/bundle-dm.js';
 import {
   accessActiveMessage,
   accessEndedMessage,
@@ -41,7 +43,8 @@ export class TeamsNotifier implements Notifier {
     private readonly opts: TeamsNotifierOptions,
   ) {}
 
-  /** A bundle member's approval card is the bundle's; its 1:1 messages are its own. */
+  /** A bundle member's approval card is the bundle's; so is its access message (the bundle's `dm`, see bundleDm);
+   *  its reminders and failures are its own. */
   private async ref(v: RequestView, kind: string): Promise<MessageRef | undefined> {
     const of = kind === 'approval' && v.partOf ? v.partOf : v;
     return (await messageRefsOf(this.store, of, 'teams')).find((r) => r.platform === 'teams' && r.kind === kind);
@@ -77,18 +80,28 @@ export class TeamsNotifier implements Notifier {
   }
 
   async requestChanged(v: RequestView): Promise<void> {
-    await this.updateApproval(v);
+    // A bundle's one 1:1 message is posted when it is approved, before any member is provisioned; members then
+    // replace it.
+    await Promise.all([this.updateApproval(v), v.bundle && v.request.status === 'approved' && this.bundleDm(v)]);
+  }
+
+  /** The bundle's one 1:1 message, every member in it (posted once, then replaced only with a newer state than it
+   *  shows: members move on concurrently). `v`: the bundle's view. */
+  private async bundleDm(v: RequestView): Promise<void> {
+    await this.dm(v, 'dm', bundleDmMessage(v), renderVersion(v));
   }
 
   /**
-   * Posts (or replaces) the requester's 1:1 message of this kind. When the bot cannot reach them, the approval
-   * thread tells them how to open a chat with the bot (once per request).
+   * Posts (or replaces) the requester's 1:1 message of this kind; with `version`, replaces it only when that is newer
+   * than what it shows. When the bot cannot reach them, the approval thread tells them how to open a chat with the
+   * bot (once per request).
    */
-  private async dm(v: RequestView, kind: string, msg: OutgoingActivity): Promise<void> {
+  private async dm(v: RequestView, kind: string, msg: OutgoingActivity, version?: number): Promise<void> {
     const r = v.request.requester;
     if (r.platform !== 'teams') return;
     const existing = await this.ref(v, kind);
     if (existing) {
+      if (version !== undefined && !(await this.store.claimMessageVersion(existing, version))) return;
       await this.send.update(await this.send.chatRef(existing.channel, r.id), existing.messageId, msg);
       return;
     }
@@ -100,6 +113,7 @@ export class TeamsNotifier implements Notifier {
         kind,
         channel: sent.conversationId,
         messageId: sent.activityId,
+        ...(version !== undefined && { version }),
       });
       return;
     }
@@ -115,17 +129,21 @@ export class TeamsNotifier implements Notifier {
     });
   }
 
-  /** The requester's message does not wait for the channel's: the two are independent. */
+  /** The requester's message does not wait for the channel's: the two are independent. A bundle member's message is
+   *  the bundle's, which never carries a password (whatever the member's `delivery`). */
   async grantActivated(v: RequestView, credentials?: Credentials): Promise<void> {
     await Promise.all([
       this.updateApproval(v),
-      this.dm(v, 'dm', credentials ? credentialsInChatMessage(v, credentials) : accessActiveMessage(v)),
+      v.partOf
+        ? this.bundleDm(v.partOf)
+        : this.dm(v, 'dm', credentials ? credentialsInChatMessage(v, credentials) : accessActiveMessage(v)),
     ]);
   }
 
   async grantEnded(v: RequestView): Promise<void> {
     const ref = await this.updateApproval(v);
     if (ref && v.receipt) await this.send.reply(ref.channel, ref.messageId, receiptMessage(v));
+    if (v.partOf) await this.bundleDm(v.partOf);
     const delivery = this.catalog.databases.get(v.request.database)?.delivery;
     for (const kind of ['dm', 'reminder']) {
       if (await this.ref(v, kind))
@@ -135,6 +153,8 @@ export class TeamsNotifier implements Notifier {
 
   async provisionFailed(v: RequestView, error: string, willRetry: boolean): Promise<void> {
     await this.updateApproval(v);
+    // A member's failure shows in the bundle's message, at its first failed attempt.
+    if (v.partOf) return this.bundleDm(v.partOf);
     await this.dm(v, willRetry ? 'provision-retry' : 'provision-failed', provisionFailedMessage(v, error, willRetry));
   }
 

@@ -60,14 +60,18 @@ export function accessActiveMessage(view: RequestView, opts: { showCredentials?:
 }
 
 /** The DM once access ended: no buttons, what the revocation did, and (message delivery) that the password is gone. */
-export function accessEndedMessage(view: RequestView, opts: { passwordRemoved?: boolean } = {}) {
+export function accessEndedCard(view: RequestView, opts: { passwordRemoved?: boolean } = {}): AdaptiveCard {
   const t = new TeamsText();
   const d = describe(t);
   const detail = d.receiptDetail(view);
   const body = [text(d.statusLine(view)), text(`${d.summary(view)}.`)];
   if (detail) body.push(text(detail, { isSubtle: true }));
   if (opts.passwordRemoved) body.push(text('🗑️ The password was removed from this message.', { isSubtle: true }));
-  return cardMessage(card(body, [], t.entities()), `Your access ended: ${plain(view)}`);
+  return card(body, [], t.entities());
+}
+
+export function accessEndedMessage(view: RequestView, opts: { passwordRemoved?: boolean } = {}) {
+  return cardMessage(accessEndedCard(view, opts), `Your access ended: ${plain(view)}`);
 }
 
 export function expiresSoonMessage(view: RequestView, remindBeforeMs: number) {
@@ -97,18 +101,24 @@ export function expiresSoonMessage(view: RequestView, remindBeforeMs: number) {
   return cardMessage(c, `Your access expires in ${left}: ${plain(view)}`);
 }
 
-export function provisionFailedMessage(view: RequestView, error: string, willRetry: boolean) {
+export function provisionFailedCard(view: RequestView, error: string, willRetry: boolean): AdaptiveCard {
   const t = new TeamsText();
   const d = describe(t);
   const next = willRetry
     ? 'This is being retried automatically; you will get a message when the access is ready.'
     : `It will not be retried (${title(view)}). Ask a DBA, or try again with **db-access**.`;
-  const c = card(
+  return card(
     [text(`⚠️ Could not create your user for ${d.summary(view)}: ${t.escape(error)}`), text(next, { isSubtle: true })],
     [],
     t.entities(),
   );
-  return cardMessage(c, `${title(view)}: provisioning failed. ${willRetry ? 'Retrying.' : 'Not retrying.'}`);
+}
+
+export function provisionFailedMessage(view: RequestView, error: string, willRetry: boolean) {
+  return cardMessage(
+    provisionFailedCard(view, error, willRetry),
+    `${title(view)}: provisioning failed. ${willRetry ? 'Retrying.' : 'Not retrying.'}`,
+  );
 }
 
 function credentialFacts(c: Credentials, t: TeamsText): Element[] {
