@@ -254,13 +254,14 @@ describe('PagerDutyClient against the PagerDuty double', () => {
   it('reads an incident fresh while open, so a resolution mid-grant is seen at once', async () => {
     const clock = new FakeClock();
     const c = client({ clock });
-    pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag' });
+    pd.setIncident('Q1ABC', { status: 'triggered', title: 'orders-db replica lag', number: 4211 });
 
     expect(await c.incident('Q1ABC')).toEqual({
       id: 'Q1ABC',
       status: 'triggered',
       title: 'orders-db replica lag',
       url: 'https://example.pagerduty.com/incidents/Q1ABC',
+      number: 4211,
       responders: [],
     });
     pd.setIncident('Q1ABC', { status: 'resolved' });
@@ -450,13 +451,14 @@ describe('OpsgenieClient against the Opsgenie double', () => {
       status: 'acknowledged',
       title: 'payments 500s',
       url: '',
+      number: Number(a.tinyId),
       responders: ['alice@example.com', 'bob@example.com', 'carol@example.com'],
     });
     expect(og.requests.find((r) => r.path === `/v2/alerts/${a.id}`)?.query.identifierType).toEqual(['id']);
     expect(og.requests.filter((r) => r.path.startsWith('/v2/users/'))).toHaveLength(1);
 
     const mine = await c.openAlertsOf('Alice@Example.com');
-    expect(mine.map((i) => [i.id, i.title])).toEqual([[`og:${a.id}`, 'payments 500s']]);
+    expect(mine.map((i) => [i.id, i.title, i.number])).toEqual([[`og:${a.id}`, 'payments 500s', Number(a.tinyId)]]);
     expect(og.requests.find((r) => r.path === '/v2/alerts')?.query.query).toEqual([
       'status:open AND owner:"alice@example.com"',
     ]);
