@@ -32,7 +32,7 @@ import { makeSlackContext } from './chat/slack/listeners/context.js';
 import { slackInboxEdge } from './chat/slack/listeners/inbox-edge.js';
 import { createTeams, type TeamsRuntime } from './chat/teams/app.js';
 import { teamsMode } from './chat/teams/mode.js';
-import { openStateStore, pendingMigrations } from './store/index.js';
+import { openStateStore, pendingMigrations, storeOptions } from './store/index.js';
 import { CatalogEngines } from './targets/registry.js';
 import { loggerPort } from './logging.js';
 import { createHttpApp, finishHttpApp, listen } from './http/server.js';
@@ -108,7 +108,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
   const clock = opts.clock ?? systemClock;
   // Before anything is opened: a Teams setup that would accept anyone's activities refuses to start.
   const teamsSetup = teamsMode(settings, catalog);
-  const store = await openStateStore(settings.DATABASE_URL);
+  const store = await openStateStore(settings.DATABASE_URL, storeOptions(settings));
   const pending = await pendingMigrations(store.knex);
   if (pending.length > 0) {
     await store.close();

@@ -11,7 +11,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseGrantId } from '../core/ids.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { ConfigError, catalogFileWarnings, loadCatalog } from '../config/catalog.js';
-import { migrateLatest, openStateStore, describeStateStoreUrl } from '../store/index.js';
+import { migrateLatest, openStateStore, describeStateStoreUrl, storeOptions } from '../store/index.js';
 import { CatalogEngines } from '../targets/registry.js';
 import { targetTlsWarnings } from '../targets/tls.js';
 import { exportAudit, parseWhen } from '../audit/export.js';
@@ -61,6 +61,10 @@ export function exitCodeOf(err: unknown, write: (text: string) => void): number 
 export function cliActor(): Actor {
   const name = userInfo().username;
   return { platform: 'cli', id: `cli:${name}`, name };
+}
+
+function openStore(ctx: CliContext): ReturnType<typeof openStateStore> {
+  return openStateStore(ctx.settings.DATABASE_URL, storeOptions(ctx.settings));
 }
 
 export async function migrateCommand(ctx: CliContext): Promise<void> {
@@ -127,7 +131,7 @@ export async function grantsListCommand(
   ctx: CliContext,
   o: { all?: boolean; status?: string; json?: boolean },
 ): Promise<void> {
-  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  const store = await openStore(ctx);
   try {
     const statuses = o.status ? (o.status.split(',') as GrantStatus[]) : o.all ? undefined : LIVE_GRANT_STATUSES;
     const grants = await store.listGrants({ ...(statuses && { statuses }), limit: 500 });
@@ -198,7 +202,7 @@ export async function checkCommand(ctx: CliContext, o: { json?: boolean }): Prom
   ];
   const report: Record<string, unknown> = {};
   let ok = true;
-  const store = await openStateStore(ctx.settings.DATABASE_URL).catch((err: unknown) => err as Error);
+  const store = await openStore(ctx).catch((err: unknown) => err as Error);
   if (store instanceof Error) {
     ok = false;
     lines.push(`state store: FAIL ${store.message}`);
@@ -259,7 +263,7 @@ function parseId(id: string): GrantId {
 }
 
 export async function auditVerifyCommand(ctx: CliContext): Promise<boolean> {
-  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  const store = await openStore(ctx);
   try {
     const v = await store.verifyAudit();
     ctx.out(
@@ -283,7 +287,7 @@ export async function auditExportCommand(
   const now = Date.now();
   const since = parseWhen(o.since, 'since', now);
   const until = parseWhen(o.until, 'until', now);
-  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  const store = await openStore(ctx);
   try {
     for await (const line of exportAudit(
       store,
@@ -376,7 +380,7 @@ export async function reportCommand(
       '--dm-approvers goes with --post and needs PUBLIC_URL and ADMIN_API_TOKEN (the links are signed with it)',
       { field: 'dm-approvers' },
     );
-  const store = await openStateStore(ctx.settings.DATABASE_URL);
+  const store = await openStore(ctx);
   try {
     const rows = await accessReport(store, since, until);
     const title = `Database access ${new Date(since).toISOString().slice(0, 10)} → ${new Date(until).toISOString().slice(0, 10)}: ${rows.length} grant(s)`;

@@ -29,6 +29,12 @@ export const settingsSchema = z.object({
   /** Address the HTTP server binds. */
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().default('sqlite:./data/db-access.sqlite'),
+  /** PostgreSQL state store: `false` = do not prepare statements (behind a pooler in transaction mode that cannot
+   *  keep them, such as PgBouncer before 1.21); the broker also stops by itself when one is lost. */
+  DATABASE_PREPARED_STATEMENTS: z
+    .enum(['true', 'false', ''])
+    .optional()
+    .transform((v) => v !== 'false'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   CATALOG_PATH: z.string().default('./catalog.yaml'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

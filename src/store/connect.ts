@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import type { Logger } from '../core/ports.js';
 import { StateStoreError } from './errors.js';
+import { PreparingPgClient } from './pg-prepared.js';
 import { describeStateStoreUrl, parseStateStoreUrl, scrubPassword, type StoreDialect } from './url.js';
 
 /** How long SQLite waits for another process's write lock before SQLITE_BUSY. */
@@ -29,6 +30,8 @@ export function dialectOf(knex: Knex): StoreDialect {
 export interface KnexOptions {
   /** Where knex's own warnings go (pool errors while the database is down …), password scrubbed. Default: stderr. */
   logger?: Logger;
+  /** PostgreSQL: prepare each statement once per connection (pg-prepared.ts). Default true. */
+  preparedStatements?: boolean;
 }
 
 /** knex's log hooks, with the URL's password scrubbed from every message. */
@@ -90,7 +93,8 @@ export function createKnex(url: string, options: KnexOptions = {}): Knex {
     }
     case 'postgres':
       return knexFactory({
-        client: 'pg',
+        // knex accepts a client class in place of its name.
+        client: options.preparedStatements === false ? 'pg' : (PreparingPgClient as unknown as typeof Knex.Client),
         connection: {
           connectionString: parsed.connectionString,
           application_name: 'db-access',

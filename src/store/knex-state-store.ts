@@ -41,6 +41,7 @@ import type {
 } from '../core/ports.js';
 import { closeGrantActivityIn, readGrantActivity, recordSessionsIn } from './grant-activity.js';
 import type { StoreDialect } from './url.js';
+import { isPoolerLoss, isStalePlan } from './pg-prepared.js';
 import { INBOX_TABLE, inboxFromRow, newInboxToRow, outcomeText } from './inbox-rows.js';
 import {
   TABLES,
@@ -76,9 +77,10 @@ export function isUniqueViolation(err: unknown): boolean {
 const DEADLOCK_RETRIES = 3;
 
 /** PostgreSQL 40P01 (deadlock detected), MySQL/MariaDB 1213 (ER_LOCK_DEADLOCK). */
-function isDeadlock(err: unknown): boolean {
+/** A deadlock victim, or a PostgreSQL transaction that hit a prepared statement gone stale (pg-prepared.ts). */
+function isRetryable(err: unknown): boolean {
   const e = err as { code?: unknown; errno?: unknown } | undefined;
-  return e?.code === '40P01' || e?.errno === 1213;
+  return e?.code === '40P01' || e?.errno === 1213 || isStalePlan(err) || isPoolerLoss(err);
 }
 
 export class KnexStateStore implements StateStore {
@@ -98,7 +100,7 @@ export class KnexStateStore implements StateStore {
   /**
    * Runs `fn` in one transaction. Audit events it appends are chained at the end, under the chain head's lock: the
    * head is the last lock a transaction takes and is held only for the append, so transactions run side by side
-   * until then and their audit rows still go in one order. A transaction chosen as a deadlock victim is run again.
+   * until then and their audit rows still go in one order. A transaction chosen as a deadlock victim, or one that met a stale prepared statement, is run again.
    */
   async transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this); // nested: same transaction
@@ -122,7 +124,7 @@ export class KnexStateStore implements StateStore {
           return result;
         });
       } catch (err) {
-        if (attempt >= DEADLOCK_RETRIES || !isDeadlock(err)) throw err;
+        if (attempt >= DEADLOCK_RETRIES || !isRetryable(err)) throw err;
       }
     }
   }

@@ -78,7 +78,9 @@ export async function pendingMigrations(knex: Knex): Promise<string[]> {
 
 /** Applies every pending migration; returns the names applied (empty when up to date). */
 export async function migrateLatest(target: string | Knex, options: MigrateOptions = {}): Promise<string[]> {
-  const knex = typeof target === 'string' ? await connectKnex(target, options) : target;
+  // Migrations run each statement once: nothing to gain from preparing them.
+  const knex =
+    typeof target === 'string' ? await connectKnex(target, { ...options, preparedStatements: false }) : target;
   try {
     const deadline = Date.now() + (options.lockTimeoutMs ?? 60_000);
     await ensureMigrationTables(knex);
