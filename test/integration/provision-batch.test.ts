@@ -291,3 +291,65 @@ describe.each(targets)('provisioning in batches on %s', (_label, makeTarget) => 
     expect(retried.map((r) => r.grant.provisionAttempts)).toEqual([2, 2, 2]);
   }, 120_000);
 });
+
+describe('provisioning in batches on MariaDB: the role of accounts made together', () => {
+  let target: Awaited<ReturnType<typeof setupMariadbTarget>>;
+  let store: OpenStateStore;
+  let deps: CoreDeps;
+
+  beforeAll(async () => {
+    target = await setupMariadbTarget();
+    ({ store, deps } = await openCoreStage([target.entry], { now: () => Date.now() }));
+    deps.scheduler.scheduleRevokes = async () => undefined;
+  }, 120_000);
+
+  afterAll(async () => {
+    await deps?.engines.close();
+    await store?.close();
+    await target?.teardown();
+  }, 120_000);
+
+  /** GRANT role statements run so far on the broker admin's open connections (performance_schema, per thread; the
+   *  engine's pool keeps them open for the test). */
+  async function adminGrants(): Promise<number> {
+    const [row] = await target.query(
+      `SELECT COALESCE(SUM(s.COUNT_STAR), 0) AS n
+         FROM performance_schema.events_statements_summary_by_thread_by_event_name s
+         JOIN performance_schema.threads t ON t.THREAD_ID = s.THREAD_ID
+        WHERE t.PROCESSLIST_USER = ? AND s.EVENT_NAME = 'statement/sql/grant_role'`,
+      [target.names.adminUser],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  it('is granted in one GRANT per batch, not one per user; each user has it as its default role and can read', async () => {
+    const grants = [];
+    for (let i = 0; i < 12; i++) {
+      const { grant } = await createAdminGrant(
+        deps,
+        { platform: 'cli', id: 'cli:test' },
+        { platform: 'cli', id: `email:r${i}@example.com`, email: `r${i}@example.com` },
+        { database: target.entry.name, level: 'read', duration: '1h', reason: 'one GRANT per batch' },
+      );
+      grants.push(grant);
+    }
+    const before = await adminGrants();
+    const results = await Promise.all(grants.map((g) => provision(deps, g.id, { credentials: true })));
+    expect(results.map((r) => r.outcome)).toEqual(grants.map(() => 'active'));
+    // 12 users in one or two batches: one GRANT of the role each (12 without the batched grant).
+    expect((await adminGrants()) - before).toBeLessThanOrEqual(2);
+    for (const g of grants) {
+      const shown = (await target.query(`SHOW GRANTS FOR ?@'%'`, [g.username])).map((r) => String(Object.values(r)[0]));
+      expect(shown).toContain(`GRANT \`${target.names.readRole}\` TO \`${g.username}\`@\`%\``);
+      expect(shown).toContain(`SET DEFAULT ROLE \`${target.names.readRole}\` FOR \`${g.username}\`@\`%\``);
+    }
+    const first = results[0]!;
+    if (first.outcome !== 'active' || !first.credentials) throw new Error('no credentials');
+    const session = await target.connectAs(first.grant.username, first.credentials.password);
+    try {
+      expect(await session.query(target.sql.select)).toBeDefined();
+    } finally {
+      await session.close();
+    }
+  }, 120_000);
+});

@@ -134,7 +134,8 @@ export class MysqlEngine implements DatabaseEngine {
 
   /**
    * newUser for many users under one GET_LOCK: one marker read and one account lookup for all, the new markers in
-   * one multi-row INSERT, then per user the account, its access and its backstop event. A user that fails is undone
+   * one multi-row INSERT, the accounts several per CREATE USER and (MariaDB) their role one GRANT per role, then per
+   * user the rest of its access and its backstop event. A user that fails is undone
    * as newUser undoes it and gets its error; the others proceed. A failure of the batch itself that is not transient
    * falls back to newUser per user.
    */
@@ -837,11 +838,16 @@ export class MysqlEngine implements DatabaseEngine {
           ready.filter((p) => !p.adopt),
         )
       : new Set<string>();
+    const roleGranted = await this.grantSoleRoles(
+      conn,
+      ready.filter((p) => accountsMade.has(p.req.username)),
+    );
     const secrets = [...planned.map((p) => p.req.password), ...adminSecrets(this.db)];
     let made = 0;
     for (const [i, p] of ready.entries()) {
       try {
-        await this.makeUser(conn, flavour, p, schedulerOn, accountsMade.has(p.req.username));
+        const { username } = p.req;
+        await this.makeUser(conn, flavour, p, schedulerOn, accountsMade.has(username), roleGranted.has(username));
         result.set(p.req.username, { outcome: p.adopt ? 'adopted' : 'created' });
         made++;
       } catch (err) {
@@ -897,8 +903,33 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   /**
-   * One user's account (created unless `accountMade`, or converged when adopted), access and backstop event; its
-   * marker is already written. On failure, what was made for it is undone (compensate) before the error is rethrown.
+   * MariaDB: the accounts just made together that get one role each, granted it in one GRANT per role (several
+   * grantees); returns the users granted. A list that fails leaves its users to makeUser, which grants each alone
+   * (granting a role twice is harmless) and tells its error.
+   */
+  private async grantSoleRoles(conn: PoolConnection, made: readonly Planned[]): Promise<Set<string>> {
+    const byRole = new Map<string, string[]>();
+    for (const p of made) {
+      const r = p.access.soleRole;
+      if (r !== undefined) byRole.set(r, [...(byRole.get(r) ?? []), p.req.username]);
+    }
+    const granted = new Set<string>();
+    for (const [r, users] of byRole) {
+      if (users.length < 2) continue;
+      try {
+        await run(conn, `GRANT ${r} TO ${users.map(account).join(', ')}`);
+        for (const u of users) granted.add(u);
+      } catch (err) {
+        if (isFatal(err)) throw err;
+      }
+    }
+    return granted;
+  }
+
+  /**
+   * One user's account (created unless `accountMade`, or converged when adopted), access (its role already granted
+   * when `roleGranted`) and backstop event; its marker is already written. On failure, what was made for it is undone
+   * (compensate) before the error is rethrown.
    */
   private async makeUser(
     conn: PoolConnection,
@@ -906,6 +937,7 @@ export class MysqlEngine implements DatabaseEngine {
     p: Planned & { adopt: boolean },
     schedulerOn: boolean,
     accountMade: boolean,
+    roleGranted: boolean,
   ): Promise<void> {
     const { req, access, adopt } = p;
     const user = req.username;
@@ -927,7 +959,7 @@ export class MysqlEngine implements DatabaseEngine {
         }
         accountIsOurs = true;
       }
-      for (const step of access.steps(adopt)) {
+      for (const step of access.steps(adopt, roleGranted)) {
         await run(conn, step.sql);
         if (step.createsBundle) bundleIsOurs = true;
       }
@@ -1060,13 +1092,16 @@ export function accessStatements(flavour: Flavour, schema: string, user: string,
 
   return {
     usesBundle: useBundle,
-    steps(adopt: boolean): Array<{ sql: string; createsBundle?: true }> {
+    /** MariaDB, one role: the role granted by the first step, which a batch may grant to several users at once. */
+    soleRole: flavour === 'mariadb' && roles.length === 1 ? roles[0]! : undefined,
+    steps(adopt: boolean, roleGranted = false): Array<{ sql: string; createsBundle?: true }> {
       const out: Array<{ sql: string; createsBundle?: true }> = [];
       const add = (...sqls: string[]) => out.push(...sqls.map((sql) => ({ sql })));
       if (roles.length > 0 && flavour === 'mysql') {
         add(`GRANT ${roles.join(', ')} TO ${acct}`, `SET DEFAULT ROLE ALL TO ${acct}`);
       } else if (roles.length === 1) {
-        add(`GRANT ${roles[0]!} TO ${acct}`, setDefault(level.roles[0]!));
+        if (!roleGranted) add(`GRANT ${roles[0]!} TO ${acct}`);
+        add(setDefault(level.roles[0]!));
       } else if (useBundle) {
         const bundle = bundleRoleName(user);
         // A fresh create must not take over a role of that name made by someone else (1396 → conflict);
