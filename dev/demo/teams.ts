@@ -12,20 +12,18 @@ import {
   postActivity,
   type Where,
 } from '../teams/activities.js';
-import type { PostedActivity, TeamsConnectorDouble, TeamsUser } from '../teams/connector-double.js';
+import { teamsUser, type PostedActivity, type TeamsConnectorDouble } from '../teams/connector-double.js';
 import type { App } from '../../src/app.js';
 import { openSession } from './session.js';
 import { utc } from '../../src/cli/format.js';
 import type { RequestId } from '../../src/core/model.js';
 
 export const TEAMS_CHANNEL = '19:db-approvals@thread.tacv2';
-const person = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}`,
-  name,
-  email: `${name}@example.com`,
-});
-export const TEAMS_PEOPLE = { alice: person(1, 'alice'), bob: person(2, 'bob'), mallory: person(5, 'mallory') };
+export const TEAMS_PEOPLE = {
+  alice: teamsUser(1, 'alice', { id: '29:alice' }),
+  bob: teamsUser(2, 'bob', { id: '29:bob' }),
+  mallory: teamsUser(5, 'mallory', { id: '29:mallory' }),
+};
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);

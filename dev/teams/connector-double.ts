@@ -30,6 +30,18 @@ export interface TeamsUser {
   tenantId?: string;
 }
 
+/** Person `n` of the tests and the demo: a GUID made from n, Teams id `29:<name>-teams-id`, `<name>@example.com`;
+ *  `extra` overrides any of them. */
+export function teamsUser(n: number, name: string, extra: Partial<TeamsUser> = {}): TeamsUser {
+  return {
+    aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
+    id: `29:${name}-teams-id`,
+    name,
+    email: `${name}@example.com`,
+    ...extra,
+  };
+}
+
 export interface ConnectorCall {
   method: string;
   path: string;

@@ -14,11 +14,7 @@ import { startPagerDutyDouble, type PagerDutyDouble } from '../../dev/oncall/pag
 import { buttonsIn, RESPONSE_URL_METHOD, startSlackDouble, type SlackDouble } from '../../dev/slack/double.js';
 import { postInteraction, postSlashCommand, slashCommand, viewSubmissionPayload } from '../../dev/slack/sign.js';
 import { cardOf, cardText, messageActivity, postActivity } from '../../dev/teams/activities.js';
-import {
-  startTeamsConnectorDouble,
-  type TeamsConnectorDouble,
-  type TeamsUser,
-} from '../../dev/teams/connector-double.js';
+import { startTeamsConnectorDouble, type TeamsConnectorDouble, teamsUser } from '../../dev/teams/connector-double.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
@@ -33,12 +29,6 @@ const TEAMS_APPROVALS = '19:db-approvals@thread.tacv2';
 const ALICE = 'U0ALICE'; // responder (Slack)
 const MALLORY = 'U0MALLORY'; // not responding (Slack)
 const BOB = 'U0BOB'; // approver
-const teamsUser = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-});
 const ZARA = teamsUser(1, 'zara'); // responder (Teams)
 const TOM = teamsUser(2, 'tom'); // not responding (Teams)
 

@@ -16,11 +16,7 @@ import {
   postActivity,
   type Where,
 } from '../../dev/teams/activities.js';
-import {
-  startTeamsConnectorDouble,
-  type TeamsConnectorDouble,
-  type TeamsUser,
-} from '../../dev/teams/connector-double.js';
+import { startTeamsConnectorDouble, type TeamsConnectorDouble, teamsUser } from '../../dev/teams/connector-double.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
 import { setupPgTarget, startScramCluster, type PgCluster, type PgTarget } from '../support/pg-cluster.js';
@@ -28,14 +24,8 @@ import { waitFor } from '../support/wait.js';
 import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-bundles@thread.tacv2';
-const user = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-});
-const ALICE = user(1, 'alice');
-const BOB = user(2, 'bob');
+const ALICE = teamsUser(1, 'alice');
+const BOB = teamsUser(2, 'bob');
 
 describe('Teams bundle', () => {
   let cluster: PgCluster;

@@ -9,11 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actionActivity, cardOf, messageActivity, postActivity, type Where } from '../../dev/teams/activities.js';
-import {
-  startTeamsConnectorDouble,
-  type TeamsConnectorDouble,
-  type TeamsUser,
-} from '../../dev/teams/connector-double.js';
+import { startTeamsConnectorDouble, type TeamsConnectorDouble, teamsUser } from '../../dev/teams/connector-double.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
 import { teamsAnonymousEnv } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
@@ -24,14 +20,8 @@ import { waitFor } from '../support/wait.js';
 import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
-const user = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-});
-const ALICE = user(1, 'alice');
-const BOB = user(2, 'bob');
+const ALICE = teamsUser(1, 'alice');
+const BOB = teamsUser(2, 'bob');
 
 describe('Teams: a crash before the answer is a failed click the person can retry', () => {
   let cluster: PgCluster;

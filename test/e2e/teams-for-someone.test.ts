@@ -19,6 +19,7 @@ import {
   type PostedActivity,
   type TeamsConnectorDouble,
   type TeamsUser,
+  teamsUser,
 } from '../../dev/teams/connector-double.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
@@ -27,18 +28,11 @@ import { waitFor } from '../support/wait.js';
 import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
-const user = (n: number, name: string, extra: Partial<TeamsUser> = {}): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-  ...extra,
-});
-const ALICE = user(1, 'alice');
-const BOB = user(2, 'bob');
-const CAROL = user(3, 'carol');
+const ALICE = teamsUser(1, 'alice');
+const BOB = teamsUser(2, 'bob');
+const CAROL = teamsUser(3, 'carol');
 /** A guest of another organisation: their home tenant is not ours. */
-const EVE = user(4, 'eve', { email: 'eve@partner.example', tenantId: 'tenant-partner' });
+const EVE = teamsUser(4, 'eve', { email: 'eve@partner.example', tenantId: 'tenant-partner' });
 
 type InvokeAnswer = { statusCode: number; type: string; value: unknown };
 

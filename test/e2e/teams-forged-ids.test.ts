@@ -20,6 +20,7 @@ import {
   type PostedActivity,
   type TeamsConnectorDouble,
   type TeamsUser,
+  teamsUser,
 } from '../../dev/teams/connector-double.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { writeCatalog } from '../support/catalog.js';
@@ -28,14 +29,8 @@ import { waitFor } from '../support/wait.js';
 import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
-const user = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-});
-const ALICE = user(1, 'alice');
-const BOB = user(2, 'bob');
+const ALICE = teamsUser(1, 'alice');
+const BOB = teamsUser(2, 'bob');
 
 /** Spellings of `id` that Number() reads as `id`, and parseDecimalId does not. */
 const forgeries = (id: number) => [

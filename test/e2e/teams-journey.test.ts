@@ -23,6 +23,7 @@ import {
   type PostedActivity,
   type TeamsConnectorDouble,
   type TeamsUser,
+  teamsUser,
 } from '../../dev/teams/connector-double.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
 import { tempSqliteUrl, writeCatalog } from '../support/catalog.js';
@@ -33,18 +34,12 @@ import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
 const SECURITY = '19:security@thread.tacv2';
-const user = (n: number, name: string, email = `${name}@example.com`): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email,
-});
-const ALICE = user(1, 'alice');
-const BOB = user(2, 'bob');
-const CAROL = user(3, 'carol');
-const DAVE = user(4, 'dave');
-const MALLORY = user(5, 'mallory');
-const ZOE = user(6, 'zoe');
+const ALICE = teamsUser(1, 'alice');
+const BOB = teamsUser(2, 'bob');
+const CAROL = teamsUser(3, 'carol');
+const DAVE = teamsUser(4, 'dave');
+const MALLORY = teamsUser(5, 'mallory');
+const ZOE = teamsUser(6, 'zoe');
 
 type InvokeAnswer = { statusCode: number; type: string; value: unknown };
 

@@ -25,6 +25,7 @@ import {
   type PostedActivity,
   type TeamsConnectorDouble,
   type TeamsUser,
+  teamsUser,
 } from '../../dev/teams/connector-double.js';
 import type { AuditEvent } from '../../src/core/model.js';
 import { journeyEnv, startBroker, teamsAnonymousEnv, type TestBroker } from '../support/broker.js';
@@ -36,17 +37,11 @@ import { rid } from '../support/ids.js';
 
 const CHANNEL = '19:db-approvals@thread.tacv2';
 const OTHER_TENANT = 'tenant-elsewhere';
-const user = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-});
-const ALICE = user(1, 'alice');
-const BOB = user(2, 'bob');
+const ALICE = teamsUser(1, 'alice');
+const BOB = teamsUser(2, 'bob');
 /** Of another tenant; bob's twin there has bob's email, which is on the approver list. */
-const MALLORY = user(5, 'mallory');
-const BOB_ELSEWHERE: TeamsUser = { ...user(6, 'bob-elsewhere'), email: 'bob@example.com' };
+const MALLORY = teamsUser(5, 'mallory');
+const BOB_ELSEWHERE = teamsUser(6, 'bob-elsewhere', { email: 'bob@example.com' });
 
 type InvokeAnswer = { statusCode: number; type: string; value: unknown };
 
@@ -349,7 +344,7 @@ describe('Teams trust boundary', () => {
     it('installs from several tenants at once: exactly one tenant is pinned, every other is refused', async () => {
       const b = await broker();
       const tenants = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d', 'tenant-e'];
-      const people = tenants.map((_t, i) => user(7 + i, `installer${i}`));
+      const people = tenants.map((_t, i) => teamsUser(7 + i, `installer${i}`));
       const answers = await Promise.all(
         tenants.map((tenantId, i) =>
           postActivity(

@@ -27,6 +27,7 @@ import {
   startTeamsConnectorDouble,
   type TeamsConnectorDouble,
   type TeamsUser,
+  teamsUser,
 } from '../../dev/teams/connector-double.js';
 import { startServices, type Services } from '../../src/app.js';
 import { migrateLatest } from '../../src/store/index.js';
@@ -53,12 +54,6 @@ const SLACK = {
   HANK: 'U0HANK',
   IVY: 'U0IVY',
 } as const;
-const teamsUser = (n: number, name: string): TeamsUser => ({
-  aadObjectId: `0000000${n}-aaaa-4bbb-8ccc-00000000000${n}`,
-  id: `29:${name}-teams-id`,
-  name,
-  email: `${name}@example.com`,
-});
 const T_ALICE = teamsUser(1, 'alice');
 const T_BOB = teamsUser(2, 'bob');
 const T_CAROL = teamsUser(3, 'carol');
