@@ -109,9 +109,16 @@ describe.each(TARGETS)('two installations sharing one %s server', (_engine, make
     }
     // A pass that dropped an installation's orphan listed the server's users with the other's live user among them
     // (a user whose name is not among the installation's live grants is an orphan to it, whatever its grant id).
+    // The sweeper audits a drop after making it: wait for both, or the audit may be read in between.
+    const audited = async (install: typeof a) =>
+      (await install.app.deps.store.listAudit({ type: 'sweeper.orphan_dropped' })).length > 0;
     await waitFor(
-      'both orphans to be dropped',
-      async () => !(await target.userExists(orphanA.username)) && !(await target.userExists(orphanB.username)),
+      'both orphans to be dropped and audited',
+      async () =>
+        !(await target.userExists(orphanA.username)) &&
+        !(await target.userExists(orphanB.username)) &&
+        (await audited(a)) &&
+        (await audited(b)),
       {
         timeoutMs: 20_000,
         intervalMs: 100,
