@@ -14,6 +14,12 @@ export interface Knobs {
    * the burst starts), so the first engine measured is not also the one that pays the broker's JIT warm-up. 0 = none.
    */
   warmup: number;
+  /**
+   * BENCH_WARMUP_BURST: requests approved at once before the measured burst, not measured (5 s grants, revoked
+   * before it starts). A broker in service has run the burst's code (batches of many, everything in flight at
+   * once) many times over; without this the measured window also pays V8's compiling of it. 0 = none.
+   */
+  warmupBurst: number;
   /** BENCH_GRANTS: requests approved all at once for the sustained grants/s figure. */
   grants: number;
   /**
@@ -60,6 +66,7 @@ export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
     engines: engines as EngineName[],
     latencySamples: int(env, 'BENCH_LATENCY_SAMPLES', 100),
     warmup: int(env, 'BENCH_WARMUP', 30, 0),
+    warmupBurst: int(env, 'BENCH_WARMUP_BURST', 100, 0),
     grants: int(env, 'BENCH_GRANTS', 200),
     pending: int(env, 'BENCH_PENDING', 10_000),
     floorIterations: int(env, 'BENCH_FLOOR_ITERATIONS', 200),

@@ -154,7 +154,7 @@ export function renderMarkdown(res: BenchResult): string {
       `${Object.entries(m.servers)
         .map(([k, v]) => `${k}: ${v}`)
         .join('; ')}. Load average when it started: ${m.loadAtStart}.`,
-    `Sizes: ${res.knobs.warmup} warm-up journeys per engine (not measured), ${res.knobs.latencySamples} journeys one at a time, ${res.knobs.grants} approved at once, ${res.knobs.pending} pending expirations, ${res.knobs.floorIterations} floor iterations per engine.`,
+    `Sizes: ${res.knobs.warmup} warm-up journeys and ${res.knobs.warmupBurst} warm-up requests approved at once per engine (not measured), ${res.knobs.latencySamples} journeys one at a time, ${res.knobs.grants} approved at once, ${res.knobs.pending} pending expirations, ${res.knobs.floorIterations} floor iterations per engine.`,
     '',
   ];
   for (const e of res.engines) {

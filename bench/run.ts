@@ -46,6 +46,14 @@ async function benchEngine(stage: Stage, target: BenchTarget, knobs: Knobs): Pro
     );
     await awaitRevocations(stage, target);
   }
+  if (knobs.warmupBurst > 0) {
+    log(
+      `${engine}: ${knobs.warmupBurst} warm-up requests approved at once (not measured; 5 s grants, revoked before the burst)`,
+    );
+    const users = range(knobs.warmupBurst).map((i) => requesterId(engine, 'X', i));
+    await burstPhase(stage, await cpuMeter(stage, target), name, users, WARMUP_GRANT_SECONDS);
+    await awaitRevocations(stage, target);
+  }
 
   // The burst first: its grants expire after the one-at-a-time journeys, which expire later still (see knobs.ts).
   log(`${engine}: ${knobs.grants} requests approved at once`);
@@ -136,6 +144,7 @@ async function main(): Promise<number> {
     for (const e of knobs.engines) targets.push(await starters[e](teardown));
     const users = targets.flatMap((t) => [
       ...range(knobs.warmup).map((i) => requesterId(t.engine, 'W', i)),
+      ...range(knobs.warmupBurst).map((i) => requesterId(t.engine, 'X', i)),
       ...range(knobs.latencySamples).map((i) => requesterId(t.engine, 'L', i)),
       ...range(knobs.grants).map((i) => requesterId(t.engine, 'B', i)),
     ]);

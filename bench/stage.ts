@@ -36,7 +36,7 @@ export interface Stage {
 }
 
 /** Slack user ids the bench acts as: one requester per grant (per-person limits apply to real people). */
-export function requesterId(engine: string, phase: 'L' | 'B' | 'W', i: number): string {
+export function requesterId(engine: string, phase: 'L' | 'B' | 'W' | 'X', i: number): string {
   return `U0${engine === 'postgres' ? 'P' : 'M'}${phase}${i}`;
 }
 

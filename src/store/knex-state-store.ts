@@ -41,6 +41,7 @@ import type {
 } from '../core/ports.js';
 import { closeGrantActivityIn, readGrantActivity, recordSessionsIn } from './grant-activity.js';
 import type { StoreDialect } from './url.js';
+import { WriteBatcher } from './write-batcher.js';
 import { isPoolerLoss, isStalePlan } from './pg-prepared.js';
 import { INBOX_TABLE, inboxFromRow, newInboxToRow, outcomeText } from './inbox-rows.js';
 import {
@@ -83,6 +84,14 @@ function isRetryable(err: unknown): boolean {
   return e?.code === '40P01' || e?.errno === 1213 || isStalePlan(err) || isPoolerLoss(err);
 }
 
+interface VersionClaim {
+  ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>;
+  version: number;
+}
+
+const refKey = (r: { requestId: unknown; platform: string; kind: string }) =>
+  `${String(r.requestId)}/${r.platform}/${r.kind}`;
+
 export class KnexStateStore implements StateStore {
   /**
    * @param knex the root knex instance, or the transaction this store is bound to
@@ -93,6 +102,9 @@ export class KnexStateStore implements StateStore {
     readonly dialect: StoreDialect,
     private readonly inTransaction = false,
   ) {}
+
+  private readonly refWrites = new WriteBatcher((refs: MessageRef[]) => this.saveMessageRefs(refs));
+  private readonly versionClaims = new WriteBatcher((claims: VersionClaim[]) => this.claimMessageVersions(claims));
 
   /** Audit events of this transaction, appended to the chain just before it commits (see transaction()). */
   private readonly pendingAudit: AuditEvent[] = [];
@@ -489,22 +501,68 @@ export class KnexStateStore implements StateStore {
 
   // --- chat message references --------------------------------------------------------------------------------
 
+  /**
+   * Outside a transaction, references and version claims go through write batchers (write-batcher.ts): the many a
+   * provisioning batch makes at once (a DM reference and an approval-message claim per grant) cost a statement and a
+   * commit each otherwise.
+   */
   async saveMessageRef(ref: MessageRef): Promise<void> {
+    if (this.inTransaction) await this.saveMessageRefs([ref]);
+    else await this.refWrites.submit(ref);
+  }
+
+  /** One upsert for all; of several for the same message, the last (what saving them in turn would leave). */
+  private async saveMessageRefs(refs: readonly MessageRef[]): Promise<void[]> {
+    const rows = [...new Map(refs.map((r) => [refKey(r), messageRefToRow(r)])).values()];
     await this.knex(TABLES.chatMessages)
-      .insert(messageRefToRow(ref))
+      .insert(rows)
       .onConflict(['request_id', 'platform', 'kind'])
       .merge(['channel', 'message_id', 'version']);
+    return refs.map(() => undefined);
   }
 
   async claimMessageVersion(
     ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>,
     version: number,
   ): Promise<boolean> {
-    const changed = await this.knex(TABLES.chatMessages)
-      .where({ request_id: ref.requestId, platform: ref.platform, kind: ref.kind })
-      .where('version', '<', version)
-      .update({ version });
-    return changed === 1;
+    if (this.inTransaction) return (await this.claimMessageVersions([{ ref, version }]))[0]!;
+    return this.versionClaims.submit({ ref, version });
+  }
+
+  /**
+   * Each claim wins when its message shows an older version. Of several claims on one message, only the first of the
+   * highest version can win: a lower one would draw a state already superseded. PostgreSQL: one statement for all;
+   * elsewhere one each.
+   */
+  private async claimMessageVersions(claims: readonly VersionClaim[]): Promise<boolean[]> {
+    const best = new Map<string, number>();
+    claims.forEach((c, i) => {
+      const held = best.get(refKey(c.ref));
+      if (held === undefined || claims[held]!.version < c.version) best.set(refKey(c.ref), i);
+    });
+    const contenders = [...best.values()].map((i) => claims[i]!);
+    const won = new Set<string>();
+    if (contenders.length === 1 || this.dialect !== 'postgres') {
+      for (const { ref, version } of contenders) {
+        const changed = await this.knex(TABLES.chatMessages)
+          .where({ request_id: ref.requestId, platform: ref.platform, kind: ref.kind })
+          .where('version', '<', version)
+          .update({ version });
+        if (changed === 1) won.add(refKey(ref));
+      }
+    } else {
+      const { rows } = (await this.knex.raw(
+        `update ${TABLES.chatMessages} as m set version = v.version
+           from (values ${contenders.map(() => '(?::integer, ?, ?, ?::bigint)').join(', ')})
+             as v(request_id, platform, kind, version)
+          where m.request_id = v.request_id and m.platform = v.platform and m.kind = v.kind and m.version < v.version
+          returning m.request_id, m.platform, m.kind`,
+        contenders.flatMap((c) => [c.ref.requestId, c.ref.platform, c.ref.kind, c.version]),
+      )) as { rows: Row[] };
+      for (const r of rows)
+        won.add(refKey({ requestId: r.request_id, platform: String(r.platform), kind: String(r.kind) }));
+    }
+    return claims.map((c, i) => best.get(refKey(c.ref)) === i && won.has(refKey(c.ref)));
   }
 
   async getMessageRefs(requestId: RequestId): Promise<MessageRef[]> {

@@ -1505,6 +1505,63 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(await store.claimMessageVersion(ref, 8)).toBe(true);
         expect((await store.getMessageRefs(req.id))[0]?.version).toBe(8);
       });
+
+      it('many saves and claims at once from one store answer as they would one at a time', async () => {
+        const reqs = await Promise.all(Array.from({ length: 12 }, () => store.createRequest(newRequest())));
+        const ref = (i: number) => ({ requestId: reqs[i]!.id, platform: 'slack' as const, kind: 'dm' });
+        await Promise.all(
+          reqs.map((_, i) => store.saveMessageRef({ ...ref(i), channel: `D${i}`, messageId: `${i}.1`, version: 2 })),
+        );
+        // Every other message gets a second save in the same breath: the later one is what stays.
+        await Promise.all([
+          ...reqs.map((_, i) => store.saveMessageRef({ ...ref(i), channel: `D${i}`, messageId: `${i}.2`, version: 3 })),
+          ...reqs
+            .filter((_, i) => i % 2 === 0)
+            .map((_, j) => store.saveMessageRef({ ...ref(2 * j), channel: 'Dx', messageId: 'late', version: 4 })),
+        ]);
+        const saved = await store.listMessageRefsFor(reqs.map((r) => r.id));
+        expect(saved.map((r) => [r.messageId, r.version])).toEqual(
+          reqs.map((_, i) => (i % 2 === 0 ? ['late', 4] : [`${i}.2`, 3])),
+        );
+        // Claims on different messages each win or lose on their own. Of claims on one message, the first of the
+        // highest version wins and any other of that version or lower loses (one lower than it, made before it, may
+        // have won first: one at a time it does, taken together it need not).
+        const one = ref(1);
+        const claims = await Promise.all([
+          ...reqs.map((_, i) => store.claimMessageVersion(ref(i), i === 1 ? 9 : i % 2 === 0 ? 4 : 5)),
+          store.claimMessageVersion(one, 11),
+          store.claimMessageVersion(one, 10),
+          store.claimMessageVersion(one, 11),
+        ]);
+        // Even ones already show 4; odd ones show 3 < 5.
+        expect(claims.filter((_, i) => i !== 1)).toEqual([
+          ...reqs.map((_, i) => i % 2 === 1).filter((_, i) => i !== 1),
+          true,
+          false,
+          false,
+        ]);
+        expect((await store.getMessageRefs(one.requestId))[0]?.version).toBe(11);
+        expect(await store.claimMessageVersion(one, 10)).toBe(false);
+      });
+
+      it('a reference that cannot be saved fails alone, not the others saved with it', async () => {
+        const reqs = await Promise.all(Array.from({ length: 4 }, () => store.createRequest(newRequest())));
+        const missing = rid(reqs[3]!.id + 1_000_000);
+        const results = await Promise.allSettled(
+          [...reqs.map((r) => r.id), missing].map((requestId) =>
+            store.saveMessageRef({
+              requestId,
+              platform: 'slack',
+              kind: 'dm',
+              channel: 'D',
+              messageId: String(requestId),
+            }),
+          ),
+        );
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+        expect(await store.listMessageRefsFor(reqs.map((r) => r.id))).toHaveLength(4);
+        expect(await store.getMessageRefs(missing)).toEqual([]);
+      });
     });
 
     // --- liveness and secrets ---------------------------------------------------------------------------------
