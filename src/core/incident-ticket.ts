@@ -43,7 +43,10 @@ export async function incidentOfTicket(
       unmatched: `${named} could not be matched to your open incidents (${err instanceof Error ? err.message : String(err)})`,
     };
   }
-  const matches = open.filter((i) => i.number === n);
+  const matches = open.incidents.filter((i) => i.number === n);
+  // Not found while a source was down: it may be that source's, so say it could not be matched, not that it is not.
+  if (matches.length === 0 && open.unanswered.length > 0)
+    return { unmatched: `${named} could not be matched to your open incidents (${open.unanswered.join('; ')})` };
   if (matches.length === 0) return { unmatched: `${named} is not the number of any open incident of yours` };
   if (matches.length > 1)
     return {

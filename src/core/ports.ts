@@ -555,8 +555,15 @@ export interface IncidentDirectory {
    *  incident. */
   incident(id: string): Promise<IncidentInfo>;
   /** Open incidents `email` is assigned to or has acknowledged (for choosing one in a form, and for matching
-   *  `INC-<n>` to one). Throws when the source cannot be asked. */
-  openIncidentsOf?(email: string): Promise<IncidentInfo[]>;
+   *  `INC-<n>` to one). Throws when no source can be asked. */
+  openIncidentsOf?(email: string): Promise<OpenIncidents>;
+}
+
+/** A person's open incidents as far as they could be read. */
+export interface OpenIncidents {
+  incidents: IncidentInfo[];
+  /** Why each source that could not be asked was not (its incidents are missing from the list). */
+  unanswered: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------

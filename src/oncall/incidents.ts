@@ -1,9 +1,9 @@
 /**
  * The incidents a grant may be scoped to, from PagerDuty and Opsgenie as one IncidentDirectory. An id `og:<alert id>`
  * is an Opsgenie alert; any other id is a PagerDuty incident. A person's open incidents are both vendors' lists
- * together; one vendor failing leaves the other's list (both failing throws the first failure).
+ * together; one vendor failing leaves the other's list and says so (both failing throws the first failure).
  */
-import type { IncidentDirectory, IncidentInfo } from '../core/ports.js';
+import type { IncidentDirectory, IncidentInfo, OpenIncidents } from '../core/ports.js';
 import { OnCallError, type OpsgenieDirectory, type PagerDutyDirectory } from './sources.js';
 
 export const OPSGENIE_PREFIX = 'og:';
@@ -20,14 +20,19 @@ export class VendorIncidents implements IncidentDirectory {
     return this.vendors.pagerduty.incident(id);
   }
 
-  async openIncidentsOf(email: string): Promise<IncidentInfo[]> {
+  async openIncidentsOf(email: string): Promise<OpenIncidents> {
     const asks = [this.vendors.pagerduty?.openIncidentsOf(email), this.vendors.opsgenie?.openAlertsOf(email)].filter(
       (p): p is Promise<IncidentInfo[]> => p !== undefined,
     );
     const answers = await Promise.allSettled(asks);
     const ok = answers.filter((a) => a.status === 'fulfilled');
     if (ok.length === 0 && answers[0]?.status === 'rejected') throw answers[0].reason;
-    return ok.flatMap((a) => a.value);
+    return {
+      incidents: ok.flatMap((a) => a.value),
+      unanswered: answers.flatMap((a) =>
+        a.status === 'rejected' ? [a.reason instanceof Error ? a.reason.message : String(a.reason)] : [],
+      ),
+    };
   }
 }
 

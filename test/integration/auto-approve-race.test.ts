@@ -10,6 +10,7 @@ import { parseCatalog } from '../../src/config/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import type { Actor } from '../../src/core/model.js';
 import { requestAccess } from '../../src/core/asking.js';
+import { VendorIncidents } from '../../src/oncall/incidents.js';
 import { PagerDutyClient } from '../../src/oncall/pagerduty.js';
 import { ApproverResolver } from '../../src/oncall/resolver.js';
 import { migrateLatest, openStateStore, type OpenStateStore } from '../../src/store/index.js';
@@ -86,7 +87,7 @@ describe('auto-approval budget under concurrency (PostgreSQL state store)', () =
       clock,
       enqueued: [],
       approvers: new ApproverResolver(undefined, clock, { pagerduty }, 60_000),
-      incidents: pagerduty,
+      incidents: new VendorIncidents({ pagerduty }),
     });
   }, 60_000);
 

@@ -697,6 +697,25 @@ describe('access policy', () => {
         pd.setIncident('PNUM704', { status: 'resolved' });
       });
 
+      it("one source down and the number not in the other's list: could not be matched, naming the failure (it may be the missing source's)", async () => {
+        pd.setIncident('PNUM706', { status: 'triggered', number: 7006, assignees: [{ email: dev.email! }] });
+        pd.failNext('/incidents', { status: 503 }, { times: 8 });
+        const req = await askTicket(dev, 'INC-7006');
+        pd.clearFaults();
+        expect(req.status).toBe('pending');
+        expect(req.incidentId).toBeUndefined();
+        expect(await createdNotes(req.id)).toEqual([
+          expect.stringMatching(/^rule 1: INC-7006 could not be matched to your open incidents \(.*HTTP 503/),
+        ]);
+        await store.decideRequest(req.id, 'cancelled', now);
+        // Both answering, the same number is found.
+        const again = await askTicket(dev, 'INC-7006');
+        expect(again.status).toBe('approved');
+        expect(again.incidentId).toBe('PNUM706');
+        await endGrantOf(again.id);
+        pd.setIncident('PNUM706', { status: 'resolved' });
+      });
+
       it('both sources down: scoped to nothing, not auto-approved (fail closed), and the reason names the failure', async () => {
         pd.setIncident('PNUM705', { status: 'triggered', number: 7005, assignees: [{ email: dev.email! }] });
         pd.failNext('/incidents', { status: 503 }, { times: 8 });

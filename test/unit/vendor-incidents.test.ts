@@ -50,7 +50,7 @@ describe('VendorIncidents', () => {
     pd.setIncident('PVI0003', { status: 'triggered', number: 4242, assignees: [{ email: 'cat@example.com' }] });
     const alert = og.setAlert({ status: 'open', owner: 'cat@example.com', tinyId: '1791' });
     const both = new VendorIncidents({ pagerduty, opsgenie });
-    expect((await both.openIncidentsOf('cat@example.com')).map((i) => [i.id, i.number])).toEqual([
+    expect((await both.openIncidentsOf('cat@example.com')).incidents.map((i) => [i.id, i.number])).toEqual([
       ['PVI0003', 4242],
       [`og:${alert.id}`, 1791],
     ]);
@@ -58,13 +58,18 @@ describe('VendorIncidents', () => {
     expect((await both.incident(`og:${alert.id}`)).number).toBe(1791);
   });
 
-  it("a person's open incidents from both vendors; one vendor down leaves the other's; both down throws", async () => {
+  it("a person's open incidents from both vendors; one vendor down leaves the other's and says so; both down throws", async () => {
     pd.setIncident('PVI0002', { status: 'acknowledged', assignees: [{ email: 'ben@example.com' }] });
     const alert = og.setAlert({ status: 'open', owner: 'ben@example.com', message: 'disk full' });
     const both = new VendorIncidents({ pagerduty, opsgenie });
-    expect((await both.openIncidentsOf('ben@example.com')).map((i) => i.id)).toEqual(['PVI0002', `og:${alert.id}`]);
+    expect(await both.openIncidentsOf('ben@example.com')).toMatchObject({
+      incidents: [{ id: 'PVI0002' }, { id: `og:${alert.id}` }],
+      unanswered: [],
+    });
     pd.failNext('/incidents', { status: 503 });
-    expect((await both.openIncidentsOf('ben@example.com')).map((i) => i.id)).toEqual([`og:${alert.id}`]);
+    const partial = await both.openIncidentsOf('ben@example.com');
+    expect(partial.incidents.map((i) => i.id)).toEqual([`og:${alert.id}`]);
+    expect(partial.unanswered).toEqual([expect.stringMatching(/HTTP 503/)]);
     pd.failNext('/incidents', { status: 503 });
     og.failNext('/v2/alerts', { status: 503 });
     await expect(both.openIncidentsOf('ben@example.com')).rejects.toThrow(/HTTP 503/);

@@ -25,7 +25,7 @@ export async function openRequestModal(
   try {
     const email = (await ctx.people.actor(userId)).email;
     if (!email) return;
-    const incidents = await withDeadline(list(email), INCIDENTS_WITHIN_MS);
+    const { incidents } = await withDeadline(list(email), INCIDENTS_WITHIN_MS);
     if (incidents.length === 0) return;
     await client.views.update({
       view_id: viewId,
