@@ -9,7 +9,8 @@
  * ADMIN_API_TOKEN (not SLACK_SIGNING_SECRET) because only the operator holds it: Slack, which knows its signing
  * secret, must not be able to mint links.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
+import { sameBytes } from '../core/constant-time.js';
 
 /** How long a link issued by the broker is valid. */
 export const REPORT_LINK_TTL_MS = 7 * 86_400_000;
@@ -89,7 +90,7 @@ export function verifyReportLink(
   if (!ISSUED_TO.test(issuedTo) || !EXP.test(exp) || !SIG.test(sig)) return invalid;
   const given = Buffer.from(sig, 'base64url');
   const expected = mac(key, issuedTo, exp);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
+  if (!sameBytes(given, expected)) return invalid;
   const link = { issuedTo, expiresAt: Number(exp) * 1000 };
   if (link.expiresAt > now + LONGEST_ACCEPTED_MS) return invalid;
   if (link.expiresAt <= now) return { ok: false, why: 'expired', link };

@@ -8,7 +8,8 @@
  * secret, so a copy of Redis cannot be searched for them), compared in constant time. Logins are rate-limited per
  * person and per client address; every outcome is audited (`terminal.login`).
  */
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
+import { sameBytes } from './constant-time.js';
 import { requestAccess, type RequestInput } from './asking.js';
 import type { CoreDeps } from './deps.js';
 import { formatDuration } from './duration.js';
@@ -242,7 +243,7 @@ export async function finishTerminalLogin(
   const { login, attempts } = found;
   const given = Buffer.from(codeHash(deps.secret, id, code.trim()));
   const stored = Buffer.from(login.codeHash);
-  if (given.length !== stored.length || !timingSafeEqual(given, stored)) {
+  if (!sameBytes(given, stored)) {
     const left = CODE_MAX_ATTEMPTS - attempts;
     await audit(deps, login.person, 'failed', client, { reason: 'wrong code', attempts });
     throw new TerminalRefusal(
@@ -296,7 +297,7 @@ function readToken(secret: string, token: string, now: number): TokenClaims | st
   if (!m) return 'not a terminal token';
   const expected = hmac(secret, 'terminal-token', m[1]!);
   const given = Buffer.from(m[2]!, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'the token signature is wrong';
+  if (!sameBytes(given, expected)) return 'the token signature is wrong';
   let claims: TokenClaims;
   try {
     claims = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')) as TokenClaims;

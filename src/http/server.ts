@@ -4,7 +4,6 @@
  * finishHttpApp closes it with the 404 and error handlers. Nothing internal reaches an unauthenticated caller: no
  * target names, no error text, no stack.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import { exportAudit, parseWhen } from '../audit/export.js';
 import type { BrokerMetrics } from '../observability/metrics.js';
@@ -14,6 +13,7 @@ import type { Logger, StateStore } from '../core/ports.js';
 import type { GrantActivityMap } from '../audit/report-page.js';
 import type { GrantId } from '../core/model.js';
 import { mountReport } from './report-routes.js';
+import { sameSecret } from '../core/constant-time.js';
 
 export interface HttpDeps {
   store: StateStore;
@@ -35,9 +35,7 @@ export interface HttpDeps {
 function bearerOk(header: string | undefined, token: string): boolean {
   const m = /^Bearer (.+)$/.exec(header ?? '');
   if (!m) return false;
-  const a = createHash('sha256').update(m[1]!).digest();
-  const b = createHash('sha256').update(token).digest();
-  return timingSafeEqual(a, b);
+  return sameSecret(m[1]!, token);
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
