@@ -282,6 +282,13 @@ function heldBy(row: Row, person: Person): boolean {
   return email !== undefined && typeof row.requester_email === 'string' && row.requester_email.toLowerCase() === email;
 }
 
+/** Access held at some moment of [since, until): activated before `until`, not revoked before `since`. */
+function heldDuring(row: Row, range: { since: number; until: number }): boolean {
+  if (row.activated_at === null || row.activated_at === undefined || Number(row.activated_at) >= range.until)
+    return false;
+  return row.revoked_at === null || row.revoked_at === undefined || Number(row.revoked_at) >= range.since;
+}
+
 const byId = (rows: Iterable<[number, Row]>): Row[] => [...rows].sort(([a], [b]) => a - b).map(([, r]) => r);
 
 const conversationKey = (platform: string, key: string): string => `${platform}\u0000${key}`;
@@ -550,6 +557,7 @@ export class MemoryStateStore implements StateStore {
         (filter.database === undefined || g.database_name === filter.database) &&
         (filter.expiresAtOrBefore === undefined || Number(g.expires_at) <= filter.expiresAtOrBefore) &&
         (filter.createdAtOrBefore === undefined || Number(g.created_at) <= filter.createdAtOrBefore) &&
+        (filter.heldDuring === undefined || heldDuring(g, filter.heldDuring)) &&
         (!ids || ids.has(Number(g.id))),
     );
     return out.slice(0, filter.limit ?? out.length).map(grantFromRow);

@@ -4,7 +4,7 @@
  * cron job or Kubernetes CronJob runs on a schedule).
  */
 import { formatDuration } from '../core/duration.js';
-import type { GrantId, RequestId } from '../core/model.js';
+import type { AccessRequest, Grant, GrantId, RequestId } from '../core/model.js';
 import type { StateStore } from '../core/ports.js';
 
 export interface AccessRow {
@@ -28,6 +28,9 @@ export interface AccessRow {
   reviewedAt?: number;
 }
 
+/** Requests and approvals are read for this many grants at a time (one statement each). */
+const READ_CHUNK = 500;
+
 /** Grants whose access overlapped [since, until) (of one database, if given). Ordered by database, then start. */
 export async function accessReport(
   store: StateStore,
@@ -35,36 +38,50 @@ export async function accessReport(
   until: number,
   opts: { database?: string } = {},
 ): Promise<AccessRow[]> {
+  const grants = await store.listGrants({
+    heldDuring: { since, until },
+    ...(opts.database !== undefined && { database: opts.database }),
+  });
   const rows: AccessRow[] = [];
-  for (const g of await store.listGrants(opts.database === undefined ? {} : { database: opts.database })) {
-    const from = g.activatedAt;
-    if (from === undefined) continue; // never active: no access was held
-    const to = g.revokedAt;
-    if (from >= until || (to !== undefined && to < since)) continue;
-    const req = await store.getRequest(g.requestId);
-    const approvals = (await store.listApprovals(g.requestId)).filter((a) => a.decision === 'approve');
-    const approvedBy =
-      approvals.map((a) => a.approver.email ?? a.approver.name ?? a.approver.id).join(', ') ||
-      (req?.breakGlass ? 'break-glass (no approval)' : (req?.decisionNote ?? ''));
-    rows.push({
-      grantId: g.id,
-      requestId: g.requestId,
-      database: g.database,
-      level: g.level,
-      who: g.requester.email ?? g.requester.name ?? g.requester.id,
-      username: g.username,
-      from,
-      ...(to !== undefined && { to }),
-      durationMs: (to ?? until) - from,
-      approvedBy,
-      reason: req?.reason ?? '',
-      ...(req?.ticket && { ticket: req.ticket }),
-      ...(g.endReason && { endReason: g.endReason }),
-      breakGlass: req?.breakGlass ?? false,
-      ...(req?.reviewedAt !== undefined && { reviewedAt: req.reviewedAt }),
-    });
+  for (let i = 0; i < grants.length; i += READ_CHUNK) {
+    const chunk = grants.slice(i, i + READ_CHUNK);
+    const ids = chunk.map((g) => g.requestId);
+    const [requests, approvals] = await Promise.all([store.listRequests({ ids }), store.listApprovalsFor(ids)]);
+    const requestOf = new Map(requests.map((r) => [r.id, r]));
+    const approvedBy = new Map<RequestId, string[]>();
+    for (const a of approvals) {
+      if (a.decision !== 'approve') continue;
+      approvedBy.set(a.requestId, [
+        ...(approvedBy.get(a.requestId) ?? []),
+        a.approver.email ?? a.approver.name ?? a.approver.id,
+      ]);
+    }
+    for (const g of chunk)
+      rows.push(accessRow(g, requestOf.get(g.requestId), approvedBy.get(g.requestId) ?? [], until));
   }
   return rows.sort((a, b) => a.database.localeCompare(b.database) || a.from - b.from);
+}
+
+function accessRow(g: Grant, req: AccessRequest | undefined, approvers: readonly string[], until: number): AccessRow {
+  const from = g.activatedAt!;
+  const to = g.revokedAt;
+  return {
+    grantId: g.id,
+    requestId: g.requestId,
+    database: g.database,
+    level: g.level,
+    who: g.requester.email ?? g.requester.name ?? g.requester.id,
+    username: g.username,
+    from,
+    ...(to !== undefined && { to }),
+    durationMs: (to ?? until) - from,
+    approvedBy: approvers.join(', ') || (req?.breakGlass ? 'break-glass (no approval)' : (req?.decisionNote ?? '')),
+    reason: req?.reason ?? '',
+    ...(req?.ticket && { ticket: req.ticket }),
+    ...(g.endReason && { endReason: g.endReason }),
+    breakGlass: req?.breakGlass ?? false,
+    ...(req?.reviewedAt !== undefined && { reviewedAt: req.reviewedAt }),
+  };
 }
 
 const iso = (ms: number | undefined) =>

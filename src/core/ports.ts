@@ -218,6 +218,8 @@ export interface GrantFilter {
   expiresAtOrBefore?: number;
   /** createdAt <= this */
   createdAtOrBefore?: number;
+  /** Access held at some moment of [since, until): activated before `until`, not revoked before `since`. */
+  heldDuring?: { since: number; until: number };
   ids?: readonly number[];
   limit?: number;
 }

@@ -319,6 +319,10 @@ export class KnexStateStore implements StateStore {
     if (filter.database !== undefined) q.where('database_name', filter.database);
     if (filter.expiresAtOrBefore !== undefined) q.where('expires_at', '<=', filter.expiresAtOrBefore);
     if (filter.createdAtOrBefore !== undefined) q.where('created_at', '<=', filter.createdAtOrBefore);
+    if (filter.heldDuring !== undefined) {
+      const { since, until } = filter.heldDuring;
+      q.where('activated_at', '<', until).where((w) => w.whereNull('revoked_at').orWhere('revoked_at', '>=', since));
+    }
     if (filter.ids) q.whereIn('id', [...filter.ids]);
     if (filter.limit !== undefined) q.limit(filter.limit);
     return ((await q) as Row[]).map(grantFromRow);

@@ -557,6 +557,29 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(live.map((g) => g.id)).toEqual([...live.map((g) => g.id)].sort((a, b) => a - b));
       });
 
+      it('listGrants({ heldDuring }) finds the grants whose access overlapped the range, and only those', async () => {
+        const who = actor();
+        const grant = async (activatedAt?: number, revokedAt?: number) => {
+          const { grant: g } = await requestWithGrant({ database: 'db-held' }, who);
+          if (activatedAt !== undefined)
+            expect(await store.transitionGrant(g.id, ['provisioning'], { status: 'active', activatedAt })).toBe(true);
+          if (revokedAt !== undefined)
+            expect(await store.transitionGrant(g.id, ['active'], { status: 'revoked', revokedAt })).toBe(true);
+          return g.id;
+        };
+        const [since, until] = [T0 + 10 * MIN, T0 + 20 * MIN];
+        const neverActive = await grant();
+        const endedBefore = await grant(T0, since - 1);
+        const endedAtStart = await grant(T0, since); // held at `since` itself
+        const across = await grant(T0, until + MIN);
+        const within = await grant(since + MIN, since + 2 * MIN);
+        const stillLive = await grant(until - 1);
+        const startsAtEnd = await grant(until); // `until` is not in the range
+        const held = await store.listGrants({ requesterId: who.id, heldDuring: { since, until } });
+        expect(held.map((g) => g.id)).toEqual([endedAtStart, across, within, stillLive]);
+        expect([neverActive, endedBefore, startsAtEnd].some((id) => held.some((g) => g.id === id))).toBe(false);
+      });
+
       it('listGrants({ heldBy }) finds a person by platform account or by email from any platform, as isRequester does', async () => {
         const email = `Grace.${uniq()}@Example.com`;
         const slackGrace = actor({ email });
