@@ -4,32 +4,22 @@
  * per row.
  */
 import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessReport } from '../../src/audit/report.js';
+import { accessReport, type AccessRow } from '../../src/audit/report.js';
 import type { StateStore } from '../../src/core/ports.js';
-import { createKnex, migrateLatest, openStateStore } from '../../src/store/index.js';
-import type { KnexStateStore } from '../../src/store/knex-state-store.js';
+import { freshPgStateDb, statementsDuring, type PgStateDb } from '../support/pg-state-db.js';
 
-const SERVER = 'postgres://postgres@127.0.0.1:5432';
-const db = `dba_report_${randomBytes(4).toString('hex')}`;
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 2);
-let admin: Knex;
+let db: PgStateDb;
 let store: StateStore;
 
 beforeAll(async () => {
-  admin = createKnex(`${SERVER}/postgres`, { preparedStatements: false });
-  await admin.raw(`create database "${db}"`);
-  await migrateLatest(`${SERVER}/${db}`);
-  store = await openStateStore(`${SERVER}/${db}`);
+  db = await freshPgStateDb('dba_report');
+  store = db.store;
 });
 
-afterAll(async () => {
-  await store?.close();
-  await admin.raw(`drop database if exists "${db}" with (force)`);
-  await admin.destroy();
-});
+afterAll(() => db?.drop());
 
 /** A grant of `who`, active from `from` for an hour, approved by `approver`. */
 async function heldGrant(who: string, from: number, approver: string): Promise<void> {
@@ -71,16 +61,10 @@ describe('access report: reads', () => {
     for (let day = 0; day < 30; day++) await heldGrant(`in${day}`, T0 + day * 24 * HOUR, `ok${day}`);
     for (let day = 1; day <= 30; day++) await heldGrant(`before${day}`, T0 - day * 24 * HOUR, 'old');
 
-    const knex = (store as KnexStateStore).knex;
-    const statements: string[] = [];
-    const listen = (q: { sql: string }) => statements.push(q.sql);
-    knex.on('query', listen);
-    let rows;
-    try {
+    let rows: AccessRow[] = [];
+    const statements = await statementsDuring(store, async () => {
       rows = await accessReport(store, T0, T0 + 30 * 24 * HOUR);
-    } finally {
-      knex.off('query', listen);
-    }
+    });
     expect(statements).toHaveLength(3);
     expect(rows.map((r) => r.who)).toEqual(Array.from({ length: 30 }, (_, d) => `in${d}@example.com`));
     expect(rows.map((r) => r.approvedBy)).toEqual(Array.from({ length: 30 }, (_, d) => `ok${d}@example.com`));

@@ -4,46 +4,23 @@
  * otherwise be a statement and a commit of its own. Answers are checked in the state-store contract; this counts the
  * statements the server is sent.
  */
-import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRef, StateStore } from '../../src/core/ports.js';
-import { createKnex, migrateLatest, openStateStore } from '../../src/store/index.js';
-import type { KnexStateStore } from '../../src/store/knex-state-store.js';
+import { freshPgStateDb, statementsDuring, type PgStateDb } from '../support/pg-state-db.js';
 
-const SERVER = 'postgres://postgres@127.0.0.1:5432';
-const db = `dba_refbatch_${randomBytes(4).toString('hex')}`;
-let admin: Knex;
+let db: PgStateDb;
 let store: StateStore;
 
 beforeAll(async () => {
-  admin = createKnex(`${SERVER}/postgres`, { preparedStatements: false });
-  await admin.raw(`create database "${db}"`);
-  await migrateLatest(`${SERVER}/${db}`);
-  store = await openStateStore(`${SERVER}/${db}`);
+  db = await freshPgStateDb('dba_refbatch');
+  store = db.store;
 });
 
-afterAll(async () => {
-  await store?.close();
-  await admin.raw(`drop database if exists "${db}" with (force)`);
-  await admin.destroy();
-});
+afterAll(() => db?.drop());
 
-/** The chat_messages statements the store's knex sends while `fn` runs. */
-async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
-  const knex = (store as KnexStateStore).knex;
-  const seen: string[] = [];
-  const listen = (q: { sql: string }) => {
-    if (q.sql.includes('chat_messages')) seen.push(q.sql);
-  };
-  knex.on('query', listen);
-  try {
-    await fn();
-  } finally {
-    knex.off('query', listen);
-  }
-  return seen;
-}
+/** The chat_messages statements sent while `fn` runs. */
+const chatMessageStatements = async (fn: () => Promise<unknown>) =>
+  (await statementsDuring(store, fn)).filter((sql) => sql.includes('chat_messages'));
 
 describe('PostgreSQL state store: message references in batches', () => {
   it('saves and claims made at once cost a statement or two, not one each', async () => {
@@ -73,12 +50,12 @@ describe('PostgreSQL state store: message references in batches', () => {
       version: 1,
     });
 
-    const saves = await statementsDuring(() => Promise.all(requests.map((_, i) => store.saveMessageRef(ref(i)))));
+    const saves = await chatMessageStatements(() => Promise.all(requests.map((_, i) => store.saveMessageRef(ref(i)))));
     expect(saves.length).toBeLessThanOrEqual(2);
     expect(await store.listMessageRefsFor(requests.map((r) => r.id))).toEqual(requests.map((_, i) => ref(i)));
 
     let won: boolean[] = [];
-    const claims = await statementsDuring(async () => {
+    const claims = await chatMessageStatements(async () => {
       won = await Promise.all(requests.map((_, i) => store.claimMessageVersion(ref(i), i % 3 === 0 ? 1 : 2)));
     });
     expect(claims.length).toBeLessThanOrEqual(2);
@@ -88,6 +65,6 @@ describe('PostgreSQL state store: message references in batches', () => {
     );
 
     // One alone is one statement, as before.
-    expect(await statementsDuring(() => store.claimMessageVersion(ref(0), 5))).toHaveLength(1);
+    expect(await chatMessageStatements(() => store.claimMessageVersion(ref(0), 5))).toHaveLength(1);
   });
 });
