@@ -105,6 +105,7 @@ export class KnexStateStore implements StateStore {
 
   private readonly refWrites = new WriteBatcher((refs: MessageRef[]) => this.saveMessageRefs(refs));
   private readonly versionClaims = new WriteBatcher((claims: VersionClaim[]) => this.claimMessageVersions(claims));
+  private readonly inboxWrites = new WriteBatcher((actions: NewInboxAction[]) => this.recordInboxActions(actions));
 
   /** Audit events of this transaction, appended to the chain just before it commits (see transaction()). */
   private readonly pendingAudit: AuditEvent[] = [];
@@ -614,20 +615,69 @@ export class KnexStateStore implements StateStore {
 
   // --- chat inbox -----------------------------------------------------------------------------------------------
 
+  /**
+   * The listener waits for this before acknowledging (Slack's 3 s budget). On PostgreSQL, outside a transaction,
+   * actions recorded at once go in one insert and one commit (write-batcher.ts): a burst of clicks costs a few
+   * commits, not one each.
+   */
   async recordInboxAction(action: NewInboxAction): Promise<InboxAction | undefined> {
-    const row = newInboxToRow(action);
+    if (this.dialect === 'postgres' && !this.inTransaction) return this.inboxWrites.submit(action);
+    return (await this.recordInboxActions([action]))[0];
+  }
+
+  /**
+   * Each action is kept unless one with its (platform, dedupe key) is already there, or comes earlier in `actions`:
+   * what recording them in turn would do. PostgreSQL: one statement for all that carry a dedupe key.
+   */
+  private async recordInboxActions(actions: readonly NewInboxAction[]): Promise<Array<InboxAction | undefined>> {
+    const stored = (a: NewInboxAction, id: unknown): InboxAction => ({
+      ...a,
+      id: num(id, 'chat_inbox.id'),
+      status: 'pending',
+      attempts: 1,
+    });
     if (this.dialect === 'mysql') {
-      try {
-        const [id] = (await this.knex(INBOX_TABLE).insert(row)) as unknown[];
-        return { ...action, id: num(id, 'chat_inbox.id'), status: 'pending', attempts: 1 };
-      } catch (err) {
-        if (isUniqueViolation(err)) return undefined;
-        throw err;
+      const out: Array<InboxAction | undefined> = [];
+      for (const a of actions) {
+        try {
+          const [id] = (await this.knex(INBOX_TABLE).insert(newInboxToRow(a))) as unknown[];
+          out.push(stored(a, id));
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          out.push(undefined);
+        }
+      }
+      return out;
+    }
+    const keyOf = (a: NewInboxAction) => `${a.platform}/${a.dedupeKey}`;
+    const first = new Map<string, number>();
+    actions.forEach((a, i) => {
+      if (a.dedupeKey !== undefined && !first.has(keyOf(a))) first.set(keyOf(a), i);
+    });
+    const keyed = [...first.values()].map((i) => actions[i]!);
+    const out = new Array<InboxAction | undefined>(actions.length).fill(undefined);
+    if (keyed.length > 1) {
+      const rows = (await this.knex(INBOX_TABLE)
+        .insert(keyed.map(newInboxToRow))
+        .onConflict()
+        .ignore()
+        .returning(['id', 'platform', 'dedupe_key'])) as Row[];
+      for (const r of rows) {
+        const i = first.get(`${String(r.platform)}/${String(r.dedupe_key)}`);
+        if (i !== undefined) out[i] = stored(actions[i]!, r.id);
       }
     }
-    // One statement: the listener waits for it before acknowledging (Slack's 3 s budget).
-    const [stored] = (await this.knex(INBOX_TABLE).insert(row).onConflict().ignore().returning('id')) as Row[];
-    return stored ? { ...action, id: num(stored.id, 'chat_inbox.id'), status: 'pending', attempts: 1 } : undefined;
+    for (const [i, a] of actions.entries()) {
+      const alone = a.dedupeKey === undefined || (keyed.length === 1 && first.get(keyOf(a)) === i);
+      if (!alone) continue;
+      const [row] = (await this.knex(INBOX_TABLE)
+        .insert(newInboxToRow(a))
+        .onConflict()
+        .ignore()
+        .returning('id')) as Row[];
+      if (row) out[i] = stored(a, row.id);
+    }
+    return out;
   }
 
   async claimInboxActions(

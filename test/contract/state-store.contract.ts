@@ -1197,6 +1197,37 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
         expect(read!.grantId).toBeUndefined();
       });
 
+      it('many actions recorded at once answer as one at a time: the first of each dedupe key is kept, once', async () => {
+        const keys = Array.from({ length: 8 }, () => `sig-${uniq()}`);
+        const already = await store.recordInboxAction(inboxAction({ dedupeKey: keys[0] }));
+        expect(already).toBeDefined();
+        const results = await Promise.all([
+          ...keys.map((dedupeKey, i) => store.recordInboxAction(inboxAction({ dedupeKey, payload: { i } }))),
+          store.recordInboxAction(inboxAction({ dedupeKey: keys[3], payload: { i: 'again' } })),
+          store.recordInboxAction(inboxAction({ payload: { i: 'no key 1' } })),
+          store.recordInboxAction(inboxAction({ payload: { i: 'no key 2' } })),
+        ]);
+        // keys[0] was stored before; keys[3] comes twice: the first is kept.
+        expect(results.map((r) => r !== undefined)).toEqual([
+          false,
+          true,
+          true,
+          true,
+          true,
+          true,
+          true,
+          true,
+          false,
+          true,
+          true,
+        ]);
+        const ids = results.flatMap((r) => (r ? [r.id] : []));
+        expect(new Set(ids).size).toBe(ids.length);
+        const stored = new Map((await store.listInboxActions({ statuses: ['pending'] })).map((r) => [r.id, r]));
+        for (const r of results) if (r) expect(stored.get(r.id)?.payload).toEqual(r.payload);
+        expect(results[3]!.payload).toEqual({ i: 3 });
+      });
+
       it('claims only lapsed leases, once per claimer race, in arrival order, counting attempts; finish is conditional', async () => {
         const at = T0 + 100 * MIN + Math.floor(Math.random() * 1000) * MIN;
         const live = await store.recordInboxAction(inboxAction({ receivedAt: at, claimedUntil: at + 10_000 }));

@@ -1,8 +1,8 @@
 /**
- * Chat message references and version claims made at once from one PostgreSQL store go to the server together:
- * a provisioning batch saves a DM reference and claims an approval-message version per grant, and each would
- * otherwise be a statement and a commit of its own. Answers are checked in the state-store contract; this counts the
- * statements the server is sent.
+ * Small writes made at once from one PostgreSQL store go to the server together: a burst of clicks records an inbox
+ * row each before it is acknowledged, and a provisioning batch saves a DM reference and claims an approval-message
+ * version per grant — each would otherwise be a statement and a commit of its own. Answers are checked in the
+ * state-store contract; this counts the statements the server is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRef, StateStore } from '../../src/core/ports.js';
@@ -22,7 +22,32 @@ afterAll(() => db?.drop());
 const chatMessageStatements = async (fn: () => Promise<unknown>) =>
   (await statementsDuring(store, fn)).filter((sql) => sql.includes('chat_messages'));
 
-describe('PostgreSQL state store: message references in batches', () => {
+describe('PostgreSQL state store: writes in batches', () => {
+  it('inbox rows recorded at once cost a statement or two, not one each; each caller gets its own row', async () => {
+    const action = (i: number) => ({
+      platform: 'slack' as const,
+      kind: 'approve' as const,
+      actorId: `U${i}`,
+      payload: { i },
+      receivedAt: Date.now(),
+      dedupeKey: `sig:burst-${i}`,
+      claimedBy: 'web-a',
+      claimedUntil: Date.now() + 10_000,
+    });
+    let recorded: Array<{ id: number; payload: unknown } | undefined> = [];
+    const inserts = (
+      await statementsDuring(store, async () => {
+        recorded = await Promise.all(Array.from({ length: 40 }, (_, i) => store.recordInboxAction(action(i))));
+      })
+    ).filter((sql) => sql.includes('chat_inbox'));
+    expect(inserts.length).toBeLessThanOrEqual(2);
+    expect(recorded.map((r) => r?.payload)).toEqual(Array.from({ length: 40 }, (_, i) => ({ i })));
+    const stored = new Map((await store.listInboxActions()).map((r) => [r.id, r.payload]));
+    for (const r of recorded) expect(stored.get(r!.id)).toEqual(r!.payload);
+    // A redelivery is still recorded once.
+    expect(await store.recordInboxAction(action(7))).toBeUndefined();
+  });
+
   it('saves and claims made at once cost a statement or two, not one each', async () => {
     const requests = await Promise.all(
       Array.from({ length: 30 }, () =>
