@@ -16,3 +16,15 @@ export class StateStoreError extends Error {
     super(message);
   }
 }
+
+/** Unique-key violation, by SQLSTATE / errno / SQLite extended code (never by message text). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown };
+  return (
+    e?.code === '23505' || // PostgreSQL unique_violation
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.errno === 1062 || // MySQL / MariaDB
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
+}

@@ -24,7 +24,8 @@ export {
   type MigrateOptions,
 } from './migrate.js';
 export { listTables, dumpTables, type TableDump } from './introspect.js';
-export { KnexStateStore, isUniqueViolation } from './knex-state-store.js';
+export { KnexStateStore } from './knex-state-store.js';
+export { isUniqueViolation } from './errors.js';
 
 export type OpenStateStore = StateStore & { readonly knex: Knex };
 

@@ -42,8 +42,11 @@ import type {
 import { closeGrantActivityIn, readGrantActivity, recordSessionsIn } from './grant-activity.js';
 import type { StoreDialect } from './url.js';
 import { WriteBatcher } from './write-batcher.js';
+import { isUniqueViolation } from './errors.js';
+import { claimMessageVersionsIn, saveMessageRefsIn, type VersionClaim } from './message-refs.js';
+import { recordInboxActionsIn } from './inbox-writes.js';
 import { isPoolerLoss, isStalePlan } from './pg-prepared.js';
-import { INBOX_TABLE, inboxFromRow, newInboxToRow, outcomeText } from './inbox-rows.js';
+import { INBOX_TABLE, inboxFromRow, outcomeText } from './inbox-rows.js';
 import {
   TABLES,
   approvalFromRow,
@@ -54,25 +57,12 @@ import {
   grantIdOf,
   grantPatchToRow,
   messageRefFromRow,
-  messageRefToRow,
   newGrantToRow,
   num,
   requestFromRow,
   requestToRow,
   type Row,
 } from './rows.js';
-
-/** Unique-key violation, by SQLSTATE / errno / SQLite extended code (never by message text). */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; errno?: unknown };
-  return (
-    e?.code === '23505' || // PostgreSQL unique_violation
-    e?.code === 'ER_DUP_ENTRY' ||
-    e?.errno === 1062 || // MySQL / MariaDB
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-  );
-}
 
 /** How often a transaction chosen as a deadlock victim is run in all. */
 const DEADLOCK_RETRIES = 3;
@@ -83,14 +73,6 @@ function isRetryable(err: unknown): boolean {
   const e = err as { code?: unknown; errno?: unknown } | undefined;
   return e?.code === '40P01' || e?.errno === 1213 || isStalePlan(err) || isPoolerLoss(err);
 }
-
-interface VersionClaim {
-  ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>;
-  version: number;
-}
-
-const refKey = (r: { requestId: unknown; platform: string; kind: string }) =>
-  `${String(r.requestId)}/${r.platform}/${r.kind}`;
 
 export class KnexStateStore implements StateStore {
   /**
@@ -103,9 +85,13 @@ export class KnexStateStore implements StateStore {
     private readonly inTransaction = false,
   ) {}
 
-  private readonly refWrites = new WriteBatcher((refs: MessageRef[]) => this.saveMessageRefs(refs));
-  private readonly versionClaims = new WriteBatcher((claims: VersionClaim[]) => this.claimMessageVersions(claims));
-  private readonly inboxWrites = new WriteBatcher((actions: NewInboxAction[]) => this.recordInboxActions(actions));
+  private readonly refWrites = new WriteBatcher((refs: MessageRef[]) => saveMessageRefsIn(this.knex, refs));
+  private readonly versionClaims = new WriteBatcher((claims: VersionClaim[]) =>
+    claimMessageVersionsIn(this.knex, this.dialect, claims),
+  );
+  private readonly inboxWrites = new WriteBatcher((actions: NewInboxAction[]) =>
+    recordInboxActionsIn(this.knex, this.dialect, actions),
+  );
 
   /** Audit events of this transaction, appended to the chain just before it commits (see transaction()). */
   private readonly pendingAudit: AuditEvent[] = [];
@@ -512,62 +498,16 @@ export class KnexStateStore implements StateStore {
    * commit each otherwise.
    */
   async saveMessageRef(ref: MessageRef): Promise<void> {
-    if (this.inTransaction) await this.saveMessageRefs([ref]);
+    if (this.inTransaction) await saveMessageRefsIn(this.knex, [ref]);
     else await this.refWrites.submit(ref);
-  }
-
-  /** One upsert for all; of several for the same message, the last (what saving them in turn would leave). */
-  private async saveMessageRefs(refs: readonly MessageRef[]): Promise<void[]> {
-    const rows = [...new Map(refs.map((r) => [refKey(r), messageRefToRow(r)])).values()];
-    await this.knex(TABLES.chatMessages)
-      .insert(rows)
-      .onConflict(['request_id', 'platform', 'kind'])
-      .merge(['channel', 'message_id', 'version']);
-    return refs.map(() => undefined);
   }
 
   async claimMessageVersion(
     ref: Pick<MessageRef, 'requestId' | 'platform' | 'kind'>,
     version: number,
   ): Promise<boolean> {
-    if (this.inTransaction) return (await this.claimMessageVersions([{ ref, version }]))[0]!;
+    if (this.inTransaction) return (await claimMessageVersionsIn(this.knex, this.dialect, [{ ref, version }]))[0]!;
     return this.versionClaims.submit({ ref, version });
-  }
-
-  /**
-   * Each claim wins when its message shows an older version. Of several claims on one message, only the first of the
-   * highest version can win: a lower one would draw a state already superseded. PostgreSQL: one statement for all;
-   * elsewhere one each.
-   */
-  private async claimMessageVersions(claims: readonly VersionClaim[]): Promise<boolean[]> {
-    const best = new Map<string, number>();
-    claims.forEach((c, i) => {
-      const held = best.get(refKey(c.ref));
-      if (held === undefined || claims[held]!.version < c.version) best.set(refKey(c.ref), i);
-    });
-    const contenders = [...best.values()].map((i) => claims[i]!);
-    const won = new Set<string>();
-    if (contenders.length === 1 || this.dialect !== 'postgres') {
-      for (const { ref, version } of contenders) {
-        const changed = await this.knex(TABLES.chatMessages)
-          .where({ request_id: ref.requestId, platform: ref.platform, kind: ref.kind })
-          .where('version', '<', version)
-          .update({ version });
-        if (changed === 1) won.add(refKey(ref));
-      }
-    } else {
-      const { rows } = (await this.knex.raw(
-        `update ${TABLES.chatMessages} as m set version = v.version
-           from (values ${contenders.map(() => '(?::integer, ?, ?, ?::bigint)').join(', ')})
-             as v(request_id, platform, kind, version)
-          where m.request_id = v.request_id and m.platform = v.platform and m.kind = v.kind and m.version < v.version
-          returning m.request_id, m.platform, m.kind`,
-        contenders.flatMap((c) => [c.ref.requestId, c.ref.platform, c.ref.kind, c.version]),
-      )) as { rows: Row[] };
-      for (const r of rows)
-        won.add(refKey({ requestId: r.request_id, platform: String(r.platform), kind: String(r.kind) }));
-    }
-    return claims.map((c, i) => best.get(refKey(c.ref)) === i && won.has(refKey(c.ref)));
   }
 
   async getMessageRefs(requestId: RequestId): Promise<MessageRef[]> {
@@ -622,62 +562,7 @@ export class KnexStateStore implements StateStore {
    */
   async recordInboxAction(action: NewInboxAction): Promise<InboxAction | undefined> {
     if (this.dialect === 'postgres' && !this.inTransaction) return this.inboxWrites.submit(action);
-    return (await this.recordInboxActions([action]))[0];
-  }
-
-  /**
-   * Each action is kept unless one with its (platform, dedupe key) is already there, or comes earlier in `actions`:
-   * what recording them in turn would do. PostgreSQL: one statement for all that carry a dedupe key.
-   */
-  private async recordInboxActions(actions: readonly NewInboxAction[]): Promise<Array<InboxAction | undefined>> {
-    const stored = (a: NewInboxAction, id: unknown): InboxAction => ({
-      ...a,
-      id: num(id, 'chat_inbox.id'),
-      status: 'pending',
-      attempts: 1,
-    });
-    if (this.dialect === 'mysql') {
-      const out: Array<InboxAction | undefined> = [];
-      for (const a of actions) {
-        try {
-          const [id] = (await this.knex(INBOX_TABLE).insert(newInboxToRow(a))) as unknown[];
-          out.push(stored(a, id));
-        } catch (err) {
-          if (!isUniqueViolation(err)) throw err;
-          out.push(undefined);
-        }
-      }
-      return out;
-    }
-    const keyOf = (a: NewInboxAction) => `${a.platform}/${a.dedupeKey}`;
-    const first = new Map<string, number>();
-    actions.forEach((a, i) => {
-      if (a.dedupeKey !== undefined && !first.has(keyOf(a))) first.set(keyOf(a), i);
-    });
-    const keyed = [...first.values()].map((i) => actions[i]!);
-    const out = new Array<InboxAction | undefined>(actions.length).fill(undefined);
-    if (keyed.length > 1) {
-      const rows = (await this.knex(INBOX_TABLE)
-        .insert(keyed.map(newInboxToRow))
-        .onConflict()
-        .ignore()
-        .returning(['id', 'platform', 'dedupe_key'])) as Row[];
-      for (const r of rows) {
-        const i = first.get(`${String(r.platform)}/${String(r.dedupe_key)}`);
-        if (i !== undefined) out[i] = stored(actions[i]!, r.id);
-      }
-    }
-    for (const [i, a] of actions.entries()) {
-      const alone = a.dedupeKey === undefined || (keyed.length === 1 && first.get(keyOf(a)) === i);
-      if (!alone) continue;
-      const [row] = (await this.knex(INBOX_TABLE)
-        .insert(newInboxToRow(a))
-        .onConflict()
-        .ignore()
-        .returning('id')) as Row[];
-      if (row) out[i] = stored(a, row.id);
-    }
-    return out;
+    return (await recordInboxActionsIn(this.knex, this.dialect, [action]))[0];
   }
 
   async claimInboxActions(
