@@ -4,7 +4,8 @@
  * cron job or Kubernetes CronJob runs on a schedule).
  */
 import { formatDuration } from '../core/duration.js';
-import type { AccessRequest, Grant, GrantId, RequestId } from '../core/model.js';
+import { groupBy } from '../core/group-by.js';
+import type { AccessRequest, Approval, Grant, GrantId, RequestId } from '../core/model.js';
 import type { StateStore } from '../core/ports.js';
 
 export interface AccessRow {
@@ -48,19 +49,19 @@ export async function accessReport(
     const ids = chunk.map((g) => g.requestId);
     const [requests, approvals] = await Promise.all([store.listRequests({ ids }), store.listApprovalsFor(ids)]);
     const requestOf = new Map(requests.map((r) => [r.id, r]));
-    const approvedBy = new Map<RequestId, string[]>();
-    for (const a of approvals) {
-      if (a.decision !== 'approve') continue;
-      approvedBy.set(a.requestId, [
-        ...(approvedBy.get(a.requestId) ?? []),
-        a.approver.email ?? a.approver.name ?? a.approver.id,
-      ]);
-    }
+    const approvedBy = groupBy(
+      approvals.filter((a) => a.decision === 'approve'),
+      (a) => String(a.requestId),
+    );
     for (const g of chunk)
-      rows.push(accessRow(g, requestOf.get(g.requestId), approvedBy.get(g.requestId) ?? [], until));
+      rows.push(
+        accessRow(g, requestOf.get(g.requestId), (approvedBy.get(String(g.requestId)) ?? []).map(approverName), until),
+      );
   }
   return rows.sort((a, b) => a.database.localeCompare(b.database) || a.from - b.from);
 }
+
+const approverName = (a: Approval): string => a.approver.email ?? a.approver.name ?? a.approver.id;
 
 function accessRow(g: Grant, req: AccessRequest | undefined, approvers: readonly string[], until: number): AccessRow {
   const from = g.activatedAt!;

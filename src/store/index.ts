@@ -29,14 +29,15 @@ export { isUniqueViolation } from './errors.js';
 
 export type OpenStateStore = StateStore & { readonly knex: Knex };
 
-/**
- * Connects (one round trip, so a bad URL or unreachable server fails here with a password-free StateStoreError)
- * and returns the store. Does not migrate.
- */
 /** The store's connection options that come from the settings. */
 export function storeOptions(settings: { DATABASE_PREPARED_STATEMENTS: boolean }): KnexOptions {
   return { preparedStatements: settings.DATABASE_PREPARED_STATEMENTS };
 }
+
+/**
+ * Connects (one round trip, so a bad URL or unreachable server fails here with a password-free StateStoreError)
+ * and returns the store. Does not migrate.
+ */
 
 export async function openStateStore(url: string, options: KnexOptions = {}): Promise<OpenStateStore> {
   const knex = await connectKnex(url, options);

@@ -6,6 +6,7 @@
  */
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { AccessLevel, DatabaseEntry } from '../../core/catalog.js';
+import { groupBy } from '../../core/group-by.js';
 import { TargetError } from '../../core/errors.js';
 import type {
   DatabaseEngine,
@@ -908,14 +909,14 @@ export class MysqlEngine implements DatabaseEngine {
    * (granting a role twice is harmless) and tells its error.
    */
   private async grantSoleRoles(conn: PoolConnection, made: readonly Planned[]): Promise<Set<string>> {
-    const byRole = new Map<string, string[]>();
-    for (const p of made) {
-      const r = p.access.soleRole;
-      if (r !== undefined) byRole.set(r, [...(byRole.get(r) ?? []), p.req.username]);
-    }
+    const byRole = groupBy(
+      made.filter((p) => p.access.soleRole !== undefined),
+      (p) => p.access.soleRole!,
+    );
     const granted = new Set<string>();
-    for (const [r, users] of byRole) {
-      if (users.length < 2) continue;
+    for (const [r, planned] of byRole) {
+      if (planned.length < 2) continue;
+      const users = planned.map((p) => p.req.username);
       try {
         await run(conn, `GRANT ${r} TO ${users.map(account).join(', ')}`);
         for (const u of users) granted.add(u);
