@@ -932,6 +932,10 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
+  async finishInboxActionAtCommit(id: number, outcome: string, at: number, lost: () => Error): Promise<void> {
+    if (!(await this.finishInboxAction(id, outcome, at))) throw lost();
+  }
+
   async listInboxActions(
     filter: { statuses?: readonly InboxStatus[]; requestIds?: readonly RequestId[] } = {},
   ): Promise<InboxAction[]> {

@@ -58,8 +58,9 @@ export function refusedOutcome(err: BrokerError): string {
   return `refused: ${err.code}: ${err.message}`;
 }
 
-/** Inside the effect's transaction: marks the action done. Throws AlreadyProcessed (rolling the effect back) when
- *  another processing got there first. A no-op without an action context (CLI, API, tests). */
+/** Inside the effect's transaction, as its last step: marks the action done. AlreadyProcessed is thrown (here or as
+ *  the transaction commits, rolling the effect back) when another processing got there first. A no-op without an
+ *  action context (CLI, API, tests). */
 export async function finishAction(
   tx: StateStore,
   act: ActionContext | undefined,
@@ -67,7 +68,7 @@ export async function finishAction(
   at: number,
 ): Promise<void> {
   if (!act) return;
-  if (!(await tx.finishInboxAction(act.inboxId, outcome, at))) throw new AlreadyProcessed(act.inboxId);
+  await tx.finishInboxActionAtCommit(act.inboxId, outcome, at, () => new AlreadyProcessed(act.inboxId));
 }
 
 /** The audit detail that says the action was received earlier than it was processed. */

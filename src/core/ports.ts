@@ -466,6 +466,12 @@ export interface StateStore {
     at: number,
     status?: Exclude<InboxStatus, 'pending'>,
   ): Promise<boolean>;
+  /**
+   * finishInboxAction (to done) as the last word of the transaction of the action's effect: the store may make the
+   * change with the statement that ends the transaction. When the action is no longer pending, `lost()` is thrown —
+   * by this call or by transaction() — and nothing of the transaction commits.
+   */
+  finishInboxActionAtCommit(id: number, outcome: string, at: number, lost: () => Error): Promise<void>;
   /** Actions in `statuses` (all when absent), oldest first. */
   listInboxActions(filter?: {
     statuses?: readonly InboxStatus[];

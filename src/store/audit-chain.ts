@@ -12,7 +12,7 @@ import type { Row } from './rows.js';
 export const GENESIS_HASH = '0'.repeat(64);
 export const AUDIT_HEAD = 'audit_head';
 
-const HASHED_COLUMNS = [
+export const HASHED_COLUMNS = [
   'at',
   'type',
   'actor_platform',
@@ -33,10 +33,18 @@ function norm(column: string, v: unknown): unknown {
   return String(v);
 }
 
+/**
+ * A row's hash is SHA-256 over the JSON array `[seq, prevHash, ...hashed columns]`. The columns' part, `tail`, is
+ * that array's text after `[seq,"prevHash",` — made here, so a server that chains rows itself (audit-append.ts)
+ * needs only to put the position and the previous hash in front of it.
+ */
+export function hashTail(row: Row): string {
+  return JSON.stringify(HASHED_COLUMNS.map((c) => norm(c, row[c]))).slice(1);
+}
+
 export function rowHash(seq: number, prevHash: string, row: Row): string {
-  const fields = HASHED_COLUMNS.map((c) => norm(c, row[c]));
   return createHash('sha256')
-    .update(JSON.stringify([seq, prevHash, ...fields]))
+    .update(`[${JSON.stringify(seq)},${JSON.stringify(prevHash)},${hashTail(row)}`)
     .digest('hex');
 }
 

@@ -5,7 +5,8 @@
  * `UPDATE … WHERE id = ? AND status IN (…)` whose affected-row count is the answer (mysql2 reports matched rows,
  * CLIENT_FOUND_ROWS, like pg and SQLite), and uniqueness is enforced by unique indexes.
  */
-import { AUDIT_HEAD, GENESIS_HASH, rowHash, verifyChain, type ChainVerification } from './audit-chain.js';
+import { verifyChain, type ChainVerification } from './audit-chain.js';
+import { finishInboxIn, writeAtCommitIn, type InboxFinish } from './commit-writes.js';
 import type {
   AccessRequest,
   Actor,
@@ -46,13 +47,12 @@ import { isUniqueViolation } from './errors.js';
 import { claimMessageVersionsIn, saveMessageRefsIn, type VersionClaim } from './message-refs.js';
 import { recordInboxActionsIn } from './inbox-writes.js';
 import { isPoolerLoss, isStalePlan } from './pg-prepared.js';
-import { INBOX_TABLE, inboxFromRow, outcomeText } from './inbox-rows.js';
+import { INBOX_TABLE, inboxFromRow } from './inbox-rows.js';
 import {
   TABLES,
   approvalFromRow,
   approvalToRow,
   auditFromRow,
-  auditToRow,
   grantFromRow,
   grantIdOf,
   grantPatchToRow,
@@ -95,6 +95,8 @@ export class KnexStateStore implements StateStore {
 
   /** Audit events of this transaction, appended to the chain just before it commits (see transaction()). */
   private readonly pendingAudit: AuditEvent[] = [];
+  /** The inbox row this transaction finishes as it commits (finishInboxActionAtCommit, PostgreSQL). */
+  private pendingFinish: (InboxFinish & { lost: () => Error }) | undefined;
 
   /**
    * Runs `fn` in one transaction. Audit events it appends are chained at the end, under the chain head's lock: the
@@ -113,8 +115,8 @@ export class KnexStateStore implements StateStore {
           }
           const tx = new KnexStateStore(trx, this.dialect, true);
           const result = await fn(tx);
-          const appended = await tx.flushAudit();
-          if (this.dialect === 'postgres' && !appended) {
+          const wrote = await tx.writeAtCommit();
+          if (this.dialect === 'postgres' && !wrote) {
             // PostgreSQL answers COMMIT of an aborted transaction (an error fn caught and went on from) with a silent
             // ROLLBACK. One more statement turns that into an error, so a resolved transaction() is a committed one.
             // (The audit append, when there is one, is that statement.)
@@ -128,36 +130,16 @@ export class KnexStateStore implements StateStore {
     }
   }
 
-  /** Chains and inserts the buffered audit events (in a transaction store, once fn is done); false when none. */
-  private async flushAudit(): Promise<boolean> {
-    if (this.pendingAudit.length === 0) return false;
+  /**
+   * Writes what the transaction left for its end (audit events, an inbox row's finish); false when there was nothing.
+   * Throws the finish's `lost()` when its inbox row was no longer pending.
+   */
+  private async writeAtCommit(): Promise<boolean> {
     const events = this.pendingAudit.splice(0);
-    // Each row hashes the previous one; the head moves in the same transaction, locked from here to the commit.
-    const head = (await (this.dialect === 'sqlite'
-      ? this.knex(AUDIT_HEAD).where({ id: 1 }).first()
-      : this.knex(AUDIT_HEAD).where({ id: 1 }).forUpdate().first())) as Row | undefined;
-    let prev = head ? String(head.last_hash) : GENESIS_HASH;
-    let seq = head ? Number(head.last_seq) : 0;
-    const rows = events.map((e) => {
-      const row = auditToRow(e);
-      seq++;
-      const hash = rowHash(seq, prev, row);
-      const chained = { ...row, seq, prev_hash: prev, hash };
-      prev = hash;
-      return chained;
-    });
-    // The events of one transaction are stored together, in order, and the head moves with them: on PostgreSQL in
-    // one statement (a data-modifying CTE runs to completion whether or not the outer statement reads it).
-    if (this.dialect === 'postgres') {
-      await this.knex
-        .with('appended', this.knex(TABLES.audit).insert(rows))
-        .table(AUDIT_HEAD)
-        .where({ id: 1 })
-        .update({ last_seq: seq, last_hash: prev });
-    } else {
-      await this.knex(TABLES.audit).insert(rows);
-      await this.knex(AUDIT_HEAD).where({ id: 1 }).update({ last_seq: seq, last_hash: prev });
-    }
+    const finish = this.pendingFinish;
+    this.pendingFinish = undefined;
+    if (events.length === 0 && !finish) return false;
+    if (!(await writeAtCommitIn(this.knex, this.dialect, events, finish))) throw finish!.lost();
     return true;
   }
 
@@ -599,10 +581,16 @@ export class KnexStateStore implements StateStore {
     at: number,
     status: Exclude<InboxStatus, 'pending'> = 'done',
   ): Promise<boolean> {
-    const changed = await this.knex(INBOX_TABLE)
-      .where({ id, status: 'pending' })
-      .update({ status, outcome: outcomeText(outcome), done_at: at });
-    return changed === 1;
+    return finishInboxIn(this.knex, { id, outcome, at }, status);
+  }
+
+  async finishInboxActionAtCommit(id: number, outcome: string, at: number, lost: () => Error): Promise<void> {
+    // PostgreSQL: with the audit append, one statement (commit-writes.ts). One row per transaction is deferred.
+    if (this.inTransaction && this.dialect === 'postgres' && !this.pendingFinish) {
+      this.pendingFinish = { id, outcome, at, lost };
+      return;
+    }
+    if (!(await this.finishInboxAction(id, outcome, at))) throw lost();
   }
 
   async listInboxActions(

@@ -1,12 +1,14 @@
 /**
  * Small writes made at once from one PostgreSQL store go to the server together: a burst of clicks records an inbox
  * row each before it is acknowledged, and a provisioning batch saves a DM reference and claims an approval-message
- * version per grant — each would otherwise be a statement and a commit of its own. Answers are checked in the
- * state-store contract; this counts the statements the server is sent.
+ * version per grant — each would otherwise be a statement and a commit of its own. A chat action's transaction ends
+ * with one statement for its audit rows and its inbox row. Answers are checked in the state-store contract; this
+ * counts the statements the server is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRef, StateStore } from '../../src/core/ports.js';
 import { freshPgStateDb, statementsDuring, type PgStateDb } from '../support/pg-state-db.js';
+import { gid, rid } from '../support/ids.js';
 
 let db: PgStateDb;
 let store: StateStore;
@@ -91,5 +93,41 @@ describe('PostgreSQL state store: writes in batches', () => {
 
     // One alone is one statement, as before.
     expect(await chatMessageStatements(() => store.claimMessageVersion(ref(0), 5))).toHaveLength(1);
+  });
+
+  it("a chat action's transaction ends in one statement: the audit chain's head, the rows, the head, the inbox row", async () => {
+    const who = { platform: 'slack' as const, id: 'U0ADA', email: 'ada@example.com', name: 'Ada' };
+    const action = await store.recordInboxAction({
+      platform: 'slack',
+      kind: 'approve',
+      actorId: who.id,
+      payload: {},
+      receivedAt: Date.now(),
+      dedupeKey: 'sig:one-statement',
+      claimedBy: 'web-a',
+      claimedUntil: Date.now() + 10_000,
+    });
+    const before = await store.verifyAudit();
+    const sent = await statementsDuring(store, () =>
+      store.transaction(async (tx) => {
+        await tx.appendAudit([
+          { at: Date.now(), type: 'approval.recorded', actor: who, requestId: rid(1), detail: { n: 1 } },
+          {
+            at: Date.now(),
+            type: 'request.approved',
+            actor: who,
+            requestId: rid(1),
+            grantId: gid(2),
+            detail: { n: 2 },
+          },
+        ]);
+        await tx.finishInboxActionAtCommit(action!.id, 'approved', Date.now(), () => new Error('lost'));
+      }),
+    );
+    // BEGIN, the one statement, COMMIT.
+    expect(sent).toHaveLength(3);
+    expect(sent[1]).toMatch(/audit_head[\s\S]*chat_inbox|chat_inbox[\s\S]*audit_head/);
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, problems: [], rows: before.rows + 2 });
+    expect((await store.listInboxActions({ statuses: ['done'] })).map((r) => r.id)).toContain(action!.id);
   });
 });
