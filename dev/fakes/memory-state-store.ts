@@ -480,6 +480,11 @@ export class MemoryStateStore implements StateStore {
 
   // --- approvals ----------------------------------------------------------------------------------------------
 
+  async recordDecidingApproval(approval: Approval, note: string): Promise<{ recorded: boolean; decided: boolean }> {
+    if (!(await this.recordApproval(approval))) return { recorded: false, decided: false };
+    return { recorded: true, decided: await this.decideRequest(approval.requestId, 'approved', approval.at, note) };
+  }
+
   async recordApproval(approval: Approval): Promise<boolean> {
     const row = approvalToRow(approval);
     return this.write((t) => {

@@ -167,7 +167,6 @@ async function recordApprove(
     if (!req || req.status !== 'pending')
       throw new BrokerError('ALREADY_DECIDED', `request #${requestId} is already ${req?.status}`);
     assertBeforeDeadline(req, decidedAt);
-    if (!(await tx.recordApproval(mine))) throw await alreadyDecided(tx, requestId, approver);
     // Appended once, with what the decision adds, at the end of the transaction (one audit-head lock, not two).
     const recordedEvent: AuditEvent = {
       at: now,
@@ -178,19 +177,28 @@ async function recordApprove(
       level: req.level,
       detail: { ...receivedDetail(act) },
     };
-    // A request that needs one approval is decided by this one (recorded just now; the requester cannot approve):
-    // only N-of-M reads the others back.
-    if (req.requiredApprovals > 1 || isPartyTo(approver, req)) decisions = await tx.listApprovals(requestId);
-    const approvals = decisions.filter((a) => a.decision === 'approve' && !isPartyTo(a.approver, req));
-    const distinct = new Set(approvals.map((a) => personKey(a.approver))).size;
-    if (distinct < req.requiredApprovals) {
-      await tx.appendAudit([recordedEvent]);
-      await finishAction(tx, act, `approval ${distinct} of ${req.requiredApprovals} recorded`, now);
-      return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
+    let decisionNote: string;
+    if (req.requiredApprovals <= 1 && !isPartyTo(approver, req)) {
+      // This approval decides the request by itself (the requester cannot approve): recorded and decided in one step,
+      // no approvals read back.
+      decisionNote = approvedBy([mine]);
+      const { recorded, decided } = await tx.recordDecidingApproval(mine, decisionNote);
+      if (!recorded) throw await alreadyDecided(tx, requestId, approver);
+      if (!decided) throw await notDecidable(tx, requestId, decidedAt);
+    } else {
+      if (!(await tx.recordApproval(mine))) throw await alreadyDecided(tx, requestId, approver);
+      decisions = await tx.listApprovals(requestId);
+      const approvals = decisions.filter((a) => a.decision === 'approve' && !isPartyTo(a.approver, req));
+      const distinct = new Set(approvals.map((a) => personKey(a.approver))).size;
+      if (distinct < req.requiredApprovals) {
+        await tx.appendAudit([recordedEvent]);
+        await finishAction(tx, act, `approval ${distinct} of ${req.requiredApprovals} recorded`, now);
+        return { status: 'pending', request: req, approvals: distinct, required: req.requiredApprovals };
+      }
+      decisionNote = approvedBy(approvals);
+      if (!(await tx.decideRequest(requestId, 'approved', decidedAt, decisionNote)))
+        throw await notDecidable(tx, requestId, decidedAt);
     }
-    const decisionNote = `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
-    if (!(await tx.decideRequest(requestId, 'approved', decidedAt, decisionNote)))
-      throw await notDecidable(tx, requestId, decidedAt);
     const decided = { ...req, status: 'approved' as const, decidedAt, decisionNote };
     if (req.extendsGrantId !== undefined) {
       await tx.appendAudit([
@@ -286,6 +294,11 @@ async function recordApprove(
     ahead: Promise.resolve([result.request, decisions]),
   });
   return view ? { ...result, view } : result;
+}
+
+/** The request's decision note: who approved it. */
+function approvedBy(approvals: readonly Approval[]): string {
+  return `approved by ${approvals.map((a) => a.approver.name ?? a.approver.email ?? a.approver.id).join(', ')}`;
 }
 
 /** Nobody decides a request once its approval deadline has passed (whether or not the sweeper has expired it). */

@@ -361,6 +361,13 @@ export interface StateStore {
   /** false when this approver has already decided this request: one row per account and one per person
    *  (personKey: the same email from Slack and Teams is one person), both unique constraints of the store. */
   recordApproval(approval: Approval): Promise<boolean>;
+  /**
+   * An approval that decides its request by itself: recordApproval, then, when it was recorded, the request
+   * pending → approved with `note` as of the approval's time (decideRequest's conditions) — in one statement where
+   * the store can. `recorded` false: nothing changed. `decided` false: the approval is recorded but the request was
+   * no longer pending or its deadline had passed; the caller rolls the transaction back.
+   */
+  recordDecidingApproval(approval: Approval, note: string): Promise<{ recorded: boolean; decided: boolean }>;
   /** Inside a transaction: serialises it with every other transaction that locks the same person key, until it
    *  ends. Checks of a person's limits (live grants, pending requests) run under it, so races cannot exceed them. */
   lockPerson(key: string): Promise<void>;

@@ -7,6 +7,7 @@
  */
 import { verifyChain, type ChainVerification } from './audit-chain.js';
 import { finishInboxIn, writeAtCommitIn, type InboxFinish } from './commit-writes.js';
+import { recordDecidingApprovalPg } from './deciding-approval.js';
 import type {
   AccessRequest,
   Actor,
@@ -225,6 +226,12 @@ export class KnexStateStore implements StateStore {
     // No conflict target: a second row of the same account or of the same person (approver_key) is ignored alike.
     const inserted = (await this.knex(TABLES.approvals).insert(row).onConflict().ignore().returning('id')) as unknown[];
     return inserted.length === 1;
+  }
+
+  async recordDecidingApproval(approval: Approval, note: string): Promise<{ recorded: boolean; decided: boolean }> {
+    if (this.dialect === 'postgres') return recordDecidingApprovalPg(this.knex, approvalToRow(approval), note);
+    if (!(await this.recordApproval(approval))) return { recorded: false, decided: false };
+    return { recorded: true, decided: await this.decideRequest(approval.requestId, 'approved', approval.at, note) };
   }
 
   async lockPerson(key: string): Promise<void> {

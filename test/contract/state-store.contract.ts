@@ -265,6 +265,41 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
     // --- approvals --------------------------------------------------------------------------------------------
 
     describe('approvals', () => {
+      it('recordDecidingApproval: recorded and decided together; a second approver, a late one, a decided request', async () => {
+        const bob = actor({ name: 'Bob', email: 'bob@example.com' });
+        const carol = actor({ name: 'Carol' });
+        const req = await store.createRequest(newRequest({ decideBy: T0 + 10 * MIN }));
+        const mine = { requestId: req.id, approver: bob, decision: 'approve' as const, note: 'ok', at: T0 + 1 };
+        expect(await store.recordDecidingApproval(mine, 'approved by Bob')).toEqual({ recorded: true, decided: true });
+        expect(await store.getRequest(req.id)).toMatchObject({
+          status: 'approved',
+          decidedAt: T0 + 1,
+          decisionNote: 'approved by Bob',
+        });
+        expect(await store.listApprovals(req.id)).toStrictEqual([mine]);
+        // The same approver again: nothing changes.
+        expect(await store.recordDecidingApproval({ ...mine, at: T0 + 2 }, 'again')).toEqual({
+          recorded: false,
+          decided: false,
+        });
+        // Another approver of a request already decided: recorded, not decided (the caller rolls it back).
+        await expect(
+          store.transaction(async (tx) => {
+            expect(
+              await tx.recordDecidingApproval({ ...mine, approver: carol, at: T0 + 3 }, 'approved by Carol'),
+            ).toEqual({ recorded: true, decided: false });
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        expect((await store.listApprovals(req.id)).map((a) => a.approver.id)).toEqual([bob.id]);
+        // At or past the approval deadline: not decided, the request stays pending.
+        const late = await store.createRequest(newRequest({ decideBy: T0 + 10 * MIN }));
+        expect(
+          await store.recordDecidingApproval({ ...mine, requestId: late.id, at: T0 + 10 * MIN }, 'approved by Bob'),
+        ).toEqual({ recorded: true, decided: false });
+        expect((await store.getRequest(late.id))?.status).toBe('pending');
+      });
+
       it('recordApproval keeps one row per approver; a duplicate is false and changes nothing', async () => {
         const req = await store.createRequest(newRequest({ requiredApprovals: 2 }));
         const bob = actor({ name: 'Bob', email: 'bob@example.com' });

@@ -130,4 +130,31 @@ describe('PostgreSQL state store: writes in batches', () => {
     expect(await store.verifyAudit()).toMatchObject({ ok: true, problems: [], rows: before.rows + 2 });
     expect((await store.listInboxActions({ statuses: ['done'] })).map((r) => r.id)).toContain(action!.id);
   });
+
+  it('an approval that decides its request is recorded and decides it in one statement', async () => {
+    const req = await store.createRequest({
+      requester: { platform: 'slack', id: 'U0ADA', email: 'ada@example.com', name: 'Ada' },
+      database: 'orders-prod',
+      level: 'read',
+      durationMs: 60_000,
+      reason: 'one statement',
+      status: 'pending',
+      requiredApprovals: 1,
+      createdAt: Date.now(),
+      approvers: [],
+      tier: 0,
+      breakGlass: false,
+    });
+    const approver = { platform: 'slack' as const, id: 'U0BOB', name: 'Bob' };
+    let out: unknown;
+    const sent = await statementsDuring(store, async () => {
+      out = await store.recordDecidingApproval(
+        { requestId: req.id, approver, decision: 'approve', at: Date.now() },
+        'approved by Bob',
+      );
+    });
+    expect(out).toEqual({ recorded: true, decided: true });
+    expect(sent).toHaveLength(1);
+    expect((await store.getRequest(req.id))?.status).toBe('approved');
+  });
 });
