@@ -35,7 +35,7 @@ function norm(column: string, v: unknown): unknown {
 
 /**
  * A row's hash is SHA-256 over the JSON array `[seq, prevHash, ...hashed columns]`. The columns' part, `tail`, is
- * that array's text after `[seq,"prevHash",` — made here, so a server that chains rows itself (audit-append.ts)
+ * that array's text after `[seq,"prevHash",` — made here, so a server that chains rows itself (commit-writes.ts)
  * needs only to put the position and the previous hash in front of it.
  */
 export function hashTail(row: Row): string {

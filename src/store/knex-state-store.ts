@@ -120,7 +120,7 @@ export class KnexStateStore implements StateStore {
           if (this.dialect === 'postgres' && !wrote) {
             // PostgreSQL answers COMMIT of an aborted transaction (an error fn caught and went on from) with a silent
             // ROLLBACK. One more statement turns that into an error, so a resolved transaction() is a committed one.
-            // (The audit append, when there is one, is that statement.)
+            // (What writeAtCommit sends, when there is something, is that statement.)
             await trx.raw('select 1');
           }
           return result;
