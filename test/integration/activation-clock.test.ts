@@ -1,7 +1,7 @@
 /**
  * A grant's clock starts when its user exists, on real targets slowed by a TCP proxy that delays every round trip:
  * the expiry is activation + the granted duration (not approval + duration), the revoke job is scheduled for it,
- * the target's backstop (PostgreSQL VALID UNTIL, the MariaDB expiry EVENT) is never earlier than it, and the
+ * the target's backstop (PostgreSQL VALID UNTIL, the marker the MariaDB expiry EVENT reads) is never earlier than it, and the
  * sweeper ends the grant on that clock — not at approval + duration.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import type { DatabaseEntry } from '../../src/core/catalog.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import { provision } from '../../src/core/lifecycle.js';
 import { Sweeper } from '../../src/core/sweeper.js';
-import { eventName } from '../../src/targets/mysql/sql.js';
+import { EXPIRY_EVENT, parseUtcDatetime } from '../../src/targets/mysql/sql.js';
 import type { OpenStateStore } from '../../src/store/index.js';
 import { openCoreStage } from '../support/core-deps.js';
 import { setupMariadbTarget } from '../support/mariadb-target.js';
@@ -47,17 +47,18 @@ const targets: Array<[string, () => Promise<Target>]> = [
     'MariaDB',
     async () => {
       const t = await setupMariadbTarget();
-      // The backstop is an EVENT, made only while the event scheduler runs.
+      // The backstop is the schema's expiry EVENT, made only while the event scheduler runs; it reads the markers.
       await t.query('SET GLOBAL event_scheduler = ON');
       return {
         entry: t.entry,
         userExists: (u) => t.userExists(u),
         backstopOf: async (u) => {
-          const [row] = await t.query(
-            'SELECT UNIX_TIMESTAMP(EXECUTE_AT) AS at FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?',
-            [t.names.brokerSchema, eventName(u)],
+          const [event] = await t.query(
+            'SELECT 1 AS present FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?',
+            [t.names.brokerSchema, EXPIRY_EVENT],
           );
-          return row ? Number(row.at) * 1000 : undefined;
+          const marker = await t.markerOf(u);
+          return event && marker ? parseUtcDatetime(marker.expiresAt) : undefined;
         },
         teardown: () => t.teardown(),
       };

@@ -23,6 +23,7 @@ import {
   createUserSql,
   createUsersSql,
   convergeUserSql,
+  EXPIRY_EVENT,
   expiryEventBody,
   resourceOptions,
 } from '../../src/targets/mysql/sql.js';
@@ -54,13 +55,32 @@ describe('MariaDB specifics', () => {
   let nextGrant = 700_000 + Math.floor(Math.random() * 90_000);
   const hour = () => Date.now() + 3_600_000;
 
-  async function grant(level: AccessLevel, expiresAt = hour()) {
+  async function grant(level: AccessLevel, expiresAt = hour(), by = engine) {
     const grantId = nextGrant++;
     const username = generateUsername('specific@example.com');
     const password = generatePassword();
     made.push(username);
-    const res = await oneUser(engine).newUser({ grantId, username, password, expiresAt, level });
+    const res = await oneUser(by).newUser({ grantId, username, password, expiresAt, level });
     return { grantId, username, password, res };
+  }
+
+  /** An engine of its own: it makes the schema's expiry event afresh (an engine makes it once). */
+  async function withFreshEngine<T>(fn: (e: DatabaseEngine) => Promise<T>): Promise<T> {
+    const e = createMysqlEngine(target.entry, { logger: silent });
+    try {
+      return await fn(e);
+    } finally {
+      await e.close();
+    }
+  }
+
+  const expiryEventName = () => `\`${target.names.brokerSchema}\`.${EXPIRY_EVENT}`;
+
+  /** A one-shot backstop event as an earlier version made it for `user` (it does nothing here). */
+  async function legacyEvent(user: string): Promise<void> {
+    await target.query(
+      `CREATE EVENT \`${target.names.brokerSchema}\`.\`expire_${user}\` ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL 1 HOUR DO DO 0`,
+    );
   }
 
   /** Runs `fn` with the global event scheduler set to `on`, restoring the previous value whatever happens. */
@@ -283,33 +303,47 @@ describe('MariaDB specifics', () => {
   });
 
   it('scheduler OFF: initialize warns with the statement that turns it on, and no event is created', async () => {
-    await withScheduler(false, async () => {
-      const caps = await engine.initialize();
-      const check = caps.checks.find((c) => c.name === 'event scheduler');
-      expect(check).toMatchObject({ ok: false, severity: 'warning' });
-      expect(check?.fix).toContain('SET GLOBAL event_scheduler = ON');
-      expect(caps.expiryBackstop).toBe('none');
-      const g = await grant(target.levels.read);
-      expect(await target.eventOf(g.username)).toBeUndefined();
-    });
+    await target.query(`DROP EVENT IF EXISTS ${expiryEventName()}`);
+    await withScheduler(false, () =>
+      withFreshEngine(async (fresh) => {
+        const caps = await fresh.initialize();
+        const check = caps.checks.find((c) => c.name === 'event scheduler');
+        expect(check).toMatchObject({ ok: false, severity: 'warning' });
+        expect(check?.fix).toContain('SET GLOBAL event_scheduler = ON');
+        expect(caps.expiryBackstop).toBe('none');
+        const g = await grant(target.levels.read, hour(), fresh);
+        expect(await target.expiryEvent()).toBeUndefined();
+        expect(await target.eventOf(g.username)).toBeUndefined();
+      }),
+    );
   });
 
-  it('scheduler ON: the event is created at the expiry, moved by updateUser and dropped by deleteUser', async () => {
-    await withScheduler(true, async () => {
-      expect((await engine.initialize()).expiryBackstop).toBe('event');
-      const g = await grant(target.levels.read);
-      expect((await target.eventOf(g.username))?.secondsLeft).toBeGreaterThan(3_500);
-      await engine.updateUser({ grantId: g.grantId, username: g.username, newExpiresAt: hour() + 3_600_000 });
-      expect((await target.eventOf(g.username))?.secondsLeft).toBeGreaterThan(7_100);
-      await oneUser(engine).disableUser(g.username);
-      await oneUser(engine).deleteUser(g.username);
-      expect(await target.eventOf(g.username)).toBeUndefined();
-    });
+  it("scheduler ON: one expiry event for the schema, made at the first provisioning; a user's backstop is its marker, moved by updateUser; no event per user", async () => {
+    await target.query(`DROP EVENT IF EXISTS ${expiryEventName()}`);
+    await withScheduler(true, () =>
+      withFreshEngine(async (fresh) => {
+        expect((await fresh.initialize()).expiryBackstop).toBe('event');
+        const g = await grant(target.levels.read, hour(), fresh);
+        expect(await target.expiryEvent()).toMatchObject({ everySeconds: 5, status: 'ENABLED' });
+        expect(await target.eventOf(g.username)).toBeUndefined();
+        const later = hour() + 3_600_000;
+        // A one-shot event an earlier version made would fire at the old expiry: moving the expiry drops it.
+        await legacyEvent(g.username);
+        await fresh.updateUser({ grantId: g.grantId, username: g.username, newExpiresAt: later });
+        expect(Date.parse(`${(await target.markerOf(g.username))!.expiresAt.replace(' ', 'T')}Z`)).toBe(later);
+        expect(await target.eventOf(g.username)).toBeUndefined();
+        await legacyEvent(g.username);
+        await oneUser(fresh).disableUser(g.username);
+        await oneUser(fresh).deleteUser(g.username);
+        expect(await target.eventOf(g.username)).toBeUndefined();
+        expect(await target.expiryEvent()).toBeDefined();
+      }),
+    );
   });
 
   it('scheduler ON: at expiry the server locks, kills and drops the user with no broker action', async () => {
     await withScheduler(true, async () => {
-      const g = await grant(target.levels.write, Date.now() + 3_000);
+      const g = await withFreshEngine((fresh) => grant(target.levels.write, Date.now() + 3_000, fresh));
       const s = await target.connectAs(g.username, g.password);
       await s.query('BEGIN');
       await s.query(target.sql.select);
@@ -328,21 +362,40 @@ describe('MariaDB specifics', () => {
     });
   }, 30_000);
 
-  it("MySQL 8's event body (processlist cursor + KILL CONNECTION) also runs on MariaDB", async () => {
-    // Not MySQL, but it proves the compound statement parses and does the job: lock, kill, drop, forget.
-    const g = await grant(target.levels.read);
-    const s = await target.connectAs(g.username, g.password);
-    const proc = `\`${target.names.brokerSchema}\`.mysql_body_${g.grantId}`;
-    await target.query(`CREATE PROCEDURE ${proc}() ${expiryEventBody(target.names.brokerSchema, g.username, 'mysql')}`);
-    try {
-      await target.query(`CALL ${proc}()`);
-    } finally {
-      await target.query(`DROP PROCEDURE IF EXISTS ${proc}`);
-    }
-    await s.ended;
-    expect(await target.userExists(g.username)).toBe(false);
-    expect(await target.markerOf(g.username)).toBeUndefined();
-  });
+  for (const flavour of ['mariadb', 'mysql'] as const) {
+    it(`the expiry event's body (${flavour}): ends the users whose marker expired; not the others, nor a name outside jit_`, async () => {
+      // MySQL 8's body (processlist cursor + KILL CONNECTION) is not run on MySQL here, but on MariaDB it proves the
+      // compound statement parses and does the job: lock, kill, drop, forget.
+      const expired = await grant(target.levels.read);
+      const live = await grant(target.levels.read);
+      const foreign = `dba_foreign_${expired.grantId}`;
+      await target.createForeignUser(foreign);
+      const markers = `\`${target.names.brokerSchema}\`.managed_users`;
+      await target.query(
+        `INSERT INTO ${markers} (\`user\`, grant_id, expires_at, created_at) VALUES (?, ?, UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE, UTC_TIMESTAMP(3))`,
+        [foreign, expired.grantId],
+      );
+      await target.query(`UPDATE ${markers} SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE WHERE \`user\` = ?`, [
+        expired.username,
+      ]);
+      const s = await target.connectAs(expired.username, expired.password);
+      const proc = `\`${target.names.brokerSchema}\`.${flavour}_body_${expired.grantId}`;
+      await target.query(`CREATE PROCEDURE ${proc}() ${expiryEventBody(target.names.brokerSchema, flavour)}`);
+      try {
+        await target.query(`CALL ${proc}()`);
+        await s.ended;
+        expect(await target.userExists(expired.username)).toBe(false);
+        expect(await target.markerOf(expired.username)).toBeUndefined();
+        expect(await target.userExists(live.username)).toBe(true);
+        expect(await target.markerOf(live.username)).toBeDefined();
+        expect(await target.userExists(foreign)).toBe(true);
+      } finally {
+        await target.query(`DROP PROCEDURE IF EXISTS ${proc}`);
+        await target.query(`DELETE FROM ${markers} WHERE \`user\` = ?`, [foreign]);
+        await target.dropUserByHand(foreign);
+      }
+    });
+  }
 
   it('deleteUser and disableUser refuse an existing user without a marker, and leave it alone', async () => {
     const username = generateUsername('foreign@example.com');
@@ -402,9 +455,10 @@ describe('MariaDB specifics', () => {
     await s.close();
   });
 
-  it("newUsers with the scheduler ON creates each user's backstop event; an adopted user's is replaced", async () => {
+  it("newUsers with the scheduler ON: no event per user, each marker holds its expiry; an adopted user's one-shot event of an earlier version is dropped", async () => {
     await withScheduler(true, async () => {
       const leftover = await grant(target.levels.read);
+      await legacyEvent(leftover.username);
       const fresh = {
         grantId: nextGrant++,
         username: generateUsername('batch.event@example.com'),
@@ -423,11 +477,12 @@ describe('MariaDB specifics', () => {
       const res = await engine.newUsers([fresh, adopt]);
       expect(res.get(fresh.username)).toEqual({ outcome: 'created' });
       expect(res.get(adopt.username)).toEqual({ outcome: 'adopted' });
-      expect((await target.eventOf(fresh.username))?.secondsLeft).toBeGreaterThan(3_500);
-      expect((await target.eventOf(adopt.username))?.secondsLeft).toBeGreaterThan(7_100);
-      expect(Date.parse(`${(await target.markerOf(adopt.username))!.expiresAt.replace(' ', 'T')}Z`)).toBe(
-        adopt.expiresAt,
-      );
+      expect(await target.eventOf(fresh.username)).toBeUndefined();
+      expect(await target.eventOf(adopt.username)).toBeUndefined();
+      expect(await target.expiryEvent()).toBeDefined();
+      for (const u of [fresh, adopt]) {
+        expect(Date.parse(`${(await target.markerOf(u.username))!.expiresAt.replace(' ', 'T')}Z`)).toBe(u.expiresAt);
+      }
     });
   });
 

@@ -27,6 +27,7 @@ import type { AccessLevel, DatabaseEntry, GuardRails } from '../../src/core/cata
 import { generatePassword } from '../../src/core/identifiers.js';
 import type { DatabaseEngine } from '../../src/core/ports.js';
 import { mysqlAdminSetupSql } from '../../src/targets/mysql/index.js';
+import { EXPIRY_EVENT } from '../../src/targets/mysql/sql.js';
 import type { EngineFixture, TestSession } from '../contract/database-engine.contract.js';
 
 export type Row = Record<string, unknown>;
@@ -70,8 +71,10 @@ export interface MariadbTarget {
   sessionsOf(username: string): Promise<number>;
   /** The broker's marker row for the user, as root sees it. */
   markerOf(username: string): Promise<{ grantId: number; expiresAt: string } | undefined>;
-  /** The user's backstop event, with seconds until it fires. */
+  /** The one-shot backstop event an earlier version made for the user, with seconds until it fires. */
   eventOf(username: string): Promise<{ name: string; secondsLeft: number } | undefined>;
+  /** The broker schema's expiry event: how often it runs and whether it is enabled. */
+  expiryEvent(): Promise<{ everySeconds: number; status: string } | undefined>;
   /** A user of that name with no marker (someone else's). */
   createForeignUser(username: string): Promise<void>;
   /** Drops the user behind the broker's back (as root). */
@@ -255,6 +258,15 @@ export async function setupMariadbTarget(opts: MariadbTargetOptions = {}): Promi
         [names.brokerSchema, `expire_${u}`],
       );
       return row ? { name: String(row.name), secondsLeft: Number(row.secondsLeft) } : undefined;
+    },
+    expiryEvent: async () => {
+      const [row] = await rootQuery(
+        'SELECT INTERVAL_VALUE AS every, INTERVAL_FIELD AS field, STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?',
+        [names.brokerSchema, EXPIRY_EVENT],
+      );
+      if (!row) return undefined;
+      if (row.field !== 'SECOND') throw new Error(`expiry event interval in ${String(row.field)}`);
+      return { everySeconds: Number(row.every), status: String(row.status) };
     },
     createForeignUser: async (u) => {
       await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [u, generatePassword()]);

@@ -24,7 +24,7 @@ import { toTargetError } from './errors.js';
 import { mysqlServiceChecks, readMysqlServiceFacts } from './managed-service.js';
 import { isSupported, type ServerInfo } from './server-info.js';
 import { rows, type Queryable } from './session.js';
-import { DEFAULT_ROLE_PROCEDURE, isValidTemplate, q, resourceOptions, role } from './sql.js';
+import { DEFAULT_ROLE_PROCEDURE, EXPIRY_EVENT, isValidTemplate, q, resourceOptions, role } from './sql.js';
 import { adminSecrets } from '../admin-password.js';
 import { AUDIT_LIST_MAX_BYTES, mysqlAuditRefusal, parseAuditList } from './statement-audit.js';
 
@@ -128,7 +128,7 @@ export async function inspectServer({
   else
     fail(
       'broker schema',
-      `the admin lacks ${missingSchemaPrivs.join(', ')} on schema ${db.brokerSchema} (marker table and expiry events)`,
+      `the admin lacks ${missingSchemaPrivs.join(', ')} on schema ${db.brokerSchema} (marker table and expiry event)`,
       `${forCli(createBrokerSchemaSql(db.brokerSchema))}\n${forCli(grantBrokerSchemaSql(admin, db.brokerSchema))}`,
     );
   try {
@@ -176,7 +176,11 @@ export async function inspectServer({
   const scheduler = String(state?.scheduler ?? '').toUpperCase();
   const eventsUsable = scheduler === 'ON' && (grants.brokerSchema.has('EVENT') || has('EVENT'));
   if (scheduler === 'ON')
-    ok('event scheduler', 'on: an expiry event drops each user even when the broker is down', 'warning');
+    ok(
+      'event scheduler',
+      `on: ${db.brokerSchema}.${EXPIRY_EVENT} ends expired users even when the broker is down`,
+      'warning',
+    );
   else
     fail(
       'event scheduler',

@@ -52,20 +52,19 @@ import {
   bundleRoleName,
   convergeUserSql,
   createExpiryEventSql,
+  EXPIRY_EVENT,
   createUserSql,
   createUsersSql,
   dropExpiryEventSql,
-  eventName,
+  legacyExpiryEventName,
   inSchema,
   markerTableDdl,
   addMarkerInstallationSql,
-  moveExpiryEventSql,
   parseUtcDatetime,
   q,
   renderTemplate,
   resourceOptions,
   role,
-  secondsUntil,
   utcDatetime,
 } from './sql.js';
 
@@ -91,6 +90,7 @@ export class MysqlEngine implements DatabaseEngine {
   private readonly tls: TlsPlan;
   private server?: Promise<ServerInfo>;
   private markerTable?: Promise<void>;
+  private expiryEventMade = false;
   /** For classifying errors that happen before the flavour is known (network, login: same numbers on both). */
   private lastFlavour: Flavour = 'mysql';
   private readonly sampler = new activity.SessionSampler();
@@ -191,7 +191,7 @@ export class MysqlEngine implements DatabaseEngine {
 
   async updateUser(req: UpdateUserRequest): Promise<void> {
     if (req.newPassword !== undefined) this.refusePlaintextPassword();
-    return this.guard('updateUser', [req.newPassword], async (server) => {
+    return this.guard('updateUser', [req.newPassword], async () => {
       const { username: user, grantId } = req;
       assertJitUser(user);
       await this.ensureMarkerTable();
@@ -218,14 +218,9 @@ export class MysqlEngine implements DatabaseEngine {
           }
         }
         if (req.newExpiresAt !== undefined) {
-          const seconds = secondsUntil(req.newExpiresAt, Date.now());
-          // Moved even when the scheduler is off: a stale event would fire early once someone turns it on.
-          await run(conn, moveExpiryEventSql(this.db.brokerSchema, user, seconds)).catch(async (err: unknown) => {
-            if (!isErrno(err, ERRNO.EVENT_DOES_NOT_EXIST)) throw err;
-            if (await this.schedulerOn(conn)) {
-              await run(conn, createExpiryEventSql(this.db.brokerSchema, user, grantId, seconds, server.flavour));
-            }
-          });
+          // The marker is the backstop the schema's expiry event reads. A one-shot event of an earlier version would
+          // fire at the old expiry: it goes, scheduler on or off.
+          await run(conn, dropExpiryEventSql(this.db.brokerSchema, user));
           await run(conn, `UPDATE ${this.markerTableName()} SET expires_at = ? WHERE \`user\` = ?`, [
             utcDatetime(req.newExpiresAt),
             user,
@@ -652,11 +647,11 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   /**
-   * The users among `users` whose backstop event exists (with the scheduler off, the default, there is none, so no
-   * DROP EVENT is sent). When the admin cannot list events, every user is returned: DROP EVENT IF EXISTS is harmless.
+   * The users among `users` that still have the one-shot backstop event of an earlier version (there is none for a
+   * user made since, so no DROP EVENT is sent). When the admin cannot list events, every user is returned: DROP EVENT IF EXISTS is harmless.
    */
   private async expiryEventsOf(conn: Queryable, users: readonly string[]): Promise<string[]> {
-    const names = new Map(users.map((u) => [eventName(u), u]));
+    const names = new Map(users.map((u) => [legacyExpiryEventName(u), u]));
     try {
       const found = await rows(
         conn,
@@ -720,6 +715,23 @@ export class MysqlEngine implements DatabaseEngine {
   /** true/false from the account table (names only); undefined when the admin may not read it. */
   private async accountExists(conn: Queryable, user: string, flavour: Flavour): Promise<boolean | undefined> {
     return (await this.inAccountTable(conn, [user], '%', flavour))?.has(user);
+  }
+
+  /**
+   * The schema's expiry event (sql.ts), made once per engine, at its first provisioning while the event scheduler is
+   * on; replaced by this version's each time the broker starts. With the scheduler off there is no backstop, as
+   * `check` says.
+   */
+  private async ensureExpiryEvent(conn: Queryable, flavour: Flavour): Promise<void> {
+    if (this.expiryEventMade || !(await this.schedulerOn(conn))) return;
+    if (flavour === 'mysql') {
+      // No CREATE OR REPLACE EVENT on MySQL; a replica starting at the same moment may make it in between.
+      await run(conn, `DROP EVENT IF EXISTS ${inSchema(this.db.brokerSchema, EXPIRY_EVENT)}`);
+      await run(conn, createExpiryEventSql(this.db.brokerSchema, flavour)).catch((err: unknown) => {
+        if (!isErrno(err, ERRNO.EVENT_ALREADY_EXISTS)) throw err;
+      });
+    } else await run(conn, createExpiryEventSql(this.db.brokerSchema, flavour));
+    this.expiryEventMade = true;
   }
 
   private async schedulerOn(conn: Queryable): Promise<boolean> {
@@ -792,8 +804,8 @@ export class MysqlEngine implements DatabaseEngine {
     }
     if (go.length === 0) return result;
 
-    // Read before the markers are written: a failure here leaves nothing behind.
-    const schedulerOn = await this.schedulerOn(conn);
+    // Before the markers are written: a failure here leaves nothing behind.
+    await this.ensureExpiryEvent(conn, flavour);
     const adopts = go.filter((p) => p.adopt);
     if (adopts.length > 0) {
       await run(
@@ -848,7 +860,7 @@ export class MysqlEngine implements DatabaseEngine {
     for (const [i, p] of ready.entries()) {
       try {
         const { username } = p.req;
-        await this.makeUser(conn, flavour, p, schedulerOn, accountsMade.has(username), roleGranted.has(username));
+        await this.makeUser(conn, flavour, p, accountsMade.has(username), roleGranted.has(username));
         result.set(p.req.username, { outcome: p.adopt ? 'adopted' : 'created' });
         made++;
       } catch (err) {
@@ -936,7 +948,6 @@ export class MysqlEngine implements DatabaseEngine {
     conn: PoolConnection,
     flavour: Flavour,
     p: Planned & { adopt: boolean },
-    schedulerOn: boolean,
     accountMade: boolean,
     roleGranted: boolean,
   ): Promise<void> {
@@ -964,12 +975,8 @@ export class MysqlEngine implements DatabaseEngine {
         await run(conn, step.sql);
         if (step.createsBundle) bundleIsOurs = true;
       }
-      // A user that carried no marker has no backstop event (the event is created after the marker).
+      // An adopted user may still have the one-shot event of an earlier version, at its old expiry.
       if (adopt) await run(conn, dropExpiryEventSql(this.db.brokerSchema, user));
-      if (schedulerOn) {
-        const seconds = secondsUntil(req.expiresAt, Date.now());
-        await run(conn, createExpiryEventSql(this.db.brokerSchema, user, req.grantId, seconds, flavour));
-      }
     } catch (err) {
       await this.compensate(conn, user, flavour, {
         dropAccount: accountIsOurs,
@@ -990,7 +997,6 @@ export class MysqlEngine implements DatabaseEngine {
     const steps = [
       what.dropAccount ? `DROP USER IF EXISTS ${account(user)}` : undefined,
       what.dropBundle && flavour === 'mariadb' ? `DROP ROLE IF EXISTS ${role(bundleRoleName(user))}` : undefined,
-      what.dropAccount ? dropExpiryEventSql(this.db.brokerSchema, user) : undefined,
     ];
     for (const sql of steps) {
       if (!sql) continue;

@@ -15,7 +15,7 @@ export const ERRNO = {
   ACCOUNT_OPERATION_FAILED: 1396,
   /** KILL of a thread that has already gone. */
   UNKNOWN_THREAD: 1094,
-  EVENT_DOES_NOT_EXIST: 1539,
+  EVENT_ALREADY_EXISTS: 1537,
   DEADLOCK: 1213,
   LOCK_WAIT_TIMEOUT: 1205,
   /** The account's MAX_USER_CONNECTIONS is used up. */

@@ -68,11 +68,6 @@ export function bundleRoleName(user: string): string {
   return `jitr_${user.slice(USERNAME_PREFIX.length)}`;
 }
 
-export function eventName(user: string): string {
-  assertJitUser(user);
-  return `expire_${user}`;
-}
-
 export function inSchema(schema: string, name: string): string {
   assertSchemaName(schema);
   return `${qid(schema)}.${qid(name)}`;
@@ -226,83 +221,116 @@ export function isValidTemplate(template: string): boolean {
 }
 
 // ----------------------------------------------------------------------------------------------------------------
-// Expiry backstop (one-shot EVENT)
+// Expiry backstop (one recurring EVENT per broker schema)
 // ----------------------------------------------------------------------------------------------------------------
 
+/** The broker schema's expiry event. Outside `expire_jit_…`, the names of the per-user events of earlier versions. */
+export const EXPIRY_EVENT = 'db_access_expiry';
+/** How often the event looks for expired markers. */
+export const EXPIRY_EVENT_EVERY_SECONDS = 5;
 /**
- * Seconds from now to the event's firing. CURRENT_TIMESTAMP has whole-second precision (truncated), so one more
- * second keeps the backstop from ever firing before the expiry.
+ * A marker is acted on once it has been expired this long: the broker's own revocation (lock, sessions read and
+ * ended, drop) comes first whenever the broker is up; the event is for when it is not.
  */
-export function secondsUntil(expiresAt: number, now: number): number {
-  return Math.max(1, Math.ceil((expiresAt - now) / 1000) + 1);
+export const EXPIRY_EVENT_GRACE_SECONDS = 2;
+
+/** Runs `sqlExpr` (an SQL string expression) as a statement: account names come from a variable. */
+function dynamic(sqlExpr: string): string[] {
+  return [
+    `SET @db_access_sql = ${sqlExpr};`,
+    'PREPARE db_access_stmt FROM @db_access_sql;',
+    'EXECUTE db_access_stmt;',
+    'DEALLOCATE PREPARE db_access_stmt;',
+  ];
 }
 
 /**
- * What the event does at expiry, as its definer (the broker's admin): lock, end every connection, drop the account
- * (and MariaDB's bundle role), forget the marker. A failing DROP stops the body before the marker is deleted, so
- * the sweeper still sees the user.
+ * What the event does every few seconds, as its definer (the broker's admin): for each marker in the schema expired
+ * for longer than the grace, and naming a `jit_` account (a marker row is all it takes to make the event act, so no
+ * other name is touched), lock the account, end its connections, drop it (and MariaDB's bundle role), forget the
+ * marker. Each account in a block of its own: a failing statement leaves that account and its marker for the next
+ * run, the sweeper and the broker, and the others are still ended.
  *
  * MariaDB: `KILL HARD USER 'name'@'%'` ends every connection of the account in one statement (verified).
  * MySQL 8 (untested): there is no KILL USER; a cursor over the processlist issues `KILL CONNECTION id`, ignoring
  * 1094 for threads that end on their own. MySQL has no bundle role to drop. DROP USER can fail with 4006 when the
  * user is the DEFINER of stored objects; the account then stays locked and the marker stays for a human.
  */
-export function expiryEventBody(schema: string, user: string, flavour: Flavour): string {
-  const acct = account(user);
-  const forgetMarker = `DELETE FROM ${inSchema(schema, MARKER_TABLE)} WHERE \`user\` = ${q(user)}`;
-  if (flavour === 'mariadb') {
-    return [
-      'BEGIN',
-      `  ALTER USER IF EXISTS ${acct} ACCOUNT LOCK;`,
-      `  KILL HARD USER ${acct};`,
-      `  DROP USER IF EXISTS ${acct};`,
-      `  DROP ROLE IF EXISTS ${role(bundleRoleName(user))};`,
-      `  ${forgetMarker};`,
-      'END',
-    ].join('\n');
-  }
+export function expiryEventBody(schema: string, flavour: Flavour): string {
+  const markers = inSchema(schema, MARKER_TABLE);
+  const acct = "CONCAT(QUOTE(v_user), '@''%''')";
+  const kill =
+    flavour === 'mariadb'
+      ? dynamic(`CONCAT('KILL HARD USER ', ${acct})`)
+      : [
+          'kill_sessions: BEGIN',
+          '  DECLARE no_more INT DEFAULT FALSE;',
+          '  DECLARE v_id BIGINT UNSIGNED;',
+          '  DECLARE sessions CURSOR FOR SELECT ID FROM information_schema.PROCESSLIST WHERE USER = v_user;',
+          '  DECLARE CONTINUE HANDLER FOR NOT FOUND SET no_more = TRUE;',
+          '  OPEN sessions;',
+          '  kill_loop: LOOP',
+          '    FETCH sessions INTO v_id;',
+          '    IF no_more THEN LEAVE kill_loop; END IF;',
+          '    BEGIN',
+          '      DECLARE CONTINUE HANDLER FOR 1094 BEGIN END;',
+          '      KILL CONNECTION v_id;',
+          '    END;',
+          '  END LOOP;',
+          '  CLOSE sessions;',
+          'END kill_sessions;',
+        ];
+  const bundleRole =
+    flavour === 'mariadb'
+      ? dynamic(
+          `CONCAT('DROP ROLE IF EXISTS ', QUOTE(CONCAT('jitr_', SUBSTRING(v_user, ${USERNAME_PREFIX.length + 1}))))`,
+        )
+      : [];
+  const perUser = [
+    'DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN END;',
+    ...dynamic(`CONCAT('ALTER USER IF EXISTS ', ${acct}, ' ACCOUNT LOCK')`),
+    ...kill,
+    ...dynamic(`CONCAT('DROP USER IF EXISTS ', ${acct})`),
+    ...bundleRole,
+    `DELETE FROM ${markers} WHERE \`user\` = v_user;`,
+  ];
   return [
     'BEGIN',
     '  DECLARE done INT DEFAULT FALSE;',
-    '  DECLARE v_id BIGINT UNSIGNED;',
-    `  DECLARE cur CURSOR FOR SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ${q(user)};`,
+    '  DECLARE v_user VARCHAR(80);',
+    `  DECLARE due CURSOR FOR SELECT \`user\` FROM ${markers}`,
+    `    WHERE expires_at < UTC_TIMESTAMP(3) - INTERVAL ${EXPIRY_EVENT_GRACE_SECONDS} SECOND`,
+    `    AND BINARY \`user\` REGEXP ${q(USERNAME_PATTERN.source)};`,
     '  DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = TRUE;',
-    `  ALTER USER IF EXISTS ${acct} ACCOUNT LOCK;`,
-    '  OPEN cur;',
-    '  kill_loop: LOOP',
-    '    FETCH cur INTO v_id;',
-    '    IF done THEN LEAVE kill_loop; END IF;',
-    '    BEGIN',
-    '      DECLARE CONTINUE HANDLER FOR 1094 BEGIN END;',
-    '      KILL CONNECTION v_id;',
-    '    END;',
+    '  OPEN due;',
+    '  each_user: LOOP',
+    '    FETCH due INTO v_user;',
+    '    IF done THEN LEAVE each_user; END IF;',
+    '    one_user: BEGIN',
+    ...perUser.map((l) => `      ${l}`),
+    '    END one_user;',
     '  END LOOP;',
-    '  CLOSE cur;',
-    `  DROP USER IF EXISTS ${acct};`,
-    `  ${forgetMarker};`,
+    '  CLOSE due;',
     'END',
   ].join('\n');
 }
 
-export function createExpiryEventSql(
-  schema: string,
-  user: string,
-  grantId: number,
-  seconds: number,
-  flavour: Flavour,
-): string {
+/** The schema's expiry event, made (or replaced by this version's) once per broker start. */
+export function createExpiryEventSql(schema: string, flavour: Flavour): string {
   return (
-    `CREATE EVENT ${inSchema(schema, eventName(user))} ` +
-    `ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL ${Math.trunc(seconds)} SECOND ` +
-    `ON COMPLETION NOT PRESERVE COMMENT ${q(`db-access backstop, grant ${grantId}`)} ` +
-    `DO ${expiryEventBody(schema, user, flavour)}`
+    `CREATE ${flavour === 'mariadb' ? 'OR REPLACE ' : ''}EVENT ${inSchema(schema, EXPIRY_EVENT)} ` +
+    `ON SCHEDULE EVERY ${EXPIRY_EVENT_EVERY_SECONDS} SECOND ON COMPLETION PRESERVE ` +
+    `COMMENT ${q('db-access backstop: ends jit_ users whose marker has expired')} ` +
+    `DO ${expiryEventBody(schema, flavour)}`
   );
 }
 
-export function moveExpiryEventSql(schema: string, user: string, seconds: number): string {
-  return `ALTER EVENT ${inSchema(schema, eventName(user))} ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL ${Math.trunc(seconds)} SECOND`;
+/** The per-user one-shot event an earlier version made for `user`; dropped wherever it may still be. */
+export function legacyExpiryEventName(user: string): string {
+  assertJitUser(user);
+  return `expire_${user}`;
 }
 
 export function dropExpiryEventSql(schema: string, user: string): string {
-  return `DROP EVENT IF EXISTS ${inSchema(schema, eventName(user))}`;
+  return `DROP EVENT IF EXISTS ${inSchema(schema, legacyExpiryEventName(user))}`;
 }
