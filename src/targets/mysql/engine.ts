@@ -648,7 +648,8 @@ export class MysqlEngine implements DatabaseEngine {
 
   /**
    * The users among `users` that still have the one-shot backstop event of an earlier version (there is none for a
-   * user made since, so no DROP EVENT is sent). When the admin cannot list events, every user is returned: DROP EVENT IF EXISTS is harmless.
+   * user made since, so no DROP EVENT is sent). When the admin cannot list events, every user is returned: DROP
+   * EVENT IF EXISTS is harmless.
    */
   private async expiryEventsOf(conn: Queryable, users: readonly string[]): Promise<string[]> {
     const names = new Map(users.map((u) => [legacyExpiryEventName(u), u]));
